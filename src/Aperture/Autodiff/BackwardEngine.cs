@@ -1,0 +1,171 @@
+namespace Aperture;
+
+/// <summary>
+/// Reverse-mode accumulation: walks the recorded graph from an output in reverse topological order (decreasing
+/// node creation order), calling each node's VJP and summing the gradients that reach each tensor.
+/// </summary>
+internal static class BackwardEngine
+{
+    public static void Backward(Tensor root, Tensor? seed, bool retainGraph, bool createGraph)
+    {
+        seed = CheckRoot("Backward", root, seed);
+        Run([root], [seed], retainGraph, createGraph, leafSink: AccumulateIntoLeaf, captures: null);
+    }
+
+    /// <summary>
+    /// Gradients of <paramref name="outputs"/> (seeded by <paramref name="seeds"/>) with respect to
+    /// <paramref name="inputs"/>, without touching any leaf's <see cref="Tensor.Grad"/>.
+    /// </summary>
+    public static Tensor?[] Grad(IReadOnlyList<Tensor> outputs, IReadOnlyList<Tensor?>? seeds, IReadOnlyList<Tensor> inputs,
+        bool retainGraph, bool createGraph, bool allowUnused)
+    {
+        var roots = new Tensor[outputs.Count];
+        var seedList = new Tensor[outputs.Count];
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            roots[i] = outputs[i];
+            seedList[i] = CheckRoot("Grad", outputs[i], seeds is null ? null : seeds[i]);
+        }
+        for (int i = 0; i < inputs.Count; i++)
+            if (!inputs[i].RequiresGrad)
+                throw new InvalidOperationException(
+                    $"Grad: input {i} (shape {Shapes.Format(inputs[i].Shape)}) does not require grad, so no gradient can be taken with respect to it");
+
+        var captures = new Captures(inputs);
+        Run(roots, seedList, retainGraph, createGraph, leafSink: null, captures);
+        var result = new Tensor?[inputs.Count];
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            result[i] = captures.Results[i];
+            if (result[i] is null && !allowUnused)
+                throw new InvalidOperationException(
+                    $"Grad: input {i} (shape {Shapes.Format(inputs[i].Shape)}) was not used to compute the output; pass allowUnused: true to get null for it");
+        }
+        return result;
+    }
+
+    private static Tensor CheckRoot(string op, Tensor root, Tensor? seed)
+    {
+        if (!root.RequiresGrad)
+            throw new InvalidOperationException(
+                $"{op}: the output (shape {Shapes.Format(root.Shape)}) does not require grad: none of the tensors it was computed from has RequiresGrad = true, or it was computed under NoGrad");
+        if (seed is null)
+        {
+            if (root.Numel != 1)
+                throw new ArgumentException(
+                    $"{op}: a gradient seed is needed for a non-scalar output of shape {Shapes.Format(root.Shape)} (pass gradient: a tensor of that shape)");
+            return Tensor.OnesInternal(root.Shape, root.DType);
+        }
+        if (!Shapes.Equal(seed.Shape, root.Shape))
+            throw new ShapeMismatchException($"{op}: gradient seed has shape {Shapes.Format(seed.Shape)} but the output has shape {Shapes.Format(root.Shape)}");
+        if (seed.DType != root.DType)
+            throw new DTypeMismatchException($"{op}: gradient seed is {seed.DType.Name()} but the output is {root.DType.Name()}");
+        return seed;
+    }
+
+    private sealed class Captures(IReadOnlyList<Tensor> inputs)
+    {
+        public readonly IReadOnlyList<Tensor> Inputs = inputs;
+        public readonly Tensor?[] Results = new Tensor?[inputs.Count];
+
+        public void Offer(Tensor t, Tensor grad, bool createGraph)
+        {
+            for (int i = 0; i < Inputs.Count; i++)
+                if (ReferenceEquals(Inputs[i], t))
+                    Results[i] = Results[i] is null ? grad : Accumulate(Results[i]!, grad, createGraph);
+        }
+    }
+
+    private static void Run(Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph,
+        Action<Tensor, Tensor, bool>? leafSink, Captures? captures)
+    {
+        // Collect every node reachable from the roots through inputs that require grad.
+        var nodes = new List<Node>();
+        var seen = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Node>();
+        foreach (var r in roots)
+            if (r._gradFn is { } fn && seen.Add(fn)) stack.Push(fn);
+        while (stack.Count > 0)
+        {
+            var node = stack.Pop();
+            if (node.Released)
+                throw new InvalidOperationException(
+                    $"backward through '{node.Name}' a second time: its saved tensors were freed after the first backward. Pass retainGraph: true to the first Backward() to keep them.");
+            nodes.Add(node);
+            foreach (var x in node.Inputs)
+                if (x.RequiresGrad && x._gradFn is { } f && seen.Add(f)) stack.Push(f);
+        }
+        nodes.Sort(static (a, b) => b.Sequence.CompareTo(a.Sequence));
+
+        bool savedInBackward = Graph.t_inBackward;
+        using var mode = new GradModeScope(createGraph);
+        Graph.t_inBackward = true;
+        try
+        {
+            for (int r = 0; r < roots.Length; r++)
+                Deliver(roots[r], seeds[r], createGraph, leafSink, captures);
+
+            Tensor?[] buffer = new Tensor?[4];
+            foreach (var node in nodes)
+            {
+                var grad = node.PendingGrad;
+                node.PendingGrad = null;
+                if (grad is null) continue;
+                var inputs = node.Inputs;
+                if (buffer.Length < inputs.Length) buffer = new Tensor?[inputs.Length];
+                var grads = buffer.AsSpan(0, inputs.Length);
+                grads.Clear();
+                node.Vjp(grad, grads);
+                if (Anomaly.Enabled) Anomaly.CheckBackward(node, grads);
+                for (int i = 0; i < inputs.Length; i++)
+                {
+                    var g = grads[i];
+                    if (g is null || !inputs[i].RequiresGrad) continue;
+                    if (!Shapes.Equal(g.Shape, inputs[i].Shape) || g.DType != inputs[i].DType)
+                        throw new InvalidOperationException(
+                            $"internal: VJP of '{node.Name}' returned a {g.DType.Name()} gradient of shape {Shapes.Format(g.Shape)} for input {i} of shape {Shapes.Format(inputs[i].Shape)} ({inputs[i].DType.Name()})");
+                    Deliver(inputs[i], g, createGraph, leafSink, captures);
+                }
+                grads.Clear();
+                if (!retainGraph) node.Release();
+            }
+        }
+        finally
+        {
+            Graph.t_inBackward = savedInBackward;
+            foreach (var node in nodes) node.PendingGrad = null;
+        }
+    }
+
+    private static void Deliver(Tensor target, Tensor grad, bool createGraph,
+        Action<Tensor, Tensor, bool>? leafSink, Captures? captures)
+    {
+        captures?.Offer(target, grad, createGraph);
+        if (target._gradFn is { } fn)
+        {
+            fn.PendingGrad = fn.PendingGrad is null ? grad : Accumulate(fn.PendingGrad, grad, createGraph);
+            if (target.RetainsGrad) AccumulateIntoLeaf(target, grad, createGraph);
+        }
+        else leafSink?.Invoke(target, grad, createGraph);
+    }
+
+    private static Tensor Accumulate(Tensor sum, Tensor grad, bool createGraph) => Ops.Add(sum, grad);
+
+    /// <summary>Adds a gradient into a tensor's <see cref="Tensor.Grad"/>, owning a private copy so later in-place sums never alias.</summary>
+    private static void AccumulateIntoLeaf(Tensor leaf, Tensor grad, bool createGraph)
+    {
+        if (leaf.Grad is null)
+        {
+            leaf.Grad = grad.RequiresGrad ? grad : Ops.Clone(grad);
+        }
+        else if (createGraph || leaf.Grad.RequiresGrad || grad._tangents is not null || leaf.Grad._tangents is not null)
+        {
+            leaf.Grad = Ops.Add(leaf.Grad, grad);
+        }
+        else
+        {
+            Ops.AddInPlace(leaf.Grad, grad);
+        }
+        NumericsPolicy.RoundGradient(leaf.Grad);
+    }
+}

@@ -1,0 +1,170 @@
+using System.Runtime.CompilerServices;
+
+namespace Aperture;
+
+/// <summary>Copies between strided views and contiguous buffers, for any dtype.</summary>
+internal static class StridedCopy
+{
+    /// <summary>A contiguous copy of any tensor (no autodiff: callers that need it go through <see cref="Ops.Contiguous"/>).</summary>
+    public static Tensor ToContiguous(Tensor src)
+    {
+        var dst = Tensor.Empty(src.Shape, src.DType);
+        CopyInto(src, dst);
+        return dst;
+    }
+
+    /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> elementwise (same shape; any strides on both sides).</summary>
+    public static void CopyInto(Tensor src, Tensor dst)
+    {
+        if (!Shapes.Equal(src.Shape, dst.Shape))
+            throw new ShapeMismatchException($"copy: source shape {Shapes.Format(src.Shape)} differs from destination shape {Shapes.Format(dst.Shape)}");
+        if (src.DType != dst.DType)
+            throw new DTypeMismatchException($"copy: source is {src.DType.Name()}, destination is {dst.DType.Name()}");
+        switch (src.DType)
+        {
+            case DType.Float32: Copy<float>(src, dst); break;
+            case DType.Float64: Copy<double>(src, dst); break;
+            case DType.Int64: Copy<long>(src, dst); break;
+            case DType.Bool: Copy<bool>(src, dst); break;
+        }
+    }
+
+    private static void Copy<T>(Tensor src, Tensor dst) where T : unmanaged
+    {
+        var s = src.Buffer<T>();
+        var d = dst.Buffer<T>();
+        int n = src.Numel;
+        if (n == 0) return;
+        if (src.IsContiguous && dst.IsContiguous)
+        {
+            Array.Copy(s, src._offset, d, dst._offset, n);
+            return;
+        }
+        var loop = new StridedLoop(src.Shape, src.Strides, dst.Strides);
+        int inner = loop.InnerSize, sa = loop.InnerStride(0), sd = loop.InnerStride(1);
+        for (int row = 0; row < loop.Rows; row++)
+        {
+            loop.Offsets(row, out int oa, out int od);
+            oa += src._offset;
+            od += dst._offset;
+            if (sa == 1 && sd == 1) Array.Copy(s, oa, d, od, inner);
+            else for (int i = 0; i < inner; i++) d[od + i * sd] = s[oa + i * sa];
+        }
+    }
+}
+
+/// <summary>
+/// Iterates an n-d index space as rows of its last (coalesced) dimension for up to three operands with their
+/// own strides (a stride of 0 broadcasts). Dimensions that are contiguous in every operand are merged first, so
+/// a contiguous or simply broadcast case becomes a few long rows.
+/// </summary>
+internal readonly struct StridedLoop
+{
+    private readonly int[] _shape;     // outer dims (all but the last), coalesced
+    private readonly int[] _strides;   // [operand * rank + dim]
+    private readonly int _operands;
+    public readonly int InnerSize;
+    public readonly int Rows;
+    private readonly int[] _innerStrides;
+
+    public StridedLoop(ReadOnlySpan<int> shape, ReadOnlySpan<int> s0, ReadOnlySpan<int> s1)
+        : this(shape, [s0.ToArray(), s1.ToArray()]) { }
+
+    public StridedLoop(ReadOnlySpan<int> shape, ReadOnlySpan<int> s0, ReadOnlySpan<int> s1, ReadOnlySpan<int> s2)
+        : this(shape, [s0.ToArray(), s1.ToArray(), s2.ToArray()]) { }
+
+    public StridedLoop(ReadOnlySpan<int> shape, int[][] strides)
+    {
+        _operands = strides.Length;
+        // Drop size-1 dimensions, then merge dim i into i+1 when every operand steps through them as one.
+        var dims = new List<int>(shape.Length);
+        var st = new List<int[]>(shape.Length);
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1) continue;
+            var col = new int[_operands];
+            for (int k = 0; k < _operands; k++) col[k] = strides[k][d];
+            if (dims.Count > 0)
+            {
+                var prev = st[^1];
+                bool merge = true;
+                for (int k = 0; k < _operands; k++)
+                    if (prev[k] != col[k] * shape[d]) { merge = false; break; }
+                if (merge)
+                {
+                    dims[^1] *= shape[d];
+                    st[^1] = col;
+                    continue;
+                }
+            }
+            dims.Add(shape[d]);
+            st.Add(col);
+        }
+        if (dims.Count == 0)
+        {
+            dims.Add(1);
+            st.Add(new int[_operands]);
+        }
+        int rank = dims.Count;
+        InnerSize = dims[^1];
+        _innerStrides = st[^1];
+        _shape = new int[rank - 1];
+        _strides = new int[_operands * Math.Max(rank - 1, 1)];
+        int rows = 1;
+        for (int d = 0; d < rank - 1; d++)
+        {
+            _shape[d] = dims[d];
+            rows *= dims[d];
+            for (int k = 0; k < _operands; k++) _strides[k * (rank - 1) + d] = st[d][k];
+        }
+        Rows = shape.Length > 0 && Shapes.Numel(shape) == 0 ? 0 : rows;
+        if (Shapes.Numel(shape) == 0) InnerSize = 0;
+    }
+
+    public int InnerStride(int operand) => _innerStrides[operand];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Offsets(int row, out int o0, out int o1)
+    {
+        o0 = o1 = 0;
+        int r = _shape.Length;
+        for (int d = r - 1; d >= 0; d--)
+        {
+            int n = _shape[d];
+            int i = row % n;
+            row /= n;
+            o0 += i * _strides[d];
+            o1 += i * _strides[r + d];
+        }
+    }
+
+    /// <summary>Offsets of every operand at the start of <paramref name="row"/>.</summary>
+    public void Offsets(int row, Span<int> offsets)
+    {
+        offsets.Clear();
+        int r = _shape.Length;
+        for (int d = r - 1; d >= 0; d--)
+        {
+            int n = _shape[d];
+            int i = row % n;
+            row /= n;
+            for (int k = 0; k < _operands; k++) offsets[k] += i * _strides[k * r + d];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Offsets(int row, out int o0, out int o1, out int o2)
+    {
+        o0 = o1 = o2 = 0;
+        int r = _shape.Length;
+        for (int d = r - 1; d >= 0; d--)
+        {
+            int n = _shape[d];
+            int i = row % n;
+            row /= n;
+            o0 += i * _strides[d];
+            o1 += i * _strides[r + d];
+            o2 += i * _strides[2 * r + d];
+        }
+    }
+}

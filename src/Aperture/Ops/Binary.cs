@@ -1,0 +1,221 @@
+namespace Aperture;
+
+public static partial class Ops
+{
+    private static int[] CheckBinary(string op, Tensor a, Tensor b)
+    {
+        if (a.DType != b.DType)
+            throw new DTypeMismatchException(
+                $"{op}: mixed dtypes {a.DType.Name()} (shape {Shapes.Format(a.Shape)}) and {b.DType.Name()} (shape {Shapes.Format(b.Shape)}); convert one with .To(DType.{b.DType})");
+        RequireFloat(op, a);
+        return Shapes.Broadcast(op, a.Shape, b.Shape);
+    }
+
+    private static Tensor BinaryKernel<K32, K64>(Tensor a, Tensor b, int[] shape)
+        where K32 : IBinaryKernel<float>
+        where K64 : IBinaryKernel<double> =>
+        a.DType == DType.Float32 ? Elementwise.Binary<float, K32>(a, b, shape) : Elementwise.Binary<double, K64>(a, b, shape);
+
+    /// <summary>Broadcasts a tangent (or gradient) of an operand to the result's shape.</summary>
+    private static Tensor? Widen(Tensor? t, Tensor output) => t is null ? null : Shapes.Equal(t.Shape, output.Shape) ? t : Expand(t, output.Shape);
+
+    // ---- add ------------------------------------------------------------------------------------------
+
+    /// <summary>a + b with NumPy broadcasting.</summary>
+    public static Tensor Add(Tensor a, Tensor b)
+    {
+        var shape = CheckBinary("add", a, b);
+        var y = BinaryKernel<AddKernel<float>, AddKernel<double>>(a, b, shape);
+        return Graph.Record(Graph.NeedsNode(a, b) ? new AddNode(a, b) : null, y);
+    }
+
+    private sealed class AddNode(Tensor a, Tensor b) : Node(a, b)
+    {
+        public override string Name => "add";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = SumTo(grad, Inputs[0].Shape);
+            if (NeedsGrad(1)) inputGrads[1] = SumTo(grad, Inputs[1].Shape);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) =>
+            t[0] is null ? Widen(t[1], Output) : t[1] is null ? Widen(t[0], Output) : Widen(Add(t[0]!, t[1]!), Output);
+    }
+
+    // ---- sub ------------------------------------------------------------------------------------------
+
+    /// <summary>a − b with broadcasting.</summary>
+    public static Tensor Sub(Tensor a, Tensor b)
+    {
+        var shape = CheckBinary("sub", a, b);
+        var y = BinaryKernel<SubKernel<float>, SubKernel<double>>(a, b, shape);
+        return Graph.Record(Graph.NeedsNode(a, b) ? new SubNode(a, b) : null, y);
+    }
+
+    private sealed class SubNode(Tensor a, Tensor b) : Node(a, b)
+    {
+        public override string Name => "sub";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = SumTo(grad, Inputs[0].Shape);
+            if (NeedsGrad(1)) inputGrads[1] = Neg(SumTo(grad, Inputs[1].Shape));
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) =>
+            t[1] is null ? Widen(t[0], Output) : t[0] is null ? Widen(Neg(t[1]!), Output) : Widen(Sub(t[0]!, t[1]!), Output);
+    }
+
+    // ---- mul ------------------------------------------------------------------------------------------
+
+    /// <summary>a · b elementwise with broadcasting.</summary>
+    public static Tensor Mul(Tensor a, Tensor b)
+    {
+        var shape = CheckBinary("mul", a, b);
+        var y = BinaryKernel<MulKernel<float>, MulKernel<double>>(a, b, shape);
+        return Graph.Record(Graph.NeedsNode(a, b) ? new MulNode(a, b) : null, y);
+    }
+
+    private sealed class MulNode(Tensor a, Tensor b) : Node(a, b)
+    {
+        public override string Name => "mul";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = SumTo(Mul(grad, Inputs[1]), Inputs[0].Shape);
+            if (NeedsGrad(1)) inputGrads[1] = SumTo(Mul(grad, Inputs[0]), Inputs[1].Shape);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            var ta = t[0] is { } t0 ? Mul(t0, Inputs[1]) : null;
+            var tb = t[1] is { } t1 ? Mul(Inputs[0], t1) : null;
+            return Widen(ta is null ? tb : tb is null ? ta : Add(ta, tb), Output);
+        }
+    }
+
+    // ---- div ------------------------------------------------------------------------------------------
+
+    /// <summary>a / b elementwise with broadcasting.</summary>
+    public static Tensor Div(Tensor a, Tensor b)
+    {
+        var shape = CheckBinary("div", a, b);
+        var y = BinaryKernel<DivKernel<float>, DivKernel<double>>(a, b, shape);
+        return Graph.Record(Graph.NeedsNode(a, b) ? new DivNode(a, b) : null, y);
+    }
+
+    private sealed class DivNode(Tensor a, Tensor b) : Node(a, b)
+    {
+        public override string Name => "div";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            var gOverB = Div(grad, Inputs[1]);
+            if (NeedsGrad(0)) inputGrads[0] = SumTo(gOverB, Inputs[0].Shape);
+            if (NeedsGrad(1)) inputGrads[1] = SumTo(Neg(Mul(gOverB, Output)), Inputs[1].Shape);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            // d(a/b) = (da − (a/b)·db) / b
+            Tensor? num = t[0];
+            if (t[1] is { } tb) num = num is null ? Neg(Mul(Output, tb)) : Sub(num, Mul(Output, tb));
+            return num is null ? null : Widen(Div(num, Inputs[1]), Output);
+        }
+    }
+
+    // ---- pow ------------------------------------------------------------------------------------------
+
+    /// <summary>a^b elementwise with broadcasting (for a constant exponent use <see cref="Pow(Tensor, double)"/>).</summary>
+    public static Tensor Pow(Tensor a, Tensor b)
+    {
+        var shape = CheckBinary("pow", a, b);
+        var y = BinaryKernel<PowKernel<float>, PowKernel<double>>(a, b, shape);
+        return Graph.Record(Graph.NeedsNode(a, b) ? new PowNode(a, b) : null, y);
+    }
+
+    private sealed class PowNode(Tensor a, Tensor b) : Node(a, b)
+    {
+        public override string Name => "pow_tensor";
+
+        // ∂/∂a = b·a^(b−1), ∂/∂b = a^b·log a
+        private Tensor DA() => Mul(Inputs[1], Pow(Inputs[0], Sub(Inputs[1], 1.0)));
+        private Tensor DB() => Mul(Output, Log(Inputs[0]));
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = SumTo(Mul(grad, DA()), Inputs[0].Shape);
+            if (NeedsGrad(1)) inputGrads[1] = SumTo(Mul(grad, DB()), Inputs[1].Shape);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            var ta = t[0] is { } t0 ? Mul(t0, DA()) : null;
+            var tb = t[1] is { } t1 ? Mul(t1, DB()) : null;
+            return Widen(ta is null ? tb : tb is null ? ta : Add(ta, tb), Output);
+        }
+    }
+
+    // ---- composites -----------------------------------------------------------------------------------
+
+    /// <summary>The larger of a and b elementwise; where they tie the gradient goes to a.</summary>
+    public static Tensor Maximum(Tensor a, Tensor b) => Where(Ge(a, b), a, b);
+
+    /// <summary>The smaller of a and b elementwise; where they tie the gradient goes to a.</summary>
+    public static Tensor Minimum(Tensor a, Tensor b) => Where(Le(a, b), a, b);
+
+    // ---- in place (no autodiff: for optimizers and accumulators) --------------------------------------
+
+    /// <summary>a += b in place (b broadcasts to a's shape). Not recorded: refuses tensors in a graph.</summary>
+    public static void AddInPlace(Tensor a, Tensor b)
+    {
+        CheckInPlace("add_", a, b);
+        if (a.DType == DType.Float32) Elementwise.BinaryInPlace<float, AddKernel<float>>(a, b);
+        else Elementwise.BinaryInPlace<double, AddKernel<double>>(a, b);
+    }
+
+    /// <summary>a −= b in place.</summary>
+    public static void SubInPlace(Tensor a, Tensor b)
+    {
+        CheckInPlace("sub_", a, b);
+        if (a.DType == DType.Float32) Elementwise.BinaryInPlace<float, SubKernel<float>>(a, b);
+        else Elementwise.BinaryInPlace<double, SubKernel<double>>(a, b);
+    }
+
+    /// <summary>a ·= b in place.</summary>
+    public static void MulInPlace(Tensor a, Tensor b)
+    {
+        CheckInPlace("mul_", a, b);
+        if (a.DType == DType.Float32) Elementwise.BinaryInPlace<float, MulKernel<float>>(a, b);
+        else Elementwise.BinaryInPlace<double, MulKernel<double>>(a, b);
+    }
+
+    /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> in place (src broadcasts to dst's shape).</summary>
+    public static void CopyInPlace(Tensor dst, Tensor src)
+    {
+        if (dst.RequiresGrad && GradMode.Enabled)
+            throw new InvalidOperationException($"copy_: cannot write in place into a tensor that requires grad (shape {Shapes.Format(dst.Shape)}) outside NoGrad");
+        if (src.DType != dst.DType) src = To(src, dst.DType);
+        StridedCopy.CopyInto(Shapes.Equal(src.Shape, dst.Shape) ? src : Expand(src, dst.Shape), dst);
+    }
+
+    /// <summary>Sets every element to <paramref name="value"/> in place.</summary>
+    public static void FillInPlace(Tensor t, double value)
+    {
+        if (t.IsContiguous) t.FillRaw(value);
+        else StridedCopy.CopyInto(Expand(Tensor.Scalar(value, t.DType), t.Shape), t);
+    }
+
+    private static void CheckInPlace(string op, Tensor a, Tensor b)
+    {
+        if (a.DType != b.DType)
+            throw new DTypeMismatchException($"{op}: mixed dtypes {a.DType.Name()} and {b.DType.Name()}");
+        RequireFloat(op, a);
+        var shape = Shapes.Broadcast(op, a.Shape, b.Shape);
+        if (!Shapes.Equal(shape, a.Shape))
+            throw new ShapeMismatchException($"{op}: the result shape {Shapes.Format(shape)} differs from the destination's {Shapes.Format(a.Shape)}");
+        if (a.RequiresGrad && GradMode.Enabled)
+            throw new InvalidOperationException($"{op}: cannot modify in place a tensor that requires grad (shape {Shapes.Format(a.Shape)}); wrap the update in Autodiff.NoGrad()");
+    }
+}

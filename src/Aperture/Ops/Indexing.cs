@@ -1,0 +1,317 @@
+namespace Aperture;
+
+public static partial class Ops
+{
+    // ---- gather / scatter_add ---------------------------------------------------------------------------
+
+    /// <summary>
+    /// out[i][j][k] = x[i][index[i][j][k]][k] for <paramref name="axis"/> = 1 (and likewise for other axes), like
+    /// <c>torch.gather</c>: <paramref name="index"/> is int64 with x's rank, and no larger than x off the axis.
+    /// </summary>
+    public static Tensor Gather(Tensor x, int axis, Tensor index)
+    {
+        int a = CheckGather("gather", x, axis, index, x.Shape);
+        var y = Tensor.Empty(index.Shape, x.DType);
+        var idx = index.ToArray<long>();
+        var dst = y;
+        Walk(index.Shape, (flat, coords) =>
+        {
+            long j = idx[flat];
+            if (j < 0 || j >= x.Shape[a])
+                throw new IndexOutOfRangeException($"gather: index {j} at position {Shapes.Format(coords)} is out of range for dimension {a} of size {x.Shape[a]}");
+            int off = x._offset;
+            for (int d = 0; d < coords.Length; d++) off += (d == a ? (int)j : coords[d]) * x.Strides[d];
+            dst.SetRaw(flat, x.GetRaw(off));
+        });
+        return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? new GatherNode(x, a, index) : null, y);
+    }
+
+    private sealed class GatherNode(Tensor x, int axis, Tensor index) : Node(x)
+    {
+        public override string Name => "gather";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) =>
+            inputGrads[0] = ScatterAdd(Tensor.ZerosLike(Inputs[0]), axis, index, grad);
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Gather(tx, axis, index) : null;
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="x"/> with each element of <paramref name="src"/> added at the position
+    /// <paramref name="index"/> names along <paramref name="axis"/> (<c>torch.scatter_add</c>). Additions happen in
+    /// row-major order of the index, so repeated indices sum deterministically.
+    /// </summary>
+    public static Tensor ScatterAdd(Tensor x, int axis, Tensor index, Tensor src)
+    {
+        int a = CheckGather("scatter_add", x, axis, index, src.Shape);
+        if (src.DType != x.DType) throw new DTypeMismatchException($"scatter_add: src is {src.DType.Name()} but the tensor is {x.DType.Name()}");
+        RequireFloat("scatter_add", x);
+        var y = StridedCopy.ToContiguous(x);
+        var idx = index.ToArray<long>();
+        var yStrides = y._strides;
+        var s = src;
+        Walk(index.Shape, (flat, coords) =>
+        {
+            long j = idx[flat];
+            if (j < 0 || j >= x.Shape[a])
+                throw new IndexOutOfRangeException($"scatter_add: index {j} at position {Shapes.Format(coords)} is out of range for dimension {a} of size {x.Shape[a]}");
+            int dst = 0, from = s._offset;
+            for (int d = 0; d < coords.Length; d++)
+            {
+                dst += (d == a ? (int)j : coords[d]) * yStrides[d];
+                from += coords[d] * s.Strides[d];
+            }
+            y.SetRawAt(dst, y.GetRaw(dst) + s.GetRaw(from));
+        });
+        return Graph.Record(Graph.NeedsNode(x, src) ? new ScatterAddNode(x, a, index, src) : null, y);
+    }
+
+    private sealed class ScatterAddNode(Tensor x, int axis, Tensor index, Tensor src) : Node(x, src)
+    {
+        public override string Name => "scatter_add";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = grad;
+            if (NeedsGrad(1)) inputGrads[1] = Gather(grad, axis, index);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            if (t[0] is null && t[1] is null) return null;
+            return ScatterAdd(t[0] ?? Tensor.ZerosLike(Inputs[0]), axis, index, t[1] ?? Tensor.ZerosLike(Inputs[1]));
+        }
+    }
+
+    private static int CheckGather(string op, Tensor x, int axis, Tensor index, ReadOnlySpan<int> other)
+    {
+        if (index.DType != DType.Int64)
+            throw new DTypeMismatchException($"{op}: index must be int64, got {index.DType.Name()}");
+        int a = Shapes.NormalizeAxis(op, axis, x.Rank);
+        if (index.Rank != x.Rank)
+            throw new ShapeMismatchException($"{op}: index has rank {index.Rank} (shape {Shapes.Format(index.Shape)}) but the tensor has rank {x.Rank} (shape {Shapes.Format(x.Shape)})");
+        for (int d = 0; d < x.Rank; d++)
+        {
+            if (d != a && index.Shape[d] > x.Shape[d])
+                throw new ShapeMismatchException($"{op}: index shape {Shapes.Format(index.Shape)} exceeds the tensor's {Shapes.Format(x.Shape)} in dimension {d}");
+            if (index.Shape[d] > other[d])
+                throw new ShapeMismatchException($"{op}: index shape {Shapes.Format(index.Shape)} exceeds {Shapes.Format(other)} in dimension {d}");
+        }
+        return a;
+    }
+
+    /// <summary>Calls <paramref name="visit"/>(flat index, coordinates) for every position of <paramref name="shape"/> in row-major order.</summary>
+    private static void Walk(ReadOnlySpan<int> shape, Action<int, int[]> visit)
+    {
+        int n = Shapes.Numel(shape);
+        var coords = new int[shape.Length];
+        var dims = shape.ToArray();
+        for (int flat = 0; flat < n; flat++)
+        {
+            visit(flat, coords);
+            for (int d = dims.Length - 1; d >= 0; d--)
+            {
+                if (++coords[d] < dims[d]) break;
+                coords[d] = 0;
+            }
+        }
+    }
+
+    // ---- index_select / index_add -----------------------------------------------------------------------
+
+    /// <summary>The slices of <paramref name="x"/> along <paramref name="axis"/> at the positions in the 1-d int64 <paramref name="index"/> (embedding lookup).</summary>
+    public static Tensor IndexSelect(Tensor x, int axis, Tensor index)
+    {
+        int a = Shapes.NormalizeAxis("index_select", axis, x.Rank);
+        var idx = CheckIndex("index_select", index, x.Shape[a], a);
+        var shape = x.ShapeArray();
+        shape[a] = idx.Length;
+        var y = Tensor.Empty(shape, x.DType);
+        var yStrides = y._strides;
+        for (int i = 0; i < idx.Length; i++)
+        {
+            var from = x.Alias(SliceShape(x.Shape, a), SliceStrides(x.Strides, a), x._offset + (int)idx[i] * x.Strides[a]);
+            var to = y.Alias(SliceShape(shape, a), SliceStrides(yStrides, a), i * yStrides[a]);
+            StridedCopy.CopyInto(from, to);
+        }
+        return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? new IndexSelectNode(x, a, index) : null, y);
+    }
+
+    private sealed class IndexSelectNode(Tensor x, int axis, Tensor index) : Node(x)
+    {
+        public override string Name => "index_select";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) =>
+            inputGrads[0] = IndexAdd(Tensor.ZerosLike(Inputs[0]), axis, index, grad);
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? IndexSelect(tx, axis, index) : null;
+    }
+
+    /// <summary>A copy of <paramref name="x"/> with slice i of <paramref name="src"/> added at position index[i] along <paramref name="axis"/>, in increasing i.</summary>
+    public static Tensor IndexAdd(Tensor x, int axis, Tensor index, Tensor src)
+    {
+        int a = Shapes.NormalizeAxis("index_add", axis, x.Rank);
+        var idx = CheckIndex("index_add", index, x.Shape[a], a);
+        RequireFloat("index_add", x);
+        if (src.DType != x.DType) throw new DTypeMismatchException($"index_add: src is {src.DType.Name()} but the tensor is {x.DType.Name()}");
+        var want = x.ShapeArray();
+        want[a] = idx.Length;
+        if (!Shapes.Equal(src.Shape, want))
+            throw new ShapeMismatchException($"index_add: src has shape {Shapes.Format(src.Shape)}, expected {Shapes.Format(want)}");
+        var y = StridedCopy.ToContiguous(x);
+        for (int i = 0; i < idx.Length; i++)
+        {
+            var to = y.Alias(SliceShape(x.Shape, a), SliceStrides(y._strides, a), (int)idx[i] * y._strides[a]);
+            var from = src.Alias(SliceShape(want, a), SliceStrides(src.Strides, a), src._offset + i * src.Strides[a]);
+            if (y.DType == DType.Float32) Elementwise.BinaryInPlace<float, AddKernel<float>>(to, from);
+            else Elementwise.BinaryInPlace<double, AddKernel<double>>(to, from);
+        }
+        return Graph.Record(Graph.NeedsNode(x, src) ? new IndexAddNode(x, a, index, src) : null, y);
+    }
+
+    private sealed class IndexAddNode(Tensor x, int axis, Tensor index, Tensor src) : Node(x, src)
+    {
+        public override string Name => "index_add";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = grad;
+            if (NeedsGrad(1)) inputGrads[1] = IndexSelect(grad, axis, index);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            if (t[0] is null && t[1] is null) return null;
+            return IndexAdd(t[0] ?? Tensor.ZerosLike(Inputs[0]), axis, index, t[1] ?? Tensor.ZerosLike(Inputs[1]));
+        }
+    }
+
+    private static long[] CheckIndex(string op, Tensor index, int size, int axis)
+    {
+        if (index.DType != DType.Int64) throw new DTypeMismatchException($"{op}: index must be int64, got {index.DType.Name()}");
+        if (index.Rank != 1) throw new ShapeMismatchException($"{op}: index must be 1-d, got shape {Shapes.Format(index.Shape)}");
+        var idx = index.ToArray<long>();
+        for (int i = 0; i < idx.Length; i++)
+            if (idx[i] < 0 || idx[i] >= size)
+                throw new IndexOutOfRangeException($"{op}: index[{i}] = {idx[i]} is out of range for dimension {axis} of size {size}");
+        return idx;
+    }
+
+    private static int[] SliceShape(ReadOnlySpan<int> shape, int axis)
+    {
+        var s = shape.ToArray();
+        s[axis] = 1;
+        return s;
+    }
+
+    private static int[] SliceStrides(ReadOnlySpan<int> strides, int axis) => strides.ToArray();
+
+    // ---- concat / stack / split -------------------------------------------------------------------------
+
+    /// <summary>Joins tensors along an existing <paramref name="axis"/> (all other dimensions must match).</summary>
+    public static Tensor Concat(IReadOnlyList<Tensor> tensors, int axis = 0)
+    {
+        if (tensors.Count == 0) throw new ArgumentException("concat: no tensors given");
+        var first = tensors[0];
+        int a = Shapes.NormalizeAxis("concat", axis, first.Rank);
+        int total = 0;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var t = tensors[i];
+            if (t.DType != first.DType)
+                throw new DTypeMismatchException($"concat: tensor {i} is {t.DType.Name()} but tensor 0 is {first.DType.Name()}");
+            if (t.Rank != first.Rank)
+                throw new ShapeMismatchException($"concat: tensor {i} has shape {Shapes.Format(t.Shape)}, tensor 0 has {Shapes.Format(first.Shape)} (ranks differ)");
+            for (int d = 0; d < t.Rank; d++)
+                if (d != a && t.Shape[d] != first.Shape[d])
+                    throw new ShapeMismatchException($"concat: tensor {i} has shape {Shapes.Format(t.Shape)} but tensor 0 has {Shapes.Format(first.Shape)}; they may differ only in dimension {a}");
+            total += t.Shape[a];
+        }
+        var shape = first.ShapeArray();
+        shape[a] = total;
+        var y = Tensor.Empty(shape, first.DType);
+        int at = 0;
+        foreach (var t in tensors)
+        {
+            var part = shape.ToArray();
+            part[a] = t.Shape[a];
+            StridedCopy.CopyInto(t, y.Alias(part, y._strides, at * y._strides[a]));
+            at += t.Shape[a];
+        }
+        var arr = tensors.ToArray();
+        return Graph.Record(first.DType.IsFloatingPoint() && Graph.NeedsNode(arr) ? new ConcatNode(arr, a) : null, y);
+    }
+
+    private sealed class ConcatNode(Tensor[] parts, int axis) : Node(parts)
+    {
+        public override string Name => "concat";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            int at = 0;
+            for (int i = 0; i < Inputs.Length; i++)
+            {
+                int n = Inputs[i].Shape[axis];
+                if (NeedsGrad(i)) inputGrads[i] = Narrow(grad, axis, at, n);
+                at += n;
+            }
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            var parts = new Tensor[t.Length];
+            for (int i = 0; i < t.Length; i++) parts[i] = t[i] ?? Tensor.ZerosLike(Inputs[i]);
+            return Concat(parts, axis);
+        }
+    }
+
+    /// <summary>Joins same-shaped tensors along a new <paramref name="axis"/>.</summary>
+    public static Tensor Stack(IReadOnlyList<Tensor> tensors, int axis = 0)
+    {
+        if (tensors.Count == 0) throw new ArgumentException("stack: no tensors given");
+        int a = Shapes.NormalizeAxis("stack", axis, tensors[0].Rank + 1);
+        for (int i = 1; i < tensors.Count; i++)
+            if (!Shapes.Equal(tensors[i].Shape, tensors[0].Shape))
+                throw new ShapeMismatchException($"stack: tensor {i} has shape {Shapes.Format(tensors[i].Shape)} but tensor 0 has {Shapes.Format(tensors[0].Shape)}; all must match");
+        var parts = new Tensor[tensors.Count];
+        for (int i = 0; i < parts.Length; i++) parts[i] = Unsqueeze(tensors[i], a);
+        return Concat(parts, a);
+    }
+
+    /// <summary>Splits into pieces of the given sizes along <paramref name="axis"/> (views).</summary>
+    public static Tensor[] Split(Tensor x, ReadOnlySpan<int> sizes, int axis = 0)
+    {
+        int a = Shapes.NormalizeAxis("split", axis, x.Rank);
+        int sum = 0;
+        foreach (int s in sizes) sum += s;
+        if (sum != x.Shape[a])
+            throw new ShapeMismatchException($"split: sizes [{string.Join(", ", sizes.ToArray())}] add up to {sum}, but dimension {a} has size {x.Shape[a]}");
+        var result = new Tensor[sizes.Length];
+        int at = 0;
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            result[i] = Narrow(x, a, at, sizes[i]);
+            at += sizes[i];
+        }
+        return result;
+    }
+
+    /// <summary>Splits into pieces of <paramref name="size"/> along <paramref name="axis"/> (the last may be smaller).</summary>
+    public static Tensor[] Split(Tensor x, int size, int axis = 0)
+    {
+        if (size <= 0) throw new ArgumentOutOfRangeException(nameof(size), size, "split: size must be positive");
+        int a = Shapes.NormalizeAxis("split", axis, x.Rank);
+        int n = x.Shape[a];
+        var sizes = new List<int>();
+        for (int at = 0; at < n; at += size) sizes.Add(Math.Min(size, n - at));
+        return Split(x, sizes.ToArray(), a);
+    }
+
+    /// <summary>Splits into <paramref name="chunks"/> nearly equal pieces along <paramref name="axis"/>, like <c>torch.chunk</c>.</summary>
+    public static Tensor[] Chunk(Tensor x, int chunks, int axis = 0)
+    {
+        if (chunks <= 0) throw new ArgumentOutOfRangeException(nameof(chunks), chunks, "chunk: chunks must be positive");
+        int a = Shapes.NormalizeAxis("chunk", axis, x.Rank);
+        return Split(x, Math.Max(1, (x.Shape[a] + chunks - 1) / chunks), a);
+    }
+}

@@ -1,0 +1,93 @@
+namespace Aperture;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// The matrix product with <c>torch.matmul</c>'s rules: 1-d operands are promoted to a row (a) or a column (b)
+    /// and the extra dimension dropped; leading (batch) dimensions broadcast.
+    /// </summary>
+    public static Tensor MatMul(Tensor a, Tensor b)
+    {
+        if (a.DType != b.DType)
+            throw new DTypeMismatchException($"matmul: mixed dtypes {a.DType.Name()} (shape {Shapes.Format(a.Shape)}) and {b.DType.Name()} (shape {Shapes.Format(b.Shape)})");
+        RequireFloat("matmul", a);
+        if (a.Rank == 0 || b.Rank == 0)
+            throw new ShapeMismatchException($"matmul: both operands need at least one dimension, got shapes {Shapes.Format(a.Shape)} and {Shapes.Format(b.Shape)}");
+        bool vecA = a.Rank == 1, vecB = b.Rank == 1;
+        var a2 = vecA ? Reshape(a, [1, a.Shape[0]]) : a;
+        var b2 = vecB ? Reshape(b, [b.Shape[0], 1]) : b;
+        int k = a2.Shape[^1];
+        if (b2.Shape[^2] != k)
+            throw new ShapeMismatchException(
+                $"matmul: shapes {Shapes.Format(a.Shape)} and {Shapes.Format(b.Shape)} do not line up (a has {k} columns, b has {b2.Shape[^2]} rows)");
+        Tensor y;
+        if (a2.Rank == 2 && b2.Rank == 2) y = MatMulPrimitive(a2, b2);
+        else
+        {
+            var batchA = a2.Shape[..^2].ToArray();
+            var batchB = b2.Shape[..^2].ToArray();
+            var batch = Shapes.Broadcast("matmul", batchA, batchB);
+            int m = a2.Shape[^2], n = b2.Shape[^1];
+            int nb = Shapes.Numel(batch);
+            var ea = Expand(a2, [.. batch, m, k]);
+            var eb = Expand(b2, [.. batch, k, n]);
+            var y3 = MatMulPrimitive(Reshape(ea, [nb, m, k]), Reshape(eb, [nb, k, n]));
+            y = Reshape(y3, [.. batch, m, n]);
+        }
+        if (vecA) y = Squeeze(y, -2);
+        if (vecB) y = Squeeze(y, -1);
+        return y;
+    }
+
+    /// <summary>a·b for 2-d operands, or batch by batch for 3-d operands of the same batch size.</summary>
+    private static Tensor MatMulPrimitive(Tensor a, Tensor b)
+    {
+        bool batched = a.Rank == 3;
+        int batch = batched ? a.Shape[0] : 1, m = a.Shape[^2], k = a.Shape[^1], n = b.Shape[^1];
+        var y = Tensor.Empty(batched ? [batch, m, n] : [m, n], a.DType);
+        var policy = NumericsPolicy.Current;
+        for (int i = 0; i < batch; i++)
+        {
+            if (a.DType == DType.Float32) MatMulKernel.Run(View<float>(a, i), View<float>(b, i), y.Buffer<float>(), i * m * n, policy);
+            else MatMulKernel.Run(View<double>(a, i), View<double>(b, i), y.Buffer<double>(), i * m * n, policy);
+        }
+        return Graph.Record(Graph.NeedsNode(a, b) ? new MatMulNode(a, b) : null, y);
+    }
+
+    private static MatrixView<T> View<T>(Tensor t, int batch) where T : unmanaged
+    {
+        int r = t.Rank;
+        int offset = t._offset + (r == 3 ? batch * t.Strides[0] : 0);
+        return new MatrixView<T>(t.Buffer<T>(), offset, t.Shape[r - 2], t.Shape[r - 1], t.Strides[r - 2], t.Strides[r - 1]);
+    }
+
+    private sealed class MatMulNode(Tensor a, Tensor b) : Node(a, b)
+    {
+        public override string Name => "matmul";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = MatMulPrimitive(grad, Transpose(Inputs[1], -1, -2));
+            if (NeedsGrad(1)) inputGrads[1] = MatMulPrimitive(Transpose(Inputs[0], -1, -2), grad);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            var ta = t[0] is { } t0 ? MatMulPrimitive(t0, Inputs[1]) : null;
+            var tb = t[1] is { } t1 ? MatMulPrimitive(Inputs[0], t1) : null;
+            return ta is null ? tb : tb is null ? ta : Add(ta, tb);
+        }
+    }
+
+    /// <summary>x·wᵀ + b, the affine map of a fully connected layer (x: [..., in], w: [out, in], b: [out]).</summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        if (weight.Rank != 2)
+            throw new ShapeMismatchException($"linear: weight must be 2-d [out, in], got shape {Shapes.Format(weight.Shape)}");
+        if (x.Rank == 0 || x.Shape[^1] != weight.Shape[1])
+            throw new ShapeMismatchException(
+                $"linear: input of shape {Shapes.Format(x.Shape)} has {(x.Rank == 0 ? 0 : x.Shape[^1])} features but the weight {Shapes.Format(weight.Shape)} expects {weight.Shape[1]}");
+        var y = MatMul(x, Transpose(weight, 0, 1));
+        return bias is null ? y : Add(y, bias);
+    }
+}

@@ -1,0 +1,259 @@
+namespace Aperture;
+
+public static partial class Ops
+{
+    // ---- sum (the one reduction primitive) --------------------------------------------------------------
+
+    /// <summary>
+    /// The sum over <paramref name="axes"/> (all axes when null or empty), in the order and precision the current
+    /// <see cref="NumericsPolicy"/> names. Bool and int64 tensors sum to int64.
+    /// </summary>
+    public static Tensor Sum(Tensor x, int[]? axes = null, bool keepDim = false)
+    {
+        var ax = Shapes.NormalizeAxes("sum", axes, x.Rank);
+        var outShape = Shapes.Reduced(x.Shape, ax, keepDim);
+        if (!x.DType.IsFloatingPoint()) return SumIntegers(x, ax, outShape);
+        var y = SumKernel(x, ax, outShape, NumericsPolicy.Current);
+        return Graph.Record(Graph.NeedsNode(x) ? new SumNode(x, ax, keepDim) : null, y);
+    }
+
+    /// <summary>The sum over one axis.</summary>
+    public static Tensor Sum(Tensor x, int axis, bool keepDim = false) => Sum(x, [axis], keepDim);
+
+    private sealed class SumNode(Tensor x, int[] axes, bool keepDim) : Node(x)
+    {
+        public override string Name => "sum";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            var x = Inputs[0];
+            var g = keepDim ? grad : Reshape(grad, Shapes.Reduced(x.Shape, axes, keepDim: true));
+            inputGrads[0] = Expand(g, x.Shape);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Sum(tx, axes, keepDim) : null;
+    }
+
+    /// <summary>Moves the reduced axes last and makes the tensor contiguous, so each output reduces one contiguous run.</summary>
+    private static (Tensor Src, int Outer, int Inner) ReducedLast(Tensor x, int[] axes)
+    {
+        int inner = 1;
+        foreach (int a in axes) inner *= x.Shape[a];
+        int outer = inner == 0 ? 0 : x.Numel / Math.Max(inner, 1);
+        if (inner == 0) outer = Shapes.Numel(Shapes.Reduced(x.Shape, axes, false));
+        bool trailing = true;
+        for (int i = 0; i < axes.Length; i++) if (axes[i] != x.Rank - axes.Length + i) trailing = false;
+        Tensor src;
+        if (trailing) src = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
+        else
+        {
+            var perm = new int[x.Rank];
+            int k = 0;
+            for (int i = 0; i < x.Rank; i++) if (Array.IndexOf(axes, i) < 0) perm[k++] = i;
+            foreach (int a in axes) perm[k++] = a;
+            var shape = new int[x.Rank];
+            var strides = new int[x.Rank];
+            for (int i = 0; i < x.Rank; i++) { shape[i] = x.Shape[perm[i]]; strides[i] = x.Strides[perm[i]]; }
+            src = StridedCopy.ToContiguous(x.Alias(shape, strides, x._offset));
+        }
+        return (src, outer, inner);
+    }
+
+    private static Tensor SumKernel(Tensor x, int[] axes, int[] outShape, NumericsPolicy p)
+    {
+        var y = Tensor.Empty(outShape, x.DType);
+        var (src, outer, inner) = ReducedLast(x, axes);
+        if (x.DType == DType.Float32)
+        {
+            float[] s = src.Buffer<float>(), d = y.Buffer<float>();
+            int off = src._offset;
+            Parallelism.For(outer, inner, (o0, o1) =>
+            {
+                for (int o = o0; o < o1; o++) d[o] = Reduce.Sum(new ReadOnlySpan<float>(s, off + o * inner, inner), p);
+            });
+        }
+        else
+        {
+            double[] s = src.Buffer<double>(), d = y.Buffer<double>();
+            int off = src._offset;
+            Parallelism.For(outer, inner, (o0, o1) =>
+            {
+                for (int o = o0; o < o1; o++) d[o] = Reduce.Sum(new ReadOnlySpan<double>(s, off + o * inner, inner), p);
+            });
+        }
+        return y;
+    }
+
+    private static Tensor SumIntegers(Tensor x, int[] axes, int[] outShape)
+    {
+        var y = Tensor.Empty(outShape, DType.Int64);
+        var (src, outer, inner) = ReducedLast(x, axes);
+        var d = y.Buffer<long>();
+        for (int o = 0; o < outer; o++)
+        {
+            long s = 0;
+            for (int i = 0; i < inner; i++) s += (long)src.GetRaw(src._offset + o * inner + i);
+            d[o] = s;
+        }
+        return y;
+    }
+
+    // ---- composites of sum ------------------------------------------------------------------------------
+
+    /// <summary>The mean over <paramref name="axes"/> (all when null).</summary>
+    public static Tensor Mean(Tensor x, int[]? axes = null, bool keepDim = false)
+    {
+        RequireFloat("mean", x);
+        var ax = Shapes.NormalizeAxes("mean", axes, x.Rank);
+        long n = 1;
+        foreach (int a in ax) n *= x.Shape[a];
+        return Div(Sum(x, ax, keepDim), n);
+    }
+
+    /// <summary>The mean over one axis.</summary>
+    public static Tensor Mean(Tensor x, int axis, bool keepDim = false) => Mean(x, [axis], keepDim);
+
+    /// <summary>
+    /// The variance over <paramref name="axes"/> with Bessel's correction by default (<paramref name="correction"/> = 1,
+    /// like <c>torch.var</c>); 0 gives the biased (population) variance.
+    /// </summary>
+    public static Tensor Var(Tensor x, int[]? axes = null, int correction = 1, bool keepDim = false)
+    {
+        RequireFloat("var", x);
+        var ax = Shapes.NormalizeAxes("var", axes, x.Rank);
+        long n = 1;
+        foreach (int a in ax) n *= x.Shape[a];
+        var d = Sub(x, Mean(x, ax, keepDim: true));
+        return Div(Sum(Square(d), ax, keepDim), Math.Max(n - correction, 0));
+    }
+
+    /// <summary>The standard deviation (square root of <see cref="Var"/>).</summary>
+    public static Tensor Std(Tensor x, int[]? axes = null, int correction = 1, bool keepDim = false) =>
+        Sqrt(Var(x, axes, correction, keepDim));
+
+    /// <summary>
+    /// log Σ exp(x) over <paramref name="axes"/>, computed stably as m + log Σ exp(x − m) with m the (constant) maximum.
+    /// </summary>
+    public static Tensor LogSumExp(Tensor x, int[]? axes = null, bool keepDim = false)
+    {
+        RequireFloat("logsumexp", x);
+        var ax = Shapes.NormalizeAxes("logsumexp", axes, x.Rank);
+        var m = MaxValues(x, ax);
+        var lse = Add(Log(Sum(Exp(Sub(x, m)), ax, keepDim: true)), m);
+        return keepDim ? lse : Reshape(lse, Shapes.Reduced(x.Shape, ax, keepDim: false));
+    }
+
+    /// <summary>log Σ exp(x) over one axis.</summary>
+    public static Tensor LogSumExp(Tensor x, int axis, bool keepDim = false) => LogSumExp(x, [axis], keepDim);
+
+    /// <summary>
+    /// The p-norm over <paramref name="axes"/> (all when null): p = 2 (default), 1, ∞ or any p ≥ 1.
+    /// </summary>
+    public static Tensor Norm(Tensor x, double p = 2, int[]? axes = null, bool keepDim = false)
+    {
+        RequireFloat("norm", x);
+        if (double.IsPositiveInfinity(p))
+        {
+            var ax = Shapes.NormalizeAxes("norm", axes, x.Rank);
+            var a = Abs(x);
+            var flat = Reshape(Permute(a, AxesLast(ax, x.Rank)), [.. Shapes.Reduced(x.Shape, ax, false), -1]);
+            var mx = Max(flat, -1).Values;
+            return keepDim ? Reshape(mx, Shapes.Reduced(x.Shape, ax, true)) : mx;
+        }
+        if (p == 2) return Sqrt(Sum(Square(x), axes, keepDim));
+        if (p == 1) return Sum(Abs(x), axes, keepDim);
+        if (!(p > 0)) throw new ArgumentOutOfRangeException(nameof(p), p, "norm: p must be positive");
+        return Pow(Sum(Pow(Abs(x), p), axes, keepDim), 1 / p);
+    }
+
+    private static int[] AxesLast(int[] axes, int rank)
+    {
+        var perm = new int[rank];
+        int k = 0;
+        for (int i = 0; i < rank; i++) if (Array.IndexOf(axes, i) < 0) perm[k++] = i;
+        foreach (int a in axes) perm[k++] = a;
+        return perm;
+    }
+
+    // ---- max / min / argmax -----------------------------------------------------------------------------
+
+    /// <summary>The maximum along <paramref name="axis"/> and where it is (first occurrence; NaN wins), like <c>torch.max(x, dim)</c>.</summary>
+    public static (Tensor Values, Tensor Indices) Max(Tensor x, int axis, bool keepDim = false) => Extreme("max", x, axis, keepDim, max: true);
+
+    /// <summary>The minimum along <paramref name="axis"/> and where it is.</summary>
+    public static (Tensor Values, Tensor Indices) Min(Tensor x, int axis, bool keepDim = false) => Extreme("min", x, axis, keepDim, max: false);
+
+    /// <summary>The largest element (a 0-d tensor; the gradient goes to the first maximal element).</summary>
+    public static Tensor Max(Tensor x) => Max(Reshape(x, [-1]), 0).Values;
+
+    /// <summary>The smallest element.</summary>
+    public static Tensor Min(Tensor x) => Min(Reshape(x, [-1]), 0).Values;
+
+    /// <summary>The index of the maximum along <paramref name="axis"/> (int64).</summary>
+    public static Tensor ArgMax(Tensor x, int axis, bool keepDim = false) => ArgExtreme("argmax", x, axis, keepDim, max: true);
+
+    /// <summary>The index of the minimum along <paramref name="axis"/> (int64).</summary>
+    public static Tensor ArgMin(Tensor x, int axis, bool keepDim = false) => ArgExtreme("argmin", x, axis, keepDim, max: false);
+
+    private static (Tensor, Tensor) Extreme(string op, Tensor x, int axis, bool keepDim, bool max)
+    {
+        int a = Shapes.NormalizeAxis(op, axis, x.Rank);
+        if (x.Rank == 0) return (x, Tensor.Zeros([], DType.Int64));
+        var idx = ArgExtreme(op, x, a, keepDim: true, max);
+        var values = Gather(x, a, idx);
+        if (!keepDim)
+        {
+            values = Squeeze(values, a);
+            idx = Squeeze(idx, a);
+        }
+        return (values, idx);
+    }
+
+    private static Tensor ArgExtreme(string op, Tensor x, int axis, bool keepDim, bool max)
+    {
+        RequireFloat(op, x);
+        if (x.Rank == 0) return Tensor.Zeros([], DType.Int64);
+        int a = Shapes.NormalizeAxis(op, axis, x.Rank);
+        if (x.Shape[a] == 0) throw new ArgumentException($"{op}: cannot take the {(max ? "maximum" : "minimum")} of an empty dimension {a} (shape {Shapes.Format(x.Shape)})");
+        var (src, outer, inner) = ReducedLast(x, [a]);
+        var y = Tensor.Empty(Shapes.Reduced(x.Shape, [a], keepDim), DType.Int64);
+        var d = y.Buffer<long>();
+        if (x.DType == DType.Float32) ArgKernel(new ReadOnlySpan<float>(src.Buffer<float>(), src._offset, outer * inner), outer, inner, max, d);
+        else ArgKernel(new ReadOnlySpan<double>(src.Buffer<double>(), src._offset, outer * inner), outer, inner, max, d);
+        return y;
+    }
+
+    private static void ArgKernel<T>(ReadOnlySpan<T> s, int outer, int inner, bool max, long[] d) where T : System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (int o = 0; o < outer; o++)
+        {
+            var row = s.Slice(o * inner, inner);
+            int best = 0;
+            T bv = row[0];
+            for (int i = 1; i < inner && !T.IsNaN(bv); i++)
+            {
+                T v = row[i];
+                if (T.IsNaN(v) || (max ? v > bv : v < bv)) { best = i; bv = v; }
+            }
+            d[o] = best;
+        }
+    }
+
+    /// <summary>The maximum over <paramref name="axes"/> with keepdim, as a constant (no gradient); rows of −∞ give 0.</summary>
+    private static Tensor MaxValues(Tensor x, int[] axes)
+    {
+        var (src, outer, inner) = ReducedLast(x, axes);
+        var y = Tensor.Empty(Shapes.Reduced(x.Shape, axes, keepDim: true), x.DType);
+        for (int o = 0; o < outer; o++)
+        {
+            double m = double.NegativeInfinity;
+            for (int i = 0; i < inner; i++)
+            {
+                double v = src.GetRaw(src._offset + o * inner + i);
+                if (v > m || double.IsNaN(v)) m = v;
+            }
+            y.SetRaw(o, double.IsNegativeInfinity(m) ? 0 : m);
+        }
+        return y;
+    }
+}

@@ -1,0 +1,386 @@
+using System.Numerics.Tensors;
+
+namespace Aperture;
+
+/// <summary>
+/// An elementwise function of one tensor: its kernel for float32 and float64, and its derivative written with
+/// tensor ops. From the derivative d = dy/dx the node gets both rules: VJP = g·d, JVP = t·d.
+/// </summary>
+public abstract class UnaryOp
+{
+    /// <summary>The op's name in graphs and messages.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>y = f(x) elementwise (x and y have the same length; they may be the same span).</summary>
+    public abstract void Apply(ReadOnlySpan<float> x, Span<float> y);
+
+    /// <inheritdoc cref="Apply(ReadOnlySpan{float}, Span{float})"/>
+    public abstract void Apply(ReadOnlySpan<double> x, Span<double> y);
+
+    /// <summary>dy/dx elementwise, from the input <paramref name="x"/> and the output <paramref name="y"/>.</summary>
+    public abstract Tensor Derivative(Tensor x, Tensor y);
+
+    /// <summary>g·dy/dx; linear ops override it to skip building the derivative.</summary>
+    public virtual Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Mul(g, Derivative(x, y));
+
+    /// <summary>False for piecewise-constant functions (sign, floor): their outputs carry no gradient.</summary>
+    public virtual bool Differentiable => true;
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
+
+public static partial class Ops
+{
+    /// <summary>Applies an elementwise <see cref="UnaryOp"/>.</summary>
+    public static Tensor Unary(UnaryOp op, Tensor x)
+    {
+        RequireFloat(op.Name, x);
+        var src = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
+        var y = Tensor.Empty(x.Shape, x.DType);
+        int n = y.Numel;
+        if (x.DType == DType.Float32)
+            op.Apply(new ReadOnlySpan<float>(src.Buffer<float>(), src._offset, n), y.ContiguousSpan<float>());
+        else
+            op.Apply(new ReadOnlySpan<double>(src.Buffer<double>(), src._offset, n), y.ContiguousSpan<double>());
+        return Graph.Record(op.Differentiable && Graph.NeedsNode(x) ? new UnaryNode(op, x) : null, y);
+    }
+
+    private sealed class UnaryNode(UnaryOp op, Tensor x) : Node(x)
+    {
+        public override string Name => op.Name;
+        internal override Type RuleType => op.GetType();
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = op.Chain(Inputs[0], Output, grad);
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? op.Chain(Inputs[0], Output, tx) : null;
+    }
+
+    internal static void RequireFloat(string op, Tensor x)
+    {
+        if (!x.DType.IsFloatingPoint())
+            throw new DTypeMismatchException($"{op}: expected a float32 or float64 tensor, got {x.DType.Name()} (shape {Shapes.Format(x.Shape)}); convert it with .To(DType.Float32)");
+    }
+
+    /// <summary>-x.</summary>
+    public static Tensor Neg(Tensor x) => Unary(UnaryOps.Neg, x);
+    /// <summary>e^x.</summary>
+    public static Tensor Exp(Tensor x) => Unary(UnaryOps.Exp, x);
+    /// <summary>Natural logarithm.</summary>
+    public static Tensor Log(Tensor x) => Unary(UnaryOps.Log, x);
+    /// <summary>log(1 + x), accurate for small x.</summary>
+    public static Tensor Log1p(Tensor x) => Unary(UnaryOps.Log1p, x);
+    /// <summary>e^x - 1, accurate for small x.</summary>
+    public static Tensor Expm1(Tensor x) => Unary(UnaryOps.Expm1, x);
+    /// <summary>Sine.</summary>
+    public static Tensor Sin(Tensor x) => Unary(UnaryOps.Sin, x);
+    /// <summary>Cosine.</summary>
+    public static Tensor Cos(Tensor x) => Unary(UnaryOps.Cos, x);
+    /// <summary>Hyperbolic tangent.</summary>
+    public static Tensor Tanh(Tensor x) => Unary(UnaryOps.Tanh, x);
+    /// <summary>The logistic function 1 / (1 + e^-x).</summary>
+    public static Tensor Sigmoid(Tensor x) => Unary(UnaryOps.Sigmoid, x);
+    /// <summary>max(x, 0); its derivative at 0 is taken as 0, as in PyTorch.</summary>
+    public static Tensor Relu(Tensor x) => Unary(UnaryOps.Relu, x);
+    /// <summary>x for x &gt; 0, <paramref name="negativeSlope"/>·x otherwise.</summary>
+    public static Tensor LeakyRelu(Tensor x, double negativeSlope = 0.01) => Unary(new UnaryOps.LeakyReluOp(negativeSlope), x);
+    /// <summary>|x|; its derivative at 0 is taken as 0.</summary>
+    public static Tensor Abs(Tensor x) => Unary(UnaryOps.Abs, x);
+    /// <summary>Square root.</summary>
+    public static Tensor Sqrt(Tensor x) => Unary(UnaryOps.Sqrt, x);
+    /// <summary>1 / x.</summary>
+    public static Tensor Reciprocal(Tensor x) => Unary(UnaryOps.Reciprocal, x);
+    /// <summary>x².</summary>
+    public static Tensor Square(Tensor x) => Unary(UnaryOps.Square, x);
+    /// <summary>x^<paramref name="exponent"/> for a constant exponent.</summary>
+    public static Tensor Pow(Tensor x, double exponent) => exponent switch
+    {
+        1 => Identity(x),
+        2 => Square(x),
+        _ => Unary(new UnaryOps.PowOp(exponent), x),
+    };
+    /// <summary>log(1 + e^x), computed without overflow.</summary>
+    public static Tensor Softplus(Tensor x) => Unary(UnaryOps.Softplus, x);
+    /// <summary>The error function.</summary>
+    public static Tensor Erf(Tensor x) => Unary(UnaryOps.Erf, x);
+    /// <summary>The sign (-1, 0 or 1); no gradient.</summary>
+    public static Tensor Sign(Tensor x) => Unary(UnaryOps.Sign, x);
+    /// <summary>Rounds down; no gradient.</summary>
+    public static Tensor Floor(Tensor x) => Unary(UnaryOps.Floor, x);
+    /// <summary>Rounds to nearest, ties to even; no gradient.</summary>
+    public static Tensor Round(Tensor x) => Unary(UnaryOps.RoundOp, x);
+    /// <summary>x·c for a constant c.</summary>
+    public static Tensor Mul(Tensor x, double c) => Unary(new UnaryOps.ScaleOp(c), x);
+    /// <summary>x + c for a constant c.</summary>
+    public static Tensor Add(Tensor x, double c) => Unary(new UnaryOps.ShiftOp(c), x);
+    /// <summary>x - c for a constant c.</summary>
+    public static Tensor Sub(Tensor x, double c) => Unary(new UnaryOps.ShiftOp(-c), x);
+    /// <summary>c - x for a constant c.</summary>
+    public static Tensor Sub(double c, Tensor x) => Add(Neg(x), c);
+    /// <summary>x / c for a constant c (a true division, not a multiplication by 1/c).</summary>
+    public static Tensor Div(Tensor x, double c) => Unary(new UnaryOps.DivideByOp(c), x);
+    /// <summary>c / x for a constant c.</summary>
+    public static Tensor Div(double c, Tensor x) => Mul(Reciprocal(x), c);
+    /// <summary>Clamps into [<paramref name="min"/>, <paramref name="max"/>]; the gradient passes where min ≤ x ≤ max.</summary>
+    public static Tensor Clamp(Tensor x, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+    {
+        if (min > max) throw new ArgumentException($"clamp: min ({min}) is greater than max ({max})");
+        return Unary(new UnaryOps.ClampOp(min, max), x);
+    }
+
+    /// <summary>x·Φ(x), the Gaussian error linear unit (exact, with erf); <paramref name="tanhApproximation"/> uses Hendrycks and Gimpel's tanh form.</summary>
+    public static Tensor Gelu(Tensor x, bool tanhApproximation = false)
+    {
+        if (!tanhApproximation) return Mul(Mul(x, 0.5), Add(Erf(Mul(x, 1 / Math.Sqrt(2))), 1.0));
+        var inner = Mul(Add(x, Mul(Pow(x, 3), 0.044715)), Math.Sqrt(2 / Math.PI));
+        return Mul(Mul(x, 0.5), Add(Tanh(inner), 1.0));
+    }
+
+    /// <summary>x·sigmoid(x) (SiLU, "swish").</summary>
+    public static Tensor Silu(Tensor x) => Mul(x, Sigmoid(x));
+}
+
+/// <summary>The built-in elementwise functions.</summary>
+internal static class UnaryOps
+{
+    public static readonly UnaryOp Neg = new NegOp(), Exp = new ExpOp(), Log = new LogOp(), Log1p = new Log1pOp(),
+        Expm1 = new Expm1Op(), Sin = new SinOp(), Cos = new CosOp(), Tanh = new TanhOp(), Sigmoid = new SigmoidOp(),
+        Relu = new ReluOp(), Abs = new AbsOp(), Sqrt = new SqrtOp(), Reciprocal = new ReciprocalOp(), Square = new SquareOp(),
+        Softplus = new SoftplusOp(), Erf = new ErfOp(), Sign = new SignOp(), Floor = new FloorOp(), RoundOp = new RoundEvenOp();
+
+    private sealed class NegOp : UnaryOp
+    {
+        public override string Name => "neg";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Negate(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Negate(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, -1);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Neg(g);
+    }
+
+    private sealed class ExpOp : UnaryOp
+    {
+        public override string Name => "exp";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Exp(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Exp(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => y;
+    }
+
+    private sealed class LogOp : UnaryOp
+    {
+        public override string Name => "log";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Log(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Log(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(x);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(g, x);
+    }
+
+    private sealed class Log1pOp : UnaryOp
+    {
+        public override string Name => "log1p";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.LogP1(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.LogP1(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(Ops.Add(x, 1.0));
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(g, Ops.Add(x, 1.0));
+    }
+
+    private sealed class Expm1Op : UnaryOp
+    {
+        public override string Name => "expm1";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.ExpM1(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.ExpM1(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Add(y, 1.0);
+    }
+
+    private sealed class SinOp : UnaryOp
+    {
+        public override string Name => "sin";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sin(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sin(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Cos(x);
+    }
+
+    private sealed class CosOp : UnaryOp
+    {
+        public override string Name => "cos";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Cos(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Cos(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Neg(Ops.Sin(x));
+    }
+
+    private sealed class TanhOp : UnaryOp
+    {
+        public override string Name => "tanh";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Tanh(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Tanh(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sub(1.0, Ops.Square(y));
+    }
+
+    private sealed class SigmoidOp : UnaryOp
+    {
+        public override string Name => "sigmoid";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sigmoid(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sigmoid(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(y, Ops.Sub(1.0, y));
+    }
+
+    private sealed class ReluOp : UnaryOp
+    {
+        public override string Name => "relu";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Max(x, 0d, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.To(Ops.Gt(x, 0), x.DType);
+    }
+
+    internal sealed class LeakyReluOp(double slope) : UnaryOp
+    {
+        public override string Name => "leaky_relu";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y)
+        {
+            float s = (float)slope;
+            for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0 ? x[i] : x[i] * s;
+        }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y)
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0 ? x[i] : x[i] * slope;
+        }
+        public override Tensor Derivative(Tensor x, Tensor y) =>
+            Ops.Where(Ops.Gt(x, 0), Tensor.Scalar(1, x.DType), Tensor.Scalar(slope, x.DType));
+    }
+
+    private sealed class AbsOp : UnaryOp
+    {
+        public override string Name => "abs";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Abs(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Abs(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sign(x);
+    }
+
+    private sealed class SqrtOp : UnaryOp
+    {
+        public override string Name => "sqrt";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sqrt(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sqrt(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Div(0.5, y);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(Ops.Mul(g, 0.5), y);
+    }
+
+    private sealed class ReciprocalOp : UnaryOp
+    {
+        public override string Name => "reciprocal";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Divide(1f, x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Divide(1d, x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Neg(Ops.Square(y));
+    }
+
+    private sealed class SquareOp : UnaryOp
+    {
+        public override string Name => "square";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(x, 2.0);
+    }
+
+    internal sealed class PowOp(double p) : UnaryOp
+    {
+        public override string Name => "pow";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Pow(x, (float)p, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Pow(x, p, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(Ops.Pow(x, p - 1), p);
+    }
+
+    private sealed class SoftplusOp : UnaryOp
+    {
+        public override string Name => "softplus";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y)
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = MathF.Max(x[i], 0) + (float)Math.Log(1 + Math.Exp(-Math.Abs(x[i])));
+        }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y)
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = Math.Max(x[i], 0) + double.LogP1(Math.Exp(-Math.Abs(x[i])));
+        }
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sigmoid(x);
+    }
+
+    private sealed class ErfOp : UnaryOp
+    {
+        public override string Name => "erf";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y)
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = (float)SpecialFunctions.Erf(x[i]);
+        }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y)
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = SpecialFunctions.Erf(x[i]);
+        }
+        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(Ops.Exp(Ops.Neg(Ops.Square(x))), 2 / Math.Sqrt(Math.PI));
+    }
+
+    private sealed class SignOp : UnaryOp
+    {
+        public override string Name => "sign";
+        public override bool Differentiable => false;
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = float.IsNaN(x[i]) ? x[i] : MathF.Sign(x[i]); }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = double.IsNaN(x[i]) ? x[i] : Math.Sign(x[i]); }
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    private sealed class FloorOp : UnaryOp
+    {
+        public override string Name => "floor";
+        public override bool Differentiable => false;
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Floor(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Floor(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    private sealed class RoundEvenOp : UnaryOp
+    {
+        public override string Name => "round";
+        public override bool Differentiable => false;
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = MathF.Round(x[i], MidpointRounding.ToEven); }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = Math.Round(x[i], MidpointRounding.ToEven); }
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    internal sealed class ScaleOp(double c) : UnaryOp
+    {
+        public override string Name => "mul_scalar";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, (float)c, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, c, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, c);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Mul(g, c);
+    }
+
+    internal sealed class ShiftOp(double c) : UnaryOp
+    {
+        public override string Name => "add_scalar";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Add(x, (float)c, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Add(x, c, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.OnesLike(x);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => g;
+    }
+
+    internal sealed class DivideByOp(double c) : UnaryOp
+    {
+        public override string Name => "div_scalar";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Divide(x, (float)c, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Divide(x, c, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, 1 / c);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(g, c);
+    }
+
+    internal sealed class ClampOp(double min, double max) : UnaryOp
+    {
+        public override string Name => "clamp";
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y)
+        {
+            float lo = (float)min, hi = (float)max;
+            for (int i = 0; i < x.Length; i++) y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+        }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y)
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = x[i] < min ? min : x[i] > max ? max : x[i];
+        }
+        public override Tensor Derivative(Tensor x, Tensor y) =>
+            Ops.To(Ops.LogicalAnd(Ops.Ge(x, min), Ops.Le(x, max)), x.DType);
+    }
+}

@@ -1,0 +1,69 @@
+namespace Aperture;
+
+/// <summary>The element type of a <see cref="Tensor"/>.</summary>
+public enum DType
+{
+    /// <summary>IEEE 754 single precision (the default for networks).</summary>
+    Float32,
+    /// <summary>IEEE 754 double precision (gradient checks, references).</summary>
+    Float64,
+    /// <summary>64-bit signed integers: labels, indices, argmax results.</summary>
+    Int64,
+    /// <summary>Booleans: comparison results and masks.</summary>
+    Bool,
+}
+
+/// <summary>Facts about each <see cref="DType"/>.</summary>
+public static class DTypes
+{
+    /// <summary>The size of one element in bytes.</summary>
+    public static int SizeOf(this DType dtype) => dtype switch
+    {
+        DType.Float32 => 4,
+        DType.Float64 => 8,
+        DType.Int64 => 8,
+        DType.Bool => 1,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "unknown dtype"),
+    };
+
+    /// <summary>True for float32 and float64, the types autodiff works on.</summary>
+    public static bool IsFloatingPoint(this DType dtype) => dtype is DType.Float32 or DType.Float64;
+
+    /// <summary>The lower-case name PyTorch uses (float32, float64, int64, bool).</summary>
+    public static string Name(this DType dtype) => dtype switch
+    {
+        DType.Float32 => "float32",
+        DType.Float64 => "float64",
+        DType.Int64 => "int64",
+        DType.Bool => "bool",
+        _ => dtype.ToString(),
+    };
+
+    /// <summary>The dtype whose elements are <typeparamref name="T"/>.</summary>
+    public static DType Of<T>() where T : unmanaged
+    {
+        if (typeof(T) == typeof(float)) return DType.Float32;
+        if (typeof(T) == typeof(double)) return DType.Float64;
+        if (typeof(T) == typeof(long)) return DType.Int64;
+        if (typeof(T) == typeof(bool)) return DType.Bool;
+        throw new NotSupportedException($"no Aperture dtype holds elements of type {typeof(T).Name}");
+    }
+
+    internal static Array Allocate(DType dtype, int length) => dtype switch
+    {
+        DType.Float32 => GC.AllocateUninitializedArray<float>(length),
+        DType.Float64 => GC.AllocateUninitializedArray<double>(length),
+        DType.Int64 => GC.AllocateUninitializedArray<long>(length),
+        DType.Bool => new bool[length],
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
+    };
+
+    internal static Array AllocateZeroed(DType dtype, int length) => dtype switch
+    {
+        DType.Float32 => new float[length],
+        DType.Float64 => new double[length],
+        DType.Int64 => new long[length],
+        DType.Bool => new bool[length],
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
+    };
+}

@@ -1,0 +1,181 @@
+using System.Runtime.CompilerServices;
+
+namespace Aperture;
+
+/// <summary>
+/// An n-dimensional array of float32, float64, int64 or bool elements, with the bookkeeping that lets
+/// reverse-mode (<see cref="Backward"/>) and forward-mode (<see cref="Autodiff.Jvp(Func{Tensor, Tensor}, Tensor, Tensor)"/>) autodiff see through it.
+/// </summary>
+/// <remarks>
+/// A tensor is a strided view of a flat buffer: element (i0, i1, ...) lives at
+/// <c>offset + i0*strides[0] + i1*strides[1] + ...</c>. Views (reshape, permute, slice, expand) share the buffer.
+/// Tensors are ordinary garbage-collected objects: there is nothing to dispose.
+/// </remarks>
+public sealed partial class Tensor
+{
+    internal Array _data;
+    internal int _offset;
+    internal int[] _shape;
+    internal int[] _strides;
+    internal bool _contiguous;
+    private readonly DType _dtype;
+
+    internal Node? _gradFn;
+    private bool _requiresGrad;
+    internal Tangent? _tangents;
+
+    internal Tensor(Array data, int offset, int[] shape, int[] strides, DType dtype)
+    {
+        _data = data;
+        _offset = offset;
+        _shape = shape;
+        _strides = strides;
+        _dtype = dtype;
+        _contiguous = ComputeContiguous(shape, strides);
+    }
+
+    /// <summary>A new contiguous tensor over a fresh (uninitialized) buffer.</summary>
+    internal static Tensor Empty(ReadOnlySpan<int> shape, DType dtype)
+    {
+        var s = shape.ToArray();
+        return new Tensor(DTypes.Allocate(dtype, Shapes.Numel(s)), 0, s, Shapes.ContiguousStrides(s), dtype);
+    }
+
+    /// <summary>A new contiguous tensor of zeros (internal: no argument checks beyond the shape).</summary>
+    internal static Tensor ZerosInternal(ReadOnlySpan<int> shape, DType dtype)
+    {
+        var s = shape.ToArray();
+        return new Tensor(DTypes.AllocateZeroed(dtype, Shapes.Numel(s)), 0, s, Shapes.ContiguousStrides(s), dtype);
+    }
+
+    /// <summary>The element type.</summary>
+    public DType DType => _dtype;
+
+    /// <summary>The size of each dimension.</summary>
+    public ReadOnlySpan<int> Shape => _shape;
+
+    /// <summary>How many elements to step over to move one index along each dimension.</summary>
+    public ReadOnlySpan<int> Strides => _strides;
+
+    /// <summary>The number of dimensions (0 for a scalar).</summary>
+    public int Rank => _shape.Length;
+
+    /// <summary>The number of elements.</summary>
+    public int Numel => Shapes.Numel(_shape);
+
+    /// <summary>The size of dimension <paramref name="axis"/> (negative counts from the end).</summary>
+    public int Size(int axis) => _shape[Shapes.NormalizeAxis("size", axis, Rank)];
+
+    /// <summary>True when the elements are laid out in row-major order with no gaps, starting anywhere in the buffer.</summary>
+    public bool IsContiguous => _contiguous;
+
+    /// <summary>The shape as a new array (for code that needs to keep it).</summary>
+    public int[] ShapeArray() => (int[])_shape.Clone();
+
+    internal static bool ComputeContiguous(int[] shape, int[] strides)
+    {
+        int expected = 1;
+        for (int i = shape.Length - 1; i >= 0; i--)
+        {
+            if (shape[i] == 1) continue;
+            if (strides[i] != expected) return false;
+            expected *= shape[i];
+        }
+        return true;
+    }
+
+    /// <summary>The whole backing buffer, typed. Callers combine it with <see cref="_offset"/> and strides.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal T[] Buffer<T>() where T : unmanaged => Unsafe.As<T[]>(_data);
+
+    /// <summary>The elements of a contiguous tensor as a span (throws for a non-contiguous view).</summary>
+    internal Span<T> ContiguousSpan<T>() where T : unmanaged
+    {
+        if (!_contiguous) throw new InvalidOperationException("internal: ContiguousSpan on a non-contiguous tensor");
+        CheckElementType<T>();
+        return new Span<T>(Buffer<T>(), _offset, Numel);
+    }
+
+    internal void CheckElementType<T>() where T : unmanaged
+    {
+        if (DTypes.Of<T>() != _dtype)
+            throw new DTypeMismatchException($"tensor has dtype {_dtype.Name()}, not {DTypes.Of<T>().Name()}");
+    }
+
+    // ---- autodiff state -------------------------------------------------------------------------
+
+    /// <summary>
+    /// Whether gradients flow to this tensor. Settable on leaves only, like PyTorch's <c>requires_grad_</c>;
+    /// results of ops on tensors that require grad require grad themselves.
+    /// </summary>
+    public bool RequiresGrad
+    {
+        get => _requiresGrad;
+        set
+        {
+            if (_gradFn is not null && !value)
+                throw new InvalidOperationException(
+                    $"RequiresGrad can only be cleared on a leaf; this tensor was produced by '{_gradFn.Name}'. Use Detach() to get a tensor cut from the graph.");
+            if (value && !_dtype.IsFloatingPoint())
+                throw new DTypeMismatchException($"only float32 and float64 tensors can require gradients, this one is {_dtype.Name()}");
+            _requiresGrad = value;
+        }
+    }
+
+    /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor (for chaining).</summary>
+    public Tensor RequiresGrad_(bool value = true)
+    {
+        RequiresGrad = value;
+        return this;
+    }
+
+    internal void SetRequiresGradFromOp(Node node)
+    {
+        _gradFn = node;
+        _requiresGrad = true;
+    }
+
+    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; null until then.</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The node that produced this tensor in the autodiff graph, or null for a leaf.</summary>
+    public Node? GradFn => _gradFn;
+
+    /// <summary>True for tensors not produced by a recorded op (user-created tensors and parameters).</summary>
+    public bool IsLeaf => _gradFn is null;
+
+    /// <summary>An optional name shown in error messages and by anomaly detection.</summary>
+    public string? Name { get; set; }
+
+    /// <summary>A tensor sharing this one's elements but cut from the autodiff graph (no grad, no tangents).</summary>
+    public Tensor Detach() => new(_data, _offset, _shape, _strides, _dtype);
+
+    /// <summary>A shallow alias (same buffer, same view) with no autodiff state; used by ops internally.</summary>
+    internal Tensor Alias(int[] shape, int[] strides, int offset) => new(_data, offset, shape, strides, _dtype);
+
+    /// <summary>
+    /// Computes the gradient of this tensor with respect to every leaf that requires grad, accumulating into
+    /// their <see cref="Grad"/>. A scalar needs no seed; otherwise pass <paramref name="gradient"/> of this shape.
+    /// With <paramref name="createGraph"/> the backward pass is itself recorded, so the gradients can be
+    /// differentiated again. Unless <paramref name="retainGraph"/> (implied by createGraph), the graph's saved
+    /// tensors are released afterwards and a second backward through it is an error.
+    /// </summary>
+    public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false) =>
+        BackwardEngine.Backward(this, gradient, retainGraph || createGraph, createGraph);
+
+    /// <summary>
+    /// Asks <see cref="Backward"/> to store this non-leaf tensor's gradient in <see cref="Grad"/> too
+    /// (leaves always get theirs), like PyTorch's <c>retain_grad()</c>. Returns this tensor.
+    /// </summary>
+    public Tensor RetainGrad()
+    {
+        RetainsGrad = true;
+        return this;
+    }
+
+    /// <summary>True after <see cref="RetainGrad"/>.</summary>
+    public bool RetainsGrad { get; private set; }
+
+    /// <summary>Clears the gradient of a leaf (sets it to null).</summary>
+    public void ZeroGrad() => Grad = null;
+}
