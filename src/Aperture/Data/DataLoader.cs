@@ -1,0 +1,109 @@
+using System.Collections;
+using System.Collections.Concurrent;
+
+namespace Aperture.Data;
+
+/// <summary>
+/// Iterates a <see cref="Dataset"/> in batches, like PyTorch's DataLoader: each pass (epoch) visits every example
+/// once, in a fresh order drawn from <see cref="Generator"/> when shuffling. With <c>prefetch</c> &gt; 0 a background
+/// thread prepares the next batches while the current one trains; the order and contents never change with it.
+/// </summary>
+public sealed class DataLoader : IEnumerable<(Tensor Inputs, Tensor Targets)>
+{
+    /// <summary>Creates a loader.</summary>
+    /// <param name="dataset">The examples.</param>
+    /// <param name="batchSize">Examples per batch (the last batch may be smaller unless <paramref name="dropLast"/>).</param>
+    /// <param name="shuffle">Visit the examples in a random order each epoch (needs <paramref name="generator"/>).</param>
+    /// <param name="generator">The source of the shuffles; each epoch draws one permutation from it.</param>
+    /// <param name="dropLast">Skip a final batch smaller than <paramref name="batchSize"/>.</param>
+    /// <param name="prefetch">Batches to prepare ahead on a background thread (0: none).</param>
+    public DataLoader(Dataset dataset, int batchSize, bool shuffle = false, Generator? generator = null, bool dropLast = false, int prefetch = 0)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "DataLoader: batchSize must be at least 1");
+        if (prefetch < 0) throw new ArgumentOutOfRangeException(nameof(prefetch), prefetch, "DataLoader: prefetch must be non-negative");
+        if (shuffle && generator is null)
+            throw new ArgumentException("DataLoader: shuffle needs a seeded generator (pass generator: new Generator(seed))", nameof(generator));
+        Dataset = dataset;
+        BatchSize = batchSize;
+        Shuffle = shuffle;
+        Generator = generator;
+        DropLast = dropLast;
+        Prefetch = prefetch;
+    }
+
+    /// <summary>The examples.</summary>
+    public Dataset Dataset { get; }
+
+    /// <summary>Examples per batch.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Whether each epoch shuffles.</summary>
+    public bool Shuffle { get; }
+
+    /// <summary>The generator the shuffles are drawn from.</summary>
+    public Generator? Generator { get; }
+
+    /// <summary>Whether a final short batch is skipped.</summary>
+    public bool DropLast { get; }
+
+    /// <summary>Batches prepared ahead in the background.</summary>
+    public int Prefetch { get; }
+
+    /// <summary>The number of batches in one epoch.</summary>
+    public int BatchesPerEpoch => DropLast ? Dataset.Count / BatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
+
+    /// <summary>The order of one epoch: a permutation drawn now (when shuffling) or 0..n-1.</summary>
+    private int[] EpochOrder()
+    {
+        if (Shuffle) return Generator!.Permutation(Dataset.Count);
+        var order = new int[Dataset.Count];
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        return order;
+    }
+
+    /// <summary>One epoch of batches. Each call starts a new epoch (drawing a new order when shuffling).</summary>
+    public IEnumerator<(Tensor Inputs, Tensor Targets)> GetEnumerator()
+    {
+        var order = EpochOrder();
+        int batches = BatchesPerEpoch;
+        if (Prefetch == 0)
+        {
+            for (int b = 0; b < batches; b++) yield return Batch(order, b);
+            yield break;
+        }
+
+        using var queue = new BlockingCollection<(Tensor, Tensor)>(Prefetch);
+        using var cancel = new CancellationTokenSource();
+        Exception? failure = null;
+        var worker = new Thread(() =>
+        {
+            try
+            {
+                for (int b = 0; b < batches; b++) queue.Add(Batch(order, b), cancel.Token);
+            }
+            catch (OperationCanceledException) { }
+            catch (Exception e) { failure = e; }
+            finally { queue.CompleteAdding(); }
+        }) { IsBackground = true, Name = "Aperture.DataLoader" };
+        worker.Start();
+        try
+        {
+            foreach (var batch in queue.GetConsumingEnumerable()) yield return batch;
+            if (failure is not null) throw new InvalidOperationException("DataLoader: reading a batch failed", failure);
+        }
+        finally
+        {
+            cancel.Cancel();
+            worker.Join();
+        }
+    }
+
+    private (Tensor, Tensor) Batch(int[] order, int b)
+    {
+        int start = b * BatchSize, n = Math.Min(BatchSize, order.Length - start);
+        return Dataset.GetBatch(order.AsSpan(start, n));
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
