@@ -170,5 +170,50 @@ public static class KernelPaths
     public static bool UseAvx512 { get; set; } = Vector512.IsHardwareAccelerated && s_forced is "" or "avx512";
 
     /// <summary>The path name in force, for reports.</summary>
-    public static string Current => ForceScalar ? "scalar" : UseAvx512 ? "avx512" : Vector256.IsHardwareAccelerated ? "avx2" : "scalar";
+    public static string Current => Active switch { KernelPath.Avx512 => "avx512", KernelPath.Avx2 => "avx2", _ => "scalar" };
+
+    /// <summary>The code path kernels take now: the forced one, or the widest the hardware runs.</summary>
+    internal static KernelPath Active =>
+        ForceScalar ? KernelPath.Scalar
+        : UseAvx512 && Vector512.IsHardwareAccelerated ? KernelPath.Avx512
+        : Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported ? KernelPath.Avx2
+        : KernelPath.Scalar;
+
+    /// <summary>The code paths this machine can run (tests iterate over them).</summary>
+    internal static KernelPath[] Available()
+    {
+        var list = new List<KernelPath> { KernelPath.Scalar };
+        if (Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported) list.Add(KernelPath.Avx2);
+        if (Vector512.IsHardwareAccelerated) list.Add(KernelPath.Avx512);
+        return [.. list];
+    }
+
+    /// <summary>Forces <paramref name="path"/> until the returned scope is disposed (process-wide: tests that use it run alone).</summary>
+    internal static PathScope Force(KernelPath path)
+    {
+        var scope = new PathScope(ForceScalar, UseAvx512);
+        ForceScalar = path == KernelPath.Scalar;
+        UseAvx512 = path == KernelPath.Avx512;
+        return scope;
+    }
+
+    internal readonly struct PathScope(bool forceScalar, bool useAvx512) : IDisposable
+    {
+        public void Dispose()
+        {
+            ForceScalar = forceScalar;
+            UseAvx512 = useAvx512;
+        }
+    }
+}
+
+/// <summary>A kernel code path: the register width its loops use.</summary>
+internal enum KernelPath
+{
+    /// <summary>One element at a time.</summary>
+    Scalar,
+    /// <summary>256-bit registers with fused multiply-add.</summary>
+    Avx2,
+    /// <summary>512-bit registers.</summary>
+    Avx512,
 }

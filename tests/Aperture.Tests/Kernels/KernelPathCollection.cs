@@ -1,0 +1,43 @@
+namespace Aperture.Tests.Kernels;
+
+/// <summary>
+/// Tests that force a kernel code path, the thread count or the blocking sizes change process-wide settings, so
+/// they run alone (no other test runs beside them).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KernelSettingsCollection
+{
+    public const string Name = "kernel settings";
+}
+
+/// <summary>Helpers to run a body under each code path and thread count, restoring the settings afterwards.</summary>
+internal static class KernelSettings
+{
+    public static IEnumerable<KernelPath> Paths => KernelPaths.Available();
+
+    public static void ForEachPath(Action<KernelPath> body)
+    {
+        foreach (var path in Paths)
+        {
+            using var scope = KernelPaths.Force(path);
+            body(path);
+        }
+    }
+
+    public static void WithThreads(int threads, Action body)
+    {
+        int saved = Parallelism.Threads;
+        Parallelism.Threads = threads;
+        try { body(); }
+        finally { Parallelism.Threads = saved; }
+    }
+
+    /// <summary>Tiny cache blocks, so every blocking loop (several k-, row- and column-blocks) runs on small shapes.</summary>
+    public static void WithTinyBlocks(Action body)
+    {
+        var (kc, mc, nc, direct, par) = (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork);
+        (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (7, 30, 70, 0, 1);
+        try { body(); }
+        finally { (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (kc, mc, nc, direct, par); }
+    }
+}
