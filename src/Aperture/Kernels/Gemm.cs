@@ -187,6 +187,7 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
     }
 
     /// <summary>Rows row0..row0+mr of A, k = pc..pc+kc, into one panel: for each k, MR values (zero past mr).</summary>
+    /// <remarks>May write up to 7 elements past the panel's end (the next panel, packed after it, or the buffer's slack).</remarks>
     private static void PackAPanel(in GemmProblem<T> g, int row0, int mr, int pc, int kc, T* dst)
     {
         int MR = K.MR;
@@ -197,13 +198,12 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
             for (int p = 0; p < kc; p++) Unsafe.CopyBlockUnaligned(dst + p * MR, src + p * cs, (uint)(MR * sizeof(T)));
             return;
         }
-        if (mr < MR) new Span<T>(dst, kc * MR).Clear();
-        for (int i = 0; i < mr; i++)
+        if (cs == 1 && Packing.Transposes<T>())
         {
-            T* s = src + i * rs;
-            T* d = dst + i;
-            for (int p = 0; p < kc; p++) d[p * MR] = s[p * cs];
+            Packing.Transpose(src, rs, mr, kc, dst, MR);
+            return;
         }
+        Packing.Strided(src, rs, cs, mr, kc, dst, MR);
     }
 
     /// <summary>Columns col0..col0+nr of B, k = pc..pc+kc, into one panel: for each k, NR values (zero past nr).</summary>
@@ -217,13 +217,13 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
             for (int p = 0; p < kc; p++) Unsafe.CopyBlockUnaligned(dst + p * NR, src + p * rs, (uint)(NR * sizeof(T)));
             return;
         }
-        if (nr < NR) new Span<T>(dst, kc * NR).Clear();
-        for (int j = 0; j < nr; j++)
+        // NR is a whole number of 8-float (4-double) blocks, so the transpose never writes past this panel.
+        if (rs == 1 && Packing.Transposes<T>())
         {
-            T* s = src + j * cs;
-            T* d = dst + j;
-            for (int p = 0; p < kc; p++) d[p * NR] = s[p * rs];
+            Packing.Transpose(src, cs, nr, kc, dst, NR);
+            return;
         }
+        Packing.Strided(src, cs, rs, nr, kc, dst, NR);
     }
 }
 
