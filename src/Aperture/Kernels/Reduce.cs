@@ -80,26 +80,42 @@ internal static class Reduce
     }
 
     /// <summary>The default order: 16 interleaved partial sums, then the fixed tree 8, 4, 2, 1.</summary>
+    /// <remarks>The 16 partials are one 512-bit register, two 256-bit ones or 16 scalars: the same sums either way.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Interleaved(ReadOnlySpan<float> x)
     {
-        int i = 0;
+        int i = 0, n = x.Length;
         Span<float> p = stackalloc float[Lanes];
         p.Clear();
-        if (Vector256.IsHardwareAccelerated && x.Length >= Lanes && !KernelPaths.ForceScalar)
+        ref float r = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        switch (KernelPaths.Active)
         {
-            var a0 = Vector256<float>.Zero;
-            var a1 = Vector256<float>.Zero;
-            ref float r = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            for (; i <= x.Length - Lanes; i += Lanes)
-            {
-                a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
-                a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
-            }
-            a0.CopyTo(p);
-            a1.CopyTo(p[8..]);
+            case KernelPath.Avx512:
+                {
+                    var a0 = Vector512<float>.Zero;
+                    for (; i <= n - Lanes; i += Lanes) a0 += Vector512.LoadUnsafe(ref r, (nuint)i);
+                    a0.CopyTo(p);
+                    break;
+                }
+            case KernelPath.Avx2:
+                {
+                    var a0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    for (; i <= n - Lanes; i += Lanes)
+                    {
+                        a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
+                        a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
+                    }
+                    a0.CopyTo(p);
+                    a1.CopyTo(p[8..]);
+                    break;
+                }
+            default:
+                for (; i <= n - Lanes; i += Lanes)
+                    for (int lane = 0; lane < Lanes; lane++) p[lane] += x[i + lane];
+                break;
         }
-        for (int lane = 0; i < x.Length; i++, lane++) p[lane] += x[i];
+        for (int lane = 0; i < n; i++, lane++) p[lane] += x[i];
         return Tree(p);
     }
 
@@ -107,29 +123,50 @@ internal static class Reduce
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Interleaved(ReadOnlySpan<double> x)
     {
-        int i = 0;
+        int i = 0, n = x.Length;
         Span<double> p = stackalloc double[Lanes];
         p.Clear();
-        if (Vector256.IsHardwareAccelerated && x.Length >= Lanes && !KernelPaths.ForceScalar)
+        ref double r = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        switch (KernelPaths.Active)
         {
-            var a0 = Vector256<double>.Zero;
-            var a1 = Vector256<double>.Zero;
-            var a2 = Vector256<double>.Zero;
-            var a3 = Vector256<double>.Zero;
-            ref double r = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            for (; i <= x.Length - Lanes; i += Lanes)
-            {
-                a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
-                a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + 4));
-                a2 += Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
-                a3 += Vector256.LoadUnsafe(ref r, (nuint)(i + 12));
-            }
-            a0.CopyTo(p);
-            a1.CopyTo(p[4..]);
-            a2.CopyTo(p[8..]);
-            a3.CopyTo(p[12..]);
+            case KernelPath.Avx512:
+                {
+                    var a0 = Vector512<double>.Zero;
+                    var a1 = Vector512<double>.Zero;
+                    for (; i <= n - Lanes; i += Lanes)
+                    {
+                        a0 += Vector512.LoadUnsafe(ref r, (nuint)i);
+                        a1 += Vector512.LoadUnsafe(ref r, (nuint)(i + 8));
+                    }
+                    a0.CopyTo(p);
+                    a1.CopyTo(p[8..]);
+                    break;
+                }
+            case KernelPath.Avx2:
+                {
+                    var a0 = Vector256<double>.Zero;
+                    var a1 = Vector256<double>.Zero;
+                    var a2 = Vector256<double>.Zero;
+                    var a3 = Vector256<double>.Zero;
+                    for (; i <= n - Lanes; i += Lanes)
+                    {
+                        a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
+                        a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + 4));
+                        a2 += Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
+                        a3 += Vector256.LoadUnsafe(ref r, (nuint)(i + 12));
+                    }
+                    a0.CopyTo(p);
+                    a1.CopyTo(p[4..]);
+                    a2.CopyTo(p[8..]);
+                    a3.CopyTo(p[12..]);
+                    break;
+                }
+            default:
+                for (; i <= n - Lanes; i += Lanes)
+                    for (int lane = 0; lane < Lanes; lane++) p[lane] += x[i + lane];
+                break;
         }
-        for (int lane = 0; i < x.Length; i++, lane++) p[lane] += x[i];
+        for (int lane = 0; i < n; i++, lane++) p[lane] += x[i];
         return Tree(p);
     }
 

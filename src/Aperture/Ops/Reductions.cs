@@ -62,6 +62,7 @@ public static partial class Ops
     private static Tensor SumKernel(Tensor x, int[] axes, int[] outShape, NumericsPolicy p)
     {
         var y = Tensor.Empty(outShape, x.DType);
+        if (x.DType == DType.Float32 ? SumOverRows<float>(x, axes, y, p) : SumOverRows<double>(x, axes, y, p)) return y;
         var (src, outer, inner) = ReducedLast(x, axes);
         if (x.DType == DType.Float32)
         {
@@ -82,6 +83,46 @@ public static partial class Ops
             });
         }
         return y;
+    }
+
+    /// <summary>
+    /// A sum over a block of consecutive axes that are not the last ones (such as the batch axis of a bias gradient):
+    /// each output reduces a column of a contiguous [rows, columns] matrix, summed across columns in place instead of
+    /// being permuted and copied. The order of each output's terms, and so its bits, is the same either way.
+    /// </summary>
+    private static unsafe bool SumOverRows<T>(Tensor x, int[] axes, Tensor y, NumericsPolicy p) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        if (!x.IsContiguous || axes.Length == 0 || axes[^1] == x.Rank - 1 || !ColumnSum.Supports<T>(p)) return false;
+        for (int i = 1; i < axes.Length; i++) if (axes[i] != axes[0] + i) return false;
+        int outer = 1, rows = 1, cols = 1;
+        for (int d = 0; d < x.Rank; d++)
+        {
+            if (d < axes[0]) outer *= x.Shape[d];
+            else if (d <= axes[^1]) rows *= x.Shape[d];
+            else cols *= x.Shape[d];
+        }
+        if (outer * cols == 0) return true;
+        const int Block = 256;
+        int blocks = (cols + Block - 1) / Block;
+        var order = p.Order;
+        fixed (T* xs = x.Buffer<T>(), ys = y.Buffer<T>())
+        {
+            nint src = (nint)(xs + x._offset), dst = (nint)ys;
+            if (rows == 0)
+            {
+                new Span<T>(ys, outer * cols).Clear();
+                return true;
+            }
+            Parallelism.For(outer * blocks, (long)rows * Math.Min(Block, cols), (i0, i1) =>
+            {
+                for (int i = i0; i < i1; i++)
+                {
+                    int o = i / blocks, c0 = i % blocks * Block, c1 = Math.Min(cols, c0 + Block);
+                    ColumnSum.Run((T*)src + (nint)o * rows * cols, rows, cols, (T*)dst + (nint)o * cols, c0, c1, order);
+                }
+            });
+        }
+        return true;
     }
 
     private static Tensor SumIntegers(Tensor x, int[] axes, int[] outShape)
