@@ -19,7 +19,7 @@ internal static unsafe class GemmDriver<T, V, TV, K>
     {
         long work = (long)g.M * g.N * g.K;
         int w = V.Width;
-        if (work <= GemmBlocking.DirectMaxWork || Math.Min(g.M, g.N) <= 2)
+        if ((work <= GemmBlocking.DirectMaxWork && (long)g.K * Math.Max(g.M, g.N) <= GemmBlocking.DirectMaxB) || Math.Min(g.M, g.N) <= 2)
         {
             // The vector runs along N: put the longer side there (rounded to whole registers); on a tie prefer the
             // orientation whose B rows are already contiguous.
@@ -39,8 +39,8 @@ internal static unsafe class GemmDriver<T, V, TV, K>
 }
 
 /// <summary>
-/// The unpacked product: one row of C at a time, four registers of columns, k inner. Rows of B must be
-/// contiguous (they are copied into a scratch buffer when they are not).
+/// The unpacked product: up to four rows of C at a time (several independent chains per column register hide the
+/// FMA latency), k inner. Rows of B must be contiguous; they are gathered into a scratch buffer when they are not.
 /// </summary>
 internal static unsafe class GemmDirect<T, V, TV>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -53,10 +53,10 @@ internal static unsafe class GemmDirect<T, V, TV>
         if (g.CsB != 1 && g.N > 1)
         {
             // Gather B into row-major order once; reading it strided in the k loop would be far slower.
-            T* dense = (g.K * (long)g.N > 1 << 16) ? GemmBuffers.Shared<T>((nint)g.K * g.N, out owner) : GemmBuffers.Direct<T>((nint)g.K * g.N);
-            T* src = g.Bp;
-            for (int p = 0; p < g.K; p++)
-                for (int j = 0; j < g.N; j++) dense[p * g.N + j] = src[p * g.RsB + j * g.CsB];
+            nint count = (nint)g.K * g.N + 64;
+            T* dense = count > 1 << 16 ? GemmBuffers.Shared<T>(count, out owner) : GemmBuffers.Direct<T>(count);
+            if (g.RsB == 1 && Packing.Transposes<T>()) Packing.Transpose(g.Bp, g.CsB, g.N, g.K, dense, g.N);
+            else Packing.Strided(g.Bp, g.CsB, g.RsB, g.N, g.K, dense, g.N);
             g = new GemmProblem<T>(g.Ap, g.RsA, g.CsA, dense, g.N, 1, g.Cp, g.RsC, g.CsC, g.M, g.N, g.K);
         }
         long work = (long)g.M * g.N * g.K;
@@ -64,11 +64,11 @@ internal static unsafe class GemmDirect<T, V, TV>
         if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1)
         {
             var gc = g;
-            if (g.M >= g.N) Parallelism.For(g.M, (long)g.N * g.K, (i0, i1) => Rows(gc, i0, i1, 0, gc.N));
+            if (g.M >= g.N) Parallelism.For((g.M + 3) / 4, (long)4 * g.N * g.K, (i0, i1) => Rows(gc, i0 * 4, Math.Min(i1 * 4, gc.M), 0, gc.N));
             else
             {
-                int units = (g.N + 4 * w - 1) / (4 * w);
-                Parallelism.For(units, (long)4 * w * g.M * g.K, (u0, u1) => Rows(gc, 0, gc.M, u0 * 4 * w, Math.Min(u1 * 4 * w, gc.N)));
+                int units = (g.N + 2 * w - 1) / (2 * w);
+                Parallelism.For(units, (long)2 * w * g.M * g.K, (u0, u1) => Rows(gc, 0, gc.M, u0 * 2 * w, Math.Min(u1 * 2 * w, gc.N)));
             }
         }
         else Rows(g, 0, g.M, 0, g.N);
@@ -78,46 +78,120 @@ internal static unsafe class GemmDirect<T, V, TV>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows(in GemmProblem<T> g, int m0, int m1, int n0, int n1)
     {
-        int w = V.Width, k = g.K;
-        nint csA = g.CsA, rsB = g.RsB, csC = g.CsC;
-        T* tmp = stackalloc T[w];
-        for (int i = m0; i < m1; i++)
+        int i = m0;
+        T* tmp = stackalloc T[V.Width];
+        for (; i + 4 <= m1; i += 4) Block<R4>(g, i, n0, n1, tmp);
+        switch (m1 - i)
         {
-            T* a = g.Ap + i * g.RsA;
-            T* c = g.Cp + i * g.RsC;
-            int j = n0;
+            case 3: Block<R3>(g, i, n0, n1, tmp); break;
+            case 2: Block<R2>(g, i, n0, n1, tmp); break;
+            case 1: Block<R1>(g, i, n0, n1, tmp); break;
+        }
+    }
+
+    private interface IRows { static abstract int Count { get; } }
+    private readonly struct R1 : IRows { public static int Count => 1; }
+    private readonly struct R2 : IRows { public static int Count => 2; }
+    private readonly struct R3 : IRows { public static int Count => 3; }
+    private readonly struct R4 : IRows { public static int Count => 4; }
+
+    /// <summary>
+    /// R rows of C (R a constant per instantiation, so the unused accumulators vanish): column blocks of four
+    /// registers for one or two rows, then two registers, one register and single columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<R>(in GemmProblem<T> g, int i, int n0, int n1, T* tmp) where R : IRows
+    {
+        int w = V.Width, k = g.K, rows = R.Count;
+        nint csA = g.CsA, rsB = g.RsB, csC = g.CsC, rsA = g.RsA, rsC = g.RsC;
+        T* a = g.Ap + i * rsA;
+        T* c = g.Cp + i * rsC;
+        int j = n0;
+        if (rows <= 2)
+        {
             for (; j + 4 * w <= n1; j += 4 * w)
             {
-                TV x0 = V.Zero, x1 = V.Zero, x2 = V.Zero, x3 = V.Zero;
+                TV x0 = V.Zero, y0 = V.Zero, z0 = V.Zero, u0 = V.Zero, x1 = V.Zero, y1 = V.Zero, z1 = V.Zero, u1 = V.Zero;
                 T* b = g.Bp + j;
                 for (int p = 0; p < k; p++)
                 {
-                    TV s = V.Splat(a[p * csA]);
                     T* bp = b + p * rsB;
-                    x0 = V.Fma(s, V.Load(bp), x0);
-                    x1 = V.Fma(s, V.Load(bp + w), x1);
-                    x2 = V.Fma(s, V.Load(bp + 2 * w), x2);
-                    x3 = V.Fma(s, V.Load(bp + 3 * w), x3);
+                    TV b0 = V.Load(bp), b1 = V.Load(bp + w), b2 = V.Load(bp + 2 * w), b3 = V.Load(bp + 3 * w);
+                    T* ap = a + p * csA;
+                    TV s = V.Splat(ap[0]);
+                    x0 = V.Fma(s, b0, x0); y0 = V.Fma(s, b1, y0); z0 = V.Fma(s, b2, z0); u0 = V.Fma(s, b3, u0);
+                    if (rows > 1)
+                    {
+                        s = V.Splat(ap[rsA]);
+                        x1 = V.Fma(s, b0, x1); y1 = V.Fma(s, b1, y1); z1 = V.Fma(s, b2, z1); u1 = V.Fma(s, b3, u1);
+                    }
                 }
-                Put(c + j * csC, csC, x0, tmp);
-                Put(c + (j + w) * csC, csC, x1, tmp);
-                Put(c + (j + 2 * w) * csC, csC, x2, tmp);
-                Put(c + (j + 3 * w) * csC, csC, x3, tmp);
+                T* cj = c + j * csC;
+                Put(cj, csC, x0, tmp); Put(cj + w * csC, csC, y0, tmp); Put(cj + 2 * w * csC, csC, z0, tmp); Put(cj + 3 * w * csC, csC, u0, tmp);
+                if (rows > 1)
+                {
+                    cj += rsC;
+                    Put(cj, csC, x1, tmp); Put(cj + w * csC, csC, y1, tmp); Put(cj + 2 * w * csC, csC, z1, tmp); Put(cj + 3 * w * csC, csC, u1, tmp);
+                }
             }
-            for (; j + w <= n1; j += w)
+        }
+        for (; j + 2 * w <= n1; j += 2 * w)
+        {
+            TV x0 = V.Zero, y0 = V.Zero, x1 = V.Zero, y1 = V.Zero, x2 = V.Zero, y2 = V.Zero, x3 = V.Zero, y3 = V.Zero;
+            T* b = g.Bp + j;
+            for (int p = 0; p < k; p++)
             {
-                TV x0 = V.Zero;
-                T* b = g.Bp + j;
-                for (int p = 0; p < k; p++) x0 = V.Fma(V.Splat(a[p * csA]), V.Load(b + p * rsB), x0);
-                Put(c + j * csC, csC, x0, tmp);
+                T* bp = b + p * rsB;
+                TV b0 = V.Load(bp), b1 = V.Load(bp + w);
+                T* ap = a + p * csA;
+                TV s = V.Splat(ap[0]); x0 = V.Fma(s, b0, x0); y0 = V.Fma(s, b1, y0);
+                if (rows > 1) { s = V.Splat(ap[rsA]); x1 = V.Fma(s, b0, x1); y1 = V.Fma(s, b1, y1); }
+                if (rows > 2) { s = V.Splat(ap[2 * rsA]); x2 = V.Fma(s, b0, x2); y2 = V.Fma(s, b1, y2); }
+                if (rows > 3) { s = V.Splat(ap[3 * rsA]); x3 = V.Fma(s, b0, x3); y3 = V.Fma(s, b1, y3); }
             }
-            for (; j < n1; j++)
+            T* cj = c + j * csC;
+            Put(cj, csC, x0, tmp); Put(cj + w * csC, csC, y0, tmp);
+            if (rows > 1) { Put(cj + rsC, csC, x1, tmp); Put(cj + rsC + w * csC, csC, y1, tmp); }
+            if (rows > 2) { Put(cj + 2 * rsC, csC, x2, tmp); Put(cj + 2 * rsC + w * csC, csC, y2, tmp); }
+            if (rows > 3) { Put(cj + 3 * rsC, csC, x3, tmp); Put(cj + 3 * rsC + w * csC, csC, y3, tmp); }
+        }
+        for (; j + w <= n1; j += w)
+        {
+            TV x0 = V.Zero, x1 = V.Zero, x2 = V.Zero, x3 = V.Zero;
+            T* b = g.Bp + j;
+            for (int p = 0; p < k; p++)
             {
-                T x0 = T.Zero;
-                T* b = g.Bp + j * g.CsB;
-                for (int p = 0; p < k; p++) x0 = T.FusedMultiplyAdd(a[p * csA], b[p * rsB], x0);
-                c[j * csC] = x0;
+                TV b0 = V.Load(b + p * rsB);
+                T* ap = a + p * csA;
+                x0 = V.Fma(V.Splat(ap[0]), b0, x0);
+                if (rows > 1) x1 = V.Fma(V.Splat(ap[rsA]), b0, x1);
+                if (rows > 2) x2 = V.Fma(V.Splat(ap[2 * rsA]), b0, x2);
+                if (rows > 3) x3 = V.Fma(V.Splat(ap[3 * rsA]), b0, x3);
             }
+            T* cj = c + j * csC;
+            Put(cj, csC, x0, tmp);
+            if (rows > 1) Put(cj + rsC, csC, x1, tmp);
+            if (rows > 2) Put(cj + 2 * rsC, csC, x2, tmp);
+            if (rows > 3) Put(cj + 3 * rsC, csC, x3, tmp);
+        }
+        for (; j < n1; j++)
+        {
+            T x0 = T.Zero, x1 = T.Zero, x2 = T.Zero, x3 = T.Zero;
+            T* b = g.Bp + j * g.CsB;
+            for (int p = 0; p < k; p++)
+            {
+                T bv = b[p * rsB];
+                T* ap = a + p * csA;
+                x0 = T.FusedMultiplyAdd(ap[0], bv, x0);
+                if (rows > 1) x1 = T.FusedMultiplyAdd(ap[rsA], bv, x1);
+                if (rows > 2) x2 = T.FusedMultiplyAdd(ap[2 * rsA], bv, x2);
+                if (rows > 3) x3 = T.FusedMultiplyAdd(ap[3 * rsA], bv, x3);
+            }
+            T* cj = c + j * csC;
+            cj[0] = x0;
+            if (rows > 1) cj[rsC] = x1;
+            if (rows > 2) cj[2 * rsC] = x2;
+            if (rows > 3) cj[3 * rsC] = x3;
         }
     }
 

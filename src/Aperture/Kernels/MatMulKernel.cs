@@ -115,7 +115,7 @@ internal static class MatMulKernel
         switch (KernelPaths.Active)
         {
             case KernelPath.Avx512:
-                GemmDriver<float, F32x16, Vector512<float>, TallTile<F32x16, Vector512<float>, float>>.Run(g);
+                GemmDriver<float, F32x16, Vector512<float>, MidTile<F32x16, Vector512<float>, float>>.Run(g);
                 break;
             case KernelPath.Avx2:
                 GemmDriver<float, F32x8, Vector256<float>, ShortTile<F32x8, Vector256<float>, float>>.Run(g);
@@ -131,7 +131,7 @@ internal static class MatMulKernel
         switch (KernelPaths.Active)
         {
             case KernelPath.Avx512:
-                GemmDriver<double, F64x8, Vector512<double>, TallTile<F64x8, Vector512<double>, double>>.Run(g);
+                GemmDriver<double, F64x8, Vector512<double>, MidTile<F64x8, Vector512<double>, double>>.Run(g);
                 break;
             case KernelPath.Avx2:
                 GemmDriver<double, F64x4, Vector256<double>, ShortTile<F64x4, Vector256<double>, double>>.Run(g);

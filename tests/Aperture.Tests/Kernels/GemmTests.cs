@@ -90,10 +90,12 @@ public class GemmTests
     private static readonly (int M, int N, int K)[] Larger =
     [
         (64, 64, 64), (100, 1, 257), (1, 100, 257), (257, 33, 5), (5, 300, 31), (130, 70, 1), (300, 2, 40), (2, 300, 40),
-        (45, 77, 300), (200, 16, 16), (16, 200, 16),
+        (45, 77, 300), (200, 16, 16), (16, 200, 16), (130, 90, 40), (40, 50, 800),
     ];
 
-    private static void LargerShapes<T>(bool tinyBlocks) where T : unmanaged, IFloatingPointIeee754<T>
+    public enum Method { Default, Packed, TinyBlocks }
+
+    private static void LargerShapes<T>(Method method) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Random(5);
         var cases = Larger.SelectMany(s => new[] { (s, false, false), (s, true, false), (s, false, true), (s, true, true) })
@@ -110,19 +112,31 @@ public class GemmTests
                         for (int i = 0; i < cases.Count; i++)
                         {
                             var (s, ta, tb, a, b) = cases[i];
-                            AssertBitwise(expected[i], Run(a, b), $"{typeof(T).Name} {path} threads={threads} tiny={tinyBlocks} {s} ta={ta} tb={tb}");
+                            AssertBitwise(expected[i], Run(a, b), $"{typeof(T).Name} {path} threads={threads} {method} {s} ta={ta} tb={tb}");
                         }
                     });
             });
         }
-        if (tinyBlocks) KernelSettings.WithTinyBlocks(Check);
-        else Check();
+        switch (method)
+        {
+            case Method.Packed: KernelSettings.WithPackingOnly(Check); break;
+            case Method.TinyBlocks: KernelSettings.WithTinyBlocks(Check); break;
+            default: Check(); break;
+        }
     }
 
-    [Fact] public void Float32_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count() => LargerShapes<float>(false);
-    [Fact] public void Float64_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count() => LargerShapes<double>(false);
-    [Fact] public void Float32_every_blocking_loop_keeps_each_output_one_chain() => LargerShapes<float>(true);
-    [Fact] public void Float64_every_blocking_loop_keeps_each_output_one_chain() => LargerShapes<double>(true);
+    /// <summary>Default settings (mostly the unpacked product), packing forced, and tiny blocks that run every blocking loop.</summary>
+    [Theory]
+    [InlineData(Method.Default)]
+    [InlineData(Method.Packed)]
+    [InlineData(Method.TinyBlocks)]
+    public void Float32_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count(Method method) => LargerShapes<float>(method);
+
+    [Theory]
+    [InlineData(Method.Default)]
+    [InlineData(Method.Packed)]
+    [InlineData(Method.TinyBlocks)]
+    public void Float64_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count(Method method) => LargerShapes<double>(method);
 
     [Fact]
     public void Reversed_order_runs_k_downward_on_every_path()
@@ -138,6 +152,7 @@ public class GemmTests
             KernelSettings.ForEachPath(path =>
             {
                 AssertBitwise(Naive(a, b, reversed: true), Run(a, b, policy), $"float {path} {m}x{n}x{k}");
+                KernelSettings.WithPackingOnly(() => AssertBitwise(Naive(ad, bd, reversed: true), Run(ad, bd, policy), $"double packed {path} {m}x{n}x{k}"));
                 AssertBitwise(Naive(ad, bd, reversed: true), Run(ad, bd, policy), $"double {path} {m}x{n}x{k}");
                 KernelSettings.WithTinyBlocks(() => AssertBitwise(Naive(a, b, reversed: true), Run(a, b, policy), $"float tiny blocks {path} {m}x{n}x{k}"));
             });
@@ -164,7 +179,11 @@ public class GemmTests
         a.Data[a.Offset + 9 * 40 + 1] = float.PositiveInfinity;
         b.Data[b.Offset + 3 * 50 + 4] = float.NegativeInfinity;
         b.Data[b.Offset + 6 * 50 + 8] = 1e-42f; // subnormal
-        KernelSettings.ForEachPath(path => AssertBitwise(Naive(a, b), Run(a, b, offset: 7), $"{path}"));
+        KernelSettings.ForEachPath(path =>
+        {
+            AssertBitwise(Naive(a, b), Run(a, b, offset: 7), $"{path}");
+            KernelSettings.WithPackingOnly(() => AssertBitwise(Naive(a, b), Run(a, b, offset: 7), $"packed {path}"));
+        });
     }
 
     [Fact]

@@ -32,12 +32,27 @@ internal static class KernelSettings
         finally { Parallelism.Threads = saved; }
     }
 
+    /// <summary>The packed product for every shape (the unpacked one is otherwise taken for small products).</summary>
+    public static void WithPackingOnly(Action body)
+    {
+        var (direct, directB) = (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB);
+        (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB) = (0, 0);
+        try { body(); }
+        finally { (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB) = (direct, directB); }
+    }
+
     /// <summary>Tiny cache blocks, so every blocking loop (several k-, row- and column-blocks) runs on small shapes.</summary>
     public static void WithTinyBlocks(Action body)
     {
         var (kc, mc, nc, direct, par) = (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork);
+        long directB = GemmBlocking.DirectMaxB;
         (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (7, 30, 70, 0, 1);
+        GemmBlocking.DirectMaxB = 0;
         try { body(); }
-        finally { (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (kc, mc, nc, direct, par); }
+        finally
+        {
+            (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (kc, mc, nc, direct, par);
+            GemmBlocking.DirectMaxB = directB;
+        }
     }
 }
