@@ -179,9 +179,41 @@ public static partial class Ops
     {
         RequireFloat("logsumexp", x);
         var ax = Shapes.NormalizeAxes("logsumexp", axes, x.Rank);
-        var m = MaxValues(x, ax);
-        var lse = Add(Log(Sum(Exp(Sub(x, m)), ax, keepDim: true)), m);
-        return keepDim ? lse : Reshape(lse, Shapes.Reduced(x.Shape, ax, keepDim: false));
+        var p = NumericsPolicy.Current;
+        if (p.Activations != StorageFormat.Native || p.Gradients != StorageFormat.Native)
+        {
+            // Emulated storage rounds every intermediate of the composite, so take it op by op.
+            var m = MaxValues(x, ax);
+            var lse = Add(Log(Sum(Exp(Sub(x, m)), ax, keepDim: true)), m);
+            return keepDim ? lse : Reshape(lse, Shapes.Reduced(x.Shape, ax, keepDim: false));
+        }
+        // One fused pass per row with the composite's own operations (same bits), and one node.
+        var (src, outer, inner) = ReducedLast(x, ax);
+        var y = Tensor.Empty(Shapes.Reduced(x.Shape, ax, keepDim), x.DType);
+        if (x.DType == DType.Float32) LogSumExpKernel.Rows(src.Buffer<float>(), src._offset, outer, inner, y.Buffer<float>(), p);
+        else LogSumExpKernel.Rows(src.Buffer<double>(), src._offset, outer, inner, y.Buffer<double>(), p);
+        return Graph.Record(Graph.NeedsNode(x) ? new LogSumExpNode(x, ax, keepDim) : null, y);
+    }
+
+    /// <summary>d logsumexp / dx = softmax(x) = exp(x − logsumexp(x)).</summary>
+    private sealed class LogSumExpNode(Tensor x, int[] axes, bool keepDim) : Node(x)
+    {
+        public override string Name => "logsumexp";
+
+        private Tensor Softmax()
+        {
+            var x = Inputs[0];
+            var lse = keepDim ? Output : Reshape(Output, Shapes.Reduced(x.Shape, axes, keepDim: true));
+            return Exp(Sub(x, lse));
+        }
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            var g = keepDim ? grad : Reshape(grad, Shapes.Reduced(Inputs[0].Shape, axes, keepDim: true));
+            inputGrads[0] = Mul(g, Softmax());
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Sum(Mul(tx, Softmax()), axes, keepDim) : null;
     }
 
     /// <summary>log Σ exp(x) over one axis.</summary>
@@ -280,21 +312,22 @@ public static partial class Ops
         }
     }
 
-    /// <summary>The maximum over <paramref name="axes"/> with keepdim, as a constant (no gradient); rows of −∞ give 0.</summary>
+    /// <summary>The maximum over <paramref name="axes"/> with keepdim (IEEE maximum: NaN wins, +0 above −0), as a constant (no gradient); rows of −∞ give 0.</summary>
     private static Tensor MaxValues(Tensor x, int[] axes)
     {
         var (src, outer, inner) = ReducedLast(x, axes);
         var y = Tensor.Empty(Shapes.Reduced(x.Shape, axes, keepDim: true), x.DType);
+        if (x.DType == DType.Float32) RowMax(src.Buffer<float>(), src._offset, outer, inner, y.Buffer<float>());
+        else RowMax(src.Buffer<double>(), src._offset, outer, inner, y.Buffer<double>());
+        return y;
+    }
+
+    private static void RowMax<T>(T[] src, int offset, int outer, int inner, T[] y) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
         for (int o = 0; o < outer; o++)
         {
-            double m = double.NegativeInfinity;
-            for (int i = 0; i < inner; i++)
-            {
-                double v = src.GetRaw(src._offset + o * inner + i);
-                if (v > m || double.IsNaN(v)) m = v;
-            }
-            y.SetRaw(o, double.IsNegativeInfinity(m) ? 0 : m);
+            T m = LogSumExpKernel.Max(new ReadOnlySpan<T>(src, offset + o * inner, inner));
+            y[o] = T.IsNegativeInfinity(m) ? T.Zero : m;
         }
-        return y;
     }
 }
