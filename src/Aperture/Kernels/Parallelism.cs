@@ -56,23 +56,48 @@ public static class Parallelism
         return threads <= 1 || count * costPerItem < MinParallelWork ? 1 : threads;
     }
 
-    /// <summary>The pool behind <see cref="For"/>: one slot per worker, posted to and waited on without allocation.</summary>
+    /// <summary>
+    /// The pool behind <see cref="For"/>. Worker w is offered chunk w + 1 of each loop; a chunk is run by whoever
+    /// claims it first, so when a worker is slow to start (asleep, or descheduled on a busy machine) the caller runs
+    /// its chunk instead of waiting. Which thread runs a chunk never changes a result.
+    /// </summary>
     private static class WorkerPool
     {
-        // How long an idle worker keeps spinning for the next job before it blocks.
+        // How long an idle worker keeps spinning for the next loop before it blocks.
         private static readonly long s_spinTicks = Stopwatch.Frequency / 5_000; // 200 µs
+
+        private sealed class Job(Action<int, int> body, int count, int chunks)
+        {
+            public readonly Action<int, int> Body = body;
+            public readonly int Count = count, Chunks = chunks;
+            public readonly int[] Claimed = new int[chunks];
+            public int Pending = chunks;
+            public Exception? Error;
+
+            /// <summary>Runs chunk <paramref name="c"/> if nobody has claimed it yet.</summary>
+            public void TryRun(int c)
+            {
+                if (Interlocked.Exchange(ref Claimed[c], 1) != 0) return;
+                try
+                {
+                    Body((int)((long)Count * c / Chunks), (int)((long)Count * (c + 1) / Chunks));
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref Error, e, null);
+                }
+                Interlocked.Decrement(ref Pending);
+            }
+        }
 
         private sealed class Slot
         {
-            public Action<int, int>? Work;
-            public int Start, End;
-            public Exception? Error;
+            public Job? Job;
         }
 
         private static readonly object s_grow = new();
         private static Slot[] s_slots = [];
         private static int s_busy;
-        private static int s_pending;
 
         public static void Run(int count, int chunks, Action<int, int> body)
         {
@@ -85,32 +110,20 @@ public static class Parallelism
             try
             {
                 var slots = EnsureWorkers(chunks - 1);
-                Volatile.Write(ref s_pending, chunks - 1);
+                var job = new Job(body, count, chunks);
                 for (int c = 1; c < chunks; c++)
                 {
                     var slot = slots[c - 1];
-                    slot.Start = (int)((long)count * c / chunks);
-                    slot.End = (int)((long)count * (c + 1) / chunks);
-                    slot.Error = null;
                     lock (slot)
                     {
-                        Volatile.Write(ref slot.Work, body);
+                        Volatile.Write(ref slot.Job, job);
                         Monitor.Pulse(slot);
                     }
                 }
-                Exception? error = null;
-                try
-                {
-                    body(0, (int)((long)count / chunks));
-                }
-                catch (Exception e)
-                {
-                    error = e;
-                }
+                for (int c = 0; c < chunks; c++) job.TryRun(c);
                 var spin = new SpinWait();
-                while (Volatile.Read(ref s_pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
-                for (int c = 1; c < chunks && error is null; c++) error = slots[c - 1].Error;
-                if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+                while (Volatile.Read(ref job.Pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+                if (job.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
             }
             finally
             {
@@ -130,20 +143,21 @@ public static class Parallelism
                 for (int i = s_slots.Length; i < n; i++)
                 {
                     var slot = grown[i] = new Slot();
-                    new Thread(() => Work(slot)) { IsBackground = true, Name = $"Aperture worker {i + 1}" }.Start();
+                    int chunk = i + 1;
+                    new Thread(() => Work(slot, chunk)) { IsBackground = true, Name = $"Aperture worker {chunk}" }.Start();
                 }
                 s_slots = grown;
                 return grown;
             }
         }
 
-        private static void Work(Slot slot)
+        private static void Work(Slot slot, int chunk)
         {
             while (true)
             {
-                Action<int, int>? work;
+                Job? job;
                 long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
-                while ((work = Volatile.Read(ref slot.Work)) is null)
+                while ((job = Volatile.Read(ref slot.Job)) is null)
                 {
                     if (Stopwatch.GetTimestamp() < spinUntil)
                     {
@@ -152,19 +166,12 @@ public static class Parallelism
                     }
                     lock (slot)
                     {
-                        while (Volatile.Read(ref slot.Work) is null) Monitor.Wait(slot);
+                        while (Volatile.Read(ref slot.Job) is null) Monitor.Wait(slot);
                     }
                 }
-                try
-                {
-                    work(slot.Start, slot.End);
-                }
-                catch (Exception e)
-                {
-                    slot.Error = e;
-                }
-                Volatile.Write(ref slot.Work, null);
-                Interlocked.Decrement(ref s_pending);
+                if (chunk < job.Chunks) job.TryRun(chunk);
+                // Clear the slot unless the next loop has already been posted to it.
+                Interlocked.CompareExchange(ref slot.Job, null, job);
             }
         }
     }
