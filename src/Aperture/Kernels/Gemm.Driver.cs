@@ -76,6 +76,7 @@ internal static unsafe class GemmDirect<T, V, TV>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // tmp is written before it is read
     private static void Rows(in GemmProblem<T> g, int m0, int m1, int n0, int n1)
     {
         int i = m0;

@@ -139,6 +139,7 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
     /// (k-block after k-block, each a row of kc×NR panels over <paramref name="npad"/> columns).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // the tile buffer is cleared or fully written before it is read
     private static void Region(in GemmProblem<T> g, int m0, int m1, int n0, int n1, T* fullB, int npad)
     {
         int mr = K.MR, nr = K.NR;

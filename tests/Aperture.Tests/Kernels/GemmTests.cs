@@ -106,7 +106,8 @@ public class GemmTests
         {
             KernelSettings.ForEachPath(path =>
             {
-                foreach (int threads in new[] { 1, 2, 3 })
+                // Three threads split unevenly; float64 (slower to check) runs one and two.
+                foreach (int threads in typeof(T) == typeof(float) ? new[] { 1, 2, 3 } : new[] { 1, 2 })
                     KernelSettings.WithThreads(threads, () =>
                     {
                         for (int i = 0; i < cases.Count; i++)
