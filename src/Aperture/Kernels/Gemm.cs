@@ -76,7 +76,7 @@ internal static class GemmBlocking
     /// <summary>Elements of B (k·n) up to which the unpacked product keeps B in cache.</summary>
     public static long DirectMaxB = 1 << 15;
     /// <summary>Multiply-adds below which a product runs on one thread.</summary>
-    public static long ParallelMinWork = 48 * 48 * 48;
+    public static long ParallelMinWork = 64 * 64 * 64;
 }
 
 /// <summary>
