@@ -114,6 +114,23 @@ public class DataLoaderTests
         Assert.Contains(nameof(FailingDataset), e.StackTrace);
     }
 
+    private sealed class CancellingDataset : Dataset
+    {
+        public override int Count => 8;
+
+        public override (Tensor Inputs, Tensor Targets) GetBatch(ReadOnlySpan<int> indices) =>
+            indices[0] >= 4 ? throw new OperationCanceledException("the source went away") : (Tensor.Zeros([indices.Length, 1]), Tensor.Zeros([indices.Length], DType.Int64));
+    }
+
+    [Fact]
+    public void ADatasetsOwnCancellationIsNotMistakenForTheEndOfTheEpoch()
+    {
+        // The worker stops quietly only when the loader cancelled it; a dataset's OperationCanceledException is an error.
+        int seen = 0;
+        Assert.Throws<OperationCanceledException>(() => { foreach (var _ in new DataLoader(new CancellingDataset(), 2, prefetch: 2)) seen++; });
+        Assert.Equal(2, seen);
+    }
+
     [Fact]
     public void TheBackgroundThreadRunsUnderTheCallersNumericsPolicy()
     {
