@@ -3,7 +3,7 @@ namespace Aperture.Tests.Autodiff;
 public static partial class OpCatalogue
 {
     // Entries for ops added after the core (convolution, pooling, ...) go here.
-    private static IEnumerable<OpCase> Extra() => Convolution();
+    private static IEnumerable<OpCase> Extra() => Convolution().Concat(Pooling());
 
     private static IEnumerable<OpCase> Convolution()
     {
@@ -23,4 +23,23 @@ public static partial class OpCatalogue
 
     // Autodiff.Vjp records its backward pass (so the result is differentiable) only for inputs that require grad.
     private static Tensor WeightAt() => R(new Generator(5), 2, 1, 2, 3).RequiresGrad_();
+
+    private static IEnumerable<OpCase> Pooling()
+    {
+        // Overlapping windows with padding: the arg-max is shared by neighbouring windows.
+        yield return new("max_pool2d_overlap_padding", x => Ops.MaxPool2d(x[0], 3, stride: 2, padding: 1), g => [R(g, 1, 2, 5, 4)]);
+        yield return new("max_pool2d_dilation_ceil", x => Ops.MaxPool2d(x[0], (2, 3), stride: (2, 1), padding: (1, 1), dilation: (2, 1), ceilMode: true),
+            g => [R(g, 2, 1, 4, 4)]);
+        yield return new("max_pool2d_backward", x => Aperture.Autodiff.Vjp(y => Ops.MaxPool2d(y, 2, stride: 1, padding: 1), PoolInput(), x[0]).Vjp,
+            g => [R(g, 1, 2, 4, 3)]);
+        yield return new("avg_pool2d_overlap_padding", x => Ops.AvgPool2d(x[0], 3, stride: 2, padding: 1), g => [R(g, 1, 2, 5, 4)]);
+        yield return new("avg_pool2d_ceil_exclude_pad", x => Ops.AvgPool2d(x[0], (3, 2), stride: (2, 2), padding: (1, 1), ceilMode: true, countIncludePad: false),
+            g => [R(g, 1, 2, 4, 5)]);
+        yield return new("adaptive_avg_pool2d", x => Ops.AdaptiveAvgPool2d(x[0], (3, 2)), g => [R(g, 2, 1, 5, 3)]);
+        yield return new("avg_pool2d_backward", x => Aperture.Autodiff.Vjp(y => Ops.AvgPool2d(y, 2, stride: 1, padding: 1, countIncludePad: false), PoolInput(), x[0]).Vjp,
+            g => [R(g, 1, 2, 4, 3)]);
+    }
+
+    /// <summary>A fixed input with distinct values, so the arg-max positions are stable under finite differences.</summary>
+    private static Tensor PoolInput() => R(new Generator(9), 1, 2, 3, 2).RequiresGrad_();
 }
