@@ -313,13 +313,6 @@ public class ConvTests
     }
 }
 
-/// <summary>Tests that set <see cref="Parallelism.Threads"/>, a process-wide setting: they run alone, after the others.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ThreadCountCollection
-{
-    public const string Name = "Parallelism.Threads";
-}
-
 [Collection(ThreadCountCollection.Name)]
 public class ConvThreadTests
 {
