@@ -20,7 +20,6 @@ public abstract class BatchNorm : Module
         Momentum = momentum;
         Affine = affine;
         TrackRunningStats = trackRunningStats;
-        DType = dtype;
         if (affine)
         {
             RegisterParameter("weight", Tensor.Ones([numFeatures], dtype));
@@ -54,8 +53,7 @@ public abstract class BatchNorm : Module
     /// <summary>Whether running statistics are kept (and used in evaluation).</summary>
     public bool TrackRunningStats { get; }
 
-    /// <summary>The parameters' dtype.</summary>
-    public DType DType { get; }
+    private DType? ParameterType => Weight?.DType ?? RunningMean?.DType;
 
     /// <summary>γ, [C], or null when not affine.</summary>
     public Tensor? Weight => Param("weight");
@@ -84,7 +82,8 @@ public abstract class BatchNorm : Module
         CheckInputRank(input);
         if (input.Shape[1] != NumFeatures)
             throw new ShapeMismatchException($"{Describe()}: input has {input.Shape[1]} channels (dimension 1 of shape {Shapes.Format(input.Shape)}), expected {NumFeatures}");
-        CheckDType(input, DType);
+        if (ParameterType is { } dtype) CheckDType(input, dtype);
+        else Ops.RequireFloat(Describe(), input);
         var axes = new int[input.Rank - 1];
         axes[0] = 0;
         for (int i = 2; i < input.Rank; i++) axes[i - 1] = i;
@@ -172,7 +171,6 @@ public sealed class LayerNorm : Module
             RegisterAbsentParameter("weight");
             RegisterAbsentParameter("bias");
         }
-        DType = dtype;
     }
 
     /// <summary>Creates the layer for inputs whose last dimension is <paramref name="features"/>.</summary>
@@ -188,8 +186,7 @@ public sealed class LayerNorm : Module
     /// <summary>Whether γ (and β) are learned.</summary>
     public bool ElementwiseAffine { get; }
 
-    /// <summary>The parameters' dtype.</summary>
-    public DType DType { get; }
+    private DType? ParameterType => Weight?.DType;
 
     /// <summary>γ, of <see cref="NormalizedShape"/>, or null.</summary>
     public Tensor? Weight => Param("weight");
@@ -206,7 +203,8 @@ public sealed class LayerNorm : Module
         int k = _normalizedShape.Length;
         if (input.Rank < k || !Shapes.Equal(input.Shape[(input.Rank - k)..], _normalizedShape))
             throw new ShapeMismatchException($"{Describe()}: the input's trailing dimensions must be {Shapes.Format(_normalizedShape)}, got an input of shape {Shapes.Format(input.Shape)}");
-        CheckDType(input, DType);
+        if (ParameterType is { } dtype) CheckDType(input, dtype);
+        else Ops.RequireFloat(Describe(), input);
         var axes = new int[k];
         for (int i = 0; i < k; i++) axes[i] = input.Rank - k + i;
         var mean = Ops.Mean(input, axes, keepDim: true);

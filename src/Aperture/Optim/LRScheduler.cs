@@ -164,8 +164,12 @@ public sealed class LinearLR : LRScheduler
         Apply();
     }
 
-    /// <summary>A linear warmup from base/<paramref name="warmupSteps"/> to base over <paramref name="warmupSteps"/> steps.</summary>
-    public static LinearLR Warmup(Optimizer optimizer, int warmupSteps) => new(optimizer, 1.0 / Math.Max(warmupSteps, 1), 1.0, Math.Max(warmupSteps, 1));
+    /// <summary>A linear warmup: lr_t = base·(t + 1)/<paramref name="warmupSteps"/> for t &lt; warmupSteps, then base.</summary>
+    public static LinearLR Warmup(Optimizer optimizer, int warmupSteps)
+    {
+        if (warmupSteps < 1) throw new ArgumentOutOfRangeException(nameof(warmupSteps), warmupSteps, "LinearLR.Warmup: warmupSteps must be at least 1");
+        return new(optimizer, 1.0 / warmupSteps, 1.0, Math.Max(warmupSteps - 1, 1));
+    }
 
     /// <summary>The factor at t = 0.</summary>
     public double StartFactor { get; }

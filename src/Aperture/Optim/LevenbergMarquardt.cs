@@ -41,6 +41,12 @@ public sealed class LevenbergMarquardt : Optimizer
     /// <summary>The smallest damping used: λ never shrinks below it.</summary>
     public const double MinLambda = 1e-30;
 
+    /// <summary>
+    /// The largest damping used. At a minimum every step is rejected and λ grows without bound (ν doubles each time);
+    /// the cap keeps λ·D finite so the solve stays well defined.
+    /// </summary>
+    public const double MaxLambda = 1e300;
+
     /// <summary>Creates the optimizer over <paramref name="parameters"/>.</summary>
     /// <param name="parameters">The parameters θ.</param>
     /// <param name="residuals">r(θ): evaluates the model with its current parameters and returns the residuals (any shape).</param>
@@ -169,8 +175,8 @@ public sealed class LevenbergMarquardt : Optimizer
 
     private void Reject(double l0, double rho)
     {
-        Lambda *= Nu;
-        Nu *= 2;
+        Lambda = Math.Min(Lambda * Nu, MaxLambda);
+        Nu = Math.Min(Nu * 2, 1e15);
         Loss = l0;
         LastStepAccepted = false;
         LastGainRatio = rho;
