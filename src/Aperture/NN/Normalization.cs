@@ -9,7 +9,8 @@ namespace Aperture.NN;
 /// </summary>
 public abstract class BatchNorm : Module
 {
-    private protected BatchNorm(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, DType dtype)
+    private protected BatchNorm(int numFeatures, double eps, double? momentum, bool affine, bool trackRunningStats, DType dtype,
+        Initializer? weightInit, Initializer? biasInit, Generator? generator)
     {
         if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, $"{GetType().Name}: numFeatures must be at least 1");
         if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, $"{GetType().Name}: eps must be positive");
@@ -22,8 +23,9 @@ public abstract class BatchNorm : Module
         TrackRunningStats = trackRunningStats;
         if (affine)
         {
-            RegisterParameter("weight", Tensor.Ones([numFeatures], dtype));
-            RegisterParameter("bias", Tensor.Zeros([numFeatures], dtype));
+            var fans = new Fans(numFeatures, numFeatures);
+            InitParameter("weight", [numFeatures], weightInit ?? Init.Ones(), fans, generator, dtype);
+            InitParameter("bias", [numFeatures], biasInit ?? Init.Zeros(), fans, generator, dtype);
         }
         else
         {
@@ -127,16 +129,24 @@ public abstract class BatchNorm : Module
     }
 }
 
-/// <summary>Batch normalization of [N, C] or [N, C, L] inputs over N (and L), like <c>nn.BatchNorm1d</c>.</summary>
-public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
-    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
+/// <summary>
+/// Batch normalization of [N, C] or [N, C, L] inputs over N (and L), like <c>nn.BatchNorm1d</c>. γ starts at ones and
+/// β at zeros unless initializers are given.
+/// </summary>
+public sealed class BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true,
+    DType dtype = DType.Float32, Initializer? weightInit = null, Initializer? biasInit = null, Generator? generator = null)
+    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats, dtype, weightInit, biasInit, generator)
 {
     private protected override void CheckInputRank(Tensor input) => CheckRank(input, "a 2-d [N, C] or 3-d [N, C, L] input", 2, 3);
 }
 
-/// <summary>Batch normalization of [N, C, H, W] inputs over N, H and W, like <c>nn.BatchNorm2d</c>.</summary>
-public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType dtype = DType.Float32)
-    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats, dtype)
+/// <summary>
+/// Batch normalization of [N, C, H, W] inputs over N, H and W, like <c>nn.BatchNorm2d</c>. γ starts at ones and β at
+/// zeros unless initializers are given.
+/// </summary>
+public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true,
+    DType dtype = DType.Float32, Initializer? weightInit = null, Initializer? biasInit = null, Generator? generator = null)
+    : BatchNorm(numFeatures, eps, momentum, affine, trackRunningStats, dtype, weightInit, biasInit, generator)
 {
     private protected override void CheckInputRank(Tensor input) => CheckRank(input, "a 4-d [N, C, H, W] input", 4);
 }
@@ -144,14 +154,16 @@ public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? mome
 /// <summary>
 /// Layer normalization (Ba et al. 2016), like <c>nn.LayerNorm</c>: each example is normalized over its last
 /// dimensions (<c>normalizedShape</c>) with their mean and biased variance, then y = γ·x̂ + β elementwise when
-/// <c>elementwiseAffine</c>. The same in training and evaluation.
+/// <c>elementwiseAffine</c> (γ from ones and β from zeros unless initializers are given). The same in training and
+/// evaluation.
 /// </summary>
 public sealed class LayerNorm : Module
 {
     private readonly int[] _normalizedShape;
 
     /// <summary>Creates the layer for inputs whose trailing dimensions are <paramref name="normalizedShape"/>.</summary>
-    public LayerNorm(int[] normalizedShape, double eps = 1e-5, bool elementwiseAffine = true, bool bias = true, DType dtype = DType.Float32)
+    public LayerNorm(int[] normalizedShape, double eps = 1e-5, bool elementwiseAffine = true, bool bias = true, DType dtype = DType.Float32,
+        Initializer? weightInit = null, Initializer? biasInit = null, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(normalizedShape);
         if (normalizedShape.Length == 0 || normalizedShape.Any(d => d < 1))
@@ -162,8 +174,10 @@ public sealed class LayerNorm : Module
         ElementwiseAffine = elementwiseAffine;
         if (elementwiseAffine)
         {
-            RegisterParameter("weight", Tensor.Ones(normalizedShape, dtype));
-            if (bias) RegisterParameter("bias", Tensor.Zeros(normalizedShape, dtype));
+            int size = Shapes.Numel(normalizedShape);
+            var fans = new Fans(size, size);
+            InitParameter("weight", _normalizedShape, weightInit ?? Init.Ones(), fans, generator, dtype);
+            if (bias) InitParameter("bias", _normalizedShape, biasInit ?? Init.Zeros(), fans, generator, dtype);
             else RegisterAbsentParameter("bias");
         }
         else
@@ -174,8 +188,9 @@ public sealed class LayerNorm : Module
     }
 
     /// <summary>Creates the layer for inputs whose last dimension is <paramref name="features"/>.</summary>
-    public LayerNorm(int features, double eps = 1e-5, bool elementwiseAffine = true, bool bias = true, DType dtype = DType.Float32)
-        : this([features], eps, elementwiseAffine, bias, dtype) { }
+    public LayerNorm(int features, double eps = 1e-5, bool elementwiseAffine = true, bool bias = true, DType dtype = DType.Float32,
+        Initializer? weightInit = null, Initializer? biasInit = null, Generator? generator = null)
+        : this([features], eps, elementwiseAffine, bias, dtype, weightInit, biasInit, generator) { }
 
     /// <summary>The trailing dimensions normalized over.</summary>
     public ReadOnlySpan<int> NormalizedShape => _normalizedShape;

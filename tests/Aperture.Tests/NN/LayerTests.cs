@@ -140,6 +140,17 @@ public class LayerTests
     }
 
     [Fact]
+    public void NormalizationLayersTakeInitializers()
+    {
+        var bn = new BatchNorm2d(4, weightInit: Init.Uniform(0.5, 1), biasInit: Init.Constant(0.1), generator: new Generator(0));
+        Assert.All(bn.Weight!.ToFloatArray(), w => Assert.InRange(w, 0.5f, 1f));
+        Assert.Equal([0.1f, 0.1f, 0.1f, 0.1f], bn.Bias!.ToFloatArray());
+        var ln = new LayerNorm(3, weightInit: Init.Constant(2));
+        Assert.Equal([2f, 2f, 2f], ln.Weight!.ToFloatArray());
+        Assert.Contains("BatchNorm1d(2", Assert.Throws<ArgumentNullException>(() => new BatchNorm1d(2, weightInit: Init.Normal())).Message);
+    }
+
+    [Fact]
     public void BatchNormCumulativeAverageAndStateDict()
     {
         var bn = new BatchNorm1d(1, momentum: null, dtype: DType.Float64);
