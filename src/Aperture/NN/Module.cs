@@ -259,6 +259,18 @@ public abstract partial class Module
         return list.Count == 0 ? "(none)" : string.Join(", ", list);
     }
 
+    /// <summary>
+    /// Calls <paramref name="fn"/> on every descendant and then on this module (children first, like PyTorch's
+    /// <c>model.apply</c>), e.g. to re-initialize every Linear layer. Returns this module.
+    /// </summary>
+    public Module Apply(Action<Module> fn)
+    {
+        ArgumentNullException.ThrowIfNull(fn);
+        foreach (var child in _children.Values) child.Apply(fn);
+        fn(this);
+        return this;
+    }
+
     /// <summary>The number of parameter elements (shared parameters counted once); <paramref name="trainableOnly"/> counts those that require grad.</summary>
     public long ParameterCount(bool trainableOnly = false) =>
         Parameters().Where(p => !trainableOnly || p.RequiresGrad).Sum(p => (long)p.Numel);

@@ -178,6 +178,18 @@ public class ModuleTests
     }
 
     [Fact]
+    public void ApplyVisitsChildrenFirst()
+    {
+        var model = SmallMlp();
+        var order = new List<string>();
+        model.Apply(m => order.Add(m.Describe()));
+        Assert.Equal(["Linear(4 → 5)", "ReLU()", "Linear(5 → 3)", "Sequential()"], order);
+        var g = new Generator(3);
+        model.Apply(m => { if (m is Linear l) Init.XavierUniform().Apply(l.Weight, g); });
+        Assert.Equal(Init.XavierUniform().Sample([5, 4], DType.Float32, new Generator(3)).ToFloatArray(), model.GetParameter("0.weight").ToFloatArray());
+    }
+
+    [Fact]
     public void PrintsLikePyTorch()
     {
         var model = new Sequential(new Linear(784, 256, generator: new Generator(0)), new ReLU(), new Linear(256, 10, bias: false, generator: new Generator(0)));
