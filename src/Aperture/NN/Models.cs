@@ -71,6 +71,40 @@ public static class Models
     }
 
     /// <summary>
+    /// LeNet-5 (LeCun et al. 1998) for square single- or multi-channel images, in the common modern form:
+    /// Conv2d(in → 6, 5×5) → activation → pool 2×2 → Conv2d(6 → 16, 5×5) → activation → pool 2×2 → Flatten →
+    /// Linear(16·s·s → 120) → activation → Linear(120 → 84) → activation → Linear(84 → classes). Images smaller than
+    /// LeNet's 32×32 get padding 2 in the first convolution, so 28×28 Fashion-MNIST gives s = 5 as in the original.
+    /// </summary>
+    /// <param name="classes">Output classes.</param>
+    /// <param name="inChannels">Image channels.</param>
+    /// <param name="imageSize">The images' height and width.</param>
+    /// <param name="activation">The activation after every layer but the last (relu by default; tanh is closer to the original).</param>
+    /// <param name="pooling">"max" (default) or "avg" (the original's subsampling, without its learned scale).</param>
+    /// <param name="generator">The source of initial values (seed 0 when none is given).</param>
+    /// <param name="dtype">The parameters' dtype.</param>
+    public static Sequential LeNet5(int classes = 10, int inChannels = 1, int imageSize = 28, string activation = "relu", string pooling = "max",
+        Generator? generator = null, DType dtype = DType.Float32)
+    {
+        Activations.Create(activation);
+        if (pooling is not ("max" or "avg"))
+            throw new ArgumentException($"Models.LeNet5: pooling must be \"max\" or \"avg\", got \"{pooling}\"", nameof(pooling));
+        int pad = imageSize < 32 ? 2 : 0;
+        int s = ((imageSize + 2 * pad - 4) / 2 - 4) / 2;
+        if (s < 1)
+            throw new ArgumentException($"Models.LeNet5: {imageSize}×{imageSize} images are too small for two 5×5 convolutions and two 2×2 poolings", nameof(imageSize));
+        var g = generator ?? new Generator(0);
+        Module Pool() => pooling == "max" ? new MaxPool2d(2) : new AvgPool2d(2);
+        return new Sequential(
+            new Conv2d(inChannels, 6, 5, padding: pad, generator: g, dtype: dtype), Activations.Create(activation), Pool(),
+            new Conv2d(6, 16, 5, generator: g, dtype: dtype), Activations.Create(activation), Pool(),
+            new Flatten(),
+            new Linear(16 * s * s, 120, generator: g, dtype: dtype), Activations.Create(activation),
+            new Linear(120, 84, generator: g, dtype: dtype), Activations.Create(activation),
+            new Linear(84, classes, generator: g, dtype: dtype));
+    }
+
+    /// <summary>
     /// A deep linear network: <paramref name="widths"/>.Length − 1 bias-free Linear layers with identity activations
     /// between them (widths [d0, d1, …, dL] map d0 → dL), for the dynamics of products of matrices.
     /// </summary>
