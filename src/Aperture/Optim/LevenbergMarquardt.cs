@@ -33,7 +33,9 @@ public enum DampingMatrix
 /// <remarks>
 /// Costs per step: n forward passes (forward mode) or one forward and m backward passes (reverse mode), n the number
 /// of trainable parameter elements and m the number of residuals; and an n×n solve. Meant for small models (up to
-/// a few thousand parameters). Frozen parameters (RequiresGrad false) are held fixed. The state saved by
+/// a few thousand parameters). Frozen parameters (RequiresGrad false) are held fixed. The residual function is
+/// evaluated many times per step and must give the same function each time: put a model with dropout or batch norm
+/// in evaluation mode (<c>model.Eval()</c>) first. The state saved by
 /// <see cref="Optimizer.StateDict"/> holds λ and ν.
 /// </remarks>
 public sealed class LevenbergMarquardt : Optimizer

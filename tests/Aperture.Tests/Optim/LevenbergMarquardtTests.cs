@@ -94,6 +94,21 @@ public class LevenbergMarquardtTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void LevenbergMarquardtSolvesALinearLeastSquaresProblem()
+    {
+        // A convex quadratic ‖Aθ − c‖²: Gauss–Newton is exact, so a few damped steps reach the normal equations' solution.
+        var g = new Generator(12);
+        var a = Tensor.Randn([10, 3], g, DType.Float64);
+        var c = Tensor.Randn([10], g, DType.Float64);
+        var theta = Tensor.Zeros([3], DType.Float64).RequiresGrad_();
+        var lm = new LevenbergMarquardt([theta], () => Ops.Sub(a.MatMul(theta), c));
+        for (int i = 0; i < 10; i++) lm.Step();
+        var expected = Linalg.CholeskySolve(a.T.MatMul(a), a.T.MatMul(c)).ToDoubleArray();
+        var actual = theta.ToDoubleArray();
+        for (int i = 0; i < 3; i++) Assert.Equal(expected[i], actual[i], 1e-9);
+    }
+
+    [Fact]
     public void LevenbergMarquardtFitsASmallMlp()
     {
         var g = new Generator(3);
