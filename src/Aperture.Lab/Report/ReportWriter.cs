@@ -63,7 +63,7 @@ public static class ReportWriter
             }
             var e = v.Verdict.Effect;
             h.Append($"<td>{Badge(v.Verdict.Outcome)}</td><td>{HtmlEncode(e.Name)}: <b>{HtmlEncode(e.Format())}</b></td>");
-            h.Append($"<td>{v.Seeds}</td><td>{TierText(v)}</td><td>{Duration(v.Seconds)}</td>");
+            h.Append($"<td>{v.Seeds}</td><td>{TierText(v)}</td><td class=\"nowrap\">{Duration(v.Seconds)}</td>");
             h.Append($"<td>{ModelList(p, v.Verdict.Outcome, true)}</td><td>{ModelList(p, v.Verdict.Outcome, false)}</td></tr>\n");
         }
         h.Append("</tbody></table>\n");
@@ -241,6 +241,7 @@ public static class ReportWriter
         .held {"{"} background: #d7f2dc; color: #155724; {"}"} .failed {"{"} background: #f8d7da; color: #721c24; {"}"}
         .inconclusive {"{"} background: #fff0c2; color: #7a5b00; {"}"} .none {"{"} background: #eee; color: #555; {"}"}
         .yes {"{"} color: #155724; {"}"} .no {"{"} color: #721c24; {"}"} .maybe {"{"} color: #7a5b00; {"}"}
+        .nowrap {"{"} white-space: nowrap; {"}"}
         .warn {"{"} background: #fff0c2; padding: .5em; {"}"} .tag {"{"} font-size: 75%; background: #e8e8ff; padding: 0 .4em; border-radius: .5em; {"}"}
         figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; border: 1px solid #eee; {"}"} figcaption {"{"} color: #555; {"}"}
         code, pre {"{"} background: #f6f6f6; {"}"} pre {"{"} padding: .6em; overflow-x: auto; {"}"}

@@ -179,7 +179,8 @@ public sealed partial class RunStore : IDisposable
     /// <summary>The experiment (one per phenomenon) named <paramref name="name"/>, created if absent.</summary>
     public long EnsureExperiment(string name, string description) => InTransaction(tx =>
     {
-        using (var ins = Command("INSERT OR IGNORE INTO experiments (name, description, creation_time) VALUES ($n, $d, $t)", tx))
+        using (var ins = Command("INSERT INTO experiments (name, description, creation_time) VALUES ($n, $d, $t) " +
+                                 "ON CONFLICT (name) DO UPDATE SET description = excluded.description", tx))
         {
             ins.Parameters.AddWithValue("$n", name);
             ins.Parameters.AddWithValue("$d", description);
