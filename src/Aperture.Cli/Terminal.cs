@@ -23,7 +23,7 @@ internal static class Terminal
         }
         catch (LabRunException e)
         {
-            AnsiConsole.MarkupLineInterpolated($"[red]run failed:[/] {e.Message}");
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return 1;
         }
         catch (InvalidDataException e)

@@ -121,6 +121,10 @@ public sealed class LabRunner(RunStore store)
     public PhenomenonOutcome Judge(Phenomenon phenomenon, Tier tier, LabProtocol protocol, int executed = 0, int reused = 0)
     {
         var plan = Plan(phenomenon, tier, protocol);
+        var unfinished = plan.Where(s => store.StatusOf(s.RunId) != RunStatus.Finished).ToList();
+        if (unfinished.Count > 0)
+            throw new LabRunException($"{phenomenon.Id}: cannot judge yet: {unfinished.Count} of {plan.Count} runs are not finished " +
+                                      "(never run, failed, or running in another process); run the sweep again");
         var runs = store.LoadRunSet(plan.Select(s => s.RunId));
         var verdict = phenomenon.JudgeRuns(protocol, runs);
         var overrides = ProtocolBinding.Differences(protocol, phenomenon.Defaults(tier));
@@ -140,5 +144,5 @@ public sealed class LabRunner(RunStore store)
     }
 }
 
-/// <summary>A run threw: the message names the phenomenon, the run, its arm and seed.</summary>
-public sealed class LabRunException(string message, Exception inner) : Exception(message, inner);
+/// <summary>A run threw, or a verdict lacks finished runs: the message names the phenomenon and, for a run, its arm and seed.</summary>
+public sealed class LabRunException(string message, Exception? inner = null) : Exception(message, inner);

@@ -78,4 +78,13 @@ public class VerdictTests
         Assert.True(after.Verdict.Effect.Value > before.Verdict.Effect.Value + 0.3);
         Assert.Equal(Outcome.DidNotHold, after.Verdict.Outcome);
     }
+
+    [Fact]
+    public void JudgingWithoutFinishedRunsSaysSo()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var e = Assert.Throws<LabRunException>(() => new LabRunner(store).Judge(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(2)));
+        Assert.Contains("4 of 4 runs are not finished", e.Message);
+    }
 }
