@@ -103,8 +103,8 @@ public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Proto
     public override Protocol Full => new()
     {
         Seeds = 20,
-        Dimension = 200,
-        Kappas = [.. Enumerable.Range(0, 13).Select(i => Math.Round(Math.Pow(10, 1 + i / 4.0), 6))],
+        Dimension = 100,
+        Kappas = [.. Enumerable.Range(0, 7).Select(i => Math.Round(Math.Pow(10, 1 + i / 2.0), 6))],
     };
 
     /// <inheritdoc/>

@@ -1,6 +1,8 @@
 using System.ComponentModel;
 using System.Text.Json;
 using Aperture.Lab.Probes;
+using Aperture.NN;
+using Aperture.Optim;
 
 namespace Aperture.Lab.Phenomena;
 
@@ -63,6 +65,10 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
     public override string Id => "relu-piecewise-linear";
 
     /// <inheritdoc/>
+    /// <remarks>2: trained with Aperture.NN and Aperture.Optim instead of a hand-written MLP and Adam.</remarks>
+    public override int Version => 2;
+
+    /// <inheritdoc/>
     public override string Title => "ReLU nets are piecewise linear and extrapolate linearly";
 
     /// <inheritdoc/>
@@ -113,21 +119,30 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
         // The data: the same points for both arms of a seed (drawn first from the shared generator).
         var xs = Enumerable.Range(0, p.Points).Select(_ => -Math.PI + 2 * Math.PI * g.NextDouble()).Order().ToArray();
         var ys = xs.Select(Math.Sin).ToArray();
-        var net = new Mlp(p.Width, p.Depth, run.Arm == Tanh, g);
+        // PyTorch's default Linear initialization, U(−1/√fan_in, 1/√fan_in) for weights and biases: with one input the
+        // first layer's hinges −b/w spread over the line instead of piling up at 0, as zero biases would put them.
+        var net = NN.Models.Mlp(1, [.. Enumerable.Repeat(p.Width, p.Depth)], 1, activation: run.Arm == Tanh ? "tanh" : "relu",
+            generator: g, dtype: DType.Float64);
         var x = Tensor.FromArray(xs, [p.Points, 1]);
         var y = Tensor.FromArray(ys, [p.Points, 1]);
-        var adam = new Adam(net.Parameters, p.LearningRate);
+        var adam = new Adam(net.Parameters(), lr: p.LearningRate);
         for (int step = 0; step <= p.Steps; step++)
         {
-            var loss = (net.Forward(x) - y).Square().Mean();
+            var loss = Losses.Mse(net.Forward(x), y);
             if (step % 10 == 0 || step == p.Steps) run.Log("train_loss", step, loss.Item());
             if (step == p.Steps) { run.Record("train_loss", loss.Item()); break; }
-            adam.Step(loss);
+            adam.ZeroGrad();
+            loss.Backward();
+            adam.Step();
             if (step % 100 == 0) run.ReportProgress(step / (double)p.Steps);
         }
 
         double lo = xs[0], hi = xs[^1], span = hi - lo, yRange = ys.Max() - ys.Min();
-        double Net(double v) => net.At(v);
+        double Net(double v)
+        {
+            using var _ = Autodiff.NoGrad();
+            return net.Forward(Tensor.FromArray([v], [1, 1])).Item();
+        }
         var gap = Extrapolation(Net, lo, hi, p.Reach * span);
         run.Record("extrapolation_gap", Math.Max(gap.Left, gap.Right) / yRange);
         run.Record("extrapolation_gap_left", gap.Left / yRange);
@@ -137,7 +152,7 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
         double[]? hinges = null;
         if (run.Arm == Relu)
         {
-            var pl = net.PiecewiseLinear();
+            var pl = ExactPieces(net);
             hinges = [.. pl.Hinges];
             run.Record("pieces", pl.Pieces.Count);
             run.Record("activation_regions", pl.Regions.Count);
@@ -235,50 +250,11 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
         }
     }
 
-    /// <summary>A small MLP (1 → width → … → 1) on raw engine ops, float64.</summary>
-    private sealed class Mlp
+    // The exact pieces of the trained net: its Linear layers' weights [out, in] and biases, first to last.
+    private static PiecewiseLinear ExactPieces(Module net)
     {
-        private readonly List<(Tensor W, Tensor B)> _layers = [];
-        private readonly bool _tanh;
-
-        // PyTorch's default Linear initialization, U(−1/√fan_in, 1/√fan_in) for weights and biases: with one input the
-        // first layer's hinges −b/w spread over the line instead of piling up at 0, as zero biases would make them.
-        public Mlp(int width, int depth, bool tanh, Generator g)
-        {
-            _tanh = tanh;
-            int fanIn = 1;
-            for (int l = 0; l <= depth; l++)
-            {
-                int fanOut = l == depth ? 1 : width;
-                double bound = 1 / Math.Sqrt(fanIn);
-                _layers.Add((Tensor.Uniform([fanOut, fanIn], -bound, bound, g, DType.Float64).RequiresGrad_(),
-                             Tensor.Uniform([fanOut], -bound, bound, g, DType.Float64).RequiresGrad_()));
-                fanIn = fanOut;
-            }
-        }
-
-        public IReadOnlyList<Tensor> Parameters => [.. _layers.SelectMany(l => new[] { l.W, l.B })];
-
-        public Tensor Forward(Tensor x)
-        {
-            for (int l = 0; l < _layers.Count; l++)
-            {
-                x = Ops.Linear(x, _layers[l].W, _layers[l].B);
-                if (l < _layers.Count - 1) x = _tanh ? x.Tanh() : x.Relu();
-            }
-            return x;
-        }
-
-        public double At(double v)
-        {
-            using var _ = Autodiff.NoGrad();
-            return Forward(Tensor.FromArray([v], [1, 1])).Item();
-        }
-
-        public PiecewiseLinear PiecewiseLinear() => Probes.PiecewiseLinear.Analyze(
-            [.. _layers.Select(l => To2D(l.W))], [.. _layers.Select(l => l.B.ToDoubleArray())]);
-
-        private static double[,] To2D(Tensor w)
+        var layers = net.NamedModules().Select(m => m.Module).OfType<Linear>().ToList();
+        var weights = layers.Select(l => l.GetParameter("weight")).Select(w =>
         {
             var flat = w.ToDoubleArray();
             int rows = w.Size(0), cols = w.Size(1);
@@ -286,30 +262,7 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
             for (int i = 0; i < rows; i++)
                 for (int j = 0; j < cols; j++) m[i, j] = flat[i * cols + j];
             return m;
-        }
-    }
-
-    /// <summary>Adam (Kingma and Ba, arXiv 1412.6980) with the usual defaults, on raw tensors.</summary>
-    private sealed class Adam(IReadOnlyList<Tensor> parameters, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
-    {
-        private readonly Tensor[] _m = [.. parameters.Select(Tensor.ZerosLike)];
-        private readonly Tensor[] _v = [.. parameters.Select(Tensor.ZerosLike)];
-        private int _t;
-
-        public void Step(Tensor loss)
-        {
-            foreach (var p in parameters) p.ZeroGrad();
-            loss.Backward();
-            _t++;
-            using var _ = Autodiff.NoGrad();
-            double c1 = 1 - Math.Pow(beta1, _t), c2 = 1 - Math.Pow(beta2, _t);
-            for (int i = 0; i < parameters.Count; i++)
-            {
-                var grad = parameters[i].Grad!;
-                _m[i] = _m[i] * beta1 + grad * (1 - beta1);
-                _v[i] = _v[i] * beta2 + grad.Square() * (1 - beta2);
-                Ops.SubInPlace(parameters[i], _m[i] / c1 / ((_v[i] / c2).Sqrt() + eps) * lr);
-            }
-        }
+        }).ToList();
+        return PiecewiseLinear.Analyze(weights, [.. layers.Select(l => l.GetParameter("bias").ToDoubleArray())]);
     }
 }
