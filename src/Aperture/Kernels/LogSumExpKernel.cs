@@ -40,42 +40,51 @@ internal static class LogSumExpKernel
         return m;
     }
 
-    /// <summary>y[o] = m + log Σ_i exp(x[o, i] − m) for each of <paramref name="outer"/> contiguous rows of <paramref name="inner"/> values (m the row maximum, 0 when it is −∞).</summary>
-    public static void Rows<T>(T[] src, int offset, int outer, int inner, T[] y, NumericsPolicy p) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// y[o] = m + log Σ_i exp(x[o, i] − m) for each of <paramref name="outer"/> contiguous rows of <paramref name="inner"/>
+    /// values (m the row maximum, 0 when it is −∞). When given, <paramref name="e"/> receives exp(x − m) (row by row),
+    /// <paramref name="s"/> the sums and <paramref name="m"/> the shifts, which the backward pass reuses.
+    /// </summary>
+    public static void Rows<T>(T[] src, int offset, int outer, int inner, T[] y, T[]? e, T[]? s, T[]? m, NumericsPolicy p)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Parallelism.For(outer, (long)inner * 24, (o0, o1) =>
         {
-            var tmp = ArrayPool<T>.Shared.Rent(Math.Max(inner, 1));
+            var tmp = e is null ? ArrayPool<T>.Shared.Rent(Math.Max(inner, 1)) : null;
             try
             {
-                var t = tmp.AsSpan(0, inner);
                 for (int o = o0; o < o1; o++)
                 {
                     var row = new ReadOnlySpan<T>(src, offset + o * inner, inner);
-                    T m = Max(row);
-                    if (T.IsNegativeInfinity(m)) m = T.Zero;
-                    for (int i = 0; i < inner; i++) t[i] = row[i] - m;
-                    T s;
+                    var t = e is null ? tmp.AsSpan(0, inner) : e.AsSpan(o * inner, inner);
+                    T shift = Max(row);
+                    if (T.IsNegativeInfinity(shift)) shift = T.Zero;
+                    for (int i = 0; i < inner; i++) t[i] = row[i] - shift;
+                    T sum, log;
                     if (typeof(T) == typeof(float))
                     {
                         var f = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(t);
                         UnaryMath.Apply<ExpFn>(f, f);
-                        float l = UnaryMath.Scalar<LogFn>(Reduce.Sum(f, p));
-                        s = (T)(object)l;
+                        float total = Reduce.Sum(f, p);
+                        sum = (T)(object)total;
+                        log = (T)(object)UnaryMath.Scalar<LogFn>(total);
                     }
                     else
                     {
                         var d = System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(t);
                         UnaryMath.Apply<ExpFn>(d, d);
-                        double l = UnaryMath.Scalar<LogFn>(Reduce.Sum(d, p));
-                        s = (T)(object)l;
+                        double total = Reduce.Sum(d, p);
+                        sum = (T)(object)total;
+                        log = (T)(object)UnaryMath.Scalar<LogFn>(total);
                     }
-                    y[o] = s + m;
+                    y[o] = log + shift;
+                    if (s is not null) s[o] = sum;
+                    if (m is not null) m[o] = shift;
                 }
             }
             finally
             {
-                ArrayPool<T>.Shared.Return(tmp);
+                if (tmp is not null) ArrayPool<T>.Shared.Return(tmp);
             }
         });
     }

@@ -115,7 +115,7 @@ internal static class Reduce
                     for (int lane = 0; lane < Lanes; lane++) p[lane] += x[i + lane];
                 break;
         }
-        for (int lane = 0; i < n; i++, lane++) p[lane] += x[i];
+        for (; i < x.Length; i++) p[i & (Lanes - 1)] += x[i];
         return Tree(p);
     }
 
@@ -166,7 +166,7 @@ internal static class Reduce
                     for (int lane = 0; lane < Lanes; lane++) p[lane] += x[i + lane];
                 break;
         }
-        for (int lane = 0; i < n; i++, lane++) p[lane] += x[i];
+        for (; i < x.Length; i++) p[i & (Lanes - 1)] += x[i];
         return Tree(p);
     }
 

@@ -183,37 +183,64 @@ public static partial class Ops
         if (p.Activations != StorageFormat.Native || p.Gradients != StorageFormat.Native)
         {
             // Emulated storage rounds every intermediate of the composite, so take it op by op.
-            var m = MaxValues(x, ax);
-            var lse = Add(Log(Sum(Exp(Sub(x, m)), ax, keepDim: true)), m);
+            var shift = MaxValues(x, ax);
+            var lse = Add(Log(Sum(Exp(Sub(x, shift)), ax, keepDim: true)), shift);
             return keepDim ? lse : Reshape(lse, Shapes.Reduced(x.Shape, ax, keepDim: false));
         }
-        // One fused pass per row with the composite's own operations (same bits), and one node.
+        // One fused pass per row with the composite's own operations (same bits), and one node whose rules are the
+        // composite's rules (same bits in the backward pass too).
         var (src, outer, inner) = ReducedLast(x, ax);
         var y = Tensor.Empty(Shapes.Reduced(x.Shape, ax, keepDim), x.DType);
-        if (x.DType == DType.Float32) LogSumExpKernel.Rows(src.Buffer<float>(), src._offset, outer, inner, y.Buffer<float>(), p);
-        else LogSumExpKernel.Rows(src.Buffer<double>(), src._offset, outer, inner, y.Buffer<double>(), p);
-        return Graph.Record(Graph.NeedsNode(x) ? new LogSumExpNode(x, ax, keepDim) : null, y);
+        bool record = Graph.NeedsNode(x);
+        var keepShape = Shapes.Reduced(x.Shape, ax, keepDim: true);
+        Tensor? e = record ? Tensor.Empty(src.Shape, x.DType) : null;
+        Tensor? s = record ? Tensor.Empty(keepShape, x.DType) : null, m = record ? Tensor.Empty(keepShape, x.DType) : null;
+        if (x.DType == DType.Float32)
+            LogSumExpKernel.Rows(src.Buffer<float>(), src._offset, outer, inner, y.Buffer<float>(), e?.Buffer<float>(), s?.Buffer<float>(), m?.Buffer<float>(), p);
+        else
+            LogSumExpKernel.Rows(src.Buffer<double>(), src._offset, outer, inner, y.Buffer<double>(), e?.Buffer<double>(), s?.Buffer<double>(), m?.Buffer<double>(), p);
+        if (!record) return Graph.Record(null, y);
+        // e is laid out with the reduced axes last; view it in x's axis order.
+        var perm = AxesLast(ax, x.Rank);
+        var strides = new int[perm.Length];
+        for (int i = 0; i < perm.Length; i++) strides[perm[i]] = e!.Strides[i];
+        var eView = e!.Alias(x.Shape.ToArray(), strides, 0);
+        return Graph.Record(new LogSumExpNode(x, ax, keepDim, eView, s!, m!), y);
     }
 
-    /// <summary>d logsumexp / dx = softmax(x) = exp(x − logsumexp(x)).</summary>
-    private sealed class LogSumExpNode(Tensor x, int[] axes, bool keepDim) : Node(x)
+    /// <summary>
+    /// The rules of the composite m + log(Σ exp(x − m)) with m constant, written out: VJP = exp(x − m)·(g / Σ),
+    /// JVP = Σ(t·exp(x − m)) / Σ. The forward pass's exp(x − m) and Σ are reused unless the rule itself is being
+    /// differentiated (higher order, or a tangent on x), in which case they are recomputed as ops on x.
+    /// </summary>
+    private sealed class LogSumExpNode(Tensor x, int[] axes, bool keepDim, Tensor e, Tensor s, Tensor m) : Node(x)
     {
         public override string Name => "logsumexp";
 
-        private Tensor Softmax()
+        private (Tensor E, Tensor S) Terms()
         {
             var x = Inputs[0];
-            var lse = keepDim ? Output : Reshape(Output, Shapes.Reduced(x.Shape, axes, keepDim: true));
-            return Exp(Sub(x, lse));
+            if (!Graph.NeedsNode(x)) return (e, s);
+            var ex = Exp(Sub(x, m));
+            return (ex, Sum(ex, axes, keepDim: true));
         }
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
-            var g = keepDim ? grad : Reshape(grad, Shapes.Reduced(Inputs[0].Shape, axes, keepDim: true));
-            inputGrads[0] = Mul(g, Softmax());
+            var x = Inputs[0];
+            var (ex, total) = Terms();
+            var g = keepDim ? grad : Reshape(grad, Shapes.Reduced(x.Shape, axes, keepDim: true));
+            inputGrads[0] = Mul(Expand(Div(g, total), x.Shape), ex);
         }
 
-        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Sum(Mul(tx, Softmax()), axes, keepDim) : null;
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            if (t[0] is not { } tx) return null;
+            var x = Inputs[0];
+            var (ex, total) = Terms();
+            var r = Div(Sum(Mul(tx, ex), axes, keepDim: true), total);
+            return keepDim ? r : Reshape(r, Shapes.Reduced(x.Shape, axes, keepDim: false));
+        }
     }
 
     /// <summary>log Σ exp(x) over one axis.</summary>
