@@ -6,7 +6,7 @@ namespace Aperture.Tests.Kernels;
 /// The matmul kernel against the naive fused multiply-add chain c = fma(a[i,k], b[k,j], c), bit for bit, on
 /// awkward shapes, for every code path, dtype, operand layout and thread count.
 /// </summary>
-[Collection(KernelSettingsCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class GemmTests
 {
     private static readonly int[] Awkward = [1, 2, 3, 7, 13, 16, 17, 31, 33];

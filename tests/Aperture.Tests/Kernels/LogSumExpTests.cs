@@ -1,7 +1,7 @@
 namespace Aperture.Tests.Kernels;
 
 /// <summary>The fused log-sum-exp equals its composite definition bit for bit, on every path, axis and order.</summary>
-[Collection(KernelSettingsCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class LogSumExpTests
 {
     private static Tensor Composite(Tensor x, int[] axes)

@@ -1,7 +1,7 @@
 namespace Aperture.Tests.Kernels;
 
 /// <summary>The worker pool: every index exactly once in the documented chunks, errors surface, nesting and concurrent callers work.</summary>
-[Collection(KernelSettingsCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class ParallelismTests
 {
     [Fact]

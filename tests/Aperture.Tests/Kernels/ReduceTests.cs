@@ -1,7 +1,7 @@
 namespace Aperture.Tests.Kernels;
 
 /// <summary>Sums: the same bits on every code path and thread count, and the column sum equal to summing each column alone.</summary>
-[Collection(KernelSettingsCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class ReduceTests
 {
     private static float[] RandomF(int n, int seed)

@@ -6,7 +6,7 @@ namespace Aperture.Tests.Kernels;
 /// exp, expm1, log, tanh and sigmoid: accuracy against Math/MathF in ulp over many values and every special
 /// value, and the same bits on every code path and at every position in a span.
 /// </summary>
-[Collection(KernelSettingsCollection.Name)]
+[Collection(ThreadCountCollection.Name)]
 public class VecMathTests(ITestOutputHelper output)
 {
     public enum Fn { Exp, ExpM1, Log, Tanh, Sigmoid, Log1p, Softplus }

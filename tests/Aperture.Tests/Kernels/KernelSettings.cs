@@ -1,16 +1,9 @@
 namespace Aperture.Tests.Kernels;
 
 /// <summary>
-/// Tests that force a kernel code path, the thread count or the blocking sizes change process-wide settings, so
-/// they run alone (no other test runs beside them).
+/// Helpers to run a body under each code path, thread count or blocking, restoring the settings afterwards (tests that
+/// use them belong to <see cref="ThreadCountCollection"/>).
 /// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class KernelSettingsCollection
-{
-    public const string Name = "kernel settings";
-}
-
-/// <summary>Helpers to run a body under each code path and thread count, restoring the settings afterwards.</summary>
 internal static class KernelSettings
 {
     public static IEnumerable<KernelPath> Paths => KernelPaths.Available();
