@@ -73,6 +73,48 @@ internal static unsafe class Packing
         if (p < len) Strided(src + p, ld, 1, rows, len - p, dst + p * width, width);
     }
 
+    /// <summary>One exact register block: dst[c·ldd + r] = src[r·lds + c] for an 8×8 (float) or 4×4 (double) block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Block<T>(T* src, nint lds, T* dst, nint ldd) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            float* s = (float*)src, d = (float*)dst;
+            var v0 = Vector256.Load(s); var v1 = Vector256.Load(s + lds);
+            var v2 = Vector256.Load(s + 2 * lds); var v3 = Vector256.Load(s + 3 * lds);
+            var v4 = Vector256.Load(s + 4 * lds); var v5 = Vector256.Load(s + 5 * lds);
+            var v6 = Vector256.Load(s + 6 * lds); var v7 = Vector256.Load(s + 7 * lds);
+            var t0 = Avx.UnpackLow(v0, v1); var t1 = Avx.UnpackHigh(v0, v1);
+            var t2 = Avx.UnpackLow(v2, v3); var t3 = Avx.UnpackHigh(v2, v3);
+            var t4 = Avx.UnpackLow(v4, v5); var t5 = Avx.UnpackHigh(v4, v5);
+            var t6 = Avx.UnpackLow(v6, v7); var t7 = Avx.UnpackHigh(v6, v7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Permute2x128(u0, u4, 0x20).Store(d);
+            Avx.Permute2x128(u1, u5, 0x20).Store(d + ldd);
+            Avx.Permute2x128(u2, u6, 0x20).Store(d + 2 * ldd);
+            Avx.Permute2x128(u3, u7, 0x20).Store(d + 3 * ldd);
+            Avx.Permute2x128(u0, u4, 0x31).Store(d + 4 * ldd);
+            Avx.Permute2x128(u1, u5, 0x31).Store(d + 5 * ldd);
+            Avx.Permute2x128(u2, u6, 0x31).Store(d + 6 * ldd);
+            Avx.Permute2x128(u3, u7, 0x31).Store(d + 7 * ldd);
+        }
+        else
+        {
+            double* s = (double*)src, d = (double*)dst;
+            var v0 = Vector256.Load(s); var v1 = Vector256.Load(s + lds);
+            var v2 = Vector256.Load(s + 2 * lds); var v3 = Vector256.Load(s + 3 * lds);
+            var t0 = Avx.UnpackLow(v0, v1); var t1 = Avx.UnpackHigh(v0, v1);
+            var t2 = Avx.UnpackLow(v2, v3); var t3 = Avx.UnpackHigh(v2, v3);
+            Avx.Permute2x128(t0, t2, 0x20).Store(d);
+            Avx.Permute2x128(t1, t3, 0x20).Store(d + ldd);
+            Avx.Permute2x128(t0, t2, 0x31).Store(d + 2 * ldd);
+            Avx.Permute2x128(t1, t3, 0x31).Store(d + 3 * ldd);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Row(float* src, nint ld, int r, int rows, int p) =>
         r < rows ? Vector256.Load(src + r * ld + p) : Vector256<float>.Zero;
