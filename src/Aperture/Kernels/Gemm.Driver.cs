@@ -39,8 +39,8 @@ internal static unsafe class GemmDriver<T, V, TV, K>
 }
 
 /// <summary>
-/// The unpacked product: up to four rows of C at a time (several independent chains per column register hide the
-/// FMA latency), k inner. Rows of B must be contiguous; they are gathered into a scratch buffer when they are not.
+/// The unpacked product: up to four rows of C at a time, eight with 512-bit registers (several independent chains
+/// per column register hide the FMA latency, and each B load serves every row), k inner. Rows of B must be contiguous; they are gathered into a scratch buffer when they are not.
 /// </summary>
 internal static unsafe class GemmDirect<T, V, TV>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -81,12 +81,66 @@ internal static unsafe class GemmDirect<T, V, TV>
     {
         int i = m0;
         T* tmp = stackalloc T[V.Width];
+        if (V.Width * sizeof(T) == 64)
+        {
+            // 32 registers: eight rows share each pair of B registers (16 accumulators).
+            int wide = n0 + (n1 - n0) / (2 * V.Width) * (2 * V.Width);
+            for (; i + 8 <= m1; i += 8)
+            {
+                Eight(g, i, n0, wide, tmp);
+                if (wide < n1)
+                {
+                    Block<R4>(g, i, wide, n1, tmp);
+                    Block<R4>(g, i + 4, wide, n1, tmp);
+                }
+            }
+        }
         for (; i + 4 <= m1; i += 4) Block<R4>(g, i, n0, n1, tmp);
         switch (m1 - i)
         {
             case 3: Block<R3>(g, i, n0, n1, tmp); break;
             case 2: Block<R2>(g, i, n0, n1, tmp); break;
             case 1: Block<R1>(g, i, n0, n1, tmp); break;
+        }
+    }
+
+    /// <summary>Eight rows of C by two registers of columns, over [n0, n1) (a whole number of register pairs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Eight(in GemmProblem<T> g, int i, int n0, int n1, T* tmp)
+    {
+        int w = V.Width, k = g.K;
+        nint csA = g.CsA, rsB = g.RsB, csC = g.CsC, rsA = g.RsA, rsC = g.RsC;
+        T* a = g.Ap + i * rsA;
+        T* c = g.Cp + i * rsC;
+        for (int j = n0; j < n1; j += 2 * w)
+        {
+            TV x0 = V.Zero, y0 = V.Zero, x1 = V.Zero, y1 = V.Zero, x2 = V.Zero, y2 = V.Zero, x3 = V.Zero, y3 = V.Zero;
+            TV x4 = V.Zero, y4 = V.Zero, x5 = V.Zero, y5 = V.Zero, x6 = V.Zero, y6 = V.Zero, x7 = V.Zero, y7 = V.Zero;
+            T* b = g.Bp + j;
+            for (int p = 0; p < k; p++)
+            {
+                T* bp = b + p * rsB;
+                TV b0 = V.Load(bp), b1 = V.Load(bp + w);
+                T* ap = a + p * csA;
+                TV s = V.Splat(ap[0]); x0 = V.Fma(s, b0, x0); y0 = V.Fma(s, b1, y0);
+                s = V.Splat(ap[rsA]); x1 = V.Fma(s, b0, x1); y1 = V.Fma(s, b1, y1);
+                s = V.Splat(ap[2 * rsA]); x2 = V.Fma(s, b0, x2); y2 = V.Fma(s, b1, y2);
+                s = V.Splat(ap[3 * rsA]); x3 = V.Fma(s, b0, x3); y3 = V.Fma(s, b1, y3);
+                s = V.Splat(ap[4 * rsA]); x4 = V.Fma(s, b0, x4); y4 = V.Fma(s, b1, y4);
+                s = V.Splat(ap[5 * rsA]); x5 = V.Fma(s, b0, x5); y5 = V.Fma(s, b1, y5);
+                s = V.Splat(ap[6 * rsA]); x6 = V.Fma(s, b0, x6); y6 = V.Fma(s, b1, y6);
+                s = V.Splat(ap[7 * rsA]); x7 = V.Fma(s, b0, x7); y7 = V.Fma(s, b1, y7);
+            }
+            T* cj = c + j * csC;
+            nint right = w * csC;
+            Put(cj, csC, x0, tmp); Put(cj + right, csC, y0, tmp);
+            Put(cj + rsC, csC, x1, tmp); Put(cj + rsC + right, csC, y1, tmp);
+            Put(cj + 2 * rsC, csC, x2, tmp); Put(cj + 2 * rsC + right, csC, y2, tmp);
+            Put(cj + 3 * rsC, csC, x3, tmp); Put(cj + 3 * rsC + right, csC, y3, tmp);
+            Put(cj + 4 * rsC, csC, x4, tmp); Put(cj + 4 * rsC + right, csC, y4, tmp);
+            Put(cj + 5 * rsC, csC, x5, tmp); Put(cj + 5 * rsC + right, csC, y5, tmp);
+            Put(cj + 6 * rsC, csC, x6, tmp); Put(cj + 6 * rsC + right, csC, y6, tmp);
+            Put(cj + 7 * rsC, csC, x7, tmp); Put(cj + 7 * rsC + right, csC, y7, tmp);
         }
     }
 
