@@ -8,10 +8,10 @@ namespace Aperture;
 /// </summary>
 /// <remarks>
 /// Parallel loops run on a dedicated pool of <see cref="Threads"/> − 1 workers; the calling thread takes the first
-/// chunk itself. A worker spins briefly after each job before it blocks, so the back-to-back small kernels of a
-/// training step do not pay a wake-up each (<c>Parallel.For</c> costs about twice as much on a 64×64 matmul).
-/// A loop started while the pool is busy (a nested loop, or a second thread) runs on its caller alone; that
-/// changes no result, since chunks never share an output.
+/// chunk itself, and any chunk whose worker has not started by then. A worker spins briefly after each loop before
+/// it blocks, so the back-to-back small kernels of a training step do not pay a wake-up each. A loop started while
+/// the pool is busy (a nested loop, or a second thread) runs on its caller alone; that changes no result, since
+/// chunks never share an output.
 /// </remarks>
 public static class Parallelism
 {
@@ -47,13 +47,6 @@ public static class Parallelism
             return;
         }
         WorkerPool.Run(count, threads, body);
-    }
-
-    /// <summary>The number of chunks <see cref="For"/> would split <paramref name="count"/> items into.</summary>
-    internal static int Chunks(int count, long costPerItem)
-    {
-        int threads = Math.Min(s_threads, count);
-        return threads <= 1 || count * costPerItem < MinParallelWork ? 1 : threads;
     }
 
     /// <summary>
