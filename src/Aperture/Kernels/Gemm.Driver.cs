@@ -60,19 +60,21 @@ internal static unsafe class GemmDirect<T, V, TV>
             g = new GemmProblem<T>(g.Ap, g.RsA, g.CsA, dense, g.N, 1, g.Cp, g.RsC, g.CsC, g.M, g.N, g.K);
         }
         long work = (long)g.M * g.N * g.K;
-        int w = V.Width;
-        if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1)
-        {
-            var gc = g;
-            if (g.M >= g.N) Parallelism.For((g.M + 3) / 4, (long)4 * g.N * g.K, (i0, i1) => Rows(gc, i0 * 4, Math.Min(i1 * 4, gc.M), 0, gc.N));
-            else
-            {
-                int units = (g.N + 2 * w - 1) / (2 * w);
-                Parallelism.For(units, (long)2 * w * g.M * g.K, (u0, u1) => Rows(gc, 0, gc.M, u0 * 2 * w, Math.Min(u1 * 2 * w, gc.N)));
-            }
-        }
+        if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1) Parallel(g);
         else Rows(g, 0, g.M, 0, g.N);
         GC.KeepAlive(owner);
+    }
+
+    private static void Parallel(GemmProblem<T> g)
+    {
+        int w = V.Width;
+        // Row blocks of eight keep the eight-row kernel whole; columns go in register pairs.
+        if (g.M >= g.N) Parallelism.For((g.M + 7) / 8, (long)8 * g.N * g.K, (i0, i1) => Rows(g, i0 * 8, Math.Min(i1 * 8, g.M), 0, g.N));
+        else
+        {
+            int units = (g.N + 2 * w - 1) / (2 * w);
+            Parallelism.For(units, (long)2 * w * g.M * g.K, (u0, u1) => Rows(g, 0, g.M, u0 * 2 * w, Math.Min(u1 * 2 * w, g.N)));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -93,7 +93,14 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         int mr = K.MR, nr = K.NR;
         int threads = (long)g.M * g.N * g.K >= GemmBlocking.ParallelMinWork ? Parallelism.Threads : 1;
         int panelsM = (g.M + mr - 1) / mr, panelsN = (g.N + nr - 1) / nr;
-        if (threads > 1 && panelsM >= threads && (g.M >= g.N || panelsN < threads))
+        if (threads > 1 && (panelsM >= threads || panelsN >= threads)) Parallel(g, threads, panelsM, panelsN);
+        else Region(g, 0, g.M, 0, g.N, null, 0);
+    }
+
+    private static void Parallel(GemmProblem<T> g, int threads, int panelsM, int panelsN)
+    {
+        int mr = K.MR, nr = K.NR;
+        if (panelsM >= threads && (g.M >= g.N || panelsN < threads))
         {
             // Split the rows; B is packed once, by all threads, and shared.
             int kc = KcFor(g.K), npad = panelsN * nr;
@@ -113,13 +120,12 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
                 Region(g, p0 * mr, Math.Min(p1 * mr, g.M), 0, g.N, (T*)fullB, npad));
             GC.KeepAlive(owner);
         }
-        else if (threads > 1 && panelsN >= threads)
+        else
         {
             // Split the columns; each thread packs its own B columns and all of (the small) A.
             Parallelism.For(panelsN, (long)nr * g.M * g.K, (q0, q1) =>
                 Region(g, 0, g.M, q0 * nr, Math.Min(q1 * nr, g.N), null, 0));
         }
-        else Region(g, 0, g.M, 0, g.N, null, 0);
     }
 
     /// <summary>

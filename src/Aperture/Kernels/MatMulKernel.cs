@@ -41,10 +41,21 @@ internal static class MatMulKernel
         }
         if (p.Order == ReductionOrder.Sequential && (p.Accumulation == AccumulationPrecision.Native || typeof(T) == typeof(double)))
         {
-            Parallelism.For(m, (long)k * n, (i0, i1) => RowsUnfused(a, b, c, cOffset, i0, i1));
+            Unfused(a, b, c, cOffset);
             return;
         }
-        // Exact general path: each output's products, then a sum in the policy's order (and precision).
+        Exact(a, b, c, cOffset, p);
+    }
+
+    // The slower paths live in their own methods: a lambda's captured parameters would otherwise cost every call
+    // (the fast path included) a closure allocation.
+    private static void Unfused<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Parallelism.For(a.Rows, (long)a.Cols * b.Cols, (i0, i1) => RowsUnfused(a, b, c, cOffset, i0, i1));
+
+    /// <summary>Exact general path: each output's products, then a sum in the policy's order (and precision).</summary>
+    private static void Exact<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, NumericsPolicy p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = a.Rows, k = a.Cols, n = b.Cols;
         Parallelism.For(m, (long)k * n * 4, (i0, i1) =>
         {
             var prod = new T[k];
@@ -81,18 +92,20 @@ internal static class MatMulKernel
     public static void RunBatched<T>(int batch, MatrixView<T> a, int strideA, MatrixView<T> b, int strideB, T[] c, int cOffset, NumericsPolicy p)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int mn = a.Rows * b.Cols;
         long work = (long)a.Rows * a.Cols * b.Cols;
-        if (batch > 1 && work < GemmBlocking.ParallelMinWork)
-        {
-            Parallelism.For(batch, Math.Max(work, 1), (b0, b1) =>
-            {
-                for (int i = b0; i < b1; i++)
-                    Run(a with { Offset = a.Offset + i * strideA }, b with { Offset = b.Offset + i * strideB }, c, cOffset + i * mn, p);
-            });
-            return;
-        }
-        for (int i = 0; i < batch; i++)
+        if (batch > 1 && work < GemmBlocking.ParallelMinWork) ManySmall(batch, a, strideA, b, strideB, c, cOffset, p);
+        else Each(0, batch, a, strideA, b, strideB, c, cOffset, p);
+    }
+
+    private static void ManySmall<T>(int batch, MatrixView<T> a, int strideA, MatrixView<T> b, int strideB, T[] c, int cOffset, NumericsPolicy p)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Parallelism.For(batch, Math.Max((long)a.Rows * a.Cols * b.Cols, 1), (b0, b1) => Each(b0, b1, a, strideA, b, strideB, c, cOffset, p));
+
+    private static void Each<T>(int b0, int b1, MatrixView<T> a, int strideA, MatrixView<T> b, int strideB, T[] c, int cOffset, NumericsPolicy p)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mn = a.Rows * b.Cols;
+        for (int i = b0; i < b1; i++)
             Run(a with { Offset = a.Offset + i * strideA }, b with { Offset = b.Offset + i * strideB }, c, cOffset + i * mn, p);
     }
 

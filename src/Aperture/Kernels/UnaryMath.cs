@@ -66,17 +66,8 @@ internal static unsafe class UnaryMath
         if (y.Length < x.Length) throw new ArgumentException($"output of length {y.Length} is shorter than the input ({x.Length})");
         fixed (float* px = x, py = y)
         {
-            int n = x.Length;
-            if (n >= ParallelMin && Parallelism.Threads > 1)
-            {
-                nint ax = (nint)px, ay = (nint)py;
-                Parallelism.For((n + 1023) / 1024, 1024 * 16, (b0, b1) =>
-                {
-                    int i0 = b0 * 1024, i1 = Math.Min(n, b1 * 1024);
-                    RunFloat<F>((float*)ax + i0, (float*)ay + i0, i1 - i0);
-                });
-            }
-            else RunFloat<F>(px, py, n);
+            if (x.Length >= ParallelMin && Parallelism.Threads > 1) SplitFloat<F>((nint)px, (nint)py, x.Length);
+            else RunFloat<F>(px, py, x.Length);
         }
     }
 
@@ -85,19 +76,25 @@ internal static unsafe class UnaryMath
         if (y.Length < x.Length) throw new ArgumentException($"output of length {y.Length} is shorter than the input ({x.Length})");
         fixed (double* px = x, py = y)
         {
-            int n = x.Length;
-            if (n >= ParallelMin && Parallelism.Threads > 1)
-            {
-                nint ax = (nint)px, ay = (nint)py;
-                Parallelism.For((n + 1023) / 1024, 1024 * 16, (b0, b1) =>
-                {
-                    int i0 = b0 * 1024, i1 = Math.Min(n, b1 * 1024);
-                    RunDouble<F>((double*)ax + i0, (double*)ay + i0, i1 - i0);
-                });
-            }
-            else RunDouble<F>(px, py, n);
+            if (x.Length >= ParallelMin && Parallelism.Threads > 1) SplitDouble<F>((nint)px, (nint)py, x.Length);
+            else RunDouble<F>(px, py, x.Length);
         }
     }
+
+    // Separate from Apply so that the lambda's closure is allocated only for long spans.
+    private static void SplitFloat<F>(nint x, nint y, int n) where F : IUnaryFn =>
+        Parallelism.For((n + 1023) / 1024, 1024 * 16, (b0, b1) =>
+        {
+            int i0 = b0 * 1024, i1 = Math.Min(n, b1 * 1024);
+            RunFloat<F>((float*)x + i0, (float*)y + i0, i1 - i0);
+        });
+
+    private static void SplitDouble<F>(nint x, nint y, int n) where F : IUnaryFn =>
+        Parallelism.For((n + 1023) / 1024, 1024 * 16, (b0, b1) =>
+        {
+            int i0 = b0 * 1024, i1 = Math.Min(n, b1 * 1024);
+            RunDouble<F>((double*)x + i0, (double*)y + i0, i1 - i0);
+        });
 
     /// <summary>One value, on the scalar path (the reference every vector lane agrees with).</summary>
     public static float Scalar<F>(float x) where F : IUnaryFn => F.Float<M32x1, float, int>(x);
