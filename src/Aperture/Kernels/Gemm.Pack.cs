@@ -40,12 +40,12 @@ internal static unsafe class Packing
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeFloat(float* src, nint ld, int rows, int len, float* dst, int width)
     {
-        int p = 0;
-        for (; p + 8 <= len; p += 8)
+        int full = len / 8 * 8;
+        // Row blocks outside, so each pass streams eight source rows front to back. The last (partial) row block
+        // goes first: its stores run over into the next p's first slots, which the full blocks then rewrite.
+        for (int r0 = (width - 1) / 8 * 8; r0 >= 0; r0 -= 8)
         {
-            // The last (partial) row block first: its stores run over into the next p's first slots, which the
-            // full blocks then rewrite.
-            for (int r0 = (width - 1) / 8 * 8; r0 >= 0; r0 -= 8)
+            for (int p = 0; p < full; p += 8)
             {
                 var v0 = Row(src, ld, r0 + 0, rows, p); var v1 = Row(src, ld, r0 + 1, rows, p);
                 var v2 = Row(src, ld, r0 + 2, rows, p); var v3 = Row(src, ld, r0 + 3, rows, p);
@@ -70,7 +70,7 @@ internal static unsafe class Packing
                 Avx.Permute2x128(u3, u7, 0x31).Store(d + 7 * width);
             }
         }
-        if (p < len) Strided(src + p, ld, 1, rows, len - p, dst + p * width, width);
+        if (full < len) Strided(src + full, ld, 1, rows, len - full, dst + full * width, width);
     }
 
     /// <summary>One exact register block: dst[c·ldd + r] = src[r·lds + c] for an 8×8 (float) or 4×4 (double) block.</summary>
@@ -122,10 +122,10 @@ internal static unsafe class Packing
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeDouble(double* src, nint ld, int rows, int len, double* dst, int width)
     {
-        int p = 0;
-        for (; p + 4 <= len; p += 4)
+        int full = len / 4 * 4;
+        for (int r0 = (width - 1) / 4 * 4; r0 >= 0; r0 -= 4)
         {
-            for (int r0 = (width - 1) / 4 * 4; r0 >= 0; r0 -= 4)
+            for (int p = 0; p < full; p += 4)
             {
                 var v0 = Row(src, ld, r0 + 0, rows, p); var v1 = Row(src, ld, r0 + 1, rows, p);
                 var v2 = Row(src, ld, r0 + 2, rows, p); var v3 = Row(src, ld, r0 + 3, rows, p);
@@ -138,7 +138,7 @@ internal static unsafe class Packing
                 Avx.Permute2x128(t1, t3, 0x31).Store(d + 3 * width);
             }
         }
-        if (p < len) Strided(src + p, ld, 1, rows, len - p, dst + p * width, width);
+        if (full < len) Strided(src + full, ld, 1, rows, len - full, dst + full * width, width);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
