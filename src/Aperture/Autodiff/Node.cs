@@ -19,17 +19,13 @@ public abstract class Node
     internal bool Released;
 
     /// <summary>Creates a node over the op's inputs (all of them, whether or not they require grad).</summary>
-    protected Node(params Tensor[] inputs)
-    {
-        _inputs = inputs;
-        t_created?.Add(RuleType);
-    }
+    protected Node(params Tensor[] inputs) => _inputs = inputs;
 
     /// <summary>
     /// Creates a node whose inputs are set later with <see cref="SetInputs(Tensor)"/>: the form of nodes that are
     /// rented from a pool (<see cref="Rent{T}"/>) so a recycled training step allocates none.
     /// </summary>
-    protected Node() => t_created?.Add(RuleType);
+    protected Node() { }
 
     /// <summary>
     /// A node of type <typeparamref name="T"/>: from this thread's pool inside a <see cref="TensorScope"/> (returned
@@ -47,11 +43,6 @@ public abstract class Node
         node.PendingGrad = null;
         arena.TrackNode(node);
         return node;
-    }
-
-    private static class NodePool<T> where T : Node
-    {
-        [ThreadStatic] public static Stack<T>? Free;
     }
 
     private bool _pooled;
@@ -96,12 +87,6 @@ public abstract class Node
 
     private protected virtual void PushToPool() { }
 
-    /// <summary>A pooled node type: <see cref="Rent{T}"/> hands it out and the end of the scope takes it back.</summary>
-    protected abstract class Pooled<TSelf> : Node where TSelf : Pooled<TSelf>, new()
-    {
-        private protected sealed override void PushToPool() => (NodePool<TSelf>.Free ??= new Stack<TSelf>()).Push((TSelf)this);
-    }
-
     [ThreadStatic] private static HashSet<Type>? t_created;
 
     /// <summary>
@@ -112,6 +97,9 @@ public abstract class Node
 
     /// <summary>Starts recording which rule types are created on this thread (for coverage checks); returns the set.</summary>
     internal static HashSet<Type> TrackCreated() => t_created = [];
+
+    /// <summary>Notes that a node was recorded (for <see cref="TrackCreated"/>).</summary>
+    internal void NoteRecorded() => t_created?.Add(RuleType);
 
     /// <summary>Stops recording.</summary>
     internal static void StopTracking() => t_created = null;
@@ -162,4 +150,20 @@ public abstract class Node
 
     /// <inheritdoc/>
     public override string ToString() => Name;
+}
+
+/// <summary>
+/// A node type whose instances are pooled: created with <c>Rent&lt;TSelf&gt;()</c> and inputs set with <c>SetInputs</c>,
+/// handed back when the <see cref="TensorScope"/> that rented them ends. The nodes of a training step's hot path use it,
+/// so a recycled step allocates no nodes.
+/// </summary>
+public abstract class PooledNode<TSelf> : Node where TSelf : PooledNode<TSelf>, new()
+{
+    private protected sealed override void PushToPool() => (NodePool<TSelf>.Free ??= new Stack<TSelf>()).Push((TSelf)this);
+}
+
+/// <summary>The free nodes of one type, per thread.</summary>
+internal static class NodePool<T> where T : Node
+{
+    [ThreadStatic] public static Stack<T>? Free;
 }

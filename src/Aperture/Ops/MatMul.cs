@@ -76,16 +76,4 @@ public static partial class Ops
             return ta is null ? tb : tb is null ? ta : Add(ta, tb);
         }
     }
-
-    /// <summary>x·wᵀ + b, the affine map of a fully connected layer (x: [..., in], w: [out, in], b: [out]).</summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
-    {
-        if (weight.Rank != 2)
-            throw new ShapeMismatchException($"linear: weight must be 2-d [out, in], got shape {Shapes.Format(weight.Shape)}");
-        if (x.Rank == 0 || x.Shape[^1] != weight.Shape[1])
-            throw new ShapeMismatchException(
-                $"linear: input of shape {Shapes.Format(x.Shape)} has {(x.Rank == 0 ? 0 : x.Shape[^1])} features but the weight {Shapes.Format(weight.Shape)} expects {weight.Shape[1]}");
-        var y = MatMul(x, Transpose(weight, 0, 1));
-        return bias is null ? y : Add(y, bias);
-    }
 }
