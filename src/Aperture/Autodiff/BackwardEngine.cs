@@ -35,15 +35,34 @@ internal static class BackwardEngine
         public readonly HashSet<Node> Seen = new(ReferenceEqualityComparer.Instance);
         public readonly Stack<Node> Stack = new();
         public Tensor?[] Buffer = new Tensor?[4];
+        public long[] Keys = new long[64];
+        public Node[] Sorted = new Node[64];
         public bool InUse;
     }
 
     [ThreadStatic] private static Workspace? t_workspace;
 
-    private sealed class LatestFirst : IComparer<Node>
+    /// <summary>
+    /// Orders the nodes newest first. Sorting by primitive keys (the sequence numbers, negated) needs no comparer, so no
+    /// delegate is allocated per pass.
+    /// </summary>
+    private static void SortLatestFirst(Workspace ws)
     {
-        public static readonly LatestFirst Instance = new();
-        public int Compare(Node? a, Node? b) => b!.Sequence.CompareTo(a!.Sequence);
+        var nodes = ws.Nodes;
+        int n = nodes.Count;
+        if (ws.Keys.Length < n)
+        {
+            ws.Keys = new long[Math.Max(n, 2 * ws.Keys.Length)];
+            ws.Sorted = new Node[ws.Keys.Length];
+        }
+        for (int i = 0; i < n; i++)
+        {
+            ws.Keys[i] = -nodes[i].Sequence;
+            ws.Sorted[i] = nodes[i];
+        }
+        Array.Sort(ws.Keys, ws.Sorted, 0, n);
+        for (int i = 0; i < n; i++) nodes[i] = ws.Sorted[i];
+        Array.Clear(ws.Sorted, 0, n);
     }
 
     /// <summary>
@@ -136,7 +155,7 @@ internal static class BackwardEngine
             foreach (var x in node.Inputs)
                 if (x.RequiresGrad && x._gradFn is { } f && seen.Add(f)) stack.Push(f);
         }
-        nodes.Sort(LatestFirst.Instance);
+        SortLatestFirst(ws);
 
         bool savedInBackward = Graph.t_inBackward;
         using var mode = new GradModeScope(createGraph);
