@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using Aperture.Bench.Harness;
+
+namespace Aperture.Bench.Engines;
+
+/// <summary>The workloads written with Aperture's public API (Ops, Backward, in-place updates under NoGrad).</summary>
+public sealed class ApertureEngine : IEngine
+{
+    /// <inheritdoc/>
+    public string Id => "aperture";
+
+    /// <inheritdoc/>
+    public string? Unavailable => null;
+
+    /// <inheritdoc/>
+    public IEnumerable<int> OwnProcessIds => [];
+
+    /// <inheritdoc/>
+    public string? Unsupported(Workload w) => w.Kind == WorkloadKind.LeNetTrain
+        ? "the engine has no conv2d or max-pool op yet" : null;
+
+    /// <inheritdoc/>
+    public void SetThreads(int threads) => Parallelism.Threads = threads;
+
+    /// <inheritdoc/>
+    public IWorkloadRun Prepare(Workload w, WorkloadData data) => w.Kind switch
+    {
+        WorkloadKind.Gemm => new GemmRun(data),
+        WorkloadKind.MlpTrain or WorkloadKind.MlpInfer => new MlpRun(w, data),
+        WorkloadKind.Adam => new AdamRun(w, data),
+        _ => throw new NotSupportedException($"aperture: {Unsupported(w)}"),
+    };
+
+    /// <inheritdoc/>
+    public void Dispose() { }
+
+    private static Tensor FromArray(NamedArray a) =>
+        a.Floats is not null ? Tensor.FromArray(a.Floats, a.Shape) : Tensor.FromArray(a.Longs!, a.Shape);
+
+    private abstract class TimedRun : IWorkloadRun
+    {
+        protected abstract void Step();
+
+        public abstract double Check();
+
+        public double Run(int iterations)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int i = 0; i < iterations; i++) Step();
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+
+        public void Dispose() { }
+    }
+
+    private sealed class GemmRun(WorkloadData d) : TimedRun
+    {
+        private readonly Tensor _a = FromArray(d["a"]), _b = FromArray(d["b"]);
+        private Tensor? _c;
+
+        protected override void Step() => _c = Ops.MatMul(_a, _b);
+
+        public override double Check()
+        {
+            Step();
+            return Ops.Sum(Ops.Abs(_c!)).Item();
+        }
+    }
+
+    /// <summary>A ReLU MLP: a training step (cross-entropy or MSE, SGD with momentum) or a forward pass.</summary>
+    private sealed class MlpRun : TimedRun
+    {
+        private readonly Tensor _x;
+        private readonly Tensor? _y;
+        private readonly Tensor[] _params;
+        private readonly bool _train, _mse;
+        private readonly IOptimizerStep? _optimizer;
+
+        public MlpRun(Workload w, WorkloadData d)
+        {
+            _x = FromArray(d["x"]);
+            _train = w.Kind == WorkloadKind.MlpTrain;
+            _mse = w.Mse;
+            // Gather wants an index with the input's rank: labels [B] become [B, 1].
+            if (_train) _y = _mse ? FromArray(d["y"]) : Ops.Reshape(FromArray(d["y"]), [w.Batch, 1]);
+            int layers = w.Sizes.Length - 1;
+            _params = [.. Enumerable.Range(0, layers).SelectMany(i => new[] { $"w{i}", $"b{i}" }).Select(n => FromArray(d[n]).RequiresGrad_())];
+            if (_train) _optimizer = new SgdMomentum(_params, w.LearningRate, w.Momentum);
+        }
+
+        private Tensor Forward()
+        {
+            var h = _x;
+            int layers = _params.Length / 2;
+            for (int i = 0; i < layers; i++)
+            {
+                h = Ops.Linear(h, _params[2 * i], _params[2 * i + 1]);
+                if (i < layers - 1) h = Ops.Relu(h);
+            }
+            return h;
+        }
+
+        private Tensor Loss()
+        {
+            var output = Forward();
+            if (_mse) return Ops.Mean(Ops.Square(Ops.Sub(output, _y!)));
+            return Ops.Neg(Ops.Mean(Ops.Gather(Ops.LogSoftmax(output, -1), 1, _y!)));
+        }
+
+        private Tensor TrainStep()
+        {
+            var loss = Loss();
+            foreach (var p in _params) p.ZeroGrad();
+            loss.Backward();
+            _optimizer!.Step();
+            return loss;
+        }
+
+        private Tensor Infer()
+        {
+            using var _ = Autodiff.NoGrad();
+            return Forward();
+        }
+
+        protected override void Step()
+        {
+            if (_train) TrainStep();
+            else Infer();
+        }
+
+        public override double Check() => _train ? TrainStep().Item() : Ops.Sum(Infer()).Item();
+    }
+
+    private sealed class AdamRun : TimedRun
+    {
+        private readonly Tensor[] _params;
+        private readonly AdamStep _adam;
+
+        public AdamRun(Workload w, WorkloadData d)
+        {
+            _params = new Tensor[w.ParamShapes.Length];
+            for (int i = 0; i < _params.Length; i++)
+            {
+                _params[i] = FromArray(d[$"p{i}"]).RequiresGrad_();
+                _params[i].Grad = FromArray(d[$"g{i}"]);
+            }
+            _adam = new AdamStep(_params, w.LearningRate);
+        }
+
+        protected override void Step() => _adam.Step();
+
+        public override double Check()
+        {
+            Step();
+            return _params.Sum(p => Ops.Sum(Ops.Abs(p.Detach())).Item());
+        }
+    }
+}
