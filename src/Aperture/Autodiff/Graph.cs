@@ -50,7 +50,7 @@ internal static class Graph
             }
             ForwardMode.Propagate(node, output);
         }
-        if (Anomaly.Enabled) Anomaly.CheckForward(node, output);
+        if (Anomaly.Enabled && !t_inBackward) Anomaly.CheckForward(node, output); // backward results are checked per node by the engine
         return output;
     }
 }

@@ -99,7 +99,7 @@ internal static class Reduce
             a0.CopyTo(p);
             a1.CopyTo(p[8..]);
         }
-        for (int lane = 0; i < x.Length; i++, lane++) p[lane] += x[i];
+        for (; i < x.Length; i++) p[i & (Lanes - 1)] += x[i];
         return Tree(p);
     }
 
@@ -129,7 +129,7 @@ internal static class Reduce
             a2.CopyTo(p[8..]);
             a3.CopyTo(p[12..]);
         }
-        for (int lane = 0; i < x.Length; i++, lane++) p[lane] += x[i];
+        for (; i < x.Length; i++) p[i & (Lanes - 1)] += x[i];
         return Tree(p);
     }
 

@@ -16,7 +16,7 @@ public sealed partial class Tensor
         var c = _contiguous ? this : StridedCopy.ToContiguous(this);
         bool summarize = Numel > SummarizeAbove;
         var values = new List<string>();
-        Collect(c, 0, c._offset, summarize, values);
+        if (Rank > 0) Collect(c, 0, c._offset, summarize, values);
         int width = values.Count == 0 ? 1 : values.Max(v => v.Length);
         var sb = new StringBuilder("tensor(");
         if (Rank == 0) sb.Append(FormatValue(c.GetRaw(c._offset)));
