@@ -123,13 +123,16 @@ public sealed class PyTorchEngine : IEngine
             ["momentum"] = w.Momentum,
             ["tensors"] = w.ParamShapes.Length,
         };
-        Send(new JsonObject { ["op"] = "setup", ["workload"] = spec, ["data"] = path, ["tensors"] = tensors });
+        var reply = Send(new JsonObject { ["op"] = "setup", ["workload"] = spec, ["data"] = path, ["tensors"] = tensors });
         File.Delete(path);
-        return new WorkerRun(this);
+        string? detail = reply["foreach"] is { } fe ? $"Adam(foreach={(fe.GetValue<bool>() ? "True" : "False")}), the faster of the two implementations timed at setup" : null;
+        return new WorkerRun(this, detail);
     }
 
-    private sealed class WorkerRun(PyTorchEngine engine) : IWorkloadRun
+    private sealed class WorkerRun(PyTorchEngine engine, string? detail) : IWorkloadRun
     {
+        public string? Detail => detail;
+
         public double Check() => engine.Send(new JsonObject { ["op"] = "check" })["value"]!.GetValue<double>();
 
         public double Run(int iterations) =>

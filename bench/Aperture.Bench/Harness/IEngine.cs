@@ -33,4 +33,7 @@ public interface IWorkloadRun : IDisposable
 
     /// <summary>Runs <paramref name="iterations"/> iterations back to back and returns the seconds they took.</summary>
     double Run(int iterations);
+
+    /// <summary>A configuration the engine chose for this workload at setup (for the report), or null.</summary>
+    string? Detail => null;
 }

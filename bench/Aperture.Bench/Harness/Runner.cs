@@ -35,6 +35,9 @@ public sealed class Measurement(Workload workload, int threads, string engine)
     /// <summary>The first iteration's scalar (<see cref="IWorkloadRun.Check"/>), compared across engines.</summary>
     public double? Check { get; set; }
 
+    /// <summary>A configuration the engine chose at setup, or null.</summary>
+    public string? Detail { get; set; }
+
     /// <summary>Iterations per window.</summary>
     public int IterationsPerWindow { get; set; }
 
@@ -47,14 +50,15 @@ public sealed class Measurement(Workload workload, int threads, string engine)
 /// <see cref="DisturbedCores"/> of the cores the engine needs: with t threads on c cores, more than
 /// (c − t) + DisturbedCores cores. Before each window the runner waits up to <see cref="QuietWaitSeconds"/> for
 /// the machine to fall below that.
+/// Waiting and re-running stop once the run has taken <see cref="Budget"/>, so a busy machine cannot make it endless.
 /// </summary>
-public sealed record RunSettings(int Repeats, double WindowSeconds, double WarmupSeconds, double DisturbedCores, double QuietWaitSeconds)
+public sealed record RunSettings(int Repeats, double WindowSeconds, double WarmupSeconds, double DisturbedCores, double QuietWaitSeconds, TimeSpan Budget)
 {
     /// <summary>A full run: 5 windows of 0.4 s after 1 s of warm-up per engine and workload.</summary>
-    public static RunSettings Full { get; } = new(5, 0.4, 1.0, 0.2, 1.0);
+    public static RunSettings Full { get; } = new(5, 0.4, 1.0, 0.2, 0.5, TimeSpan.FromMinutes(12));
 
     /// <summary>The CI smoke run: 3 windows of 0.1 s after 0.25 s of warm-up.</summary>
-    public static RunSettings Quick { get; } = new(3, 0.1, 0.25, 0.2, 0.2);
+    public static RunSettings Quick { get; } = new(3, 0.1, 0.25, 0.2, 0.2, TimeSpan.FromMinutes(2));
 
     /// <summary>Other processes' CPU use, in cores, above which a window at <paramref name="threads"/> threads is disturbed.</summary>
     public double DisturbedAbove(int threads) => Math.Max(0, Environment.ProcessorCount - threads) + DisturbedCores;
@@ -70,6 +74,10 @@ public sealed record RunSettings(int Repeats, double WindowSeconds, double Warmu
 /// </summary>
 public sealed class Runner(RunSettings settings, Action<string> log)
 {
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    private bool WithinBudget => _clock.Elapsed < settings.Budget;
+
     /// <summary>Measures <paramref name="w"/> on <paramref name="engines"/> at <paramref name="threads"/> threads.</summary>
     public List<Measurement> Measure(Workload w, int threads, IReadOnlyList<IEngine> engines, WorkloadData data)
     {
@@ -87,6 +95,7 @@ public sealed class Runner(RunSettings settings, Action<string> log)
                 {
                     var run = e.Prepare(w, data);
                     active.Add((e, run, m));
+                    m.Detail = run.Detail;
                     m.Check = run.Check();
                 }
                 catch (Exception ex)
@@ -103,7 +112,7 @@ public sealed class Runner(RunSettings settings, Action<string> log)
                 for (int i = 0; i < active.Count; i++)
                     RunWindow(active[(i + round) % active.Count]);
 
-            for (int extra = 0; extra < settings.Repeats; extra++)
+            for (int extra = 0; extra < settings.Repeats && WithinBudget; extra++)
             {
                 var lacking = active.Where(a => a.M.Windows.Count(x => !x.Disturbed) < settings.Repeats).ToList();
                 if (lacking.Count == 0) break;
@@ -139,7 +148,7 @@ public sealed class Runner(RunSettings settings, Action<string> log)
         double limit = settings.DisturbedAbove(a.M.Threads);
         // Waiting also lets the previous engine's spinning threads (OpenMP, the .NET thread pool) go to sleep.
         var waited = Stopwatch.StartNew();
-        while (CpuMonitor.IdleLoad(a.Engine.OwnProcessIds, 40) > limit && waited.Elapsed.TotalSeconds < settings.QuietWaitSeconds) { }
+        while (WithinBudget && CpuMonitor.IdleLoad(a.Engine.OwnProcessIds, 40) > limit && waited.Elapsed.TotalSeconds < settings.QuietWaitSeconds) { }
         var before = CpuMonitor.Sample(a.Engine.OwnProcessIds);
         double seconds = a.Run.Run(a.M.IterationsPerWindow);
         var after = CpuMonitor.Sample(a.Engine.OwnProcessIds);

@@ -108,6 +108,14 @@ public static class MarkdownReport
 
         var grouped = r.Results.Where(m => m.Note is not null).GroupBy(m => (m.Engine, m.Note))
             .Select(g => $"{g.Key.Engine}: {g.Key.Note} ({string.Join(", ", g.Select(m => m.Workload.Name).Distinct())})").ToList();
+        var details = r.Results.Where(m => m.Detail is not null).Select(m => $"{m.Engine}, {m.Workload.Name}, {m.Threads} thread{(m.Threads == 1 ? "" : "s")}: {m.Detail}").ToList();
+        if (details.Count > 0)
+        {
+            sb.AppendLine("Chosen at setup:");
+            sb.AppendLine();
+            foreach (var d in details) sb.AppendLine(CultureInfo.InvariantCulture, $"- {d}");
+            sb.AppendLine();
+        }
         if (grouped.Count > 0)
         {
             sb.AppendLine("Not measured:");
