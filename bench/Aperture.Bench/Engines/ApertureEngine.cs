@@ -128,7 +128,13 @@ public sealed class ApertureEngine : IEngine
             else Infer();
         }
 
-        public override double Check() => _train ? TrainStep().Item() : Ops.Sum(Infer()).Item();
+        public override double Check()
+        {
+            if (!_train) return Ops.Sum(Infer()).Item();
+            TrainStep();
+            TrainStep();
+            return TrainStep().Item();
+        }
     }
 
     private sealed class AdamRun : TimedRun
@@ -151,7 +157,7 @@ public sealed class ApertureEngine : IEngine
 
         public override double Check()
         {
-            Step();
+            for (int i = 0; i < 3; i++) Step();
             return _params.Sum(p => Ops.Sum(Ops.Abs(p.Detach())).Item());
         }
     }

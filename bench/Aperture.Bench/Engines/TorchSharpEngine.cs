@@ -182,7 +182,15 @@ public sealed class TorchSharpEngine : IEngine
 
         protected override void Step() => Iteration(read: false);
 
-        public override double Check() => Iteration(read: true);
+        public override double Check()
+        {
+            if (_train)
+            {
+                Iteration(read: false);
+                Iteration(read: false);
+            }
+            return Iteration(read: true);
+        }
     }
 
     private sealed class LeNetRun : TimedRun
@@ -218,7 +226,12 @@ public sealed class TorchSharpEngine : IEngine
 
         protected override void Step() => Iteration(read: false);
 
-        public override double Check() => Iteration(read: true);
+        public override double Check()
+        {
+            Iteration(read: false);
+            Iteration(read: false);
+            return Iteration(read: true);
+        }
     }
 
     private sealed class AdamRun : TimedRun
@@ -247,7 +260,7 @@ public sealed class TorchSharpEngine : IEngine
 
         public override double Check()
         {
-            Step();
+            for (int i = 0; i < 3; i++) Step();
             using var scope = torch.NewDisposeScope();
             using var mode = torch.no_grad();
             return _params.Sum(p => (double)p.abs().sum().item<float>());

@@ -26,8 +26,9 @@ public interface IEngine : IDisposable
 public interface IWorkloadRun : IDisposable
 {
     /// <summary>
-    /// Runs the first iteration from the initial state and returns a scalar that every engine should agree on: the
-    /// loss for training, the sum of the outputs for inference, Σ|C| for GEMM, Σ|p| after the step for Adam.
+    /// Runs the first iterations from the initial state and returns a scalar that every engine should agree on: the
+    /// third step's loss for training (so the gradients and the momentum update are checked too), the sum of the
+    /// outputs for inference, Σ|C| for GEMM, Σ|p| after three steps for Adam.
     /// </summary>
     double Check();
 

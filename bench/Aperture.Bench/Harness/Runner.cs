@@ -32,7 +32,7 @@ public sealed class Measurement(Workload workload, int threads, string engine)
     /// <summary>Why there is no figure, or a remark about it.</summary>
     public string? Note { get; set; }
 
-    /// <summary>The first iteration's scalar (<see cref="IWorkloadRun.Check"/>), compared across engines.</summary>
+    /// <summary>The check iterations' scalar (<see cref="IWorkloadRun.Check"/>), compared across engines.</summary>
     public double? Check { get; set; }
 
     /// <summary>A configuration the engine chose at setup, or null.</summary>

@@ -124,8 +124,9 @@ public static class MarkdownReport
             sb.AppendLine();
         }
 
-        sb.AppendLine("Same computation: the first iteration's value (loss for training, Σ output for inference, Σ|C| for GEMM,");
-        sb.AppendLine("Σ|p| after one Adam step) from the same data and initial weights, largest relative difference between engines:");
+        sb.AppendLine("Same computation: from the same data and initial weights, the third step's loss for training (forward, gradients");
+        sb.AppendLine("and momentum update all enter it), Σ output for inference, Σ|C| for GEMM and Σ|p| after three Adam steps,");
+        sb.AppendLine("with the largest relative difference between engines:");
         sb.AppendLine();
         sb.AppendLine("| Workload | Aperture | PyTorch | TorchSharp | Max rel. diff |");
         sb.AppendLine("|---|--:|--:|--:|--:|");
