@@ -3,6 +3,7 @@ namespace Aperture.Tests.Numerics;
 using Autodiff = Aperture.Autodiff;
 
 /// <summary>Bitwise determinism of training, and the numerics policy's knobs changing the bits when asked to.</summary>
+[Collection(ThreadCountCollection.Name)]
 public class DeterminismTests
 {
     private sealed record Run(double[][] Weights);

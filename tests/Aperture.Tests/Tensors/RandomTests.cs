@@ -1,5 +1,6 @@
 namespace Aperture.Tests.Tensors;
 
+[Collection(ThreadCountCollection.Name)]
 public class RandomTests
 {
     /// <summary>Known-answer vectors from Random123's kat_vectors for philox4x32-10.</summary>

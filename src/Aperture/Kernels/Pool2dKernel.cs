@@ -1,0 +1,253 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Aperture;
+
+/// <summary>The windows of a max pooling: kernel, stride, padding and dilation per axis, and the output size.</summary>
+internal sealed record MaxPoolGeometry(int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, int OH, int OW);
+
+/// <summary>
+/// The windows of an average pooling along one axis: output o averages the input range [Start[o], End[o])
+/// (already clipped to the input) and contributes Count[o] to its divisor. Starts and ends never decrease with o,
+/// so the outputs whose windows hold one input position form a contiguous range.
+/// </summary>
+internal sealed record PoolWindows(int[] Start, int[] End, int[] Count)
+{
+    public int Outputs => Start.Length;
+
+    /// <summary>For each input position i, the outputs [First[i], Stop[i]) whose windows hold it.</summary>
+    public (int[] First, int[] Stop) Inverse(int size)
+    {
+        var first = new int[size];
+        var stop = new int[size];
+        for (int i = 0; i < size; i++)
+        {
+            int a = 0;
+            while (a < Outputs && !(Start[a] <= i && i < End[a])) a++;
+            int b = a;
+            while (b < Outputs && Start[b] <= i && i < End[b]) b++;
+            (first[i], stop[i]) = (a, b);
+        }
+        return (first, stop);
+    }
+}
+
+/// <summary>An average pooling: its windows along each axis and the input plane it reads.</summary>
+internal sealed record AvgPoolPlan(PoolWindows Rows, PoolWindows Cols, int H, int W);
+
+/// <summary>
+/// Pooling loops over the H×W planes of [N, C, H, W] tensors. Work is split over output rows or planes, each
+/// computed in a fixed order, so any thread count gives the same bits.
+/// </summary>
+internal static class Pool2dKernel
+{
+    private static Tensor Dense(Tensor t) => t.IsContiguous ? t : StridedCopy.ToContiguous(t);
+
+    /// <summary>
+    /// The maximum of each window and where it is: a flat index into the H×W plane, the first in row-major window
+    /// order (a NaN wins over numbers). Padding is −∞; a window that holds only padding gives −∞ and index −1.
+    /// </summary>
+    public static (Tensor Values, Tensor Indices) MaxPool(Tensor x, MaxPoolGeometry g)
+    {
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3];
+        var values = Tensor.Empty([n, c, g.OH, g.OW], x.DType);
+        var indices = Tensor.Empty([n, c, g.OH, g.OW], DType.Int64);
+        var xc = Dense(x);
+        if (x.DType == DType.Float32) MaxPool(xc.Buffer<float>(), xc._offset, n * c, h, w, g, values.Buffer<float>(), indices.Buffer<long>());
+        else MaxPool(xc.Buffer<double>(), xc._offset, n * c, h, w, g, values.Buffer<double>(), indices.Buffer<long>());
+        return (values, indices);
+    }
+
+    private static void MaxPool<T>(T[] x, int xOff, int planes, int h, int w, MaxPoolGeometry g, T[] values, long[] indices)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Parallelism.For(planes * g.OH, (long)g.OW * g.KH * g.KW, (r0, r1) => MaxPoolRows(x, xOff, h, w, g, values, indices, r0, r1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxPoolRows<T>(T[] x, int xOff, int h, int w, MaxPoolGeometry g, T[] values, long[] indices, int r0, int r1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int r = r0; r < r1; r++)
+        {
+            int plane = r / g.OH, oh = r % g.OH;
+            int src = xOff + plane * h * w;
+            for (int ow = 0; ow < g.OW; ow++)
+            {
+                int best = -1;
+                T bv = T.NegativeInfinity;
+                for (int ki = 0; ki < g.KH; ki++)
+                {
+                    int ih = oh * g.SH - g.PH + ki * g.DH;
+                    if ((uint)ih >= (uint)h) continue;
+                    for (int kj = 0; kj < g.KW; kj++)
+                    {
+                        int iw = ow * g.SW - g.PW + kj * g.DW;
+                        if ((uint)iw >= (uint)w) continue;
+                        T v = x[src + ih * w + iw];
+                        if (best < 0 || v > bv || (T.IsNaN(v) && !T.IsNaN(bv)))
+                        {
+                            best = ih * w + iw;
+                            bv = v;
+                        }
+                    }
+                }
+                values[r * g.OW + ow] = bv;
+                indices[r * g.OW + ow] = best;
+            }
+        }
+    }
+
+    /// <summary>
+    /// y[p, i] = x[p, index[p, i]] over planes p: x [N, C, H, W], index [N, C, OH, OW] → [N, C, OH, OW]; an index of
+    /// −1 gives <paramref name="fill"/>.
+    /// </summary>
+    public static Tensor GatherPlanes(Tensor x, Tensor index, double fill)
+    {
+        var y = Tensor.Empty(index.Shape, x.DType);
+        var xc = Dense(x);
+        int planes = index.Shape[0] * index.Shape[1], outPlane = index.Shape[2] * index.Shape[3], inPlane = x.Shape[2] * x.Shape[3];
+        var ic = Dense(index);
+        var idx = ic.Buffer<long>();
+        if (x.DType == DType.Float32) Gather(xc.Buffer<float>(), xc._offset, idx, ic._offset, planes, inPlane, outPlane, (float)fill, y.Buffer<float>());
+        else Gather(xc.Buffer<double>(), xc._offset, idx, ic._offset, planes, inPlane, outPlane, fill, y.Buffer<double>());
+        return y;
+    }
+
+    private static void Gather<T>(T[] x, int xOff, long[] idx, int idxOff, int planes, int inPlane, int outPlane, T fill, T[] y)
+    {
+        Parallelism.For(planes, outPlane, (p0, p1) => GatherRange(x, xOff, idx, idxOff, inPlane, outPlane, fill, y, p0, p1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GatherRange<T>(T[] x, int xOff, long[] idx, int idxOff, int inPlane, int outPlane, T fill, T[] y, int p0, int p1)
+    {
+        for (int p = p0; p < p1; p++)
+            for (int i = p * outPlane; i < (p + 1) * outPlane; i++)
+            {
+                long j = idx[idxOff + i];
+                y[i] = j < 0 ? fill : x[xOff + p * inPlane + (int)j];
+            }
+    }
+
+    /// <summary>
+    /// The adjoint of <see cref="GatherPlanes"/>: zeros of [N, C, <paramref name="h"/>, <paramref name="w"/>] with
+    /// src[p, i] added at index[p, i] (in increasing i; −1 is skipped).
+    /// </summary>
+    public static Tensor ScatterPlanes(Tensor src, Tensor index, int h, int w)
+    {
+        var y = Tensor.ZerosInternal([index.Shape[0], index.Shape[1], h, w], src.DType);
+        var sc = Dense(src);
+        int planes = index.Shape[0] * index.Shape[1], outPlane = index.Shape[2] * index.Shape[3];
+        var ic = Dense(index);
+        var idx = ic.Buffer<long>();
+        if (src.DType == DType.Float32) Scatter(sc.Buffer<float>(), sc._offset, idx, ic._offset, planes, h * w, outPlane, y.Buffer<float>());
+        else Scatter(sc.Buffer<double>(), sc._offset, idx, ic._offset, planes, h * w, outPlane, y.Buffer<double>());
+        return y;
+    }
+
+    private static void Scatter<T>(T[] src, int srcOff, long[] idx, int idxOff, int planes, int inPlane, int outPlane, T[] y)
+        where T : INumberBase<T>
+    {
+        Parallelism.For(planes, outPlane, (p0, p1) => ScatterRange(src, srcOff, idx, idxOff, inPlane, outPlane, y, p0, p1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScatterRange<T>(T[] src, int srcOff, long[] idx, int idxOff, int inPlane, int outPlane, T[] y, int p0, int p1)
+        where T : INumberBase<T>
+    {
+        for (int p = p0; p < p1; p++)
+            for (int i = p * outPlane; i < (p + 1) * outPlane; i++)
+            {
+                long j = idx[idxOff + i];
+                if (j >= 0) y[p * inPlane + (int)j] += src[srcOff + i];
+            }
+    }
+
+    /// <summary>The mean of each window (sum in row-major order, then one division): x [N, C, H, W] → [N, C, OH, OW].</summary>
+    public static Tensor AvgPool(Tensor x, AvgPoolPlan plan)
+    {
+        int n = x.Shape[0], c = x.Shape[1];
+        var y = Tensor.Empty([n, c, plan.Rows.Outputs, plan.Cols.Outputs], x.DType);
+        var xc = Dense(x);
+        if (x.DType == DType.Float32) AvgPool(xc.Buffer<float>(), xc._offset, n * c, plan, y.Buffer<float>());
+        else AvgPool(xc.Buffer<double>(), xc._offset, n * c, plan, y.Buffer<double>());
+        return y;
+    }
+
+    private static void AvgPool<T>(T[] x, int xOff, int planes, AvgPoolPlan plan, T[] y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (rows, cols) = (plan.Rows, plan.Cols);
+        int oh = rows.Outputs, ow = cols.Outputs;
+        long cost = Math.Max(1, (long)ow * (rows.End[0] - rows.Start[0]) * (cols.End[0] - cols.Start[0]));
+        Parallelism.For(planes * oh, cost, (r0, r1) => AvgPoolRows(x, xOff, plan, y, r0, r1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPoolRows<T>(T[] x, int xOff, AvgPoolPlan plan, T[] y, int r0, int r1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (rows, cols) = (plan.Rows, plan.Cols);
+        int oh = rows.Outputs, ow = cols.Outputs, inPlane = plan.H * plan.W;
+        for (int r = r0; r < r1; r++)
+        {
+            int plane = r / oh, i = r % oh;
+            int src = xOff + plane * inPlane;
+            for (int j = 0; j < ow; j++)
+            {
+                T sum = T.Zero;
+                int h0 = rows.Start[i], h1 = rows.End[i], w0 = cols.Start[j], w1 = cols.End[j];
+                if (h0 >= h1 || w0 >= w1)
+                {
+                    y[r * ow + j] = T.Zero;
+                    continue;
+                }
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) sum += x[src + ih * plan.W + iw];
+                y[r * ow + j] = sum / T.CreateTruncating(rows.Count[i] * cols.Count[j]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The adjoint of <see cref="AvgPool"/>: gx[ih, iw] = Σ gy[oh, ow] / divisor[oh, ow] over the windows that hold
+    /// (ih, iw), in increasing (oh, ow). Gathering rather than scattering lets each input row be computed alone.
+    /// </summary>
+    public static Tensor AvgPoolTranspose(Tensor gy, AvgPoolPlan plan)
+    {
+        int n = gy.Shape[0], c = gy.Shape[1];
+        var gx = Tensor.Empty([n, c, plan.H, plan.W], gy.DType);
+        var gc = Dense(gy);
+        if (gy.DType == DType.Float32) AvgPoolTranspose(gc.Buffer<float>(), gc._offset, n * c, plan, gx.Buffer<float>());
+        else AvgPoolTranspose(gc.Buffer<double>(), gc._offset, n * c, plan, gx.Buffer<double>());
+        return gx;
+    }
+
+    private static void AvgPoolTranspose<T>(T[] gy, int gyOff, int planes, AvgPoolPlan plan, T[] gx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (rows, cols) = (plan.Rows, plan.Cols);
+        var (rFirst, rStop) = rows.Inverse(plan.H);
+        var (cFirst, cStop) = cols.Inverse(plan.W);
+        Parallelism.For(planes * plan.H, (long)plan.W * 4, (r0, r1) => AvgPoolTransposeRows(gy, gyOff, plan, rFirst, rStop, cFirst, cStop, gx, r0, r1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AvgPoolTransposeRows<T>(T[] gy, int gyOff, AvgPoolPlan plan, int[] rFirst, int[] rStop, int[] cFirst, int[] cStop, T[] gx, int r0, int r1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (rows, cols) = (plan.Rows, plan.Cols);
+        int oh = rows.Outputs, ow = cols.Outputs, h = plan.H, w = plan.W;
+        for (int r = r0; r < r1; r++)
+        {
+            int plane = r / h, ih = r % h;
+            int src = gyOff + plane * oh * ow;
+            for (int iw = 0; iw < w; iw++)
+            {
+                T sum = T.Zero;
+                for (int i = rFirst[ih]; i < rStop[ih]; i++)
+                    for (int j = cFirst[iw]; j < cStop[iw]; j++)
+                        sum += gy[src + i * ow + j] / T.CreateTruncating(rows.Count[i] * cols.Count[j]);
+                gx[r * w + iw] = sum;
+            }
+        }
+    }
+}
