@@ -16,8 +16,7 @@ public sealed class ApertureEngine : IEngine
     public IEnumerable<int> OwnProcessIds => [];
 
     /// <inheritdoc/>
-    public string? Unsupported(Workload w) => w.Kind == WorkloadKind.LeNetTrain
-        ? "the engine has no conv2d or max-pool op yet" : null;
+    public string? Unsupported(Workload w) => null;
 
     /// <inheritdoc/>
     public void SetThreads(int threads) => Parallelism.Threads = threads;
@@ -27,8 +26,9 @@ public sealed class ApertureEngine : IEngine
     {
         WorkloadKind.Gemm => new GemmRun(data),
         WorkloadKind.MlpTrain or WorkloadKind.MlpInfer => new MlpRun(w, data),
+        WorkloadKind.LeNetTrain => new LeNetRun(w, data),
         WorkloadKind.Adam => new AdamRun(w, data),
-        _ => throw new NotSupportedException($"aperture: {Unsupported(w)}"),
+        _ => throw new ArgumentOutOfRangeException(nameof(w), w.Kind, "unknown workload kind"),
     };
 
     /// <inheritdoc/>
@@ -103,8 +103,7 @@ public sealed class ApertureEngine : IEngine
         private Tensor Loss()
         {
             var output = Forward();
-            if (_mse) return Ops.Mean(Ops.Square(Ops.Sub(output, _y!)));
-            return Ops.Neg(Ops.Mean(Ops.Gather(Ops.LogSoftmax(output, -1), 1, _y!)));
+            return _mse ? Ops.Mean(Ops.Square(Ops.Sub(output, _y!))) : CrossEntropy(output, _y!);
         }
 
         private Tensor TrainStep()
@@ -136,6 +135,49 @@ public sealed class ApertureEngine : IEngine
             return TrainStep().Item();
         }
     }
+
+    /// <summary>LeNet-5: conv 5×5 (pad 2) → ReLU → max-pool 2, conv 5×5 → ReLU → max-pool 2, 400-120-84-10.</summary>
+    private sealed class LeNetRun : TimedRun
+    {
+        private readonly Tensor _x, _y;
+        private readonly Tensor[] _p;
+        private readonly IOptimizerStep _optimizer;
+
+        public LeNetRun(Workload w, WorkloadData d)
+        {
+            _x = FromArray(d["x"]);
+            _y = Ops.Reshape(FromArray(d["y"]), [w.Batch, 1]);
+            _p = [.. new[] { "c0w", "c0b", "c1w", "c1b", "w0", "b0", "w1", "b1", "w2", "b2" }.Select(n => FromArray(d[n]).RequiresGrad_())];
+            _optimizer = new SgdMomentum(_p, w.LearningRate, w.Momentum);
+        }
+
+        private Tensor TrainStep()
+        {
+            var h = Ops.MaxPool2d(Ops.Relu(Ops.Conv2d(_x, _p[0], _p[1], padding: 2)), 2);
+            h = Ops.MaxPool2d(Ops.Relu(Ops.Conv2d(h, _p[2], _p[3])), 2);
+            h = Ops.Flatten(h, 1);
+            h = Ops.Relu(Ops.Linear(h, _p[4], _p[5]));
+            h = Ops.Relu(Ops.Linear(h, _p[6], _p[7]));
+            var loss = CrossEntropy(Ops.Linear(h, _p[8], _p[9]), _y);
+            foreach (var p in _p) p.ZeroGrad();
+            loss.Backward();
+            _optimizer.Step();
+            return loss;
+        }
+
+        protected override void Step() => TrainStep();
+
+        public override double Check()
+        {
+            TrainStep();
+            TrainStep();
+            return TrainStep().Item();
+        }
+    }
+
+    /// <summary>Mean cross-entropy of logits [B, K] against class indices [B, 1] (int64).</summary>
+    private static Tensor CrossEntropy(Tensor logits, Tensor labels) =>
+        Ops.Neg(Ops.Mean(Ops.Gather(Ops.LogSoftmax(logits, -1), 1, labels)));
 
     private sealed class AdamRun : TimedRun
     {

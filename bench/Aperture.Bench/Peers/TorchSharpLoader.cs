@@ -64,6 +64,7 @@ public static class TorchSharpLoader
         IntPtr handle = NativeLibrary.Load(copy);
         NativeLibrary.SetDllImportResolver(typeof(torch).Assembly,
             (name, _, _) => name == "LibTorchSharp" ? handle : IntPtr.Zero);
+        copy = Path.GetRelativePath(Directory.GetCurrentDirectory(), copy);
         return outcome switch
         {
             ElfVersionPatch.Outcome.Patched =>
