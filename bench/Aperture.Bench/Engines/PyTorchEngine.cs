@@ -96,6 +96,13 @@ public sealed class PyTorchEngine : IEngine
     /// <inheritdoc/>
     public IWorkloadRun Prepare(Workload w, WorkloadData data)
     {
+        if (_worker is null || _worker.HasExited)
+        {
+            // The worker died on an earlier workload: start a fresh one for this thread count.
+            StopWorker();
+            _worker = StartWorker(_threads);
+            Send(new JsonObject { ["op"] = "hello" });
+        }
         string path = Path.Combine(_workDir, $"{w.Name}.bin");
         var offsets = data.WriteRaw(path);
         var tensors = new JsonArray();

@@ -82,7 +82,7 @@ public sealed class Runner(RunSettings settings, Action<string> log)
     public List<Measurement> Measure(Workload w, int threads, IReadOnlyList<IEngine> engines, WorkloadData data)
     {
         var results = new List<Measurement>();
-        var active = new List<(IEngine Engine, IWorkloadRun Run, Measurement M)>();
+        var active = new List<Entry>();
         try
         {
             foreach (var e in engines)
@@ -91,32 +91,50 @@ public sealed class Runner(RunSettings settings, Action<string> log)
                 results.Add(m);
                 m.Note = e.Unavailable is { } why ? $"{e.Id} unavailable: {why}" : e.Unsupported(w);
                 if (m.Note is not null) continue;
+                IWorkloadRun? run = null;
                 try
                 {
-                    var run = e.Prepare(w, data);
-                    active.Add((e, run, m));
+                    run = e.Prepare(w, data);
                     m.Detail = run.Detail;
                     m.Check = run.Check();
+                    active.Add(new Entry(e, run, m));
                 }
                 catch (Exception ex)
                 {
-                    m.Note = $"failed: {ex.Message.Split('\n')[0]}";
-                    log($"  {e.Id} {w.Name}: {ex.Message}");
-                    active.RemoveAll(a => a.M == m);
+                    Fail(m, ex);
+                    run?.Dispose();
                 }
             }
 
-            foreach (var a in active) a.M.IterationsPerWindow = WarmUp(a.Run);
+            // A failure of one engine mid-run drops that engine from this workload and leaves the others running.
+            void Guarded(Entry a, Action<Entry> body)
+            {
+                try
+                {
+                    body(a);
+                }
+                catch (Exception ex)
+                {
+                    Fail(a.M, ex);
+                    a.M.Windows.Clear();
+                    active.Remove(a);
+                    a.Run.Dispose();
+                }
+            }
+
+            foreach (var a in active.ToList()) Guarded(a, x => x.M.IterationsPerWindow = WarmUp(x.Run));
 
             for (int round = 0; round < settings.Repeats; round++)
-                for (int i = 0; i < active.Count; i++)
-                    RunWindow(active[(i + round) % active.Count]);
+            {
+                var order = active.ToList();
+                for (int i = 0; i < order.Count; i++) Guarded(order[(i + round) % order.Count], RunWindow);
+            }
 
             for (int extra = 0; extra < settings.Repeats && WithinBudget; extra++)
             {
                 var lacking = active.Where(a => a.M.Windows.Count(x => !x.Disturbed) < settings.Repeats).ToList();
                 if (lacking.Count == 0) break;
-                for (int i = 0; i < lacking.Count; i++) RunWindow(lacking[(i + extra) % lacking.Count]);
+                for (int i = 0; i < lacking.Count; i++) Guarded(lacking[(i + extra) % lacking.Count], RunWindow);
             }
 
             foreach (var a in active) Summarize(a.M);
@@ -126,6 +144,14 @@ public sealed class Runner(RunSettings settings, Action<string> log)
             foreach (var a in active) a.Run.Dispose();
         }
         return results;
+    }
+
+    private sealed record Entry(IEngine Engine, IWorkloadRun Run, Measurement M);
+
+    private void Fail(Measurement m, Exception ex)
+    {
+        m.Note = $"failed: {ex.Message.Split('\n')[0]}";
+        log($"  {m.Engine} {m.Workload.Name}, {m.Threads} thread(s) failed: {ex.Message}");
     }
 
     /// <summary>Runs the workload for the warm-up time, doubling the iteration count, and sizes the window from the last run.</summary>
@@ -143,7 +169,7 @@ public sealed class Runner(RunSettings settings, Action<string> log)
         return (int)Math.Clamp(Math.Round(settings.WindowSeconds / perIteration), 1, 1 << 28);
     }
 
-    private void RunWindow((IEngine Engine, IWorkloadRun Run, Measurement M) a)
+    private void RunWindow(Entry a)
     {
         double limit = settings.DisturbedAbove(a.M.Threads);
         // Waiting also lets the previous engine's spinning threads (OpenMP, the .NET thread pool) go to sleep.
