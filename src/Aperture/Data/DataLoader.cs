@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 
 namespace Aperture.Data;
 
@@ -8,6 +9,12 @@ namespace Aperture.Data;
 /// once, in a fresh order drawn from <see cref="Generator"/> when shuffling. With <c>prefetch</c> &gt; 0 a background
 /// thread prepares the next batches while the current one trains; the order and contents never change with it.
 /// </summary>
+/// <remarks>
+/// Each enumeration is one epoch: it draws the epoch's permutation, takes the epoch number from <see cref="Epoch"/>
+/// and advances it, and asks the dataset for its batches with that number (so augmentation depends on the epoch, not
+/// on how many batches were read ahead). The background thread runs under the caller's <see cref="NumericsPolicy"/>
+/// and grad mode, and an exception it meets is rethrown to the caller, unchanged, at the batch where it happened.
+/// </remarks>
 public sealed class DataLoader : IEnumerable<(Tensor Inputs, Tensor Targets)>
 {
     /// <summary>Creates a loader.</summary>
@@ -50,6 +57,16 @@ public sealed class DataLoader : IEnumerable<(Tensor Inputs, Tensor Targets)>
     /// <summary>Batches prepared ahead in the background.</summary>
     public int Prefetch { get; }
 
+    /// <summary>
+    /// The number the next epoch will have (0 at first; each enumeration takes it and adds one). Set it, with the
+    /// generator's <see cref="Aperture.Generator.Offset"/>, to resume a run exactly.
+    /// </summary>
+    public int Epoch
+    {
+        get;
+        set => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(Epoch), value, "DataLoader: Epoch must be non-negative");
+    }
+
     /// <summary>The number of batches in one epoch.</summary>
     public int BatchesPerEpoch => DropLast ? Dataset.Count / BatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
 
@@ -66,31 +83,38 @@ public sealed class DataLoader : IEnumerable<(Tensor Inputs, Tensor Targets)>
     public IEnumerator<(Tensor Inputs, Tensor Targets)> GetEnumerator()
     {
         var order = EpochOrder();
+        int epoch = Epoch++;
         int batches = BatchesPerEpoch;
         if (Prefetch == 0)
         {
-            for (int b = 0; b < batches; b++) yield return Batch(order, b);
+            for (int b = 0; b < batches; b++) yield return Batch(order, b, epoch);
             yield break;
         }
 
         using var queue = new BlockingCollection<(Tensor, Tensor)>(Prefetch);
         using var cancel = new CancellationTokenSource();
-        Exception? failure = null;
+        ExceptionDispatchInfo? failure = null;
+        var policy = NumericsPolicy.Current;
+        bool gradEnabled = GradMode.Enabled;
         var worker = new Thread(() =>
         {
             try
             {
-                for (int b = 0; b < batches; b++) queue.Add(Batch(order, b), cancel.Token);
+                // Thread-local settings do not follow a new thread: run under the caller's, so a batch is the same
+                // whichever thread made it.
+                using var numerics = NumericsPolicy.Use(policy);
+                GradMode.Set(gradEnabled);
+                for (int b = 0; b < batches; b++) queue.Add(Batch(order, b, epoch), cancel.Token);
             }
-            catch (OperationCanceledException) { }
-            catch (Exception e) { failure = e; }
+            catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
+            catch (Exception e) { failure = ExceptionDispatchInfo.Capture(e); }
             finally { queue.CompleteAdding(); }
         }) { IsBackground = true, Name = "Aperture.DataLoader" };
         worker.Start();
         try
         {
             foreach (var batch in queue.GetConsumingEnumerable()) yield return batch;
-            if (failure is not null) throw new InvalidOperationException("DataLoader: reading a batch failed", failure);
+            failure?.Throw();
         }
         finally
         {
@@ -99,10 +123,10 @@ public sealed class DataLoader : IEnumerable<(Tensor Inputs, Tensor Targets)>
         }
     }
 
-    private (Tensor, Tensor) Batch(int[] order, int b)
+    private (Tensor, Tensor) Batch(int[] order, int b, int epoch)
     {
         int start = b * BatchSize, n = Math.Min(BatchSize, order.Length - start);
-        return Dataset.GetBatch(order.AsSpan(start, n));
+        return Dataset.GetBatch(order.AsSpan(start, n), epoch);
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();

@@ -15,6 +15,14 @@ public abstract class Dataset
     /// </summary>
     public abstract (Tensor Inputs, Tensor Targets) GetBatch(ReadOnlySpan<int> indices);
 
+    /// <summary>
+    /// The examples at <paramref name="indices"/> as seen in pass <paramref name="epoch"/> over the data. A dataset
+    /// with random augmentation (<see cref="TransformedDataset"/>) draws it from its seed, the epoch and the example's
+    /// index, so an example looks the same in a given epoch whatever the batch size, the order or the prefetching;
+    /// other datasets ignore the epoch. <see cref="DataLoader"/> calls this overload.
+    /// </summary>
+    public virtual (Tensor Inputs, Tensor Targets) GetBatch(ReadOnlySpan<int> indices, int epoch) => GetBatch(indices);
+
     /// <summary>Every example, in order.</summary>
     public (Tensor Inputs, Tensor Targets) GetAll()
     {
@@ -28,7 +36,7 @@ public abstract class Dataset
     {
         foreach (int i in indices)
             if ((uint)i >= (uint)Count)
-                throw new IndexOutOfRangeException($"{GetType().Name}: index {i} is out of range for a dataset of {Count} examples");
+                throw new ArgumentOutOfRangeException(nameof(indices), i, $"{GetType().Name}: index {i} is out of range for a dataset of {Count} examples");
     }
 }
 
@@ -43,6 +51,40 @@ public sealed class TensorDataset : Dataset
                 $"TensorDataset: inputs {Shapes.Format(inputs.Shape)} and targets {Shapes.Format(targets.Shape)} must have the same first dimension (the number of examples)");
         Inputs = inputs;
         Targets = targets;
+    }
+
+    /// <summary>
+    /// A dataset from the columns of a 2-d <paramref name="table"/> (such as <see cref="IO.CsvTable.Values"/>): the
+    /// target is column <paramref name="targetColumn"/> and the inputs are the other columns, float32 [rows, columns - 1].
+    /// Targets are int64 class labels [rows] when <paramref name="classLabels"/> (the values must be whole numbers),
+    /// else float32 [rows, 1].
+    /// </summary>
+    public static TensorDataset FromTable(Tensor table, int targetColumn, bool classLabels)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (table.Rank != 2) throw new ShapeMismatchException($"TensorDataset.FromTable: expected a 2-d table [rows, columns], got shape {Shapes.Format(table.Shape)}");
+        int rows = table.Shape[0], cols = table.Shape[1];
+        if ((uint)targetColumn >= (uint)cols)
+            throw new ArgumentOutOfRangeException(nameof(targetColumn), targetColumn, $"TensorDataset.FromTable: the table has {cols} columns");
+        var all = table.ToDoubleArray();
+        var inputs = new float[rows * (cols - 1)];
+        var values = new float[classLabels ? 0 : rows];
+        var labels = new long[classLabels ? rows : 0];
+        for (int r = 0; r < rows; r++)
+        {
+            int k = 0;
+            for (int c = 0; c < cols; c++)
+            {
+                double v = all[r * cols + c];
+                if (c != targetColumn) inputs[r * (cols - 1) + k++] = (float)v;
+                else if (!classLabels) values[r] = (float)v;
+                else if (v != Math.Floor(v) || Math.Abs(v) > 1L << 53)
+                    throw new ArgumentException($"TensorDataset.FromTable: row {r} has target {v}, not a whole-number class label", nameof(table));
+                else labels[r] = (long)v;
+            }
+        }
+        return new TensorDataset(Tensor.Wrap(inputs, [rows, cols - 1]),
+            classLabels ? Tensor.Wrap(labels, [rows]) : Tensor.Wrap(values, [rows, 1]));
     }
 
     /// <summary>All inputs, [n, ...].</summary>

@@ -1,0 +1,50 @@
+namespace Aperture.IO;
+
+/// <summary>The state a training run saves: the model's tensors, the optimizer's tensors and string metadata.</summary>
+/// <param name="Model">The model's parameters and buffers by dotted name (<c>layers.0.weight</c>).</param>
+/// <param name="Optimizer">The optimizer's state by name (moments, step counts as 0-d tensors); empty when none was saved.</param>
+/// <param name="Metadata">Free-form strings: the run's configuration, the epoch, the generator offset.</param>
+public sealed record CheckpointState(
+    IReadOnlyDictionary<string, Tensor> Model,
+    IReadOnlyDictionary<string, Tensor> Optimizer,
+    IReadOnlyDictionary<string, string> Metadata);
+
+/// <summary>
+/// Model and optimizer state in one safetensors file: model tensors are stored under <c>model.</c> and optimizer
+/// tensors under <c>optimizer.</c>, so any safetensors reader (PyTorch, NumPy) can open the file.
+/// </summary>
+public static class Checkpoint
+{
+    /// <summary>The prefix of model tensors in the file.</summary>
+    public const string ModelPrefix = "model.";
+
+    /// <summary>The prefix of optimizer tensors in the file.</summary>
+    public const string OptimizerPrefix = "optimizer.";
+
+    /// <summary>Writes a checkpoint atomically (a crash leaves the previous checkpoint intact).</summary>
+    public static void Save(string path, IReadOnlyDictionary<string, Tensor> model,
+        IReadOnlyDictionary<string, Tensor>? optimizer = null, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var all = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, t) in model) all.Add(ModelPrefix + name, t);
+        if (optimizer is not null)
+            foreach (var (name, t) in optimizer) all.Add(OptimizerPrefix + name, t);
+        SafeTensors.Save(path, all, metadata);
+    }
+
+    /// <summary>Reads a checkpoint written by <see cref="Save"/>; a tensor under neither prefix is an error.</summary>
+    public static CheckpointState Load(string path)
+    {
+        var file = SafeTensors.Load(path);
+        var model = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var optimizer = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, t) in file.Tensors)
+        {
+            if (name.StartsWith(ModelPrefix, StringComparison.Ordinal)) model.Add(name[ModelPrefix.Length..], t);
+            else if (name.StartsWith(OptimizerPrefix, StringComparison.Ordinal)) optimizer.Add(name[OptimizerPrefix.Length..], t);
+            else throw new SafeTensorsFormatException(path, $"tensor '{name}' is under neither '{ModelPrefix}' nor '{OptimizerPrefix}': not an Aperture checkpoint (read it with SafeTensors.Load)");
+        }
+        return new CheckpointState(model, optimizer, file.Metadata);
+    }
+}

@@ -1,0 +1,113 @@
+namespace Aperture.NN;
+
+/// <summary>
+/// A fully connected layer, y = x·Wᵀ + b, like <c>nn.Linear</c>: input [..., in], output [..., out], weight
+/// [out, in], bias [out]. By default the weight is drawn from U(−1/√in, 1/√in) (PyTorch's <c>kaiming_uniform(a=√5)</c>)
+/// and the bias from the same range; pass <c>weightInit</c> (e.g. <see cref="Init.XavierUniform"/>) to change it.
+/// </summary>
+public sealed class Linear : Module
+{
+    /// <summary>Creates the layer, drawing the weight and then the bias from <paramref name="generator"/>.</summary>
+    /// <param name="inFeatures">The size of each input's last dimension.</param>
+    /// <param name="outFeatures">The size of each output's last dimension.</param>
+    /// <param name="bias">Whether to add a learned bias.</param>
+    /// <param name="weightInit">The weight's initializer (default <c>Init.KaimingUniform(a: √5)</c>).</param>
+    /// <param name="biasInit">The bias's initializer, given the weight's fans (default <see cref="Init.UniformFanIn"/>).</param>
+    /// <param name="generator">The source of the random initial values (needed unless both initializers are constant).</param>
+    /// <param name="dtype">float32 (default) or float64.</param>
+    public Linear(int inFeatures, int outFeatures, bool bias = true, Initializer? weightInit = null, Initializer? biasInit = null,
+        Generator? generator = null, DType dtype = DType.Float32)
+    {
+        if (inFeatures < 0) throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, "Linear: inFeatures must be non-negative");
+        if (outFeatures < 0) throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "Linear: outFeatures must be non-negative");
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        HasBias = bias;
+        var fans = new Fans(inFeatures, outFeatures);
+        InitParameter("weight", [outFeatures, inFeatures], weightInit ?? DefaultWeightInit, fans, generator, dtype);
+        if (bias) InitParameter("bias", [outFeatures], biasInit ?? Init.UniformFanIn(), fans, generator, dtype);
+        else RegisterAbsentParameter("bias");
+    }
+
+    /// <summary>PyTorch's default weight initialization for Linear and Conv2d: U(−1/√fan_in, 1/√fan_in).</summary>
+    internal static Initializer DefaultWeightInit => Init.KaimingUniform(a: Math.Sqrt(5));
+
+    /// <summary>The number of input features.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>The number of output features.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>Whether the layer has a bias.</summary>
+    public bool HasBias { get; }
+
+    /// <summary>The weight, [out, in].</summary>
+    public Tensor Weight => Param("weight")!;
+
+    /// <summary>The bias, [out], or null.</summary>
+    public Tensor? Bias => Param("bias");
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr => $"{InFeatures} → {OutFeatures}{(HasBias ? "" : ", bias: false")}";
+
+    /// <inheritdoc/>
+    protected override Tensor ForwardCore(Tensor input)
+    {
+        CheckFeatures(this, input, InFeatures);
+        CheckDType(input, Weight.DType);
+        return Ops.Linear(input, Weight, Bias);
+    }
+
+    /// <summary>The size check shared by the fully connected layers: the last dimension must be <paramref name="inFeatures"/>.</summary>
+    internal static void CheckFeatures(Module layer, Tensor input, int inFeatures)
+    {
+        if (input.Rank == 0)
+            throw new ShapeMismatchException($"{layer.Describe()}: input is a scalar; expected [..., {inFeatures}]");
+        if (input.Shape[^1] != inFeatures)
+            throw new ShapeMismatchException(
+                $"{layer.Describe()}: input has {input.Shape[^1]} features, expected {inFeatures} (input shape {Shapes.Format(input.Shape)})");
+    }
+}
+
+/// <summary>
+/// A lookup table of <c>numEmbeddings</c> vectors of size <c>embeddingDim</c>, like <c>nn.Embedding</c>: an int64
+/// input of any shape gives an output of that shape plus a last dimension of <c>embeddingDim</c>. The table is drawn
+/// from N(0, 1) by default.
+/// </summary>
+public sealed class Embedding : Module
+{
+    /// <summary>Creates the table.</summary>
+    public Embedding(int numEmbeddings, int embeddingDim, Initializer? init = null, Generator? generator = null, DType dtype = DType.Float32)
+    {
+        if (numEmbeddings < 1) throw new ArgumentOutOfRangeException(nameof(numEmbeddings), numEmbeddings, "Embedding: numEmbeddings must be at least 1");
+        if (embeddingDim < 1) throw new ArgumentOutOfRangeException(nameof(embeddingDim), embeddingDim, "Embedding: embeddingDim must be at least 1");
+        NumEmbeddings = numEmbeddings;
+        EmbeddingDim = embeddingDim;
+        InitParameter("weight", [numEmbeddings, embeddingDim], init ?? Init.Normal(), new Fans(embeddingDim, numEmbeddings), generator, dtype);
+    }
+
+    /// <summary>The number of rows of the table.</summary>
+    public int NumEmbeddings { get; }
+
+    /// <summary>The size of each vector.</summary>
+    public int EmbeddingDim { get; }
+
+    /// <summary>The table, [numEmbeddings, embeddingDim].</summary>
+    public Tensor Weight => Param("weight")!;
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr => $"{NumEmbeddings}, {EmbeddingDim}";
+
+    /// <inheritdoc/>
+    protected override Tensor ForwardCore(Tensor input)
+    {
+        if (input.DType != DType.Int64)
+            throw new DTypeMismatchException($"{Describe()}: input must hold int64 indices, got {input.DType.Name()} (shape {Shapes.Format(input.Shape)})");
+        var idx = input.ToLongArray();
+        for (int i = 0; i < idx.Length; i++)
+            if ((ulong)idx[i] >= (ulong)NumEmbeddings)
+                throw new IndexOutOfRangeException($"{Describe()}: index {idx[i]} (element {i} of the input) is out of range for a table of {NumEmbeddings} rows");
+        var rows = Ops.IndexSelect(Weight, 0, Ops.Reshape(input, [-1]));
+        return Ops.Reshape(rows, [.. input.Shape, EmbeddingDim]);
+    }
+}

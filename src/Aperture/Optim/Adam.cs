@@ -1,0 +1,183 @@
+using System.Numerics;
+
+namespace Aperture.Optim;
+
+/// <summary>Where Adam applies its bias corrections.</summary>
+public enum AdamForm
+{
+    /// <summary>
+    /// PyTorch's form: θ −= lr·m̂/(√v̂ + ε), computed as θ −= (lr/(1 − β1^t))·m/(√v/√(1 − β2^t) + ε).
+    /// With β2 = 1 the correction 1 − β2^t is 0 and the first step is 0/0 = NaN.
+    /// </summary>
+    Standard,
+    /// <summary>
+    /// The form of Kingma and Ba's Algorithm 1 note, which folds the corrections into the step size:
+    /// θ −= α_t·m/(√v + ε̂) with α_t = lr·√(1 − β2^t)/(1 − β1^t). Its ε̂ is not scaled by the correction, so the two
+    /// forms differ slightly while √v is comparable to ε. With β2 = 1 the step size is 0 and training silently stops.
+    /// </summary>
+    Folded,
+}
+
+/// <summary>
+/// Adam (Kingma and Ba 2015), exactly as <c>torch.optim.Adam</c> (without amsgrad):
+/// <code>
+/// g = ∇ + weight_decay·θ                      (L2 penalty folded into the gradient)
+/// m = β1·m + (1 − β1)·g
+/// v = β2·v + (1 − β2)·g²
+/// θ = θ − lr·m̂/(√v̂ + ε),   m̂ = m/(1 − β1^t),  v̂ = v/(1 − β2^t)
+/// </code>
+/// (see <see cref="AdamForm"/> for the folded alternative). Options: <c>lr</c> (1e-3), <c>beta1</c> (0.9),
+/// <c>beta2</c> (0.999), <c>eps</c> (1e-8), <c>weight_decay</c> (0). State: <c>exp_avg</c> (m), <c>exp_avg_sq</c> (v).
+/// β1 and β2 must be in [0, 1).
+/// </summary>
+/// <remarks>
+/// To study what low-precision storage does to Adam (β2 = 0.999 rounds to 1 in bfloat16), set
+/// <see cref="HyperParameterFormat"/>: the validated hyper-parameters β1, β2 and ε are then rounded to that format
+/// when each step is computed, as an implementation that stores them in it would. <see cref="StateFormat"/> does the
+/// same for m and v after each update.
+/// </remarks>
+public class Adam : GradientOptimizer
+{
+    private readonly bool _decoupled;
+
+    /// <summary>Adam over one group of parameters.</summary>
+    public Adam(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0,
+        AdamForm form = AdamForm.Standard)
+        : this(OneGroup(parameters), lr, beta1, beta2, eps, weightDecay, form) { }
+
+    /// <summary>Adam over parameter groups; options a group does not set take these values.</summary>
+    public Adam(IEnumerable<ParamGroup> groups, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0,
+        AdamForm form = AdamForm.Standard)
+        : this(groups, lr, beta1, beta2, eps, weightDecay, form, decoupled: false) { }
+
+    private protected Adam(IEnumerable<ParamGroup> groups, double lr, double beta1, double beta2, double eps, double weightDecay, AdamForm form, bool decoupled)
+        : base(groups, new Dictionary<string, double>
+        {
+            ["lr"] = lr,
+            ["beta1"] = beta1,
+            ["beta2"] = beta2,
+            ["eps"] = eps,
+            ["weight_decay"] = weightDecay,
+        })
+    {
+        if (!Enum.IsDefined(form)) throw new ArgumentOutOfRangeException(nameof(form), form, $"{Name}: unknown form");
+        Form = form;
+        _decoupled = decoupled;
+        ValidateGroups();
+    }
+
+    /// <summary>Where the bias corrections are applied.</summary>
+    public AdamForm Form { get; }
+
+    /// <summary>The emulated storage format of β1, β2 and ε (Native: none).</summary>
+    public StorageFormat HyperParameterFormat { get; init; } = StorageFormat.Native;
+
+    /// <summary>The emulated storage format of the moments m and v (Native: none).</summary>
+    public StorageFormat StateFormat { get; init; } = StorageFormat.Native;
+
+    /// <summary>The rounding mode of <see cref="HyperParameterFormat"/> and <see cref="StateFormat"/>.</summary>
+    public RoundingMode Rounding { get; init; } = RoundingMode.NearestEven;
+
+    /// <inheritdoc/>
+    protected override void Validate(ParamGroup group, int index)
+    {
+        Require(group, index, "lr", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");
+        Require(group, index, "beta1", v => v >= 0 && v < 1, "in [0, 1)");
+        Require(group, index, "beta2", v => v >= 0 && v < 1,
+            "in [0, 1): beta2 = 1 makes the bias correction 1 − beta2^t zero, and the update divides by it (0/0)");
+        Require(group, index, "eps", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");
+        Require(group, index, "weight_decay", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");
+    }
+
+    /// <summary>The value of a hyper-parameter as the step uses it (rounded to <see cref="HyperParameterFormat"/>).</summary>
+    public double Effective(double value) => Aperture.Rounding.Round(value, HyperParameterFormat, Rounding);
+
+    /// <inheritdoc/>
+    protected override void Update(ParamGroup group, Tensor parameter, Tensor grad, ParameterState state)
+    {
+        var m = BufferOf(state, "exp_avg", parameter);
+        var v = BufferOf(state, "exp_avg_sq", parameter);
+        double lr = group["lr"], b1 = Effective(group["beta1"]), b2 = Effective(group["beta2"]), eps = Effective(group["eps"]);
+        double bc1 = 1 - Math.Pow(b1, state.Step), bc2 = 1 - Math.Pow(b2, state.Step);
+        var h = new Hyper
+        {
+            Beta1 = b1,
+            Beta2 = b2,
+            Eps = eps,
+            WeightDecay = _decoupled ? 0 : group["weight_decay"],
+            DecoupledFactor = _decoupled ? 1 - lr * group["weight_decay"] : 1,
+            Decoupled = _decoupled && group["weight_decay"] != 0,
+            StepSize = Form == AdamForm.Standard ? lr / bc1 : lr * Math.Sqrt(bc2) / bc1,
+            CorrectionSqrt = Form == AdamForm.Standard ? Math.Sqrt(bc2) : 1,
+            Standard = Form == AdamForm.Standard,
+            StateFormat = StateFormat,
+            Rounding = Rounding,
+        };
+        if (parameter.DType == DType.Float32) Kernel(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
+        else Kernel(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
+    }
+
+    private readonly struct Hyper
+    {
+        public double Beta1 { get; init; }
+        public double Beta2 { get; init; }
+        public double Eps { get; init; }
+        public double WeightDecay { get; init; }
+        public double DecoupledFactor { get; init; }
+        public bool Decoupled { get; init; }
+        public double StepSize { get; init; }
+        public double CorrectionSqrt { get; init; }
+        public bool Standard { get; init; }
+        public StorageFormat StateFormat { get; init; }
+        public RoundingMode Rounding { get; init; }
+    }
+
+    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Hyper h) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T b1 = T.CreateTruncating(h.Beta1), b2 = T.CreateTruncating(h.Beta2);
+        T oneMinusB1 = T.CreateTruncating(1 - h.Beta1), oneMinusB2 = T.CreateTruncating(1 - h.Beta2);
+        T eps = T.CreateTruncating(h.Eps), wd = T.CreateTruncating(h.WeightDecay), decay = T.CreateTruncating(h.DecoupledFactor);
+        T stepSize = T.CreateTruncating(h.StepSize), corr = T.CreateTruncating(h.CorrectionSqrt);
+        bool l2 = h.WeightDecay != 0, round = h.StateFormat != StorageFormat.Native;
+        for (int i = 0; i < p.Length; i++)
+        {
+            if (h.Decoupled) p[i] *= decay;
+            T gi = g[i];
+            if (l2) gi += wd * p[i];
+            T mi = b1 * m[i] + oneMinusB1 * gi;
+            T vi = b2 * v[i] + oneMinusB2 * gi * gi;
+            if (round)
+            {
+                mi = RoundTo(mi, h.StateFormat, h.Rounding);
+                vi = RoundTo(vi, h.StateFormat, h.Rounding);
+            }
+            m[i] = mi;
+            v[i] = vi;
+            T denom = h.Standard ? T.Sqrt(vi) / corr + eps : T.Sqrt(vi) + eps;
+            p[i] -= stepSize * (mi / denom);
+        }
+    }
+
+    private static T RoundTo<T>(T x, StorageFormat format, RoundingMode mode) where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float)
+            ? T.CreateTruncating(Aperture.Rounding.Round(float.CreateTruncating(x), format, mode))
+            : T.CreateTruncating(Aperture.Rounding.Round(double.CreateTruncating(x), format, mode));
+}
+
+/// <summary>
+/// Adam with decoupled weight decay (Loshchilov and Hutter 2019), exactly as <c>torch.optim.AdamW</c>: each step
+/// first shrinks θ by θ = θ·(1 − lr·weight_decay), then applies Adam's update without an L2 term. The default
+/// weight_decay is 1e-2.
+/// </summary>
+public sealed class AdamW : Adam
+{
+    /// <summary>AdamW over one group of parameters.</summary>
+    public AdamW(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2,
+        AdamForm form = AdamForm.Standard)
+        : this(OneGroup(parameters), lr, beta1, beta2, eps, weightDecay, form) { }
+
+    /// <summary>AdamW over parameter groups; options a group does not set take these values.</summary>
+    public AdamW(IEnumerable<ParamGroup> groups, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 1e-2,
+        AdamForm form = AdamForm.Standard)
+        : base(groups, lr, beta1, beta2, eps, weightDecay, form, decoupled: true) { }
+}

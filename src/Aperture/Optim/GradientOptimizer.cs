@@ -1,0 +1,48 @@
+namespace Aperture.Optim;
+
+/// <summary>
+/// An optimizer that moves each parameter using its own gradient (<see cref="Tensor.Grad"/>) and state: SGD, Adam
+/// and the rest. <see cref="Step"/> validates every group's hyper-parameters, then, under
+/// <see cref="Autodiff.NoGrad"/>, applies <see cref="Update"/> to each trainable parameter that has a gradient and
+/// rounds it to the weight storage format of the current <see cref="NumericsPolicy"/>
+/// (<see cref="NumericsPolicy.RoundWeights"/>). Parameters that do not require grad (frozen) or have no gradient are
+/// left alone.
+/// </summary>
+/// <remarks>
+/// Updates are written as explicit elementwise loops in the parameter's own precision, one element at a time in
+/// index order, with no fused multiply-adds: the same bits on every machine and thread count, and untouched by the
+/// policy's activation rounding.
+/// </remarks>
+public abstract class GradientOptimizer : Optimizer
+{
+    /// <inheritdoc/>
+    protected GradientOptimizer(IEnumerable<ParamGroup> groups, IReadOnlyDictionary<string, double> defaults) : base(groups, defaults) { }
+
+    /// <inheritdoc/>
+    public override void Step()
+    {
+        ValidateGroups();
+        using (Autodiff.NoGrad())
+        {
+            foreach (var group in ParamGroups)
+                foreach (var p in group.Parameters)
+                {
+                    if (!p.RequiresGrad || p.Grad is not { } grad) continue;
+                    if (!Shapes.Equal(grad.Shape, p.Shape) || grad.DType != p.DType)
+                        throw new ShapeMismatchException(
+                            $"{Name}: a parameter of shape {Shapes.Format(p.Shape)} ({p.DType.Name()}) has a gradient of shape {Shapes.Format(grad.Shape)} ({grad.DType.Name()})");
+                    var state = StateOf(p);
+                    state.Step++;
+                    Update(group, p, grad.IsContiguous ? grad : StridedCopy.ToContiguous(grad), state);
+                    NumericsPolicy.RoundWeights(p);
+                }
+        }
+        StepCount++;
+    }
+
+    /// <summary>Updates one parameter in place from its (contiguous) gradient; <paramref name="state"/>.Step is already incremented.</summary>
+    protected abstract void Update(ParamGroup group, Tensor parameter, Tensor grad, ParameterState state);
+
+    /// <summary>The elements of a contiguous float tensor.</summary>
+    private protected static Span<T> Data<T>(Tensor t) where T : unmanaged => t.ContiguousSpan<T>();
+}

@@ -1,0 +1,88 @@
+using System.Numerics;
+
+namespace Aperture.Optim;
+
+/// <summary>
+/// Stochastic gradient descent with optional heavy-ball or Nesterov momentum, exactly as <c>torch.optim.SGD</c>:
+/// <code>
+/// d = g + weight_decay·θ
+/// b = d                                  (first step)
+/// b = momentum·b + (1 − dampening)·d     (later steps)
+/// d = nesterov ? d + momentum·b : b      (when momentum ≠ 0)
+/// θ = θ − lr·d
+/// </code>
+/// With a constant learning rate and no dampening the momentum form is Polyak's heavy ball,
+/// θ_{t+1} = θ_t − lr·∇f(θ_t) + momentum·(θ_t − θ_{t−1}); the Nesterov form is Sutskever et al.'s (2013).
+/// Options: <c>lr</c>, <c>momentum</c>, <c>dampening</c>, <c>weight_decay</c>. State: <c>momentum_buffer</c>.
+/// </summary>
+public sealed class SGD : GradientOptimizer
+{
+    /// <summary>SGD over one group of parameters.</summary>
+    public SGD(IEnumerable<Tensor> parameters, double lr = 1e-3, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false)
+        : this(OneGroup(parameters), lr, momentum, dampening, weightDecay, nesterov) { }
+
+    /// <summary>SGD over parameter groups; options a group does not set take these values.</summary>
+    public SGD(IEnumerable<ParamGroup> groups, double lr = 1e-3, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false)
+        : base(groups, new Dictionary<string, double>
+        {
+            ["lr"] = lr,
+            ["momentum"] = momentum,
+            ["dampening"] = dampening,
+            ["weight_decay"] = weightDecay,
+        })
+    {
+        Nesterov = nesterov;
+        ValidateGroups();
+    }
+
+    /// <summary>Whether the update uses Nesterov momentum.</summary>
+    public bool Nesterov { get; }
+
+    /// <inheritdoc/>
+    protected override void Validate(ParamGroup group, int index)
+    {
+        Require(group, index, "lr", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");
+        Require(group, index, "momentum", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");
+        Require(group, index, "dampening", double.IsFinite, "finite");
+        Require(group, index, "weight_decay", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");
+        if (Nesterov && (group["momentum"] <= 0 || group["dampening"] != 0))
+            throw new ArgumentException($"{Name}: Nesterov momentum needs momentum > 0 and dampening = 0 (parameter group {index} has momentum {group["momentum"]}, dampening {group["dampening"]})");
+    }
+
+    /// <inheritdoc/>
+    protected override void Update(ParamGroup group, Tensor parameter, Tensor grad, ParameterState state)
+    {
+        double mu = group["momentum"];
+        Tensor? buffer = null;
+        bool first = false;
+        if (mu != 0)
+        {
+            first = !state.Buffers.ContainsKey("momentum_buffer");
+            buffer = BufferOf(state, "momentum_buffer", parameter);
+        }
+        var h = (Lr: group["lr"], Mu: mu, Damp: group["dampening"], Wd: group["weight_decay"], Nesterov, First: first);
+        if (parameter.DType == DType.Float32)
+            Kernel(Data<float>(parameter), Data<float>(grad), buffer is null ? default : Data<float>(buffer), h);
+        else
+            Kernel(Data<double>(parameter), Data<double>(grad), buffer is null ? default : Data<double>(buffer), h);
+    }
+
+    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, (double Lr, double Mu, double Damp, double Wd, bool Nesterov, bool First) h)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T lr = T.CreateTruncating(h.Lr), mu = T.CreateTruncating(h.Mu), oneMinusDamp = T.CreateTruncating(1 - h.Damp), wd = T.CreateTruncating(h.Wd);
+        bool decay = h.Wd != 0, momentum = h.Mu != 0;
+        for (int i = 0; i < p.Length; i++)
+        {
+            T d = g[i];
+            if (decay) d += wd * p[i];
+            if (momentum)
+            {
+                T b = h.First ? d : mu * buf[i] + oneMinusDamp * d;
+                buf[i] = b;
+                d = h.Nesterov ? d + mu * b : b;
+            }
+            p[i] -= lr * d;
+        }
+    }
+}
