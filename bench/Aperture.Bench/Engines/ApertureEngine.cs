@@ -1,9 +1,15 @@
 using System.Diagnostics;
 using Aperture.Bench.Harness;
+using Aperture.NN;
+using Aperture.Optim;
 
 namespace Aperture.Bench.Engines;
 
-/// <summary>The workloads written with Aperture's public API (Ops, Backward, in-place updates under NoGrad).</summary>
+/// <summary>
+/// The workloads written with Aperture's public API as a user would: <see cref="Models.Mlp"/> and
+/// <see cref="Models.LeNet5"/> modules, <see cref="Losses"/>, <c>Backward</c>, and the <see cref="SGD"/> and
+/// <see cref="Adam"/> optimizers; GEMM is <see cref="Ops.MatMul"/>.
+/// </summary>
 public sealed class ApertureEngine : IEngine
 {
     /// <inheritdoc/>
@@ -67,58 +73,62 @@ public sealed class ApertureEngine : IEngine
         }
     }
 
-    /// <summary>A ReLU MLP: a training step (cross-entropy or MSE, SGD with momentum) or a forward pass.</summary>
+    /// <summary>
+    /// Copies the shared initial weights into <paramref name="model"/>'s parameters, in registration order (each
+    /// layer's weight, then its bias: the order the data lists them in), checking every shape.
+    /// </summary>
+    private static void LoadWeights(Module model, WorkloadData d, IReadOnlyList<string> names)
+    {
+        var parameters = model.NamedParameters().ToList();
+        if (parameters.Count != names.Count)
+            throw new InvalidOperationException($"aperture: the model has {parameters.Count} parameters, the workload data {names.Count}");
+        using var _ = Autodiff.NoGrad();
+        for (int i = 0; i < names.Count; i++)
+        {
+            var source = FromArray(d[names[i]]);
+            if (!source.Shape.SequenceEqual(parameters[i].Parameter.Shape))
+                throw new InvalidOperationException(
+                    $"aperture: parameter {parameters[i].Name} has shape [{string.Join(", ", parameters[i].Parameter.ShapeArray())}] but '{names[i]}' is [{string.Join(", ", source.ShapeArray())}]");
+            Ops.CopyInPlace(parameters[i].Parameter, source);
+        }
+    }
+
+    private static string[] LinearNames(int layers) => [.. Enumerable.Range(0, layers).SelectMany(i => new[] { $"w{i}", $"b{i}" })];
+
+    /// <summary>A ReLU MLP (<see cref="Models.Mlp"/>): a training step (cross-entropy or MSE, SGD with momentum) or a forward pass.</summary>
     private sealed class MlpRun : TimedRun
     {
         private readonly Tensor _x;
         private readonly Tensor? _y;
-        private readonly Tensor[] _params;
+        private readonly Sequential _model;
         private readonly bool _train, _mse;
-        private readonly IOptimizerStep? _optimizer;
+        private readonly SGD? _optimizer;
 
         public MlpRun(Workload w, WorkloadData d)
         {
             _x = FromArray(d["x"]);
             _train = w.Kind == WorkloadKind.MlpTrain;
             _mse = w.Mse;
-            // Gather wants an index with the input's rank: labels [B] become [B, 1].
-            if (_train) _y = _mse ? FromArray(d["y"]) : Ops.Reshape(FromArray(d["y"]), [w.Batch, 1]);
-            int layers = w.Sizes.Length - 1;
-            _params = [.. Enumerable.Range(0, layers).SelectMany(i => new[] { $"w{i}", $"b{i}" }).Select(n => FromArray(d[n]).RequiresGrad_())];
-            if (_train) _optimizer = new SgdMomentum(_params, w.LearningRate, w.Momentum);
-        }
-
-        private Tensor Forward()
-        {
-            var h = _x;
-            int layers = _params.Length / 2;
-            for (int i = 0; i < layers; i++)
-            {
-                h = Ops.Linear(h, _params[2 * i], _params[2 * i + 1]);
-                if (i < layers - 1) h = Ops.Relu(h);
-            }
-            return h;
-        }
-
-        private Tensor Loss()
-        {
-            var output = Forward();
-            return _mse ? Ops.Mean(Ops.Square(Ops.Sub(output, _y!))) : CrossEntropy(output, _y!);
+            if (_train) _y = FromArray(d["y"]);
+            _model = Models.Mlp(w.Sizes[0], w.Sizes[1..^1], w.Sizes[^1], "relu");
+            LoadWeights(_model, d, LinearNames(w.Sizes.Length - 1));
+            if (_train) _optimizer = new SGD(_model.Parameters(), w.LearningRate, w.Momentum);
         }
 
         private Tensor TrainStep()
         {
-            var loss = Loss();
-            foreach (var p in _params) p.ZeroGrad();
+            var output = _model.Forward(_x);
+            var loss = _mse ? Losses.Mse(output, _y!) : Losses.CrossEntropy(output, _y!);
+            _optimizer!.ZeroGrad();
             loss.Backward();
-            _optimizer!.Step();
+            _optimizer.Step();
             return loss;
         }
 
         private Tensor Infer()
         {
             using var _ = Autodiff.NoGrad();
-            return Forward();
+            return _model.Forward(_x);
         }
 
         protected override void Step()
@@ -136,30 +146,26 @@ public sealed class ApertureEngine : IEngine
         }
     }
 
-    /// <summary>LeNet-5: conv 5×5 (pad 2) → ReLU → max-pool 2, conv 5×5 → ReLU → max-pool 2, 400-120-84-10.</summary>
+    /// <summary>LeNet-5 (<see cref="Models.LeNet5"/>): conv 5×5 (pad 2) → ReLU → max-pool 2, conv 5×5 → ReLU → max-pool 2, 400-120-84-10.</summary>
     private sealed class LeNetRun : TimedRun
     {
         private readonly Tensor _x, _y;
-        private readonly Tensor[] _p;
-        private readonly IOptimizerStep _optimizer;
+        private readonly Sequential _model;
+        private readonly SGD _optimizer;
 
         public LeNetRun(Workload w, WorkloadData d)
         {
             _x = FromArray(d["x"]);
-            _y = Ops.Reshape(FromArray(d["y"]), [w.Batch, 1]);
-            _p = [.. new[] { "c0w", "c0b", "c1w", "c1b", "w0", "b0", "w1", "b1", "w2", "b2" }.Select(n => FromArray(d[n]).RequiresGrad_())];
-            _optimizer = new SgdMomentum(_p, w.LearningRate, w.Momentum);
+            _y = FromArray(d["y"]);
+            _model = Models.LeNet5();
+            LoadWeights(_model, d, ["c0w", "c0b", "c1w", "c1b", .. LinearNames(3)]);
+            _optimizer = new SGD(_model.Parameters(), w.LearningRate, w.Momentum);
         }
 
         private Tensor TrainStep()
         {
-            var h = Ops.MaxPool2d(Ops.Relu(Ops.Conv2d(_x, _p[0], _p[1], padding: 2)), 2);
-            h = Ops.MaxPool2d(Ops.Relu(Ops.Conv2d(h, _p[2], _p[3])), 2);
-            h = Ops.Flatten(h, 1);
-            h = Ops.Relu(Ops.Linear(h, _p[4], _p[5]));
-            h = Ops.Relu(Ops.Linear(h, _p[6], _p[7]));
-            var loss = CrossEntropy(Ops.Linear(h, _p[8], _p[9]), _y);
-            foreach (var p in _p) p.ZeroGrad();
+            var loss = Losses.CrossEntropy(_model.Forward(_x), _y);
+            _optimizer.ZeroGrad();
             loss.Backward();
             _optimizer.Step();
             return loss;
@@ -175,14 +181,10 @@ public sealed class ApertureEngine : IEngine
         }
     }
 
-    /// <summary>Mean cross-entropy of logits [B, K] against class indices [B, 1] (int64).</summary>
-    private static Tensor CrossEntropy(Tensor logits, Tensor labels) =>
-        Ops.Neg(Ops.Mean(Ops.Gather(Ops.LogSoftmax(logits, -1), 1, labels)));
-
     private sealed class AdamRun : TimedRun
     {
         private readonly Tensor[] _params;
-        private readonly AdamStep _adam;
+        private readonly Adam _adam;
 
         public AdamRun(Workload w, WorkloadData d)
         {
@@ -192,7 +194,7 @@ public sealed class ApertureEngine : IEngine
                 _params[i] = FromArray(d[$"p{i}"]).RequiresGrad_();
                 _params[i].Grad = FromArray(d[$"g{i}"]);
             }
-            _adam = new AdamStep(_params, w.LearningRate);
+            _adam = new Adam(_params, w.LearningRate);
         }
 
         protected override void Step() => _adam.Step();
