@@ -74,13 +74,14 @@ public static class TorchSharpLoader
         };
     }
 
-    /// <summary>The directory holding libLibTorchSharp.so and libtorch: the build output's copy, else the NuGet cache.</summary>
+    /// <summary>The build output's directory holding libLibTorchSharp.so and libtorch (flat for a linux-x64 build, else under runtimes/).</summary>
     private static string FindNativeDirectory()
     {
-        string local = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native");
-        if (File.Exists(Path.Combine(local, "libLibTorchSharp.so")) && File.Exists(Path.Combine(local, "libtorch.so")))
-            return local;
+        string[] candidates = [AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native")];
+        foreach (var dir in candidates)
+            if (File.Exists(Path.Combine(dir, "libLibTorchSharp.so")) && File.Exists(Path.Combine(dir, "libtorch.so")))
+                return dir;
         throw new FileNotFoundException(
-            $"libLibTorchSharp.so and libtorch.so were not found in {local}; restore and build bench/Aperture.Bench (TorchSharp-cpu 0.107.0) first");
+            $"libLibTorchSharp.so and libtorch.so were not found in {string.Join(" or ", candidates)}; restore and build bench/Aperture.Bench (TorchSharp-cpu 0.107.0) first");
     }
 }
