@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Aperture.Bench.Harness;
 using Aperture.NN;
 using Aperture.Optim;
@@ -43,23 +42,7 @@ public sealed class ApertureEngine : IEngine
     private static Tensor FromArray(NamedArray a) =>
         a.Floats is not null ? Tensor.FromArray(a.Floats, a.Shape) : Tensor.FromArray(a.Longs!, a.Shape);
 
-    private abstract class TimedRun : IWorkloadRun
-    {
-        protected abstract void Step();
-
-        public abstract double Check();
-
-        public double Run(int iterations)
-        {
-            long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < iterations; i++) Step();
-            return Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
-
-        public void Dispose() { }
-    }
-
-    private sealed class GemmRun(WorkloadData d) : TimedRun
+    private sealed class GemmRun(WorkloadData d) : InProcessRun
     {
         private readonly Tensor _a = FromArray(d["a"]), _b = FromArray(d["b"]);
         private Tensor? _c;
@@ -96,7 +79,7 @@ public sealed class ApertureEngine : IEngine
     private static string[] LinearNames(int layers) => [.. Enumerable.Range(0, layers).SelectMany(i => new[] { $"w{i}", $"b{i}" })];
 
     /// <summary>A ReLU MLP (<see cref="Models.Mlp"/>): a training step (cross-entropy or MSE, SGD with momentum) or a forward pass.</summary>
-    private sealed class MlpRun : TimedRun
+    private sealed class MlpRun : InProcessRun
     {
         private readonly Tensor _x;
         private readonly Tensor? _y;
@@ -147,7 +130,7 @@ public sealed class ApertureEngine : IEngine
     }
 
     /// <summary>LeNet-5 (<see cref="Models.LeNet5"/>): conv 5×5 (pad 2) → ReLU → max-pool 2, conv 5×5 → ReLU → max-pool 2, 400-120-84-10.</summary>
-    private sealed class LeNetRun : TimedRun
+    private sealed class LeNetRun : InProcessRun
     {
         private readonly Tensor _x, _y;
         private readonly Sequential _model;
@@ -181,7 +164,7 @@ public sealed class ApertureEngine : IEngine
         }
     }
 
-    private sealed class AdamRun : TimedRun
+    private sealed class AdamRun : InProcessRun
     {
         private readonly Tensor[] _params;
         private readonly Adam _adam;

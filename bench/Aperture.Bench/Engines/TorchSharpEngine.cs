@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Aperture.Bench.Harness;
 using Aperture.Bench.Peers;
 using TorchSharp;
@@ -74,24 +73,15 @@ public sealed class TorchSharpEngine : IEngine
 
     private static Parameter Param(NamedArray a) => new(FromArray(a), requires_grad: true);
 
-    private abstract class TimedRun : IWorkloadRun
+    /// <summary>A run that owns native tensors and optimizers, freed when the run is disposed.</summary>
+    private abstract class TimedRun : InProcessRun
     {
         protected readonly List<IDisposable> Owned = [];
 
-        protected abstract void Step();
-
-        public abstract double Check();
-
-        public double Run(int iterations)
-        {
-            long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < iterations; i++) Step();
-            return Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
-
-        public virtual void Dispose()
+        public override void Dispose()
         {
             foreach (var d in Owned) d.Dispose();
+            base.Dispose();
         }
     }
 
