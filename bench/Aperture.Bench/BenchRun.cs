@@ -50,6 +50,7 @@ public static class BenchRun
         {
             foreach (int t in o.Threads)
             {
+                if (!o.Quick) peak[t] = Math.Max(peak[t], FmaPeak.Measure(t));
                 foreach (var e in engines) e.SetThreads(t);
                 if (pytorch.Hello.TryGetValue(t, out var hello))
                     Log($"PyTorch worker, {t} thread(s): torch {hello["torch"]}, BLAS {hello["blas"]} core {hello["blas_core"]}, GEMM 1024 check {hello["gemm_gflops"]!.GetValue<double>():F0} GFLOP/s");
@@ -71,7 +72,8 @@ public static class BenchRun
             try { Directory.Delete(workDir, recursive: true); } catch (IOException) { }
         }
 
-        // A peak is a maximum: measure again at the end and keep the better reading, in case a busy spell spoilt one.
+        // A peak is a maximum: measure again (before each thread count's workloads and at the end) and keep the best
+        // reading, in case a busy spell spoilt one.
         foreach (int t in o.Threads)
         {
             double again = FmaPeak.Measure(t, o.Quick ? 0.1 : 0.25, o.Quick ? 3 : 5);

@@ -33,7 +33,7 @@ public static class FmaPeak
         for (int r = 0; r < repeats; r++)
         {
             var waited = Stopwatch.StartNew();
-            while (CpuMonitor.IdleLoad([], 40) > Math.Max(0, Environment.ProcessorCount - threads) + 0.2 && waited.Elapsed.TotalSeconds < 1) { }
+            while (CpuMonitor.IdleLoad([], 40) > Math.Max(0, Environment.ProcessorCount - threads) + 0.2 && waited.Elapsed.TotalSeconds < 2) { }
             using var start = new Barrier(threads + 1);
             var workers = new Thread[threads];
             for (int i = 0; i < threads; i++)

@@ -97,13 +97,16 @@ public static class MarkdownReport
                 if (row.All(m => m is null)) continue;
                 double? ap = Figure(row[0]), pt = Figure(row[1]), ts = Figure(row[2]);
                 var (target, met) = Target(w, t, ap, pt, ts, r.FmaPeak);
+                // A verdict that rests on a disturbed figure is marked like the figure.
+                if (met.Length > 0 && row.Any(m => m?.Disturbed == true)) met += "*";
                 sb.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {w.Name} | {w.Unit} | {Cell(row[0])} | {Cell(row[1])} | {Cell(row[2])} | {Ratio(ap, pt)} | {Ratio(ap, ts)} | {target} | {met} |");
+                    $"| {w.Name} | {w.Unit} | {Cell(row[0])} | {Cell(row[1])} | {Cell(row[2])} | {Ratio(row[0], row[1])} | {Ratio(row[0], row[2])} | {target} | {met} |");
             }
             sb.AppendLine();
         }
         sb.AppendLine("Ratios are Aperture's throughput over the peer's: above 1 means Aperture is faster. `*` marks a median that");
-        sb.AppendLine("had to include disturbed windows; `n/a` is a workload an engine did not run (the reason is below).");
+        sb.AppendLine("had to include disturbed windows, and a ratio or verdict resting on one: read those as rough. `n/a` is a");
+        sb.AppendLine("workload an engine did not run (the reason is below).");
         sb.AppendLine();
 
         var grouped = r.Results.Where(m => m.Note is not null).GroupBy(m => (m.Engine, m.Note))
@@ -163,7 +166,8 @@ public static class MarkdownReport
 
     private static string CheckCell(double? c) => c is { } v ? Fmt(v, "G6") : "–";
 
-    private static string Ratio(double? a, double? b) => a is { } x && b is { } y && y > 0 ? Fmt(x / y, "F2") + "×" : "–";
+    private static string Ratio(Measurement? a, Measurement? b) =>
+        Figure(a) is { } x && Figure(b) is { } y && y > 0 ? Fmt(x / y, "F2") + "×" + (a!.Disturbed || b!.Disturbed ? "*" : "") : "–";
 
     private static (string Target, string Met) Target(Workload w, int threads, double? ap, double? pt, double? ts, IReadOnlyDictionary<int, double> peak)
     {
