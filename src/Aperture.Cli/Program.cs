@@ -1,24 +1,28 @@
-using Aperture;
+using System.CommandLine;
+using Aperture.Cli;
 
-// A first demo of the engine: fit y = sin(x) on [-3, 3] with a 1-32-32-1 tanh network and plain gradient descent.
-var g = new Generator(0);
-var x = Tensor.Linspace(-3, 3, 64).Reshape(64, 1);
-var y = x.Sin();
-
-Tensor Param(int rows, int cols) => (Tensor.Randn([rows, cols], g) * Math.Sqrt(1.0 / cols)).RequiresGrad_();
-var w1 = Param(32, 1); var b1 = Tensor.Zeros([32]).RequiresGrad_();
-var w2 = Param(32, 32); var b2 = Tensor.Zeros([32]).RequiresGrad_();
-var w3 = Param(1, 32); var b3 = Tensor.Zeros([1]).RequiresGrad_();
-Tensor[] parameters = [w1, b1, w2, b2, w3, b3];
-
-for (int step = 0; step <= 2000; step++)
+// The `aperture` command: parsing, progress and printing only. The science lives in Aperture.Lab.
+var store = new Option<string?>("--store")
 {
-    var h = Ops.Linear(x, w1, b1).Tanh();
-    h = Ops.Linear(h, w2, b2).Tanh();
-    var loss = (Ops.Linear(h, w3, b3) - y).Square().Mean();
-    foreach (var p in parameters) p.ZeroGrad();
-    loss.Backward();
-    using (Autodiff.NoGrad())
-        foreach (var p in parameters) Ops.SubInPlace(p, p.Grad! * 0.1);
-    if (step % 200 == 0) Console.WriteLine($"step {step,5}  loss {loss.Item():F6}");
+    Description = $"the run store (SQLite file); default ${Aperture.Lab.Store.RunStore.PathVariable} or ./aperture.db",
+    Recursive = true,
+};
+var root = new RootCommand("Aperture: a deep-learning engine and a phenomena lab.")
+{
+    store,
+    LabCommands.Create(store),
+    RunsCommands.Create(store),
+    ReportCommand.Create(store),
+    DemoCommand.Create(),
+};
+// Ctrl+C or SIGTERM cancels the sweep between measurements (finished runs are kept; the current one is redone next
+// time); a second signal ends the process at once.
+using var stop = new CancellationTokenSource();
+void OnSignal(System.Runtime.InteropServices.PosixSignalContext context)
+{
+    context.Cancel = !stop.IsCancellationRequested;
+    stop.Cancel();
 }
+using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, OnSignal);
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, OnSignal);
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, stop.Token);

@@ -1,3 +1,6 @@
+using System.Globalization;
+using Aperture.Optim;
+
 namespace Aperture.IO;
 
 /// <summary>The state a training run saves: the model's tensors, the optimizer's tensors and string metadata.</summary>
@@ -46,5 +49,45 @@ public static class Checkpoint
             else throw new SafeTensorsFormatException(path, $"tensor '{name}' is under neither '{ModelPrefix}' nor '{OptimizerPrefix}': not an Aperture checkpoint (read it with SafeTensors.Load)");
         }
         return new CheckpointState(model, optimizer, file.Metadata);
+    }
+
+    /// <summary>The metadata prefix under which <see cref="SaveState"/> stores a snapshot's scalars.</summary>
+    public const string ScalarPrefix = "aperture.scalar.";
+
+    /// <summary>
+    /// Writes a whole training state (a <see cref="StateSnapshot"/> from <c>Trainer.StateDict</c>,
+    /// <c>Module.StateDict</c> or <c>Optimizer.StateDict</c>) atomically: tensors under their own names, scalars in
+    /// the metadata as round-trip text, so resuming from the file continues bitwise.
+    /// </summary>
+    public static void SaveState(string path, StateSnapshot state, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (metadata is not null)
+            foreach (var (k, v) in metadata)
+            {
+                if (k.StartsWith(ScalarPrefix, StringComparison.Ordinal))
+                    throw new ArgumentException($"Checkpoint.SaveState: metadata key '{k}' uses the reserved prefix '{ScalarPrefix}'", nameof(metadata));
+                meta[k] = v;
+            }
+        foreach (var (k, v) in state.Scalars) meta[ScalarPrefix + k] = v.ToString("R", CultureInfo.InvariantCulture);
+        SafeTensors.Save(path, state.Tensors, meta);
+    }
+
+    /// <summary>Reads a state written by <see cref="SaveState"/>, with the remaining (non-scalar) metadata.</summary>
+    public static (StateSnapshot State, IReadOnlyDictionary<string, string> Metadata) LoadState(string path)
+    {
+        var file = SafeTensors.Load(path);
+        var state = new StateSnapshot();
+        foreach (var (k, t) in file.Tensors) state.Tensors[k] = t;
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in file.Metadata)
+        {
+            if (!k.StartsWith(ScalarPrefix, StringComparison.Ordinal)) { meta[k] = v; continue; }
+            if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
+                throw new SafeTensorsFormatException(path, $"scalar '{k[ScalarPrefix.Length..]}' has the value '{v}', which is not a number");
+            state.Scalars[k[ScalarPrefix.Length..]] = d;
+        }
+        return (state, meta);
     }
 }

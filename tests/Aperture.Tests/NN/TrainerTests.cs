@@ -158,6 +158,32 @@ public class TrainerTests
     }
 
     [Fact]
+    public void ResumingFromACheckpointFileGivesTheSameFinalWeightsAsAnUninterruptedRun()
+    {
+        var (a, trainA, valA) = Build(1);
+        a.Fit(trainA, 4, valA);                                 // uninterrupted
+
+        var (b, trainB, valB) = Build(1);
+        b.Fit(trainB, 2, valB);                                 // interrupted after epoch 2 ...
+        var path = Path.Combine(Path.GetTempPath(), $"aperture-resume-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            Aperture.IO.Checkpoint.SaveState(path, b.StateDict(trainB), new Dictionary<string, string> { ["note"] = "epoch 2" });
+            var (c, trainC, valC) = Build(99);                  // ... a fresh process would rebuild everything
+            var (state, meta) = Aperture.IO.Checkpoint.LoadState(path);
+            Assert.Equal("epoch 2", meta["note"]);
+            c.LoadStateDict(state, trainC);
+            c.Fit(trainC, 2, valC);
+            OptimizerTests.AssertBitwiseEqual(a.Model.StateDict(), c.Model.StateDict());
+            Assert.Equal(a.History.TrainLoss, c.History.TrainLoss);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void TransferLearningInMiniature()
     {
         Sequential Net(int classes, ulong seed)

@@ -209,35 +209,18 @@ public sealed class Trainer
     // ---- validation split ------------------------------------------------------------------------------
 
     /// <summary>
-    /// Splits <paramref name="data"/> into a training part and a validation part holding a
-    /// <paramref name="validationFraction"/> of the examples (rounded down, at least one of each), chosen by a random
-    /// permutation drawn from <paramref name="generator"/>. Each part keeps the order of the permutation.
+    /// Splits <paramref name="data"/> at random into a training part and a validation part holding a
+    /// <paramref name="validationFraction"/> of the examples (see <see cref="Splits.Random"/>); both parts must be non-empty.
     /// </summary>
     public static (Dataset Train, Dataset Validation) SplitValidation(Dataset data, double validationFraction, Generator generator)
     {
         ArgumentNullException.ThrowIfNull(data);
-        ArgumentNullException.ThrowIfNull(generator);
         if (!(validationFraction > 0 && validationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(validationFraction), validationFraction, "SplitValidation: the fraction must be in (0, 1)");
-        int n = data.Count;
-        int nVal = (int)Math.Floor(n * validationFraction);
-        if (nVal < 1 || nVal >= n)
-            throw new ArgumentException($"SplitValidation: {validationFraction} of {n} examples leaves {nVal} for validation and {n - nVal} for training; each part needs at least one");
-        var perm = generator.Permutation(n);
-        return (new Subset(data, perm[nVal..]), new Subset(data, perm[..nVal]));
-    }
-
-    private sealed class Subset(Dataset source, int[] indices) : Dataset
-    {
-        public override int Count => indices.Length;
-
-        public override (Tensor Inputs, Tensor Targets) GetBatch(ReadOnlySpan<int> batch)
-        {
-            CheckIndices(batch);
-            var mapped = new int[batch.Length];
-            for (int i = 0; i < mapped.Length; i++) mapped[i] = indices[batch[i]];
-            return source.GetBatch(mapped);
-        }
+        var (train, validation) = Splits.Random(data, validationFraction, generator);
+        if (train.Count == 0 || validation.Count == 0)
+            throw new ArgumentException($"SplitValidation: {validationFraction} of {data.Count} examples leaves {validation.Count} for validation and {train.Count} for training; each part needs at least one");
+        return (train, validation);
     }
 
     // ---- save and restore --------------------------------------------------------------------------------

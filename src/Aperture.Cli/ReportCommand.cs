@@ -1,0 +1,30 @@
+using System.CommandLine;
+using Aperture.Lab.Report;
+using Spectre.Console;
+
+namespace Aperture.Cli;
+
+/// <summary><c>aperture report</c>.</summary>
+internal static class ReportCommand
+{
+    public static Command Create(Option<string?> store)
+    {
+        var output = new Option<string>("--output", "-o") { Description = "the folder to write the HTML report into", DefaultValueFactory = _ => "report" };
+        var cmd = new Command("report", "Write the static HTML report: a scorecard and one page per phenomenon, from the stored verdicts and runs.") { output };
+        cmd.SetAction(r => Terminal.Guard(() =>
+        {
+            using var s = Terminal.OpenStore(r.GetValue(store));
+            ReportSummary summary = null!;
+            AnsiConsole.Status().Start("writing the report", ctx =>
+                summary = ReportWriter.Write(s, r.GetValue(output)!, new Reporter(id => ctx.Status($"drawing {Markup.Escape(id)}"))));
+            AnsiConsole.MarkupLineInterpolated($"wrote {summary.Pages.Count} pages and {summary.Images.Count} images: [blue]{summary.IndexPath}[/]");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private sealed class Reporter(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+    }
+}

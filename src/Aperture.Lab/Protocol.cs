@@ -1,0 +1,202 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace Aperture.Lab;
+
+/// <summary>
+/// A phenomenon's protocol: a record of typed settings with defaults per tier. Every public init property is a
+/// setting, named on the command line in snake_case (<c>LearningRate</c> → <c>learning_rate</c>) and described by its
+/// <see cref="DescriptionAttribute"/>. Settings marked <see cref="ThresholdAttribute"/> belong to the verdict rule, not
+/// to the runs: changing one re-judges the stored runs without running anything.
+/// </summary>
+public abstract record LabProtocol
+{
+    /// <summary>How many seeds every arm is run with; a run's seed is 0, 1, …, Seeds − 1.</summary>
+    [Description("seeds per arm (independent repetitions)")]
+    public int Seeds { get; init; } = 5;
+
+    /// <summary>What is wrong with these settings, one sentence each (empty when they are valid).</summary>
+    public virtual IEnumerable<string> Problems()
+    {
+        if (Seeds < 2) yield return $"seeds must be at least 2 (a confidence interval needs two), found {Seeds}";
+        if (Seeds > 10_000) yield return $"seeds must be at most 10000, found {Seeds}";
+    }
+}
+
+/// <summary>Marks a protocol setting as a verdict threshold: stated in advance, used by the rule, not part of a run's identity.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class ThresholdAttribute : Attribute;
+
+/// <summary>A bad protocol setting, phenomenon id or override: the message says which, what was expected and what was found.</summary>
+public sealed class LabConfigException(string message) : Exception(message);
+
+/// <summary>One setting of a protocol as the report and <c>lab list</c> show it.</summary>
+/// <param name="Key">The snake_case name used by <c>--set</c>.</param>
+/// <param name="Type">The value's type in words: integer, number, list of numbers, …</param>
+/// <param name="Description">What the setting means.</param>
+/// <param name="IsThreshold">Whether it is a verdict threshold.</param>
+/// <param name="Value">The value, formatted as <c>--set</c> accepts it.</param>
+public sealed record ProtocolSetting(string Key, string Type, string Description, bool IsThreshold, string Value);
+
+/// <summary>Reads, overrides, validates and serializes protocols by reflection over their properties.</summary>
+public static class ProtocolBinding
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+
+    /// <summary>The settings of <paramref name="protocol"/>, in declaration order (inherited ones last).</summary>
+    public static IReadOnlyList<ProtocolSetting> Settings(LabProtocol protocol) =>
+        [.. Properties(protocol.GetType()).Select(p => new ProtocolSetting(
+            KeyOf(p), TypeName(p.PropertyType), p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "",
+            p.IsDefined(typeof(ThresholdAttribute)), FormatValue(p.GetValue(protocol))))];
+
+    /// <summary>
+    /// <paramref name="protocol"/> with <paramref name="overrides"/> (key → text value) applied and validated.
+    /// Throws <see cref="LabConfigException"/> naming the phenomenon, the key, the expected type and the value found.
+    /// </summary>
+    public static T Apply<T>(T protocol, IEnumerable<KeyValuePair<string, string>> overrides, string phenomenonId) where T : LabProtocol
+    {
+        var type = protocol.GetType();
+        var props = Properties(type).ToDictionary(KeyOf);
+        var node = JsonSerializer.SerializeToNode(protocol, type, Json)!.AsObject();
+        foreach (var (rawKey, text) in overrides)
+        {
+            string key = rawKey.Trim().Replace('-', '_').ToLowerInvariant();
+            if (!props.TryGetValue(key, out var prop))
+                throw new LabConfigException($"{phenomenonId}: unknown setting '{rawKey}'; its settings are: {string.Join(", ", props.Keys)}");
+            node[key] = JsonSerializer.SerializeToNode(ParseValue(phenomenonId, key, prop.PropertyType, text), prop.PropertyType, Json);
+        }
+        var result = (T)node.Deserialize(type, Json)!;
+        Validate(result, phenomenonId);
+        return result;
+    }
+
+    /// <summary>Throws <see cref="LabConfigException"/> listing every problem the protocol reports.</summary>
+    public static void Validate(LabProtocol protocol, string phenomenonId)
+    {
+        var problems = protocol.Problems().ToList();
+        if (problems.Count > 0)
+            throw new LabConfigException($"{phenomenonId}: invalid protocol: {string.Join("; ", problems)}");
+    }
+
+    /// <summary>The settings that define the runs (no thresholds, no seed count), as canonical JSON: part of a run's identity.</summary>
+    public static string RunConfigJson(LabProtocol protocol)
+    {
+        var node = JsonSerializer.SerializeToNode(protocol, protocol.GetType(), Json)!.AsObject();
+        foreach (var p in Properties(protocol.GetType()))
+            if (p.IsDefined(typeof(ThresholdAttribute)) || p.Name == nameof(LabProtocol.Seeds)) node.Remove(KeyOf(p));
+        return node.ToJsonString();
+    }
+
+    /// <summary>Every setting as JSON (what a verdict was judged with).</summary>
+    public static string ToJson(LabProtocol protocol) => JsonSerializer.Serialize(protocol, protocol.GetType(), Json);
+
+    /// <summary>Reads <see cref="ToJson"/>'s output back into a protocol of <paramref name="type"/>.</summary>
+    public static LabProtocol FromJson(string json, Type type) =>
+        (LabProtocol)(JsonSerializer.Deserialize(json, type, Json) ?? throw new LabConfigException($"protocol JSON for {type.Name} is null"));
+
+    /// <summary>The settings of <paramref name="protocol"/> that differ from <paramref name="reference"/> (key → value).</summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> Differences(LabProtocol protocol, LabProtocol reference)
+    {
+        var mine = Settings(protocol);
+        var theirs = Settings(reference).ToDictionary(s => s.Key, s => s.Value);
+        return [.. mine.Where(s => !theirs.TryGetValue(s.Key, out var v) || v != s.Value).Select(s => KeyValuePair.Create(s.Key, s.Value))];
+    }
+
+    private static IEnumerable<PropertyInfo> Properties(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanRead && p.SetMethod is { IsPublic: true } && p.GetIndexParameters().Length == 0)
+            .OrderBy(p => p.DeclaringType == typeof(LabProtocol) ? 1 : 0)
+            .ThenBy(p => p.MetadataToken);
+
+    private static string KeyOf(PropertyInfo p) => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name);
+
+    private static object ParseValue(string id, string key, Type type, string text)
+    {
+        text = text.Trim();
+        string Bad(string expected) => $"{id}: setting '{key}' expects {expected}, found '{text}'";
+        if (type == typeof(int))
+            return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var i) ? i : throw new LabConfigException(Bad("an integer"));
+        if (type == typeof(long))
+            return long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l) ? l : throw new LabConfigException(Bad("an integer"));
+        if (type == typeof(double))
+            return TryDouble(text, out var d) ? d : throw new LabConfigException(Bad("a number"));
+        if (type == typeof(bool))
+            return text.ToLowerInvariant() switch
+            {
+                "true" or "1" or "yes" => true,
+                "false" or "0" or "no" => false,
+                _ => throw new LabConfigException(Bad("true or false")),
+            };
+        if (type == typeof(string)) return text;
+        if (type.IsEnum)
+        {
+            foreach (var name in Enum.GetNames(type))
+                if (string.Equals(JsonNamingPolicy.KebabCaseLower.ConvertName(name), text, StringComparison.OrdinalIgnoreCase)
+                    || string.Equals(name, text, StringComparison.OrdinalIgnoreCase))
+                    return Enum.Parse(type, name);
+            throw new LabConfigException(Bad("one of " + string.Join(", ", Enum.GetNames(type).Select(JsonNamingPolicy.KebabCaseLower.ConvertName))));
+        }
+        if (type == typeof(double[]))
+        {
+            var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var values = new double[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+                if (!TryDouble(parts[i], out values[i])) throw new LabConfigException(Bad("a comma-separated list of numbers"));
+            return values;
+        }
+        if (type == typeof(int[]))
+        {
+            var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var values = new int[parts.Length];
+            for (int i = 0; i < parts.Length; i++)
+                if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out values[i]))
+                    throw new LabConfigException(Bad("a comma-separated list of integers"));
+            return values;
+        }
+        throw new LabConfigException($"{id}: setting '{key}' has type {type.Name}, which --set cannot write");
+    }
+
+    private static bool TryDouble(string s, out double d)
+    {
+        switch (s.ToLowerInvariant())
+        {
+            case "inf" or "+inf" or "infinity": d = double.PositiveInfinity; return true;
+            case "-inf" or "-infinity": d = double.NegativeInfinity; return true;
+        }
+        return double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out d) && double.IsFinite(d);
+    }
+
+    private static string TypeName(Type t) =>
+        t == typeof(int) || t == typeof(long) ? "integer"
+        : t == typeof(double) ? "number"
+        : t == typeof(bool) ? "true/false"
+        : t == typeof(string) ? "text"
+        : t == typeof(double[]) ? "numbers, comma-separated"
+        : t == typeof(int[]) ? "integers, comma-separated"
+        : t.IsEnum ? string.Join(" | ", Enum.GetNames(t).Select(JsonNamingPolicy.KebabCaseLower.ConvertName))
+        : t.Name;
+
+    private static string FormatValue(object? v) => v switch
+    {
+        null => "",
+        double d => FormatDouble(d),
+        double[] a => string.Join(",", a.Select(FormatDouble)),
+        int[] a => string.Join(",", a.Select(x => x.ToString(CultureInfo.InvariantCulture))),
+        bool b => b ? "true" : "false",
+        Enum e => JsonNamingPolicy.KebabCaseLower.ConvertName(e.ToString()),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => v.ToString() ?? "",
+    };
+
+    private static string FormatDouble(double d) =>
+        double.IsPositiveInfinity(d) ? "inf" : double.IsNegativeInfinity(d) ? "-inf" : d.ToString("R", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,265 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Data.Sqlite;
+
+namespace Aperture.Lab.Store;
+
+/// <summary>A run's row in the store.</summary>
+public sealed record RunRow(string RunId, string Phenomenon, Tier Tier, string Arm, int Seed, RunStatus Status, int Attempts,
+    string StartTime, string? EndTime, double? Seconds, string ConfigHash, string ConfigJson, string CodeVersion,
+    string SourceVersion, string Host, int Pid, string? Error);
+
+/// <summary>A stored verdict: what was judged, with which protocol and runs.</summary>
+/// <param name="Id">The verdict's row id (increasing).</param>
+/// <param name="Phenomenon">The phenomenon's id.</param>
+/// <param name="Tier">The tier.</param>
+/// <param name="ProtocolJson">Every setting, thresholds included (<see cref="ProtocolBinding.ToJson"/>).</param>
+/// <param name="Overrides">The settings that differ from the tier's defaults.</param>
+/// <param name="Seeds">The number of seeds.</param>
+/// <param name="RunIds">The runs judged.</param>
+/// <param name="Verdict">The verdict.</param>
+/// <param name="Seconds">The runs' total time.</param>
+/// <param name="CodeVersion">The phenomenon's code version.</param>
+/// <param name="Created">When it was judged (UTC, ISO 8601).</param>
+public sealed record VerdictRecord(long Id, string Phenomenon, Tier Tier, string ProtocolJson,
+    IReadOnlyList<KeyValuePair<string, string>> Overrides, int Seeds, IReadOnlyList<string> RunIds, Verdict Verdict,
+    double Seconds, string CodeVersion, string Created);
+
+public sealed partial class RunStore
+{
+    private static readonly JsonSerializerOptions VerdictJson = new()
+    {
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    private const string RunColumns = "run_id, phenomenon, tier, arm, seed, status, attempts, start_time, end_time, duration_s, " +
+                                      "config_hash, config_json, code_version, source_version, host, pid, error";
+
+    /// <summary>Runs, newest first, optionally only one phenomenon's or one status's.</summary>
+    public IReadOnlyList<RunRow> ListRuns(string? phenomenon = null, RunStatus? status = null)
+    {
+        lock (_lock)
+        {
+            using var cmd = Command($"SELECT {RunColumns} FROM runs WHERE ($p IS NULL OR phenomenon = $p) AND ($s IS NULL OR status = $s) " +
+                                    "ORDER BY start_time DESC, run_id");
+            cmd.Parameters.AddWithValue("$p", (object?)phenomenon ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("$s", status is { } s ? s.ToString().ToLowerInvariant() : DBNull.Value);
+            using var r = cmd.ExecuteReader();
+            var rows = new List<RunRow>();
+            while (r.Read()) rows.Add(ReadRun(r));
+            return rows;
+        }
+    }
+
+    /// <summary>The run whose id starts with <paramref name="prefix"/>; throws if none or several match.</summary>
+    public RunRow FindRun(string prefix)
+    {
+        if (prefix.Length < 4 || !prefix.All(Uri.IsHexDigit))
+            throw new LabConfigException($"a run id is hexadecimal, at least 4 digits; found '{prefix}'");
+        lock (_lock)
+        {
+            using var cmd = Command($"SELECT {RunColumns} FROM runs WHERE run_id LIKE $p || '%' ORDER BY run_id LIMIT 2");
+            cmd.Parameters.AddWithValue("$p", prefix.ToLowerInvariant());
+            using var r = cmd.ExecuteReader();
+            var rows = new List<RunRow>();
+            while (r.Read()) rows.Add(ReadRun(r));
+            return rows.Count switch
+            {
+                0 => throw new LabConfigException($"no run in '{Path}' has an id starting with '{prefix}'"),
+                1 => rows[0],
+                _ => throw new LabConfigException($"several runs have ids starting with '{prefix}': give more digits"),
+            };
+        }
+    }
+
+    /// <summary>The finished runs <paramref name="runIds"/> with all their measurements. Throws if one is missing or unfinished.</summary>
+    public RunSet LoadRunSet(IEnumerable<string> runIds)
+    {
+        var runs = new List<StoredRun>();
+        lock (_lock)
+        {
+            foreach (var id in runIds) runs.Add(LoadRun(id));
+        }
+        return new RunSet(runs);
+    }
+
+    /// <summary>One finished run with its results, metrics and artifacts.</summary>
+    public StoredRun LoadRun(string runId)
+    {
+        lock (_lock)
+        {
+            string arm; int seed; double seconds;
+            using (var cmd = Command("SELECT arm, seed, status, duration_s FROM runs WHERE run_id = $id"))
+            {
+                cmd.Parameters.AddWithValue("$id", runId);
+                using var r = cmd.ExecuteReader();
+                if (!r.Read()) throw new InvalidOperationException($"run {runId} is not in the store '{Path}'");
+                if (r.GetString(2) != "finished") throw new InvalidOperationException($"run {runId} is {r.GetString(2)}, not finished");
+                arm = r.GetString(0);
+                seed = r.GetInt32(1);
+                seconds = r.IsDBNull(3) ? 0 : r.GetDouble(3);
+            }
+            var results = new Dictionary<string, double>();
+            using (var cmd = Command("SELECT key, value FROM results WHERE run_id = $id ORDER BY key"))
+            {
+                cmd.Parameters.AddWithValue("$id", runId);
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) results[r.GetString(0)] = r.IsDBNull(1) ? double.NaN : r.GetDouble(1);
+            }
+            var metrics = new Dictionary<string, List<(long, double)>>();
+            using (var cmd = Command("SELECT key, step, value FROM metrics WHERE run_id = $id ORDER BY key, step"))
+            {
+                cmd.Parameters.AddWithValue("$id", runId);
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    string key = r.GetString(0);
+                    if (!metrics.TryGetValue(key, out var list)) metrics[key] = list = [];
+                    list.Add((r.GetInt64(1), r.IsDBNull(2) ? double.NaN : r.GetDouble(2)));
+                }
+            }
+            var artifacts = new Dictionary<string, string>();
+            using (var cmd = Command("SELECT path FROM artifacts WHERE run_id = $id ORDER BY path"))
+            {
+                cmd.Parameters.AddWithValue("$id", runId);
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    string rel = r.GetString(0);
+                    artifacts[rel[(rel.IndexOf('/') + 1)..]] = System.IO.Path.Combine(ArtifactRoot, rel);
+                }
+            }
+            return new StoredRun(runId, arm, seed, seconds, results,
+                metrics.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<(long, double)>)kv.Value), artifacts);
+        }
+    }
+
+    /// <summary>Stores a verdict and returns its id.</summary>
+    public long SaveVerdict(string phenomenon, Tier tier, long experimentId, LabProtocol protocol,
+        IReadOnlyList<KeyValuePair<string, string>> overrides, IReadOnlyList<string> runIds, Verdict verdict, double seconds, string codeVersion)
+        => InTransaction(tx =>
+        {
+            using var cmd = Command("""
+                INSERT INTO verdicts (experiment_id, phenomenon, tier, config_hash, protocol_json, overrides_json, seeds, run_ids_json,
+                                      outcome, effect_name, effect, ci_low, ci_high, verdict_json, seconds, code_version, source_version, created_time)
+                VALUES ($e, $p, $t, $ch, $pj, $oj, $n, $ids, $o, $en, $ef, $lo, $hi, $vj, $sec, $cv, $sv, $ct)
+                RETURNING verdict_id
+                """, tx);
+            cmd.Parameters.AddWithValue("$e", experimentId);
+            cmd.Parameters.AddWithValue("$p", phenomenon);
+            cmd.Parameters.AddWithValue("$t", TierName(tier));
+            cmd.Parameters.AddWithValue("$ch", ConfigHash(ProtocolBinding.RunConfigJson(protocol)));
+            cmd.Parameters.AddWithValue("$pj", ProtocolBinding.ToJson(protocol));
+            cmd.Parameters.AddWithValue("$oj", JsonSerializer.Serialize(overrides.Select(kv => new[] { kv.Key, kv.Value })));
+            cmd.Parameters.AddWithValue("$n", protocol.Seeds);
+            cmd.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(runIds));
+            cmd.Parameters.AddWithValue("$o", verdict.Outcome.Text());
+            cmd.Parameters.AddWithValue("$en", verdict.Effect.Name);
+            cmd.Parameters.AddWithValue("$ef", DbValue(verdict.Effect.Value));
+            cmd.Parameters.AddWithValue("$lo", DbValue(verdict.Effect.Low));
+            cmd.Parameters.AddWithValue("$hi", DbValue(verdict.Effect.High));
+            cmd.Parameters.AddWithValue("$vj", JsonSerializer.Serialize(verdict, VerdictJson));
+            cmd.Parameters.AddWithValue("$sec", seconds);
+            cmd.Parameters.AddWithValue("$cv", codeVersion);
+            cmd.Parameters.AddWithValue("$sv", SourceVersion);
+            cmd.Parameters.AddWithValue("$ct", Now());
+            return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+        });
+
+    /// <summary>The most recent verdict of each phenomenon (any tier), by phenomenon id.</summary>
+    public IReadOnlyDictionary<string, VerdictRecord> LatestVerdicts()
+    {
+        lock (_lock)
+        {
+            using var cmd = Command($"SELECT {VerdictColumns} FROM verdicts WHERE verdict_id IN (SELECT MAX(verdict_id) FROM verdicts GROUP BY phenomenon)");
+            using var r = cmd.ExecuteReader();
+            var result = new Dictionary<string, VerdictRecord>();
+            while (r.Read())
+            {
+                var v = ReadVerdict(r);
+                result[v.Phenomenon] = v;
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Every verdict of <paramref name="phenomenon"/>, newest first.</summary>
+    public IReadOnlyList<VerdictRecord> Verdicts(string phenomenon)
+    {
+        lock (_lock)
+        {
+            using var cmd = Command($"SELECT {VerdictColumns} FROM verdicts WHERE phenomenon = $p ORDER BY verdict_id DESC");
+            cmd.Parameters.AddWithValue("$p", phenomenon);
+            using var r = cmd.ExecuteReader();
+            var result = new List<VerdictRecord>();
+            while (r.Read()) result.Add(ReadVerdict(r));
+            return result;
+        }
+    }
+
+    private const string VerdictColumns = "verdict_id, phenomenon, tier, protocol_json, overrides_json, seeds, run_ids_json, verdict_json, seconds, code_version, created_time";
+
+    private static VerdictRecord ReadVerdict(SqliteDataReader r)
+    {
+        var overrides = JsonSerializer.Deserialize<string[][]>(r.GetString(4)) ?? [];
+        return new VerdictRecord(r.GetInt64(0), r.GetString(1), ParseTier(r.GetString(2)), r.GetString(3),
+            [.. overrides.Select(p => KeyValuePair.Create(p[0], p[1]))], r.GetInt32(5),
+            JsonSerializer.Deserialize<string[]>(r.GetString(6)) ?? [],
+            JsonSerializer.Deserialize<Verdict>(r.GetString(7), VerdictJson) ?? throw new InvalidDataException($"verdict {r.GetInt64(0)} has no JSON"),
+            r.GetDouble(8), r.GetString(9), r.GetString(10));
+    }
+
+    private static RunRow ReadRun(SqliteDataReader r) => new(
+        r.GetString(0), r.GetString(1), ParseTier(r.GetString(2)), r.GetString(3), r.GetInt32(4), ParseStatus(r.GetString(5)),
+        r.GetInt32(6), r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.IsDBNull(9) ? null : r.GetDouble(9),
+        r.GetString(10), r.GetString(11), r.GetString(12), r.GetString(13), r.GetString(14), r.GetInt32(15),
+        r.IsDBNull(16) ? null : r.GetString(16));
+
+    /// <summary>
+    /// Writes runs as CSV, one row per run: its identity, status and timing, then one column per setting
+    /// (<c>param.*</c>) and per final result (<c>result.*</c>), the union over the runs selected.
+    /// </summary>
+    public void ExportCsv(TextWriter writer, string? phenomenon = null)
+    {
+        var runs = ListRuns(phenomenon).OrderBy(r => r.Phenomenon).ThenBy(r => r.Tier).ThenBy(r => r.Arm).ThenBy(r => r.Seed).ToList();
+        var parms = new Dictionary<string, Dictionary<string, string>>();
+        var results = new Dictionary<string, Dictionary<string, double>>();
+        lock (_lock)
+        {
+            using (var cmd = Command("SELECT run_id, key, value FROM params"))
+            using (var r = cmd.ExecuteReader())
+                while (r.Read()) Bucket(parms, r.GetString(0))[r.GetString(1)] = r.GetString(2);
+            using (var cmd = Command("SELECT run_id, key, value FROM results"))
+            using (var r = cmd.ExecuteReader())
+                while (r.Read()) Bucket(results, r.GetString(0))[r.GetString(1)] = r.IsDBNull(2) ? double.NaN : r.GetDouble(2);
+        }
+        var paramKeys = runs.SelectMany(r => parms.GetValueOrDefault(r.RunId)?.Keys ?? Enumerable.Empty<string>()).Distinct().Order(StringComparer.Ordinal).ToList();
+        var resultKeys = runs.SelectMany(r => results.GetValueOrDefault(r.RunId)?.Keys ?? Enumerable.Empty<string>()).Distinct().Order(StringComparer.Ordinal).ToList();
+        string[] head = ["run_id", "phenomenon", "tier", "arm", "seed", "status", "attempts", "start_time", "end_time", "duration_s",
+            "config_hash", "code_version", "source_version", "host"];
+        writer.WriteLine(string.Join(",", head.Concat(paramKeys.Select(k => "param." + k)).Concat(resultKeys.Select(k => "result." + k)).Select(Csv)));
+        foreach (var r in runs)
+        {
+            var p = parms.GetValueOrDefault(r.RunId);
+            var res = results.GetValueOrDefault(r.RunId);
+            IEnumerable<string> cells =
+            [
+                r.RunId, r.Phenomenon, TierName(r.Tier), r.Arm, r.Seed.ToString(CultureInfo.InvariantCulture),
+                r.Status.ToString().ToLowerInvariant(), r.Attempts.ToString(CultureInfo.InvariantCulture), r.StartTime, r.EndTime ?? "",
+                r.Seconds?.ToString("R", CultureInfo.InvariantCulture) ?? "", r.ConfigHash, r.CodeVersion, r.SourceVersion, r.Host,
+                .. paramKeys.Select(k => p?.GetValueOrDefault(k) ?? ""),
+                .. resultKeys.Select(k => res is not null && res.TryGetValue(k, out var v) ? v.ToString("R", CultureInfo.InvariantCulture) : ""),
+            ];
+            writer.WriteLine(string.Join(",", cells.Select(Csv)));
+        }
+    }
+
+    private static Dictionary<string, T> Bucket<T>(Dictionary<string, Dictionary<string, T>> d, string key) =>
+        d.TryGetValue(key, out var b) ? b : d[key] = [];
+
+    // RFC 4180: quote a field holding a comma, quote or line break, doubling its quotes.
+    private static string Csv(string s) =>
+        s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+}

@@ -1,0 +1,66 @@
+using Aperture.Lab.Phenomena;
+using Aperture.Lab.Store;
+
+namespace Aperture.Lab.Tests;
+
+/// <summary>A temporary folder removed when disposed.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "aperture-lab-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
+
+/// <summary>Tiny protocols that keep the lab tests fast, and paths into the repository.</summary>
+internal static class Tiny
+{
+    public static readonly MomentumAcceleration Momentum = new();
+    public static readonly ReluPiecewiseLinear Relu = new();
+
+    public static LabProtocol MomentumProtocol(int seeds, params (string Key, string Value)[] more) =>
+        LabRunner.Resolve(Momentum, Tier.Quick,
+            [KeyValuePair.Create("dimension", "10"), KeyValuePair.Create("kappas", "10,100,1000"), .. more.Select(m => KeyValuePair.Create(m.Key, m.Value))],
+            seeds);
+
+    public static LabProtocol ReluProtocol(int seeds) =>
+        LabRunner.Resolve(Relu, Tier.Quick,
+            [KeyValuePair.Create("width", "8"), KeyValuePair.Create("steps", "150"), KeyValuePair.Create("learning_rate", "0.02")], seeds);
+
+    /// <summary>The repository root (the folder holding Aperture.slnx).</summary>
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+                if (System.IO.File.Exists(System.IO.Path.Combine(d.FullName, "Aperture.slnx"))) return d.FullName;
+            throw new InvalidOperationException($"no Aperture.slnx above {AppContext.BaseDirectory}");
+        }
+    }
+
+    /// <summary>The built `aperture` command (Aperture.Cli.dll) of the same configuration as these tests.</summary>
+    public static string CliDll
+    {
+        get
+        {
+            // The tests run from tests/Aperture.Lab.Tests/bin/<Configuration>/<framework>/.
+            var framework = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(System.IO.Path.DirectorySeparatorChar));
+            string configuration = framework.Parent!.Name;
+            string dll = System.IO.Path.Combine(RepoRoot, "src", "Aperture.Cli", "bin", configuration, framework.Name, "Aperture.Cli.dll");
+            if (!System.IO.File.Exists(dll)) throw new FileNotFoundException($"the aperture command is not built at {dll}");
+            return dll;
+        }
+    }
+
+    public static RunStore NewStore(TempDir dir, string name = "runs.db") => new(dir.File(name));
+}

@@ -1,0 +1,90 @@
+using Aperture.Lab.Phenomena;
+using Microsoft.Data.Sqlite;
+
+namespace Aperture.Lab.Tests;
+
+/// <summary>Verdicts are computed from stored runs, and move as the seed count and the thresholds say they should.</summary>
+public class VerdictTests
+{
+    [Fact]
+    public void MoreSeedsReuseStoredRunsAndChangeTheInterval()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var runner = new LabRunner(store);
+
+        var three = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(3));
+        Assert.Equal((6, 0), (three.RunsExecuted, three.RunsReused));
+        Assert.Equal(Outcome.Held, three.Verdict.Outcome);
+
+        var again = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(3));
+        Assert.Equal((0, 6), (again.RunsExecuted, again.RunsReused));
+        Assert.Equal(three.Verdict.Effect, again.Verdict.Effect);
+
+        var six = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(6));
+        Assert.Equal((6, 6), (six.RunsExecuted, six.RunsReused));
+        Assert.Equal(6, six.Verdict.Effect.N);
+        Assert.NotEqual(three.Verdict.Effect.Low, six.Verdict.Effect.Low);
+        Assert.NotEqual(three.Verdict.Effect.High, six.Verdict.Effect.High);
+        // Twice the seeds: the t quantile drops from 4.30 to 2.57 and √n grows by √2, so the interval narrows.
+        Assert.True(six.Verdict.Effect.High - six.Verdict.Effect.Low < three.Verdict.Effect.High - three.Verdict.Effect.Low);
+        Assert.Equal(3, store.Verdicts(Tiny.Momentum.Id).Count);
+    }
+
+    [Fact]
+    public void ChangingAThresholdRejudgesWithoutRunning()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var runner = new LabRunner(store);
+        var stated = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(4));
+        Assert.Equal(Outcome.Held, stated.Verdict.Outcome);
+        var e = stated.Verdict.Effect;
+        Assert.InRange(e.Value, 0.4, 0.6);
+
+        // A band the interval lies wholly above: did not hold.
+        var below = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(4, ("momentum_exponent_low", "0.1"), ("momentum_exponent_high", "0.3")));
+        Assert.Equal(Outcome.DidNotHold, below.Verdict.Outcome);
+        Assert.Equal((0, 8), (below.RunsExecuted, below.RunsReused));
+
+        // A band whose edge cuts the interval: inconclusive.
+        string mid = e.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        var straddle = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(4, ("momentum_exponent_high", mid)));
+        Assert.Equal(Outcome.Inconclusive, straddle.Verdict.Outcome);
+        Assert.Equal(0, straddle.RunsExecuted);
+        Assert.Equal(e, straddle.Verdict.Effect);
+        Assert.Contains(straddle.Overrides, kv => kv.Key == "momentum_exponent_high");
+    }
+
+    [Fact]
+    public void TheVerdictReadsTheStoredRunsOnly()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var runner = new LabRunner(store);
+        var protocol = Tiny.MomentumProtocol(3);
+        var before = runner.Run(Tiny.Momentum, Tier.Quick, protocol);
+
+        // Edit the stored iteration counts of heavy ball at the largest κ: the next judgement must follow the store.
+        using (var db = new SqliteConnection($"Data Source={store.Path};Pooling=False"))
+        {
+            db.Open();
+            using var cmd = db.CreateCommand();
+            cmd.CommandText = "UPDATE results SET value = value * 30 WHERE key = $k AND run_id IN (SELECT run_id FROM runs WHERE arm = 'heavy-ball')";
+            cmd.Parameters.AddWithValue("$k", MomentumAcceleration.IterationsKey(1000));
+            Assert.Equal(3, cmd.ExecuteNonQuery());
+        }
+        var after = runner.Judge(Tiny.Momentum, Tier.Quick, protocol);
+        Assert.True(after.Verdict.Effect.Value > before.Verdict.Effect.Value + 0.3);
+        Assert.Equal(Outcome.DidNotHold, after.Verdict.Outcome);
+    }
+
+    [Fact]
+    public void JudgingWithoutFinishedRunsSaysSo()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var e = Assert.Throws<LabRunException>(() => new LabRunner(store).Judge(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(2)));
+        Assert.Contains("4 of 4 runs are not finished", e.Message);
+    }
+}
