@@ -53,7 +53,11 @@ public sealed class TorchSharpEngine : IEngine
     public string? Unsupported(Workload w) => null;
 
     /// <inheritdoc/>
-    public void SetThreads(int threads) => torch.set_num_threads(threads);
+    public void SetThreads(int threads)
+    {
+        // Any call into TorchSharp would make it try to load its native library on its own: none when unavailable.
+        if (Unavailable is null) torch.set_num_threads(threads);
+    }
 
     /// <inheritdoc/>
     public IWorkloadRun Prepare(Workload w, WorkloadData data) => w.Kind switch

@@ -76,7 +76,8 @@ public sealed class PyTorchSetup
     {
         bool root = IsRoot();
         string apt = root ? "apt-get" : "sudo";
-        string[] prefix = root ? [] : ["-n", "apt-get"];
+        // Wait for the dpkg lock rather than fail when another install is running on the machine.
+        string[] prefix = root ? ["-o", "DPkg::Lock::Timeout=600"] : ["-n", "apt-get", "-o", "DPkg::Lock::Timeout=600"];
         var install = Shell.Exec(apt, [.. prefix, "install", "-y", "-q", .. packages]);
         if (install.Code != 0)
         {
