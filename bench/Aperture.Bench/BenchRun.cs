@@ -134,7 +134,7 @@ public static class BenchRun
         if (ts.Unavailable is null)
         {
             notes.Add($"TorchSharp: {ts.LoadedFrom}");
-            notes.Add("TorchSharp: in process, `torch.set_num_threads(t)`, a dispose scope per step, `torch.inference_mode()` for inference, its own `optim.SGD`/`optim.Adam`");
+            notes.Add("TorchSharp: in process, `torch.set_num_threads(t)`, a dispose scope per step, `addmm_` with beta = 0 into a preallocated C for GEMM (TorchSharp has no `mm(out=)`), `torch.inference_mode()` for inference, its own `optim.SGD`/`optim.Adam`");
         }
         notes.Add("Same data and initial weights in every engine: drawn once in C# from a seeded Philox generator (PyTorch's default U(±1/√fan_in) initialization), passed in process to TorchSharp and through a raw file to the PyTorch worker");
         return notes;

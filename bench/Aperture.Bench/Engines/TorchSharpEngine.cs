@@ -91,34 +91,29 @@ public sealed class TorchSharpEngine : IEngine
 
     private sealed class GemmRun : TimedRun
     {
-        private readonly TTensor _a, _b;
-        private TTensor? _c;
+        private readonly TTensor _a, _b, _c;
 
         public GemmRun(WorkloadData d)
         {
             _a = FromArray(d["a"]);
             _b = FromArray(d["b"]);
-            Owned.AddRange([_a, _b]);
+            _c = torch.empty(_a.shape[0], _b.shape[1]);
+            Owned.AddRange([_a, _b, _c]);
         }
 
-        // libtorch's mm has no out= overload in TorchSharp: the product is a fresh tensor, freed at once.
+        // TorchSharp has no mm(out=); addmm_ with beta = 0 writes A·B into the preallocated C, which is the same
+        // (C's old contents are ignored, as BLAS does with beta = 0). The scope frees any handle the call creates.
         protected override void Step()
         {
-            _c?.Dispose();
-            _c = _a.mm(_b);
+            using var scope = torch.NewDisposeScope();
+            _c.addmm_(_a, _b, beta: 0, alpha: 1);
         }
 
         public override double Check()
         {
             Step();
             using var s = torch.NewDisposeScope();
-            return _c!.abs().sum().item<float>();
-        }
-
-        public override void Dispose()
-        {
-            _c?.Dispose();
-            base.Dispose();
+            return _c.abs().sum().item<float>();
         }
     }
 
