@@ -28,13 +28,25 @@ public sealed class RunEnvironment
     /// <summary>Reads the machine and the repository at <paramref name="repoRoot"/>.</summary>
     public static RunEnvironment Read(string repoRoot) => new()
     {
-        Cpu = ReadField("/proc/cpuinfo", "model name") ?? RuntimeInformation.ProcessArchitecture.ToString(),
+        Cpu = CpuName(),
         Cores = Environment.ProcessorCount,
         MemoryGiB = ReadMemoryGiB(),
         Os = $"{OsName()}, Linux {ReadText("/proc/sys/kernel/osrelease")}".Trim(' ', ','),
         DotNet = RuntimeInformation.FrameworkDescription,
         Commit = GitCommit(repoRoot),
     };
+
+    /// <summary>The model name with its family and model numbers (a VM may show only "AMD EPYC") and its vector ISA.</summary>
+    private static string CpuName()
+    {
+        var name = ReadField("/proc/cpuinfo", "model name");
+        if (name is null) return RuntimeInformation.ProcessArchitecture.ToString();
+        var family = ReadField("/proc/cpuinfo", "cpu family");
+        var model = ReadField("/proc/cpuinfo", "model\t");
+        var flags = (ReadField("/proc/cpuinfo", "flags") ?? "").Split(' ').ToHashSet();
+        string isa = flags.Contains("avx512f") ? "AVX-512" : flags.Contains("avx2") ? "AVX2" : "no AVX2";
+        return $"{name} (family {family ?? "?"}, model {model ?? "?"}; {isa}, FMA{(flags.Contains("fma") ? "" : " absent")})";
+    }
 
     private static string? ReadField(string path, string key)
     {
