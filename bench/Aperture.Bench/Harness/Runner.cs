@@ -55,7 +55,7 @@ public sealed class Measurement(Workload workload, int threads, string engine)
 public sealed record RunSettings(int Repeats, double WindowSeconds, double WarmupSeconds, double DisturbedCores, double QuietWaitSeconds, TimeSpan Budget)
 {
     /// <summary>A full run: 5 windows of 0.4 s after 1 s of warm-up per engine and workload.</summary>
-    public static RunSettings Full { get; } = new(5, 0.4, 1.0, 0.2, 0.5, TimeSpan.FromMinutes(12));
+    public static RunSettings Full { get; } = new(5, 0.4, 1.0, 0.2, 0.5, TimeSpan.FromMinutes(10));
 
     /// <summary>The CI smoke run: 3 windows of 0.1 s after 0.25 s of warm-up.</summary>
     public static RunSettings Quick { get; } = new(3, 0.1, 0.25, 0.2, 0.2, TimeSpan.FromMinutes(2));
