@@ -61,6 +61,14 @@ public static class MarkdownReport
         sb.AppendLine(CultureInfo.InvariantCulture,
             $"{(r.Quick ? "Quick smoke run" : "Full run")}: medians of {r.Settings.Repeats} windows of {r.Settings.WindowSeconds:0.###} s per engine after {r.Settings.WarmupSeconds:0.##} s of warm-up, engines alternated window by window. A window is disturbed when other processes used more than {r.Settings.DisturbedCores:0.##} of the cores the engine's threads needed; disturbed windows are run again. This run: {disturbed} of {windows} windows disturbed.");
         sb.AppendLine();
+        if (windows > 0 && disturbed > windows / 4)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"**Warning: {100.0 * disturbed / windows:F0}% of the windows were disturbed by other processes. The figures marked `*` are rough and");
+            sb.AppendLine("the ratios between them unreliable (a peer's OpenMP threads suffer more than Aperture's from a busy core):");
+            sb.AppendLine("run the benchmark again on a quiet machine before drawing conclusions.**");
+            sb.AppendLine();
+        }
         sb.AppendLine("### Machine");
         sb.AppendLine();
         sb.AppendLine("| | |");
