@@ -140,28 +140,30 @@ internal static class BackwardEngine
         var nodes = ws.Nodes;
         var seen = ws.Seen;
         var stack = ws.Stack;
-        nodes.Clear();
-        seen.Clear();
-        stack.Clear();
-        foreach (var r in roots)
-            if (r._gradFn is { } fn && seen.Add(fn)) stack.Push(fn);
-        while (stack.Count > 0)
-        {
-            var node = stack.Pop();
-            if (node.Released)
-                throw new InvalidOperationException(
-                    $"backward through '{node.Name}' a second time: its saved tensors were freed after the first backward. Pass retainGraph: true to the first Backward() to keep them.");
-            nodes.Add(node);
-            foreach (var x in node.Inputs)
-                if (x.RequiresGrad && x._gradFn is { } f && seen.Add(f)) stack.Push(f);
-        }
-        SortLatestFirst(ws);
-
         bool savedInBackward = Graph.t_inBackward;
-        using var mode = new GradModeScope(createGraph);
-        Graph.t_inBackward = true;
+        // Everything after taking the workspace is inside the try: a pass that throws (a second backward through a
+        // freed graph, a failing VJP) must hand it back, or every later pass on this thread would build its own.
         try
         {
+            nodes.Clear();
+            seen.Clear();
+            stack.Clear();
+            foreach (var r in roots)
+                if (r._gradFn is { } fn && seen.Add(fn)) stack.Push(fn);
+            while (stack.Count > 0)
+            {
+                var node = stack.Pop();
+                if (node.Released)
+                    throw new InvalidOperationException(
+                        $"backward through '{node.Name}' a second time: its saved tensors were freed after the first backward. Pass retainGraph: true to the first Backward() to keep them.");
+                nodes.Add(node);
+                foreach (var x in node.Inputs)
+                    if (x.RequiresGrad && x._gradFn is { } f && seen.Add(f)) stack.Push(f);
+            }
+            SortLatestFirst(ws);
+
+            using var mode = new GradModeScope(createGraph);
+            Graph.t_inBackward = true;
             for (int r = 0; r < roots.Length; r++)
                 Deliver(roots[r], seeds[r], createGraph, leafSink, captures);
 
@@ -196,6 +198,7 @@ internal static class BackwardEngine
             foreach (var node in nodes) node.PendingGrad = null;
             nodes.Clear();
             seen.Clear();
+            stack.Clear();
             Array.Clear(ws.Buffer);
             ws.InUse = false;
         }

@@ -10,7 +10,7 @@ namespace Aperture;
 /// OH and OW are explicit rather than derived, so a transposed convolution whose output padding adds rows that
 /// no window reaches stays the exact adjoint of the convolution it came from.
 /// </summary>
-internal sealed record ConvGeometry(int C, int H, int W, int O, int KH, int KW, int OH, int OW,
+internal readonly record struct ConvGeometry(int C, int H, int W, int O, int KH, int KW, int OH, int OW,
     int SH, int SW, int PH, int PW, int DH, int DW, int Groups)
 {
     public int GroupC => C / Groups;
@@ -84,13 +84,13 @@ internal static class Conv2dKernel
     private static int BlockSize(int n, ConvGeometry g, int budget) =>
         (int)Math.Clamp(budget / Math.Max(1L, (long)g.Patch * g.OutPlane), 1, Math.Max(n, 1));
 
-    private static T[] Columns<T>(int patch, int samples, int plane)
+    private static T[] Columns<T>(int patch, int samples, int plane) where T : unmanaged
     {
         long size = (long)patch * samples * plane;
         if (size > Array.MaxLength)
             throw new InvalidOperationException(
                 $"conv2d: one sample's patch matrix has {patch} × {plane} = {(long)patch * plane} elements, more than an array can hold; split the input spatially");
-        return new T[size];
+        return Scratch<T>.Get(0, size);
     }
 
     /// <summary>The one place convolution multiplies matrices: c = a·b, c contiguous and overwritten.</summary>
@@ -103,7 +103,7 @@ internal static class Conv2dKernel
     {
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
-        var block = nb > 1 ? new T[og * nb * l] : null;
+        var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;
         for (int n0 = 0; n0 < n; n0 += nb)
         {
             int b = Math.Min(nb, n - n0), cols = b * l;
@@ -131,7 +131,7 @@ internal static class Conv2dKernel
     {
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
-        var block = nb > 1 ? new T[og * nb * l] : null;
+        var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;
         for (int n0 = 0; n0 < n; n0 += nb)
         {
             int b = Math.Min(nb, n - n0), cols = b * l;
@@ -149,8 +149,8 @@ internal static class Conv2dKernel
     {
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
-        var block = nb > 1 ? new T[og * nb * l] : null;
-        var partial = n > nb ? new T[og * k] : null;
+        var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;
+        var partial = n > nb ? Scratch<T>.Get(2, (long)og * k) : null;
         for (int n0 = 0; n0 < n; n0 += nb)
         {
             int b = Math.Min(nb, n - n0), cols = b * l;
@@ -204,7 +204,7 @@ internal static class Conv2dKernel
     /// outside the input. Split over rows of col.
     /// </summary>
     private static void Im2Col<T>(T[] x, int xOff, int n0, int b, int grp, ConvGeometry g, T[] col) where T : unmanaged =>
-        Parallelism.For(g.Patch, b * g.OutPlane, (r0, r1) => Im2ColRows(x, xOff, n0, b, grp, g, col, r0, r1));
+        Parallelism.For(g.Patch, b * g.OutPlane, new Im2ColBody<T>(x, xOff, n0, b, grp, g, col));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Im2ColRows<T>(T[] x, int xOff, int n0, int b, int grp, ConvGeometry g, T[] col, int r0, int r1) where T : unmanaged
@@ -241,7 +241,7 @@ internal static class Conv2dKernel
 
     /// <summary>The transpose of <see cref="Im2Col{T}"/>'s matrix: row (j, oh, ow) holds that output position's patch. Split over rows.</summary>
     private static void Im2Row<T>(T[] x, int xOff, int n0, int b, int grp, ConvGeometry g, T[] rows) where T : unmanaged =>
-        Parallelism.For(b * g.OutPlane, g.Patch, (p0, p1) => Im2RowRange(x, xOff, n0, grp, g, rows, p0, p1));
+        Parallelism.For(b * g.OutPlane, g.Patch, new Im2RowBody<T>(x, xOff, n0, grp, g, rows));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Im2RowRange<T>(T[] x, int xOff, int n0, int grp, ConvGeometry g, T[] rows, int p0, int p1) where T : unmanaged
@@ -280,7 +280,7 @@ internal static class Conv2dKernel
     /// Split over (sample, channel) planes, each summed in a fixed (ki, kj, oh, ow) order.
     /// </summary>
     private static void Col2Im<T>(T[] col, int n0, int b, int grp, ConvGeometry g, T[] gx) where T : unmanaged, INumberBase<T> =>
-        Parallelism.For(b * g.GroupC, (long)g.KH * g.KW * g.OutPlane, (i0, i1) => Col2ImPlanes(col, n0, b, grp, g, gx, i0, i1));
+        Parallelism.For(b * g.GroupC, (long)g.KH * g.KW * g.OutPlane, new Col2ImBody<T>(col, n0, b, grp, g, gx));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Col2ImPlanes<T>(T[] col, int n0, int b, int grp, ConvGeometry g, T[] gx, int i0, int i1) where T : unmanaged, INumberBase<T>
@@ -313,5 +313,21 @@ internal static class Conv2dKernel
                     }
                 }
         }
+    }
+
+    // Loop bodies as structs: a parallel loop over them allocates no closure.
+    private readonly struct Im2ColBody<T>(T[] x, int xOff, int n0, int b, int grp, ConvGeometry g, T[] col) : Parallelism.IRangeBody where T : unmanaged
+    {
+        public void Run(int start, int end) => Im2ColRows(x, xOff, n0, b, grp, g, col, start, end);
+    }
+
+    private readonly struct Im2RowBody<T>(T[] x, int xOff, int n0, int grp, ConvGeometry g, T[] rows) : Parallelism.IRangeBody where T : unmanaged
+    {
+        public void Run(int start, int end) => Im2RowRange(x, xOff, n0, grp, g, rows, start, end);
+    }
+
+    private readonly struct Col2ImBody<T>(T[] col, int n0, int b, int grp, ConvGeometry g, T[] gx) : Parallelism.IRangeBody where T : unmanaged, INumberBase<T>
+    {
+        public void Run(int start, int end) => Col2ImPlanes(col, n0, b, grp, g, gx, start, end);
     }
 }

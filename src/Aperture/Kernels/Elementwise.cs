@@ -90,20 +90,28 @@ internal static class Elementwise
         T[] da = a.Buffer<T>(), db = b.Buffer<T>(), dy = y.Buffer<T>();
         var loop = new StridedLoop(shape, BroadcastStrides(a, shape), BroadcastStrides(b, shape), y.Strides);
         int inner = loop.InnerSize, sa = loop.InnerStride(0), sb = loop.InnerStride(1);
-        Parallelism.For(loop.Rows, inner, (r0, r1) =>
+        Parallelism.For(loop.Rows, inner, new StridedRows<T, K>(loop, da, a._offset, db, b._offset, dy, inner, sa, sb));
+    }
+
+    private readonly struct StridedRows<T, K>(StridedLoop loop, T[] da, int offA, T[] db, int offB, T[] dy, int inner, int sa, int sb)
+        : Parallelism.IRangeBody
+        where T : unmanaged
+        where K : IBinaryKernel<T>
+    {
+        public void Run(int r0, int r1)
         {
             for (int row = r0; row < r1; row++)
             {
                 loop.Offsets(row, out int oa, out int ob, out int oy);
-                oa += a._offset;
-                ob += b._offset;
+                oa += offA;
+                ob += offB;
                 var dst = new Span<T>(dy, oy, inner);
                 if (sa == 1 && sb == 1) K.VV(new ReadOnlySpan<T>(da, oa, inner), new ReadOnlySpan<T>(db, ob, inner), dst);
                 else if (sa == 1 && sb == 0) K.VS(new ReadOnlySpan<T>(da, oa, inner), db[ob], dst);
                 else if (sa == 0 && sb == 1) K.SV(da[oa], new ReadOnlySpan<T>(db, ob, inner), dst);
                 else for (int i = 0; i < inner; i++) dst[i] = K.S(da[oa + i * sa], db[ob + i * sb]);
             }
-        });
+        }
     }
 
     /// <summary>y = a ⊕ b written into <paramref name="a"/> itself (a must not be a broadcast view; b broadcasts to a's shape).</summary>

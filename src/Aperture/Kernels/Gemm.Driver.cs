@@ -69,12 +69,22 @@ internal static unsafe class GemmDirect<T, V, TV>
     {
         int w = V.Width;
         // Row blocks of eight keep the eight-row kernel whole; columns go in register pairs.
-        if (g.M >= g.N) Parallelism.For((g.M + 7) / 8, (long)8 * g.N * g.K, (i0, i1) => Rows(g, i0 * 8, Math.Min(i1 * 8, g.M), 0, g.N));
+        if (g.M >= g.N) Parallelism.For((g.M + 7) / 8, (long)8 * g.N * g.K, new RowBlocksBody(g));
         else
         {
             int units = (g.N + 2 * w - 1) / (2 * w);
-            Parallelism.For(units, (long)2 * w * g.M * g.K, (u0, u1) => Rows(g, 0, g.M, u0 * 2 * w, Math.Min(u1 * 2 * w, g.N)));
+            Parallelism.For(units, (long)2 * w * g.M * g.K, new ColumnPairsBody(g));
         }
+    }
+
+    private readonly struct RowBlocksBody(GemmProblem<T> g) : Parallelism.IRangeBody
+    {
+        public void Run(int i0, int i1) => Rows(g, i0 * 8, Math.Min(i1 * 8, g.M), 0, g.N);
+    }
+
+    private readonly struct ColumnPairsBody(GemmProblem<T> g) : Parallelism.IRangeBody
+    {
+        public void Run(int u0, int u1) => Rows(g, 0, g.M, u0 * 2 * V.Width, Math.Min(u1 * 2 * V.Width, g.N));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -106,26 +106,41 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
             int kc = KcFor(g.K), npad = panelsN * nr;
             int kBlocks = (g.K + kc - 1) / kc;
             nint fullB = (nint)GemmBuffers.Shared<T>((nint)g.K * npad, out var owner);
-            Parallelism.For(kBlocks * panelsN, (long)kc * nr, (i0, i1) =>
-            {
-                for (int i = i0; i < i1; i++)
-                {
-                    int blk = i / panelsN, q = i % panelsN;
-                    int pc = blk * kc, kcur = Math.Min(kc, g.K - pc);
-                    T* dst = (T*)fullB + (nint)pc * npad + (nint)q * kcur * nr;
-                    PackBPanel(g, pc, kcur, q * nr, Math.Min(nr, g.N - q * nr), dst);
-                }
-            });
-            Parallelism.For(panelsM, (long)mr * g.N * g.K, (p0, p1) =>
-                Region(g, p0 * mr, Math.Min(p1 * mr, g.M), 0, g.N, (T*)fullB, npad));
+            Parallelism.For(kBlocks * panelsN, (long)kc * nr, new PackBBody(g, kc, panelsN, npad, (T*)fullB));
+            Parallelism.For(panelsM, (long)mr * g.N * g.K, new RowPanelsBody(g, (T*)fullB, npad));
             GC.KeepAlive(owner);
         }
         else
         {
             // Split the columns; each thread packs its own B columns and all of (the small) A.
-            Parallelism.For(panelsN, (long)nr * g.M * g.K, (q0, q1) =>
-                Region(g, 0, g.M, q0 * nr, Math.Min(q1 * nr, g.N), null, 0));
+            Parallelism.For(panelsN, (long)nr * g.M * g.K, new ColumnPanelsBody(g));
         }
+    }
+
+    /// <summary>Packs k-block × column-panel items of B into the shared buffer.</summary>
+    private readonly struct PackBBody(GemmProblem<T> g, int kc, int panelsN, int npad, T* fullB) : Parallelism.IRangeBody
+    {
+        public void Run(int i0, int i1)
+        {
+            int nr = K.NR;
+            for (int i = i0; i < i1; i++)
+            {
+                int blk = i / panelsN, q = i % panelsN;
+                int pc = blk * kc, kcur = Math.Min(kc, g.K - pc);
+                T* dst = fullB + (nint)pc * npad + (nint)q * kcur * nr;
+                PackBPanel(g, pc, kcur, q * nr, Math.Min(nr, g.N - q * nr), dst);
+            }
+        }
+    }
+
+    private readonly struct RowPanelsBody(GemmProblem<T> g, T* fullB, int npad) : Parallelism.IRangeBody
+    {
+        public void Run(int p0, int p1) => Region(g, p0 * K.MR, Math.Min(p1 * K.MR, g.M), 0, g.N, fullB, npad);
+    }
+
+    private readonly struct ColumnPanelsBody(GemmProblem<T> g) : Parallelism.IRangeBody
+    {
+        public void Run(int q0, int q1) => Region(g, 0, g.M, q0 * K.NR, Math.Min(q1 * K.NR, g.N), null, 0);
     }
 
     /// <summary>

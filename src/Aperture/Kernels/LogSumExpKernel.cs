@@ -46,9 +46,14 @@ internal static class LogSumExpKernel
     /// <paramref name="s"/> the sums and <paramref name="m"/> the shifts, which the backward pass reuses.
     /// </summary>
     public static void Rows<T>(T[] src, int offset, int outer, int inner, T[] y, T[]? e, T[]? s, T[]? m, NumericsPolicy p)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Parallelism.For(outer, (long)inner * 24, new RowsBody<T>(src, offset, inner, y, e, s, m, p));
+
+    /// <summary>The loop body of <see cref="Rows{T}"/> as a struct, so a call allocates no closure.</summary>
+    private readonly struct RowsBody<T>(T[] src, int offset, int inner, T[] y, T[]? e, T[]? s, T[]? m, NumericsPolicy p) : Parallelism.IRangeBody
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Parallelism.For(outer, (long)inner * 24, (o0, o1) =>
+        public void Run(int o0, int o1)
         {
             var tmp = e is null ? ArrayPool<T>.Shared.Rent(Math.Max(inner, 1)) : null;
             try
@@ -86,6 +91,6 @@ internal static class LogSumExpKernel
             {
                 if (tmp is not null) ArrayPool<T>.Shared.Return(tmp);
             }
-        });
+        }
     }
 }

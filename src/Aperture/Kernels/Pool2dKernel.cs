@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace Aperture;
 
 /// <summary>The windows of a max pooling: kernel, stride, padding and dilation per axis, and the output size.</summary>
-internal sealed record MaxPoolGeometry(int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, int OH, int OW);
+internal readonly record struct MaxPoolGeometry(int KH, int KW, int SH, int SW, int PH, int PW, int DH, int DW, int OH, int OW);
 
 /// <summary>
 /// The windows of an average pooling along one axis: output o averages the input range [Start[o], End[o])
@@ -61,7 +61,7 @@ internal static class Pool2dKernel
     private static void MaxPool<T>(T[] x, int xOff, int planes, int h, int w, MaxPoolGeometry g, T[] values, long[] indices)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Parallelism.For(planes * g.OH, (long)g.OW * g.KH * g.KW, (r0, r1) => MaxPoolRows(x, xOff, h, w, g, values, indices, r0, r1));
+        Parallelism.For(planes * g.OH, (long)g.OW * g.KH * g.KW, new MaxPoolBody<T>(x, xOff, h, w, g, values, indices));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -116,7 +116,7 @@ internal static class Pool2dKernel
 
     private static void Gather<T>(T[] x, int xOff, long[] idx, int idxOff, int planes, int inPlane, int outPlane, T fill, T[] y)
     {
-        Parallelism.For(planes, outPlane, (p0, p1) => GatherRange(x, xOff, idx, idxOff, inPlane, outPlane, fill, y, p0, p1));
+        Parallelism.For(planes, outPlane, new GatherBody<T>(x, xOff, idx, idxOff, inPlane, outPlane, fill, y));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -149,7 +149,7 @@ internal static class Pool2dKernel
     private static void Scatter<T>(T[] src, int srcOff, long[] idx, int idxOff, int planes, int inPlane, int outPlane, T[] y)
         where T : INumberBase<T>
     {
-        Parallelism.For(planes, outPlane, (p0, p1) => ScatterRange(src, srcOff, idx, idxOff, inPlane, outPlane, y, p0, p1));
+        Parallelism.For(planes, outPlane, new ScatterBody<T>(src, srcOff, idx, idxOff, inPlane, outPlane, y));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -249,5 +249,22 @@ internal static class Pool2dKernel
                 gx[r * w + iw] = sum;
             }
         }
+    }
+
+    // Loop bodies as structs: a parallel loop over them allocates no closure.
+    private readonly struct MaxPoolBody<T>(T[] x, int xOff, int h, int w, MaxPoolGeometry g, T[] values, long[] indices) : Parallelism.IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end) => MaxPoolRows(x, xOff, h, w, g, values, indices, start, end);
+    }
+
+    private readonly struct GatherBody<T>(T[] x, int xOff, long[] idx, int idxOff, int inPlane, int outPlane, T fill, T[] y) : Parallelism.IRangeBody
+    {
+        public void Run(int start, int end) => GatherRange(x, xOff, idx, idxOff, inPlane, outPlane, fill, y, start, end);
+    }
+
+    private readonly struct ScatterBody<T>(T[] src, int srcOff, long[] idx, int idxOff, int inPlane, int outPlane, T[] y) : Parallelism.IRangeBody
+        where T : INumberBase<T>
+    {
+        public void Run(int start, int end) => ScatterRange(src, srcOff, idx, idxOff, inPlane, outPlane, y, start, end);
     }
 }

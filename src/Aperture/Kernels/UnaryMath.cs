@@ -81,20 +81,30 @@ internal static unsafe class UnaryMath
         }
     }
 
-    // Separate from Apply so that the lambda's closure is allocated only for long spans.
+    // Blocks of 1024 elements per work item; the bodies are structs, so a split allocates nothing.
     private static void SplitFloat<F>(nint x, nint y, int n) where F : IUnaryFn =>
-        Parallelism.For((n + 1023) / 1024, 1024 * 16, (b0, b1) =>
+        Parallelism.For((n + 1023) / 1024, 1024 * 16, new FloatBlocks<F>(x, y, n));
+
+    private static void SplitDouble<F>(nint x, nint y, int n) where F : IUnaryFn =>
+        Parallelism.For((n + 1023) / 1024, 1024 * 16, new DoubleBlocks<F>(x, y, n));
+
+    private readonly struct FloatBlocks<F>(nint x, nint y, int n) : Parallelism.IRangeBody where F : IUnaryFn
+    {
+        public void Run(int b0, int b1)
         {
             int i0 = b0 * 1024, i1 = Math.Min(n, b1 * 1024);
             RunFloat<F>((float*)x + i0, (float*)y + i0, i1 - i0);
-        });
+        }
+    }
 
-    private static void SplitDouble<F>(nint x, nint y, int n) where F : IUnaryFn =>
-        Parallelism.For((n + 1023) / 1024, 1024 * 16, (b0, b1) =>
+    private readonly struct DoubleBlocks<F>(nint x, nint y, int n) : Parallelism.IRangeBody where F : IUnaryFn
+    {
+        public void Run(int b0, int b1)
         {
             int i0 = b0 * 1024, i1 = Math.Min(n, b1 * 1024);
             RunDouble<F>((double*)x + i0, (double*)y + i0, i1 - i0);
-        });
+        }
+    }
 
     /// <summary>One value, on the scalar path (the reference every vector lane agrees with).</summary>
     public static float Scalar<F>(float x) where F : IUnaryFn => F.Float<M32x1, float, int>(x);

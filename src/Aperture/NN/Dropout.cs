@@ -25,10 +25,12 @@ public sealed class Dropout : Module
     protected override Tensor ForwardCore(Tensor input)
     {
         if (!Training || P == 0) return input;
-        Ops.RequireFloat(Describe(), input);
+        RequireFloat(input);
         if (P == 1) return Ops.Mul(input, 0.0);
-        var mask = Tensor.Bernoulli(input.Shape, 1 - P, GeneratorOf("generator"), input.DType);
-        return Ops.Mul(input, Ops.Mul(mask, 1 / (1 - P)));
+        // The mask holds 0 or 1/(1 − p) itself, the same bits as a 0/1 mask scaled afterwards, one op fewer.
+        var mask = Tensor.Empty(input.Shape, input.DType);
+        RandomFill.Bernoulli(mask, 1 - P, GeneratorOf("generator"), 1 / (1 - P));
+        return Ops.Mul(input, mask);
     }
 
     internal static double CheckP(double p, string layer, bool allowOne)
@@ -69,7 +71,7 @@ public sealed class GaussianDropout : Module
     protected override Tensor ForwardCore(Tensor input)
     {
         if (!Training || P == 0) return input;
-        Ops.RequireFloat(Describe(), input);
+        RequireFloat(input);
         var noise = Tensor.Normal(input.Shape, 1, Std, GeneratorOf("generator"), input.DType);
         return Ops.Mul(input, noise);
     }
@@ -130,8 +132,9 @@ public sealed class DropConnect : Module
         var w = Weight;
         if (Training && P > 0)
         {
-            var mask = Tensor.Bernoulli(w.Shape, 1 - P, GeneratorOf("generator"), w.DType);
-            w = Ops.Mul(w, Ops.Mul(mask, 1 / (1 - P)));
+            var mask = Tensor.Empty(w.Shape, w.DType);
+            RandomFill.Bernoulli(mask, 1 - P, GeneratorOf("generator"), 1 / (1 - P));
+            w = Ops.Mul(w, mask);
         }
         return Ops.Linear(input, w, Bias);
     }

@@ -362,6 +362,13 @@ public abstract partial class Module
 
     // ---- input checks shared by layers -------------------------------------------------------------
 
+    /// <summary>Throws, naming this layer, unless <paramref name="input"/> is float32 or float64.</summary>
+    protected void RequireFloat(Tensor input)
+    {
+        // The layer's description is built only on failure: this check runs in every step.
+        if (!input.DType.IsFloatingPoint()) Ops.RequireFloat(Describe(), input);
+    }
+
     /// <summary>Throws a <see cref="DTypeMismatchException"/> naming this layer when the input's dtype differs from the parameters'.</summary>
     protected void CheckDType(Tensor input, DType expected)
     {
@@ -371,9 +378,9 @@ public abstract partial class Module
     }
 
     /// <summary>Throws a <see cref="ShapeMismatchException"/> naming this layer unless the input has one of the given ranks.</summary>
-    protected void CheckRank(Tensor input, string expected, params int[] ranks)
+    protected void CheckRank(Tensor input, string expected, params ReadOnlySpan<int> ranks)
     {
-        if (Array.IndexOf(ranks, input.Rank) < 0)
+        if (!ranks.Contains(input.Rank))
             throw new ShapeMismatchException($"{Describe()}: expected {expected}, got an input of shape {Shapes.Format(input.Shape)}");
     }
 }

@@ -85,7 +85,7 @@ public abstract class BatchNorm : Module
         if (input.Shape[1] != NumFeatures)
             throw new ShapeMismatchException($"{Describe()}: input has {input.Shape[1]} channels (dimension 1 of shape {Shapes.Format(input.Shape)}), expected {NumFeatures}");
         if (ParameterType is { } dtype) CheckDType(input, dtype);
-        else Ops.RequireFloat(Describe(), input);
+        else RequireFloat(input);
         var axes = new int[input.Rank - 1];
         axes[0] = 0;
         for (int i = 2; i < input.Rank; i++) axes[i - 1] = i;
@@ -219,7 +219,7 @@ public sealed class LayerNorm : Module
         if (input.Rank < k || !Shapes.Equal(input.Shape[(input.Rank - k)..], _normalizedShape))
             throw new ShapeMismatchException($"{Describe()}: the input's trailing dimensions must be {Shapes.Format(_normalizedShape)}, got an input of shape {Shapes.Format(input.Shape)}");
         if (ParameterType is { } dtype) CheckDType(input, dtype);
-        else Ops.RequireFloat(Describe(), input);
+        else RequireFloat(input);
         var axes = new int[k];
         for (int i = 0; i < k; i++) axes[i] = input.Rank - k + i;
         var mean = Ops.Mean(input, axes, keepDim: true);

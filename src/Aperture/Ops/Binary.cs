@@ -8,7 +8,8 @@ public static partial class Ops
             throw new DTypeMismatchException(
                 $"{op}: mixed dtypes {a.DType.Name()} (shape {Shapes.Format(a.Shape)}) and {b.DType.Name()} (shape {Shapes.Format(b.Shape)}); convert one with .To(DType.{b.DType})");
         RequireFloat(op, a);
-        return Shapes.Broadcast(op, a.Shape, b.Shape);
+        // The common case of equal shapes borrows a's shape array (read, never kept) instead of building one.
+        return Shapes.Equal(a.Shape, b.Shape) ? a._shape : Shapes.Broadcast(op, a.Shape, b.Shape);
     }
 
     private static Tensor BinaryKernel<K32, K64>(Tensor a, Tensor b, int[] shape)
@@ -26,11 +27,18 @@ public static partial class Ops
     {
         var shape = CheckBinary("add", a, b);
         var y = BinaryKernel<AddKernel<float>, AddKernel<double>>(a, b, shape);
-        return Graph.Record(Graph.NeedsNode(a, b) ? new AddNode(a, b) : null, y);
+        return Graph.Record(Graph.NeedsNode(a, b) ? AddNode.Create(a, b) : null, y);
     }
 
-    private sealed class AddNode(Tensor a, Tensor b) : Node(a, b)
+    private sealed class AddNode : PooledNode<AddNode>
     {
+        public static AddNode Create(Tensor a, Tensor b)
+        {
+            var node = Rent<AddNode>();
+            node.SetInputs(a, b);
+            return node;
+        }
+
         public override string Name => "add";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
@@ -50,11 +58,18 @@ public static partial class Ops
     {
         var shape = CheckBinary("sub", a, b);
         var y = BinaryKernel<SubKernel<float>, SubKernel<double>>(a, b, shape);
-        return Graph.Record(Graph.NeedsNode(a, b) ? new SubNode(a, b) : null, y);
+        return Graph.Record(Graph.NeedsNode(a, b) ? SubNode.Create(a, b) : null, y);
     }
 
-    private sealed class SubNode(Tensor a, Tensor b) : Node(a, b)
+    private sealed class SubNode : PooledNode<SubNode>
     {
+        public static SubNode Create(Tensor a, Tensor b)
+        {
+            var node = Rent<SubNode>();
+            node.SetInputs(a, b);
+            return node;
+        }
+
         public override string Name => "sub";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
@@ -74,11 +89,18 @@ public static partial class Ops
     {
         var shape = CheckBinary("mul", a, b);
         var y = BinaryKernel<MulKernel<float>, MulKernel<double>>(a, b, shape);
-        return Graph.Record(Graph.NeedsNode(a, b) ? new MulNode(a, b) : null, y);
+        return Graph.Record(Graph.NeedsNode(a, b) ? MulNode.Create(a, b) : null, y);
     }
 
-    private sealed class MulNode(Tensor a, Tensor b) : Node(a, b)
+    private sealed class MulNode : PooledNode<MulNode>
     {
+        public static MulNode Create(Tensor a, Tensor b)
+        {
+            var node = Rent<MulNode>();
+            node.SetInputs(a, b);
+            return node;
+        }
+
         public override string Name => "mul";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
@@ -102,11 +124,18 @@ public static partial class Ops
     {
         var shape = CheckBinary("div", a, b);
         var y = BinaryKernel<DivKernel<float>, DivKernel<double>>(a, b, shape);
-        return Graph.Record(Graph.NeedsNode(a, b) ? new DivNode(a, b) : null, y);
+        return Graph.Record(Graph.NeedsNode(a, b) ? DivNode.Create(a, b) : null, y);
     }
 
-    private sealed class DivNode(Tensor a, Tensor b) : Node(a, b)
+    private sealed class DivNode : PooledNode<DivNode>
     {
+        public static DivNode Create(Tensor a, Tensor b)
+        {
+            var node = Rent<DivNode>();
+            node.SetInputs(a, b);
+            return node;
+        }
+
         public override string Name => "div";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
@@ -132,11 +161,18 @@ public static partial class Ops
     {
         var shape = CheckBinary("pow", a, b);
         var y = BinaryKernel<PowKernel<float>, PowKernel<double>>(a, b, shape);
-        return Graph.Record(Graph.NeedsNode(a, b) ? new PowNode(a, b) : null, y);
+        return Graph.Record(Graph.NeedsNode(a, b) ? PowNode.Create(a, b) : null, y);
     }
 
-    private sealed class PowNode(Tensor a, Tensor b) : Node(a, b)
+    private sealed class PowNode : PooledNode<PowNode>
     {
+        public static PowNode Create(Tensor a, Tensor b)
+        {
+            var node = Rent<PowNode>();
+            node.SetInputs(a, b);
+            return node;
+        }
+
         public override string Name => "pow_tensor";
 
         // ∂/∂a = b·a^(b−1), ∂/∂b = a^b·log a

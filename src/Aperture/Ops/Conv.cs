@@ -44,7 +44,7 @@ public static partial class Ops
         var geometry = new ConvGeometry(c, h, w, o, kh, kw, (h + 2 * p.H - eh) / s.H + 1, (w + 2 * p.W - ew) / s.W + 1,
             s.H, s.W, p.H, p.W, d.H, d.W, groups);
         var y = ConvPrimitive(x, weight, geometry);
-        if (bias is not null) y = Add(y, Reshape(bias, [o, 1, 1]));
+        if (bias is not null) y = AddChannelBias(y, bias);
         return unbatched ? Squeeze(y, 0) : y;
     }
 
@@ -132,20 +132,30 @@ public static partial class Ops
 
     /// <summary>y = conv(x, w) for a 4-d x, with the geometry already checked.</summary>
     private static Tensor ConvPrimitive(Tensor x, Tensor w, ConvGeometry g) =>
-        Graph.Record(Graph.NeedsNode(x, w) ? new Conv2dNode(x, w, g) : null, Conv2dKernel.Forward(x, w, g));
+        Graph.Record(Graph.NeedsNode(x, w) ? Conv2dNode.Create(x, w, g) : null, Conv2dKernel.Forward(x, w, g));
 
     /// <summary>The input gradient of conv: convᵀ(gy, w) of shape [N, C, H, W] (linear in each of gy and w).</summary>
     private static Tensor ConvTransposePrimitive(Tensor gy, Tensor w, ConvGeometry g) =>
-        Graph.Record(Graph.NeedsNode(gy, w) ? new ConvTranspose2dNode(gy, w, g) : null, Conv2dKernel.InputGrad(gy, w, g));
+        Graph.Record(Graph.NeedsNode(gy, w) ? ConvTranspose2dNode.Create(gy, w, g) : null, Conv2dKernel.InputGrad(gy, w, g));
 
     /// <summary>The weight gradient of conv: Σₙ gy ⋆ x of shape [O, C/groups, kH, kW] (linear in each of x and gy).</summary>
     private static Tensor ConvWeightPrimitive(Tensor x, Tensor gy, ConvGeometry g) =>
-        Graph.Record(Graph.NeedsNode(x, gy) ? new Conv2dWeightNode(x, gy, g) : null, Conv2dKernel.WeightGrad(x, gy, g));
+        Graph.Record(Graph.NeedsNode(x, gy) ? Conv2dWeightNode.Create(x, gy, g) : null, Conv2dKernel.WeightGrad(x, gy, g));
 
     // ⟨conv(x, w), gy⟩ = ⟨x, convᵀ(gy, w)⟩ = ⟨w, weight(x, gy)⟩: each rule below reads off one side of this identity.
 
-    private sealed class Conv2dNode(Tensor x, Tensor w, ConvGeometry g) : Node(x, w)
+    private sealed class Conv2dNode : PooledNode<Conv2dNode>
     {
+        private ConvGeometry g;
+
+        public static Conv2dNode Create(Tensor x, Tensor w, ConvGeometry geometry)
+        {
+            var node = Rent<Conv2dNode>();
+            node.SetInputs(x, w);
+            node.g = geometry;
+            return node;
+        }
+
         public override string Name => "conv2d";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
@@ -159,8 +169,18 @@ public static partial class Ops
             t[1] is { } tw ? ConvPrimitive(Inputs[0], tw, g) : null);
     }
 
-    private sealed class ConvTranspose2dNode(Tensor gy, Tensor w, ConvGeometry g) : Node(gy, w)
+    private sealed class ConvTranspose2dNode : PooledNode<ConvTranspose2dNode>
     {
+        private ConvGeometry g;
+
+        public static ConvTranspose2dNode Create(Tensor gy, Tensor w, ConvGeometry geometry)
+        {
+            var node = Rent<ConvTranspose2dNode>();
+            node.SetInputs(gy, w);
+            node.g = geometry;
+            return node;
+        }
+
         public override string Name => "conv_transpose2d";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
@@ -174,8 +194,18 @@ public static partial class Ops
             t[1] is { } tw ? ConvTransposePrimitive(Inputs[0], tw, g) : null);
     }
 
-    private sealed class Conv2dWeightNode(Tensor x, Tensor gy, ConvGeometry g) : Node(x, gy)
+    private sealed class Conv2dWeightNode : PooledNode<Conv2dWeightNode>
     {
+        private ConvGeometry g;
+
+        public static Conv2dWeightNode Create(Tensor x, Tensor gy, ConvGeometry geometry)
+        {
+            var node = Rent<Conv2dWeightNode>();
+            node.SetInputs(x, gy);
+            node.g = geometry;
+            return node;
+        }
+
         public override string Name => "conv2d_weight";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
@@ -187,5 +217,84 @@ public static partial class Ops
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => AddTangents(
             t[0] is { } tx ? ConvWeightPrimitive(tx, Inputs[1], g) : null,
             t[1] is { } tg ? ConvWeightPrimitive(Inputs[0], tg, g) : null);
+    }
+
+    /// <summary>
+    /// y + b[c] on every (sample, channel c) plane of a [N, C, H, W] tensor: a convolution's bias as one primitive,
+    /// the same bits as <c>y + b.Reshape(C, 1, 1)</c>; its gradient for b sums each channel's planes.
+    /// </summary>
+    public static Tensor AddChannelBias(Tensor y, Tensor bias)
+    {
+        if (y.Rank != 4 || bias.Rank != 1 || bias.Shape[0] != y.Shape[1])
+            throw new ShapeMismatchException($"add_channel_bias: expected a [N, C, H, W] tensor and a [C] bias, got {Shapes.Format(y.Shape)} and {Shapes.Format(bias.Shape)}");
+        if (y.DType != bias.DType)
+            throw new DTypeMismatchException($"add_channel_bias: mixed dtypes {y.DType.Name()} and {bias.DType.Name()}");
+        RequireFloat("add_channel_bias", y);
+        var src = y.IsContiguous ? y : StridedCopy.ToContiguous(y);
+        var b = bias.IsContiguous ? bias : StridedCopy.ToContiguous(bias);
+        var result = Tensor.Empty(y.Shape, y.DType);
+        if (y.DType == DType.Float32) ChannelBias<float>(src, b, result);
+        else ChannelBias<double>(src, b, result);
+        return Graph.Record(Graph.NeedsNode(y, bias) ? ChannelBiasNode.Create(y, bias) : null, result);
+    }
+
+    private static void ChannelBias<T>(Tensor y, Tensor b, Tensor result) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int n = y.Shape[0], c = y.Shape[1], plane = y.Shape[2] * y.Shape[3];
+        T[] ys = y.Buffer<T>(), bs = b.Buffer<T>(), rs = result.Buffer<T>();
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                int at = (i * c + ch) * plane;
+                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<T>(ys, y._offset + at, plane), bs[b._offset + ch], new Span<T>(rs, at, plane));
+            }
+    }
+
+    private sealed class ChannelBiasNode : PooledNode<ChannelBiasNode>
+    {
+        public static ChannelBiasNode Create(Tensor y, Tensor bias)
+        {
+            var node = Rent<ChannelBiasNode>();
+            node.SetInputs(y, bias);
+            return node;
+        }
+
+        public override string Name => "add_channel_bias";
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = grad;
+            if (!NeedsGrad(1)) return;
+            if (Graph.IsPlainBackward(grad, Inputs[1]) && grad.IsContiguous)
+            {
+                var gb = Tensor.Empty(Inputs[1].Shape, grad.DType);
+                if (grad.DType == DType.Float32) ChannelSums<float>(grad, gb);
+                else ChannelSums<double>(grad, gb);
+                inputGrads[1] = Graph.Record(null, gb);
+            }
+            else inputGrads[1] = Sum(grad, [0, 2, 3]);
+        }
+
+        /// <summary>Σ over samples and positions of each channel, in the order and bits of <c>Sum(g, [0, 2, 3])</c>.</summary>
+        private static void ChannelSums<T>(Tensor g, Tensor gb) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            int n = g.Shape[0], c = g.Shape[1], plane = g.Shape[2] * g.Shape[3];
+            var terms = Scratch<T>.Get(3, (long)n * plane);
+            T[] gs = g.Buffer<T>(), o = gb.Buffer<T>();
+            var p = NumericsPolicy.Current;
+            for (int ch = 0; ch < c; ch++)
+            {
+                for (int i = 0; i < n; i++) Array.Copy(gs, g._offset + (i * c + ch) * plane, terms, i * plane, plane);
+                o[ch] = Sum<T>(new ReadOnlySpan<T>(terms, 0, n * plane), p);
+            }
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            if (t[0] is null && t[1] is null) return null;
+            if (t[1] is null) return t[0];
+            var tb = Expand(Reshape(t[1]!, [Inputs[1].Shape[0], 1, 1]), Output.Shape);
+            return t[0] is null ? tb : Add(t[0]!, tb);
+        }
     }
 }

@@ -35,20 +35,32 @@ public static partial class Ops
         int ow = PoolOutputSize(x.Shape[3], kernel.W, s.W, p.W, d.W, ceilMode);
         CheckPoolOutput(op, input, kernel, s, p, d, oh, ow);
         var (values, indices) = Pool2dKernel.MaxPool(x, new MaxPoolGeometry(kernel.H, kernel.W, s.H, s.W, p.H, p.W, d.H, d.W, oh, ow));
-        var y = Graph.Record(Graph.NeedsNode(x) ? new MaxPool2dNode(x, indices) : null, values);
+        var y = Graph.Record(Graph.NeedsNode(x) ? MaxPool2dNode.Create(x, indices) : null, values);
         return unbatched ? (Squeeze(y, 0), Squeeze(indices, 0)) : (y, indices);
     }
 
     /// <summary>x[n, c] at the flat plane positions <paramref name="indices"/>[n, c] (−1 gives <paramref name="fill"/>).</summary>
     private static Tensor MaxPoolGather(Tensor x, Tensor indices, double fill) =>
-        Graph.Record(Graph.NeedsNode(x) ? new MaxPool2dNode(x, indices) : null, Pool2dKernel.GatherPlanes(x, indices, fill));
+        Graph.Record(Graph.NeedsNode(x) ? MaxPool2dNode.Create(x, indices) : null, Pool2dKernel.GatherPlanes(x, indices, fill));
 
     /// <summary>The transpose of <see cref="MaxPoolGather"/>: src added into zero planes of h×w at <paramref name="indices"/>.</summary>
     private static Tensor MaxPoolScatter(Tensor src, Tensor indices, int h, int w) =>
-        Graph.Record(Graph.NeedsNode(src) ? new MaxPool2dBackwardNode(src, indices, h, w) : null, Pool2dKernel.ScatterPlanes(src, indices, h, w));
+        Graph.Record(Graph.NeedsNode(src) ? MaxPool2dBackwardNode.Create(src, indices, h, w) : null, Pool2dKernel.ScatterPlanes(src, indices, h, w));
 
-    private sealed class MaxPool2dNode(Tensor x, Tensor indices) : Node(x)
+    private sealed class MaxPool2dNode : PooledNode<MaxPool2dNode>
     {
+        private Tensor indices = null!;
+
+        public static MaxPool2dNode Create(Tensor x, Tensor indices)
+        {
+            var node = Rent<MaxPool2dNode>();
+            node.SetInputs(x);
+            node.indices = indices;
+            return node;
+        }
+
+        protected override void ClearFields() => indices = null!;
+
         public override string Name => "max_pool2d";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) =>
@@ -58,8 +70,21 @@ public static partial class Ops
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? MaxPoolGather(tx, indices, 0) : null;
     }
 
-    private sealed class MaxPool2dBackwardNode(Tensor src, Tensor indices, int h, int w) : Node(src)
+    private sealed class MaxPool2dBackwardNode : PooledNode<MaxPool2dBackwardNode>
     {
+        private Tensor indices = null!;
+        private int h, w;
+
+        public static MaxPool2dBackwardNode Create(Tensor src, Tensor indices, int h, int w)
+        {
+            var node = Rent<MaxPool2dBackwardNode>();
+            node.SetInputs(src);
+            (node.indices, node.h, node.w) = (indices, h, w);
+            return node;
+        }
+
+        protected override void ClearFields() => indices = null!;
+
         public override string Name => "max_pool2d_backward";
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = MaxPoolGather(grad, indices, 0);

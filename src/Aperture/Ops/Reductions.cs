@@ -65,24 +65,27 @@ public static partial class Ops
         if (x.DType == DType.Float32 ? SumOverRows<float>(x, axes, y, p) : SumOverRows<double>(x, axes, y, p)) return y;
         var (src, outer, inner) = ReducedLast(x, axes);
         if (x.DType == DType.Float32)
-        {
-            float[] s = src.Buffer<float>(), d = y.Buffer<float>();
-            int off = src._offset;
-            Parallelism.For(outer, inner, (o0, o1) =>
-            {
-                for (int o = o0; o < o1; o++) d[o] = Reduce.Sum(new ReadOnlySpan<float>(s, off + o * inner, inner), p);
-            });
-        }
+            Parallelism.For(outer, inner, new LastAxisSumsF(src.Buffer<float>(), src._offset, inner, y.Buffer<float>(), p));
         else
-        {
-            double[] s = src.Buffer<double>(), d = y.Buffer<double>();
-            int off = src._offset;
-            Parallelism.For(outer, inner, (o0, o1) =>
-            {
-                for (int o = o0; o < o1; o++) d[o] = Reduce.Sum(new ReadOnlySpan<double>(s, off + o * inner, inner), p);
-            });
-        }
+            Parallelism.For(outer, inner, new LastAxisSumsD(src.Buffer<double>(), src._offset, inner, y.Buffer<double>(), p));
         return y;
+    }
+
+    /// <summary>Sums of rows of <c>inner</c> consecutive elements, one per output.</summary>
+    private readonly struct LastAxisSumsF(float[] s, int off, int inner, float[] d, NumericsPolicy p) : Parallelism.IRangeBody
+    {
+        public void Run(int o0, int o1)
+        {
+            for (int o = o0; o < o1; o++) d[o] = Reduce.Sum(new ReadOnlySpan<float>(s, off + o * inner, inner), p);
+        }
+    }
+
+    private readonly struct LastAxisSumsD(double[] s, int off, int inner, double[] d, NumericsPolicy p) : Parallelism.IRangeBody
+    {
+        public void Run(int o0, int o1)
+        {
+            for (int o = o0; o < o1; o++) d[o] = Reduce.Sum(new ReadOnlySpan<double>(s, off + o * inner, inner), p);
+        }
     }
 
     /// <summary>
@@ -102,7 +105,7 @@ public static partial class Ops
             else cols *= x.Shape[d];
         }
         if (outer * cols == 0) return true;
-        const int Block = 256;
+        const int Block = ColumnBlockWidth;
         int blocks = (cols + Block - 1) / Block;
         var order = p.Order;
         fixed (T* xs = x.Buffer<T>(), ys = y.Buffer<T>())
@@ -113,17 +116,26 @@ public static partial class Ops
                 new Span<T>(ys, outer * cols).Clear();
                 return true;
             }
-            Parallelism.For(outer * blocks, (long)rows * Math.Min(Block, cols), (i0, i1) =>
-            {
-                for (int i = i0; i < i1; i++)
-                {
-                    int o = i / blocks, c0 = i % blocks * Block, c1 = Math.Min(cols, c0 + Block);
-                    ColumnSum.Run((T*)src + (nint)o * rows * cols, rows, cols, (T*)dst + (nint)o * cols, c0, c1, order);
-                }
-            });
+            Parallelism.For(outer * blocks, (long)rows * Math.Min(Block, cols), new ColumnBlocks<T>((T*)src, (T*)dst, rows, cols, blocks, order));
         }
         return true;
     }
+
+    /// <summary>Column sums of [rows, cols] matrices, in blocks of <see cref="ColumnBlockWidth"/> columns.</summary>
+    private readonly unsafe struct ColumnBlocks<T>(T* src, T* dst, int rows, int cols, int blocks, ReductionOrder order) : Parallelism.IRangeBody
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        public void Run(int i0, int i1)
+        {
+            for (int i = i0; i < i1; i++)
+            {
+                int o = i / blocks, c0 = i % blocks * ColumnBlockWidth, c1 = Math.Min(cols, c0 + ColumnBlockWidth);
+                ColumnSum.Run(src + (nint)o * rows * cols, rows, cols, dst + (nint)o * cols, c0, c1, order);
+            }
+        }
+    }
+
+    private const int ColumnBlockWidth = 256;
 
     private static Tensor SumIntegers(Tensor x, int[] axes, int[] outShape)
     {

@@ -61,11 +61,14 @@ public static partial class Ops
     /// </summary>
     public static Tensor Reshape(Tensor x, ReadOnlySpan<int> shape)
     {
-        var target = InferShape("reshape", x, shape);
-        if (Shapes.Equal(target, x.Shape) && !Graph.NeedsNode(x)) return x;
+        Span<int> target = shape.Length <= 16 ? stackalloc int[shape.Length] : new int[shape.Length];
+        InferShape("reshape", x, shape, target);
+        if (target.SequenceEqual(x.Shape) && !Graph.NeedsNode(x)) return x;
         var src = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
-        var y = src.Alias(target, Shapes.ContiguousStrides(target), src._offset);
-        return Graph.Record(Graph.NeedsNode(x) ? new ReshapeNode(x, target) : null, y, fresh: !ReferenceEquals(src, x));
+        var y = TensorArena.Current is { } arena
+            ? arena.View(src._data, src._offset, target, default, src.DType)
+            : src.Alias(target.ToArray(), Shapes.ContiguousStrides(target), src._offset);
+        return Graph.Record(Graph.NeedsNode(x) ? ReshapeNode.Create(x, y.Shape) : null, y, fresh: !ReferenceEquals(src, x));
     }
 
     /// <summary>Like <see cref="Reshape"/> but never copies: throws when the layout does not allow a view.</summary>
@@ -77,16 +80,28 @@ public static partial class Ops
         return Reshape(x, shape);
     }
 
-    private sealed class ReshapeNode(Tensor x, int[] shape) : Node(x)
+    private sealed class ReshapeNode : PooledNode<ReshapeNode>
     {
+        private int[] _shape = [];
+
+        public static ReshapeNode Create(Tensor x, ReadOnlySpan<int> shape)
+        {
+            var node = Rent<ReshapeNode>();
+            node.SetInputs(x);
+            if (node._shape.Length != shape.Length) node._shape = new int[shape.Length];
+            shape.CopyTo(node._shape);
+            return node;
+        }
+
         public override string Name => "reshape";
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = Reshape(grad, Inputs[0].Shape);
-        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Reshape(tx, shape) : null;
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Reshape(tx, _shape) : null;
     }
 
-    private static int[] InferShape(string op, Tensor x, ReadOnlySpan<int> shape)
+    /// <summary>The shape <paramref name="shape"/> with its −1 (if any) inferred, written into <paramref name="result"/>.</summary>
+    private static void InferShape(string op, Tensor x, ReadOnlySpan<int> shape, Span<int> result)
     {
-        var result = shape.ToArray();
+        shape.CopyTo(result);
         int infer = -1;
         long known = 1;
         for (int i = 0; i < result.Length; i++)
@@ -108,7 +123,6 @@ public static partial class Ops
         }
         else if (known != n)
             throw new ShapeMismatchException($"{op}: cannot reshape a tensor of shape {Shapes.Format(x.Shape)} ({n} elements) into {Shapes.Format(shape)} ({known} elements)");
-        return result;
     }
 
     /// <summary>Inserts a dimension of size 1 at <paramref name="axis"/>.</summary>
@@ -142,13 +156,14 @@ public static partial class Ops
         if (x.Rank == 0) return Reshape(x, [1]);
         int a = Shapes.NormalizeAxis("flatten", startAxis, x.Rank), b = Shapes.NormalizeAxis("flatten", endAxis, x.Rank);
         if (a > b) throw new ArgumentException($"flatten: startAxis {startAxis} comes after endAxis {endAxis}");
-        var s = new List<int>();
-        for (int i = 0; i < a; i++) s.Add(x.Shape[i]);
+        Span<int> s = stackalloc int[x.Rank - (b - a)];
+        int k = 0;
+        for (int i = 0; i < a; i++) s[k++] = x.Shape[i];
         int m = 1;
         for (int i = a; i <= b; i++) m *= x.Shape[i];
-        s.Add(m);
-        for (int i = b + 1; i < x.Rank; i++) s.Add(x.Shape[i]);
-        return Reshape(x, s.ToArray());
+        s[k++] = m;
+        for (int i = b + 1; i < x.Rank; i++) s[k++] = x.Shape[i];
+        return Reshape(x, s);
     }
 
     // ---- permute -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ namespace Aperture;
 /// (i / 4 for 32-bit draws, i / 2 for 64-bit draws and for normals), so chunks can be filled in any order by
 /// any number of threads and the values never change.
 /// </summary>
+/// <remarks>The loop bodies are structs so that a fill (a dropout mask in every training step) allocates nothing.</remarks>
 internal static class RandomFill
 {
     public static void Uniform(Tensor t, double low, double high, Generator g)
@@ -14,35 +15,42 @@ internal static class RandomFill
         if (t.DType == DType.Float32)
         {
             ulong start = g.Reserve((n + 3) / 4);
-            var d = t.Buffer<float>();
-            float lo = (float)low, sc = (float)scale;
-            Parallelism.For((n + 3) / 4, 64, (b0, b1) =>
-            {
-                for (int b = b0; b < b1; b++)
-                {
-                    var (w0, w1, w2, w3) = g.BlockAt(start + (ulong)b);
-                    int i = b * 4;
-                    d[i] = lo + sc * Generator.ToSingle(w0);
-                    if (i + 1 < n) d[i + 1] = lo + sc * Generator.ToSingle(w1);
-                    if (i + 2 < n) d[i + 2] = lo + sc * Generator.ToSingle(w2);
-                    if (i + 3 < n) d[i + 3] = lo + sc * Generator.ToSingle(w3);
-                }
-            });
+            Parallelism.For((n + 3) / 4, 64, new UniformSingles(g, start, t.Buffer<float>(), t._offset, n, (float)low, (float)scale));
         }
         else
         {
             ulong start = g.Reserve((n + 1) / 2);
-            var d = t.Buffer<double>();
-            Parallelism.For((n + 1) / 2, 64, (b0, b1) =>
+            Parallelism.For((n + 1) / 2, 64, new UniformDoubles(g, start, t.Buffer<double>(), t._offset, n, low, scale));
+        }
+    }
+
+    private readonly struct UniformSingles(Generator g, ulong start, float[] d, int offset, int n, float lo, float sc) : Parallelism.IRangeBody
+    {
+        public void Run(int b0, int b1)
+        {
+            for (int b = b0; b < b1; b++)
             {
-                for (int b = b0; b < b1; b++)
-                {
-                    var (w0, w1, w2, w3) = g.BlockAt(start + (ulong)b);
-                    int i = b * 2;
-                    d[i] = low + scale * Generator.ToDouble(w0, w1);
-                    if (i + 1 < n) d[i + 1] = low + scale * Generator.ToDouble(w2, w3);
-                }
-            });
+                var (w0, w1, w2, w3) = g.BlockAt(start + (ulong)b);
+                int i = b * 4;
+                d[offset + i] = lo + sc * Generator.ToSingle(w0);
+                if (i + 1 < n) d[offset + i + 1] = lo + sc * Generator.ToSingle(w1);
+                if (i + 2 < n) d[offset + i + 2] = lo + sc * Generator.ToSingle(w2);
+                if (i + 3 < n) d[offset + i + 3] = lo + sc * Generator.ToSingle(w3);
+            }
+        }
+    }
+
+    private readonly struct UniformDoubles(Generator g, ulong start, double[] d, int offset, int n, double low, double scale) : Parallelism.IRangeBody
+    {
+        public void Run(int b0, int b1)
+        {
+            for (int b = b0; b < b1; b++)
+            {
+                var (w0, w1, w2, w3) = g.BlockAt(start + (ulong)b);
+                int i = b * 2;
+                d[offset + i] = low + scale * Generator.ToDouble(w0, w1);
+                if (i + 1 < n) d[offset + i + 1] = low + scale * Generator.ToDouble(w2, w3);
+            }
         }
     }
 
@@ -50,63 +58,89 @@ internal static class RandomFill
     {
         int n = t.Numel;
         ulong start = g.Reserve((n + 1) / 2);
-        bool f32 = t.DType == DType.Float32;
-        var df = f32 ? t.Buffer<float>() : null;
-        var dd = f32 ? null : t.Buffer<double>();
-        Parallelism.For((n + 1) / 2, 128, (b0, b1) =>
+        Parallelism.For((n + 1) / 2, 128, new Normals(g, start, t, n, mean, std));
+    }
+
+    private readonly struct Normals(Generator g, ulong start, Tensor t, int n, double mean, double std) : Parallelism.IRangeBody
+    {
+        public void Run(int b0, int b1)
         {
+            bool f32 = t.DType == DType.Float32;
+            var df = f32 ? t.Buffer<float>() : null;
+            var dd = f32 ? null : t.Buffer<double>();
+            int offset = t._offset;
             for (int b = b0; b < b1; b++)
             {
                 var (w0, w1, w2, w3) = g.BlockAt(start + (ulong)b);
                 var (z0, z1) = Generator.BoxMuller(Generator.ToDouble(w0, w1), Generator.ToDouble(w2, w3));
-                int i = b * 2;
+                int i = offset + b * 2;
+                bool second = b * 2 + 1 < n;
                 if (f32)
                 {
                     df![i] = (float)(mean + std * z0);
-                    if (i + 1 < n) df[i + 1] = (float)(mean + std * z1);
+                    if (second) df[i + 1] = (float)(mean + std * z1);
                 }
                 else
                 {
                     dd![i] = mean + std * z0;
-                    if (i + 1 < n) dd[i + 1] = mean + std * z1;
+                    if (second) dd[i + 1] = mean + std * z1;
                 }
             }
-        });
+        }
     }
 
     public static void Integers(Tensor t, long low, long high, Generator g)
     {
         int n = t.Numel;
-        ulong range = (ulong)(high - low);
         ulong start = g.Reserve(n);
-        var d = t.Buffer<long>();
-        // One block per element: 128 random bits, reduced by a 128-bit multiply (bias below 2^-64).
-        Parallelism.For(n, 64, (i0, i1) =>
+        Parallelism.For(n, 64, new IntegerDraws(g, start, t.Buffer<long>(), t._offset, low, (ulong)(high - low)));
+    }
+
+    /// <summary>One block per element: 128 random bits, reduced by a 128-bit multiply (bias below 2^-64).</summary>
+    private readonly struct IntegerDraws(Generator g, ulong start, long[] d, int offset, long low, ulong range) : Parallelism.IRangeBody
+    {
+        public void Run(int i0, int i1)
         {
             for (int i = i0; i < i1; i++)
             {
                 var (w0, w1, _, _) = g.BlockAt(start + (ulong)i);
                 ulong r = (ulong)w0 << 32 | w1;
-                d[i] = low + (long)Math.BigMul(r, range, out _);
+                d[offset + i] = low + (long)Math.BigMul(r, range, out _);
             }
-        });
+        }
     }
 
-    public static void Bernoulli(Tensor t, double p, Generator g)
+    /// <summary>Each element is <paramref name="value"/> with probability <paramref name="p"/>, else 0 (for a bool tensor: true or false).</summary>
+    public static void Bernoulli(Tensor t, double p, Generator g, double value = 1)
     {
         int n = t.Numel;
         ulong start = g.Reserve((n + 1) / 2);
-        var tmp = new bool[n];
-        Parallelism.For((n + 1) / 2, 64, (b0, b1) =>
+        Parallelism.For((n + 1) / 2, 64, new BernoulliDraws(g, start, t, n, p, value));
+    }
+
+    private readonly struct BernoulliDraws(Generator g, ulong start, Tensor t, int n, double p, double on) : Parallelism.IRangeBody
+    {
+        public void Run(int b0, int b1)
         {
             for (int b = b0; b < b1; b++)
             {
                 var (w0, w1, w2, w3) = g.BlockAt(start + (ulong)b);
                 int i = b * 2;
-                tmp[i] = Generator.ToDouble(w0, w1) < p;
-                if (i + 1 < n) tmp[i + 1] = Generator.ToDouble(w2, w3) < p;
+                Set(i, Generator.ToDouble(w0, w1) < p);
+                if (i + 1 < n) Set(i + 1, Generator.ToDouble(w2, w3) < p);
             }
-        });
-        for (int i = 0; i < n; i++) t.SetRaw(i, tmp[i] ? 1 : 0);
+        }
+
+        private void Set(int i, bool value)
+        {
+            int at = t._offset + i;
+            switch (t.DType)
+            {
+                case DType.Float32: t.Buffer<float>()[at] = value ? (float)on : 0f; break;
+                case DType.Float64: t.Buffer<double>()[at] = value ? on : 0d; break;
+                case DType.Int64: t.Buffer<long>()[at] = value ? (long)on : 0; break;
+                default: t.Buffer<bool>()[at] = value; break;
+            }
+        }
     }
 }

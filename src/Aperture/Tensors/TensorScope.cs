@@ -99,11 +99,15 @@ internal sealed class TensorArena
         return t;
     }
 
-    /// <summary>A view of <paramref name="data"/> in a recycled tensor object.</summary>
+    /// <summary>A view of <paramref name="data"/> in a recycled tensor object (empty strides: contiguous).</summary>
     public Tensor View(Array data, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, DType dtype)
     {
         var t = RentTensor(shape.Length);
-        if (t is null) return Track(new Tensor(data, offset, shape.ToArray(), strides.ToArray(), dtype));
+        if (t is null)
+        {
+            var s = strides.IsEmpty && !shape.IsEmpty ? Shapes.ContiguousStrides(shape) : strides.ToArray();
+            return Track(new Tensor(data, offset, shape.ToArray(), s, dtype));
+        }
         t.Reinit(data, offset, shape, strides, dtype);
         return t;
     }
