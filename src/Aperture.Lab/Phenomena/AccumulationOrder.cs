@@ -369,9 +369,9 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol>
         foreach (var arm in new[] { ExactRerun, BitFlip, ReversedOrder, DifferentSeed })
             extra.Add(Estimate.Mean($"test disagreement, {arm}", runs.Results(arm, "disagreement")));
         foreach (var arm in new[] { BitFlip, ReversedOrder, DifferentSeed })
-            extra.Add(Estimate.Mean($"|accuracy difference| between the two runs, {arm}", runs.Results(arm, "abs_accuracy_difference")));
+            extra.Add(Estimate.MeanBootstrap($"|accuracy difference| between the two runs, {arm}", runs.Results(arm, "abs_accuracy_difference")));
         foreach (var arm in new[] { BitFlip, ReversedOrder, DifferentSeed })
-            extra.Add(Estimate.Mean($"final ‖θ_a − θ_b‖, {arm}", runs.Results(arm, "final_distance")));
+            extra.Add(Estimate.MeanBootstrap($"final ‖θ_a − θ_b‖, {arm}", runs.Results(arm, "final_distance")));
         // The spread of final accuracy across seeds of the original network, for scale.
         extra.Add(Estimate.Mean("test accuracy of the original network", runs.Results(DifferentSeed, "accuracy_original")));
         foreach (var lr in p.ControlLearningRates)

@@ -266,6 +266,8 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
         var extra = new List<Estimate>
         {
             Estimate.Mean("measured condition number of A", runs.Results(LevenbergMarquardtArm, "measured_condition_number")),
+            Estimate.Mean("measured / asked condition number − 1",
+                [.. runs.Results(LevenbergMarquardtArm, "measured_condition_number").Select(k => k / p.ConditionNumber - 1)]),
             Estimate.Mean($"best gradient descent log10 relative loss after {p.FirstOrderSteps} steps", gdLoss),
             Estimate.Mean($"best Adam log10 relative loss after {p.FirstOrderSteps} steps", adamLoss),
             // Slow, not stuck: how many orders of magnitude the best gradient-descent run still gained over the second half of its budget.
@@ -280,8 +282,8 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
         if (iterations.Length >= 2)
             extra.Add(Estimate.Mean($"Levenberg–Marquardt iterations to the floor ({iterations.Length} of {reached.Count} seeds reached it)", iterations));
         extra.Add(Estimate.Mean("seconds per Levenberg–Marquardt iteration", runs.Results(LevenbergMarquardtArm, "seconds_per_step")));
-        extra.Add(Estimate.Mean("seconds per gradient-descent step (largest step size)",
-            runs.Results(GdArm(p.GdLearningRates.Max()), "seconds_per_step")));
+        extra.Add(Estimate.Mean("seconds per gradient-descent step (smallest step size, which never diverges)",
+            runs.Results(GdArm(p.GdLearningRates.Min()), "seconds_per_step")));
         return verdict.WithExtra([.. extra]);
     }
 
