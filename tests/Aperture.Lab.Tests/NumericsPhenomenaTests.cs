@@ -97,7 +97,7 @@ public class NumericsPhenomenaTests
     public void AccumulationOrderRerunIsIdenticalAndPerturbationsDiffer()
     {
         var phenomenon = new AccumulationOrder();
-        var p = Tiny(phenomenon, 2, ("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"), ("batch_size", "10"), ("epochs", "3"));
+        var p = Tiny(phenomenon, 2, ("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"), ("batch_size", "10"), ("epochs", "5"));
         var runs = phenomenon.Arms(p).ToDictionary(arm => arm, arm =>
         {
             var run = new RunContext(arm, 1, Tier.Quick);
@@ -115,7 +115,7 @@ public class NumericsPhenomenaTests
         foreach (var arm in new[] { AccumulationOrder.BitFlip, AccumulationOrder.ReversedOrder, AccumulationOrder.DifferentSeed })
             Assert.Equal(0, runs[arm].Results["identical"]);
         Assert.True(runs[AccumulationOrder.DifferentSeed].Results["final_distance"] > runs[AccumulationOrder.BitFlip].Results["final_distance"]);
-        Assert.Contains(runs[AccumulationOrder.BitFlip].Metrics, m => m.Key == "test_disagreement" && m.Step == 3);
+        Assert.Contains(runs[AccumulationOrder.BitFlip].Metrics, m => m.Key == "test_disagreement" && m.Step == 5);
 
         var outcome = RunAll(phenomenon, p with { ControlLearningRates = [0.01] });
         Assert.Equal(14, outcome.RunsExecuted);

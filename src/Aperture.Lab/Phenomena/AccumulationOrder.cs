@@ -219,8 +219,8 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol>
                 if (log) LogDistance(run, step, d);
                 if (step % 20 == 0) run.ReportProgress(step / (double)totalSteps);
             }
-            // Evaluating both networks on the test set costs about what 30 training steps do: every third epoch and the last.
-            if (epoch % 3 == 0 || epoch == p.Epochs)
+            // Evaluating both networks on the test set costs about what 30 training steps do: every fifth epoch and the last.
+            if (epoch % 5 == 0 || epoch == p.Epochs)
             {
                 finalA = Predict(a.Model, test);
                 finalB = Predict(b.Model, test);
