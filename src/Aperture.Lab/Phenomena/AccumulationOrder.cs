@@ -395,14 +395,14 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var distance = new List<Series>();
-        foreach (var arm in new[] { BitFlip, ReversedOrder, DifferentSeed })
+        foreach (var arm in Arms(p).Where(a => a != ExactRerun))
             foreach (var s in runs.Seeds)
                 if (runs.Get(arm, s).Metrics.TryGetValue("weight_distance", out var points))
                     distance.Add(new Series(arm, [.. points.Select(q => (double)q.Step)], [.. points.Select(q => q.Value)]));
         yield return new Figure("weight-distance", "Distance between the two runs' weights", "step", "‖θ_a − θ_b‖₂", distance, LogY: true,
             Caption: "One line per seed. A flipped bit starts one ulp apart and a reversed summation order one rounding error per " +
-                     "step apart; both grow exponentially while the learning rate is large, then stop as it anneals. The exact rerun " +
-                     "is at distance 0 at every step, which a log axis cannot show.");
+                     "step apart; both grow exponentially while the learning rate is large, then stop as it anneals (arms marked @ run " +
+                     "at a control learning rate). The exact rerun is at distance 0 at every step, which a log axis cannot show.");
 
         var disagreement = new List<Series>();
         foreach (var arm in Arms(p))

@@ -400,15 +400,7 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol>
         yield return new Figure("bias-correction", "The second-moment bias correction 1 − β2^t for each arm's stored β2", "step t",
             "1 − β2^t", series, LogX: true,
             Caption: "Where β2 was stored as exactly 1 the correction is 0 at every step: PyTorch's form divides 0 by 0 (NaN), the " +
-                     "folded form multiplies the step by 0. Truncated to 0.99609375, β2 forgets after about 256 steps instead of 1000.");
-
-        var acc = new List<Series>();
-        var arms = Arms(p).Where(a => a != Validation).ToList();
-        foreach (var s in runs.Seeds)
-            acc.Add(new Series("test accuracy (one marker per seed)", [.. arms.Select((_, i) => (double)i)],
-                [.. arms.Select(a => runs.Get(a, s).Result("test_accuracy"))], SeriesStyle.Markers));
-        yield return new Figure("accuracy-by-arm", "Test accuracy after training, by arm", "arm: " + string.Join(", ", arms.Select((a, i) => $"{i} {a}")),
-            "test accuracy", acc,
-            Caption: "A NaN network counts every prediction as wrong (accuracy 0); a frozen one keeps its initial accuracy (about 0.1).");
+                     "folded form multiplies the step by 0. Truncated to 0.99609375, β2 forgets after about 256 steps instead of 1000; " +
+                     "float16's 0.99902344 is indistinguishable from 0.999 here.");
     }
 }
