@@ -29,6 +29,13 @@ internal static class Graph
     }
 
     /// <summary>
+    /// True when a VJP rule may compute with raw kernels: the backward pass is not itself recorded (no
+    /// <c>createGraph</c>) and no forward-mode tangent rides on the tensors involved, so nothing needs the ops' own rules.
+    /// </summary>
+    public static bool IsPlainBackward(Tensor a, Tensor b, Tensor? c = null) =>
+        !GradMode.Enabled && a._tangents is null && b._tangents is null && c?._tangents is null;
+
+    /// <summary>
     /// Finishes an op's result. <paramref name="node"/> is null when <see cref="NeedsNode(Tensor)"/> said no.
     /// <paramref name="fresh"/> says the output owns a new buffer (not a view of an input), so storage rounding
     /// may write to it.
@@ -38,6 +45,7 @@ internal static class Graph
         if (fresh && output.DType.IsFloatingPoint()) NumericsPolicy.ApplyStorageRounding(output, t_inBackward);
         if (node is not null)
         {
+            node.NoteRecorded();
             node.Output = output;
             if (GradMode.Enabled)
             {

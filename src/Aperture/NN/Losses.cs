@@ -21,6 +21,7 @@ public static class Losses
     public static Tensor Mse(Tensor input, Tensor target, Reduction reduction = Reduction.Mean)
     {
         CheckSameShape("mse_loss", input, target);
+        if (reduction != Reduction.None && input.DType == target.DType) return Ops.MseLoss(input, target, reduction == Reduction.Mean);
         return Reduce(Ops.Square(Ops.Sub(input, target)), reduction);
     }
 
@@ -36,6 +37,8 @@ public static class Losses
             throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "cross_entropy: labelSmoothing must be in [0, 1]");
         CheckLogits("cross_entropy", logits);
         int c = logits.Shape[1];
+        if (labelSmoothing == 0 && reduction != Reduction.None && target.DType == DType.Int64)
+            return Ops.CrossEntropy(logits, target, reduction == Reduction.Mean);   // one fused primitive, same bits
         var logp = Ops.LogSoftmax(logits, 1);
         if (target.DType.IsFloatingPoint())
         {

@@ -46,11 +46,9 @@ public static partial class Ops
         int batch = batched ? a.Shape[0] : 1, m = a.Shape[^2], k = a.Shape[^1], n = b.Shape[^1];
         var y = Tensor.Empty(batched ? [batch, m, n] : [m, n], a.DType);
         var policy = NumericsPolicy.Current;
-        for (int i = 0; i < batch; i++)
-        {
-            if (a.DType == DType.Float32) MatMulKernel.Run(View<float>(a, i), View<float>(b, i), y.Buffer<float>(), i * m * n, policy);
-            else MatMulKernel.Run(View<double>(a, i), View<double>(b, i), y.Buffer<double>(), i * m * n, policy);
-        }
+        int sa = batched ? a.Strides[0] : 0, sb = batched ? b.Strides[0] : 0;
+        if (a.DType == DType.Float32) MatMulKernel.RunBatched(batch, View<float>(a, 0), sa, View<float>(b, 0), sb, y.Buffer<float>(), 0, policy);
+        else MatMulKernel.RunBatched(batch, View<double>(a, 0), sa, View<double>(b, 0), sb, y.Buffer<double>(), 0, policy);
         return Graph.Record(Graph.NeedsNode(a, b) ? new MatMulNode(a, b) : null, y);
     }
 
@@ -77,17 +75,5 @@ public static partial class Ops
             var tb = t[1] is { } t1 ? MatMulPrimitive(Inputs[0], t1) : null;
             return ta is null ? tb : tb is null ? ta : Add(ta, tb);
         }
-    }
-
-    /// <summary>x·wᵀ + b, the affine map of a fully connected layer (x: [..., in], w: [out, in], b: [out]).</summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
-    {
-        if (weight.Rank != 2)
-            throw new ShapeMismatchException($"linear: weight must be 2-d [out, in], got shape {Shapes.Format(weight.Shape)}");
-        if (x.Rank == 0 || x.Shape[^1] != weight.Shape[1])
-            throw new ShapeMismatchException(
-                $"linear: input of shape {Shapes.Format(x.Shape)} has {(x.Rank == 0 ? 0 : x.Shape[^1])} features but the weight {Shapes.Format(weight.Shape)} expects {weight.Shape[1]}");
-        var y = MatMul(x, Transpose(weight, 0, 1));
-        return bias is null ? y : Add(y, bias);
     }
 }

@@ -26,6 +26,20 @@ public abstract class UnaryOp
     /// <summary>False for piecewise-constant functions (sign, floor): their outputs carry no gradient.</summary>
     public virtual bool Differentiable => true;
 
+    /// <summary>True when the op computes g·dy/dx with a kernel (<see cref="PlainChain(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>).</summary>
+    protected internal virtual bool HasPlainChain => false;
+
+    /// <summary>
+    /// d = g·dy/dx elementwise from x, y and g, with the same roundings as <see cref="Chain"/>; used when the backward
+    /// pass is not recorded and carries no tangents.
+    /// </summary>
+    protected internal virtual void PlainChain(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> d) =>
+        throw new NotSupportedException($"{Name} has no plain chain kernel");
+
+    /// <inheritdoc cref="PlainChain(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>
+    protected internal virtual void PlainChain(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> g, Span<double> d) =>
+        throw new NotSupportedException($"{Name} has no plain chain kernel");
+
     /// <inheritdoc/>
     public override string ToString() => Name;
 }
@@ -43,15 +57,46 @@ public static partial class Ops
             op.Apply(new ReadOnlySpan<float>(src.Buffer<float>(), src._offset, n), y.ContiguousSpan<float>());
         else
             op.Apply(new ReadOnlySpan<double>(src.Buffer<double>(), src._offset, n), y.ContiguousSpan<double>());
-        return Graph.Record(op.Differentiable && Graph.NeedsNode(x) ? new UnaryNode(op, x) : null, y);
+        return Graph.Record(op.Differentiable && Graph.NeedsNode(x) ? UnaryNode.Create(op, x) : null, y);
     }
 
-    private sealed class UnaryNode(UnaryOp op, Tensor x) : Node(x)
+    private sealed class UnaryNode : PooledNode<UnaryNode>
     {
-        public override string Name => op.Name;
-        internal override Type RuleType => op.GetType();
-        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = op.Chain(Inputs[0], Output, grad);
-        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? op.Chain(Inputs[0], Output, tx) : null;
+        private UnaryOp _op = null!;
+
+        public static UnaryNode Create(UnaryOp op, Tensor x)
+        {
+            var node = Rent<UnaryNode>();
+            node._op = op;
+            node.SetInputs(x);
+            return node;
+        }
+
+        public override string Name => _op.Name;
+        internal override Type RuleType => _op?.GetType() ?? typeof(UnaryNode);
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            Tensor x = Inputs[0], y = Output;
+            if (_op.HasPlainChain && Graph.IsPlainBackward(grad, x, y) && Shapes.Equal(grad.Shape, x.Shape))
+            {
+                var xc = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
+                var gc = grad.IsContiguous ? grad : StridedCopy.ToContiguous(grad);
+                var d = Tensor.Empty(x.Shape, x.DType);
+                int n = d.Numel;
+                if (x.DType == DType.Float32)
+                    _op.PlainChain(new ReadOnlySpan<float>(xc.Buffer<float>(), xc._offset, n), new ReadOnlySpan<float>(y.Buffer<float>(), y._offset, n),
+                        new ReadOnlySpan<float>(gc.Buffer<float>(), gc._offset, n), d.ContiguousSpan<float>());
+                else
+                    _op.PlainChain(new ReadOnlySpan<double>(xc.Buffer<double>(), xc._offset, n), new ReadOnlySpan<double>(y.Buffer<double>(), y._offset, n),
+                        new ReadOnlySpan<double>(gc.Buffer<double>(), gc._offset, n), d.ContiguousSpan<double>());
+                inputGrads[0] = Graph.Record(null, d);
+                return;
+            }
+            inputGrads[0] = _op.Chain(x, y, grad);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? _op.Chain(Inputs[0], Output, tx) : null;
     }
 
     internal static void RequireFloat(string op, Tensor x)
@@ -158,16 +203,16 @@ internal static class UnaryOps
     private sealed class ExpOp : UnaryOp
     {
         public override string Name => "exp";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Exp(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Exp(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<ExpFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<ExpFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => y;
     }
 
     private sealed class LogOp : UnaryOp
     {
         public override string Name => "log";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Log(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Log(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<LogFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<LogFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(x);
         public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(g, x);
     }
@@ -175,8 +220,8 @@ internal static class UnaryOps
     private sealed class Log1pOp : UnaryOp
     {
         public override string Name => "log1p";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.LogP1(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.LogP1(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<Log1pFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<Log1pFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(Ops.Add(x, 1.0));
         public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(g, Ops.Add(x, 1.0));
     }
@@ -184,8 +229,8 @@ internal static class UnaryOps
     private sealed class Expm1Op : UnaryOp
     {
         public override string Name => "expm1";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.ExpM1(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.ExpM1(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<ExpM1Fn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<ExpM1Fn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Add(y, 1.0);
     }
 
@@ -208,17 +253,23 @@ internal static class UnaryOps
     private sealed class TanhOp : UnaryOp
     {
         public override string Name => "tanh";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Tanh(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Tanh(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<TanhFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<TanhFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sub(1.0, Ops.Square(y));
+        protected internal override bool HasPlainChain => true;
+        protected internal override void PlainChain(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> d) { for (int i = 0; i < d.Length; i++) d[i] = g[i] * (1f - y[i] * y[i]); }
+        protected internal override void PlainChain(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> g, Span<double> d) { for (int i = 0; i < d.Length; i++) d[i] = g[i] * (1.0 - y[i] * y[i]); }
     }
 
     private sealed class SigmoidOp : UnaryOp
     {
         public override string Name => "sigmoid";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sigmoid(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sigmoid(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<SigmoidFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<SigmoidFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(y, Ops.Sub(1.0, y));
+        protected internal override bool HasPlainChain => true;
+        protected internal override void PlainChain(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> d) { for (int i = 0; i < d.Length; i++) d[i] = g[i] * (y[i] * (1f - y[i])); }
+        protected internal override void PlainChain(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> g, Span<double> d) { for (int i = 0; i < d.Length; i++) d[i] = g[i] * (y[i] * (1.0 - y[i])); }
     }
 
     private sealed class ReluOp : UnaryOp
@@ -227,6 +278,9 @@ internal static class UnaryOps
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Max(x, 0d, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.To(Ops.Gt(x, 0), x.DType);
+        protected internal override bool HasPlainChain => true;
+        protected internal override void PlainChain(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> d) { for (int i = 0; i < d.Length; i++) d[i] = g[i] * (x[i] > 0 ? 1f : 0f); }
+        protected internal override void PlainChain(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> g, Span<double> d) { for (int i = 0; i < d.Length; i++) d[i] = g[i] * (x[i] > 0 ? 1.0 : 0.0); }
     }
 
     internal sealed class LeakyReluOp(double slope) : UnaryOp
@@ -289,14 +343,8 @@ internal static class UnaryOps
     private sealed class SoftplusOp : UnaryOp
     {
         public override string Name => "softplus";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y)
-        {
-            for (int i = 0; i < x.Length; i++) y[i] = MathF.Max(x[i], 0) + (float)Math.Log(1 + Math.Exp(-Math.Abs(x[i])));
-        }
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y)
-        {
-            for (int i = 0; i < x.Length; i++) y[i] = Math.Max(x[i], 0) + double.LogP1(Math.Exp(-Math.Abs(x[i])));
-        }
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<SoftplusFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<SoftplusFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sigmoid(x);
     }
 

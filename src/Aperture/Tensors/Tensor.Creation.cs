@@ -110,7 +110,7 @@ public sealed partial class Tensor
     /// <summary>Wraps an existing array without copying (changes to either are seen by both).</summary>
     public static Tensor Wrap<T>(T[] data, ReadOnlySpan<int> shape) where T : unmanaged
     {
-        var s = CheckShape("Wrap", shape);
+        var s = CheckShape("Wrap", shape).ToArray();
         if (Shapes.Numel(s) != data.Length)
             throw new ShapeMismatchException($"Wrap: shape {Shapes.Format(s)} holds {Shapes.Numel(s)} elements but the array has {data.Length}");
         return new Tensor(data, 0, s, Shapes.ContiguousStrides(s), DTypes.Of<T>());
@@ -118,17 +118,17 @@ public sealed partial class Tensor
 
     private static Tensor FromSpan<T>(ReadOnlySpan<T> data, ReadOnlySpan<int> shape, string op) where T : unmanaged
     {
-        int[] s = shape.IsEmpty && data.Length != 1 ? [data.Length] : shape.IsEmpty ? [data.Length] : CheckShape(op, shape);
+        int[] s = shape.IsEmpty ? [data.Length] : CheckShape(op, shape).ToArray();
         if (Shapes.Numel(s) != data.Length)
             throw new ShapeMismatchException($"{op}: shape {Shapes.Format(s)} holds {Shapes.Numel(s)} elements but {data.Length} were given");
         return new Tensor(data.ToArray(), 0, s, Shapes.ContiguousStrides(s), DTypes.Of<T>());
     }
 
-    private static int[] CheckShape(string op, ReadOnlySpan<int> shape)
+    private static ReadOnlySpan<int> CheckShape(string op, ReadOnlySpan<int> shape)
     {
         foreach (int d in shape)
             if (d < 0) throw new ArgumentException($"{op}: shape {Shapes.Format(shape)} has a negative dimension", nameof(shape));
-        return shape.ToArray();
+        return shape;
     }
 
     // ---- random ---------------------------------------------------------------------------------

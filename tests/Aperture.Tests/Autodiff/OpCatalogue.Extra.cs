@@ -3,7 +3,7 @@ namespace Aperture.Tests.Autodiff;
 public static partial class OpCatalogue
 {
     // Entries for ops added after the core (convolution, pooling, ...) go here.
-    private static IEnumerable<OpCase> Extra() => Convolution().Concat(Pooling());
+    private static IEnumerable<OpCase> Extra() => Convolution().Concat(Pooling()).Concat(Fused());
 
     private static IEnumerable<OpCase> Convolution()
     {

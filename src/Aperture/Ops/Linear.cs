@@ -1,0 +1,151 @@
+namespace Aperture;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// x·wᵀ + b, the affine map of a fully connected layer (x: [..., in], w: [out, in], b: [out]) as one primitive:
+    /// the same bits as <c>MatMul(x, wᵀ) + b</c>, without the transposed view, the intermediate product or the
+    /// broadcast; its backward pass runs the two products and the bias's column sum straight into new buffers.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        if (weight.Rank != 2)
+            throw new ShapeMismatchException($"linear: weight must be 2-d [out, in], got shape {Shapes.Format(weight.Shape)}");
+        if (x.Rank == 0 || x.Shape[^1] != weight.Shape[1])
+            throw new ShapeMismatchException(
+                $"linear: input of shape {Shapes.Format(x.Shape)} has {(x.Rank == 0 ? 0 : x.Shape[^1])} features but the weight {Shapes.Format(weight.Shape)} expects {weight.Shape[1]}");
+        if (x.DType != weight.DType || (bias is not null && bias.DType != x.DType))
+            throw new DTypeMismatchException($"linear: mixed dtypes: input {x.DType.Name()}, weight {weight.DType.Name()}{(bias is null ? "" : ", bias " + bias.DType.Name())}");
+        RequireFloat("linear", x);
+        int outFeatures = weight.Shape[0];
+        if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != outFeatures))
+            throw new ShapeMismatchException($"linear: bias must have shape [{outFeatures}] for a weight of shape {Shapes.Format(weight.Shape)}, got {Shapes.Format(bias.Shape)}");
+
+        var x2 = x.Rank == 2 && (x.Strides[1] == 1 || x.Strides[0] == 1) ? x : Rows(x);
+        Span<int> shape = stackalloc int[x.Rank];
+        x.Shape.CopyTo(shape);
+        shape[^1] = outFeatures;
+        var y = Tensor.Empty(shape, x.DType);
+        if (x.DType == DType.Float32) LinearForward<float>(x2, weight, bias, y);
+        else LinearForward<double>(x2, weight, bias, y);
+        bool needs = bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias);
+        return Graph.Record(needs ? LinearNode.Create(x, weight, bias) : null, y);
+    }
+
+    /// <summary>x as a 2-d matrix [rows, features] (a view when the layout allows it, else a contiguous copy).</summary>
+    private static Tensor Rows(Tensor x)
+    {
+        var c = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
+        int features = x.Shape[^1];
+        int rows = features == 0 ? 0 : c.Numel / features;
+        Span<int> s = [rows, features];
+        Span<int> st = [features, 1];
+        return TensorArena.Current is { } arena
+            ? arena.View(c._data, c._offset, s, st, c.DType)
+            : c.Alias([rows, features], [features, 1], c._offset);
+    }
+
+    private static void LinearForward<T>(Tensor x, Tensor w, Tensor? b, Tensor y) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int m = x.Shape[0], k = x.Shape[1], n = w.Shape[0];
+        var a = new MatrixView<T>(x.Buffer<T>(), x._offset, m, k, x.Strides[0], x.Strides[1]);
+        var wt = new MatrixView<T>(w.Buffer<T>(), w._offset, k, n, w.Strides[1], w.Strides[0]);
+        var c = y.Buffer<T>();
+        MatMulKernel.Run(a, wt, c, 0, NumericsPolicy.Current);
+        if (b is null || m * n == 0) return;
+        var bc = b.IsContiguous ? b : StridedCopy.ToContiguous(b);
+        var bias = new ReadOnlySpan<T>(bc.Buffer<T>(), bc._offset, n);
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<T>(c, i * n, n);
+            System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+        }
+    }
+
+    private sealed class LinearNode : PooledNode<LinearNode>
+    {
+        public override string Name => "linear";
+
+        public static LinearNode Create(Tensor x, Tensor w, Tensor? b)
+        {
+            var node = Rent<LinearNode>();
+            if (b is null) node.SetInputs(x, w);
+            else node.SetInputs(x, w, b);
+            return node;
+        }
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            var inputs = Inputs;
+            Tensor x = inputs[0], w = inputs[1];
+            bool bias = inputs.Length == 3;
+            if (Graph.IsPlainBackward(grad, x, w))
+            {
+                if (x.DType == DType.Float32) PlainVjp<float>(grad, x, w, bias, inputGrads);
+                else PlainVjp<double>(grad, x, w, bias, inputGrads);
+                return;
+            }
+            // The differentiable form (create_graph, or tangents riding on the tensors): the same products as ops.
+            if (NeedsGrad(0)) inputGrads[0] = MatMul(grad, w);
+            if (NeedsGrad(1)) inputGrads[1] = MatMul(Transpose(Flatten(grad, 0, -2), 0, 1), Flatten(x, 0, -2));
+            if (bias && NeedsGrad(2)) inputGrads[2] = SumTo(grad, inputs[2].Shape);
+        }
+
+        private void PlainVjp<T>(Tensor grad, Tensor x, Tensor w, bool bias, Span<Tensor?> inputGrads) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            var p = NumericsPolicy.Current;
+            var g2 = Rows(grad);
+            int m = g2.Shape[0], n = g2.Shape[1], k = w.Shape[1];
+            var g = new MatrixView<T>(g2.Buffer<T>(), g2._offset, m, n, g2.Strides[0], g2.Strides[1]);
+            if (NeedsGrad(0))
+            {
+                var gx = Tensor.Empty(x.Shape, x.DType);
+                MatMulKernel.Run(g, new MatrixView<T>(w.Buffer<T>(), w._offset, n, k, w.Strides[0], w.Strides[1]), gx.Buffer<T>(), 0, p);
+                inputGrads[0] = Graph.Record(null, gx);
+            }
+            if (NeedsGrad(1))
+            {
+                var x2 = Rows(x);
+                var gw = Tensor.Empty(w.Shape, w.DType);
+                var gt = new MatrixView<T>(g2.Buffer<T>(), g2._offset, n, m, g2.Strides[1], g2.Strides[0]);
+                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), 0, p);
+                inputGrads[1] = Graph.Record(null, gw);
+            }
+            if (bias && NeedsGrad(2)) inputGrads[2] = Graph.Record(null, ColumnSums(g2, p));
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            var inputs = Inputs;
+            Tensor? r = null;
+            if (t[0] is { } tx) r = Linear(tx, inputs[1]);
+            if (t[1] is { } tw) r = r is null ? Linear(inputs[0], tw) : Add(r, Linear(inputs[0], tw));
+            if (inputs.Length == 3 && t[2] is { } tb) r = r is null ? Expand(tb, Output.Shape) : Add(r, tb);
+            return r;
+        }
+    }
+
+    /// <summary>
+    /// The sums of the columns of a [rows, cols] matrix (a bias gradient), in the same order and bits as
+    /// <c>Sum(x, [0])</c>.
+    /// </summary>
+    private static Tensor ColumnSums(Tensor g2, NumericsPolicy p)
+    {
+        if (!g2.IsContiguous) return Sum(g2, [0]);
+        int rows = g2.Shape[0], cols = g2.Shape[1];
+        var y = Tensor.Empty([cols], g2.DType);
+        bool done = g2.DType == DType.Float32 ? ColumnSumsInto<float>(g2, rows, cols, y, p) : ColumnSumsInto<double>(g2, rows, cols, y, p);
+        return done ? y : Sum(g2, [0]);
+    }
+
+    private static unsafe bool ColumnSumsInto<T>(Tensor g2, int rows, int cols, Tensor y, NumericsPolicy p) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        if (!ColumnSum.Supports<T>(p)) return false;
+        fixed (T* xs = g2.Buffer<T>(), ys = y.Buffer<T>())
+        {
+            if (rows == 0) new Span<T>(ys, cols).Clear();
+            else ColumnSum.Run(xs + g2._offset, rows, cols, ys, 0, cols, p.Order);
+        }
+        return true;
+    }
+}

@@ -1,0 +1,17 @@
+namespace Aperture.Tests.Autodiff;
+
+public static partial class OpCatalogue
+{
+    /// <summary>The fused primitives of the training step (linear layer, losses).</summary>
+    private static IEnumerable<OpCase> Fused()
+    {
+        yield return new("linear_fused", x => Ops.Linear(x[0], x[1], x[2]), g => [R(g, 5, 3), R(g, 4, 3), R(g, 4)]);
+        yield return new("linear_no_bias", x => Ops.Linear(x[0], x[1]), g => [R(g, 5, 3), R(g, 4, 3)]);
+        yield return new("linear_3d_input", x => Ops.Linear(x[0], x[1], x[2]), g => [R(g, 2, 3, 3), R(g, 2, 3), R(g, 2)]);
+        yield return new("linear_transposed_input", x => Ops.Linear(Ops.Transpose(x[0], 0, 1), x[1], x[2]), g => [R(g, 3, 5), R(g, 4, 3), R(g, 4)]);
+        yield return new("cross_entropy_mean", x => Ops.CrossEntropy(x[0], Index(2, 0, 1, 2)), g => [R(g, 4, 3)]);
+        yield return new("cross_entropy_sum", x => Ops.CrossEntropy(x[0], Index(1, 1, 0), mean: false), g => [R(g, 3, 2)]);
+        yield return new("mse_loss", x => Ops.MseLoss(x[0], x[1]), g => [R(g, 3, 4), R(g, 3, 4)]);
+        yield return new("mse_loss_sum", x => Ops.MseLoss(x[0], x[1], mean: false), g => [R(g, 5), R(g, 5)]);
+    }
+}
