@@ -46,34 +46,79 @@ public static class Parallelism
             body(0, count);
             return;
         }
-        WorkerPool.Run(count, threads, body);
+        var job = WorkerPool.ActionJob;
+        if (!WorkerPool.TryAcquire())
+        {
+            body(0, count);
+            return;
+        }
+        job.Body = body;
+        try { WorkerPool.Run(job, count, threads); }
+        finally { job.Body = null; }
     }
 
     /// <summary>
-    /// The pool behind <see cref="For"/>. Worker w is offered chunk w + 1 of each loop; a chunk is run by whoever
-    /// claims it first, so when a worker is slow to start (asleep, or descheduled on a busy machine) the caller runs
-    /// its chunk instead of waiting. Which thread runs a chunk never changes a result.
+    /// The allocation-free form of <see cref="For(int, long, Action{int, int})"/>: the loop body is a struct, so
+    /// neither a closure nor a delegate is created, and the pool's job for <typeparamref name="TBody"/> is reused.
     /// </summary>
-    private static class WorkerPool
+    internal static void For<TBody>(int count, long costPerItem, in TBody body) where TBody : struct, IRangeBody
     {
-        // How long an idle worker keeps spinning for the next loop before it blocks.
-        private static readonly long s_spinTicks = Stopwatch.Frequency / 5_000; // 200 µs
-
-        private sealed class Job(Action<int, int> body, int count, int chunks)
+        if (count <= 0) return;
+        int threads = Math.Min(s_threads, count);
+        if (threads <= 1 || count * costPerItem < MinParallelWork || !WorkerPool.TryAcquire())
         {
-            public readonly Action<int, int> Body = body;
-            public readonly int Count = count, Chunks = chunks;
-            public readonly int[] Claimed = new int[chunks];
-            public int Pending = chunks;
-            public Exception? Error;
+            body.Run(0, count);
+            return;
+        }
+        var job = StructJob<TBody>.Instance;
+        job.Body = body;
+        try { WorkerPool.Run(job, count, threads); }
+        finally { job.Body = default; }
+    }
 
-            /// <summary>Runs chunk <paramref name="c"/> if nobody has claimed it yet.</summary>
-            public void TryRun(int c)
+    /// <summary>A loop body over a range of items, for <see cref="For{TBody}"/>.</summary>
+    internal interface IRangeBody
+    {
+        /// <summary>Processes items [start, end).</summary>
+        void Run(int start, int end);
+    }
+
+    /// <summary>
+    /// A parallel loop the pool runs. Jobs are reused from loop to loop: each loop gets a new generation number, and a
+    /// chunk is claimed by stamping it with that number, so a worker that wakes late for an old loop can never claim
+    /// (or run) a chunk of a newer one.
+    /// </summary>
+    private abstract class Job
+    {
+        public int Count, Chunks, Generation;
+        public int Pending;
+        public int[] Claimed = new int[16];
+        public Exception? Error;
+
+        protected abstract void RunRange(int start, int end);
+
+        public void Prepare(int count, int chunks, int generation)
+        {
+            if (Claimed.Length < chunks) Claimed = new int[chunks];
+            Count = count;
+            Chunks = chunks;
+            Error = null;
+            Volatile.Write(ref Pending, chunks);
+            Volatile.Write(ref Generation, generation);
+        }
+
+        /// <summary>Runs chunk <paramref name="c"/> of loop <paramref name="generation"/> if nobody has claimed it yet.</summary>
+        public void TryRun(int c, int generation)
+        {
+            if (c >= Claimed.Length) return;
+            int old = Volatile.Read(ref Claimed[c]);
+            if (old >= generation || Volatile.Read(ref Generation) != generation) return;
+            if (Interlocked.CompareExchange(ref Claimed[c], generation, old) != old) return;
+            if (c < Chunks)
             {
-                if (Interlocked.Exchange(ref Claimed[c], 1) != 0) return;
                 try
                 {
-                    Body((int)((long)Count * c / Chunks), (int)((long)Count * (c + 1) / Chunks));
+                    RunRange((int)((long)Count * c / Chunks), (int)((long)Count * (c + 1) / Chunks));
                 }
                 catch (Exception e)
                 {
@@ -82,38 +127,66 @@ public static class Parallelism
                 Interlocked.Decrement(ref Pending);
             }
         }
+    }
+
+    private sealed class DelegateJob : Job
+    {
+        public Action<int, int>? Body;
+        protected override void RunRange(int start, int end) => Body!(start, end);
+    }
+
+    private sealed class StructJob<TBody> : Job where TBody : struct, IRangeBody
+    {
+        public static readonly StructJob<TBody> Instance = new();
+        public TBody Body;
+        protected override void RunRange(int start, int end) => Body.Run(start, end);
+    }
+
+    /// <summary>
+    /// The pool behind <see cref="For(int, long, Action{int, int})"/>. Worker w is offered chunk w + 1 of each loop; a
+    /// chunk is run by whoever claims it first, so when a worker is slow to start (asleep, or descheduled on a busy
+    /// machine) the caller runs its chunk instead of waiting. Which thread runs a chunk never changes a result.
+    /// </summary>
+    private static class WorkerPool
+    {
+        // How long an idle worker keeps spinning for the next loop before it blocks.
+        private static readonly long s_spinTicks = Stopwatch.Frequency / 5_000; // 200 µs
+
+        public static readonly DelegateJob ActionJob = new();
 
         private sealed class Slot
         {
             public Job? Job;
+            public int Generation;
         }
 
         private static readonly object s_grow = new();
         private static Slot[] s_slots = [];
         private static int s_busy;
+        private static int s_generation;
 
-        public static void Run(int count, int chunks, Action<int, int> body)
+        /// <summary>Takes the pool for one loop; false when another loop owns it (the caller then runs inline).</summary>
+        public static bool TryAcquire() => Interlocked.CompareExchange(ref s_busy, 1, 0) == 0;
+
+        /// <summary>Runs an acquired loop and releases the pool.</summary>
+        public static void Run(Job job, int count, int chunks)
         {
-            // One loop at a time owns the pool; anyone else (a nested loop, another thread) runs inline.
-            if (Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
-            {
-                body(0, count);
-                return;
-            }
             try
             {
                 var slots = EnsureWorkers(chunks - 1);
-                var job = new Job(body, count, chunks);
+                int generation = ++s_generation;
+                job.Prepare(count, chunks, generation);
                 for (int c = 1; c < chunks; c++)
                 {
                     var slot = slots[c - 1];
                     lock (slot)
                     {
+                        slot.Generation = generation;
                         Volatile.Write(ref slot.Job, job);
                         Monitor.Pulse(slot);
                     }
                 }
-                for (int c = 0; c < chunks; c++) job.TryRun(c);
+                for (int c = 0; c < chunks; c++) job.TryRun(c, generation);
                 var spin = new SpinWait();
                 while (Volatile.Read(ref job.Pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
                 if (job.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
@@ -149,22 +222,30 @@ public static class Parallelism
             while (true)
             {
                 Job? job;
+                int generation;
                 long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
-                while ((job = Volatile.Read(ref slot.Job)) is null)
+                while (true)
                 {
-                    if (Stopwatch.GetTimestamp() < spinUntil)
-                    {
-                        Thread.SpinWait(20);
-                        continue;
-                    }
                     lock (slot)
                     {
-                        while (Volatile.Read(ref slot.Job) is null) Monitor.Wait(slot);
+                        job = slot.Job;
+                        generation = slot.Generation;
+                        if (job is null && Stopwatch.GetTimestamp() >= spinUntil)
+                        {
+                            while (slot.Job is null) Monitor.Wait(slot);
+                            job = slot.Job;
+                            generation = slot.Generation;
+                        }
                     }
+                    if (job is not null) break;
+                    Thread.SpinWait(20);
                 }
-                if (chunk < job.Chunks) job.TryRun(chunk);
+                job.TryRun(chunk, generation);
                 // Clear the slot unless the next loop has already been posted to it.
-                Interlocked.CompareExchange(ref slot.Job, null, job);
+                lock (slot)
+                {
+                    if (slot.Generation == generation) slot.Job = null;
+                }
             }
         }
     }

@@ -24,9 +24,15 @@ public abstract class GradientOptimizer : Optimizer
         ValidateGroups();
         using (Autodiff.NoGrad())
         {
-            foreach (var group in ParamGroups)
-                foreach (var p in group.Parameters)
+            // Index loops: enumerating the interfaces would allocate an enumerator per step.
+            var groups = ParamGroups;
+            for (int gi = 0; gi < groups.Count; gi++)
+            {
+                var group = groups[gi];
+                var parameters = group.Parameters;
+                for (int pi = 0; pi < parameters.Count; pi++)
                 {
+                    var p = parameters[pi];
                     if (!p.RequiresGrad || p.Grad is not { } grad) continue;
                     if (!Shapes.Equal(grad.Shape, p.Shape) || grad.DType != p.DType)
                         throw new ShapeMismatchException(
@@ -36,6 +42,7 @@ public abstract class GradientOptimizer : Optimizer
                     Update(group, p, grad.IsContiguous ? grad : StridedCopy.ToContiguous(grad), state);
                     NumericsPolicy.RoundWeights(p);
                 }
+            }
         }
         StepCount++;
     }

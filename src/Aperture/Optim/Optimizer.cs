@@ -176,7 +176,11 @@ public abstract class Optimizer
     /// <summary>Sets every parameter's gradient to null (<c>zero_grad(set_to_none=True)</c>).</summary>
     public void ZeroGrad()
     {
-        foreach (var p in Parameters()) p.Grad = null;
+        for (int g = 0; g < _groups.Length; g++)
+        {
+            var parameters = _groups[g].Parameters;
+            for (int i = 0; i < parameters.Count; i++) parameters[i].Grad = null;
+        }
     }
 
     /// <summary>Throws an <see cref="ArgumentException"/> naming the option when a group's hyper-parameter is invalid.</summary>

@@ -59,7 +59,7 @@ public sealed record EvaluationResult(double Loss, double? Accuracy, double[]? P
 /// <param name="GlobalStep">Steps taken so far, this one included.</param>
 /// <param name="Loss">The batch's loss.</param>
 /// <param name="BatchSize">Examples in the batch.</param>
-public sealed record StepInfo(int Epoch, int Batch, int BatchesPerEpoch, long GlobalStep, double Loss, int BatchSize);
+public readonly record struct StepInfo(int Epoch, int Batch, int BatchesPerEpoch, long GlobalStep, double Loss, int BatchSize);
 
 /// <summary>Where training stands, for a progress display (the CLI turns it into a progress bar).</summary>
 /// <param name="Epoch">The current epoch's number, from 1.</param>
@@ -68,4 +68,4 @@ public sealed record StepInfo(int Epoch, int Batch, int BatchesPerEpoch, long Gl
 /// <param name="BatchesPerEpoch">Batches in an epoch.</param>
 /// <param name="Loss">The running mean training loss of the current epoch.</param>
 /// <param name="Completed">The epoch's record when this report ends an epoch; otherwise null.</param>
-public sealed record TrainingProgress(int Epoch, int LastEpoch, int Batch, int BatchesPerEpoch, double Loss, EpochRecord? Completed);
+public readonly record struct TrainingProgress(int Epoch, int LastEpoch, int Batch, int BatchesPerEpoch, double Loss, EpochRecord? Completed);

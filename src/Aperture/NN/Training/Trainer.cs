@@ -100,12 +100,22 @@ public sealed class Trainer
             int batches = train.BatchesPerEpoch, b = 0;
             foreach (var (x, y) in train)
             {
-                Optimizer.ZeroGrad();
-                var output = Model.Forward(x);
-                var loss = Loss(output, y);
-                if (loss.Numel != 1)
-                    throw new InvalidOperationException($"Trainer: the loss function returned shape {Shapes.Format(loss.Shape)}; it must return a scalar (the batch mean)");
-                loss.Backward();
+                // The step's temporaries (activations, graph, intermediate gradients) are recycled when the scope ends,
+                // so a step in steady state allocates nothing; what outlives it is read out first.
+                double value;
+                long stepCorrect = 0;
+                using (TensorScope.Begin())
+                {
+                    Optimizer.ZeroGrad();
+                    var output = Model.Forward(x);
+                    var loss = Loss(output, y);
+                    if (loss.Numel != 1)
+                        throw new InvalidOperationException($"Trainer: the loss function returned shape {Shapes.Format(loss.Shape)}; it must return a scalar (the batch mean)");
+                    loss.Backward();
+                    value = loss.Item();
+                    if (classification && Classification(output, y)) stepCorrect = CountCorrect(output, y, null, null);
+                    else classification = false;
+                }
                 if (ClipGradValue is { } cv) GradClip.ClipGradValue(Model.Parameters(), cv);
                 if (ClipGradNorm is { } cn) GradClip.ClipGradNorm(Model.Parameters(), cn);
                 lr = Optimizer.ParamGroups[0].LearningRate;
@@ -114,11 +124,9 @@ public sealed class Trainer
                 if (Scheduler is not null && SchedulerInterval == SchedulerInterval.Step) Scheduler.Step();
 
                 int n = x.Rank == 0 ? 1 : x.Shape[0];
-                double value = loss.Item();
                 lossSum += value * n;
                 seen += n;
-                if (classification && Classification(output, y)) correct += CountCorrect(output, y, null, null);
-                else classification = false;
+                correct += stepCorrect;
                 var step = new StepInfo(epoch, b, batches, GlobalStep, value, n);
                 foreach (var c in Callbacks) c.OnStepEnd(this, step);
                 b++;
@@ -188,19 +196,37 @@ public sealed class Trainer
     private static bool Classification(Tensor output, Tensor target) =>
         output.Rank == 2 && target.DType == DType.Int64 && target.Rank == 1 && target.Shape[0] == output.Shape[0];
 
-    private static long CountCorrect(Tensor output, Tensor target, long[]? perClassCorrect, long[]? perClassCount)
+    private static long CountCorrect(Tensor output, Tensor target, long[]? perClassCorrect, long[]? perClassCount) =>
+        output.DType == DType.Float32
+            ? CountCorrect<float>(output, target, perClassCorrect, perClassCount)
+            : CountCorrect<double>(output, target, perClassCorrect, perClassCount);
+
+    /// <summary>Arg-max per row against the labels, read straight from the buffers (nothing allocated).</summary>
+    private static long CountCorrect<T>(Tensor output, Tensor target, long[]? perClassCorrect, long[]? perClassCount)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        long[] predicted, truth = target.ToArray<long>();
-        using (Autodiff.NoGrad()) predicted = Ops.ArgMax(output.Detach(), 1).ToArray<long>();
+        int n = output.Shape[0], classes = output.Shape[1];
+        T[] o = output.Buffer<T>();
+        long[] t = target.Buffer<long>();
+        int rs = output.Strides[0], cs = output.Strides[1], ts = target.Strides[0];
         long correct = 0;
-        for (int i = 0; i < truth.Length; i++)
+        for (int i = 0; i < n; i++)
         {
-            bool ok = predicted[i] == truth[i];
-            if (ok) correct++;
-            if (perClassCount is not null && (ulong)truth[i] < (ulong)perClassCount.Length)
+            // The first maximum wins and NaN counts as the largest, as in Ops.ArgMax.
+            int best = 0, row = output._offset + i * rs;
+            T bv = o[row];
+            for (int j = 1; j < classes && !T.IsNaN(bv); j++)
             {
-                perClassCount[truth[i]]++;
-                if (ok) perClassCorrect![truth[i]]++;
+                T v = o[row + j * cs];
+                if (T.IsNaN(v) || v > bv) { best = j; bv = v; }
+            }
+            long truth = t[target._offset + i * ts];
+            bool ok = best == truth;
+            if (ok) correct++;
+            if (perClassCount is not null && (ulong)truth < (ulong)perClassCount.Length)
+            {
+                perClassCount[truth]++;
+                if (ok) perClassCorrect![truth]++;
             }
         }
         return correct;

@@ -1,0 +1,191 @@
+using Aperture.Bench.Harness;
+using Aperture.NN;
+using Aperture.Optim;
+
+namespace Aperture.Bench.Engines;
+
+/// <summary>
+/// The workloads written with Aperture's public API as a user would: <see cref="Models.Mlp"/> and
+/// <see cref="Models.LeNet5"/> modules, <see cref="Losses"/>, <c>Backward</c>, and the <see cref="SGD"/> and
+/// <see cref="Adam"/> optimizers; GEMM is <see cref="Ops.MatMul"/>.
+/// </summary>
+public sealed class ApertureEngine : IEngine
+{
+    /// <inheritdoc/>
+    public string Id => "aperture";
+
+    /// <inheritdoc/>
+    public string? Unavailable => null;
+
+    /// <inheritdoc/>
+    public IEnumerable<int> OwnProcessIds => [];
+
+    /// <inheritdoc/>
+    public string? Unsupported(Workload w) => null;
+
+    /// <inheritdoc/>
+    public void SetThreads(int threads) => Parallelism.Threads = threads;
+
+    /// <inheritdoc/>
+    public IWorkloadRun Prepare(Workload w, WorkloadData data) => w.Kind switch
+    {
+        WorkloadKind.Gemm => new GemmRun(data),
+        WorkloadKind.MlpTrain or WorkloadKind.MlpInfer => new MlpRun(w, data),
+        WorkloadKind.LeNetTrain => new LeNetRun(w, data),
+        WorkloadKind.Adam => new AdamRun(w, data),
+        _ => throw new ArgumentOutOfRangeException(nameof(w), w.Kind, "unknown workload kind"),
+    };
+
+    /// <inheritdoc/>
+    public void Dispose() { }
+
+    private static Tensor FromArray(NamedArray a) =>
+        a.Floats is not null ? Tensor.FromArray(a.Floats, a.Shape) : Tensor.FromArray(a.Longs!, a.Shape);
+
+    private sealed class GemmRun(WorkloadData d) : InProcessRun
+    {
+        private readonly Tensor _a = FromArray(d["a"]), _b = FromArray(d["b"]);
+        private Tensor? _c;
+
+        protected override void Step() => _c = Ops.MatMul(_a, _b);
+
+        public override double Check()
+        {
+            Step();
+            return Ops.Sum(Ops.Abs(_c!)).Item();
+        }
+    }
+
+    /// <summary>
+    /// Copies the shared initial weights into <paramref name="model"/>'s parameters, in registration order (each
+    /// layer's weight, then its bias: the order the data lists them in), checking every shape.
+    /// </summary>
+    private static void LoadWeights(Module model, WorkloadData d, IReadOnlyList<string> names)
+    {
+        var parameters = model.NamedParameters().ToList();
+        if (parameters.Count != names.Count)
+            throw new InvalidOperationException($"aperture: the model has {parameters.Count} parameters, the workload data {names.Count}");
+        using var _ = Autodiff.NoGrad();
+        for (int i = 0; i < names.Count; i++)
+        {
+            var source = FromArray(d[names[i]]);
+            if (!source.Shape.SequenceEqual(parameters[i].Parameter.Shape))
+                throw new InvalidOperationException(
+                    $"aperture: parameter {parameters[i].Name} has shape [{string.Join(", ", parameters[i].Parameter.ShapeArray())}] but '{names[i]}' is [{string.Join(", ", source.ShapeArray())}]");
+            Ops.CopyInPlace(parameters[i].Parameter, source);
+        }
+    }
+
+    private static string[] LinearNames(int layers) => [.. Enumerable.Range(0, layers).SelectMany(i => new[] { $"w{i}", $"b{i}" })];
+
+    /// <summary>A ReLU MLP (<see cref="Models.Mlp"/>): a training step (cross-entropy or MSE, SGD with momentum) or a forward pass.</summary>
+    private sealed class MlpRun : InProcessRun
+    {
+        private readonly Tensor _x;
+        private readonly Tensor? _y;
+        private readonly Sequential _model;
+        private readonly bool _train, _mse;
+        private readonly SGD? _optimizer;
+
+        public MlpRun(Workload w, WorkloadData d)
+        {
+            _x = FromArray(d["x"]);
+            _train = w.Kind == WorkloadKind.MlpTrain;
+            _mse = w.Mse;
+            if (_train) _y = FromArray(d["y"]);
+            _model = Models.Mlp(w.Sizes[0], w.Sizes[1..^1], w.Sizes[^1], "relu");
+            LoadWeights(_model, d, LinearNames(w.Sizes.Length - 1));
+            if (_train) _optimizer = new SGD(_model.Parameters(), w.LearningRate, w.Momentum);
+        }
+
+        private Tensor TrainStep()
+        {
+            var output = _model.Forward(_x);
+            var loss = _mse ? Losses.Mse(output, _y!) : Losses.CrossEntropy(output, _y!);
+            _optimizer!.ZeroGrad();
+            loss.Backward();
+            _optimizer.Step();
+            return loss;
+        }
+
+        private Tensor Infer()
+        {
+            using var _ = Autodiff.NoGrad();
+            return _model.Forward(_x);
+        }
+
+        protected override void Step()
+        {
+            if (_train) TrainStep();
+            else Infer();
+        }
+
+        public override double Check()
+        {
+            if (!_train) return Ops.Sum(Infer()).Item();
+            TrainStep();
+            TrainStep();
+            return TrainStep().Item();
+        }
+    }
+
+    /// <summary>LeNet-5 (<see cref="Models.LeNet5"/>): conv 5×5 (pad 2) → ReLU → max-pool 2, conv 5×5 → ReLU → max-pool 2, 400-120-84-10.</summary>
+    private sealed class LeNetRun : InProcessRun
+    {
+        private readonly Tensor _x, _y;
+        private readonly Sequential _model;
+        private readonly SGD _optimizer;
+
+        public LeNetRun(Workload w, WorkloadData d)
+        {
+            _x = FromArray(d["x"]);
+            _y = FromArray(d["y"]);
+            _model = Models.LeNet5();
+            LoadWeights(_model, d, ["c0w", "c0b", "c1w", "c1b", .. LinearNames(3)]);
+            _optimizer = new SGD(_model.Parameters(), w.LearningRate, w.Momentum);
+        }
+
+        private Tensor TrainStep()
+        {
+            var loss = Losses.CrossEntropy(_model.Forward(_x), _y);
+            _optimizer.ZeroGrad();
+            loss.Backward();
+            _optimizer.Step();
+            return loss;
+        }
+
+        protected override void Step() => TrainStep();
+
+        public override double Check()
+        {
+            TrainStep();
+            TrainStep();
+            return TrainStep().Item();
+        }
+    }
+
+    private sealed class AdamRun : InProcessRun
+    {
+        private readonly Tensor[] _params;
+        private readonly Adam _adam;
+
+        public AdamRun(Workload w, WorkloadData d)
+        {
+            _params = new Tensor[w.ParamShapes.Length];
+            for (int i = 0; i < _params.Length; i++)
+            {
+                _params[i] = FromArray(d[$"p{i}"]).RequiresGrad_();
+                _params[i].Grad = FromArray(d[$"g{i}"]);
+            }
+            _adam = new Adam(_params, w.LearningRate);
+        }
+
+        protected override void Step() => _adam.Step();
+
+        public override double Check()
+        {
+            for (int i = 0; i < 3; i++) Step();
+            return _params.Sum(p => Ops.Sum(Ops.Abs(p.Detach())).Item());
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Aperture.Bench;
+
+var quick = new Option<bool>("--quick") { Description = "A shortened set of workloads and windows, for CI (about 3 minutes)" };
+var threads = new Option<string>("--threads")
+{
+    Description = "Comma-separated thread counts to measure at",
+    DefaultValueFactory = _ => "1,2",
+};
+var json = new Option<string?>("--json") { Description = "Write the results as a JSON list to this path" };
+var markdown = new Option<string?>("--markdown")
+{
+    Description = "Write the report into this markdown file between its result markers (default: docs/benchmarks.md for a full run, none for --quick)",
+};
+var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
+{
+    quick, threads, json, markdown,
+};
+root.SetAction(parse =>
+{
+    var counts = new List<int>();
+    foreach (var part in (parse.GetValue(threads) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+    {
+        if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int t) || t < 1 || t > 256)
+        {
+            Console.Error.WriteLine($"--threads: '{part}' is not a thread count (expected whole numbers from 1 to 256, e.g. --threads 1,2)");
+            return 2;
+        }
+        if (!counts.Contains(t)) counts.Add(t);
+    }
+    if (counts.Count == 0)
+    {
+        Console.Error.WriteLine("--threads: no thread count given (e.g. --threads 1,2)");
+        return 2;
+    }
+    var options = new BenchOptions(parse.GetValue(quick), counts, parse.GetValue(json), parse.GetValue(markdown),
+        "dotnet run -c Release --project bench/Aperture.Bench" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""));
+    return BenchRun.Execute(options);
+});
+return root.Parse(args).Invoke();

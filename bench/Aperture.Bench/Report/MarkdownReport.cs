@@ -1,0 +1,210 @@
+using System.Globalization;
+using System.Text;
+using Aperture.Bench.Harness;
+
+namespace Aperture.Bench.Report;
+
+/// <summary>Everything the markdown report is written from.</summary>
+public sealed record ReportInput(
+    IReadOnlyList<Measurement> Results,
+    IReadOnlyList<int> Threads,
+    RunEnvironment Environment,
+    IReadOnlyDictionary<int, double> FmaPeak,
+    IReadOnlyList<(string Engine, string Detail)> Versions,
+    IReadOnlyList<string> PeerNotes,
+    string Command,
+    DateTime StartedUtc,
+    TimeSpan Duration,
+    RunSettings Settings,
+    bool Quick);
+
+/// <summary>
+/// The human-readable result: machine, versions, the command, and per thread count a table of each engine's
+/// median with Aperture's ratio against each peer (above 1 means Aperture is faster), the orientation target and
+/// whether it is met. It replaces the part of docs/benchmarks.md between the result markers.
+/// </summary>
+public static class MarkdownReport
+{
+    /// <summary>Marks the start of the generated part of docs/benchmarks.md.</summary>
+    public const string BeginMarker = "<!-- bench:results:begin (written by bench/Aperture.Bench; do not edit by hand) -->";
+
+    /// <summary>Marks the end of the generated part.</summary>
+    public const string EndMarker = "<!-- bench:results:end -->";
+
+    private static readonly string[] Engines = ["aperture", "pytorch", "torchsharp"];
+
+    /// <summary>The orientation targets at 2 threads: Aperture's throughput over the best peer's.</summary>
+    private static readonly Dictionary<string, double> TargetVsBestPeer = new()
+    {
+        ["mlp-b128"] = 1.25,
+        ["mlp-b32"] = 2,
+        ["tiny-mlp-b16"] = 20,
+        ["wide-mlp-b256"] = 1.0,
+        ["lenet5-b64"] = 1.5,
+        ["mlp-infer-b1"] = 5,
+        ["adam-1m-2t"] = 1.5,
+        ["adam-1m-200t"] = 1.5,
+    };
+
+    /// <summary>The generated markdown (without the markers).</summary>
+    public static string Render(ReportInput r)
+    {
+        var sb = new StringBuilder();
+        var e = r.Environment;
+        int windows = r.Results.Sum(m => m.Windows.Count), disturbed = r.Results.Sum(m => m.Windows.Count(x => x.Disturbed));
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Measured {r.StartedUtc:yyyy-MM-dd HH:mm} UTC in {r.Duration.TotalMinutes:F1} min with");
+        sb.AppendLine();
+        sb.AppendLine("```sh");
+        sb.AppendLine(r.Command);
+        sb.AppendLine("```");
+        sb.AppendLine();
+        sb.AppendLine(CultureInfo.InvariantCulture,
+            $"{(r.Quick ? "Quick smoke run" : "Full run")}: medians of {r.Settings.Repeats} windows of {r.Settings.WindowSeconds:0.###} s per engine after {r.Settings.WarmupSeconds:0.##} s of warm-up, engines alternated window by window. A window is disturbed when other processes used more than {r.Settings.DisturbedCores:0.##} of the cores the engine's threads needed; disturbed windows are run again. This run: {disturbed} of {windows} windows disturbed.");
+        sb.AppendLine();
+        if (windows > 0 && disturbed > windows / 4)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"**Warning: {100.0 * disturbed / windows:F0}% of the windows were disturbed by other processes. The figures marked `*` are rough and");
+            sb.AppendLine("the ratios between them unreliable (a peer's OpenMP threads suffer more than Aperture's from a busy core):");
+            sb.AppendLine("run the benchmark again on a quiet machine before drawing conclusions.**");
+            sb.AppendLine();
+        }
+        sb.AppendLine("### Machine");
+        sb.AppendLine();
+        sb.AppendLine("| | |");
+        sb.AppendLine("|---|---|");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"| CPU | {e.Cpu}, {e.Cores} logical cores |");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"| Memory | {e.MemoryGiB:F1} GiB |");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"| OS | {e.Os} |");
+        sb.AppendLine(CultureInfo.InvariantCulture,
+            $"| FMA peak fp32 (measured, {FmaPeak.VectorBits}-bit, 12 chains per thread) | {string.Join(", ", r.FmaPeak.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} thread{(kv.Key == 1 ? "" : "s")}: {kv.Value:F0} GFLOP/s"))} |");
+        sb.AppendLine();
+        sb.AppendLine("### Versions");
+        sb.AppendLine();
+        sb.AppendLine("| Engine | Version and configuration |");
+        sb.AppendLine("|---|---|");
+        foreach (var (engine, detail) in r.Versions) sb.AppendLine(CultureInfo.InvariantCulture, $"| {engine} | {detail} |");
+        sb.AppendLine();
+        if (r.PeerNotes.Count > 0)
+        {
+            sb.AppendLine("How the peers were set up:");
+            sb.AppendLine();
+            foreach (var n in r.PeerNotes) sb.AppendLine(CultureInfo.InvariantCulture, $"- {n}");
+            sb.AppendLine();
+        }
+
+        foreach (int t in r.Threads.OrderDescending())
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"### {t} thread{(t == 1 ? "" : "s")}");
+            sb.AppendLine();
+            sb.AppendLine("| Workload | Unit | Aperture | PyTorch | TorchSharp | × PyTorch | × TorchSharp | Target | Met |");
+            sb.AppendLine("|---|---|--:|--:|--:|--:|--:|---|:-:|");
+            foreach (var w in r.Results.Select(m => m.Workload).Distinct())
+            {
+                var row = Engines.Select(id => r.Results.FirstOrDefault(m => m.Workload == w && m.Threads == t && m.Engine == id)).ToArray();
+                if (row.All(m => m is null)) continue;
+                double? ap = Figure(row[0]), pt = Figure(row[1]), ts = Figure(row[2]);
+                var (target, met) = Target(w, t, ap, pt, ts, r.FmaPeak);
+                // A verdict that rests on a disturbed figure is marked like the figure.
+                if (met.Length > 0 && row.Any(m => m?.Disturbed == true)) met += "*";
+                sb.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {w.Name} | {w.Unit} | {Cell(row[0])} | {Cell(row[1])} | {Cell(row[2])} | {Ratio(row[0], row[1])} | {Ratio(row[0], row[2])} | {target} | {met} |");
+            }
+            sb.AppendLine();
+        }
+        sb.AppendLine("Ratios are Aperture's throughput over the peer's: above 1 means Aperture is faster. `*` marks a median that");
+        sb.AppendLine("had to include disturbed windows, and a ratio or verdict resting on one: read those as rough. `n/a` is a");
+        sb.AppendLine("workload an engine did not run (the reason is below).");
+        sb.AppendLine();
+
+        var grouped = r.Results.Where(m => m.Note is not null).GroupBy(m => (m.Engine, m.Note))
+            .Select(g => $"{g.Key.Engine}: {g.Key.Note} ({string.Join(", ", g.Select(m => m.Workload.Name).Distinct())})").ToList();
+        var details = r.Results.Where(m => m.Detail is not null).Select(m => $"{m.Engine}, {m.Workload.Name}, {m.Threads} thread{(m.Threads == 1 ? "" : "s")}: {m.Detail}").ToList();
+        if (details.Count > 0)
+        {
+            sb.AppendLine("Chosen at setup:");
+            sb.AppendLine();
+            foreach (var d in details) sb.AppendLine(CultureInfo.InvariantCulture, $"- {d}");
+            sb.AppendLine();
+        }
+        if (grouped.Count > 0)
+        {
+            sb.AppendLine("Not measured:");
+            sb.AppendLine();
+            foreach (var n in grouped) sb.AppendLine(CultureInfo.InvariantCulture, $"- {n}");
+            sb.AppendLine();
+        }
+
+        sb.AppendLine("Same computation: from the same data and initial weights, the third step's loss for training (forward, gradients");
+        sb.AppendLine("and momentum update all enter it), Σ output for inference, Σ|C| for GEMM and Σ|p| after three Adam steps,");
+        sb.AppendLine("with the largest relative difference between engines:");
+        sb.AppendLine();
+        sb.AppendLine("| Workload | Aperture | PyTorch | TorchSharp | Max rel. diff |");
+        sb.AppendLine("|---|--:|--:|--:|--:|");
+        foreach (var w in r.Results.Select(m => m.Workload).Distinct())
+        {
+            int t0 = r.Threads.Min();
+            var checks = Engines.Select(id => r.Results.FirstOrDefault(m => m.Workload == w && m.Threads == t0 && m.Engine == id)?.Check).ToArray();
+            var present = checks.Where(c => c is not null).Select(c => c!.Value).ToArray();
+            string diff = present.Length < 2 ? "–" : Fmt((present.Max() - present.Min()) / Math.Max(Math.Abs(present.Average()), 1e-30), "E1");
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"| {w.Name} | {CheckCell(checks[0])} | {CheckCell(checks[1])} | {CheckCell(checks[2])} | {diff} |");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Writes the report into <paramref name="path"/> between the markers, keeping the rest of the file.</summary>
+    public static void WriteInto(string path, string generated)
+    {
+        string existing = File.Exists(path) ? File.ReadAllText(path) : "# Benchmarks\n";
+        int b = existing.IndexOf(BeginMarker, StringComparison.Ordinal), end = existing.IndexOf(EndMarker, StringComparison.Ordinal);
+        string block = $"{BeginMarker}\n{generated.TrimEnd()}\n{EndMarker}";
+        string text = b >= 0 && end > b
+            ? existing[..b] + block + existing[(end + EndMarker.Length)..]
+            : existing.TrimEnd() + "\n\n## Results\n\n" + block + "\n";
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    private static double? Figure(Measurement? m) => m?.Median is { } v && double.IsFinite(v) ? v : null;
+
+    private static string Cell(Measurement? m) =>
+        m is null ? "–" : Figure(m) is { } v ? Number(v) + (m.Disturbed ? "*" : "") : "n/a";
+
+    private static string CheckCell(double? c) => c is { } v ? Fmt(v, "G6") : "–";
+
+    private static string Ratio(Measurement? a, Measurement? b) =>
+        Figure(a) is { } x && Figure(b) is { } y && y > 0 ? Fmt(x / y, "F2") + "×" + (a!.Disturbed || b!.Disturbed ? "*" : "") : "–";
+
+    private static (string Target, string Met) Target(Workload w, int threads, double? ap, double? pt, double? ts, IReadOnlyDictionary<int, double> peak)
+    {
+        if (w.Kind == WorkloadKind.Gemm && w.N >= 512)
+        {
+            var parts = new List<string>();
+            bool ok = true, known = ap is not null;
+            if (threads == 1 && peak.TryGetValue(1, out double p) && ap is { } a1)
+            {
+                parts.Add($"≥ 80% FMA peak ({Fmt(100 * a1 / p, "F0")}%)");
+                ok &= a1 >= 0.8 * p;
+            }
+            if (pt is { } p2 && ap is { } a2) { parts.Add("≥ 1.0× PyTorch"); ok &= a2 >= p2; }
+            if (ts is { } t2 && ap is { } a3) { parts.Add("≥ 0.9× TorchSharp"); ok &= a3 >= 0.9 * t2; }
+            return parts.Count == 0 || !known ? ("", "") : (string.Join(", ", parts), ok ? "yes" : "no");
+        }
+        if (threads != 2 || !TargetVsBestPeer.TryGetValue(w.Name, out double want)) return ("", "");
+        double? best = pt is null ? ts : ts is null ? pt : Math.Max(pt.Value, ts.Value);
+        string target = $"≥ {Fmt(want, "0.##")}× best peer";
+        return ap is { } v && best is { } bp ? (target, v >= want * bp ? "yes" : "no") : (target, "");
+    }
+
+    private static string Number(double v) => v switch
+    {
+        >= 1000 => Fmt(v, "N0"),
+        >= 100 => Fmt(v, "F0"),
+        >= 10 => Fmt(v, "F1"),
+        _ => Fmt(v, "F2"),
+    };
+
+    private static string Fmt(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
+}
