@@ -43,6 +43,22 @@ public static class MentalModels
     public static readonly MentalModel UniversalApproximator = new("universal-approximator", "Nets are universal approximators, like polynomials",
         "A wide enough net can fit any continuous function on the data's range; like a high-degree polynomial it says nothing about what happens off that range, where it may bend freely.");
 
+    /// <summary>Adam-like optimizers precondition the problem and so cope with ill-conditioning.</summary>
+    public static readonly MentalModel AdaptiveStepsPrecondition = new("adaptive-steps-precondition", "Adaptive optimizers undo ill-conditioning",
+        "Adam and its kin divide each coordinate's step by the running size of its gradient, a diagonal preconditioner, so they should make fast progress on badly conditioned problems on which plain gradient descent crawls.");
+
+    /// <summary>Floating point is a faithful stand-in for the reals; rounding is negligible noise.</summary>
+    public static readonly MentalModel NumericsAreTransparent = new("numerics-are-transparent", "Floating point is as good as real numbers",
+        "Rounding errors are noise at the 10⁻⁷ (float32) or 10⁻¹⁶ (float64) level that averages out, so how a value is stored, rounded or summed does not change what training does.");
+
+    /// <summary>SGD training is unstable: rounding-sized perturbations grow until runs are as different as different seeds.</summary>
+    public static readonly MentalModel TrainingIsChaotic = new("training-is-chaotic", "Training amplifies tiny perturbations",
+        "Training by stochastic gradient descent is an unstable dynamical system: a perturbation the size of one rounding error grows until two runs differ as much as runs from different seeds (Summers and Dinneen 2021).");
+
     /// <summary>Every model in the catalogue.</summary>
-    public static IReadOnlyList<MentalModel> All { get; } = [LocalQuadratic, MomentumAveragesNoise, PiecewiseLinearInterpolation, UniversalApproximator];
+    public static IReadOnlyList<MentalModel> All { get; } =
+    [
+        LocalQuadratic, MomentumAveragesNoise, PiecewiseLinearInterpolation, UniversalApproximator,
+        AdaptiveStepsPrecondition, NumericsAreTransparent, TrainingIsChaotic,
+    ];
 }

@@ -39,6 +39,20 @@ public sealed partial class Tensor
         return new ReadOnlySpan<T>(c.Buffer<T>(), c._offset, c.Numel).ToArray();
     }
 
+    /// <summary>
+    /// Copies the elements in row-major order into <paramref name="destination"/>, which must hold at least
+    /// <see cref="Numel"/> of them (<typeparamref name="T"/> must match the dtype): <see cref="ToArray{T}"/> without
+    /// allocating, for reading parameters out at every step.
+    /// </summary>
+    public void CopyTo<T>(Span<T> destination) where T : unmanaged
+    {
+        CheckElementType<T>();
+        if (destination.Length < Numel)
+            throw new ArgumentException($"CopyTo: the destination holds {destination.Length} elements but the tensor (shape {Shapes.Format(_shape)}) has {Numel}", nameof(destination));
+        var c = _contiguous ? this : StridedCopy.ToContiguous(this);
+        new ReadOnlySpan<T>(c.Buffer<T>(), c._offset, c.Numel).CopyTo(destination);
+    }
+
     /// <summary>The elements in row-major order converted to float32.</summary>
     public float[] ToFloatArray()
     {

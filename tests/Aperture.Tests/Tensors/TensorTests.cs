@@ -3,6 +3,22 @@ namespace Aperture.Tests.Tensors;
 public class TensorTests
 {
     [Fact]
+    public void CopyTo_writes_the_elements_in_row_major_order_without_allocating_an_array()
+    {
+        var x = Tensor.FromArray(new float[] { 1, 2, 3, 4, 5, 6 }, [2, 3]);
+        var buffer = new float[8];
+        x.CopyTo<float>(buffer.AsSpan(1));
+        Assert.Equal([0f, 1, 2, 3, 4, 5, 6, 0], buffer);
+        // A strided view copies its own elements in its own order.
+        var t = new float[6];
+        x.T.CopyTo<float>(t);
+        Assert.Equal([1f, 4, 2, 5, 3, 6], t);
+        Assert.Equal(x.T.ToArray<float>(), t);
+        Assert.Contains("holds 5 elements", Assert.Throws<ArgumentException>(() => x.CopyTo<float>(new float[5])).Message);
+        Assert.Throws<DTypeMismatchException>(() => x.CopyTo<double>(new double[6]));
+    }
+
+    [Fact]
     public void Creation_functions_fill_as_documented()
     {
         Assert.Equal([0.0, 0, 0, 0, 0, 0], Tensor.Zeros([2, 3]).ToDoubleArray());
