@@ -175,8 +175,8 @@ internal static class UnaryOps
     private sealed class Log1pOp : UnaryOp
     {
         public override string Name => "log1p";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.LogP1(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.LogP1(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => Transcendental.Log1p(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => Transcendental.Log1p(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(Ops.Add(x, 1.0));
         public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(g, Ops.Add(x, 1.0));
     }
@@ -184,8 +184,8 @@ internal static class UnaryOps
     private sealed class Expm1Op : UnaryOp
     {
         public override string Name => "expm1";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.ExpM1(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.ExpM1(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => Transcendental.Expm1(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => Transcendental.Expm1(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Add(y, 1.0);
     }
 
@@ -208,8 +208,8 @@ internal static class UnaryOps
     private sealed class TanhOp : UnaryOp
     {
         public override string Name => "tanh";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Tanh(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Tanh(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => Transcendental.Tanh(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => Transcendental.Tanh(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sub(1.0, Ops.Square(y));
     }
 
@@ -291,11 +291,11 @@ internal static class UnaryOps
         public override string Name => "softplus";
         public override void Apply(ReadOnlySpan<float> x, Span<float> y)
         {
-            for (int i = 0; i < x.Length; i++) y[i] = MathF.Max(x[i], 0) + (float)Math.Log(1 + Math.Exp(-Math.Abs(x[i])));
+            for (int i = 0; i < x.Length; i++) y[i] = (float)(Math.Max(x[i], 0) + Transcendental.Log1p(Math.Exp(-Math.Abs(x[i]))));
         }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y)
         {
-            for (int i = 0; i < x.Length; i++) y[i] = Math.Max(x[i], 0) + double.LogP1(Math.Exp(-Math.Abs(x[i])));
+            for (int i = 0; i < x.Length; i++) y[i] = Math.Max(x[i], 0) + Transcendental.Log1p(Math.Exp(-Math.Abs(x[i])));
         }
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sigmoid(x);
     }
