@@ -27,6 +27,8 @@ public class BrowserTests(ITestOutputHelper output)
             var runner = new LabRunner(store);
             runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(2));
             runner.Run(Tiny.Relu, Tier.Quick, Tiny.ReluProtocol(2));
+            runner.Run(InitScaleTests.Phenomenon, Tier.Quick, InitScaleTests.TinyProtocol(2));
+            runner.Run(BatchNormSpeedupTests.Phenomenon, Tier.Quick, BatchNormSpeedupTests.TinyProtocol(2));
             ReportWriter.Write(store, site);
         }
 
