@@ -40,7 +40,7 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
 
         /// <summary>SGD steps per run.</summary>
         [Description("plain SGD steps per run (the budget; a run that has not reached the target by then is censored)")]
-        public int Steps { get; init; } = 300;
+        public int Steps { get; init; } = 250;
 
         /// <summary>Learning rates swept, for both variants.</summary>
         [Description("learning rates swept for both variants")]
@@ -52,7 +52,7 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
 
         /// <summary>Steps between evaluations of the training accuracy.</summary>
         [Description("steps between evaluations of the training loss and accuracy (the resolution of steps-to-target)")]
-        public int EvalEvery { get; init; } = 20;
+        public int EvalEvery { get; init; } = 25;
 
         /// <summary>Steps between gradient-predictiveness probes (0: none).</summary>
         [Description("steps between probes of how much the gradient changes along the SGD step (Santurkar et al.); 0 turns them off")]
@@ -151,13 +151,13 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
     /// <inheritdoc/>
     public override Protocol Full => new()
     {
-        Seeds = 8,
+        Seeds = 5,
         TrainPerClass = 1000,
         EvalPerClass = 100,
         Steps = 3000,
         EvalEvery = 25,
         ProbeEvery = 100,
-        LearningRates = [0.03, 0.1, 0.3, 1, 3, 10, 30],
+        LearningRates = [0.1, 0.3, 1, 3, 10, 30],
     };
 
     /// <inheritdoc/>
@@ -340,24 +340,24 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
         var logSpeedup = Estimate.Mean("log10 speed-up", [.. plainSteps.Zip(bnSteps, (a, b) => Math.Log10(a / b))]);
         // Back to a ratio: the geometric mean with its interval.
         var speedup = new Estimate(
-            $"speed-up in steps to {p.TargetAccuracy:P0} training accuracy (without ÷ with batch norm, at lr {G(plainLr)} and {G(bnLr)})",
+            $"speed-up: steps to {Percent(p.TargetAccuracy)}, plain (lr {G(plainLr)}) ÷ batchnorm (lr {G(bnLr)})",
             Math.Pow(10, logSpeedup.Value), Math.Pow(10, logSpeedup.Low), Math.Pow(10, logSpeedup.High), logSpeedup.N,
             "geometric mean, t-interval on log10");
-        var lrDecades = Estimate.Mean("decades between the largest stable learning rates (with − without batch norm)",
+        var lrDecades = Estimate.Mean("log10 largest stable lr, batchnorm ÷ plain",
             [.. runs.Seeds.Select(s => Math.Log10(LargestStableRate(p, runs, BatchNorm, s) / LargestStableRate(p, runs, Plain, s)))]);
 
         var extra = new List<Estimate>
         {
-            Estimate.Mean($"steps to target without batch norm (lr {G(plainLr)})", plainSteps),
-            Estimate.Mean($"steps to target with batch norm (lr {G(bnLr)})", bnSteps),
-            Estimate.Mean($"reached the target without batch norm (lr {G(plainLr)})", runs.Results(ArmName(Plain, plainLr), "reached_target")),
-            Estimate.Mean($"reached the target with batch norm (lr {G(bnLr)})", runs.Results(ArmName(BatchNorm, bnLr), "reached_target")),
-            Estimate.Mean($"final training accuracy without batch norm (lr {G(plainLr)})", runs.Results(ArmName(Plain, plainLr), "final_accuracy")),
-            Estimate.Mean($"final training accuracy with batch norm (lr {G(bnLr)})", runs.Results(ArmName(BatchNorm, bnLr), "final_accuracy")),
+            Estimate.Mean($"{ArmName(Plain, plainLr)}: steps to target", plainSteps),
+            Estimate.Mean($"{ArmName(BatchNorm, bnLr)}: steps to target", bnSteps),
+            Estimate.Mean($"{ArmName(Plain, plainLr)}: fraction reaching the target", runs.Results(ArmName(Plain, plainLr), "reached_target")),
+            Estimate.Mean($"{ArmName(BatchNorm, bnLr)}: fraction reaching the target", runs.Results(ArmName(BatchNorm, bnLr), "reached_target")),
+            Estimate.Mean($"{ArmName(Plain, plainLr)}: final training accuracy", runs.Results(ArmName(Plain, plainLr), "final_accuracy")),
+            Estimate.Mean($"{ArmName(BatchNorm, bnLr)}: final training accuracy", runs.Results(ArmName(BatchNorm, bnLr), "final_accuracy")),
         };
         // Santurkar et al.'s measure at a rate both variants ran: the plain variant's best.
         if (runs.Runs.All(r => r.Results.ContainsKey("mean_gradient_change")))
-            extra.Add(Estimate.Mean($"gradient change along the step, log10(without ÷ with batch norm) at lr {G(plainLr)}",
+            extra.Add(Estimate.Mean($"lr {G(plainLr)}: log10 gradient change along the step, plain ÷ batchnorm",
                 [.. runs.Seeds.Select(s => Math.Log10(runs.Get(ArmName(Plain, plainLr), s).Result("mean_gradient_change")
                                                       / runs.Get(ArmName(BatchNorm, plainLr), s).Result("mean_gradient_change")))]));
         return Verdict.From(speedup, Check.Above(speedup, p.MinSpeedup), Check.Above(lrDecades, p.MinStableLrDecades))
@@ -365,6 +365,8 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
     }
 
     private static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+
+    private static string Percent(double v) => (100 * v).ToString("G3", CultureInfo.InvariantCulture) + "%";
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
@@ -379,7 +381,7 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
                 [.. lrs.Select(lr => Math.Exp(runs.Seeds.Average(s => Math.Log(runs.Get(ArmName(variant, lr), s).Result("steps_to_target")))))],
                 SeriesStyle.LineAndMarkers));
         }
-        yield return new Figure("steps-vs-lr", $"Steps to {p.TargetAccuracy:P0} training accuracy against learning rate",
+        yield return new Figure("steps-vs-lr", $"Steps to {Percent(p.TargetAccuracy)} training accuracy against learning rate",
             "learning rate", "steps to target", series, LogX: true, LogY: true,
             Caption: $"Markers are seeds, lines their geometric mean. Runs that were unstable or never reached the target sit at the censoring line {Censored(p)} (budget + one evaluation interval).");
 
@@ -390,7 +392,7 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
                 if (runs.Get(ArmName(variant, lr), s).Metrics.TryGetValue("train_accuracy", out var pts))
                     curves.Add(new Series($"{variant} (lr {G(lr)})", [.. pts.Select(q => (double)q.Step)], [.. pts.Select(q => q.Value)]));
         yield return new Figure("accuracy-at-best-lr", "Training accuracy at each variant's best learning rate", "step", "training accuracy (eval mode)",
-            curves, Caption: $"One line per seed. The target, {p.TargetAccuracy:P0}, is where steps-to-target is read off.");
+            curves, Caption: $"One line per seed. The target, {Percent(p.TargetAccuracy)}, is where steps-to-target is read off.");
 
         var stable = new List<Series>();
         foreach (var variant in new[] { Plain, BatchNorm })

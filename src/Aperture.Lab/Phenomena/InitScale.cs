@@ -178,10 +178,10 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
     /// <inheritdoc/>
     public override Protocol Full => new()
     {
-        Seeds = 20,
+        Seeds = 10,
         Depth = 50,
         Width = 512,
-        ImagesPerClass = 50,
+        ImagesPerClass = 20,
         ConstantHiddenLayers = 5,
         ConstantSteps = 1000,
     };
@@ -427,29 +427,30 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
     /// <inheritdoc/>
     public override Verdict Judge(Protocol p, RunSet runs)
     {
-        Estimate Ratio(string arm, string what) => Estimate.Mean($"log10 first/last back-propagated gradient, {what}", runs.Results(arm, "log10_gradient_ratio"));
-        var smallTanh = Ratio(SmallTanh, $"N(0, {p.SmallStd}²) tanh");
-        var unitTanh = Ratio(UnitTanh, $"N(0, {p.UnitStd}²) tanh");
-        var xavierTanh = Ratio(XavierTanh, "Xavier tanh");
-        var smallRelu = Ratio(SmallRelu, $"N(0, {p.SmallStd}²) ReLU");
-        var unitRelu = Ratio(UnitRelu, $"N(0, {p.UnitStd}²) ReLU");
-        var heRelu = Ratio(HeRelu, "He ReLU");
+        // δ_l = ∂L/∂z_l, the back-propagated gradient at hidden layer l's pre-activation.
+        Estimate Ratio(string arm) => Estimate.Mean($"{arm}: log10 ‖δ₁‖/‖δ_L‖", runs.Results(arm, "log10_gradient_ratio"));
+        var smallTanh = Ratio(SmallTanh);
+        var unitTanh = Ratio(UnitTanh);
+        var xavierTanh = Ratio(XavierTanh);
+        var smallRelu = Ratio(SmallRelu);
+        var unitRelu = Ratio(UnitRelu);
+        var heRelu = Ratio(HeRelu);
         // An exact claim: the largest difference over all seeds, with no sampling interval to speak of.
         double worst = runs.Results(Constant, "max_unit_difference").Max();
-        var symmetry = new Estimate("largest difference between hidden units after training from a constant (any seed)",
+        var symmetry = new Estimate($"{Constant}: largest difference between hidden units (any seed)",
             worst, worst, worst, runs.Seeds.Count, "maximum over seeds (an exact claim)");
         var extra = new List<Estimate>
         {
-            Ratio(XavierRelu, "Xavier ReLU (He et al.'s mismatch, not judged)"),
-            Estimate.MeanDifference("Xavier − N(0, small²) log10 gradient ratio, tanh (paired)", runs.Results(XavierTanh, "log10_gradient_ratio"), runs.Results(SmallTanh, "log10_gradient_ratio")),
+            Ratio(XavierRelu),
+            Estimate.MeanDifference($"{XavierTanh} − {SmallTanh}: log10 ‖δ₁‖/‖δ_L‖ (paired)", runs.Results(XavierTanh, "log10_gradient_ratio"), runs.Results(SmallTanh, "log10_gradient_ratio")),
         };
         foreach (var arm in InitArms)
-            extra.Add(Estimate.Mean($"log10 last/first activation std, {arm}", runs.Results(arm, "log10_activation_ratio")));
+            extra.Add(Estimate.Mean($"{arm}: log10 std(h_L)/std(h₁)", runs.Results(arm, "log10_activation_ratio")));
         foreach (var arm in InitArms)
-            extra.Add(Estimate.Mean($"log10 first/last hidden weight-gradient norm, {arm}", runs.Results(arm, "log10_weight_gradient_ratio")));
-        extra.Add(Estimate.Mean("largest weight change during training, constant init", runs.Results(Constant, "max_weight_change")));
-        extra.Add(Estimate.Mean("training loss before, constant init", runs.Results(Constant, "initial_loss")));
-        extra.Add(Estimate.Mean("training loss after, constant init", runs.Results(Constant, "final_loss")));
+            extra.Add(Estimate.Mean($"{arm}: log10 ‖∂L/∂W₁‖/‖∂L/∂W_L‖", runs.Results(arm, "log10_weight_gradient_ratio")));
+        extra.Add(Estimate.Mean($"{Constant}: largest weight change in training", runs.Results(Constant, "max_weight_change")));
+        extra.Add(Estimate.Mean($"{Constant}: training loss before", runs.Results(Constant, "initial_loss")));
+        extra.Add(Estimate.Mean($"{Constant}: training loss after", runs.Results(Constant, "final_loss")));
         return Verdict.From(smallTanh,
                 Check.Below(smallTanh, -p.NaiveMinDecades),
                 Check.Above(unitTanh, p.NaiveMinDecades),
