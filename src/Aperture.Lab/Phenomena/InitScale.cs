@@ -134,9 +134,9 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
 
     /// <inheritdoc/>
     public override string Claim =>
-        "In a 30-layer MLP, back-propagated gradients vanish or explode geometrically with depth under a naive Gaussian " +
-        "initialization but stay within a bounded ratio under Xavier (tanh) and He (ReLU) initialization; and with a " +
-        "constant initialization the hidden units of a layer stay identical through training.";
+        "In an MLP 30 to 50 hidden layers deep, back-propagated gradients vanish or explode geometrically with depth " +
+        "under a naive Gaussian initialization but stay within a bounded ratio under Xavier (tanh) and He (ReLU) " +
+        "initialization; and with a constant initialization the hidden units of a layer stay identical through training.";
 
     /// <inheritdoc/>
     public override string Method =>
@@ -324,7 +324,7 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
         var sgd = new SGD(net.Parameters(), lr: p.ConstantLearningRate);
 
         double worst = 0;
-        double Check(int step)
+        double Measure(int step)
         {
             double d = hidden.Max(UnitDifference);
             run.Log("max_unit_difference", step, d);
@@ -332,7 +332,7 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
             return d;
         }
         double initialLoss = EvaluateLoss(net, train);
-        Check(0);
+        Measure(0);
         int t = 0;
         while (t < p.ConstantSteps)
         {
@@ -344,7 +344,7 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
                 loss.Backward();
                 sgd.Step();
                 t++;
-                if (t % 10 == 0 || t == p.ConstantSteps) Check(t);
+                if (t % 10 == 0 || t == p.ConstantSteps) Measure(t);
                 if (t % 20 == 0) run.ReportProgress(t / (double)p.ConstantSteps);
                 if (t >= p.ConstantSteps) break;
             }
