@@ -13,6 +13,7 @@ var root = new RootCommand("Aperture: a deep-learning engine and a phenomena lab
     LabCommands.Create(store),
     RunsCommands.Create(store),
     ReportCommand.Create(store),
+    TrainCommand.Create(),
     DemoCommand.Create(),
 };
 // Ctrl+C or SIGTERM cancels the sweep between measurements (finished runs are kept; the current one is redone next

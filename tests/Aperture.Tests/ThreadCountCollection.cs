@@ -1,6 +1,9 @@
 namespace Aperture.Tests;
 
-/// <summary>Tests that set <see cref="Parallelism.Threads"/>, a process-wide setting: they run alone, after the others.</summary>
+/// <summary>
+/// Tests that change a process-wide kernel setting (<see cref="Parallelism.Threads"/>, a forced kernel code path, the
+/// GEMM's blocking sizes): they run alone, after the others.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class ThreadCountCollection
 {

@@ -146,18 +146,18 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
     ];
 
     /// <inheritdoc/>
-    public override Protocol Quick => new() { Seeds = 3 };
+    public override Protocol Quick => new() { Seeds = 5 };
 
     /// <inheritdoc/>
     public override Protocol Full => new()
     {
-        Seeds = 5,
+        Seeds = 8,
         TrainPerClass = 1000,
         EvalPerClass = 100,
         Steps = 3000,
         EvalEvery = 25,
         ProbeEvery = 100,
-        LearningRates = [0.1, 0.3, 1, 3, 10, 30],
+        LearningRates = [0.03, 0.1, 0.3, 1, 3, 10, 30],
     };
 
     /// <inheritdoc/>

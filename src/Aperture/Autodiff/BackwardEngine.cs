@@ -6,10 +6,44 @@ namespace Aperture;
 /// </summary>
 internal static class BackwardEngine
 {
+    [ThreadStatic] private static Tensor[]? t_oneRoot, t_oneSeed;
+
     public static void Backward(Tensor root, Tensor? seed, bool retainGraph, bool createGraph)
     {
         seed = CheckRoot("Backward", root, seed);
-        Run([root], [seed], retainGraph, createGraph, leafSink: AccumulateIntoLeaf, captures: null);
+        var roots = t_oneRoot ??= new Tensor[1];
+        var seeds = t_oneSeed ??= new Tensor[1];
+        roots[0] = root;
+        seeds[0] = seed;
+        try
+        {
+            Run(roots, seeds, retainGraph, createGraph, leafSink: s_accumulateIntoLeaf, captures: null);
+        }
+        finally
+        {
+            roots[0] = null!;
+            seeds[0] = null!;
+        }
+    }
+
+    private static readonly Action<Tensor, Tensor, bool> s_accumulateIntoLeaf = AccumulateIntoLeaf;
+
+    /// <summary>The traversal's working sets, kept per thread so a backward pass allocates none of them.</summary>
+    private sealed class Workspace
+    {
+        public readonly List<Node> Nodes = new(64);
+        public readonly HashSet<Node> Seen = new(ReferenceEqualityComparer.Instance);
+        public readonly Stack<Node> Stack = new();
+        public Tensor?[] Buffer = new Tensor?[4];
+        public bool InUse;
+    }
+
+    [ThreadStatic] private static Workspace? t_workspace;
+
+    private sealed class LatestFirst : IComparer<Node>
+    {
+        public static readonly LatestFirst Instance = new();
+        public int Compare(Node? a, Node? b) => b!.Sequence.CompareTo(a!.Sequence);
     }
 
     /// <summary>
@@ -79,10 +113,17 @@ internal static class BackwardEngine
     private static void Run(Tensor[] roots, Tensor[] seeds, bool retainGraph, bool createGraph,
         Action<Tensor, Tensor, bool>? leafSink, Captures? captures)
     {
-        // Collect every node reachable from the roots through inputs that require grad.
-        var nodes = new List<Node>();
-        var seen = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<Node>();
+        // Collect every node reachable from the roots through inputs that require grad. A backward pass run from inside
+        // another (a VJP rule that differentiates) gets its own workspace.
+        var ws = t_workspace is { InUse: false } cached ? cached : new Workspace();
+        t_workspace ??= ws;
+        ws.InUse = true;
+        var nodes = ws.Nodes;
+        var seen = ws.Seen;
+        var stack = ws.Stack;
+        nodes.Clear();
+        seen.Clear();
+        stack.Clear();
         foreach (var r in roots)
             if (r._gradFn is { } fn && seen.Add(fn)) stack.Push(fn);
         while (stack.Count > 0)
@@ -95,7 +136,7 @@ internal static class BackwardEngine
             foreach (var x in node.Inputs)
                 if (x.RequiresGrad && x._gradFn is { } f && seen.Add(f)) stack.Push(f);
         }
-        nodes.Sort(static (a, b) => b.Sequence.CompareTo(a.Sequence));
+        nodes.Sort(LatestFirst.Instance);
 
         bool savedInBackward = Graph.t_inBackward;
         using var mode = new GradModeScope(createGraph);
@@ -105,14 +146,14 @@ internal static class BackwardEngine
             for (int r = 0; r < roots.Length; r++)
                 Deliver(roots[r], seeds[r], createGraph, leafSink, captures);
 
-            Tensor?[] buffer = new Tensor?[4];
+            Tensor?[] buffer = ws.Buffer;
             foreach (var node in nodes)
             {
                 var grad = node.PendingGrad;
                 node.PendingGrad = null;
                 if (grad is null) continue;
                 var inputs = node.Inputs;
-                if (buffer.Length < inputs.Length) buffer = new Tensor?[inputs.Length];
+                if (buffer.Length < inputs.Length) ws.Buffer = buffer = new Tensor?[inputs.Length];
                 var grads = buffer.AsSpan(0, inputs.Length);
                 grads.Clear();
                 node.Vjp(grad, grads);
@@ -134,6 +175,10 @@ internal static class BackwardEngine
         {
             Graph.t_inBackward = savedInBackward;
             foreach (var node in nodes) node.PendingGrad = null;
+            nodes.Clear();
+            seen.Clear();
+            Array.Clear(ws.Buffer);
+            ws.InUse = false;
         }
     }
 
@@ -156,7 +201,20 @@ internal static class BackwardEngine
     {
         if (leaf.Grad is null)
         {
-            leaf.Grad = grad.RequiresGrad ? grad : Ops.Clone(grad);
+            if (grad.RequiresGrad) leaf.Grad = grad;
+            else if (leaf._spareGrad is { } spare && spare.DType == grad.DType && Shapes.Equal(spare.Shape, grad.Shape)
+                     && grad._tangents is null && TensorArena.Current is not null)
+            {
+                // Inside a recycling scope: refill the buffer of the gradient cleared at the start of the step.
+                StridedCopy.CopyInto(grad, spare);
+                leaf._spareGrad = null;
+                leaf.Grad = spare;
+            }
+            else
+            {
+                using var persistent = TensorScope.Suspend();   // a leaf's gradient outlives the step
+                leaf.Grad = Ops.Clone(grad);
+            }
         }
         else if (createGraph || leaf.Grad.RequiresGrad || grad._tangents is not null || leaf.Grad._tangents is not null)
         {

@@ -11,7 +11,7 @@ public abstract class Node
     private static long s_sequence;
 
     /// <summary>Creation order: every node is created after the nodes of its inputs, so decreasing order is a topological order.</summary>
-    internal readonly long Sequence = Interlocked.Increment(ref s_sequence);
+    internal long Sequence = Interlocked.Increment(ref s_sequence);
 
     private Tensor[]? _inputs;
     private Tensor? _output;
@@ -23,6 +23,83 @@ public abstract class Node
     {
         _inputs = inputs;
         t_created?.Add(RuleType);
+    }
+
+    /// <summary>
+    /// Creates a node whose inputs are set later with <see cref="SetInputs(Tensor)"/>: the form of nodes that are
+    /// rented from a pool (<see cref="Rent{T}"/>) so a recycled training step allocates none.
+    /// </summary>
+    protected Node() => t_created?.Add(RuleType);
+
+    /// <summary>
+    /// A node of type <typeparamref name="T"/>: from this thread's pool inside a <see cref="TensorScope"/> (returned
+    /// when the scope ends), otherwise new. The caller sets its inputs and fields.
+    /// </summary>
+    protected static T Rent<T>() where T : Node, new()
+    {
+        var arena = TensorArena.Current;
+        if (arena is null) return new T();
+        var pool = NodePool<T>.Free ??= new Stack<T>();
+        var node = pool.Count > 0 ? pool.Pop() : new T();
+        node._pooled = true;
+        node.Sequence = Interlocked.Increment(ref s_sequence);
+        node.Released = false;
+        node.PendingGrad = null;
+        arena.TrackNode(node);
+        return node;
+    }
+
+    private static class NodePool<T> where T : Node
+    {
+        [ThreadStatic] public static Stack<T>? Free;
+    }
+
+    private bool _pooled;
+
+    /// <summary>Sets the inputs of a rented node (reusing its input array).</summary>
+    protected void SetInputs(Tensor a)
+    {
+        if (_inputs is not { Length: 1 }) _inputs = new Tensor[1];
+        _inputs[0] = a;
+    }
+
+    /// <inheritdoc cref="SetInputs(Tensor)"/>
+    protected void SetInputs(Tensor a, Tensor b)
+    {
+        if (_inputs is not { Length: 2 }) _inputs = new Tensor[2];
+        _inputs[0] = a;
+        _inputs[1] = b;
+    }
+
+    /// <inheritdoc cref="SetInputs(Tensor)"/>
+    protected void SetInputs(Tensor a, Tensor b, Tensor c)
+    {
+        if (_inputs is not { Length: 3 }) _inputs = new Tensor[3];
+        _inputs[0] = a;
+        _inputs[1] = b;
+        _inputs[2] = c;
+    }
+
+    /// <summary>Returns a rented node to its pool, dropping every reference it holds.</summary>
+    internal void Recycle()
+    {
+        if (_inputs is not null) Array.Clear(_inputs);
+        _output = null;
+        PendingGrad = null;
+        Released = true;
+        ClearFields();
+        if (_pooled) PushToPool();
+    }
+
+    /// <summary>Drops the references a pooled node's own fields hold (saved tensors); override in pooled nodes.</summary>
+    protected virtual void ClearFields() { }
+
+    private protected virtual void PushToPool() { }
+
+    /// <summary>A pooled node type: <see cref="Rent{T}"/> hands it out and the end of the scope takes it back.</summary>
+    protected abstract class Pooled<TSelf> : Node where TSelf : Pooled<TSelf>, new()
+    {
+        private protected sealed override void PushToPool() => (NodePool<TSelf>.Free ??= new Stack<TSelf>()).Push((TSelf)this);
     }
 
     [ThreadStatic] private static HashSet<Type>? t_created;
@@ -43,7 +120,7 @@ public abstract class Node
     public abstract string Name { get; }
 
     /// <summary>The op's inputs (the tensors it was applied to).</summary>
-    protected internal Tensor[] Inputs => _inputs ?? throw ReleasedError();
+    protected internal Tensor[] Inputs => !Released && _inputs is not null ? _inputs : throw ReleasedError();
 
     /// <summary>The op's output (usable in both rules: see <see cref="ForwardMode"/> on the order of levels).</summary>
     protected internal Tensor Output
@@ -53,7 +130,7 @@ public abstract class Node
     }
 
     internal Tensor? OutputOrNull => _output;
-    internal Tensor[]? InputsOrNull => _inputs;
+    internal Tensor[]? InputsOrNull => Released ? null : _inputs;
 
     /// <summary>True when input <paramref name="i"/> needs a gradient (requires grad).</summary>
     protected bool NeedsGrad(int i) => Inputs[i].RequiresGrad;
@@ -72,7 +149,9 @@ public abstract class Node
 
     internal void Release()
     {
-        _inputs = null;
+        // A pooled node keeps its input array for reuse; an ordinary one drops it.
+        if (_pooled && _inputs is not null) Array.Clear(_inputs);
+        else _inputs = null;
         _output = null;
         Released = true;
     }

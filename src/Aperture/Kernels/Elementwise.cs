@@ -78,6 +78,16 @@ internal static class Elementwise
             K.VV(new ReadOnlySpan<T>(da, a._offset, n), new ReadOnlySpan<T>(db, b._offset, n), dy);
             return y;
         }
+        Strided<T, K>(a, b, y, shape);
+        return y;
+    }
+
+    // Apart from Binary, so that the contiguous case does not pay for the lambda's closure.
+    private static void Strided<T, K>(Tensor a, Tensor b, Tensor y, int[] shape)
+        where T : unmanaged
+        where K : IBinaryKernel<T>
+    {
+        T[] da = a.Buffer<T>(), db = b.Buffer<T>(), dy = y.Buffer<T>();
         var loop = new StridedLoop(shape, BroadcastStrides(a, shape), BroadcastStrides(b, shape), y.Strides);
         int inner = loop.InnerSize, sa = loop.InnerStride(0), sb = loop.InnerStride(1);
         Parallelism.For(loop.Rows, inner, (r0, r1) =>
@@ -94,7 +104,6 @@ internal static class Elementwise
                 else for (int i = 0; i < inner; i++) dst[i] = K.S(da[oa + i * sa], db[ob + i * sb]);
             }
         });
-        return y;
     }
 
     /// <summary>y = a ⊕ b written into <paramref name="a"/> itself (a must not be a broadcast view; b broadcasts to a's shape).</summary>

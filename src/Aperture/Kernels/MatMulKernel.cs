@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Aperture;
 
@@ -13,10 +14,12 @@ internal readonly record struct MatrixView<T>(T[] Data, int Offset, int Rows, in
 }
 
 /// <summary>
-/// Matrix multiply C = A·B (C contiguous, overwritten) for one matrix of a batch. Each output is accumulated over k
-/// with fused multiply-adds in increasing k (the <see cref="ReductionOrder.Default"/> of matmul); other orders
-/// and float64 accumulation take a slower exact path. Work is split over rows of C only, so any thread count
-/// gives the same bits.
+/// Matrix multiply C = A·B (C contiguous, overwritten). Each output is accumulated over k with fused
+/// multiply-adds in increasing k (the <see cref="ReductionOrder.Default"/> of matmul), or decreasing k under
+/// <see cref="ReductionOrder.Reversed"/>; <see cref="ReductionOrder.Sequential"/> multiplies and adds separately;
+/// other orders and float64 accumulation take a slower exact path. The fast paths (packed AVX-512, AVX2 and
+/// scalar, see <see cref="Gemm{T, K}"/>) all produce the bits of the naive chain <c>c = fma(a[i,k], b[k,j], c)</c>,
+/// and work is split over outputs only, so neither the code path nor the thread count changes a result.
 /// </summary>
 internal static class MatMulKernel
 {
@@ -24,15 +27,35 @@ internal static class MatMulKernel
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int m = a.Rows, k = a.Cols, n = b.Cols;
-        if (p.Order is ReductionOrder.Default or ReductionOrder.Sequential or ReductionOrder.Reversed
-            && (p.Accumulation == AccumulationPrecision.Native || typeof(T) == typeof(double)))
+        if (m == 0 || n == 0) return;
+        if (k == 0)
         {
-            bool reversed = p.Order == ReductionOrder.Reversed;
-            bool fma = p.Order != ReductionOrder.Sequential;
-            Parallelism.For(m, (long)k * n, (i0, i1) => RowsFma(a, b, c, cOffset, i0, i1, reversed, fma));
+            c.AsSpan(cOffset, m * n).Clear();
             return;
         }
-        // Exact general path: each output's products, then a sum in the policy's order (and precision).
+        if (p.Order is ReductionOrder.Default or ReductionOrder.Reversed
+            && (p.Accumulation == AccumulationPrecision.Native || typeof(T) == typeof(double)))
+        {
+            Fused(a, b, c, cOffset, p.Order == ReductionOrder.Reversed);
+            return;
+        }
+        if (p.Order == ReductionOrder.Sequential && (p.Accumulation == AccumulationPrecision.Native || typeof(T) == typeof(double)))
+        {
+            Unfused(a, b, c, cOffset);
+            return;
+        }
+        Exact(a, b, c, cOffset, p);
+    }
+
+    // The slower paths live in their own methods: a lambda's captured parameters would otherwise cost every call
+    // (the fast path included) a closure allocation.
+    private static void Unfused<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Parallelism.For(a.Rows, (long)a.Cols * b.Cols, (i0, i1) => RowsUnfused(a, b, c, cOffset, i0, i1));
+
+    /// <summary>Exact general path: each output's products, then a sum in the policy's order (and precision).</summary>
+    private static void Exact<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, NumericsPolicy p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = a.Rows, k = a.Cols, n = b.Cols;
         Parallelism.For(m, (long)k * n * 4, (i0, i1) =>
         {
             var prod = new T[k];
@@ -62,9 +85,79 @@ internal static class MatMulKernel
         return (T)(object)Reduce.Sum(System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(x), p);
     }
 
-    /// <summary>c[i, :] = Σ_k a[i, k]·b[k, :], k ascending (or descending), one fused multiply-add per term.</summary>
+    /// <summary>
+    /// A batch of products: matrix i of A starts <paramref name="strideA"/> elements after matrix i−1 (0 broadcasts
+    /// one matrix), likewise B; C holds the outputs back to back. Small products run one per thread.
+    /// </summary>
+    public static void RunBatched<T>(int batch, MatrixView<T> a, int strideA, MatrixView<T> b, int strideB, T[] c, int cOffset, NumericsPolicy p)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long work = (long)a.Rows * a.Cols * b.Cols;
+        if (batch > 1 && work < GemmBlocking.ParallelMinWork) ManySmall(batch, a, strideA, b, strideB, c, cOffset, p);
+        else Each(0, batch, a, strideA, b, strideB, c, cOffset, p);
+    }
+
+    private static void ManySmall<T>(int batch, MatrixView<T> a, int strideA, MatrixView<T> b, int strideB, T[] c, int cOffset, NumericsPolicy p)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        Parallelism.For(batch, Math.Max((long)a.Rows * a.Cols * b.Cols, 1), (b0, b1) => Each(b0, b1, a, strideA, b, strideB, c, cOffset, p));
+
+    private static void Each<T>(int b0, int b1, MatrixView<T> a, int strideA, MatrixView<T> b, int strideB, T[] c, int cOffset, NumericsPolicy p)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int mn = a.Rows * b.Cols;
+        for (int i = b0; i < b1; i++)
+            Run(a with { Offset = a.Offset + i * strideA }, b with { Offset = b.Offset + i * strideB }, c, cOffset + i * mn, p);
+    }
+
+    /// <summary>The fused fast path: pins the operands and hands a stride description to the GEMM for this CPU.</summary>
+    private static unsafe void Fused<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, bool reversed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = a.Rows, k = a.Cols, n = b.Cols;
+        fixed (T* pa = a.Data, pb = b.Data, pc = c)
+        {
+            var g = new GemmProblem<T>(pa + a.Offset, a.RowStride, a.ColStride, pb + b.Offset, b.RowStride, b.ColStride, pc + cOffset, n, 1, m, n, k);
+            if (reversed) g = g.KReversed();
+            if (typeof(T) == typeof(float)) RunFloat(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g));
+            else RunDouble(Unsafe.As<GemmProblem<T>, GemmProblem<double>>(ref g));
+        }
+    }
+
+    private static void RunFloat(GemmProblem<float> g)
+    {
+        switch (KernelPaths.Active)
+        {
+            case KernelPath.Avx512:
+                GemmDriver<float, F32x16, Vector512<float>, MidTile<F32x16, Vector512<float>, float>>.Run(g);
+                break;
+            case KernelPath.Avx2:
+                GemmDriver<float, F32x8, Vector256<float>, ShortTile<F32x8, Vector256<float>, float>>.Run(g);
+                break;
+            default:
+                GemmDriver<float, F32x1, float, ShortTile<F32x1, float, float>>.Run(g);
+                break;
+        }
+    }
+
+    private static void RunDouble(GemmProblem<double> g)
+    {
+        switch (KernelPaths.Active)
+        {
+            case KernelPath.Avx512:
+                GemmDriver<double, F64x8, Vector512<double>, MidTile<F64x8, Vector512<double>, double>>.Run(g);
+                break;
+            case KernelPath.Avx2:
+                GemmDriver<double, F64x4, Vector256<double>, ShortTile<F64x4, Vector256<double>, double>>.Run(g);
+                break;
+            default:
+                GemmDriver<double, F64x1, double, ShortTile<F64x1, double, double>>.Run(g);
+                break;
+        }
+    }
+
+    /// <summary>c[i, :] = Σ_k a[i, k]·b[k, :], k ascending, a separate multiply and add per term (<see cref="ReductionOrder.Sequential"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsFma<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, int i0, int i1, bool reversed, bool fma)
+    private static void RowsUnfused<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, int i0, int i1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int k = a.Cols, n = b.Cols;
@@ -84,36 +177,18 @@ internal static class MatMulKernel
         {
             var crow = c.AsSpan(cOffset + i * n, n);
             crow.Clear();
-            for (int step = 0; step < k; step++)
+            for (int q = 0; q < k; q++)
             {
-                int q = reversed ? k - 1 - step : step;
                 T av = a[i, q];
                 var brow = bData.AsSpan(bOff + q * bRow, n);
                 int j = 0;
-                if (!KernelPaths.ForceScalar && Vector.IsHardwareAccelerated)
+                if (KernelPaths.Active != KernelPath.Scalar && Vector.IsHardwareAccelerated)
                 {
                     var va = new Vector<T>(av);
-                    for (; j <= n - vw; j += vw)
-                    {
-                        var vc = new Vector<T>(crow[j..]);
-                        var vb = new Vector<T>(brow[j..]);
-                        (fma ? FusedMultiplyAdd(va, vb, vc) : va * vb + vc).CopyTo(crow[j..]);
-                    }
+                    for (; j <= n - vw; j += vw) (va * new Vector<T>(brow[j..]) + new Vector<T>(crow[j..])).CopyTo(crow[j..]);
                 }
-                for (; j < n; j++) crow[j] = fma ? T.FusedMultiplyAdd(av, brow[j], crow[j]) : av * brow[j] + crow[j];
+                for (; j < n; j++) crow[j] = av * brow[j] + crow[j];
             }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> FusedMultiplyAdd<T>(Vector<T> a, Vector<T> b, Vector<T> c) where T : unmanaged
-    {
-        if (typeof(T) == typeof(float))
-        {
-            var r = Vector.FusedMultiplyAdd(Unsafe.As<Vector<T>, Vector<float>>(ref a), Unsafe.As<Vector<T>, Vector<float>>(ref b), Unsafe.As<Vector<T>, Vector<float>>(ref c));
-            return Unsafe.As<Vector<float>, Vector<T>>(ref r);
-        }
-        var d = Vector.FusedMultiplyAdd(Unsafe.As<Vector<T>, Vector<double>>(ref a), Unsafe.As<Vector<T>, Vector<double>>(ref b), Unsafe.As<Vector<T>, Vector<double>>(ref c));
-        return Unsafe.As<Vector<double>, Vector<T>>(ref d);
     }
 }

@@ -80,24 +80,40 @@ internal static class Reduce
     }
 
     /// <summary>The default order: 16 interleaved partial sums, then the fixed tree 8, 4, 2, 1.</summary>
+    /// <remarks>The 16 partials are one 512-bit register, two 256-bit ones or 16 scalars: the same sums either way.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Interleaved(ReadOnlySpan<float> x)
     {
-        int i = 0;
+        int i = 0, n = x.Length;
         Span<float> p = stackalloc float[Lanes];
         p.Clear();
-        if (Vector256.IsHardwareAccelerated && x.Length >= Lanes && !KernelPaths.ForceScalar)
+        ref float r = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        switch (KernelPaths.Active)
         {
-            var a0 = Vector256<float>.Zero;
-            var a1 = Vector256<float>.Zero;
-            ref float r = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            for (; i <= x.Length - Lanes; i += Lanes)
-            {
-                a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
-                a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
-            }
-            a0.CopyTo(p);
-            a1.CopyTo(p[8..]);
+            case KernelPath.Avx512:
+                {
+                    var a0 = Vector512<float>.Zero;
+                    for (; i <= n - Lanes; i += Lanes) a0 += Vector512.LoadUnsafe(ref r, (nuint)i);
+                    a0.CopyTo(p);
+                    break;
+                }
+            case KernelPath.Avx2:
+                {
+                    var a0 = Vector256<float>.Zero;
+                    var a1 = Vector256<float>.Zero;
+                    for (; i <= n - Lanes; i += Lanes)
+                    {
+                        a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
+                        a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
+                    }
+                    a0.CopyTo(p);
+                    a1.CopyTo(p[8..]);
+                    break;
+                }
+            default:
+                for (; i <= n - Lanes; i += Lanes)
+                    for (int lane = 0; lane < Lanes; lane++) p[lane] += x[i + lane];
+                break;
         }
         for (; i < x.Length; i++) p[i & (Lanes - 1)] += x[i];
         return Tree(p);
@@ -107,27 +123,48 @@ internal static class Reduce
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double Interleaved(ReadOnlySpan<double> x)
     {
-        int i = 0;
+        int i = 0, n = x.Length;
         Span<double> p = stackalloc double[Lanes];
         p.Clear();
-        if (Vector256.IsHardwareAccelerated && x.Length >= Lanes && !KernelPaths.ForceScalar)
+        ref double r = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        switch (KernelPaths.Active)
         {
-            var a0 = Vector256<double>.Zero;
-            var a1 = Vector256<double>.Zero;
-            var a2 = Vector256<double>.Zero;
-            var a3 = Vector256<double>.Zero;
-            ref double r = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-            for (; i <= x.Length - Lanes; i += Lanes)
-            {
-                a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
-                a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + 4));
-                a2 += Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
-                a3 += Vector256.LoadUnsafe(ref r, (nuint)(i + 12));
-            }
-            a0.CopyTo(p);
-            a1.CopyTo(p[4..]);
-            a2.CopyTo(p[8..]);
-            a3.CopyTo(p[12..]);
+            case KernelPath.Avx512:
+                {
+                    var a0 = Vector512<double>.Zero;
+                    var a1 = Vector512<double>.Zero;
+                    for (; i <= n - Lanes; i += Lanes)
+                    {
+                        a0 += Vector512.LoadUnsafe(ref r, (nuint)i);
+                        a1 += Vector512.LoadUnsafe(ref r, (nuint)(i + 8));
+                    }
+                    a0.CopyTo(p);
+                    a1.CopyTo(p[8..]);
+                    break;
+                }
+            case KernelPath.Avx2:
+                {
+                    var a0 = Vector256<double>.Zero;
+                    var a1 = Vector256<double>.Zero;
+                    var a2 = Vector256<double>.Zero;
+                    var a3 = Vector256<double>.Zero;
+                    for (; i <= n - Lanes; i += Lanes)
+                    {
+                        a0 += Vector256.LoadUnsafe(ref r, (nuint)i);
+                        a1 += Vector256.LoadUnsafe(ref r, (nuint)(i + 4));
+                        a2 += Vector256.LoadUnsafe(ref r, (nuint)(i + 8));
+                        a3 += Vector256.LoadUnsafe(ref r, (nuint)(i + 12));
+                    }
+                    a0.CopyTo(p);
+                    a1.CopyTo(p[4..]);
+                    a2.CopyTo(p[8..]);
+                    a3.CopyTo(p[12..]);
+                    break;
+                }
+            default:
+                for (; i <= n - Lanes; i += Lanes)
+                    for (int lane = 0; lane < Lanes; lane++) p[lane] += x[i + lane];
+                break;
         }
         for (; i < x.Length; i++) p[i & (Lanes - 1)] += x[i];
         return Tree(p);
@@ -170,5 +207,50 @@ public static class KernelPaths
     public static bool UseAvx512 { get; set; } = Vector512.IsHardwareAccelerated && s_forced is "" or "avx512";
 
     /// <summary>The path name in force, for reports.</summary>
-    public static string Current => ForceScalar ? "scalar" : UseAvx512 ? "avx512" : Vector256.IsHardwareAccelerated ? "avx2" : "scalar";
+    public static string Current => Active switch { KernelPath.Avx512 => "avx512", KernelPath.Avx2 => "avx2", _ => "scalar" };
+
+    /// <summary>The code path kernels take now: the forced one, or the widest the hardware runs.</summary>
+    internal static KernelPath Active =>
+        ForceScalar ? KernelPath.Scalar
+        : UseAvx512 && Vector512.IsHardwareAccelerated ? KernelPath.Avx512
+        : Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported ? KernelPath.Avx2
+        : KernelPath.Scalar;
+
+    /// <summary>The code paths this machine can run (tests iterate over them).</summary>
+    internal static KernelPath[] Available()
+    {
+        var list = new List<KernelPath> { KernelPath.Scalar };
+        if (Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported) list.Add(KernelPath.Avx2);
+        if (Vector512.IsHardwareAccelerated) list.Add(KernelPath.Avx512);
+        return [.. list];
+    }
+
+    /// <summary>Forces <paramref name="path"/> until the returned scope is disposed (process-wide: tests that use it run alone).</summary>
+    internal static PathScope Force(KernelPath path)
+    {
+        var scope = new PathScope(ForceScalar, UseAvx512);
+        ForceScalar = path == KernelPath.Scalar;
+        UseAvx512 = path == KernelPath.Avx512;
+        return scope;
+    }
+
+    internal readonly struct PathScope(bool forceScalar, bool useAvx512) : IDisposable
+    {
+        public void Dispose()
+        {
+            ForceScalar = forceScalar;
+            UseAvx512 = useAvx512;
+        }
+    }
+}
+
+/// <summary>A kernel code path: the register width its loops use.</summary>
+internal enum KernelPath
+{
+    /// <summary>One element at a time.</summary>
+    Scalar,
+    /// <summary>256-bit registers with fused multiply-add.</summary>
+    Avx2,
+    /// <summary>512-bit registers.</summary>
+    Avx512,
 }

@@ -42,6 +42,7 @@ internal static class StridedCopy
         }
         var loop = new StridedLoop(src.Shape, src.Strides, dst.Strides);
         int inner = loop.InnerSize, sa = loop.InnerStride(0), sd = loop.InnerStride(1);
+        if (TryTransposed(loop, s, src._offset, d, dst._offset)) return;
         for (int row = 0; row < loop.Rows; row++)
         {
             loop.Offsets(row, out int oa, out int od);
@@ -49,6 +50,58 @@ internal static class StridedCopy
             od += dst._offset;
             if (sa == 1 && sd == 1) Array.Copy(s, oa, d, od, inner);
             else for (int i = 0; i < inner; i++) d[od + i * sd] = s[oa + i * sa];
+        }
+    }
+
+    /// <summary>
+    /// A copy whose innermost dimension is contiguous on one side only, with the other side contiguous along the next
+    /// dimension out (making a transposed view contiguous, or the reverse): done as tiled transposes, so both sides
+    /// are read and written a cache line at a time instead of one strided element at a time.
+    /// </summary>
+    private static bool TryTransposed<T>(StridedLoop loop, T[] s, int sOff, T[] d, int dOff) where T : unmanaged
+    {
+        int inner = loop.InnerSize, sa = loop.InnerStride(0), sd = loop.InnerStride(1);
+        if (loop.OuterRank == 0 || inner < 8) return false;
+        int last = loop.OuterRank - 1, rows = loop.OuterSize(last);
+        int so = loop.OuterStride(0, last), dO = loop.OuterStride(1, last);
+        bool srcTransposed = sd == 1 && so == 1 && sa != 1, dstTransposed = sa == 1 && dO == 1 && sd != 1;
+        if (!(srcTransposed || dstTransposed) || rows < 8) return false;
+        for (int block = 0; block < loop.Rows; block += rows)
+        {
+            loop.Offsets(block, out int oa, out int od);
+            oa += sOff;
+            od += dOff;
+            // Transpose2D: d[c·dLd + r] = s[r·sLd + c].
+            if (srcTransposed) Transpose2D(s, oa, sa, d, od, dO, inner, rows);
+            else Transpose2D(s, oa, so, d, od, sd, rows, inner);
+        }
+        return true;
+    }
+
+    /// <summary>d[dOff + c·dLd + r] = s[sOff + r·sLd + c] for r &lt; rows, c &lt; cols, in 8×8 (float) or 4×4 (double) register blocks where it can.</summary>
+    private static unsafe void Transpose2D<T>(T[] s, int sOff, int sLd, T[] d, int dOff, int dLd, int rows, int cols) where T : unmanaged
+    {
+        int block = !Packing.Transposes<T>() ? 0 : typeof(T) == typeof(float) ? 8 : 4;
+        const int Tile = 32;
+        fixed (T* ps = s, pd = d)
+        {
+            T* src = ps + sOff, dst = pd + dOff;
+            for (int r0 = 0; r0 < rows; r0 += Tile)
+                for (int c0 = 0; c0 < cols; c0 += Tile)
+                {
+                    int r1 = Math.Min(rows, r0 + Tile), c1 = Math.Min(cols, c0 + Tile);
+                    int r = r0;
+                    if (block > 0)
+                        for (; r + block <= r1; r += block)
+                        {
+                            int c = c0;
+                            for (; c + block <= c1; c += block) Packing.Block(src + r * sLd + c, sLd, dst + c * dLd + r, dLd);
+                            for (; c < c1; c++)
+                                for (int q = r; q < r + block; q++) dst[c * dLd + q] = src[q * sLd + c];
+                        }
+                    for (; r < r1; r++)
+                        for (int c = c0; c < c1; c++) dst[c * dLd + r] = src[r * sLd + c];
+                }
         }
     }
 }
@@ -122,6 +175,15 @@ internal readonly struct StridedLoop
     }
 
     public int InnerStride(int operand) => _innerStrides[operand];
+
+    /// <summary>The number of outer (coalesced) dimensions.</summary>
+    public int OuterRank => _shape.Length;
+
+    /// <summary>The size of outer dimension <paramref name="dim"/>.</summary>
+    public int OuterSize(int dim) => _shape[dim];
+
+    /// <summary>The stride of <paramref name="operand"/> along outer dimension <paramref name="dim"/>.</summary>
+    public int OuterStride(int operand, int dim) => _strides[operand * _shape.Length + dim];
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Offsets(int row, out int o0, out int o1)

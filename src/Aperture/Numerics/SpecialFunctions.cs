@@ -32,7 +32,7 @@ public static class SpecialFunctions
             sum += term;
             if (Math.Abs(term) <= 1e-17 * Math.Abs(sum)) break;
         }
-        return 2 / Math.Sqrt(Math.PI) * Math.Exp(-x * x) * sum;
+        return 2 / Math.Sqrt(Math.PI) * Exp(-x * x) * sum;
     }
 
     // erfc(x) = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))), evaluated by the modified Lentz method.
@@ -52,6 +52,9 @@ public static class SpecialFunctions
             f *= delta;
             if (Math.Abs(delta - 1) < 1e-16) break;
         }
-        return Math.Exp(-x * x) / Math.Sqrt(Math.PI) / f;
+        return Exp(-x * x) / Math.Sqrt(Math.PI) / f;
     }
+
+    // Aperture's own exp (the same bits on every CPU), not the C library's.
+    private static double Exp(double x) => UnaryMath.Scalar<ExpFn>(x);
 }

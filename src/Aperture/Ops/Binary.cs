@@ -212,10 +212,11 @@ public static partial class Ops
         if (a.DType != b.DType)
             throw new DTypeMismatchException($"{op}: mixed dtypes {a.DType.Name()} and {b.DType.Name()}");
         RequireFloat(op, a);
+        if (a.RequiresGrad && GradMode.Enabled)
+            throw new InvalidOperationException($"{op}: cannot modify in place a tensor that requires grad (shape {Shapes.Format(a.Shape)}); wrap the update in Autodiff.NoGrad()");
+        if (Shapes.Equal(a.Shape, b.Shape)) return;
         var shape = Shapes.Broadcast(op, a.Shape, b.Shape);
         if (!Shapes.Equal(shape, a.Shape))
             throw new ShapeMismatchException($"{op}: the result shape {Shapes.Format(shape)} differs from the destination's {Shapes.Format(a.Shape)}");
-        if (a.RequiresGrad && GradMode.Enabled)
-            throw new InvalidOperationException($"{op}: cannot modify in place a tensor that requires grad (shape {Shapes.Format(a.Shape)}); wrap the update in Autodiff.NoGrad()");
     }
 }

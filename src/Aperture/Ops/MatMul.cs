@@ -46,11 +46,9 @@ public static partial class Ops
         int batch = batched ? a.Shape[0] : 1, m = a.Shape[^2], k = a.Shape[^1], n = b.Shape[^1];
         var y = Tensor.Empty(batched ? [batch, m, n] : [m, n], a.DType);
         var policy = NumericsPolicy.Current;
-        for (int i = 0; i < batch; i++)
-        {
-            if (a.DType == DType.Float32) MatMulKernel.Run(View<float>(a, i), View<float>(b, i), y.Buffer<float>(), i * m * n, policy);
-            else MatMulKernel.Run(View<double>(a, i), View<double>(b, i), y.Buffer<double>(), i * m * n, policy);
-        }
+        int sa = batched ? a.Strides[0] : 0, sb = batched ? b.Strides[0] : 0;
+        if (a.DType == DType.Float32) MatMulKernel.RunBatched(batch, View<float>(a, 0), sa, View<float>(b, 0), sb, y.Buffer<float>(), 0, policy);
+        else MatMulKernel.RunBatched(batch, View<double>(a, 0), sa, View<double>(b, 0), sb, y.Buffer<double>(), 0, policy);
         return Graph.Record(Graph.NeedsNode(a, b) ? new MatMulNode(a, b) : null, y);
     }
 

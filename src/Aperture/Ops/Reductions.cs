@@ -62,6 +62,7 @@ public static partial class Ops
     private static Tensor SumKernel(Tensor x, int[] axes, int[] outShape, NumericsPolicy p)
     {
         var y = Tensor.Empty(outShape, x.DType);
+        if (x.DType == DType.Float32 ? SumOverRows<float>(x, axes, y, p) : SumOverRows<double>(x, axes, y, p)) return y;
         var (src, outer, inner) = ReducedLast(x, axes);
         if (x.DType == DType.Float32)
         {
@@ -82,6 +83,46 @@ public static partial class Ops
             });
         }
         return y;
+    }
+
+    /// <summary>
+    /// A sum over a block of consecutive axes that are not the last ones (such as the batch axis of a bias gradient):
+    /// each output reduces a column of a contiguous [rows, columns] matrix, summed across columns in place instead of
+    /// being permuted and copied. The order of each output's terms, and so its bits, is the same either way.
+    /// </summary>
+    private static unsafe bool SumOverRows<T>(Tensor x, int[] axes, Tensor y, NumericsPolicy p) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        if (!x.IsContiguous || axes.Length == 0 || axes[^1] == x.Rank - 1 || !ColumnSum.Supports<T>(p)) return false;
+        for (int i = 1; i < axes.Length; i++) if (axes[i] != axes[0] + i) return false;
+        int outer = 1, rows = 1, cols = 1;
+        for (int d = 0; d < x.Rank; d++)
+        {
+            if (d < axes[0]) outer *= x.Shape[d];
+            else if (d <= axes[^1]) rows *= x.Shape[d];
+            else cols *= x.Shape[d];
+        }
+        if (outer * cols == 0) return true;
+        const int Block = 256;
+        int blocks = (cols + Block - 1) / Block;
+        var order = p.Order;
+        fixed (T* xs = x.Buffer<T>(), ys = y.Buffer<T>())
+        {
+            nint src = (nint)(xs + x._offset), dst = (nint)ys;
+            if (rows == 0)
+            {
+                new Span<T>(ys, outer * cols).Clear();
+                return true;
+            }
+            Parallelism.For(outer * blocks, (long)rows * Math.Min(Block, cols), (i0, i1) =>
+            {
+                for (int i = i0; i < i1; i++)
+                {
+                    int o = i / blocks, c0 = i % blocks * Block, c1 = Math.Min(cols, c0 + Block);
+                    ColumnSum.Run((T*)src + (nint)o * rows * cols, rows, cols, (T*)dst + (nint)o * cols, c0, c1, order);
+                }
+            });
+        }
+        return true;
     }
 
     private static Tensor SumIntegers(Tensor x, int[] axes, int[] outShape)
@@ -138,9 +179,68 @@ public static partial class Ops
     {
         RequireFloat("logsumexp", x);
         var ax = Shapes.NormalizeAxes("logsumexp", axes, x.Rank);
-        var m = MaxValues(x, ax);
-        var lse = Add(Log(Sum(Exp(Sub(x, m)), ax, keepDim: true)), m);
-        return keepDim ? lse : Reshape(lse, Shapes.Reduced(x.Shape, ax, keepDim: false));
+        var p = NumericsPolicy.Current;
+        if (p.Activations != StorageFormat.Native || p.Gradients != StorageFormat.Native)
+        {
+            // Emulated storage rounds every intermediate of the composite, so take it op by op.
+            var shift = MaxValues(x, ax);
+            var lse = Add(Log(Sum(Exp(Sub(x, shift)), ax, keepDim: true)), shift);
+            return keepDim ? lse : Reshape(lse, Shapes.Reduced(x.Shape, ax, keepDim: false));
+        }
+        // One fused pass per row with the composite's own operations (same bits), and one node whose rules are the
+        // composite's rules (same bits in the backward pass too).
+        var (src, outer, inner) = ReducedLast(x, ax);
+        var y = Tensor.Empty(Shapes.Reduced(x.Shape, ax, keepDim), x.DType);
+        bool record = Graph.NeedsNode(x);
+        var keepShape = Shapes.Reduced(x.Shape, ax, keepDim: true);
+        Tensor? e = record ? Tensor.Empty(src.Shape, x.DType) : null;
+        Tensor? s = record ? Tensor.Empty(keepShape, x.DType) : null, m = record ? Tensor.Empty(keepShape, x.DType) : null;
+        if (x.DType == DType.Float32)
+            LogSumExpKernel.Rows(src.Buffer<float>(), src._offset, outer, inner, y.Buffer<float>(), e?.Buffer<float>(), s?.Buffer<float>(), m?.Buffer<float>(), p);
+        else
+            LogSumExpKernel.Rows(src.Buffer<double>(), src._offset, outer, inner, y.Buffer<double>(), e?.Buffer<double>(), s?.Buffer<double>(), m?.Buffer<double>(), p);
+        if (!record) return Graph.Record(null, y);
+        // e is laid out with the reduced axes last; view it in x's axis order.
+        var perm = AxesLast(ax, x.Rank);
+        var strides = new int[perm.Length];
+        for (int i = 0; i < perm.Length; i++) strides[perm[i]] = e!.Strides[i];
+        var eView = e!.Alias(x.Shape.ToArray(), strides, 0);
+        return Graph.Record(new LogSumExpNode(x, ax, keepDim, eView, s!, m!), y);
+    }
+
+    /// <summary>
+    /// The rules of the composite m + log(Σ exp(x − m)) with m constant, written out: VJP = exp(x − m)·(g / Σ),
+    /// JVP = Σ(t·exp(x − m)) / Σ. The forward pass's exp(x − m) and Σ are reused unless the rule itself is being
+    /// differentiated (higher order, or a tangent on x), in which case they are recomputed as ops on x.
+    /// </summary>
+    private sealed class LogSumExpNode(Tensor x, int[] axes, bool keepDim, Tensor e, Tensor s, Tensor m) : Node(x)
+    {
+        public override string Name => "logsumexp";
+
+        private (Tensor E, Tensor S) Terms()
+        {
+            var x = Inputs[0];
+            if (!Graph.NeedsNode(x)) return (e, s);
+            var ex = Exp(Sub(x, m));
+            return (ex, Sum(ex, axes, keepDim: true));
+        }
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            var x = Inputs[0];
+            var (ex, total) = Terms();
+            var g = keepDim ? grad : Reshape(grad, Shapes.Reduced(x.Shape, axes, keepDim: true));
+            inputGrads[0] = Mul(Expand(Div(g, total), x.Shape), ex);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            if (t[0] is not { } tx) return null;
+            var x = Inputs[0];
+            var (ex, total) = Terms();
+            var r = Div(Sum(Mul(tx, ex), axes, keepDim: true), total);
+            return keepDim ? r : Reshape(r, Shapes.Reduced(x.Shape, axes, keepDim: false));
+        }
     }
 
     /// <summary>log Σ exp(x) over one axis.</summary>
@@ -239,21 +339,22 @@ public static partial class Ops
         }
     }
 
-    /// <summary>The maximum over <paramref name="axes"/> with keepdim, as a constant (no gradient); rows of −∞ give 0.</summary>
+    /// <summary>The maximum over <paramref name="axes"/> with keepdim (IEEE maximum: NaN wins, +0 above −0), as a constant (no gradient); rows of −∞ give 0.</summary>
     private static Tensor MaxValues(Tensor x, int[] axes)
     {
         var (src, outer, inner) = ReducedLast(x, axes);
         var y = Tensor.Empty(Shapes.Reduced(x.Shape, axes, keepDim: true), x.DType);
+        if (x.DType == DType.Float32) RowMax(src.Buffer<float>(), src._offset, outer, inner, y.Buffer<float>());
+        else RowMax(src.Buffer<double>(), src._offset, outer, inner, y.Buffer<double>());
+        return y;
+    }
+
+    private static void RowMax<T>(T[] src, int offset, int outer, int inner, T[] y) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
         for (int o = 0; o < outer; o++)
         {
-            double m = double.NegativeInfinity;
-            for (int i = 0; i < inner; i++)
-            {
-                double v = src.GetRaw(src._offset + o * inner + i);
-                if (v > m || double.IsNaN(v)) m = v;
-            }
-            y.SetRaw(o, double.IsNegativeInfinity(m) ? 0 : m);
+            T m = LogSumExpKernel.Max(new ReadOnlySpan<T>(src, offset + o * inner, inner));
+            y[o] = T.IsNegativeInfinity(m) ? T.Zero : m;
         }
-        return y;
     }
 }

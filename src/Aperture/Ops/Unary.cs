@@ -158,16 +158,16 @@ internal static class UnaryOps
     private sealed class ExpOp : UnaryOp
     {
         public override string Name => "exp";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Exp(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Exp(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<ExpFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<ExpFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => y;
     }
 
     private sealed class LogOp : UnaryOp
     {
         public override string Name => "log";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Log(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Log(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<LogFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<LogFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(x);
         public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(g, x);
     }
@@ -175,8 +175,8 @@ internal static class UnaryOps
     private sealed class Log1pOp : UnaryOp
     {
         public override string Name => "log1p";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => Transcendental.Log1p(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => Transcendental.Log1p(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<Log1pFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<Log1pFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(Ops.Add(x, 1.0));
         public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Div(g, Ops.Add(x, 1.0));
     }
@@ -184,8 +184,8 @@ internal static class UnaryOps
     private sealed class Expm1Op : UnaryOp
     {
         public override string Name => "expm1";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => Transcendental.Expm1(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => Transcendental.Expm1(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<ExpM1Fn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<ExpM1Fn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Add(y, 1.0);
     }
 
@@ -208,16 +208,16 @@ internal static class UnaryOps
     private sealed class TanhOp : UnaryOp
     {
         public override string Name => "tanh";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => Transcendental.Tanh(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => Transcendental.Tanh(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<TanhFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<TanhFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sub(1.0, Ops.Square(y));
     }
 
     private sealed class SigmoidOp : UnaryOp
     {
         public override string Name => "sigmoid";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sigmoid(x, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sigmoid(x, y);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<SigmoidFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<SigmoidFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(y, Ops.Sub(1.0, y));
     }
 
@@ -289,14 +289,8 @@ internal static class UnaryOps
     private sealed class SoftplusOp : UnaryOp
     {
         public override string Name => "softplus";
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y)
-        {
-            for (int i = 0; i < x.Length; i++) y[i] = (float)(Math.Max(x[i], 0) + Transcendental.Log1p(Math.Exp(-Math.Abs(x[i]))));
-        }
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y)
-        {
-            for (int i = 0; i < x.Length; i++) y[i] = Math.Max(x[i], 0) + Transcendental.Log1p(Math.Exp(-Math.Abs(x[i])));
-        }
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<SoftplusFn>(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<SoftplusFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sigmoid(x);
     }
 

@@ -49,6 +49,15 @@ public static class DTypes
         throw new NotSupportedException($"no Aperture dtype holds elements of type {typeof(T).Name}");
     }
 
+    internal static DType Of(Array buffer) => buffer switch
+    {
+        float[] => DType.Float32,
+        double[] => DType.Float64,
+        long[] => DType.Int64,
+        bool[] => DType.Bool,
+        _ => throw new ArgumentException($"no dtype holds a {buffer.GetType().Name}"),
+    };
+
     internal static Array Allocate(DType dtype, int length) => dtype switch
     {
         DType.Float32 => GC.AllocateUninitializedArray<float>(length),

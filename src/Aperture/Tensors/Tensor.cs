@@ -18,7 +18,7 @@ public sealed partial class Tensor
     internal int[] _shape;
     internal int[] _strides;
     internal bool _contiguous;
-    private readonly DType _dtype;
+    private DType _dtype;
 
     internal Node? _gradFn;
     private bool _requiresGrad;
@@ -34,9 +34,10 @@ public sealed partial class Tensor
         _contiguous = ComputeContiguous(shape, strides);
     }
 
-    /// <summary>A new contiguous tensor over a fresh (uninitialized) buffer.</summary>
+    /// <summary>A new contiguous tensor over a fresh (uninitialized) buffer; recycled inside a <see cref="TensorScope"/>.</summary>
     internal static Tensor Empty(ReadOnlySpan<int> shape, DType dtype)
     {
+        if (TensorArena.Current is { } arena) return arena.Empty(shape, dtype, zeroed: false);
         var s = shape.ToArray();
         return new Tensor(DTypes.Allocate(dtype, Shapes.Numel(s)), 0, s, Shapes.ContiguousStrides(s), dtype);
     }
@@ -44,6 +45,7 @@ public sealed partial class Tensor
     /// <summary>A new contiguous tensor of zeros (internal: no argument checks beyond the shape).</summary>
     internal static Tensor ZerosInternal(ReadOnlySpan<int> shape, DType dtype)
     {
+        if (TensorArena.Current is { } arena) return arena.Empty(shape, dtype, zeroed: true);
         var s = shape.ToArray();
         return new Tensor(DTypes.AllocateZeroed(dtype, Shapes.Numel(s)), 0, s, Shapes.ContiguousStrides(s), dtype);
     }
@@ -135,8 +137,22 @@ public sealed partial class Tensor
         _requiresGrad = true;
     }
 
+    private Tensor? _grad;
+
+    /// <summary>A gradient buffer kept for reuse after the gradient was cleared (see <see cref="TensorScope"/>).</summary>
+    internal Tensor? _spareGrad;
+
     /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; null until then.</summary>
-    public Tensor? Grad { get; set; }
+    public Tensor? Grad
+    {
+        get => _grad;
+        set
+        {
+            // Inside a recycling scope a cleared gradient's buffer is kept for the next backward pass.
+            if (value is null && _grad is { RequiresGrad: false } old && TensorArena.Current is not null) _spareGrad = old;
+            _grad = value;
+        }
+    }
 
     /// <summary>The node that produced this tensor in the autodiff graph, or null for a leaf.</summary>
     public Node? GradFn => _gradFn;
@@ -148,10 +164,51 @@ public sealed partial class Tensor
     public string? Name { get; set; }
 
     /// <summary>A tensor sharing this one's elements but cut from the autodiff graph (no grad, no tangents).</summary>
-    public Tensor Detach() => new(_data, _offset, _shape, _strides, _dtype);
+    public Tensor Detach() => TensorArena.Current is { } arena
+        ? arena.View(_data, _offset, _shape, _strides, _dtype)
+        : new(_data, _offset, _shape, _strides, _dtype);
 
-    /// <summary>A shallow alias (same buffer, same view) with no autodiff state; used by ops internally.</summary>
-    internal Tensor Alias(int[] shape, int[] strides, int offset) => new(_data, offset, shape, strides, _dtype);
+    /// <summary>A shallow alias (same buffer, another view) with no autodiff state; used by ops internally.</summary>
+    internal Tensor Alias(int[] shape, int[] strides, int offset) => TensorArena.Current is { } arena
+        ? arena.View(_data, offset, shape, strides, _dtype)
+        : new(_data, offset, shape, strides, _dtype);
+
+    /// <summary>Points a recycled tensor object at new elements (strides default to contiguous).</summary>
+    internal void Reinit(Array data, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, DType dtype)
+    {
+        _data = data;
+        _offset = offset;
+        _dtype = dtype;
+        if (_shape.Length != shape.Length)
+        {
+            _shape = new int[shape.Length];
+            _strides = new int[shape.Length];
+        }
+        shape.CopyTo(_shape);
+        if (strides.IsEmpty && shape.Length > 0)
+        {
+            int s = 1;
+            for (int i = shape.Length - 1; i >= 0; i--)
+            {
+                _strides[i] = s;
+                s *= Math.Max(shape[i], 1);
+            }
+        }
+        else strides.CopyTo(_strides);
+        _contiguous = ComputeContiguous(_shape, _strides);
+    }
+
+    /// <summary>Clears every reference a recycled tensor holds, so nothing it pointed to stays reachable through the pool.</summary>
+    internal void Scrub()
+    {
+        _gradFn = null;
+        _requiresGrad = false;
+        _tangents = null;
+        _grad = null;
+        _spareGrad = null;
+        Name = null;
+        RetainsGrad = false;
+    }
 
     /// <summary>
     /// Computes the gradient of this tensor with respect to every leaf that requires grad, accumulating into

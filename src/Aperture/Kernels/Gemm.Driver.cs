@@ -1,0 +1,266 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace Aperture;
+
+/// <summary>
+/// Chooses, for one product, the orientation (C or Cᵀ, whichever wastes fewer lanes of the register tile) and
+/// the method: unpacked for small or vector-shaped products, where packing would cost more than it saves, and
+/// packed otherwise. Every choice computes each output with the same fused multiply-add chain over k.
+/// </summary>
+internal static unsafe class GemmDriver<T, V, TV, K>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where V : IVec<TV, T>
+    where TV : struct
+    where K : ITile<T>
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(GemmProblem<T> g)
+    {
+        long work = (long)g.M * g.N * g.K;
+        int w = V.Width;
+        if ((work <= GemmBlocking.DirectMaxWork && (long)g.K * Math.Max(g.M, g.N) <= GemmBlocking.DirectMaxB) || Math.Min(g.M, g.N) <= 2)
+        {
+            // The vector runs along N: put the longer side there (rounded to whole registers); on a tie prefer the
+            // orientation whose B rows are already contiguous.
+            long wasteN = (long)g.M * RoundUp(g.N, w), wasteT = (long)g.N * RoundUp(g.M, w);
+            bool transpose = wasteT < wasteN || (wasteT == wasteN && g.CsB != 1 && g.RsA == 1);
+            GemmDirect<T, V, TV>.Run(transpose ? g.Transposed() : g);
+            return;
+        }
+        {
+            long wasteN = (long)RoundUp(g.M, K.MR) * RoundUp(g.N, K.NR);
+            long wasteT = (long)RoundUp(g.N, K.MR) * RoundUp(g.M, K.NR);
+            Gemm<T, K>.Run(wasteT < wasteN ? g.Transposed() : g);
+        }
+    }
+
+    private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+}
+
+/// <summary>
+/// The unpacked product: up to four rows of C at a time, eight with 512-bit registers (several independent chains
+/// per column register hide the FMA latency, and each B load serves every row), k inner. Rows of B must be contiguous; they are gathered into a scratch buffer when they are not.
+/// </summary>
+internal static unsafe class GemmDirect<T, V, TV>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where V : IVec<TV, T>
+    where TV : struct
+{
+    public static void Run(GemmProblem<T> g)
+    {
+        byte[]? owner = null;
+        if (g.CsB != 1 && g.N > 1)
+        {
+            // Gather B into row-major order once; reading it strided in the k loop would be far slower.
+            nint count = (nint)g.K * g.N + 64;
+            T* dense = count > 1 << 16 ? GemmBuffers.Shared<T>(count, out owner) : GemmBuffers.Direct<T>(count);
+            if (g.RsB == 1 && Packing.Transposes<T>()) Packing.Transpose(g.Bp, g.CsB, g.N, g.K, dense, g.N);
+            else Packing.Strided(g.Bp, g.CsB, g.RsB, g.N, g.K, dense, g.N);
+            g = new GemmProblem<T>(g.Ap, g.RsA, g.CsA, dense, g.N, 1, g.Cp, g.RsC, g.CsC, g.M, g.N, g.K);
+        }
+        long work = (long)g.M * g.N * g.K;
+        if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1) Parallel(g);
+        else Rows(g, 0, g.M, 0, g.N);
+        GC.KeepAlive(owner);
+    }
+
+    private static void Parallel(GemmProblem<T> g)
+    {
+        int w = V.Width;
+        // Row blocks of eight keep the eight-row kernel whole; columns go in register pairs.
+        if (g.M >= g.N) Parallelism.For((g.M + 7) / 8, (long)8 * g.N * g.K, (i0, i1) => Rows(g, i0 * 8, Math.Min(i1 * 8, g.M), 0, g.N));
+        else
+        {
+            int units = (g.N + 2 * w - 1) / (2 * w);
+            Parallelism.For(units, (long)2 * w * g.M * g.K, (u0, u1) => Rows(g, 0, g.M, u0 * 2 * w, Math.Min(u1 * 2 * w, g.N)));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // tmp is written before it is read
+    private static void Rows(in GemmProblem<T> g, int m0, int m1, int n0, int n1)
+    {
+        int i = m0;
+        T* tmp = stackalloc T[V.Width];
+        if (V.Width * sizeof(T) == 64)
+        {
+            // 32 registers: eight rows share each pair of B registers (16 accumulators).
+            int wide = n0 + (n1 - n0) / (2 * V.Width) * (2 * V.Width);
+            for (; i + 8 <= m1; i += 8)
+            {
+                Eight(g, i, n0, wide, tmp);
+                if (wide < n1)
+                {
+                    Block<R4>(g, i, wide, n1, tmp);
+                    Block<R4>(g, i + 4, wide, n1, tmp);
+                }
+            }
+        }
+        for (; i + 4 <= m1; i += 4) Block<R4>(g, i, n0, n1, tmp);
+        switch (m1 - i)
+        {
+            case 3: Block<R3>(g, i, n0, n1, tmp); break;
+            case 2: Block<R2>(g, i, n0, n1, tmp); break;
+            case 1: Block<R1>(g, i, n0, n1, tmp); break;
+        }
+    }
+
+    /// <summary>Eight rows of C by two registers of columns, over [n0, n1) (a whole number of register pairs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Eight(in GemmProblem<T> g, int i, int n0, int n1, T* tmp)
+    {
+        int w = V.Width, k = g.K;
+        nint csA = g.CsA, rsB = g.RsB, csC = g.CsC, rsA = g.RsA, rsC = g.RsC;
+        T* a = g.Ap + i * rsA;
+        T* c = g.Cp + i * rsC;
+        for (int j = n0; j < n1; j += 2 * w)
+        {
+            TV x0 = V.Zero, y0 = V.Zero, x1 = V.Zero, y1 = V.Zero, x2 = V.Zero, y2 = V.Zero, x3 = V.Zero, y3 = V.Zero;
+            TV x4 = V.Zero, y4 = V.Zero, x5 = V.Zero, y5 = V.Zero, x6 = V.Zero, y6 = V.Zero, x7 = V.Zero, y7 = V.Zero;
+            T* b = g.Bp + j;
+            for (int p = 0; p < k; p++)
+            {
+                T* bp = b + p * rsB;
+                TV b0 = V.Load(bp), b1 = V.Load(bp + w);
+                T* ap = a + p * csA;
+                TV s = V.Splat(ap[0]); x0 = V.Fma(s, b0, x0); y0 = V.Fma(s, b1, y0);
+                s = V.Splat(ap[rsA]); x1 = V.Fma(s, b0, x1); y1 = V.Fma(s, b1, y1);
+                s = V.Splat(ap[2 * rsA]); x2 = V.Fma(s, b0, x2); y2 = V.Fma(s, b1, y2);
+                s = V.Splat(ap[3 * rsA]); x3 = V.Fma(s, b0, x3); y3 = V.Fma(s, b1, y3);
+                s = V.Splat(ap[4 * rsA]); x4 = V.Fma(s, b0, x4); y4 = V.Fma(s, b1, y4);
+                s = V.Splat(ap[5 * rsA]); x5 = V.Fma(s, b0, x5); y5 = V.Fma(s, b1, y5);
+                s = V.Splat(ap[6 * rsA]); x6 = V.Fma(s, b0, x6); y6 = V.Fma(s, b1, y6);
+                s = V.Splat(ap[7 * rsA]); x7 = V.Fma(s, b0, x7); y7 = V.Fma(s, b1, y7);
+            }
+            T* cj = c + j * csC;
+            nint right = w * csC;
+            Put(cj, csC, x0, tmp); Put(cj + right, csC, y0, tmp);
+            Put(cj + rsC, csC, x1, tmp); Put(cj + rsC + right, csC, y1, tmp);
+            Put(cj + 2 * rsC, csC, x2, tmp); Put(cj + 2 * rsC + right, csC, y2, tmp);
+            Put(cj + 3 * rsC, csC, x3, tmp); Put(cj + 3 * rsC + right, csC, y3, tmp);
+            Put(cj + 4 * rsC, csC, x4, tmp); Put(cj + 4 * rsC + right, csC, y4, tmp);
+            Put(cj + 5 * rsC, csC, x5, tmp); Put(cj + 5 * rsC + right, csC, y5, tmp);
+            Put(cj + 6 * rsC, csC, x6, tmp); Put(cj + 6 * rsC + right, csC, y6, tmp);
+            Put(cj + 7 * rsC, csC, x7, tmp); Put(cj + 7 * rsC + right, csC, y7, tmp);
+        }
+    }
+
+    private interface IRows { static abstract int Count { get; } }
+    private readonly struct R1 : IRows { public static int Count => 1; }
+    private readonly struct R2 : IRows { public static int Count => 2; }
+    private readonly struct R3 : IRows { public static int Count => 3; }
+    private readonly struct R4 : IRows { public static int Count => 4; }
+
+    /// <summary>
+    /// R rows of C (R a constant per instantiation, so the unused accumulators vanish): column blocks of four
+    /// registers for one or two rows, then two registers, one register and single columns.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block<R>(in GemmProblem<T> g, int i, int n0, int n1, T* tmp) where R : IRows
+    {
+        int w = V.Width, k = g.K, rows = R.Count;
+        nint csA = g.CsA, rsB = g.RsB, csC = g.CsC, rsA = g.RsA, rsC = g.RsC;
+        T* a = g.Ap + i * rsA;
+        T* c = g.Cp + i * rsC;
+        int j = n0;
+        if (rows <= 2)
+        {
+            for (; j + 4 * w <= n1; j += 4 * w)
+            {
+                TV x0 = V.Zero, y0 = V.Zero, z0 = V.Zero, u0 = V.Zero, x1 = V.Zero, y1 = V.Zero, z1 = V.Zero, u1 = V.Zero;
+                T* b = g.Bp + j;
+                for (int p = 0; p < k; p++)
+                {
+                    T* bp = b + p * rsB;
+                    TV b0 = V.Load(bp), b1 = V.Load(bp + w), b2 = V.Load(bp + 2 * w), b3 = V.Load(bp + 3 * w);
+                    T* ap = a + p * csA;
+                    TV s = V.Splat(ap[0]);
+                    x0 = V.Fma(s, b0, x0); y0 = V.Fma(s, b1, y0); z0 = V.Fma(s, b2, z0); u0 = V.Fma(s, b3, u0);
+                    if (rows > 1)
+                    {
+                        s = V.Splat(ap[rsA]);
+                        x1 = V.Fma(s, b0, x1); y1 = V.Fma(s, b1, y1); z1 = V.Fma(s, b2, z1); u1 = V.Fma(s, b3, u1);
+                    }
+                }
+                T* cj = c + j * csC;
+                Put(cj, csC, x0, tmp); Put(cj + w * csC, csC, y0, tmp); Put(cj + 2 * w * csC, csC, z0, tmp); Put(cj + 3 * w * csC, csC, u0, tmp);
+                if (rows > 1)
+                {
+                    cj += rsC;
+                    Put(cj, csC, x1, tmp); Put(cj + w * csC, csC, y1, tmp); Put(cj + 2 * w * csC, csC, z1, tmp); Put(cj + 3 * w * csC, csC, u1, tmp);
+                }
+            }
+        }
+        for (; j + 2 * w <= n1; j += 2 * w)
+        {
+            TV x0 = V.Zero, y0 = V.Zero, x1 = V.Zero, y1 = V.Zero, x2 = V.Zero, y2 = V.Zero, x3 = V.Zero, y3 = V.Zero;
+            T* b = g.Bp + j;
+            for (int p = 0; p < k; p++)
+            {
+                T* bp = b + p * rsB;
+                TV b0 = V.Load(bp), b1 = V.Load(bp + w);
+                T* ap = a + p * csA;
+                TV s = V.Splat(ap[0]); x0 = V.Fma(s, b0, x0); y0 = V.Fma(s, b1, y0);
+                if (rows > 1) { s = V.Splat(ap[rsA]); x1 = V.Fma(s, b0, x1); y1 = V.Fma(s, b1, y1); }
+                if (rows > 2) { s = V.Splat(ap[2 * rsA]); x2 = V.Fma(s, b0, x2); y2 = V.Fma(s, b1, y2); }
+                if (rows > 3) { s = V.Splat(ap[3 * rsA]); x3 = V.Fma(s, b0, x3); y3 = V.Fma(s, b1, y3); }
+            }
+            T* cj = c + j * csC;
+            Put(cj, csC, x0, tmp); Put(cj + w * csC, csC, y0, tmp);
+            if (rows > 1) { Put(cj + rsC, csC, x1, tmp); Put(cj + rsC + w * csC, csC, y1, tmp); }
+            if (rows > 2) { Put(cj + 2 * rsC, csC, x2, tmp); Put(cj + 2 * rsC + w * csC, csC, y2, tmp); }
+            if (rows > 3) { Put(cj + 3 * rsC, csC, x3, tmp); Put(cj + 3 * rsC + w * csC, csC, y3, tmp); }
+        }
+        for (; j + w <= n1; j += w)
+        {
+            TV x0 = V.Zero, x1 = V.Zero, x2 = V.Zero, x3 = V.Zero;
+            T* b = g.Bp + j;
+            for (int p = 0; p < k; p++)
+            {
+                TV b0 = V.Load(b + p * rsB);
+                T* ap = a + p * csA;
+                x0 = V.Fma(V.Splat(ap[0]), b0, x0);
+                if (rows > 1) x1 = V.Fma(V.Splat(ap[rsA]), b0, x1);
+                if (rows > 2) x2 = V.Fma(V.Splat(ap[2 * rsA]), b0, x2);
+                if (rows > 3) x3 = V.Fma(V.Splat(ap[3 * rsA]), b0, x3);
+            }
+            T* cj = c + j * csC;
+            Put(cj, csC, x0, tmp);
+            if (rows > 1) Put(cj + rsC, csC, x1, tmp);
+            if (rows > 2) Put(cj + 2 * rsC, csC, x2, tmp);
+            if (rows > 3) Put(cj + 3 * rsC, csC, x3, tmp);
+        }
+        for (; j < n1; j++)
+        {
+            T x0 = T.Zero, x1 = T.Zero, x2 = T.Zero, x3 = T.Zero;
+            T* b = g.Bp + j * g.CsB;
+            for (int p = 0; p < k; p++)
+            {
+                T bv = b[p * rsB];
+                T* ap = a + p * csA;
+                x0 = T.FusedMultiplyAdd(ap[0], bv, x0);
+                if (rows > 1) x1 = T.FusedMultiplyAdd(ap[rsA], bv, x1);
+                if (rows > 2) x2 = T.FusedMultiplyAdd(ap[2 * rsA], bv, x2);
+                if (rows > 3) x3 = T.FusedMultiplyAdd(ap[3 * rsA], bv, x3);
+            }
+            T* cj = c + j * csC;
+            cj[0] = x0;
+            if (rows > 1) cj[rsC] = x1;
+            if (rows > 2) cj[2 * rsC] = x2;
+            if (rows > 3) cj[3 * rsC] = x3;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(T* c, nint csC, TV x, T* tmp)
+    {
+        if (csC == 1)
+        {
+            V.Store(c, x);
+            return;
+        }
+        V.Store(tmp, x);
+        for (int l = 0; l < V.Width; l++) c[l * csC] = tmp[l];
+    }
+}

@@ -1,0 +1,308 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Aperture;
+
+/// <summary>
+/// C = A·B over raw strided memory: element (i, j) of X is <c>X[i*Rs + j*Cs]</c>; strides may be negative.
+/// Transposing a problem (computing Cᵀ = Bᵀ·Aᵀ) and reversing its k order are stride changes, free of copies.
+/// </summary>
+internal readonly unsafe struct GemmProblem<T> where T : unmanaged
+{
+    public readonly nint A, B, C;
+    public readonly nint RsA, CsA, RsB, CsB, RsC, CsC;
+    public readonly int M, N, K;
+
+    public GemmProblem(T* a, nint rsA, nint csA, T* b, nint rsB, nint csB, T* c, nint rsC, nint csC, int m, int n, int k)
+    {
+        A = (nint)a; B = (nint)b; C = (nint)c;
+        RsA = rsA; CsA = csA; RsB = rsB; CsB = csB; RsC = rsC; CsC = csC;
+        M = m; N = n; K = k;
+    }
+
+    public T* Ap => (T*)A;
+    public T* Bp => (T*)B;
+    public T* Cp => (T*)C;
+
+    /// <summary>Cᵀ = Bᵀ·Aᵀ: the same products and the same k order for every output.</summary>
+    public GemmProblem<T> Transposed() => new((T*)B, CsB, RsB, (T*)A, CsA, RsA, (T*)C, CsC, RsC, N, M, K);
+
+    /// <summary>The same outputs with k running from K−1 down to 0.</summary>
+    public GemmProblem<T> KReversed() => K == 0 ? this
+        : new((T*)A + (K - 1) * CsA, RsA, -CsA, (T*)B + (K - 1) * RsB, -RsB, CsB, (T*)C, RsC, CsC, M, N, K);
+}
+
+/// <summary>A register tile shape and its micro-kernel.</summary>
+internal interface ITile<T> where T : unmanaged
+{
+    static abstract int MR { get; }
+    static abstract int NR { get; }
+    static abstract unsafe void Run(int kc, T* a, T* b, T* c, nint ldc, bool load);
+}
+
+internal readonly struct MidTile<V, TV, T> : ITile<T> where V : IVec<TV, T> where TV : struct where T : unmanaged
+{
+    public static int MR => 8;
+    public static int NR => 2 * V.Width;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Run(int kc, T* a, T* b, T* c, nint ldc, bool load) => MicroKernels.Mid<V, TV, T>(kc, a, b, c, ldc, load);
+}
+
+internal readonly struct ShortTile<V, TV, T> : ITile<T> where V : IVec<TV, T> where TV : struct where T : unmanaged
+{
+    public static int MR => 6;
+    public static int NR => 2 * V.Width;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Run(int kc, T* a, T* b, T* c, nint ldc, bool load) => MicroKernels.Short<V, TV, T>(kc, a, b, c, ldc, load);
+}
+
+/// <summary>Cache blocking of the packed matmul (elements, per dtype size); settable so they can be tuned by measurement.</summary>
+internal static class GemmBlocking
+{
+    /// <summary>
+    /// Greatest depth of a packed panel. Measured on a Zen 4 core (8×32 float tile): 384–512 best, 192 about 10%
+    /// slower; the kc×NR panel of B (48 KiB at 384) is read from L2 fast enough at one 512-bit FMA per cycle.
+    /// </summary>
+    public static int Kc = 384;
+    /// <summary>Rows of A packed at once (kept in L2), rounded to the tile height.</summary>
+    public static int Mc = 192;
+    /// <summary>Columns of B packed at once (kept in L3), rounded to the tile width.</summary>
+    public static int Nc = 2048;
+    /// <summary>
+    /// Multiply-adds (m·n·k) up to which the product is done without packing, when B also fits in L2
+    /// (<see cref="DirectMaxB"/>). Measured: unpacked is faster up to about 128³ when B is cache-resident.
+    /// </summary>
+    public static long DirectMaxWork = 128 * 128 * 128;
+    /// <summary>Elements of B (k·n) up to which the unpacked product keeps B in cache.</summary>
+    public static long DirectMaxB = 1 << 15;
+    /// <summary>Multiply-adds below which a product runs on one thread.</summary>
+    public static long ParallelMinWork = 64 * 64 * 64;
+}
+
+/// <summary>
+/// The packed, cache-blocked matmul (after Goto and van de Geijn): B is packed into kc×NR panels, A into kc×MR panels,
+/// and the micro-kernel runs over tiles of C. A k-block after the first reloads C into the accumulators and keeps
+/// going, so each output is still one fused multiply-add chain over k in order, whatever the blocking, the tile
+/// shape, the vector width or the thread count.
+/// </summary>
+internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
+{
+    /// <summary>Runs the whole product, on several threads when it is large enough.</summary>
+    public static void Run(GemmProblem<T> g)
+    {
+        int mr = K.MR, nr = K.NR;
+        int threads = (long)g.M * g.N * g.K >= GemmBlocking.ParallelMinWork ? Parallelism.Threads : 1;
+        int panelsM = (g.M + mr - 1) / mr, panelsN = (g.N + nr - 1) / nr;
+        if (threads > 1 && (panelsM >= threads || panelsN >= threads)) Parallel(g, threads, panelsM, panelsN);
+        else Region(g, 0, g.M, 0, g.N, null, 0);
+    }
+
+    private static void Parallel(GemmProblem<T> g, int threads, int panelsM, int panelsN)
+    {
+        int mr = K.MR, nr = K.NR;
+        if (panelsM >= threads && (g.M >= g.N || panelsN < threads))
+        {
+            // Split the rows; B is packed once, by all threads, and shared.
+            int kc = KcFor(g.K), npad = panelsN * nr;
+            int kBlocks = (g.K + kc - 1) / kc;
+            nint fullB = (nint)GemmBuffers.Shared<T>((nint)g.K * npad, out var owner);
+            Parallelism.For(kBlocks * panelsN, (long)kc * nr, (i0, i1) =>
+            {
+                for (int i = i0; i < i1; i++)
+                {
+                    int blk = i / panelsN, q = i % panelsN;
+                    int pc = blk * kc, kcur = Math.Min(kc, g.K - pc);
+                    T* dst = (T*)fullB + (nint)pc * npad + (nint)q * kcur * nr;
+                    PackBPanel(g, pc, kcur, q * nr, Math.Min(nr, g.N - q * nr), dst);
+                }
+            });
+            Parallelism.For(panelsM, (long)mr * g.N * g.K, (p0, p1) =>
+                Region(g, p0 * mr, Math.Min(p1 * mr, g.M), 0, g.N, (T*)fullB, npad));
+            GC.KeepAlive(owner);
+        }
+        else
+        {
+            // Split the columns; each thread packs its own B columns and all of (the small) A.
+            Parallelism.For(panelsN, (long)nr * g.M * g.K, (q0, q1) =>
+                Region(g, 0, g.M, q0 * nr, Math.Min(q1 * nr, g.N), null, 0));
+        }
+    }
+
+    /// <summary>
+    /// The k-block depth: at most <see cref="GemmBlocking.Kc"/>, with the blocks of K made equal (784 = 2 × 392, not
+    /// 384 + 384 + 16), since every block after the first costs a reload of C. The same kc suits both dtypes: NR
+    /// halves for float64, so a kc×NR panel keeps its size in bytes.
+    /// </summary>
+    private static int KcFor(int k)
+    {
+        int max = Math.Max(1, GemmBlocking.Kc);
+        int blocks = (k + max - 1) / max;
+        return Math.Max(1, (k + blocks - 1) / blocks);
+    }
+
+    /// <summary>
+    /// C[m0..m1, n0..n1] on this thread. <paramref name="fullB"/>, when given, holds all of B already packed
+    /// (k-block after k-block, each a row of kc×NR panels over <paramref name="npad"/> columns).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // the tile buffer is cleared or fully written before it is read
+    private static void Region(in GemmProblem<T> g, int m0, int m1, int n0, int n1, T* fullB, int npad)
+    {
+        int mr = K.MR, nr = K.NR;
+        int kc = KcFor(g.K);
+        int mcMax = Math.Max(mr, GemmBlocking.Mc / mr * mr);
+        int ncMax = Math.Max(nr, GemmBlocking.Nc / nr * nr);
+        T* bufA = GemmBuffers.PackA<T>((nint)mcMax * kc + 64);
+        T* bufB = fullB is null ? GemmBuffers.PackB<T>((nint)ncMax * kc + 64) : null;
+        T* tile = stackalloc T[mr * nr];
+        T* c = g.Cp;
+        nint rsC = g.RsC, csC = g.CsC;
+        for (int jc = n0; jc < n1; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, n1 - jc);
+            for (int pc = 0; pc < g.K; pc += kc)
+            {
+                int kcur = Math.Min(kc, g.K - pc);
+                bool load = pc > 0;
+                T* pb;
+                if (fullB is not null) pb = fullB + (nint)pc * npad + (nint)(jc / nr) * kcur * nr;
+                else
+                {
+                    pb = bufB;
+                    for (int jr = 0; jr < nc; jr += nr)
+                        PackBPanel(g, pc, kcur, jc + jr, Math.Min(nr, nc - jr), bufB + (nint)(jr / nr) * kcur * nr);
+                }
+                for (int ic = m0; ic < m1; ic += mcMax)
+                {
+                    int mc = Math.Min(mcMax, m1 - ic);
+                    for (int ir = 0; ir < mc; ir += mr)
+                        PackAPanel(g, ic + ir, Math.Min(mr, mc - ir), pc, kcur, bufA + (nint)(ir / mr) * kcur * mr);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int ncur = Math.Min(nr, nc - jr);
+                        T* b = pb + (nint)(jr / nr) * kcur * nr;
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            int mcur = Math.Min(mr, mc - ir);
+                            T* a = bufA + (nint)(ir / mr) * kcur * mr;
+                            T* ct = c + (ic + ir) * rsC + (jc + jr) * csC;
+                            if (mcur == mr && ncur == nr && csC == 1) K.Run(kcur, a, b, ct, rsC, load);
+                            else EdgeTile(kcur, a, b, ct, rsC, csC, mcur, ncur, load, tile);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A partial tile, or one of a C that is not row-contiguous: run the kernel on a copy.</summary>
+    private static void EdgeTile(int kc, T* a, T* b, T* c, nint rsC, nint csC, int mcur, int ncur, bool load, T* tile)
+    {
+        int nr = K.NR;
+        // Walk C along its contiguous direction (rows of Cᵀ are columns of C).
+        bool byColumn = rsC == 1;
+        if (load)
+        {
+            new Span<T>(tile, K.MR * nr).Clear();
+            if (byColumn)
+                for (int j = 0; j < ncur; j++)
+                    for (int i = 0; i < mcur; i++) tile[i * nr + j] = c[i + j * csC];
+            else
+                for (int i = 0; i < mcur; i++)
+                    for (int j = 0; j < ncur; j++) tile[i * nr + j] = c[i * rsC + j * csC];
+        }
+        K.Run(kc, a, b, tile, nr, load);
+        if (byColumn)
+            for (int j = 0; j < ncur; j++)
+                for (int i = 0; i < mcur; i++) c[i + j * csC] = tile[i * nr + j];
+        else
+            for (int i = 0; i < mcur; i++)
+                for (int j = 0; j < ncur; j++) c[i * rsC + j * csC] = tile[i * nr + j];
+    }
+
+    /// <summary>Rows row0..row0+mr of A, k = pc..pc+kc, into one panel: for each k, MR values (zero past mr).</summary>
+    /// <remarks>May write up to 7 elements past the panel's end (the next panel, packed after it, or the buffer's slack).</remarks>
+    private static void PackAPanel(in GemmProblem<T> g, int row0, int mr, int pc, int kc, T* dst)
+    {
+        int MR = K.MR;
+        T* src = g.Ap + row0 * g.RsA + pc * g.CsA;
+        nint rs = g.RsA, cs = g.CsA;
+        if (rs == 1 && mr == MR)
+        {
+            for (int p = 0; p < kc; p++) Unsafe.CopyBlockUnaligned(dst + p * MR, src + p * cs, (uint)(MR * sizeof(T)));
+            return;
+        }
+        if (cs == 1 && Packing.Transposes<T>())
+        {
+            Packing.Transpose(src, rs, mr, kc, dst, MR);
+            return;
+        }
+        Packing.Strided(src, rs, cs, mr, kc, dst, MR);
+    }
+
+    /// <summary>Columns col0..col0+nr of B, k = pc..pc+kc, into one panel: for each k, NR values (zero past nr).</summary>
+    private static void PackBPanel(in GemmProblem<T> g, int pc, int kc, int col0, int nr, T* dst)
+    {
+        int NR = K.NR;
+        T* src = g.Bp + pc * g.RsB + col0 * g.CsB;
+        nint rs = g.RsB, cs = g.CsB;
+        if (cs == 1 && nr == NR)
+        {
+            for (int p = 0; p < kc; p++) Unsafe.CopyBlockUnaligned(dst + p * NR, src + p * rs, (uint)(NR * sizeof(T)));
+            return;
+        }
+        // NR is a whole number of 8-float (4-double) blocks, so the transpose never writes past this panel.
+        if (rs == 1 && Packing.Transposes<T>())
+        {
+            Packing.Transpose(src, cs, nr, kc, dst, NR);
+            return;
+        }
+        Packing.Strided(src, cs, rs, nr, kc, dst, NR);
+    }
+}
+
+/// <summary>
+/// Per-thread packing buffers, 64-byte aligned (a misaligned panel costs 6–11%) and pinned so kernels can hold
+/// raw pointers. They grow to the largest size asked for and are kept for the thread's life.
+/// </summary>
+internal static unsafe class GemmBuffers
+{
+    [ThreadStatic] private static byte[]? t_a;
+    [ThreadStatic] private static byte[]? t_b;
+    [ThreadStatic] private static byte[]? t_shared;
+    [ThreadStatic] private static byte[]? t_direct;
+    private const long KeepBytes = 8 << 20;
+
+    public static T* PackA<T>(nint count) where T : unmanaged => Get<T>(ref t_a, count);
+    public static T* PackB<T>(nint count) where T : unmanaged => Get<T>(ref t_b, count);
+    public static T* Direct<T>(nint count) where T : unmanaged => Get<T>(ref t_direct, count);
+
+    /// <summary>
+    /// A buffer shared with the pool's workers for one product. Up to 8 MiB it is kept for reuse; a larger one is
+    /// allocated for this call only, and the caller keeps <paramref name="owner"/> alive while it uses the pointer.
+    /// </summary>
+    public static T* Shared<T>(nint count, out byte[] owner) where T : unmanaged
+    {
+        if ((long)count * sizeof(T) <= KeepBytes)
+        {
+            T* p = Get<T>(ref t_shared, count);
+            owner = t_shared!;
+            return p;
+        }
+        byte[]? fresh = null;
+        T* q = Get<T>(ref fresh, count);
+        owner = fresh!;
+        return q;
+    }
+
+    private static T* Get<T>(ref byte[]? slot, nint count) where T : unmanaged
+    {
+        long bytes = (long)count * sizeof(T) + 64;
+        if (bytes > Array.MaxLength) throw new OutOfMemoryException($"matmul: a packing buffer of {bytes} bytes is too large");
+        var arr = slot;
+        if (arr is null || arr.Length < bytes)
+            slot = arr = GC.AllocateUninitializedArray<byte>((int)Math.Max(bytes, 4096), pinned: true);
+        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(arr));
+        return (T*)((p + 63) & ~(nint)63);
+    }
+}

@@ -1,0 +1,227 @@
+using System.Numerics;
+
+namespace Aperture.Tests.Kernels;
+
+/// <summary>
+/// The matmul kernel against the naive fused multiply-add chain c = fma(a[i,k], b[k,j], c), bit for bit, on
+/// awkward shapes, for every code path, dtype, operand layout and thread count.
+/// </summary>
+[Collection(ThreadCountCollection.Name)]
+public class GemmTests
+{
+    private static readonly int[] Awkward = [1, 2, 3, 7, 13, 16, 17, 31, 33];
+
+    /// <summary>A matrix with the given logical shape stored row-major or transposed (column-major), after a margin.</summary>
+    internal static MatrixView<T> Matrix<T>(Random rng, int rows, int cols, bool transposed, int margin = 3)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var data = new T[margin + rows * cols + margin];
+        for (int i = 0; i < data.Length; i++)
+        {
+            // Mixed magnitudes, so that a different rounding order would show in the bits.
+            double v = (rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-6, 7));
+            data[i] = T.CreateTruncating(v);
+        }
+        return transposed
+            ? new MatrixView<T>(data, margin, rows, cols, 1, rows)
+            : new MatrixView<T>(data, margin, rows, cols, cols, 1);
+    }
+
+    internal static T[] Naive<T>(MatrixView<T> a, MatrixView<T> b, bool reversed = false, bool fused = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = a.Rows, k = a.Cols, n = b.Cols;
+        var c = new T[m * n];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                T s = T.Zero;
+                for (int t = 0; t < k; t++)
+                {
+                    int q = reversed ? k - 1 - t : t;
+                    s = fused ? T.FusedMultiplyAdd(a[i, q], b[q, j], s) : a[i, q] * b[q, j] + s;
+                }
+                c[i * n + j] = s;
+            }
+        return c;
+    }
+
+    private static void AssertBitwise<T>(T[] expected, T[] actual, string what) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool same = T.IsNaN(expected[i]) ? T.IsNaN(actual[i]) : expected[i].Equals(actual[i]) && T.IsNegative(expected[i]) == T.IsNegative(actual[i]);
+            if (!same) Assert.Fail($"{what}: element {i} is {actual[i]}, the naive chain gives {expected[i]}");
+        }
+    }
+
+    private static T[] Run<T>(MatrixView<T> a, MatrixView<T> b, NumericsPolicy? p = null, int offset = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var c = new T[offset + a.Rows * b.Cols];
+        c.AsSpan().Fill(T.CreateTruncating(12345)); // stale values must be overwritten, never accumulated into
+        MatMulKernel.Run(a, b, c, offset, p ?? NumericsPolicy.Default);
+        return c[offset..];
+    }
+
+    private static void AwkwardShapes<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(17);
+        KernelSettings.ForEachPath(path =>
+        {
+            int layout = 0;
+            foreach (int m in Awkward)
+                foreach (int n in Awkward)
+                    foreach (int k in Awkward)
+                    {
+                        bool ta = (layout & 1) != 0, tb = (layout & 2) != 0;
+                        layout++;
+                        var a = Matrix<T>(rng, m, k, ta);
+                        var b = Matrix<T>(rng, k, n, tb);
+                        AssertBitwise(Naive(a, b), Run(a, b), $"{typeof(T).Name} {path} m={m} n={n} k={k} ta={ta} tb={tb}");
+                    }
+        });
+    }
+
+    [Fact] public void Float32_matches_the_naive_chain_on_awkward_shapes_on_every_path() => AwkwardShapes<float>();
+    [Fact] public void Float64_matches_the_naive_chain_on_awkward_shapes_on_every_path() => AwkwardShapes<double>();
+
+    private static readonly (int M, int N, int K)[] Larger =
+    [
+        (64, 64, 64), (100, 1, 257), (1, 100, 257), (257, 33, 5), (5, 300, 31), (130, 70, 1), (300, 2, 40), (2, 300, 40),
+        (45, 77, 300), (200, 16, 16), (16, 200, 16), (130, 90, 40), (40, 50, 800),
+    ];
+
+    public enum Method { Default, Packed, TinyBlocks }
+
+    private static void LargerShapes<T>(Method method) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(5);
+        var cases = Larger.SelectMany(s => new[] { (s, false, false), (s, true, false), (s, false, true), (s, true, true) })
+            .Select(c => (c.s, c.Item2, c.Item3, Matrix<T>(rng, c.s.M, c.s.K, c.Item2), Matrix<T>(rng, c.s.K, c.s.N, c.Item3)))
+            .ToList();
+        var expected = cases.Select(c => Naive(c.Item4, c.Item5)).ToList();
+        void Check()
+        {
+            KernelSettings.ForEachPath(path =>
+            {
+                // Three threads split unevenly; float64 (slower to check) runs one and two.
+                foreach (int threads in typeof(T) == typeof(float) ? new[] { 1, 2, 3 } : new[] { 1, 2 })
+                    KernelSettings.WithThreads(threads, () =>
+                    {
+                        for (int i = 0; i < cases.Count; i++)
+                        {
+                            var (s, ta, tb, a, b) = cases[i];
+                            AssertBitwise(expected[i], Run(a, b), $"{typeof(T).Name} {path} threads={threads} {method} {s} ta={ta} tb={tb}");
+                        }
+                    });
+            });
+        }
+        switch (method)
+        {
+            case Method.Packed: KernelSettings.WithPackingOnly(Check); break;
+            case Method.TinyBlocks: KernelSettings.WithTinyBlocks(Check); break;
+            default: Check(); break;
+        }
+    }
+
+    /// <summary>Default settings (mostly the unpacked product), packing forced, and tiny blocks that run every blocking loop.</summary>
+    [Theory]
+    [InlineData(Method.Default)]
+    [InlineData(Method.Packed)]
+    [InlineData(Method.TinyBlocks)]
+    public void Float32_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count(Method method) => LargerShapes<float>(method);
+
+    [Theory]
+    [InlineData(Method.Default)]
+    [InlineData(Method.Packed)]
+    [InlineData(Method.TinyBlocks)]
+    public void Float64_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count(Method method) => LargerShapes<double>(method);
+
+    [Fact]
+    public void Reversed_order_runs_k_downward_on_every_path()
+    {
+        var rng = new Random(9);
+        var policy = NumericsPolicy.Default with { Order = ReductionOrder.Reversed };
+        foreach (var (m, n, k) in new[] { (13, 17, 31), (40, 50, 300), (1, 33, 70), (33, 2, 9) })
+        {
+            var a = Matrix<float>(rng, m, k, false);
+            var b = Matrix<float>(rng, k, n, true);
+            var ad = Matrix<double>(rng, m, k, true);
+            var bd = Matrix<double>(rng, k, n, false);
+            KernelSettings.ForEachPath(path =>
+            {
+                AssertBitwise(Naive(a, b, reversed: true), Run(a, b, policy), $"float {path} {m}x{n}x{k}");
+                KernelSettings.WithPackingOnly(() => AssertBitwise(Naive(ad, bd, reversed: true), Run(ad, bd, policy), $"double packed {path} {m}x{n}x{k}"));
+                AssertBitwise(Naive(ad, bd, reversed: true), Run(ad, bd, policy), $"double {path} {m}x{n}x{k}");
+                KernelSettings.WithTinyBlocks(() => AssertBitwise(Naive(a, b, reversed: true), Run(a, b, policy), $"float tiny blocks {path} {m}x{n}x{k}"));
+            });
+        }
+    }
+
+    [Fact]
+    public void Sequential_order_multiplies_then_adds()
+    {
+        var rng = new Random(10);
+        var policy = NumericsPolicy.Default with { Order = ReductionOrder.Sequential };
+        var a = Matrix<float>(rng, 19, 45, false);
+        var b = Matrix<float>(rng, 45, 23, true);
+        KernelSettings.ForEachPath(path => AssertBitwise(Naive(a, b, fused: false), Run(a, b, policy), $"{path}"));
+    }
+
+    [Fact]
+    public void Output_offset_and_special_values_follow_the_chain()
+    {
+        var rng = new Random(11);
+        var a = Matrix<float>(rng, 30, 40, false);
+        var b = Matrix<float>(rng, 40, 50, false);
+        a.Data[a.Offset + 5 * 40 + 7] = float.NaN;
+        a.Data[a.Offset + 9 * 40 + 1] = float.PositiveInfinity;
+        b.Data[b.Offset + 3 * 50 + 4] = float.NegativeInfinity;
+        b.Data[b.Offset + 6 * 50 + 8] = 1e-42f; // subnormal
+        KernelSettings.ForEachPath(path =>
+        {
+            AssertBitwise(Naive(a, b), Run(a, b, offset: 7), $"{path}");
+            KernelSettings.WithPackingOnly(() => AssertBitwise(Naive(a, b), Run(a, b, offset: 7), $"packed {path}"));
+        });
+    }
+
+    [Fact]
+    public void K_zero_gives_zeros_and_empty_outputs_are_fine()
+    {
+        var a = new MatrixView<float>([], 0, 3, 0, 0, 1);
+        var b = new MatrixView<float>([], 0, 0, 4, 4, 1);
+        Assert.All(Run(a, b), v => Assert.Equal(0f, v));
+        var e = new MatrixView<float>([], 0, 0, 5, 5, 1);
+        var f = new MatrixView<float>(new float[15], 0, 5, 3, 3, 1);
+        Assert.Empty(Run(e, f));
+    }
+
+    [Fact]
+    public void Batched_and_broadcast_matmul_match_per_matrix_products()
+    {
+        var g = new Generator(3);
+        var a = Tensor.Randn([4, 9, 33], g);
+        var b = Tensor.Randn([33, 17], g);
+        var bb = Tensor.Randn([4, 33, 17], g);
+        KernelSettings.ForEachPath(path =>
+        {
+            foreach (int threads in new[] { 1, 2 })
+                KernelSettings.WithThreads(threads, () =>
+                {
+                    var y = Ops.MatMul(a, b);
+                    var y2 = Ops.MatMul(a, bb);
+                    for (int i = 0; i < 4; i++)
+                    {
+                        var ai = Ops.Select(a, 0, i);
+                        Assert.Equal(Ops.MatMul(ai, b).ToArray<float>(), Ops.Select(y, 0, i).ToArray<float>());
+                        Assert.Equal(Ops.MatMul(ai, Ops.Select(bb, 0, i)).ToArray<float>(), Ops.Select(y2, 0, i).ToArray<float>());
+                        var av = new MatrixView<float>(ai.Contiguous().ToArray<float>(), 0, 9, 33, 33, 1);
+                        var bv = new MatrixView<float>(b.ToArray<float>(), 0, 33, 17, 17, 1);
+                        Assert.Equal(Naive(av, bv), Ops.Select(y, 0, i).ToArray<float>());
+                    }
+                });
+        });
+    }
+}

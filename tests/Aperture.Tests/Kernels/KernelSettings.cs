@@ -1,0 +1,51 @@
+namespace Aperture.Tests.Kernels;
+
+/// <summary>
+/// Helpers to run a body under each code path, thread count or blocking, restoring the settings afterwards (tests that
+/// use them belong to <see cref="ThreadCountCollection"/>).
+/// </summary>
+internal static class KernelSettings
+{
+    public static IEnumerable<KernelPath> Paths => KernelPaths.Available();
+
+    public static void ForEachPath(Action<KernelPath> body)
+    {
+        foreach (var path in Paths)
+        {
+            using var scope = KernelPaths.Force(path);
+            body(path);
+        }
+    }
+
+    public static void WithThreads(int threads, Action body)
+    {
+        int saved = Parallelism.Threads;
+        Parallelism.Threads = threads;
+        try { body(); }
+        finally { Parallelism.Threads = saved; }
+    }
+
+    /// <summary>The packed product for every shape (the unpacked one is otherwise taken for small products).</summary>
+    public static void WithPackingOnly(Action body)
+    {
+        var (direct, directB) = (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB);
+        (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB) = (0, 0);
+        try { body(); }
+        finally { (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB) = (direct, directB); }
+    }
+
+    /// <summary>Tiny cache blocks, so every blocking loop (several k-, row- and column-blocks) runs on small shapes.</summary>
+    public static void WithTinyBlocks(Action body)
+    {
+        var (kc, mc, nc, direct, par) = (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork);
+        long directB = GemmBlocking.DirectMaxB;
+        (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (7, 30, 70, 0, 1);
+        GemmBlocking.DirectMaxB = 0;
+        try { body(); }
+        finally
+        {
+            (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (kc, mc, nc, direct, par);
+            GemmBlocking.DirectMaxB = directB;
+        }
+    }
+}
