@@ -238,7 +238,8 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
             }
         }
 
-        // The stability rule, fixed in advance: finite throughout, and the final loss below the initial loss.
+        // The stability rule, fixed in advance: finite throughout, and the final loss below the initial loss. A net that
+        // barely moves (a saturated plain sigmoid net) passes or fails it by a hair, which makes the rate check noisy.
         bool stable = finite && double.IsFinite(finalLoss) && finalLoss < initialLoss;
         run.Record("learning_rate", lr);
         run.Record("stable", stable ? 1 : 0);
