@@ -55,10 +55,27 @@ public static class MentalModels
     public static readonly MentalModel TrainingIsChaotic = new("training-is-chaotic", "Training amplifies tiny perturbations",
         "Training by stochastic gradient descent is an unstable dynamical system: a perturbation the size of one rounding error grows until two runs differ as much as runs from different seeds (Summers and Dinneen 2021).");
 
+    /// <summary>Signals and gradients scale by a per-layer factor set by the weights' variance and the activation's slope.</summary>
+    public static readonly MentalModel SignalPropagation = new("signal-propagation", "Depth multiplies a per-layer gain",
+        "A deep net multiplies its forward signal and its back-propagated gradient by one random matrix and one activation slope per layer, so both grow or shrink geometrically at a rate set by the weights' variance and the nonlinearity; keep that gain at 1 (Glorot, He) or reset the scale at every layer (normalization) and depth is harmless.");
+
+    /// <summary>Any random initialization works: scale does not matter, only breaking symmetry does.</summary>
+    public static readonly MentalModel RandomInitSuffices = new("random-init-suffices", "A random initializer is good enough",
+        "SGD is insensitive to how the initial weights are drawn as long as they are random: randomness is needed to break the symmetry between units, but the scale of the draw is a detail the optimizer corrects.");
+
+    /// <summary>Batch norm helps by fixing the distribution of each layer's inputs.</summary>
+    public static readonly MentalModel InternalCovariateShift = new("internal-covariate-shift", "Normalization removes internal covariate shift",
+        "Training is slow because each layer's input distribution shifts as the layers below change; fixing every layer's input mean and variance (Ioffe and Szegedy) lets each layer learn with larger steps.");
+
+    /// <summary>Batch norm helps by smoothing the loss landscape.</summary>
+    public static readonly MentalModel SmootherLandscape = new("smoother-landscape", "Normalization smooths the landscape",
+        "Normalization makes the loss and its gradient more Lipschitz along the training path (Santurkar et al.), so gradients stay predictive over longer steps and larger learning rates are stable.");
+
     /// <summary>Every model in the catalogue.</summary>
     public static IReadOnlyList<MentalModel> All { get; } =
     [
         LocalQuadratic, MomentumAveragesNoise, PiecewiseLinearInterpolation, UniversalApproximator,
         AdaptiveStepsPrecondition, NumericsAreTransparent, TrainingIsChaotic,
+        SignalPropagation, RandomInitSuffices, InternalCovariateShift, SmootherLandscape,
     ];
 }

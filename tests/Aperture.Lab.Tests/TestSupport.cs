@@ -37,6 +37,15 @@ internal static class Tiny
         LabRunner.Resolve(Relu, Tier.Quick,
             [KeyValuePair.Create("width", "8"), KeyValuePair.Create("steps", "150"), KeyValuePair.Create("learning_rate", "0.02")], seeds);
 
+    /// <summary>Every catalogued phenomenon with a protocol small enough for a test (seconds); a new phenomenon adds itself here.</summary>
+    public static IReadOnlyList<(Phenomenon Phenomenon, LabProtocol Protocol)> All(int seeds) =>
+    [
+        (Momentum, MomentumProtocol(seeds)),
+        (Relu, ReluProtocol(seeds)),
+        (InitScaleTests.Phenomenon, InitScaleTests.TinyProtocol(seeds)),
+        (BatchNormSpeedupTests.Phenomenon, BatchNormSpeedupTests.TinyProtocol(seeds)),
+    ];
+
     /// <summary>The repository root (the folder holding Aperture.slnx).</summary>
     public static string RepoRoot
     {
