@@ -25,8 +25,9 @@ public class BrowserTests(ITestOutputHelper output)
         using (var store = Tiny.NewStore(dir))
         {
             var runner = new LabRunner(store);
-            runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(2));
-            runner.Run(Tiny.Relu, Tier.Quick, Tiny.ReluProtocol(2));
+            var all = Tiny.All(2);
+            Assert.Equal(Catalogue.All.Select(p => p.Id).Order(), all.Select(t => t.Phenomenon.Id).Order());
+            foreach (var (phenomenon, protocol) in all) runner.Run(phenomenon, Tier.Quick, protocol);
             ReportWriter.Write(store, site);
         }
 

@@ -6,24 +6,18 @@ namespace Aperture.Lab.Tests;
 /// <summary>The Fashion-MNIST phenomena (random-labels, dropout-vs-randomization) and the data they share.</summary>
 public class FashionMnistPhenomenaTests
 {
-    private static readonly RandomLabels Memorization = new();
-    private static readonly DropoutVsRandomization Randomization = new();
+    private static readonly RandomLabels Memorization = Tiny.Memorization;
+    private static readonly DropoutVsRandomization Randomization = Tiny.Randomization;
 
-    private static LabProtocol Tiny(Phenomenon p, int seeds, params (string Key, string Value)[] settings) =>
-        LabRunner.Resolve(p, Tier.Quick, settings.Select(s => KeyValuePair.Create(s.Key, s.Value)), seeds);
+    private static LabProtocol TinyMemorization(int seeds = 2) => Tiny.MemorizationProtocol(seeds);
 
-    // 50 training and 50 test images, a 16-unit MLP, three epochs: seconds, and every code path of a real run.
-    private static LabProtocol TinyMemorization(int seeds = 2) => Tiny(Memorization, seeds,
-        ("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16"), ("batch_size", "10"), ("max_epochs", "3"), ("test_every", "2"));
-
-    private static LabProtocol TinyRandomization(int seeds = 2) => Tiny(Randomization, seeds,
-        ("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16,16"), ("batch_size", "10"), ("epochs", "3"), ("eval_every", "2"));
+    private static LabProtocol TinyRandomization(int seeds = 2) => Tiny.RandomizationProtocol(seeds);
 
     [Fact]
     public void RandomLabelsRunsEveryArmAndJudgesFromTheStore()
     {
         using var dir = new TempDir();
-        using var store = Aperture.Lab.Tests.Tiny.NewStore(dir);
+        using var store = Tiny.NewStore(dir);
         var outcome = new LabRunner(store).Run(Memorization, Tier.Quick, TinyMemorization());
         var p = (RandomLabels.Protocol)outcome.Protocol;
         Assert.Equal(["true-labels", "labels-0.5", "random-labels", "shuffled-pixels", "random-pixels", "gaussian"], Memorization.Arms(p));
@@ -71,7 +65,7 @@ public class FashionMnistPhenomenaTests
     [Fact]
     public void FitSlopeIsTheLeastSquaresSlopeOverTheLabelArms()
     {
-        var p = (RandomLabels.Protocol)Tiny(Memorization, 2, ("label_corruption", "0,0.5,1"), ("input_corruptions", "false"));
+        var p = (RandomLabels.Protocol)Tiny.MemorizationProtocol(2, ("label_corruption", "0,0.5,1"), ("input_corruptions", "false"));
         // Seed 0: 10, 20, 30 epochs (slope 20); seed 1: 10, 10, 40 (slope 30).
         double[][] epochs = [[10, 20, 30], [10, 10, 40]];
         var runs = new List<StoredRun>();
@@ -88,9 +82,9 @@ public class FashionMnistPhenomenaTests
     [Fact]
     public void ProtocolsRefuseWhatTheVerdictCannotUse()
     {
-        var e = Assert.Throws<LabConfigException>(() => Tiny(Memorization, 2, ("label_corruption", "0.2,0.5")));
+        var e = Assert.Throws<LabConfigException>(() => Tiny.MemorizationProtocol(2, ("label_corruption", "0.2,0.5")));
         Assert.Contains("must include 0 (true labels) and 1 (random labels)", e.Message);
-        var d = Assert.Throws<LabConfigException>(() => Tiny(Randomization, 2, ("drop_rate", "1")));
+        var d = Assert.Throws<LabConfigException>(() => Tiny.Resolve(Randomization, 2, [("drop_rate", "1")]));
         Assert.Contains("drop_rate must lie in (0, 1)", d.Message);
     }
 
@@ -98,7 +92,7 @@ public class FashionMnistPhenomenaTests
     public void DropoutVsRandomizationRunsEveryArmAndJudgesFromTheStore()
     {
         using var dir = new TempDir();
-        using var store = Aperture.Lab.Tests.Tiny.NewStore(dir);
+        using var store = Tiny.NewStore(dir);
         var outcome = new LabRunner(store).Run(Randomization, Tier.Quick, TinyRandomization());
         Assert.Equal((10, 0), (outcome.RunsExecuted, outcome.RunsReused));
         Assert.Equal(4, outcome.Verdict.Checks.Count);

@@ -37,6 +37,30 @@ internal static class Tiny
         LabRunner.Resolve(Relu, Tier.Quick,
             [KeyValuePair.Create("width", "8"), KeyValuePair.Create("steps", "150"), KeyValuePair.Create("learning_rate", "0.02")], seeds);
 
+    public static readonly RandomLabels Memorization = new();
+    public static readonly DropoutVsRandomization Randomization = new();
+
+    // 50 training and 50 test images, a 16-unit MLP, three epochs: seconds, and every code path of a real run.
+    public static LabProtocol MemorizationProtocol(int seeds, params (string Key, string Value)[] more) =>
+        Resolve(Memorization, seeds, [("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16"), ("batch_size", "10"),
+            ("max_epochs", "3"), ("test_every", "2"), .. more]);
+
+    public static LabProtocol RandomizationProtocol(int seeds) =>
+        Resolve(Randomization, seeds, [("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16,16"), ("batch_size", "10"),
+            ("epochs", "3"), ("eval_every", "2")]);
+
+    /// <summary>Every catalogued phenomenon with a protocol small enough for a test (seconds); a new phenomenon adds itself here.</summary>
+    public static IReadOnlyList<(Phenomenon Phenomenon, LabProtocol Protocol)> All(int seeds) =>
+    [
+        (Momentum, MomentumProtocol(seeds)),
+        (Relu, ReluProtocol(seeds)),
+        (Memorization, MemorizationProtocol(seeds)),
+        (Randomization, RandomizationProtocol(seeds)),
+    ];
+
+    public static LabProtocol Resolve(Phenomenon p, int seeds, IEnumerable<(string Key, string Value)> settings) =>
+        LabRunner.Resolve(p, Tier.Quick, settings.Select(s => KeyValuePair.Create(s.Key, s.Value)), seeds);
+
     /// <summary>The repository root (the folder holding Aperture.slnx).</summary>
     public static string RepoRoot
     {

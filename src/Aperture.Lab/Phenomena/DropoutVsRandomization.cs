@@ -131,7 +131,8 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
         new("C. Bishop (1995), Training with noise is equivalent to Tikhonov regularization, Neural Computation 7(1)",
             Url: "https://doi.org/10.1162/neco.1995.7.1.108"),
         new("S. Wager, S. Wang, P. Liang (2013), Dropout training as adaptive regularization", ArXiv: "1307.1493"),
-        new("A. Rahimi (2017), deep learning phenomena list: \"dropout works better than other randomization strategies\""),
+        new("A. Rahimi (2018), Lessons from optics, the other deep learning, argmin.net: the phenomenon \"dropout works better than other randomization strategies\"",
+            Url: "http://www.argmin.net/2018/01/25/optics/"),
     ];
 
     /// <inheritdoc/>

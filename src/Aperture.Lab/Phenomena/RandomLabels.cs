@@ -170,7 +170,8 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol>
         new("D. Arpit, S. Jastrzębski, N. Ballas, D. Krueger, E. Bengio, M. Kanwal, T. Maharaj, A. Fischer, A. Courville, Y. Bengio, S. Lacoste-Julien (2017), A closer look at memorization in deep networks", ArXiv: "1706.05394"),
         new("H. Xiao, K. Rasul, R. Vollgraf (2017), Fashion-MNIST: a novel image dataset for benchmarking machine learning algorithms", ArXiv: "1708.07747"),
         new("Reference code for Zhang et al.: fitting-random-labels", Url: "https://github.com/pluskid/fitting-random-labels"),
-        new("A. Rahimi (2017), deep learning phenomena list: \"deep nets can memorize random labels, and yet, they generalize\""),
+        new("A. Rahimi (2018), Lessons from optics, the other deep learning, argmin.net: the phenomenon \"deep nets can memorize random labels, and yet, they generalize\"",
+            Url: "http://www.argmin.net/2018/01/25/optics/"),
     ];
 
     /// <inheritdoc/>
