@@ -292,7 +292,8 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol>
     }
 
     /// <summary>
-    /// One seed's least-squares slope of epochs-to-fit against the corrupted-label fraction p, over the label arms.
+    /// One seed's least-squares slope of epochs-to-fit against the corrupted-label fraction p, over the label arms. A run
+    /// that hit the cap counts the cap, a lower bound on its time to fit (and fails the fitting check anyway).
     /// </summary>
     public static double FitSlope(Protocol p, RunSet runs, int seed)
     {
