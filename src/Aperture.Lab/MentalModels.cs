@@ -70,6 +70,21 @@ public static class MentalModels
     /// <summary>Batch norm helps by smoothing the loss landscape.</summary>
     public static readonly MentalModel SmootherLandscape = new("smoother-landscape", "Normalization smooths the landscape",
         "Normalization makes the loss and its gradient more Lipschitz along the training path (Santurkar et al.), so gradients stay predictive over longer steps and larger learning rates are stable.");
+    /// <summary>A model class generalizes because it is too small to fit noise (uniform convergence).</summary>
+    public static readonly MentalModel CapacityControlsGeneralization = new("capacity-controls-generalization", "Limited capacity makes a model generalize",
+        "Classical learning theory: a model class generalizes when its capacity (VC dimension, Rademacher complexity) is small next to the data, that is, when it cannot fit arbitrary labels; a class that can fit noise has no such guarantee.");
+
+    /// <summary>Gradient descent learns shared patterns first and memorizes exceptions last.</summary>
+    public static readonly MentalModel PatternsBeforeMemorization = new("patterns-before-memorization", "Nets learn patterns first, memorize later",
+        "Gradient descent fits the structure shared by many examples before it memorizes individual ones; what is learned first is what carries over to new data, and memorizing examples with no shared structure is slower.");
+
+    /// <summary>Any injected noise of matched strength regularizes alike.</summary>
+    public static readonly MentalModel NoiseIsRegularization = new("noise-is-regularization", "Injected noise is a penalty; its form matters little",
+        "Training with noise (on inputs, units or weights) acts like an explicit, data-dependent penalty (Bishop 1995, Wager et al. 2013); randomizations of matched strength should regularize about equally.");
+
+    /// <summary>Dropout works by dropping whole units: no co-adaptation, an ensemble of thinned networks.</summary>
+    public static readonly MentalModel DropoutPreventsCoadaptation = new("dropout-prevents-coadaptation", "Dropping units prevents co-adaptation",
+        "Dropping whole hidden units at random stops features from relying on one another and trains an ensemble of thinned networks that share weights; that, not noise as such, is why dropout helps, so it should beat randomizations that do not drop units.");
 
     /// <summary>Every model in the catalogue.</summary>
     public static IReadOnlyList<MentalModel> All { get; } =
@@ -77,5 +92,6 @@ public static class MentalModels
         LocalQuadratic, MomentumAveragesNoise, PiecewiseLinearInterpolation, UniversalApproximator,
         AdaptiveStepsPrecondition, NumericsAreTransparent, TrainingIsChaotic,
         SignalPropagation, RandomInitSuffices, InternalCovariateShift, SmootherLandscape,
+        CapacityControlsGeneralization, PatternsBeforeMemorization, NoiseIsRegularization, DropoutPreventsCoadaptation,
     ];
 }

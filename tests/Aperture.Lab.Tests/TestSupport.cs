@@ -37,6 +37,18 @@ internal static class Tiny
         LabRunner.Resolve(Relu, Tier.Quick,
             [KeyValuePair.Create("width", "8"), KeyValuePair.Create("steps", "150"), KeyValuePair.Create("learning_rate", "0.02")], seeds);
 
+    public static readonly RandomLabels Memorization = new();
+    public static readonly DropoutVsRandomization Randomization = new();
+
+    // 50 training and 50 test images, a 16-unit MLP, three epochs: seconds, and every code path of a real run.
+    public static LabProtocol MemorizationProtocol(int seeds, params (string Key, string Value)[] more) =>
+        Resolve(Memorization, seeds, [("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16"), ("batch_size", "10"),
+            ("max_epochs", "3"), ("test_every", "2"), .. more]);
+
+    public static LabProtocol RandomizationProtocol(int seeds) =>
+        Resolve(Randomization, seeds, [("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16,16"), ("batch_size", "10"),
+            ("epochs", "3"), ("eval_every", "2")]);
+
     /// <summary>Every catalogued phenomenon with a protocol small enough for a test (seconds); a new phenomenon adds itself here.</summary>
     public static IReadOnlyList<(Phenomenon Phenomenon, LabProtocol Protocol)> All(int seeds) =>
     [
@@ -44,7 +56,22 @@ internal static class Tiny
         (Relu, ReluProtocol(seeds)),
         (InitScaleTests.Phenomenon, InitScaleTests.TinyProtocol(seeds)),
         (BatchNormSpeedupTests.Phenomenon, BatchNormSpeedupTests.TinyProtocol(seeds)),
+        (Memorization, MemorizationProtocol(seeds)),
+        (Randomization, RandomizationProtocol(seeds)),
+        (LeastSquares, Resolve(LeastSquares, seeds, [("first_order_steps", "200"), ("lm_iterations", "60"),
+            ("gd_learning_rates", "0.01,0.2"), ("adam_learning_rates", "0.1,1")])),
+        (Beta2Rounding, Resolve(Beta2Rounding, seeds, [("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"),
+            ("batch_size", "20"), ("epochs", "2")])),
+        (Accumulation, Resolve(Accumulation, seeds, [("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"),
+            ("batch_size", "10"), ("epochs", "5")])),
     ];
+
+    public static readonly IllConditionedLeastSquares LeastSquares = new();
+    public static readonly AdamBeta2Rounding Beta2Rounding = new();
+    public static readonly AccumulationOrder Accumulation = new();
+
+    public static LabProtocol Resolve(Phenomenon p, int seeds, IEnumerable<(string Key, string Value)> settings) =>
+        LabRunner.Resolve(p, Tier.Quick, settings.Select(s => KeyValuePair.Create(s.Key, s.Value)), seeds);
 
     /// <summary>The repository root (the folder holding Aperture.slnx).</summary>
     public static string RepoRoot
