@@ -86,6 +86,10 @@ public static class MentalModels
     public static readonly MentalModel DropoutPreventsCoadaptation = new("dropout-prevents-coadaptation", "Dropping units prevents co-adaptation",
         "Dropping whole hidden units at random stops features from relying on one another and trains an ensemble of thinned networks that share weights; that, not noise as such, is why dropout helps, so it should beat randomizations that do not drop units.");
 
+    /// <summary>A net's lower layers learn generic features that carry over to related tasks.</summary>
+    public static readonly MentalModel GenericFeatures = new("generic-features", "Lower layers learn reusable features",
+        "The first layers of a trained net detect generic structure (edges, textures, strokes) rather than anything specific to its labels, so they can be reused for a related task, where they save most when that task has few labelled examples (Yosinski et al. 2014).");
+
     /// <summary>Every model in the catalogue.</summary>
     public static IReadOnlyList<MentalModel> All { get; } =
     [
@@ -93,5 +97,6 @@ public static class MentalModels
         AdaptiveStepsPrecondition, NumericsAreTransparent, TrainingIsChaotic,
         SignalPropagation, RandomInitSuffices, InternalCovariateShift, SmootherLandscape,
         CapacityControlsGeneralization, PatternsBeforeMemorization, NoiseIsRegularization, DropoutPreventsCoadaptation,
+        GenericFeatures,
     ];
 }

@@ -64,7 +64,15 @@ internal static class Tiny
             ("batch_size", "20"), ("epochs", "2")])),
         (Accumulation, Resolve(Accumulation, seeds, [("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"),
             ("batch_size", "10"), ("epochs", "5")])),
+        (Transfer, TransferProtocol(seeds)),
     ];
+
+    public static readonly TransferLearning Transfer = new();
+
+    // 20 source images per class, one pretraining epoch, 3 target images per class, four target epochs.
+    public static LabProtocol TransferProtocol(int seeds) =>
+        Resolve(Transfer, seeds, [("source_per_class", "20"), ("source_epochs", "1"), ("target_per_class", "3"), ("test_per_class", "5"),
+            ("target_epochs", "4"), ("batch_size", "5")]);
 
     public static readonly IllConditionedLeastSquares LeastSquares = new();
     public static readonly AdamBeta2Rounding Beta2Rounding = new();
