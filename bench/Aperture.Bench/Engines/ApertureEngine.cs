@@ -47,7 +47,11 @@ public sealed class ApertureEngine : IEngine
         private readonly Tensor _a = FromArray(d["a"]), _b = FromArray(d["b"]);
         private Tensor? _c;
 
-        protected override void Step() => _c = Ops.MatMul(_a, _b);
+        protected override void Step()
+        {
+            // The product stays alive after the step (Check reads it), so no recycling scope here.
+            _c = Ops.MatMul(_a, _b);
+        }
 
         public override double Check()
         {
@@ -98,13 +102,19 @@ public sealed class ApertureEngine : IEngine
             if (_train) _optimizer = new SGD(_model.Parameters(), w.LearningRate, w.Momentum);
         }
 
-        private Tensor TrainStep()
+        private Tensor Backprop()
         {
             var output = _model.Forward(_x);
             var loss = _mse ? Losses.Mse(output, _y!) : Losses.CrossEntropy(output, _y!);
             _optimizer!.ZeroGrad();
             loss.Backward();
-            _optimizer.Step();
+            return loss;
+        }
+
+        private Tensor TrainStep()
+        {
+            var loss = Backprop();
+            _optimizer!.Step();
             return loss;
         }
 
@@ -114,10 +124,21 @@ public sealed class ApertureEngine : IEngine
             return _model.Forward(_x);
         }
 
+        // A recycling scope per step, as the Trainer opens (TorchSharp's side has its dispose scope): the step's
+        // tensors, buffers and graph nodes come from per-thread pools, so a step allocates nothing. The optimizer
+        // runs after the scope: its state outlives the step.
         protected override void Step()
         {
-            if (_train) TrainStep();
-            else Infer();
+            using (TensorScope.Begin())
+            {
+                if (!_train)
+                {
+                    Infer();
+                    return;
+                }
+                Backprop();
+            }
+            _optimizer!.Step();
         }
 
         public override double Check()
@@ -145,16 +166,28 @@ public sealed class ApertureEngine : IEngine
             _optimizer = new SGD(_model.Parameters(), w.LearningRate, w.Momentum);
         }
 
-        private Tensor TrainStep()
+        private Tensor Backprop()
         {
             var loss = Losses.CrossEntropy(_model.Forward(_x), _y);
             _optimizer.ZeroGrad();
             loss.Backward();
+            return loss;
+        }
+
+        private Tensor TrainStep()
+        {
+            var loss = Backprop();
             _optimizer.Step();
             return loss;
         }
 
-        protected override void Step() => TrainStep();
+        // Forward and backward in a recycling scope, the optimizer after it (its state outlives the step), as the
+        // Trainer does.
+        protected override void Step()
+        {
+            using (TensorScope.Begin()) Backprop();
+            _optimizer.Step();
+        }
 
         public override double Check()
         {

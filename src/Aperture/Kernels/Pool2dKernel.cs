@@ -68,6 +68,11 @@ internal static class Pool2dKernel
     private static void MaxPoolRows<T>(T[] x, int xOff, int h, int w, MaxPoolGeometry g, T[] values, long[] indices, int r0, int r1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (g.PH == 0 && g.PW == 0 && g.DH == 1 && g.DW == 1 && (g.OH - 1) * g.SH + g.KH <= h && (g.OW - 1) * g.SW + g.KW <= w)
+        {
+            InteriorRows(x, xOff, h, w, g, values, indices, r0, r1);
+            return;
+        }
         for (int r = r0; r < r1; r++)
         {
             int plane = r / g.OH, oh = r % g.OH;
@@ -94,6 +99,44 @@ internal static class Pool2dKernel
                 }
                 values[r * g.OW + ow] = bv;
                 indices[r * g.OW + ow] = best;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="MaxPoolRows"/> for windows that all lie inside the input (no padding, no dilation): the same
+    /// comparisons in the same order, without the per-element bounds tests.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InteriorRows<T>(T[] x, int xOff, int h, int w, MaxPoolGeometry g, T[] values, long[] indices, int r0, int r1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ref T xs = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(x);
+        for (int r = r0; r < r1; r++)
+        {
+            int plane = r / g.OH, oh = r % g.OH;
+            int src = xOff + plane * h * w, top = oh * g.SH;
+            int outAt = r * g.OW;
+            for (int ow = 0; ow < g.OW; ow++)
+            {
+                int left = ow * g.SW;
+                int best = top * w + left;
+                T bv = Unsafe.Add(ref xs, src + best);
+                for (int ki = 0; ki < g.KH; ki++)
+                {
+                    int rowAt = (top + ki) * w + left;
+                    for (int kj = ki == 0 ? 1 : 0; kj < g.KW; kj++)
+                    {
+                        T v = Unsafe.Add(ref xs, src + rowAt + kj);
+                        if (v > bv || (T.IsNaN(v) && !T.IsNaN(bv)))
+                        {
+                            best = rowAt + kj;
+                            bv = v;
+                        }
+                    }
+                }
+                values[outAt + ow] = bv;
+                indices[outAt + ow] = best;
             }
         }
     }

@@ -279,8 +279,28 @@ internal static class UnaryOps
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Max(x, 0d, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.To(Ops.Gt(x, 0), x.DType);
         protected internal override bool HasPlainChain => true;
-        protected internal override void PlainChain(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> d) { for (int i = 0; i < d.Length; i++) d[i] = g[i] * (x[i] > 0 ? 1f : 0f); }
-        protected internal override void PlainChain(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> g, Span<double> d) { for (int i = 0; i < d.Length; i++) d[i] = g[i] * (x[i] > 0 ? 1.0 : 0.0); }
+        protected internal override void PlainChain(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> d) => StepTimes(x, g, d);
+        protected internal override void PlainChain(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> g, Span<double> d) => StepTimes(x, g, d);
+
+        /// <summary>
+        /// d = g · (x &gt; 0 ? 1 : 0), with the comparison as a vector mask: a branch on the sign of each element
+        /// mispredicts half the time on real activations. The product is the scalar one, so the bits are too.
+        /// </summary>
+        private static void StepTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> d) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            int i = 0, w = System.Numerics.Vector<T>.Count;
+            if (System.Numerics.Vector.IsHardwareAccelerated)
+            {
+                var one = System.Numerics.Vector<T>.One;
+                for (; i <= d.Length - w; i += w)
+                {
+                    var step = System.Numerics.Vector.ConditionalSelect(
+                        System.Numerics.Vector.GreaterThan(new System.Numerics.Vector<T>(x.Slice(i, w)), System.Numerics.Vector<T>.Zero), one, System.Numerics.Vector<T>.Zero);
+                    (new System.Numerics.Vector<T>(g.Slice(i, w)) * step).CopyTo(d.Slice(i, w));
+                }
+            }
+            for (; i < d.Length; i++) d[i] = g[i] * (x[i] > T.Zero ? T.One : T.Zero);
+        }
     }
 
     internal sealed class LeakyReluOp(double slope) : UnaryOp

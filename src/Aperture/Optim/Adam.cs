@@ -113,8 +113,13 @@ public class Adam : GradientOptimizer
             StateFormat = StateFormat,
             Rounding = Rounding,
         };
-        if (parameter.DType == DType.Float32) Kernel(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
-        else Kernel(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
+        if (h.StateFormat != StorageFormat.Native)
+        {
+            if (parameter.DType == DType.Float32) Kernel(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
+            else Kernel(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
+        }
+        else if (parameter.DType == DType.Float32) Parallel<float>(parameter, grad, m, v, h);
+        else Parallel<double>(parameter, grad, m, v, h);
     }
 
     private readonly struct Hyper
@@ -130,6 +135,63 @@ public class Adam : GradientOptimizer
         public bool Standard { get; init; }
         public StorageFormat StateFormat { get; init; }
         public RoundingMode Rounding { get; init; }
+    }
+
+    /// <summary>
+    /// The update without state rounding, vectorized and split across threads. Each element's arithmetic is the
+    /// scalar kernel's, operation for operation (IEEE multiply, add, divide and square root, no fused multiply-add),
+    /// so the bits do not depend on the vector width or on how the elements are split.
+    /// </summary>
+    private static void Parallel<T>(Tensor parameter, Tensor grad, Tensor m, Tensor v, Hyper h) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = parameter.Numel;
+        const int Chunk = 4096;
+        var body = new Chunks<T>(parameter.Buffer<T>(), parameter._offset, grad.Buffer<T>(), grad._offset,
+            m.Buffer<T>(), m._offset, v.Buffer<T>(), v._offset, n, Chunk, h);
+        Parallelism.For((n + Chunk - 1) / Chunk, Chunk * 4, body);
+    }
+
+    private readonly struct Chunks<T>(T[] p, int po, T[] g, int go, T[] m, int mo, T[] v, int vo, int n, int chunk, Hyper h)
+        : Parallelism.IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int c0, int c1)
+        {
+            int start = c0 * chunk, end = Math.Min(n, c1 * chunk), len = end - start;
+            Vectorized(p.AsSpan(po + start, len), g.AsSpan(go + start, len), m.AsSpan(mo + start, len), v.AsSpan(vo + start, len), h);
+        }
+    }
+
+    private static void Vectorized<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Hyper h) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated && p.Length >= System.Numerics.Vector<T>.Count)
+        {
+            var b1 = new System.Numerics.Vector<T>(T.CreateTruncating(h.Beta1));
+            var b2 = new System.Numerics.Vector<T>(T.CreateTruncating(h.Beta2));
+            var oneMinusB1 = new System.Numerics.Vector<T>(T.CreateTruncating(1 - h.Beta1));
+            var oneMinusB2 = new System.Numerics.Vector<T>(T.CreateTruncating(1 - h.Beta2));
+            var eps = new System.Numerics.Vector<T>(T.CreateTruncating(h.Eps));
+            var wd = new System.Numerics.Vector<T>(T.CreateTruncating(h.WeightDecay));
+            var decay = new System.Numerics.Vector<T>(T.CreateTruncating(h.DecoupledFactor));
+            var stepSize = new System.Numerics.Vector<T>(T.CreateTruncating(h.StepSize));
+            var corr = new System.Numerics.Vector<T>(T.CreateTruncating(h.CorrectionSqrt));
+            bool l2 = h.WeightDecay != 0;
+            int w = System.Numerics.Vector<T>.Count;
+            for (; i <= p.Length - w; i += w)
+            {
+                var pi = new System.Numerics.Vector<T>(p.Slice(i, w));
+                if (h.Decoupled) pi *= decay;
+                var gi = new System.Numerics.Vector<T>(g.Slice(i, w));
+                if (l2) gi += wd * pi;
+                var mi = b1 * new System.Numerics.Vector<T>(m.Slice(i, w)) + oneMinusB1 * gi;
+                var vi = b2 * new System.Numerics.Vector<T>(v.Slice(i, w)) + oneMinusB2 * gi * gi;
+                mi.CopyTo(m.Slice(i, w));
+                vi.CopyTo(v.Slice(i, w));
+                var denom = h.Standard ? System.Numerics.Vector.SquareRoot(vi) / corr + eps : System.Numerics.Vector.SquareRoot(vi) + eps;
+                (pi - stepSize * (mi / denom)).CopyTo(p.Slice(i, w));
+            }
+        }
+        Kernel(p[i..], g[i..], m[i..], v[i..], h);
     }
 
     private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Hyper h) where T : unmanaged, IFloatingPointIeee754<T>

@@ -209,7 +209,11 @@ public abstract class Optimizer
     protected static Tensor BufferOf(ParameterState state, string name, Tensor parameter, double fill = 0)
     {
         if (!state.Buffers.TryGetValue(name, out var b))
+        {
+            // State outlives the step: never from a recycling scope's pools, even when Step runs inside one.
+            using var _ = TensorScope.Suspend();
             state.Buffers[name] = b = fill == 0 ? Tensor.ZerosLike(parameter) : Tensor.FullLike(parameter, fill);
+        }
         return b;
     }
 

@@ -67,12 +67,34 @@ public sealed class SGD : GradientOptimizer
             Kernel(Data<double>(parameter), Data<double>(grad), buffer is null ? default : Data<double>(buffer), h);
     }
 
+    /// <summary>
+    /// The update, vectorized: each element's arithmetic is the scalar loop's, operation for operation (IEEE multiply
+    /// and add, no fused multiply-add), so the bits do not depend on the vector width.
+    /// </summary>
     private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, (double Lr, double Mu, double Damp, double Wd, bool Nesterov, bool First) h)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T lr = T.CreateTruncating(h.Lr), mu = T.CreateTruncating(h.Mu), oneMinusDamp = T.CreateTruncating(1 - h.Damp), wd = T.CreateTruncating(h.Wd);
         bool decay = h.Wd != 0, momentum = h.Mu != 0;
-        for (int i = 0; i < p.Length; i++)
+        int i = 0, w = System.Numerics.Vector<T>.Count;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            System.Numerics.Vector<T> vlr = new(lr), vmu = new(mu), vdamp = new(oneMinusDamp), vwd = new(wd);
+            for (; i <= p.Length - w; i += w)
+            {
+                var pi = new System.Numerics.Vector<T>(p.Slice(i, w));
+                var d = new System.Numerics.Vector<T>(g.Slice(i, w));
+                if (decay) d += vwd * pi;
+                if (momentum)
+                {
+                    var b = h.First ? d : vmu * new System.Numerics.Vector<T>(buf.Slice(i, w)) + vdamp * d;
+                    b.CopyTo(buf.Slice(i, w));
+                    d = h.Nesterov ? d + vmu * b : b;
+                }
+                (pi - vlr * d).CopyTo(p.Slice(i, w));
+            }
+        }
+        for (; i < p.Length; i++)
         {
             T d = g[i];
             if (decay) d += wd * p[i];

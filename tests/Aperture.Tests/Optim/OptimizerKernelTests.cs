@@ -1,0 +1,117 @@
+using Aperture.Optim;
+
+namespace Aperture.Tests.Optim;
+
+/// <summary>
+/// Adam's and SGD's vectorized updates (Adam's also multi-threaded) give the bits of the element-by-element float32
+/// formula, whatever the vector width, the thread count or where a chunk ends.
+/// </summary>
+[Collection(ThreadCountCollection.Name)]
+public class OptimizerKernelTests
+{
+    /// <summary>The update written out one element at a time in float32, with the constants Adam derives in double.</summary>
+    private static float[] Reference(float[] p0, float[][] grads, double lr, double b1, double b2, double eps, double wd, bool decoupled, bool folded)
+    {
+        var p = (float[])p0.Clone();
+        var m = new float[p.Length];
+        var v = new float[p.Length];
+        for (int t = 1; t <= grads.Length; t++)
+        {
+            double bc1 = 1 - Math.Pow(b1, t), bc2 = 1 - Math.Pow(b2, t);
+            float fb1 = (float)b1, fb2 = (float)b2, om1 = (float)(1 - b1), om2 = (float)(1 - b2), feps = (float)eps;
+            float fwd = decoupled ? 0f : (float)wd, decay = (float)(decoupled ? 1 - lr * wd : 1);
+            float step = (float)(folded ? lr * Math.Sqrt(bc2) / bc1 : lr / bc1), corr = (float)(folded ? 1 : Math.Sqrt(bc2));
+            for (int i = 0; i < p.Length; i++)
+            {
+                if (decoupled && wd != 0) p[i] *= decay;
+                float g = grads[t - 1][i];
+                if (fwd != 0) g += fwd * p[i];
+                float mi = fb1 * m[i] + om1 * g;
+                float vi = fb2 * v[i] + om2 * g * g;
+                m[i] = mi;
+                v[i] = vi;
+                float denom = folded ? MathF.Sqrt(vi) + feps : MathF.Sqrt(vi) / corr + feps;
+                p[i] -= step * (mi / denom);
+            }
+        }
+        return p;
+    }
+
+    [Theory]
+    [InlineData(1, false, false, 0.0)]
+    [InlineData(2, false, false, 0.0)]
+    [InlineData(2, false, false, 0.05)]
+    [InlineData(2, true, false, 0.05)]
+    [InlineData(1, false, true, 0.0)]
+    [InlineData(2, false, true, 0.01)]
+    public void TheFastUpdateIsTheElementwiseFormulaBitForBit(int threads, bool decoupled, bool folded, double wd)
+    {
+        const int n = 100_003; // several chunks and a partial vector at the end
+        var g = new Generator(7);
+        var p0 = Tensor.Randn([n], g).ToFloatArray();
+        var grads = Enumerable.Range(0, 4).Select(_ => Tensor.Randn([n], g).ToFloatArray()).ToArray();
+        double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+        var expected = Reference(p0, grads, lr, b1, b2, eps, wd, decoupled, folded);
+
+        int saved = Parallelism.Threads;
+        Parallelism.Threads = threads;
+        try
+        {
+            var p = Tensor.FromArray(p0).RequiresGrad_();
+            var form = folded ? AdamForm.Folded : AdamForm.Standard;
+            Optimizer adam = decoupled ? new AdamW([p], lr, b1, b2, eps, wd, form) : new Adam([p], lr, b1, b2, eps, wd, form);
+            foreach (var grad in grads)
+            {
+                p.Grad = Tensor.FromArray(grad);
+                adam.Step();
+            }
+            var actual = p.Detach().ToFloatArray();
+            for (int i = 0; i < n; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                    $"element {i}: expected {expected[i]:R}, got {actual[i]:R}");
+        }
+        finally { Parallelism.Threads = saved; }
+    }
+
+    [Theory]
+    [InlineData(0.0, 0.0, 0.0, false)]
+    [InlineData(0.9, 0.0, 0.0, false)]
+    [InlineData(0.9, 0.1, 1e-3, false)]
+    [InlineData(0.9, 0.0, 1e-3, true)]
+    public void SgdsVectorizedUpdateIsTheElementwiseFormulaBitForBit(double mu, double damp, double wd, bool nesterov)
+    {
+        const int n = 1_003;
+        var g = new Generator(11);
+        var p0 = Tensor.Randn([n], g).ToFloatArray();
+        var grads = Enumerable.Range(0, 3).Select(_ => Tensor.Randn([n], g).ToFloatArray()).ToArray();
+        const double lr = 0.05;
+        var expected = (float[])p0.Clone();
+        var buf = new float[n];
+        float flr = (float)lr, fmu = (float)mu, fdamp = (float)(1 - damp), fwd = (float)wd;
+        for (int t = 0; t < grads.Length; t++)
+            for (int i = 0; i < n; i++)
+            {
+                float d = grads[t][i];
+                if (wd != 0) d += fwd * expected[i];
+                if (mu != 0)
+                {
+                    float b = t == 0 ? d : fmu * buf[i] + fdamp * d;
+                    buf[i] = b;
+                    d = nesterov ? d + fmu * b : b;
+                }
+                expected[i] -= flr * d;
+            }
+
+        var p = Tensor.FromArray(p0).RequiresGrad_();
+        var sgd = new SGD([p], lr, mu, damp, wd, nesterov);
+        foreach (var grad in grads)
+        {
+            p.Grad = Tensor.FromArray(grad);
+            sgd.Step();
+        }
+        var actual = p.Detach().ToFloatArray();
+        for (int i = 0; i < n; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                $"element {i}: expected {expected[i]:R}, got {actual[i]:R}");
+    }
+}
