@@ -34,6 +34,21 @@ public static partial class CpuMonitor
         return Math.Max(0, other / s_ticksPerSecond / seconds);
     }
 
+    /// <summary>
+    /// The cores busy on the whole machine over <paramref name="milliseconds"/>, this process included: called
+    /// between windows, while no engine runs, it sees the threads an in-process peer leaves spinning (OpenMP keeps
+    /// them busy for a while after a parallel region), which <see cref="IdleLoad"/> counts as ours and so misses.
+    /// </summary>
+    public static double BusyCores(int milliseconds)
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp(), b0 = MachineBusyTicks();
+        Thread.Sleep(milliseconds);
+        long b1 = MachineBusyTicks();
+        double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        return seconds <= 0 ? 0 : (b1 - b0) / s_ticksPerSecond / seconds;
+    }
+
     /// <summary>Samples the machine for <paramref name="milliseconds"/> with nothing of ours running.</summary>
     public static double IdleLoad(IEnumerable<int> ownPids, int milliseconds = 100)
     {

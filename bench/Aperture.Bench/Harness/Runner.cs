@@ -172,9 +172,11 @@ public sealed class Runner(RunSettings settings, Action<string> log)
     private void RunWindow(Entry a)
     {
         double limit = settings.DisturbedAbove(a.M.Threads);
-        // Waiting also lets the previous engine's spinning threads (OpenMP, the .NET thread pool) go to sleep.
+        // Waiting also lets the previous engine's spinning threads (OpenMP, the .NET thread pool) go to sleep. The
+        // whole machine's load counts here, this process's included: TorchSharp runs in process, and its OpenMP
+        // threads spin on after its window, on the cores the next engine is about to time.
         var waited = Stopwatch.StartNew();
-        while (WithinBudget && CpuMonitor.IdleLoad(a.Engine.OwnProcessIds, 40) > limit && waited.Elapsed.TotalSeconds < settings.QuietWaitSeconds) { }
+        while (WithinBudget && CpuMonitor.BusyCores(40) > limit && waited.Elapsed.TotalSeconds < settings.QuietWaitSeconds) { }
         var before = CpuMonitor.Sample(a.Engine.OwnProcessIds);
         double seconds = a.Run.Run(a.M.IterationsPerWindow);
         var after = CpuMonitor.Sample(a.Engine.OwnProcessIds);

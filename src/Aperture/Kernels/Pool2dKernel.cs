@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aperture;
 
@@ -112,12 +114,15 @@ internal static class Pool2dKernel
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ref T xs = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(x);
+        bool pairs = typeof(T) == typeof(float) && g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2
+            && KernelPaths.Active != KernelPath.Scalar && System.Runtime.Intrinsics.X86.Avx2.IsSupported;
         for (int r = r0; r < r1; r++)
         {
             int plane = r / g.OH, oh = r % g.OH;
             int src = xOff + plane * h * w, top = oh * g.SH;
             int outAt = r * g.OW;
-            for (int ow = 0; ow < g.OW; ow++)
+            int first = pairs ? Pairs2x2((float[])(object)x, src, top, w, g.OW, (float[])(object)values, indices, outAt) : 0;
+            for (int ow = first; ow < g.OW; ow++)
             {
                 int left = ow * g.SW;
                 int best = top * w + left;
@@ -139,6 +144,100 @@ internal static class Pool2dKernel
                 indices[outAt + ow] = best;
             }
         }
+    }
+
+    /// <summary>
+    /// The 2×2, stride-2 windows of one output row, eight and four at a time with AVX2; returns how many outputs it
+    /// wrote (all of them, or none for a row of fewer than four, which the scalar loop takes). The scalar loop's rule — the first NaN, else the largest value, the
+    /// first in row-major order among equals — picks the same element whatever order the four are compared in,
+    /// since it is a total order on (value, index) pairs; so the rows are combined first, then the column pairs.
+    /// </summary>
+    private static int Pairs2x2(float[] x, int src, int top, int w, int ow, float[] values, long[] indices, int outAt)
+    {
+        if (ow < 4) return 0;
+        ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(x);
+        int row0 = top * w, row1 = row0 + w;
+        int o = 0;
+        for (; o + 8 <= ow; o += 8) Eight(ref xs, src, row0, row1, o, values, indices, outAt);
+        for (; o + 4 <= ow; o += 4) Four(ref xs, src, row0, row1, o, values, indices, outAt);
+        // The last few outputs: one more block of four ending at the row's end, overlapping outputs already written
+        // (recomputed to the same values).
+        if (o < ow) Four(ref xs, src, row0, row1, ow - 4, values, indices, outAt);
+        return ow;
+    }
+
+    private static void Eight(ref float xs, int src, int row0, int row1, int o, float[] values, long[] indices, int outAt)
+    {
+        var evensFirst = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        int col = 2 * o;
+        // Rows first: the upper element wins ties (it comes first in row-major order).
+        var (v0, i0) = Rows(ref xs, src, row0, row1, col, lane);
+        var (v1, i1) = Rows(ref xs, src, row0, row1, col + 8, lane);
+        // Then columns: split each combined row into its even and odd columns (the left and right of each window).
+        var p0 = Avx2.PermuteVar8x32(v0, evensFirst);
+        var p1 = Avx2.PermuteVar8x32(v1, evensFirst);
+        var q0 = Avx2.PermuteVar8x32(i0, evensFirst);
+        var q1 = Avx2.PermuteVar8x32(i1, evensFirst);
+        var (v, at) = Combine(Vector256.Create(p0.GetLower(), p1.GetLower()), Vector256.Create(q0.GetLower(), q1.GetLower()),
+            Vector256.Create(p0.GetUpper(), p1.GetUpper()), Vector256.Create(q0.GetUpper(), q1.GetUpper()));
+        v.StoreUnsafe(ref values[outAt + o]);
+        var (lo, hi) = Vector256.Widen(at);
+        lo.StoreUnsafe(ref indices[outAt + o]);
+        hi.StoreUnsafe(ref indices[outAt + o + 4]);
+    }
+
+    private static void Four(ref float xs, int src, int row0, int row1, int o, float[] values, long[] indices, int outAt)
+    {
+        int col = 2 * o;
+        var lane = Vector128.Create(0, 1, 2, 3);
+        var (v0, i0) = Combine(Vector128.LoadUnsafe(ref xs, (nuint)(src + row0 + col)), Vector128.Create(row0 + col) + lane,
+            Vector128.LoadUnsafe(ref xs, (nuint)(src + row1 + col)), Vector128.Create(row1 + col) + lane);
+        var (v1, i1) = Combine(Vector128.LoadUnsafe(ref xs, (nuint)(src + row0 + col + 4)), Vector128.Create(row0 + col + 4) + lane,
+            Vector128.LoadUnsafe(ref xs, (nuint)(src + row1 + col + 4)), Vector128.Create(row1 + col + 4) + lane);
+        // Even columns of the eight (0, 2, 4, 6), then odd ones.
+        var left = Sse.Shuffle(v0, v1, 0b10_00_10_00);
+        var right = Sse.Shuffle(v0, v1, 0b11_01_11_01);
+        var leftAt = Sse.Shuffle(i0.AsSingle(), i1.AsSingle(), 0b10_00_10_00).AsInt32();
+        var rightAt = Sse.Shuffle(i0.AsSingle(), i1.AsSingle(), 0b11_01_11_01).AsInt32();
+        var (v, at) = Combine(left, leftAt, right, rightAt);
+        v.StoreUnsafe(ref values[outAt + o]);
+        var (lo, hi) = Vector128.Widen(at);
+        lo.StoreUnsafe(ref indices[outAt + o]);
+        hi.StoreUnsafe(ref indices[outAt + o + 2]);
+    }
+
+    private static (Vector256<float>, Vector256<int>) Rows(ref float xs, int src, int row0, int row1, int col, Vector256<int> lane)
+    {
+        var a = Vector256.LoadUnsafe(ref xs, (nuint)(src + row0 + col));
+        var b = Vector256.LoadUnsafe(ref xs, (nuint)(src + row1 + col));
+        return Combine(a, Vector256.Create(row0 + col) + lane, b, Vector256.Create(row1 + col) + lane);
+    }
+
+    /// <summary>
+    /// The winner of two candidates per lane under the scalar loop's rule: a NaN beats a number, a larger number beats
+    /// a smaller, and between equals (or two NaNs) the one first in row-major order, the smaller index, wins.
+    /// </summary>
+    private static (Vector256<float>, Vector256<int>) Combine(Vector256<float> a, Vector256<int> aAt, Vector256<float> b, Vector256<int> bAt)
+    {
+        var aNaN = ~Vector256.Equals(a, a);
+        var bNaN = ~Vector256.Equals(b, b);
+        var earlier = Vector256.LessThan(bAt, aAt).AsSingle();
+        var take = (Vector256.GreaterThan(b, a) & ~aNaN)
+            | (bNaN & ~aNaN)
+            | (((Vector256.Equals(a, b)) | (aNaN & bNaN)) & earlier);
+        return (Vector256.ConditionalSelect(take, b, a), Vector256.ConditionalSelect(take.AsInt32(), bAt, aAt));
+    }
+
+    private static (Vector128<float>, Vector128<int>) Combine(Vector128<float> a, Vector128<int> aAt, Vector128<float> b, Vector128<int> bAt)
+    {
+        var aNaN = ~Vector128.Equals(a, a);
+        var bNaN = ~Vector128.Equals(b, b);
+        var earlier = Vector128.LessThan(bAt, aAt).AsSingle();
+        var take = (Vector128.GreaterThan(b, a) & ~aNaN)
+            | (bNaN & ~aNaN)
+            | (((Vector128.Equals(a, b)) | (aNaN & bNaN)) & earlier);
+        return (Vector128.ConditionalSelect(take, b, a), Vector128.ConditionalSelect(take.AsInt32(), bAt, aAt));
     }
 
     /// <summary>

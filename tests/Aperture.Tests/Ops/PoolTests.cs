@@ -309,3 +309,41 @@ public class PoolThreadTests
         for (int i = 0; i < one.Length; i++) Close.Bitwise(one[i], two[i], $"result {i}");
     }
 }
+
+[Collection(ThreadCountCollection.Name)]
+public class MaxPoolPathTests
+{
+    /// <summary>
+    /// The vectorized 2×2, stride-2 max pool (float32) against the reference loop, on values drawn from a handful of
+    /// levels (so windows hold ties in every arrangement), with NaNs and signed zeros sprinkled in, on widths that
+    /// leave remainders after the blocks of eight outputs; and on every kernel path, which must agree bit for bit.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 2, 6, 34)]
+    [InlineData(2, 3, 9, 40)]
+    [InlineData(1, 1, 2, 17)]
+    [InlineData(2, 2, 28, 28)]
+    [InlineData(2, 3, 10, 10)]
+    [InlineData(1, 2, 4, 7)]
+    public void Two_by_two_windows_pick_the_reference_element_on_every_path(int n, int c, int h, int w)
+    {
+        var g = new Generator(31);
+        var levels = Tensor.RandInt(0, 4, [n * c * h * w], g).ToArray<long>();
+        var sprinkle = Tensor.Rand([n * c * h * w], g).ToDoubleArray();
+        var data = new double[levels.Length];
+        for (int i = 0; i < data.Length; i++)
+            data[i] = sprinkle[i] < 0.05 ? double.NaN : sprinkle[i] < 0.1 ? -0.0 : levels[i] - 1.0;
+        var k = new PoolCase("2x2", n, c, h, w, 2, 2, 0, 1);
+        var (expectedValues, expectedIndices) = PoolReference.Max(k, data);
+        var x = Tensor.FromArray(data.Select(v => (float)v).ToArray(), [n, c, h, w]);
+        foreach (var path in KernelPaths.Available())
+        {
+            using var _ = KernelPaths.Force(path);
+            var (values, indices) = Ops.MaxPool2dWithIndices(x, 2);
+            Assert.Equal(expectedIndices, indices.ToArray<long>());
+            var actual = values.ToFloatArray();
+            for (int i = 0; i < actual.Length; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits((float)expectedValues[i]), BitConverter.SingleToInt32Bits(actual[i]));
+        }
+    }
+}
