@@ -3,8 +3,8 @@ using Aperture.Optim;
 namespace Aperture.Tests.Optim;
 
 /// <summary>
-/// Adam's and SGD's vectorized updates (Adam's also multi-threaded) give the bits of the element-by-element float32
-/// formula, whatever the vector width, the thread count or where a chunk ends.
+/// Adam's and SGD's vectorized updates give the bits of the element-by-element float32
+/// formula, whatever the vector width or the thread count.
 /// </summary>
 [Collection(ThreadCountCollection.Name)]
 public class OptimizerKernelTests
@@ -46,7 +46,7 @@ public class OptimizerKernelTests
     [InlineData(2, false, true, 0.01)]
     public void TheFastUpdateIsTheElementwiseFormulaBitForBit(int threads, bool decoupled, bool folded, double wd)
     {
-        const int n = 100_003; // several chunks and a partial vector at the end
+        const int n = 100_003; // a partial vector at the end
         var g = new Generator(7);
         var p0 = Tensor.Randn([n], g).ToFloatArray();
         var grads = Enumerable.Range(0, 4).Select(_ => Tensor.Randn([n], g).ToFloatArray()).ToArray();
