@@ -70,7 +70,8 @@ public static class ReportWriter
 
         // The optics-style matrix: which mental model each result supports (✓) or contradicts (✗).
         var models = MentalModels.All.Where(m => rows.Any(r => r.P.Models.Any(b => b.Model == m))).ToList();
-        h.Append("<h2>Mental models</h2>\n<table class=\"models\">\n<thead><tr><th>Model</th>");
+        // In a scrolling box: with many phenomena the matrix is wider than the page.
+        h.Append("<h2>Mental models</h2>\n<div class=\"scroll\"><table class=\"models\">\n<thead><tr><th>Model</th>");
         foreach (var (p, _) in rows) h.Append($"<th><a href=\"{HtmlEncode(p.Id)}.html\">{HtmlEncode(p.Id)}</a></th>");
         h.Append("</tr></thead>\n<tbody>\n");
         foreach (var m in models)
@@ -89,7 +90,7 @@ public static class ReportWriter
             }
             h.Append("</tr>\n");
         }
-        h.Append("</tbody></table>\n<p class=\"foot\">Reproduce everything: <code>./aperture lab run --all --tier quick &amp;&amp; ./aperture report</code>. ")
+        h.Append("</tbody></table></div>\n<p class=\"foot\">Reproduce everything: <code>./aperture lab run --all --tier quick &amp;&amp; ./aperture report</code>. ")
          .Append($"Generated {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC.</p>\n");
         Tail(h);
         return h.ToString();
@@ -242,6 +243,7 @@ public static class ReportWriter
         .inconclusive {"{"} background: #fff0c2; color: #7a5b00; {"}"} .none {"{"} background: #eee; color: #555; {"}"}
         .yes {"{"} color: #155724; {"}"} .no {"{"} color: #721c24; {"}"} .maybe {"{"} color: #7a5b00; {"}"}
         .nowrap {"{"} white-space: nowrap; {"}"}
+        .scroll {"{"} overflow-x: auto; {"}"} .models {"{"} font-size: 90%; {"}"} .models th a {"{"} overflow-wrap: anywhere; {"}"}
         .warn {"{"} background: #fff0c2; padding: .5em; {"}"} .tag {"{"} font-size: 75%; background: #e8e8ff; padding: 0 .4em; border-radius: .5em; {"}"}
         figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; border: 1px solid #eee; {"}"} figcaption {"{"} color: #555; {"}"}
         code, pre {"{"} background: #f6f6f6; {"}"} pre {"{"} padding: .6em; overflow-x: auto; {"}"}
