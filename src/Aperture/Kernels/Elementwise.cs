@@ -12,6 +12,33 @@ internal interface IBinaryKernel<T>
     static abstract T S(T a, T b);
 }
 
+/// <summary>int64 a + b (wraps on overflow).</summary>
+internal readonly struct IntAddKernel : IBinaryKernel<long>
+{
+    public static void VV(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => TensorPrimitives.Add(a, b, y);
+    public static void VS(ReadOnlySpan<long> a, long b, Span<long> y) => TensorPrimitives.Add(a, b, y);
+    public static void SV(long a, ReadOnlySpan<long> b, Span<long> y) => TensorPrimitives.Add(b, a, y);
+    public static long S(long a, long b) => unchecked(a + b);
+}
+
+/// <summary>int64 a − b (wraps on overflow).</summary>
+internal readonly struct IntSubKernel : IBinaryKernel<long>
+{
+    public static void VV(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => TensorPrimitives.Subtract(a, b, y);
+    public static void VS(ReadOnlySpan<long> a, long b, Span<long> y) => TensorPrimitives.Subtract(a, b, y);
+    public static void SV(long a, ReadOnlySpan<long> b, Span<long> y) => TensorPrimitives.Subtract(a, b, y);
+    public static long S(long a, long b) => unchecked(a - b);
+}
+
+/// <summary>int64 a · b (wraps on overflow).</summary>
+internal readonly struct IntMulKernel : IBinaryKernel<long>
+{
+    public static void VV(ReadOnlySpan<long> a, ReadOnlySpan<long> b, Span<long> y) => TensorPrimitives.Multiply(a, b, y);
+    public static void VS(ReadOnlySpan<long> a, long b, Span<long> y) => TensorPrimitives.Multiply(a, b, y);
+    public static void SV(long a, ReadOnlySpan<long> b, Span<long> y) => TensorPrimitives.Multiply(b, a, y);
+    public static long S(long a, long b) => unchecked(a * b);
+}
+
 internal readonly struct AddKernel<T> : IBinaryKernel<T> where T : IFloatingPointIeee754<T>
 {
     public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) => TensorPrimitives.Add(a, b, y);

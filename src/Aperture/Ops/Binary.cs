@@ -12,6 +12,26 @@ public static partial class Ops
         return Shapes.Equal(a.Shape, b.Shape) ? a._shape : Shapes.Broadcast(op, a.Shape, b.Shape);
     }
 
+    /// <summary>
+    /// a ⊕ b for two int64 tensors, with broadcasting: exact integer arithmetic that wraps around on overflow, as
+    /// PyTorch's does. Integer tensors carry no gradient, so no node is recorded.
+    /// </summary>
+    private static Tensor IntegerBinary<K>(string op, Tensor a, Tensor b) where K : IBinaryKernel<long>
+    {
+        var shape = Shapes.Equal(a.Shape, b.Shape) ? a._shape : Shapes.Broadcast(op, a.Shape, b.Shape);
+        return Graph.Record(null, Elementwise.Binary<long, K>(a, b, shape));
+    }
+
+    private static bool BothInt64(Tensor a, Tensor b) => a.DType == DType.Int64 && b.DType == DType.Int64;
+
+    /// <summary>The int64 scalar equal to <paramref name="c"/>, or an error naming the op when c is not a whole number.</summary>
+    private static Tensor IntegerScalar(string op, double c)
+    {
+        if (!(Math.Floor(c) == c && c >= long.MinValue && c <= long.MaxValue))
+            throw new DTypeMismatchException($"{op}: an int64 tensor takes whole-number constants, got {c}; convert the tensor with .To(DType.Float64) first");
+        return Tensor.Scalar(c, DType.Int64);
+    }
+
     private static Tensor BinaryKernel<K32, K64>(Tensor a, Tensor b, int[] shape)
         where K32 : IBinaryKernel<float>
         where K64 : IBinaryKernel<double> =>
@@ -25,6 +45,7 @@ public static partial class Ops
     /// <summary>a + b with NumPy broadcasting.</summary>
     public static Tensor Add(Tensor a, Tensor b)
     {
+        if (BothInt64(a, b)) return IntegerBinary<IntAddKernel>("add", a, b);
         var shape = CheckBinary("add", a, b);
         var y = BinaryKernel<AddKernel<float>, AddKernel<double>>(a, b, shape);
         return Graph.Record(Graph.NeedsNode(a, b) ? AddNode.Create(a, b) : null, y);
@@ -56,6 +77,7 @@ public static partial class Ops
     /// <summary>a − b with broadcasting.</summary>
     public static Tensor Sub(Tensor a, Tensor b)
     {
+        if (BothInt64(a, b)) return IntegerBinary<IntSubKernel>("sub", a, b);
         var shape = CheckBinary("sub", a, b);
         var y = BinaryKernel<SubKernel<float>, SubKernel<double>>(a, b, shape);
         return Graph.Record(Graph.NeedsNode(a, b) ? SubNode.Create(a, b) : null, y);
@@ -87,6 +109,7 @@ public static partial class Ops
     /// <summary>a · b elementwise with broadcasting.</summary>
     public static Tensor Mul(Tensor a, Tensor b)
     {
+        if (BothInt64(a, b)) return IntegerBinary<IntMulKernel>("mul", a, b);
         var shape = CheckBinary("mul", a, b);
         var y = BinaryKernel<MulKernel<float>, MulKernel<double>>(a, b, shape);
         return Graph.Record(Graph.NeedsNode(a, b) ? MulNode.Create(a, b) : null, y);

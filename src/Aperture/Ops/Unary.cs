@@ -106,7 +106,7 @@ public static partial class Ops
     }
 
     /// <summary>-x.</summary>
-    public static Tensor Neg(Tensor x) => Unary(UnaryOps.Neg, x);
+    public static Tensor Neg(Tensor x) => x.DType == DType.Int64 ? Sub(Tensor.Scalar(0, DType.Int64), x) : Unary(UnaryOps.Neg, x);
     /// <summary>e^x.</summary>
     public static Tensor Exp(Tensor x) => Unary(UnaryOps.Exp, x);
     /// <summary>Natural logarithm.</summary>
@@ -153,11 +153,14 @@ public static partial class Ops
     /// <summary>Rounds to nearest, ties to even; no gradient.</summary>
     public static Tensor Round(Tensor x) => Unary(UnaryOps.RoundOp, x);
     /// <summary>x·c for a constant c.</summary>
-    public static Tensor Mul(Tensor x, double c) => Unary(new UnaryOps.ScaleOp(c), x);
-    /// <summary>x + c for a constant c.</summary>
-    public static Tensor Add(Tensor x, double c) => Unary(new UnaryOps.ShiftOp(c), x);
-    /// <summary>x - c for a constant c.</summary>
-    public static Tensor Sub(Tensor x, double c) => Unary(new UnaryOps.ShiftOp(-c), x);
+    public static Tensor Mul(Tensor x, double c) =>
+        x.DType == DType.Int64 ? Mul(x, IntegerScalar("mul_scalar", c)) : Unary(new UnaryOps.ScaleOp(c), x);
+    /// <summary>x + c for a constant c (a whole number for an int64 tensor).</summary>
+    public static Tensor Add(Tensor x, double c) =>
+        x.DType == DType.Int64 ? Add(x, IntegerScalar("add_scalar", c)) : Unary(new UnaryOps.ShiftOp(c), x);
+    /// <summary>x - c for a constant c (a whole number for an int64 tensor).</summary>
+    public static Tensor Sub(Tensor x, double c) =>
+        x.DType == DType.Int64 ? Sub(x, IntegerScalar("sub_scalar", c)) : Unary(new UnaryOps.ShiftOp(-c), x);
     /// <summary>c - x for a constant c.</summary>
     public static Tensor Sub(double c, Tensor x) => Add(Neg(x), c);
     /// <summary>x / c for a constant c (a true division, not a multiplication by 1/c).</summary>
