@@ -95,6 +95,9 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
     /// <summary>The index of LeNet-5's last layer (the classifier head) in its <see cref="Sequential"/>.</summary>
     private const string Head = "11";
 
+    /// <summary>The index of a layer of LeNet-5's <see cref="Sequential"/> from its name ("0", "3", …).</summary>
+    private static int Layer(string name) => int.Parse(name, System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The layers of LeNet-5 (indices in its <see cref="Sequential"/>) an arm takes from the pretrained net.</summary>
     private static bool Transferred(string arm, int layer) => arm switch
     {
@@ -185,12 +188,11 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
         if (run.Arm != Scratch)
         {
             var pretrained = s_pretrained.GetOrAdd((p, run.Seed), _ => Pretrain(p, sourceTrain, sourceTest, pretrainInit, pretrainOrder));
-            var taken = pretrained.Body.Where(kv => Transferred(run.Arm, int.Parse(kv.Key[..kv.Key.IndexOf('.')], System.Globalization.CultureInfo.InvariantCulture)))
-                .ToDictionary();
+            var taken = pretrained.Body.Where(kv => Transferred(run.Arm, Layer(kv.Key[..kv.Key.IndexOf('.')]))).ToDictionary();
             model.LoadStateDict(taken, strict: false);
             if (run.Arm != FineTune)
                 foreach (var (name, child) in model.NamedChildren())
-                    if (Transferred(run.Arm, int.Parse(name, System.Globalization.CultureInfo.InvariantCulture))) child.Freeze();
+                    if (Transferred(run.Arm, Layer(name))) child.Freeze();
             run.Record("source_train_accuracy", pretrained.SourceTrainAccuracy);
             run.Record("source_test_accuracy", pretrained.SourceTestAccuracy);
             run.Record("transferred_parameters", taken.Values.Sum(t => (double)t.Numel));
