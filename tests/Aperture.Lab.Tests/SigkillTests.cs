@@ -8,9 +8,10 @@ namespace Aperture.Lab.Tests;
 /// <summary>A sweep killed with SIGKILL half-way loses no finished run and duplicates none when rerun.</summary>
 public class SigkillTests(ITestOutputHelper output)
 {
-    // Eight seeds × two arms; each gradient-descent run takes a fraction of a second, so the sweep lasts a few seconds.
+    // Eight seeds × two arms; each gradient-descent run (κ up to 10⁴) takes a few tenths of a second, each heavy-ball
+    // run a few hundredths, so the sweep lasts a few seconds.
     private static readonly string[] Sweep =
-        ["lab", "run", "momentum-acceleration", "--seeds", "8", "--set", "dimension=16", "--set", "kappas=10,100,500"];
+        ["lab", "run", "momentum-acceleration", "--seeds", "8", "--set", "dimension=64", "--set", "kappas=10,100,1000,10000"];
 
     private const int Runs = 16;
 
@@ -29,11 +30,13 @@ public class SigkillTests(ITestOutputHelper output)
             first.BeginOutputReadLine();
             var clock = Stopwatch.StartNew();
             int finished = 0;
+            // Kill in the middle of a long run (a gradient-descent one), so the store holds a run marked running:
+            // killed between two runs, there would be none to redo.
             while (clock.Elapsed < TimeSpan.FromSeconds(120) && !first.HasExited)
             {
                 finished = CountFinished(db);
-                if (finished >= 3) break;
-                Thread.Sleep(50);
+                if (finished >= 3 && IsRunning(db, "gradient-descent")) break;
+                Thread.Sleep(5);
             }
             Assert.False(first.HasExited, $"the sweep ended before it could be killed: {string.Join("\n", log)}");
             first.Kill(entireProcessTree: true);   // SIGKILL on Unix: no handler runs
@@ -97,7 +100,12 @@ public class SigkillTests(ITestOutputHelper output)
         return Process.Start(psi) ?? throw new InvalidOperationException("could not start the aperture command");
     }
 
-    private static int CountFinished(string db)
+    private static int CountFinished(string db) => Count(db, "SELECT COUNT(*) FROM runs WHERE status = 'finished'");
+
+    private static bool IsRunning(string db, string arm) =>
+        Count(db, $"SELECT COUNT(*) FROM runs WHERE status = 'running' AND arm = '{arm}'") > 0;
+
+    private static int Count(string db, string sql)
     {
         if (!File.Exists(db)) return 0;
         try
@@ -105,7 +113,7 @@ public class SigkillTests(ITestOutputHelper output)
             using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT COUNT(*) FROM runs WHERE status = 'finished'";
+            cmd.CommandText = sql;
             return Convert.ToInt32(cmd.ExecuteScalar());
         }
         catch (Microsoft.Data.Sqlite.SqliteException)
