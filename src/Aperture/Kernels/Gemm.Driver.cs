@@ -19,7 +19,8 @@ internal static unsafe class GemmDriver<T, V, TV, K>
     {
         long work = (long)g.M * g.N * g.K;
         int w = V.Width;
-        if ((work <= GemmBlocking.DirectMaxWork && (long)g.K * Math.Max(g.M, g.N) <= GemmBlocking.DirectMaxB) || Math.Min(g.M, g.N) <= 2)
+        if ((work <= GemmBlocking.DirectMaxWork && (long)g.K * Math.Max(g.M, g.N) <= GemmBlocking.DirectMaxB) || Math.Min(g.M, g.N) <= 2
+            || (Math.Min(g.M, g.N) <= GemmBlocking.DirectMaxThin && Math.Max(g.M, g.N) >= GemmBlocking.DirectMinLong))
         {
             // The vector runs along N: put the longer side there (rounded to whole registers); on a tie prefer the
             // orientation whose B rows are already contiguous.

@@ -25,13 +25,13 @@ internal static class KernelSettings
         finally { Parallelism.Threads = saved; }
     }
 
-    /// <summary>The packed product for every shape (the unpacked one is otherwise taken for small products).</summary>
+    /// <summary>The packed product for every shape but the thinnest (the unpacked one is otherwise taken for small or thin products).</summary>
     public static void WithPackingOnly(Action body)
     {
-        var (direct, directB) = (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB);
-        (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB) = (0, 0);
+        var (direct, directB, thin) = (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin);
+        (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (0, 0, 0);
         try { body(); }
-        finally { (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB) = (direct, directB); }
+        finally { (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (direct, directB, thin); }
     }
 
     /// <summary>Tiny cache blocks, so every blocking loop (several k-, row- and column-blocks) runs on small shapes.</summary>
@@ -39,13 +39,14 @@ internal static class KernelSettings
     {
         var (kc, mc, nc, direct, par) = (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork);
         long directB = GemmBlocking.DirectMaxB;
+        int thin = GemmBlocking.DirectMaxThin;
         (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (7, 30, 70, 0, 1);
-        GemmBlocking.DirectMaxB = 0;
+        (GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (0, 0);
         try { body(); }
         finally
         {
             (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (kc, mc, nc, direct, par);
-            GemmBlocking.DirectMaxB = directB;
+            (GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (directB, thin);
         }
     }
 }
