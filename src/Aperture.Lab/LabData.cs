@@ -46,16 +46,25 @@ public static class LabData
     /// </summary>
     public static (TensorDataset Train, TensorDataset Test) Standardize(TensorDataset train, TensorDataset test)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        ArgumentNullException.ThrowIfNull(test);
-        var x = train.Inputs.ToDoubleArray();
+        var scaled = StandardizeBy(train, train, test);
+        return (scaled[0], scaled[1]);
+    }
+
+    /// <summary>
+    /// Every dataset in <paramref name="sets"/> shifted and scaled by one mean and one standard deviation, those of
+    /// all of <paramref name="reference"/>'s input elements.
+    /// </summary>
+    public static TensorDataset[] StandardizeBy(TensorDataset reference, params TensorDataset[] sets)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        var x = reference.Inputs.ToDoubleArray();
         double mean = 0, sq = 0;
         foreach (double v in x) mean += v;
         mean /= Math.Max(x.Length, 1);
         foreach (double v in x) sq += (v - mean) * (v - mean);
         double std = Math.Sqrt(sq / Math.Max(x.Length, 1));
-        if (!(std > 0)) throw new InvalidOperationException($"LabData.Standardize: the training inputs are constant ({mean}); nothing to scale by");
+        if (!(std > 0)) throw new InvalidOperationException($"LabData.Standardize: the reference inputs are constant ({mean}); nothing to scale by");
         using var _ = Autodiff.NoGrad();
-        return (new TensorDataset((train.Inputs - mean) / std, train.Targets), new TensorDataset((test.Inputs - mean) / std, test.Targets));
+        return [.. sets.Select(d => new TensorDataset((d.Inputs - mean) / std, d.Targets))];
     }
 }

@@ -180,9 +180,8 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
             ClassSample(data.Test, p.SourceClasses, p.TestPerClass, sampling, "test_per_class"));
         var (targetTrain, targetTest) = (ClassSample(data.Train, p.TargetClasses, p.TargetPerClass, sampling, "target_per_class"),
             ClassSample(data.Test, p.TargetClasses, p.TestPerClass, sampling, "test_per_class"));
-        var (mean, std) = Moments(sourceTrain);
-        (sourceTrain, sourceTest, targetTrain, targetTest) = (Scale(sourceTrain, mean, std), Scale(sourceTest, mean, std),
-            Scale(targetTrain, mean, std), Scale(targetTest, mean, std));
+        var scaled = LabData.StandardizeBy(sourceTrain, sourceTrain, sourceTest, targetTrain, targetTest);
+        (sourceTrain, sourceTest, targetTrain, targetTest) = (scaled[0], scaled[1], scaled[2], scaled[3]);
 
         var model = NN.Models.LeNet5(classes: 5, generator: init);
         if (run.Arm != Scratch)
@@ -259,20 +258,6 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
         using var _ = Autodiff.NoGrad();
         var x = Ops.IndexSelect(flat.Inputs, 0, Tensor.FromArray(keep.ToArray()));
         return new TensorDataset(x.Reshape(keep.Count, 1, 28, 28), Tensor.FromArray(relabelled.ToArray()));
-    }
-
-    private static (double Mean, double Std) Moments(TensorDataset d)
-    {
-        var x = d.Inputs.ToDoubleArray();
-        double mean = x.Average();
-        double var = x.Sum(v => (v - mean) * (v - mean)) / x.Length;
-        return (mean, Math.Sqrt(var));
-    }
-
-    private static TensorDataset Scale(TensorDataset d, double mean, double std)
-    {
-        using var _ = Autodiff.NoGrad();
-        return new TensorDataset((d.Inputs - mean) / std, d.Targets);
     }
 
     /// <inheritdoc/>

@@ -8,9 +8,15 @@ public static partial class Ops
             throw new DTypeMismatchException(
                 $"{op}: mixed dtypes {a.DType.Name()} (shape {Shapes.Format(a.Shape)}) and {b.DType.Name()} (shape {Shapes.Format(b.Shape)}); convert one with .To(DType.{b.DType})");
         RequireFloat(op, a);
-        // The common case of equal shapes borrows a's shape array (read, never kept) instead of building one.
-        return Shapes.Equal(a.Shape, b.Shape) ? a._shape : Shapes.Broadcast(op, a.Shape, b.Shape);
+        return ResultShape(op, a, b);
     }
+
+    /// <summary>
+    /// The broadcast shape of a ⊕ b. The common case of equal shapes borrows a's shape array (read by the kernel,
+    /// never kept) instead of building one, so an elementwise op allocates no shape.
+    /// </summary>
+    private static int[] ResultShape(string op, Tensor a, Tensor b) =>
+        Shapes.Equal(a.Shape, b.Shape) ? a._shape : Shapes.Broadcast(op, a.Shape, b.Shape);
 
     /// <summary>
     /// a ⊕ b for two int64 tensors, with broadcasting: exact integer arithmetic that wraps around on overflow, as
@@ -18,8 +24,7 @@ public static partial class Ops
     /// </summary>
     private static Tensor IntegerBinary<K>(string op, Tensor a, Tensor b) where K : IBinaryKernel<long>
     {
-        var shape = Shapes.Equal(a.Shape, b.Shape) ? a._shape : Shapes.Broadcast(op, a.Shape, b.Shape);
-        return Graph.Record(null, Elementwise.Binary<long, K>(a, b, shape));
+        return Graph.Record(null, Elementwise.Binary<long, K>(a, b, ResultShape(op, a, b)));
     }
 
     private static bool BothInt64(Tensor a, Tensor b) => a.DType == DType.Int64 && b.DType == DType.Int64;

@@ -118,8 +118,8 @@ public class Adam : GradientOptimizer
             if (parameter.DType == DType.Float32) Kernel(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
             else Kernel(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
         }
-        else if (parameter.DType == DType.Float32) Fast<float>(parameter, grad, m, v, h);
-        else Fast<double>(parameter, grad, m, v, h);
+        else if (parameter.DType == DType.Float32) Vectorized(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
+        else Vectorized(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
     }
 
     private readonly struct Hyper
@@ -141,11 +141,8 @@ public class Adam : GradientOptimizer
     /// The update without state rounding, vectorized. Each element's arithmetic is the scalar kernel's, operation for
     /// operation (IEEE multiply, add, divide and square root, no fused multiply-add), so the bits do not depend on the
     /// vector width. It runs on the calling thread: the update is memory-bound, and splitting it across the two cores
-    /// of the benchmark machine made a step over 1M parameters slower, not faster (1.3–2.6 ms against 0.54 ms).
+    /// of the benchmark machine made a step over 1M parameters slower, not faster.
     /// </summary>
-    private static void Fast<T>(Tensor parameter, Tensor grad, Tensor m, Tensor v, Hyper h) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Vectorized(Data<T>(parameter), Data<T>(grad), Data<T>(m), Data<T>(v), h);
-
     private static void Vectorized<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, Hyper h) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int i = 0;
