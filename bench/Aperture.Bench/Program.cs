@@ -14,9 +14,13 @@ var markdown = new Option<string?>("--markdown")
 {
     Description = "Write the report into this markdown file between its result markers (default: docs/benchmarks.md for a full run, none for --quick)",
 };
+var profile = new Option<bool>("--profile")
+{
+    Description = "Profile Aperture alone instead: per-layer, backward and optimizer times of the training steps, and LeNet-5's convolution products, at the first thread count",
+};
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
-    quick, threads, json, markdown,
+    quick, threads, json, markdown, profile,
 };
 root.SetAction(parse =>
 {
@@ -35,6 +39,7 @@ root.SetAction(parse =>
         Console.Error.WriteLine("--threads: no thread count given (e.g. --threads 1,2)");
         return 2;
     }
+    if (parse.GetValue(profile)) return Aperture.Bench.Harness.Profiler.Run(counts[0]);
     var options = new BenchOptions(parse.GetValue(quick), counts, parse.GetValue(json), parse.GetValue(markdown),
         "dotnet run -c Release --project bench/Aperture.Bench" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""));
     return BenchRun.Execute(options);

@@ -158,7 +158,7 @@ internal static class Conv2dKernel
             {
                 // Patches as rows (Im2Row), so both factors are row-major; or, for short patches, the patch matrix
                 // read transposed (a stride swap) and transposed by the GEMM's packing, cheaper than building rows of
-                // a few elements one by one (LeNet's first layer, k = 25: 2.7 → 1.5 ms). Each output's k order, and
+                // a few elements one by one (LeNet's first layer, k = 25: about half the time). Each output's k order, and
                 // so its bits, is the same either way.
                 MatrixView<T> colT;
                 if (k <= 32)

@@ -78,9 +78,9 @@ internal static class GemmBlocking
     /// <summary>
     /// A thin, long C (shorter side at most this, longer side at least <see cref="DirectMinLong"/>) is done without
     /// packing, whatever its size: with so few rows every element of the long operand serves one or two register
-    /// tiles, so packing it is a copy that saves nothing. Measured on convolution-shaped products (LeNet: 6 × 25 ·
-    /// 25 × 10192 went from 150–280 to 35–48 µs; 16 × 150 · 150 × 6400 and 16 × 6400 · 6400 × 150 about 20% faster);
-    /// a C that is small both ways (6 × 25 over k = 10192) stays packed, where that measured faster.
+    /// tiles, so packing it is a copy that saves nothing. On LeNet's convolution products (listed by the bench's
+    /// <c>--profile</c>) this took 6 × 25 · 25 × 10192 from about 10–20 to about 60 GFLOP/s and the 16-row ones about
+    /// 20% faster; a C that is small both ways (6 × 25 over k = 10192) stays packed, which measured faster there.
     /// </summary>
     public static int DirectMaxThin = 16;
     /// <summary>See <see cref="DirectMaxThin"/>.</summary>
