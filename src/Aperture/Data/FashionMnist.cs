@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Numerics.Tensors;
+using System.Security.Cryptography;
 using Aperture.IO;
 
 namespace Aperture.Data;
@@ -17,6 +19,9 @@ public enum FashionMnistOrigin
 /// <summary>
 /// Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017): 28×28 grey images of clothing in 10 classes, 60,000 for training
 /// and 10,000 for testing. Images are float32 [n, 1, 28, 28] scaled to [0, 1]; labels are int64 [n].
+/// <see cref="LoadSubset"/> gives the shipped stratified subset (6,000 and 1,000 images), the same images whichever
+/// copy is installed; <see cref="LoadFull"/> gives the full dataset or says how to install it; <see cref="Load"/>
+/// gives whichever copy is found. <see cref="Fingerprint"/> identifies the content loaded.
 /// </summary>
 public sealed class FashionMnist
 {
@@ -34,12 +39,38 @@ public sealed class FashionMnist
     public static IReadOnlyList<string> FileNames { get; } =
         ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
-    private FashionMnist(TensorDataset train, TensorDataset test, FashionMnistOrigin origin, string directory)
+    /// <summary>
+    /// The files in <see cref="SubsetFolder"/> that give each subset image's index in the full dataset (training, then
+    /// test; int32 IDX, increasing), without the optional <c>.gz</c>.
+    /// </summary>
+    public static IReadOnlyList<string> IndexFileNames { get; } = ["train-indices-idx1-int32", "t10k-indices-idx1-int32"];
+
+    /// <summary>The number of training images in the full dataset.</summary>
+    public const int FullTrainCount = 60_000;
+
+    /// <summary>The number of test images in the full dataset.</summary>
+    public const int FullTestCount = 10_000;
+
+    /// <summary>
+    /// The <see cref="Fingerprint"/> of the shipped subset: what <see cref="LoadSubset"/> must read, from whichever copy.
+    /// </summary>
+    public const string SubsetSha256 = "eaf0fad18be080ee58d0cdb58b45a1f888ef6aa20fe096a26ae3ffa672096772";
+
+    private const string InstallHint =
+        "install it with 'sudo apt-get install dataset-fashion-mnist' (files in " + DebianDirectory + ") or pass --data-dir DIR, " +
+        "a directory holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and " +
+        "t10k-labels-idx1-ubyte.gz (gzipped or not)";
+
+    private FashionMnist(TensorDataset train, TensorDataset test, FashionMnistOrigin origin, string directory, string fingerprint,
+        int[]? trainIndices = null, int[]? testIndices = null)
     {
         Train = train;
         Test = test;
         Origin = origin;
         Directory = directory;
+        Fingerprint = fingerprint;
+        TrainIndices = trainIndices is null ? null : Array.AsReadOnly(trainIndices);
+        TestIndices = testIndices is null ? null : Array.AsReadOnly(testIndices);
     }
 
     /// <summary>The training images and labels.</summary>
@@ -54,11 +85,36 @@ public sealed class FashionMnist
     /// <summary>The directory the files were read from.</summary>
     public string Directory { get; }
 
+    /// <summary>
+    /// The content loaded, as lowercase hexadecimal SHA-256 of the four IDX files decompressed and concatenated in
+    /// <see cref="FileNames"/> order (header with the shape, then the raw bytes: training images, training labels,
+    /// test images, test labels), so <c>zcat</c> and <c>sha256sum</c> compute it too. The same for the same images and
+    /// labels wherever they were read from: the subset view is always <see cref="SubsetSha256"/>.
+    /// </summary>
+    public string Fingerprint { get; }
+
+    /// <summary>
+    /// For the subset view (<see cref="LoadSubset"/>), each training image's index in the full training split,
+    /// increasing; null otherwise.
+    /// </summary>
+    public IReadOnlyList<int>? TrainIndices { get; }
+
+    /// <summary>
+    /// For the subset view (<see cref="LoadSubset"/>), each test image's index in the full test split, increasing;
+    /// null otherwise.
+    /// </summary>
+    public IReadOnlyList<int>? TestIndices { get; }
+
+    /// <summary>Whether this is the subset view from <see cref="LoadSubset"/>.</summary>
+    public bool IsSubsetView => TrainIndices is not null;
+
     /// <summary>A sentence saying which copy was loaded, for logs and reports.</summary>
-    public string Source => Origin switch
+    public string Source => (Origin, IsSubsetView) switch
     {
-        FashionMnistOrigin.Directory => $"directory {Directory} ({Train.Count} train, {Test.Count} test)",
-        FashionMnistOrigin.DebianPackage => $"Debian package at {Directory} ({Train.Count} train, {Test.Count} test)",
+        (FashionMnistOrigin.Directory, false) => $"directory {Directory} ({Train.Count} train, {Test.Count} test)",
+        (FashionMnistOrigin.DebianPackage, false) => $"Debian package at {Directory} ({Train.Count} train, {Test.Count} test)",
+        (FashionMnistOrigin.Directory, true) => $"subset view ({Train.Count} train, {Test.Count} test) of directory {Directory}",
+        (FashionMnistOrigin.DebianPackage, true) => $"subset view ({Train.Count} train, {Test.Count} test) of Debian package at {Directory}",
         _ => $"built-in subset ({Train.Count} train, {Test.Count} test) at {Directory}",
     };
 
@@ -71,6 +127,60 @@ public sealed class FashionMnist
     {
         var (dir, origin) = Resolve(directory);
         return LoadFrom(dir, origin);
+    }
+
+    /// <summary>
+    /// The shipped subset (600 training and 100 test images per class), the same images whichever copy is read: from
+    /// <paramref name="directory"/> when given, else from Debian's package at <see cref="DebianDirectory"/> when
+    /// installed, the images and labels at the shipped indices (<see cref="TrainIndices"/>, <see cref="TestIndices"/>)
+    /// are taken; otherwise (or when <paramref name="directory"/> holds the subset itself) the shipped subset files are
+    /// read. <see cref="Origin"/> and <see cref="Source"/> say which copy. The content read must have
+    /// <see cref="SubsetSha256"/> as its <see cref="Fingerprint"/>; a copy that differs at those indices (another
+    /// version, or corrupt) is an <see cref="InvalidDataException"/>.
+    /// </summary>
+    public static FashionMnist LoadSubset(string? directory = null)
+    {
+        string subset = FindBuiltInSubset()
+            ?? throw new FileNotFoundException(
+                $"Fashion-MNIST: the shipped subset ({SubsetFolder}) was not found next to the application or above it; it holds the indices of the subset's images");
+        var trainIndices = ReadIndices(subset, IndexFileNames[0]);
+        var testIndices = ReadIndices(subset, IndexFileNames[1]);
+        var (dir, origin) = Resolve(directory);
+        var (train, test) = ReadRaw(dir);
+        if (train.Count != trainIndices.Length || test.Count != testIndices.Length)
+        {
+            train = train.Gather(trainIndices, dir, "training");
+            test = test.Gather(testIndices, dir, "test");
+        }
+        string fingerprint = Hash(train, test);
+        if (fingerprint != SubsetSha256)
+            throw new InvalidDataException(
+                $"Fashion-MNIST: the images and labels at the subset's indices in {dir} are not the shipped subset's (content SHA-256 " +
+                $"{fingerprint}, expected {SubsetSha256}): this copy is another version or corrupt; reinstall dataset-fashion-mnist " +
+                "or pass --data-dir with the original files");
+        return new FashionMnist(train.ToDataset(), test.ToDataset(), origin, System.IO.Path.GetFullPath(dir), fingerprint, trainIndices, testIndices);
+    }
+
+    /// <summary>
+    /// The full dataset (60,000 training and 10,000 test images): from <paramref name="directory"/> when given, else
+    /// from Debian's package at <see cref="DebianDirectory"/>. Without one, a <see cref="FileNotFoundException"/> (no
+    /// files) or <see cref="InvalidDataException"/> (files of another size, such as the subset) whose one-line message
+    /// says how to install it or which <c>--data-dir</c> to pass.
+    /// </summary>
+    public static FashionMnist LoadFull(string? directory = null)
+    {
+        string? dir = directory ?? (HasFiles(DebianDirectory) ? DebianDirectory : null);
+        if (dir is null)
+            throw new FileNotFoundException($"Fashion-MNIST: the full dataset is not installed; {InstallHint}");
+        if (!HasFiles(dir))
+            throw new FileNotFoundException($"Fashion-MNIST: the full dataset is not in {dir}; {InstallHint}");
+        var (train, test) = ReadRaw(dir);
+        if (train.Count != FullTrainCount || test.Count != FullTestCount)
+            throw new InvalidDataException(
+                $"Fashion-MNIST: {dir} holds {train.Count} training and {test.Count} test images, not the full dataset's " +
+                $"{FullTrainCount} and {FullTestCount}; {InstallHint}");
+        return new FashionMnist(train.ToDataset(), test.ToDataset(), directory is null ? FashionMnistOrigin.DebianPackage : FashionMnistOrigin.Directory,
+            System.IO.Path.GetFullPath(dir), Hash(train, test));
     }
 
     /// <summary>The directory <see cref="Load"/> reads and what kind of copy it is.</summary>
@@ -89,10 +199,14 @@ public sealed class FashionMnist
     public static FashionMnist LoadFrom(string directory, FashionMnistOrigin origin = FashionMnistOrigin.Directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        var (train, test) = ReadRaw(directory);
+        return new FashionMnist(train.ToDataset(), test.ToDataset(), origin, System.IO.Path.GetFullPath(directory), Hash(train, test));
+    }
+
+    private static (RawSplit Train, RawSplit Test) ReadRaw(string directory)
+    {
         var paths = FileNames.Select(f => Locate(directory, f)).ToArray();
-        var train = Read(paths[0], paths[1]);
-        var test = Read(paths[2], paths[3]);
-        return new FashionMnist(train, test, origin, System.IO.Path.GetFullPath(directory));
+        return (RawSplit.Read(paths[0], paths[1]), RawSplit.Read(paths[2], paths[3]));
     }
 
     /// <summary>
@@ -110,30 +224,98 @@ public sealed class FashionMnist
     }
 
     /// <summary>Reads a pair of image and label files into a dataset, checking that they belong together.</summary>
-    public static TensorDataset Read(string imagesPath, string labelsPath)
+    public static TensorDataset Read(string imagesPath, string labelsPath) => RawSplit.Read(imagesPath, labelsPath).ToDataset();
+
+    /// <summary>
+    /// SHA-256 of the four IDX files' contents as <see cref="Idx.Write(Stream, IdxArray)"/> lays them out: for each
+    /// split, the images' header [n, 28, 28] and bytes, then the labels' header [n] and bytes.
+    /// </summary>
+    private static string Hash(RawSplit train, RawSplit test)
     {
-        var images = Idx.Read(imagesPath);
-        var labels = Idx.Read(labelsPath);
-        if (images.ElementType != IdxElementType.UInt8 || images.Shape.Length != 3 || images.Shape[1] != 28 || images.Shape[2] != 28)
-            throw new IdxFormatException(imagesPath, $"expected unsigned-byte images [n, 28, 28], found {images.ElementType} {Shapes.Format(images.Shape)}");
-        if (labels.ElementType != IdxElementType.UInt8 || labels.Shape.Length != 1)
-            throw new IdxFormatException(labelsPath, $"expected unsigned-byte labels [n], found {labels.ElementType} {Shapes.Format(labels.Shape)}");
-        int n = images.Shape[0];
-        if (labels.Shape[0] != n)
-            throw new IdxFormatException(labelsPath, $"has {labels.Shape[0]} labels but {imagesPath} has {n} images");
-        var pixels = (byte[])images.Data;
-        var x = GC.AllocateUninitializedArray<float>(pixels.Length);
-        TensorPrimitives.ConvertTruncating<byte, float>(pixels, x); // exact: every byte is a float
-        TensorPrimitives.Divide(x, 255f, x);                        // correctly rounded, like the scalar p / 255f
-        var raw = (byte[])labels.Data;
-        var y = new long[n];
-        for (int i = 0; i < n; i++)
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> header = stackalloc byte[16];
+        foreach (var split in new[] { train, test })
         {
-            if (raw[i] >= ClassNames.Count)
-                throw new IdxFormatException(labelsPath, $"label {i} is {raw[i]}; Fashion-MNIST labels are 0 to {ClassNames.Count - 1}");
-            y[i] = raw[i];
+            header.Clear();
+            header[2] = (byte)IdxElementType.UInt8;
+            header[3] = 3;
+            BinaryPrimitives.WriteInt32BigEndian(header[4..], split.Count);
+            BinaryPrimitives.WriteInt32BigEndian(header[8..], 28);
+            BinaryPrimitives.WriteInt32BigEndian(header[12..], 28);
+            sha.AppendData(header);
+            sha.AppendData(split.Pixels);
+            header[3] = 1;
+            sha.AppendData(header[..8]);
+            sha.AppendData(split.Labels);
         }
-        return new TensorDataset(Tensor.Wrap(x, [n, 1, 28, 28]), Tensor.Wrap(y, [n]));
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    private static int[] ReadIndices(string directory, string file)
+    {
+        string path = Locate(directory, file);
+        var array = Idx.Read(path);
+        if (array.ElementType != IdxElementType.Int32 || array.Shape.Length != 1)
+            throw new IdxFormatException(path, $"expected int32 indices [n], found {array.ElementType} {Shapes.Format(array.Shape)}");
+        var indices = (int[])array.Data;
+        for (int i = 0; i < indices.Length; i++)
+            if (indices[i] < 0 || (i > 0 && indices[i] <= indices[i - 1]))
+                throw new IdxFormatException(path, $"index {i} is {indices[i]}; the indices must be non-negative and increasing");
+        return indices;
+    }
+
+    /// <summary>One split as in the files: n×784 pixel bytes and n label bytes, checked.</summary>
+    private sealed record RawSplit(byte[] Pixels, byte[] Labels)
+    {
+        private const int PixelCount = 28 * 28;
+
+        public int Count => Labels.Length;
+
+        public static RawSplit Read(string imagesPath, string labelsPath)
+        {
+            var images = Idx.Read(imagesPath);
+            var labels = Idx.Read(labelsPath);
+            if (images.ElementType != IdxElementType.UInt8 || images.Shape.Length != 3 || images.Shape[1] != 28 || images.Shape[2] != 28)
+                throw new IdxFormatException(imagesPath, $"expected unsigned-byte images [n, 28, 28], found {images.ElementType} {Shapes.Format(images.Shape)}");
+            if (labels.ElementType != IdxElementType.UInt8 || labels.Shape.Length != 1)
+                throw new IdxFormatException(labelsPath, $"expected unsigned-byte labels [n], found {labels.ElementType} {Shapes.Format(labels.Shape)}");
+            int n = images.Shape[0];
+            if (labels.Shape[0] != n)
+                throw new IdxFormatException(labelsPath, $"has {labels.Shape[0]} labels but {imagesPath} has {n} images");
+            var raw = (byte[])labels.Data;
+            for (int i = 0; i < n; i++)
+                if (raw[i] >= ClassNames.Count)
+                    throw new IdxFormatException(labelsPath, $"label {i} is {raw[i]}; Fashion-MNIST labels are 0 to {ClassNames.Count - 1}");
+            return new RawSplit((byte[])images.Data, raw);
+        }
+
+        /// <summary>The images and labels at <paramref name="indices"/>, in that order.</summary>
+        public RawSplit Gather(int[] indices, string directory, string split)
+        {
+            var pixels = new byte[(long)indices.Length * PixelCount];
+            var labels = new byte[indices.Length];
+            for (int i = 0; i < indices.Length; i++)
+            {
+                int k = indices[i];
+                if (k >= Count)
+                    throw new InvalidDataException(
+                        $"Fashion-MNIST: the subset's {split} index {k} is past the {Count} {split} images in {directory}; {InstallHint}");
+                Pixels.AsSpan(k * PixelCount, PixelCount).CopyTo(pixels.AsSpan(i * PixelCount));
+                labels[i] = Labels[k];
+            }
+            return new RawSplit(pixels, labels);
+        }
+
+        public TensorDataset ToDataset()
+        {
+            int n = Count;
+            var x = GC.AllocateUninitializedArray<float>(Pixels.Length);
+            TensorPrimitives.ConvertTruncating<byte, float>(Pixels, x); // exact: every byte is a float
+            TensorPrimitives.Divide(x, 255f, x);                        // correctly rounded, like the scalar p / 255f
+            var y = new long[n];
+            for (int i = 0; i < n; i++) y[i] = Labels[i];
+            return new TensorDataset(Tensor.Wrap(x, [n, 1, 28, 28]), Tensor.Wrap(y, [n]));
+        }
     }
 
     private static bool HasFiles(string directory) =>
