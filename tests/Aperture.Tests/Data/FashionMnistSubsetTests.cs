@@ -118,6 +118,10 @@ public class FashionMnistSubsetTests(FullSizeCopyFixture full) : IClassFixture<F
         Assert.Equal(FashionMnistOrigin.DebianPackage, view.Origin);
         Assert.StartsWith("subset view (6000 train, 1000 test) of Debian package at ", view.Source);
         AssertSameContent(FashionMnist.LoadSubset(Subset), view);
+        // zcat train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz | sha256sum
+        var all = FashionMnist.LoadFull();
+        Assert.Equal(FashionMnistOrigin.DebianPackage, all.Origin);
+        Assert.Equal("14410854cf7a289477dcfc7df3f8ec24741e281cdcc425ede0d9a748ca630214", all.Fingerprint);
     }
 
     [Fact]
