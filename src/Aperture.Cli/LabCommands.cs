@@ -64,16 +64,22 @@ internal static class LabCommands
         var ids = new Argument<string[]>("id") { Description = "phenomena to run (see `aperture lab list`)", Arity = ArgumentArity.ZeroOrMore };
         var all = new Option<bool>("--all") { Description = "run every phenomenon in the catalogue" };
         var tier = TierOption();
-        var seeds = new Option<int?>("--seeds") { Description = "seeds per arm (overrides the tier's default)" };
+        var seeds = new Option<int?>("--seeds") { Description = "seeds per arm in each block (overrides the tier's default)" };
+        var seedBase = new Option<int?>("--seed-base")
+        {
+            Description = "first seed of the discovery block: runs use seeds B … B+N−1, and the replication block B+N … B+2N−1 (default 0)",
+        };
+        var noReplication = new Option<bool>("--no-replication") { Description = "judge the discovery block only (no independent replication block)" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "a directory holding Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist, else the shipped subset)" };
         var set = new Option<string[]>("--set")
         {
             Description = "override a protocol setting: key=value, or id.key=value for one phenomenon (see `aperture lab show ID`)",
             AllowMultipleArgumentsPerToken = false,
         };
-        var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file (one record per phenomenon)" };
-        var cmd = new Command("run", "Run phenomena: every arm × seed not already finished in the store, then judge each verdict from the stored runs.")
+        var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file (one record per phenomenon, both blocks, with provenance)" };
+        var cmd = new Command("run", "Run phenomena: every arm × seed of a discovery block and an independent replication block not already finished in the store, then judge each block's verdict from the stored runs.")
         {
-            ids, all, tier, seeds, set, json,
+            ids, all, tier, seeds, seedBase, noReplication, dataDir, set, json,
         };
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
@@ -82,12 +88,15 @@ internal static class LabCommands
             if (r.GetValue(all) && r.GetValue(ids) is { Length: > 0 }) throw new LabConfigException("give phenomenon ids or --all, not both");
             var t = ParseTier(r.GetValue(tier));
             var overrides = SplitOverrides(r.GetValue(set) ?? [], chosen);
-            var protocols = chosen.Select(p => (P: p, Protocol: LabRunner.Resolve(p, t, overrides[p.Id], r.GetValue(seeds)))).ToList();
+            var protocols = chosen.Select(p => (P: p, Protocol: LabRunner.Resolve(p, t, overrides[p.Id], r.GetValue(seeds), r.GetValue(seedBase)))).ToList();
+            bool replicate = !r.GetValue(noReplication);
 
             using var runStore = Terminal.OpenStore(r.GetValue(store));
             AnsiConsole.MarkupLineInterpolated($"run store: [blue]{runStore.Path}[/]");
-            var runner = new LabRunner(runStore);
-            var outcomes = new List<PhenomenonOutcome>();
+            var runner = new LabRunner(runStore, new LabDataSource(r.GetValue(dataDir)));
+            // Plan every phenomenon first: a full tier without the full dataset stops here, before anything runs.
+            foreach (var (p, protocol) in protocols) runner.Plan(p, t, protocol);
+            var outcomes = new List<ReplicatedOutcome>();
             AnsiConsole.Progress()
                 .AutoClear(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(),
@@ -104,7 +113,7 @@ internal static class LabCommands
                             task.Value = e.Overall;
                             task.Description = Markup.Escape($"{p.Id} [{e.Arm} seed {e.Seed}, run {e.RunIndex + 1}/{e.RunCount}]");
                         });
-                        var outcome = runner.Run(p, t, protocol, progress, cancel);
+                        var outcome = runner.RunReplicated(p, t, protocol, replicate, progress, cancel);
                         task.Value = 1;
                         task.Description = Markup.Escape(p.Id);
                         task.StopTask();
@@ -118,39 +127,107 @@ internal static class LabCommands
         return cmd;
     }
 
-    private static void PrintOutcomes(IReadOnlyList<PhenomenonOutcome> outcomes)
+    private static void PrintOutcomes(IReadOnlyList<ReplicatedOutcome> outcomes)
     {
-        var table = new Table().AddColumns("phenomenon", "verdict", "effect [[95% CI]]", "seeds", "tier", "runs (new/reused)", "seconds");
+        var table = new Table().AddColumns("phenomenon", "discovery", "replication", "effect [[95% CI]] (discovery)", "seeds", "tier", "runs (new/reused)", "seconds");
         foreach (var o in outcomes)
+        {
+            var d = o.Discovery;
+            var rep = o.Replication;
+            string Cell(PhenomenonOutcome x) => $"[{Terminal.Colour(x.Verdict.Outcome)}]{Markup.Escape(x.Verdict.Outcome.Text())}[/]" +
+                                                (x.Verdict.SeedsToDecide is { } n ? Markup.Escape($" (≈{n} seeds to decide)") : "");
             table.AddRow(
                 Markup.Escape(o.Id),
-                $"[{Terminal.Colour(o.Verdict.Outcome)}]{Markup.Escape(o.Verdict.Outcome.Text())}[/]",
-                Markup.Escape($"{o.Verdict.Effect.Name}: {o.Verdict.Effect.Format()}"),
-                o.Seeds.ToString(CultureInfo.InvariantCulture),
-                Markup.Escape(o.Tier.ToString().ToLowerInvariant() + (o.Overrides.Any(k => k.Key != "seeds") ? " (modified)" : "")),
-                $"{o.RunsExecuted}/{o.RunsReused}",
-                o.Seconds.ToString("F1", CultureInfo.InvariantCulture));
+                Cell(d),
+                rep is null ? "—" : Cell(rep) + (o.Replicated == true ? " [green]✓[/]" : " [red]✗[/]"),
+                Markup.Escape($"{d.Verdict.Effect.Name}: {d.Verdict.Effect.Format()}"),
+                Markup.Escape(rep is null ? $"{d.SeedBase}–{d.SeedBase + d.Seeds - 1}" : $"{d.SeedBase}–{d.SeedBase + d.Seeds - 1} | {rep.SeedBase}–{rep.SeedBase + rep.Seeds - 1}"),
+                Markup.Escape(d.Tier.ToString().ToLowerInvariant() + (d.Overrides.Any(k => k.Key is not ("seeds" or "seed_base")) ? " (modified)" : "")),
+                $"{d.RunsExecuted + (rep?.RunsExecuted ?? 0)}/{d.RunsReused + (rep?.RunsReused ?? 0)}",
+                (d.Seconds + (rep?.Seconds ?? 0)).ToString("F1", CultureInfo.InvariantCulture));
+        }
         AnsiConsole.Write(table);
-        foreach (var o in outcomes) AnsiConsole.MarkupLineInterpolated($"[grey]reproduce:[/] {o.Command}");
+        var data = outcomes.Select(o => o.Discovery.DataSource).Distinct().ToList();
+        AnsiConsole.MarkupLineInterpolated($"[grey]data:[/] {string.Join("; ", data)}");
+        AnsiConsole.MarkupLineInterpolated($"[grey]code:[/] Aperture {Aperture.Lab.Store.RunStore.CodeVersion} on {Environment.MachineName}");
+        foreach (var o in outcomes) AnsiConsole.MarkupLineInterpolated($"[grey]reproduce:[/] {ReproduceCommand(o.Discovery.Reproduction)}");
     }
 
-    private static string OutcomesJson(IReadOnlyList<PhenomenonOutcome> outcomes)
+    /// <summary>The version of the --json record layout; bump it when a field changes meaning or is removed.</summary>
+    public const int JsonSchemaVersion = 2;
+
+    private static string OutcomesJson(IReadOnlyList<ReplicatedOutcome> outcomes)
     {
         static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
+        static JsonObject EstimateJson(Estimate e) => new()
+        {
+            ["name"] = e.Name,
+            ["value"] = Num(e.Value),
+            ["ci_low"] = Num(e.Low),
+            ["ci_high"] = Num(e.High),
+            ["n"] = e.N,
+            ["method"] = e.Method,
+        };
+        static JsonObject Block(PhenomenonOutcome o)
+        {
+            var checks = new JsonArray();
+            foreach (var c in o.Verdict.Checks)
+            {
+                var node = EstimateJson(c.Estimate);
+                node["supports"] = c.Band;
+                node["contradicts"] = c.ContradictingBand;
+                node["outcome"] = c.Outcome.Text();
+                node["degenerate"] = c.Degenerate;
+                node["reason"] = c.Reason;
+                checks.Add(node);
+            }
+            var overrides = new JsonObject();
+            foreach (var (k, v) in o.Overrides) overrides[k] = v;
+            return new JsonObject
+            {
+                ["verdict"] = o.Verdict.Outcome.Text(),
+                ["seeds_to_decide"] = o.Verdict.SeedsToDecide,
+                ["seed_base"] = o.SeedBase,
+                ["seeds"] = o.Seeds,
+                ["effect"] = EstimateJson(o.Verdict.Effect),
+                ["checks"] = checks,
+                ["overrides"] = overrides,
+                ["runs_new"] = o.RunsExecuted,
+                ["runs_reused"] = o.RunsReused,
+                ["run_ids"] = new JsonArray([.. o.RunIds.Select(id => (JsonNode)JsonValue.Create(id)!)]),
+                ["verdict_id"] = o.VerdictId,
+                ["seconds"] = Math.Round(o.Seconds, 3),
+                ["command"] = ReproduceCommand(o.Reproduction),
+            };
+        }
         var array = new JsonArray();
         foreach (var o in outcomes)
             array.Add(new JsonObject
             {
                 ["id"] = o.Id,
-                ["verdict"] = o.Verdict.Outcome.Text(),
-                ["effect"] = Num(o.Verdict.Effect.Value),
-                ["ci_low"] = Num(o.Verdict.Effect.Low),
-                ["ci_high"] = Num(o.Verdict.Effect.High),
-                ["seeds"] = o.Seeds,
-                ["tier"] = o.Tier.ToString().ToLowerInvariant(),
-                ["seconds"] = Math.Round(o.Seconds, 3),
+                ["tier"] = o.Discovery.Tier.ToString().ToLowerInvariant(),
+                ["verdict"] = o.Discovery.Verdict.Outcome.Text(),
+                ["replicated"] = o.Replicated,
+                ["summary"] = o.Summary,
+                ["protocol_version"] = o.Discovery.ProtocolVersion,
+                ["data"] = new JsonObject { ["source"] = o.Discovery.DataSource, ["sha256"] = o.Discovery.DataFingerprint },
+                ["code_version"] = o.Discovery.CodeVersion,
+                ["host"] = o.Discovery.Host,
+                ["discovery"] = Block(o.Discovery),
+                ["replication"] = o.Replication is null ? null : Block(o.Replication),
             });
-        return array.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        return new JsonObject { ["schema_version"] = JsonSchemaVersion, ["results"] = array }
+            .ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+    }
+
+    /// <summary>The <c>aperture</c> command line that reproduces a verdict.</summary>
+    public static string ReproduceCommand(Reproduction r)
+    {
+        var parts = new List<string> { "./aperture lab run", r.Id, "--tier", r.Tier == Tier.Full ? "full" : "quick", "--seeds", r.Seeds.ToString(CultureInfo.InvariantCulture) };
+        if (r.SeedBase != 0) parts.AddRange(["--seed-base", r.SeedBase.ToString(CultureInfo.InvariantCulture)]);
+        foreach (var (k, v) in r.Overrides)
+            if (k is not ("seeds" or "seed_base")) parts.Add($"--set {k}={v}");
+        return string.Join(' ', parts);
     }
 
     // "key=value" applies to every chosen phenomenon (each must have the key); "id.key=value" to one.

@@ -16,7 +16,7 @@ internal static class ReportCommand
             using var s = Terminal.OpenStore(r.GetValue(store));
             ReportSummary summary = null!;
             AnsiConsole.Status().Start("writing the report", ctx =>
-                summary = ReportWriter.Write(s, r.GetValue(output)!, new Reporter(id => ctx.Status($"drawing {Markup.Escape(id)}"))));
+                summary = ReportWriter.Write(s, r.GetValue(output)!, LabCommands.ReproduceCommand, new Reporter(id => ctx.Status($"drawing {Markup.Escape(id)}"))));
             AnsiConsole.MarkupLineInterpolated($"wrote {summary.Pages.Count} pages and {summary.Images.Count} images: [blue]{summary.IndexPath}[/]");
             return 0;
         }));

@@ -65,8 +65,10 @@ internal static class RunsCommands
             Row("seconds", run.Seconds?.ToString("F3", CultureInfo.InvariantCulture));
             Row("config", run.ConfigJson);
             Row("config hash", run.ConfigHash);
+            Row("arm settings", run.ArmJson);
+            Row("protocol version", run.ProtocolVersion);
             Row("code version", run.CodeVersion);
-            Row("source version", run.SourceVersion);
+            Row("data", $"{run.DataSource} (sha256 {run.DataFingerprint})");
             Row("host / pid", $"{run.Host} / {run.Pid}");
             if (run.Error is not null) Row("error", run.Error);
             AnsiConsole.Write(grid);

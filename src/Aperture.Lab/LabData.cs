@@ -3,18 +3,46 @@ using Aperture.Data;
 namespace Aperture.Lab;
 
 /// <summary>
-/// Fashion-MNIST as the lab's phenomena use it: loaded once per process (every run of a sweep reads the same copy), and
-/// drawn from in stratified samples of flat images [n, 784], standardized by the training sample's statistics.
+/// The data a protocol's runs read, resolved once per sweep: which dataset, which copy it came from, and the content
+/// hash that goes into every run's identity (so a run stored with one copy is never reused for another). Also the
+/// pure helpers the phenomena use to draw from it: stratified flat samples and standardization.
 /// </summary>
-public static class LabData
+public sealed class LabData
 {
-    private static readonly Lazy<FashionMnist> Cached = new(() => Aperture.Data.FashionMnist.Load());
+    private readonly FashionMnist? _fashionMnist;
 
-    /// <summary>
-    /// Fashion-MNIST from <see cref="Aperture.Data.FashionMnist.Load"/> (Debian's copy when installed, else the shipped
-    /// 6000 + 1000 subset), loaded on first use and then shared.
-    /// </summary>
-    public static FashionMnist FashionMnist => Cached.Value;
+    private LabData(LabDataset kind, FashionMnist? fashionMnist, string fingerprint, string source)
+    {
+        Kind = kind;
+        _fashionMnist = fashionMnist;
+        Fingerprint = fingerprint;
+        Source = source;
+    }
+
+    /// <summary>No external data (a synthetic task draws everything from its seed).</summary>
+    public static LabData None { get; } = new(LabDataset.None, null, "none", "no external data (synthetic)");
+
+    /// <summary>Wraps a loaded copy of Fashion-MNIST as the data of <paramref name="kind"/>.</summary>
+    public static LabData Of(LabDataset kind, FashionMnist data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (kind == LabDataset.None) throw new ArgumentException("LabDataset.None carries no data", nameof(kind));
+        string what = kind == LabDataset.FashionMnistSubset ? "Fashion-MNIST subset (shipped images, by their index in the full set)" : "Fashion-MNIST, full";
+        return new LabData(kind, data, data.Fingerprint, $"{what}: {data.Source}");
+    }
+
+    /// <summary>Which dataset.</summary>
+    public LabDataset Kind { get; }
+
+    /// <summary>The content hash of the images and labels read (lowercase hex), or "none".</summary>
+    public string Fingerprint { get; }
+
+    /// <summary>Which copy was read, in words.</summary>
+    public string Source { get; }
+
+    /// <summary>Fashion-MNIST as this protocol reads it; an error for a protocol that declared no data.</summary>
+    public FashionMnist FashionMnist => _fashionMnist
+        ?? throw new InvalidOperationException("this protocol declared no data (LabDataset.None); a phenomenon that reads Fashion-MNIST must say so in its Data method");
 
     /// <summary>Pixels per Fashion-MNIST image.</summary>
     public const int Pixels = 28 * 28;
@@ -22,7 +50,7 @@ public static class LabData
     /// <summary>
     /// <paramref name="perClass"/> examples of each class of <paramref name="dataset"/>, drawn without replacement from
     /// <paramref name="generator"/>, as inputs [n, 784] (each image flattened row by row) and int64 labels [n], in the
-    /// dataset's order. A class with fewer examples is an error naming <paramref name="setting"/> and the copy loaded.
+    /// dataset's order. A class with fewer examples is an error naming <paramref name="setting"/>.
     /// </summary>
     public static TensorDataset FlatSample(TensorDataset dataset, int perClass, Generator generator, string setting)
     {
@@ -31,9 +59,9 @@ public static class LabData
         var labels = dataset.Targets.ToArray<long>();
         int fewest = labels.Length == 0 ? 0 : labels.GroupBy(l => l).Min(c => c.Count());
         if (perClass > fewest)
-            throw new InvalidOperationException(
-                $"{setting} = {perClass}, but the Fashion-MNIST copy loaded ({FashionMnist.Source}) has only {fewest} images of some class " +
-                "in that split; lower the setting or install Debian's dataset-fashion-mnist package");
+            throw new LabConfigException(
+                $"{setting} = {perClass}, but the data this tier reads has only {fewest} images of some class in that split " +
+                "(the quick tier reads the shipped subset: 600 training and 100 test images per class); lower the setting or use --tier full");
         var indices = Splits.StratifiedSample(labels, perClass, generator);
         var (x, y) = new Subset(dataset, indices).GetAll();
         int n = indices.Length;
@@ -66,5 +94,42 @@ public static class LabData
         if (!(std > 0)) throw new InvalidOperationException($"LabData.Standardize: the reference inputs are constant ({mean}); nothing to scale by");
         using var _ = Autodiff.NoGrad();
         return [.. sets.Select(d => new TensorDataset((d.Inputs - mean) / std, d.Targets))];
+    }
+}
+
+/// <summary>
+/// Loads the data protocols declare, once per sweep (an instance, not a process-wide cache): the shipped Fashion-MNIST
+/// subset read by index from whichever copy is installed, or the full dataset, which must be installed.
+/// </summary>
+/// <param name="directory">A directory holding Fashion-MNIST's IDX files, overriding the automatic choice (the CLI's --data-dir).</param>
+public sealed class LabDataSource(string? directory = null)
+{
+    private readonly Dictionary<LabDataset, LabData> _loaded = [];
+    private readonly Lock _lock = new();
+
+    /// <summary>The directory given, if any.</summary>
+    public string? Directory { get; } = directory;
+
+    /// <summary>
+    /// The data of <paramref name="kind"/>, loaded on first use. The full dataset with no full copy installed is a
+    /// <see cref="LabConfigException"/> whose one line says how to install it or which --data-dir to pass.
+    /// </summary>
+    public LabData Resolve(LabDataset kind)
+    {
+        if (kind == LabDataset.None) return LabData.None;
+        lock (_lock)
+        {
+            if (_loaded.TryGetValue(kind, out var found)) return found;
+            FashionMnist data;
+            try
+            {
+                data = kind == LabDataset.FashionMnistSubset ? FashionMnist.LoadSubset(Directory) : FashionMnist.LoadFull(Directory);
+            }
+            catch (FileNotFoundException e)
+            {
+                throw new LabConfigException(e.Message);
+            }
+            return _loaded[kind] = LabData.Of(kind, data);
+        }
     }
 }

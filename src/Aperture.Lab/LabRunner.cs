@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Aperture.Lab.Store;
 
 namespace Aperture.Lab;
@@ -30,11 +31,11 @@ public enum LabProgressKind
     Finished,
 }
 
-/// <summary>A phenomenon's result after a sweep: the verdict judged from its stored runs.</summary>
+/// <summary>A phenomenon's result on one block of seeds: the verdict judged from its stored runs, with its provenance.</summary>
 /// <param name="Id">The phenomenon's id.</param>
 /// <param name="Tier">The tier.</param>
 /// <param name="Protocol">The protocol used (defaults plus overrides).</param>
-/// <param name="Overrides">The settings that differ from the tier's defaults.</param>
+/// <param name="Overrides">The settings that differ from the tier's defaults (seeds and seed base included).</param>
 /// <param name="Verdict">The verdict.</param>
 /// <param name="Seeds">The number of seeds.</param>
 /// <param name="Seconds">The stored runs' total time.</param>
@@ -44,83 +45,198 @@ public enum LabProgressKind
 public sealed record PhenomenonOutcome(string Id, Tier Tier, LabProtocol Protocol, IReadOnlyList<KeyValuePair<string, string>> Overrides,
     Verdict Verdict, int Seeds, double Seconds, int RunsExecuted, int RunsReused, long VerdictId)
 {
-    /// <summary>The command that reproduces this result.</summary>
-    public string Command => LabRunner.ReproduceCommand(Id, Tier, Seeds, Overrides);
+    /// <summary>The first seed of the block.</summary>
+    public int SeedBase => Protocol.SeedBase;
+
+    /// <summary>The run ids judged.</summary>
+    public IReadOnlyList<string> RunIds { get; init; } = [];
+
+    /// <summary>The content hash of the data the runs read.</summary>
+    public string DataFingerprint { get; init; } = "none";
+
+    /// <summary>Which copy of the data the runs read.</summary>
+    public string DataSource { get; init; } = "";
+
+    /// <summary>Aperture's version and commit.</summary>
+    public string CodeVersion { get; init; } = RunStore.CodeVersion;
+
+    /// <summary>The phenomenon's protocol version.</summary>
+    public int ProtocolVersion { get; init; }
+
+    /// <summary>The machine that judged it.</summary>
+    public string Host { get; init; } = Environment.MachineName;
+
+    /// <summary>What reproduces this verdict.</summary>
+    public Reproduction Reproduction => new(Id, Tier, Seeds, SeedBase, Overrides);
+}
+
+/// <summary>What reproduces a verdict: the phenomenon, tier, seed block and overridden settings (the CLI formats it as a command line).</summary>
+/// <param name="Id">The phenomenon's id.</param>
+/// <param name="Tier">The tier.</param>
+/// <param name="Seeds">Seeds per arm.</param>
+/// <param name="SeedBase">The block's first seed.</param>
+/// <param name="Overrides">Settings that differ from the tier's defaults (seeds and seed base among them, if they do).</param>
+public sealed record Reproduction(string Id, Tier Tier, int Seeds, int SeedBase, IReadOnlyList<KeyValuePair<string, string>> Overrides);
+
+/// <summary>
+/// A phenomenon judged on a discovery block of seeds and on an independent replication block of the same size (the
+/// next seeds): a verdict is replicated only when both blocks give the same outcome.
+/// </summary>
+/// <param name="Discovery">The verdict on seeds B … B + N − 1.</param>
+/// <param name="Replication">The verdict on seeds B + N … B + 2N − 1, or null when only one block was judged.</param>
+public sealed record ReplicatedOutcome(PhenomenonOutcome Discovery, PhenomenonOutcome? Replication)
+{
+    /// <summary>The phenomenon's id.</summary>
+    public string Id => Discovery.Id;
+
+    /// <summary>True when both blocks gave the same outcome; null when there is no replication block.</summary>
+    public bool? Replicated => Replication is null ? null : Replication.Verdict.Outcome == Discovery.Verdict.Outcome;
+
+    /// <summary>"held, replicated", "held; replication: inconclusive", or the discovery outcome alone.</summary>
+    public string Summary => Replication is null ? Discovery.Verdict.Outcome.Text()
+        : Replicated == true ? Discovery.Verdict.Outcome.Text() + ", replicated"
+        : $"{Discovery.Verdict.Outcome.Text()}; replication: {Replication.Verdict.Outcome.Text()} (not replicated)";
 }
 
 /// <summary>
-/// Runs phenomena against a run store: every arm × seed of the protocol, skipping runs the store already has finished,
-/// then judges the verdict from the stored runs alone and stores it. Progress goes to an <see cref="IProgress{T}"/>.
+/// Runs phenomena against a run store in three separable steps: <see cref="Plan"/> turns a protocol into run specs
+/// (each a pure description a process anywhere can execute), <see cref="Execute"/> runs one spec into the store, and
+/// <see cref="Judge(Phenomenon, Tier, LabProtocol)"/> computes the verdict from the stored runs alone and stores it.
 /// </summary>
-public sealed class LabRunner(RunStore store)
+/// <param name="store">The run store.</param>
+/// <param name="data">Where data is loaded from (a fresh source by default: Debian's copy when installed, else the shipped subset).</param>
+public sealed class LabRunner(RunStore store, LabDataSource? data = null)
 {
+    private readonly LabDataSource _data = data ?? new LabDataSource();
+
+    /// <summary>The data source runs read from.</summary>
+    public LabDataSource DataSource => _data;
+
     /// <summary>
     /// The protocol for <paramref name="phenomenon"/> at <paramref name="tier"/> with <paramref name="overrides"/>
-    /// (key → value; <paramref name="seeds"/>, when given, sets <c>seeds</c>), validated.
+    /// (key → value; <paramref name="seeds"/> and <paramref name="seedBase"/>, when given, set <c>seeds</c> and
+    /// <c>seed_base</c>), validated.
     /// </summary>
-    public static LabProtocol Resolve(Phenomenon phenomenon, Tier tier, IEnumerable<KeyValuePair<string, string>>? overrides = null, int? seeds = null)
+    public static LabProtocol Resolve(Phenomenon phenomenon, Tier tier, IEnumerable<KeyValuePair<string, string>>? overrides = null,
+        int? seeds = null, int? seedBase = null)
     {
         var list = (overrides ?? []).ToList();
-        if (seeds is { } n) list.Add(KeyValuePair.Create("seeds", n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        if (seeds is { } n) list.Add(KeyValuePair.Create("seeds", n.ToString(CultureInfo.InvariantCulture)));
+        if (seedBase is { } b) list.Add(KeyValuePair.Create("seed_base", b.ToString(CultureInfo.InvariantCulture)));
         return ProtocolBinding.Apply(phenomenon.Defaults(tier), list, phenomenon.Id);
     }
 
-    /// <summary>The runs a protocol needs, in the order they are run (seed-major, so early seeds of every arm finish first).</summary>
-    public static IReadOnlyList<RunSpec> Plan(Phenomenon phenomenon, Tier tier, LabProtocol protocol)
+    /// <summary>
+    /// The runs a protocol needs, in the order they are run (seed-major, so early seeds of every arm finish first).
+    /// Resolves the protocol's data first (its fingerprint is part of every run's identity), so a full tier without
+    /// the full dataset stops here, before anything runs.
+    /// </summary>
+    public IReadOnlyList<RunSpec> Plan(Phenomenon phenomenon, Tier tier, LabProtocol protocol)
     {
-        string config = ProtocolBinding.RunConfigJson(protocol), version = phenomenon.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        ProtocolBinding.Validate(protocol, phenomenon.Id);
+        var dataset = phenomenon.DataFor(protocol, tier);
+        var data = _data.Resolve(dataset);
+        string config = ProtocolBinding.RunConfigJson(protocol);
+        string version = phenomenon.Version.ToString(CultureInfo.InvariantCulture);
         var arms = phenomenon.ArmsFor(protocol);
-        if (arms.Count == 0 || arms.Distinct().Count() != arms.Count)
-            throw new InvalidOperationException($"{phenomenon.Id}: arms must be distinct and at least one, found [{string.Join(", ", arms)}]");
-        return [.. Enumerable.Range(0, protocol.Seeds).SelectMany(seed => arms.Select(arm =>
-            new RunSpec(RunStore.RunIdentity(phenomenon.Id, tier, arm, seed, config, version), phenomenon.Id, tier, arm, seed, config, version)))];
+        if (arms.Count == 0 || arms.Select(a => a.Name).Distinct().Count() != arms.Count)
+            throw new InvalidOperationException($"{phenomenon.Id}: arms must have distinct names and be at least one, found [{string.Join(", ", arms.Select(a => a.Name))}]");
+        return [.. Enumerable.Range(protocol.SeedBase, protocol.Seeds).SelectMany(seed => arms.Select(arm =>
+        {
+            string armJson = arm.ToJson();
+            string id = RunStore.RunIdentity(phenomenon.Id, tier, armJson, seed, config, version, RunStore.CodeVersion, data.Fingerprint);
+            return new RunSpec(id, phenomenon.Id, tier, arm.Name, armJson, seed, config, version, RunStore.CodeVersion, dataset, data.Fingerprint, data.Source);
+        }))];
     }
 
-    /// <summary>Runs what is missing of the protocol, then judges and stores the verdict.</summary>
+    /// <summary>
+    /// Executes one run spec into the store (in this process; the spec holds everything needed): returns false,
+    /// doing nothing, when the store already has it finished. A run that throws is marked failed and rethrown as a
+    /// <see cref="LabRunException"/> naming the phenomenon, arm and seed.
+    /// </summary>
+    /// <param name="spec">The run to execute.</param>
+    /// <param name="phenomenon">The phenomenon it belongs to (default: the catalogue's phenomenon of that id).</param>
+    /// <param name="progress">Receives the run's progress, from 0 to 1.</param>
+    /// <param name="cancellation">Stops the run between measurements.</param>
+    public bool Execute(RunSpec spec, Phenomenon? phenomenon = null, Action<double>? progress = null, CancellationToken cancellation = default)
+    {
+        phenomenon ??= Catalogue.Get(spec.Phenomenon);
+        if (phenomenon.Id != spec.Phenomenon) throw new ArgumentException($"run spec of {spec.Phenomenon} given with phenomenon {phenomenon.Id}", nameof(phenomenon));
+        if (spec.CodeVersion != RunStore.CodeVersion)
+            throw new LabRunException($"{spec.Phenomenon}: run {spec.RunId[..8]} was planned by Aperture {spec.CodeVersion}; this is {RunStore.CodeVersion}");
+        var data = _data.Resolve(spec.Data);
+        if (data.Fingerprint != spec.DataFingerprint)
+            throw new LabRunException($"{spec.Phenomenon}: run {spec.RunId[..8]} was planned on data {spec.DataFingerprint[..Math.Min(12, spec.DataFingerprint.Length)]}, " +
+                                      $"but this machine reads {data.Fingerprint[..Math.Min(12, data.Fingerprint.Length)]} ({data.Source})");
+        long experiment = store.EnsureExperiment(phenomenon.Id, phenomenon.Claim);
+        if (!store.BeginRun(spec, experiment)) return false;
+        var protocol = phenomenon.ReadProtocol(spec.ConfigJson);
+        var context = new RunContext(phenomenon.ReadArm(spec.ArmJson), spec.Seed, spec.Tier, data,
+            store.StagesFor(phenomenon.Id, spec.ProtocolVersion), progress, cancellation);
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            phenomenon.Execute(protocol, context.ArmValue, context);
+        }
+        catch (Exception e)
+        {
+            store.FailRun(spec.RunId, e.ToString(), clock.Elapsed.TotalSeconds);
+            if (e is OperationCanceledException) throw;
+            throw new LabRunException($"{phenomenon.Id}: run {spec.RunId[..8]} (arm {spec.Arm}, seed {spec.Seed}) failed: {e.Message}", e);
+        }
+        store.FinishRun(spec.RunId, context, clock.Elapsed.TotalSeconds);
+        return true;
+    }
+
+    /// <summary>Runs what is missing of the protocol's block of seeds, then judges and stores the verdict.</summary>
     public PhenomenonOutcome Run(Phenomenon phenomenon, Tier tier, LabProtocol protocol, IProgress<LabProgress>? progress = null,
         CancellationToken cancellation = default)
     {
-        ProtocolBinding.Validate(protocol, phenomenon.Id);
         var plan = Plan(phenomenon, tier, protocol);
-        long experiment = store.EnsureExperiment(phenomenon.Id, phenomenon.Claim);
         int executed = 0, reused = 0;
         for (int i = 0; i < plan.Count; i++)
         {
             cancellation.ThrowIfCancellationRequested();
             var spec = plan[i];
             int index = i;
-            if (!store.BeginRun(spec, experiment))
+            if (store.StatusOf(spec.RunId) == RunStatus.Finished)
             {
                 reused++;
                 progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Reused, 1));
                 continue;
             }
             progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Started, 0));
-            var context = new RunContext(spec.Arm, spec.Seed, tier,
-                f => progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Step, f)),
-                cancellation);
-            var clock = Stopwatch.StartNew();
-            try
-            {
-                phenomenon.Execute(protocol, context);
-            }
-            catch (Exception e)
-            {
-                store.FailRun(spec.RunId, e.ToString(), clock.Elapsed.TotalSeconds);
-                if (e is OperationCanceledException) throw;
-                throw new LabRunException($"{phenomenon.Id}: run {spec.RunId[..8]} (arm {spec.Arm}, seed {spec.Seed}) failed: {e.Message}", e);
-            }
-            store.FinishRun(spec.RunId, context, clock.Elapsed.TotalSeconds);
-            executed++;
+            if (Execute(spec, phenomenon, f => progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Step, f)), cancellation))
+                executed++;
+            else
+                reused++;
             progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Finished, 1));
         }
-        return Judge(phenomenon, tier, protocol, executed, reused);
+        return Judge(phenomenon, tier, protocol, plan, executed, reused);
     }
 
-    /// <summary>Judges a protocol from its stored runs (all must be finished) and stores the verdict. Runs nothing.</summary>
-    public PhenomenonOutcome Judge(Phenomenon phenomenon, Tier tier, LabProtocol protocol, int executed = 0, int reused = 0)
+    /// <summary>
+    /// Runs and judges the discovery block (the protocol's seeds) and, when <paramref name="replicate"/>, an
+    /// independent replication block of the same size on the next seeds.
+    /// </summary>
+    public ReplicatedOutcome RunReplicated(Phenomenon phenomenon, Tier tier, LabProtocol protocol, bool replicate = true,
+        IProgress<LabProgress>? progress = null, CancellationToken cancellation = default)
     {
-        var plan = Plan(phenomenon, tier, protocol);
+        var discovery = Run(phenomenon, tier, protocol, progress, cancellation);
+        if (!replicate) return new ReplicatedOutcome(discovery, null);
+        var replication = Run(phenomenon, tier, ReplicationOf(protocol), progress, cancellation);
+        return new ReplicatedOutcome(discovery, replication);
+    }
+
+    /// <summary>The replication block of <paramref name="protocol"/>: the same settings on the next <c>seeds</c> seeds.</summary>
+    public static LabProtocol ReplicationOf(LabProtocol protocol) => protocol with { SeedBase = protocol.SeedBase + protocol.Seeds };
+
+    /// <summary>Judges a protocol from its stored runs (all must be finished) and stores the verdict. Runs nothing.</summary>
+    public PhenomenonOutcome Judge(Phenomenon phenomenon, Tier tier, LabProtocol protocol) =>
+        Judge(phenomenon, tier, protocol, Plan(phenomenon, tier, protocol), 0, 0);
+
+    private PhenomenonOutcome Judge(Phenomenon phenomenon, Tier tier, LabProtocol protocol, IReadOnlyList<RunSpec> plan, int executed, int reused)
+    {
         var unfinished = plan.Where(s => store.StatusOf(s.RunId) != RunStatus.Finished).ToList();
         if (unfinished.Count > 0)
             throw new LabRunException($"{phenomenon.Id}: cannot judge yet: {unfinished.Count} of {plan.Count} runs are not finished " +
@@ -129,18 +245,16 @@ public sealed class LabRunner(RunStore store)
         var verdict = phenomenon.JudgeRuns(protocol, runs);
         var overrides = ProtocolBinding.Differences(protocol, phenomenon.Defaults(tier));
         long experiment = store.EnsureExperiment(phenomenon.Id, phenomenon.Claim);
+        string fingerprint = plan.Count > 0 ? plan[0].DataFingerprint : "none", source = plan.Count > 0 ? plan[0].DataSource : "";
         long id = store.SaveVerdict(phenomenon.Id, tier, experiment, protocol, overrides, [.. plan.Select(s => s.RunId)], verdict,
-            runs.Seconds, phenomenon.Version.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return new PhenomenonOutcome(phenomenon.Id, tier, protocol, overrides, verdict, protocol.Seeds, runs.Seconds, executed, reused, id);
-    }
-
-    /// <summary>The <c>aperture</c> command line that reproduces a result.</summary>
-    public static string ReproduceCommand(string id, Tier tier, int seeds, IReadOnlyList<KeyValuePair<string, string>> overrides)
-    {
-        var parts = new List<string> { "./aperture lab run", id, "--tier", RunStore.TierName(tier), "--seeds", seeds.ToString(System.Globalization.CultureInfo.InvariantCulture) };
-        foreach (var (k, v) in overrides)
-            if (k != "seeds") parts.Add($"--set {k}={v}");
-        return string.Join(' ', parts);
+            runs.Seconds, phenomenon.Version.ToString(CultureInfo.InvariantCulture), fingerprint, source);
+        return new PhenomenonOutcome(phenomenon.Id, tier, protocol, overrides, verdict, protocol.Seeds, runs.Seconds, executed, reused, id)
+        {
+            RunIds = [.. plan.Select(s => s.RunId)],
+            DataFingerprint = fingerprint,
+            DataSource = source,
+            ProtocolVersion = phenomenon.Version,
+        };
     }
 }
 

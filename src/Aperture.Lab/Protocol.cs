@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
@@ -15,16 +16,22 @@ namespace Aperture.Lab;
 /// </summary>
 public abstract record LabProtocol
 {
-    /// <summary>How many seeds every arm is run with; a run's seed is 0, 1, …, Seeds − 1.</summary>
+    /// <summary>How many seeds every arm is run with; a run's seeds are SeedBase, …, SeedBase + Seeds − 1.</summary>
     [Description("seeds per arm (independent repetitions)")]
+    [Range(2, 10_000)]
     public int Seeds { get; init; } = 5;
 
-    /// <summary>What is wrong with these settings, one sentence each (empty when they are valid).</summary>
-    public virtual IEnumerable<string> Problems()
-    {
-        if (Seeds < 2) yield return $"seeds must be at least 2 (a confidence interval needs two), found {Seeds}";
-        if (Seeds > 10_000) yield return $"seeds must be at most 10000, found {Seeds}";
-    }
+    /// <summary>The first seed of the block: an independent replication uses the next block (SeedBase + Seeds).</summary>
+    [Description("first seed of the block: runs use seeds seed_base … seed_base + seeds − 1")]
+    [Range(0, 1_000_000_000)]
+    public int SeedBase { get; init; }
+
+    /// <summary>
+    /// What is wrong with these settings, one sentence each (empty when they are valid). Ranges declared with
+    /// <see cref="RangeAttribute"/> are checked by <see cref="ProtocolBinding.Validate"/>; override this for rules
+    /// that tie several settings together.
+    /// </summary>
+    public virtual IEnumerable<string> Problems() => [];
 }
 
 /// <summary>Marks a protocol setting as a verdict threshold: stated in advance, used by the rule, not part of a run's identity.</summary>
@@ -79,21 +86,45 @@ public static class ProtocolBinding
         return result;
     }
 
-    /// <summary>Throws <see cref="LabConfigException"/> listing every problem the protocol reports.</summary>
+    /// <summary>
+    /// Throws <see cref="LabConfigException"/> listing every problem: each setting outside its declared
+    /// <see cref="RangeAttribute"/> (for a list, each element), then what <see cref="LabProtocol.Problems"/> reports.
+    /// </summary>
     public static void Validate(LabProtocol protocol, string phenomenonId)
     {
-        var problems = protocol.Problems().ToList();
+        var problems = RangeProblems(protocol).Concat(protocol.Problems()).ToList();
         if (problems.Count > 0)
             throw new LabConfigException($"{phenomenonId}: invalid protocol: {string.Join("; ", problems)}");
     }
 
-    /// <summary>The settings that define the runs (no thresholds, no seed count), as canonical JSON: part of a run's identity.</summary>
+    /// <summary>The settings that define the runs (no thresholds, no seed count or base), as canonical JSON: part of a run's identity.</summary>
     public static string RunConfigJson(LabProtocol protocol)
     {
         var node = JsonSerializer.SerializeToNode(protocol, protocol.GetType(), Json)!.AsObject();
         foreach (var p in Properties(protocol.GetType()))
-            if (p.IsDefined(typeof(ThresholdAttribute)) || p.Name == nameof(LabProtocol.Seeds)) node.Remove(KeyOf(p));
+            if (p.IsDefined(typeof(ThresholdAttribute)) || p.Name is nameof(LabProtocol.Seeds) or nameof(LabProtocol.SeedBase)) node.Remove(KeyOf(p));
         return node.ToJsonString();
+    }
+
+    // Each value against its setting's declared range, in words that name the setting and what was found.
+    private static IEnumerable<string> RangeProblems(LabProtocol protocol)
+    {
+        foreach (var p in Properties(protocol.GetType()))
+        {
+            if (p.GetCustomAttribute<RangeAttribute>() is not { } range) continue;
+            double min = Convert.ToDouble(range.Minimum, CultureInfo.InvariantCulture), max = Convert.ToDouble(range.Maximum, CultureInfo.InvariantCulture);
+            string key = KeyOf(p), bounds = $"[{FormatDouble(min)}, {FormatDouble(max)}]";
+            switch (p.GetValue(protocol))
+            {
+                case int i when i < min || i > max: yield return $"{key} must lie in {bounds}, found {i}"; break;
+                case long l when l < min || l > max: yield return $"{key} must lie in {bounds}, found {l}"; break;
+                case double d when !(d >= min && d <= max): yield return $"{key} must lie in {bounds}, found {FormatDouble(d)}"; break;
+                case int[] a when a.Any(v => v < min || v > max):
+                    yield return $"every value of {key} must lie in {bounds}, found {string.Join(",", a)}"; break;
+                case double[] a when a.Any(v => !(v >= min && v <= max)):
+                    yield return $"every value of {key} must lie in {bounds}, found {string.Join(",", a.Select(FormatDouble))}"; break;
+            }
+        }
     }
 
     /// <summary>Every setting as JSON (what a verdict was judged with).</summary>

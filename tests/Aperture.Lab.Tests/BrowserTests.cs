@@ -28,7 +28,7 @@ public class BrowserTests(ITestOutputHelper output)
             var all = Tiny.All(2);
             Assert.Equal(Catalogue.All.Select(p => p.Id).Order(), all.Select(t => t.Phenomenon.Id).Order());
             foreach (var (phenomenon, protocol) in all) runner.Run(phenomenon, Tier.Quick, protocol);
-            ReportWriter.Write(store, site);
+            ReportWriter.Write(store, site, r => $"aperture lab run {r.Id}");
         }
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));

@@ -20,7 +20,7 @@ public class FashionMnistPhenomenaTests
         using var store = Tiny.NewStore(dir);
         var outcome = new LabRunner(store).Run(Memorization, Tier.Quick, TinyMemorization());
         var p = (RandomLabels.Protocol)outcome.Protocol;
-        Assert.Equal(["true-labels", "labels-0.5", "random-labels", "shuffled-pixels", "random-pixels", "gaussian"], Memorization.Arms(p));
+        Assert.Equal(["true-labels", "labels-0.5", "random-labels", "shuffled-pixels", "random-pixels", "gaussian"], Memorization.ArmNames(p));
         Assert.Equal((12, 0), (outcome.RunsExecuted, outcome.RunsReused));
         // Six arms fit, true labels generalize, random labels at chance, the permutation is invisible, the slope.
         Assert.Equal(6 + 4, outcome.Verdict.Checks.Count);
@@ -36,7 +36,7 @@ public class FashionMnistPhenomenaTests
         var p = (RandomLabels.Protocol)TinyMemorization();
         RunContext Run(string arm)
         {
-            var run = new RunContext(arm, 0, Tier.Quick);
+            var run = new RunContext(arm, 0, Tier.Quick, Tiny.Subset);
             Memorization.Run(p, run);
             return run;
         }
@@ -106,14 +106,14 @@ public class FashionMnistPhenomenaTests
     public void EveryRandomizationStartsFromTheSameNetworkAndDiffersOnlyInTraining()
     {
         var p = (DropoutVsRandomization.Protocol)TinyRandomization();
-        var results = Randomization.Arms(p).ToDictionary(arm => arm, arm =>
+        var results = Randomization.ArmNames(p).ToDictionary(arm => arm, arm =>
         {
-            var run = new RunContext(arm, 1, Tier.Quick);
+            var run = new RunContext(arm, 1, Tier.Quick, Tiny.Subset);
             Randomization.Run(p, run);
             return run;
         });
         double Initial(string arm, string key) => results[arm].Metrics.Single(m => m.Key == key && m.Step == 0).Value;
-        foreach (var arm in Randomization.Arms(p))
+        foreach (var arm in Randomization.ArmNames(p))
         {
             Assert.Equal(Initial(DropoutVsRandomization.None, "test_loss"), Initial(arm, "test_loss"));
             Assert.Equal(Initial(DropoutVsRandomization.None, "train_loss"), Initial(arm, "train_loss"));
@@ -121,7 +121,7 @@ public class FashionMnistPhenomenaTests
         // After training the arms differ: each randomization changed what the optimizer saw.
         Assert.Equal(5, results.Values.Select(r => r.Results["train_loss"]).Distinct().Count());
         // And a run is a function of its seed.
-        var again = new RunContext(DropoutVsRandomization.DropConnect, 1, Tier.Quick);
+        var again = new RunContext(DropoutVsRandomization.DropConnect, 1, Tier.Quick, Tiny.Subset);
         Randomization.Run(p, again);
         Assert.Equal(results[DropoutVsRandomization.DropConnect].Results, again.Results);
     }
@@ -129,7 +129,7 @@ public class FashionMnistPhenomenaTests
     [Fact]
     public void FlatSamplesAreStratifiedFlatAndStandardized()
     {
-        var data = LabData.FashionMnist;
+        var data = Tiny.Subset.FashionMnist;
         var train = LabData.FlatSample(data.Train, 7, new Generator(3), "test: train_per_class");
         var test = LabData.FlatSample(data.Test, 3, new Generator(4), "test: test_per_class");
         Assert.Equal([70, 784], train.Inputs.Shape.ToArray());
@@ -142,7 +142,7 @@ public class FashionMnistPhenomenaTests
         Assert.Equal(1, std, 5);
         Assert.Equal([30, 784], y.Inputs.Shape.ToArray());
 
-        var e = Assert.Throws<InvalidOperationException>(() => LabData.FlatSample(data.Test, 100_000, new Generator(0), "test: test_per_class"));
+        var e = Assert.Throws<LabConfigException>(() => LabData.FlatSample(data.Test, 100_000, new Generator(0), "test: test_per_class"));
         Assert.Contains("test: test_per_class = 100000", e.Message);
         Assert.Contains(data.Source, e.Message);
     }

@@ -88,7 +88,7 @@ public class InitScaleTests
     public void TheConstantArmTrainsYetKeepsItsUnitsIdentical()
     {
         var p = (InitScale.Protocol)TinyProtocol(2);
-        var run = new RunContext(InitScale.Constant, 1, Tier.Quick);
+        var run = new RunContext(InitScale.Constant, 1, Tier.Quick, Tiny.Subset);
         Phenomenon.Run(p, run);
         Assert.Equal(0, run.Results["max_unit_difference"]);
         Assert.Equal(1, run.Results["distinct_units"]);
@@ -100,8 +100,8 @@ public class InitScaleTests
     public void ArmsOfASeedShareTheirBatchAndDirections()
     {
         var p = (InitScale.Protocol)TinyProtocol(2);
-        var small = new RunContext(InitScale.SmallRelu, 0, Tier.Quick);
-        var unit = new RunContext(InitScale.UnitRelu, 0, Tier.Quick);
+        var small = new RunContext(InitScale.SmallRelu, 0, Tier.Quick, Tiny.Subset);
+        var unit = new RunContext(InitScale.UnitRelu, 0, Tier.Quick, Tiny.Subset);
         Phenomenon.Run(p, small);
         Phenomenon.Run(p, unit);
         // ReLU is positively homogeneous and the weights are the same normal draws scaled by 100: every hidden layer's

@@ -22,16 +22,16 @@ public class NumericsPhenomenaTests
         var phenomenon = new IllConditionedLeastSquares();
         var p = Tiny(phenomenon, 2, ("first_order_steps", "200"), ("lm_iterations", "60"),
             ("gd_learning_rates", "0.01,0.2"), ("adam_learning_rates", "0.1,1"));
-        Assert.Equal(["levenberg-marquardt", "gd@0.01", "gd@0.2", "adam@0.1", "adam@1"], phenomenon.Arms(p));
+        Assert.Equal(["levenberg-marquardt", "gd@0.01", "gd@0.2", "adam@0.1", "adam@1"], phenomenon.ArmNames(p));
         var outcome = RunAll(phenomenon, p);
         Assert.Equal(10, outcome.RunsExecuted);
         Assert.Equal(3, outcome.Verdict.Checks.Count);
         Assert.Contains(outcome.Verdict.Extra, e => e.Name == "measured condition number of A");
 
         // Levenberg–Marquardt, from the same start, ends far below gradient descent; a step of 0.2 diverges.
-        var lm = new RunContext(IllConditionedLeastSquares.LevenbergMarquardtArm, 0, Tier.Quick);
-        var gd = new RunContext(IllConditionedLeastSquares.GdArm(0.01), 0, Tier.Quick);
-        var unstable = new RunContext(IllConditionedLeastSquares.GdArm(0.2), 0, Tier.Quick);
+        var lm = new RunContext(IllConditionedLeastSquares.LevenbergMarquardtArm, 0, Tier.Quick, Aperture.Lab.Tests.Tiny.Subset);
+        var gd = new RunContext(IllConditionedLeastSquares.GdArm(0.01), 0, Tier.Quick, Aperture.Lab.Tests.Tiny.Subset);
+        var unstable = new RunContext(IllConditionedLeastSquares.GdArm(0.2), 0, Tier.Quick, Aperture.Lab.Tests.Tiny.Subset);
         phenomenon.Run(p, lm);
         phenomenon.Run(p, gd);
         phenomenon.Run(p, unstable);
@@ -51,9 +51,9 @@ public class NumericsPhenomenaTests
     {
         var phenomenon = new AdamBeta2Rounding();
         var p = Tiny(phenomenon, 2, ("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"), ("batch_size", "20"), ("epochs", "2"));
-        var results = phenomenon.Arms(p).ToDictionary(arm => arm, arm =>
+        var results = phenomenon.ArmNames(p).ToDictionary(arm => arm, arm =>
         {
-            var run = new RunContext(arm, 0, Tier.Quick);
+            var run = new RunContext(arm, 0, Tier.Quick, Aperture.Lab.Tests.Tiny.Subset);
             phenomenon.Run(p, run);
             return run.Results;
         });
@@ -98,9 +98,9 @@ public class NumericsPhenomenaTests
     {
         var phenomenon = new AccumulationOrder();
         var p = Tiny(phenomenon, 2, ("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"), ("batch_size", "10"), ("epochs", "5"));
-        var runs = phenomenon.Arms(p).ToDictionary(arm => arm, arm =>
+        var runs = phenomenon.ArmNames(p).ToDictionary(arm => arm, arm =>
         {
-            var run = new RunContext(arm, 1, Tier.Quick);
+            var run = new RunContext(arm, 1, Tier.Quick, Aperture.Lab.Tests.Tiny.Subset);
             phenomenon.Run(p, run);
             return run;
         });

@@ -77,7 +77,7 @@ public class PhenomenaTests
         public override IReadOnlyList<ModelBearing> Models => [];
         public override Protocol Quick => new() { Seeds = 2 };
         public override Protocol Full => Quick;
-        public override IReadOnlyList<string> Arms(Protocol p) => ["only"];
+        public override IReadOnlyList<string> ArmNames(Protocol p) => ["only"];
         public override void Run(Protocol p, RunContext run) => throw new InvalidOperationException("the run went wrong");
         public override Verdict Judge(Protocol p, RunSet runs) => throw new InvalidOperationException("unreachable");
     }

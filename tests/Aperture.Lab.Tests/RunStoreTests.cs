@@ -7,7 +7,8 @@ namespace Aperture.Lab.Tests;
 public class RunStoreTests
 {
     private static RunSpec Spec(string arm, int seed, string config = "{\"a\":1}") =>
-        new(RunStore.RunIdentity("demo", Tier.Quick, arm, seed, config, "1"), "demo", Tier.Quick, arm, seed, config, "1");
+        new(RunStore.RunIdentity("demo", Tier.Quick, arm, seed, config, "1", RunStore.CodeVersion, "none"), "demo", Tier.Quick, arm,
+            new NamedArm(arm).ToJson(), seed, config, "1", RunStore.CodeVersion, LabDataset.None, "none", "none");
 
     private static RunContext Measured(RunSpec spec, double value)
     {
@@ -24,15 +25,15 @@ public class RunStoreTests
     [Fact]
     public void IdentityDependsOnEveryPart()
     {
-        string id = RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{}", "1");
+        string id = RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{}", "1", "c1", "d1");
         Assert.Equal(32, id.Length);
-        Assert.Equal(id, RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{}", "1"));
-        Assert.NotEqual(id, RunStore.RunIdentity("q", Tier.Quick, "a", 0, "{}", "1"));
-        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Full, "a", 0, "{}", "1"));
-        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "b", 0, "{}", "1"));
-        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "a", 1, "{}", "1"));
-        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{\"x\":1}", "1"));
-        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{}", "2"));
+        Assert.Equal(id, RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{}", "1", "c1", "d1"));
+        Assert.NotEqual(id, RunStore.RunIdentity("q", Tier.Quick, "a", 0, "{}", "1", "c1", "d1"));
+        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Full, "a", 0, "{}", "1", "c1", "d1"));
+        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "b", 0, "{}", "1", "c1", "d1"));
+        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "a", 1, "{}", "1", "c1", "d1"));
+        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{\"x\":1}", "1", "c1", "d1"));
+        Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{}", "2", "c1", "d1"));
     }
 
     [Fact]

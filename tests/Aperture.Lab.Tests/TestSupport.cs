@@ -26,6 +26,9 @@ internal sealed class TempDir : IDisposable
 internal static class Tiny
 {
     public static readonly MomentumAcceleration Momentum = new();
+
+    /// <summary>The quick tier's data: the shipped Fashion-MNIST subset, read by index from whichever copy is installed.</summary>
+    public static readonly LabData Subset = new LabDataSource().Resolve(LabDataset.FashionMnistSubset);
     public static readonly ReluPiecewiseLinear Relu = new();
 
     public static LabProtocol MomentumProtocol(int seeds, params (string Key, string Value)[] more) =>

@@ -14,7 +14,7 @@ public class TransferLearningTests
         using var store = Tiny.NewStore(dir);
         var outcome = new LabRunner(store).Run(Phenomenon, Tier.Quick, Tiny.TransferProtocol(2));
         var p = (TransferLearning.Protocol)outcome.Protocol;
-        Assert.Equal([TransferLearning.Scratch, TransferLearning.FrozenConv, TransferLearning.Frozen, TransferLearning.FineTune], Phenomenon.Arms(p));
+        Assert.Equal([TransferLearning.Scratch, TransferLearning.FrozenConv, TransferLearning.Frozen, TransferLearning.FineTune], Phenomenon.ArmNames(p));
         Assert.Equal((8, 0), (outcome.RunsExecuted, outcome.RunsReused));
         Assert.Equal(2, outcome.Verdict.Checks.Count);
         Assert.StartsWith("target test accuracy, frozen-conv − scratch", outcome.Verdict.Effect.Name);
@@ -28,7 +28,7 @@ public class TransferLearningTests
         var p = (TransferLearning.Protocol)Tiny.TransferProtocol(2);
         RunContext Run(string arm)
         {
-            var run = new RunContext(arm, 0, Tier.Quick);
+            var run = new RunContext(arm, 0, Tier.Quick, Tiny.Subset);
             Phenomenon.Run(p, run);
             return run;
         }

@@ -161,7 +161,10 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol>
     public override Protocol Full => new() { Seeds = 10, TrainPerClass = 300, ControlLearningRates = [0.05] };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) =>
+    public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> ArmNames(Protocol p) =>
     [
         ExactRerun, BitFlip, ReversedOrder, DifferentSeed,
         .. p.ControlLearningRates.SelectMany(lr => new[] { AtRate(BitFlip, lr), AtRate(ReversedOrder, lr), AtRate(DifferentSeed, lr) }),
@@ -174,7 +177,7 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol>
         double lr = run.Arm.Contains('@') ? double.Parse(run.Arm[(run.Arm.IndexOf('@') + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture) : p.LearningRate;
 
         // The data: drawn from the seed's generator, the same for both networks and every arm.
-        var fm = LabData.FashionMnist;
+        var fm = run.Data.FashionMnist;
         var (train, test) = LabData.Standardize(
             LabData.FlatSample(fm.Train, p.TrainPerClass, run.Generator, "train_per_class"),
             LabData.FlatSample(fm.Test, p.TestPerClass, run.Generator, "test_per_class"));
@@ -399,7 +402,7 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var distance = new List<Series>();
-        foreach (var arm in Arms(p).Where(a => a != ExactRerun))
+        foreach (var arm in ArmNames(p).Where(a => a != ExactRerun))
             foreach (var s in runs.Seeds)
                 if (runs.Get(arm, s).Metrics.TryGetValue("weight_distance", out var points))
                     distance.Add(new Series(arm, [.. points.Select(q => (double)q.Step)], [.. points.Select(q => q.Value)]));
@@ -409,7 +412,7 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol>
                      "at a control learning rate). The exact rerun is at distance 0 at every step, which a log axis cannot show.");
 
         var disagreement = new List<Series>();
-        foreach (var arm in Arms(p))
+        foreach (var arm in ArmNames(p))
             foreach (var s in runs.Seeds)
                 if (runs.Get(arm, s).Metrics.TryGetValue("test_disagreement", out var points))
                     disagreement.Add(new Series(arm, [.. points.Select(q => (double)q.Step)], [.. points.Select(q => q.Value)]));

@@ -159,7 +159,10 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol>
     public override Protocol Full => new() { Seeds = 10, TrainPerClass = 500, Hidden = [128], BatchSize = 100, Epochs = 6 };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) =>
+    public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> ArmNames(Protocol p) =>
         [Float64, BFloat16TowardZero, BFloat16Nearest, BFloat16NearestFolded, Float16Nearest, Float16NearestLongBeta2, Validation];
 
     /// <summary>How an arm stores Adam's hyper-parameters, and which β2 and form it uses.</summary>
@@ -185,7 +188,7 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol>
         var (format, rounding, form, beta2) = Setting(p, run.Arm);
 
         // Data and initial weights come from the seed's generator in the same order in every arm.
-        var fm = LabData.FashionMnist;
+        var fm = run.Data.FashionMnist;
         var (train, test) = LabData.Standardize(
             LabData.FlatSample(fm.Train, p.TrainPerClass, run.Generator, "train_per_class"),
             LabData.FlatSample(fm.Test, p.TestPerClass, run.Generator, "test_per_class"));
@@ -392,7 +395,7 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol>
         int seed = runs.Seeds[0];
         var t = Enumerable.Range(1, 2000).Select(i => (double)i).ToArray();
         var series = new List<Series>();
-        foreach (var arm in Arms(p).Where(a => a != Validation))
+        foreach (var arm in ArmNames(p).Where(a => a != Validation))
         {
             double b2 = runs.Get(arm, seed).Result("effective_beta2");
             series.Add(new Series($"{arm}: β2 = {b2.ToString("G8", CultureInfo.InvariantCulture)}", t, [.. t.Select(s => 1 - Math.Pow(b2, s))]));

@@ -161,7 +161,10 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
     };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) =>
+    public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> ArmNames(Protocol p) =>
         [.. new[] { Plain, BatchNorm }.SelectMany(v => p.LearningRates.Select(lr => ArmName(v, lr)))];
 
     /// <summary>The arm of <paramref name="variant"/> at learning rate <paramref name="lr"/>: "plain lr=0.1".</summary>
@@ -181,7 +184,7 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol>
         var (variant, lr) = ParseArm(run.Arm);
         var g = run.Generator;
         // Data, weights and minibatch order are drawn in this order from the seed's generator: the same for every arm.
-        var sample = LabData.FlatSample(LabData.FashionMnist.Train, p.TrainPerClass, g, "train_per_class");
+        var sample = LabData.FlatSample(run.Data.FashionMnist.Train, p.TrainPerClass, g, "train_per_class");
         var (train, _) = LabData.Standardize(sample, sample);
         var evalSet = new Subset(train, Splits.StratifiedSample(train.Targets.ToArray<long>(), p.EvalPerClass, g)).GetAll();
         var probe = new TensorDataset(evalSet.Inputs, evalSet.Targets);

@@ -158,7 +158,10 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
     public override Protocol Full => new() { Seeds = 6, TrainPerClass = 200, Hidden = [256, 256], Epochs = 50, EvalEvery = 5 };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) => [None, Dropout, GaussianDropout, DropConnect, InputNoise];
+    public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> ArmNames(Protocol p) => [None, Dropout, GaussianDropout, DropConnect, InputNoise];
 
     /// <inheritdoc/>
     public override void Run(Protocol p, RunContext run)
@@ -167,7 +170,7 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
         // (Models.Mlp draws them before any dropout generator) and minibatch order.
         var g = run.Generator;
         Generator sampling = g.Fork(), init = g.Fork(), order = g.Fork(), noise = g.Fork();
-        var data = LabData.FashionMnist;
+        var data = run.Data.FashionMnist;
         var train = LabData.FlatSample(data.Train, p.TrainPerClass, sampling, "dropout-vs-randomization: train_per_class");
         var test = LabData.FlatSample(data.Test, p.TestPerClass, sampling, "dropout-vs-randomization: test_per_class");
         (train, test) = LabData.Standardize(train, test);
@@ -229,9 +232,9 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
             checks.Add(Check.Above(Estimate.MeanDifference($"test accuracy, dropout − {other} (paired by seed)", Test(Dropout), Test(other)), p.MinGain));
 
         var extra = new List<Estimate>();
-        foreach (var arm in Arms(p))
+        foreach (var arm in ArmNames(p))
             extra.Add(Estimate.Mean($"test accuracy, {arm}", Test(arm)));
-        foreach (var arm in Arms(p))
+        foreach (var arm in ArmNames(p))
             extra.Add(Estimate.Mean($"train − test accuracy gap, {arm}", runs.Results(arm, "generalization_gap")));
         foreach (var other in Others)
             extra.Add(Estimate.MeanDifference($"test accuracy, {other} − none (paired by seed)", Test(other), Test(None)));
@@ -241,7 +244,7 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
-        var arms = Arms(p);
+        var arms = ArmNames(p);
         double[] xs = [.. Enumerable.Range(0, arms.Count).Select(i => (double)i)];
         var series = new List<Series>();
         foreach (var s in runs.Seeds)

@@ -153,7 +153,7 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
     public override Protocol Full => new() { Seeds = 10, FirstOrderSteps = 100_000 };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) =>
+    public override IReadOnlyList<string> ArmNames(Protocol p) =>
         [LevenbergMarquardtArm, .. p.GdLearningRates.Select(GdArm), .. p.AdamLearningRates.Select(AdamArm)];
 
     /// <summary>The relative loss ‖W1·W2 − A‖²_F / ‖A‖²_F, logged per step.</summary>

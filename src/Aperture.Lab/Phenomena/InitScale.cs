@@ -187,7 +187,10 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
     };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) => [.. InitArms, Constant];
+    public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> ArmNames(Protocol p) => [.. InitArms, Constant];
 
     /// <summary>The activation and weight initializer of an arm measured at initialization.</summary>
     public static (string Activation, Initializer Weights) Spec(Protocol p, string arm) => arm switch
@@ -213,7 +216,7 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
     {
         var g = run.Generator;
         // The batch first, then the weights: every arm of a seed sees the same images and the same normal draws.
-        var sample = LabData.FlatSample(LabData.FashionMnist.Train, p.ImagesPerClass, g, "images_per_class");
+        var sample = LabData.FlatSample(run.Data.FashionMnist.Train, p.ImagesPerClass, g, "images_per_class");
         var (batch, _) = LabData.Standardize(sample, sample);
         var x = batch.Inputs.To(DType.Float64);
         var (activation, weights) = Spec(p, run.Arm);
@@ -313,7 +316,7 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol>
     private static void RunConstant(Protocol p, RunContext run)
     {
         var g = run.Generator;
-        var sample = LabData.FlatSample(LabData.FashionMnist.Train, p.ConstantPerClass, g, "constant_per_class");
+        var sample = LabData.FlatSample(run.Data.FashionMnist.Train, p.ConstantPerClass, g, "constant_per_class");
         var (train, _) = LabData.Standardize(sample, sample);
         // No dropout or any other per-unit noise: nothing but the initialization could tell two hidden units apart.
         var net = NN.Models.Mlp(LabData.Pixels, [.. Enumerable.Repeat(p.ConstantWidth, p.ConstantHiddenLayers)], 10, "tanh",

@@ -108,7 +108,7 @@ public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Proto
     };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) => [GradientDescent, HeavyBall];
+    public override IReadOnlyList<string> ArmNames(Protocol p) => [GradientDescent, HeavyBall];
 
     /// <summary>The key of the iteration count at condition number κ.</summary>
     public static string IterationsKey(double kappa) => "iterations@" + kappa.ToString("R", CultureInfo.InvariantCulture);
@@ -255,7 +255,7 @@ public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Proto
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var series = new List<Series>();
-        foreach (var arm in Arms(p))
+        foreach (var arm in ArmNames(p))
             foreach (var s in runs.Seeds)
                 series.Add(new Series(arm, p.Kappas, [.. p.Kappas.Select(k => runs.Get(arm, s).Result(IterationsKey(k)))], SeriesStyle.Markers));
         double lnTol = Math.Log(1 / p.Tolerance);

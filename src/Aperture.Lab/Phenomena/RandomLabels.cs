@@ -196,7 +196,10 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol>
     public override Protocol Full => new() { Seeds = 5, TrainPerClass = 200, TestPerClass = 500, Hidden = [512], MaxEpochs = 300 };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) =>
+    public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> ArmNames(Protocol p) =>
         [.. p.LabelCorruption.Order().Select(LabelArm), .. p.InputCorruptions ? new[] { ShuffledPixels, RandomPixels, GaussianInputs } : []];
 
     /// <inheritdoc/>
@@ -206,7 +209,7 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol>
         // weights and the same minibatch order, and differs only in its corruption.
         var g = run.Generator;
         Generator sampling = g.Fork(), init = g.Fork(), order = g.Fork(), corruption = g.Fork();
-        var data = LabData.FashionMnist;
+        var data = run.Data.FashionMnist;
         var train = LabData.FlatSample(data.Train, p.TrainPerClass, sampling, "random-labels: train_per_class");
         var test = LabData.FlatSample(data.Test, p.TestPerClass, sampling, "random-labels: test_per_class");
         (train, test) = LabData.Standardize(train, test);
@@ -305,7 +308,7 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol>
     /// <inheritdoc/>
     public override Verdict Judge(Protocol p, RunSet runs)
     {
-        var arms = Arms(p);
+        var arms = ArmNames(p);
         var slope = Estimate.Mean("slope of epochs-to-fit against corrupted fraction p (epochs per unit p)",
             [.. runs.Seeds.Select(s => FitSlope(p, runs, s))]);
         var checks = new List<Check>();

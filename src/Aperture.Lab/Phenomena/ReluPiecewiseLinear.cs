@@ -110,7 +110,7 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
     public override Protocol Full => new() { Seeds = 30, Width = 64, Depth = 3, Steps = 6000, LearningRate = 0.005 };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) => [Relu, Tanh];
+    public override IReadOnlyList<string> ArmNames(Protocol p) => [Relu, Tanh];
 
     /// <inheritdoc/>
     public override void Run(Protocol p, RunContext run)

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.ComponentModel;
 using Aperture.Data;
 using Aperture.NN;
@@ -161,12 +160,17 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
     public override Protocol Full => new() { Seeds = 12, SourcePerClass = 6000, SourceEpochs = 5 };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> Arms(Protocol p) => [Scratch, FrozenConv, Frozen, FineTune];
+    public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
 
-    /// <summary>The pretrained weights of each (protocol, seed), shared by the two transfer arms of a process.</summary>
-    private static readonly ConcurrentDictionary<(Protocol, int), Pretrained> s_pretrained = new();
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> ArmNames(Protocol p) => [Scratch, FrozenConv, Frozen, FineTune];
 
-    private sealed record Pretrained(Dictionary<string, Tensor> Body, double SourceTrainAccuracy, double SourceTestAccuracy);
+    private sealed record Pretrained(IReadOnlyDictionary<string, Tensor> Body, double SourceTrainAccuracy, double SourceTestAccuracy);
+
+    // The settings the pretraining stage depends on: any change makes it another stage.
+    private static string PretrainKey(Protocol p) => string.Join(';', "source_classes=" + string.Join(',', p.SourceClasses),
+        "source_per_class=" + p.SourcePerClass, "source_epochs=" + p.SourceEpochs, "test_per_class=" + p.TestPerClass,
+        "learning_rate=" + p.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture), "batch_size=" + p.BatchSize);
 
     /// <inheritdoc/>
     public override void Run(Protocol p, RunContext run)
@@ -175,7 +179,7 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
         // weights for the target net and the same minibatch order.
         var g = run.Generator;
         Generator sampling = g.Fork(), pretrainInit = g.Fork(), pretrainOrder = g.Fork(), init = g.Fork(), order = g.Fork();
-        var data = LabData.FashionMnist;
+        var data = run.Data.FashionMnist;
         var (sourceTrain, sourceTest) = (ClassSample(data.Train, p.SourceClasses, p.SourcePerClass, sampling, "source_per_class"),
             ClassSample(data.Test, p.SourceClasses, p.TestPerClass, sampling, "test_per_class"));
         var (targetTrain, targetTest) = (ClassSample(data.Train, p.TargetClasses, p.TargetPerClass, sampling, "target_per_class"),
@@ -186,7 +190,9 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
         var model = NN.Models.LeNet5(classes: 5, generator: init);
         if (run.Arm != Scratch)
         {
-            var pretrained = s_pretrained.GetOrAdd((p, run.Seed), _ => Pretrain(p, sourceTrain, sourceTest, pretrainInit, pretrainOrder));
+            // Pretraining is a stage the three transfer arms of a seed share, stored with its own identity so that any
+            // process (or machine) running one of them reuses it.
+            var pretrained = Unpack(run.Stage("pretrained-body", PretrainKey(p), () => Pack(Pretrain(p, sourceTrain, sourceTest, pretrainInit, pretrainOrder))));
             var taken = pretrained.Body.Where(kv => Transferred(run.Arm, Layer(kv.Key[..kv.Key.IndexOf('.')]))).ToDictionary();
             model.LoadStateDict(taken, strict: false);
             if (run.Arm != FineTune)
@@ -238,6 +244,19 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
         return new Pretrained(body, trainAccuracy, testAccuracy);
     }
 
+    private static byte[] Pack(Pretrained p) => Aperture.IO.SafeTensors.Serialize(p.Body, new Dictionary<string, string>
+    {
+        ["source_train_accuracy"] = p.SourceTrainAccuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        ["source_test_accuracy"] = p.SourceTestAccuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+    });
+
+    private static Pretrained Unpack(byte[] bytes)
+    {
+        var file = Aperture.IO.SafeTensors.Load(bytes, "pretrained-body stage");
+        double Read(string key) => double.Parse(file.Metadata[key], System.Globalization.CultureInfo.InvariantCulture);
+        return new Pretrained(file.Tensors, Read("source_train_accuracy"), Read("source_test_accuracy"));
+    }
+
     /// <summary>
     /// <paramref name="perClass"/> images of each of <paramref name="classes"/> as [n, 1, 28, 28], labelled 0..4 by
     /// their position in <paramref name="classes"/>.
@@ -267,8 +286,8 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
         var general = Estimate.MeanDifference("target test accuracy, frozen-conv − scratch (paired by seed)", Test(FrozenConv), Test(Scratch));
         var specific = Estimate.MeanDifference("target test accuracy, frozen-body − frozen-conv (paired by seed)", Test(Frozen), Test(FrozenConv));
         var extra = new List<Estimate>();
-        foreach (var arm in Arms(p)) extra.Add(Estimate.Mean($"target test accuracy, {arm}", Test(arm)));
-        foreach (var arm in Arms(p)) extra.Add(Estimate.Mean($"target training accuracy, {arm}", runs.Results(arm, "train_accuracy")));
+        foreach (var arm in ArmNames(p)) extra.Add(Estimate.Mean($"target test accuracy, {arm}", Test(arm)));
+        foreach (var arm in ArmNames(p)) extra.Add(Estimate.Mean($"target training accuracy, {arm}", runs.Results(arm, "train_accuracy")));
         extra.Add(Estimate.MeanDifference("target test accuracy, fine-tune − scratch (paired by seed)", Test(FineTune), Test(Scratch)));
         extra.Add(Estimate.MeanDifference("target test accuracy, frozen-body − scratch (paired by seed)", Test(Frozen), Test(Scratch)));
         extra.Add(Estimate.Mean("source test accuracy of the pretrained net", runs.Results(Frozen, "source_test_accuracy")));
@@ -279,7 +298,7 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol>
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
-        var arms = Arms(p);
+        var arms = ArmNames(p);
         double[] xs = [.. Enumerable.Range(0, arms.Count).Select(i => (double)i)];
         var series = new List<Series>();
         foreach (var s in runs.Seeds)

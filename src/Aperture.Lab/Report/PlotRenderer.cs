@@ -38,7 +38,7 @@ internal static class PlotRenderer
     {
         var plt = new Plot();
         var checks = verdict.Checks;
-        var finite = checks.SelectMany(c => new[] { c.Estimate.Low, c.Estimate.High, c.Estimate.Value, c.Low, c.High }).Where(double.IsFinite).ToList();
+        var finite = checks.SelectMany(c => new[] { c.Estimate.Low, c.Estimate.High, c.Estimate.Value, c.Supports.Low, c.Supports.High }).Where(double.IsFinite).ToList();
         double min = finite.Count > 0 ? finite.Min() : 0, max = finite.Count > 0 ? finite.Max() : 1;
         double pad = Math.Max(1e-12, 0.15 * (max - min));
         min -= pad;
@@ -52,7 +52,7 @@ internal static class PlotRenderer
             positions[i] = y;
             labels[i] = c.Estimate.Name;
             var bandColor = Colors.Green.WithAlpha(0.18);
-            var band = plt.Add.Rectangle(double.IsFinite(c.Low) ? c.Low : min, double.IsFinite(c.High) ? c.High : max, y - 0.3, y + 0.3);
+            var band = plt.Add.Rectangle(double.IsFinite(c.Supports.Low) ? c.Supports.Low : min, double.IsFinite(c.Supports.High) ? c.Supports.High : max, y - 0.3, y + 0.3);
             band.FillColor = bandColor;
             band.LineWidth = 0;
             var color = c.Outcome switch { Outcome.Held => Colors.DarkGreen, Outcome.DidNotHold => Colors.DarkRed, _ => Colors.DarkOrange };
@@ -66,7 +66,7 @@ internal static class PlotRenderer
         }
         plt.Axes.Left.SetTicks(positions, labels);
         plt.Axes.SetLimits(min, max, -0.7, checks.Count - 0.3);
-        plt.Title("Effect with 95% interval; shaded: the pre-stated band");
+        plt.Title("Each check with its 95% interval; shaded: the region that supports the claim");
         plt.XLabel("estimate");
         Save(plt, path, Width, 150 + 70 * checks.Count);
     }

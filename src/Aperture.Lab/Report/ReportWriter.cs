@@ -19,50 +19,82 @@ public sealed record ReportSummary(string IndexPath, IReadOnlyList<string> Pages
 public static class ReportWriter
 {
     /// <summary>Writes the report for every phenomenon of the catalogue into <paramref name="outDir"/>.</summary>
-    public static ReportSummary Write(RunStore store, string outDir, IProgress<string>? progress = null) =>
-        Write(store, outDir, Catalogue.All, progress);
+    /// <param name="store">The run store.</param>
+    /// <param name="outDir">The folder to write.</param>
+    /// <param name="command">Formats the command line that reproduces a verdict (the caller's command-line syntax).</param>
+    /// <param name="progress">Receives each phenomenon's id as its page is drawn.</param>
+    public static ReportSummary Write(RunStore store, string outDir, Func<Reproduction, string> command, IProgress<string>? progress = null) =>
+        Write(store, outDir, Catalogue.All, command, progress);
 
     /// <summary>Writes the report for <paramref name="phenomena"/> into <paramref name="outDir"/>.</summary>
-    public static ReportSummary Write(RunStore store, string outDir, IReadOnlyList<Phenomenon> phenomena, IProgress<string>? progress = null)
+    public static ReportSummary Write(RunStore store, string outDir, IReadOnlyList<Phenomenon> phenomena, Func<Reproduction, string> command,
+        IProgress<string>? progress = null)
     {
+        ArgumentNullException.ThrowIfNull(command);
         Directory.CreateDirectory(outDir);
         var verdicts = store.LatestVerdicts();
         var pages = new List<string>();
         var images = new List<string>();
-        var rows = new List<(Phenomenon P, VerdictRecord? V)>();
+        var rows = new List<(Phenomenon P, VerdictRecord? V, VerdictRecord? Pair)>();
         foreach (var p in phenomena)
         {
             progress?.Report(p.Id);
             var v = verdicts.GetValueOrDefault(p.Id);
-            rows.Add((p, v));
-            pages.Add(WritePhenomenonPage(store, outDir, p, v, images));
+            var pair = v is null ? null : OtherBlock(store, p, v);
+            rows.Add((p, v, pair));
+            pages.Add(WritePhenomenonPage(store, outDir, p, v, pair, images, command));
         }
         string index = Path.Combine(outDir, "index.html");
-        WriteAtomically(index, Scorecard(rows));
+        WriteAtomically(index, Scorecard(rows, command));
         pages.Insert(0, index);
         return new ReportSummary(index, pages, images);
     }
 
-    private static string Scorecard(List<(Phenomenon P, VerdictRecord? V)> rows)
+    /// <summary>
+    /// The verdict of the other block of a discovery/replication pair: the latest verdict of the same phenomenon, tier,
+    /// run settings, seed count and data whose seed base is one block away from <paramref name="v"/>'s.
+    /// </summary>
+    private static VerdictRecord? OtherBlock(RunStore store, Phenomenon p, VerdictRecord v)
+    {
+        string config = ProtocolBinding.RunConfigJson(p.ReadProtocol(v.ProtocolJson));
+        return store.Verdicts(p.Id).FirstOrDefault(o => o.Id != v.Id && o.Tier == v.Tier && o.Seeds == v.Seeds
+            && o.DataFingerprint == v.DataFingerprint && o.ProtocolVersion == v.ProtocolVersion
+            && Math.Abs(o.SeedBase - v.SeedBase) == v.Seeds && ProtocolBinding.RunConfigJson(p.ReadProtocol(o.ProtocolJson)) == config);
+    }
+
+    private static (VerdictRecord Discovery, VerdictRecord? Replication) Blocks(VerdictRecord v, VerdictRecord? pair) =>
+        pair is null ? (v, null) : pair.SeedBase < v.SeedBase ? (pair, v) : (v, pair);
+
+    private static string ReplicationText(VerdictRecord v, VerdictRecord? pair)
+    {
+        var (d, r) = Blocks(v, pair);
+        if (r is null) return "no replication block";
+        return d.Verdict.Outcome == r.Verdict.Outcome
+            ? $"replicated: {r.Verdict.Outcome.Text()} on seeds {r.SeedBase}–{r.SeedBase + r.Seeds - 1}"
+            : $"not replicated: {r.Verdict.Outcome.Text()} on seeds {r.SeedBase}–{r.SeedBase + r.Seeds - 1}";
+    }
+
+    private static string Scorecard(List<(Phenomenon P, VerdictRecord? V, VerdictRecord? Pair)> rows, Func<Reproduction, string> command)
     {
         var h = new StringBuilder();
         Head(h, "Aperture — phenomena scorecard");
         h.Append("<h1>Phenomena scorecard</h1>\n<p class=\"lede\">Each row is a claim about deep learning, run as a controlled multi-seed experiment. ")
          .Append("The verdict compares the effect's 95% interval with a threshold stated in advance: <b>held</b> if the interval lies inside the band, ")
          .Append("<b>did not hold</b> if it lies wholly outside, <b>inconclusive</b> otherwise.</p>\n");
-        h.Append("<table class=\"scorecard\">\n<thead><tr><th>Phenomenon</th><th>Claim</th><th>Verdict</th><th>Effect [95% CI]</th><th>Seeds</th><th>Tier</th><th>Time</th><th>Supports</th><th>Contradicts</th></tr></thead>\n<tbody>\n");
-        foreach (var (p, v) in rows)
+        h.Append("<table class=\"scorecard\">\n<thead><tr><th>Phenomenon</th><th>Claim</th><th>Verdict</th><th>Replication</th><th>Effect [95% CI]</th><th>Seeds</th><th>Tier</th><th>Time</th><th>Supports</th><th>Contradicts</th></tr></thead>\n<tbody>\n");
+        foreach (var (p, v0, pair) in rows)
         {
             h.Append($"<tr data-id=\"{HtmlEncode(p.Id)}\"><td><a href=\"{HtmlEncode(p.Id)}.html\">{HtmlEncode(p.Title)}</a><div class=\"id\">{HtmlEncode(p.Id)}</div></td>");
             h.Append($"<td>{HtmlEncode(p.Claim)}</td>");
-            if (v is null)
+            if (v0 is null)
             {
-                h.Append("<td><span class=\"badge none\">not run</span></td><td colspan=\"6\">run <code>")
-                 .Append(HtmlEncode(LabRunner.ReproduceCommand(p.Id, Tier.Quick, p.Defaults(Tier.Quick).Seeds, []))).Append("</code></td></tr>\n");
+                h.Append("<td><span class=\"badge none\">not run</span></td><td colspan=\"7\">run <code>")
+                 .Append(HtmlEncode(command(new Reproduction(p.Id, Tier.Quick, p.Defaults(Tier.Quick).Seeds, 0, [])))).Append("</code></td></tr>\n");
                 continue;
             }
+            var v = Blocks(v0, pair).Discovery;
             var e = v.Verdict.Effect;
-            h.Append($"<td>{Badge(v.Verdict.Outcome)}</td><td>{HtmlEncode(e.Name)}: <b>{HtmlEncode(e.Format())}</b></td>");
+            h.Append($"<td>{Badge(v.Verdict.Outcome)}<div class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</div></td><td>{HtmlEncode(ReplicationText(v0, pair))}</td><td>{HtmlEncode(e.Name)}: <b>{HtmlEncode(e.Format())}</b></td>");
             h.Append($"<td>{v.Seeds}</td><td>{TierText(v)}</td><td class=\"nowrap\">{Duration(v.Seconds)}</td>");
             h.Append($"<td>{ModelList(p, v.Verdict.Outcome, true)}</td><td>{ModelList(p, v.Verdict.Outcome, false)}</td></tr>\n");
         }
@@ -72,12 +104,12 @@ public static class ReportWriter
         var models = MentalModels.All.Where(m => rows.Any(r => r.P.Models.Any(b => b.Model == m))).ToList();
         // In a scrolling box: with many phenomena the matrix is wider than the page.
         h.Append("<h2>Mental models</h2>\n<div class=\"scroll\"><table class=\"models\">\n<thead><tr><th>Model</th>");
-        foreach (var (p, _) in rows) h.Append($"<th><a href=\"{HtmlEncode(p.Id)}.html\">{HtmlEncode(p.Id)}</a></th>");
+        foreach (var (p, _, _) in rows) h.Append($"<th><a href=\"{HtmlEncode(p.Id)}.html\">{HtmlEncode(p.Id)}</a></th>");
         h.Append("</tr></thead>\n<tbody>\n");
         foreach (var m in models)
         {
             h.Append($"<tr><td><b>{HtmlEncode(m.Name)}</b><div class=\"id\">{HtmlEncode(m.Statement)}</div></td>");
-            foreach (var (p, v) in rows)
+            foreach (var (p, v, _) in rows)
             {
                 var bearing = p.Models.FirstOrDefault(b => b.Model == m);
                 string cell = bearing is null ? "" : v is null ? "not run" : bearing.SupportedBy(v.Verdict.Outcome) switch
@@ -91,12 +123,14 @@ public static class ReportWriter
             h.Append("</tr>\n");
         }
         h.Append("</tbody></table></div>\n<p class=\"foot\">Reproduce everything: <code>./aperture lab run --all --tier quick &amp;&amp; ./aperture report</code>. ")
+         .Append(ProvenanceLine(rows.Select(r => r.V).OfType<VerdictRecord>().ToList()))
          .Append($"Generated {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC.</p>\n");
         Tail(h);
         return h.ToString();
     }
 
-    private static string WritePhenomenonPage(RunStore store, string outDir, Phenomenon p, VerdictRecord? v, List<string> images)
+    private static string WritePhenomenonPage(RunStore store, string outDir, Phenomenon p, VerdictRecord? v, VerdictRecord? pair, List<string> images,
+        Func<Reproduction, string> command)
     {
         var h = new StringBuilder();
         Head(h, $"{p.Title} — Aperture");
@@ -106,13 +140,15 @@ public static class ReportWriter
         LabProtocol protocol = p.Defaults(Tier.Quick);
         if (v is null)
         {
-            h.Append($"<p>{Badge(null)} No stored verdict yet. Run <code>{HtmlEncode(LabRunner.ReproduceCommand(p.Id, Tier.Quick, protocol.Seeds, []))}</code>.</p>\n");
+            h.Append($"<p>{Badge(null)} No stored verdict yet. Run <code>{HtmlEncode(command(new Reproduction(p.Id, Tier.Quick, protocol.Seeds, 0, [])))}</code>.</p>\n");
         }
         else
         {
             protocol = ProtocolBinding.FromJson(v.ProtocolJson, p.ProtocolType);
             var verdict = v.Verdict;
-            h.Append($"<h2>Verdict: {Badge(verdict.Outcome)}</h2>\n");
+            h.Append($"<h2>Verdict: {Badge(verdict.Outcome)} <span class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</span></h2>\n");
+            if (verdict.SeedsToDecide is { } need)
+                h.Append($"<p>Undecided at this spread: about {need} seeds per arm would be needed to decide.</p>\n");
             h.Append($"<p class=\"effect\">{HtmlEncode(verdict.Effect.Name)} = <b>{HtmlEncode(verdict.Effect.Format())}</b> ")
              .Append($"(mean over {verdict.Effect.N} seeds, 95% {HtmlEncode(verdict.Effect.Method)}). Tier {TierText(v)}, {v.Seeds} seeds, ")
              .Append($"{Duration(v.Seconds)} of compute.</p>\n");
@@ -120,9 +156,9 @@ public static class ReportWriter
             var thresholds = ProtocolBinding.Differences(protocol, p.Defaults(v.Tier)).Where(d => ProtocolBinding.Settings(protocol).Any(s => s.Key == d.Key && s.IsThreshold)).ToList();
             if (thresholds.Count > 0)
                 h.Append($"<p class=\"warn\">Judged with thresholds changed from the phenomenon's stated ones: {HtmlEncode(string.Join(", ", thresholds.Select(t => $"{t.Key}={t.Value}")))}.</p>\n");
-            h.Append("<table><thead><tr><th>Check</th><th>Estimate [95% CI]</th><th>Band</th><th>Outcome</th></tr></thead><tbody>\n");
+            h.Append("<table><thead><tr><th>Check</th><th>Estimate [95% CI]</th><th>Interval</th><th>Supports</th><th>Contradicts</th><th>Outcome</th></tr></thead><tbody>\n");
             foreach (var c in verdict.Checks)
-                h.Append($"<tr><td>{HtmlEncode(c.Estimate.Name)}</td><td>{HtmlEncode(c.Estimate.Format())}</td><td>{HtmlEncode(c.Band)}</td><td>{Badge(c.Outcome)}</td></tr>\n");
+                h.Append($"<tr><td>{HtmlEncode(c.Estimate.Name)}</td><td>{HtmlEncode(c.Estimate.Format())}</td><td>{HtmlEncode(c.Estimate.Method)}, n = {c.Estimate.N}</td><td>{HtmlEncode(c.Band)}</td><td>{HtmlEncode(c.ContradictingBand)}</td><td>{Badge(c.Outcome)}<div class=\"id\">{HtmlEncode(c.Reason)}</div></td></tr>\n");
             h.Append("</tbody></table>\n");
             if (verdict.Extra.Count > 0)
             {
@@ -131,7 +167,9 @@ public static class ReportWriter
                     h.Append($"<tr><td>{HtmlEncode(e.Name)}</td><td>{HtmlEncode(e.Format())}</td><td>{e.N}</td></tr>\n");
                 h.Append("</tbody></table>\n");
             }
-            h.Append($"<h2>Reproduce</h2>\n<pre><code>{HtmlEncode(LabRunner.ReproduceCommand(p.Id, v.Tier, v.Seeds, v.Overrides))}</code></pre>\n");
+            h.Append($"<p><b>Replication.</b> {HtmlEncode(ReplicationText(v, pair))}.</p>\n");
+            h.Append($"<p class=\"id\">Data: {HtmlEncode(v.DataSource)} (content hash {HtmlEncode(v.DataFingerprint)}). Code: Aperture {HtmlEncode(v.CodeVersion)}, protocol version {HtmlEncode(v.ProtocolVersion)}. Judged on {HtmlEncode(v.Host)}, {HtmlEncode(v.Created)}.</p>\n");
+            h.Append($"<h2>Reproduce</h2>\n<pre><code>{HtmlEncode(command(new Reproduction(p.Id, v.Tier, v.Seeds, v.SeedBase, v.Overrides)))}</code></pre>\n");
 
             var runs = store.LoadRunSet(v.RunIds);
             h.Append("<h2>Plots</h2>\n");
@@ -207,6 +245,13 @@ public static class ReportWriter
         render(path);
         images.Add(path);
         h.Append($"<figure><img src=\"{HtmlEncode(rel)}\" alt=\"{HtmlEncode(title)}\"><figcaption>{HtmlEncode(caption)}</figcaption></figure>\n");
+    }
+
+    private static string ProvenanceLine(IReadOnlyList<VerdictRecord> verdicts)
+    {
+        if (verdicts.Count == 0) return "";
+        string Distinct(Func<VerdictRecord, string> f) => string.Join("; ", verdicts.Select(f).Where(x => x.Length > 0).Distinct());
+        return $"Data: {HtmlEncode(Distinct(v => v.DataSource))}. Code: Aperture {HtmlEncode(Distinct(v => v.CodeVersion))}. Host: {HtmlEncode(Distinct(v => v.Host))}. ";
     }
 
     private static string ModelList(Phenomenon p, Outcome outcome, bool supports) =>

@@ -6,9 +6,9 @@ using Microsoft.Data.Sqlite;
 namespace Aperture.Lab.Store;
 
 /// <summary>A run's row in the store.</summary>
-public sealed record RunRow(string RunId, string Phenomenon, Tier Tier, string Arm, int Seed, RunStatus Status, int Attempts,
-    string StartTime, string? EndTime, double? Seconds, string ConfigHash, string ConfigJson, string CodeVersion,
-    string SourceVersion, string Host, int Pid, string? Error);
+public sealed record RunRow(string RunId, string Phenomenon, Tier Tier, string Arm, string ArmJson, int Seed, RunStatus Status, int Attempts,
+    string StartTime, string? EndTime, double? Seconds, string ConfigHash, string ConfigJson, string ProtocolVersion,
+    string CodeVersion, string DataFingerprint, string DataSource, string Host, int Pid, string? Error);
 
 /// <summary>A stored verdict: what was judged, with which protocol and runs.</summary>
 /// <param name="Id">The verdict's row id (increasing).</param>
@@ -20,11 +20,27 @@ public sealed record RunRow(string RunId, string Phenomenon, Tier Tier, string A
 /// <param name="RunIds">The runs judged.</param>
 /// <param name="Verdict">The verdict.</param>
 /// <param name="Seconds">The runs' total time.</param>
-/// <param name="CodeVersion">The phenomenon's code version.</param>
+/// <param name="ProtocolVersion">The phenomenon's protocol version.</param>
 /// <param name="Created">When it was judged (UTC, ISO 8601).</param>
 public sealed record VerdictRecord(long Id, string Phenomenon, Tier Tier, string ProtocolJson,
     IReadOnlyList<KeyValuePair<string, string>> Overrides, int Seeds, IReadOnlyList<string> RunIds, Verdict Verdict,
-    double Seconds, string CodeVersion, string Created);
+    double Seconds, string ProtocolVersion, string Created)
+{
+    /// <summary>The first seed of the block judged.</summary>
+    public int SeedBase { get; init; }
+
+    /// <summary>Aperture's version and commit when the verdict was judged.</summary>
+    public string CodeVersion { get; init; } = "";
+
+    /// <summary>The content hash of the data the runs read.</summary>
+    public string DataFingerprint { get; init; } = "";
+
+    /// <summary>Which copy of the data the runs read.</summary>
+    public string DataSource { get; init; } = "";
+
+    /// <summary>The machine that judged it.</summary>
+    public string Host { get; init; } = "";
+}
 
 public sealed partial class RunStore
 {
@@ -34,8 +50,8 @@ public sealed partial class RunStore
         Converters = { new JsonStringEnumConverter() },
     };
 
-    private const string RunColumns = "run_id, phenomenon, tier, arm, seed, status, attempts, start_time, end_time, duration_s, " +
-                                      "config_hash, config_json, code_version, source_version, host, pid, error";
+    private const string RunColumns = "run_id, phenomenon, tier, arm, arm_json, seed, status, attempts, start_time, end_time, duration_s, " +
+                                      "config_hash, config_json, protocol_version, code_version, data_fingerprint, data_source, host, pid, error";
 
     /// <summary>Runs, newest first, optionally only one phenomenon's or one status's.</summary>
     public IReadOnlyList<RunRow> ListRuns(string? phenomenon = null, RunStatus? status = null)
@@ -136,17 +152,23 @@ public sealed partial class RunStore
         }
     }
 
-    /// <summary>Stores a verdict and returns its id.</summary>
+    /// <summary>Stores a verdict with its provenance (data, code, host) and returns its id.</summary>
     public long SaveVerdict(string phenomenon, Tier tier, long experimentId, LabProtocol protocol,
-        IReadOnlyList<KeyValuePair<string, string>> overrides, IReadOnlyList<string> runIds, Verdict verdict, double seconds, string codeVersion)
+        IReadOnlyList<KeyValuePair<string, string>> overrides, IReadOnlyList<string> runIds, Verdict verdict, double seconds, string protocolVersion,
+        string dataFingerprint, string dataSource)
         => InTransaction(tx =>
         {
             using var cmd = Command("""
-                INSERT INTO verdicts (experiment_id, phenomenon, tier, config_hash, protocol_json, overrides_json, seeds, run_ids_json,
-                                      outcome, effect_name, effect, ci_low, ci_high, verdict_json, seconds, code_version, source_version, created_time)
-                VALUES ($e, $p, $t, $ch, $pj, $oj, $n, $ids, $o, $en, $ef, $lo, $hi, $vj, $sec, $cv, $sv, $ct)
+                INSERT INTO verdicts (experiment_id, phenomenon, tier, config_hash, protocol_json, overrides_json, seeds, seed_base, run_ids_json,
+                                      outcome, effect_name, effect, ci_low, ci_high, verdict_json, seconds, protocol_version, code_version,
+                                      data_fingerprint, data_source, host, created_time)
+                VALUES ($e, $p, $t, $ch, $pj, $oj, $n, $sb, $ids, $o, $en, $ef, $lo, $hi, $vj, $sec, $cv, $sv, $df, $ds, $host, $ct)
                 RETURNING verdict_id
                 """, tx);
+            cmd.Parameters.AddWithValue("$sb", protocol.SeedBase);
+            cmd.Parameters.AddWithValue("$df", dataFingerprint);
+            cmd.Parameters.AddWithValue("$ds", dataSource);
+            cmd.Parameters.AddWithValue("$host", Environment.MachineName);
             cmd.Parameters.AddWithValue("$e", experimentId);
             cmd.Parameters.AddWithValue("$p", phenomenon);
             cmd.Parameters.AddWithValue("$t", TierName(tier));
@@ -162,8 +184,8 @@ public sealed partial class RunStore
             cmd.Parameters.AddWithValue("$hi", DbValue(verdict.Effect.High));
             cmd.Parameters.AddWithValue("$vj", JsonSerializer.Serialize(verdict, VerdictJson));
             cmd.Parameters.AddWithValue("$sec", seconds);
-            cmd.Parameters.AddWithValue("$cv", codeVersion);
-            cmd.Parameters.AddWithValue("$sv", SourceVersion);
+            cmd.Parameters.AddWithValue("$cv", protocolVersion);
+            cmd.Parameters.AddWithValue("$sv", CodeVersion);
             cmd.Parameters.AddWithValue("$ct", Now());
             return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
         });
@@ -199,7 +221,8 @@ public sealed partial class RunStore
         }
     }
 
-    private const string VerdictColumns = "verdict_id, phenomenon, tier, protocol_json, overrides_json, seeds, run_ids_json, verdict_json, seconds, code_version, created_time";
+    private const string VerdictColumns = "verdict_id, phenomenon, tier, protocol_json, overrides_json, seeds, run_ids_json, verdict_json, seconds, " +
+                                          "protocol_version, created_time, seed_base, code_version, data_fingerprint, data_source, host";
 
     private static VerdictRecord ReadVerdict(SqliteDataReader r)
     {
@@ -208,14 +231,21 @@ public sealed partial class RunStore
             [.. overrides.Select(p => KeyValuePair.Create(p[0], p[1]))], r.GetInt32(5),
             JsonSerializer.Deserialize<string[]>(r.GetString(6)) ?? [],
             JsonSerializer.Deserialize<Verdict>(r.GetString(7), VerdictJson) ?? throw new InvalidDataException($"verdict {r.GetInt64(0)} has no JSON"),
-            r.GetDouble(8), r.GetString(9), r.GetString(10));
+            r.GetDouble(8), r.GetString(9), r.GetString(10))
+        {
+            SeedBase = r.GetInt32(11),
+            CodeVersion = r.GetString(12),
+            DataFingerprint = r.GetString(13),
+            DataSource = r.GetString(14),
+            Host = r.GetString(15),
+        };
     }
 
     private static RunRow ReadRun(SqliteDataReader r) => new(
-        r.GetString(0), r.GetString(1), ParseTier(r.GetString(2)), r.GetString(3), r.GetInt32(4), ParseStatus(r.GetString(5)),
-        r.GetInt32(6), r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.IsDBNull(9) ? null : r.GetDouble(9),
-        r.GetString(10), r.GetString(11), r.GetString(12), r.GetString(13), r.GetString(14), r.GetInt32(15),
-        r.IsDBNull(16) ? null : r.GetString(16));
+        r.GetString(0), r.GetString(1), ParseTier(r.GetString(2)), r.GetString(3), r.GetString(4), r.GetInt32(5), ParseStatus(r.GetString(6)),
+        r.GetInt32(7), r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetDouble(10),
+        r.GetString(11), r.GetString(12), r.GetString(13), r.GetString(14), r.GetString(15), r.GetString(16), r.GetString(17), r.GetInt32(18),
+        r.IsDBNull(19) ? null : r.GetString(19));
 
     /// <summary>
     /// Writes runs as CSV, one row per run: its identity, status and timing, then one column per setting
@@ -238,7 +268,7 @@ public sealed partial class RunStore
         var paramKeys = runs.SelectMany(r => parms.GetValueOrDefault(r.RunId)?.Keys ?? Enumerable.Empty<string>()).Distinct().Order(StringComparer.Ordinal).ToList();
         var resultKeys = runs.SelectMany(r => results.GetValueOrDefault(r.RunId)?.Keys ?? Enumerable.Empty<string>()).Distinct().Order(StringComparer.Ordinal).ToList();
         string[] head = ["run_id", "phenomenon", "tier", "arm", "seed", "status", "attempts", "start_time", "end_time", "duration_s",
-            "config_hash", "code_version", "source_version", "host"];
+            "config_hash", "protocol_version", "code_version", "data_fingerprint", "data_source", "host"];
         writer.WriteLine(string.Join(",", head.Concat(paramKeys.Select(k => "param." + k)).Concat(resultKeys.Select(k => "result." + k)).Select(Csv)));
         foreach (var r in runs)
         {
@@ -248,7 +278,7 @@ public sealed partial class RunStore
             [
                 r.RunId, r.Phenomenon, TierName(r.Tier), r.Arm, r.Seed.ToString(CultureInfo.InvariantCulture),
                 r.Status.ToString().ToLowerInvariant(), r.Attempts.ToString(CultureInfo.InvariantCulture), r.StartTime, r.EndTime ?? "",
-                r.Seconds?.ToString("R", CultureInfo.InvariantCulture) ?? "", r.ConfigHash, r.CodeVersion, r.SourceVersion, r.Host,
+                r.Seconds?.ToString("R", CultureInfo.InvariantCulture) ?? "", r.ConfigHash, r.ProtocolVersion, r.CodeVersion, r.DataFingerprint, r.DataSource, r.Host,
                 .. paramKeys.Select(k => p?.GetValueOrDefault(k) ?? ""),
                 .. resultKeys.Select(k => res is not null && res.TryGetValue(k, out var v) ? v.ToString("R", CultureInfo.InvariantCulture) : ""),
             ];

@@ -17,15 +17,24 @@ public enum RunStatus
     Failed,
 }
 
-/// <summary>What identifies a run and what it runs.</summary>
-/// <param name="RunId">Hash of (phenomenon, tier, arm, seed, config JSON, code version): see <see cref="RunStore.RunIdentity"/>.</param>
+/// <summary>
+/// What identifies a run and everything needed to execute it, in this process or another: a pure function of these
+/// fields. Produced by <see cref="LabRunner.Plan"/>, executed by <see cref="LabRunner.Execute"/>.
+/// </summary>
+/// <param name="RunId">Hash of every other identifying field: see <see cref="RunStore.RunIdentity"/>.</param>
 /// <param name="Phenomenon">The phenomenon's id.</param>
 /// <param name="Tier">The tier.</param>
-/// <param name="Arm">The arm.</param>
+/// <param name="Arm">The arm's name (its label).</param>
+/// <param name="ArmJson">The arm's canonical JSON (<see cref="Lab.Arm.ToJson"/>).</param>
 /// <param name="Seed">The seed.</param>
 /// <param name="ConfigJson">The run-defining settings (<see cref="ProtocolBinding.RunConfigJson"/>).</param>
-/// <param name="CodeVersion">The phenomenon's code version.</param>
-public sealed record RunSpec(string RunId, string Phenomenon, Tier Tier, string Arm, int Seed, string ConfigJson, string CodeVersion);
+/// <param name="ProtocolVersion">The phenomenon's protocol version (<see cref="Lab.Phenomenon.Version"/>).</param>
+/// <param name="CodeVersion">The version of the code that runs it: Aperture's version and commit.</param>
+/// <param name="Data">Which dataset the run reads.</param>
+/// <param name="DataFingerprint">The content hash of the data read ("none" for a synthetic task).</param>
+/// <param name="DataSource">Which copy of the data was read, in words (not part of the identity: the hash is).</param>
+public sealed record RunSpec(string RunId, string Phenomenon, Tier Tier, string Arm, string ArmJson, int Seed, string ConfigJson,
+    string ProtocolVersion, string CodeVersion, LabDataset Data, string DataFingerprint, string DataSource);
 
 /// <summary>
 /// The run store: SQLite with a schema an MLflow user recognises (experiments, runs, params, metrics per step, final
@@ -38,7 +47,7 @@ public sealed partial class RunStore : IDisposable
     /// <summary>The environment variable that overrides the default store path.</summary>
     public const string PathVariable = "APERTURE_STORE";
 
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
     private readonly SqliteConnection _db;
     private readonly Lock _lock = new();
 
@@ -83,14 +92,20 @@ public sealed partial class RunStore : IDisposable
     /// <summary>The folder that holds artifacts, one sub-folder per run.</summary>
     public string ArtifactRoot { get; }
 
-    /// <summary>The version of the code that wrote a run: the lab assembly's informational version (with the commit when known).</summary>
-    public static string SourceVersion { get; } =
+    /// <summary>The version of the code that makes a run: the lab assembly's informational version (with the commit when known).</summary>
+    public static string CodeVersion { get; } =
         typeof(RunStore).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
 
-    /// <summary>A run's identity: the first 32 hex digits of SHA-256 over (phenomenon, tier, arm, seed, config JSON, code version).</summary>
-    public static string RunIdentity(string phenomenon, Tier tier, string arm, int seed, string configJson, string codeVersion)
+    /// <summary>
+    /// A run's identity: the first 32 hex digits of SHA-256 over (phenomenon, tier, arm JSON, seed, config JSON,
+    /// protocol version, code version, data fingerprint). A run made with other data, other code or another protocol
+    /// version is another run, never reused for this one.
+    /// </summary>
+    public static string RunIdentity(string phenomenon, Tier tier, string armJson, int seed, string configJson, string protocolVersion,
+        string codeVersion, string dataFingerprint)
     {
-        string text = string.Join('\n', phenomenon, TierName(tier), arm, seed.ToString(CultureInfo.InvariantCulture), configJson, codeVersion);
+        string text = string.Join('\n', phenomenon, TierName(tier), armJson, seed.ToString(CultureInfo.InvariantCulture), configJson,
+            protocolVersion, codeVersion, dataFingerprint);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32];
     }
 
@@ -121,11 +136,14 @@ public sealed partial class RunStore : IDisposable
                 phenomenon     TEXT NOT NULL,
                 tier           TEXT NOT NULL,
                 arm            TEXT NOT NULL,
+                arm_json       TEXT NOT NULL,
                 seed           INTEGER NOT NULL,
                 config_hash    TEXT NOT NULL,
                 config_json    TEXT NOT NULL,
+                protocol_version TEXT NOT NULL,
                 code_version   TEXT NOT NULL,
-                source_version TEXT NOT NULL,
+                data_fingerprint TEXT NOT NULL,
+                data_source    TEXT NOT NULL,
                 host           TEXT NOT NULL,
                 pid            INTEGER NOT NULL,
                 status         TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
@@ -156,6 +174,7 @@ public sealed partial class RunStore : IDisposable
                 protocol_json  TEXT NOT NULL,
                 overrides_json TEXT NOT NULL,
                 seeds          INTEGER NOT NULL,
+                seed_base      INTEGER NOT NULL,
                 run_ids_json   TEXT NOT NULL,
                 outcome        TEXT NOT NULL,
                 effect_name    TEXT NOT NULL,
@@ -164,16 +183,29 @@ public sealed partial class RunStore : IDisposable
                 ci_high        REAL,
                 verdict_json   TEXT NOT NULL,
                 seconds        REAL NOT NULL,
+                protocol_version TEXT NOT NULL,
                 code_version   TEXT NOT NULL,
-                source_version TEXT NOT NULL,
+                data_fingerprint TEXT NOT NULL,
+                data_source    TEXT NOT NULL,
+                host           TEXT NOT NULL,
                 created_time   TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS verdicts_by_phenomenon ON verdicts (phenomenon, verdict_id);
+            CREATE TABLE IF NOT EXISTS stages (
+                stage_id     TEXT PRIMARY KEY,
+                phenomenon   TEXT NOT NULL,
+                name         TEXT NOT NULL,
+                path         TEXT NOT NULL,
+                size_bytes   INTEGER NOT NULL,
+                sha256       TEXT NOT NULL,
+                created_time TEXT NOT NULL);
             """, tx);
         using var cmd = Command("SELECT version FROM schema_info", tx);
         var found = cmd.ExecuteScalar();
         if (found is null) Exec($"INSERT INTO schema_info (version) VALUES ({SchemaVersion})", tx);
         else if (Convert.ToInt32(found, CultureInfo.InvariantCulture) != SchemaVersion)
-            throw new InvalidDataException($"run store '{Path}' has schema version {found}; this build reads version {SchemaVersion}");
+            throw new InvalidDataException(
+                $"run store '{Path}' has schema version {found}; this build reads version {SchemaVersion}, whose runs carry the " +
+                "hash of the data they read and the code that made them. Its runs cannot be reused: move the file aside or pass --store NEW.db");
     });
 
     /// <summary>The experiment (one per phenomenon) named <paramref name="name"/>, created if absent.</summary>
@@ -215,11 +247,11 @@ public sealed partial class RunStore : IDisposable
             if (st.ExecuteScalar() is "finished") return false;
         }
         using (var up = Command("""
-            INSERT INTO runs (run_id, experiment_id, phenomenon, tier, arm, seed, config_hash, config_json, code_version,
-                              source_version, host, pid, status, attempts, start_time)
-            VALUES ($id, $exp, $ph, $tier, $arm, $seed, $ch, $cfg, $cv, $sv, $host, $pid, 'running', 1, $t)
+            INSERT INTO runs (run_id, experiment_id, phenomenon, tier, arm, arm_json, seed, config_hash, config_json, protocol_version,
+                              code_version, data_fingerprint, data_source, host, pid, status, attempts, start_time)
+            VALUES ($id, $exp, $ph, $tier, $arm, $aj, $seed, $ch, $cfg, $cv, $sv, $df, $ds, $host, $pid, 'running', 1, $t)
             ON CONFLICT (run_id) DO UPDATE SET status = 'running', attempts = attempts + 1, start_time = $t,
-                end_time = NULL, duration_s = NULL, error = NULL, host = $host, pid = $pid, source_version = $sv
+                end_time = NULL, duration_s = NULL, error = NULL, host = $host, pid = $pid
             """, tx))
         {
             up.Parameters.AddWithValue("$id", spec.RunId);
@@ -227,11 +259,14 @@ public sealed partial class RunStore : IDisposable
             up.Parameters.AddWithValue("$ph", spec.Phenomenon);
             up.Parameters.AddWithValue("$tier", TierName(spec.Tier));
             up.Parameters.AddWithValue("$arm", spec.Arm);
+            up.Parameters.AddWithValue("$aj", spec.ArmJson);
             up.Parameters.AddWithValue("$seed", spec.Seed);
             up.Parameters.AddWithValue("$ch", ConfigHash(spec.ConfigJson));
             up.Parameters.AddWithValue("$cfg", spec.ConfigJson);
-            up.Parameters.AddWithValue("$cv", spec.CodeVersion);
-            up.Parameters.AddWithValue("$sv", SourceVersion);
+            up.Parameters.AddWithValue("$cv", spec.ProtocolVersion);
+            up.Parameters.AddWithValue("$sv", spec.CodeVersion);
+            up.Parameters.AddWithValue("$df", spec.DataFingerprint);
+            up.Parameters.AddWithValue("$ds", spec.DataSource);
             up.Parameters.AddWithValue("$host", Environment.MachineName);
             up.Parameters.AddWithValue("$pid", Environment.ProcessId);
             up.Parameters.AddWithValue("$t", Now());
@@ -343,6 +378,64 @@ public sealed partial class RunStore : IDisposable
         cmd.Parameters.AddWithValue("$e", error);
         return cmd.ExecuteNonQuery();
     });
+
+    /// <summary>
+    /// The stages of <paramref name="phenomenon"/> at <paramref name="protocolVersion"/> under this build's
+    /// <see cref="CodeVersion"/>: shared by every process that opens the store. A stage's identity is a hash of those
+    /// and the run's own stage identity (name, settings, seed, data fingerprint).
+    /// </summary>
+    public IStageStore StagesFor(string phenomenon, string protocolVersion) => new StageShelf(this, phenomenon, protocolVersion);
+
+    private sealed class StageShelf(RunStore store, string phenomenon, string protocolVersion) : IStageStore
+    {
+        private string Id(string identity) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
+            string.Join('\n', phenomenon, protocolVersion, CodeVersion, identity))))[..32];
+
+        public byte[]? TryLoad(string identity)
+        {
+            string id = Id(identity);
+            string? path, sha;
+            lock (store._lock)
+            {
+                using var cmd = store.Command("SELECT path, sha256 FROM stages WHERE stage_id = $id");
+                cmd.Parameters.AddWithValue("$id", id);
+                using var r = cmd.ExecuteReader();
+                if (!r.Read()) return null;
+                path = r.GetString(0);
+                sha = r.GetString(1);
+            }
+            string full = System.IO.Path.Combine(store.ArtifactRoot, path);
+            if (!File.Exists(full)) return null;
+            var bytes = File.ReadAllBytes(full);
+            // A stage file that no longer matches its hash is recomputed rather than trusted.
+            return Convert.ToHexStringLower(SHA256.HashData(bytes)) == sha ? bytes : null;
+        }
+
+        public void Save(string identity, string name, byte[] content)
+        {
+            string id = Id(identity), rel = "stages/" + id + ".bin";
+            string full = System.IO.Path.Combine(store.ArtifactRoot, rel);
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+            string tmp = full + "." + Environment.ProcessId + ".tmp";
+            File.WriteAllBytes(tmp, content);
+            File.Move(tmp, full, overwrite: true);
+            store.InTransaction(tx =>
+            {
+                using var cmd = store.Command("""
+                    INSERT INTO stages (stage_id, phenomenon, name, path, size_bytes, sha256, created_time) VALUES ($id, $p, $n, $path, $size, $sha, $t)
+                    ON CONFLICT (stage_id) DO UPDATE SET path = excluded.path, size_bytes = excluded.size_bytes, sha256 = excluded.sha256
+                    """, tx);
+                cmd.Parameters.AddWithValue("$id", id);
+                cmd.Parameters.AddWithValue("$p", phenomenon);
+                cmd.Parameters.AddWithValue("$n", name);
+                cmd.Parameters.AddWithValue("$path", rel);
+                cmd.Parameters.AddWithValue("$size", content.Length);
+                cmd.Parameters.AddWithValue("$sha", Convert.ToHexStringLower(SHA256.HashData(content)));
+                cmd.Parameters.AddWithValue("$t", Now());
+                cmd.ExecuteNonQuery();
+            });
+        }
+    }
 
     /// <summary>Closes the database.</summary>
     public void Dispose()
