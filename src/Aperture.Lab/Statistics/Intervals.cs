@@ -58,7 +58,12 @@ public static class Intervals
         Func<double[], double>? statistic = null, int resamples = 10_000)
     {
         statistic ??= v => Stats.Mean(v);
-        var boot = Resample(values, generator, statistic, resamples, "a BCa bootstrap");
+        return BcaFromResamples(values, statistic, Resample(values, generator, statistic, resamples, "a BCa bootstrap"));
+    }
+
+    /// <summary>The BCa interval by confidence from resampled statistics already drawn and sorted (see <see cref="Resample"/>).</summary>
+    internal static Func<double, Interval> BcaFromResamples(IReadOnlyList<double> values, Func<double[], double> statistic, double[] boot)
+    {
         double theta = statistic([.. values]);
         if (AllEqual(values)) return c => { Checks.Confidence(c); return new Interval(theta, theta, theta); };
 
@@ -90,14 +95,16 @@ public static class Intervals
     {
         statistic ??= v => Stats.Mean(v);
         var boot = Resample(values, generator, statistic, resamples, "a percentile bootstrap");
-        double theta = statistic([.. values]);
-        return confidence =>
-        {
-            Checks.Confidence(confidence);
-            double alpha = 1 - confidence;
-            return new Interval(theta, Stats.Quantile(boot, alpha / 2), Stats.Quantile(boot, 1 - alpha / 2));
-        };
+        return PercentileFromResamples(statistic([.. values]), boot);
     }
+
+    /// <summary>The percentile interval by confidence from resampled statistics already drawn and sorted.</summary>
+    internal static Func<double, Interval> PercentileFromResamples(double theta, double[] boot) => confidence =>
+    {
+        Checks.Confidence(confidence);
+        double alpha = 1 - confidence;
+        return new Interval(theta, Stats.Quantile(boot, alpha / 2), Stats.Quantile(boot, 1 - alpha / 2));
+    };
 
     private static double Level(double z0, double a, double q)
     {
@@ -122,6 +129,7 @@ public static class Intervals
         return s2 == 0 ? 0 : s3 / (6 * Math.Pow(s2, 1.5));
     }
 
+    /// <summary>The statistic of <paramref name="resamples"/> resamples drawn with replacement, sorted ascending.</summary>
     internal static double[] Resample(IReadOnlyList<double> values, Generator generator, Func<double[], double> statistic,
         int resamples, string what)
     {
