@@ -39,14 +39,7 @@ internal static class Terminal
     }
 
     /// <summary>Writes a file whole: to a temporary name, then renamed over the target.</summary>
-    public static void WriteAtomically(string path, string content)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string tmp = full + ".tmp";
-        File.WriteAllText(tmp, content);
-        File.Move(tmp, full, overwrite: true);
-    }
+    public static void WriteAtomically(string path, string content) => Aperture.IO.AtomicFile.WriteAllText(path, content);
 
     public static string Colour(Outcome o) => o switch
     {

@@ -1,3 +1,5 @@
+using Aperture.NN;
+
 namespace Aperture.Lab.Probes;
 
 /// <summary>One linear piece of a function of one variable: y = Slope·x + Intercept on (From, To).</summary>
@@ -89,6 +91,27 @@ public sealed class PiecewiseLinear
             from = next;
         }
         return new PiecewiseLinear(boundaries, regions, Merge(regions));
+    }
+
+    /// <summary>
+    /// Analyzes a trained network: its <see cref="Linear"/> layers (in <see cref="Module.NamedModules"/> order, each
+    /// with a bias) are taken as L_1 … L_k of <see cref="Analyze"/>, with ReLU between them, whatever modules actually
+    /// sit between them (the caller vouches that they are ReLUs). The first layer must take one input and the last give one output.
+    /// </summary>
+    public static PiecewiseLinear Of(Module net)
+    {
+        ArgumentNullException.ThrowIfNull(net);
+        var layers = net.NamedModules().Select(m => m.Module).OfType<Linear>().ToList();
+        var weights = layers.Select(l => l.GetParameter("weight")).Select(w =>
+        {
+            var flat = w.ToDoubleArray();
+            int rows = w.Size(0), cols = w.Size(1);
+            var m = new double[rows, cols];
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) m[i, j] = flat[i * cols + j];
+            return m;
+        }).ToList();
+        return Analyze(weights, [.. layers.Select(l => l.GetParameter("bias").ToDoubleArray())]);
     }
 
     // Affine forms (a, c) of every layer's pre-activation, deciding each hidden unit's state just right of `decideAt`

@@ -111,9 +111,7 @@ internal static class PlotRenderer
 
     private static void Save(Plot plt, string path, int width = Width, int height = Height)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string tmp = path + ".tmp.png";
-        plt.SavePng(tmp, width, height);
-        File.Move(tmp, path, overwrite: true);
+        using var image = plt.GetImage(width, height);
+        Aperture.IO.AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png));
     }
 }

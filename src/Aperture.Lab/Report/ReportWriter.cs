@@ -298,10 +298,5 @@ public static class ReportWriter
 
     private static void Tail(StringBuilder h) => h.Append("</body></html>\n");
 
-    private static void WriteAtomically(string path, string content)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, content, new UTF8Encoding(false));
-        File.Move(tmp, path, overwrite: true);
-    }
+    private static void WriteAtomically(string path, string content) => Aperture.IO.AtomicFile.WriteAllText(path, content);
 }

@@ -300,11 +300,8 @@ public sealed partial class RunStore : IDisposable
         foreach (var (name, content) in run.Artifacts)
         {
             string rel = runId + "/" + name, full = System.IO.Path.Combine(ArtifactRoot, runId, name);
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
             byte[] bytes = Encoding.UTF8.GetBytes(content);
-            string tmp = full + "." + Environment.ProcessId + ".tmp";
-            File.WriteAllBytes(tmp, bytes);
-            File.Move(tmp, full, overwrite: true);
+            Aperture.IO.AtomicFile.WriteAllBytes(full, bytes);
             artifacts.Add((rel, bytes.Length, Convert.ToHexStringLower(SHA256.HashData(bytes))));
         }
         return InTransaction(tx =>

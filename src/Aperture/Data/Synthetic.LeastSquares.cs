@@ -58,84 +58,9 @@ public static partial class Synthetic
         return new LeastSquaresTask(Tensor.Wrap(a, [outputs, inputs]), Tensor.Wrap(s, [r]), conditionNumber, measured, data);
     }
 
-    /// <summary>
-    /// A Haar-random orthogonal n×n matrix (row-major): the Q of a Gaussian matrix's QR factorization with R's
-    /// diagonal made positive (Mezzadri, 2007). Gram–Schmidt is run twice per column ("twice is enough") for orthogonality.
-    /// </summary>
-    internal static double[] RandomOrthogonal(int n, Generator generator)
-    {
-        var g = Tensor.Randn([n, n], generator, DType.Float64).ToArray<double>();
-        var q = new double[n * n];
-        var col = new double[n];
-        for (int j = 0; j < n; j++)
-        {
-            for (int i = 0; i < n; i++) col[i] = g[i * n + j];
-            for (int pass = 0; pass < 2; pass++)
-                for (int k = 0; k < j; k++)
-                {
-                    double dot = 0;
-                    for (int i = 0; i < n; i++) dot += q[i * n + k] * col[i];
-                    for (int i = 0; i < n; i++) col[i] -= dot * q[i * n + k];
-                }
-            double norm = 0;
-            for (int i = 0; i < n; i++) norm += col[i] * col[i];
-            norm = Math.Sqrt(norm);
-            for (int i = 0; i < n; i++) q[i * n + j] = col[i] / norm;
-        }
-        return q;
-    }
+    /// <summary>A Haar-random orthogonal n×n matrix, row-major; see <see cref="Linalg.RandomOrthogonal(int, Generator)"/>.</summary>
+    internal static double[] RandomOrthogonal(int n, Generator generator) => Linalg.RandomOrthogonalArray(n, generator);
 
-    /// <summary>
-    /// The singular values of a rows×cols matrix (row-major), largest first, by the one-sided Jacobi method
-    /// (Hestenes, 1958), which finds even the smallest ones to high relative accuracy.
-    /// </summary>
-    internal static double[] SingularValues(double[] a, int rows, int cols)
-    {
-        // Work on columns of the taller orientation, so there are min(rows, cols) of them.
-        bool transpose = cols > rows;
-        int m = transpose ? cols : rows, n = transpose ? rows : cols;
-        var c = new double[n][];
-        for (int j = 0; j < n; j++)
-        {
-            c[j] = new double[m];
-            for (int i = 0; i < m; i++) c[j][i] = transpose ? a[j * cols + i] : a[i * cols + j];
-        }
-        for (int sweep = 0; sweep < 60; sweep++)
-        {
-            bool rotated = false;
-            for (int p = 0; p < n - 1; p++)
-                for (int q = p + 1; q < n; q++)
-                {
-                    double alpha = 0, beta = 0, gamma = 0;
-                    for (int i = 0; i < m; i++)
-                    {
-                        alpha += c[p][i] * c[p][i];
-                        beta += c[q][i] * c[q][i];
-                        gamma += c[p][i] * c[q][i];
-                    }
-                    if (Math.Abs(gamma) <= 1e-15 * Math.Sqrt(alpha * beta)) continue;
-                    rotated = true;
-                    double zeta = (beta - alpha) / (2 * gamma);
-                    double t = Math.Sign(zeta == 0 ? 1 : zeta) / (Math.Abs(zeta) + Math.Sqrt(1 + zeta * zeta));
-                    double cs = 1 / Math.Sqrt(1 + t * t), sn = cs * t;
-                    for (int i = 0; i < m; i++)
-                    {
-                        double x = c[p][i], y = c[q][i];
-                        c[p][i] = cs * x - sn * y;
-                        c[q][i] = sn * x + cs * y;
-                    }
-                }
-            if (!rotated) break;
-        }
-        var s = new double[n];
-        for (int j = 0; j < n; j++)
-        {
-            double norm = 0;
-            for (int i = 0; i < m; i++) norm += c[j][i] * c[j][i];
-            s[j] = Math.Sqrt(norm);
-        }
-        Array.Sort(s);
-        Array.Reverse(s);
-        return s;
-    }
+    /// <summary>The singular values of a row-major rows×cols matrix, largest first; see <see cref="Linalg.SingularValues(Tensor)"/>.</summary>
+    internal static double[] SingularValues(double[] a, int rows, int cols) => Linalg.SingularValues(a, rows, cols);
 }

@@ -73,4 +73,34 @@ public class LinalgTests
         var back = q.MatMul(r).ToDoubleArray();
         Assert.Equal(a.ToDoubleArray(), back.Select(v => Math.Round(v, 12)).ToArray());
     }
+
+    [Fact]
+    public void RandomOrthogonalIsOrthogonalAndReproducible()
+    {
+        var q = Linalg.RandomOrthogonal(7, new Generator(3));
+        Assert.Equal([7, 7], q.ShapeArray());
+        Assert.Equal(DType.Float64, q.DType);
+        var v = q.ToDoubleArray();
+        for (int i = 0; i < 7; i++)
+            for (int j = 0; j < 7; j++)
+                Assert.Equal(i == j ? 1 : 0, Enumerable.Range(0, 7).Sum(k => v[k * 7 + i] * v[k * 7 + j]), 12);
+        Assert.Equal(v, Linalg.RandomOrthogonal(7, new Generator(3)).ToDoubleArray());
+        // The same bits as the row-major routine the synthetic least-squares task draws with.
+        Assert.Equal(Aperture.Data.Synthetic.RandomOrthogonal(7, new Generator(3)), v);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Linalg.RandomOrthogonal(0, new Generator(1)));
+    }
+
+    [Fact]
+    public void SingularValuesOfKnownMatrices()
+    {
+        // [[3, 0], [4, 5]]ᵀ·[[3, 0], [4, 5]] = [[25, 20], [20, 25]] with eigenvalues 45 and 5.
+        var s = Linalg.SingularValues(Tensor.FromArray(new double[,] { { 3, 0 }, { 4, 5 } }));
+        Assert.Equal([2], s.ShapeArray());
+        Assert.Equal(Math.Sqrt(45), s.ToDoubleArray()[0], 14);
+        Assert.Equal(Math.Sqrt(5), s.ToDoubleArray()[1], 14);
+        // Wide matrices give min(m, n) values, largest first.
+        var w = Linalg.SingularValues(Tensor.FromArray(new float[,] { { 0, 2, 0 }, { 0, 0, -1 } }));
+        Assert.Equal([2.0, 1.0], w.ToDoubleArray());
+        Assert.Throws<ShapeMismatchException>(() => Linalg.SingularValues(Tensor.Zeros([3])));
+    }
 }

@@ -23,7 +23,8 @@ public enum SchedulerInterval
 /// <remarks>
 /// The loss function takes (output, target) and returns the mean loss over the batch (e.g.
 /// <c>(o, t) =&gt; Losses.CrossEntropy(o, t)</c>); epoch losses weight each batch by its size. Accuracy is reported
-/// when the outputs are [N, C] scores and the targets int64 class indices [N]. Training is deterministic: the
+/// when the outputs are [N, C] scores and the targets int64 class indices [N], by <see cref="Metrics.CountCorrect(Tensor, Tensor)"/>
+/// (arg-max, first maximum; a row holding a NaN counts as wrong). Training is deterministic: the
 /// same model, optimizer, data and seeds give the same bits, and <see cref="StateDict"/>/<see cref="LoadStateDict"/>
 /// resume a run exactly.
 /// </remarks>
@@ -113,7 +114,7 @@ public sealed class Trainer
                         throw new InvalidOperationException($"Trainer: the loss function returned shape {Shapes.Format(loss.Shape)}; it must return a scalar (the batch mean)");
                     loss.Backward();
                     value = loss.Item();
-                    if (classification && Classification(output, y)) stepCorrect = CountCorrect(output, y, null, null);
+                    if (classification && Classification(output, y)) stepCorrect = Metrics.CountCorrect(output, y, null, null);
                     else classification = false;
                 }
                 if (ClipGradValue is { } cv) GradClip.ClipGradValue(Model.Parameters(), cv);
@@ -177,7 +178,7 @@ public sealed class Trainer
                     perClassCorrect ??= new long[classes];
                     perClassCount ??= new long[classes];
                     if (perClassCount.Length != classes) classification = false;
-                    else correct += CountCorrect(output, y, perClassCorrect, perClassCount);
+                    else correct += Metrics.CountCorrect(output, y, perClassCorrect, perClassCount);
                 }
                 else classification = false;
             }
@@ -195,42 +196,6 @@ public sealed class Trainer
 
     private static bool Classification(Tensor output, Tensor target) =>
         output.Rank == 2 && target.DType == DType.Int64 && target.Rank == 1 && target.Shape[0] == output.Shape[0];
-
-    private static long CountCorrect(Tensor output, Tensor target, long[]? perClassCorrect, long[]? perClassCount) =>
-        output.DType == DType.Float32
-            ? CountCorrect<float>(output, target, perClassCorrect, perClassCount)
-            : CountCorrect<double>(output, target, perClassCorrect, perClassCount);
-
-    /// <summary>Arg-max per row against the labels, read straight from the buffers (nothing allocated).</summary>
-    private static long CountCorrect<T>(Tensor output, Tensor target, long[]? perClassCorrect, long[]? perClassCount)
-        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-    {
-        int n = output.Shape[0], classes = output.Shape[1];
-        T[] o = output.Buffer<T>();
-        long[] t = target.Buffer<long>();
-        int rs = output.Strides[0], cs = output.Strides[1], ts = target.Strides[0];
-        long correct = 0;
-        for (int i = 0; i < n; i++)
-        {
-            // The first maximum wins and NaN counts as the largest, as in Ops.ArgMax.
-            int best = 0, row = output._offset + i * rs;
-            T bv = o[row];
-            for (int j = 1; j < classes && !T.IsNaN(bv); j++)
-            {
-                T v = o[row + j * cs];
-                if (T.IsNaN(v) || v > bv) { best = j; bv = v; }
-            }
-            long truth = t[target._offset + i * ts];
-            bool ok = best == truth;
-            if (ok) correct++;
-            if (perClassCount is not null && (ulong)truth < (ulong)perClassCount.Length)
-            {
-                perClassCount[truth]++;
-                if (ok) perClassCorrect![truth]++;
-            }
-        }
-        return correct;
-    }
 
     // ---- validation split ------------------------------------------------------------------------------
 
