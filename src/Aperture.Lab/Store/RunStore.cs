@@ -413,9 +413,7 @@ public sealed partial class RunStore : IDisposable
             string id = Id(identity), rel = "stages/" + id + ".bin";
             string full = System.IO.Path.Combine(store.ArtifactRoot, rel);
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
-            string tmp = full + "." + Environment.ProcessId + ".tmp";
-            File.WriteAllBytes(tmp, content);
-            File.Move(tmp, full, overwrite: true);
+            Aperture.IO.AtomicFile.WriteAllBytes(full, content);
             store.InTransaction(tx =>
             {
                 using var cmd = store.Command("""
