@@ -99,30 +99,23 @@ public sealed class Trainer
             long seen = 0, correct = 0;
             bool classification = true;
             int batches = train.BatchesPerEpoch, b = 0;
+            var stepper = new TrainStep(Model, Optimizer, Loss)
+            {
+                ClipGradNorm = ClipGradNorm,
+                ClipGradValue = ClipGradValue,
+                Scheduler = SchedulerInterval == SchedulerInterval.Step ? Scheduler : null,
+            };
             foreach (var (x, y) in train)
             {
-                // The step's temporaries (activations, graph, intermediate gradients) are recycled when the scope ends,
-                // so a step in steady state allocates nothing; what outlives it is read out first.
-                double value;
+                // The step's temporaries (activations, graph, intermediate gradients) are recycled inside it, so a
+                // step in steady state allocates nothing.
+                var outcome = stepper.Run(x, y);
+                double value = outcome.Loss;
+                lr = outcome.LearningRate;
                 long stepCorrect = 0;
-                using (TensorScope.Begin())
-                {
-                    Optimizer.ZeroGrad();
-                    var output = Model.Forward(x);
-                    var loss = Loss(output, y);
-                    if (loss.Numel != 1)
-                        throw new InvalidOperationException($"Trainer: the loss function returned shape {Shapes.Format(loss.Shape)}; it must return a scalar (the batch mean)");
-                    loss.Backward();
-                    value = loss.Item();
-                    if (classification && Classification(output, y)) stepCorrect = Metrics.CountCorrect(output, y, null, null);
-                    else classification = false;
-                }
-                if (ClipGradValue is { } cv) GradClip.ClipGradValue(Model.Parameters(), cv);
-                if (ClipGradNorm is { } cn) GradClip.ClipGradNorm(Model.Parameters(), cn);
-                lr = Optimizer.ParamGroups[0].LearningRate;
-                Optimizer.Step();
+                if (classification && outcome.Correct >= 0) stepCorrect = outcome.Correct;
+                else classification = false;
                 GlobalStep++;
-                if (Scheduler is not null && SchedulerInterval == SchedulerInterval.Step) Scheduler.Step();
 
                 int n = x.Rank == 0 ? 1 : x.Shape[0];
                 lossSum += value * n;
@@ -194,8 +187,7 @@ public sealed class Trainer
         }
     }
 
-    private static bool Classification(Tensor output, Tensor target) =>
-        output.Rank == 2 && target.DType == DType.Int64 && target.Rank == 1 && target.Shape[0] == output.Shape[0];
+    private static bool Classification(Tensor output, Tensor target) => TrainStep.IsClassification(output, target);
 
     // ---- validation split ------------------------------------------------------------------------------
 
