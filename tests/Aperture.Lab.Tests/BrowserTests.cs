@@ -28,7 +28,7 @@ public class BrowserTests(ITestOutputHelper output)
             var all = Tiny.All(2);
             Assert.Equal(Catalogue.All.Select(p => p.Id).Order(), all.Select(t => t.Phenomenon.Id).Order());
             foreach (var (phenomenon, protocol) in all) runner.Run(phenomenon, Tier.Quick, protocol);
-            ReportWriter.Write(store, site, r => $"aperture lab run {r.Id}");
+            ReportWriter.Write(store, site, r => $"./aperture lab run {r.Id} --seeds {r.Seeds}");
         }
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -40,7 +40,7 @@ public class BrowserTests(ITestOutputHelper output)
         await browser.NavigateAsync(page, index, ct);
         var ids = await browser.EvaluateAsync(page, "[...document.querySelectorAll('table.scorecard tbody tr')].map(r => r.dataset.id)", ct);
         Assert.Equal(Catalogue.All.Select(p => p.Id), ids.EnumerateArray().Select(e => e.GetString()));
-        var verdicts = await browser.EvaluateAsync(page, "[...document.querySelectorAll('table.scorecard tbody tr td:nth-child(3)')].map(c => c.innerText.trim())", ct);
+        var verdicts = await browser.EvaluateAsync(page, "[...document.querySelectorAll('table.scorecard tbody tr td:nth-child(3) .badge')].map(c => c.innerText.trim())", ct);
         // Every phenomenon was run above, so every row shows a verdict.
         Assert.All(verdicts.EnumerateArray(), v => Assert.Contains(v.GetString(), new[] { "held", "did not hold", "inconclusive" }));
         await AssertImagesRender(browser, page, index, ct);

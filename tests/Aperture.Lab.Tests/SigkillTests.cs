@@ -13,7 +13,8 @@ public class SigkillTests(ITestOutputHelper output)
     private static readonly string[] Sweep =
         ["lab", "run", "momentum-acceleration", "--seeds", "8", "--set", "dimension=64", "--set", "kappas=10,100,1000,10000"];
 
-    private const int Runs = 16;
+    // 8 seeds × 2 arms, in a discovery block and a replication block.
+    private const int Runs = 32;
 
     [Fact]
     public void KilledSweepResumesWithoutLossOrDuplicates()
@@ -76,20 +77,32 @@ public class SigkillTests(ITestOutputHelper output)
             }
             // The run that was killed was redone, once.
             Assert.All(after.Where(r => before.TryGetValue(r.RunId, out var b) && b.Status == RunStatus.Running), r => Assert.Equal(2, r.Attempts));
+            // The replication block (seeds 8–15) is judged last.
             var verdict = store.LatestVerdicts()["momentum-acceleration"];
             Assert.Equal(8, verdict.Seeds);
-            Assert.Equal(Runs, verdict.RunIds.Count);
+            Assert.Equal(8, verdict.SeedBase);
+            Assert.Equal(Runs / 2, verdict.RunIds.Count);
         }
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        var record = doc.RootElement.EnumerateArray().Single();
-        string[] keys = ["id", "verdict", "effect", "ci_low", "ci_high", "seeds", "tier", "seconds"];
-        Assert.Equal(keys, record.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(2, doc.RootElement.GetProperty("schema_version").GetInt32());
+        var record = doc.RootElement.GetProperty("results").EnumerateArray().Single();
         Assert.Equal("momentum-acceleration", record.GetProperty("id").GetString());
-        Assert.Equal(8, record.GetProperty("seeds").GetInt32());
         Assert.Equal("quick", record.GetProperty("tier").GetString());
-        Assert.Contains(record.GetProperty("verdict").GetString(), new[] { "held", "did not hold", "inconclusive" });
-        Assert.True(record.GetProperty("ci_low").GetDouble() <= record.GetProperty("effect").GetDouble());
+        Assert.Equal("none", record.GetProperty("data").GetProperty("sha256").GetString());
+        Assert.StartsWith(Aperture.Lab.Store.RunStore.CodeVersion, record.GetProperty("code_version").GetString());
+        foreach (var (block, seedBase) in new[] { ("discovery", 0), ("replication", 8) })
+        {
+            var b = record.GetProperty(block);
+            Assert.Equal(8, b.GetProperty("seeds").GetInt32());
+            Assert.Equal(seedBase, b.GetProperty("seed_base").GetInt32());
+            Assert.Contains(b.GetProperty("verdict").GetString(), new[] { "held", "did not hold", "inconclusive" });
+            var effect = b.GetProperty("effect");
+            Assert.True(effect.GetProperty("ci_low").GetDouble() <= effect.GetProperty("value").GetDouble());
+            Assert.Equal(Runs / 2, b.GetProperty("run_ids").GetArrayLength());
+        }
+        Assert.Equal(record.GetProperty("discovery").GetProperty("verdict").GetString() == record.GetProperty("replication").GetProperty("verdict").GetString(),
+            record.GetProperty("replicated").GetBoolean());
     }
 
     private static Process Start(string db, string[] extra)
