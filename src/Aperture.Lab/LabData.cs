@@ -20,7 +20,7 @@ public sealed class LabData
     }
 
     /// <summary>No external data (a synthetic task draws everything from its seed).</summary>
-    public static LabData None { get; } = new(LabDataset.None, null, "none", "no external data (synthetic)");
+    public static LabData None => new(LabDataset.None, null, "none", "no external data (synthetic)");
 
     /// <summary>Wraps a loaded copy of Fashion-MNIST as the data of <paramref name="kind"/>.</summary>
     public static LabData Of(LabDataset kind, FashionMnist data)
@@ -125,7 +125,7 @@ public sealed class LabDataSource(string? directory = null)
             {
                 data = kind == LabDataset.FashionMnistSubset ? FashionMnist.LoadSubset(Directory) : FashionMnist.LoadFull(Directory);
             }
-            catch (FileNotFoundException e)
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or DirectoryNotFoundException)
             {
                 throw new LabConfigException(e.Message);
             }

@@ -7,7 +7,7 @@ namespace Aperture.Lab.Report;
 internal static class PlotRenderer
 {
     private const int Width = 760, Height = 440;
-    private static readonly IPalette Palette = new ScottPlot.Palettes.Category10();
+    private static IPalette Palette => new ScottPlot.Palettes.Category10();
 
     /// <summary>Draws a figure; series of one group share a colour and one legend entry.</summary>
     public static void Render(Figure figure, string path)
