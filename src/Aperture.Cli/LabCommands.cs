@@ -17,6 +17,7 @@ internal static class LabCommands
         lab.Subcommands.Add(List());
         lab.Subcommands.Add(Show());
         lab.Subcommands.Add(Run(store));
+        lab.Subcommands.Add(Rules(store));
         return lab;
     }
 
@@ -58,6 +59,34 @@ internal static class LabCommands
         }));
         return cmd;
     }
+
+    private static Command Rules(Option<string?> store)
+    {
+        var sims = new Option<int>("--simulations") { Description = "simulated experiments per scenario", DefaultValueFactory = _ => 2000 };
+        var cmd = new Command("rules", "Simulate each phenomenon's verdict rule (its latest stored verdict: estimators, seeds, regions, Holm) under no effect and under the claimed effect, and print how often it gives each wrong verdict.") { sims };
+        cmd.SetAction(r => Terminal.Guard(() =>
+        {
+            int n = r.GetValue(sims);
+            if (n < 10) throw new LabConfigException($"--simulations must be at least 10, found {n}");
+            using var s = Terminal.OpenStore(r.GetValue(store));
+            var latest = s.LatestVerdicts();
+            var table = new Table().AddColumns("phenomenon", "checks", "seeds", "false held", "false did not hold", "estimators");
+            foreach (var p in Catalogue.All)
+            {
+                if (!latest.TryGetValue(p.Id, out var v)) { table.AddRow(Markup.Escape(p.Id), "not run", "", "", "", ""); continue; }
+                var rates = RuleSimulation.Simulate(v.Verdict, v.Seeds, n);
+                table.AddRow(Markup.Escape(p.Id), $"{rates.Checks}" + (rates.Skipped > 0 ? $" (+{rates.Skipped} not simulable)" : ""),
+                    rates.Seeds.ToString(CultureInfo.InvariantCulture), Rate(rates.FalseHeld), Rate(rates.FalseDidNotHold),
+                    Markup.Escape(string.Join(", ", v.Verdict.Checks.Select(c => c.Estimate.Kind.ToString()).Distinct())));
+            }
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLineInterpolated($"{n} simulated experiments per scenario; Monte Carlo standard error at 5% ≈ {Math.Sqrt(0.05 * 0.95 / n):F3}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static string Rate(double r) => double.IsNaN(r) ? "—" : r.ToString("F3", CultureInfo.InvariantCulture);
 
     private static Command Run(Option<string?> store)
     {

@@ -36,6 +36,25 @@ public static class Outcomes
     };
 }
 
+/// <summary>How an estimate's interval was computed: what a rule simulation redraws it with.</summary>
+public enum EstimatorKind
+{
+    /// <summary>Built by hand (an interval the lab cannot redraw).</summary>
+    Other,
+    /// <summary>Student-t interval of a mean (or of paired differences).</summary>
+    T,
+    /// <summary>Percentile bootstrap of a mean.</summary>
+    PercentileBootstrap,
+    /// <summary>BCa bootstrap of a mean.</summary>
+    Bca,
+    /// <summary>Geometric mean with a t-interval on the log scale.</summary>
+    LogT,
+    /// <summary>A share with its exact Clopper–Pearson interval.</summary>
+    Share,
+    /// <summary>A Kaplan–Meier median time with censoring.</summary>
+    MedianTime,
+}
+
 /// <summary>A measured quantity over seeds with its 95% confidence interval.</summary>
 /// <param name="Name">What was measured, in words (the estimand).</param>
 /// <param name="Value">The point estimate.</param>
@@ -47,6 +66,12 @@ public sealed record Estimate(string Name, double Value, double Low, double High
 {
     /// <summary>The confidence of <see cref="Low"/> and <see cref="High"/>.</summary>
     public const double Confidence = 0.95;
+
+    /// <summary>How the interval was computed (what a rule simulation redraws it with).</summary>
+    public EstimatorKind Kind { get; init; }
+
+    /// <summary>For a <see cref="EstimatorKind.MedianTime"/>: the share of runs censored (never reached the target).</summary>
+    public double CensoredShare { get; init; }
 
     /// <summary>
     /// The same estimator's interval at another confidence level, used to invert it into p-values when a verdict
@@ -67,7 +92,7 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     {
         var copy = values.ToArray();
         var i = Stats.TInterval(copy);
-        return new(name, i.Value, i.Low, i.High, copy.Length, "t-interval") { IntervalAt = c => Stats.TInterval(copy, c) };
+        return new(name, i.Value, i.Low, i.High, copy.Length, "t-interval") { IntervalAt = c => Stats.TInterval(copy, c), Kind = EstimatorKind.T };
     }
 
     /// <summary>
@@ -79,7 +104,7 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     {
         var at = Intervals.PercentileByConfidence(values.ToArray(), new Generator(SeedOf(name)));
         var i = at(Confidence);
-        return new(name, i.Value, i.Low, i.High, values.Count, "percentile bootstrap") { IntervalAt = at };
+        return new(name, i.Value, i.Low, i.High, values.Count, "percentile bootstrap") { IntervalAt = at, Kind = EstimatorKind.PercentileBootstrap };
     }
 
     /// <summary>
@@ -90,7 +115,7 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     {
         var at = Intervals.BcaByConfidence(values.ToArray(), new Generator(SeedOf(name)));
         var i = at(Confidence);
-        return new(name, i.Value, i.Low, i.High, values.Count, "BCa bootstrap") { IntervalAt = at };
+        return new(name, i.Value, i.Low, i.High, values.Count, "BCa bootstrap") { IntervalAt = at, Kind = EstimatorKind.Bca };
     }
 
     /// <summary>
@@ -104,6 +129,7 @@ public sealed record Estimate(string Name, double Value, double Low, double High
         return new(name, i.Value, i.Low, i.High, copy.Length, "geometric mean, t-interval on the log scale")
         {
             IntervalAt = c => Intervals.LogT(copy, c),
+            Kind = EstimatorKind.LogT,
         };
     }
 
@@ -115,7 +141,7 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     {
         int k = events.Count(e => e), n = events.Count;
         var i = Binomial.ClopperPearson(k, n);
-        return new(name, i.Value, i.Low, i.High, n, $"exact (Clopper–Pearson), {k} of {n}") { IntervalAt = c => Binomial.ClopperPearson(k, n, c) };
+        return new(name, i.Value, i.Low, i.High, n, $"exact (Clopper–Pearson), {k} of {n}") { IntervalAt = c => Binomial.ClopperPearson(k, n, c), Kind = EstimatorKind.Share };
     }
 
     /// <summary>
@@ -131,6 +157,8 @@ public sealed record Estimate(string Name, double Value, double Low, double High
         return new(name, i.Value, i.Low, i.High, runs.Count, $"Kaplan–Meier median ({reached} of {runs.Count} reached it)")
         {
             IntervalAt = c => km.Median(c),
+            Kind = EstimatorKind.MedianTime,
+            CensoredShare = runs.Count == 0 ? 0 : 1 - reached / (double)runs.Count,
         };
     }
 
