@@ -56,6 +56,24 @@ public class PhenomenaTests
     }
 
     [Fact]
+    public void ReluVerdictHasAFitCheckFourDistancesAndTheTanhControl()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var outcome = new LabRunner(store).Run(Tiny.Relu, Tier.Quick, Tiny.ReluProtocol(3));
+        Assert.Equal(9, outcome.RunsExecuted);
+        var checks = outcome.Verdict.Checks;
+        Assert.Equal(6, checks.Count);
+        Assert.StartsWith("relu: training MSE", checks[0].Estimate.Name);
+        Assert.All(checks.Skip(1).Take(4), c => Assert.Equal("below 0.05", c.Band));
+        Assert.StartsWith("tanh:", checks[^1].Estimate.Name);
+        Assert.Equal("above 0.25", checks[^1].Band);
+        Assert.Contains(outcome.Verdict.Extra, e => e.Name.StartsWith("relu: seeds exactly linear beyond 30 spans", StringComparison.Ordinal));
+        var runs = store.LoadRunSet(store.ListRuns().Select(r => r.RunId));
+        Assert.Equal(3, Tiny.Relu.Figures((ReluPiecewiseLinear.Protocol)Tiny.ReluProtocol(3), runs).Count());
+    }
+
+    [Fact]
     public void RunsAreDeterministic()
     {
         var p = (ReluPiecewiseLinear.Protocol)Tiny.ReluProtocol(2);
