@@ -26,22 +26,51 @@ public class PhenomenaTests
     }
 
     [Fact]
-    public void ReluRunRecordsExactPiecesAndLinearTails()
+    public void ReluRunRecordsExactPiecesAndStraightnessAtEachDistance()
     {
         var p = (ReluPiecewiseLinear.Protocol)Tiny.ReluProtocol(2);
-        var relu = new RunContext(ReluPiecewiseLinear.Relu, 1, Tier.Quick);
-        Tiny.Relu.Run(p, relu);
+        RunContext Run(ReluPiecewiseLinear.Arm arm)
+        {
+            var run = new RunContext(arm, 1, Tier.Quick);
+            Tiny.Relu.Run(p, arm, run);
+            return run;
+        }
+        var relu = Run(ReluPiecewiseLinear.Relu);
         Assert.True(relu.Results["pieces"] >= 2);
-        Assert.Equal(relu.Results["pieces"] - 1, relu.Results["hinges_inside_data"] + relu.Results["hinges_beyond_data"]);
         Assert.True(relu.Results["pieces_reconstruction_error"] < 1e-9, $"reconstruction error {relu.Results["pieces_reconstruction_error"]}");
-        Assert.True(relu.Results["second_difference_beyond_hinges"] < 1e-9);
-        Assert.True(relu.Results["train_loss"] < relu.Metrics.First(m => m.Key == "train_loss").Value);
+        Assert.Equal([1.0, 3, 10, 30], p.Distances);
+        foreach (var key in new[] { "deviation_r1", "deviation_r3", "deviation_r10", "deviation_r30" })
+            Assert.InRange(relu.Results[key], 0, 100);
         Assert.Contains("hinges_x", relu.Artifacts["function.json"]);
 
-        var tanh = new RunContext(ReluPiecewiseLinear.Tanh, 1, Tier.Quick);
-        Tiny.Relu.Run(p, tanh);
+        // The untrained arm is the trained arm's starting point: the same pieces machinery, but it does not fit the data.
+        var untrained = Run(ReluPiecewiseLinear.Untrained);
+        Assert.True(untrained.Results["relative_train_mse"] > 0.2, $"untrained relative MSE {untrained.Results["relative_train_mse"]}");
+        Assert.True(relu.Results["relative_train_mse"] < untrained.Results["relative_train_mse"] / 2);
+        Assert.Empty(untrained.Metrics);
+
+        var tanh = Run(ReluPiecewiseLinear.Tanh);
         Assert.False(tanh.Results.ContainsKey("pieces"));
-        Assert.True(tanh.Results["extrapolation_gap"] > 0);
+        Assert.True(tanh.Results["deviation_r1"] > 0);
+        Assert.Equal(["relu", "tanh", "relu-untrained"], Tiny.Relu.Arms(p).Select(a => a.Name));
+    }
+
+    [Fact]
+    public void ReluVerdictHasAFitCheckFourDistancesAndTheTanhControl()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var outcome = new LabRunner(store).Run(Tiny.Relu, Tier.Quick, Tiny.ReluProtocol(3));
+        Assert.Equal(9, outcome.RunsExecuted);
+        var checks = outcome.Verdict.Checks;
+        Assert.Equal(6, checks.Count);
+        Assert.StartsWith("relu: training MSE", checks[0].Estimate.Name);
+        Assert.All(checks.Skip(1).Take(4), c => Assert.Equal("below 0.05", c.Band));
+        Assert.StartsWith("tanh:", checks[^1].Estimate.Name);
+        Assert.Equal("above 0.25", checks[^1].Band);
+        Assert.Contains(outcome.Verdict.Extra, e => e.Name.StartsWith("relu: seeds exactly linear beyond 30 spans", StringComparison.Ordinal));
+        var runs = store.LoadRunSet(store.ListRuns().Select(r => r.RunId));
+        Assert.Equal(3, Tiny.Relu.Figures((ReluPiecewiseLinear.Protocol)Tiny.ReluProtocol(3), runs).Count());
     }
 
     [Fact]
@@ -50,8 +79,8 @@ public class PhenomenaTests
         var p = (ReluPiecewiseLinear.Protocol)Tiny.ReluProtocol(2);
         var a = new RunContext(ReluPiecewiseLinear.Relu, 0, Tier.Quick);
         var b = new RunContext(ReluPiecewiseLinear.Relu, 0, Tier.Quick);
-        Tiny.Relu.Run(p, a);
-        Tiny.Relu.Run(p, b);
+        Tiny.Relu.Run(p, ReluPiecewiseLinear.Relu, a);
+        Tiny.Relu.Run(p, ReluPiecewiseLinear.Relu, b);
         Assert.Equal(a.Results, b.Results);
     }
 

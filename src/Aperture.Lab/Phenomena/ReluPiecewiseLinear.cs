@@ -1,4 +1,6 @@
 using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using System.Globalization;
 using System.Text.Json;
 using Aperture.Lab.Probes;
 using Aperture.NN;
@@ -7,69 +9,105 @@ using Aperture.Optim;
 namespace Aperture.Lab.Phenomena;
 
 /// <summary>
-/// A ReLU net fit to a few points of a sine is piecewise linear, and it extrapolates linearly beyond its data.
+/// A ReLU net fit to a few points of a sine is piecewise linear; does it continue along a straight line beyond its data?
 /// </summary>
-public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protocol>
+public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protocol, ReluPiecewiseLinear.Arm>
 {
     /// <summary>The settings of the experiment.</summary>
     public sealed record Protocol : LabProtocol
     {
         /// <summary>Number of training points.</summary>
-        [Description("training points, x uniform in [−π, π], y = sin(x)")]
+        [Range(2, 10_000), Description("training points, x uniform in [−π, π], y = sin(x)")]
         public int Points { get; init; } = 10;
 
         /// <summary>Units per hidden layer.</summary>
-        [Description("units per hidden layer")]
+        [Range(1, 4096), Description("units per hidden layer")]
         public int Width { get; init; } = 32;
 
         /// <summary>Number of hidden layers.</summary>
-        [Description("hidden layers")]
+        [Range(1, 16), Description("hidden layers")]
         public int Depth { get; init; } = 2;
 
-        /// <summary>Full-batch Adam steps.</summary>
-        [Description("full-batch Adam steps on the mean squared error")]
+        /// <summary>Full-batch Adam steps of the trained arms.</summary>
+        [Range(1, 1_000_000), Description("full-batch Adam steps on the mean squared error (trained arms)")]
         public int Steps { get; init; } = 2000;
 
         /// <summary>Adam's learning rate.</summary>
-        [Description("Adam learning rate")]
+        [Range(1e-6, 10), Description("Adam learning rate")]
         public double LearningRate { get; init; } = 0.01;
 
-        /// <summary>How far beyond the data the extrapolation is measured, in data spans.</summary>
-        [Description("how far beyond each edge of the data extrapolation is measured, in units of the data's span")]
-        public double Reach { get; init; } = 1.0;
+        /// <summary>How far beyond the data each claim is judged, in data spans.</summary>
+        [Range(0.01, 1000), Description("distances beyond each edge of the data at which straightness is judged, in data spans")]
+        public double[] Distances { get; init; } = [1, 3, 10, 30];
 
-        /// <summary>The largest deviation from linear extrapolation that still counts as linear.</summary>
-        [Threshold, Description("largest deviation from linear extrapolation, as a fraction of the targets' range, that counts as linear")]
-        public double MaxDeviation { get; init; } = 0.05;
+        /// <summary>A deviation below this share of the net's own range supports "straight".</summary>
+        // 5% of the function's own range over the window is about a line's width on a plot of it: straight to the eye.
+        [Threshold, Range(0, 10), Description("supports 'continues straight' when the deviation from the edge lines, over the net's own range, lies below this")]
+        public double StraightBelow { get; init; } = 0.05;
+
+        /// <summary>A deviation above this share of the net's own range contradicts "straight".</summary>
+        // A quarter of its own range is a bend anyone sees. The alternative (nothing pins the function off the data)
+        // predicts bends of the order of the range; a tanh net that saturates off the data gives ≈ 1 or more.
+        [Threshold, Range(0, 10), Description("contradicts 'continues straight' when the deviation over the net's own range lies above this")]
+        public double BentAbove { get; init; } = 0.25;
+
+        /// <summary>The ReLU net fits the data when its training MSE over the targets' variance lies below this.</summary>
+        // R² ≥ 0.99. The claim is about a net fit to the data: an untrained net (≈ 1 here) must not pass it vacuously.
+        [Threshold, Range(0, 10), Description("supports 'the net fits the data' when training MSE / variance of the targets lies below this")]
+        public double FitBelow { get; init; } = 0.01;
+
+        /// <summary>The ReLU net does not fit the data when its training MSE over the targets' variance lies above this.</summary>
+        // R² < 0.9: the net misses the sine's shape on its own training points.
+        [Threshold, Range(0, 10), Description("contradicts 'the net fits the data' when training MSE / variance of the targets lies above this")]
+        public double UnfitAbove { get; init; } = 0.1;
 
         /// <inheritdoc/>
         public override IEnumerable<string> Problems()
         {
             foreach (var p in base.Problems()) yield return p;
-            if (Points < 2 || Points > 10_000) yield return $"points must be between 2 and 10000, found {Points}";
-            if (Width < 1 || Width > 4096) yield return $"width must be between 1 and 4096, found {Width}";
-            if (Depth < 1 || Depth > 16) yield return $"depth must be between 1 and 16, found {Depth}";
-            if (Steps < 0) yield return $"steps must be non-negative, found {Steps}";
-            if (!(LearningRate > 0)) yield return $"learning_rate must be positive, found {LearningRate}";
-            if (!(Reach > 0)) yield return $"reach must be positive, found {Reach}";
+            if (Distances.Length == 0 || Distances.Zip(Distances.Skip(1)).Any(d => !(d.Second > d.First)))
+                yield return $"distances must be a non-empty increasing list, found {string.Join(",", Distances)}";
+            if (!(StraightBelow <= BentAbove)) yield return $"straight_below ({StraightBelow}) must not exceed bent_above ({BentAbove})";
+            if (!(FitBelow <= UnfitAbove)) yield return $"fit_below ({FitBelow}) must not exceed unfit_above ({UnfitAbove})";
         }
     }
 
-    /// <summary>The ReLU network (the claim's subject).</summary>
-    public const string Relu = "relu";
+    /// <summary>The hidden units' nonlinearity: ReLU (piecewise linear) or tanh (smooth, saturating off the data).</summary>
+    public enum Nonlinearity
+    {
+        /// <summary>max(0, x).</summary>
+        Relu,
+        /// <summary>tanh(x).</summary>
+        Tanh,
+    }
 
-    /// <summary>A tanh network trained identically: a control that is smooth, not piecewise linear.</summary>
-    public const string Tanh = "tanh";
+    /// <summary>One arm: the nonlinearity, and whether the net is trained or left at its initialization.</summary>
+    /// <param name="Activation">The hidden units' nonlinearity.</param>
+    /// <param name="Trained">Trained with Adam for <see cref="Protocol.Steps"/> steps, or left as initialized (a control).</param>
+    public sealed record Arm(Nonlinearity Activation, bool Trained) : Lab.Arm
+    {
+        /// <inheritdoc/>
+        public override string Name => (Activation == Nonlinearity.Relu ? "relu" : "tanh") + (Trained ? "" : "-untrained");
+    }
+
+    /// <summary>The trained ReLU net (the claim's subject).</summary>
+    public static Arm Relu { get; } = new(Nonlinearity.Relu, Trained: true);
+
+    /// <summary>A tanh net trained identically: smooth and saturating, so it must not pass as straight.</summary>
+    public static Arm Tanh { get; } = new(Nonlinearity.Tanh, Trained: true);
+
+    /// <summary>The ReLU net at its initialization (the trained arm's starting point): piecewise linear, yet not fit to the data.</summary>
+    public static Arm Untrained { get; } = new(Nonlinearity.Relu, Trained: false);
 
     /// <inheritdoc/>
     public override string Id => "relu-piecewise-linear";
 
     /// <inheritdoc/>
-    /// <remarks>2: trained with Aperture.NN and Aperture.Optim instead of a hand-written MLP and Adam.</remarks>
-    public override int Version => 2;
+    /// <remarks>3: straightness judged at stated distances (1, 3, 10, 30 data spans) against the net's own range, a fit requirement, an untrained arm, typed arms.</remarks>
+    public override int Version => 3;
 
     /// <inheritdoc/>
-    public override string Title => "ReLU nets are piecewise linear and extrapolate linearly";
+    public override string Title => "ReLU nets are piecewise linear; do they extrapolate along a straight line?";
 
     /// <inheritdoc/>
     public override string Claim =>
@@ -78,12 +116,14 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
 
     /// <inheritdoc/>
     public override string Method =>
-        "An MLP (ReLU, and a tanh control trained identically) is fit to points of sin(x) with full-batch Adam. For the " +
-        "ReLU net its linear pieces are found exactly: every unit's pre-activation is affine in x between breakpoints, so " +
-        "each breakpoint is a root found analytically while walking along the line. Extrapolation is measured as the " +
-        "largest gap, within one data span beyond either edge of the data, between the net and the straight line that " +
-        "continues its slope at that edge, divided by the targets' range. The claim holds if the ReLU net's mean gap " +
-        "(95% t-interval over seeds) lies below the pre-stated threshold.";
+        "A ReLU MLP, a tanh MLP trained identically (control) and the ReLU MLP at its initialization are fit to points of sin(x) " +
+        "with full-batch Adam. The ReLU net's pieces are exact (PiecewiseLinear.Of). At each distance R (data spans), the largest " +
+        "deviation within R spans beyond either edge from the line continuing the net's slope at that edge, over the net's own " +
+        "range on [lo − R·span, hi + R·span] (exact for ReLU, 4001 samples per stretch for tanh). Held if the ReLU net fits " +
+        "(geometric-mean training MSE / variance of the targets below fit_below, t on the log scale), its mean relative deviation " +
+        "(BCa) lies below straight_below at every R, and the tanh control's lies above bent_above at the first R; did not hold " +
+        "if, Holm-adjusted, an interval lies beyond a contradicting margin. Reported beside: the share of seeds exactly linear " +
+        "beyond R (outermost hinge within R spans, Clopper–Pearson) and the untrained net's values.";
 
     /// <inheritdoc/>
     public override IReadOnlyList<Source> Sources =>
@@ -104,121 +144,81 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
     ];
 
     /// <inheritdoc/>
-    public override Protocol Quick => new() { Seeds = 8 };
+    public override Protocol Quick => new() { Seeds = 16 };
 
     /// <inheritdoc/>
-    public override Protocol Full => new() { Seeds = 30, Width = 64, Depth = 3, Steps = 6000, LearningRate = 0.005 };
+    public override Protocol Full => new() { Seeds = 40, Width = 64, Depth = 3, Steps = 6000, LearningRate = 0.005 };
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> ArmNames(Protocol p) => [Relu, Tanh];
+    public override IReadOnlyList<Arm> Arms(Protocol p) => [Relu, Tanh, Untrained];
+
+    private static string Key(string what, double r) => $"{what}_r{r.ToString("G6", CultureInfo.InvariantCulture)}";
 
     /// <inheritdoc/>
-    public override void Run(Protocol p, RunContext run)
+    public override void Run(Protocol p, Arm arm, RunContext run)
     {
         var g = run.Generator;
-        // The data: the same points for both arms of a seed (drawn first from the shared generator).
+        // Data, then weights: every arm of a seed sees the same points; the untrained arm is the ReLU arm's start.
         var xs = Enumerable.Range(0, p.Points).Select(_ => -Math.PI + 2 * Math.PI * g.NextDouble()).Order().ToArray();
         var ys = xs.Select(Math.Sin).ToArray();
-        // PyTorch's default Linear initialization, U(−1/√fan_in, 1/√fan_in) for weights and biases: with one input the
-        // first layer's hinges −b/w spread over the line instead of piling up at 0, as zero biases would put them.
-        var net = NN.Models.Mlp(1, [.. Enumerable.Repeat(p.Width, p.Depth)], 1, activation: run.Arm == Tanh ? "tanh" : "relu",
+        var net = NN.Models.Mlp(1, [.. Enumerable.Repeat(p.Width, p.Depth)], 1, activation: arm.Activation == Nonlinearity.Tanh ? "tanh" : "relu",
             generator: g, dtype: DType.Float64);
-        var x = Tensor.FromArray(xs, [p.Points, 1]);
-        var y = Tensor.FromArray(ys, [p.Points, 1]);
-        var adam = new Adam(net.Parameters(), lr: p.LearningRate);
-        for (int step = 0; step <= p.Steps; step++)
+        Tensor x = Tensor.FromArray(xs, [p.Points, 1]), y = Tensor.FromArray(ys, [p.Points, 1]);
+        var step = new TrainStep(net, new Adam(net.Parameters(), lr: p.LearningRate), (o, t) => Losses.Mse(o, t));
+        for (int s = 0; arm.Trained && s < p.Steps; s++)
         {
-            var loss = Losses.Mse(net.Forward(x), y);
-            if (step % 10 == 0 || step == p.Steps) run.Log("train_loss", step, loss.Item());
-            if (step == p.Steps) { run.Record("train_loss", loss.Item()); break; }
-            adam.ZeroGrad();
-            loss.Backward();
-            adam.Step();
-            if (step % 100 == 0) run.ReportProgress(step / (double)p.Steps);
+            double loss = step.Run(x, y).Loss;
+            if (s % 10 == 0) run.Log("train_loss", s, loss);
+            if (s % 100 == 0) run.ReportProgress(s / (double)p.Steps);
         }
+        double[] Net(double[] v) { using var _ = Autodiff.NoGrad(); return net.Forward(Tensor.FromArray(v, [v.Length, 1])).ToDoubleArray(); }
+        double mean = ys.Average(), variance = ys.Average(v => (v - mean) * (v - mean));
+        run.Record("relative_train_mse", Net(xs).Zip(ys, (f, t) => (f - t) * (f - t)).Average() / variance);
 
-        double lo = xs[0], hi = xs[^1], span = hi - lo, yRange = ys.Max() - ys.Min();
-        double Net(double v)
+        double lo = xs[0], hi = xs[^1], span = hi - lo, reach = p.Distances[^1] * span;
+        var grid = Enumerable.Range(0, 801).Select(i => lo - span + 3 * span * i / 800.0).ToArray();
+        var pl = arm.Activation == Nonlinearity.Relu ? PiecewiseLinear.Of(net) : null;
+        foreach (double r in p.Distances)
+            run.Record(Key("deviation", r), (pl is not null ? EdgeExtrapolation.Of(pl, lo, hi, r * span) : EdgeExtrapolation.Sampled(Net, lo, hi, r * span)).Relative);
+        double[] hinges = pl is null ? [] : [.. pl.Hinges];
+        if (pl is not null)
         {
-            using var _ = Autodiff.NoGrad();
-            return net.Forward(Tensor.FromArray([v], [1, 1])).Item();
-        }
-        var gap = Extrapolation(Net, lo, hi, p.Reach * span);
-        run.Record("extrapolation_gap", Math.Max(gap.Left, gap.Right) / yRange);
-        run.Record("extrapolation_gap_left", gap.Left / yRange);
-        run.Record("extrapolation_gap_right", gap.Right / yRange);
-
-        var grid = Enumerable.Range(0, 801).Select(i => lo - p.Reach * span + (1 + 2 * p.Reach) * span * i / 800.0).ToArray();
-        double[]? hinges = null;
-        if (run.Arm == Relu)
-        {
-            var pl = ExactPieces(net);
-            hinges = [.. pl.Hinges];
             run.Record("pieces", pl.Pieces.Count);
-            run.Record("activation_regions", pl.Regions.Count);
-            run.Record("hinges_inside_data", hinges.Count(h => h >= lo && h <= hi));
             run.Record("hinges_beyond_data", hinges.Count(h => h < lo || h > hi));
             // How far past the data the net still bends, in data spans (0 when every hinge lies within the data).
-            double beyond = hinges.Length == 0 ? 0 : Math.Max(Math.Max(0, lo - hinges.Min()), Math.Max(0, hinges.Max() - hi)) / span;
-            run.Record("outermost_hinge_beyond_data", beyond);
-            // The exact pieces must reproduce the network itself: a check on the analysis, in units of the targets' range.
-            run.Record("pieces_reconstruction_error", grid.Max(v => Math.Abs(pl.Evaluate(v) - Net(v))) / yRange);
-            // Beyond the outermost hinges the second differences vanish (to rounding).
-            run.Record("second_difference_beyond_hinges", SecondDifferenceBeyond(Net, hinges, span) / yRange);
+            run.Record("outermost_hinge_beyond_data", hinges.Length == 0 ? 0 : Math.Max(Math.Max(0, lo - hinges.Min()), Math.Max(0, hinges.Max() - hi)) / span);
+            // The exact pieces must reproduce the network itself (a check on the analysis), relative to the net's range.
+            var far = Enumerable.Range(0, 801).Select(i => lo - reach + (span + 2 * reach) * i / 800.0).Concat(grid).ToArray();
+            var direct = Net(far);
+            run.Record("pieces_reconstruction_error", far.Select((v, i) => Math.Abs(pl.Evaluate(v) - direct[i])).Max() / (direct.Max() - direct.Min()));
         }
-        run.SaveArtifact("function.json", JsonSerializer.Serialize(new
-        {
-            train_x = xs, train_y = ys, grid_x = grid, grid_y = grid.Select(Net).ToArray(),
-            hinges_x = hinges ?? [], hinges_y = (hinges ?? []).Select(Net).ToArray(),
-        }));
+        run.SaveArtifact("function.json", JsonSerializer.Serialize(new { train_x = xs, train_y = ys, grid_x = grid, grid_y = Net(grid),
+            hinges_x = hinges, hinges_y = hinges.Length == 0 ? [] : Net(hinges) }));
         run.ReportProgress(1);
-    }
-
-    // The largest gap, within `reach` beyond each edge, between f and the line continuing f's slope at that edge.
-    private static (double Left, double Right) Extrapolation(Func<double, double> f, double lo, double hi, double reach)
-    {
-        double h = 1e-6 * (hi - lo);
-        double slopeRight = (f(hi) - f(hi - h)) / h, slopeLeft = (f(lo + h) - f(lo)) / h;
-        double left = 0, right = 0;
-        for (int i = 1; i <= 2000; i++)
-        {
-            double d = reach * i / 2000;
-            right = Math.Max(right, Math.Abs(f(hi + d) - (f(hi) + slopeRight * d)));
-            left = Math.Max(left, Math.Abs(f(lo - d) - (f(lo) - slopeLeft * d)));
-        }
-        return (left, right);
-    }
-
-    private static double SecondDifferenceBeyond(Func<double, double> f, double[] hinges, double span)
-    {
-        if (hinges.Length == 0) return 0;
-        double worst = 0, h = span / 100;
-        foreach (var start in new[] { hinges.Max(), hinges.Min() })
-        {
-            double sign = start == hinges.Max() ? 1 : -1;
-            for (int i = 1; i <= 100; i++)
-            {
-                double x = start + sign * (h + i * h);
-                worst = Math.Max(worst, Math.Abs(f(x + h) - 2 * f(x) + f(x - h)));
-            }
-        }
-        return worst;
     }
 
     /// <inheritdoc/>
     public override Verdict Judge(Protocol p, RunSet runs)
     {
-        var relu = Estimate.Mean("ReLU extrapolation gap", runs.Results(Relu, "extrapolation_gap"));
-        return Verdict.From(relu, Check.Below(relu, p.MaxDeviation))
-            .WithExtra(
-                Estimate.Mean("tanh extrapolation gap (control)", runs.Results(Tanh, "extrapolation_gap")),
-                Estimate.MeanDifference("ReLU − tanh extrapolation gap (paired by seed)",
-                    runs.Results(Relu, "extrapolation_gap"), runs.Results(Tanh, "extrapolation_gap")),
-                Estimate.Mean("linear pieces (ReLU)", runs.Results(Relu, "pieces")),
-                // Hinge positions are heavy-tailed (a first-layer hinge sits at −b/w): a bootstrap interval stays inside the data's range.
-                Estimate.MeanBootstrap("hinges beyond the data (ReLU)", runs.Results(Relu, "hinges_beyond_data")),
-                Estimate.MeanBootstrap("outermost hinge beyond the data, in spans (ReLU)", runs.Results(Relu, "outermost_hinge_beyond_data")),
-                Estimate.Mean("max |pieces − net| / range (analysis check)", runs.Results(Relu, "pieces_reconstruction_error")));
+        Estimate Deviation(Arm arm, double r) => Estimate.MeanBca(
+            $"{arm.Name}: deviation within {r.ToString("G6", CultureInfo.InvariantCulture)} spans from its edge lines / own range",
+            runs.Results(arm.Name, Key("deviation", r)));
+        var fit = Estimate.Ratio("relu: training MSE / variance of the targets", runs.Results(Relu.Name, "relative_train_mse"));
+        var straight = p.Distances.Select(r => Deviation(Relu, r)).ToList();
+        var control = Deviation(Tanh, p.Distances[0]);
+        var checks = new List<Check> { Check.Below(fit, p.FitBelow, p.UnfitAbove) };
+        checks.AddRange(straight.Select(e => Check.Below(e, p.StraightBelow, p.BentAbove)));
+        checks.Add(Check.Above(control, p.BentAbove, p.StraightBelow));
+
+        var extra = p.Distances.Select(r => Estimate.Share($"relu: seeds exactly linear beyond {r.ToString("G6", CultureInfo.InvariantCulture)} spans (outermost hinge within)",
+                [.. runs.Results(Relu.Name, "outermost_hinge_beyond_data").Select(o => o <= r)])).ToList();
+        extra.AddRange(p.Distances.Skip(1).Select(r => Deviation(Tanh, r)));
+        extra.Add(Estimate.Ratio("relu-untrained: training MSE / variance of the targets", runs.Results(Untrained.Name, "relative_train_mse")));
+        extra.AddRange(p.Distances.Select(r => Deviation(Untrained, r)));
+        extra.Add(Estimate.Mean("relu: linear pieces", runs.Results(Relu.Name, "pieces")));
+        extra.Add(Estimate.Mean("relu: hinges beyond the data", runs.Results(Relu.Name, "hinges_beyond_data")));
+        extra.Add(Estimate.Mean("relu: max |pieces − net| / range (analysis check)", runs.Results(Relu.Name, "pieces_reconstruction_error")));
+        return Verdict.From(straight[0], [.. checks]).WithExtra([.. extra]);
     }
 
     /// <inheritdoc/>
@@ -226,43 +226,23 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
     {
         foreach (int seed in runs.Seeds.Take(3))
         {
-            using var relu = JsonDocument.Parse(runs.Get(Relu, seed).ReadArtifact("function.json"));
-            using var tanh = JsonDocument.Parse(runs.Get(Tanh, seed).ReadArtifact("function.json"));
+            JsonDocument Read(Arm arm) => JsonDocument.Parse(runs.Get(arm.Name, seed).ReadArtifact("function.json"));
+            using JsonDocument relu = Read(Relu), tanh = Read(Tanh), untrained = Read(Untrained);
             double[] Get(JsonDocument d, string k) => d.RootElement.GetProperty(k).Deserialize<double[]>()!;
-            var gx = Get(relu, "grid_x");
-            var trainX = Get(relu, "train_x");
+            double[] gx = Get(relu, "grid_x"), trainX = Get(relu, "train_x");
             // Hinges far beyond the plotted range would squash the plot: draw those inside it, and count the rest.
-            var hx = Get(relu, "hinges_x");
-            var hy = Get(relu, "hinges_y");
+            double[] hx = Get(relu, "hinges_x"), hy = Get(relu, "hinges_y");
             var shown = Enumerable.Range(0, hx.Length).Where(i => hx[i] >= gx[0] && hx[i] <= gx[^1]).ToArray();
-            int hidden = hx.Length - shown.Length;
             yield return new Figure($"fit-seed{seed}", $"Fits to sin(x), seed {seed}", "x", "y",
             [
                 new Series("sin(x)", gx, [.. gx.Select(Math.Sin)], SeriesStyle.Dashed),
                 new Series("tanh net", gx, Get(tanh, "grid_y")),
                 new Series("ReLU net", gx, Get(relu, "grid_y")),
+                new Series("ReLU net, untrained", gx, Get(untrained, "grid_y"), SeriesStyle.Dashed),
                 new Series("ReLU hinges", [.. shown.Select(i => hx[i])], [.. shown.Select(i => hy[i])], SeriesStyle.Markers),
                 new Series("training points", trainX, Get(relu, "train_y"), SeriesStyle.Markers),
-            ], Caption: $"Grey lines mark the data's range; {hx.Length} hinges, {hidden} of them beyond the plotted range. The ReLU net is straight between hinges and straight beyond the outermost ones; the tanh net bends and flattens off the data.")
-            {
-                VerticalLines = [trainX.Min(), trainX.Max()],
-            };
+            ], Caption: $"Grey lines mark the data's range; the plot reaches one span beyond it. {hx.Length} hinges, {hx.Length - shown.Length} of them beyond the plotted range. The ReLU net is straight between hinges and beyond the outermost ones; the tanh net bends and flattens off the data.")
+            { VerticalLines = [trainX.Min(), trainX.Max()] };
         }
-    }
-
-    // The exact pieces of the trained net: its Linear layers' weights [out, in] and biases, first to last.
-    private static PiecewiseLinear ExactPieces(Module net)
-    {
-        var layers = net.NamedModules().Select(m => m.Module).OfType<Linear>().ToList();
-        var weights = layers.Select(l => l.GetParameter("weight")).Select(w =>
-        {
-            var flat = w.ToDoubleArray();
-            int rows = w.Size(0), cols = w.Size(1);
-            var m = new double[rows, cols];
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++) m[i, j] = flat[i * cols + j];
-            return m;
-        }).ToList();
-        return PiecewiseLinear.Analyze(weights, [.. layers.Select(l => l.GetParameter("bias").ToDoubleArray())]);
     }
 }
