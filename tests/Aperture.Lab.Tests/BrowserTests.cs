@@ -28,7 +28,7 @@ public class BrowserTests(ITestOutputHelper output)
             var all = Tiny.All(2);
             Assert.Equal(Catalogue.All.Select(p => p.Id).Order(), all.Select(t => t.Phenomenon.Id).Order());
             foreach (var (phenomenon, protocol) in all) runner.Run(phenomenon, Tier.Quick, protocol);
-            ReportWriter.Write(store, site, r => $"aperture lab run {r.Id}");
+            ReportWriter.Write(store, site, r => $"./aperture lab run {r.Id}");
         }
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
@@ -41,8 +41,13 @@ public class BrowserTests(ITestOutputHelper output)
         var ids = await browser.EvaluateAsync(page, "[...document.querySelectorAll('table.scorecard tbody tr')].map(r => r.dataset.id)", ct);
         Assert.Equal(Catalogue.All.Select(p => p.Id), ids.EnumerateArray().Select(e => e.GetString()));
         var verdicts = await browser.EvaluateAsync(page, "[...document.querySelectorAll('table.scorecard tbody tr td:nth-child(3)')].map(c => c.innerText.trim())", ct);
-        // Every phenomenon was run above, so every row shows a verdict.
-        Assert.All(verdicts.EnumerateArray(), v => Assert.Contains(v.GetString(), new[] { "held", "did not hold", "inconclusive" }));
+        // Every phenomenon was run above, so every row shows a verdict (its first line) and the seed block it rests on.
+        Assert.All(verdicts.EnumerateArray(), v =>
+        {
+            var lines = v.GetString()!.Split('\n', StringSplitOptions.TrimEntries);
+            Assert.Contains(lines[0], new[] { "held", "did not hold", "inconclusive" });
+            Assert.Contains("seeds 0–1", lines);
+        });
         await AssertImagesRender(browser, page, index, ct);
 
         byte[] png = await browser.ScreenshotAsync(page, 1280, ct);
