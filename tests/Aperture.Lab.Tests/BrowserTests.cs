@@ -40,9 +40,14 @@ public class BrowserTests(ITestOutputHelper output)
         await browser.NavigateAsync(page, index, ct);
         var ids = await browser.EvaluateAsync(page, "[...document.querySelectorAll('table.scorecard tbody tr')].map(r => r.dataset.id)", ct);
         Assert.Equal(Catalogue.All.Select(p => p.Id), ids.EnumerateArray().Select(e => e.GetString()));
-        var verdicts = await browser.EvaluateAsync(page, "[...document.querySelectorAll('table.scorecard tbody tr td:nth-child(3) .badge')].map(c => c.innerText.trim())", ct);
-        // Every phenomenon was run above, so every row shows a verdict.
-        Assert.All(verdicts.EnumerateArray(), v => Assert.Contains(v.GetString(), new[] { "held", "did not hold", "inconclusive" }));
+        var verdicts = await browser.EvaluateAsync(page, "[...document.querySelectorAll('table.scorecard tbody tr td:nth-child(3)')].map(c => c.innerText.trim())", ct);
+        // Every phenomenon was run above, so every row shows a verdict (its first line) and the seed block it rests on.
+        Assert.All(verdicts.EnumerateArray(), v =>
+        {
+            var lines = v.GetString()!.Split('\n', StringSplitOptions.TrimEntries);
+            Assert.Contains(lines[0], new[] { "held", "did not hold", "inconclusive" });
+            Assert.Contains("seeds 0–1", lines);
+        });
         await AssertImagesRender(browser, page, index, ct);
 
         byte[] png = await browser.ScreenshotAsync(page, 1280, ct);

@@ -11,8 +11,8 @@ public class PhenomenaTests
         var p = (MomentumAcceleration.Protocol)Tiny.MomentumProtocol(2);
         var gd = new RunContext(MomentumAcceleration.GradientDescent, 0, Tier.Quick);
         var hb = new RunContext(MomentumAcceleration.HeavyBall, 0, Tier.Quick);
-        Tiny.Momentum.Run(p, gd);
-        Tiny.Momentum.Run(p, hb);
+        Tiny.Momentum.Run(p, MomentumAcceleration.GradientDescent, gd);
+        Tiny.Momentum.Run(p, MomentumAcceleration.HeavyBall, hb);
         foreach (var kappa in p.Kappas)
         {
             double g = gd.Results[MomentumAcceleration.IterationsKey(kappa)], h = hb.Results[MomentumAcceleration.IterationsKey(kappa)];

@@ -13,16 +13,18 @@ public class VerdictTests
         using var store = Tiny.NewStore(dir);
         var runner = new LabRunner(store);
 
+        // Four arms: gradient descent and heavy ball with exact gradients, SGD and heavy ball on sampled rows.
         var three = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(3));
-        Assert.Equal((6, 0), (three.RunsExecuted, three.RunsReused));
+        Assert.Equal((12, 0), (three.RunsExecuted, three.RunsReused));
         Assert.Equal(Outcome.Held, three.Verdict.Outcome);
 
         var again = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(3));
-        Assert.Equal((0, 6), (again.RunsExecuted, again.RunsReused));
-        Assert.Equal(three.Verdict.Effect, again.Verdict.Effect);
+        Assert.Equal((0, 12), (again.RunsExecuted, again.RunsReused));
+        Assert.Equal(Interval(three.Verdict.Effect), Interval(again.Verdict.Effect));
+        Assert.Equal(three.Verdict.Outcome, again.Verdict.Outcome);
 
         var six = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(6));
-        Assert.Equal((6, 6), (six.RunsExecuted, six.RunsReused));
+        Assert.Equal((12, 12), (six.RunsExecuted, six.RunsReused));
         Assert.Equal(6, six.Verdict.Effect.N);
         Assert.NotEqual(three.Verdict.Effect.Low, six.Verdict.Effect.Low);
         Assert.NotEqual(three.Verdict.Effect.High, six.Verdict.Effect.High);
@@ -42,18 +44,28 @@ public class VerdictTests
         var e = stated.Verdict.Effect;
         Assert.InRange(e.Value, 0.4, 0.6);
 
-        // A band the interval lies wholly above: did not hold.
-        var below = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(4, ("momentum_exponent_low", "0.1"), ("momentum_exponent_high", "0.3")));
+        // A contradicting region the interval lies wholly inside: did not hold, without running anything.
+        var below = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(4, ("momentum_exponent_low", "0.1"),
+            ("momentum_exponent_high", "0.3"), ("momentum_exponent_contradict", "0.35")));
         Assert.Equal(Outcome.DidNotHold, below.Verdict.Outcome);
-        Assert.Equal((0, 8), (below.RunsExecuted, below.RunsReused));
+        Assert.Equal((0, 16), (below.RunsExecuted, below.RunsReused));
+        Assert.Equal(Outcome.DidNotHold, below.Verdict.Checks[0].Outcome);
 
-        // A band whose edge cuts the interval: inconclusive.
+        // A supporting band whose edge cuts the interval, the contradicting region far away: inconclusive, and the
+        // verdict says how many seeds would decide it.
         string mid = e.Value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
         var straddle = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(4, ("momentum_exponent_high", mid)));
         Assert.Equal(Outcome.Inconclusive, straddle.Verdict.Outcome);
         Assert.Equal(0, straddle.RunsExecuted);
-        Assert.Equal(e, straddle.Verdict.Effect);
+        Assert.Equal(Interval(e), Interval(straddle.Verdict.Effect));
         Assert.Contains(straddle.Overrides, kv => kv.Key == "momentum_exponent_high");
+
+        // An interval between the regions (supported below 0.3, contradicted above 0.9): no seed count decides it.
+        var between = runner.Run(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(4, ("momentum_exponent_low", "0.1"),
+            ("momentum_exponent_high", "0.3"), ("momentum_exponent_contradict", "0.9")));
+        Assert.Equal(Outcome.Inconclusive, between.Verdict.Outcome);
+        Assert.Null(between.Verdict.Checks[0].SeedsToDecide);
+        Assert.Null(between.Verdict.SeedsToDecide);
     }
 
     [Fact]
@@ -85,6 +97,9 @@ public class VerdictTests
         using var dir = new TempDir();
         using var store = Tiny.NewStore(dir);
         var e = Assert.Throws<LabRunException>(() => new LabRunner(store).Judge(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(2)));
-        Assert.Contains("4 of 4 runs are not finished", e.Message);
+        Assert.Contains("8 of 8 runs are not finished", e.Message);
     }
+
+    // An estimate's numbers (its interval function is a delegate, which record equality compares by reference).
+    private static (string, double, double, double, int) Interval(Estimate e) => (e.Name, e.Value, e.Low, e.High, e.N);
 }
