@@ -14,26 +14,10 @@ namespace Aperture.Lab.Phenomena;
 /// </summary>
 public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabels.Arm>
 {
-    /// <summary>What an arm corrupts.</summary>
-    public enum Corruption
-    {
-        /// <summary>A fraction of the training labels replaced by uniformly random classes (0: true labels).</summary>
-        Labels,
-        /// <summary>True labels; every image's pixels permuted by one fixed permutation (test images too).</summary>
-        ShuffledPixels,
-        /// <summary>True labels; every image's pixels permuted by a permutation of its own.</summary>
-        RandomPixels,
-        /// <summary>True labels; every image replaced by Gaussian noise with the data's mean and variance.</summary>
-        Gaussian,
-    }
-    /// <summary>The network.</summary>
-    public enum Architecture
-    {
-        /// <summary>One hidden ReLU layer of <c>hidden</c> units.</summary>
-        Shallow,
-        /// <summary>Three hidden ReLU layers of <c>hidden</c> units.</summary>
-        Deep,
-    }
+    /// <summary>What an arm corrupts: a fraction of labels, or (with true labels) pixels by one permutation, pixels per image, or images by Gaussian noise.</summary>
+    public enum Corruption { /** <summary>Labels.</summary> */ Labels, /** <summary>One pixel permutation.</summary> */ ShuffledPixels, /** <summary>A permutation per image.</summary> */ RandomPixels, /** <summary>Gaussian inputs.</summary> */ Gaussian }
+    /// <summary>The network: one (shallow) or three (deep) hidden ReLU layers of <c>hidden</c> units.</summary>
+    public enum Architecture { /** <summary>One hidden layer.</summary> */ Shallow, /** <summary>Three hidden layers.</summary> */ Deep }
     /// <summary>One corruption (<paramref name="Kind"/>, with <paramref name="Fraction"/> of labels for <see cref="Corruption.Labels"/>) on one network.</summary>
     public sealed record Arm(Corruption Kind, double Fraction, Architecture Architecture) : Lab.Arm
     {
@@ -137,7 +121,6 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     public override IReadOnlyList<Source> Sources =>
     [
         new("C. Zhang, S. Bengio, M. Hardt, B. Recht, O. Vinyals (2016), Understanding deep learning requires rethinking generalization, ICLR 2017", ArXiv: "1611.03530"),
-        new("D. Arpit et al. (2017), A closer look at memorization in deep networks", ArXiv: "1706.05394"),
         new("H. Xiao, K. Rasul, R. Vollgraf (2017), Fashion-MNIST: a novel image dataset for benchmarking machine learning algorithms", ArXiv: "1708.07747"),
         new("Reference code for Zhang et al.: fitting-random-labels", Url: "https://github.com/pluskid/fitting-random-labels"),
     ];
@@ -159,7 +142,6 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     public override Protocol Full => new() { Seeds = 10, TrainPerClass = 200, TestPerClass = 100, Hidden = 512, MaxEpochs = 300, LabelCorruption = [0, 0.2, 0.4, 0.6, 0.8, 1] };
     /// <inheritdoc/>
     public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
-
     /// <inheritdoc/>
     public override IReadOnlyList<Arm> Arms(Protocol p) =>
     [
@@ -171,10 +153,7 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     public override void Run(Protocol p, Arm arm, RunContext run)
     {
         var s = RunStreams.Fork(run.Generator);
-        var train = LabData.FlatSample(run.Data.FashionMnist.Train, p.TrainPerClass, s.Sampling, $"{Id}: train_per_class");
-        int folds = FashionMnistClassification.TestFolds(run.Data.FashionMnist.Test, p.TestPerClass);
-        var test = FashionMnistClassification.TestFold(run.Data.FashionMnist.Test, p.TestPerClass, run.Seed % Math.Max(folds, 1), $"{Id}: test_per_class");
-        (train, test) = LabData.Standardize(train, test);
+        var (train, test) = FashionMnistClassification.Sample(run.Data, p.TrainPerClass, p.TestPerClass, s.Sampling, Id, testFoldOf: run.Seed);
         var trueLabels = train.Targets.ToArray<long>();
         var c = s.Extra;
         (train, test) = arm.Kind switch
@@ -186,9 +165,8 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
             _ => (Corruptions.RandomLabels(train, arm.Fraction, FashionMnist.ClassNames.Count, c), test),
         };
         run.Record("labels_changed", train.Targets.ToArray<long>().Zip(trueLabels).Count(t => t.First != t.Second) / (double)trueLabels.Length);
-        int depth = arm.Architecture == Architecture.Deep ? 3 : 1;
-        var fit = new FashionMnistClassification(new MlpSpec([.. Enumerable.Repeat(p.Hidden, depth)]), m => new Adam(m.Parameters(), lr: p.LearningRate),
-            train, p.BatchSize, s.Init, s.Order);
+        var net = new MlpSpec([.. Enumerable.Repeat(p.Hidden, arm.Architecture == Architecture.Deep ? 3 : 1)]);
+        var fit = new FashionMnistClassification(net, m => new Adam(m.Parameters(), lr: p.LearningRate), train, p.BatchSize, s.Init, s.Order);
         int fittedAt = -1;
         fit.Run(0, p.MaxEpochs, new TrainingHooks
         {
@@ -203,16 +181,12 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
                 return fittedAt >= 0;
             },
         }, run.Cancellation);
-        var final = fit.Evaluate(train);
         var tested = fit.Evaluate(test);
-        run.Record("fitted", fittedAt >= 0 ? 1 : 0);
-        run.Record("epochs_to_fit", fittedAt >= 0 ? fittedAt : p.MaxEpochs);
-        run.Record("train_accuracy", final.Accuracy);
-        run.Record("test_accuracy", tested.Accuracy);
-        run.Record("test_correct", tested.Correct);
-        run.Record("test_count", tested.Count);
+        foreach (var (key, value) in new[] { ("fitted", fittedAt >= 0 ? 1 : 0), ("epochs_to_fit", fittedAt >= 0 ? fittedAt : p.MaxEpochs), ("train_accuracy", fit.Evaluate(train).Accuracy),
+                     ("test_accuracy", tested.Accuracy), ("test_correct", tested.Correct), ("test_count", (double)tested.Count) })
+            run.Record(key, value);
         // The training images against their true labels: what the net learned of the real task.
-        run.Record("train_accuracy_true_labels", FashionMnistClassification.Evaluate(fit.Model, new TensorDataset(train.Inputs, Tensor.FromArray(trueLabels, [trueLabels.Length]))).Accuracy);
+        run.Record("train_accuracy_true_labels", fit.Evaluate(new TensorDataset(train.Inputs, Tensor.FromArray(trueLabels, [trueLabels.Length]))).Accuracy);
     }
 
     /// <summary>A run's epochs-to-fit, censored at the cap when it never fitted.</summary>
@@ -256,7 +230,6 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
                 -p.PermutationMargin, p.PermutationMargin));
         var extra = Arms(p).Select(arm => Estimate.MedianTime($"epochs to fit, {arm.Name} (Kaplan–Meier median)",
             [.. runs.Seeds.Select(s => EpochsToFit(runs, arm, s)).Select(t => (t.Time, t.Reached))])).ToList();
-        extra.Add(Estimate.Mean("random labels, shallow: training images classified as their true class", runs.Results(new Arm(Corruption.Labels, 1, Architecture.Shallow).Name, "train_accuracy_true_labels")));
         var slows = checks.First(c => c.Estimate.Name.StartsWith("share of seeds where fitting slows", StringComparison.Ordinal)).Estimate;
         return Verdict.From(slows, [.. checks]).WithExtra([.. extra]);
     }
@@ -265,18 +238,12 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var ps = p.LabelCorruption.Order().ToArray();
-        foreach (var a in Enum.GetValues<Architecture>())
-        {
-            double[] Mean(string key) => [.. ps.Select(f => runs.Results(new Arm(Corruption.Labels, f, a).Name, key).Average())];
-            yield return new Figure($"accuracy-vs-corruption-{a.ToString().ToLowerInvariant()}", $"Training and test accuracy against the fraction of random labels ({a.ToString().ToLowerInvariant()} MLP)",
-                "fraction of labels corrupted, p", "accuracy",
-                [
-                    new Series("training accuracy", ps, Mean("train_accuracy"), SeriesStyle.LineAndMarkers),
-                    new Series("test accuracy", ps, Mean("test_accuracy"), SeriesStyle.LineAndMarkers),
-                    new Series("epochs to fit ÷ cap", ps, [.. Mean("epochs_to_fit").Select(e => e / p.MaxEpochs)], SeriesStyle.LineAndMarkers),
-                    new Series("chance", [0, 1], [0.1, 0.1], SeriesStyle.Dashed),
-                ],
-                Caption: "Means over seeds. Training accuracy stays at the fit level; test accuracy falls to chance as the labels become random; a run at the cap is censored (drawn at the cap).");
-        }
+        Series Mean(Architecture a, string key, string label, double scale = 1) => new($"{label}, {a.ToString().ToLowerInvariant()}", ps,
+            [.. ps.Select(f => runs.Results(new Arm(Corruption.Labels, f, a).Name, key).Average() / scale)], SeriesStyle.LineAndMarkers);
+        yield return new Figure("accuracy-vs-corruption", "Training and test accuracy, and epochs to fit, against the fraction of random labels",
+            "fraction of labels corrupted, p", "accuracy (epochs ÷ cap)",
+            [.. Enum.GetValues<Architecture>().SelectMany(a => new[] { Mean(a, "train_accuracy", "training accuracy"), Mean(a, "test_accuracy", "test accuracy"),
+                Mean(a, "epochs_to_fit", "epochs to fit ÷ cap", p.MaxEpochs) }), new Series("chance", [0, 1], [0.1, 0.1], SeriesStyle.Dashed)],
+            Caption: "Means over seeds. Training accuracy stays at the fit level; test accuracy falls to chance as the labels become random; a run at the cap is censored (drawn at the cap).");
     }
 }

@@ -101,15 +101,19 @@ public sealed class FashionMnistClassification
 {
     /// <summary>
     /// A stratified sample of <paramref name="trainPerClass"/> training and <paramref name="testPerClass"/> test images
-    /// per class (0: no test set), both drawn from <paramref name="sampling"/> (train first), flattened and standardized
+    /// per class (0: an empty test set), both drawn from <paramref name="sampling"/> (train first), flattened and standardized
     /// by the training sample's mean and standard deviation. <paramref name="who"/> prefixes the setting names in errors.
+    /// With <paramref name="testFoldOf"/> (a seed s), the test set is instead fold s mod k of <see cref="TestFold"/>'s
+    /// partition into k folds, so that k consecutive seeds are tested on disjoint images.
     /// </summary>
-    public static (TensorDataset Train, TensorDataset? Test) Sample(LabData data, int trainPerClass, int testPerClass, Generator sampling, string who)
+    public static (TensorDataset Train, TensorDataset Test) Sample(LabData data, int trainPerClass, int testPerClass, Generator sampling, string who, int? testFoldOf = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         var train = LabData.FlatSample(data.FashionMnist.Train, trainPerClass, sampling, $"{who}: train_per_class");
-        if (testPerClass <= 0) return (LabData.StandardizeBy(train, train)[0], null);
-        var test = LabData.FlatSample(data.FashionMnist.Test, testPerClass, sampling, $"{who}: test_per_class");
+        if (testPerClass <= 0) return (LabData.StandardizeBy(train, train)[0], new TensorDataset(Tensor.Zeros([0, LabData.Pixels]), Tensor.Zeros([0], DType.Int64)));
+        var test = testFoldOf is { } seed
+            ? TestFold(data.FashionMnist.Test, testPerClass, seed % Math.Max(1, TestFolds(data.FashionMnist.Test, testPerClass)), $"{who}: test_per_class")
+            : LabData.FlatSample(data.FashionMnist.Test, testPerClass, sampling, $"{who}: test_per_class");
         var (tr, te) = LabData.Standardize(train, test);
         return (tr, te);
     }
