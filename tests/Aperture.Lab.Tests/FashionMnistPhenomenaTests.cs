@@ -13,6 +13,8 @@ public class FashionMnistPhenomenaTests
 
     private static LabProtocol TinyRandomization(int seeds = 2) => Tiny.RandomizationProtocol(seeds);
 
+    private static RandomLabels.Arm LabelArm(double f, RandomLabels.Architecture a = RandomLabels.Architecture.Shallow) => new(RandomLabels.Corruption.Labels, f, a);
+
     [Fact]
     public void RandomLabelsRunsEveryArmAndJudgesFromTheStore()
     {
@@ -20,13 +22,14 @@ public class FashionMnistPhenomenaTests
         using var store = Tiny.NewStore(dir);
         var outcome = new LabRunner(store).Run(Memorization, Tier.Quick, TinyMemorization());
         var p = (RandomLabels.Protocol)outcome.Protocol;
-        Assert.Equal(["true-labels", "labels-0.5", "random-labels", "shuffled-pixels", "random-pixels", "gaussian"], Memorization.ArmNames(p));
-        Assert.Equal((12, 0), (outcome.RunsExecuted, outcome.RunsReused));
-        // Six arms fit, true labels generalize, random labels at chance, the permutation is invisible, the slope.
-        Assert.Equal(6 + 4, outcome.Verdict.Checks.Count);
-        Assert.StartsWith("slope of epochs-to-fit", outcome.Verdict.Effect.Name);
-        Assert.Equal(2, outcome.Verdict.Effect.N);
-        Assert.Contains(outcome.Verdict.Extra, e => e.Name == "epochs to fit, random-labels");
+        Assert.Equal(["true-labels", "labels-0.5", "random-labels", "true-labels deep", "labels-0.5 deep", "random-labels deep", "shuffled-pixels", "random-pixels", "gaussian"],
+            Memorization.Arms(p).Select(a => a.Name));
+        Assert.Equal((18, 0), (outcome.RunsExecuted, outcome.RunsReused));
+        // Nine arms fit; per architecture: true labels generalize, random labels at chance, fitting slows; the permutation.
+        Assert.Equal(9 + 2 * 3 + 1, outcome.Verdict.Checks.Count);
+        Assert.Contains(outcome.Verdict.Checks, c => c.Estimate.Method.StartsWith("exact binomial on the pooled count", StringComparison.Ordinal));
+        Assert.StartsWith("share of seeds where fitting slows", outcome.Verdict.Effect.Name);
+        Assert.Contains(outcome.Verdict.Extra, e => e.Name == "epochs to fit, random-labels deep (Kaplan–Meier median)");
         Assert.NotEmpty(Memorization.Figures(p, store.LoadRunSet(store.ListRuns().Select(r => r.RunId))));
     }
 
@@ -34,56 +37,58 @@ public class FashionMnistPhenomenaTests
     public void RandomLabelsCorruptsWhatEachArmSays()
     {
         var p = (RandomLabels.Protocol)TinyMemorization();
-        RunContext Run(string arm)
+        RunContext Run(RandomLabels.Arm arm, int seed = 0)
         {
-            var run = new RunContext(arm, 0, Tier.Quick, Tiny.Subset);
-            Memorization.Run(p, run);
+            var run = new RunContext(arm, seed, Tier.Quick, Tiny.Subset);
+            Memorization.Run(p, arm, run);
             return run;
         }
-        var clean = Run(RandomLabels.TrueLabels);
-        var half = Run("labels-0.5");
-        var random = Run(RandomLabels.RandomLabelsArm);
-        var shuffled = Run(RandomLabels.ShuffledPixels);
+        var clean = Run(LabelArm(0));
+        var half = Run(LabelArm(0.5));
+        var random = Run(LabelArm(1));
+        var shuffled = Run(new RandomLabels.Arm(RandomLabels.Corruption.ShuffledPixels, 0, RandomLabels.Architecture.Shallow));
         Assert.Equal(0, clean.Results["labels_changed"]);
         Assert.Equal(0, shuffled.Results["labels_changed"]);
         // Half the labels are redrawn, a tenth of those to their own class: about 45% change (25 of 50 drawn).
         Assert.InRange(half.Results["labels_changed"], 0.3, 0.5);
-        Assert.Equal(0.5, half.Results["label_corruption"]);
         Assert.InRange(random.Results["labels_changed"], 0.75, 1.0);
-        // Every arm of a seed starts from the same weights, and the label arms test on the same images: before
-        // training, their test accuracies agree exactly.
-        Assert.Equal(clean.Metrics.First(m => m.Key == "test_accuracy" && m.Step == 0).Value,
-                     half.Metrics.First(m => m.Key == "test_accuracy" && m.Step == 0).Value);
+        // A run is a function of its seed and arm.
+        Assert.Equal(clean.Results, Run(LabelArm(0)).Results);
         foreach (var run in new[] { clean, half, random, shuffled })
         {
             Assert.InRange(run.Results["epochs_to_fit"], 1, p.MaxEpochs);
+            Assert.Equal(50, run.Results["test_count"]);
             Assert.Contains(run.Metrics, m => m.Key == "train_accuracy" && m.Step == (long)run.Results["epochs_to_fit"]);
-            Assert.Contains(run.Metrics, m => m.Key == "test_accuracy" && m.Step == (long)run.Results["epochs_to_fit"]);
         }
+        // Seeds of a block are tested on disjoint folds of the test set.
+        var test0 = Recipes.FashionMnistClassification.TestFold(Tiny.Subset.FashionMnist.Test, 5, 0, "t").Inputs.ToDoubleArray();
+        var test1 = Recipes.FashionMnistClassification.TestFold(Tiny.Subset.FashionMnist.Test, 5, 1, "t").Inputs.ToDoubleArray();
+        Assert.NotEqual(test0, test1);
     }
 
     [Fact]
-    public void FitSlopeIsTheLeastSquaresSlopeOverTheLabelArms()
+    public void FittingSlowsOnlyWhenEveryStepUpInPIsStrictlySlowerAsFarAsCensoringTells()
     {
-        var p = (RandomLabels.Protocol)Tiny.MemorizationProtocol(2, ("label_corruption", "0,0.5,1"), ("input_corruptions", "false"));
-        // Seed 0: 10, 20, 30 epochs (slope 20); seed 1: 10, 10, 40 (slope 30).
-        double[][] epochs = [[10, 20, 30], [10, 10, 40]];
-        var runs = new List<StoredRun>();
-        for (int seed = 0; seed < 2; seed++)
+        var p = (RandomLabels.Protocol)Tiny.MemorizationProtocol(2, ("label_corruption", "0,0.5,1"), ("input_corruptions", "false"), ("max_epochs", "40"));
+        // Seed 0: 10, 20, then not fitted by the cap (slower); seed 1: 10, 10 (a tie), 30; seed 2: 10, 40 and 40 both unfitted (unordered).
+        (double Epochs, bool Fitted)[][] runs = [[(10, true), (20, true), (40, false)], [(10, true), (10, true), (30, true)], [(10, true), (40, false), (40, false)]];
+        var stored = new List<StoredRun>();
+        for (int seed = 0; seed < 3; seed++)
             for (int i = 0; i < 3; i++)
-                runs.Add(new StoredRun($"{seed}{i}".PadRight(32, '0'), RandomLabels.LabelArm(p.LabelCorruption[i]), seed, 1,
-                    new Dictionary<string, double> { ["epochs_to_fit"] = epochs[seed][i] },
+                stored.Add(new StoredRun($"{seed}{i}".PadRight(32, '0'), LabelArm(p.LabelCorruption[i]).Name, seed, 1,
+                    new Dictionary<string, double> { ["epochs_to_fit"] = runs[seed][i].Epochs, ["fitted"] = runs[seed][i].Fitted ? 1 : 0 },
                     new Dictionary<string, IReadOnlyList<(long, double)>>(), new Dictionary<string, string>()));
-        var set = new RunSet(runs);
-        Assert.Equal(20, RandomLabels.FitSlope(p, set, 0), 12);
-        Assert.Equal(30, RandomLabels.FitSlope(p, set, 1), 12);
+        var set = new RunSet(stored);
+        Assert.True(RandomLabels.SlowsOnSeed(p, set, RandomLabels.Architecture.Shallow, 0));
+        Assert.False(RandomLabels.SlowsOnSeed(p, set, RandomLabels.Architecture.Shallow, 1));
+        Assert.False(RandomLabels.SlowsOnSeed(p, set, RandomLabels.Architecture.Shallow, 2));
     }
 
     [Fact]
     public void ProtocolsRefuseWhatTheVerdictCannotUse()
     {
         var e = Assert.Throws<LabConfigException>(() => Tiny.MemorizationProtocol(2, ("label_corruption", "0.2,0.5")));
-        Assert.Contains("must include 0 (true labels) and 1 (random labels)", e.Message);
+        Assert.Contains("include 0 (true labels) and 1 (random labels)", e.Message);
         var d = Assert.Throws<LabConfigException>(() => Tiny.Resolve(Randomization, 2, [("drop_rate", "1")]));
         Assert.Contains("drop_rate must lie in (0, 1)", d.Message);
     }
@@ -144,6 +149,6 @@ public class FashionMnistPhenomenaTests
 
         var e = Assert.Throws<LabConfigException>(() => LabData.FlatSample(data.Test, 100_000, new Generator(0), "test: test_per_class"));
         Assert.Contains("test: test_per_class = 100000", e.Message);
-        Assert.Contains(data.Source, e.Message);
+        Assert.Contains("only 100 images of some class", e.Message);
     }
 }

@@ -46,7 +46,7 @@ internal static class Tiny
     // 50 training and 50 test images, a 16-unit MLP, three epochs: seconds, and every code path of a real run.
     public static LabProtocol MemorizationProtocol(int seeds, params (string Key, string Value)[] more) =>
         Resolve(Memorization, seeds, [("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16"), ("batch_size", "10"),
-            ("max_epochs", "3"), ("test_every", "2"), .. more]);
+            ("max_epochs", "3"), .. more]);
 
     public static LabProtocol RandomizationProtocol(int seeds) =>
         Resolve(Randomization, seeds, [("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16,16"), ("batch_size", "10"),
