@@ -61,8 +61,8 @@ public class FashionMnistPhenomenaTests
             Assert.Contains(run.Metrics, m => m.Key == "train_accuracy" && m.Step == (long)run.Results["epochs_to_fit"]);
         }
         // Seeds of a block are tested on disjoint folds of the test set.
-        var test0 = Recipes.FashionMnistClassification.TestFold(Tiny.Subset.FashionMnist.Test, 5, 0, "t").Inputs.ToDoubleArray();
-        var test1 = Recipes.FashionMnistClassification.TestFold(Tiny.Subset.FashionMnist.Test, 5, 1, "t").Inputs.ToDoubleArray();
+        var test0 = Aperture.Lab.Recipes.FashionMnistClassification.TestFold(Tiny.Subset.FashionMnist.Test, 5, 0, "t").Inputs.ToDoubleArray();
+        var test1 = Aperture.Lab.Recipes.FashionMnistClassification.TestFold(Tiny.Subset.FashionMnist.Test, 5, 1, "t").Inputs.ToDoubleArray();
         Assert.NotEqual(test0, test1);
     }
 
