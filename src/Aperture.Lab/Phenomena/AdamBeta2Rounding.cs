@@ -40,7 +40,7 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, A
     public sealed record Arm(Setup Setup) : Lab.Arm
     {
         /// <inheritdoc/>
-        public override string Name => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(Setup.ToString());
+        public override string Name => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(Setup.ToString()).Replace("b-float16", "bfloat16", StringComparison.Ordinal);
     }
 
     /// <summary>The settings of the experiment.</summary>
