@@ -65,7 +65,7 @@ internal static class Tiny
             ("gd_learning_rates", "0.01,0.2"), ("adam_learning_rates", "0.1,1")])),
         (Beta2Rounding, Resolve(Beta2Rounding, seeds, [("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"),
             ("batch_size", "20"), ("epochs", "2")])),
-        (Accumulation, Resolve(Accumulation, seeds, [("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"),
+        (Accumulation, Resolve(Accumulation, seeds, [("train_per_class", "6"), ("validation_per_class", "2"), ("test_per_class", "5"), ("hidden", "8"),
             ("batch_size", "10"), ("epochs", "5")])),
         (Transfer, TransferProtocol(seeds)),
     ];
