@@ -49,8 +49,8 @@ internal static class Tiny
             ("max_epochs", "3"), ("test_every", "2"), .. more]);
 
     public static LabProtocol RandomizationProtocol(int seeds) =>
-        Resolve(Randomization, seeds, [("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16,16"), ("batch_size", "10"),
-            ("epochs", "3"), ("eval_every", "2")]);
+        Resolve(Randomization, seeds, [("train_per_class", "5"), ("validation_per_class", "3"), ("test_per_class", "5"), ("hidden", "16,16"),
+            ("batch_size", "10"), ("epochs", "3")]);
 
     /// <summary>Every catalogued phenomenon with a protocol small enough for a test (seconds); a new phenomenon adds itself here.</summary>
     public static IReadOnlyList<(Phenomenon Phenomenon, LabProtocol Protocol)> All(int seeds) =>
