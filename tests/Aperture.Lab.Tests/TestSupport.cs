@@ -72,10 +72,10 @@ internal static class Tiny
 
     public static readonly TransferLearning Transfer = new();
 
-    // 20 source images per class, one pretraining epoch, 3 target images per class, four target epochs.
+    // 20 source images per class, one pretraining epoch, 3 + 2 target images per class, four target epochs.
     public static LabProtocol TransferProtocol(int seeds) =>
-        Resolve(Transfer, seeds, [("source_per_class", "20"), ("source_epochs", "1"), ("target_per_class", "3"), ("test_per_class", "5"),
-            ("target_epochs", "4"), ("batch_size", "5")]);
+        Resolve(Transfer, seeds, [("source_per_class", "20"), ("source_epochs", "1"), ("target_per_class", "3"), ("validation_per_class", "2"),
+            ("test_per_class", "5"), ("target_epochs", "4"), ("batch_size", "5")]);
 
     public static readonly IllConditionedLeastSquares LeastSquares = new();
     public static readonly AdamBeta2Rounding Beta2Rounding = new();
