@@ -89,8 +89,8 @@ public class FashionMnistPhenomenaTests
     {
         var e = Assert.Throws<LabConfigException>(() => Tiny.MemorizationProtocol(2, ("label_corruption", "0.2,0.5")));
         Assert.Contains("include 0 (true labels) and 1 (random labels)", e.Message);
-        var d = Assert.Throws<LabConfigException>(() => Tiny.Resolve(Randomization, 2, [("drop_rate", "1")]));
-        Assert.Contains("drop_rate must lie in (0, 1)", d.Message);
+        var d = Assert.Throws<LabConfigException>(() => Tiny.Resolve(Randomization, 2, [("drop_rates", "0.5,1")]));
+        Assert.Contains("every value of drop_rates must lie in [0.01, 0.95]", d.Message);
     }
 
     [Fact]
@@ -99,36 +99,50 @@ public class FashionMnistPhenomenaTests
         using var dir = new TempDir();
         using var store = Tiny.NewStore(dir);
         var outcome = new LabRunner(store).Run(Randomization, Tier.Quick, TinyRandomization());
-        Assert.Equal((10, 0), (outcome.RunsExecuted, outcome.RunsReused));
-        Assert.Equal(4, outcome.Verdict.Checks.Count);
-        Assert.Equal("test accuracy, dropout − none (paired by seed)", outcome.Verdict.Effect.Name);
-        Assert.Contains(outcome.Verdict.Extra, e => e.Name == "train − test accuracy gap, dropconnect");
+        var p = (DropoutVsRandomization.Protocol)outcome.Protocol;
+        // none, then dropout, Gaussian dropout and DropConnect at two rates each, then input noise at two levels.
+        Assert.Equal(9, Randomization.Arms(p).Count);
+        Assert.Equal((18, 0), (outcome.RunsExecuted, outcome.RunsReused));
+        Assert.Equal(3, outcome.Verdict.Checks.Count);
+        Assert.Equal("tuned test accuracy, dropout − none (paired by seed)", outcome.Verdict.Effect.Name);
+        Assert.All(outcome.Verdict.Checks, c => Assert.Equal("above 0.01", c.Band));
+        Assert.Contains(outcome.Verdict.Extra, e => e.Name == "tuned test accuracy, dropout − gaussian-dropout (paired by seed)");
         var runs = store.LoadRunSet(store.ListRuns().Select(r => r.RunId));
-        Assert.Equal(2, Randomization.Figures((DropoutVsRandomization.Protocol)outcome.Protocol, runs).Count());
+        Assert.Single(Randomization.Figures(p, runs));
+        // Tuning reads the validation accuracy only: the chosen level of each seed is one with the best validation accuracy.
+        var level = Randomization.Tuned(p, runs, DropoutVsRandomization.Regularizer.Dropout, "level");
+        var validation = Randomization.Tuned(p, runs, DropoutVsRandomization.Regularizer.Dropout, "validation_accuracy");
+        for (int i = 0; i < runs.Seeds.Count; i++)
+            foreach (var rate in p.DropRates)
+                Assert.True(validation[i] >= runs.Get(new DropoutVsRandomization.Regularization(DropoutVsRandomization.Regularizer.Dropout, rate).Name, runs.Seeds[i]).Result("validation_accuracy"));
+        Assert.All(level, l => Assert.Contains(l, p.DropRates));
     }
 
     [Fact]
-    public void EveryRandomizationStartsFromTheSameNetworkAndDiffersOnlyInTraining()
+    public void EveryRegularizerStartsFromTheSameNetworkAndStopsOnValidation()
     {
         var p = (DropoutVsRandomization.Protocol)TinyRandomization();
-        var results = Randomization.ArmNames(p).ToDictionary(arm => arm, arm =>
+        var results = Randomization.Arms(p).ToDictionary(arm => arm.Name, arm =>
         {
             var run = new RunContext(arm, 1, Tier.Quick, Tiny.Subset);
-            Randomization.Run(p, run);
+            Randomization.Run(p, arm, run);
             return run;
         });
-        double Initial(string arm, string key) => results[arm].Metrics.Single(m => m.Key == key && m.Step == 0).Value;
-        foreach (var arm in Randomization.ArmNames(p))
+        // The arms differ in the noise the optimizer saw: every first-epoch loss is different.
+        Assert.Equal(9, results.Values.Select(r => r.Metrics.Single(m => m.Key == "noisy_train_loss" && m.Step == 1).Value).Distinct().Count());
+        foreach (var run in results.Values)
         {
-            Assert.Equal(Initial(DropoutVsRandomization.None, "test_loss"), Initial(arm, "test_loss"));
-            Assert.Equal(Initial(DropoutVsRandomization.None, "train_loss"), Initial(arm, "train_loss"));
+            int best = (int)run.Results["best_epoch"];
+            Assert.InRange(best, 1, p.Epochs);
+            var curve = run.Metrics.Where(m => m.Key == "validation_accuracy").Select(m => m.Value).ToList();
+            Assert.Equal(curve.Max(), run.Results["validation_accuracy"]);
+            Assert.Equal(curve.IndexOf(curve.Max()) + 1, best);
         }
-        // After training the arms differ: each randomization changed what the optimizer saw.
-        Assert.Equal(5, results.Values.Select(r => r.Results["train_loss"]).Distinct().Count());
-        // And a run is a function of its seed.
-        var again = new RunContext(DropoutVsRandomization.DropConnect, 1, Tier.Quick, Tiny.Subset);
-        Randomization.Run(p, again);
-        Assert.Equal(results[DropoutVsRandomization.DropConnect].Results, again.Results);
+        // A run is a function of its seed.
+        var arm = Randomization.Arms(p).First(a => a.Kind == DropoutVsRandomization.Regularizer.DropConnect);
+        var again = new RunContext(arm, 1, Tier.Quick, Tiny.Subset);
+        Randomization.Run(p, arm, again);
+        Assert.Equal(results[arm.Name].Results, again.Results);
     }
 
     [Fact]

@@ -49,8 +49,8 @@ internal static class Tiny
             ("max_epochs", "3"), .. more]);
 
     public static LabProtocol RandomizationProtocol(int seeds) =>
-        Resolve(Randomization, seeds, [("train_per_class", "5"), ("test_per_class", "5"), ("hidden", "16,16"), ("batch_size", "10"),
-            ("epochs", "3"), ("eval_every", "2")]);
+        Resolve(Randomization, seeds, [("train_per_class", "5"), ("validation_per_class", "3"), ("test_per_class", "5"), ("hidden", "16,16"),
+            ("batch_size", "10"), ("epochs", "3")]);
 
     /// <summary>Every catalogued phenomenon with a protocol small enough for a test (seconds); a new phenomenon adds itself here.</summary>
     public static IReadOnlyList<(Phenomenon Phenomenon, LabProtocol Protocol)> All(int seeds) =>
@@ -72,10 +72,10 @@ internal static class Tiny
 
     public static readonly TransferLearning Transfer = new();
 
-    // 20 source images per class, one pretraining epoch, 3 target images per class, four target epochs.
+    // 20 source images per class, one pretraining epoch, 3 + 2 target images per class, four target epochs.
     public static LabProtocol TransferProtocol(int seeds) =>
-        Resolve(Transfer, seeds, [("source_per_class", "20"), ("source_epochs", "1"), ("target_per_class", "3"), ("test_per_class", "5"),
-            ("target_epochs", "4"), ("batch_size", "5")]);
+        Resolve(Transfer, seeds, [("source_per_class", "20"), ("source_epochs", "1"), ("target_per_class", "3"), ("validation_per_class", "2"),
+            ("test_per_class", "5"), ("target_epochs", "4"), ("batch_size", "5")]);
 
     public static readonly IllConditionedLeastSquares LeastSquares = new();
     public static readonly AdamBeta2Rounding Beta2Rounding = new();
