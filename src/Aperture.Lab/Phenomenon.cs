@@ -195,23 +195,3 @@ public abstract class Phenomenon<TProtocol, TArm> : Phenomenon where TProtocol :
     private TProtocol Cast(LabProtocol p) => p as TProtocol
         ?? throw new ArgumentException($"{Id} expects a {typeof(TProtocol).Name} protocol, found {p.GetType().Name}");
 }
-
-/// <summary>
-/// A phenomenon whose arms are plain labels (<see cref="NamedArm"/>): the arm's name is its whole setting. Its
-/// <see cref="Run(TProtocol, RunContext)"/> reads the label from <see cref="RunContext.Arm"/>.
-/// </summary>
-/// <typeparam name="TProtocol">The protocol record.</typeparam>
-public abstract class Phenomenon<TProtocol> : Phenomenon<TProtocol, NamedArm> where TProtocol : LabProtocol
-{
-    /// <summary>The arms' labels.</summary>
-    public abstract IReadOnlyList<string> ArmNames(TProtocol protocol);
-
-    /// <summary>One run: one seed of the arm named <see cref="RunContext.Arm"/>.</summary>
-    public abstract void Run(TProtocol protocol, RunContext run);
-
-    /// <inheritdoc/>
-    public sealed override IReadOnlyList<NamedArm> Arms(TProtocol protocol) => [.. ArmNames(protocol).Select(n => new NamedArm(n))];
-
-    /// <inheritdoc/>
-    public sealed override void Run(TProtocol protocol, NamedArm arm, RunContext run) => Run(protocol, run);
-}

@@ -81,6 +81,14 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     public Func<double, Interval>? IntervalAt { get; init; }
 
     /// <summary>
+    /// The one-sided p-value of "the estimand lies above (true) or below (false) a bound", in closed form where the
+    /// estimator has one (the t-test behind a t-interval, the binomial tail behind Clopper–Pearson); otherwise the
+    /// verdict inverts <see cref="IntervalAt"/> by bisection.
+    /// </summary>
+    [JsonIgnore]
+    public Func<double, bool, double>? OneSidedP { get; init; }
+
+    /// <summary>
     /// A zero-width or undefined interval (every seed gave the same value, a censored or piled-up sample, a NaN). It
     /// says nothing about the spread, so it is never evidence: a check on it cannot decide a verdict.
     /// </summary>
@@ -92,7 +100,27 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     {
         var copy = values.ToArray();
         var i = Stats.TInterval(copy);
-        return new(name, i.Value, i.Low, i.High, copy.Length, "t-interval") { IntervalAt = c => Stats.TInterval(copy, c), Kind = EstimatorKind.T };
+        return new(name, i.Value, i.Low, i.High, copy.Length, "t-interval")
+        {
+            IntervalAt = c => Stats.TInterval(copy, c),
+            OneSidedP = TTest(copy, x => x),
+            Kind = EstimatorKind.T,
+        };
+    }
+
+    // The one-sided t-test of the mean of transform(values) against transform(bound).
+    private static Func<double, bool, double> TTest(double[] values, Func<double, double> transform)
+    {
+        var t = values.Select(transform).ToArray();
+        double m = Stats.Mean(t), se = Stats.StdDev(t) / Math.Sqrt(t.Length);
+        return (bound, above) =>
+        {
+            double b = transform(bound);
+            if (!double.IsFinite(b)) return 1;
+            if (!(se > 0)) return above ? (m > b ? 0 : 1) : (m < b ? 0 : 1);
+            double stat = (m - b) / se;
+            return above ? 1 - StudentT.Cdf(stat, t.Length - 1) : StudentT.Cdf(stat, t.Length - 1);
+        };
     }
 
     /// <summary>
@@ -129,6 +157,7 @@ public sealed record Estimate(string Name, double Value, double Low, double High
         return new(name, i.Value, i.Low, i.High, copy.Length, "geometric mean, t-interval on the log scale")
         {
             IntervalAt = c => Intervals.LogT(copy, c),
+            OneSidedP = TTest(copy, Math.Log),
             Kind = EstimatorKind.LogT,
         };
     }
@@ -141,7 +170,14 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     {
         int k = events.Count(e => e), n = events.Count;
         var i = Binomial.ClopperPearson(k, n);
-        return new(name, i.Value, i.Low, i.High, n, $"exact (Clopper–Pearson), {k} of {n}") { IntervalAt = c => Binomial.ClopperPearson(k, n, c), Kind = EstimatorKind.Share };
+        return new(name, i.Value, i.Low, i.High, n, $"exact (Clopper–Pearson), {k} of {n}")         {
+            IntervalAt = c => Binomial.ClopperPearson(k, n, c),
+            // The exact binomial tails Clopper–Pearson inverts: P(X ≥ k | θ = b) and P(X ≤ k | θ = b).
+            OneSidedP = (b, above) => !(b > 0 && b < 1) ? (above ? (b <= 0 && k > 0 ? 0 : 1) : (b >= 1 && k < n ? 0 : 1))
+                : above ? (k == 0 ? 1 : StudentT.RegularizedIncompleteBeta(b, k, n - k + 1))
+                : (k == n ? 1 : 1 - StudentT.RegularizedIncompleteBeta(b, k + 1, n - k)),
+            Kind = EstimatorKind.Share,
+        };
     }
 
     /// <summary>
@@ -344,6 +380,7 @@ public sealed record Check(Estimate Estimate, Region Supports, Region Contradict
     {
         bool Clears(Interval i) => above ? i.Low > bound : i.High < bound;
         if (double.IsInfinity(bound)) return 1;
+        if (e.OneSidedP is { } p) return p(bound, above);
         if (e.IntervalAt is not { } at) return Clears(new Interval(e.Value, e.Low, e.High)) ? 0.025 : 1;
         return Stats.OneSidedPValue(at, bound, above);
     }

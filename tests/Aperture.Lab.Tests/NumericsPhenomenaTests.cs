@@ -6,9 +6,6 @@ namespace Aperture.Lab.Tests;
 /// <summary>The numerics phenomena (Adam's β2 rounding, accumulation order) on tiny protocols.</summary>
 public class NumericsPhenomenaTests
 {
-    private static T Tiny<T>(Phenomenon<T> phenomenon, int seeds, params (string Key, string Value)[] settings) where T : LabProtocol =>
-        (T)LabRunner.Resolve(phenomenon, Tier.Quick, settings.Select(s => KeyValuePair.Create(s.Key, s.Value)), seeds);
-
     private static PhenomenonOutcome RunAll(Phenomenon phenomenon, LabProtocol protocol)
     {
         using var dir = new TempDir();

@@ -95,7 +95,7 @@ public class PhenomenaTests
         Assert.Equal(RunStatus.Failed, store.ListRuns().Single().Status);
     }
 
-    private sealed class Exploding : Phenomenon<Exploding.Protocol>
+    private sealed class Exploding : Phenomenon<Exploding.Protocol, NamedArm>
     {
         public sealed record Protocol : LabProtocol;
         public override string Id => "exploding";
@@ -106,8 +106,8 @@ public class PhenomenaTests
         public override IReadOnlyList<ModelBearing> Models => [];
         public override Protocol Quick => new() { Seeds = 2 };
         public override Protocol Full => Quick;
-        public override IReadOnlyList<string> ArmNames(Protocol p) => ["only"];
-        public override void Run(Protocol p, RunContext run) => throw new InvalidOperationException("the run went wrong");
+        public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("only")];
+        public override void Run(Protocol p, NamedArm arm, RunContext run) => throw new InvalidOperationException("the run went wrong");
         public override Verdict Judge(Protocol p, RunSet runs) => throw new InvalidOperationException("unreachable");
     }
 }

@@ -13,8 +13,8 @@ public class SigkillTests(ITestOutputHelper output)
     private static readonly string[] Sweep =
         ["lab", "run", "momentum-acceleration", "--seeds", "8", "--set", "dimension=64", "--set", "kappas=10,100,1000,10000"];
 
-    // 8 seeds × 2 arms, in a discovery block and a replication block.
-    private const int Runs = 32;
+    // 8 seeds × 4 arms, in a discovery block and a replication block.
+    private const int Runs = 64;
 
     [Fact]
     public void KilledSweepResumesWithoutLossOrDuplicates()

@@ -108,9 +108,13 @@ public static class Intervals
 
     private static double Level(double z0, double a, double q)
     {
-        double w = z0 + Normal.Quantile(q), denom = 1 - a * w;
+        double w = z0 + Normal.Quantile(q);
+        // At the extreme confidences a p-value search visits, the normal quantile is infinite; so is the level's.
+        if (double.IsInfinity(w)) return w > 0 ? 1 : 0;
+        double denom = 1 - (double.IsFinite(a) ? a : 0) * w;
         if (denom <= 0) return w > 0 ? 1 : 0;
-        return Normal.Cdf(z0 + w / denom);
+        double level = Normal.Cdf(z0 + w / denom);
+        return double.IsNaN(level) ? q : Math.Clamp(level, 0, 1);
     }
 
     private static double JackknifeAcceleration(IReadOnlyList<double> values, Func<double[], double> statistic)
