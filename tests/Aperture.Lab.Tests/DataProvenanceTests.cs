@@ -1,5 +1,4 @@
 using Aperture.Data;
-using Aperture.IO;
 using Aperture.Lab.Store;
 
 namespace Aperture.Lab.Tests;
@@ -14,37 +13,14 @@ public sealed class FullSizeCopies : IDisposable
 
     public FullSizeCopies()
     {
-        string subset = FashionMnist.FindBuiltInSubset() ?? throw new InvalidOperationException("the shipped Fashion-MNIST subset is missing");
-        Directory.CreateDirectory(A);
-        Directory.CreateDirectory(B);
-        foreach (var (split, n) in new[] { ("train", FashionMnist.FullTrainCount), ("t10k", FashionMnist.FullTestCount) })
+        Aperture.Testing.FashionMnistCopies.WriteFullSize(A);
+        // Copy B: one training image that is not in the subset is changed.
+        Aperture.Testing.FashionMnistCopies.WriteFullSize(B, (split, pixels, indices) =>
         {
-            var indices = (int[])Idx.Read(Path.Combine(subset, $"{split}-indices-idx1-int32.gz")).Data;
-            var subsetPixels = (byte[])Idx.Read(Path.Combine(subset, $"{split}-images-idx3-ubyte.gz")).Data;
-            var subsetLabels = (byte[])Idx.Read(Path.Combine(subset, $"{split}-labels-idx1-ubyte.gz")).Data;
-            var pixels = new byte[n * 784];
-            var labels = new byte[n];
-            for (int i = 0; i < n; i++)
-            {
-                pixels.AsSpan(i * 784, 784).Fill((byte)(i % 251));
-                labels[i] = (byte)(i % 10);
-            }
-            for (int j = 0; j < indices.Length; j++)
-            {
-                subsetPixels.AsSpan(j * 784, 784).CopyTo(pixels.AsSpan(indices[j] * 784));
-                labels[indices[j]] = subsetLabels[j];
-            }
-            Idx.Write(Path.Combine(A, $"{split}-images-idx3-ubyte.gz"), new IdxArray(pixels, [n, 28, 28]), gzip: true);
-            Idx.Write(Path.Combine(A, $"{split}-labels-idx1-ubyte.gz"), new IdxArray(labels, [n]), gzip: true);
-            // Copy B: one training image that is not in the subset is changed.
-            if (split == "train")
-            {
-                int outside = Enumerable.Range(0, n).First(i => Array.BinarySearch(indices, i) < 0);
-                pixels[outside * 784] ^= 0xFF;
-            }
-            Idx.Write(Path.Combine(B, $"{split}-images-idx3-ubyte.gz"), new IdxArray(pixels, [n, 28, 28]), gzip: true);
-            Idx.Write(Path.Combine(B, $"{split}-labels-idx1-ubyte.gz"), new IdxArray(labels, [n]), gzip: true);
-        }
+            if (split != "train") return;
+            int outside = Enumerable.Range(0, FashionMnist.FullTrainCount).First(i => Array.BinarySearch(indices, i) < 0);
+            pixels[outside * 784] ^= 0xFF;
+        });
     }
 
     /// <summary>The first full-size copy.</summary>

@@ -16,37 +16,19 @@ public sealed class FullSizeCopyFixture : IDisposable
 
     public FullSizeCopyFixture()
     {
-        string subset = FashionMnist.FindBuiltInSubset() ?? throw new InvalidOperationException("the built-in Fashion-MNIST subset is missing");
-        foreach (var (split, n) in new[] { ("train", FashionMnist.FullTrainCount), ("t10k", FashionMnist.FullTestCount) })
+        Aperture.Testing.FashionMnistCopies.WriteFullSize(Dir, (split, pixels, indices) =>
         {
-            var indices = (int[])Idx.Read(Path.Combine(subset, $"{split}-indices-idx1-int32.gz")).Data;
-            var subsetPixels = (byte[])Idx.Read(Path.Combine(subset, $"{split}-images-idx3-ubyte.gz")).Data;
-            var subsetLabels = (byte[])Idx.Read(Path.Combine(subset, $"{split}-labels-idx1-ubyte.gz")).Data;
-            var pixels = new byte[n * 784];
-            var labels = new byte[n];
-            for (int i = 0; i < n; i++)
-            {
-                pixels.AsSpan(i * 784, 784).Fill((byte)(i % 251));
-                labels[i] = (byte)(i % 10);
-            }
-            for (int j = 0; j < indices.Length; j++)
-            {
-                subsetPixels.AsSpan(j * 784, 784).CopyTo(pixels.AsSpan(indices[j] * 784));
-                labels[indices[j]] = subsetLabels[j];
-            }
-            Idx.Write(Path.Combine(Dir, $"{split}-images-idx3-ubyte.gz"), new IdxArray(pixels, [n, 28, 28]), gzip: true);
-            Idx.Write(Path.Combine(Dir, $"{split}-labels-idx1-ubyte.gz"), new IdxArray(labels, [n]), gzip: true);
-            if (split == "t10k") (TestPixels, TestIndices) = (pixels, indices);
-        }
+            if (split == "t10k") (TestPixels, TestIndices) = ((byte[])pixels.Clone(), indices);
+        });
     }
 
     public string Dir => _dir.Path;
 
     /// <summary>The test images as written.</summary>
-    public byte[] TestPixels { get; } = [];
+    public byte[] TestPixels { get; private set; } = [];
 
     /// <summary>The subset's test indices.</summary>
-    public int[] TestIndices { get; } = [];
+    public int[] TestIndices { get; private set; } = [];
 
     public void Dispose() => _dir.Dispose();
 }
