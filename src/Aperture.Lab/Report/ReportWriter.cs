@@ -78,9 +78,10 @@ public static class ReportWriter
     {
         var h = new StringBuilder();
         Head(h, "Aperture — phenomena scorecard");
-        h.Append("<h1>Phenomena scorecard</h1>\n<p class=\"lede\">Each row is a claim about deep learning, run as a controlled multi-seed experiment. ")
-         .Append("The verdict compares the effect's 95% interval with a threshold stated in advance: <b>held</b> if the interval lies inside the band, ")
-         .Append("<b>did not hold</b> if it lies wholly outside, <b>inconclusive</b> otherwise.</p>\n");
+        h.Append("<h1>Phenomena scorecard</h1>\n<p class=\"lede\">Each row is a claim about deep learning, run as a controlled multi-seed experiment and judged by a rule stated in advance: ")
+         .Append("<b>held</b> if every check's 95% interval lies inside the region that supports the claim, <b>did not hold</b> if (after Holm's adjustment for the family of checks) ")
+         .Append("an interval lies wholly in the region that contradicts it, <b>inconclusive</b> otherwise. Each verdict is judged on a discovery block of seeds and again on ")
+         .Append("an independent replication block; it is replicated only when both agree.</p>\n");
         h.Append("<table class=\"scorecard\">\n<thead><tr><th>Phenomenon</th><th>Claim</th><th>Verdict</th><th>Replication</th><th>Effect [95% CI]</th><th>Seeds</th><th>Tier</th><th>Time</th><th>Supports</th><th>Contradicts</th></tr></thead>\n<tbody>\n");
         foreach (var (p, v0, pair) in rows)
         {
@@ -135,7 +136,7 @@ public static class ReportWriter
         var h = new StringBuilder();
         Head(h, $"{p.Title} — Aperture");
         h.Append("<p><a href=\"index.html\">← scorecard</a></p>\n");
-        h.Append($"<h1>{HtmlEncode(p.Title)}</h1>\n<p class=\"id\">{HtmlEncode(p.Id)} · code version {p.Version}</p>\n");
+        h.Append($"<h1>{HtmlEncode(p.Title)}</h1>\n<p class=\"id\">{HtmlEncode(p.Id)} · protocol version {p.Version}</p>\n");
         h.Append($"<p class=\"claim\"><b>Claim.</b> {HtmlEncode(p.Claim)}</p>\n<p><b>Method.</b> {HtmlEncode(p.Method)}</p>\n");
         LabProtocol protocol = p.Defaults(Tier.Quick);
         if (v is null)
@@ -266,7 +267,7 @@ public static class ReportWriter
     };
 
     private static string TierText(VerdictRecord v) =>
-        RunStore.TierName(v.Tier) + (v.Overrides.Any(o => o.Key != "seeds") ? " (modified)" : "");
+        RunStore.TierName(v.Tier) + (v.Overrides.Any(o => o.Key is not ("seeds" or "seed_base")) ? " (modified)" : "");
 
     private static string Duration(double seconds) =>
         seconds < 120 ? seconds.ToString("F1", CultureInfo.InvariantCulture) + " s" : (seconds / 60).ToString("F1", CultureInfo.InvariantCulture) + " min";
