@@ -416,14 +416,13 @@ public sealed record Verdict(Outcome Outcome, Estimate Effect, IReadOnlyList<Che
     public static Verdict From(Estimate effect, params Check[] checks)
     {
         if (checks.Length == 0) throw new ArgumentException("a verdict needs at least one check");
+        // Holm (1979) over the checks that can decide: degenerate ones are not part of the family.
         var live = checks.Select((c, i) => (c, i)).Where(x => !x.c.Degenerate).ToList();
         var rejected = new bool[checks.Length];
-        // Holm (1979): sort the p-values, reject while p_(j) ≤ α/(m − j).
-        var order = live.OrderBy(x => x.c.ContradictionP).ToList();
-        for (int j = 0; j < order.Count; j++)
+        if (live.Count > 0)
         {
-            if (order[j].c.ContradictionP <= Alpha / (order.Count - j)) rejected[order[j].i] = true;
-            else break;
+            var holm = Multiplicity.Holm([.. live.Select(x => x.c.ContradictionP)], Alpha);
+            for (int j = 0; j < live.Count; j++) rejected[live[j].i] = holm[j];
         }
         var judged = new Check[checks.Length];
         for (int i = 0; i < checks.Length; i++)
