@@ -34,4 +34,20 @@ public readonly record struct CensoredTime(double Time, bool Reached)
             return (Setting: v, Median: Median(times), Reached: times.Count(t => t.Reached));
         }).OrderBy(c => c.Median).ThenByDescending(c => c.Reached).ThenBy(c => c.Setting).First().Setting;
     }
+
+    /// <summary>
+    /// The speed-up of one condition over another, paired by seed: the geometric mean of slower ÷ faster times with a
+    /// t-interval on the log scale. A censored slower time counts at its censoring time, which makes that seed's ratio a
+    /// lower bound (conservative for "faster"); a censored faster time would make it an upper bound, so then the estimate
+    /// is undecidable (degenerate) rather than optimistic.
+    /// </summary>
+    /// <param name="name">The estimate's name.</param>
+    /// <param name="pairs">Per seed, the time of the condition claimed faster and of the other.</param>
+    public static Estimate Speedup(string name, IReadOnlyList<(CensoredTime Faster, CensoredTime Slower)> pairs)
+    {
+        int censored = pairs.Count(q => !q.Faster.Reached);
+        return censored > 0
+            ? new Estimate(name, double.NaN, double.NaN, double.NaN, pairs.Count, $"undecidable: the faster condition never reached the event on {censored} seeds")
+            : Estimate.Ratio(name, [.. pairs.Select(q => q.Slower.Time / q.Faster.Time)]);
+    }
 }
