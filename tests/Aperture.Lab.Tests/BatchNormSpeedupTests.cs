@@ -26,7 +26,9 @@ public class BatchNormSpeedupTests
         var outcome = new LabRunner(store).Run(Phenomenon, Tier.Quick, TinyProtocol(2));
         Assert.Equal(12, outcome.RunsExecuted);
         Assert.Equal(3, outcome.Verdict.Checks.Count);
-        Assert.StartsWith("share of seeds where batch norm reaches the target", outcome.Verdict.Effect.Name);
+        Assert.StartsWith("speed-up over the Glorot-initialized control", outcome.Verdict.Effect.Name);
+        Assert.StartsWith("share of seeds where batch norm reaches the target", outcome.Verdict.Checks[0].Estimate.Name);
+        Assert.Contains(outcome.Verdict.Checks[1].Estimate.Kind, new[] { EstimatorKind.LogT, EstimatorKind.Other });
         var runs = store.LoadRunSet(store.ListRuns().Select(r => r.RunId));
         Assert.Equal(2, Phenomenon.Figures((BatchNormSpeedup.Protocol)TinyProtocol(2), runs).Count());
         Assert.All(runs.Runs, r => Assert.Contains("gradient_change", r.Metrics.Keys));

@@ -37,4 +37,20 @@ public class CensoredTimeTests
         Assert.Equal(2, CensoredTime.ChooseLeavingOut([1, 2], [0, 1, 2, 3], 0, None));
         Assert.Equal(1, CensoredTime.ChooseLeavingOut([2, 1], [0, 2, 3], 0, None));
     }
+
+    [Fact]
+    public void SpeedupIsAGeometricMeanAndNeverOptimisticUnderCensoring()
+    {
+        // Ratios 2, 4, 8: geometric mean 4.
+        var e = CensoredTime.Speedup("s", [(new(50, true), new(100, true)), (new(25, true), new(100, true)), (new(25, true), new(200, true))]);
+        Assert.Equal(4, e.Value, 1e-12);
+        Assert.Equal(EstimatorKind.LogT, e.Kind);
+        // A censored slower time counts at the budget: a lower bound on that seed's ratio.
+        var lower = CensoredTime.Speedup("s", [(new(50, true), new(250, false)), (new(25, true), new(100, true)), (new(25, true), new(200, true))]);
+        Assert.Equal(Math.Cbrt(5 * 4 * 8), lower.Value, 1e-12);
+        // A censored faster time would make the ratio an upper bound: undecidable, so a check on it cannot decide.
+        var upper = CensoredTime.Speedup("s", [(new(250, false), new(100, true)), (new(25, true), new(100, true))]);
+        Assert.True(upper.Degenerate);
+        Assert.Equal(Outcome.Inconclusive, Verdict.From(upper, Check.Above(upper, 2, 1)).Outcome);
+    }
 }
