@@ -60,8 +60,10 @@ public sealed class LabData
         int fewest = labels.Length == 0 ? 0 : labels.GroupBy(l => l).Min(c => c.Count());
         if (perClass > fewest)
             throw new LabConfigException(
-                $"{setting} = {perClass}, but the data this tier reads has only {fewest} images of some class in that split " +
-                "(the quick tier reads the shipped subset: 600 training and 100 test images per class); lower the setting or use --tier full");
+                $"{setting} = {perClass}, but the data this tier reads has only {fewest} images of some class in that split; " +
+                (fewest <= 600
+                    ? "the quick tier reads the shipped subset (600 training and 100 test images per class): lower the setting or use --tier full"
+                    : "lower the setting"));
         var indices = Splits.StratifiedSample(labels, perClass, generator);
         var (x, y) = new Subset(dataset, indices).GetAll();
         int n = indices.Length;
