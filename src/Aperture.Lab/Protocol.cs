@@ -34,6 +34,16 @@ public abstract record LabProtocol
     public virtual IEnumerable<string> Problems() => [];
 }
 
+/// <summary>
+/// Settings several protocols share, declared once with their descriptions and ranges. A protocol holds a group as one
+/// init property (its defaults set per protocol and tier, <c>Sample = new() { TrainPerClass = 300 }</c>); the binder
+/// flattens the group's settings into the protocol's own under their own snake_case keys, with no prefix, so
+/// <c>--set train_per_class=300</c>, the settings table and the stored JSON read as if they were declared on the
+/// protocol. A <see cref="DescriptionAttribute"/> on the protocol's property is a note that each member's description
+/// carries (what the setting means in that phenomenon). A group holds settings only, never thresholds.
+/// </summary>
+public abstract record SettingGroup;
+
 /// <summary>Marks a protocol setting as a verdict threshold: stated in advance, used by the rule, not part of a run's identity.</summary>
 [AttributeUsage(AttributeTargets.Property)]
 public sealed class ThresholdAttribute : Attribute;
@@ -61,9 +71,8 @@ public static class ProtocolBinding
 
     /// <summary>The settings of <paramref name="protocol"/>, in declaration order (inherited ones last).</summary>
     public static IReadOnlyList<ProtocolSetting> Settings(LabProtocol protocol) =>
-        [.. Properties(protocol.GetType()).Select(p => new ProtocolSetting(
-            KeyOf(p), TypeName(p.PropertyType), p.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "",
-            p.IsDefined(typeof(ThresholdAttribute)), FormatValue(p.GetValue(protocol))))];
+        [.. Leaves(protocol.GetType()).Select(l => new ProtocolSetting(
+            l.Key, TypeName(l.Property.PropertyType), l.Description, l.IsThreshold, FormatValue(l.Get(protocol))))];
 
     /// <summary>
     /// <paramref name="protocol"/> with <paramref name="overrides"/> (key → text value) applied and validated.
@@ -72,8 +81,8 @@ public static class ProtocolBinding
     public static T Apply<T>(T protocol, IEnumerable<KeyValuePair<string, string>> overrides, string phenomenonId) where T : LabProtocol
     {
         var type = protocol.GetType();
-        var props = Properties(type).ToDictionary(KeyOf);
-        var node = JsonSerializer.SerializeToNode(protocol, type, Json)!.AsObject();
+        var props = Leaves(type).ToDictionary(l => l.Key, l => l.Property);
+        var node = FlatNode(protocol);
         foreach (var (rawKey, text) in overrides)
         {
             string key = rawKey.Trim().Replace('-', '_').ToLowerInvariant();
@@ -81,7 +90,7 @@ public static class ProtocolBinding
                 throw new LabConfigException($"{phenomenonId}: unknown setting '{rawKey}'; its settings are: {string.Join(", ", props.Keys)}");
             node[key] = JsonSerializer.SerializeToNode(ParseValue(phenomenonId, key, prop.PropertyType, text), prop.PropertyType, Json);
         }
-        var result = (T)node.Deserialize(type, Json)!;
+        var result = (T)Nest(node, type).Deserialize(type, Json)!;
         Validate(result, phenomenonId);
         return result;
     }
@@ -100,24 +109,24 @@ public static class ProtocolBinding
     /// <summary>The settings that define the runs (no thresholds, no seed count or base), as canonical JSON: part of a run's identity.</summary>
     public static string RunConfigJson(LabProtocol protocol)
     {
-        var node = JsonSerializer.SerializeToNode(protocol, protocol.GetType(), Json)!.AsObject();
-        foreach (var p in Properties(protocol.GetType()))
-            if (p.IsDefined(typeof(ThresholdAttribute)) || p.Name is nameof(LabProtocol.Seeds) or nameof(LabProtocol.SeedBase)) node.Remove(KeyOf(p));
+        var node = FlatNode(protocol);
+        foreach (var l in Leaves(protocol.GetType()))
+            if (l.IsThreshold || (l.Group is null && l.Property.Name is nameof(LabProtocol.Seeds) or nameof(LabProtocol.SeedBase))) node.Remove(l.Key);
         return node.ToJsonString();
     }
 
     // Each value against its setting's declared range, in words that name the setting and what was found.
     private static IEnumerable<string> RangeProblems(LabProtocol protocol)
     {
-        foreach (var p in Properties(protocol.GetType()))
+        foreach (var l in Leaves(protocol.GetType()))
         {
-            if (p.GetCustomAttribute<RangeAttribute>() is not { } range) continue;
+            if (l.Property.GetCustomAttribute<RangeAttribute>() is not { } range) continue;
             double min = Convert.ToDouble(range.Minimum, CultureInfo.InvariantCulture), max = Convert.ToDouble(range.Maximum, CultureInfo.InvariantCulture);
-            string key = KeyOf(p), bounds = $"[{FormatDouble(min)}, {FormatDouble(max)}]";
-            switch (p.GetValue(protocol))
+            string key = l.Key, bounds = $"[{FormatDouble(min)}, {FormatDouble(max)}]";
+            switch (l.Get(protocol))
             {
                 case int i when i < min || i > max: yield return $"{key} must lie in {bounds}, found {i}"; break;
-                case long l when l < min || l > max: yield return $"{key} must lie in {bounds}, found {l}"; break;
+                case long n when n < min || n > max: yield return $"{key} must lie in {bounds}, found {n}"; break;
                 case double d when !(d >= min && d <= max): yield return $"{key} must lie in {bounds}, found {FormatDouble(d)}"; break;
                 case int[] a when a.Any(v => v < min || v > max):
                     yield return $"every value of {key} must lie in {bounds}, found {string.Join(",", a)}"; break;
@@ -128,11 +137,13 @@ public static class ProtocolBinding
     }
 
     /// <summary>Every setting as JSON (what a verdict was judged with).</summary>
-    public static string ToJson(LabProtocol protocol) => JsonSerializer.Serialize(protocol, protocol.GetType(), Json);
+    public static string ToJson(LabProtocol protocol) => FlatNode(protocol).ToJsonString();
 
     /// <summary>Reads <see cref="ToJson"/>'s output back into a protocol of <paramref name="type"/>.</summary>
     public static LabProtocol FromJson(string json, Type type) =>
-        (LabProtocol)(JsonSerializer.Deserialize(json, type, Json) ?? throw new LabConfigException($"protocol JSON for {type.Name} is null"));
+        JsonNode.Parse(json) is JsonObject flat
+            ? (LabProtocol)Nest(flat, type).Deserialize(type, Json)!
+            : throw new LabConfigException($"protocol JSON for {type.Name} is not an object");
 
     /// <summary>The settings of <paramref name="protocol"/> that differ from <paramref name="reference"/> (key → value).</summary>
     public static IReadOnlyList<KeyValuePair<string, string>> Differences(LabProtocol protocol, LabProtocol reference)
@@ -147,6 +158,86 @@ public static class ProtocolBinding
             .Where(p => p.CanRead && p.SetMethod is { IsPublic: true } && p.GetIndexParameters().Length == 0)
             .OrderBy(p => p.DeclaringType == typeof(LabProtocol) ? 1 : 0)
             .ThenBy(p => p.MetadataToken);
+
+    // One setting as the command line sees it: a property of the protocol, or of a setting group the protocol holds.
+    private sealed record Leaf(PropertyInfo Property, PropertyInfo? Group)
+    {
+        public string Key => KeyOf(Property);
+        public bool IsThreshold => Property.IsDefined(typeof(ThresholdAttribute));
+        public object? Get(LabProtocol p) => Group is null ? Property.GetValue(p) : Property.GetValue(Group.GetValue(p));
+        public string Description
+        {
+            get
+            {
+                string own = Property.GetCustomAttribute<DescriptionAttribute>()?.Description ?? "";
+                return Group?.GetCustomAttribute<DescriptionAttribute>()?.Description is { Length: > 0 } note ? $"{own} ({note})" : own;
+            }
+        }
+    }
+
+    private static bool IsGroup(PropertyInfo p) => typeof(SettingGroup).IsAssignableFrom(p.PropertyType);
+
+    // The settings in declaration order, each group's in place of the group. Two settings with one key would make
+    // --set ambiguous: a protocol declared that way is a programming error, reported at once.
+    private static List<Leaf> Leaves(Type type)
+    {
+        var leaves = new List<Leaf>();
+        foreach (var p in Properties(type))
+        {
+            if (!IsGroup(p)) { leaves.Add(new Leaf(p, null)); continue; }
+            foreach (var member in Properties(p.PropertyType))
+            {
+                if (IsGroup(member) || member.IsDefined(typeof(ThresholdAttribute)))
+                    throw new InvalidOperationException($"setting group {p.PropertyType.Name}.{member.Name}: a group holds plain settings, not groups or thresholds");
+                leaves.Add(new Leaf(member, p));
+            }
+        }
+        if (leaves.GroupBy(l => l.Key).FirstOrDefault(g => g.Count() > 1) is { } clash)
+            throw new InvalidOperationException($"protocol {type.Name} declares the setting '{clash.Key}' more than once (a setting group repeats it)");
+        return leaves;
+    }
+
+    // The protocol as JSON with each group's settings in place of the group: the stored and identity form.
+    private static JsonObject FlatNode(LabProtocol protocol)
+    {
+        var node = JsonSerializer.SerializeToNode(protocol, protocol.GetType(), Json)!.AsObject();
+        foreach (var g in Properties(protocol.GetType()).Where(IsGroup))
+        {
+            string key = KeyOf(g);
+            int at = node.IndexOf(key);
+            var inner = node[key]!.AsObject();
+            node.RemoveAt(at);
+            foreach (var (k, v) in inner.ToList())
+            {
+                inner.Remove(k);
+                node.Insert(at++, k, v);
+            }
+        }
+        return node;
+    }
+
+    // The inverse of FlatNode: each group's settings gathered back into an object under the group's key.
+    private static JsonObject Nest(JsonObject flat, Type type)
+    {
+        foreach (var g in Properties(type).Where(IsGroup))
+        {
+            var inner = new JsonObject();
+            int at = -1;
+            foreach (var member in Properties(g.PropertyType))
+            {
+                string k = KeyOf(member);
+                int i = flat.IndexOf(k);
+                if (i < 0) continue;
+                if (at < 0) at = i;
+                var v = flat[k];
+                flat.RemoveAt(i);
+                inner[k] = v;
+            }
+            if (at < 0) at = flat.Count;
+            flat.Insert(Math.Min(at, flat.Count), KeyOf(g), inner);
+        }
+        return flat;
+    }
 
     private static string KeyOf(PropertyInfo p) => JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name);
 

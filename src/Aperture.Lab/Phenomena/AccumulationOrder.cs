@@ -38,32 +38,23 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
     /// <summary>The settings of the experiment.</summary>
     public sealed record Protocol : LabProtocol
     {
-        /// <summary>Training images per class.</summary>
-        [Range(1, 5000), Description("Fashion-MNIST training images per class (stratified; the built-in subset has 600)")]
-        public int TrainPerClass { get; init; } = 100;
+        /// <summary>The images each seed draws.</summary>
+        public ImageSample Sample { get; init; } = new() { TrainPerClass = 100, TestPerClass = 100 };
         /// <summary>Held-out training images per class, for the learning-rate sweep.</summary>
         [Range(0, 1000), Description("held-out training images per class (disjoint from the training sample): the validation accuracy the learning-rate sweep reads")]
         public int ValidationPerClass { get; init; } = 100;
-        /// <summary>Test images per class.</summary>
-        [Range(1, 1000), Description("Fashion-MNIST test images per class (the built-in subset has 100)")]
-        public int TestPerClass { get; init; } = 100;
         /// <summary>Hidden layer widths of the MLP.</summary>
         [Range(1, 4096), Description("hidden layer widths of the ReLU MLP (float32)")]
         public int[] Hidden { get; init; } = [64];
-        /// <summary>Minibatch size.</summary>
-        [Range(1, 60_000), Description("minibatch size (the last short batch of an epoch is dropped)")]
-        public int BatchSize { get; init; } = 32;
+        /// <summary>The optimizer's learning rate and batch size.</summary>
+        [Description("SGD with heavy-ball momentum; learning_rate is the peak of a cosine schedule to 0, for the judged arms; an epoch's last short batch is dropped")]
+        public Minibatches Training { get; init; } = new() { LearningRate = 0.01, BatchSize = 32 };
         /// <summary>Passes over the training sample.</summary>
         [Range(1, 1000), Description("epochs (passes over the training sample)")]
         public int Epochs { get; init; } = 30;
         /// <summary>Epochs between evaluations of the two networks on the test set.</summary>
         [Range(1, 1000), Description("epochs between test evaluations (the disagreement curve); the last epoch and the three-quarter point are always evaluated")]
         public int EvaluateEvery { get; init; } = 3;
-        /// <summary>The peak learning rate of the judged arms.</summary>
-        // The best held-out validation accuracy in a sweep over 0.005–0.2 on seeds 1000–1003, which no judged block uses
-        // (0.803, 0.807, 0.806, 0.793, 0.730, 0.243; docs/phenomena.md): the claim is judged where SGD is tuned.
-        [Range(1e-6, 10), Description("SGD's peak learning rate (cosine-annealed to 0 over the run) for the judged arms")]
-        public double LearningRate { get; init; } = 0.01;
         /// <summary>Heavy-ball momentum.</summary>
         [Range(0, 0.999), Description("SGD's momentum")]
         public double Momentum { get; init; } = 0.9;
@@ -98,8 +89,8 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
         public override IEnumerable<string> Problems()
         {
             foreach (var p in base.Problems()) yield return p;
-            if (BatchSize > 10 * TrainPerClass) yield return $"batch_size must not exceed the training sample's size {10 * TrainPerClass}, found {BatchSize}";
-            if (ControlLearningRates.Distinct().Count() != ControlLearningRates.Length || ControlLearningRates.Contains(LearningRate))
+            if (Training.BatchSize > 10 * Sample.TrainPerClass) yield return $"batch_size must not exceed the training sample's size {10 * Sample.TrainPerClass}, found {Training.BatchSize}";
+            if (ControlLearningRates.Distinct().Count() != ControlLearningRates.Length || ControlLearningRates.Contains(Training.LearningRate))
                 yield return "control_learning_rates must be distinct and differ from learning_rate";
             if (RatioContradictBelow > RatioSupportAbove) yield return "ratio_contradict_below must not exceed ratio_support_above";
         }
@@ -157,7 +148,7 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
     public override Protocol Quick => new() { Seeds = 8 };
 
     /// <inheritdoc/>
-    public override Protocol Full => new() { Seeds = 10, TrainPerClass = 300, ControlLearningRates = [0.1] };
+    public override Protocol Full => new() { Seeds = 10, Sample = new() { TrainPerClass = 300, TestPerClass = 100 }, ControlLearningRates = [0.1] };
 
     /// <inheritdoc/>
     public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
@@ -165,17 +156,17 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
     /// <inheritdoc/>
     public override IReadOnlyList<Arm> Arms(Protocol p) =>
     [
-        .. Enum.GetValues<Perturbation>().Select(k => new Arm(k, p.LearningRate)),
+        .. Enum.GetValues<Perturbation>().Select(k => new Arm(k, p.Training.LearningRate)),
         .. p.ControlLearningRates.SelectMany(lr => new[] { Perturbation.BitFlip, Perturbation.ReversedOrder, Perturbation.DifferentSeed }.Select(k => new Arm(k, lr))),
     ];
 
     /// <inheritdoc/>
     public override void Run(Protocol p, Arm arm, RunContext run)
     {
-        var data = FlatSplits.Draw(run.Data.FashionMnist, p.TrainPerClass, p.ValidationPerClass, p.TestPerClass, run.Generator);
+        var data = FlatSplits.Draw(run.Data.FashionMnist, p.Sample.TrainPerClass, p.ValidationPerClass, p.Sample.TestPerClass, run.Generator);
         // Streams forked in a fixed order: the original's weights and minibatch order, another seed's, the flipped weight.
         Generator init = run.Generator.Fork(), order = run.Generator.Fork(), init2 = run.Generator.Fork(), order2 = run.Generator.Fork(), flip = run.Generator.Fork();
-        SgdMlp Net(Generator i, Generator o) => new(data.Train, p.Hidden, arm.LearningRate, p.Momentum, p.BatchSize, p.Epochs, i, o);
+        SgdMlp Net(Generator i, Generator o) => new(data.Train, p.Hidden, arm.LearningRate, p.Momentum, p.Training.BatchSize, p.Epochs, i, o);
         var b = arm.Kind == Perturbation.DifferentSeed ? Net(init2, order2) : Net(SgdMlp.Replica(init), SgdMlp.Replica(order));
         var a = Net(init, order);
         if (arm.Kind == Perturbation.ReversedOrder) b.Step.Backward = new NumericsPolicy { Order = ReductionOrder.Reversed };
@@ -199,25 +190,25 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
         string Of(Perturbation k, double lr) => new Arm(k, lr).Name;
         double[] D(Perturbation k, double lr, string key = "disagreement") => runs.Results(Of(k, lr), key);
         var identical = Estimate.Share("share of seeds on which the exact rerun was bitwise identical at every step",
-            [.. D(Perturbation.ExactRerun, p.LearningRate, "identical").Select(v => v == 1)]);
+            [.. D(Perturbation.ExactRerun, p.Training.LearningRate, "identical").Select(v => v == 1)]);
         var checks = new List<Check> { Check.Above(identical, p.MinIdenticalShare) };
         var extra = new List<Estimate>();
-        var seed = D(Perturbation.DifferentSeed, p.LearningRate);
+        var seed = D(Perturbation.DifferentSeed, p.Training.LearningRate);
         foreach (var (k, what) in new[] { (Perturbation.BitFlip, "bit-flip"), (Perturbation.ReversedOrder, "reversed-order") })
         {
-            var x = D(k, p.LearningRate);
+            var x = D(k, p.Training.LearningRate);
             var ratio = RatioOfMeans.Bca($"{what} / different-seed mean test disagreement", x, seed);
             var diverged = Estimate.Share($"share of seeds whose {what} / different-seed disagreement exceeds {G(p.SeedRatio)}",
                 [.. x.Zip(seed, (u, v) => u > p.SeedRatio * v)]);
             checks.Add(Check.Above(ratio, p.RatioSupportAbove, p.RatioContradictBelow));
             checks.Add(Check.Above(diverged, p.ShareSupportAbove));
             // Levelled off: the disagreement hardly changes over the last quarter of the run.
-            extra.Add(Estimate.MeanDifference($"{what}: disagreement at the end − at 3/4 of the run (0 once levelled off)", x, D(k, p.LearningRate, "disagreement_three_quarters")));
+            extra.Add(Estimate.MeanDifference($"{what}: disagreement at the end − at 3/4 of the run (0 once levelled off)", x, D(k, p.Training.LearningRate, "disagreement_three_quarters")));
         }
         foreach (var k in Enum.GetValues<Perturbation>())
-            extra.Add(Estimate.MeanBca($"test disagreement, {Kebab(k)}", D(k, p.LearningRate)));
-        extra.Add(Estimate.MeanDifference("different-seed: disagreement at the end − at 3/4 of the run", seed, D(Perturbation.DifferentSeed, p.LearningRate, "disagreement_three_quarters")));
-        extra.Add(Estimate.Mean("test accuracy of the original network", D(Perturbation.DifferentSeed, p.LearningRate, "accuracy_original")));
+            extra.Add(Estimate.MeanBca($"test disagreement, {Kebab(k)}", D(k, p.Training.LearningRate)));
+        extra.Add(Estimate.MeanDifference("different-seed: disagreement at the end − at 3/4 of the run", seed, D(Perturbation.DifferentSeed, p.Training.LearningRate, "disagreement_three_quarters")));
+        extra.Add(Estimate.Mean("test accuracy of the original network", D(Perturbation.DifferentSeed, p.Training.LearningRate, "accuracy_original")));
         foreach (var lr in p.ControlLearningRates)
         {
             var s = D(Perturbation.DifferentSeed, lr);

@@ -46,24 +46,17 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, A
     /// <summary>The settings of the experiment.</summary>
     public sealed record Protocol : LabProtocol
     {
-        /// <summary>Training images per class.</summary>
-        [Range(1, 5000), Description("Fashion-MNIST training images per class (stratified sample; the built-in subset has 600)")]
-        public int TrainPerClass { get; init; } = 100;
-        /// <summary>Test images per class.</summary>
-        [Range(1, 1000), Description("Fashion-MNIST test images per class (the built-in subset has 100)")]
-        public int TestPerClass { get; init; } = 100;
+        /// <summary>The images each seed draws.</summary>
+        public ImageSample Sample { get; init; } = new() { TrainPerClass = 100, TestPerClass = 100 };
         /// <summary>Hidden layer widths of the MLP.</summary>
         [Range(1, 4096), Description("hidden layer widths of the ReLU MLP (float32 parameters)")]
         public int[] Hidden { get; init; } = [64];
-        /// <summary>Minibatch size.</summary>
-        [Range(1, 60_000), Description("minibatch size")]
-        public int BatchSize { get; init; } = 50;
+        /// <summary>The optimizer's learning rate and batch size.</summary>
+        [Description("Adam; the learning rate is not rounded in any arm")]
+        public Minibatches Training { get; init; } = new() { LearningRate = 1e-3, BatchSize = 50 };
         /// <summary>Passes over the training sample.</summary>
         [Range(1, 1000), Description("epochs (passes over the training sample)")]
         public int Epochs { get; init; } = 8;
-        /// <summary>Adam's learning rate (kept in float64 in every arm).</summary>
-        [Range(1e-9, 0.999), Description("Adam's learning rate (not rounded in any arm)")]
-        public double LearningRate { get; init; } = 1e-3;
         /// <summary>Adam's β1 as written in the code.</summary>
         [Range(0, 0.999999), Description("Adam's β1 as written, before any storage rounding")]
         public double Beta1 { get; init; } = 0.9;
@@ -144,7 +137,7 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, A
     public override Protocol Quick => new() { Seeds = 6 };
 
     /// <inheritdoc/>
-    public override Protocol Full => new() { Seeds = 10, TrainPerClass = 500, Hidden = [128], BatchSize = 100, Epochs = 6 };
+    public override Protocol Full => new() { Seeds = 10, Sample = new() { TrainPerClass = 500, TestPerClass = 100 }, Hidden = [128], Training = new() { LearningRate = 1e-3, BatchSize = 100 }, Epochs = 6 };
 
     /// <inheritdoc/>
     public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
@@ -170,15 +163,15 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, A
     {
         if (arm.Setup == Setup.Beta2OneRefused)
         {
-            AdamTraining.RefuseBeta2One(NN.Models.Mlp(LabData.Pixels, p.Hidden, 10, generator: run.Generator), p.LearningRate, p.Beta2, run);
+            AdamTraining.RefuseBeta2One(NN.Models.Mlp(LabData.Pixels, p.Hidden, 10, generator: run.Generator), p.Training.LearningRate, p.Beta2, run);
             return;
         }
         var (format, rounding, form, beta2, state) = Setting(p, arm.Setup);
         // Data, initial weights and minibatch order come from the seed's generator in the same order in every arm.
-        var data = FlatSplits.Draw(run.Data.FashionMnist, p.TrainPerClass, 0, p.TestPerClass, run.Generator);
+        var data = FlatSplits.Draw(run.Data.FashionMnist, p.Sample.TrainPerClass, 0, p.Sample.TestPerClass, run.Generator);
         var model = NN.Models.Mlp(LabData.Pixels, p.Hidden, 10, generator: run.Generator);
-        var loader = new Data.DataLoader(data.Train, p.BatchSize, shuffle: true, generator: run.Generator.Fork());
-        var adam = new Adam(model.Parameters(), lr: p.LearningRate, beta1: p.Beta1, beta2: beta2, eps: p.Eps, form: form)
+        var loader = new Data.DataLoader(data.Train, p.Training.BatchSize, shuffle: true, generator: run.Generator.Fork());
+        var adam = new Adam(model.Parameters(), lr: p.Training.LearningRate, beta1: p.Beta1, beta2: beta2, eps: p.Eps, form: form)
         {
             HyperParameterFormat = format,
             Rounding = rounding,

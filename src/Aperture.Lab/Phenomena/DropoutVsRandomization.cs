@@ -37,29 +37,22 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
     /// <summary>The settings of the experiment.</summary>
     public sealed record Protocol : LabProtocol
     {
-        /// <summary>Training images per class.</summary>
-        [Description("training images per class, a stratified sample drawn per seed"), Range(1, 5000)]
-        public int TrainPerClass { get; init; } = 100;
+        /// <summary>The images each seed draws.</summary>
+        public ImageSample Sample { get; init; } = new() { TrainPerClass = 100, TestPerClass = 100 };
 
         /// <summary>Validation images per class, drawn from the training split, disjoint from the training sample.</summary>
         [Description("validation images per class, drawn per seed from the training split (disjoint from the training sample); they choose each arm's stopping epoch and each regularizer's level"), Range(1, 1000)]
         public int ValidationPerClass { get; init; } = 50;
 
-        /// <summary>Test images per class.</summary>
-        [Description("test images per class drawn per seed from the test split (the quick tier's subset has 100 per class: every seed tests on all of them)"), Range(1, 1000)]
-        public int TestPerClass { get; init; } = 100;
 
         /// <summary>The MLP's hidden widths.</summary>
         [Description("hidden layer widths of the ReLU MLP (784 → … → 10)"), Range(1, 8192)]
         public int[] Hidden { get; init; } = [128, 128];
 
-        /// <summary>Adam's learning rate.</summary>
-        [Description("Adam learning rate (no weight decay)"), Range(1e-6, 0.5)]
-        public double LearningRate { get; init; } = 1e-3;
+        /// <summary>The optimizer's learning rate and batch size.</summary>
+        [Description("Adam, no weight decay")]
+        public Minibatches Training { get; init; } = new() { LearningRate = 1e-3, BatchSize = 50 };
 
-        /// <summary>Minibatch size.</summary>
-        [Description("minibatch size"), Range(1, 100_000)]
-        public int BatchSize { get; init; } = 50;
 
         /// <summary>The most epochs any arm trains; the epoch judged is chosen on validation.</summary>
         [Description("epochs every arm trains; the weights judged are those of the epoch with the best validation accuracy"), Range(1, 10_000)]
@@ -159,7 +152,7 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
     public override Protocol Quick => new() { Seeds = 6 };
 
     /// <inheritdoc/>
-    public override Protocol Full => new() { Seeds = 16, TrainPerClass = 200, Hidden = [256, 256], Epochs = 60 };
+    public override Protocol Full => new() { Seeds = 16, Sample = new() { TrainPerClass = 200, TestPerClass = 100 }, Hidden = [256, 256], Epochs = 60 };
 
     /// <inheritdoc/>
     public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
@@ -180,17 +173,17 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
         var g = run.Generator;
         Generator sampling = g.Fork(), init = g.Fork(), order = g.Fork(), noise = g.Fork();
         var data = run.Data.FashionMnist;
-        var pool = LabData.FlatSample(data.Train, p.TrainPerClass + p.ValidationPerClass, sampling, "dropout-vs-randomization: train_per_class + validation_per_class");
-        var (trainPart, validationPart) = Splits.Stratified(pool, p.ValidationPerClass / (double)(p.TrainPerClass + p.ValidationPerClass), sampling);
-        var test = LabData.FlatSample(data.Test, p.TestPerClass, sampling, "dropout-vs-randomization: test_per_class");
+        var pool = LabData.FlatSample(data.Train, p.Sample.TrainPerClass + p.ValidationPerClass, sampling, "dropout-vs-randomization: train_per_class + validation_per_class");
+        var (trainPart, validationPart) = Splits.Stratified(pool, p.ValidationPerClass / (double)(p.Sample.TrainPerClass + p.ValidationPerClass), sampling);
+        var test = LabData.FlatSample(data.Test, p.Sample.TestPerClass, sampling, "dropout-vs-randomization: test_per_class");
         var sets = LabData.StandardizeBy(Tensors(trainPart), Tensors(trainPart), Tensors(validationPart), test);
 
         var (rate, kind) = arm.Kind switch { Regularizer.Dropout => (arm.Level, "dropout"), Regularizer.GaussianDropout => (arm.Level, "gaussian"),
             Regularizer.DropConnect => (arm.Level, "dropconnect"), _ => (0.0, "dropout") };
         var model = NN.Models.Mlp(LabData.Pixels, p.Hidden, FashionMnist.ClassNames.Count, dropout: rate, dropoutKind: kind, generator: init);
         Dataset fed = arm.Kind == Regularizer.InputNoise ? new TransformedDataset(sets[0], new GaussianNoise(arm.Level), (ulong)noise.NextLong(long.MaxValue)) : sets[0];
-        var step = new TrainStep(model, new Adam(model.Parameters(), lr: p.LearningRate), (o, t) => Losses.CrossEntropy(o, t));
-        var result = EarlyStoppedTraining.Fit(step, fed, sets[0], sets[1], sets[2], p.Epochs, p.BatchSize, order, e =>
+        var step = new TrainStep(model, new Adam(model.Parameters(), lr: p.Training.LearningRate), (o, t) => Losses.CrossEntropy(o, t));
+        var result = EarlyStoppedTraining.Fit(step, fed, sets[0], sets[1], sets[2], p.Epochs, p.Training.BatchSize, order, e =>
         {
             run.Log("noisy_train_loss", e.Epoch, e.TrainLoss);
             run.Log("validation_accuracy", e.Epoch, e.ValidationAccuracy);

@@ -29,21 +29,15 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     /// <summary>The settings of the experiment.</summary>
     public sealed record Protocol : LabProtocol
     {
-        /// <summary>Training images per class.</summary>
-        [Description("training images per class, a stratified sample drawn per seed"), Range(1, 6000)]
-        public int TrainPerClass { get; init; } = 50;
-        /// <summary>Test images per class, a fold of the test set of its own per seed.</summary>
-        [Description("test images per class; seed s is tested on fold s mod (folds) of a fixed partition of the test set, so a block's seeds share no test image"), Range(1, 1000)]
-        public int TestPerClass { get; init; } = 15;
+        /// <summary>The images each seed draws.</summary>
+        [Description("seed s is tested on fold s mod (folds) of a fixed partition of the test split, so a block's seeds share no test image")]
+        public ImageSample Sample { get; init; } = new() { TrainPerClass = 50, TestPerClass = 15 };
         /// <summary>Units per hidden layer.</summary>
         [Description("units per hidden ReLU layer (one layer shallow, three deep)"), Range(1, 8192)]
         public int Hidden { get; init; } = 128;
-        /// <summary>Adam's learning rate.</summary>
-        [Description("Adam learning rate (no weight decay, dropout or augmentation: nothing regularizes)"), Range(1e-6, 1)]
-        public double LearningRate { get; init; } = 1e-3;
-        /// <summary>Minibatch size.</summary>
-        [Description("minibatch size"), Range(1, 60000)]
-        public int BatchSize { get; init; } = 64;
+        /// <summary>The optimizer's learning rate and batch size.</summary>
+        [Description("Adam; no weight decay, dropout or augmentation: nothing regularizes")]
+        public Minibatches Training { get; init; } = new() { LearningRate = 1e-3, BatchSize = 64 };
         /// <summary>The corrupted label fractions, one arm each.</summary>
         [Description("fractions p of training labels replaced by random classes, one arm each per architecture (must include 0 and 1)"), Range(0, 1)]
         public double[] LabelCorruption { get; init; } = [0, 0.5, 1];
@@ -139,7 +133,7 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     // images per class of the shipped subset in disjoint folds.
     public override Protocol Quick => new() { Seeds = 6 };
     /// <inheritdoc/>
-    public override Protocol Full => new() { Seeds = 10, TrainPerClass = 200, TestPerClass = 100, Hidden = 512, MaxEpochs = 300, LabelCorruption = [0, 0.2, 0.4, 0.6, 0.8, 1] };
+    public override Protocol Full => new() { Seeds = 10, Sample = new() { TrainPerClass = 200, TestPerClass = 100 }, Hidden = 512, MaxEpochs = 300, LabelCorruption = [0, 0.2, 0.4, 0.6, 0.8, 1] };
     /// <inheritdoc/>
     public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
     /// <inheritdoc/>
@@ -153,7 +147,7 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     public override void Run(Protocol p, Arm arm, RunContext run)
     {
         var s = RunStreams.Fork(run.Generator);
-        var (train, test) = FashionMnistClassification.Sample(run.Data, p.TrainPerClass, p.TestPerClass, s.Sampling, Id, testFoldOf: run.Seed);
+        var (train, test) = FashionMnistClassification.Sample(run.Data, p.Sample.TrainPerClass, p.Sample.TestPerClass, s.Sampling, Id, testFoldOf: run.Seed);
         var trueLabels = train.Targets.ToArray<long>();
         var c = s.Extra;
         (train, test) = arm.Kind switch
@@ -166,7 +160,7 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
         };
         run.Record("labels_changed", train.Targets.ToArray<long>().Zip(trueLabels).Count(t => t.First != t.Second) / (double)trueLabels.Length);
         var net = new MlpSpec([.. Enumerable.Repeat(p.Hidden, arm.Architecture == Architecture.Deep ? 3 : 1)]);
-        var fit = new FashionMnistClassification(net, m => new Adam(m.Parameters(), lr: p.LearningRate), train, p.BatchSize, s.Init, s.Order);
+        var fit = new FashionMnistClassification(net, m => new Adam(m.Parameters(), lr: p.Training.LearningRate), train, p.Training.BatchSize, s.Init, s.Order);
         int fittedAt = -1;
         fit.Run(0, p.MaxEpochs, new TrainingHooks
         {

@@ -73,13 +73,10 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
         [Description("epochs on the target training images for each weight decay (enough for the training loss to settle)"), Range(1, 100_000)]
         public int TargetEpochs { get; init; } = 40;
 
-        /// <summary>Adam's learning rate on the target task, for every trained layer.</summary>
-        [Description("Adam learning rate on the target task, for every trained layer"), Range(1e-6, 0.5)]
-        public double LearningRate { get; init; } = 3e-3;
+        /// <summary>The optimizer's learning rate and batch size.</summary>
+        [Description("Adam on the target task, for every trained layer")]
+        public Minibatches Training { get; init; } = new() { LearningRate = 3e-3, BatchSize = 25 };
 
-        /// <summary>Minibatch size on the target task.</summary>
-        [Description("minibatch size on the target task"), Range(1, 10_000)]
-        public int BatchSize { get; init; } = 25;
 
         // Thresholds, stated before any run. Yosinski et al.'s gains from transfer were one to two points and their losses from
         // upper layers several; paired per-seed differences on 500 test images spread by 1–1.5 points, so half a point is the
@@ -204,7 +201,7 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
         Module trained = frozen ? TransferStages.Layers(model, cut, model.Count) : model;
         var body = TransferStages.Layers(model, 0, frozen ? cut : 0);
         var (train, validation, test) = (TransferStages.Features(body, s[2]), TransferStages.Features(body, s[3]), TransferStages.Features(body, s[4]));
-        var fit = WeightDecaySelection.Fit(trained, train, validation, test, p.WeightDecays, p.TargetEpochs, p.BatchSize, p.LearningRate, order, run.ReportProgress);
+        var fit = WeightDecaySelection.Fit(trained, train, validation, test, p.WeightDecays, p.TargetEpochs, p.Training.BatchSize, p.Training.LearningRate, order, run.ReportProgress);
         for (int k = 0; k < fit.Fits.Count; k++) run.Log("validation_accuracy_by_decay", k, fit.Fits[k].ValidationAccuracy);
         run.Record("weight_decay", fit.Best.WeightDecay);
         run.Record("validation_accuracy", fit.Best.ValidationAccuracy);
