@@ -66,6 +66,8 @@ public static partial class Ops
         }
 
         public override string Name => "add";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -98,6 +100,8 @@ public static partial class Ops
         }
 
         public override string Name => "sub";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -130,6 +134,7 @@ public static partial class Ops
         }
 
         public override string Name => "mul";
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -165,6 +170,7 @@ public static partial class Ops
         }
 
         public override string Name => "div";
+        protected internal override bool SavesInput(int i) => i == 1;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -230,6 +236,10 @@ public static partial class Ops
     public static Tensor Minimum(Tensor a, Tensor b) => Where(Le(a, b), a, b);
 
     // ---- in place (no autodiff: for optimizers and accumulators) --------------------------------------
+    //
+    // Each of these counts a change of the destination's version (shared by all views of its buffer). A graph that
+    // saved the destination before the change refuses to backpropagate through it, as PyTorch does, instead of
+    // computing a gradient from the new values.
 
     /// <summary>a += b in place (b broadcasts to a's shape). Not recorded: refuses tensors in a graph.</summary>
     public static void AddInPlace(Tensor a, Tensor b)
@@ -237,7 +247,11 @@ public static partial class Ops
         CheckInPlace("add_", a, b);
         if (a.DType == DType.Float32) Elementwise.BinaryInPlace<float, AddKernel<float>>(a, b);
         else Elementwise.BinaryInPlace<double, AddKernel<double>>(a, b);
+        a.BumpVersion("add_");
     }
+
+    /// <summary>a += c in place for a constant c.</summary>
+    public static void AddInPlace(Tensor a, double c) => AddInPlace(a, Tensor.Scalar(c, a.DType));
 
     /// <summary>a −= b in place.</summary>
     public static void SubInPlace(Tensor a, Tensor b)
@@ -245,6 +259,7 @@ public static partial class Ops
         CheckInPlace("sub_", a, b);
         if (a.DType == DType.Float32) Elementwise.BinaryInPlace<float, SubKernel<float>>(a, b);
         else Elementwise.BinaryInPlace<double, SubKernel<double>>(a, b);
+        a.BumpVersion("sub_");
     }
 
     /// <summary>a ·= b in place.</summary>
@@ -253,22 +268,25 @@ public static partial class Ops
         CheckInPlace("mul_", a, b);
         if (a.DType == DType.Float32) Elementwise.BinaryInPlace<float, MulKernel<float>>(a, b);
         else Elementwise.BinaryInPlace<double, MulKernel<double>>(a, b);
+        a.BumpVersion("mul_");
     }
 
     /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> in place (src broadcasts to dst's shape).</summary>
     public static void CopyInPlace(Tensor dst, Tensor src)
     {
-        if (dst.RequiresGrad && GradMode.Enabled)
-            throw new InvalidOperationException($"copy_: cannot write in place into a tensor that requires grad (shape {Shapes.Format(dst.Shape)}) outside NoGrad");
+        RefuseGraphWrite("copy_", dst);
         if (src.DType != dst.DType) src = To(src, dst.DType);
         StridedCopy.CopyInto(Shapes.Equal(src.Shape, dst.Shape) ? src : Expand(src, dst.Shape), dst);
+        dst.BumpVersion("copy_");
     }
 
     /// <summary>Sets every element to <paramref name="value"/> in place.</summary>
     public static void FillInPlace(Tensor t, double value)
     {
+        RefuseGraphWrite("fill_", t);
         if (t.IsContiguous) t.FillRaw(value);
         else StridedCopy.CopyInto(Expand(Tensor.Scalar(value, t.DType), t.Shape), t);
+        t.BumpVersion("fill_");
     }
 
     private static void CheckInPlace(string op, Tensor a, Tensor b)
@@ -276,11 +294,22 @@ public static partial class Ops
         if (a.DType != b.DType)
             throw new DTypeMismatchException($"{op}: mixed dtypes {a.DType.Name()} and {b.DType.Name()}");
         RequireFloat(op, a);
-        if (a.RequiresGrad && GradMode.Enabled)
-            throw new InvalidOperationException($"{op}: cannot modify in place a tensor that requires grad (shape {Shapes.Format(a.Shape)}); wrap the update in Autodiff.NoGrad()");
+        RefuseGraphWrite(op, a);
         if (Shapes.Equal(a.Shape, b.Shape)) return;
         var shape = Shapes.Broadcast(op, a.Shape, b.Shape);
         if (!Shapes.Equal(shape, a.Shape))
             throw new ShapeMismatchException($"{op}: the result shape {Shapes.Format(shape)} differs from the destination's {Shapes.Format(a.Shape)}");
+    }
+
+    /// <summary>
+    /// In-place writes are not recorded, so a tensor that requires grad may be changed only under
+    /// <see cref="Autodiff.NoGrad"/> (an optimizer's update, an initializer).
+    /// </summary>
+    private static void RefuseGraphWrite(string op, Tensor t)
+    {
+        if (t.RequiresGrad && GradMode.Enabled)
+            throw new InvalidOperationException(
+                $"{op}: cannot modify in place a tensor that requires grad ({(t.IsLeaf ? "a leaf" : $"produced by '{t.GradFn!.Name}'")}, shape {Shapes.Format(t.Shape)}); " +
+                "wrap the update in Autodiff.NoGrad()");
     }
 }

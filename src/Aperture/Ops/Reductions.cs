@@ -23,6 +23,8 @@ public static partial class Ops
     private sealed class SumNode(Tensor x, int[] axes, bool keepDim) : Node(x)
     {
         public override string Name => "sum";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -228,6 +230,7 @@ public static partial class Ops
     private sealed class LogSumExpNode(Tensor x, int[] axes, bool keepDim, Tensor e, Tensor s, Tensor m) : Node(x)
     {
         public override string Name => "logsumexp";
+        protected internal override bool SavesOutput => false;
 
         private (Tensor E, Tensor S) Terms()
         {

@@ -23,8 +23,20 @@ public abstract class UnaryOp
     /// <summary>g·dy/dx; linear ops override it to skip building the derivative.</summary>
     public virtual Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Mul(g, Derivative(x, y));
 
-    /// <summary>False for piecewise-constant functions (sign, floor): their outputs carry no gradient.</summary>
+    /// <summary>
+    /// False for functions whose result must not be differentiated at all. Piecewise-constant functions (sign, floor,
+    /// round) are differentiable with a zero derivative, as in PyTorch, so a graph through them backpropagates zeros.
+    /// </summary>
     public virtual bool Differentiable => true;
+
+    /// <summary>
+    /// Whether <see cref="Derivative"/> and <see cref="Chain"/> read the values of x (not just its shape): an x that is
+    /// read must not change in place before the backward pass. True unless overridden.
+    /// </summary>
+    public virtual bool ReadsInput => true;
+
+    /// <summary>Whether the derivative reads the values of the output y (exp, tanh, sqrt do). True unless overridden.</summary>
+    public virtual bool ReadsOutput => true;
 
     /// <summary>True when the op computes g·dy/dx with a kernel (<see cref="PlainChain(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>).</summary>
     protected internal virtual bool HasPlainChain => false;
@@ -74,6 +86,8 @@ public static partial class Ops
 
         public override string Name => _op.Name;
         internal override Type RuleType => _op?.GetType() ?? typeof(UnaryNode);
+        protected internal override bool SavesInput(int i) => _op.ReadsInput;
+        protected internal override bool SavesOutput => _op.ReadsOutput;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -197,6 +211,8 @@ internal static class UnaryOps
     private sealed class NegOp : UnaryOp
     {
         public override string Name => "neg";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Negate(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Negate(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, -1);
@@ -206,6 +222,7 @@ internal static class UnaryOps
     private sealed class ExpOp : UnaryOp
     {
         public override string Name => "exp";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<ExpFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<ExpFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => y;
@@ -214,6 +231,7 @@ internal static class UnaryOps
     private sealed class LogOp : UnaryOp
     {
         public override string Name => "log";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<LogFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<LogFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(x);
@@ -223,6 +241,7 @@ internal static class UnaryOps
     private sealed class Log1pOp : UnaryOp
     {
         public override string Name => "log1p";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<Log1pFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<Log1pFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(Ops.Add(x, 1.0));
@@ -232,6 +251,7 @@ internal static class UnaryOps
     private sealed class Expm1Op : UnaryOp
     {
         public override string Name => "expm1";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<ExpM1Fn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<ExpM1Fn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Add(y, 1.0);
@@ -240,6 +260,7 @@ internal static class UnaryOps
     private sealed class SinOp : UnaryOp
     {
         public override string Name => "sin";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sin(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sin(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Cos(x);
@@ -248,6 +269,7 @@ internal static class UnaryOps
     private sealed class CosOp : UnaryOp
     {
         public override string Name => "cos";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Cos(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Cos(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Neg(Ops.Sin(x));
@@ -256,6 +278,7 @@ internal static class UnaryOps
     private sealed class TanhOp : UnaryOp
     {
         public override string Name => "tanh";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<TanhFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<TanhFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sub(1.0, Ops.Square(y));
@@ -267,6 +290,7 @@ internal static class UnaryOps
     private sealed class SigmoidOp : UnaryOp
     {
         public override string Name => "sigmoid";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<SigmoidFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<SigmoidFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(y, Ops.Sub(1.0, y));
@@ -278,6 +302,7 @@ internal static class UnaryOps
     private sealed class ReluOp : UnaryOp
     {
         public override string Name => "relu";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Max(x, 0d, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.To(Ops.Gt(x, 0), x.DType);
@@ -309,6 +334,7 @@ internal static class UnaryOps
     internal sealed class LeakyReluOp(double slope) : UnaryOp
     {
         public override string Name => "leaky_relu";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y)
         {
             float s = (float)slope;
@@ -325,6 +351,7 @@ internal static class UnaryOps
     private sealed class AbsOp : UnaryOp
     {
         public override string Name => "abs";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Abs(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Abs(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sign(x);
@@ -333,6 +360,7 @@ internal static class UnaryOps
     private sealed class SqrtOp : UnaryOp
     {
         public override string Name => "sqrt";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sqrt(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sqrt(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Div(0.5, y);
@@ -342,6 +370,7 @@ internal static class UnaryOps
     private sealed class ReciprocalOp : UnaryOp
     {
         public override string Name => "reciprocal";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Divide(1f, x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Divide(1d, x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Neg(Ops.Square(y));
@@ -350,6 +379,7 @@ internal static class UnaryOps
     private sealed class SquareOp : UnaryOp
     {
         public override string Name => "square";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(x, 2.0);
@@ -358,6 +388,7 @@ internal static class UnaryOps
     internal sealed class PowOp(double p) : UnaryOp
     {
         public override string Name => "pow";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Pow(x, (float)p, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Pow(x, p, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(Ops.Pow(x, p - 1), p);
@@ -366,6 +397,7 @@ internal static class UnaryOps
     private sealed class SoftplusOp : UnaryOp
     {
         public override string Name => "softplus";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<SoftplusFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<SoftplusFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sigmoid(x);
@@ -374,6 +406,7 @@ internal static class UnaryOps
     private sealed class ErfOp : UnaryOp
     {
         public override string Name => "erf";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y)
         {
             for (int i = 0; i < x.Length; i++) y[i] = (float)SpecialFunctions.Erf(x[i]);
@@ -388,6 +421,8 @@ internal static class UnaryOps
     private sealed class SignOp : UnaryOp
     {
         public override string Name => "sign";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override bool Differentiable => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = float.IsNaN(x[i]) ? x[i] : MathF.Sign(x[i]); }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = double.IsNaN(x[i]) ? x[i] : Math.Sign(x[i]); }
@@ -397,6 +432,8 @@ internal static class UnaryOps
     private sealed class FloorOp : UnaryOp
     {
         public override string Name => "floor";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override bool Differentiable => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Floor(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Floor(x, y);
@@ -406,6 +443,8 @@ internal static class UnaryOps
     private sealed class RoundEvenOp : UnaryOp
     {
         public override string Name => "round";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override bool Differentiable => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = MathF.Round(x[i], MidpointRounding.ToEven); }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = Math.Round(x[i], MidpointRounding.ToEven); }
@@ -415,6 +454,8 @@ internal static class UnaryOps
     internal sealed class ScaleOp(double c) : UnaryOp
     {
         public override string Name => "mul_scalar";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, (float)c, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, c, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, c);
@@ -424,6 +465,8 @@ internal static class UnaryOps
     internal sealed class ShiftOp(double c) : UnaryOp
     {
         public override string Name => "add_scalar";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Add(x, (float)c, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Add(x, c, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.OnesLike(x);
@@ -433,6 +476,8 @@ internal static class UnaryOps
     internal sealed class DivideByOp(double c) : UnaryOp
     {
         public override string Name => "div_scalar";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Divide(x, (float)c, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Divide(x, c, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, 1 / c);
@@ -442,6 +487,7 @@ internal static class UnaryOps
     internal sealed class ClampOp(double min, double max) : UnaryOp
     {
         public override string Name => "clamp";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y)
         {
             float lo = (float)min, hi = (float)max;
