@@ -209,9 +209,25 @@ public static partial class Ops
 
         public override string Name => "pow_tensor";
 
-        // ∂/∂a = b·a^(b−1), ∂/∂b = a^b·log a
-        private Tensor DA() => Mul(Inputs[1], Pow(Inputs[0], Sub(Inputs[1], 1.0)));
-        private Tensor DB() => Mul(Output, Log(Inputs[0]));
+        // ∂/∂a = b·a^(b−1), taken as 0 where b = 0 (a⁰ = 1 is constant in a; the formula gives 0·∞ = NaN at a = 0);
+        // ∂/∂b = a^b·log a, taken as 0 where a = 0 and b ≥ 0 (0^b is constant in b there; the formula gives 0·(−∞)).
+        // Both exceptions are PyTorch's (pow_backward_self, pow_backward_exponent). The masks are constants, and the
+        // masked-out formula is evaluated at safe values, so no NaN leaks through the selection's own gradient.
+        private Tensor DA()
+        {
+            Tensor a = Inputs[0], b = Inputs[1];
+            var bZero = Eq(b, 0);
+            var safeB = Where(bZero, Tensor.Scalar(1, b.DType), b);
+            return Where(bZero, Tensor.Scalar(0, a.DType), Mul(safeB, Pow(a, Sub(safeB, 1.0))));
+        }
+
+        private Tensor DB()
+        {
+            Tensor a = Inputs[0], b = Inputs[1];
+            var kink = LogicalAnd(Eq(a, 0), Ge(b, 0));
+            var safeA = Where(kink, Tensor.Scalar(1, a.DType), a);
+            return Where(kink, Tensor.Scalar(0, a.DType), Mul(Output, Log(safeA)));
+        }
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {

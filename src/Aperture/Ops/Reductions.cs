@@ -182,9 +182,12 @@ public static partial class Ops
         return Div(Sum(Square(d), ax, keepDim), Math.Max(n - correction, 0));
     }
 
-    /// <summary>The standard deviation (square root of <see cref="Var"/>).</summary>
+    /// <summary>
+    /// The standard deviation (square root of <see cref="Var"/>). Where the spread is zero its gradient is taken as 0
+    /// (the square root's derivative there is infinite and would give NaN), as PyTorch's std does.
+    /// </summary>
     public static Tensor Std(Tensor x, int[]? axes = null, int correction = 1, bool keepDim = false) =>
-        Sqrt(Var(x, axes, correction, keepDim));
+        Unary(UnaryOps.StdRoot, Var(x, axes, correction, keepDim));
 
     /// <summary>
     /// log Σ exp(x) over <paramref name="axes"/>, computed stably as m + log Σ exp(x − m) with m the (constant) maximum.
@@ -262,22 +265,31 @@ public static partial class Ops
     public static Tensor LogSumExp(Tensor x, int axis, bool keepDim = false) => LogSumExp(x, [axis], keepDim);
 
     /// <summary>
-    /// The p-norm over <paramref name="axes"/> (all when null): p = 2 (default), 1, ∞ or any p ≥ 1.
+    /// The vector p-norm over <paramref name="axes"/> (all when null), like <c>torch.linalg.vector_norm</c>:
+    /// (Σ|x|^p)^(1/p) for any p ≠ 0 (2 by default, negative p included), max |x| for p = ∞, min |x| for p = −∞, and
+    /// the count of non-zero elements for p = 0.
     /// </summary>
+    /// <remarks>
+    /// Kinks, as PyTorch: at the zero vector the gradient of a p-norm with p &gt; 0 is 0 (not NaN); the 0-"norm" is
+    /// piecewise constant (gradient 0 everywhere); for p = ±∞ the gradient goes to the first element of largest
+    /// (smallest) magnitude, with sign(x), where PyTorch splits it evenly among ties.
+    /// </remarks>
     public static Tensor Norm(Tensor x, double p = 2, int[]? axes = null, bool keepDim = false)
     {
         RequireFloat("norm", x);
-        if (double.IsPositiveInfinity(p))
+        if (double.IsNaN(p)) throw new ArgumentOutOfRangeException(nameof(p), p, "norm: p must be a number (any real, or ±∞)");
+        if (double.IsInfinity(p))
         {
             var ax = Shapes.NormalizeAxes("norm", axes, x.Rank);
             var a = Abs(x);
             var flat = Reshape(Permute(a, AxesLast(ax, x.Rank)), [.. Shapes.Reduced(x.Shape, ax, false), -1]);
-            var mx = Max(flat, -1).Values;
-            return keepDim ? Reshape(mx, Shapes.Reduced(x.Shape, ax, true)) : mx;
+            var extreme = p > 0 ? Max(flat, -1).Values : Min(flat, -1).Values;
+            return keepDim ? Reshape(extreme, Shapes.Reduced(x.Shape, ax, true)) : extreme;
         }
-        if (p == 2) return Sqrt(Sum(Square(x), axes, keepDim));
+        if (p == 0) return Sum(Unary(UnaryOps.NonZero, x), axes, keepDim);
+        if (p == 2) return Unary(UnaryOps.NormRoot, Sum(Square(x), axes, keepDim));
         if (p == 1) return Sum(Abs(x), axes, keepDim);
-        if (!(p > 0)) throw new ArgumentOutOfRangeException(nameof(p), p, "norm: p must be positive");
+        if (p > 0) return Unary(new UnaryOps.RootOp(p, "norm"), Sum(Pow(Abs(x), p), axes, keepDim));
         return Pow(Sum(Pow(Abs(x), p), axes, keepDim), 1 / p);
     }
 

@@ -149,7 +149,7 @@ public static partial class Ops
     public static Tensor Reciprocal(Tensor x) => Unary(UnaryOps.Reciprocal, x);
     /// <summary>x².</summary>
     public static Tensor Square(Tensor x) => Unary(UnaryOps.Square, x);
-    /// <summary>x^<paramref name="exponent"/> for a constant exponent.</summary>
+    /// <summary>x^<paramref name="exponent"/> for a constant exponent; for exponent 0 the gradient is 0 everywhere (x = 0 included), as in PyTorch.</summary>
     public static Tensor Pow(Tensor x, double exponent) => exponent switch
     {
         1 => Identity(x),
@@ -160,11 +160,18 @@ public static partial class Ops
     public static Tensor Softplus(Tensor x) => Unary(UnaryOps.Softplus, x);
     /// <summary>The error function.</summary>
     public static Tensor Erf(Tensor x) => Unary(UnaryOps.Erf, x);
-    /// <summary>The sign (-1, 0 or 1); no gradient.</summary>
+    // Piecewise-constant functions have a zero derivative wherever they have one; like PyTorch, their results still
+    // take part in the graph, so a loss through them backpropagates zeros instead of failing.
+
+    /// <summary>The sign (-1, 0 or 1; NaN stays NaN); its gradient is zero.</summary>
     public static Tensor Sign(Tensor x) => Unary(UnaryOps.Sign, x);
-    /// <summary>Rounds down; no gradient.</summary>
+    /// <summary>Rounds down; its gradient is zero.</summary>
     public static Tensor Floor(Tensor x) => Unary(UnaryOps.Floor, x);
-    /// <summary>Rounds to nearest, ties to even; no gradient.</summary>
+    /// <summary>Rounds up; its gradient is zero.</summary>
+    public static Tensor Ceil(Tensor x) => Unary(UnaryOps.Ceil, x);
+    /// <summary>Rounds toward zero; its gradient is zero.</summary>
+    public static Tensor Trunc(Tensor x) => Unary(UnaryOps.Trunc, x);
+    /// <summary>Rounds to nearest, ties to even; its gradient is zero.</summary>
     public static Tensor Round(Tensor x) => Unary(UnaryOps.RoundOp, x);
     /// <summary>x·c for a constant c.</summary>
     public static Tensor Mul(Tensor x, double c) =>
@@ -206,7 +213,9 @@ internal static class UnaryOps
     public static readonly UnaryOp Neg = new NegOp(), Exp = new ExpOp(), Log = new LogOp(), Log1p = new Log1pOp(),
         Expm1 = new Expm1Op(), Sin = new SinOp(), Cos = new CosOp(), Tanh = new TanhOp(), Sigmoid = new SigmoidOp(),
         Relu = new ReluOp(), Abs = new AbsOp(), Sqrt = new SqrtOp(), Reciprocal = new ReciprocalOp(), Square = new SquareOp(),
-        Softplus = new SoftplusOp(), Erf = new ErfOp(), Sign = new SignOp(), Floor = new FloorOp(), RoundOp = new RoundEvenOp();
+        Softplus = new SoftplusOp(), Erf = new ErfOp(), Sign = new SignOp(), Floor = new FloorOp(), RoundOp = new RoundEvenOp(),
+        Ceil = new CeilOp(), Trunc = new TruncOp(), NonZero = new NonZeroOp(),
+        StdRoot = new RootOp(2, "std"), NormRoot = new RootOp(2, "norm");
 
     private sealed class NegOp : UnaryOp
     {
@@ -389,9 +398,51 @@ internal static class UnaryOps
     {
         public override string Name => "pow";
         public override bool ReadsOutput => false;
+        public override bool ReadsInput => p != 0;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Pow(x, (float)p, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Pow(x, p, y);
-        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(Ops.Pow(x, p - 1), p);
+
+        // x⁰ = 1 everywhere (0⁰ included), so its derivative is 0 everywhere; the formula p·x^(p−1) would give
+        // 0·∞ = NaN at x = 0. PyTorch's pow_backward makes the same exception.
+        public override Tensor Derivative(Tensor x, Tensor y) => p == 0 ? Tensor.ZerosLike(x) : Ops.Mul(Ops.Pow(x, p - 1), p);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => p == 0 ? Tensor.ZerosLike(x) : Ops.Mul(g, Derivative(x, y));
+    }
+
+    /// <summary>
+    /// y = s^(1/k) of a non-negative s (k = 2: the square root), the last step of a standard deviation or a k-norm, with
+    /// its derivative taken as 0 where s = 0 instead of ∞·0 = NaN: at zero spread or at the zero vector every
+    /// one-sided derivative of the whole composite is 0 or undefined, and PyTorch's std and norm backward choose 0.
+    /// </summary>
+    /// <remarks>
+    /// The derivative is computed from a "safe" s (1 where s = 0) and then masked, so neither branch of the selection
+    /// produces ∞ or NaN and the second derivative stays finite too (the double-where pattern).
+    /// </remarks>
+    internal sealed class RootOp(double k, string name) : UnaryOp
+    {
+        public override string Name => name;
+        public override bool ReadsOutput => k == 2;
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (k == 2) TensorPrimitives.Sqrt(x, y);
+            else TensorPrimitives.Pow(x, (float)(1 / k), y);
+        }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y)
+        {
+            if (k == 2) TensorPrimitives.Sqrt(x, y);
+            else TensorPrimitives.Pow(x, 1 / k, y);
+        }
+
+        public override Tensor Derivative(Tensor x, Tensor y) => Chain(x, y, Tensor.OnesLike(x));
+
+        // The same arithmetic as sqrt's and pow's own rules where s > 0 (so the same bits), and 0 where s = 0.
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g)
+        {
+            var atZero = Ops.Eq(x, 0);
+            var zero = Tensor.Scalar(0, x.DType);
+            if (k == 2) return Ops.Where(atZero, zero, Ops.Div(Ops.Mul(g, 0.5), Ops.Where(atZero, Tensor.Scalar(1, x.DType), y)));
+            var safe = Ops.Where(atZero, Tensor.Scalar(1, x.DType), x);
+            return Ops.Where(atZero, zero, Ops.Mul(g, Ops.Mul(Ops.Pow(safe, 1 / k - 1), 1 / k)));
+        }
     }
 
     private sealed class SoftplusOp : UnaryOp
@@ -423,7 +474,7 @@ internal static class UnaryOps
         public override string Name => "sign";
         public override bool ReadsInput => false;
         public override bool ReadsOutput => false;
-        public override bool Differentiable => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = float.IsNaN(x[i]) ? x[i] : MathF.Sign(x[i]); }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = double.IsNaN(x[i]) ? x[i] : Math.Sign(x[i]); }
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
@@ -434,9 +485,43 @@ internal static class UnaryOps
         public override string Name => "floor";
         public override bool ReadsInput => false;
         public override bool ReadsOutput => false;
-        public override bool Differentiable => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Floor(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Floor(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    private sealed class CeilOp : UnaryOp
+    {
+        public override string Name => "ceil";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Ceiling(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Ceiling(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    private sealed class TruncOp : UnaryOp
+    {
+        public override string Name => "trunc";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Truncate(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Truncate(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    /// <summary>1 where x ≠ 0 (NaN included, as PyTorch counts it), 0 elsewhere: the terms of the 0-"norm".</summary>
+    private sealed class NonZeroOp : UnaryOp
+    {
+        public override string Name => "nonzero_indicator";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] != 0 ? 1f : 0f; }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] != 0 ? 1d : 0d; }
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
     }
 
@@ -445,7 +530,7 @@ internal static class UnaryOps
         public override string Name => "round";
         public override bool ReadsInput => false;
         public override bool ReadsOutput => false;
-        public override bool Differentiable => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = MathF.Round(x[i], MidpointRounding.ToEven); }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = Math.Round(x[i], MidpointRounding.ToEven); }
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);

@@ -3,7 +3,7 @@ namespace Aperture.Tests.Autodiff;
 public static partial class OpCatalogue
 {
     // Entries for ops added after the core (convolution, pooling, ...) go here.
-    private static IEnumerable<OpCase> Extra() => Convolution().Concat(Pooling()).Concat(Fused());
+    private static IEnumerable<OpCase> Extra() => Convolution().Concat(Pooling()).Concat(Fused()).Concat(Kinks()).Concat(Norms());
 
     private static IEnumerable<OpCase> Convolution()
     {
@@ -42,4 +42,47 @@ public static partial class OpCatalogue
 
     /// <summary>A fixed input with distinct values, so the arg-max positions are stable under finite differences.</summary>
     private static Tensor PoolInput() => R(new Generator(9), 1, 2, 3, 2).RequiresGrad_();
+
+    /// <summary>
+    /// Ops checked at their kinks, where PyTorch takes the derivative as 0. The central difference agrees there: each of
+    /// these functions is even about the kink along every coordinate (std and norms grow like |ε| on both sides, x⁰ and
+    /// 0^b are constant), so the numerical derivative is exactly 0. Their second derivatives are infinite or undefined at
+    /// the kink, so only first order is checked at it.
+    /// </summary>
+    private static IEnumerable<OpCase> Kinks()
+    {
+        yield return new("std", x => Ops.Std(x[0], [1]), g => [R(g, 3, 5)]);
+        yield return new("std_zero_spread", x => Ops.Std(x[0], [1]), g => [WithRow(R(g, 3, 5), 1, 0.75)], SecondOrder: false);
+        yield return new("std_all_zero_spread", x => Ops.Std(x[0]), g => [Tensor.Full([2, 3], -1.5, DType.Float64)], SecondOrder: false);
+        yield return new("norm2_zero_vector", x => Ops.Norm(x[0], 2, [1]), g => [WithRow(R(g, 3, 4), 0, 0)], SecondOrder: false);
+        yield return new("norm3_zero_vector", x => Ops.Norm(x[0], 3, [1]), g => [WithRow(AwayFromZero(g, 0.1, 3, 4), 2, 0)], SecondOrder: false);
+        yield return new("norm1_zero_vector", x => Ops.Norm(x[0], 1), g => [Tensor.Zeros([4], DType.Float64)], SecondOrder: false);
+        yield return new("pow_scalar_zero_exponent", x => Ops.Pow(x[0], 0.0), g => [WithRow(R(g, 3, 4), 1, 0)]);
+        yield return new("pow_tensor_zero_exponent", x => Ops.Pow(x[0], Tensor.Zeros([3, 4], DType.Float64)), g => [WithRow(R(g, 3, 4), 0, 0)], SecondOrder: false);
+        yield return new("pow_tensor_zero_base", x => Ops.Pow(WithRow(U(new Generator(4), 0.5, 2, 3, 4), 1, 0), x[0]), g => [U(g, 0.5, 2, 3, 4)], SecondOrder: false);
+        // Piecewise-constant functions: a zero derivative away from their jumps (random points are never on one).
+        yield return new("sign", x => Ops.Sign(x[0]), g => [R(g, 3, 4)]);
+        yield return new("floor", x => Ops.Floor(x[0]), g => [Ops.Mul(R(g, 3, 4), 3.0)]);
+        yield return new("ceil", x => Ops.Ceil(x[0]), g => [Ops.Mul(R(g, 3, 4), 3.0)]);
+        yield return new("trunc", x => Ops.Trunc(x[0]), g => [Ops.Mul(R(g, 3, 4), 3.0)]);
+        yield return new("round", x => Ops.Round(x[0]), g => [Ops.Mul(R(g, 3, 4), 3.0)]);
+    }
+
+    private static IEnumerable<OpCase> Norms()
+    {
+        yield return new("norm0", x => Ops.Norm(x[0], 0, [1]), g => [WithRow(R(g, 3, 4), 1, 0)]);
+        yield return new("norm_inf", x => Ops.Norm(x[0], double.PositiveInfinity, [0]), g => [AwayFromZero(g, 0.1, 3, 4)]);
+        yield return new("norm_neg_inf", x => Ops.Norm(x[0], double.NegativeInfinity, [1]), g => [AwayFromZero(g, 0.1, 3, 4)]);
+        yield return new("norm_negative_p", x => Ops.Norm(x[0], -1.5, [1]), g => [AwayFromZero(g, 0.3, 3, 4)]);
+        yield return new("norm_half", x => Ops.Norm(x[0], 0.5), g => [AwayFromZero(g, 0.3, 2, 3)]);
+    }
+
+    /// <summary><paramref name="x"/> with row <paramref name="row"/> set to <paramref name="value"/> everywhere.</summary>
+    private static Tensor WithRow(Tensor x, int row, double value)
+    {
+        var d = x.ToDoubleArray();
+        int cols = x.Shape[1];
+        for (int j = 0; j < cols; j++) d[row * cols + j] = value;
+        return Tensor.FromArray(d, x.Shape);
+    }
 }
