@@ -3,7 +3,7 @@ namespace Aperture.Tests.Autodiff;
 public static partial class OpCatalogue
 {
     // Entries for ops added after the core (convolution, pooling, ...) go here.
-    private static IEnumerable<OpCase> Extra() => Convolution().Concat(Pooling()).Concat(Fused()).Concat(Kinks()).Concat(Norms());
+    private static IEnumerable<OpCase> Extra() => Convolution().Concat(Pooling()).Concat(Fused()).Concat(Kinks()).Concat(Norms()).Concat(LossParity());
 
     private static IEnumerable<OpCase> Convolution()
     {
@@ -75,6 +75,16 @@ public static partial class OpCatalogue
         yield return new("norm_neg_inf", x => Ops.Norm(x[0], double.NegativeInfinity, [1]), g => [AwayFromZero(g, 0.1, 3, 4)]);
         yield return new("norm_negative_p", x => Ops.Norm(x[0], -1.5, [1]), g => [AwayFromZero(g, 0.3, 3, 4)]);
         yield return new("norm_half", x => Ops.Norm(x[0], 0.5), g => [AwayFromZero(g, 0.3, 2, 3)]);
+    }
+
+    private static IEnumerable<OpCase> LossParity()
+    {
+        yield return new("cross_entropy_weight_ignore", x => Aperture.NN.Losses.CrossEntropy(x[0], Index(2, -100, 1, 0), weight: Tensor.FromArray([0.5, 2.0, 1.5])),
+            g => [R(g, 4, 3)]);
+        yield return new("cross_entropy_spatial_smoothing", x => Aperture.NN.Losses.CrossEntropy(x[0], Index([0, 2, -100, 1, 1, 0], 2, 3),
+            labelSmoothing: 0.1, weight: Tensor.FromArray([1.0, 0.5, 2.0])), g => [R(g, 2, 3, 3)]);
+        yield return new("nll_spatial_none", x => Aperture.NN.Losses.Nll(Ops.LogSoftmax(x[0], 1), Index([1, 0, 2, 7], 2, 2), Aperture.NN.Reduction.None, ignoreIndex: 7),
+            g => [R(g, 2, 3, 2)]);
     }
 
     /// <summary><paramref name="x"/> with row <paramref name="row"/> set to <paramref name="value"/> everywhere.</summary>
