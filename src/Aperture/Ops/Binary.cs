@@ -2,6 +2,44 @@ namespace Aperture;
 
 public static partial class Ops
 {
+    // ---- type promotion (torch.result_type) -------------------------------------------------------------
+
+    /// <summary>
+    /// The dtype of a binary op's result, by PyTorch's promotion rules: categories rank bool &lt; int64 &lt; float, and
+    /// within floats float64 is wider than float32. A 0-d tensor (a scalar) decides only when its category is higher
+    /// than the other operand's: float32[3] + float64 scalar stays float32, int64[3] + float64 scalar is float64.
+    /// </summary>
+    public static DType ResultType(Tensor a, Tensor b)
+    {
+        bool aDim = a.Rank > 0, bDim = b.Rank > 0;
+        if (aDim == bDim) return Promote(a.DType, b.DType);
+        var (dimensioned, scalar) = aDim ? (a.DType, b.DType) : (b.DType, a.DType);
+        return Category(scalar) > Category(dimensioned) ? scalar : dimensioned;
+    }
+
+    private static int Category(DType t) => t switch { DType.Bool => 0, DType.Int64 => 1, _ => 2 };
+
+    private static DType Promote(DType x, DType y)
+    {
+        if (x == y) return x;
+        int cx = Category(x), cy = Category(y);
+        if (cx != cy) return cx > cy ? x : y;
+        return DType.Float64;   // the only same-category pair of different types: float32 and float64
+    }
+
+    /// <summary>Both operands converted to their <see cref="ResultType"/> (a differentiable cast for floats).</summary>
+    private static (Tensor, Tensor) Promoted(Tensor a, Tensor b)
+    {
+        if (a.DType == b.DType) return (a, b);
+        var t = ResultType(a, b);
+        return (To(a, t), To(b, t));
+    }
+
+    /// <summary>PyTorch's default floating-point dtype: what int64 arithmetic with a fraction or a true division gives.</summary>
+    internal const DType DefaultFloat = DType.Float32;
+
+    private static bool IsWhole(double c) => Math.Floor(c) == c && c >= long.MinValue && c <= long.MaxValue;
+
     private static int[] CheckBinary(string op, Tensor a, Tensor b)
     {
         if (a.DType != b.DType)
@@ -47,9 +85,10 @@ public static partial class Ops
 
     // ---- add ------------------------------------------------------------------------------------------
 
-    /// <summary>a + b with NumPy broadcasting.</summary>
+    /// <summary>a + b with NumPy broadcasting; mixed dtypes are promoted as in PyTorch (<see cref="ResultType"/>).</summary>
     public static Tensor Add(Tensor a, Tensor b)
     {
+        (a, b) = Promoted(a, b);
         if (BothInt64(a, b)) return IntegerBinary<IntAddKernel>("add", a, b);
         var shape = CheckBinary("add", a, b);
         var y = BinaryKernel<AddKernel<float>, AddKernel<double>>(a, b, shape);
@@ -84,6 +123,7 @@ public static partial class Ops
     /// <summary>a − b with broadcasting.</summary>
     public static Tensor Sub(Tensor a, Tensor b)
     {
+        (a, b) = Promoted(a, b);
         if (BothInt64(a, b)) return IntegerBinary<IntSubKernel>("sub", a, b);
         var shape = CheckBinary("sub", a, b);
         var y = BinaryKernel<SubKernel<float>, SubKernel<double>>(a, b, shape);
@@ -118,6 +158,7 @@ public static partial class Ops
     /// <summary>a · b elementwise with broadcasting.</summary>
     public static Tensor Mul(Tensor a, Tensor b)
     {
+        (a, b) = Promoted(a, b);
         if (BothInt64(a, b)) return IntegerBinary<IntMulKernel>("mul", a, b);
         var shape = CheckBinary("mul", a, b);
         var y = BinaryKernel<MulKernel<float>, MulKernel<double>>(a, b, shape);
@@ -152,9 +193,11 @@ public static partial class Ops
 
     // ---- div ------------------------------------------------------------------------------------------
 
-    /// <summary>a / b elementwise with broadcasting.</summary>
+    /// <summary>a / b elementwise with broadcasting: a true division, so integer operands give the default float dtype (float32), as in PyTorch.</summary>
     public static Tensor Div(Tensor a, Tensor b)
     {
+        (a, b) = Promoted(a, b);
+        if (!a.DType.IsFloatingPoint() && a.DType == b.DType && a.DType != DType.Bool) (a, b) = (To(a, DefaultFloat), To(b, DefaultFloat));
         var shape = CheckBinary("div", a, b);
         var y = BinaryKernel<DivKernel<float>, DivKernel<double>>(a, b, shape);
         return Graph.Record(Graph.NeedsNode(a, b) ? DivNode.Create(a, b) : null, y);
@@ -193,6 +236,7 @@ public static partial class Ops
     /// <summary>a^b elementwise with broadcasting (for a constant exponent use <see cref="Pow(Tensor, double)"/>).</summary>
     public static Tensor Pow(Tensor a, Tensor b)
     {
+        (a, b) = Promoted(a, b);
         var shape = CheckBinary("pow", a, b);
         var y = BinaryKernel<PowKernel<float>, PowKernel<double>>(a, b, shape);
         return Graph.Record(Graph.NeedsNode(a, b) ? PowNode.Create(a, b) : null, y);

@@ -173,25 +173,53 @@ public static partial class Ops
     public static Tensor Trunc(Tensor x) => Unary(UnaryOps.Trunc, x);
     /// <summary>Rounds to nearest, ties to even; its gradient is zero.</summary>
     public static Tensor Round(Tensor x) => Unary(UnaryOps.RoundOp, x);
-    /// <summary>x·c for a constant c.</summary>
+    // A constant behaves as a Python number does in PyTorch: it keeps a float tensor's dtype, keeps an int64 tensor
+    // int64 when it is a whole number, and makes the result the default float dtype (float32) when it is not.
+
+    /// <summary>x·c for a constant c (int64 × 2 stays int64; int64 × 2.5 is float32, as in PyTorch).</summary>
     public static Tensor Mul(Tensor x, double c) =>
-        x.DType == DType.Int64 ? Mul(x, IntegerScalar("mul_scalar", c)) : Unary(new UnaryOps.ScaleOp(c), x);
-    /// <summary>x + c for a constant c (a whole number for an int64 tensor).</summary>
+        x.DType != DType.Int64 ? Unary(new UnaryOps.ScaleOp(c), x)
+        : IsWhole(c) ? Mul(x, IntegerScalar("mul_scalar", c)) : Mul(To(x, DefaultFloat), c);
+    /// <summary>x + c for a constant c (int64 + 2 stays int64; int64 + 0.5 is float32).</summary>
     public static Tensor Add(Tensor x, double c) =>
-        x.DType == DType.Int64 ? Add(x, IntegerScalar("add_scalar", c)) : Unary(new UnaryOps.ShiftOp(c), x);
-    /// <summary>x - c for a constant c (a whole number for an int64 tensor).</summary>
+        x.DType != DType.Int64 ? Unary(new UnaryOps.ShiftOp(c), x)
+        : IsWhole(c) ? Add(x, IntegerScalar("add_scalar", c)) : Add(To(x, DefaultFloat), c);
+    /// <summary>x - c for a constant c (int64 − 2 stays int64; int64 − 0.5 is float32).</summary>
     public static Tensor Sub(Tensor x, double c) =>
-        x.DType == DType.Int64 ? Sub(x, IntegerScalar("sub_scalar", c)) : Unary(new UnaryOps.ShiftOp(-c), x);
+        x.DType != DType.Int64 ? Unary(new UnaryOps.ShiftOp(-c), x)
+        : IsWhole(c) ? Sub(x, IntegerScalar("sub_scalar", c)) : Sub(To(x, DefaultFloat), c);
     /// <summary>c - x for a constant c.</summary>
     public static Tensor Sub(double c, Tensor x) => Add(Neg(x), c);
-    /// <summary>x / c for a constant c (a true division, not a multiplication by 1/c).</summary>
-    public static Tensor Div(Tensor x, double c) => Unary(new UnaryOps.DivideByOp(c), x);
+    /// <summary>x / c for a constant c (a true division, not a multiplication by 1/c; an int64 x gives float32, as in PyTorch).</summary>
+    public static Tensor Div(Tensor x, double c) => Unary(new UnaryOps.DivideByOp(c), x.DType == DType.Int64 ? To(x, DefaultFloat) : x);
     /// <summary>c / x for a constant c.</summary>
-    public static Tensor Div(double c, Tensor x) => Mul(Reciprocal(x), c);
-    /// <summary>Clamps into [<paramref name="min"/>, <paramref name="max"/>]; the gradient passes where min ≤ x ≤ max.</summary>
+    public static Tensor Div(double c, Tensor x) => Mul(Reciprocal(x.DType == DType.Int64 ? To(x, DefaultFloat) : x), c);
+    /// <summary>
+    /// min(max(x, <paramref name="min"/>), <paramref name="max"/>) elementwise, like <c>torch.clamp</c>: when min &gt; max
+    /// every element becomes max; NaN stays NaN. The gradient passes where min ≤ x ≤ max (nowhere when min &gt; max).
+    /// An int64 tensor stays int64 with whole-number (or infinite) bounds and becomes float32 with a fractional one,
+    /// as PyTorch's type promotion gives.
+    /// </summary>
     public static Tensor Clamp(Tensor x, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
     {
-        if (min > max) throw new ArgumentException($"clamp: min ({min}) is greater than max ({max})");
+        if (double.IsNaN(min) || double.IsNaN(max))
+            throw new ArgumentException($"clamp: the bounds must be numbers, got min = {min}, max = {max}");
+        if (x.DType == DType.Int64)
+        {
+            if (!(double.IsInfinity(min) || IsWhole(min)) || !(double.IsInfinity(max) || IsWhole(max))) return Clamp(To(x, DefaultFloat), min, max);
+            long lo = double.IsNegativeInfinity(min) ? long.MinValue : double.IsPositiveInfinity(min) ? long.MaxValue : (long)min;
+            long hi = double.IsPositiveInfinity(max) ? long.MaxValue : double.IsNegativeInfinity(max) ? long.MinValue : (long)max;
+            var src = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
+            var y = Tensor.Empty(x.Shape, DType.Int64);
+            var from = new ReadOnlySpan<long>(src.Buffer<long>(), src._offset, y.Numel);
+            var to = y.ContiguousSpan<long>();
+            for (int i = 0; i < to.Length; i++)
+            {
+                long v = from[i] < lo ? lo : from[i];
+                to[i] = v > hi ? hi : v;
+            }
+            return Graph.Record(null, y);
+        }
         return Unary(new UnaryOps.ClampOp(min, max), x);
     }
 
@@ -575,12 +603,21 @@ internal static class UnaryOps
         public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y)
         {
+            // max first, then min, as torch.clamp: with min > max every element ends at max.
             float lo = (float)min, hi = (float)max;
-            for (int i = 0; i < x.Length; i++) y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+            for (int i = 0; i < x.Length; i++)
+            {
+                float v = x[i] < lo ? lo : x[i];
+                y[i] = v > hi ? hi : v;
+            }
         }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y)
         {
-            for (int i = 0; i < x.Length; i++) y[i] = x[i] < min ? min : x[i] > max ? max : x[i];
+            for (int i = 0; i < x.Length; i++)
+            {
+                double v = x[i] < min ? min : x[i];
+                y[i] = v > max ? max : v;
+            }
         }
         public override Tensor Derivative(Tensor x, Tensor y) =>
             Ops.To(Ops.LogicalAnd(Ops.Ge(x, min), Ops.Le(x, max)), x.DType);
