@@ -289,11 +289,56 @@ public static partial class Ops
 
     // ---- composites -----------------------------------------------------------------------------------
 
-    /// <summary>The larger of a and b elementwise; where they tie the gradient goes to a.</summary>
-    public static Tensor Maximum(Tensor a, Tensor b) => Where(Ge(a, b), a, b);
+    // ---- maximum / minimum ----------------------------------------------------------------------------
 
-    /// <summary>The smaller of a and b elementwise; where they tie the gradient goes to a.</summary>
-    public static Tensor Minimum(Tensor a, Tensor b) => Where(Le(a, b), a, b);
+    /// <summary>
+    /// The larger of a and b elementwise, with broadcasting and promotion, like <c>torch.maximum</c>: NaN wins, and where
+    /// a and b tie each gets half the gradient (PyTorch's choice; the central difference agrees).
+    /// </summary>
+    public static Tensor Maximum(Tensor a, Tensor b) => Extremum(a, b, max: true);
+
+    /// <summary>The smaller of a and b elementwise, like <c>torch.minimum</c>; ties split the gradient in half.</summary>
+    public static Tensor Minimum(Tensor a, Tensor b) => Extremum(a, b, max: false);
+
+    private static Tensor Extremum(Tensor a, Tensor b, bool max)
+    {
+        (a, b) = Promoted(a, b);
+        string op = max ? "maximum" : "minimum";
+        var shape = CheckBinary(op, a, b);
+        var y = max ? BinaryKernel<MaxKernel<float>, MaxKernel<double>>(a, b, shape) : BinaryKernel<MinKernel<float>, MinKernel<double>>(a, b, shape);
+        return Graph.Record(Graph.NeedsNode(a, b) ? new ExtremumNode(a, b, max) : null, y);
+    }
+
+    private sealed class ExtremumNode(Tensor a, Tensor b, bool max) : Node(a, b)
+    {
+        public override string Name => max ? "maximum" : "minimum";
+        protected internal override bool SavesOutput => false;
+
+        /// <summary>
+        /// The share of the gradient each operand gets: 1 where it alone is the result, ½ where they tie, 0 where the other
+        /// is. PyTorch's formula, where(a = b, ½, where(a loses, 0, 1)), also gives both 1 where a NaN makes neither lose.
+        /// </summary>
+        private Tensor Share(int i)
+        {
+            Tensor a = Inputs[0], b = Inputs[1];
+            var loses = i == 0 ? (max ? Lt(a, b) : Gt(a, b)) : (max ? Gt(a, b) : Lt(a, b));
+            var dtype = a.DType;
+            return Where(Eq(a, b), Tensor.Scalar(0.5, dtype), Where(loses, Tensor.Scalar(0, dtype), Tensor.Scalar(1, dtype)));
+        }
+
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            if (NeedsGrad(0)) inputGrads[0] = SumTo(Mul(grad, Share(0)), Inputs[0].Shape);
+            if (NeedsGrad(1)) inputGrads[1] = SumTo(Mul(grad, Share(1)), Inputs[1].Shape);
+        }
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            var ta = t[0] is { } t0 ? Mul(t0, Share(0)) : null;
+            var tb = t[1] is { } t1 ? Mul(t1, Share(1)) : null;
+            return Widen(ta is null ? tb : tb is null ? ta : Add(ta, tb), Output);
+        }
+    }
 
     // ---- in place (no autodiff: for optimizers and accumulators) --------------------------------------
     //

@@ -271,8 +271,8 @@ public static partial class Ops
     /// </summary>
     /// <remarks>
     /// Kinks, as PyTorch: at the zero vector the gradient of a p-norm with p &gt; 0 is 0 (not NaN); the 0-"norm" is
-    /// piecewise constant (gradient 0 everywhere); for p = ±∞ the gradient goes to the first element of largest
-    /// (smallest) magnitude, with sign(x), where PyTorch splits it evenly among ties.
+    /// piecewise constant (gradient 0 everywhere); for p = ±∞ the gradient, times sign(x), is split evenly among the
+    /// elements that tie for the largest (smallest) magnitude.
     /// </remarks>
     public static Tensor Norm(Tensor x, double p = 2, int[]? axes = null, bool keepDim = false)
     {
@@ -283,7 +283,7 @@ public static partial class Ops
             var ax = Shapes.NormalizeAxes("norm", axes, x.Rank);
             var a = Abs(x);
             var flat = Reshape(Permute(a, AxesLast(ax, x.Rank)), [.. Shapes.Reduced(x.Shape, ax, false), -1]);
-            var extreme = p > 0 ? Max(flat, -1).Values : Min(flat, -1).Values;
+            var extreme = EvenExtreme(flat, max: p > 0);
             return keepDim ? Reshape(extreme, Shapes.Reduced(x.Shape, ax, true)) : extreme;
         }
         if (p == 0) return Sum(Unary(UnaryOps.NonZero, x), axes, keepDim);
@@ -310,11 +310,30 @@ public static partial class Ops
     /// <summary>The minimum along <paramref name="axis"/> and where it is.</summary>
     public static (Tensor Values, Tensor Indices) Min(Tensor x, int axis, bool keepDim = false) => Extreme("min", x, axis, keepDim, max: false);
 
-    /// <summary>The largest element (a 0-d tensor; the gradient goes to the first maximal element).</summary>
-    public static Tensor Max(Tensor x) => Max(Reshape(x, [-1]), 0).Values;
+    /// <summary>
+    /// The largest element (a 0-d tensor), like <c>torch.max(x)</c>/<c>torch.amax</c>: where several elements tie for the
+    /// maximum the gradient is split evenly among them, as PyTorch does (<see cref="Max(Tensor, int, bool)"/> instead gives
+    /// it all to the index it returns).
+    /// </summary>
+    public static Tensor Max(Tensor x) => EvenExtreme(Reshape(x, [-1]), max: true);
 
-    /// <summary>The smallest element.</summary>
-    public static Tensor Min(Tensor x) => Min(Reshape(x, [-1]), 0).Values;
+    /// <summary>The smallest element; ties split the gradient evenly, as <see cref="Max(Tensor)"/>.</summary>
+    public static Tensor Min(Tensor x) => EvenExtreme(Reshape(x, [-1]), max: false);
+
+    /// <summary>
+    /// The extreme of the last axis of <paramref name="flat"/> (removed), with the gradient split evenly among ties:
+    /// m + Σ(x − m)·[x = m] / #[x = m] with m the extreme as a constant, which is m exactly (every term is 0) and whose
+    /// derivative is [x = m] / #[x = m] in both modes. A NaN extreme gives NaN.
+    /// </summary>
+    private static Tensor EvenExtreme(Tensor flat, bool max)
+    {
+        var m = (max ? Max(flat.Detach(), -1, keepDim: true) : Min(flat.Detach(), -1, keepDim: true)).Values;
+        var value = Squeeze(m, -1);
+        if (!Graph.NeedsNode(flat)) return value;
+        var at = To(Eq(flat, m), flat.DType);
+        var count = Sum(at, [-1]);
+        return Add(value, Div(Sum(Mul(Sub(flat, m), at), [-1]), count));
+    }
 
     /// <summary>The index of the maximum along <paramref name="axis"/> (int64).</summary>
     public static Tensor ArgMax(Tensor x, int axis, bool keepDim = false) => ArgExtreme("argmax", x, axis, keepDim, max: true);

@@ -127,4 +127,38 @@ public class GradCheckCatalogueTests
         Assert.Equal(0.0, Aperture.Autodiff.Jvp(v => Ops.Norm(v), Tensor.Zeros([3], DType.Float64), Tensor.FromArray([1.0, -2.0, 0.5])).Jvp.Item());
         Assert.Equal([0.0, 0.0], Aperture.Autodiff.Jvp(v => Ops.Pow(v, 0.0), Tensor.FromArray([0.0, 3.0]), Tensor.FromArray([1.0, 1.0])).Jvp.ToDoubleArray());
     }
+
+    [Fact]
+    public void Ties_split_the_gradient_as_pytorch_does()
+    {
+        // torch.maximum(a, b) with a = b at position 0: each gets half there.
+        var a = Tensor.FromArray([1.0, 3.0, -2.0]).RequiresGrad_();
+        var b = Tensor.FromArray([1.0, 2.0, 5.0]).RequiresGrad_();
+        var y = Ops.Maximum(a, b);
+        Assert.Equal([1.0, 3.0, 5.0], y.ToDoubleArray());
+        y.Sum().Backward();
+        Assert.Equal([0.5, 1.0, 0.0], a.Grad!.ToDoubleArray());
+        Assert.Equal([0.5, 0.0, 1.0], b.Grad!.ToDoubleArray());
+        // NaN wins, as torch.maximum.
+        Assert.True(double.IsNaN(Ops.Minimum(Tensor.FromArray([double.NaN]), Tensor.FromArray([1.0])).Item()));
+        // Mixed dtypes promote.
+        Assert.Equal(DType.Float64, Ops.Maximum(Tensor.FromArray([1f]), Tensor.FromArray([2.0])).DType);
+
+        // torch.tensor([2., 7, 7, 7, 1]).max() backward: 1/3 to each of the three tied maxima (the value is exactly 7).
+        var x = Tensor.FromArray([2.0, 7.0, 7.0, 7.0, 1.0]).RequiresGrad_();
+        var m = Ops.Max(x);
+        Assert.Equal(7.0, m.Item());
+        m.Backward();
+        Assert.Equal([0.0, 1.0 / 3, 1.0 / 3, 1.0 / 3, 0.0], x.Grad!.ToDoubleArray());
+        // Max along an axis gives it all to the index it returns (the first), as torch.max(x, dim).
+        var z = Tensor.FromArray([7.0, 7.0, 1.0]).RequiresGrad_();
+        Ops.Max(z, 0).Values.Backward();
+        Assert.Equal([1.0, 0.0, 0.0], z.Grad!.ToDoubleArray());
+        // The ∞-norm splits among the tied magnitudes with the sign of each.
+        var v = Tensor.FromArray([-3.0, 3.0, 1.0]).RequiresGrad_();
+        Ops.Norm(v, double.PositiveInfinity).Backward();
+        Assert.Equal([-0.5, 0.5, 0.0], v.Grad!.ToDoubleArray());
+        // Forward mode agrees.
+        Assert.Equal(2.0, Aperture.Autodiff.Jvp(t => Ops.Max(t), Tensor.FromArray([2.0, 7.0, 7.0, 7.0]), Tensor.FromArray([5.0, 3.0, 0.0, 3.0])).Jvp.Item(), 14);
+    }
 }

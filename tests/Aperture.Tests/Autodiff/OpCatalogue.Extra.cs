@@ -60,6 +60,13 @@ public static partial class OpCatalogue
         yield return new("pow_scalar_zero_exponent", x => Ops.Pow(x[0], 0.0), g => [WithRow(R(g, 3, 4), 1, 0)]);
         yield return new("pow_tensor_zero_exponent", x => Ops.Pow(x[0], Tensor.Zeros([3, 4], DType.Float64)), g => [WithRow(R(g, 3, 4), 0, 0)], SecondOrder: false);
         yield return new("pow_tensor_zero_base", x => Ops.Pow(WithRow(U(new Generator(4), 0.5, 2, 3, 4), 1, 0), x[0]), g => [U(g, 0.5, 2, 3, 4)], SecondOrder: false);
+        // Ties: maximum/minimum give each operand half, the full reductions split evenly; with two tied elements the
+        // central difference is ½ too (one side moves the extreme, the other does not).
+        yield return new("minimum", x => Ops.Minimum(x[0], x[1]), g => [R(g, 3, 4), R(g, 4)]);
+        yield return new("maximum_ties", x => Ops.Maximum(x[0], x[1]), g => Tied(g), SecondOrder: false);
+        yield return new("minimum_ties_broadcast", x => Ops.Minimum(x[0], x[1]), g => [Tensor.FromArray([0.5, -1.0, 2.0, 0.5, 3.0, -1.0], [2, 3]), Tensor.FromArray([0.5, -1.0, 1.0])], SecondOrder: false);
+        yield return new("max_all_two_way_tie", x => Ops.Max(x[0]), g => [Tensor.FromArray([0.3, 1.7, -2.0, 1.7, 0.9, 1.1], [2, 3])], SecondOrder: false);
+        yield return new("norm_inf_two_way_tie", x => Ops.Norm(x[0], double.PositiveInfinity), g => [Tensor.FromArray([0.3, -1.7, 1.7, 0.9])], SecondOrder: false);
         // Piecewise-constant functions: a zero derivative away from their jumps (random points are never on one).
         yield return new("sign", x => Ops.Sign(x[0]), g => [R(g, 3, 4)]);
         yield return new("floor", x => Ops.Floor(x[0]), g => [Ops.Mul(R(g, 3, 4), 3.0)]);
@@ -85,6 +92,16 @@ public static partial class OpCatalogue
             labelSmoothing: 0.1, weight: Tensor.FromArray([1.0, 0.5, 2.0])), g => [R(g, 2, 3, 3)]);
         yield return new("nll_spatial_none", x => Aperture.NN.Losses.Nll(Ops.LogSoftmax(x[0], 1), Index([1, 0, 2, 7], 2, 2), Aperture.NN.Reduction.None, ignoreIndex: 7),
             g => [R(g, 2, 3, 2)]);
+    }
+
+    /// <summary>Two [3, 4] inputs equal at half their positions.</summary>
+    private static Tensor[] Tied(Generator g)
+    {
+        var a = R(g, 3, 4);
+        var b = R(g, 3, 4).ToDoubleArray();
+        var av = a.ToDoubleArray();
+        for (int i = 0; i < b.Length; i += 2) b[i] = av[i];
+        return [a, Tensor.FromArray(b, [3, 4])];
     }
 
     /// <summary><paramref name="x"/> with row <paramref name="row"/> set to <paramref name="value"/> everywhere.</summary>
