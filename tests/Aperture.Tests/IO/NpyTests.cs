@@ -48,7 +48,7 @@ public class NpyTests
     [Fact]
     public void ReadsFortranOrderIntoACOrderTensor()
     {
-        // np.save(f, np.arange(6, dtype='<f4').reshape(3, 2).T): NumPy writes the [2, 3] transpose in Fortran order.
+        // np.save(f, np.array([[0, 3], [1, 4], [2, 5]], dtype='<f4').T): NumPy writes the [2, 3] transpose in Fortran order.
         var a = Npy.Read(Fixture("fortran"));
         Assert.Equal([2, 3], a.ShapeArray());
         Assert.True(a.IsContiguous);
