@@ -177,6 +177,7 @@ internal static class BackwardEngine
                 if (buffer.Length < inputs.Length) ws.Buffer = buffer = new Tensor?[inputs.Length];
                 var grads = buffer.AsSpan(0, inputs.Length);
                 grads.Clear();
+                node.CheckVersions();
                 node.Vjp(grad, grads);
                 if (Anomaly.Enabled) Anomaly.CheckBackward(node, grads);
                 for (int i = 0; i < inputs.Length; i++)

@@ -47,6 +47,7 @@ internal static class Graph
         {
             node.NoteRecorded();
             node.Output = output;
+            node.SaveVersions();
             if (GradMode.Enabled)
             {
                 foreach (var x in node.Inputs)

@@ -135,6 +135,59 @@ public abstract class Node
     /// </summary>
     protected internal abstract Tensor? Jvp(ReadOnlySpan<Tensor?> tangents);
 
+    // ---- saved tensors and in-place changes -------------------------------------------------------------
+
+    /// <summary>
+    /// The versions (<see cref="Tensor.Version"/>) of the inputs, the output and the extra saved tensor when the node
+    /// was recorded; kept by a pooled node across reuses so a recycled step allocates none.
+    /// </summary>
+    private int[]? _savedVersions;
+
+    /// <summary>
+    /// Whether the rules read the values of input <paramref name="i"/> (not just its shape). An input whose values are
+    /// read must not change in place between the forward pass and the backward pass; the default assumes they are
+    /// read, and linear ops (add, sum, views) override it.
+    /// </summary>
+    protected internal virtual bool SavesInput(int i) => true;
+
+    /// <summary>Whether the rules read the values of the output (exp, sqrt, division do).</summary>
+    protected internal virtual bool SavesOutput => true;
+
+    /// <summary>A tensor the rules read that is not an input (an index, a target), or null.</summary>
+    protected internal virtual Tensor? SavedExtra => null;
+
+    /// <summary>Records the version of every saved tensor (called when the node is recorded).</summary>
+    internal void SaveVersions()
+    {
+        var inputs = Inputs;
+        int n = inputs.Length + 2;
+        if (_savedVersions is null || _savedVersions.Length < n) _savedVersions = new int[n];
+        for (int i = 0; i < inputs.Length; i++) _savedVersions[i] = inputs[i].Version;
+        _savedVersions[inputs.Length] = _output?.Version ?? 0;
+        _savedVersions[inputs.Length + 1] = SavedExtra?.Version ?? 0;
+    }
+
+    /// <summary>
+    /// Throws when a tensor this node saved was changed in place after it was saved: the rule would compute a
+    /// gradient from the new values, a silently wrong answer (PyTorch raises the same error).
+    /// </summary>
+    internal void CheckVersions()
+    {
+        var saved = _savedVersions;
+        if (saved is null) return;
+        var inputs = Inputs;
+        for (int i = 0; i < inputs.Length; i++)
+            if (inputs[i].Version != saved[i] && SavesInput(i)) throw Modified(inputs[i], $"input {i}", saved[i]);
+        if (_output is { } y && y.Version != saved[inputs.Length] && SavesOutput) throw Modified(y, "output", saved[inputs.Length]);
+        if (SavedExtra is { } e && e.Version != saved[inputs.Length + 1]) throw Modified(e, "saved tensor", saved[inputs.Length + 1]);
+    }
+
+    private InvalidOperationException Modified(Tensor t, string role, int savedVersion) => new(
+        $"Backward: the {role} of '{Name}' (shape {Shapes.Format(t.Shape)}{(t.Name is { } name ? $", '{name}'" : "")}) was saved for the backward pass " +
+        $"and then changed in place by '{t._version.LastWriter ?? "an in-place op"}' (version {t.Version}, saved at version {savedVersion}), " +
+        "so its gradient would be computed from the new values. Compute the forward pass again after the change, " +
+        "or change a copy (Ops.Clone) instead.");
+
     internal void Release()
     {
         // A pooled node keeps its input array for reuse; an ordinary one drops it.

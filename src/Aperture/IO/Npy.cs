@@ -8,7 +8,7 @@ namespace Aperture.IO;
 /// <summary>
 /// Reads and writes NumPy's <c>.npy</c> format (versions 1.0, 2.0 and 3.0): the magic <c>\x93NUMPY</c>, a version,
 /// a little-endian header length, a Python dict literal <c>{'descr': '&lt;f4', 'fortran_order': False, 'shape': (3, 4), }</c>,
-/// then the elements. Reads little-endian C-order arrays of float32, float64, int64 and bool into tensors of the
+/// then the elements. Reads little-endian arrays in C or Fortran order (into a C-order tensor) of float32, float64, int64 and bool into tensors of the
 /// same dtype, and the narrower types (<c>&lt;f2</c>, <c>&lt;i4</c>, <c>&lt;i2</c>, <c>|i1</c>, <c>|u1</c>,
 /// <c>&lt;u2</c>, <c>&lt;u4</c>) widened without loss into float32 or int64. Every fault is an
 /// <see cref="NpyFormatException"/> naming the file.
@@ -81,9 +81,6 @@ public static class Npy
                 $"dtype '{descr}' is big-endian; Aperture reads little-endian arrays (in NumPy: a.astype(a.dtype.newbyteorder('<')))"),
             _ => throw new NpyFormatException(name, $"dtype '{descr}' is not supported; Aperture reads {SupportedDescriptors}"),
         };
-        if (fortran)
-            throw new NpyFormatException(name, "the array is in Fortran (column-major) order; Aperture reads C order (in NumPy: np.ascontiguousarray(a))");
-
         long count = 1;
         foreach (int d in shape)
         {
@@ -99,7 +96,11 @@ public static class Npy
             ?? throw new NpyFormatException(name, $"shape {Shapes.Format(shape)} of '{descr}' needs {payload} data bytes but the file ends after {read} (truncated?)");
         if (StreamBytes.HasMore(stream))
             throw new NpyFormatException(name, $"there are bytes after the {payload} data bytes of shape {Shapes.Format(shape)} of '{descr}'");
-        return ToTensor(bytes, descr, (int)count, shape);
+        if (!fortran || shape.Length < 2) return ToTensor(bytes, descr, (int)count, shape);
+        // Fortran (column-major) order, as NumPy writes np.save(a.T) or an array from Fortran code: the elements are
+        // the C-order elements of the reversed shape, so read that and reverse the dimensions back into C order.
+        var reversed = shape.Reverse().ToArray();
+        return StridedCopy.ToContiguous(ToTensor(bytes, descr, (int)count, reversed).T);
     }
 
     private static Tensor ToTensor(byte[] bytes, string descr, int n, int[] shape)

@@ -167,3 +167,21 @@ internal static class Elementwise
         }
     }
 }
+
+/// <summary>IEEE maximum (NaN wins), as <c>torch.maximum</c>.</summary>
+internal readonly struct MaxKernel<T> : IBinaryKernel<T> where T : IFloatingPointIeee754<T>
+{
+    public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) => TensorPrimitives.Max(a, b, y);
+    public static void VS(ReadOnlySpan<T> a, T b, Span<T> y) => TensorPrimitives.Max(a, b, y);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<T> y) => TensorPrimitives.Max(b, a, y);
+    public static T S(T a, T b) => T.Max(a, b);
+}
+
+/// <summary>IEEE minimum (NaN wins), as <c>torch.minimum</c>.</summary>
+internal readonly struct MinKernel<T> : IBinaryKernel<T> where T : IFloatingPointIeee754<T>
+{
+    public static void VV(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) => TensorPrimitives.Min(a, b, y);
+    public static void VS(ReadOnlySpan<T> a, T b, Span<T> y) => TensorPrimitives.Min(a, b, y);
+    public static void SV(T a, ReadOnlySpan<T> b, Span<T> y) => TensorPrimitives.Min(b, a, y);
+    public static T S(T a, T b) => T.Min(a, b);
+}

@@ -72,9 +72,8 @@ public static class Rounding
             var c = StridedCopy.ToContiguous(t);
             RoundInPlace(c, format, mode);
             StridedCopy.CopyInto(c, t);
-            return;
         }
-        if (t.DType == DType.Float32)
+        else if (t.DType == DType.Float32)
         {
             var s = t.ContiguousSpan<float>();
             for (int i = 0; i < s.Length; i++) s[i] = Round(s[i], format, mode);
@@ -84,5 +83,6 @@ public static class Rounding
             var s = t.ContiguousSpan<double>();
             for (int i = 0; i < s.Length; i++) s[i] = Round(s[i], format, mode);
         }
+        t.BumpVersion("RoundInPlace");
     }
 }

@@ -160,6 +160,8 @@ public static partial class Ops
     private sealed class WhereNode(Tensor c, Tensor a, Tensor b) : Node(c, a, b)
     {
         public override string Name => "where";
+        protected internal override bool SavesInput(int i) => i == 0;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {

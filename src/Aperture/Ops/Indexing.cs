@@ -6,11 +6,12 @@ public static partial class Ops
 
     /// <summary>
     /// out[i][j][k] = x[i][index[i][j][k]][k] for <paramref name="axis"/> = 1 (and likewise for other axes), like
-    /// <c>torch.gather</c>: <paramref name="index"/> is int64 with x's rank, and no larger than x off the axis.
+    /// <c>torch.gather</c>: <paramref name="index"/> is int64 with x's rank, and no larger than x off the axis; along the
+    /// axis it may be longer than x (an element may be picked several times). The result has the index's shape.
     /// </summary>
     public static Tensor Gather(Tensor x, int axis, Tensor index)
     {
-        int a = CheckGather("gather", x, axis, index, x.Shape);
+        int a = CheckGather("gather", x, axis, index, src: default);
         var y = Tensor.Empty(index.Shape, x.DType);
         var idx = index.ToArray<long>();
         var dst = y;
@@ -29,6 +30,9 @@ public static partial class Ops
     private sealed class GatherNode(Tensor x, int axis, Tensor index) : Node(x)
     {
         public override string Name => "gather";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
+        protected internal override Tensor? SavedExtra => index;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) =>
             inputGrads[0] = ScatterAdd(Tensor.ZerosLike(Inputs[0]), axis, index, grad);
@@ -39,10 +43,14 @@ public static partial class Ops
     /// <summary>
     /// A copy of <paramref name="x"/> with each element of <paramref name="src"/> added at the position
     /// <paramref name="index"/> names along <paramref name="axis"/> (<c>torch.scatter_add</c>). Additions happen in
-    /// row-major order of the index, so repeated indices sum deterministically.
+    /// row-major order of the index, so repeated indices sum deterministically. As in PyTorch, the index is no larger
+    /// than <paramref name="src"/> in any dimension and no larger than x off the axis: along the axis it may be longer
+    /// than x (N items scattered into k &lt; N bins).
     /// </summary>
     public static Tensor ScatterAdd(Tensor x, int axis, Tensor index, Tensor src)
     {
+        if (src.Rank != x.Rank)
+            throw new ShapeMismatchException($"scatter_add: src has rank {src.Rank} (shape {Shapes.Format(src.Shape)}) but the tensor has rank {x.Rank} (shape {Shapes.Format(x.Shape)})");
         int a = CheckGather("scatter_add", x, axis, index, src.Shape);
         if (src.DType != x.DType) throw new DTypeMismatchException($"scatter_add: src is {src.DType.Name()} but the tensor is {x.DType.Name()}");
         RequireFloat("scatter_add", x);
@@ -69,6 +77,9 @@ public static partial class Ops
     private sealed class ScatterAddNode(Tensor x, int axis, Tensor index, Tensor src) : Node(x, src)
     {
         public override string Name => "scatter_add";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
+        protected internal override Tensor? SavedExtra => index;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -83,7 +94,12 @@ public static partial class Ops
         }
     }
 
-    private static int CheckGather(string op, Tensor x, int axis, Tensor index, ReadOnlySpan<int> other)
+    /// <summary>
+    /// PyTorch's bounds for gather and scatter: index has x's rank, is no larger than x in every dimension but the axis,
+    /// and (for a scatter) no larger than <paramref name="src"/> in any dimension. Along the axis only the index values
+    /// are bounded (by x's size there), and they are checked where they are read.
+    /// </summary>
+    private static int CheckGather(string op, Tensor x, int axis, Tensor index, ReadOnlySpan<int> src)
     {
         if (index.DType != DType.Int64)
             throw new DTypeMismatchException($"{op}: index must be int64, got {index.DType.Name()}");
@@ -94,8 +110,8 @@ public static partial class Ops
         {
             if (d != a && index.Shape[d] > x.Shape[d])
                 throw new ShapeMismatchException($"{op}: index shape {Shapes.Format(index.Shape)} exceeds the tensor's {Shapes.Format(x.Shape)} in dimension {d}");
-            if (index.Shape[d] > other[d])
-                throw new ShapeMismatchException($"{op}: index shape {Shapes.Format(index.Shape)} exceeds {Shapes.Format(other)} in dimension {d}");
+            if (!src.IsEmpty && index.Shape[d] > src[d])
+                throw new ShapeMismatchException($"{op}: index shape {Shapes.Format(index.Shape)} exceeds src's {Shapes.Format(src)} in dimension {d}");
         }
         return a;
     }
@@ -140,6 +156,9 @@ public static partial class Ops
     private sealed class IndexSelectNode(Tensor x, int axis, Tensor index) : Node(x)
     {
         public override string Name => "index_select";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
+        protected internal override Tensor? SavedExtra => index;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) =>
             inputGrads[0] = IndexAdd(Tensor.ZerosLike(Inputs[0]), axis, index, grad);
@@ -172,6 +191,9 @@ public static partial class Ops
     private sealed class IndexAddNode(Tensor x, int axis, Tensor index, Tensor src) : Node(x, src)
     {
         public override string Name => "index_add";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
+        protected internal override Tensor? SavedExtra => index;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -245,6 +267,8 @@ public static partial class Ops
     private sealed class ConcatNode(Tensor[] parts, int axis) : Node(parts)
     {
         public override string Name => "concat";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {

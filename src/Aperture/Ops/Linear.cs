@@ -41,7 +41,7 @@ public static partial class Ops
         Span<int> s = [rows, features];
         Span<int> st = [features, 1];
         return TensorArena.Current is { } arena
-            ? arena.View(c._data, c._offset, s, st, c.DType)
+            ? arena.View(c, c._offset, s, st)
             : c.Alias([rows, features], [features, 1], c._offset);
     }
 
@@ -65,6 +65,7 @@ public static partial class Ops
     private sealed class LinearNode : PooledNode<LinearNode>
     {
         public override string Name => "linear";
+        protected internal override bool SavesOutput => false;
 
         public static LinearNode Create(Tensor x, Tensor w, Tensor? b)
         {

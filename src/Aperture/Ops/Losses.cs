@@ -67,6 +67,8 @@ public static partial class Ops
         private bool _mean;
 
         public override string Name => "cross_entropy";
+        protected internal override bool SavesOutput => false;
+        protected internal override Tensor? SavedExtra => _target;
 
         public static CrossEntropyNode Create(Tensor logits, Tensor target, Tensor exp, Tensor sums, bool mean)
         {

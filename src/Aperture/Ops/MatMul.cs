@@ -62,6 +62,7 @@ public static partial class Ops
     private sealed class MatMulNode(Tensor a, Tensor b) : Node(a, b)
     {
         public override string Name => "matmul";
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {

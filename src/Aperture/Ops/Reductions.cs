@@ -23,6 +23,8 @@ public static partial class Ops
     private sealed class SumNode(Tensor x, int[] axes, bool keepDim) : Node(x)
     {
         public override string Name => "sum";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -180,9 +182,12 @@ public static partial class Ops
         return Div(Sum(Square(d), ax, keepDim), Math.Max(n - correction, 0));
     }
 
-    /// <summary>The standard deviation (square root of <see cref="Var"/>).</summary>
+    /// <summary>
+    /// The standard deviation (square root of <see cref="Var"/>). Where the spread is zero its gradient is taken as 0
+    /// (the square root's derivative there is infinite and would give NaN), as PyTorch's std does.
+    /// </summary>
     public static Tensor Std(Tensor x, int[]? axes = null, int correction = 1, bool keepDim = false) =>
-        Sqrt(Var(x, axes, correction, keepDim));
+        Unary(UnaryOps.StdRoot, Var(x, axes, correction, keepDim));
 
     /// <summary>
     /// log Σ exp(x) over <paramref name="axes"/>, computed stably as m + log Σ exp(x − m) with m the (constant) maximum.
@@ -228,6 +233,7 @@ public static partial class Ops
     private sealed class LogSumExpNode(Tensor x, int[] axes, bool keepDim, Tensor e, Tensor s, Tensor m) : Node(x)
     {
         public override string Name => "logsumexp";
+        protected internal override bool SavesOutput => false;
 
         private (Tensor E, Tensor S) Terms()
         {
@@ -259,22 +265,31 @@ public static partial class Ops
     public static Tensor LogSumExp(Tensor x, int axis, bool keepDim = false) => LogSumExp(x, [axis], keepDim);
 
     /// <summary>
-    /// The p-norm over <paramref name="axes"/> (all when null): p = 2 (default), 1, ∞ or any p ≥ 1.
+    /// The vector p-norm over <paramref name="axes"/> (all when null), like <c>torch.linalg.vector_norm</c>:
+    /// (Σ|x|^p)^(1/p) for any p ≠ 0 (2 by default, negative p included), max |x| for p = ∞, min |x| for p = −∞, and
+    /// the count of non-zero elements for p = 0.
     /// </summary>
+    /// <remarks>
+    /// Kinks, as PyTorch: at the zero vector the gradient of a p-norm with p &gt; 0 is 0 (not NaN); the 0-"norm" is
+    /// piecewise constant (gradient 0 everywhere); for p = ±∞ the gradient, times sign(x), is split evenly among the
+    /// elements that tie for the largest (smallest) magnitude.
+    /// </remarks>
     public static Tensor Norm(Tensor x, double p = 2, int[]? axes = null, bool keepDim = false)
     {
         RequireFloat("norm", x);
-        if (double.IsPositiveInfinity(p))
+        if (double.IsNaN(p)) throw new ArgumentOutOfRangeException(nameof(p), p, "norm: p must be a number (any real, or ±∞)");
+        if (double.IsInfinity(p))
         {
             var ax = Shapes.NormalizeAxes("norm", axes, x.Rank);
             var a = Abs(x);
             var flat = Reshape(Permute(a, AxesLast(ax, x.Rank)), [.. Shapes.Reduced(x.Shape, ax, false), -1]);
-            var mx = Max(flat, -1).Values;
-            return keepDim ? Reshape(mx, Shapes.Reduced(x.Shape, ax, true)) : mx;
+            var extreme = EvenExtreme(flat, max: p > 0);
+            return keepDim ? Reshape(extreme, Shapes.Reduced(x.Shape, ax, true)) : extreme;
         }
-        if (p == 2) return Sqrt(Sum(Square(x), axes, keepDim));
+        if (p == 0) return Sum(Unary(UnaryOps.NonZero, x), axes, keepDim);
+        if (p == 2) return Unary(UnaryOps.NormRoot, Sum(Square(x), axes, keepDim));
         if (p == 1) return Sum(Abs(x), axes, keepDim);
-        if (!(p > 0)) throw new ArgumentOutOfRangeException(nameof(p), p, "norm: p must be positive");
+        if (p > 0) return Unary(new UnaryOps.RootOp(p, "norm"), Sum(Pow(Abs(x), p), axes, keepDim));
         return Pow(Sum(Pow(Abs(x), p), axes, keepDim), 1 / p);
     }
 
@@ -295,11 +310,30 @@ public static partial class Ops
     /// <summary>The minimum along <paramref name="axis"/> and where it is.</summary>
     public static (Tensor Values, Tensor Indices) Min(Tensor x, int axis, bool keepDim = false) => Extreme("min", x, axis, keepDim, max: false);
 
-    /// <summary>The largest element (a 0-d tensor; the gradient goes to the first maximal element).</summary>
-    public static Tensor Max(Tensor x) => Max(Reshape(x, [-1]), 0).Values;
+    /// <summary>
+    /// The largest element (a 0-d tensor), like <c>torch.max(x)</c>/<c>torch.amax</c>: where several elements tie for the
+    /// maximum the gradient is split evenly among them, as PyTorch does (<see cref="Max(Tensor, int, bool)"/> instead gives
+    /// it all to the index it returns).
+    /// </summary>
+    public static Tensor Max(Tensor x) => EvenExtreme(Reshape(x, [-1]), max: true);
 
-    /// <summary>The smallest element.</summary>
-    public static Tensor Min(Tensor x) => Min(Reshape(x, [-1]), 0).Values;
+    /// <summary>The smallest element; ties split the gradient evenly, as <see cref="Max(Tensor)"/>.</summary>
+    public static Tensor Min(Tensor x) => EvenExtreme(Reshape(x, [-1]), max: false);
+
+    /// <summary>
+    /// The extreme of the last axis of <paramref name="flat"/> (removed), with the gradient split evenly among ties:
+    /// m + Σ(x − m)·[x = m] / #[x = m] with m the extreme as a constant, which is m exactly (every term is 0) and whose
+    /// derivative is [x = m] / #[x = m] in both modes. A NaN extreme gives NaN.
+    /// </summary>
+    private static Tensor EvenExtreme(Tensor flat, bool max)
+    {
+        var m = (max ? Max(flat.Detach(), -1, keepDim: true) : Min(flat.Detach(), -1, keepDim: true)).Values;
+        var value = Squeeze(m, -1);
+        if (!Graph.NeedsNode(flat)) return value;
+        var at = To(Eq(flat, m), flat.DType);
+        var count = Sum(at, [-1]);
+        return Add(value, Div(Sum(Mul(Sub(flat, m), at), [-1]), count));
+    }
 
     /// <summary>The index of the maximum along <paramref name="axis"/> (int64).</summary>
     public static Tensor ArgMax(Tensor x, int axis, bool keepDim = false) => ArgExtreme("argmax", x, axis, keepDim, max: true);

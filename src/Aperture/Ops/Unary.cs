@@ -23,8 +23,20 @@ public abstract class UnaryOp
     /// <summary>g·dy/dx; linear ops override it to skip building the derivative.</summary>
     public virtual Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Mul(g, Derivative(x, y));
 
-    /// <summary>False for piecewise-constant functions (sign, floor): their outputs carry no gradient.</summary>
+    /// <summary>
+    /// False for functions whose result must not be differentiated at all. Piecewise-constant functions (sign, floor,
+    /// round) are differentiable with a zero derivative, as in PyTorch, so a graph through them backpropagates zeros.
+    /// </summary>
     public virtual bool Differentiable => true;
+
+    /// <summary>
+    /// Whether <see cref="Derivative"/> and <see cref="Chain"/> read the values of x (not just its shape): an x that is
+    /// read must not change in place before the backward pass. True unless overridden.
+    /// </summary>
+    public virtual bool ReadsInput => true;
+
+    /// <summary>Whether the derivative reads the values of the output y (exp, tanh, sqrt do). True unless overridden.</summary>
+    public virtual bool ReadsOutput => true;
 
     /// <summary>True when the op computes g·dy/dx with a kernel (<see cref="PlainChain(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>).</summary>
     protected internal virtual bool HasPlainChain => false;
@@ -74,6 +86,8 @@ public static partial class Ops
 
         public override string Name => _op.Name;
         internal override Type RuleType => _op?.GetType() ?? typeof(UnaryNode);
+        protected internal override bool SavesInput(int i) => _op.ReadsInput;
+        protected internal override bool SavesOutput => _op.ReadsOutput;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -135,7 +149,7 @@ public static partial class Ops
     public static Tensor Reciprocal(Tensor x) => Unary(UnaryOps.Reciprocal, x);
     /// <summary>x².</summary>
     public static Tensor Square(Tensor x) => Unary(UnaryOps.Square, x);
-    /// <summary>x^<paramref name="exponent"/> for a constant exponent.</summary>
+    /// <summary>x^<paramref name="exponent"/> for a constant exponent; for exponent 0 the gradient is 0 everywhere (x = 0 included), as in PyTorch.</summary>
     public static Tensor Pow(Tensor x, double exponent) => exponent switch
     {
         1 => Identity(x),
@@ -146,31 +160,66 @@ public static partial class Ops
     public static Tensor Softplus(Tensor x) => Unary(UnaryOps.Softplus, x);
     /// <summary>The error function.</summary>
     public static Tensor Erf(Tensor x) => Unary(UnaryOps.Erf, x);
-    /// <summary>The sign (-1, 0 or 1); no gradient.</summary>
+    // Piecewise-constant functions have a zero derivative wherever they have one; like PyTorch, their results still
+    // take part in the graph, so a loss through them backpropagates zeros instead of failing.
+
+    /// <summary>The sign (-1, 0 or 1; NaN stays NaN); its gradient is zero.</summary>
     public static Tensor Sign(Tensor x) => Unary(UnaryOps.Sign, x);
-    /// <summary>Rounds down; no gradient.</summary>
+    /// <summary>Rounds down; its gradient is zero.</summary>
     public static Tensor Floor(Tensor x) => Unary(UnaryOps.Floor, x);
-    /// <summary>Rounds to nearest, ties to even; no gradient.</summary>
+    /// <summary>Rounds up; its gradient is zero.</summary>
+    public static Tensor Ceil(Tensor x) => Unary(UnaryOps.Ceil, x);
+    /// <summary>Rounds toward zero; its gradient is zero.</summary>
+    public static Tensor Trunc(Tensor x) => Unary(UnaryOps.Trunc, x);
+    /// <summary>Rounds to nearest, ties to even; its gradient is zero.</summary>
     public static Tensor Round(Tensor x) => Unary(UnaryOps.RoundOp, x);
-    /// <summary>x·c for a constant c.</summary>
+    // A constant behaves as a Python number does in PyTorch: it keeps a float tensor's dtype, keeps an int64 tensor
+    // int64 when it is a whole number, and makes the result the default float dtype (float32) when it is not.
+
+    /// <summary>x·c for a constant c (int64 × 2 stays int64; int64 × 2.5 is float32, as in PyTorch).</summary>
     public static Tensor Mul(Tensor x, double c) =>
-        x.DType == DType.Int64 ? Mul(x, IntegerScalar("mul_scalar", c)) : Unary(new UnaryOps.ScaleOp(c), x);
-    /// <summary>x + c for a constant c (a whole number for an int64 tensor).</summary>
+        x.DType != DType.Int64 ? Unary(new UnaryOps.ScaleOp(c), x)
+        : IsWhole(c) ? Mul(x, IntegerScalar("mul_scalar", c)) : Mul(To(x, DefaultFloat), c);
+    /// <summary>x + c for a constant c (int64 + 2 stays int64; int64 + 0.5 is float32).</summary>
     public static Tensor Add(Tensor x, double c) =>
-        x.DType == DType.Int64 ? Add(x, IntegerScalar("add_scalar", c)) : Unary(new UnaryOps.ShiftOp(c), x);
-    /// <summary>x - c for a constant c (a whole number for an int64 tensor).</summary>
+        x.DType != DType.Int64 ? Unary(new UnaryOps.ShiftOp(c), x)
+        : IsWhole(c) ? Add(x, IntegerScalar("add_scalar", c)) : Add(To(x, DefaultFloat), c);
+    /// <summary>x - c for a constant c (int64 − 2 stays int64; int64 − 0.5 is float32).</summary>
     public static Tensor Sub(Tensor x, double c) =>
-        x.DType == DType.Int64 ? Sub(x, IntegerScalar("sub_scalar", c)) : Unary(new UnaryOps.ShiftOp(-c), x);
+        x.DType != DType.Int64 ? Unary(new UnaryOps.ShiftOp(-c), x)
+        : IsWhole(c) ? Sub(x, IntegerScalar("sub_scalar", c)) : Sub(To(x, DefaultFloat), c);
     /// <summary>c - x for a constant c.</summary>
     public static Tensor Sub(double c, Tensor x) => Add(Neg(x), c);
-    /// <summary>x / c for a constant c (a true division, not a multiplication by 1/c).</summary>
-    public static Tensor Div(Tensor x, double c) => Unary(new UnaryOps.DivideByOp(c), x);
+    /// <summary>x / c for a constant c (a true division, not a multiplication by 1/c; an int64 x gives float32, as in PyTorch).</summary>
+    public static Tensor Div(Tensor x, double c) => Unary(new UnaryOps.DivideByOp(c), x.DType == DType.Int64 ? To(x, DefaultFloat) : x);
     /// <summary>c / x for a constant c.</summary>
-    public static Tensor Div(double c, Tensor x) => Mul(Reciprocal(x), c);
-    /// <summary>Clamps into [<paramref name="min"/>, <paramref name="max"/>]; the gradient passes where min ≤ x ≤ max.</summary>
+    public static Tensor Div(double c, Tensor x) => Mul(Reciprocal(x.DType == DType.Int64 ? To(x, DefaultFloat) : x), c);
+    /// <summary>
+    /// min(max(x, <paramref name="min"/>), <paramref name="max"/>) elementwise, like <c>torch.clamp</c>: when min &gt; max
+    /// every element becomes max; NaN stays NaN. The gradient passes where min ≤ x ≤ max (nowhere when min &gt; max).
+    /// An int64 tensor stays int64 with whole-number (or infinite) bounds and becomes float32 with a fractional one,
+    /// as PyTorch's type promotion gives.
+    /// </summary>
     public static Tensor Clamp(Tensor x, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
     {
-        if (min > max) throw new ArgumentException($"clamp: min ({min}) is greater than max ({max})");
+        if (double.IsNaN(min) || double.IsNaN(max))
+            throw new ArgumentException($"clamp: the bounds must be numbers, got min = {min}, max = {max}");
+        if (x.DType == DType.Int64)
+        {
+            if (!(double.IsInfinity(min) || IsWhole(min)) || !(double.IsInfinity(max) || IsWhole(max))) return Clamp(To(x, DefaultFloat), min, max);
+            long lo = double.IsNegativeInfinity(min) ? long.MinValue : double.IsPositiveInfinity(min) ? long.MaxValue : (long)min;
+            long hi = double.IsPositiveInfinity(max) ? long.MaxValue : double.IsNegativeInfinity(max) ? long.MinValue : (long)max;
+            var src = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
+            var y = Tensor.Empty(x.Shape, DType.Int64);
+            var from = new ReadOnlySpan<long>(src.Buffer<long>(), src._offset, y.Numel);
+            var to = y.ContiguousSpan<long>();
+            for (int i = 0; i < to.Length; i++)
+            {
+                long v = from[i] < lo ? lo : from[i];
+                to[i] = v > hi ? hi : v;
+            }
+            return Graph.Record(null, y);
+        }
         return Unary(new UnaryOps.ClampOp(min, max), x);
     }
 
@@ -192,11 +241,15 @@ internal static class UnaryOps
     public static readonly UnaryOp Neg = new NegOp(), Exp = new ExpOp(), Log = new LogOp(), Log1p = new Log1pOp(),
         Expm1 = new Expm1Op(), Sin = new SinOp(), Cos = new CosOp(), Tanh = new TanhOp(), Sigmoid = new SigmoidOp(),
         Relu = new ReluOp(), Abs = new AbsOp(), Sqrt = new SqrtOp(), Reciprocal = new ReciprocalOp(), Square = new SquareOp(),
-        Softplus = new SoftplusOp(), Erf = new ErfOp(), Sign = new SignOp(), Floor = new FloorOp(), RoundOp = new RoundEvenOp();
+        Softplus = new SoftplusOp(), Erf = new ErfOp(), Sign = new SignOp(), Floor = new FloorOp(), RoundOp = new RoundEvenOp(),
+        Ceil = new CeilOp(), Trunc = new TruncOp(), NonZero = new NonZeroOp(),
+        StdRoot = new RootOp(2, "std"), NormRoot = new RootOp(2, "norm");
 
     private sealed class NegOp : UnaryOp
     {
         public override string Name => "neg";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Negate(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Negate(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, -1);
@@ -206,6 +259,7 @@ internal static class UnaryOps
     private sealed class ExpOp : UnaryOp
     {
         public override string Name => "exp";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<ExpFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<ExpFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => y;
@@ -214,6 +268,7 @@ internal static class UnaryOps
     private sealed class LogOp : UnaryOp
     {
         public override string Name => "log";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<LogFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<LogFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(x);
@@ -223,6 +278,7 @@ internal static class UnaryOps
     private sealed class Log1pOp : UnaryOp
     {
         public override string Name => "log1p";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<Log1pFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<Log1pFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Reciprocal(Ops.Add(x, 1.0));
@@ -232,6 +288,7 @@ internal static class UnaryOps
     private sealed class Expm1Op : UnaryOp
     {
         public override string Name => "expm1";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<ExpM1Fn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<ExpM1Fn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Add(y, 1.0);
@@ -240,6 +297,7 @@ internal static class UnaryOps
     private sealed class SinOp : UnaryOp
     {
         public override string Name => "sin";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sin(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sin(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Cos(x);
@@ -248,6 +306,7 @@ internal static class UnaryOps
     private sealed class CosOp : UnaryOp
     {
         public override string Name => "cos";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Cos(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Cos(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Neg(Ops.Sin(x));
@@ -256,6 +315,7 @@ internal static class UnaryOps
     private sealed class TanhOp : UnaryOp
     {
         public override string Name => "tanh";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<TanhFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<TanhFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sub(1.0, Ops.Square(y));
@@ -267,6 +327,7 @@ internal static class UnaryOps
     private sealed class SigmoidOp : UnaryOp
     {
         public override string Name => "sigmoid";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<SigmoidFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<SigmoidFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(y, Ops.Sub(1.0, y));
@@ -278,6 +339,7 @@ internal static class UnaryOps
     private sealed class ReluOp : UnaryOp
     {
         public override string Name => "relu";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Max(x, 0d, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.To(Ops.Gt(x, 0), x.DType);
@@ -309,6 +371,7 @@ internal static class UnaryOps
     internal sealed class LeakyReluOp(double slope) : UnaryOp
     {
         public override string Name => "leaky_relu";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y)
         {
             float s = (float)slope;
@@ -325,6 +388,7 @@ internal static class UnaryOps
     private sealed class AbsOp : UnaryOp
     {
         public override string Name => "abs";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Abs(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Abs(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sign(x);
@@ -333,6 +397,7 @@ internal static class UnaryOps
     private sealed class SqrtOp : UnaryOp
     {
         public override string Name => "sqrt";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Sqrt(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Sqrt(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Div(0.5, y);
@@ -342,6 +407,7 @@ internal static class UnaryOps
     private sealed class ReciprocalOp : UnaryOp
     {
         public override string Name => "reciprocal";
+        public override bool ReadsInput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Divide(1f, x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Divide(1d, x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Neg(Ops.Square(y));
@@ -350,6 +416,7 @@ internal static class UnaryOps
     private sealed class SquareOp : UnaryOp
     {
         public override string Name => "square";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(x, 2.0);
@@ -358,14 +425,58 @@ internal static class UnaryOps
     internal sealed class PowOp(double p) : UnaryOp
     {
         public override string Name => "pow";
+        public override bool ReadsOutput => false;
+        public override bool ReadsInput => p != 0;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Pow(x, (float)p, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Pow(x, p, y);
-        public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(Ops.Pow(x, p - 1), p);
+
+        // x⁰ = 1 everywhere (0⁰ included), so its derivative is 0 everywhere; the formula p·x^(p−1) would give
+        // 0·∞ = NaN at x = 0. PyTorch's pow_backward makes the same exception.
+        public override Tensor Derivative(Tensor x, Tensor y) => p == 0 ? Tensor.ZerosLike(x) : Ops.Mul(Ops.Pow(x, p - 1), p);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => p == 0 ? Tensor.ZerosLike(x) : Ops.Mul(g, Derivative(x, y));
+    }
+
+    /// <summary>
+    /// y = s^(1/k) of a non-negative s (k = 2: the square root), the last step of a standard deviation or a k-norm, with
+    /// its derivative taken as 0 where s = 0 instead of ∞·0 = NaN: at zero spread or at the zero vector every
+    /// one-sided derivative of the whole composite is 0 or undefined, and PyTorch's std and norm backward choose 0.
+    /// </summary>
+    /// <remarks>
+    /// The derivative is computed from a "safe" s (1 where s = 0) and then masked, so neither branch of the selection
+    /// produces ∞ or NaN and the second derivative stays finite too (the double-where pattern).
+    /// </remarks>
+    internal sealed class RootOp(double k, string name) : UnaryOp
+    {
+        public override string Name => name;
+        public override bool ReadsOutput => k == 2;
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y)
+        {
+            if (k == 2) TensorPrimitives.Sqrt(x, y);
+            else TensorPrimitives.Pow(x, (float)(1 / k), y);
+        }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y)
+        {
+            if (k == 2) TensorPrimitives.Sqrt(x, y);
+            else TensorPrimitives.Pow(x, 1 / k, y);
+        }
+
+        public override Tensor Derivative(Tensor x, Tensor y) => Chain(x, y, Tensor.OnesLike(x));
+
+        // The same arithmetic as sqrt's and pow's own rules where s > 0 (so the same bits), and 0 where s = 0.
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g)
+        {
+            var atZero = Ops.Eq(x, 0);
+            var zero = Tensor.Scalar(0, x.DType);
+            if (k == 2) return Ops.Where(atZero, zero, Ops.Div(Ops.Mul(g, 0.5), Ops.Where(atZero, Tensor.Scalar(1, x.DType), y)));
+            var safe = Ops.Where(atZero, Tensor.Scalar(1, x.DType), x);
+            return Ops.Where(atZero, zero, Ops.Mul(g, Ops.Mul(Ops.Pow(safe, 1 / k - 1), 1 / k)));
+        }
     }
 
     private sealed class SoftplusOp : UnaryOp
     {
         public override string Name => "softplus";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => UnaryMath.Apply<SoftplusFn>(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => UnaryMath.Apply<SoftplusFn>(x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Sigmoid(x);
@@ -374,6 +485,7 @@ internal static class UnaryOps
     private sealed class ErfOp : UnaryOp
     {
         public override string Name => "erf";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y)
         {
             for (int i = 0; i < x.Length; i++) y[i] = (float)SpecialFunctions.Erf(x[i]);
@@ -388,7 +500,9 @@ internal static class UnaryOps
     private sealed class SignOp : UnaryOp
     {
         public override string Name => "sign";
-        public override bool Differentiable => false;
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = float.IsNaN(x[i]) ? x[i] : MathF.Sign(x[i]); }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = double.IsNaN(x[i]) ? x[i] : Math.Sign(x[i]); }
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
@@ -397,16 +511,54 @@ internal static class UnaryOps
     private sealed class FloorOp : UnaryOp
     {
         public override string Name => "floor";
-        public override bool Differentiable => false;
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Floor(x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Floor(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    private sealed class CeilOp : UnaryOp
+    {
+        public override string Name => "ceil";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Ceiling(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Ceiling(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    private sealed class TruncOp : UnaryOp
+    {
+        public override string Name => "trunc";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Truncate(x, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Truncate(x, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
+    }
+
+    /// <summary>1 where x ≠ 0 (NaN included, as PyTorch counts it), 0 elsewhere: the terms of the 0-"norm".</summary>
+    private sealed class NonZeroOp : UnaryOp
+    {
+        public override string Name => "nonzero_indicator";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] != 0 ? 1f : 0f; }
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = x[i] != 0 ? 1d : 0d; }
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
     }
 
     private sealed class RoundEvenOp : UnaryOp
     {
         public override string Name => "round";
-        public override bool Differentiable => false;
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Tensor.ZerosLike(x);
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) { for (int i = 0; i < x.Length; i++) y[i] = MathF.Round(x[i], MidpointRounding.ToEven); }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) { for (int i = 0; i < x.Length; i++) y[i] = Math.Round(x[i], MidpointRounding.ToEven); }
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
@@ -415,6 +567,8 @@ internal static class UnaryOps
     internal sealed class ScaleOp(double c) : UnaryOp
     {
         public override string Name => "mul_scalar";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, (float)c, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, c, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, c);
@@ -424,6 +578,8 @@ internal static class UnaryOps
     internal sealed class ShiftOp(double c) : UnaryOp
     {
         public override string Name => "add_scalar";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Add(x, (float)c, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Add(x, c, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.OnesLike(x);
@@ -433,6 +589,8 @@ internal static class UnaryOps
     internal sealed class DivideByOp(double c) : UnaryOp
     {
         public override string Name => "div_scalar";
+        public override bool ReadsInput => false;
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Divide(x, (float)c, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Divide(x, c, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, 1 / c);
@@ -442,14 +600,24 @@ internal static class UnaryOps
     internal sealed class ClampOp(double min, double max) : UnaryOp
     {
         public override string Name => "clamp";
+        public override bool ReadsOutput => false;
         public override void Apply(ReadOnlySpan<float> x, Span<float> y)
         {
+            // max first, then min, as torch.clamp: with min > max every element ends at max.
             float lo = (float)min, hi = (float)max;
-            for (int i = 0; i < x.Length; i++) y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+            for (int i = 0; i < x.Length; i++)
+            {
+                float v = x[i] < lo ? lo : x[i];
+                y[i] = v > hi ? hi : v;
+            }
         }
         public override void Apply(ReadOnlySpan<double> x, Span<double> y)
         {
-            for (int i = 0; i < x.Length; i++) y[i] = x[i] < min ? min : x[i] > max ? max : x[i];
+            for (int i = 0; i < x.Length; i++)
+            {
+                double v = x[i] < min ? min : x[i];
+                y[i] = v > max ? max : v;
+            }
         }
         public override Tensor Derivative(Tensor x, Tensor y) =>
             Ops.To(Ops.LogicalAnd(Ops.Ge(x, min), Ops.Le(x, max)), x.DType);

@@ -32,6 +32,8 @@ public static partial class Ops
     private sealed class IdentityNode(Tensor x, string name) : Node(x)
     {
         public override string Name => name;
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = grad;
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0];
     }
@@ -49,6 +51,8 @@ public static partial class Ops
     private sealed class CastNode(Tensor x, DType to) : Node(x)
     {
         public override string Name => "to_" + to.Name();
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = To(grad, Inputs[0].DType);
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? To(tx, to) : null;
     }
@@ -66,7 +70,7 @@ public static partial class Ops
         if (target.SequenceEqual(x.Shape) && !Graph.NeedsNode(x)) return x;
         var src = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
         var y = TensorArena.Current is { } arena
-            ? arena.View(src._data, src._offset, target, default, src.DType)
+            ? arena.View(src, src._offset, target, default)
             : src.Alias(target.ToArray(), Shapes.ContiguousStrides(target), src._offset);
         return Graph.Record(Graph.NeedsNode(x) ? ReshapeNode.Create(x, y.Shape) : null, y, fresh: !ReferenceEquals(src, x));
     }
@@ -94,6 +98,8 @@ public static partial class Ops
         }
 
         public override string Name => "reshape";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = Reshape(grad, Inputs[0].Shape);
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Reshape(tx, _shape) : null;
     }
@@ -195,6 +201,8 @@ public static partial class Ops
     private sealed class PermuteNode(Tensor x, int[] perm) : Node(x)
     {
         public override string Name => "permute";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
@@ -255,6 +263,8 @@ public static partial class Ops
     private sealed class ExpandNode(Tensor x, int[] shape) : Node(x)
     {
         public override string Name => "expand";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = SumTo(grad, Inputs[0].Shape);
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Expand(tx, shape) : null;
     }
@@ -331,6 +341,8 @@ public static partial class Ops
     private sealed class SliceNode(Tensor x, int axis, int start, int count, int step) : Node(x)
     {
         public override string Name => "slice";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) =>
             inputGrads[0] = SliceScatter(grad, Inputs[0].Shape, axis, start, step);
@@ -362,6 +374,8 @@ public static partial class Ops
     private sealed class SliceScatterNode(Tensor src, int axis, int start, int step) : Node(src)
     {
         public override string Name => "slice_scatter";
+        protected internal override bool SavesInput(int i) => false;
+        protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) =>
             inputGrads[0] = Slice(grad, axis, start, start + (Inputs[0].Shape[axis] - 1) * step + 1, step);

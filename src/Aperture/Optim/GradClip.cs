@@ -60,6 +60,11 @@ public static class GradClip
             var s = g.ContiguousSpan<double>();
             for (int i = 0; i < s.Length; i++) s[i] *= coef;
         }
-        else Ops.CopyInPlace(g, Ops.Mul(g.Detach(), coef));
+        else
+        {
+            Ops.CopyInPlace(g, Ops.Mul(g.Detach(), coef));
+            return;
+        }
+        g.BumpVersion("ClipGradNorm");
     }
 }

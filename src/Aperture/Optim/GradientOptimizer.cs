@@ -40,12 +40,17 @@ public abstract class GradientOptimizer : Optimizer
                     var state = StateOf(p);
                     state.Step++;
                     Update(group, p, grad.IsContiguous ? grad : StridedCopy.ToContiguous(grad), state);
+                    // A graph that saved p before this step can no longer backpropagate through it (a GAN-style loop
+                    // that steps between a forward pass and its backward): the version change makes Backward say so.
+                    p.BumpVersion(_stepName ??= Name + ".Step");
                     NumericsPolicy.RoundWeights(p);
                 }
             }
         }
         StepCount++;
     }
+
+    private string? _stepName;
 
     /// <summary>Updates one parameter in place from its (contiguous) gradient; <paramref name="state"/>.Step is already incremented.</summary>
     protected abstract void Update(ParamGroup group, Tensor parameter, Tensor grad, ParameterState state);

@@ -202,6 +202,7 @@ public sealed class LevenbergMarquardt : Optimizer
                 for (int i = 0; i < len; i++) s[i] += delta[offset + i];
             }
             offset += len;
+            p.BumpVersion("LevenbergMarquardt.Step");
             NumericsPolicy.RoundWeights(p);
         }
     }

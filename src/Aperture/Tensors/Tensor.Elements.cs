@@ -14,7 +14,11 @@ public sealed partial class Tensor
     public double At(params ReadOnlySpan<int> index) => GetRaw(OffsetOf(index, "At"));
 
     /// <summary>Writes one element in place (no autodiff: use on data, not on tensors in a graph).</summary>
-    public void SetAt(double value, params ReadOnlySpan<int> index) => SetRawAt(OffsetOf(index, "SetAt"), value);
+    public void SetAt(double value, params ReadOnlySpan<int> index)
+    {
+        SetRawAt(OffsetOf(index, "SetAt"), value);
+        BumpVersion("SetAt");
+    }
 
     private int OffsetOf(ReadOnlySpan<int> index, string op)
     {

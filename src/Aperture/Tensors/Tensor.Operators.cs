@@ -84,8 +84,29 @@ public sealed partial class Tensor
     public Tensor Permute(params ReadOnlySpan<int> dims) => Ops.Permute(this, dims);
     /// <summary>See <see cref="Ops.Transpose"/>.</summary>
     public Tensor Transpose(int axis0, int axis1) => Ops.Transpose(this, axis0, axis1);
-    /// <summary>The transpose of a 2-d tensor (a view).</summary>
-    public Tensor T => Rank == 2 ? Ops.Transpose(this, 0, 1) : throw new ShapeMismatchException($"T: expected a 2-d tensor, got shape {Shapes.Format(Shape)}; use Transpose(a, b) or Permute");
+    /// <summary>
+    /// The tensor with its dimensions reversed (a view), as PyTorch's <c>x.T</c> defines it: the transpose of a matrix,
+    /// shape [d0, …, dn] → [dn, …, d0] in general, and the tensor itself for rank 0 and 1.
+    /// </summary>
+    /// <remarks>
+    /// PyTorch deprecates <c>.T</c> on tensors whose rank is not 2 (it warns, and says a future release will make it an
+    /// error), because reversing every dimension of a batch is rarely what is meant: use <see cref="MT"/> to transpose
+    /// the last two dimensions of a batch of matrices, or <see cref="Permute"/> to say exactly which order.
+    /// </remarks>
+    public Tensor T
+    {
+        get
+        {
+            if (Rank < 2) return this;
+            var reversed = new int[Rank];
+            for (int i = 0; i < Rank; i++) reversed[i] = Rank - 1 - i;
+            return Ops.Permute(this, reversed);
+        }
+    }
+
+    /// <summary>The transpose of the last two dimensions (a view), PyTorch's <c>x.mT</c>: [..., m, n] → [..., n, m].</summary>
+    public Tensor MT => Rank >= 2 ? Ops.Transpose(this, -2, -1)
+        : throw new ShapeMismatchException($"MT: expected a tensor of at least 2 dimensions (a batch of matrices), got shape {Shapes.Format(Shape)}");
     /// <summary>See <see cref="Ops.Expand"/>.</summary>
     public Tensor Expand(params ReadOnlySpan<int> shape) => Ops.Expand(this, shape);
     /// <summary>See <see cref="Ops.Squeeze"/>.</summary>

@@ -24,6 +24,17 @@ public sealed partial class Tensor
     private bool _requiresGrad;
     internal Tangent? _tangents;
 
+    /// <summary>
+    /// How many times the elements were changed in place, shared by every view of one buffer (PyTorch's version
+    /// counter). A node records the versions of the tensors its rules read; <see cref="Backward"/> refuses to run a rule
+    /// whose tensors changed since, rather than return a silently wrong gradient.
+    /// </summary>
+    internal VersionCounter _version;
+
+    /// <summary>The counter this object uses whenever it owns its buffer: kept across recycling, so a pooled tensor allocates none.</summary>
+    private VersionCounter? _ownVersion;
+
+    /// <summary>A tensor that owns <paramref name="data"/> (a fresh version counter).</summary>
     internal Tensor(Array data, int offset, int[] shape, int[] strides, DType dtype)
     {
         _data = data;
@@ -32,6 +43,35 @@ public sealed partial class Tensor
         _strides = strides;
         _dtype = dtype;
         _contiguous = ComputeContiguous(shape, strides);
+        _version = _ownVersion = new VersionCounter();
+    }
+
+    /// <summary>A view of <paramref name="source"/>'s buffer, sharing its version counter.</summary>
+    private Tensor(Tensor source, int offset, int[] shape, int[] strides)
+    {
+        _data = source._data;
+        _offset = offset;
+        _shape = shape;
+        _strides = strides;
+        _dtype = source._dtype;
+        _contiguous = ComputeContiguous(shape, strides);
+        _version = source._version;
+    }
+
+    /// <summary>A view of <paramref name="source"/>'s buffer outside any recycling scope.</summary>
+    internal static Tensor NewView(Tensor source, int offset, int[] shape, int[] strides) => new(source, offset, shape, strides);
+
+    /// <summary>The number of in-place changes made to this tensor's elements (through it or any view of its buffer).</summary>
+    internal int Version => _version.Value;
+
+    /// <summary>
+    /// Records an in-place change of the elements by <paramref name="op"/> (a name kept, not built: an optimizer step
+    /// must not allocate). Every public operation that writes into an existing tensor calls it.
+    /// </summary>
+    internal void BumpVersion(string op)
+    {
+        _version.Value++;
+        _version.LastWriter = op;
     }
 
     /// <summary>A new contiguous tensor over a fresh (uninitialized) buffer; recycled inside a <see cref="TensorScope"/>.</summary>
@@ -164,18 +204,26 @@ public sealed partial class Tensor
     public string? Name { get; set; }
 
     /// <summary>A tensor sharing this one's elements but cut from the autodiff graph (no grad, no tangents).</summary>
+    /// <remarks>Like PyTorch's <c>detach()</c>, the result shares the version counter: changing it in place is seen by
+    /// the graph that saved this tensor.</remarks>
     public Tensor Detach() => TensorArena.Current is { } arena
-        ? arena.View(_data, _offset, _shape, _strides, _dtype)
-        : new(_data, _offset, _shape, _strides, _dtype);
+        ? arena.View(this, _offset, _shape, _strides)
+        : new(this, _offset, _shape, _strides);
 
     /// <summary>A shallow alias (same buffer, another view) with no autodiff state; used by ops internally.</summary>
     internal Tensor Alias(int[] shape, int[] strides, int offset) => TensorArena.Current is { } arena
-        ? arena.View(_data, offset, shape, strides, _dtype)
-        : new(_data, offset, shape, strides, _dtype);
+        ? arena.View(this, offset, shape, strides)
+        : new(this, offset, shape, strides);
 
-    /// <summary>Points a recycled tensor object at new elements (strides default to contiguous).</summary>
-    internal void Reinit(Array data, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, DType dtype)
+    /// <summary>
+    /// Points a recycled tensor object at new elements (strides default to contiguous): a view of
+    /// <paramref name="viewOf"/>'s buffer, sharing its version counter, or (null) the owner of a fresh buffer.
+    /// </summary>
+    internal void Reinit(Array data, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, DType dtype, Tensor? viewOf)
     {
+        // Counters only ever grow, so reusing this object's own counter for a new buffer is sound: the nodes that
+        // recorded its old values were recycled with the scope that made them.
+        _version = viewOf is null ? (_ownVersion ??= new VersionCounter()) : viewOf._version;
         _data = data;
         _offset = offset;
         _dtype = dtype;

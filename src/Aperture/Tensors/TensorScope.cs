@@ -95,20 +95,20 @@ internal sealed class TensorArena
         if (zeroed) Array.Clear(buffer);
         var t = RentTensor(shape.Length);
         if (t is null) return Track(new Tensor(buffer, 0, shape.ToArray(), Shapes.ContiguousStrides(shape), dtype));
-        t.Reinit(buffer, 0, shape, default, dtype);
+        t.Reinit(buffer, 0, shape, default, dtype, viewOf: null);
         return t;
     }
 
-    /// <summary>A view of <paramref name="data"/> in a recycled tensor object (empty strides: contiguous).</summary>
-    public Tensor View(Array data, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides, DType dtype)
+    /// <summary>A view of <paramref name="source"/>'s buffer in a recycled tensor object (empty strides: contiguous).</summary>
+    public Tensor View(Tensor source, int offset, ReadOnlySpan<int> shape, ReadOnlySpan<int> strides)
     {
         var t = RentTensor(shape.Length);
         if (t is null)
         {
             var s = strides.IsEmpty && !shape.IsEmpty ? Shapes.ContiguousStrides(shape) : strides.ToArray();
-            return Track(new Tensor(data, offset, shape.ToArray(), s, dtype));
+            return Track(Tensor.NewView(source, offset, shape.ToArray(), s));
         }
-        t.Reinit(data, offset, shape, strides, dtype);
+        t.Reinit(source._data, offset, shape, strides, source.DType, viewOf: source);
         return t;
     }
 

@@ -95,6 +95,10 @@ public static partial class OpCatalogue
         yield return new("linear", x => Ops.Linear(x[0], x[1], x[2]), g => [R(g, 5, 3), R(g, 4, 3), R(g, 4)]);
         yield return new("gather", x => Ops.Gather(x[0], 1, Index([0, 2, 2, 1, 0, 0], 3, 2)), g => [R(g, 3, 4)]);
         yield return new("scatter_add", x => Ops.ScatterAdd(x[0], 1, Index([0, 2, 2, 1, 0, 0], 3, 2), x[1]), g => [R(g, 3, 4), R(g, 3, 2)]);
+        // PyTorch bounds the index off the axis only: along it, an index may be longer than x (picks repeat) ...
+        yield return new("gather_index_longer_than_axis", x => Ops.Gather(x[0], 0, Index([0, 2, 1, 2, 0, 0, 1, 1, 2, 2], 5, 2)), g => [R(g, 3, 2)]);
+        // ... and a scatter may put N items into k < N bins.
+        yield return new("scatter_add_n_into_k_bins", x => Ops.ScatterAdd(x[0], 1, Index([0, 1, 0, 0, 1, 1, 1, 0, 0, 1], 2, 5), x[1]), g => [R(g, 2, 2), R(g, 2, 5)]);
         yield return new("index_select", x => Ops.IndexSelect(x[0], 0, Index(2, 0, 2)), g => [R(g, 3, 4)]);
         yield return new("index_add", x => Ops.IndexAdd(x[0], 1, Index(1, 1), x[1]), g => [R(g, 3, 4), R(g, 3, 2)]);
         yield return new("concat", x => Ops.Concat([x[0], x[1]], 1), g => [R(g, 2, 3), R(g, 2, 2)]);

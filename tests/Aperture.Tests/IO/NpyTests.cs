@@ -46,11 +46,36 @@ public class NpyTests
     }
 
     [Fact]
-    public void RejectsFortranOrderAndBigEndianWithAClearMessage()
+    public void ReadsFortranOrderIntoACOrderTensor()
     {
-        var fortran = Assert.Throws<NpyFormatException>(() => Npy.Read(Fixture("fortran")));
-        Assert.Contains("Fortran", fortran.Message);
-        Assert.Contains("np.ascontiguousarray", fortran.Message);
+        // np.save(f, np.array([[0, 3], [1, 4], [2, 5]], dtype='<f4').T): NumPy writes the [2, 3] transpose in Fortran order.
+        var a = Npy.Read(Fixture("fortran"));
+        Assert.Equal([2, 3], a.ShapeArray());
+        Assert.True(a.IsContiguous);
+        Assert.Equal(new[] { 0f, 1f, 2f, 3f, 4f, 5f }, a.ToArray<float>());
+
+        // Rank 3: element (i, j, k) of a Fortran-order [2, 3, 4] array is stored at i + 2·(j + 3·k).
+        var values = new double[24];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 4; k++)
+                    values[i + 2 * (j + 3 * k)] = 100 * i + 10 * j + k;
+        var header = "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3, 4), }";
+        header = header.PadRight(128 - 10 - 1) + "\n";
+        var bytes = new List<byte> { 0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0, (byte)header.Length, 0 };
+        bytes.AddRange(Encoding.ASCII.GetBytes(header));
+        foreach (var v in values) bytes.AddRange(BitConverter.GetBytes(v));
+        var t = Npy.Read(new MemoryStream(bytes.ToArray()), "fortran3.npy");
+        Assert.Equal([2, 3, 4], t.ShapeArray());
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 4; k++)
+                    Assert.Equal(100 * i + 10 * j + k, t.At(i, j, k));
+    }
+
+    [Fact]
+    public void RejectsBigEndianWithAClearMessage()
+    {
         var big = Assert.Throws<NpyFormatException>(() => Npy.Read(Fixture("bigendian")));
         Assert.Contains("'>f4' is big-endian", big.Message);
     }

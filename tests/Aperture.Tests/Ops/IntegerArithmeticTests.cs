@@ -37,12 +37,19 @@ public class IntegerArithmeticTests
     }
 
     [Fact]
-    public void Mixing_dtypes_or_fractional_constants_is_refused_with_a_clear_message()
+    public void Mixing_dtypes_or_fractional_constants_promotes_as_pytorch_does()
     {
         var ints = Longs([1, 2], 2);
         var floats = Tensor.FromArray([1f, 2f]);
-        Assert.Contains("mixed dtypes int64", Assert.Throws<DTypeMismatchException>(() => ints + floats).Message);
-        Assert.Contains("whole-number constants, got 0.5", Assert.Throws<DTypeMismatchException>(() => ints * 0.5).Message);
-        Assert.Contains("div", Assert.Throws<DTypeMismatchException>(() => Ops.Div(ints, ints)).Message);
+        var sum = ints + floats;                                   // torch: int64 + float32 → float32
+        Assert.Equal(DType.Float32, sum.DType);
+        Assert.Equal(new[] { 2f, 4f }, sum.ToArray<float>());
+        var scaled = ints * 0.5;                                   // torch: int64 × 0.5 → float32 (the default dtype)
+        Assert.Equal(DType.Float32, scaled.DType);
+        Assert.Equal(new[] { 0.5f, 1f }, scaled.ToArray<float>());
+        var quotient = Ops.Div(ints, ints);                        // torch: int64 / int64 is a true division → float32
+        Assert.Equal(DType.Float32, quotient.DType);
+        Assert.Equal(new[] { 1f, 1f }, quotient.ToArray<float>());
+        Assert.Equal(DType.Int64, (ints * 2).DType);               // whole-number constants keep int64
     }
 }
