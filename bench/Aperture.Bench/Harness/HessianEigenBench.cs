@@ -37,6 +37,7 @@ public static class HessianEigenBench
                 vs[i] = Tensor.FromArray(v.Slice(offset, ps[i].Numel), ps[i].ShapeArray()).To(ps[i].DType);
                 offset += ps[i].Numel;
             }
+            using var scope = TensorScope.Begin(); // as EmpiricalLoss.Hessian: temporaries recycled, products copied out inside
             var hvs = Autodiff.Hvp(Loss, ps, vs);
             offset = 0;
             foreach (var t in hvs)
@@ -46,7 +47,11 @@ public static class HessianEigenBench
                 offset += d.Length;
             }
         }
-        double Gradient() => Autodiff.Grad([Loss()], ps).Sum(t => t!.ToDoubleArray().Length);
+        double Gradient()
+        {
+            using var scope = TensorScope.Begin();
+            return Autodiff.Grad([Loss()], ps).Sum(t => t!.ToDoubleArray().Length);
+        }
 
         var v = new double[n];
         var hv = new double[n];

@@ -122,7 +122,11 @@ public sealed class EmpiricalLoss
         using var _ = new MeasurementScope(this);
         using var __ = Autodiff.NoGrad();
         double total = 0;
-        foreach (var (x, y, w) in BatchesWeighted()) total += w * _loss(Model.Forward(x), y).Item();
+        foreach (var (x, y, w) in BatchesWeighted())
+        {
+            using var scope = TensorScope.Begin();
+            total += w * _loss(Model.Forward(x), y).Item();
+        }
         return total;
     }
 
@@ -135,6 +139,8 @@ public sealed class EmpiricalLoss
         double total = 0;
         foreach (var (x, y, w) in BatchesWeighted())
         {
+            // The batch's temporaries are recycled (the values are copied out before the scope ends).
+            using var scope = TensorScope.Begin();
             Tensor value;
             using (Autodiff.EnableGrad()) value = _loss(Model.Forward(x), y);
             total += w * value.Item();
@@ -161,6 +167,9 @@ public sealed class EmpiricalLoss
             using var _ = new MeasurementScope(this);
             foreach (var (xb, yb, w) in BatchesWeighted())
             {
+                // The batch's temporaries are recycled (an HVP makes several times a gradient's): the products are
+                // copied into y before the scope ends.
+                using var scope = TensorScope.Begin();
                 var hv = Autodiff.Hvp(() => _loss(Model.Forward(xb), yb), ps, v);
                 int offset = 0;
                 foreach (var t in hv)
