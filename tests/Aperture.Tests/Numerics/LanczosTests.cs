@@ -295,3 +295,57 @@ public class LanczosTests
         return Math.Sqrt(x.Sum(v => (v - mean) * (v - mean)) / (x.Length - 1) / x.Length);
     }
 }
+
+/// <summary>Curvature on a model's Hessian gives the same bits whatever the thread count.</summary>
+[Collection(ThreadCountCollection.Name)]
+public class LanczosThreadCountTests
+{
+    private static (double[] Top, double[] Moments, double Trace) Measure(int threads)
+    {
+        int saved = Parallelism.Threads;
+        Parallelism.Threads = threads;
+        try
+        {
+            var model = Aperture.NN.Models.Mlp(32, [64, 64], 5, generator: new Generator(3));
+            var g = new Generator(4);
+            var x = Tensor.Randn([300, 32], g);
+            var y = Tensor.RandInt(0, 5, [300], g);
+            var ps = model.Parameters().ToArray();
+            int n = ps.Sum(p => p.Numel);
+            void Hessian(ReadOnlySpan<double> v, Span<double> hv)
+            {
+                var vs = new Tensor[ps.Length];
+                int offset = 0;
+                for (int i = 0; i < ps.Length; i++)
+                {
+                    vs[i] = Tensor.FromArray(v.Slice(offset, ps[i].Numel), ps[i].ShapeArray()).To(ps[i].DType);
+                    offset += ps[i].Numel;
+                }
+                offset = 0;
+                foreach (var t in Aperture.Autodiff.Hvp(() => Aperture.NN.Losses.CrossEntropy(model.Forward(x), y), ps, vs))
+                {
+                    t.ToDoubleArray().CopyTo(hv[offset..]);
+                    offset += t.Numel;
+                }
+            }
+            var top = Lanczos.Largest(Hessian, n, 3, new Generator(5), tolerance: 1e-4, maxSteps: 40);
+            var density = Spectrum.StochasticLanczosQuadrature(Hessian, n, 10, 2, new Generator(6));
+            var trace = Spectrum.Hutchinson(Hessian, n, 3, new Generator(7));
+            return (top.Values, [density.Moment(1), density.Moment(2)], trace.Mean);
+        }
+        finally
+        {
+            Parallelism.Threads = saved;
+        }
+    }
+
+    [Fact]
+    public void HessianEigenvaluesTraceAndDensityAreTheSameBitsOnOneOrFourThreads()
+    {
+        var one = Measure(1);
+        var four = Measure(4);
+        Assert.Equal(one.Top, four.Top);
+        Assert.Equal(one.Moments, four.Moments);
+        Assert.Equal(one.Trace, four.Trace);
+    }
+}
