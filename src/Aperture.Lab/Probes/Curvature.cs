@@ -11,8 +11,9 @@ namespace Aperture.Lab.Probes;
 /// <param name="Converged">Whether every residual met the tolerance.</param>
 /// <param name="BatchNorm">The batch norm mode the loss was evaluated in.</param>
 /// <param name="Seed">The seed of the start vector.</param>
+/// <param name="Vectors">The unit eigenvectors (Ritz vectors), flat over the group's parameters in order, one per value; empty unless asked for.</param>
 public sealed record HessianEigenvalues(string Group, int Parameters, double[] Values, double[] Residuals, int HessianVectorProducts, bool Converged,
-    BatchNormMode BatchNorm, ulong Seed);
+    BatchNormMode BatchNorm, ulong Seed, double[][] Vectors);
 
 /// <summary>Hutchinson's estimate of a Hessian block's trace, with a Student-t confidence interval over the probes.</summary>
 /// <param name="Group">The group measured.</param>
@@ -54,24 +55,32 @@ public sealed record GroupCurvature(HessianEigenvalues Top, HessianEigenvalues? 
 /// </summary>
 public static class Curvature
 {
-    /// <summary>The <paramref name="k"/> largest Hessian eigenvalues of a group (see <see cref="Lanczos.Largest"/>).</summary>
-    public static HessianEigenvalues TopEigenvalues(EmpiricalLoss loss, int k = 1, ulong seed = 0, ParameterGroup? group = null, double tolerance = 1e-6, int? maxSteps = null)
+    /// <summary>
+    /// The <paramref name="k"/> largest Hessian eigenvalues of a group (see <see cref="Lanczos.Largest"/>), and with
+    /// <paramref name="vectors"/> their eigenvectors (the directions an edge-of-stability or saddle analysis projects on).
+    /// </summary>
+    public static HessianEigenvalues TopEigenvalues(EmpiricalLoss loss, int k = 1, ulong seed = 0, ParameterGroup? group = null, double tolerance = 1e-6, int? maxSteps = null,
+        bool vectors = false)
     {
         ArgumentNullException.ThrowIfNull(loss);
         var (name, ps, n) = Resolve(loss, group);
         if (k < 1 || k > n) throw new ArgumentOutOfRangeException(nameof(k), k, $"Curvature: k must be in 1..{n} (the parameters of group \"{name}\")");
-        var r = Lanczos.Largest(loss.Hessian(ps), n, k, new Generator(seed, 1), tolerance, maxSteps);
-        return new HessianEigenvalues(name, n, r.Values, r.Residuals, r.MatrixVectorProducts, r.Converged, loss.BatchNorm, seed);
+        var r = Lanczos.Largest(loss.Hessian(ps), n, k, new Generator(seed, 1), tolerance, maxSteps, vectors);
+        return new HessianEigenvalues(name, n, r.Values, r.Residuals, r.MatrixVectorProducts, r.Converged, loss.BatchNorm, seed, r.Vectors);
     }
 
-    /// <summary>The <paramref name="k"/> most negative Hessian eigenvalues of a group, by the shifted iteration of <see cref="Lanczos.Smallest"/>.</summary>
-    public static HessianEigenvalues MostNegativeEigenvalues(EmpiricalLoss loss, int k = 1, ulong seed = 0, ParameterGroup? group = null, double tolerance = 1e-6, int? maxSteps = null)
+    /// <summary>
+    /// The <paramref name="k"/> most negative Hessian eigenvalues of a group, by the shifted iteration of
+    /// <see cref="Lanczos.Smallest"/>, and with <paramref name="vectors"/> their eigenvectors (escape directions from a saddle).
+    /// </summary>
+    public static HessianEigenvalues MostNegativeEigenvalues(EmpiricalLoss loss, int k = 1, ulong seed = 0, ParameterGroup? group = null, double tolerance = 1e-6, int? maxSteps = null,
+        bool vectors = false)
     {
         ArgumentNullException.ThrowIfNull(loss);
         var (name, ps, n) = Resolve(loss, group);
         if (k < 1 || k > n) throw new ArgumentOutOfRangeException(nameof(k), k, $"Curvature: k must be in 1..{n} (the parameters of group \"{name}\")");
-        var r = Lanczos.Smallest(loss.Hessian(ps), n, k, new Generator(seed, 2), tolerance, maxSteps);
-        return new HessianEigenvalues(name, n, r.Values, r.Residuals, r.MatrixVectorProducts, r.Converged, loss.BatchNorm, seed);
+        var r = Lanczos.Smallest(loss.Hessian(ps), n, k, new Generator(seed, 2), tolerance, maxSteps, vectors);
+        return new HessianEigenvalues(name, n, r.Values, r.Residuals, r.MatrixVectorProducts, r.Converged, loss.BatchNorm, seed, r.Vectors);
     }
 
     /// <summary>Hutchinson's estimate of tr(H) for a group with <paramref name="probes"/> Rademacher probes and a Student-t interval.</summary>

@@ -55,8 +55,23 @@ public class CurvatureTests
             Assert.True(Math.Abs(top.Values[i] - lam[n - 1 - i]) <= 1e-8 * Math.Abs(lam[n - 1]), $"λ_{i}: {top.Values[i]} vs {lam[n - 1 - i]}");
         Assert.True(top.HessianVectorProducts < n, $"{top.HessianVectorProducts} HVPs");
 
-        var bottom = Curvature.MostNegativeEigenvalues(loss, 1, seed: 4, tolerance: 1e-10, maxSteps: n);
+        var bottom = Curvature.MostNegativeEigenvalues(loss, 1, seed: 4, tolerance: 1e-10, maxSteps: n, vectors: true);
         Assert.True(Math.Abs(bottom.Values[0] - lam[0]) <= 1e-8 * Math.Abs(lam[n - 1]), $"{bottom.Values[0]} vs {lam[0]}");
+        // The eigenvectors are eigenvectors of the dense Hessian: ‖H·u − λ·u‖ ≤ 1e-7·λ_max, ‖u‖ = 1.
+        var withVectors = Curvature.TopEigenvalues(loss, 2, seed: 4, tolerance: 1e-10, vectors: true);
+        Assert.Empty(top.Vectors);
+        foreach (var (value, u) in withVectors.Values.Zip(withVectors.Vectors).Append((bottom.Values[0], bottom.Vectors[0])))
+        {
+            Assert.Equal(1, u.Sum(c => c * c), 1e-12);
+            double res = 0;
+            for (int i = 0; i < n; i++)
+            {
+                double hu = 0;
+                for (int j = 0; j < n; j++) hu += h[i * n + j] * u[j];
+                res += (hu - value * u[i]) * (hu - value * u[i]);
+            }
+            Assert.True(Math.Sqrt(res) <= 1e-7 * lam[n - 1], $"residual {Math.Sqrt(res)} for λ = {value}");
+        }
     }
 
     [Fact]
