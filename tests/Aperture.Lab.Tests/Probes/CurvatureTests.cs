@@ -283,4 +283,17 @@ public class CurvatureTests
         Assert.Equal(100 * (best - l0) / (1 + l0), s.Value, 1e-9);
         Assert.Equal(s, Sharpness.Epsilon(loss, eps, steps: 20, seed: 2));
     }
+    [Fact]
+    public void BadArgumentsAreClearErrors()
+    {
+        var (net, x, y) = Problem();
+        Assert.Contains("batch size must be at least 1", Assert.Throws<ArgumentOutOfRangeException>(() => new EmpiricalLoss(net, x, y, BatchNormMode.Eval, batchSize: 0)).Message);
+        var loss = new EmpiricalLoss(net, x, y, BatchNormMode.Eval);
+        Assert.Contains("k must be in 1..215", Assert.Throws<ArgumentOutOfRangeException>(() => Curvature.TopEigenvalues(loss, 216)).Message);
+        Assert.Contains("at least 2 probes", Assert.Throws<ArgumentOutOfRangeException>(() => Curvature.Trace(loss, probes: 1)).Message);
+        Assert.Contains("epsilon must be positive", Assert.Throws<ArgumentOutOfRangeException>(() => Sharpness.Epsilon(loss, epsilon: 0)).Message);
+        Assert.Contains("214 values for 215", Assert.Throws<ShapeMismatchException>(() => EmpiricalLoss.Load(loss.Select(null), new double[214])).Message);
+        net.Freeze();
+        Assert.Contains("no trainable parameters", Assert.Throws<ArgumentException>(() => new EmpiricalLoss(net, x, y, BatchNormMode.Eval)).Message);
+    }
 }
