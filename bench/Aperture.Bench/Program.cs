@@ -18,9 +18,13 @@ var profile = new Option<bool>("--profile")
 {
     Description = "Profile Aperture alone instead: per-layer, backward and optimizer times of the training steps, and LeNet-5's convolution products, at the first thread count",
 };
+var hessian = new Option<bool>("--hessian")
+{
+    Description = "Time the curvature instruments instead: the top 10 Hessian eigenvalues of a 784-256-256-10 MLP over 5000 Fashion-MNIST images, Aperture only, at the first thread count",
+};
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
-    quick, threads, json, markdown, profile,
+    quick, threads, json, markdown, profile, hessian,
 };
 root.SetAction(parse =>
 {
@@ -39,6 +43,7 @@ root.SetAction(parse =>
         Console.Error.WriteLine("--threads: no thread count given (e.g. --threads 1,2)");
         return 2;
     }
+    if (parse.GetValue(hessian)) return Aperture.Bench.Harness.HessianEigenBench.Run(counts[0]);
     if (parse.GetValue(profile)) return Aperture.Bench.Harness.Profiler.Run(counts[0]);
     var options = new BenchOptions(parse.GetValue(quick), counts, parse.GetValue(json), parse.GetValue(markdown),
         "dotnet run -c Release --project bench/Aperture.Bench" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""));

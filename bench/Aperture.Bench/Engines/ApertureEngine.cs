@@ -33,6 +33,7 @@ public sealed class ApertureEngine : IEngine
         WorkloadKind.MlpTrain or WorkloadKind.MlpInfer => new MlpRun(w, data),
         WorkloadKind.LeNetTrain => new LeNetRun(w, data),
         WorkloadKind.Adam => new AdamRun(w, data),
+        WorkloadKind.MlpGradient or WorkloadKind.MlpHvp => new MlpCurvatureRun(w, data),
         _ => throw new ArgumentOutOfRangeException(nameof(w), w.Kind, "unknown workload kind"),
     };
 
@@ -195,6 +196,43 @@ public sealed class ApertureEngine : IEngine
             TrainStep();
             return TrainStep().Item();
         }
+    }
+
+    /// <summary>
+    /// The gradient of a ReLU MLP's cross-entropy (<see cref="Autodiff.Grad(IReadOnlyList{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor?}?, bool, bool?, bool)"/>),
+    /// or a Hessian-vector product of the same loss along a fixed direction (<see cref="Autodiff.Hvp(Func{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor})"/>,
+    /// forward-over-reverse), as the curvature instruments compute them.
+    /// </summary>
+    private sealed class MlpCurvatureRun : InProcessRun
+    {
+        private readonly Tensor _x, _y;
+        private readonly Sequential _model;
+        private readonly Tensor[] _parameters;
+        private readonly Tensor[]? _direction;
+
+        public MlpCurvatureRun(Workload w, WorkloadData d)
+        {
+            _x = FromArray(d["x"]);
+            _y = FromArray(d["y"]);
+            _model = Models.Mlp(w.Sizes[0], w.Sizes[1..^1], w.Sizes[^1], "relu");
+            LoadWeights(_model, d, LinearNames(w.Sizes.Length - 1));
+            _parameters = [.. _model.Parameters()];
+            if (w.Kind == WorkloadKind.MlpHvp) _direction = [.. LinearNames(w.Sizes.Length - 1).Select(n => FromArray(d["v" + n]))];
+        }
+
+        private Tensor[] Compute()
+        {
+            if (_direction is null)
+                return [.. Autodiff.Grad([Losses.CrossEntropy(_model.Forward(_x), _y)], _parameters).Select(g => g!)];
+            return Autodiff.Hvp(() => Losses.CrossEntropy(_model.Forward(_x), _y), _parameters, _direction);
+        }
+
+        protected override void Step()
+        {
+            using (TensorScope.Begin()) Compute();
+        }
+
+        public override double Check() => Compute().Sum(t => Ops.Sum(Ops.Abs(t)).Item());
     }
 
     private sealed class AdamRun : InProcessRun

@@ -122,6 +122,8 @@ public sealed class PyTorchEngine : IEngine
                 WorkloadKind.MlpTrain => "mlp-train",
                 WorkloadKind.MlpInfer => "mlp-infer",
                 WorkloadKind.LeNetTrain => "lenet-train",
+                WorkloadKind.MlpGradient => "mlp-grad",
+                WorkloadKind.MlpHvp => "mlp-hvp",
                 _ => "adam",
             },
             ["sizes"] = new JsonArray([.. w.Sizes.Select(d => JsonValue.Create(d))]),

@@ -13,6 +13,10 @@ public enum WorkloadKind
     LeNetTrain,
     /// <summary>One Adam step over fixed gradients.</summary>
     Adam,
+    /// <summary>The gradient of a ReLU MLP's cross-entropy over the parameters (no optimizer): the HVP's baseline.</summary>
+    MlpGradient,
+    /// <summary>A Hessian-vector product of the same loss over the parameters, along a fixed direction.</summary>
+    MlpHvp,
 }
 
 /// <summary>
@@ -67,7 +71,7 @@ public sealed record Workload(string Name, WorkloadKind Kind, string Title)
 
     /// <summary>The shortened set of <c>--quick</c>: one of each kind, on the smaller shapes.</summary>
     public static IReadOnlyList<Workload> Quick { get; } =
-        [.. Full.Where(w => w.Name is "gemm-256" or "mlp-b32" or "tiny-mlp-b16" or "lenet5-b64" or "mlp-infer-b1" or "adam-1m-2t")];
+        [.. Full.Where(w => w.Name is "gemm-256" or "mlp-b32" or "tiny-mlp-b16" or "lenet5-b64" or "mlp-infer-b1" or "adam-1m-2t" or "mlp-grad-b256" or "mlp-hvp-b256")];
 
     private static List<Workload> Build()
     {
@@ -81,6 +85,9 @@ public sealed record Workload(string Name, WorkloadKind Kind, string Title)
         list.Add(new("lenet5-b64", WorkloadKind.LeNetTrain, "LeNet-5 on 1×28×28 training, batch 64") { Batch = 64 });
         list.Add(new("mlp-infer-b128", WorkloadKind.MlpInfer, "MLP 784-256-256-10 inference, batch 128") { Sizes = [784, 256, 256, 10], Batch = 128 });
         list.Add(new("mlp-infer-b1", WorkloadKind.MlpInfer, "MLP 784-256-256-10 inference, batch 1") { Sizes = [784, 256, 256, 10], Batch = 1 });
+        // The cost of a Hessian-vector product relative to a gradient of the same loss (the curvature instruments' unit).
+        list.Add(new("mlp-grad-b256", WorkloadKind.MlpGradient, "MLP 784-256-256-10 cross-entropy gradient, batch 256") { Sizes = [784, 256, 256, 10], Batch = 256 });
+        list.Add(new("mlp-hvp-b256", WorkloadKind.MlpHvp, "MLP 784-256-256-10 cross-entropy Hessian-vector product, batch 256") { Sizes = [784, 256, 256, 10], Batch = 256 });
         // 1,048,576 parameters in two tensors, and 1,010,000 in 200 (100 weight matrices with their biases).
         list.Add(new("adam-1m-2t", WorkloadKind.Adam, "Adam step, 1M parameters in 2 tensors")
         { ParamShapes = [[1024, 512], [1024, 512]], LearningRate = 1e-3 });

@@ -61,14 +61,21 @@ public sealed class WorkloadData
                 Uniform("a", [w.N, w.N], 1);
                 Uniform("b", [w.N, w.N], 1);
                 break;
-            case WorkloadKind.MlpTrain or WorkloadKind.MlpInfer:
+            case WorkloadKind.MlpTrain or WorkloadKind.MlpInfer or WorkloadKind.MlpGradient or WorkloadKind.MlpHvp:
                 Normal("x", [w.Batch, w.Sizes[0]]);
-                if (w.Kind == WorkloadKind.MlpTrain)
+                if (w.Kind != WorkloadKind.MlpInfer)
                 {
                     if (w.Mse) Normal("y", [w.Batch, w.Sizes[^1]]);
                     else Labels("y", w.Batch, w.Sizes[^1]);
                 }
                 for (int i = 0; i + 1 < w.Sizes.Length; i++) Linear(i, w.Sizes[i], w.Sizes[i + 1]);
+                if (w.Kind == WorkloadKind.MlpHvp)
+                    // The direction of the Hessian-vector product, one tensor per parameter (weight, then bias).
+                    for (int i = 0; i + 1 < w.Sizes.Length; i++)
+                    {
+                        Normal($"vw{i}", [w.Sizes[i + 1], w.Sizes[i]]);
+                        Normal($"vb{i}", [w.Sizes[i + 1]]);
+                    }
                 break;
             case WorkloadKind.LeNetTrain:
                 Normal("x", [w.Batch, 1, 28, 28]);

@@ -112,6 +112,7 @@ public static class MarkdownReport
             }
             sb.AppendLine();
         }
+        AppendHvpCost(sb, r);
         sb.AppendLine("Ratios are Aperture's throughput over the peer's: above 1 means Aperture is faster. `*` marks a median that");
         sb.AppendLine("had to include disturbed windows, and a ratio or verdict resting on one: read those as rough. `n/a` is a");
         sb.AppendLine("workload an engine did not run (the reason is below).");
@@ -165,6 +166,41 @@ public static class MarkdownReport
         string tmp = path + ".tmp";
         File.WriteAllText(tmp, text);
         File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// The cost of a Hessian-vector product in gradients of the same loss (mlp-hvp-b256's time over mlp-grad-b256's)
+    /// per engine and thread count, with the curvature instruments' target for Aperture: at most 4.
+    /// </summary>
+    private static void AppendHvpCost(StringBuilder sb, ReportInput r)
+    {
+        var lines = new List<string>();
+        foreach (int t in r.Threads.OrderDescending())
+        {
+            var cells = new List<string>();
+            string met = "";
+            foreach (var id in Engines)
+            {
+                var grad = r.Results.FirstOrDefault(m => m.Workload.Name == "mlp-grad-b256" && m.Threads == t && m.Engine == id);
+                var hvp = r.Results.FirstOrDefault(m => m.Workload.Name == "mlp-hvp-b256" && m.Threads == t && m.Engine == id);
+                if (Figure(grad) is { } g && Figure(hvp) is { } h && h > 0)
+                {
+                    bool rough = grad!.Disturbed || hvp!.Disturbed;
+                    cells.Add(Fmt(g / h, "F2") + (rough ? "*" : ""));
+                    if (id == "aperture") met = (g / h <= 4 ? "yes" : "no") + (rough ? "*" : "");
+                }
+                else cells.Add("–");
+            }
+            if (cells.Any(c => c != "–")) lines.Add($"| {t} | {string.Join(" | ", cells)} | ≤ 4 | {met} |");
+        }
+        if (lines.Count == 0) return;
+        sb.AppendLine("Hessian-vector product cost in gradients of the same loss (MLP 784-256-256-10, cross-entropy, batch 256;");
+        sb.AppendLine("the gradient's throughput over the HVP's; Aperture forward-over-reverse, PyTorch double backward):");
+        sb.AppendLine();
+        sb.AppendLine("| Threads | Aperture | PyTorch | TorchSharp | Target (Aperture) | Met |");
+        sb.AppendLine("|--:|--:|--:|--:|---|:-:|");
+        foreach (var l in lines) sb.AppendLine(l);
+        sb.AppendLine();
     }
 
     private static double? Figure(Measurement? m) => m?.Median is { } v && double.IsFinite(v) ? v : null;

@@ -219,7 +219,39 @@ class Adam:
         return float(sum(p.detach().abs().sum() for p in self.params))
 
 
-KINDS = {"gemm": Gemm, "mlp-train": Mlp, "mlp-infer": Mlp, "lenet-train": LeNet5, "adam": Adam}
+class MlpCurvature:
+    """The gradient of a ReLU MLP's cross-entropy over its parameters, or a Hessian-vector product of the same loss
+    by double backward (reverse-over-reverse: the gradient with create_graph, then the gradient of <g, v>), the way
+    PyHessian and torch.autograd.functional.hvp compute it."""
+
+    def __init__(self, w, t):
+        layers = len(w["sizes"]) - 1
+        self.params = [param(t[f"{k}{i}"]) for i in range(layers) for k in ("w", "b")]
+        self.x, self.y = t["x"], t["y"]
+        self.hvp = w["kind"] == "mlp-hvp"
+        self.v = [t[f"v{k}{i}"] for i in range(layers) for k in ("w", "b")] if self.hvp else None
+
+    def loss(self):
+        h = self.x
+        n = len(self.params) // 2
+        for i in range(n):
+            h = F.linear(h, self.params[2 * i], self.params[2 * i + 1])
+            if i < n - 1:
+                h = F.relu(h)
+        return F.cross_entropy(h, self.y)
+
+    def step(self):
+        if not self.hvp:
+            return torch.autograd.grad(self.loss(), self.params)
+        g = torch.autograd.grad(self.loss(), self.params, create_graph=True)
+        return torch.autograd.grad(g, self.params, grad_outputs=self.v)
+
+    def check(self):
+        return float(sum(t.abs().sum() for t in self.step()))
+
+
+KINDS = {"gemm": Gemm, "mlp-train": Mlp, "mlp-infer": Mlp, "lenet-train": LeNet5, "adam": Adam,
+         "mlp-grad": MlpCurvature, "mlp-hvp": MlpCurvature}
 
 
 def main():

@@ -9,7 +9,7 @@ public sealed class NotPositiveDefiniteException(string message) : ArgumentExcep
 /// The matrices are small (hundreds of rows), so the algorithms are the plain textbook ones with a fixed loop order
 /// (bitwise deterministic).
 /// </summary>
-public static class Linalg
+public static partial class Linalg
 {
     /// <summary>
     /// The lower-triangular Cholesky factor L of a symmetric positive definite <paramref name="a"/> [n, n]
