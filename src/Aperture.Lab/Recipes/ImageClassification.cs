@@ -76,6 +76,9 @@ public static class ImageClassification
             throw new LabConfigException($"--save-every must be ≥ 0 steps, got {checkpoints.SaveEverySteps}");
         if (checkpoints is { SavePath: "" } or { ResumePath: "" }) throw new LabConfigException("a checkpoint path is empty");
         var clock = Stopwatch.StartNew();
+        var identity = Identity(options);
+        // A checkpoint of another run is refused before the data is read.
+        var resumeState = checkpoints?.ResumePath is { } resumePath ? ReadCheckpoint(resumePath, identity) : null;
         var data = FashionMnist.Load(options.DataDirectory);
         var (train, test) = Standardize(data.Train, data.Test, flatten: options.Model == "mlp");
 
@@ -94,8 +97,11 @@ public static class ImageClassification
                 progress?.Invoke(p);
             },
         };
-        var identity = Identity(options);
-        if (checkpoints?.ResumePath is { } resume) Resume(trainer, loader, resume, identity);
+        if (resumeState is not null)
+        {
+            try { trainer.LoadStateDict(resumeState, loader); }
+            catch (ArgumentException e) { throw new LabConfigException($"--resume '{checkpoints!.ResumePath}': {e.Message}"); }
+        }
         if (checkpoints?.SavePath is { } save)
         {
             Save(trainer, loader, save, identity);   // fails now, not after the first epoch, when the path is unwritable
@@ -129,12 +135,14 @@ public static class ImageClassification
         ["aperture.train.lr"] = o.EffectiveLearningRate.ToString("R", CultureInfo.InvariantCulture),
     };
 
-    private static void Resume(Trainer trainer, DataLoader loader, string path, Dictionary<string, string> identity)
+    /// <summary>Reads a checkpoint and checks that the run that wrote it had these options.</summary>
+    private static StateSnapshot ReadCheckpoint(string path, Dictionary<string, string> identity)
     {
+        StateSnapshot state;
         IReadOnlyDictionary<string, string> saved;
         try
         {
-            saved = trainer.Load(path, loader);
+            (state, saved) = Aperture.IO.Checkpoint.LoadState(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
@@ -148,6 +156,7 @@ public static class ImageClassification
             if (was != value)
                 throw new LabConfigException($"--resume '{path}': the checkpoint was written with {option} {was}, this run has {option} {value}; resume with the same options");
         }
+        return state;
     }
 
     private static void Save(Trainer trainer, DataLoader loader, string path, Dictionary<string, string> identity)
