@@ -80,7 +80,9 @@ public sealed class Trainer
     /// <summary>
     /// Trains for <paramref name="epochs"/> more epochs (continuing the epoch count) on <paramref name="train"/>,
     /// evaluating on <paramref name="validation"/> after each. Stops early when <see cref="StopTraining"/> is set.
-    /// Returns the history (of every epoch so far).
+    /// Returns the history (of every epoch so far). After <see cref="LoadStateDict"/> of a state taken mid-epoch, the
+    /// first of these epochs is the interrupted one, continued from its next batch (so <c>Fit(train, total − Epoch)</c>
+    /// finishes a run of <c>total</c> epochs either way).
     /// </summary>
     public History Fit(DataLoader train, int epochs, DataLoader? validation = null)
     {
