@@ -275,6 +275,7 @@ public class CheckpointResumeTests
         Assert.Contains("bad.ckpt", e.Message);
         Assert.Contains("'state.step'", e.Message);
         Assert.Contains("entries under 'optimizer.'", e.Message);
+        Assert.Contains("'aperture.scalar.optimizer.state.0.step'", e.Message);   // how an entry maps to the file's metadata keys
         Assert.Equal(before, Fingerprint(b, trainB));
     }
 

@@ -504,7 +504,12 @@ public sealed class Trainer
                 ? $"not a trainer checkpoint (no '{CheckpointKindKey}' metadata; write one with Trainer.Save)"
                 : $"'{CheckpointKindKey}' is '{kind}', expected '{CheckpointKind}'");
         try { LoadStateDict(state, train); }
-        catch (ArgumentException e) { throw new ArgumentException($"checkpoint '{path}': {Plain(e)}", nameof(path), e); }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(
+                $"checkpoint '{path}': {Plain(e)} (in the file, a scalar entry such as 'optimizer.state.0.step' is the metadata key " +
+                $"'{Aperture.IO.Checkpoint.ScalarPrefix}optimizer.state.0.step'; a tensor entry is a tensor of that name)", nameof(path), e);
+        }
         var user = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (k, v) in meta) if (k != CheckpointKindKey) user[k] = v;
         return user;
