@@ -167,7 +167,7 @@ public static class ImageClassification
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new LabConfigException($"--save '{path}': {e.Message}");
+            throw new LabConfigException($"--save '{path}': cannot write the checkpoint there ({e.Message})");
         }
     }
 
