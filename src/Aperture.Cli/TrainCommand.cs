@@ -22,14 +22,18 @@ internal static class TrainCommand
         var batch = new Option<int>("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 128 };
         var lr = new Option<double?>("--lr") { Description = "Adam's peak learning rate, cosine-annealed to 0 [default: 0.001 for mlp, 0.003 for lenet5]" };
         var json = new Option<string?>("--json") { Description = "write {model, data, epochs, seed, train_loss, test_accuracy, seconds} to this file" };
+        var save = new Option<string?>("--save") { Description = "save the whole training state to this file at the start, after every epoch and every --save-every steps (atomically)" };
+        var resume = new Option<string?>("--resume") { Description = "continue from a file written by --save (same options); the result is bit-identical to an uninterrupted run" };
+        var saveEvery = new Option<int>("--save-every") { Description = "optimizer steps between saves inside an epoch (0: only at epoch ends)", DefaultValueFactory = _ => 0 };
         var cmd = new Command("train", "Train a model on Fashion-MNIST with Adam and a cosine schedule, then report its test accuracy.")
         {
-            model, data, dataDir, epochs, seed, batch, lr, json,
+            model, data, dataDir, epochs, seed, batch, lr, json, save, resume, saveEvery,
         };
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
             var options = new TrainingOptions(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(epochs), r.GetValue(seed),
                 r.GetValue(batch), r.GetValue(lr), r.GetValue(dataDir));
+            var checkpoints = new TrainingCheckpoints(r.GetValue(save), r.GetValue(resume), r.GetValue(saveEvery));
             TrainingResult? result = null;
             AnsiConsole.Progress()
                 .AutoClear(false)
@@ -42,7 +46,7 @@ internal static class TrainCommand
                     {
                         task.Value = p.Epoch - 1 + (double)p.Batch / Math.Max(1, p.BatchesPerEpoch);
                         task.Description = Markup.Escape($"{options.Model}: epoch {p.Epoch}/{p.LastEpoch}, loss {p.Loss:F4}");
-                    }, cancel);
+                    }, cancel, checkpoints);
                     task.Value = options.Epochs;
                 });
             var res = result!;

@@ -80,4 +80,42 @@ public class ErrorMessageTests
         var inPlace = Assert.Throws<InvalidOperationException>(() => Ops.AddInPlace(x, Tensor.Ones([2])));
         Assert.Contains("NoGrad", inPlace.Message);
     }
+
+    [Fact]
+    public void Indexing_a_scalar_says_so()
+    {
+        var ex = Assert.Throws<IndexOutOfRangeException>(() => Tensor.Scalar(1)[0]);
+        Assert.Contains("0-d tensor", ex.Message);
+        Assert.Contains("Item()", ex.Message);
+        Assert.Contains("0-d tensor", Assert.Throws<IndexOutOfRangeException>(() => Ops.Select(Tensor.Scalar(1), 0, 0)).Message);
+        Assert.Contains("out of range", Assert.Throws<IndexOutOfRangeException>(() => Tensor.Zeros([2])[2]).Message);
+    }
+
+    [Theory]
+    [InlineData(2, 0, 1)]
+    [InlineData(0, 3, 1)]
+    [InlineData(0, 3, 0)]
+    public void Softmax_of_an_empty_tensor_is_empty_as_in_PyTorch(int rows, int cols, int axis)
+    {
+        var x = Tensor.Zeros([rows, cols]).RequiresGrad_();
+        var y = x.Softmax(axis);
+        Assert.Equal([rows, cols], y.Shape.ToArray());
+        Assert.Equal([rows, cols], Ops.LogSoftmax(x, axis).Shape.ToArray());
+        Ops.Sum(y).Backward();
+        Assert.Equal([rows, cols], x.Grad!.Shape.ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => x.Softmax(2));
+    }
+
+    [Fact]
+    public void A_tensor_larger_than_an_array_is_refused_up_front_with_its_size()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.Zeros([2147483647], DType.Float64));
+        Assert.Contains("float64", ex.Message);
+        Assert.Contains("[2147483647]", ex.Message);
+        Assert.Contains("17179869176 bytes", ex.Message);
+        Assert.Contains("more than the", ex.Message);
+        Assert.Throws<ArgumentException>(() => Tensor.Uninitialized([2147483600], DType.Float32));
+        using (TensorScope.Begin())
+            Assert.Contains("[2147483647]", Assert.Throws<ArgumentException>(() => Tensor.Zeros([2147483647], DType.Int64)).Message);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Aperture.Data;
 using Aperture.NN;
 using Aperture.Optim;
@@ -22,6 +23,16 @@ public sealed record TrainingOptions(string Model = "mlp", string Data = "fashio
     /// <summary>The learning rate used: <see cref="LearningRate"/>, or the model's default.</summary>
     public double EffectiveLearningRate => LearningRate ?? ImageClassification.DefaultLearningRate(Model);
 }
+
+/// <summary>Where <see cref="ImageClassification.Train"/> saves its whole training state, and from where it resumes.</summary>
+/// <param name="SavePath">
+/// The checkpoint to write (null: none): once before the first step (so an unwritable path fails at once), after
+/// every epoch, and every <paramref name="SaveEverySteps"/> steps. A run killed at any moment and resumed from it ends
+/// with the same bits as an uninterrupted run.
+/// </param>
+/// <param name="ResumePath">A checkpoint written by a run with the same options, to continue from (null: start afresh).</param>
+/// <param name="SaveEverySteps">Optimizer steps between saves inside an epoch (0: only at epoch ends).</param>
+public sealed record TrainingCheckpoints(string? SavePath = null, string? ResumePath = null, int SaveEverySteps = 0);
 
 /// <summary>The outcome of <see cref="ImageClassification.Train"/>.</summary>
 /// <param name="Options">What was trained.</param>
@@ -51,11 +62,23 @@ public static class ImageClassification
     /// <summary>The dataset names <see cref="Train"/> knows.</summary>
     public static IReadOnlyList<string> DataNames { get; } = ["fashion-mnist"];
 
-    /// <summary>Trains and tests; <paramref name="progress"/> receives the trainer's step and epoch reports.</summary>
-    public static TrainingResult Train(TrainingOptions options, Action<TrainingProgress>? progress = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Trains and tests; <paramref name="progress"/> receives the trainer's step and epoch reports. With
+    /// <paramref name="checkpoints"/>, the whole training state (model, Adam's moments and step counts, the schedule,
+    /// the shuffling generator, the epoch and the position inside it) is saved as training goes, and a run can resume
+    /// from such a file; the options must be those of the run that wrote it.
+    /// </summary>
+    public static TrainingResult Train(TrainingOptions options, Action<TrainingProgress>? progress = null, CancellationToken cancel = default,
+        TrainingCheckpoints? checkpoints = null)
     {
         Check(options);
+        if (checkpoints is { SaveEverySteps: < 0 })
+            throw new LabConfigException($"--save-every must be ≥ 0 steps, got {checkpoints.SaveEverySteps}");
+        if (checkpoints is { SavePath: "" } or { ResumePath: "" }) throw new LabConfigException("a checkpoint path is empty");
         var clock = Stopwatch.StartNew();
+        var identity = Identity(options);
+        // A checkpoint of another run is refused before the data is read.
+        var resumeState = checkpoints?.ResumePath is { } resumePath ? ReadCheckpoint(resumePath, identity) : null;
         var data = FashionMnist.Load(options.DataDirectory);
         var (train, test) = Standardize(data.Train, data.Test, flatten: options.Model == "mlp");
 
@@ -74,9 +97,78 @@ public static class ImageClassification
                 progress?.Invoke(p);
             },
         };
-        var history = trainer.Fit(loader, options.Epochs);
+        if (resumeState is not null)
+        {
+            try { trainer.LoadStateDict(resumeState, loader); }
+            catch (ArgumentException e) { throw new LabConfigException($"--resume '{checkpoints!.ResumePath}': {e.Message}"); }
+        }
+        if (checkpoints?.SavePath is { } save)
+        {
+            Save(trainer, loader, save, identity);   // fails now, not after the first epoch, when the path is unwritable
+            trainer.Callbacks.Add(new SaveCheckpoint(save, loader, checkpoints.SaveEverySteps, identity));
+        }
+        History history;
+        try
+        {
+            history = trainer.Fit(loader, options.Epochs - trainer.Epoch);
+        }
+        catch (IOException e) when (checkpoints?.SavePath is { } path)
+        {
+            throw new LabRunException($"--save '{path}': {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e) when (checkpoints?.SavePath is { } path)
+        {
+            throw new LabRunException($"--save '{path}': {e.Message}", e);
+        }
         var evaluation = trainer.Evaluate(new DataLoader(test, 1000));
         return new TrainingResult(options, data.Source, history.Last!.TrainLoss, evaluation.Accuracy ?? double.NaN, clock.Elapsed.TotalSeconds, history);
+    }
+
+    /// <summary>What a checkpoint records of the run that wrote it: everything that changes the bits (the data directory may move).</summary>
+    private static Dictionary<string, string> Identity(TrainingOptions o) => new(StringComparer.Ordinal)
+    {
+        ["aperture.train.model"] = o.Model,
+        ["aperture.train.data"] = o.Data,
+        ["aperture.train.epochs"] = o.Epochs.ToString(CultureInfo.InvariantCulture),
+        ["aperture.train.seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
+        ["aperture.train.batch_size"] = o.BatchSize.ToString(CultureInfo.InvariantCulture),
+        ["aperture.train.lr"] = o.EffectiveLearningRate.ToString("R", CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Reads a checkpoint and checks that the run that wrote it had these options.</summary>
+    private static StateSnapshot ReadCheckpoint(string path, Dictionary<string, string> identity)
+    {
+        StateSnapshot state;
+        IReadOnlyDictionary<string, string> saved;
+        try
+        {
+            (state, saved) = Aperture.IO.Checkpoint.LoadState(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new LabConfigException($"--resume '{path}': {e.Message}");
+        }
+        foreach (var (key, value) in identity)
+        {
+            string option = "--" + key["aperture.train.".Length..].Replace('_', '-');
+            if (!saved.TryGetValue(key, out var was))
+                throw new LabConfigException($"--resume '{path}': the checkpoint does not record {option}; it was not written by 'aperture train --save'");
+            if (was != value)
+                throw new LabConfigException($"--resume '{path}': the checkpoint was written with {option} {was}, this run has {option} {value}; resume with the same options");
+        }
+        return state;
+    }
+
+    private static void Save(Trainer trainer, DataLoader loader, string path, Dictionary<string, string> identity)
+    {
+        try
+        {
+            trainer.Save(path, loader, identity);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new LabConfigException($"--save '{path}': cannot write the checkpoint there ({e.Message})");
+        }
     }
 
     private static void Check(TrainingOptions o)

@@ -80,14 +80,35 @@ public sealed class DataLoader : IEnumerable<(Tensor Inputs, Tensor Targets)>
     }
 
     /// <summary>One epoch of batches. Each call starts a new epoch (drawing a new order when shuffling).</summary>
-    public IEnumerator<(Tensor Inputs, Tensor Targets)> GetEnumerator()
+    public IEnumerator<(Tensor Inputs, Tensor Targets)> GetEnumerator() => Enumerate(0);
+
+    /// <summary>
+    /// The rest of an epoch that was interrupted after <paramref name="firstBatch"/> batches: the epoch's order is drawn
+    /// and its number taken exactly as by a full pass (so the generator and <see cref="Epoch"/> must be where they stood
+    /// when the interrupted epoch began), and batches <paramref name="firstBatch"/>, …, last are produced; the skipped
+    /// ones are never built. <c>ResumeEpoch(0)</c> is a whole epoch. Used to resume training mid-epoch bitwise.
+    /// </summary>
+    public IEnumerable<(Tensor Inputs, Tensor Targets)> ResumeEpoch(int firstBatch)
+    {
+        if (firstBatch < 0 || firstBatch > BatchesPerEpoch)
+            throw new ArgumentOutOfRangeException(nameof(firstBatch), firstBatch, $"DataLoader.ResumeEpoch: an epoch has {BatchesPerEpoch} batches; the first batch to produce must be in [0, {BatchesPerEpoch}]");
+        return Rest(firstBatch);
+    }
+
+    private IEnumerable<(Tensor Inputs, Tensor Targets)> Rest(int firstBatch)
+    {
+        using var enumerator = Enumerate(firstBatch);
+        while (enumerator.MoveNext()) yield return enumerator.Current;
+    }
+
+    private IEnumerator<(Tensor Inputs, Tensor Targets)> Enumerate(int firstBatch)
     {
         var order = EpochOrder();
         int epoch = Epoch++;
         int batches = BatchesPerEpoch;
         if (Prefetch == 0)
         {
-            for (int b = 0; b < batches; b++) yield return Batch(order, b, epoch);
+            for (int b = firstBatch; b < batches; b++) yield return Batch(order, b, epoch);
             yield break;
         }
 
@@ -104,7 +125,7 @@ public sealed class DataLoader : IEnumerable<(Tensor Inputs, Tensor Targets)>
                 // whichever thread made it.
                 using var numerics = NumericsPolicy.Use(policy);
                 GradMode.Set(gradEnabled);
-                for (int b = 0; b < batches; b++) queue.Add(Batch(order, b, epoch), cancel.Token);
+                for (int b = firstBatch; b < batches; b++) queue.Add(Batch(order, b, epoch), cancel.Token);
             }
             catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
             catch (Exception e) { failure = ExceptionDispatchInfo.Capture(e); }

@@ -39,6 +39,7 @@ public static class Checkpoint
     /// <summary>Reads a checkpoint written by <see cref="Save"/>; a tensor under neither prefix is an error.</summary>
     public static CheckpointState Load(string path)
     {
+        RemoveStaleTemporaries(path);
         var file = SafeTensors.Load(path);
         var model = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var optimizer = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -77,6 +78,7 @@ public static class Checkpoint
     /// <summary>Reads a state written by <see cref="SaveState"/>, with the remaining (non-scalar) metadata.</summary>
     public static (StateSnapshot State, IReadOnlyDictionary<string, string> Metadata) LoadState(string path)
     {
+        RemoveStaleTemporaries(path);
         var file = SafeTensors.Load(path);
         var state = new StateSnapshot();
         foreach (var (k, t) in file.Tensors) state.Tensors[k] = t;
@@ -89,5 +91,15 @@ public static class Checkpoint
             state.Scalars[k[ScalarPrefix.Length..]] = d;
         }
         return (state, meta);
+    }
+
+    /// <summary>Removes what killed saves left next to <paramref name="path"/> (<see cref="AtomicFile.RemoveStaleTemporaries"/>).</summary>
+    private static void RemoveStaleTemporaries(string path)
+    {
+        if (string.IsNullOrEmpty(path)) return;   // SafeTensors.Load reports the bad argument
+        string? directory;
+        try { directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException) { return; }
+        if (!string.IsNullOrEmpty(directory)) AtomicFile.RemoveStaleTemporaries(directory);
     }
 }

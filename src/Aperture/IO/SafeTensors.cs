@@ -237,29 +237,43 @@ public static class SafeTensors
         }
         using (doc)
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object) throw Fail(name, $"the header is a JSON {root.ValueKind}, not an object");
-            metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var entries = new List<Entry>();
-            foreach (var property in root.EnumerateObject())
+            try
             {
-                string key = property.Name;
-                if (!seen.Add(key)) throw Fail(name, $"the header names '{key}' twice");
-                if (key == MetadataKey)
-                {
-                    if (property.Value.ValueKind != JsonValueKind.Object) throw Fail(name, $"'{MetadataKey}' is a JSON {property.Value.ValueKind}, not an object of strings");
-                    foreach (var m in property.Value.EnumerateObject())
-                    {
-                        if (m.Value.ValueKind != JsonValueKind.String) throw Fail(name, $"metadata '{m.Name}' is a JSON {m.Value.ValueKind}, not a string");
-                        if (!metadata.TryAdd(m.Name, m.Value.GetString()!)) throw Fail(name, $"metadata names '{m.Name}' twice");
-                    }
-                    continue;
-                }
-                entries.Add(ParseEntry(key, property.Value, name));
+                return ReadHeader(doc, name, out metadata);
             }
-            return entries;
+            catch (InvalidOperationException e)
+            {
+                // JSON allows an escaped lone UTF-16 surrogate ("\ud800"), which is valid JSON and valid UTF-8 but no
+                // Unicode text; System.Text.Json reports it only when the string is decoded, with this exception.
+                throw Fail(name, "the header holds a string that is not valid Unicode (an escaped lone UTF-16 surrogate such as \\ud800) in a tensor name, a dtype or the metadata", e);
+            }
         }
+    }
+
+    private static List<Entry> ReadHeader(JsonDocument doc, string name, out Dictionary<string, string> metadata)
+    {
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw Fail(name, $"the header is a JSON {root.ValueKind}, not an object");
+        metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var entries = new List<Entry>();
+        foreach (var property in root.EnumerateObject())
+        {
+            string key = property.Name;
+            if (!seen.Add(key)) throw Fail(name, $"the header names '{key}' twice");
+            if (key == MetadataKey)
+            {
+                if (property.Value.ValueKind != JsonValueKind.Object) throw Fail(name, $"'{MetadataKey}' is a JSON {property.Value.ValueKind}, not an object of strings");
+                foreach (var m in property.Value.EnumerateObject())
+                {
+                    if (m.Value.ValueKind != JsonValueKind.String) throw Fail(name, $"metadata '{m.Name}' is a JSON {m.Value.ValueKind}, not a string");
+                    if (!metadata.TryAdd(m.Name, m.Value.GetString()!)) throw Fail(name, $"metadata names '{m.Name}' twice");
+                }
+                continue;
+            }
+            entries.Add(ParseEntry(key, property.Value, name));
+        }
+        return entries;
     }
 
     private static Entry ParseEntry(string tensor, JsonElement value, string name)

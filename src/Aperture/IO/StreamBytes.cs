@@ -51,6 +51,25 @@ internal static class StreamBytes
         return all;
     }
 
+    /// <summary>
+    /// Reads exactly <paramref name="count"/> bytes as a list of chunks (no final concatenation, so the caller can copy
+    /// them once into their destination), or returns null with <paramref name="read"/> set to what the stream held.
+    /// </summary>
+    public static List<byte[]>? ReadChunks(Stream s, long count, out long read)
+    {
+        var chunks = new List<byte[]>();
+        read = 0;
+        while (read < count)
+        {
+            var chunk = new byte[(int)Math.Min(ChunkSize, count - read)];
+            int got = ReadFully(s, chunk);
+            read += got;
+            if (got < chunk.Length) return null;
+            chunks.Add(chunk);
+        }
+        return chunks;
+    }
+
     /// <summary>True when the stream has at least one more byte.</summary>
     public static bool HasMore(Stream s) => s.ReadByte() >= 0;
 }

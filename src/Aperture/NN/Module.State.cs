@@ -38,6 +38,18 @@ public abstract partial class Module
     /// </summary>
     public LoadResult LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
     {
+        var (result, apply) = PrepareLoad(stateDict, strict);
+        apply();
+        return result;
+    }
+
+    /// <summary>
+    /// Checks <paramref name="stateDict"/> completely, converts what needs converting, and returns the action that
+    /// writes it (which cannot fail): <see cref="Trainer"/> checks the model, the optimizer and the schedule this way
+    /// before changing any of them.
+    /// </summary>
+    internal (LoadResult Result, Action Apply) PrepareLoad(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
+    {
         ArgumentNullException.ThrowIfNull(stateDict);
         var expected = new List<(string Key, Module Owner, string Local, char Kind)>();
         foreach (var (name, m) in NamedModules())
@@ -57,6 +69,7 @@ public abstract partial class Module
         var errors = new List<string>();
         if (strict && missing.Count > 0) errors.Add($"missing keys: {string.Join(", ", missing)}");
         if (strict && unexpected.Count > 0) errors.Add($"unexpected keys: {string.Join(", ", unexpected)}");
+        var writes = new List<(Module Owner, string Local, char Kind, Tensor Value)>();
         foreach (var (key, owner, local, kind) in expected)
         {
             if (!stateDict.TryGetValue(key, out var value)) continue;
@@ -65,6 +78,7 @@ public abstract partial class Module
             {
                 if (!GeneratorState.IsState(value))
                     errors.Add($"'{key}' should be a saved generator (int64 of shape [3]), got {value.DType.Name()} of shape {Shapes.Format(value.Shape)}");
+                else writes.Add((owner, local, kind, value));
                 continue;
             }
             var target = kind == 'p' ? owner._parameters[local]! : owner._buffers[local];
@@ -72,23 +86,36 @@ public abstract partial class Module
                 errors.Add($"'{key}' has shape {Shapes.Format(value.Shape)} in the state dict but {Shapes.Format(target.Shape)} in {owner.Describe()}");
             else if (value.DType != target.DType && !(value.DType.IsFloatingPoint() && target.DType.IsFloatingPoint()))
                 errors.Add($"'{key}' is {value.DType.Name()} in the state dict but {target.DType.Name()} in {owner.Describe()}");
+            else writes.Add((owner, local, kind, value));
         }
         if (errors.Count > 0)
             throw new ArgumentException($"LoadStateDict into {Describe()}: {string.Join("; ", errors)}", nameof(stateDict));
 
+        // Conversions happen now, so that writing cannot fail half-way (and never into a recycling scope's pools).
+        using (TensorScope.Suspend())
         using (Autodiff.NoGrad())
-        {
-            foreach (var (key, owner, local, kind) in expected)
+            for (int i = 0; i < writes.Count; i++)
             {
-                if (!stateDict.TryGetValue(key, out var value)) continue;
-                switch (kind)
+                var (owner, local, kind, value) = writes[i];
+                if (kind == 'g') continue;
+                var target = kind == 'p' ? owner._parameters[local]! : owner._buffers[local];
+                var source = value.DType == target.DType ? value : value.To(target.DType);
+                writes[i] = (owner, local, kind, source);
+            }
+        return (new LoadResult(missing, unexpected), () =>
+        {
+            using (Autodiff.NoGrad())
+            {
+                foreach (var (owner, local, kind, value) in writes)
                 {
-                    case 'p': Ops.CopyInPlace(owner._parameters[local]!, value); break;
-                    case 'b': Ops.CopyInPlace(owner._buffers[local], value); break;
-                    default: owner._generators[local] = GeneratorState.Restore(owner._generators[local], value); break;
+                    switch (kind)
+                    {
+                        case 'p': Ops.CopyInPlace(owner._parameters[local]!, value); break;
+                        case 'b': Ops.CopyInPlace(owner._buffers[local], value); break;
+                        default: owner._generators[local] = GeneratorState.Restore(owner._generators[local], value); break;
+                    }
                 }
             }
-        }
-        return new LoadResult(missing, unexpected);
+        });
     }
 }

@@ -330,6 +330,7 @@ public static partial class Ops
     /// <summary>The sub-tensor at <paramref name="index"/> along <paramref name="axis"/>, with that dimension removed (a view).</summary>
     public static Tensor Select(Tensor x, int axis, int index)
     {
+        if (x.Rank == 0) throw new IndexOutOfRangeException($"select: a 0-d tensor (a scalar) has no dimension to index; read its value with Item()");
         int a = Shapes.NormalizeAxis("select", axis, x.Rank);
         int n = x.Shape[a];
         int i = index < 0 ? index + n : index;

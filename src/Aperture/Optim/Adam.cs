@@ -79,6 +79,14 @@ public class Adam : GradientOptimizer
     public RoundingMode Rounding { get; init; } = RoundingMode.NearestEven;
 
     /// <inheritdoc/>
+    protected override IReadOnlyCollection<string>? StateBufferNames => MomentNames;
+
+    /// <inheritdoc/>
+    protected override IEnumerable<string> RequiredStateBuffers(ParamGroup group) => MomentNames;
+
+    private static readonly string[] MomentNames = ["exp_avg", "exp_avg_sq"];
+
+    /// <inheritdoc/>
     protected override void Validate(ParamGroup group, int index)
     {
         Require(group, index, "lr", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");

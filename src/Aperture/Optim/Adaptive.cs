@@ -31,6 +31,12 @@ public sealed class Adagrad : GradientOptimizer
         }) => ValidateGroups();
 
     /// <inheritdoc/>
+    protected override IReadOnlyCollection<string>? StateBufferNames => ["sum"];
+
+    /// <inheritdoc/>
+    protected override IEnumerable<string> RequiredStateBuffers(ParamGroup group) => ["sum"];
+
+    /// <inheritdoc/>
     protected override void Validate(ParamGroup group, int index)
     {
         Require(group, index, "lr", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");
@@ -100,6 +106,13 @@ public sealed class RMSprop : GradientOptimizer
 
     /// <summary>Whether the second moment is centered by the running mean of the gradient.</summary>
     public bool Centered { get; }
+
+    /// <inheritdoc/>
+    protected override IReadOnlyCollection<string>? StateBufferNames => ["square_avg", "grad_avg", "momentum_buffer"];
+
+    /// <inheritdoc/>
+    /// <remarks>The momentum buffer starts from zeros when momentum is first used, as in PyTorch, so it is not required.</remarks>
+    protected override IEnumerable<string> RequiredStateBuffers(ParamGroup group) => Centered ? ["square_avg", "grad_avg"] : ["square_avg"];
 
     /// <inheritdoc/>
     protected override void Validate(ParamGroup group, int index)
@@ -182,6 +195,12 @@ public sealed class Adadelta : GradientOptimizer
             ["eps"] = eps,
             ["weight_decay"] = weightDecay,
         }) => ValidateGroups();
+
+    /// <inheritdoc/>
+    protected override IReadOnlyCollection<string>? StateBufferNames => ["square_avg", "acc_delta"];
+
+    /// <inheritdoc/>
+    protected override IEnumerable<string> RequiredStateBuffers(ParamGroup group) => ["square_avg", "acc_delta"];
 
     /// <inheritdoc/>
     protected override void Validate(ParamGroup group, int index)

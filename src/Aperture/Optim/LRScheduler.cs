@@ -59,21 +59,47 @@ public abstract class LRScheduler
         return d;
     }
 
-    /// <summary>Restores a state from <see cref="StateDict"/> and sets the learning rates it implies.</summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, double> state)
+    /// <summary>
+    /// Restores a state from <see cref="StateDict"/> and sets the learning rates it implies. Everything is checked
+    /// first (t a whole number ≥ 0, one finite base rate ≥ 0 per group, no other key); a failed load changes nothing.
+    /// </summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, double> state) => PrepareLoad(state)();
+
+    /// <summary>Checks <paramref name="state"/> completely and returns the action that applies it (which cannot fail).</summary>
+    internal Action PrepareLoad(IReadOnlyDictionary<string, double> state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (!state.TryGetValue("t", out var t) || t < 0 || t != Math.Floor(t))
-            throw new ArgumentException($"{GetType().Name}.LoadStateDict: missing or invalid 't'", nameof(state));
+        string name = GetType().Name;
+        var errors = new List<string>();
+        if (!state.TryGetValue("t", out var t)) errors.Add("missing 't'");
+        else if (!(t >= 0 && t <= 9007199254740992.0 && t == Math.Floor(t)))
+            errors.Add($"'t' = {t.ToString("R", System.Globalization.CultureInfo.InvariantCulture)} is not a whole number ≥ 0");
         var rates = new double[_baseRates.Length];
         for (int g = 0; g < rates.Length; g++)
+        {
             if (!state.TryGetValue($"base_lr.{g}", out rates[g]))
-                throw new ArgumentException($"{GetType().Name}.LoadStateDict: missing 'base_lr.{g}' (the optimizer has {rates.Length} groups)", nameof(state));
-        if (state.ContainsKey($"base_lr.{rates.Length}"))
-            throw new ArgumentException($"{GetType().Name}.LoadStateDict: the saved schedule has more than {rates.Length} groups", nameof(state));
-        rates.CopyTo(_baseRates, 0);
-        T = (long)t;
-        Apply();
+                errors.Add($"missing 'base_lr.{g}' (the optimizer has {rates.Length} groups)");
+            else if (!(rates[g] >= 0 && double.IsFinite(rates[g])))
+                errors.Add($"'base_lr.{g}' = {rates[g].ToString("R", System.Globalization.CultureInfo.InvariantCulture)} is not a finite number ≥ 0");
+        }
+        foreach (var key in state.Keys)
+        {
+            if (key == "t") continue;
+            if (key.StartsWith("base_lr.", StringComparison.Ordinal)
+                && int.TryParse(key.AsSpan(8), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int g))
+            {
+                if (g >= rates.Length) errors.Add($"'{key}': the saved schedule has more than {rates.Length} groups");
+                continue;
+            }
+            errors.Add($"unexpected key '{key}'");
+        }
+        if (errors.Count > 0) throw new ArgumentException($"{name}.LoadStateDict: {string.Join("; ", errors)}", nameof(state));
+        return () =>
+        {
+            rates.CopyTo(_baseRates, 0);
+            T = (long)t;
+            Apply();
+        };
     }
 }
 

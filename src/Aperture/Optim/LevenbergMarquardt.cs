@@ -321,9 +321,15 @@ public sealed class LevenbergMarquardt : Optimizer
     /// <inheritdoc/>
     protected override void CheckExtra(StateSnapshot state, List<string> errors)
     {
-        if (!state.Scalars.TryGetValue("lambda", out var l) || !(l > 0)) errors.Add("missing or invalid 'lambda'");
-        if (!state.Scalars.TryGetValue("nu", out var nu) || !(nu >= 2)) errors.Add("missing or invalid 'nu'");
+        if (!state.Scalars.TryGetValue("lambda", out var l) || !(l > 0 && double.IsFinite(l))) errors.Add("missing or invalid 'lambda' (a finite number > 0)");
+        if (!state.Scalars.TryGetValue("nu", out var nu) || !(nu >= 2 && double.IsFinite(nu))) errors.Add("missing or invalid 'nu' (a finite number ≥ 2)");
     }
+
+    /// <inheritdoc/>
+    protected override bool IsExtraScalar(string key) => key is "lambda" or "nu" or "loss";
+
+    /// <inheritdoc/>
+    protected override IReadOnlyCollection<string>? StateBufferNames => [];
 
     /// <inheritdoc/>
     protected override void LoadExtra(StateSnapshot state)

@@ -249,53 +249,152 @@ public abstract class Optimizer
     /// <summary>
     /// Restores a state from <see cref="StateDict"/> into an optimizer over parameters of the same shapes in the
     /// same groups (for example a fresh optimizer over a freshly built model). Everything is checked before
-    /// anything changes; a mismatch is an error naming the entry.
+    /// anything changes, and a failed load leaves the optimizer as it was: a key that names no parameter or group, a
+    /// buffer of the wrong shape or dtype or of a name this optimizer does not keep, a parameter that has stepped but
+    /// lacks a buffer its update needs, a step count that is not a whole number ≥ 0, and hyper-parameters this
+    /// optimizer would refuse (eps NaN, beta2 = 1, …; the same checks as its constructor) are errors naming the entry.
     /// </summary>
-    public void LoadStateDict(StateSnapshot state)
+    public void LoadStateDict(StateSnapshot state) => PrepareLoad(state)();
+
+    /// <summary>
+    /// Checks <paramref name="state"/> completely and returns the action that applies it; the action cannot fail.
+    /// <see cref="Aperture.NN.Trainer"/> checks the model, optimizer and schedule this way before applying any of them.
+    /// </summary>
+    internal Action PrepareLoad(StateSnapshot state)
     {
         ArgumentNullException.ThrowIfNull(state);
         var errors = new List<string>();
         var paramsByIndex = Parameters().ToArray();
+        var groupOfParam = new int[paramsByIndex.Length];
+        for (int g = 0, k = 0; g < _groups.Length; g++)
+            for (int j = 0; j < _groups[g].Parameters.Count; j++) groupOfParam[k++] = g;
+
+        // Hyper-parameters: every option of every group, nothing more, and values the optimizer accepts.
+        var newOptions = new Dictionary<string, double>[_groups.Length];
         for (int g = 0; g < _groups.Length; g++)
+        {
+            newOptions[g] = new Dictionary<string, double>(StringComparer.Ordinal);
             foreach (var key in _groups[g].Options.Keys)
-                if (!state.Scalars.ContainsKey($"param_groups.{g}.{key}")) errors.Add($"missing option param_groups.{g}.{key}");
-        if (state.Scalars.Keys.Any(k => k.StartsWith($"param_groups.{_groups.Length}.", StringComparison.Ordinal)))
-            errors.Add($"the saved state has more than {_groups.Length} parameter groups");
+                if (state.Scalars.TryGetValue($"param_groups.{g}.{key}", out var v)) newOptions[g][key] = v;
+                else errors.Add($"missing option param_groups.{g}.{key}");
+        }
+
         var newState = new Dictionary<int, ParameterState>();
+        ParameterState StateAt(int i) => newState.TryGetValue(i, out var st) ? st : newState[i] = new ParameterState();
+        var allowed = StateBufferNames;
         foreach (var (key, t) in state.Tensors)
         {
+            if (t is null) { errors.Add($"tensor '{key}' is null"); continue; }
             if (!TryParseStateKey(key, out int i, out var name)) { if (!IsExtraTensor(key)) errors.Add($"unexpected tensor '{key}'"); continue; }
             if (i >= paramsByIndex.Length) { errors.Add($"'{key}' is for parameter {i}, but the optimizer has {paramsByIndex.Length}"); continue; }
+            if (name == "step") { errors.Add($"'{key}' is a tensor, but a step count is a scalar"); continue; }
+            if (allowed is not null && !allowed.Contains(name))
+            {
+                errors.Add($"'{key}' names a buffer '{name}' that {Name} does not keep (its buffers: {string.Join(", ", allowed)})");
+                continue;
+            }
             var p = paramsByIndex[i];
             if (!Shapes.Equal(t.Shape, p.Shape) || t.DType != p.DType)
             {
                 errors.Add($"'{key}' is {t.DType.Name()} {Shapes.Format(t.Shape)} but parameter {i} is {p.DType.Name()} {Shapes.Format(p.Shape)}");
                 continue;
             }
-            if (!newState.TryGetValue(i, out var st)) newState[i] = st = new ParameterState();
-            st.Buffers[name] = StridedCopy.ToContiguous(t);
+            StateAt(i).Buffers[name] = t;
         }
+        double stepCount = 0;
         foreach (var (key, v) in state.Scalars)
         {
-            if (!key.StartsWith("state.", StringComparison.Ordinal) || !key.EndsWith(".step", StringComparison.Ordinal)) continue;
-            if (!int.TryParse(key.AsSpan(6, key.Length - 11), NumberStyles.None, CultureInfo.InvariantCulture, out int i) || i >= paramsByIndex.Length)
+            if (key == "step_count")
             {
-                errors.Add($"'{key}' names no parameter of this optimizer ({paramsByIndex.Length} parameters)");
+                if (!IsCount(v)) errors.Add($"'step_count' = {Format(v)} is not a whole number ≥ 0");
+                else stepCount = v;
                 continue;
             }
-            if (!newState.TryGetValue(i, out var st)) newState[i] = st = new ParameterState();
-            st.Step = (long)v;
+            if (key.StartsWith("param_groups.", StringComparison.Ordinal))
+            {
+                if (!TryParseGroupKey(key, out int g, out var option) || g >= _groups.Length)
+                    errors.Add(g >= _groups.Length && g >= 0
+                        ? $"'{key}' is for parameter group {g}, but the optimizer has {_groups.Length} (the saved state has more groups)"
+                        : $"'{key}' names no parameter group option (expected param_groups.{{group}}.{{option}})");
+                else if (!_groups[g].Has(option))
+                    errors.Add($"'{key}' names an option '{option}' that {Name} does not have (its options: {string.Join(", ", _defaults.Keys)})");
+                continue;
+            }
+            if (!key.StartsWith("state.", StringComparison.Ordinal)) { if (!IsExtraScalar(key)) errors.Add($"unexpected scalar '{key}'"); continue; }
+            if (!TryParseStateKey(key, out int pi, out var field) || field != "step")
+            {
+                errors.Add($"scalar '{key}' is not a per-parameter step count (expected state.{{parameter index}}.step)");
+                continue;
+            }
+            if (pi >= paramsByIndex.Length) { errors.Add($"'{key}' names no parameter of this optimizer ({paramsByIndex.Length} parameters)"); continue; }
+            if (!IsCount(v)) { errors.Add($"'{key}' = {Format(v)} is not a whole number ≥ 0"); continue; }
+            StateAt(pi).Step = (long)v;
+        }
+
+        if (errors.Count == 0)
+        {
+            // The same checks as the constructor, on the values that would be loaded.
+            for (int g = 0; g < _groups.Length; g++)
+            {
+                var probe = new ParamGroup(_groups[g].Parameters);
+                foreach (var (k, v) in newOptions[g]) probe[k] = v;
+                try { Validate(probe, g); }
+                catch (ArgumentException e) { errors.Add($"the saved hyper-parameters are invalid: {e.Message.Split(" (Parameter ")[0]}"); }
+            }
+            foreach (var (i, st) in newState)
+            {
+                if (st.Step == 0) continue;
+                var probe = new ParamGroup(_groups[groupOfParam[i]].Parameters);
+                foreach (var (k, v) in newOptions[groupOfParam[i]]) probe[k] = v;
+                foreach (var required in RequiredStateBuffers(probe))
+                    if (!st.Buffers.ContainsKey(required))
+                        errors.Add($"parameter {i} has taken {st.Step} steps but its state lacks 'state.{i}.{required}'");
+            }
         }
         CheckExtra(state, errors);
         if (errors.Count > 0) throw new ArgumentException($"{Name}.LoadStateDict: {string.Join("; ", errors)}", nameof(state));
 
-        for (int g = 0; g < _groups.Length; g++)
-            foreach (var key in _groups[g].Options.Keys.ToList()) _groups[g][key] = state.Scalars[$"param_groups.{g}.{key}"];
-        _state.Clear();
-        foreach (var (i, st) in newState) _state[paramsByIndex[i]] = st;
-        StepCount = state.Scalars.TryGetValue("step_count", out var sc) ? (long)sc : 0;
-        LoadExtra(state);
+        // Copies made now, so that the returned action only assigns.
+        foreach (var st in newState.Values)
+            foreach (var name in st.Buffers.Keys.ToList()) st.Buffers[name] = StridedCopy.ToContiguous(st.Buffers[name]);
+        return () =>
+        {
+            for (int g = 0; g < _groups.Length; g++)
+                foreach (var (key, v) in newOptions[g]) _groups[g][key] = v;
+            _state.Clear();
+            foreach (var (i, st) in newState) _state[paramsByIndex[i]] = st;
+            StepCount = (long)stepCount;
+            LoadExtra(state);
+        };
     }
+
+    private static bool IsCount(double v) => v >= 0 && v <= 9007199254740992.0 && v == Math.Floor(v);
+
+    private static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static bool TryParseGroupKey(string key, out int group, out string option)
+    {
+        group = -1;
+        option = "";
+        const int start = 13;   // "param_groups.".Length
+        int dot = key.IndexOf('.', start);
+        if (dot < 0 || !int.TryParse(key.AsSpan(start, dot - start), NumberStyles.None, CultureInfo.InvariantCulture, out group)) return false;
+        option = key[(dot + 1)..];
+        return option.Length > 0;
+    }
+
+    /// <summary>
+    /// Every buffer name this optimizer may keep for a parameter (e.g. Adam's <c>exp_avg</c>, <c>exp_avg_sq</c>): a
+    /// saved state holding any other name is refused at load. Null (the default, for optimizers that do not declare
+    /// theirs) accepts any name.
+    /// </summary>
+    protected virtual IReadOnlyCollection<string>? StateBufferNames => null;
+
+    /// <summary>
+    /// The buffers a parameter of <paramref name="group"/> (with the options being loaded) always holds once it has
+    /// taken a step; a saved state that lacks one is refused at load rather than restarted silently from zeros.
+    /// </summary>
+    protected virtual IEnumerable<string> RequiredStateBuffers(ParamGroup group) => [];
 
     private static bool TryParseStateKey(string key, out int index, out string name)
     {
@@ -319,4 +418,7 @@ public abstract class Optimizer
 
     /// <summary>True for a tensor key that <see cref="SaveExtra"/> writes (not a per-parameter entry).</summary>
     protected virtual bool IsExtraTensor(string key) => false;
+
+    /// <summary>True for a scalar key that <see cref="SaveExtra"/> writes (not a group option or a step count).</summary>
+    protected virtual bool IsExtraScalar(string key) => false;
 }

@@ -39,6 +39,10 @@ public sealed class SGD : GradientOptimizer
     public bool Nesterov { get; }
 
     /// <inheritdoc/>
+    /// <remarks>The momentum buffer is not required: PyTorch's SGD starts it from the gradient at the first step that has momentum, and so does this one.</remarks>
+    protected override IReadOnlyCollection<string>? StateBufferNames => ["momentum_buffer"];
+
+    /// <inheritdoc/>
     protected override void Validate(ParamGroup group, int index)
     {
         Require(group, index, "lr", v => v >= 0 && double.IsFinite(v), "a finite number ≥ 0");

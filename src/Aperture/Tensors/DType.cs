@@ -58,21 +58,44 @@ public static class DTypes
         _ => throw new ArgumentException($"no dtype holds a {buffer.GetType().Name}"),
     };
 
-    internal static Array Allocate(DType dtype, int length) => dtype switch
-    {
-        DType.Float32 => GC.AllocateUninitializedArray<float>(length),
-        DType.Float64 => GC.AllocateUninitializedArray<double>(length),
-        DType.Int64 => GC.AllocateUninitializedArray<long>(length),
-        DType.Bool => new bool[length],
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
-    };
+    /// <summary>
+    /// A buffer of <paramref name="length"/> uninitialized elements (zeroed for bool). A length beyond what one array
+    /// holds is refused up front, and a failed allocation names the shape and the bytes asked for, instead of the
+    /// runtime's bare <see cref="OutOfMemoryException"/>.
+    /// </summary>
+    internal static Array Allocate(DType dtype, int length, ReadOnlySpan<int> shape = default) => AllocateChecked(dtype, length, shape, zeroed: false);
 
-    internal static Array AllocateZeroed(DType dtype, int length) => dtype switch
+    /// <summary>A buffer of <paramref name="length"/> zeros (see <see cref="Allocate"/> for the checks).</summary>
+    internal static Array AllocateZeroed(DType dtype, int length, ReadOnlySpan<int> shape = default) => AllocateChecked(dtype, length, shape, zeroed: true);
+
+    private static Array AllocateChecked(DType dtype, int length, ReadOnlySpan<int> shape, bool zeroed)
     {
-        DType.Float32 => new float[length],
-        DType.Float64 => new double[length],
-        DType.Int64 => new long[length],
-        DType.Bool => new bool[length],
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
-    };
+        if ((uint)length > (uint)Array.MaxLength)
+            throw new ArgumentException($"{Describe(dtype, length, shape)}: more than the {Array.MaxLength} elements one .NET array (and so one Aperture tensor) can hold");
+        try
+        {
+            return (dtype, zeroed) switch
+            {
+                (DType.Float32, false) => GC.AllocateUninitializedArray<float>(length),
+                (DType.Float64, false) => GC.AllocateUninitializedArray<double>(length),
+                (DType.Int64, false) => GC.AllocateUninitializedArray<long>(length),
+                (DType.Float32, true) => new float[length],
+                (DType.Float64, true) => new double[length],
+                (DType.Int64, true) => new long[length],
+                (DType.Bool, _) => new bool[length],
+                _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
+            };
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new OutOfMemoryException($"{Describe(dtype, length, shape)}: the allocation failed; not enough memory", e);
+        }
+    }
+
+    private static string Describe(DType dtype, int length, ReadOnlySpan<int> shape)
+    {
+        long bytes = (long)length * dtype.SizeOf();
+        string what = shape.IsEmpty && length != 1 ? $"{length} elements" : $"shape {Shapes.Format(shape)}";
+        return $"a {dtype.Name()} tensor of {what} needs {bytes} bytes ({bytes / (1024.0 * 1024 * 1024):0.##} GiB)";
+    }
 }

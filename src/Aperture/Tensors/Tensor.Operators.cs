@@ -123,7 +123,9 @@ public sealed partial class Tensor
     public Tensor Select(int axis, int index) => Ops.Select(this, axis, index);
     /// <summary>The sub-tensor at <paramref name="index"/> along the first dimension (a view), like <c>x[i]</c>.</summary>
     [System.Runtime.CompilerServices.IndexerName("Index")]
-    public Tensor this[int index] => Ops.Select(this, 0, index);
+    public Tensor this[int index] => Rank == 0
+        ? throw new IndexOutOfRangeException($"x[{index}]: a 0-d tensor (a scalar) has no dimension to index; read its value with Item()")
+        : Ops.Select(this, 0, index);
     /// <summary>See <see cref="Ops.Contiguous"/>.</summary>
     public Tensor Contiguous() => Ops.Contiguous(this);
     /// <summary>See <see cref="Ops.Clone"/>.</summary>

@@ -79,7 +79,7 @@ public sealed partial class Tensor
     {
         if (TensorArena.Current is { } arena) return arena.Empty(shape, dtype, zeroed: false);
         var s = shape.ToArray();
-        return new Tensor(DTypes.Allocate(dtype, Shapes.Numel(s)), 0, s, Shapes.ContiguousStrides(s), dtype);
+        return new Tensor(DTypes.Allocate(dtype, Shapes.Numel(s), s), 0, s, Shapes.ContiguousStrides(s), dtype);
     }
 
     /// <summary>A new contiguous tensor of zeros (internal: no argument checks beyond the shape).</summary>
@@ -87,7 +87,7 @@ public sealed partial class Tensor
     {
         if (TensorArena.Current is { } arena) return arena.Empty(shape, dtype, zeroed: true);
         var s = shape.ToArray();
-        return new Tensor(DTypes.AllocateZeroed(dtype, Shapes.Numel(s)), 0, s, Shapes.ContiguousStrides(s), dtype);
+        return new Tensor(DTypes.AllocateZeroed(dtype, Shapes.Numel(s), s), 0, s, Shapes.ContiguousStrides(s), dtype);
     }
 
     /// <summary>The element type.</summary>
@@ -116,6 +116,10 @@ public sealed partial class Tensor
 
     internal static bool ComputeContiguous(int[] shape, int[] strides)
     {
+        // No elements, nothing to lay out: an empty tensor is contiguous whatever its strides (its shape [2, 0] has
+        // row-major strides [1, 1], which the loop below would otherwise call non-contiguous).
+        foreach (int d in shape)
+            if (d == 0) return true;
         int expected = 1;
         for (int i = shape.Length - 1; i >= 0; i--)
         {

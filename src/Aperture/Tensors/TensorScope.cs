@@ -91,7 +91,7 @@ internal sealed class TensorArena
     public Tensor Empty(ReadOnlySpan<int> shape, DType dtype, bool zeroed)
     {
         int n = Shapes.Numel(shape);
-        var buffer = RentBuffer(dtype, n);
+        var buffer = RentBuffer(dtype, n, shape);
         if (zeroed) Array.Clear(buffer);
         var t = RentTensor(shape.Length);
         if (t is null) return Track(new Tensor(buffer, 0, shape.ToArray(), Shapes.ContiguousStrides(shape), dtype));
@@ -126,10 +126,10 @@ internal sealed class TensorArena
         return t;
     }
 
-    private Array RentBuffer(DType dtype, int length)
+    private Array RentBuffer(DType dtype, int length, ReadOnlySpan<int> shape)
     {
         long key = (long)dtype << 32 | (uint)length;
-        var buffer = _freeBuffers.TryGetValue(key, out var stack) && stack.Count > 0 ? stack.Pop() : DTypes.Allocate(dtype, length);
+        var buffer = _freeBuffers.TryGetValue(key, out var stack) && stack.Count > 0 ? stack.Pop() : DTypes.Allocate(dtype, length, shape);
         _liveBuffers.Add(buffer);
         return buffer;
     }

@@ -14,6 +14,30 @@ public class DataLoaderTests
 
     private static List<long[]> Epoch(DataLoader loader) => loader.Select(b => b.Targets.ToArray<long>()).ToList();
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void ResumeEpochProducesTheRestOfTheSameEpoch(int prefetch)
+    {
+        var full = new DataLoader(Numbers(23), 5, shuffle: true, generator: new Generator(8), prefetch: prefetch);
+        Epoch(full);
+        var second = Epoch(full);
+        var resumed = new DataLoader(Numbers(23), 5, shuffle: true, generator: new Generator(8), prefetch: prefetch);
+        Epoch(resumed);
+        ulong offset = resumed.Generator!.Offset;
+        foreach (int first in new[] { 0, 2, 5 })
+        {
+            resumed.Generator.Offset = offset;
+            resumed.Epoch = 1;
+            var rest = resumed.ResumeEpoch(first).Select(b => b.Targets.ToArray<long>()).ToList();
+            Assert.Equal(second.Skip(first), rest);
+            Assert.Equal(2, resumed.Epoch);
+        }
+        Assert.Equal(full.Generator!.Offset, resumed.Generator.Offset);
+        Assert.Throws<ArgumentOutOfRangeException>(() => resumed.ResumeEpoch(6));
+        Assert.Throws<ArgumentOutOfRangeException>(() => resumed.ResumeEpoch(-1));
+    }
+
     [Fact]
     public void WithoutShuffleBatchesFollowTheDatasetOrder()
     {

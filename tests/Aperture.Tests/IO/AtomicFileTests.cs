@@ -58,4 +58,62 @@ public class AtomicFileTests
         Assert.Throws<ArgumentNullException>(() => AtomicFile.WriteAllBytes("a", null!));
         Assert.Throws<ArgumentNullException>(() => AtomicFile.Write("a", null!));
     }
+
+    /// <summary>A temporary name as <paramref name="pid"/> on host <paramref name="host"/> would choose it (this machine's host tag by default).</summary>
+    private static string Temporary(string file, int pid, string? host = null)
+    {
+        string own = AtomicFile.TemporaryName(file);                     // .{file}.aperture-{host}-{pid}-{guid}.tmp
+        host ??= own[(file.Length + 2)..].Split('-')[1];
+        return $".{file}.aperture-{host}-{pid}-{Guid.NewGuid():N}.tmp";
+    }
+
+    [Fact]
+    public void AKilledWritersTemporaryFileIsRemovedByTheNextWriteOrCheckpointLoad()
+    {
+        using var dir = new TempDirectory();
+        var old = DateTime.UtcNow - TimeSpan.FromHours(2);
+        string Make(string name, DateTime? lastWrite = null)
+        {
+            string path = dir.File(name);
+            File.WriteAllBytes(path, new byte[100]);
+            if (lastWrite is { } t) File.SetLastWriteTimeUtc(path, t);
+            return name;
+        }
+
+        using var sleeper = System.Diagnostics.Process.Start("sleep", "30");
+        try
+        {
+            var stale = new[]
+            {
+                Make(Temporary("a.bin", 999999999)),                                     // its process is gone
+                Make(Temporary("a.bin", sleeper.Id), DateTime.UtcNow - TimeSpan.FromMinutes(10)),   // the id was reused since
+                Make(Temporary("a.bin", 1, host: "0badf00d"), old),                      // another machine's, unwritten for 2 h
+                Make($".a.bin.{Guid.NewGuid():N}.tmp", old),                              // an older version's name, 2 h old
+            };
+            var kept = new[]
+            {
+                Make(Temporary("a.bin", Environment.ProcessId)),                         // a write in progress here
+                Make(Temporary("a.bin", sleeper.Id)),                                    // a write in progress in a live process
+                Make(Temporary("a.bin", 1, host: "0badf00d")),                           // another machine's, recent
+                Make($".a.bin.{Guid.NewGuid():N}.tmp"),                                   // an older version's name, recent
+                Make(".notes.tmp", old),                                                 // not Aperture's pattern at all
+                Make("a.bin.tmp", old),
+            };
+            AtomicFile.WriteAllText(dir.File("a.bin"), "new");
+            var left = Directory.GetFiles(dir.Path).Select(System.IO.Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+            Assert.Equal(kept.Append("a.bin").Order(StringComparer.Ordinal), left);
+
+            // A checkpoint load cleans up too.
+            Checkpoint.Save(dir.File("c.ckpt"), new Dictionary<string, Tensor> { ["w"] = Tensor.Ones([2]) });
+            string orphan = Make(Temporary("c.ckpt", 999999998));
+            Checkpoint.Load(dir.File("c.ckpt"));
+            Assert.False(File.Exists(dir.File(orphan)));
+            Assert.Equal(0, AtomicFile.RemoveStaleTemporaries(dir.Path));
+            Assert.Equal(0, AtomicFile.RemoveStaleTemporaries(dir.File("no-such-folder")));
+        }
+        finally
+        {
+            sleeper.Kill();
+        }
+    }
 }

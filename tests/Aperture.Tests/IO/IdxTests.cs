@@ -130,6 +130,106 @@ public class IdxTests
         }
     }
 
+    private static byte[] Gzip(byte[] bytes)
+    {
+        using var ms = new MemoryStream();
+        using (var z = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true)) z.Write(bytes);
+        return ms.ToArray();
+    }
+
+    private static byte[] SomeFloats(int n)
+    {
+        var values = Enumerable.Range(0, n).Select(i => (double)i * 0.25 - 3).ToArray();
+        var bytes = new byte[8 * n];
+        for (int i = 0; i < n; i++) BinaryPrimitives.WriteDoubleBigEndian(bytes.AsSpan(8 * i), values[i]);
+        return Header(0x0E, n).Concat(bytes).ToArray();
+    }
+
+    [Fact]
+    public void AGzipFileWithoutItsTrailerIsRefusedAsTruncated()
+    {
+        var gz = Gzip(SomeFloats(1000));
+        Assert.Equal(1000, Idx.Read(new MemoryStream(gz), "whole.gz").Data.Length);
+        foreach (int cut in new[] { 8, 4, 1 })
+        {
+            var e = Assert.Throws<IdxFormatException>(() => Idx.Read(new MemoryStream(gz[..^cut]), "cut.gz"));
+            Assert.Contains("cut.gz", e.Message);
+            Assert.Contains("truncated", e.Message);
+            Assert.Contains(cut == 8 ? "trailer" : "", e.Message);
+        }
+    }
+
+    [Fact]
+    public void ACorruptCrcIsReportedAsACrcError()
+    {
+        var gz = Gzip(SomeFloats(1000));
+        var badCrc = (byte[])gz.Clone();
+        badCrc[^6] ^= 0x40;
+        var e = Assert.Throws<IdxFormatException>(() => Idx.Read(new MemoryStream(badCrc), "crc.gz"));
+        Assert.Contains("CRC error", e.Message);
+        Assert.DoesNotContain("compression method", e.Message);
+
+        var badSize = (byte[])gz.Clone();
+        badSize[^3] ^= 0x01;
+        Assert.Contains("the gzip trailer records", Assert.Throws<IdxFormatException>(() => Idx.Read(new MemoryStream(badSize), "size.gz")).Message);
+
+        var badMethod = (byte[])gz.Clone();
+        badMethod[2] = 7;
+        Assert.Contains("compression method 7", Assert.Throws<IdxFormatException>(() => Idx.Read(new MemoryStream(badMethod), "method.gz")).Message);
+    }
+
+    [Fact]
+    public void TheDataIsCappedAndTheCapIsStated()
+    {
+        // 4 MiB of zeros, declared honestly, compress to a few kilobytes: refused under a 1 MiB cap before inflating.
+        var big = Header(0x08, 4 << 20).Concat(new byte[4 << 20]).ToArray();
+        var gz = Gzip(big);
+        Assert.True(gz.Length < 64 << 10);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<IdxFormatException>(() => Idx.Read(new MemoryStream(gz), "zeros.gz", maxBytes: 1 << 20));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "the refusal allocated the data");
+        Assert.Contains("declares 4194304 data bytes, more than the cap of 1048576", e.Message);
+        Assert.Contains("maxBytes", e.Message);
+        Assert.Throws<IdxFormatException>(() => Idx.Read(new MemoryStream(big), "zeros.idx", maxBytes: 1 << 20));
+        Assert.Equal(4 << 20, Idx.Read(new MemoryStream(gz), "zeros.gz", maxBytes: 4 << 20).Data.Length);
+        Assert.Equal(1L << 30, Idx.DefaultMaxBytes);
+    }
+
+    [Fact]
+    public void ReadingCopiesTheDataOnceAndReadTensorNotAgain()
+    {
+        using var dir = new TempDirectory();
+        const int n = 1 << 20;                                     // 8 MiB of float64
+        var plain = SomeFloats(n);
+        File.WriteAllBytes(dir.File("f.idx"), plain);
+        File.WriteAllBytes(dir.File("f.idx.gz"), Gzip(plain));
+        long payload = 8L * n;
+
+        long Allocated(Action read)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            read();
+            return GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        Idx.Read(dir.File("f.idx"));                               // warm up
+        Assert.InRange(Allocated(() => Idx.Read(dir.File("f.idx"))), payload, payload + (1 << 20));
+        Assert.InRange(Allocated(() => Idx.ReadTensor(dir.File("f.idx"))), payload, payload + (1 << 20));
+        long gz = new FileInfo(dir.File("f.idx.gz")).Length;
+        // Gzipped: the compressed bytes, the inflated chunks and the array: no further copies.
+        Assert.InRange(Allocated(() => Idx.Read(dir.File("f.idx.gz"))), payload, 2 * payload + 2 * gz + (2 << 20));
+        var t = Idx.ReadTensor(dir.File("f.idx.gz"));
+        Assert.Equal(DType.Float64, t.DType);
+        Assert.Equal(-3.0, t[0].Item());
+        Assert.Equal(0.25 * (n - 1) - 3, t[n - 1].Item());
+        Assert.Equal([0L, 1, 2], Idx.ReadTensor(WriteBytes(dir, "u8.idx", Header(0x08, 3).Concat(new byte[] { 0, 1, 2 }).ToArray())).ToArray<long>());
+    }
+
+    private static string WriteBytes(TempDirectory dir, string name, byte[] bytes)
+    {
+        File.WriteAllBytes(dir.File(name), bytes);
+        return dir.File(name);
+    }
+
     /// <summary>A non-seekable stream, so the reader cannot compare sizes with the length up front.</summary>
     private sealed class GZipLessStream(byte[] bytes) : Stream
     {

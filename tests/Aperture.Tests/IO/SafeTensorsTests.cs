@@ -212,4 +212,31 @@ public class SafeTensorsTests
         Assert.Equal(255L, f.Tensors["u"].ToArray<long>()[0]);
         Assert.Equal("BF16", f.StoredDTypes["b"]);
     }
+
+    public static TheoryData<string, string> LoneSurrogates => new()
+    {
+        { "tensor name", """{"w\ud800":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""" },
+        { "low surrogate in a name", """{"\udc00":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""" },
+        { "metadata key", """{"__metadata__":{"\ud800":"x"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""" },
+        { "metadata value", """{"__metadata__":{"k":"a\ud800b"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""" },
+        { "dtype", """{"w":{"dtype":"F3\ud8002","shape":[1],"data_offsets":[0,4]}}""" },
+        { "field name", """{"w":{"\ud800":"F32","shape":[1],"data_offsets":[0,4]}}""" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LoneSurrogates))]
+    public void AnEscapedLoneSurrogateIsAFormatError(string where, string header)
+    {
+        var bytes = Build(header, 4);
+        var e = Assert.Throws<SafeTensorsFormatException>(() => SafeTensors.Load(bytes, where));
+        Assert.Contains("lone UTF-16 surrogate", e.Message);
+        Assert.Contains(where, e.Message);
+        using var dir = new TempDirectory();
+        File.WriteAllBytes(dir.File("x.safetensors"), bytes);
+        Assert.Throws<SafeTensorsFormatException>(() => Checkpoint.Load(dir.File("x.safetensors")));
+        Assert.Throws<SafeTensorsFormatException>(() => Checkpoint.LoadState(dir.File("x.safetensors")));
+        // A surrogate pair is text, and loads.
+        var pair = Build("""{"w\ud83d\ude00":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}""", 4);
+        Assert.Equal(["w\U0001F600"], SafeTensors.Load(pair, "pair").Tensors.Keys);
+    }
 }

@@ -376,6 +376,65 @@ public class OptimizerTests
         Assert.Equal(10, freshOpt.StepCount);
     }
 
+    [Theory]
+    [MemberData(nameof(OptimizerNames))]
+    public void ALoadThatFailsLeavesTheOptimizerAsItWas(string name)
+    {
+        var p = Tensor.FromArray([1.0, -2.0, 0.5]).RequiresGrad_();
+        var opt = Make(name, [p]);
+        for (int i = 0; i < 3; i++)
+        {
+            p.Grad = Tensor.FromArray([0.3, -0.1, 0.2]);
+            opt.Step();
+        }
+        var good = opt.StateDict();
+        string Print(StateSnapshot s) => string.Join(";", s.Scalars.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value:R}"))
+            + string.Join(";", s.Tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={string.Join(",", kv.Value.ToDoubleArray())}"));
+        string before = Print(good);
+
+        void Refused(Action<StateSnapshot> corrupt, string message)
+        {
+            var bad = new StateSnapshot(new(good.Tensors, StringComparer.Ordinal), new(good.Scalars, StringComparer.Ordinal));
+            corrupt(bad);
+            var e = Assert.Throws<ArgumentException>(() => opt.LoadStateDict(bad));
+            Assert.Contains(message, e.Message);
+            Assert.Equal(before, Print(opt.StateDict()));
+        }
+        Refused(s => s.Scalars["param_groups.0.lr"] = double.NaN, "lr = NaN in parameter group 0 is invalid");
+        Refused(s => s.Scalars["param_groups.1.lr"] = 0.1, "parameter group 1, but the optimizer has 1");
+        Refused(s => s.Scalars["param_groups.0.nonsense"] = 0.1, "an option 'nonsense' that");
+        Refused(s => s.Scalars["state.step"] = 1, "scalar 'state.step' is not a per-parameter step count (expected state.{parameter index}.step)");
+        Refused(s => s.Scalars["state.0.step"] = -1, "'state.0.step' = -1 is not a whole number ≥ 0");
+        Refused(s => s.Scalars["state.7.step"] = 1, "'state.7.step' names no parameter");
+        Refused(s => s.Scalars["step_count"] = double.PositiveInfinity, "'step_count' = Infinity is not a whole number");
+        Refused(s => s.Tensors["state.0.bogus"] = Tensor.Zeros([3], DType.Float64), "'state.0.bogus' names a buffer 'bogus'");
+        if (name.StartsWith("adam", StringComparison.Ordinal))
+        {
+            Refused(s => s.Scalars["param_groups.0.eps"] = double.NaN, "eps = NaN in parameter group 0 is invalid");
+            Refused(s => s.Scalars["param_groups.0.eps"] = double.NegativeInfinity, "eps = -Infinity in parameter group 0 is invalid");
+            Refused(s => s.Scalars["param_groups.0.beta2"] = 1, "beta2 = 1 in parameter group 0 is invalid");
+            Refused(s => s.Tensors.Remove("state.0.exp_avg"), "parameter 0 has taken 3 steps but its state lacks 'state.0.exp_avg'");
+        }
+        opt.LoadStateDict(good);                                       // and the good state still loads
+        Assert.Equal(before, Print(opt.StateDict()));
+    }
+
+    [Fact]
+    public void SgdMayResumeWithoutAMomentumBufferAsPyTorchDoes()
+    {
+        // Momentum switched on after some plain steps: the buffer does not exist yet, and the first momentum step
+        // starts it from the gradient. Such a state must load.
+        var p = Tensor.FromArray([1.0, 2.0]).RequiresGrad_();
+        var opt = new SGD([p], lr: 0.1);
+        p.Grad = Tensor.FromArray([1.0, 1.0]);
+        opt.Step();
+        var s = opt.StateDict();
+        s.Scalars["param_groups.0.momentum"] = 0.9;
+        var other = new SGD([Tensor.FromArray([1.0, 2.0]).RequiresGrad_()], lr: 0.1);
+        other.LoadStateDict(s);
+        Assert.Equal(0.9, other.ParamGroups[0]["momentum"]);
+    }
+
     internal static void AssertBitwiseEqual(IReadOnlyDictionary<string, Tensor> expected, IReadOnlyDictionary<string, Tensor> actual)
     {
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());

@@ -148,3 +148,44 @@ public sealed class TerminateOnNaN : Callback
         trainer.StopTraining = true;
     }
 }
+
+/// <summary>
+/// Saves the whole training state to one file (<see cref="Trainer.Save"/>) at the end of every epoch and, when
+/// <see cref="EverySteps"/> &gt; 0, every that many optimizer steps inside an epoch, so that a run killed at any moment
+/// resumes with <see cref="Trainer.Load"/> from its last save and ends with the same bits as an uninterrupted run.
+/// Each save is atomic: a kill during a save leaves the previous file intact.
+/// </summary>
+/// <param name="path">The checkpoint file, replaced at each save.</param>
+/// <param name="train">The loader the trainer trains on (its shuffling state is saved with the rest).</param>
+/// <param name="everySteps">Steps between saves inside an epoch (0: only at epoch ends).</param>
+/// <param name="metadata">Strings stored with every save (a run's configuration), returned by <see cref="Trainer.Load"/>.</param>
+public sealed class SaveCheckpoint(string path, Data.DataLoader train, int everySteps = 0, IReadOnlyDictionary<string, string>? metadata = null) : Callback
+{
+    /// <summary>The checkpoint file.</summary>
+    public string Path { get; } = !string.IsNullOrEmpty(path) ? path : throw new ArgumentException("SaveCheckpoint: the path is empty", nameof(path));
+
+    /// <summary>The training loader.</summary>
+    public Data.DataLoader Train { get; } = train ?? throw new ArgumentNullException(nameof(train));
+
+    /// <summary>Steps between saves inside an epoch (0: only at epoch ends).</summary>
+    public int EverySteps { get; } = everySteps >= 0 ? everySteps : throw new ArgumentOutOfRangeException(nameof(everySteps), everySteps, "SaveCheckpoint: everySteps must be ≥ 0");
+
+    /// <summary>How many saves this callback has made.</summary>
+    public int Saves { get; private set; }
+
+    /// <inheritdoc/>
+    public override void OnStepEnd(Trainer trainer, StepInfo step)
+    {
+        // The last step of an epoch is saved by OnEpochEnd, with the epoch's record.
+        if (EverySteps > 0 && step.GlobalStep % EverySteps == 0 && step.Batch < step.BatchesPerEpoch - 1) SaveNow(trainer);
+    }
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(Trainer trainer, EpochRecord record) => SaveNow(trainer);
+
+    private void SaveNow(Trainer trainer)
+    {
+        trainer.Save(Path, Train, metadata);
+        Saves++;
+    }
+}

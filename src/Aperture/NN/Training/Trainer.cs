@@ -80,65 +80,127 @@ public sealed class Trainer
     /// <summary>
     /// Trains for <paramref name="epochs"/> more epochs (continuing the epoch count) on <paramref name="train"/>,
     /// evaluating on <paramref name="validation"/> after each. Stops early when <see cref="StopTraining"/> is set.
-    /// Returns the history (of every epoch so far).
+    /// Returns the history (of every epoch so far). After <see cref="LoadStateDict"/> of a state taken mid-epoch, the
+    /// first of these epochs is the interrupted one, continued from its next batch (so <c>Fit(train, total − Epoch)</c>
+    /// finishes a run of <c>total</c> epochs either way).
     /// </summary>
     public History Fit(DataLoader train, int epochs, DataLoader? validation = null)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "Fit: epochs must be ≥ 0");
+        var resume = _resume;
+        if (resume is not null && epochs > 0) CheckResume(resume, train);
         StopTraining = false;
+        _running = null;
         int lastEpoch = Epoch + epochs;
         foreach (var c in Callbacks) c.OnTrainBegin(this);
         for (int e = 0; e < epochs && !StopTraining; e++)
         {
             int epoch = Epoch + 1;
             foreach (var c in Callbacks) c.OnEpochBegin(this, epoch);
-            var clock = Stopwatch.StartNew();
             Model.Train();
-            double lossSum = 0, lr = Optimizer.ParamGroups[0].LearningRate;
-            long seen = 0, correct = 0;
-            bool classification = true;
-            int batches = train.BatchesPerEpoch, b = 0;
+            // Where the loader stands before it draws this epoch's order: what a state taken mid-epoch must record.
+            var progress = new EpochProgress
+            {
+                Loader = train,
+                LoaderEpoch = train.Epoch,
+                LoaderGenerator = train.Generator is { } lg ? (lg.Seed, lg.Stream, lg.Offset) : null,
+                BatchesPerEpoch = train.BatchesPerEpoch,
+                LearningRate = Optimizer.ParamGroups[0].LearningRate,
+                Classification = true,
+            };
+            if (resume is not null)
+            {
+                progress.Batch = resume.Batch;
+                progress.LossSum = resume.LossSum;
+                progress.Seen = resume.Seen;
+                progress.Correct = resume.Correct;
+                progress.Classification = resume.Classification;
+                progress.LearningRate = resume.LearningRate;
+                progress.EarlierSeconds = resume.EarlierSeconds;
+            }
+            progress.Clock.Start();
+            _running = progress;
+            int batches = train.BatchesPerEpoch, b = progress.Batch;
             var stepper = new TrainStep(Model, Optimizer, Loss)
             {
                 ClipGradNorm = ClipGradNorm,
                 ClipGradValue = ClipGradValue,
                 Scheduler = SchedulerInterval == SchedulerInterval.Step ? Scheduler : null,
             };
-            foreach (var (x, y) in train)
+            var batchSource = resume is null ? train : train.ResumeEpoch(resume.Batch);
+            resume = _resume = null;
+            foreach (var (x, y) in batchSource)
             {
                 // The step's temporaries (activations, graph, intermediate gradients) are recycled inside it, so a
                 // step in steady state allocates nothing.
                 var outcome = stepper.Run(x, y);
                 double value = outcome.Loss;
-                lr = outcome.LearningRate;
                 long stepCorrect = 0;
-                if (classification && outcome.Correct >= 0) stepCorrect = outcome.Correct;
-                else classification = false;
+                if (progress.Classification && outcome.Correct >= 0) stepCorrect = outcome.Correct;
+                else progress.Classification = false;
                 GlobalStep++;
 
                 int n = x.Rank == 0 ? 1 : x.Shape[0];
-                lossSum += value * n;
-                seen += n;
-                correct += stepCorrect;
-                var step = new StepInfo(epoch, b, batches, GlobalStep, value, n);
+                progress.LearningRate = outcome.LearningRate;
+                progress.LossSum += value * n;
+                progress.Seen += n;
+                progress.Correct += stepCorrect;
+                progress.Batch = ++b;
+                var step = new StepInfo(epoch, b - 1, batches, GlobalStep, value, n);
                 foreach (var c in Callbacks) c.OnStepEnd(this, step);
-                b++;
-                Progress?.Invoke(new TrainingProgress(epoch, lastEpoch, b, batches, lossSum / seen, null));
+                Progress?.Invoke(new TrainingProgress(epoch, lastEpoch, b, batches, progress.LossSum / progress.Seen, null));
                 if (StopTraining) break;
             }
-            if (seen == 0) throw new InvalidOperationException("Trainer.Fit: the training loader produced no batches");
+            if (progress.Seen == 0) throw new InvalidOperationException("Trainer.Fit: the training loader produced no batches");
             var val = validation is null ? null : Evaluate(validation);
             if (Scheduler is not null && SchedulerInterval == SchedulerInterval.Epoch) Scheduler.Step();
-            var record = new EpochRecord(epoch, lossSum / seen, classification ? (double)correct / seen : null, val?.Loss, val?.Accuracy, lr, GlobalStep,
-                clock.Elapsed.TotalSeconds);
+            var record = new EpochRecord(epoch, progress.LossSum / progress.Seen, progress.Classification ? (double)progress.Correct / progress.Seen : null,
+                val?.Loss, val?.Accuracy, progress.LearningRate, GlobalStep, progress.Seconds);
             History.Add(record);
             Epoch = epoch;
+            _running = null;
             foreach (var c in Callbacks) c.OnEpochEnd(this, record);
             Progress?.Invoke(new TrainingProgress(epoch, lastEpoch, b, batches, record.TrainLoss, record));
         }
         foreach (var c in Callbacks) c.OnTrainEnd(this);
         return History;
+    }
+
+    /// <summary>The epoch in progress: its running sums and where its loader stood when it began.</summary>
+    private sealed class EpochProgress
+    {
+        public DataLoader? Loader;
+        public int LoaderEpoch;
+        public (ulong Seed, ulong Stream, ulong Offset)? LoaderGenerator;
+        public int BatchesPerEpoch;
+        public int Batch;
+        public double LossSum;
+        public long Seen;
+        public long Correct;
+        public bool Classification;
+        public double LearningRate;
+        public double EarlierSeconds;
+        public readonly Stopwatch Clock = new();
+
+        public double Seconds => EarlierSeconds + Clock.Elapsed.TotalSeconds;
+    }
+
+    // The epoch Fit is inside (null between epochs), and an epoch restored mid-way that the next Fit continues.
+    private EpochProgress? _running;
+    private EpochProgress? _resume;
+
+    private void CheckResume(EpochProgress resume, DataLoader train)
+    {
+        string where = string.Create(CultureInfo.InvariantCulture, $"the trainer was restored in the middle of epoch {Epoch + 1} (after {resume.Batch} of {resume.BatchesPerEpoch} batches)");
+        if (train.BatchesPerEpoch != resume.BatchesPerEpoch)
+            throw new InvalidOperationException($"Trainer.Fit: {where}, but this loader has {train.BatchesPerEpoch} batches per epoch; resume with the same data and batch size");
+        var g = train.Generator;
+        bool sameGenerator = resume.LoaderGenerator is { } saved
+            ? g is not null && g.Seed == saved.Seed && g.Stream == saved.Stream && g.Offset == saved.Offset
+            : g is null || !train.Shuffle;
+        if (train.Epoch != resume.LoaderEpoch || !sameGenerator)
+            throw new InvalidOperationException($"Trainer.Fit: {where}, but the loader is not where that epoch began; pass the training loader to LoadStateDict (or Load) so that its shuffling resumes too");
     }
 
     /// <summary>
@@ -208,14 +270,25 @@ public sealed class Trainer
 
     // ---- save and restore --------------------------------------------------------------------------------
 
+    /// <summary>The metadata key <see cref="Save"/> marks a trainer checkpoint with, and its value.</summary>
+    public const string CheckpointKindKey = "aperture.checkpoint", CheckpointKind = "trainer-state-1";
+
     /// <summary>
     /// Everything needed to resume training bitwise: the model (<c>model.*</c>, with its generators), the optimizer
-    /// (<c>optimizer.*</c>), the schedule (<c>scheduler.*</c>), the counters and history (<c>trainer.*</c>,
-    /// <c>history.*</c>) and, when <paramref name="train"/> is given, its shuffling generator (<c>data.generator</c>).
-    /// Callbacks' own state is not included.
+    /// (<c>optimizer.*</c>: buffers, step counts, every group's hyper-parameters), the schedule (<c>scheduler.*</c>),
+    /// the counters and history (<c>trainer.*</c>, <c>history.*</c>) and, when <paramref name="train"/> is given, its
+    /// shuffling generator (<c>data.generator</c>) and epoch number (<c>data.epoch</c>). Taken between epochs it
+    /// describes a finished epoch; taken inside <see cref="Fit"/> (from a callback's <see cref="Callback.OnStepEnd"/>)
+    /// it also records the epoch in progress — the batches done and the running sums — with the loader as it stood when
+    /// that epoch began, so that <see cref="LoadStateDict"/> and the next <see cref="Fit"/> continue after the last
+    /// finished step. Callbacks' own state is not included.
     /// </summary>
+    /// <param name="train">The loader being trained on (the one given to <see cref="Fit"/>), or null to leave out the data's state.</param>
     public StateSnapshot StateDict(DataLoader? train = null)
     {
+        var running = _running;
+        if (running is not null && train is not null && !ReferenceEquals(train, running.Loader))
+            throw new ArgumentException("Trainer.StateDict: inside Fit, pass the loader Fit is training on (or none)", nameof(train));
         var s = new StateSnapshot();
         foreach (var (k, v) in Model.StateDict()) s.Tensors["model." + k] = v;
         s.Add("optimizer.", Optimizer.StateDict());
@@ -223,6 +296,17 @@ public sealed class Trainer
             foreach (var (k, v) in Scheduler.StateDict()) s.Scalars["scheduler." + k] = v;
         s.Scalars["trainer.epoch"] = Epoch;
         s.Scalars["trainer.global_step"] = GlobalStep;
+        if (running is not null && running.Batch > 0)
+        {
+            s.Scalars["trainer.batch"] = running.Batch;
+            s.Scalars["trainer.batches_per_epoch"] = running.BatchesPerEpoch;
+            s.Scalars["trainer.loss_sum"] = running.LossSum;
+            s.Scalars["trainer.seen"] = running.Seen;
+            s.Scalars["trainer.correct"] = running.Correct;
+            s.Scalars["trainer.classification"] = running.Classification ? 1 : 0;
+            s.Scalars["trainer.learning_rate"] = running.LearningRate;
+            s.Scalars["trainer.seconds"] = running.Seconds;
+        }
         s.Scalars["history.count"] = History.Count;
         for (int i = 0; i < History.Count; i++)
         {
@@ -237,43 +321,229 @@ public sealed class Trainer
             s.Scalars[p + "steps"] = r.Steps;
             s.Scalars[p + "seconds"] = r.Seconds;
         }
-        if (train?.Generator is { } g) s.Tensors["data.generator"] = GeneratorState.Save(g);
+        if (train is not null)
+        {
+            if (running is not null && running.Batch > 0)
+            {
+                s.Scalars["data.epoch"] = running.LoaderEpoch;
+                if (running.LoaderGenerator is { } lg)
+                    s.Tensors["data.generator"] = Tensor.FromArray([unchecked((long)lg.Seed), unchecked((long)lg.Stream), unchecked((long)lg.Offset)]);
+            }
+            else
+            {
+                s.Scalars["data.epoch"] = train.Epoch;
+                if (train.Generator is { } g) s.Tensors["data.generator"] = GeneratorState.Save(g);
+            }
+        }
         return s;
     }
 
     /// <summary>
     /// Restores a state from <see cref="StateDict"/> into this trainer's model, optimizer and schedule (built the same
-    /// way), and into <paramref name="train"/>'s generator when given.
+    /// way), and into <paramref name="train"/>'s generator and epoch number when given. All or nothing: every part is
+    /// checked (model keys, shapes and dtypes; optimizer buffers, step counts and hyper-parameters; the schedule; the
+    /// counters and history; the loader's generator) before any is changed, so a failed load leaves the trainer, its
+    /// model, optimizer and schedule, and the loader exactly as they were. A state taken mid-epoch makes the next
+    /// <see cref="Fit"/> continue that epoch after its last finished step.
     /// </summary>
+    /// <exception cref="ArgumentException">The state does not fit this trainer, or holds invalid values; the message names each entry.</exception>
     public void LoadStateDict(StateSnapshot state, DataLoader? train = null)
     {
         ArgumentNullException.ThrowIfNull(state);
+        var errors = new List<string>();
+        foreach (var key in state.Tensors.Keys.Concat(state.Scalars.Keys))
+            if (!KnownPrefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal)) && key != "data.generator" && key != "data.epoch")
+                errors.Add($"unexpected entry '{key}' (a trainer state holds model.*, optimizer.*, scheduler.*, trainer.*, history.* and data.*)");
+
+        Action? applyModel = null, applyOptimizer = null, applyScheduler = null;
         var model = state.Tensors.Where(kv => kv.Key.StartsWith("model.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[6..], kv => kv.Value);
-        if (train?.Generator is { } loaderGenerator)
+        try { applyModel = Model.PrepareLoad(model).Apply; }
+        catch (ArgumentException e) { errors.Add($"model: {Plain(e)}"); }
+        try { applyOptimizer = Optimizer.PrepareLoad(state.Sub("optimizer.")); }
+        catch (ArgumentException e) { errors.Add($"optimizer (entries under 'optimizer.'): {Plain(e)}"); }
+        var schedule = state.Sub("scheduler.");
+        if (Scheduler is not null)
         {
-            if (!state.Tensors.TryGetValue("data.generator", out var saved))
-                throw new ArgumentException("Trainer.LoadStateDict: a loader was given but the state holds no 'data.generator'", nameof(state));
-            var probe = GeneratorState.Load(saved);
-            if (probe.Seed != loaderGenerator.Seed || probe.Stream != loaderGenerator.Stream)
-                throw new ArgumentException("Trainer.LoadStateDict: the loader's generator has a different seed or stream than the saved one; build the loader with the same generator", nameof(train));
+            if (schedule.Scalars.Count == 0) errors.Add("the trainer has a schedule but the state holds none (no 'scheduler.t')");
+            else
+                try { applyScheduler = Scheduler.PrepareLoad(schedule.Scalars); }
+                catch (ArgumentException e) { errors.Add($"schedule (entries under 'scheduler.'): {Plain(e)}"); }
         }
-        if (Scheduler is not null && !state.Scalars.ContainsKey("scheduler.t"))
-            throw new ArgumentException("Trainer.LoadStateDict: the trainer has a schedule but the state holds none", nameof(state));
-        Model.LoadStateDict(model);
-        Optimizer.LoadStateDict(state.Sub("optimizer."));
-        Scheduler?.LoadStateDict(state.Sub("scheduler.").Scalars);
-        Epoch = (int)state.Scalar("trainer.epoch");
-        GlobalStep = (long)state.Scalar("trainer.global_step");
+        else if (schedule.Scalars.Count > 0 || schedule.Tensors.Count > 0)
+            errors.Add("the state holds a schedule ('scheduler.t') but the trainer has none; set Scheduler before loading");
+
+        int epoch = Count(state, "trainer.epoch", int.MaxValue, errors);
+        long globalStep = Count(state, "trainer.global_step", long.MaxValue, errors);
+        int historyCount = Count(state, "history.count", int.MaxValue, errors);
+        var history = new List<EpochRecord>();
+        if (historyCount > epoch) errors.Add($"'history.count' = {historyCount} exceeds 'trainer.epoch' = {epoch}");
+        else
+            for (int i = 0; i < historyCount; i++)
+            {
+                string p = string.Create(CultureInfo.InvariantCulture, $"history.{i}.");
+                double Get(string field) => state.Scalars.TryGetValue(p + field, out var v) ? v : Missing(p + field, errors);
+                static double? Opt(double v) => double.IsNaN(v) ? null : v;
+                history.Add(new EpochRecord((int)Math.Clamp(Get("epoch"), 0, int.MaxValue), Get("train_loss"), Opt(Get("train_accuracy")),
+                    Opt(Get("validation_loss")), Opt(Get("validation_accuracy")), Get("learning_rate"),
+                    (long)Math.Clamp(Get("steps"), 0, long.MaxValue), Get("seconds")));
+            }
+
+        // The epoch in progress, when the state was taken mid-epoch.
+        EpochProgress? resume = null;
+        if (state.Scalars.ContainsKey("trainer.batch"))
+        {
+            resume = new EpochProgress
+            {
+                Batch = Count(state, "trainer.batch", int.MaxValue, errors),
+                BatchesPerEpoch = Count(state, "trainer.batches_per_epoch", int.MaxValue, errors),
+                LossSum = Finite(state, "trainer.loss_sum", errors, allowNaN: true),
+                Seen = Count(state, "trainer.seen", long.MaxValue, errors),
+                Correct = Count(state, "trainer.correct", long.MaxValue, errors),
+                Classification = Count(state, "trainer.classification", 1, errors) == 1,
+                LearningRate = Finite(state, "trainer.learning_rate", errors),
+                EarlierSeconds = Finite(state, "trainer.seconds", errors),
+            };
+            if (resume.Batch > resume.BatchesPerEpoch)
+                errors.Add($"'trainer.batch' = {resume.Batch} exceeds 'trainer.batches_per_epoch' = {resume.BatchesPerEpoch}");
+            if (resume.Batch == 0) resume = null;
+        }
+
+        // The data: the loader's generator must be the saved one's (same seed and stream), at the saved offset.
+        Tensor? savedGenerator = null;
+        int? loaderEpoch = null;
+        if (state.Scalars.ContainsKey("data.epoch")) loaderEpoch = Count(state, "data.epoch", int.MaxValue, errors);
+        if (state.Tensors.TryGetValue("data.generator", out var sg))
+        {
+            if (sg is null || !GeneratorState.IsState(sg))
+                errors.Add($"'data.generator' should be a saved generator (int64 of shape [3]), got {(sg is null ? "null" : $"{sg.DType.Name()} of shape {Shapes.Format(sg.Shape)}")}");
+            else savedGenerator = sg;
+        }
+        if (train is not null)
+        {
+            if (train.Generator is { } loaderGenerator)
+            {
+                if (savedGenerator is null)
+                {
+                    if (!state.Tensors.ContainsKey("data.generator"))
+                        errors.Add("a loader was given but the state holds no 'data.generator'");
+                }
+                else
+                {
+                    var probe = GeneratorState.Load(savedGenerator);
+                    if (probe.Seed != loaderGenerator.Seed || probe.Stream != loaderGenerator.Stream)
+                        errors.Add("the loader's generator has a different seed or stream than the saved one; build the loader with the same generator");
+                }
+            }
+            else if (savedGenerator is not null)
+                errors.Add("the state holds the loader's shuffling generator ('data.generator') but the loader given has none; build it the same way");
+        }
+        if (resume is not null)
+        {
+            resume.LoaderEpoch = loaderEpoch ?? -1;
+            if (savedGenerator is not null)
+            {
+                var g = GeneratorState.Load(savedGenerator);
+                resume.LoaderGenerator = (g.Seed, g.Stream, g.Offset);
+            }
+        }
+
+        if (errors.Count > 0)
+            throw new ArgumentException($"Trainer.LoadStateDict: nothing was loaded: {string.Join("; ", errors)}", nameof(state));
+
+        // Every check passed: apply (none of these can fail).
+        applyModel!();
+        applyOptimizer!();
+        applyScheduler?.Invoke();
+        Epoch = epoch;
+        GlobalStep = globalStep;
         History.Clear();
-        int count = (int)state.Scalar("history.count");
-        for (int i = 0; i < count; i++)
+        foreach (var r in history) History.Add(r);
+        _running = null;
+        _resume = resume;
+        if (train is not null)
         {
-            string p = string.Create(CultureInfo.InvariantCulture, $"history.{i}.");
-            static double? Opt(double v) => double.IsNaN(v) ? null : v;
-            History.Add(new EpochRecord((int)state.Scalar(p + "epoch"), state.Scalar(p + "train_loss"), Opt(state.Scalar(p + "train_accuracy")),
-                Opt(state.Scalar(p + "validation_loss")), Opt(state.Scalar(p + "validation_accuracy")), state.Scalar(p + "learning_rate"),
-                (long)state.Scalar(p + "steps"), state.Scalar(p + "seconds")));
+            if (train.Generator is { } g && savedGenerator is not null) GeneratorState.Restore(g, savedGenerator);
+            if (loaderEpoch is { } le) train.Epoch = le;
         }
-        if (train?.Generator is { } g) GeneratorState.Restore(g, state.Tensor("data.generator"));
+    }
+
+    /// <summary>
+    /// Saves the whole training state (<see cref="StateDict"/>) to <paramref name="path"/> in one safetensors file,
+    /// atomically: a crash or a kill during the save leaves the previous file intact, and the next save or load in
+    /// that folder removes the temporary file it left (<see cref="Aperture.IO.AtomicFile.RemoveStaleTemporaries"/>).
+    /// Tensors are stored under their state names and scalars (step counts, hyper-parameters, the schedule, the
+    /// counters) as round-trip text in the metadata, so <see cref="Load"/> continues bitwise.
+    /// </summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="train">The training loader, to save its shuffling state (see <see cref="StateDict"/>).</param>
+    /// <param name="metadata">The caller's own strings (a run's configuration), returned by <see cref="Load"/>.</param>
+    public void Save(string path, DataLoader? train = null, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (metadata is not null)
+            foreach (var (k, v) in metadata)
+            {
+                if (k == CheckpointKindKey) throw new ArgumentException($"Trainer.Save: the metadata key '{k}' is reserved", nameof(metadata));
+                meta[k] = v;
+            }
+        meta[CheckpointKindKey] = CheckpointKind;
+        Aperture.IO.Checkpoint.SaveState(path, StateDict(train), meta);
+    }
+
+    /// <summary>
+    /// Restores a file written by <see cref="Save"/> into this trainer (built as the saved one was) and into
+    /// <paramref name="train"/>, all or nothing (<see cref="LoadStateDict"/>), and returns the caller's metadata.
+    /// </summary>
+    /// <exception cref="Aperture.IO.SafeTensorsFormatException">The file is malformed, or is not a trainer checkpoint.</exception>
+    /// <exception cref="ArgumentException">The checkpoint does not fit this trainer; the message names the file and each entry.</exception>
+    public IReadOnlyDictionary<string, string> Load(string path, DataLoader? train = null)
+    {
+        var (state, meta) = Aperture.IO.Checkpoint.LoadState(path);
+        if (!meta.TryGetValue(CheckpointKindKey, out var kind) || kind != CheckpointKind)
+            throw new Aperture.IO.SafeTensorsFormatException(path, kind is null
+                ? $"not a trainer checkpoint (no '{CheckpointKindKey}' metadata; write one with Trainer.Save)"
+                : $"'{CheckpointKindKey}' is '{kind}', expected '{CheckpointKind}'");
+        try { LoadStateDict(state, train); }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(
+                $"checkpoint '{path}': {Plain(e)} (in the file, a scalar entry such as 'optimizer.state.0.step' is the metadata key " +
+                $"'{Aperture.IO.Checkpoint.ScalarPrefix}optimizer.state.0.step'; a tensor entry is a tensor of that name)", nameof(path), e);
+        }
+        var user = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in meta) if (k != CheckpointKindKey) user[k] = v;
+        return user;
+    }
+
+    private static readonly string[] KnownPrefixes = ["model.", "optimizer.", "scheduler.", "trainer.", "history."];
+
+    /// <summary>An argument exception's message without the runtime's " (Parameter 'x')" suffix.</summary>
+    private static string Plain(ArgumentException e) => e.ParamName is null ? e.Message : e.Message.Split(" (Parameter '")[0];
+
+    private static double Missing(string key, List<string> errors)
+    {
+        errors.Add($"missing '{key}'");
+        return double.NaN;
+    }
+
+    private static int Count(StateSnapshot s, string key, int max, List<string> errors) => (int)Count(s, key, (long)max, errors);
+
+    private static long Count(StateSnapshot s, string key, long max, List<string> errors)
+    {
+        if (!s.Scalars.TryGetValue(key, out var v)) { errors.Add($"missing '{key}'"); return 0; }
+        if (!(v >= 0 && v <= Math.Min(max, 9007199254740992L) && v == Math.Floor(v)))
+        {
+            errors.Add($"'{key}' = {v.ToString("R", CultureInfo.InvariantCulture)} is not a whole number in [0, {Math.Min(max, 9007199254740992L)}]");
+            return 0;
+        }
+        return (long)v;
+    }
+
+    private static double Finite(StateSnapshot s, string key, List<string> errors, bool allowNaN = false)
+    {
+        if (!s.Scalars.TryGetValue(key, out var v)) { errors.Add($"missing '{key}'"); return 0; }
+        if (!double.IsFinite(v) && !(allowNaN && double.IsNaN(v)))
+            errors.Add($"'{key}' = {v.ToString("R", CultureInfo.InvariantCulture)} is not finite");
+        return v;
     }
 }

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Aperture.Data;
+using Aperture.IO;
+using Xunit.Abstractions;
+
+namespace Aperture.Lab.Tests;
+
+/// <summary>
+/// `aperture train --save/--resume`: the real command killed with SIGKILL at random moments and resumed each time
+/// ends with the same bits as an uninterrupted run, and leaves no temporary file behind. (The engine's test
+/// CheckpointResumeTests kills training in-process at 20 random sets of steps; this one checks the command end to end.)
+/// </summary>
+public class TrainResumeTests(ITestOutputHelper output)
+{
+    private static readonly string Subset = FashionMnist.FindBuiltInSubset() ?? throw new InvalidOperationException("the built-in Fashion-MNIST subset is missing");
+
+    private static Process Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])[Tiny.CliDll, "train", "--model", "mlp", "--data-dir", Subset, "--epochs", "1", "--seed", "3", "--batch-size", "256", .. args])
+            psi.ArgumentList.Add(a);
+        psi.Environment["NO_COLOR"] = "1";
+        var p = Process.Start(psi)!;
+        // Drain both pipes as the output comes, so a full pipe never stalls the process.
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    private static void RunToEnd(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])[Tiny.CliDll, "train", "--model", "mlp", "--data-dir", Subset, "--epochs", "1", "--seed", "3", "--batch-size", "256", .. args])
+            psi.ArgumentList.Add(a);
+        psi.Environment["NO_COLOR"] = "1";
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(120_000), "aperture train did not finish in 2 minutes");
+        Assert.True(p.ExitCode == 0, $"aperture train {string.Join(' ', args)} failed ({p.ExitCode}): {stdout}{stderr.Result}");
+    }
+
+    [Fact]
+    public void TrainKilledAtRandomMomentsResumesBitIdentical()
+    {
+        using var dir = new TempDir();
+        RunToEnd("--save", dir.File("reference.ckpt"), "--json", dir.File("reference.json"));
+
+        // Kill with SIGKILL at random moments of training; each restart resumes from whatever the last save left. The
+        // moment is drawn after the run's first save (made before its first step), so that the kill lands in training
+        // rather than in the process's start-up.
+        string ckpt = dir.File("run.ckpt");
+        var rng = new Random(7);
+        int kills = 0;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            var lastSave = File.Exists(ckpt) ? File.GetLastWriteTimeUtc(ckpt) : DateTime.MinValue;
+            string[] resume = File.Exists(ckpt) ? ["--resume", ckpt] : [];
+            using var p = Start(["--save", ckpt, "--save-every", "2", .. resume]);
+            var clock = Stopwatch.StartNew();
+            while (!p.HasExited && (!File.Exists(ckpt) || File.GetLastWriteTimeUtc(ckpt) == lastSave) && clock.Elapsed < TimeSpan.FromSeconds(60))
+                Thread.Sleep(5);
+            double delay = 1.2 * rng.NextDouble();
+            if (p.WaitForExit(TimeSpan.FromSeconds(delay))) { Assert.Equal(0, p.ExitCode); break; }
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            kills++;
+            var saved = Checkpoint.LoadState(ckpt).State;
+            output.WriteLine($"killed {delay:F2} s after the run's first save; the checkpoint holds step {saved.Scalar("trainer.global_step")}");
+        }
+        RunToEnd([.. File.Exists(ckpt) ? new[] { "--resume", ckpt } : [], "--save", ckpt, "--json", dir.File("run.json")]);
+        Assert.InRange(kills, 1, 4);
+
+        var expected = Checkpoint.LoadState(dir.File("reference.ckpt")).State;
+        var actual = Checkpoint.LoadState(ckpt).State;
+        Assert.Equal(expected.Tensors.Keys.Order(), actual.Tensors.Keys.Order());
+        foreach (var (key, t) in expected.Tensors)
+            Assert.True(t.ToDoubleArray().Select(BitConverter.DoubleToInt64Bits).SequenceEqual(actual.Tensors[key].ToDoubleArray().Select(BitConverter.DoubleToInt64Bits)),
+                $"'{key}' differs from the uninterrupted run's");
+        foreach (var (key, v) in expected.Scalars.Where(kv => !kv.Key.EndsWith(".seconds", StringComparison.Ordinal)))
+            Assert.True(BitConverter.DoubleToInt64Bits(v) == BitConverter.DoubleToInt64Bits(actual.Scalars[key]), $"'{key}': {v:R} uninterrupted, {actual.Scalars[key]:R} resumed");
+        var a = JsonDocument.Parse(File.ReadAllText(dir.File("reference.json"))).RootElement;
+        var b = JsonDocument.Parse(File.ReadAllText(dir.File("run.json"))).RootElement;
+        Assert.Equal(a.GetProperty("train_loss").GetDouble(), b.GetProperty("train_loss").GetDouble());
+        Assert.Equal(a.GetProperty("test_accuracy").GetDouble(), b.GetProperty("test_accuracy").GetDouble());
+        // Saves interrupted by a kill left temporary files; the later saves removed them.
+        Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
+
+        // A checkpoint resumes only the run that wrote it; a refusal is one line naming the file and the option.
+        string reference = dir.File("reference.ckpt");
+        foreach (var (args, message) in new (string[], string)[]
+                 {
+                     (["--resume", reference, "--seed", "4"], "written with --seed 3, this run has --seed 4"),
+                     (["--resume", dir.File("missing.ckpt"), "--seed", "3"], "missing.ckpt"),
+                     (["--resume", reference, "--seed", "3", "--batch-size", "128"], "written with --batch-size 256, this run has --batch-size 128"),
+                 })
+        {
+            var (code, text) = RunFailing(args);
+            Assert.NotEqual(0, code);
+            Assert.Contains(message, text.Replace("\n", " "));
+            Assert.DoesNotContain("   at ", text);
+        }
+    }
+
+    private static (int ExitCode, string Output) RunFailing(string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])[Tiny.CliDll, "train", "--data-dir", Subset, "--epochs", "1", .. args])
+            psi.ArgumentList.Add(a);
+        psi.Environment["NO_COLOR"] = "1";
+        psi.Environment["COLUMNS"] = "400";
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        string text = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, text + stderr.Result);
+    }
+}
