@@ -126,9 +126,15 @@ internal static class LabCommands
             bool jsonToStdout = r.GetValue(json) == "-";
             if (jsonToStdout) Terminal.HumanOutputToStandardError();
 
+            // The data too is read before the store is opened: a broken --data-dir leaves no new store behind.
+            var data = new LabDataSource(r.GetValue(dataDir));
+            foreach (var (p, protocol) in protocols) data.Resolve(p.DataFor(protocol, t));
+
             using var runStore = Terminal.OpenStore(r.GetValue(store));
             Terminal.Console.MarkupLineInterpolated($"run store: [blue]{runStore.Path}[/]");
-            var runner = new LabRunner(runStore, new LabDataSource(r.GetValue(dataDir)));
+            if (runStore.UpgradedFrom is { } old)
+                Terminal.Console.MarkupLineInterpolated($"upgraded the run store from schema version {old} to the current one (runs are now held under leases)");
+            var runner = new LabRunner(runStore, data);
             // Plan every phenomenon first: a full tier without the full dataset stops here, before anything runs.
             foreach (var (p, protocol) in protocols) runner.Plan(p, t, protocol);
             var outcomes = new List<ReplicatedOutcome>();

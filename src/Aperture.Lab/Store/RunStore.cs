@@ -119,7 +119,7 @@ public sealed partial class RunStore : IDisposable
         {
             _db.Dispose();
             throw new InvalidDataException(
-                $"run store '{Path}' cannot be opened: {e.Message.TrimEnd('.')} (SQLite error {e.SqliteErrorCode}). If it is damaged, restore it " +
+                $"run store '{Path}' cannot be opened ({e.Message.TrimEnd('.')}): if it is damaged, restore it " +
                 "from a backup, or move it aside and pass --store NEW.db to start a new store", e);
         }
         catch
@@ -249,12 +249,20 @@ public sealed partial class RunStore : IDisposable
                                            "it is damaged; restore it from a backup, or move it aside and pass --store NEW.db");
         // Values the schema constrains but a hand edit (or ignore_check_constraints) can break: found here, on opening,
         // rather than half-way through a sweep or a report.
-        using (var bad = Command("SELECT run_id, status, tier FROM runs WHERE status NOT IN ('running', 'finished', 'failed') OR tier NOT IN ('quick', 'full') LIMIT 1", tx))
+        // SQLite keeps text in an INTEGER column, and reading it as a number gives 0: a silently wrong seed.
+        using (var bad = Command("""
+            SELECT run_id, status, tier, seed, attempts FROM runs
+            WHERE status NOT IN ('running', 'finished', 'failed') OR tier NOT IN ('quick', 'full')
+               OR typeof(seed) <> 'integer' OR typeof(attempts) <> 'integer' LIMIT 1
+            """, tx))
         using (var r = bad.ExecuteReader())
             if (r.Read())
-                throw new InvalidDataException($"run store '{Path}' has a damaged row in its 'runs' table: run {Convert.ToString(r.GetValue(0), CultureInfo.InvariantCulture)} " +
-                                               $"has status '{Convert.ToString(r.GetValue(1), CultureInfo.InvariantCulture)}' and tier '{Convert.ToString(r.GetValue(2), CultureInfo.InvariantCulture)}' " +
-                                               "(expected running, finished or failed, and quick or full): repair or delete that row, or move the store aside and pass --store NEW.db");
+            {
+                string Text(int i) => Convert.ToString(r.GetValue(i), CultureInfo.InvariantCulture) ?? "";
+                throw new InvalidDataException($"run store '{Path}' has a damaged row in its 'runs' table: run {Text(0)} has status '{Text(1)}', " +
+                                               $"tier '{Text(2)}', seed '{Text(3)}', attempts '{Text(4)}' (expected running, finished or failed; quick or full; " +
+                                               "integers): repair or delete that row, or move the store aside and pass --store NEW.db");
+            }
         return version;
     }
 
