@@ -623,7 +623,33 @@ public sealed partial class RunStore : IDisposable
 
     private long LeaseExpiry() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + (long)LeaseDuration.TotalMilliseconds;
 
-    private static readonly long ProcessStart = System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime().Ticks;
+    private static readonly long ProcessStart = StartMark(Environment.ProcessId) ?? 0;
+
+    // When process `pid` started, as a number that is the same whoever reads it: on Linux the start time in clock
+    // ticks since boot from /proc/PID/stat (Process.StartTime is derived from the boot time, which varies between
+    // readers by a few milliseconds); elsewhere the start time in whole seconds. Null when no such process runs.
+    private static long? StartMark(int pid)
+    {
+        try
+        {
+            string stat = $"/proc/{pid}/stat";
+            if (File.Exists(stat))
+            {
+                // The command name (field 2) is in parentheses and may hold spaces; starttime is field 22.
+                string text = File.ReadAllText(stat);
+                var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+                return long.Parse(fields[19], CultureInfo.InvariantCulture);
+            }
+            if (OperatingSystem.IsLinux()) return null;
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return p.HasExited ? null : p.StartTime.ToUniversalTime().Ticks / TimeSpan.TicksPerSecond;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException
+                                      or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return null;   // the process ended while we looked
+        }
+    }
 
     // A lease is live until it expires, unless its owner ran on this machine and that process is gone (its id unused,
     // or reused by a process started at another time).
@@ -634,18 +660,7 @@ public sealed partial class RunStore : IDisposable
         if (parts.Length == 4 && parts[0] == Environment.MachineName
             && int.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int pid)
             && long.TryParse(parts[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out long started))
-        {
-            if (pid == Environment.ProcessId) return started == ProcessStart;
-            try
-            {
-                using var p = System.Diagnostics.Process.GetProcessById(pid);
-                return !p.HasExited && p.StartTime.ToUniversalTime().Ticks == started;
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
-            {
-                return false;
-            }
-        }
+            return StartMark(pid) == started;
         return true;
     }
 
