@@ -200,7 +200,11 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
     /// <summary>How often a sweep looks at runs another process holds, waiting for them to finish (default 0.25 s).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(0.25);
 
-    /// <summary>Runs what is missing of the protocol's block of seeds, then judges and stores the verdict.</summary>
+    /// <summary>
+    /// Runs what is missing of the protocol's block of seeds, then judges and stores the verdict. Runs another live
+    /// process is computing are left to it and waited for (polling every <see cref="PollInterval"/>): reused when it
+    /// finishes them, taken over if its lease lapses, a <see cref="LabRunException"/> if it fails one.
+    /// </summary>
     public PhenomenonOutcome Run(Phenomenon phenomenon, Tier tier, LabProtocol protocol, IProgress<LabProgress>? progress = null,
         CancellationToken cancellation = default)
     {
