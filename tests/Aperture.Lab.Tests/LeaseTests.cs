@@ -22,7 +22,8 @@ public class LeaseTests(ITestOutputHelper output)
         using var dir = new TempDir();
         using var a = Tiny.NewStore(dir);
         using var b = Tiny.NewStore(dir);
-        a.LeaseDuration = TimeSpan.FromMilliseconds(600);
+        // Long enough that b's first look comes well inside a's lease even on a loaded machine.
+        a.LeaseDuration = TimeSpan.FromSeconds(3);
         var spec = Spec("arm", 0);
         Assert.Equal(RunClaim.Claimed, a.Claim(spec, a.EnsureExperiment("demo", "")));
         long exp = b.EnsureExperiment("demo", "");
@@ -31,7 +32,7 @@ public class LeaseTests(ITestOutputHelper output)
         Assert.Equal(a.LeaseOwner, b.LeaseOf(spec.RunId).Owner);
 
         // a stops renewing (a frozen process): once its lease has expired, b takes the run, with a second attempt.
-        Thread.Sleep(900);
+        Thread.Sleep(3500);
         Assert.Equal(RunClaim.Claimed, b.Claim(spec, exp));
         Assert.Equal(b.LeaseOwner, a.LeaseOf(spec.RunId).Owner);
         Assert.Equal(2, b.FindRun(spec.RunId).Attempts);
@@ -50,19 +51,20 @@ public class LeaseTests(ITestOutputHelper output)
         using var dir = new TempDir();
         using var a = Tiny.NewStore(dir);
         using var b = Tiny.NewStore(dir);
-        a.LeaseDuration = TimeSpan.FromMilliseconds(400);
+        // Beats every 0.5 s; a lease outlives three missed beats, so a loaded machine does not lose it.
+        a.LeaseDuration = TimeSpan.FromSeconds(2);
         var spec = Spec("arm", 1);
         long exp = a.EnsureExperiment("demo", "");
         Assert.Equal(RunClaim.Claimed, a.Claim(spec, exp));
         using (a.HoldLease(spec.RunId))
         {
-            for (int i = 0; i < 8; i++)
+            for (int i = 0; i < 10; i++)
             {
-                Thread.Sleep(200);   // 1.6 s in all: four lease durations
+                Thread.Sleep(500);   // 5 s in all: two and a half lease durations
                 Assert.Equal(RunClaim.Leased, b.Claim(spec, exp));
             }
         }
-        Thread.Sleep(600);
+        Thread.Sleep(2500);
         Assert.Equal(RunClaim.Claimed, b.Claim(spec, exp));
     }
 
