@@ -4,7 +4,7 @@
 #   fuzz/run.sh [--seconds N | --execs N] [--out DIR] [--strict] [TARGET...]
 #
 # Targets: idx safetensors npy csv checkpoint state (default: all, one after another). Each target fuzzes its seed
-# corpus fuzz/corpus/TARGET for N seconds (default 8) or N executions, with a 1 s limit per input; findings land in
+# corpus fuzz/corpus/TARGET, with the tokens of fuzz/dict/TARGET.dict, for N seconds (default 8) or N executions, with a 1 s limit per input; findings land in
 # DIR/TARGET/default/{crashes,hangs} (default DIR: fuzz/out, ignored by git) and are replayed to name the exception.
 # Without afl-fuzz, or without the SharpFuzz tool (dotnet tool restore), it says so and only replays the corpus.
 # Exit status: non-zero if the harness fails or a seed input fails; with --strict also if fuzzing found anything.
@@ -54,7 +54,9 @@ found=0
 printf '%-12s %12s %10s %8s %8s %8s\n' target executions exec/s seconds crashes hangs
 for t in "${targets[@]}"; do
     rm -rf "${out:?}/$t"
-    afl-fuzz "${limit[@]}" -i "fuzz/corpus/$t" -o "$out/$t" -t 1000 -m none -- dotnet "$afl/Aperture.Fuzz.dll" "$t" >"$out/$t.log" 2>&1 \
+    dict=()
+    [ -f "fuzz/dict/$t.dict" ] && dict=(-x "fuzz/dict/$t.dict")
+    afl-fuzz "${limit[@]}" "${dict[@]}" -i "fuzz/corpus/$t" -o "$out/$t" -t 1000 -m none -- dotnet "$afl/Aperture.Fuzz.dll" "$t" >"$out/$t.log" 2>&1 \
         || { echo "fuzz: afl-fuzz failed on $t; see $out/$t.log"; tail -5 "$out/$t.log"; exit 1; }
     stats="$out/$t/default/fuzzer_stats"
     value() { awk -F': *' -v k="$1" '$1 ~ "^"k" *$" {print $2}' "$stats"; }

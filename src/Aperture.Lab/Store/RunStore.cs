@@ -72,7 +72,7 @@ public sealed partial class RunStore : IDisposable
     private readonly Lock _lock = new();
     private readonly bool _readOnly;
 
-    private static readonly string[] Tables = ["schema_info", "experiments", "runs", "params", "metrics", "results", "artifacts", "verdicts", "stages"];
+    private static readonly IReadOnlyList<string> Tables = ["schema_info", "experiments", "runs", "params", "metrics", "results", "artifacts", "verdicts", "stages"];
 
     /// <summary>
     /// Opens the store at <paramref name="path"/>, creating it if the file does not exist (a version 2 store is
