@@ -56,9 +56,18 @@ for t in "${targets[@]}"; do
     rm -rf "${out:?}/$t"
     dict=()
     [ -f "fuzz/dict/$t.dict" ] && dict=(-x "fuzz/dict/$t.dict")
-    afl-fuzz "${limit[@]}" "${dict[@]}" -i "fuzz/corpus/$t" -o "$out/$t" -t 1000 -m none -- dotnet "$afl/Aperture.Fuzz.dll" "$t" >"$out/$t.log" 2>&1 \
-        || { echo "fuzz: afl-fuzz failed on $t; see $out/$t.log"; tail -5 "$out/$t.log"; exit 1; }
     stats="$out/$t/default/fuzzer_stats"
+    if ! afl-fuzz "${limit[@]}" "${dict[@]}" -i "fuzz/corpus/$t" -o "$out/$t" -t 1000 -m none -- dotnet "$afl/Aperture.Fuzz.dll" "$t" >"$out/$t.log" 2>&1; then
+        tail -5 "$out/$t.log"
+        # AFL++ that cannot start here at all (no shared memory, a refused fork server) is like AFL++ not installed;
+        # one that started and then failed is a harness error.
+        if [ ! -f "$stats" ] && [ "$strict" -eq 0 ]; then
+            echo "fuzz: afl-fuzz could not start on this machine (see $out/$t.log): replayed the seed corpus only"
+            exit 0
+        fi
+        echo "fuzz: afl-fuzz failed on $t; see $out/$t.log"
+        exit 1
+    fi
     value() { awk -F': *' -v k="$1" '$1 ~ "^"k" *$" {print $2}' "$stats"; }
     printf '%-12s %12s %10s %8s %8s %8s\n' "$t" "$(value execs_done)" "$(value execs_per_sec)" "$(value run_time)" "$(value saved_crashes)" "$(value saved_hangs)"
     for kind in crashes hangs; do
