@@ -19,16 +19,16 @@ public sealed class BadInputFixture : IDisposable
         Directory.CreateDirectory(Dir);
         File.WriteAllText(At("afile"), "a plain file\n");
 
-        // A folder that cannot be written. Permission bits do not stop root, so as root use a sysfs folder (the
-        // kernel refuses new files there whatever the user).
+        // A folder that cannot be written. Permission bits do not stop root, so as root use a sysfs or procfs folder
+        // (the kernel refuses new files there whatever the user).
         ReadOnly = At("readonly");
         Directory.CreateDirectory(ReadOnly);
         File.SetUnixFileMode(ReadOnly, UnixFileMode.UserRead | UnixFileMode.UserExecute);
         if (CanWrite(ReadOnly))
         {
             File.SetUnixFileMode(ReadOnly, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            ReadOnly = Directory.Exists("/sys/kernel") && !CanWrite("/sys/kernel") ? "/sys/kernel" : throw new InvalidOperationException(
-                "no folder this process cannot write: running as root without a read-only sysfs");
+            ReadOnly = new[] { "/sys/kernel", "/proc/1" }.FirstOrDefault(d => Directory.Exists(d) && !CanWrite(d))
+                       ?? throw new InvalidOperationException("no folder this process cannot write: running as root with a writable sysfs and procfs");
         }
 
         MakeStores();
