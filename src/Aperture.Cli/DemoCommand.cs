@@ -33,7 +33,7 @@ internal static class DemoCommand
             loss.Backward();
             using (Autodiff.NoGrad())
                 foreach (var p in parameters) Ops.SubInPlace(p, p.Grad! * 0.1);
-            if (step % 200 == 0) Console.WriteLine($"step {step,5}  loss {loss.Item():F6}");
+            if (step % 200 == 0) Terminal.Out.WriteLine($"step {step,5}  loss {loss.Item():F6}");
         }
         return 0;
     }

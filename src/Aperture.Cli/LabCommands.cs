@@ -32,7 +32,7 @@ internal static class LabCommands
                 var q = p.Defaults(Tier.Quick);
                 table.AddRow(Markup.Escape(p.Id), Markup.Escape(string.Join(", ", p.ArmsFor(q))), q.Seeds.ToString(CultureInfo.InvariantCulture), Markup.Escape(p.Claim));
             }
-            AnsiConsole.Write(table);
+            Terminal.Console.Write(table);
             return 0;
         }));
         return cmd;
@@ -45,16 +45,16 @@ internal static class LabCommands
         var cmd = new Command("show", "Show a phenomenon: claim, method, sources, and its protocol's settings (for --set).") { id, tier };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            var p = Catalogue.Get(r.GetValue(id)!);
+            var p = Terminal.Phenomenon(r.GetValue(id)!);
             var t = ParseTier(r.GetValue(tier));
-            AnsiConsole.MarkupLineInterpolated($"[bold]{p.Title}[/] ({p.Id})");
-            AnsiConsole.MarkupLineInterpolated($"[bold]Claim:[/] {p.Claim}");
-            AnsiConsole.MarkupLineInterpolated($"[bold]Method:[/] {p.Method}");
-            foreach (var s in p.Sources) AnsiConsole.MarkupLineInterpolated($"  source: {s.Citation}{(s.ArXiv is null ? "" : ", arXiv:" + s.ArXiv)}");
+            Terminal.Console.MarkupLineInterpolated($"[bold]{p.Title}[/] ({p.Id})");
+            Terminal.Console.MarkupLineInterpolated($"[bold]Claim:[/] {p.Claim}");
+            Terminal.Console.MarkupLineInterpolated($"[bold]Method:[/] {p.Method}");
+            foreach (var s in p.Sources) Terminal.Console.MarkupLineInterpolated($"  source: {s.Citation}{(s.ArXiv is null ? "" : ", arXiv:" + s.ArXiv)}");
             var table = new Table().AddColumns("setting", "type", $"{t.ToString().ToLowerInvariant()} default", "meaning");
             foreach (var s in ProtocolBinding.Settings(p.Defaults(t)))
                 table.AddRow(Markup.Escape(s.Key + (s.IsThreshold ? " (threshold)" : "")), Markup.Escape(s.Type), Markup.Escape(s.Value), Markup.Escape(s.Description));
-            AnsiConsole.Write(table);
+            Terminal.Console.Write(table);
             return 0;
         }));
         return cmd;
@@ -68,7 +68,7 @@ internal static class LabCommands
         {
             int n = r.GetValue(sims);
             if (n < 10) throw new LabConfigException($"--simulations must be at least 10, found {n}");
-            using var s = Terminal.OpenStore(r.GetValue(store));
+            using var s = Terminal.OpenExistingStore(r.GetValue(store));
             var latest = s.LatestVerdicts();
             var table = new Table().AddColumns("phenomenon", "checks", "seeds", "false held", "false did not hold", "estimators");
             foreach (var p in Catalogue.All)
@@ -79,8 +79,8 @@ internal static class LabCommands
                     rates.Seeds.ToString(CultureInfo.InvariantCulture), Rate(rates.FalseHeld), Rate(rates.FalseDidNotHold),
                     Markup.Escape(string.Join(", ", v.Verdict.Checks.Select(c => c.Estimate.Kind.ToString()).Distinct())));
             }
-            AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"{n} simulated experiments per scenario; Monte Carlo standard error at 5% ≈ {Math.Sqrt(0.05 * 0.95 / n):F3}");
+            Terminal.Console.Write(table);
+            Terminal.Console.MarkupLineInterpolated($"{n} simulated experiments per scenario; Monte Carlo standard error at 5% ≈ {Math.Sqrt(0.05 * 0.95 / n):F3}");
             return 0;
         }));
         return cmd;
@@ -105,28 +105,40 @@ internal static class LabCommands
             Description = "override a protocol setting: key=value, or id.key=value for one phenomenon (see `aperture lab show ID`)",
             AllowMultipleArgumentsPerToken = false,
         };
-        var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file (one record per phenomenon, both blocks, with provenance)" };
+        var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file (one record per phenomenon, both blocks, with provenance; - for standard output)" };
         var cmd = new Command("run", "Run phenomena: every arm × seed of a discovery block and an independent replication block not already finished in the store, then judge each block's verdict from the stored runs.")
         {
             ids, all, tier, seeds, seedBase, noReplication, dataDir, set, json,
         };
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
-            var chosen = r.GetValue(all) ? Catalogue.All : (r.GetValue(ids) ?? []).Select(Catalogue.Get).ToList();
-            if (chosen.Count == 0) throw new LabConfigException("name at least one phenomenon, or pass --all (see `aperture lab list`)");
-            if (r.GetValue(all) && r.GetValue(ids) is { Length: > 0 }) throw new LabConfigException("give phenomenon ids or --all, not both");
+            if (r.GetValue(all) && r.GetValue(ids) is { Length: > 0 }) throw new CommandLineException("give phenomenon ids or --all, not both");
+            var chosen = r.GetValue(all) ? Catalogue.All : (r.GetValue(ids) ?? []).Select(Terminal.Phenomenon).ToList();
+            if (chosen.Count == 0) throw new CommandLineException("name at least one phenomenon, or pass --all (see `aperture lab list`)");
+            if (chosen.Select(p => p.Id).Distinct().Count() != chosen.Count) throw new CommandLineException("a phenomenon is named twice");
             var t = ParseTier(r.GetValue(tier));
-            var overrides = SplitOverrides(r.GetValue(set) ?? [], chosen);
+            var overrides = SplitOverrides(r.GetValue(set) ?? [], chosen, t);
             var protocols = chosen.Select(p => (P: p, Protocol: LabRunner.Resolve(p, t, overrides[p.Id], r.GetValue(seeds), r.GetValue(seedBase)))).ToList();
             bool replicate = !r.GetValue(noReplication);
+            // Every path is checked before anything runs: a sweep must not end in an unwritable --json.
+            Terminal.CheckDataDirectory(r.GetValue(dataDir));
+            string? jsonPath = r.GetValue(json) is { } j ? Terminal.CheckOutputFile(j, "--json", allowStdout: true) : null;
+            bool jsonToStdout = r.GetValue(json) == "-";
+            if (jsonToStdout) Terminal.HumanOutputToStandardError();
+
+            // The data too is read before the store is opened: a broken --data-dir leaves no new store behind.
+            var data = new LabDataSource(r.GetValue(dataDir));
+            foreach (var (p, protocol) in protocols) data.Resolve(p.DataFor(protocol, t));
 
             using var runStore = Terminal.OpenStore(r.GetValue(store));
-            AnsiConsole.MarkupLineInterpolated($"run store: [blue]{runStore.Path}[/]");
-            var runner = new LabRunner(runStore, new LabDataSource(r.GetValue(dataDir)));
+            Terminal.Console.MarkupLineInterpolated($"run store: [blue]{runStore.Path}[/]");
+            if (runStore.UpgradedFrom is { } old)
+                Terminal.Console.MarkupLineInterpolated($"upgraded the run store from schema version {old} to the current one (runs are now held under leases)");
+            var runner = new LabRunner(runStore, data);
             // Plan every phenomenon first: a full tier without the full dataset stops here, before anything runs.
             foreach (var (p, protocol) in protocols) runner.Plan(p, t, protocol);
             var outcomes = new List<ReplicatedOutcome>();
-            AnsiConsole.Progress()
+            Terminal.Console.Progress()
                 .AutoClear(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(),
                          new RemainingTimeColumn(), new SpinnerColumn())
@@ -150,7 +162,8 @@ internal static class LabCommands
                     }
                 });
             PrintOutcomes(outcomes);
-            if (r.GetValue(json) is { } path) Terminal.WriteAtomically(path, OutcomesJson(outcomes));
+            if (jsonToStdout) Terminal.Out.Write(OutcomesJson(outcomes));
+            else if (jsonPath is not null) Terminal.WriteAtomically(jsonPath, OutcomesJson(outcomes));
             return 0;
         })));
         return cmd;
@@ -175,11 +188,11 @@ internal static class LabCommands
                 $"{d.RunsExecuted + (rep?.RunsExecuted ?? 0)}/{d.RunsReused + (rep?.RunsReused ?? 0)}",
                 (d.Seconds + (rep?.Seconds ?? 0)).ToString("F1", CultureInfo.InvariantCulture));
         }
-        AnsiConsole.Write(table);
+        Terminal.Console.Write(table);
         var data = outcomes.Select(o => o.Discovery.DataSource).Distinct().ToList();
-        AnsiConsole.MarkupLineInterpolated($"[grey]data:[/] {string.Join("; ", data)}");
-        AnsiConsole.MarkupLineInterpolated($"[grey]code:[/] Aperture {Aperture.Lab.Store.RunStore.CodeVersion} on {Environment.MachineName}");
-        foreach (var o in outcomes) AnsiConsole.MarkupLineInterpolated($"[grey]reproduce:[/] {ReproduceCommand(o.Discovery.Reproduction)}");
+        Terminal.Console.MarkupLineInterpolated($"[grey]data:[/] {string.Join("; ", data)}");
+        Terminal.Console.MarkupLineInterpolated($"[grey]code:[/] Aperture {Aperture.Lab.Store.RunStore.CodeVersion} on {Environment.MachineName}");
+        foreach (var o in outcomes) Terminal.Console.MarkupLineInterpolated($"[grey]reproduce:[/] {ReproduceCommand(o.Discovery.Reproduction)}");
     }
 
     /// <summary>The version of the --json record layout; bump it when a field changes meaning or is removed.</summary>
@@ -260,17 +273,32 @@ internal static class LabCommands
     }
 
     // "key=value" applies to every chosen phenomenon (each must have the key); "id.key=value" to one.
-    private static Dictionary<string, List<KeyValuePair<string, string>>> SplitOverrides(string[] sets, IReadOnlyList<Phenomenon> chosen)
+    // An unknown key is named with the closest setting the phenomenon has, before anything runs.
+    private static Dictionary<string, List<KeyValuePair<string, string>>> SplitOverrides(string[] sets, IReadOnlyList<Phenomenon> chosen, Tier tier)
     {
         var result = chosen.ToDictionary(p => p.Id, _ => new List<KeyValuePair<string, string>>());
         foreach (var s in sets)
         {
             int eq = s.IndexOf('=');
-            if (eq <= 0) throw new LabConfigException($"--set expects key=value, found '{s}'");
+            if (eq <= 0) throw new CommandLineException($"--set expects key=value or id.key=value, found '{s}'");
             string key = s[..eq].Trim(), value = s[(eq + 1)..];
             var target = chosen.FirstOrDefault(p => key.StartsWith(p.Id + ".", StringComparison.Ordinal));
-            if (target is not null) result[target.Id].Add(KeyValuePair.Create(key[(target.Id.Length + 1)..], value));
-            else foreach (var p in chosen) result[p.Id].Add(KeyValuePair.Create(key, value));
+            if (target is null && key.Contains('.'))
+            {
+                string id = key[..key.IndexOf('.')];
+                throw new CommandLineException(Catalogue.All.Any(p => p.Id == id)
+                    ? $"--set {key}: '{id}' is not among the phenomena being run ({string.Join(", ", chosen.Select(p => p.Id))})"
+                    : $"--set {key}: no phenomenon '{id}'{Terminal.DidYouMean(id, chosen.Select(p => p.Id))}");
+            }
+            foreach (var p in target is null ? chosen : [target])
+            {
+                string setting = target is null ? key : key[(target.Id.Length + 1)..];
+                var known = ProtocolBinding.Settings(p.Defaults(tier)).Select(x => x.Key).ToList();
+                string normal = setting.Trim().Replace('-', '_').ToLowerInvariant();
+                if (!known.Contains(normal))
+                    throw new CommandLineException($"--set {s}: {p.Id} has no setting '{setting}'{Terminal.DidYouMean(normal, known)} (see `aperture lab show {p.Id}`)");
+                result[p.Id].Add(KeyValuePair.Create(setting, value));
+            }
         }
         return result;
     }

@@ -13,11 +13,12 @@ internal static class ReportCommand
         var cmd = new Command("report", "Write the static HTML report: a scorecard and one page per phenomenon, from the stored verdicts and runs.") { output };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            using var s = Terminal.OpenStore(r.GetValue(store));
+            string folder = Terminal.CheckOutputFolder(r.GetValue(output)!, "--output");
+            using var s = Terminal.OpenExistingStore(r.GetValue(store));
             ReportSummary summary = null!;
-            AnsiConsole.Status().Start("writing the report", ctx =>
-                summary = ReportWriter.Write(s, r.GetValue(output)!, LabCommands.ReproduceCommand, new Reporter(id => ctx.Status($"drawing {Markup.Escape(id)}"))));
-            AnsiConsole.MarkupLineInterpolated($"wrote {summary.Pages.Count} pages and {summary.Images.Count} images: [blue]{summary.IndexPath}[/]");
+            Terminal.Console.Status().Start("writing the report", ctx =>
+                summary = ReportWriter.Write(s, folder, LabCommands.ReproduceCommand, new Reporter(id => ctx.Status($"drawing {Markup.Escape(id)}"))));
+            Terminal.Console.MarkupLineInterpolated($"wrote {summary.Pages.Count} pages and {summary.Images.Count} images: [blue]{summary.IndexPath}[/]");
             return 0;
         }));
         return cmd;

@@ -28,7 +28,7 @@ internal static class RunsCommands
         var cmd = new Command("list", "List runs, newest first.") { phenomenon, status };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            using var s = Terminal.OpenStore(r.GetValue(store));
+            using var s = Terminal.OpenExistingStore(r.GetValue(store));
             RunStatus? st = r.GetValue(status) is { } x ? Enum.Parse<RunStatus>(x, ignoreCase: true) : null;
             var rows = s.ListRuns(r.GetValue(phenomenon), st);
             var table = new Table().AddColumns("run", "phenomenon", "tier", "arm", "seed", "status", "attempts", "seconds", "started (UTC)");
@@ -36,8 +36,8 @@ internal static class RunsCommands
                 table.AddRow(run.RunId[..12], Markup.Escape(run.Phenomenon), run.Tier.ToString().ToLowerInvariant(), Markup.Escape(run.Arm),
                     run.Seed.ToString(CultureInfo.InvariantCulture), StatusMarkup(run.Status), run.Attempts.ToString(CultureInfo.InvariantCulture),
                     run.Seconds?.ToString("F2", CultureInfo.InvariantCulture) ?? "", Markup.Escape(run.StartTime));
-            AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"{rows.Count} runs in {s.Path}");
+            Terminal.Console.Write(table);
+            Terminal.Console.MarkupLineInterpolated($"{rows.Count} runs in {s.Path}");
             return 0;
         }));
         return cmd;
@@ -49,7 +49,7 @@ internal static class RunsCommands
         var cmd = new Command("show", "Show one run: identity, config, results, metrics and artifacts.") { id };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            using var s = Terminal.OpenStore(r.GetValue(store));
+            using var s = Terminal.OpenExistingStore(r.GetValue(store));
             var run = s.FindRun(r.GetValue(id)!);
             var grid = new Grid().AddColumn().AddColumn();
             void Row(string k, string? v) => grid.AddRow(new Markup($"[bold]{Markup.Escape(k)}[/]"), new Text(v ?? ""));
@@ -71,20 +71,20 @@ internal static class RunsCommands
             Row("data", $"{run.DataSource} (sha256 {run.DataFingerprint})");
             Row("host / pid", $"{run.Host} / {run.Pid}");
             if (run.Error is not null) Row("error", run.Error);
-            AnsiConsole.Write(grid);
+            Terminal.Console.Write(grid);
             if (run.Status == RunStatus.Finished)
             {
                 var stored = s.LoadRun(run.RunId);
                 var results = new Table().AddColumns("result", "value");
                 foreach (var (k, v) in stored.Results) results.AddRow(Markup.Escape(k), v.ToString("R", CultureInfo.InvariantCulture));
-                AnsiConsole.Write(results);
+                Terminal.Console.Write(results);
                 var metrics = new Table().AddColumns("metric", "steps", "first", "last");
                 foreach (var (k, pts) in stored.Metrics)
                     metrics.AddRow(Markup.Escape(k), pts.Count.ToString(CultureInfo.InvariantCulture),
                         $"{pts[0].Value.ToString("G6", CultureInfo.InvariantCulture)} @ {pts[0].Step}",
                         $"{pts[^1].Value.ToString("G6", CultureInfo.InvariantCulture)} @ {pts[^1].Step}");
-                if (stored.Metrics.Count > 0) AnsiConsole.Write(metrics);
-                foreach (var (name, path) in stored.Artifacts) AnsiConsole.MarkupLineInterpolated($"artifact [blue]{name}[/]: {path}");
+                if (stored.Metrics.Count > 0) Terminal.Console.Write(metrics);
+                foreach (var (name, path) in stored.Artifacts) Terminal.Console.MarkupLineInterpolated($"artifact [blue]{name}[/]: {path}");
             }
             return 0;
         }));
@@ -94,21 +94,22 @@ internal static class RunsCommands
     private static Command Export(Option<string?> store)
     {
         var phenomenon = PhenomenonOption();
-        var output = new Option<string?>("--output", "-o") { Description = "the CSV file to write (default: standard output)" };
+        var output = new Option<string?>("--output", "-o") { Description = "the CSV file to write (default, or -: standard output)" };
         var cmd = new Command("export", "Export runs as CSV: one row per run, with its settings (param.*) and final results (result.*).") { phenomenon, output };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            using var s = Terminal.OpenStore(r.GetValue(store));
-            if (r.GetValue(output) is { } path)
+            string? path = r.GetValue(output) is { } o ? Terminal.CheckOutputFile(o, "--output", allowStdout: true) : null;
+            using var s = Terminal.OpenExistingStore(r.GetValue(store));
+            if (path is not null)
             {
                 using var w = new StringWriter(CultureInfo.InvariantCulture);
                 s.ExportCsv(w, r.GetValue(phenomenon));
                 Terminal.WriteAtomically(path, w.ToString());
-                AnsiConsole.MarkupLineInterpolated($"wrote [blue]{Path.GetFullPath(path)}[/]");
+                Terminal.Console.MarkupLineInterpolated($"wrote [blue]{Path.GetFullPath(path)}[/]");
             }
             else
             {
-                s.ExportCsv(Console.Out, r.GetValue(phenomenon));
+                s.ExportCsv(Terminal.Out, r.GetValue(phenomenon));
             }
             return 0;
         }));

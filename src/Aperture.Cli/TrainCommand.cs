@@ -21,7 +21,7 @@ internal static class TrainCommand
         var seed = new Option<ulong>("--seed") { Description = "the seed of the initial weights and the shuffling", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch-size") { Description = "examples per step", DefaultValueFactory = _ => 128 };
         var lr = new Option<double?>("--lr") { Description = "Adam's peak learning rate, cosine-annealed to 0 [default: 0.001 for mlp, 0.003 for lenet5]" };
-        var json = new Option<string?>("--json") { Description = "write {model, data, epochs, seed, train_loss, test_accuracy, seconds} to this file" };
+        var json = new Option<string?>("--json") { Description = "write {model, data, epochs, seed, train_loss, test_accuracy, seconds} to this file (- for standard output)" };
         var save = new Option<string?>("--save") { Description = "save the whole training state to this file at the start, after every epoch and every --save-every steps (atomically)" };
         var resume = new Option<string?>("--resume") { Description = "continue from a file written by --save (same options); the result is bit-identical to an uninterrupted run" };
         var saveEvery = new Option<int>("--save-every") { Description = "optimizer steps between saves inside an epoch (0: only at epoch ends)", DefaultValueFactory = _ => 0 };
@@ -31,11 +31,16 @@ internal static class TrainCommand
         };
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
+            Terminal.CheckDataDirectory(r.GetValue(dataDir));
+            string? jsonPath = r.GetValue(json) is { } j ? Terminal.CheckOutputFile(j, "--json", allowStdout: true) : null;
+            bool jsonToStdout = r.GetValue(json) == "-";
+            if (r.GetValue(save) is { } savePath) Terminal.CheckOutputFile(savePath, "--save", allowStdout: false);
+            if (jsonToStdout) Terminal.HumanOutputToStandardError();
             var options = new TrainingOptions(r.GetValue(model)!, r.GetValue(data)!, r.GetValue(epochs), r.GetValue(seed),
                 r.GetValue(batch), r.GetValue(lr), r.GetValue(dataDir));
             var checkpoints = new TrainingCheckpoints(r.GetValue(save), r.GetValue(resume), r.GetValue(saveEvery));
             TrainingResult? result = null;
-            AnsiConsole.Progress()
+            Terminal.Console.Progress()
                 .AutoClear(false)
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(),
                          new RemainingTimeColumn(), new SpinnerColumn())
@@ -50,15 +55,16 @@ internal static class TrainCommand
                     task.Value = options.Epochs;
                 });
             var res = result!;
-            AnsiConsole.MarkupLineInterpolated($"data: {res.DataSource}");
+            Terminal.Console.MarkupLineInterpolated($"data: {res.DataSource}");
             var table = new Table().AddColumns("epoch", "train loss", "train accuracy");
             foreach (var e in res.History)
                 table.AddRow(e.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), e.TrainLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture),
                     e.TrainAccuracy is { } a ? a.ToString("P2", System.Globalization.CultureInfo.InvariantCulture) : "");
-            AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"[bold]test accuracy {res.TestAccuracy:P2}[/] after {res.Options.Epochs} epochs ({res.Seconds:F1} s)");
-            if (r.GetValue(json) is { } path)
-                Terminal.WriteAtomically(path, new JsonObject
+            Terminal.Console.Write(table);
+            Terminal.Console.MarkupLineInterpolated($"[bold]test accuracy {res.TestAccuracy:P2}[/] after {res.Options.Epochs} epochs ({res.Seconds:F1} s)");
+            if (jsonPath is not null || jsonToStdout)
+            {
+                string record = new JsonObject
                 {
                     ["model"] = res.Options.Model,
                     ["data"] = res.Options.Data,
@@ -67,7 +73,10 @@ internal static class TrainCommand
                     ["train_loss"] = res.TrainLoss,
                     ["test_accuracy"] = res.TestAccuracy,
                     ["seconds"] = Math.Round(res.Seconds, 3),
-                }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+                if (jsonToStdout) Terminal.Out.Write(record);
+                else Terminal.WriteAtomically(jsonPath!, record);
+            }
             return 0;
         })));
         return cmd;

@@ -151,14 +151,19 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
 
     /// <summary>
     /// Executes one run spec into the store (in this process; the spec holds everything needed): returns false,
-    /// doing nothing, when the store already has it finished. A run that throws is marked failed and rethrown as a
+    /// doing nothing, when the store already has it finished or another live process holds its lease (is running
+    /// it). While it runs, a heartbeat keeps its lease. A run that throws is marked failed and rethrown as a
     /// <see cref="LabRunException"/> naming the phenomenon, arm and seed.
     /// </summary>
     /// <param name="spec">The run to execute.</param>
     /// <param name="phenomenon">The phenomenon it belongs to (default: the catalogue's phenomenon of that id).</param>
     /// <param name="progress">Receives the run's progress, from 0 to 1.</param>
     /// <param name="cancellation">Stops the run between measurements.</param>
-    public bool Execute(RunSpec spec, Phenomenon? phenomenon = null, Action<double>? progress = null, CancellationToken cancellation = default)
+    public bool Execute(RunSpec spec, Phenomenon? phenomenon = null, Action<double>? progress = null, CancellationToken cancellation = default) =>
+        TryExecute(spec, phenomenon, progress, cancellation) == RunClaim.Claimed;
+
+    // Claimed: executed here; Finished: found finished; Leased: another live process is running it.
+    private RunClaim TryExecute(RunSpec spec, Phenomenon? phenomenon, Action<double>? progress, CancellationToken cancellation)
     {
         phenomenon ??= Catalogue.Get(spec.Phenomenon);
         if (phenomenon.Id != spec.Phenomenon) throw new ArgumentException($"run spec of {spec.Phenomenon} given with phenomenon {phenomenon.Id}", nameof(phenomenon));
@@ -169,51 +174,78 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
             throw new LabRunException($"{spec.Phenomenon}: run {spec.RunId[..8]} was planned on data {spec.DataFingerprint[..Math.Min(12, spec.DataFingerprint.Length)]}, " +
                                       $"but this machine reads {data.Fingerprint[..Math.Min(12, data.Fingerprint.Length)]} ({data.Source})");
         long experiment = store.EnsureExperiment(phenomenon.Id, phenomenon.Claim);
-        if (!store.BeginRun(spec, experiment)) return false;
-        var protocol = phenomenon.ReadProtocol(spec.ConfigJson);
-        var context = new RunContext(phenomenon.ReadArm(spec.ArmJson), spec.Seed, spec.Tier, data,
-            store.StagesFor(phenomenon.Id, spec.ProtocolVersion), progress, cancellation);
+        var claim = store.Claim(spec, experiment);
+        if (claim != RunClaim.Claimed) return claim;
         var clock = Stopwatch.StartNew();
-        try
+        using (store.HoldLease(spec.RunId))
         {
-            phenomenon.Execute(protocol, context.ArmValue, context);
+            try
+            {
+                var protocol = phenomenon.ReadProtocol(spec.ConfigJson);
+                var context = new RunContext(phenomenon.ReadArm(spec.ArmJson), spec.Seed, spec.Tier, data,
+                    store.StagesFor(phenomenon.Id, spec.ProtocolVersion), progress, cancellation);
+                phenomenon.Execute(protocol, context.ArmValue, context);
+                store.FinishRun(spec.RunId, context, clock.Elapsed.TotalSeconds);
+            }
+            catch (Exception e)
+            {
+                store.FailRun(spec.RunId, e.ToString(), clock.Elapsed.TotalSeconds);
+                if (e is OperationCanceledException) throw;
+                throw new LabRunException($"{phenomenon.Id}: run {spec.RunId[..8]} (arm {spec.Arm}, seed {spec.Seed}) failed: {e.Message}", e);
+            }
         }
-        catch (Exception e)
-        {
-            store.FailRun(spec.RunId, e.ToString(), clock.Elapsed.TotalSeconds);
-            if (e is OperationCanceledException) throw;
-            throw new LabRunException($"{phenomenon.Id}: run {spec.RunId[..8]} (arm {spec.Arm}, seed {spec.Seed}) failed: {e.Message}", e);
-        }
-        store.FinishRun(spec.RunId, context, clock.Elapsed.TotalSeconds);
-        return true;
+        return RunClaim.Claimed;
     }
 
-    /// <summary>Runs what is missing of the protocol's block of seeds, then judges and stores the verdict.</summary>
+    /// <summary>How often a sweep looks at runs another process holds, waiting for them to finish (default 0.25 s).</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(0.25);
+
+    /// <summary>
+    /// Runs what is missing of the protocol's block of seeds, then judges and stores the verdict. Runs another live
+    /// process is computing are left to it and waited for (polling every <see cref="PollInterval"/>): reused when it
+    /// finishes them, taken over if its lease lapses, a <see cref="LabRunException"/> if it fails one.
+    /// </summary>
     public PhenomenonOutcome Run(Phenomenon phenomenon, Tier tier, LabProtocol protocol, IProgress<LabProgress>? progress = null,
         CancellationToken cancellation = default)
     {
         var plan = Plan(phenomenon, tier, protocol);
         int executed = 0, reused = 0;
-        for (int i = 0; i < plan.Count; i++)
+        // Runs another live process is computing are left to it and looked at again after the rest: each is then
+        // finished (reused), or its lease expired (its process died: taken over), or it failed there (reported).
+        var pending = new List<int>();
+        bool first = true;
+        for (var order = Enumerable.Range(0, plan.Count).ToList(); order.Count > 0; order = pending, pending = [], first = false)
         {
-            cancellation.ThrowIfCancellationRequested();
-            var spec = plan[i];
-            int index = i;
-            if (store.StatusOf(spec.RunId) == RunStatus.Finished)
+            if (!first) Thread.Sleep(PollInterval);
+            foreach (int index in order)
             {
-                reused++;
-                progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Reused, 1));
-                continue;
+                cancellation.ThrowIfCancellationRequested();
+                var spec = plan[index];
+                var status = store.StatusOf(spec.RunId);
+                if (status == RunStatus.Finished)
+                {
+                    reused++;
+                    progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Reused, 1));
+                    continue;
+                }
+                if (!first && status == RunStatus.Failed)
+                    throw new LabRunException($"{phenomenon.Id}: run {spec.RunId[..8]} (arm {spec.Arm}, seed {spec.Seed}) failed in another process " +
+                                              $"({FirstLine(store.FindRun(spec.RunId).Error)}); run the sweep again to retry it");
+                if (first) progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Started, 0));
+                switch (TryExecute(spec, phenomenon, f => progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Step, f)), cancellation))
+                {
+                    case RunClaim.Claimed: executed++; break;
+                    case RunClaim.Finished: reused++; break;
+                    default: pending.Add(index); continue;
+                }
+                progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Finished, 1));
             }
-            progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Started, 0));
-            if (Execute(spec, phenomenon, f => progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Step, f)), cancellation))
-                executed++;
-            else
-                reused++;
-            progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Finished, 1));
         }
         return Judge(phenomenon, tier, protocol, plan, executed, reused);
     }
+
+    private static string FirstLine(string? text) =>
+        text is null ? "no error recorded" : text.Split('\n', 2)[0].Trim();
 
     /// <summary>
     /// Runs and judges the discovery block (the protocol's seeds) and, when <paramref name="replicate"/>, an

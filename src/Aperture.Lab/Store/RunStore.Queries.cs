@@ -64,7 +64,7 @@ public sealed partial class RunStore
             cmd.Parameters.AddWithValue("$s", status is { } s ? s.ToString().ToLowerInvariant() : DBNull.Value);
             using var r = cmd.ExecuteReader();
             var rows = new List<RunRow>();
-            while (r.Read()) rows.Add(ReadRun(r));
+            while (r.Read()) rows.Add(Row("runs", () => ReadRun(r)));
             return rows;
         }
     }
@@ -80,7 +80,7 @@ public sealed partial class RunStore
             cmd.Parameters.AddWithValue("$p", prefix.ToLowerInvariant());
             using var r = cmd.ExecuteReader();
             var rows = new List<RunRow>();
-            while (r.Read()) rows.Add(ReadRun(r));
+            while (r.Read()) rows.Add(Row("runs", () => ReadRun(r)));
             return rows.Count switch
             {
                 0 => throw new LabConfigException($"no run in '{Path}' has an id starting with '{prefix}'"),
@@ -200,7 +200,7 @@ public sealed partial class RunStore
             var result = new Dictionary<string, VerdictRecord>();
             while (r.Read())
             {
-                var v = ReadVerdict(r);
+                var v = Row("verdicts", () => ReadVerdict(r));
                 result[v.Phenomenon] = v;
             }
             return result;
@@ -216,7 +216,7 @@ public sealed partial class RunStore
             cmd.Parameters.AddWithValue("$p", phenomenon);
             using var r = cmd.ExecuteReader();
             var result = new List<VerdictRecord>();
-            while (r.Read()) result.Add(ReadVerdict(r));
+            while (r.Read()) result.Add(Row("verdicts", () => ReadVerdict(r)));
             return result;
         }
     }
@@ -239,6 +239,21 @@ public sealed partial class RunStore
             DataSource = r.GetString(14),
             Host = r.GetString(15),
         };
+    }
+
+    // A row that cannot be read (a status or tier outside the schema's values, text in a number column, broken JSON)
+    // is reported with the store and the table, never as a raw cast or format exception.
+    private T Row<T>(string table, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is InvalidDataException or InvalidCastException or FormatException or OverflowException or JsonException)
+        {
+            throw new InvalidDataException($"run store '{Path}' has a damaged row in its '{table}' table ({e.Message.TrimEnd('.')}): " +
+                                           "repair or delete that row, or move the store aside and pass --store NEW.db", e);
+        }
     }
 
     private static RunRow ReadRun(SqliteDataReader r) => new(

@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Aperture.Lab.Store;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace Aperture.Lab.Tests;
+
+/// <summary>
+/// Runs are held under leases: two sweeps on one store never compute the same run twice, and a run whose owner
+/// died is taken over (at once on this machine, after its lease expires elsewhere).
+/// </summary>
+public class LeaseTests(ITestOutputHelper output)
+{
+    private static RunSpec Spec(string arm, int seed) =>
+        new(RunStore.RunIdentity("demo", Tier.Quick, arm, seed, "{}", "1", RunStore.CodeVersion, "none"), "demo", Tier.Quick, arm,
+            new NamedArm(arm).ToJson(), seed, "{}", "1", RunStore.CodeVersion, LabDataset.None, "none", "none");
+
+    [Fact]
+    public void ALiveLeaseIsRespectedAndAnExpiredOneTakenOver()
+    {
+        using var dir = new TempDir();
+        using var a = Tiny.NewStore(dir);
+        using var b = Tiny.NewStore(dir);
+        // Long enough that b's first look comes well inside a's lease even on a loaded machine.
+        a.LeaseDuration = TimeSpan.FromSeconds(3);
+        var spec = Spec("arm", 0);
+        Assert.Equal(RunClaim.Claimed, a.Claim(spec, a.EnsureExperiment("demo", "")));
+        long exp = b.EnsureExperiment("demo", "");
+        Assert.Equal(RunClaim.Leased, b.Claim(spec, exp));
+        Assert.False(b.BeginRun(spec, exp));
+        Assert.Equal(a.LeaseOwner, b.LeaseOf(spec.RunId).Owner);
+
+        // a stops renewing (a frozen process): once its lease has expired, b takes the run, with a second attempt.
+        Thread.Sleep(3500);
+        Assert.Equal(RunClaim.Claimed, b.Claim(spec, exp));
+        Assert.Equal(b.LeaseOwner, a.LeaseOf(spec.RunId).Owner);
+        Assert.Equal(2, b.FindRun(spec.RunId).Attempts);
+        // a's lease is gone: it can neither renew it nor mark the run failed under b.
+        Assert.False(a.RenewLease(spec.RunId));
+        a.FailRun(spec.RunId, "late failure", 1);
+        Assert.Equal(RunStatus.Running, b.StatusOf(spec.RunId));
+        Assert.True(b.FinishRun(spec.RunId, new RunContext("arm", 0, Tier.Quick), 0.1));
+        Assert.Equal(RunClaim.Finished, a.Claim(spec, exp));
+        Assert.Equal((null, null), a.LeaseOf(spec.RunId));
+    }
+
+    [Fact]
+    public void TheHeartbeatKeepsALeaseAlivePastItsDuration()
+    {
+        using var dir = new TempDir();
+        using var a = Tiny.NewStore(dir);
+        using var b = Tiny.NewStore(dir);
+        // Beats every 0.5 s; a lease outlives three missed beats, so a loaded machine does not lose it.
+        a.LeaseDuration = TimeSpan.FromSeconds(2);
+        var spec = Spec("arm", 1);
+        long exp = a.EnsureExperiment("demo", "");
+        Assert.Equal(RunClaim.Claimed, a.Claim(spec, exp));
+        using (a.HoldLease(spec.RunId))
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                Thread.Sleep(500);   // 5 s in all: two and a half lease durations
+                Assert.Equal(RunClaim.Leased, b.Claim(spec, exp));
+            }
+        }
+        Thread.Sleep(2500);
+        Assert.Equal(RunClaim.Claimed, b.Claim(spec, exp));
+    }
+
+    [Fact]
+    public void ALeaseOfADeadProcessOnThisMachineIsTakenOverAtOnce()
+    {
+        using var dir = new TempDir();
+        using var a = Tiny.NewStore(dir);
+        var spec = Spec("arm", 2);
+        long exp = a.EnsureExperiment("demo", "");
+        Assert.Equal(RunClaim.Claimed, a.Claim(spec, exp));
+        // Hand the live lease to a process of this machine that is not running (a pid above the kernel's limit),
+        // as a killed sweep leaves it.
+        using (var c = new SqliteConnection($"Data Source={a.Path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE runs SET lease_owner = $o, lease_expires = $e WHERE run_id = $id";
+            cmd.Parameters.AddWithValue("$o", $"{Environment.MachineName}/99999999/638000000000000000/dead");
+            cmd.Parameters.AddWithValue("$e", DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds());
+            cmd.Parameters.AddWithValue("$id", spec.RunId);
+            Assert.Equal(1, cmd.ExecuteNonQuery());
+        }
+        using var b = Tiny.NewStore(dir);
+        Assert.Equal(RunClaim.Claimed, b.Claim(spec, exp));
+
+        // The same lease held by a process on another machine is respected until it expires.
+        var other = Spec("arm", 3);
+        Assert.Equal(RunClaim.Claimed, a.Claim(other, exp));
+        using (var c = new SqliteConnection($"Data Source={a.Path};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "UPDATE runs SET lease_owner = 'another-host/1/1/x', lease_expires = $e WHERE run_id = $id";
+            cmd.Parameters.AddWithValue("$e", DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds());
+            cmd.Parameters.AddWithValue("$id", other.RunId);
+            cmd.ExecuteNonQuery();
+        }
+        Assert.Equal(RunClaim.Leased, b.Claim(other, exp));
+    }
+
+    [Fact]
+    public void ClosingAStoreReleasesItsLeases()
+    {
+        using var dir = new TempDir();
+        var spec = Spec("arm", 4);
+        using (var a = Tiny.NewStore(dir))
+            Assert.Equal(RunClaim.Claimed, a.Claim(spec, a.EnsureExperiment("demo", "")));
+        using var b = Tiny.NewStore(dir);
+        Assert.Equal(RunClaim.Claimed, b.Claim(spec, b.EnsureExperiment("demo", "")));
+    }
+
+    /// <summary>Two sweeps of the same protocol on one store, in two threads with a connection each: every run is computed once.</summary>
+    [Fact]
+    public void TwoConcurrentSweepsComputeEachRunOnce()
+    {
+        using var dir = new TempDir();
+        var protocol = Tiny.MomentumProtocol(6);
+        var outcomes = new ReplicatedOutcome?[2];
+        var errors = new List<Exception>();
+        using var start = new Barrier(2);
+        var threads = Enumerable.Range(0, 2).Select(i => new Thread(() =>
+        {
+            try
+            {
+                using var store = Tiny.NewStore(dir);
+                var runner = new LabRunner(store) { PollInterval = TimeSpan.FromMilliseconds(20) };
+                start.SignalAndWait();
+                outcomes[i] = runner.RunReplicated(Tiny.Momentum, Tier.Quick, protocol);
+            }
+            catch (Exception e)
+            {
+                lock (errors) errors.Add(e);
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.Empty(errors);
+
+        using var check = Tiny.NewStore(dir);
+        var runs = check.ListRuns();
+        int total = runs.Count;
+        Assert.Equal(2 * 6 * Tiny.Momentum.ArmsFor(protocol).Count, total);
+        Assert.All(runs, r => Assert.Equal(RunStatus.Finished, r.Status));
+        Assert.All(runs, r => Assert.Equal(1, r.Attempts));   // no run was begun twice
+        int executed = outcomes.Sum(o => o!.Discovery.RunsExecuted + o.Replication!.RunsExecuted);
+        Assert.Equal(total, executed);                         // and each was computed by exactly one sweep
+        output.WriteLine($"sweep A computed {outcomes[0]!.Discovery.RunsExecuted + outcomes[0]!.Replication!.RunsExecuted}, " +
+                         $"sweep B {outcomes[1]!.Discovery.RunsExecuted + outcomes[1]!.Replication!.RunsExecuted} of {total}");
+        Assert.All(outcomes, o => Assert.True(o!.Discovery.RunsExecuted + o.Replication!.RunsExecuted > 0, "a sweep computed nothing: they did not overlap"));
+        // Both judged the same runs to the same verdict.
+        Assert.Equal(outcomes[0]!.Discovery.Verdict.Outcome, outcomes[1]!.Discovery.Verdict.Outcome);
+        Assert.Equal(outcomes[0]!.Discovery.RunIds, outcomes[1]!.Discovery.RunIds);
+    }
+
+    /// <summary>
+    /// The same with two `aperture lab run` processes started together on one store: zero duplicated computations
+    /// (the issue found 0–291 per pair before leases).
+    /// </summary>
+    [Fact]
+    public async Task TwoConcurrentProcessesComputeEachRunOnce()
+    {
+        using var dir = new TempDir();
+        string db = dir.File("shared.db");
+        string[] sweep = ["lab", "run", "momentum-acceleration", "--seeds", "5", "--set", "dimension=16", "--set", "kappas=10,100,1000"];
+        var processes = Enumerable.Range(0, 2).Select(i =>
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in (string[])[Tiny.CliDll, .. sweep, "--store", db, "--json", dir.File($"sweep{i}.json")]) psi.ArgumentList.Add(a);
+            psi.Environment["NO_COLOR"] = "1";
+            return Process.Start(psi)!;
+        }).ToList();
+        var logs = processes.Select(p => (Out: p.StandardOutput.ReadToEndAsync(), Err: p.StandardError.ReadToEndAsync())).ToList();
+        for (int i = 0; i < 2; i++)
+        {
+            var p = processes[i];
+            using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            await p.WaitForExitAsync(limit.Token);
+            string log = await logs[i].Out + "\n" + await logs[i].Err;
+            Assert.True(p.ExitCode == 0, $"sweep {i} failed ({p.ExitCode}): {log}");
+            p.Dispose();
+        }
+
+        int newRuns = 0;
+        for (int i = 0; i < 2; i++)
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(dir.File($"sweep{i}.json")));
+            var record = doc.RootElement.GetProperty("results")[0];
+            int mine = record.GetProperty("discovery").GetProperty("runs_new").GetInt32() + record.GetProperty("replication").GetProperty("runs_new").GetInt32();
+            output.WriteLine($"process {i} computed {mine} runs");
+            Assert.True(mine > 0, $"process {i} computed nothing: the sweeps did not overlap, so this test showed nothing");
+            newRuns += mine;
+        }
+        using var store = new RunStore(db);
+        var runs = store.ListRuns();
+        Assert.All(runs, r => Assert.Equal(RunStatus.Finished, r.Status));
+        Assert.All(runs, r => Assert.Equal(1, r.Attempts));
+        Assert.Equal(runs.Count, newRuns);
+    }
+
+    [Fact]
+    public void AVersion2StoreIsUpgradedInPlaceAndKeepsItsRuns()
+    {
+        using var dir = new TempDir();
+        var spec = Spec("arm", 5);
+        using (var store = Tiny.NewStore(dir))
+        {
+            store.BeginRun(spec, store.EnsureExperiment("demo", ""));
+            store.FinishRun(spec.RunId, new RunContext("arm", 5, Tier.Quick), 0.5);
+        }
+        string path = dir.File("runs.db");
+        void Sql(string sql)
+        {
+            using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            cmd.ExecuteNonQuery();
+        }
+        Sql("ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires; UPDATE schema_info SET version = 2;");
+
+        // Read-only opening leaves it as it is.
+        using (var reader = RunStore.OpenExisting(path))
+        {
+            Assert.Null(reader.UpgradedFrom);
+            Assert.Single(reader.ListRuns());
+        }
+        using var upgraded = new RunStore(path);
+        Assert.Equal(2, upgraded.UpgradedFrom);
+        Assert.Equal(RunStatus.Finished, upgraded.StatusOf(spec.RunId));
+        Assert.Equal(RunClaim.Finished, upgraded.Claim(spec, upgraded.EnsureExperiment("demo", "")));
+        var next = Spec("arm", 6);
+        Assert.Equal(RunClaim.Claimed, upgraded.Claim(next, upgraded.EnsureExperiment("demo", "")));
+    }
+
+    [Fact]
+    public void StoresOfOtherVersionsAreRefusedNamingTheFile()
+    {
+        using var dir = new TempDir();
+        foreach (var (version, words) in new[] { (1, "cannot be reused"), (4, "newer Aperture") })
+        {
+            string name = $"v{version}.db";
+            using (var s = Tiny.NewStore(dir, name)) { }
+            using (var c = new SqliteConnection($"Data Source={dir.File(name)};Pooling=False"))
+            {
+                c.Open();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = $"UPDATE schema_info SET version = {version}";
+                cmd.ExecuteNonQuery();
+            }
+            var e = Assert.Throws<InvalidDataException>(() => new RunStore(dir.File(name)));
+            Assert.Contains(name, e.Message);
+            Assert.Contains(words, e.Message);
+        }
+    }
+
+    [Fact]
+    public void AnEmptyFileIsNotANewStore()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("aperture.db"), []);
+        var e = Assert.Throws<InvalidDataException>(() => new RunStore(dir.File("aperture.db")));
+        Assert.Contains("0 bytes", e.Message);
+        Assert.Equal(0, new FileInfo(dir.File("aperture.db")).Length);
+        Assert.Throws<FileNotFoundException>(() => RunStore.OpenExisting(dir.File("missing.db")));
+        Assert.False(File.Exists(dir.File("missing.db")));
+    }
+}
