@@ -15,6 +15,7 @@ var root = new RootCommand("Aperture: a deep-learning engine and a phenomena lab
     ReportCommand.Create(store),
     TrainCommand.Create(),
     DemoCommand.Create(),
+    OpticsCommand.Create(),
 };
 // Ctrl+C or SIGTERM cancels the sweep between measurements (finished runs are kept; the current one is redone next
 // time); a second signal ends the process at once.
