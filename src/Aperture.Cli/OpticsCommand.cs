@@ -51,12 +51,16 @@ internal static class OpticsCommand
                 PrintPrediction(predicted);
             else
             {
-                int total = r.GetValue(seeds);
-                AnsiConsole.Progress().AutoClear(true).Start(ctx =>
-                {
-                    var task = ctx.AddTask($"measuring {total} networks of width {setup.Width}", maxValue: total);
-                    measured = OpticsExperiment.Run(setup, total, r.GetValue(lanczos), r.GetValue(lanczos) > 0 ? 4 : 0, s => task.Value = s, cancel);
-                });
+                int total = r.GetValue(seeds), steps = r.GetValue(lanczos);
+                // A progress bar only where someone watches: redirected output gets the tables alone.
+                if (AnsiConsole.Profile.Capabilities.Interactive)
+                    AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+                    {
+                        var task = ctx.AddTask($"measuring {total} networks of width {setup.Width}", maxValue: total);
+                        measured = OpticsExperiment.Run(setup, total, steps, steps > 0 ? 4 : 0, s => task.Value = s, cancel);
+                    });
+                else
+                    measured = OpticsExperiment.Run(setup, total, steps, steps > 0 ? 4 : 0, null, cancel);
                 PrintMeasured(measured!);
             }
             if (r.GetValue(json) is { } path) Terminal.WriteAtomically(path, Json(setup, point, predicted, measured));
