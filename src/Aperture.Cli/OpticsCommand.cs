@@ -28,10 +28,11 @@ internal static class OpticsCommand
         var seeds = new Option<int>("--seeds") { Description = "random networks for --measure (seeds 0 … S−1)", DefaultValueFactory = _ => 4 };
         var pairs = new Option<int>("--pairs") { Description = "input pairs per network for --measure", DefaultValueFactory = _ => 8 };
         var lanczos = new Option<int>("--lanczos-steps") { Description = "Lanczos steps on JᵀJ for the Jacobian's singular values (0 skips the Jacobian)", DefaultValueFactory = _ => 16 };
+        var plot = new Option<string?>("--plot") { Description = "with --measure, draw q^l, c^l and the gradient variance, measured beside predicted, as PNGs into this directory" };
         var json = new Option<string?>("--json") { Description = "write the prediction (and measurements) to this file as JSON; non-finite values are null" };
         var cmd = new Command("optics", "Predict, and with --measure measure, what each layer of a deep random network does to signal and gradient (mean-field theory).")
         {
-            activation, sw2, sb2, depth, q0, c0, measure, width, seeds, pairs, lanczos, json,
+            activation, sw2, sb2, depth, q0, c0, measure, width, seeds, pairs, lanczos, plot, json,
         };
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
@@ -62,6 +63,8 @@ internal static class OpticsCommand
                 else
                     measured = OpticsExperiment.Run(setup, total, steps, steps > 0 ? 4 : 0, null, cancel);
                 PrintMeasured(measured!);
+                if (r.GetValue(plot) is { } dir)
+                    foreach (var png in measured!.SaveFigures(dir)) AnsiConsole.MarkupLineInterpolated($"wrote {png}");
             }
             if (r.GetValue(json) is { } path) Terminal.WriteAtomically(path, Json(setup, point, predicted, measured));
             return 0;
@@ -123,18 +126,23 @@ internal static class OpticsCommand
 
     private static void PrintMeasured(OpticsExperiment e)
     {
-        var t = new Table().AddColumns("layer", "q^l measured", "predicted", "ratio", "c^l measured", "predicted", "ratio",
-            "active", "predicted", "gradient gain", "predicted");
-        foreach (var l in e.Layers)
-            Row(t, l.Layer.ToString(CultureInfo.InvariantCulture),
-                $"{Format(l.Q.Mean)} ± {Format(l.Q.StandardError, 2)}", Format(l.Q.Predicted), Format(l.Q.Ratio, 3),
-                $"{Format(l.C.Mean)} ± {Format(l.C.StandardError, 2)}", Format(l.C.Predicted), Format(l.C.Ratio, 3),
-                Format(l.ActiveFraction.Mean), Format(l.ActiveFraction.Predicted), Format(l.GradientGain.Mean), Format(l.GradientGain.Predicted));
         var s = e.Setup;
         AnsiConsole.MarkupLineInterpolated($"measured on {e.Traces.Count} random networks of width {s.Width} ({2 * s.Pairs} inputs each, q⁰ = {Format(s.InputSecondMoment)}, c⁰ = {Format(s.InputCorrelation)}), mean ± standard error over networks:");
-        AnsiConsole.Write(t);
+        var forward = new Table().AddColumns("layer", "q^l measured", "predicted", "ratio", "c^l measured", "predicted", "ratio");
+        foreach (var l in e.Layers)
+            Row(forward, l.Layer.ToString(CultureInfo.InvariantCulture),
+                $"{Format(l.Q.Mean, 3)} ± {Format(l.Q.StandardError, 1)}", Format(l.Q.Predicted, 3), Format(l.Q.Ratio, 3),
+                $"{Format(l.C.Mean, 3)} ± {Format(l.C.StandardError, 1)}", Format(l.C.Predicted, 3), Format(l.C.Ratio, 3));
+        AnsiConsole.Write(forward);
+        var rest = new Table().AddColumns("layer", "active", "predicted", "gradient variance", "predicted", "ratio", "gradient gain", "predicted");
+        foreach (var l in e.Layers)
+            Row(rest, l.Layer.ToString(CultureInfo.InvariantCulture),
+                Format(l.ActiveFraction.Mean, 3), Format(l.ActiveFraction.Predicted, 3),
+                Format(l.GradientVariance.Mean, 3), Format(l.GradientVariance.Predicted, 3), Format(l.GradientVariance.Ratio, 3),
+                Format(l.GradientGain.Mean, 3), Format(l.GradientGain.Predicted, 3));
+        AnsiConsole.Write(rest);
         if (e.JacobianMeanSquare is { } j)
-            AnsiConsole.MarkupLineInterpolated($"input–output Jacobian: mean squared singular value {Format(j.Mean)} ± {Format(j.StandardError, 2)} (predicted Π χ = {Format(j.Predicted)}, ratio {Format(j.Ratio, 3)}); largest singular value per network: {string.Join(", ", e.JacobianLargest.Select(v => Format(v)))}");
+            AnsiConsole.MarkupLineInterpolated($"input–output Jacobian: mean squared singular value {Format(j.Mean)} ± {Format(j.StandardError, 2)} (predicted Π χ = {Format(j.Predicted)}, ratio {Format(j.Ratio, 3)}); largest singular value per network: {string.Join(", ", e.JacobianLargest.Select(v => Format(v, 3)))}");
     }
 
     private static string Json(OpticsSetup s, MeanFieldPoint p, MeanFieldLayerPrediction[] predicted, OpticsExperiment? measured)

@@ -101,6 +101,41 @@ public sealed record OpticsExperiment(OpticsSetup Setup, MeanFieldPoint Point, I
     }
 
     /// <summary>
+    /// The report figures: per layer, the measured q^l, c^l and gradient variance (markers, mean over networks) beside
+    /// the recursion (line).
+    /// </summary>
+    public IReadOnlyList<Figure> Figures()
+    {
+        double[] layer = [.. Layers.Select(l => (double)l.Layer)];
+        var s = Setup;
+        string title = $"{s.Activation.ToString().ToLowerInvariant()}, σ_w² = {s.WeightVariance}, σ_b² = {s.BiasVariance}, width {s.Width}, {Traces.Count} networks";
+        Figure Of(string name, string label, Func<OpticsSummaryLayer, OpticsEstimate> pick, bool logY, string caption) => new(name, title, "layer", label,
+            [new Series("mean-field recursion", layer, [.. Layers.Select(l => pick(l).Predicted)], SeriesStyle.Line),
+             new Series("measured", layer, [.. Layers.Select(l => pick(l).Mean)], SeriesStyle.Markers)], LogY: logY, Caption: caption);
+        return
+        [
+            Of("optics-q", "q^l (pre-activation variance)", l => l.Q, false, "The variance map: q^l approaches q* within a few ξ_q."),
+            Of("optics-c", "c^l (correlation of an input pair)", l => l.C, false, "The correlation map: c^l approaches c* over ξ_c layers."),
+            Of("optics-gradient", "gradient variance at h^l", l => l.GradientVariance, true, "Backward, the gradient's variance gains χ per layer."),
+        ];
+    }
+
+    /// <summary>Draws <see cref="Figures"/> as PNGs into <paramref name="directory"/> (created if missing) and returns their paths.</summary>
+    public IReadOnlyList<string> SaveFigures(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        Directory.CreateDirectory(directory);
+        var paths = new List<string>();
+        foreach (var f in Figures())
+        {
+            string path = Path.Combine(directory, f.Name + ".png");
+            Report.PlotRenderer.Render(f, path);
+            paths.Add(path);
+        }
+        return paths;
+    }
+
+    /// <summary>
     /// A random network with the setup's statistics, drawn from <paramref name="generator"/> layer by layer (weight,
     /// then bias): a Sequential of Linear(n → n) with weights N(0, σ_w²/n) and biases N(0, σ_b²), each followed by
     /// the activation (none for linear), in float64.
