@@ -27,6 +27,7 @@ internal static partial class Cli
             ReportCommand.Create(store),
             TrainCommand.Create(),
             DemoCommand.Create(),
+            OpticsCommand.Create(),
         };
     }
 
