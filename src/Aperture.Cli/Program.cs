@@ -14,6 +14,7 @@ var root = new RootCommand("Aperture: a deep-learning engine and a phenomena lab
     RunsCommands.Create(store),
     ReportCommand.Create(store),
     TrainCommand.Create(),
+    LlcCommand.Create(),
     DemoCommand.Create(),
 };
 // Ctrl+C or SIGTERM cancels the sweep between measurements (finished runs are kept; the current one is redone next
