@@ -61,14 +61,20 @@ public readonly struct Rational : IEquatable<Rational>, IComparable<Rational>
     /// <summary>The integer n.</summary>
     public static implicit operator Rational(BigInteger n) => new(n);
 
-    /// <summary>The nearest double (correctly rounded for values whose parts fit a double; otherwise to within an ulp or so).</summary>
+    /// <summary>The nearest double (correctly rounded, outside the subnormal range).</summary>
     public double ToDouble()
     {
-        // Scale so the quotient keeps 64 significant bits before the one rounding to double.
-        long shift = Math.Max(0, 64 - ((long)Numerator.GetBitLength() - (long)Denominator.GetBitLength()));
         if (Numerator.IsZero) return 0;
-        var q = BigInteger.Abs(Numerator << (int)shift) / Denominator;
-        double d = (double)q * Math.Pow(2, -shift);
+        // A quotient of 63–64 bits with a sticky bit for a non-zero remainder: converting that ulong rounds to nearest
+        // even exactly as the true quotient would, and scaling by a power of two is exact.
+        var num = BigInteger.Abs(Numerator);
+        long shift = 63 - ((long)num.GetBitLength() - (long)Denominator.GetBitLength());
+        var q = shift >= 0
+            ? BigInteger.DivRem(num << (int)shift, Denominator, out var rem)
+            : BigInteger.DivRem(num, Denominator << (int)-shift, out rem);
+        ulong bits = (ulong)q;
+        if (!rem.IsZero) bits |= 1;
+        double d = Math.ScaleB((double)bits, (int)-shift);
         return Numerator.Sign < 0 ? -d : d;
     }
 
