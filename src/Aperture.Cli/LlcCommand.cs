@@ -22,16 +22,16 @@ internal static class LlcCommand
         var n = new Option<int>("--n") { Description = "training-set size n", DefaultValueFactory = _ => 1000 };
         var seeds = new Option<int>("--seeds") { Description = "seeds (each draws its own true parameter, data and chains)", DefaultValueFactory = _ => 4 };
         var seedBase = new Option<ulong>("--seed-base") { Description = "the first seed", DefaultValueFactory = _ => 0 };
-        var anchor = new Option<string>("--anchor") { Description = "where w* sits: trained (the training-loss minimum reached from the true parameter) or true", DefaultValueFactory = _ => "trained" }
+        var anchor = new Option<string?>("--anchor") { Description = "where w* sits: trained (the training-loss minimum reached from the true parameter) or true [default: trained for --regular, true otherwise]" }
             .AcceptOnlyFromAmong("trained", "true");
-        var eps = new Option<double?>("--epsilon") { Description = "SGLD step size ε [default: 1e-3, 1e-4 for deep linear networks]" };
-        var gamma = new Option<double>("--gamma") { Description = "localization strength γ", DefaultValueFactory = _ => 100 };
+        var eps = new Option<double>("--epsilon") { Description = "SGLD step size ε", DefaultValueFactory = _ => new LlcSettings().StepSize };
+        var gamma = new Option<double>("--gamma") { Description = "localization strength γ", DefaultValueFactory = _ => new LlcSettings().Localization };
         var nbeta = new Option<double?>("--nbeta") { Description = "nβ [default: n/ln n]" };
-        var chains = new Option<int>("--chains") { Description = "chains per seed", DefaultValueFactory = _ => 4 };
-        var burnIn = new Option<int>("--burn-in") { Description = "SGLD steps discarded per chain", DefaultValueFactory = _ => 500 };
-        var draws = new Option<int>("--draws") { Description = "draws kept per chain", DefaultValueFactory = _ => 1000 };
+        var chains = new Option<int>("--chains") { Description = "chains per seed", DefaultValueFactory = _ => new LlcSettings().Chains };
+        var burnIn = new Option<int>("--burn-in") { Description = "SGLD steps discarded per chain", DefaultValueFactory = _ => new LlcSettings().BurnIn };
+        var draws = new Option<int>("--draws") { Description = "draws kept per chain", DefaultValueFactory = _ => new LlcSettings().Draws };
         var thin = new Option<int>("--steps-between-draws") { Description = "SGLD steps from one draw to the next", DefaultValueFactory = _ => 1 };
-        var batch = new Option<int>("--batch-size") { Description = "minibatch size", DefaultValueFactory = _ => 100 };
+        var batch = new Option<int>("--batch-size") { Description = "minibatch size", DefaultValueFactory = _ => new LlcSettings().BatchSize };
         var rmsprop = new Option<bool>("--rmsprop") { Description = "precondition SGLD with RMSprop (pSGLD)" };
         var json = new Option<string?>("--json") { Description = "print the result as JSON (to this file when a path follows)", Arity = ArgumentArity.ZeroOrOne };
         var cmd = new Command("llc", "Estimate the local learning coefficient λ̂ with SGLD on a model whose exact λ is known (deep linear network, normal-crossing or regular), and print it beside λ and d/2.")
@@ -45,16 +45,16 @@ internal static class LlcCommand
             int sampleSize = r.GetValue(n), seedCount = r.GetValue(seeds);
             if (sampleSize < 2) throw new LabConfigException($"llc: --n must be ≥ 2 (got {sampleSize})");
             if (seedCount < 1) throw new LabConfigException($"llc: --seeds must be ≥ 1 (got {seedCount})");
-            var where = r.GetValue(anchor) == "true" ? LlcAnchor.True : LlcAnchor.Trained;
+            // Deep linear networks are measured at the true parameter: their training-loss minimum fits the noise with a
+            // full-rank product, a less singular point (docs/instruments.md, "Where w* sits").
+            var where = r.GetValue(anchor) switch { "true" => LlcAnchor.True, "trained" => LlcAnchor.Trained, _ => r.GetValue(regular) is null ? LlcAnchor.True : LlcAnchor.Trained };
             Func<ulong, LearningCoefficientModel> build;
-            bool deep = false;
             if (r.GetValue(dln) is { } widthText)
             {
                 var widths = ParseList(widthText, "--dln", 2);
                 int rk = r.GetValue(rank);
                 Validate(() => ExactLearningCoefficients.DeepLinear(widths, rk), "--dln/--rank");
                 build = s => LearningCoefficientModels.DeepLinear(widths, rk, sampleSize, s, where);
-                deep = true;
             }
             else if (r.GetValue(crossing) is { } powerText)
             {
@@ -70,7 +70,7 @@ internal static class LlcCommand
             }
             var settings = new LlcSettings
             {
-                StepSize = r.GetValue(eps) ?? (deep ? 1e-4 : 1e-3),
+                StepSize = r.GetValue(eps),
                 Localization = r.GetValue(gamma),
                 NBeta = r.GetValue(nbeta),
                 Chains = r.GetValue(chains),

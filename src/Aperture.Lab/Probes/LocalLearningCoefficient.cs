@@ -31,10 +31,13 @@ public sealed record LlcProblem(IReadOnlyList<Tensor> Parameters, Tensor Inputs,
 public sealed record LlcSettings
 {
     /// <summary>The SGLD step size ε.</summary>
-    public double StepSize { get; init; } = 1e-3;
+    public double StepSize { get; init; } = 3e-4;
 
-    /// <summary>The localization strength γ (the pull towards w*).</summary>
-    public double Localization { get; init; } = 100;
+    /// <summary>
+    /// The localization strength γ (the pull towards w*). It must stay well below nβ times the loss's curvature, or it
+    /// shrinks λ̂: for a regular model λ̂ ≈ (d/2)·nβh/(nβh + γ).
+    /// </summary>
+    public double Localization { get; init; } = 1;
 
     /// <summary>nβ; null for the default n/ln n (Watanabe's β* = 1/ln n, the WBIC temperature, as in Lau et al. 2023).</summary>
     public double? NBeta { get; init; }
@@ -43,10 +46,10 @@ public sealed record LlcSettings
     public int Chains { get; init; } = 4;
 
     /// <summary>Steps per chain discarded before the first draw.</summary>
-    public int BurnIn { get; init; } = 200;
+    public int BurnIn { get; init; } = 1000;
 
     /// <summary>Draws kept per chain.</summary>
-    public int Draws { get; init; } = 500;
+    public int Draws { get; init; } = 2000;
 
     /// <summary>SGLD steps from one draw to the next (1 = every step is a draw).</summary>
     public int StepsBetweenDraws { get; init; } = 1;
