@@ -28,6 +28,7 @@ internal static partial class Cli
             TrainCommand.Create(),
             DemoCommand.Create(),
             OpticsCommand.Create(),
+            LlcCommand.Create(),
         };
     }
 
