@@ -174,6 +174,17 @@ internal static class BackwardEngine
                 node.PendingGrad = null;
                 if (grad is null) continue;
                 var inputs = node.Inputs;
+                if (node.AccumulatesIntoSum && !createGraph && captures is null && ReferenceEquals(leafSink, s_accumulateIntoLeaf)
+                    && !Anomaly.Enabled && !grad.RequiresGrad && grad._tangents is null
+                    && inputs.Length == 1 && inputs[0] is { RequiresGrad: true, _gradFn: null } leaf
+                    && LeafSum(leaf) is { } sum)
+                {
+                    node.CheckVersions();
+                    node.AccumulateInto(grad, sum);
+                    NumericsPolicy.RoundGradient(sum);
+                    if (!retainGraph) node.Release();
+                    continue;
+                }
                 if (buffer.Length < inputs.Length) ws.Buffer = buffer = new Tensor?[inputs.Length];
                 var grads = buffer.AsSpan(0, inputs.Length);
                 grads.Clear();
@@ -218,6 +229,30 @@ internal static class BackwardEngine
     }
 
     private static Tensor Accumulate(Tensor sum, Tensor grad, bool createGraph) => Ops.Add(sum, grad);
+
+    /// <summary>
+    /// The buffer a sparse contribution (<see cref="Node.AccumulateInto"/>) can be added into in place: the leaf's
+    /// gradient when it is a plain contiguous tensor, else a fresh zero gradient (the spare buffer of the last step
+    /// when there is one, as <see cref="AccumulateIntoLeaf"/> reuses it); null when the gradient is itself recorded or
+    /// carries tangents, so that the general path keeps its semantics.
+    /// </summary>
+    private static Tensor? LeafSum(Tensor leaf)
+    {
+        if (leaf.Grad is { } g)
+            return !g.RequiresGrad && g._tangents is null && g.IsContiguous && g.DType == leaf.DType && Shapes.Equal(g.Shape, leaf.Shape) ? g : null;
+        if (leaf._spareGrad is { } spare && spare.DType == leaf.DType && Shapes.Equal(spare.Shape, leaf.Shape) && spare.IsContiguous
+            && TensorArena.Current is not null)
+        {
+            if (spare.DType == DType.Float32) spare.ContiguousSpan<float>().Clear();
+            else spare.ContiguousSpan<double>().Clear();
+            leaf._spareGrad = null;
+            leaf.Grad = spare;
+            return spare;
+        }
+        using var persistent = TensorScope.Suspend();   // a leaf's gradient outlives the step
+        leaf.Grad = Tensor.Zeros(leaf.Shape, leaf.DType);
+        return leaf.Grad;
+    }
 
     /// <summary>Adds a gradient into a tensor's <see cref="Tensor.Grad"/>, owning a private copy so later in-place sums never alias.</summary>
     private static void AccumulateIntoLeaf(Tensor leaf, Tensor grad, bool createGraph)

@@ -135,6 +135,21 @@ public abstract class Node
     /// </summary>
     protected internal abstract Tensor? Jvp(ReadOnlySpan<Tensor?> tangents);
 
+    /// <summary>
+    /// True for a one-input node whose input gradient touches few elements (an index_select's selected rows): when
+    /// that input is a leaf whose <see cref="Tensor.Grad"/> reverse mode accumulates into, and nothing differentiates
+    /// the gradient, the engine calls <see cref="AccumulateInto"/> with the leaf's gradient buffer instead of
+    /// <see cref="Vjp"/>, so no dense gradient the size of the input is built and then added.
+    /// </summary>
+    protected internal virtual bool AccumulatesIntoSum => false;
+
+    /// <summary>
+    /// Adds the input gradient that <see cref="Vjp"/> would return into <paramref name="sum"/> (contiguous, of the
+    /// input's shape and dtype) in place. Only called when <see cref="AccumulatesIntoSum"/> is true.
+    /// </summary>
+    protected internal virtual void AccumulateInto(Tensor grad, Tensor sum) =>
+        throw new InvalidOperationException($"internal: '{Name}' does not accumulate into a sum");
+
     // ---- saved tensors and in-place changes -------------------------------------------------------------
 
     /// <summary>

@@ -103,11 +103,17 @@ public sealed class Embedding : Module
     {
         if (input.DType != DType.Int64)
             throw new DTypeMismatchException($"{Describe()}: input must hold int64 indices, got {input.DType.Name()} (shape {Shapes.Format(input.Shape)})");
-        var idx = input.ToLongArray();
+        // Validated in place (no copy of the indices), so the message can name this layer; the lookup then reads
+        // the same elements again, which costs n comparisons against the n·d copied values.
+        var flat = Ops.Reshape(input, [-1]);
+        var idx = flat.IsContiguous ? flat.ContiguousSpan<long>() : flat.Contiguous().ContiguousSpan<long>();
         for (int i = 0; i < idx.Length; i++)
             if ((ulong)idx[i] >= (ulong)NumEmbeddings)
                 throw new IndexOutOfRangeException($"{Describe()}: index {idx[i]} (element {i} of the input) is out of range for a table of {NumEmbeddings} rows");
-        var rows = Ops.IndexSelect(Weight, 0, Ops.Reshape(input, [-1]));
-        return Ops.Reshape(rows, [.. input.Shape, EmbeddingDim]);
+        var rows = Ops.IndexSelect(Weight, 0, flat);
+        Span<int> shape = stackalloc int[input.Rank + 1];
+        input.Shape.CopyTo(shape);
+        shape[^1] = EmbeddingDim;
+        return Ops.Reshape(rows, shape);
     }
 }

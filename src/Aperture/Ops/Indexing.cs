@@ -140,9 +140,13 @@ public static partial class Ops
     {
         int a = Shapes.NormalizeAxis("index_select", axis, x.Rank);
         var idx = CheckIndex("index_select", index, x.Shape[a], a);
-        var shape = x.ShapeArray();
-        shape[a] = idx.Length;
-        var y = Tensor.Empty(shape, x.DType);
+        Span<int> shapeSpan = stackalloc int[x.Rank];
+        x.Shape.CopyTo(shapeSpan);
+        shapeSpan[a] = idx.Length;
+        var y = Tensor.Empty(shapeSpan, x.DType);
+        if (a == 0 && x.IsContiguous && CopyRows(x, idx, y))
+            return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? IndexSelectNode.Create(x, a, index) : null, y);
+        var shape = y.ShapeArray();
         var yStrides = y._strides;
         for (int i = 0; i < idx.Length; i++)
         {
@@ -150,21 +154,102 @@ public static partial class Ops
             var to = y.Alias(SliceShape(shape, a), SliceStrides(yStrides, a), i * yStrides[a]);
             StridedCopy.CopyInto(from, to);
         }
-        return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? new IndexSelectNode(x, a, index) : null, y);
+        return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? IndexSelectNode.Create(x, a, index) : null, y);
     }
 
-    private sealed class IndexSelectNode(Tensor x, int axis, Tensor index) : Node(x)
+    private sealed class IndexSelectNode : PooledNode<IndexSelectNode>
     {
+        private int _axis;
+        private Tensor? _index;
+
+        public static IndexSelectNode Create(Tensor x, int axis, Tensor index)
+        {
+            var node = Rent<IndexSelectNode>();
+            node.SetInputs(x);
+            node._axis = axis;
+            node._index = index;
+            return node;
+        }
+
         public override string Name => "index_select";
         protected internal override bool SavesInput(int i) => false;
         protected internal override bool SavesOutput => false;
-        protected internal override Tensor? SavedExtra => index;
+        protected internal override Tensor? SavedExtra => _index;
+        protected override void ClearFields() => _index = null;
 
-        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) =>
-            inputGrads[0] = IndexAdd(Tensor.ZerosLike(Inputs[0]), axis, index, grad);
+        protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
+        {
+            // A gradient that is itself differentiated (create_graph, or a forward-mode tangent riding on it) needs the
+            // recorded index_add; otherwise one zero table and an in-place scatter suffice.
+            if (grad.RequiresGrad || grad._tangents is not null)
+            {
+                inputGrads[0] = IndexAdd(Tensor.ZerosLike(Inputs[0]), _axis, _index!, grad);
+                return;
+            }
+            var gx = Tensor.ZerosLike(Inputs[0]);
+            AddSlices(gx, _axis, IndexSpan(_index!), grad);
+            inputGrads[0] = gx;
+        }
 
-        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? IndexSelect(tx, axis, index) : null;
+        // The indices were checked when the node was recorded, and the version check before the backward pass
+        // guarantees they have not changed since: the scatter goes straight into the running sum, touching only the
+        // selected rows instead of building and adding a table the size of the input.
+        protected internal override bool AccumulatesIntoSum => true;
+
+        protected internal override void AccumulateInto(Tensor grad, Tensor sum) => AddSlices(sum, _axis, IndexSpan(_index!), grad);
+
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? IndexSelect(tx, _axis, _index!) : null;
     }
+
+    /// <summary>Adds slice i of <paramref name="src"/> into slice idx[i] of the contiguous <paramref name="y"/> along <paramref name="axis"/>, in increasing i.</summary>
+    private static void AddSlices(Tensor y, int axis, ReadOnlySpan<long> idx, Tensor src)
+    {
+        if (axis == 0 && src.IsContiguous)
+        {
+            // Whole rows: one vector add per index, with no view objects or shape arrays.
+            int row = idx.Length == 0 ? 0 : src.Numel / idx.Length;
+            if (y.DType == DType.Float32) AddRows(y.ContiguousSpan<float>(), idx, src.ContiguousSpan<float>(), row);
+            else AddRows(y.ContiguousSpan<double>(), idx, src.ContiguousSpan<double>(), row);
+            return;
+        }
+        for (int i = 0; i < idx.Length; i++)
+        {
+            var to = y.Alias(SliceShape(y.Shape, axis), SliceStrides(y._strides, axis), (int)idx[i] * y._strides[axis]);
+            var from = src.Alias(SliceShape(src.Shape, axis), SliceStrides(src.Strides, axis), src._offset + i * src.Strides[axis]);
+            if (y.DType == DType.Float32) Elementwise.BinaryInPlace<float, AddKernel<float>>(to, from);
+            else Elementwise.BinaryInPlace<double, AddKernel<double>>(to, from);
+        }
+    }
+
+    private static void AddRows<T>(Span<T> y, ReadOnlySpan<long> idx, ReadOnlySpan<T> src, int row) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < idx.Length; i++)
+        {
+            var to = y.Slice((int)idx[i] * row, row);
+            System.Numerics.Tensors.TensorPrimitives.Add(to, src.Slice(i * row, row), to);
+        }
+    }
+
+    /// <summary>index_select along axis 0 of a contiguous tensor: one block copy per index. False for a dtype it does not cover.</summary>
+    private static bool CopyRows(Tensor x, ReadOnlySpan<long> idx, Tensor y)
+    {
+        int row = x.Shape[0] == 0 ? 0 : x.Numel / x.Shape[0];
+        switch (x.DType)
+        {
+            case DType.Float32: CopyRows(x.ContiguousSpan<float>(), idx, y.ContiguousSpan<float>(), row); return true;
+            case DType.Float64: CopyRows(x.ContiguousSpan<double>(), idx, y.ContiguousSpan<double>(), row); return true;
+            case DType.Int64: CopyRows(x.ContiguousSpan<long>(), idx, y.ContiguousSpan<long>(), row); return true;
+            default: return false;
+        }
+    }
+
+    private static void CopyRows<T>(ReadOnlySpan<T> x, ReadOnlySpan<long> idx, Span<T> y, int row)
+    {
+        for (int i = 0; i < idx.Length; i++) x.Slice((int)idx[i] * row, row).CopyTo(y.Slice(i * row, row));
+    }
+
+    /// <summary>The elements of a 1-d int64 index without a copy when it is contiguous.</summary>
+    private static ReadOnlySpan<long> IndexSpan(Tensor index) => index.IsContiguous ? index.ContiguousSpan<long>() : index.ToArray<long>();
 
     /// <summary>A copy of <paramref name="x"/> with slice i of <paramref name="src"/> added at position index[i] along <paramref name="axis"/>, in increasing i.</summary>
     public static Tensor IndexAdd(Tensor x, int axis, Tensor index, Tensor src)
@@ -178,13 +263,7 @@ public static partial class Ops
         if (!Shapes.Equal(src.Shape, want))
             throw new ShapeMismatchException($"index_add: src has shape {Shapes.Format(src.Shape)}, expected {Shapes.Format(want)}");
         var y = StridedCopy.ToContiguous(x);
-        for (int i = 0; i < idx.Length; i++)
-        {
-            var to = y.Alias(SliceShape(x.Shape, a), SliceStrides(y._strides, a), (int)idx[i] * y._strides[a]);
-            var from = src.Alias(SliceShape(want, a), SliceStrides(src.Strides, a), src._offset + i * src.Strides[a]);
-            if (y.DType == DType.Float32) Elementwise.BinaryInPlace<float, AddKernel<float>>(to, from);
-            else Elementwise.BinaryInPlace<double, AddKernel<double>>(to, from);
-        }
+        AddSlices(y, a, idx, src);
         return Graph.Record(Graph.NeedsNode(x, src) ? new IndexAddNode(x, a, index, src) : null, y);
     }
 
@@ -208,11 +287,12 @@ public static partial class Ops
         }
     }
 
-    private static long[] CheckIndex(string op, Tensor index, int size, int axis)
+    /// <summary>Checks a 1-d int64 index against a dimension of <paramref name="size"/>, reading it in place when contiguous.</summary>
+    private static ReadOnlySpan<long> CheckIndex(string op, Tensor index, int size, int axis)
     {
         if (index.DType != DType.Int64) throw new DTypeMismatchException($"{op}: index must be int64, got {index.DType.Name()}");
         if (index.Rank != 1) throw new ShapeMismatchException($"{op}: index must be 1-d, got shape {Shapes.Format(index.Shape)}");
-        var idx = index.ToArray<long>();
+        var idx = IndexSpan(index);
         for (int i = 0; i < idx.Length; i++)
             if (idx[i] < 0 || idx[i] >= size)
                 throw new IndexOutOfRangeException($"{op}: index[{i}] = {idx[i]} is out of range for dimension {axis} of size {size}");

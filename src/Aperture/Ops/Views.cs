@@ -86,14 +86,17 @@ public static partial class Ops
 
     private sealed class ReshapeNode : PooledNode<ReshapeNode>
     {
+        // Room for the target shape and its rank: a pooled node serves reshapes of every rank without reallocating.
         private int[] _shape = [];
+        private int _rank;
 
         public static ReshapeNode Create(Tensor x, ReadOnlySpan<int> shape)
         {
             var node = Rent<ReshapeNode>();
             node.SetInputs(x);
-            if (node._shape.Length != shape.Length) node._shape = new int[shape.Length];
+            if (node._shape.Length < shape.Length) node._shape = new int[Math.Max(shape.Length, 8)];
             shape.CopyTo(node._shape);
+            node._rank = shape.Length;
             return node;
         }
 
@@ -101,7 +104,7 @@ public static partial class Ops
         protected internal override bool SavesInput(int i) => false;
         protected internal override bool SavesOutput => false;
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads) => inputGrads[0] = Reshape(grad, Inputs[0].Shape);
-        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Reshape(tx, _shape) : null;
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Reshape(tx, _shape.AsSpan(0, _rank)) : null;
     }
 
     /// <summary>The shape <paramref name="shape"/> with its −1 (if any) inferred, written into <paramref name="result"/>.</summary>
