@@ -267,6 +267,11 @@ public static class LocalLearningCoefficient
         {
             if ((step & 63) == 0) cancel.ThrowIfCancellationRequested();
             var (x, y) = stream.Next();
+            int sinceBurnIn = step - s.BurnIn;
+            bool draw = sinceBurnIn >= 0 && sinceBurnIn % s.StepsBetweenDraws == 0;
+            // The paired anchor loss swaps w* into the parameters and back: done before this step's forward pass, so
+            // the graph the step differentiates never sees parameters changed in place after it was recorded.
+            double anchorValue = draw && anchorParameters is not null ? LossAt(problem, anchorParameters, x, y) : double.NaN;
             sampler.ZeroGrad();
             var loss = problem.BatchLoss(x, y);
             double value = loss.Item();
@@ -275,11 +280,10 @@ public static class LocalLearningCoefficient
                 diverged = true;
                 break;
             }
-            int sinceBurnIn = step - s.BurnIn;
-            if (sinceBurnIn >= 0 && sinceBurnIn % s.StepsBetweenDraws == 0)
+            if (draw)
             {
                 trace.Add(value);
-                if (anchorParameters is not null) anchorTrace.Add(LossAt(problem, anchorParameters, x, y));
+                if (anchorParameters is not null) anchorTrace.Add(anchorValue);
             }
             loss.Backward();
             sampler.Step();

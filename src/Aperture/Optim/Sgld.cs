@@ -148,5 +148,11 @@ public sealed class Sgld : GradientOptimizer
     }
 
     /// <inheritdoc/>
+    protected override IReadOnlyCollection<string>? StateBufferNames => ["anchor", "square_avg"];
+
+    /// <inheritdoc/>
+    protected override bool IsExtraScalar(string key) => key is "noise.offset" or "preconditioned";
+
+    /// <inheritdoc/>
     protected override void LoadExtra(StateSnapshot state) => _noise.Offset = (ulong)state.Scalars["noise.offset"];
 }
