@@ -148,6 +148,28 @@ public class CheckpointResumeTests
     }
 
     [Fact]
+    public void AMidEpochStateSavedAgainBeforeAnyStepKeepsItsPlace()
+    {
+        // A resumed run saves before its first step; killed then, the next resume starts from that second save, which
+        // must still say where in the epoch (and where the loader's epoch began) the first one was.
+        var (a, trainA, valA) = Build(1);
+        StateSnapshot? midway = null;
+        a.Callbacks.Add(new LambdaCallback { StepEnd = (t, s) => { if (s.GlobalStep == 7) midway = t.StateDict(trainA); } });
+        a.Fit(trainA, Epochs, valA);
+
+        var (b, trainB, _) = Build(9);
+        b.LoadStateDict(midway!, trainB);
+        var again = b.StateDict(trainB);
+        Assert.Equal(2, again.Scalar("trainer.batch"));
+        var (c, trainC, valC) = Build(5);
+        c.LoadStateDict(again, trainC);
+        c.Fit(trainC, Epochs - c.Epoch, valC);
+        OptimizerTests.AssertBitwiseEqual(a.Model.StateDict(), c.Model.StateDict());
+        Assert.Equal(a.History.TrainLoss, c.History.TrainLoss);
+        Assert.Equal(a.GlobalStep, c.GlobalStep);
+    }
+
+    [Fact]
     public void AMidEpochStateNeedsItsLoader()
     {
         var (a, trainA, _) = Build(1);

@@ -289,6 +289,9 @@ public sealed class Trainer
         var running = _running;
         if (running is not null && train is not null && !ReferenceEquals(train, running.Loader))
             throw new ArgumentException("Trainer.StateDict: inside Fit, pass the loader Fit is training on (or none)", nameof(train));
+        // A mid-epoch state that was loaded but not yet continued by Fit is still this trainer's state: saving it again
+        // (a resumed run saves before its first step) must keep its place in the epoch and the loader's epoch start.
+        running ??= _resume;
         var s = new StateSnapshot();
         foreach (var (k, v) in Model.StateDict()) s.Tensors["model." + k] = v;
         s.Add("optimizer.", Optimizer.StateDict());
