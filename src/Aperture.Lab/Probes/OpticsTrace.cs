@@ -227,45 +227,16 @@ public sealed record OpticsTrace(IReadOnlyList<OpticsLayer> Layers, double Input
 
     /// <summary>
     /// The Ritz values (largest first) of a symmetric positive semi-definite operator after <paramref name="steps"/>
-    /// Lanczos steps with full reorthogonalization (twice, classical Gram–Schmidt), from a Gaussian start; stops early
-    /// on an invariant subspace. With steps = n the Ritz values are the eigenvalues.
+    /// steps of the engine's Lanczos (full reorthogonalization) from a Gaussian start; it stops early on an invariant
+    /// subspace. With steps = n the Ritz values are the eigenvalues.
     /// </summary>
     internal static double[] Lanczos(Func<double[], double[]> apply, int n, int steps, Generator generator)
     {
-        var basis = new List<double[]>();
-        var alpha = new List<double>();
-        var beta = new List<double>();
-        var v = Tensor.Randn([n], generator, DType.Float64).ToDoubleArray();
-        Scale(v, 1 / Norm(v));
-        double scale = 0;
-        for (int j = 0; j < steps; j++)
-        {
-            basis.Add(v);
-            var w = apply(v);
-            double a = Dot(v, w);
-            alpha.Add(a);
-            for (int pass = 0; pass < 2; pass++)
-                foreach (var b in basis)
-                {
-                    double d = Dot(b, w);
-                    for (int i = 0; i < n; i++) w[i] -= d * b[i];
-                }
-            double norm = Norm(w);
-            scale = Math.Max(scale, Math.Abs(a) + norm);
-            if (j == steps - 1 || norm <= 1e-12 * scale) break;
-            beta.Add(norm);
-            Scale(w, 1 / norm);
-            v = w;
-        }
-        int k = alpha.Count;
-        var t = new double[k * k];
-        for (int i = 0; i < k; i++)
-        {
-            t[i * k + i] = alpha[i];
-            if (i + 1 < k) t[i * k + i + 1] = t[(i + 1) * k + i] = beta[i];
-        }
-        // T is symmetric positive semi-definite (up to rounding), so its singular values are its eigenvalues.
-        return Linalg.SingularValues(Tensor.FromArray(t, [k, k])).ToDoubleArray();
+        var start = Tensor.Randn([n], generator, DType.Float64).ToDoubleArray();
+        var t = global::Aperture.Lanczos.Tridiagonalize((x, y) => apply(x.ToArray()).CopyTo(y), n, start, steps);
+        var values = Linalg.TridiagonalEigen(t.Alpha, t.Beta).Values;
+        Array.Reverse(values);
+        return values;
     }
 
     // ---- helpers -----------------------------------------------------------------------------------------------
@@ -348,18 +319,4 @@ public sealed record OpticsTrace(IReadOnlyList<OpticsLayer> Layers, double Input
     }
 
     private static double MeanSquare(double[] v) => v.Length == 0 ? 0 : v.Sum(e => e * e) / v.Length;
-
-    private static double Dot(double[] a, double[] b)
-    {
-        double s = 0;
-        for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
-        return s;
-    }
-
-    private static double Norm(double[] a) => Math.Sqrt(Dot(a, a));
-
-    private static void Scale(double[] a, double s)
-    {
-        for (int i = 0; i < a.Length; i++) a[i] *= s;
-    }
 }
