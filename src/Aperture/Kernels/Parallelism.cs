@@ -53,8 +53,10 @@ public static class Parallelism
             return;
         }
         job.Body = body;
+        // The body is cleared before the pool is released: released first, another caller could acquire the pool and
+        // set its own body, which this clearing would then wipe under that caller's workers.
         try { WorkerPool.Run(job, count, threads); }
-        finally { job.Body = null; }
+        finally { job.Body = null; WorkerPool.Release(); }
     }
 
     /// <summary>
@@ -73,7 +75,7 @@ public static class Parallelism
         var job = StructJob<TBody>.Instance;
         job.Body = body;
         try { WorkerPool.Run(job, count, threads); }
-        finally { job.Body = default; }
+        finally { job.Body = default; WorkerPool.Release(); }
     }
 
     /// <summary>A loop body over a range of items, for <see cref="For{TBody}"/>.</summary>
@@ -168,10 +170,12 @@ public static class Parallelism
         /// <summary>Takes the pool for one loop; false when another loop owns it (the caller then runs inline).</summary>
         public static bool TryAcquire() => Interlocked.CompareExchange(ref s_busy, 1, 0) == 0;
 
-        /// <summary>Runs an acquired loop and releases the pool.</summary>
+        /// <summary>Releases the pool taken by <see cref="TryAcquire"/>, once the caller has cleared its job's body.</summary>
+        public static void Release() => Volatile.Write(ref s_busy, 0);
+
+        /// <summary>Runs an acquired loop; the caller releases the pool (<see cref="Release"/>) after clearing the job.</summary>
         public static void Run(Job job, int count, int chunks)
         {
-            try
             {
                 var slots = EnsureWorkers(chunks - 1);
                 int generation = ++s_generation;
@@ -190,10 +194,6 @@ public static class Parallelism
                 var spin = new SpinWait();
                 while (Volatile.Read(ref job.Pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
                 if (job.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
-            }
-            finally
-            {
-                Volatile.Write(ref s_busy, 0);
             }
         }
 
