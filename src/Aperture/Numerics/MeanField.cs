@@ -101,15 +101,13 @@ public static class MeanField
     public static (double[] Nodes, double[] Weights) GaussHermite(int n)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
-        var d = new double[n];
-        var e = new double[n];
+        var e = new double[n - 1];
         for (int k = 1; k < n; k++) e[k - 1] = Math.Sqrt(k);
-        var z0 = new double[n];
-        z0[0] = 1;
-        TridiagonalQl(d, e, z0);
-        var order = Enumerable.Range(0, n).OrderBy(i => d[i]).ToArray();
-        var nodes = order.Select(i => d[i]).ToArray();
-        var weights = order.Select(i => z0[i] * z0[i]).ToArray();
+        // Only row 0 of the eigenvector matrix is needed: its squares are the weights. Values come back ascending.
+        var eig = Linalg.TridiagonalEigen(new double[n], e, [0]);
+        var nodes = eig.Values;
+        var weights = new double[n];
+        for (int i = 0; i < n; i++) weights[i] = eig.Vectors[i] * eig.Vectors[i];
         for (int i = 0; i < n / 2; i++)
         {
             double x = (nodes[n - 1 - i] - nodes[i]) / 2, w = (weights[i] + weights[n - 1 - i]) / 2;
@@ -120,60 +118,6 @@ public static class MeanField
         double total = weights.Sum();
         for (int i = 0; i < n; i++) weights[i] /= total;
         return (nodes, weights);
-    }
-
-    // Eigenvalues of the symmetric tridiagonal matrix (diagonal d, off-diagonal e[0..n−2]) by the implicit QL method
-    // with Wilkinson shifts (Numerical Recipes' tqli), carrying along only the first row of the eigenvector matrix
-    // (z0, initially e₁ᵀ): the rotations act on each row independently, and Golub–Welsch needs no other row.
-    private static void TridiagonalQl(double[] d, double[] e, double[] z0)
-    {
-        int n = d.Length;
-        for (int l = 0; l < n; l++)
-        {
-            for (int iter = 0; ; iter++)
-            {
-                int m;
-                for (m = l; m < n - 1; m++)
-                {
-                    double dd = Math.Abs(d[m]) + Math.Abs(d[m + 1]);
-                    if (Math.Abs(e[m]) <= double.Epsilon + 1e-17 * dd) break;
-                }
-                if (m == l) break;
-                if (iter == 100) throw new InvalidOperationException("MeanField.GaussHermite: the QL iteration did not converge");
-                double g = (d[l + 1] - d[l]) / (2 * e[l]);
-                double r = double.Hypot(g, 1);
-                g = d[m] - d[l] + e[l] / (g + Math.CopySign(r, g));
-                double s = 1, c = 1, p = 0;
-                int i;
-                bool underflow = false;
-                for (i = m - 1; i >= l; i--)
-                {
-                    double f = s * e[i], b = c * e[i];
-                    e[i + 1] = r = double.Hypot(f, g);
-                    if (r == 0)
-                    {
-                        d[i + 1] -= p;
-                        e[m] = 0;
-                        underflow = true;
-                        break;
-                    }
-                    s = f / r;
-                    c = g / r;
-                    g = d[i + 1] - p;
-                    r = (d[i] - g) * s + 2 * c * b;
-                    p = s * r;
-                    d[i + 1] = g + p;
-                    g = c * r - b;
-                    double zf = z0[i + 1];
-                    z0[i + 1] = s * z0[i] + c * zf;
-                    z0[i] = c * z0[i] - s * zf;
-                }
-                if (underflow) continue;
-                d[l] -= p;
-                e[l] = g;
-                e[m] = 0;
-            }
-        }
     }
 
     // ---- one-dimensional expectations over h ~ N(0, q) ------------------------------------------------
