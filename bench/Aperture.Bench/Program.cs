@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Aperture.Bench;
+using Aperture.Bench.Harness;
 
 var quick = new Option<bool>("--quick") { Description = "A shortened set of workloads and windows, for CI (about 3 minutes)" };
 var threads = new Option<string>("--threads")
@@ -18,13 +19,17 @@ var profile = new Option<bool>("--profile")
 {
     Description = "Profile Aperture alone instead: per-layer, backward and optimizer times of the training steps, and LeNet-5's convolution products, at the first thread count",
 };
+var only = new Option<string?>("--only")
+{
+    Description = "Comma-separated workload names to run (of the full set, or of --quick's with --quick), e.g. --only mlp-grad-b256,mlp-hvp-b256; writes no markdown unless --markdown is given",
+};
 var hessian = new Option<bool>("--hessian")
 {
     Description = "Time the curvature instruments instead: the top 10 Hessian eigenvalues of a 784-256-256-10 MLP over 5000 Fashion-MNIST images, Aperture only, at the first thread count",
 };
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
-    quick, threads, json, markdown, profile, hessian,
+    quick, threads, json, markdown, profile, hessian, only,
 };
 root.SetAction(parse =>
 {
@@ -45,8 +50,21 @@ root.SetAction(parse =>
     }
     if (parse.GetValue(hessian)) return Aperture.Bench.Harness.HessianEigenBench.Run(counts[0]);
     if (parse.GetValue(profile)) return Aperture.Bench.Harness.Profiler.Run(counts[0]);
+    var set = parse.GetValue(quick) ? Workload.Quick : Workload.Full;
+    IReadOnlyList<string>? onlyNames = null;
+    if (parse.GetValue(only) is { } o)
+    {
+        onlyNames = o.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var unknown = onlyNames.Where(n => set.All(w => w.Name != n)).ToList();
+        if (onlyNames.Count == 0 || unknown.Count > 0)
+        {
+            Console.Error.WriteLine($"--only: {(unknown.Count > 0 ? $"no workload named {string.Join(", ", unknown.Select(n => $"'{n}'"))}" : "no workload named")}; expected names from: {string.Join(", ", set.Select(w => w.Name))}");
+            return 2;
+        }
+    }
     var options = new BenchOptions(parse.GetValue(quick), counts, parse.GetValue(json), parse.GetValue(markdown),
-        "dotnet run -c Release --project bench/Aperture.Bench" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""));
+        "dotnet run -c Release --project bench/Aperture.Bench" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""))
+    { Only = onlyNames };
     return BenchRun.Execute(options);
 });
 return root.Parse(args).Invoke();
