@@ -50,6 +50,11 @@ internal static unsafe class GemmDirect<T, V, TV>
 {
     public static void Run(GemmProblem<T> g)
     {
+        if (g.M <= 2 && g.RsB == 1 && g.CsB != 1 && g.N > 1 && g.K > 0 && Packing.Transposes<T>())
+        {
+            ThinRows(g);
+            return;
+        }
         byte[]? owner = null;
         if (g.CsB != 1 && g.N > 1)
         {
@@ -64,6 +69,91 @@ internal static unsafe class GemmDirect<T, V, TV>
         if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1) Parallel(g);
         else Rows(g, 0, g.M, 0, g.N);
         GC.KeepAlive(owner);
+    }
+
+    /// <summary>
+    /// One or two rows of C against a B whose columns are contiguous in k (B = Wᵀ of a row-major [out, in] weight: a
+    /// Linear layer at batch 1 or 2). Gathering all of B into row order first costs a pass over memory as large as
+    /// the product itself, for a product that reads each element of B once. Instead each k-chunk of four registers'
+    /// worth of columns is transposed into a buffer that stays in L1 and consumed at once, with the accumulators kept
+    /// in registers across chunks: each output is the same fused multiply-add chain over k in order as on every other
+    /// path.
+    /// </summary>
+    private static void ThinRows(GemmProblem<T> g)
+    {
+        int units = (g.N + 4 * V.Width - 1) / (4 * V.Width);
+        long work = (long)g.M * g.N * g.K;
+        if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1 && units > 1)
+            Parallelism.For(units, (long)4 * V.Width * g.M * g.K, new ThinBody(g));
+        else if (g.M == 1) ThinColumns<R1>(g, 0, g.N);
+        else ThinColumns<R2>(g, 0, g.N);
+    }
+
+    private readonly struct ThinBody(GemmProblem<T> g) : Parallelism.IRangeBody
+    {
+        public void Run(int u0, int u1)
+        {
+            int jb = 4 * V.Width, n1 = Math.Min(u1 * jb, g.N);
+            if (g.M == 1) ThinColumns<R1>(g, u0 * jb, n1);
+            else ThinColumns<R2>(g, u0 * jb, n1);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // tmp is written before it is read
+    private static void ThinColumns<R>(in GemmProblem<T> g, int n0, int n1) where R : IRows
+    {
+        int w = V.Width, jb = 4 * w, rows = R.Count;
+        // 128 deep × 64 floats is 32 KiB: the chunk is read back while it is still in L1.
+        int kcMax = Math.Clamp(GemmBlocking.Kc, 1, 128);
+        T* buf = GemmBuffers.Direct<T>((nint)kcMax * jb + 64);
+        T* tmp = stackalloc T[V.Width];
+        nint csA = g.CsA, rsA = g.RsA, csC = g.CsC, rsC = g.RsC;
+        for (int j0 = n0; j0 < n1; j0 += jb)
+        {
+            int jn = Math.Min(jb, n1 - j0);
+            TV x0 = V.Zero, y0 = V.Zero, z0 = V.Zero, u0 = V.Zero, x1 = V.Zero, y1 = V.Zero, z1 = V.Zero, u1 = V.Zero;
+            for (int k0 = 0; k0 < g.K; k0 += kcMax)
+            {
+                int kc = Math.Min(kcMax, g.K - k0);
+                Packing.Transpose(g.Bp + j0 * g.CsB + k0, g.CsB, jn, kc, buf, jb);
+                T* a = g.Ap + k0 * csA;
+                for (int p = 0; p < kc; p++)
+                {
+                    T* bp = buf + p * jb;
+                    TV b0 = V.Load(bp), b1 = V.Load(bp + w), b2 = V.Load(bp + 2 * w), b3 = V.Load(bp + 3 * w);
+                    T* ap = a + p * csA;
+                    TV s = V.Splat(ap[0]);
+                    x0 = V.Fma(s, b0, x0); y0 = V.Fma(s, b1, y0); z0 = V.Fma(s, b2, z0); u0 = V.Fma(s, b3, u0);
+                    if (rows > 1)
+                    {
+                        s = V.Splat(ap[rsA]);
+                        x1 = V.Fma(s, b0, x1); y1 = V.Fma(s, b1, y1); z1 = V.Fma(s, b2, z1); u1 = V.Fma(s, b3, u1);
+                    }
+                }
+            }
+            T* c = g.Cp + j0 * csC;
+            Columns(c, csC, jn, x0, y0, z0, u0, tmp);
+            if (rows > 1) Columns(c + rsC, csC, jn, x1, y1, z1, u1, tmp);
+        }
+    }
+
+    /// <summary>The first <paramref name="count"/> of the four registers' columns into a row of C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns(T* c, nint csC, int count, TV r0, TV r1, TV r2, TV r3, T* tmp)
+    {
+        int w = V.Width;
+        if (count == 4 * w)
+        {
+            Put(c, csC, r0, tmp); Put(c + w * csC, csC, r1, tmp); Put(c + 2 * w * csC, csC, r2, tmp); Put(c + 3 * w * csC, csC, r3, tmp);
+            return;
+        }
+        for (int q = 0; q < 4 && q * w < count; q++)
+        {
+            V.Store(tmp, q switch { 0 => r0, 1 => r1, 2 => r2, _ => r3 });
+            int lanes = Math.Min(w, count - q * w);
+            for (int l = 0; l < lanes; l++) c[(q * w + l) * csC] = tmp[l];
+        }
     }
 
     private static void Parallel(GemmProblem<T> g)

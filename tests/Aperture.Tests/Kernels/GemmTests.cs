@@ -91,6 +91,8 @@ public class GemmTests
     [
         (64, 64, 64), (100, 1, 257), (1, 100, 257), (257, 33, 5), (5, 300, 31), (130, 70, 1), (300, 2, 40), (2, 300, 40),
         (45, 77, 300), (200, 16, 16), (16, 200, 16), (130, 90, 40), (40, 50, 800),
+        // A Linear layer at batch 1 and 2 (B = Wᵀ, columns contiguous): several k-chunks and a partial column block.
+        (1, 257, 784), (2, 70, 300),
     ];
 
     public enum Method { Default, Packed, TinyBlocks }
