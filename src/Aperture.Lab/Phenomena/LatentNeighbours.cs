@@ -21,14 +21,14 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         FashionMnist,
     }
 
-    /// <summary>The space distances are taken in.</summary>
+    /// <summary>The space distances are taken in: the standardized inputs, or the net's last hidden layer at its initial weights or after training.</summary>
     public enum Space
     {
         /// <summary>The standardized inputs (bond features, pixels).</summary>
         Raw,
-        /// <summary>The last hidden layer of the net at its initial weights.</summary>
+        /// <summary>The untrained net.</summary>
         RandomNet,
-        /// <summary>The last hidden layer of the same net after training.</summary>
+        /// <summary>The trained net.</summary>
         TrainedNet,
     }
 
@@ -52,73 +52,53 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         /// <summary>Bonds the price net trains on.</summary>
         [Description("bonds of each seed's market the price net trains on"), Range(10, 1_000_000)]
         public int TrainBonds { get; init; } = 4000;
-
         /// <summary>Held-out bonds searched.</summary>
         [Description("held-out bonds of the same market, each searched against the others (leave-one-out)"), Range(20, 100_000)]
         public int HeldBonds { get; init; } = 1000;
-
         /// <summary>Nuisance columns.</summary>
         [Description("standard-normal bond features nothing depends on"), Range(1, 100)]
         public int Nuisance { get; init; } = 4;
-
         /// <summary>Price noise.</summary>
         [Description("Gaussian noise on the training prices, per 100 face (the scored factors are exact)"), Range(0, 10)]
         public double PriceNoise { get; init; } = 0.25;
-
         /// <summary>Hidden widths of the price net.</summary>
         [Description("hidden widths of the bond price MLP (ReLU); the last is the latent layer"), Range(1, 4096)]
         public int[] BondHidden { get; init; } = [64, 32];
-
         /// <summary>Epochs of price training.</summary>
         [Description("passes over the training bonds (Adam, MSE on standardized price)"), Range(1, 10_000)]
         public int BondEpochs { get; init; } = 30;
-
         /// <summary>Training images per class.</summary>
         [Description("Fashion-MNIST training images per class: the classifier's training set and the searched items"), Range(1, 6000)]
         public int TrainPerClass { get; init; } = 500;
-
         /// <summary>Test images per class.</summary>
         [Description("Fashion-MNIST test images per class: the queries"), Range(1, 1000)]
         public int TestPerClass { get; init; } = 100;
-
         /// <summary>Hidden widths of the classifier.</summary>
         [Description("hidden widths of the Fashion-MNIST MLP (ReLU); the last is the latent layer"), Range(1, 4096)]
         public int[] ImageHidden { get; init; } = [256, 64];
-
         /// <summary>Epochs of classifier training.</summary>
         [Description("passes over the training images (Adam, cross-entropy)"), Range(1, 1000)]
         public int ImageEpochs { get; init; } = 8;
-
         /// <summary>Optimizer settings shared by both nets.</summary>
         [Description("Adam's learning rate and the minibatch size of both nets")]
         public Minibatches Training { get; init; } = new() { LearningRate = 1e-3, BatchSize = 64 };
-
         /// <summary>Neighbours per query.</summary>
         [Description("neighbours per query (k of precision@k)"), Range(1, 1000)]
         public int K { get; init; } = 10;
-
         /// <summary>The distance.</summary>
         [Description("the distance searched by: l2 or cosine")]
         public Distance Metric { get; init; } = Distance.L2;
 
         // Thresholds, stated before any run. Relative spreads are ratios of mean absolute differences (1 = random pairs).
         // A tenth of the scale is the smallest gain worth calling "better" for a retrieval tool; no gain at all contradicts.
-
         /// <summary>Support for the driving-factor ratios.</summary>
-        [Threshold, Description("trained net's driving-factor spread over raw's (and over the random net's): supports the claim below this (neighbours at least 20% closer in yield, coupon and maturity)")]
-        public double SupportRatio { get; init; } = 0.8;
-
+        [Threshold, Description("trained net's driving-factor spread over raw's (and over the random net's): supports the claim below this (neighbours at least 20% closer in yield, coupon and maturity)")] public double SupportRatio { get; init; } = 0.8;
         /// <summary>Contradiction of the driving-factor ratios.</summary>
-        [Threshold, Description("…and contradicts it wholly above this (no closer than raw or random)")]
-        public double ContradictRatio { get; init; } = 1.0;
-
+        [Threshold, Description("…and contradicts it wholly above this (no closer than raw or random)")] public double ContradictRatio { get; init; } = 1.0;
         /// <summary>Support for the nuisance differences.</summary>
-        [Threshold, Description("trained − raw (and trained − random) relative spread of the nuisance columns: supports above this, contradicts wholly below 0")]
-        public double NuisanceGain { get; init; } = 0.1;
-
+        [Threshold, Description("trained − raw (and trained − random) relative spread of the nuisance columns: supports above this, contradicts wholly below 0")] public double NuisanceGain { get; init; } = 0.1;
         /// <summary>Support for the precision differences.</summary>
-        [Threshold, Description("Fashion-MNIST precision@k, trained − pixels and trained − random: supports above this (two points), contradicts wholly below 0")]
-        public double PrecisionGain { get; init; } = 0.02;
+        [Threshold, Description("Fashion-MNIST precision@k, trained − pixels and trained − random: supports above this (two points), contradicts wholly below 0")] public double PrecisionGain { get; init; } = 0.02;
 
         /// <inheritdoc/>
         public override IEnumerable<string> Problems()
@@ -203,16 +183,10 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
                 : BondSimilarity.Untrained(train.Data, p.BondHidden, init);
             var codes = BondSimilarity.Represent(arm.Space switch { Space.Raw => BondRepresentation.RawFeatures, Space.RandomNet => BondRepresentation.RandomNet, _ => BondRepresentation.TrainedNet }, net, held.Data.Inputs);
             var s = BondSimilarity.Score(codes, held, p.K, p.Metric);
-            run.Record("driving_spread", s.Driving);
-            run.Record("nuisance_spread", s.NuisanceMean);
-            run.Record("yield_spread", s.Yield);
-            run.Record("coupon_spread", s.Coupon);
-            run.Record("maturity_spread", s.Maturity);
-            run.Record("price_spread", s.Price);
-            var predicted = net.Predict(held.Data.Inputs);
-            var truth = held.Data.Targets.ToDoubleArray();
-            run.Record("held_price_rmse", Math.Sqrt(predicted.Zip(truth, (a, b) => (a - b) * (a - b)).Average()));
-            run.SaveArtifact("neighbours.json", Similarity.List("bonds", arm.Name, codes, 0, p.K, p.Metric, Similarity.Bonds(held)).ToJson());
+            foreach (var (key, v) in new[] { ("driving_spread", s.Driving), ("nuisance_spread", s.NuisanceMean), ("yield_spread", s.Yield),
+                ("coupon_spread", s.Coupon), ("maturity_spread", s.Maturity), ("price_spread", s.Price) }) run.Record(key, v);
+            run.Record("held_price_rmse", Math.Sqrt(net.Predict(held.Data.Inputs).Zip(held.Data.Targets.ToDoubleArray(), (a, b) => (a - b) * (a - b)).Average()));
+            run.SaveArtifact(Report.NeighbourGallery.ArtifactName, Similarity.List("bonds", arm.Name, codes, 0, p.K, p.Metric, Similarity.Bonds(held)).ToJson());
             return;
         }
         var fm = run.Data.FashionMnist;
@@ -223,17 +197,14 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         if (arm.Space == Space.TrainedNet)
             ImageNeighbours.Train(model, trainSet, p.ImageEpochs, p.Training.BatchSize, p.Training.LearningRate, order, run.ReportProgress);
         var kind = arm.Space switch { Space.Raw => ImageRepresentation.Pixels, Space.RandomNet => ImageRepresentation.RandomNet, _ => ImageRepresentation.TrainedNet };
-        var items = ImageNeighbours.Represent(kind, model, trainSet);
-        var queries = ImageNeighbours.Represent(kind, model, testSet);
+        var (items, queries) = (ImageNeighbours.Represent(kind, model, trainSet), ImageNeighbours.Represent(kind, model, testSet));
         var r = ImageNeighbours.Score(items, trainSet.Targets, queries, testSet.Targets, p.K, p.Metric);
-        run.Record("precision_at_k", r.PrecisionAtK);
-        run.Record("recall_at_k", r.RecallAtK);
-        run.Record("knn_accuracy", r.KnnAccuracy);
+        foreach (var (key, v) in new[] { ("precision_at_k", r.PrecisionAtK), ("recall_at_k", r.RecallAtK), ("knn_accuracy", r.KnnAccuracy) }) run.Record(key, v);
         run.Record("test_accuracy", Probes.Classification.Accuracy(model, testSet));
         // The report's gallery: the first test image and its neighbours among the training images.
         var images = Similarity.GreyBytes(trainRaw.Inputs, 1.0);
         var query = new NeighbourEntry(0, 0, testSet.Targets.ToArray<long>()[0], Image: Convert.ToBase64String(Similarity.GreyBytes(Ops.Slice(testRaw.Inputs, 0, 0, 1), 1.0)));
-        run.SaveArtifact("neighbours.json", Similarity.ListAgainst("fashion-mnist", arm.Name, items, Ops.Slice(queries, 0, 0, 1).Contiguous(), query, p.K, p.Metric,
+        run.SaveArtifact(Report.NeighbourGallery.ArtifactName, Similarity.ListAgainst("fashion-mnist", arm.Name, items, Ops.Slice(queries, 0, 0, 1).Contiguous(), query, p.K, p.Metric,
             new ItemDescriptions(Labels: trainSet.Targets.ToArray<long>(), Images: images, ImageSide: 28, ClassNames: Similarity.FashionMnistClasses)).ToJson());
     }
 
@@ -251,11 +222,9 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         var prec = R(Domain.FashionMnist, Space.TrainedNet, "precision_at_k");
         var precPixels = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − pixels", prec, R(Domain.FashionMnist, Space.Raw, "precision_at_k"));
         var precRandom = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − random net", prec, R(Domain.FashionMnist, Space.RandomNet, "precision_at_k"));
-        var extra = new List<Estimate>();
-        foreach (var a in Arms(p))
-            foreach (var key in a.Domain == Domain.Bonds ? new[] { "driving_spread", "nuisance_spread", "yield_spread", "coupon_spread", "maturity_spread", "price_spread" }
-                                                         : ["precision_at_k", "recall_at_k", "knn_accuracy"])
-                extra.Add(Estimate.Mean($"{a.Name}: {key.Replace('_', ' ')}", runs.Results(a.Name, key)));
+        string[] bondKeys = ["driving_spread", "nuisance_spread", "yield_spread", "coupon_spread", "maturity_spread", "price_spread"];
+        var extra = Arms(p).SelectMany(a => (a.Domain == Domain.Bonds ? bondKeys : ["precision_at_k", "recall_at_k", "knn_accuracy"])
+            .Select(key => Estimate.Mean($"{a.Name}: {key.Replace('_', ' ')}", runs.Results(a.Name, key)))).ToList();
         extra.Add(Estimate.Mean("bonds: trained net's held-out price RMSE (per 100 face)", R(Domain.Bonds, Space.TrainedNet, "held_price_rmse")));
         extra.Add(Estimate.Mean("fashion-mnist: trained net's test accuracy", R(Domain.FashionMnist, Space.TrainedNet, "test_accuracy")));
         return Verdict.From(overRaw,

@@ -45,6 +45,9 @@ public sealed record BondNeighbourScores(double Yield, double Coupon, double Mat
 /// <param name="PriceStd">Standard deviation of the training prices.</param>
 public sealed record BondPriceNet(Sequential Model, double[] FeatureMean, double[] FeatureStd, double PriceMean, double PriceStd)
 {
+    /// <summary>The seed of the market (<see cref="Synthetic.BondMarket"/>) the net was trained on, where known: saved with the net.</summary>
+    public ulong? MarketSeed { get; init; }
+
     /// <summary>The name of the last hidden layer: the activation before the output Linear.</summary>
     public string LastHidden => BondSimilarity.LastHiddenLayer(Model);
 
@@ -72,6 +75,7 @@ public sealed record BondPriceNet(Sequential Model, double[] FeatureMean, double
             ["aperture.bond_net.price_mean"] = PriceMean.ToString("R", CultureInfo.InvariantCulture),
             ["aperture.bond_net.price_std"] = PriceStd.ToString("R", CultureInfo.InvariantCulture),
         };
+        if (MarketSeed is { } seed) meta["aperture.bond_net.market_seed"] = seed.ToString(CultureInfo.InvariantCulture);
         Aperture.IO.SafeTensors.Save(path, Model.StateDict(), meta);
     }
 
@@ -96,7 +100,10 @@ public sealed record BondPriceNet(Sequential Model, double[] FeatureMean, double
                 throw new FormatException("inconsistent sizes");
             var model = BondSimilarity.Model(inputs, hidden, new Generator(0));
             model.LoadStateDict(file.Tensors);
-            return new BondPriceNet(model, mean, std, double.Parse(Meta("price_mean"), CultureInfo.InvariantCulture), double.Parse(Meta("price_std"), CultureInfo.InvariantCulture));
+            return new BondPriceNet(model, mean, std, double.Parse(Meta("price_mean"), CultureInfo.InvariantCulture), double.Parse(Meta("price_std"), CultureInfo.InvariantCulture))
+            {
+                MarketSeed = file.Metadata.TryGetValue("aperture.bond_net.market_seed", out var seed) ? ulong.Parse(seed, CultureInfo.InvariantCulture) : null,
+            };
         }
         catch (Exception e) when (e is FormatException or OverflowException or ArgumentException or KeyNotFoundException or ShapeMismatchException)
         {
