@@ -64,7 +64,7 @@ public class LatentNeighbourRecipesTests
         net.Save(path, [6, 4]);
         var back = BondPriceNet.Load(path);
         Assert.Equal(net.Predict(held.Data.Inputs), back.Predict(held.Data.Inputs));
-        Assert.Equal("2", back.LastHidden);
+        Assert.Equal("3", back.LastHidden);   // Linear, ReLU, Linear, ReLU (the last hidden layer), Linear
         File.WriteAllText(dir.File("junk"), "not a net");
         Assert.Contains("--model", Assert.Throws<LabConfigException>(() => BondPriceNet.Load(dir.File("junk"))).Message);
         Aperture.IO.SafeTensors.Save(dir.File("other.safetensors"), net.Model.StateDict());
