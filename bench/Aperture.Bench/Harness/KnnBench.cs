@@ -32,14 +32,28 @@ public static class KnnBench
         string shape = $"n = {n:N0} items, d = {d}, k = {k}, {q} queries, L2, float32, {threads} thread(s)";
         Console.WriteLine($"exact k-NN search: {shape}");
         Console.WriteLine($"  Aperture NearestNeighbourIndex.Search: {(q / best).ToString("F1", CultureInfo.InvariantCulture)} queries/s");
-        string script = Path.Combine(AppContext.BaseDirectory, "peers", "knn_torch.py");
-        var torch = Peers.Shell.Exec("/usr/bin/python3", script, n.ToString(CultureInfo.InvariantCulture), d.ToString(CultureInfo.InvariantCulture),
-            k.ToString(CultureInfo.InvariantCulture), q.ToString(CultureInfo.InvariantCulture), threads.ToString(CultureInfo.InvariantCulture),
-            repeats.ToString(CultureInfo.InvariantCulture));
-        string? line = torch.Output.Split('\n').FirstOrDefault(l => l.StartsWith("queries_per_s=", StringComparison.Ordinal));
-        Console.WriteLine(torch.Code == 0 && line is not null
-            ? $"  PyTorch cdist + topk:                   {line["queries_per_s=".Length..].Trim()} queries/s"
-            : $"  PyTorch: not measured ({torch.Output.Trim().Split('\n').LastOrDefault()})");
+        // The peer runs as the training workloads' worker does: Debian's torch with OpenBLAS (PyTorchSetup), same thread count.
+        var setup = Peers.PyTorchSetup.Prepare(m => Console.WriteLine($"  pytorch: {m}"));
+        if (setup.Unavailable is { } why)
+        {
+            Console.WriteLine($"  PyTorch: not measured ({why})");
+            return 0;
+        }
+        var psi = new ProcessStartInfo(setup.Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "peers", "knn_torch.py"));
+        foreach (int a in new[] { n, d, k, q, threads, repeats }) psi.ArgumentList.Add(a.ToString(CultureInfo.InvariantCulture));
+        foreach (var (key, value) in setup.Environment) psi.Environment[key] = value;
+        string t = threads.ToString(CultureInfo.InvariantCulture);
+        psi.Environment["OMP_NUM_THREADS"] = t;
+        psi.Environment["OPENBLAS_NUM_THREADS"] = t;
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        string? line = output.Split('\n').FirstOrDefault(l => l.StartsWith("queries_per_s=", StringComparison.Ordinal));
+        Console.WriteLine(p.ExitCode == 0 && line is not null
+            ? $"  PyTorch {setup.Versions.GetValueOrDefault("torch", "?")} cdist + topk:       {line["queries_per_s=".Length..].Trim()} queries/s"
+            : $"  PyTorch: not measured (exit {p.ExitCode}: {err.Result.Trim().Split('\n').LastOrDefault()})");
         return 0;
     }
 }
