@@ -27,9 +27,13 @@ var hessian = new Option<bool>("--hessian")
 {
     Description = "Time the curvature instruments instead: the top 10 Hessian eigenvalues of a 784-256-256-10 MLP over 5000 Fashion-MNIST images, Aperture only, at the first thread count",
 };
+var knn = new Option<bool>("--knn")
+{
+    Description = "Time exact k-NN search instead: queries/s of NearestNeighbourIndex (60,000 items, d = 64, k = 10, 1000 queries) beside torch.cdist + topk, at the first thread count",
+};
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
-    quick, threads, json, markdown, profile, hessian, only,
+    quick, threads, json, markdown, profile, hessian, knn, only,
 };
 root.SetAction(parse =>
 {
@@ -48,6 +52,7 @@ root.SetAction(parse =>
         Console.Error.WriteLine("--threads: no thread count given (e.g. --threads 1,2)");
         return 2;
     }
+    if (parse.GetValue(knn)) return Aperture.Bench.Harness.KnnBench.Run(counts[0]);
     if (parse.GetValue(hessian)) return Aperture.Bench.Harness.HessianEigenBench.Run(counts[0]);
     if (parse.GetValue(profile)) return Aperture.Bench.Harness.Profiler.Run(counts[0]);
     var set = parse.GetValue(quick) ? Workload.Quick : Workload.Full;

@@ -90,6 +90,10 @@ public static class MentalModels
     public static readonly MentalModel GenericFeatures = new("generic-features", "Lower layers learn reusable features",
         "The first layers of a trained net detect generic structure (edges, textures, strokes) rather than anything specific to its labels, so they can be reused for a related task, where they save most when that task has few labelled examples (Yosinski et al. 2014).");
 
+    /// <summary>A trained net's last hidden layer is a space in which the target is linear, so distance there is similarity for the task.</summary>
+    public static readonly MentalModel LatentSimilarity = new("latent-similarity", "Latent distance is task similarity",
+        "On its last hidden layer a net is a linear model, so inputs whose codes are close are inputs the net treats alike: neighbours there share what predicts the target and ignore what does not, unlike neighbours in the raw inputs or in a random net's features.");
+
     /// <summary>Every model in the catalogue.</summary>
     public static IReadOnlyList<MentalModel> All { get; } =
     [
@@ -97,6 +101,6 @@ public static class MentalModels
         AdaptiveStepsPrecondition, NumericsAreTransparent, TrainingIsChaotic,
         SignalPropagation, RandomInitSuffices, InternalCovariateShift, SmootherLandscape,
         CapacityControlsGeneralization, PatternsBeforeMemorization, NoiseIsRegularization, DropoutPreventsCoadaptation,
-        GenericFeatures,
+        GenericFeatures, LatentSimilarity,
     ];
 }

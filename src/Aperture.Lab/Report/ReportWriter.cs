@@ -180,6 +180,7 @@ public static class ReportWriter
                 Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path));
             foreach (var f in CurveFigures(runs))
                 Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path));
+            NeighbourGallery.Append(h, outDir, images, p.Id, runs);
             RunsTable(h, runs);
         }
         h.Append("<h2>Mental models</h2>\n<table><thead><tr><th>Model</th><th>Predicts</th><th>Why</th><th>This result</th></tr></thead><tbody>\n");

@@ -231,6 +231,49 @@ public class NearestNeighbourTests
         Assert.Equal(0.0, s.PerQueryPrecision[5]);   // item 5 (label 1) sits inside cluster 0
     }
 
+    [Theory]
+    [InlineData(1, 3, 41, 1, false)]
+    [InlineData(7, 2, 53, 5, true)]
+    [InlineData(33, 9, 33, 32, true)]
+    [InlineData(19, 1, 60, 4, false)]
+    public void ScoresMatchABruteForceCountOnRandomSearches(int queries, int classes, int items, int k, bool queriesAreItems)
+    {
+        // Labels drawn at random over few classes (so ties of labels and classes without members both occur), and the
+        // neighbours of a real search: every precision and recall recounted from scratch over the item list.
+        var g = new Generator((ulong)(queries * 1000 + items));
+        int q = queriesAreItems ? items : queries;
+        var itemX = Tensor.Randn([items, 3], g, DType.Float64);
+        var index = new NearestNeighbourIndex(itemX);
+        var nb = queriesAreItems ? index.SearchSelf(k) : index.Search(Tensor.Randn([q, 3], g, DType.Float64), k);
+        var il = new long[items];
+        for (int i = 0; i < items; i++) il[i] = g.NextLong(classes);
+        var ql = queriesAreItems ? il : Enumerable.Range(0, q).Select(_ => g.NextLong(classes + 1)).ToArray();   // label `classes` has no items
+        var s = Retrieval.Score(nb, Tensor.FromArray(ql), Tensor.FromArray(il), queriesAreItems);
+        var idx = nb.Indices.ToArray<long>();
+        double pSum = 0, rSum = 0;
+        int rCount = 0;
+        for (int i = 0; i < q; i++)
+        {
+            int hits = 0;
+            for (int j = 0; j < k; j++) if (il[idx[i * k + j]] == ql[i]) hits++;
+            int relevant = 0;
+            for (int t = 0; t < items; t++) if (il[t] == ql[i] && !(queriesAreItems && t == i)) relevant++;
+            Assert.Equal((double)hits / k, s.PerQueryPrecision[i]);
+            pSum += (double)hits / k;
+            if (relevant == 0) Assert.True(double.IsNaN(s.PerQueryRecall[i]));
+            else
+            {
+                Assert.Equal((double)hits / relevant, s.PerQueryRecall[i]);
+                rSum += (double)hits / relevant;
+                rCount++;
+            }
+        }
+        Assert.Equal(pSum / q, s.PrecisionAtK, 12);
+        Assert.Equal(rCount, s.RecallQueries);
+        if (rCount > 0) Assert.Equal(rSum / rCount, s.RecallAtK, 12);
+        else Assert.True(double.IsNaN(s.RecallAtK));
+    }
+
     [Fact]
     public void RecallIsUndefinedForAQueryWithoutRelevantItems()
     {
@@ -267,6 +310,31 @@ public class LatentCodesTests
         Assert.True(model.Training);
         Assert.False(codes.RequiresGrad);
         Assert.Equal(codes.ToArray<float>(), LatentCodes.Extract(model, "2", data, batchSize: 100).ToArray<float>());
+    }
+
+    [Fact]
+    public void ExtractAllocatesPerBatchNotPerExample()
+    {
+        // Four batches of 16 and forty batches of 16: beyond the result itself (n × 32 floats), the extra bytes must stay
+        // below a small budget per extra batch, far below one example's input and code (16 + 32 floats = 192 bytes) per
+        // extra example; a loop that ran or copied example by example would exceed it.
+        var model = Models.Mlp(16, [32], 4, generator: new Generator(1));
+        long Bytes(int n)
+        {
+            var data = new TensorDataset(Tensor.Randn([n, 16], new Generator(2)), Tensor.Zeros([n]));
+            LatentCodes.Extract(model, "1", data, batchSize: 16);   // warm-up: JIT, pools
+            long best = long.MaxValue;
+            for (int t = 0; t < 3; t++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                LatentCodes.Extract(model, "1", data, batchSize: 16);
+                best = Math.Min(best, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+            return best - (long)n * 32 * sizeof(float);
+        }
+        long small = Bytes(64), large = Bytes(640);
+        long perExtraBatch = (large - small) / 36;
+        Assert.True(perExtraBatch < 1024, $"{perExtraBatch} bytes per extra batch of 16 examples ({small} and {large} bytes besides the result)");
     }
 
     [Fact]

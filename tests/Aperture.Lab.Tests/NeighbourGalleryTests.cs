@@ -1,0 +1,40 @@
+using Aperture.Lab.Recipes;
+using Aperture.Lab.Report;
+
+namespace Aperture.Lab.Tests;
+
+/// <summary>The report's drawing of a neighbour listing: an image strip for images, a table for attributes.</summary>
+public class NeighbourGalleryTests
+{
+    private static string Image(byte v) => Convert.ToBase64String(Enumerable.Repeat(v, 16).ToArray());
+
+    [Fact]
+    public void ImagesBecomeAStripOfTheQueryAndItsNeighbours()
+    {
+        using var dir = new TempDir();
+        var listing = new NeighbourListing("toy", "pixels", "l2", 3, 1, null, Image(255), 4, null, ["a", "b"],
+            [new NeighbourEntry(5, 0.5, 1, Image: Image(128)), new NeighbourEntry(9, 1.25, 0, Image: Image(0))]);
+        string path = dir.File("img/strip.png");
+        NeighbourGallery.RenderImages(listing, path);
+        var bytes = File.ReadAllBytes(path);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+        // The PNG's width: a pad, three cells of 4 × 3 pixels with their pads, an extra gap after the query, a pad.
+        int width = (bytes[16] << 24) | (bytes[17] << 16) | (bytes[18] << 8) | bytes[19];
+        Assert.Equal(8 + 3 * (12 + 8) + 8, width);
+        Assert.Equal("b", NeighbourGallery.ClassName(listing, 1));
+        Assert.Equal("7", NeighbourGallery.ClassName(listing, 7));
+        Assert.Throws<ArgumentException>(() => NeighbourGallery.RenderImages(listing with { QueryImage = null }, path));
+    }
+
+    [Fact]
+    public void AttributesBecomeATableWithTheQueryFirst()
+    {
+        var listing = new NeighbourListing("bonds", "layer 3", "l2", 0, null, [1.5, 2], null, 0, ["rating", "yield<pct>"], null,
+            [new NeighbourEntry(4, 0.25, Attributes: [1.5, 2.25])]);
+        string html = NeighbourGallery.HtmlTable(listing);
+        Assert.Contains("<th>yield&lt;pct&gt;</th>", html);
+        Assert.True(html.IndexOf("<td>query</td>", StringComparison.Ordinal) < html.IndexOf("<td>1</td><td>4</td><td>0.25</td>", StringComparison.Ordinal));
+        Assert.Contains("<td>2.25</td>", html);
+        Assert.DoesNotContain("<th>label</th>", html);
+    }
+}
