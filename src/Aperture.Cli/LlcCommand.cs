@@ -133,6 +133,8 @@ internal static class LlcCommand
         var first = res.Estimates[0];
         return new JsonObject
         {
+            ["schema"] = Documents.Llc,
+            ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
             ["model"] = res.Model,
             ["dimension"] = res.Dimension,
             ["n"] = res.SampleSize,

@@ -154,6 +154,8 @@ internal static class OpticsCommand
         static JsonObject E(OpticsEstimate e) => new() { ["mean"] = N(e.Mean), ["standard_error"] = N(e.StandardError), ["predicted"] = N(e.Predicted) };
         var root = new JsonObject
         {
+            ["schema"] = Documents.Optics,
+            ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
             ["activation"] = p.Activation.ToString().ToLowerInvariant(),
             ["sw2"] = s.WeightVariance,
             ["sb2"] = s.BiasVariance,

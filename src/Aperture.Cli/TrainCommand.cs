@@ -66,6 +66,16 @@ internal static class TrainCommand
             {
                 string record = new JsonObject
                 {
+                    ["schema"] = Documents.Train,
+                    ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
+                    ["data_source"] = res.DataSource,
+                    ["batch_size"] = res.Options.BatchSize,
+                    ["history"] = new JsonArray([.. res.History.Select(e => (JsonNode)new JsonObject
+                    {
+                        ["epoch"] = e.Epoch,
+                        ["train_loss"] = Output.Num(e.TrainLoss),
+                        ["train_accuracy"] = Output.Num(e.TrainAccuracy),
+                    })]),
                     ["model"] = res.Options.Model,
                     ["data"] = res.Options.Data,
                     ["epochs"] = res.Options.Epochs,
