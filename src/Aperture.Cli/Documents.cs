@@ -329,10 +329,31 @@ internal static class Documents
             ["schema"] = RunCompare,
             ["a"] = RunSummary(a, store.Tags(a.RunId)),
             ["b"] = RunSummary(b, store.Tags(b.RunId)),
-            ["params"] = Side(store.Params(a.RunId), store.Params(b.RunId), v => JsonValue.Create(v)),
+            ["params"] = Side(Settings(store, a), Settings(store, b), v => JsonValue.Create(v)),
             ["results"] = Side(store.Results(a.RunId), store.Results(b.RunId), v => Num(v)),
             ["final_metrics"] = Side(FinalMetrics(store, a.RunId), FinalMetrics(store, b.RunId), v => Num(v)),
         };
+    }
+
+    /// <summary>
+    /// A run's settings for comparison: the protocol's (as stored) and the arm's, the latter as <c>arm.KEY</c> (the
+    /// arms of one phenomenon differ there, not in the protocol).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Settings(RunStore store, RunRow run)
+    {
+        var all = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in store.Params(run.RunId)) all[k] = v;
+        try
+        {
+            if (JsonNode.Parse(run.ArmJson) is JsonObject arm)
+                foreach (var (k, v) in arm)
+                    all["arm." + k] = v is JsonValue value && value.TryGetValue(out string? text) ? text : v?.ToJsonString() ?? "null";
+        }
+        catch (JsonException)
+        {
+            all["arm"] = run.ArmJson;
+        }
+        return all;
     }
 
     /// <summary>Each metric's last logged value.</summary>

@@ -218,7 +218,7 @@ internal static class LabCommands
                         }
                         // Each block is half of a replicated phenomenon's bar.
                         task.Value = (judged.Count + e.Overall) / blocks;
-                        task.Description = Markup.Escape(Fit($"{p.Id} {e.Arm} s{e.Seed} {e.RunIndex + 1}/{e.RunCount}", description));
+                        task.Description = Markup.Escape(Fit($"{p.Id} {e.RunIndex + 1}/{e.RunCount} s{e.Seed} {e.Arm}", description));
                     });
                     var outcome = runner.RunReplicated(p, t, protocol, replicate, progress, cancel);
                     task.Value = 1;

@@ -91,10 +91,14 @@ internal sealed class CommandOutput
     // The listings' own format; with --format json they are still shown (on standard error) as a table for a person.
     private OutputFormat ListingFormat => Format == OutputFormat.Json ? Output.DefaultFormat : Format;
 
+    private int _listings;
+
     /// <summary>Prints a listing in the chosen format (on standard error when standard output holds JSON).</summary>
     public void Write(Listing listing, string? title = null)
     {
         var format = ListingFormat;
+        // A blank line between listings: two Markdown tables with none between them would read as one.
+        if (_listings++ > 0) Terminal.Console.Profile.Out.Writer.WriteLine();
         if (title is not null && format != OutputFormat.Tsv) Note(format == OutputFormat.Markdown ? $"### {title}" : title);
         switch (format)
         {
@@ -175,7 +179,7 @@ internal static class Output
             var row = listing.Rows[r];
             if (r > 0) console.WriteLine();
             console.MarkupLine($"[bold]{Markup.Escape(row[0].Text)}[/]");
-            var grid = new Grid().AddColumn(new GridColumn { NoWrap = true, PadLeft = 2 }).AddColumn();
+            var grid = new Grid().AddColumn(new GridColumn { NoWrap = true, Padding = new Padding(2, 0, 1, 0) }).AddColumn();
             for (int c = 1; c < row.Length; c++)
                 grid.AddRow(new Markup(Markup.Escape(listing.Columns[c].PadRight(pad))),
                     new Markup(row[c].Colour is null ? Markup.Escape(row[c].Text) : $"[{row[c].Colour}]{Markup.Escape(row[c].Text)}[/]"));

@@ -64,7 +64,7 @@ internal static class RunsCommands
             output.Write(listing);
             if (page.Total > page.Rows.Count)
                 output.Note($"… {page.Total - page.Rows.Count} more (--limit 0 shows all; --phenomenon, --tier, --status and --tag filter)");
-            output.Note($"{page.Rows.Count} of {page.Total} runs in {s.Path}");
+            output.Note(page.Total == page.Rows.Count ? $"{page.Total} runs in {s.Path}" : $"{page.Rows.Count} of {page.Total} runs in {s.Path}");
             output.Json(() => Documents.RunListDocument(s.Path, query, page, tags));
             return 0;
         }));
@@ -224,8 +224,8 @@ internal static class RunsCommands
             Id("data", $"{x.DataSource} ({x.DataFingerprint[..Math.Min(12, x.DataFingerprint.Length)]})", $"{y.DataSource} ({y.DataFingerprint[..Math.Min(12, y.DataFingerprint.Length)]})");
             output.Write(identity);
 
-            var px = s.Params(x.RunId);
-            var py = s.Params(y.RunId);
+            var px = Documents.Settings(s, x);
+            var py = Documents.Settings(s, y);
             var settings = new Listing("setting", ax, by);
             foreach (var k in px.Keys.Union(py.Keys).Order(StringComparer.Ordinal))
             {

@@ -80,8 +80,8 @@ internal static class TrainCommand
                     ["data"] = res.Options.Data,
                     ["epochs"] = res.Options.Epochs,
                     ["seed"] = res.Options.Seed,
-                    ["train_loss"] = res.TrainLoss,
-                    ["test_accuracy"] = res.TestAccuracy,
+                    ["train_loss"] = Output.Num(res.TrainLoss),
+                    ["test_accuracy"] = Output.Num(res.TestAccuracy),
                     ["seconds"] = Math.Round(res.Seconds, 3),
                 }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
                 if (jsonToStdout) Terminal.Out.Write(record);
