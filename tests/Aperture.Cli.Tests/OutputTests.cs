@@ -391,4 +391,28 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         CliHarness.AssertOneLineError(Run("runs", "untag", id[..12], "absent"), "no tag 'absent'", "removing a missing tag");
         CliHarness.AssertOneLineError(Run("runs", "tag", "ffffffff", "a=b"), "ffffffff", "an unknown run");
     }
+
+    // ---- the commands that print results: train, optics, llc ----
+
+    [Fact]
+    public void ResultCommandsWriteTheirDocuments()
+    {
+        string subset = Aperture.Data.FashionMnist.FindBuiltInSubset() ?? throw new InvalidOperationException("the built-in Fashion-MNIST subset is missing");
+        var train = CliHarness.Run("train", "--data-dir", subset, "--epochs", "1", "--batch-size", "256", "--json", "-");
+        Assert.True(train.ExitCode == 0, train.All);
+        var t = OutputFixture.Validate(train.Out, "train");
+        Assert.Single(t["history"]!.AsArray());
+        Assert.Equal(RunStore.CodeVersion, (string?)t["code"]!["version"]);
+
+        var optics = CliHarness.Run("optics", "--sw2", "2.5", "--sb2", "0.05", "--depth", "4", "--measure", "--width", "32", "--seeds", "2",
+            "--pairs", "2", "--lanczos-steps", "4", "--json", "-");
+        Assert.True(optics.ExitCode == 0, optics.All);
+        Assert.Equal(4, OutputFixture.Validate(optics.Out, "optics")["measured"]!["layers"]!.AsArray().Count);
+        var predictionOnly = CliHarness.Run("optics", "--activation", "relu", "--sw2", "2", "--depth", "3", "--json", "-");
+        Assert.Null(OutputFixture.Validate(predictionOnly.Out, "optics")["measured"]);
+
+        var llc = CliHarness.Run("llc", "--dln", "3,2,3", "--rank", "1", "--n", "300", "--seeds", "2", "--chains", "2", "--burn-in", "50", "--draws", "60", "--json");
+        Assert.True(llc.ExitCode == 0, llc.All);
+        Assert.Equal(2, OutputFixture.Validate(llc.Out, "llc")["seeds"]!.AsArray().Count);
+    }
 }
