@@ -59,9 +59,11 @@ internal static class Terminal
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(writer),
-            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            // The caller knows whether standard output is a terminal (Program asks the console); TERM=dumb has
+            // already made it non-interactive.
+            Ansi = interactive ? AnsiSupport.Yes : AnsiSupport.No,
             ColorSystem = colour ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
+            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
         });
         // COLUMNS wins; redirected output is read by programs and by people with wide windows, so a table drawn there
         // (--format table) is not wrapped at 80 columns.

@@ -416,3 +416,39 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         Assert.Equal(2, OutputFixture.Validate(llc.Out, "llc")["seeds"]!.AsArray().Count);
     }
 }
+
+/// <summary>The live display at a terminal's width: nothing wraps at 80 columns.</summary>
+public sealed partial class ProgressTests
+{
+    [Fact]
+    public void LiveProgressFitsEightyColumns()
+    {
+        string? columns = Environment.GetEnvironmentVariable("COLUMNS");
+        string dir = Path.Combine(Path.GetTempPath(), "aperture-cli-progress-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            Environment.SetEnvironmentVariable("COLUMNS", "80");
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            int code = Cli.Run([.. OutputFixture.Sweep, "--store", Path.Combine(dir, "p.db")], stdout, stderr, interactive: true, CancellationToken.None);
+            Assert.True(code == 0, stdout + "\n" + stderr);
+            // Every line the terminal would show, after cursor movement and colour are taken out.
+            var lines = Ansi().Replace(stdout.ToString(), "").Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+            var progress = lines.Where(l => l.Contains('%')).ToList();
+            Assert.NotEmpty(progress);
+            Assert.All(progress, l => Assert.True(l.TrimEnd().Length <= 80, $"a progress line of {l.TrimEnd().Length} columns: '{l}'"));
+            // Each phenomenon's verdict was shown as it finished, cut to the width.
+            foreach (var id in new[] { "momentum-acceleration", "adam-beta2-rounding" })
+                Assert.Contains(lines, l => l.Contains($" {id}: ", StringComparison.Ordinal) && l.TrimEnd().Length <= 80);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("COLUMNS", columns);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\e\[[0-9;?]*[A-Za-z]|\e\][^\a]*\a")]
+    private static partial System.Text.RegularExpressions.Regex Ansi();
+}
