@@ -33,7 +33,13 @@ public sealed class OutputFixture : IDisposable
         Store = Path.Combine(Dir, "sweep.db");
         First = CliHarness.Run([.. Sweep, "--store", Store]);
         if (First.ExitCode != 0) throw new InvalidOperationException($"the fixture's sweep failed:\n{First.All}");
+        // A copy never tagged, for the tests of stores made before tags and notes existed.
+        Untagged = Path.Combine(Dir, "untagged.db");
+        File.Copy(Store, Untagged);
     }
+
+    /// <summary>A copy of the sweep's store made before any test tagged or noted a run.</summary>
+    public string Untagged { get; }
 
     public string Dir { get; }
 

@@ -392,6 +392,36 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         CliHarness.AssertOneLineError(Run("runs", "tag", "ffffffff", "a=b"), "ffffffff", "an unknown run");
     }
 
+    [Fact]
+    public void AStoreWithoutAnnotationTablesIsReadWithoutWritingAndGetsThemOnFirstNote()
+    {
+        static bool HasTables(string db)
+        {
+            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_tags', 'run_notes')";
+            return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 2;
+        }
+        string db = fixture.Untagged;
+        Assert.False(HasTables(db));
+        var list = CliHarness.Run("runs", "list", "--tag", "reviewed=yes", "--format", "json", "--store", db);
+        Assert.Equal(0, (int)OutputFixture.Validate(list.Out, "run-list")["total"]!);
+        string id;
+        using (var store = RunStore.OpenExisting(db)) id = store.QueryRuns(new RunQuery(Limit: 1)).Rows[0].RunId;
+        var show = OutputFixture.Validate(CliHarness.Run("runs", "show", id[..12], "--format", "json", "--store", db).Out, "run");
+        Assert.Empty(show["tags"]!.AsObject());
+        Assert.Empty(show["notes"]!.AsArray());
+        CliHarness.AssertOneLineError(CliHarness.Run("runs", "untag", id[..12], "reviewed", "--store", db), "no tag 'reviewed'", "untag before any tag");
+        Assert.False(HasTables(db));   // reading (and a refused untag) wrote nothing
+
+        Assert.Equal(0, CliHarness.Run("runs", "note", id[..12], "first", "--store", db).ExitCode);
+        Assert.Equal(0, CliHarness.Run("runs", "note", id[..12], "second", "--store", db).ExitCode);
+        Assert.True(HasTables(db));
+        using (var store = RunStore.OpenExisting(db))
+            Assert.Equal(new[] { (1, "first"), (2, "second") }, store.Notes(id).Select(n => (n.Position, n.Text)));
+    }
+
     // ---- the commands that print results: train, optics, llc ----
 
     [Fact]
