@@ -97,25 +97,10 @@ internal sealed class CommandOutput
     public void Write(Listing listing, string? title = null)
     {
         var format = ListingFormat;
-        // A blank line between listings: two Markdown tables with none between them would read as one.
-        if (_listings++ > 0) Terminal.Console.Profile.Out.Writer.WriteLine();
+        // A blank line between listings (a Markdown table brings its own).
+        if (_listings++ > 0 && format != OutputFormat.Markdown) Terminal.Console.Profile.Out.Writer.WriteLine();
         if (title is not null && format != OutputFormat.Tsv) Note(format == OutputFormat.Markdown ? $"### {title}" : title);
-        switch (format)
-        {
-            case OutputFormat.Markdown:
-                Output.WriteMarkdown(Terminal.Console, listing);
-                break;
-            case OutputFormat.Tsv:
-                // One TSV block per stream: a second listing (a command with several) goes after a blank line.
-                Output.WriteTsv(Terminal.Console, listing);
-                break;
-            default:
-                // A table wider than the terminal would wrap every cell into a column of fragments: show each row as
-                // a record (one "column: value" line per cell) instead, which reads cleanly at 80 columns.
-                if (Output.NaturalWidth(listing) > Terminal.Console.Profile.Width) Output.WriteRecords(Terminal.Console, listing);
-                else Terminal.Console.Write(Output.ToTable(listing));
-                break;
-        }
+        Output.Render(listing, format);
     }
 
     /// <summary>
@@ -155,6 +140,33 @@ internal static class Output
     {
         Description = $"also write the result as JSON (schema {schema}, see docs/cli.md) to this file; - for standard output (the rest then goes to standard error)",
     };
+
+    /// <summary>
+    /// Prints <paramref name="listing"/> in <paramref name="format"/> (table, Markdown or TSV) on the current console.
+    /// </summary>
+    public static void Render(Listing listing, OutputFormat format)
+    {
+        switch (format)
+        {
+            case OutputFormat.Markdown:
+                // A blank line first: a table must not continue a paragraph or the table before it.
+                Terminal.Console.Profile.Out.Writer.WriteLine();
+                WriteMarkdown(Terminal.Console, listing);
+                break;
+            case OutputFormat.Tsv:
+                WriteTsv(Terminal.Console, listing);
+                break;
+            default:
+                // A table wider than the terminal would wrap every cell into a column of fragments: show each row as
+                // a record (one "column: value" line per cell) instead, which reads cleanly at 80 columns.
+                if (NaturalWidth(listing) > Terminal.Console.Profile.Width) WriteRecords(Terminal.Console, listing);
+                else Terminal.Console.Write(ToTable(listing));
+                break;
+        }
+    }
+
+    /// <summary>Prints a listing of a command without <c>--format</c>: a table in a terminal, Markdown when redirected.</summary>
+    public static void Print(Listing listing) => Render(listing, DefaultFormat);
 
     /// <summary>A Spectre table of <paramref name="listing"/>: rounded borders, ASCII ones with TERM=dumb.</summary>
     public static Table ToTable(Listing listing)

@@ -56,11 +56,11 @@ internal static class TrainCommand
                 });
             var res = result!;
             Terminal.Console.MarkupLineInterpolated($"data: {res.DataSource}");
-            var table = new Table().AddColumns("epoch", "train loss", "train accuracy");
+            var table = new Listing("epoch", "train loss", "train accuracy");
             foreach (var e in res.History)
-                table.AddRow(e.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), e.TrainLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture),
+                table.Add(e.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), e.TrainLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture),
                     e.TrainAccuracy is { } a ? a.ToString("P2", System.Globalization.CultureInfo.InvariantCulture) : "");
-            Terminal.Console.Write(table);
+            Output.Print(table);
             Terminal.Console.MarkupLineInterpolated($"[bold]test accuracy {res.TestAccuracy:P2}[/] after {res.Options.Epochs} epochs ({res.Seconds:F1} s)");
             if (jsonPath is not null || jsonToStdout)
             {
