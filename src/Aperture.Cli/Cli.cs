@@ -24,6 +24,7 @@ internal static partial class Cli
             store,
             LabCommands.Create(store),
             RunsCommands.Create(store),
+            VerdictsCommands.Create(store),
             ReportCommand.Create(store),
             TrainCommand.Create(),
             DemoCommand.Create(),

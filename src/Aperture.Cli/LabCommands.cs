@@ -23,16 +23,20 @@ internal static class LabCommands
 
     private static Command List()
     {
-        var cmd = new Command("list", "List the phenomena in the catalogue.");
-        cmd.SetAction(_ => Terminal.Guard(() =>
+        var format = Output.FormatOption();
+        var json = Output.JsonOption(Documents.LabList);
+        var cmd = new Command("list", "List the phenomena in the catalogue.") { format, json };
+        cmd.SetAction(r => Terminal.Guard(() =>
         {
-            var table = new Table().AddColumns("id", "arms", "quick seeds", "claim");
+            var output = CommandOutput.Begin(r, format, json);
+            var listing = new Listing("id", "arms", "quick seeds", "claim");
             foreach (var p in Catalogue.All)
             {
                 var q = p.Defaults(Tier.Quick);
-                table.AddRow(Markup.Escape(p.Id), Markup.Escape(string.Join(", ", p.ArmsFor(q))), q.Seeds.ToString(CultureInfo.InvariantCulture), Markup.Escape(p.Claim));
+                listing.Add(p.Id, string.Join(", ", p.ArmsFor(q).Select(a => a.Name)), q.Seeds.ToString(CultureInfo.InvariantCulture), p.Claim);
             }
-            Terminal.Console.Write(table);
+            output.Write(listing);
+            output.Json(Documents.LabListDocument);
             return 0;
         }));
         return cmd;
@@ -42,19 +46,23 @@ internal static class LabCommands
     {
         var id = new Argument<string>("id") { Description = "the phenomenon's id" };
         var tier = TierOption();
-        var cmd = new Command("show", "Show a phenomenon: claim, method, sources, and its protocol's settings (for --set).") { id, tier };
+        var format = Output.FormatOption();
+        var json = Output.JsonOption(Documents.LabShow);
+        var cmd = new Command("show", "Show a phenomenon: claim, method, sources, and its protocol's settings (for --set).") { id, tier, format, json };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
             var p = Terminal.Phenomenon(r.GetValue(id)!);
             var t = ParseTier(r.GetValue(tier));
-            Terminal.Console.MarkupLineInterpolated($"[bold]{p.Title}[/] ({p.Id})");
-            Terminal.Console.MarkupLineInterpolated($"[bold]Claim:[/] {p.Claim}");
-            Terminal.Console.MarkupLineInterpolated($"[bold]Method:[/] {p.Method}");
-            foreach (var s in p.Sources) Terminal.Console.MarkupLineInterpolated($"  source: {s.Citation}{(s.ArXiv is null ? "" : ", arXiv:" + s.ArXiv)}");
-            var table = new Table().AddColumns("setting", "type", $"{t.ToString().ToLowerInvariant()} default", "meaning");
+            var output = CommandOutput.Begin(r, format, json);
+            output.Note($"{p.Title} ({p.Id})");
+            output.Note($"Claim: {p.Claim}");
+            output.Note($"Method: {p.Method}");
+            foreach (var s in p.Sources) output.Note($"  source: {s.Citation}{(s.ArXiv is null ? "" : ", arXiv:" + s.ArXiv)}");
+            var listing = new Listing("setting", "type", $"{t.ToString().ToLowerInvariant()} default", "meaning");
             foreach (var s in ProtocolBinding.Settings(p.Defaults(t)))
-                table.AddRow(Markup.Escape(s.Key + (s.IsThreshold ? " (threshold)" : "")), Markup.Escape(s.Type), Markup.Escape(s.Value), Markup.Escape(s.Description));
-            Terminal.Console.Write(table);
+                listing.Add(s.Key + (s.IsThreshold ? " (threshold)" : ""), s.Type, s.Value, s.Description);
+            output.Write(listing);
+            output.Json(() => Documents.LabShowDocument(p, t));
             return 0;
         }));
         return cmd;
@@ -63,30 +71,39 @@ internal static class LabCommands
     private static Command Rules(Option<string?> store)
     {
         var sims = new Option<int>("--simulations") { Description = "simulated experiments per scenario", DefaultValueFactory = _ => 2000 };
-        var cmd = new Command("rules", "Simulate each phenomenon's verdict rule (its latest stored verdict: estimators, seeds, regions, Holm) under no effect and under the claimed effect, and print how often it gives each wrong verdict.") { sims };
+        var format = Output.FormatOption();
+        var cmd = new Command("rules", "Simulate each phenomenon's verdict rule (its latest stored verdict: estimators, seeds, regions, Holm) under no effect and under the claimed effect, and print how often it gives each wrong verdict.") { sims, format };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
             int n = r.GetValue(sims);
             if (n < 10) throw new LabConfigException($"--simulations must be at least 10, found {n}");
+            var output = CommandOutput.Begin(r, format, null);
             using var s = Terminal.OpenExistingStore(r.GetValue(store));
             var latest = s.LatestVerdicts();
-            var table = new Table().AddColumns("phenomenon", "checks", "seeds", "false held", "false did not hold", "estimators");
+            var listing = new Listing("phenomenon", "checks", "seeds", "false held", "false did not hold", "estimators");
+            var json = new System.Text.Json.Nodes.JsonArray();
             foreach (var p in Catalogue.All)
             {
-                if (!latest.TryGetValue(p.Id, out var v)) { table.AddRow(Markup.Escape(p.Id), "not run", "", "", "", ""); continue; }
+                if (!latest.TryGetValue(p.Id, out var v)) { listing.Add(p.Id, "not run", "", "", "", ""); continue; }
                 var rates = RuleSimulation.Simulate(v.Verdict, v.Seeds, n);
-                table.AddRow(Markup.Escape(p.Id), $"{rates.Checks}" + (rates.Skipped > 0 ? $" (+{rates.Skipped} not simulable)" : ""),
+                listing.Add(p.Id, $"{rates.Checks}" + (rates.Skipped > 0 ? $" (+{rates.Skipped} not simulable)" : ""),
                     rates.Seeds.ToString(CultureInfo.InvariantCulture), Rate(rates.FalseHeld), Rate(rates.FalseDidNotHold),
-                    Markup.Escape(string.Join(", ", v.Verdict.Checks.Select(c => c.Estimate.Kind.ToString()).Distinct())));
+                    string.Join(", ", v.Verdict.Checks.Select(c => c.Estimate.Kind.ToString()).Distinct()));
+                json.Add(new JsonObject
+                {
+                    ["phenomenon"] = p.Id, ["verdict_id"] = v.Id, ["checks"] = rates.Checks, ["not_simulable"] = rates.Skipped, ["seeds"] = rates.Seeds,
+                    ["false_held"] = Output.Num(rates.FalseHeld), ["false_did_not_hold"] = Output.Num(rates.FalseDidNotHold),
+                });
             }
-            Terminal.Console.Write(table);
-            Terminal.Console.MarkupLineInterpolated($"{n} simulated experiments per scenario; Monte Carlo standard error at 5% ≈ {Math.Sqrt(0.05 * 0.95 / n):F3}");
+            output.Write(listing);
+            output.Note($"{n} simulated experiments per scenario; Monte Carlo standard error at 5% ~ {Math.Sqrt(0.05 * 0.95 / n):F3}");
+            output.Json(() => new JsonObject { ["schema"] = "aperture.lab-rules/1", ["simulations"] = n, ["rules"] = json });
             return 0;
         }));
         return cmd;
     }
 
-    private static string Rate(double r) => double.IsNaN(r) ? "—" : r.ToString("F3", CultureInfo.InvariantCulture);
+    private static string Rate(double r) => double.IsNaN(r) ? "-" : r.ToString("F3", CultureInfo.InvariantCulture);
 
     private static Command Run(Option<string?> store)
     {
@@ -105,10 +122,11 @@ internal static class LabCommands
             Description = "override a protocol setting: key=value, or id.key=value for one phenomenon (see `aperture lab show ID`)",
             AllowMultipleArgumentsPerToken = false,
         };
-        var json = new Option<string?>("--json") { Description = "also write the results as JSON to this file (one record per phenomenon, both blocks, with provenance; - for standard output)" };
+        var format = Output.FormatOption();
+        var json = Output.JsonOption(Documents.LabRun);
         var cmd = new Command("run", "Run phenomena: every arm × seed of a discovery block and an independent replication block not already finished in the store, then judge each block's verdict from the stored runs.")
         {
-            ids, all, tier, seeds, seedBase, noReplication, dataDir, set, json,
+            ids, all, tier, seeds, seedBase, noReplication, dataDir, set, format, json,
         };
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
@@ -122,144 +140,148 @@ internal static class LabCommands
             bool replicate = !r.GetValue(noReplication);
             // Every path is checked before anything runs: a sweep must not end in an unwritable --json.
             Terminal.CheckDataDirectory(r.GetValue(dataDir));
-            string? jsonPath = r.GetValue(json) is { } j ? Terminal.CheckOutputFile(j, "--json", allowStdout: true) : null;
-            bool jsonToStdout = r.GetValue(json) == "-";
-            if (jsonToStdout) Terminal.HumanOutputToStandardError();
+            var output = CommandOutput.Begin(r, format, json);
 
             // The data too is read before the store is opened: a broken --data-dir leaves no new store behind.
             var data = new LabDataSource(r.GetValue(dataDir));
             foreach (var (p, protocol) in protocols) data.Resolve(p.DataFor(protocol, t));
 
             using var runStore = Terminal.OpenStore(r.GetValue(store));
-            Terminal.Console.MarkupLineInterpolated($"run store: [blue]{runStore.Path}[/]");
+            output.Note($"run store: {runStore.Path}");
             if (runStore.UpgradedFrom is { } old)
-                Terminal.Console.MarkupLineInterpolated($"upgraded the run store from schema version {old} to the current one (runs are now held under leases)");
+                output.Note($"upgraded the run store from schema version {old} to the current one (runs are now held under leases)");
             var runner = new LabRunner(runStore, data);
             // Plan every phenomenon first: a full tier without the full dataset stops here, before anything runs.
             foreach (var (p, protocol) in protocols) runner.Plan(p, t, protocol);
             var outcomes = new List<ReplicatedOutcome>();
-            Terminal.Console.Progress()
-                .AutoClear(false)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(),
-                         new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
+            int blocks = replicate ? 2 : 1;
+            if (Terminal.Interactive)
+                RunWithProgress(protocols, runner, t, replicate, blocks, outcomes, cancel);
+            else
+                foreach (var (p, protocol) in protocols)
                 {
-                    var tasks = protocols.ToDictionary(x => x.P.Id, x => ctx.AddTask(Markup.Escape(x.P.Id), autoStart: false, maxValue: 1));
-                    foreach (var (p, protocol) in protocols)
+                    // No live display where nobody watches: one line per phenomenon as its verdict is known.
+                    var judged = new List<PhenomenonOutcome>();
+                    var reporter = new Reporter(e =>
                     {
-                        var task = tasks[p.Id];
-                        task.StartTask();
-                        var progress = new Reporter(e =>
-                        {
-                            task.Value = e.Overall;
-                            task.Description = Markup.Escape($"{p.Id} [{e.Arm} seed {e.Seed}, run {e.RunIndex + 1}/{e.RunCount}]");
-                        });
-                        var outcome = runner.RunReplicated(p, t, protocol, replicate, progress, cancel);
-                        task.Value = 1;
-                        task.Description = Markup.Escape(p.Id);
-                        task.StopTask();
-                        outcomes.Add(outcome);
-                    }
-                });
-            PrintOutcomes(outcomes);
-            if (jsonToStdout) Terminal.Out.Write(OutcomesJson(outcomes));
-            else if (jsonPath is not null) Terminal.WriteAtomically(jsonPath, OutcomesJson(outcomes));
+                        if (e is { Kind: LabProgressKind.Judged, Outcome: { } o } && Add(judged, o, blocks) is { } done) output.Note(VerdictLine(done));
+                    });
+                    outcomes.Add(runner.RunReplicated(p, t, protocol, replicate, reporter, cancel));
+                }
+            PrintOutcomes(output, outcomes);
+            output.Json(() => Documents.LabRunDocument(runStore.Path, outcomes));
             return 0;
         })));
         return cmd;
     }
 
-    private static void PrintOutcomes(IReadOnlyList<ReplicatedOutcome> outcomes)
+    // Collects a phenomenon's judged blocks; returns the whole outcome once its last block is judged.
+    private static ReplicatedOutcome? Add(List<PhenomenonOutcome> judged, PhenomenonOutcome o, int blocks)
     {
-        var table = new Table().AddColumns("phenomenon", "discovery", "replication", "effect [[95% CI]] (discovery)", "seeds", "tier", "runs (new/reused)", "seconds");
+        judged.Add(o);
+        return judged.Count == blocks ? new ReplicatedOutcome(judged[0], blocks > 1 ? judged[1] : null) : null;
+    }
+
+    // A live display for a person at a terminal: one bar per phenomenon, each line fitted to the terminal's width so
+    // nothing wraps (at 80 columns too), and each phenomenon's verdict printed above the bars as soon as it is judged.
+    private static void RunWithProgress(List<(Phenomenon P, LabProtocol Protocol)> protocols, LabRunner runner, Tier t, bool replicate, int blocks,
+        List<ReplicatedOutcome> outcomes, CancellationToken cancel)
+    {
+        int width = Terminal.Console.Profile.Width;
+        bool narrow = width < 70;
+        // Fixed columns: percentage (4), elapsed and remaining (8 each), spinner (1), and a space between columns.
+        int fixedColumns = 4 + 8 + (narrow ? 0 : 8 + 1) + (narrow ? 3 : 5);
+        int bar = Math.Clamp(width / 5, 8, 40);
+        int description = Math.Max(10, width - fixedColumns - bar - 1);
+        var columns = new List<ProgressColumn>
+        {
+            new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = bar }, new PercentageColumn(), new ElapsedTimeColumn(),
+        };
+        if (!narrow) columns.AddRange([new RemainingTimeColumn(), new SpinnerColumn()]);
+        Terminal.Console.Progress()
+            .AutoClear(false)
+            .Columns([.. columns])
+            .Start(ctx =>
+            {
+                var tasks = protocols.ToDictionary(x => x.P.Id, x => ctx.AddTask(Markup.Escape(Fit(x.P.Id, description)), autoStart: false, maxValue: 1));
+                foreach (var (p, protocol) in protocols)
+                {
+                    var task = tasks[p.Id];
+                    task.StartTask();
+                    var judged = new List<PhenomenonOutcome>();
+                    var progress = new Reporter(e =>
+                    {
+                        if (e is { Kind: LabProgressKind.Judged, Outcome: { } o })
+                        {
+                            if (Add(judged, o, blocks) is { } done) Terminal.Console.MarkupLine(VerdictMarkup(done, width));
+                            return;
+                        }
+                        // Each block is half of a replicated phenomenon's bar.
+                        task.Value = (judged.Count + e.Overall) / blocks;
+                        task.Description = Markup.Escape(Fit($"{p.Id} {e.RunIndex + 1}/{e.RunCount} s{e.Seed} {e.Arm}", description));
+                    });
+                    var outcome = runner.RunReplicated(p, t, protocol, replicate, progress, cancel);
+                    task.Value = 1;
+                    task.Description = Markup.Escape(Fit(p.Id, description));
+                    task.StopTask();
+                    outcomes.Add(outcome);
+                }
+            });
+    }
+
+    // Cut to `width` characters with an ellipsis, so a progress line never wraps.
+    private static string Fit(string text, int width) => text.Length <= width ? text.PadRight(width) : text[..(width - 1)] + "…";
+
+    /// <summary>The one line printed as a phenomenon's verdict is known: id, outcome on both blocks, effect, runs and time.</summary>
+    public static string VerdictLine(ReplicatedOutcome o)
+    {
+        var d = o.Discovery;
+        int made = d.RunsExecuted + (o.Replication?.RunsExecuted ?? 0), reused = d.RunsReused + (o.Replication?.RunsReused ?? 0);
+        double seconds = d.Seconds + (o.Replication?.Seconds ?? 0);
+        return $"{o.Id}: {o.Summary}; {d.Verdict.Effect.Name} {d.Verdict.Effect.Format()}; runs {made} new, {reused} reused; " +
+               $"{seconds.ToString("F1", CultureInfo.InvariantCulture)} s";
+    }
+
+    // In a terminal the line is cut to its width (the summary table that follows has every number).
+    private static string VerdictMarkup(ReplicatedOutcome o, int width)
+    {
+        string outcome = o.Discovery.Verdict.Outcome.Text();
+        string rest = VerdictLine(o);
+        int room = Math.Max(10, width - outcome.Length - 2);
+        return $"[{Terminal.Colour(o.Discovery.Verdict.Outcome)}]{Markup.Escape(outcome)}[/] {Markup.Escape(rest.Length <= room ? rest : rest[..(room - 1)] + "…")}";
+    }
+
+    private static void PrintOutcomes(CommandOutput output, IReadOnlyList<ReplicatedOutcome> outcomes)
+    {
+        bool tsv = output.Format == OutputFormat.Tsv;
+        string[] columns = ["phenomenon", "discovery", "replication", "effect [95% CI] (discovery)", "seeds", "tier", "runs (new/reused)", "seconds"];
+        // TSV's standard output is data only: the command that reproduces each row is a column there.
+        var listing = new Listing(tsv ? [.. columns, "reproduce"] : columns);
         foreach (var o in outcomes)
         {
             var d = o.Discovery;
             var rep = o.Replication;
-            string Cell(PhenomenonOutcome x) => $"[{Terminal.Colour(x.Verdict.Outcome)}]{Markup.Escape(x.Verdict.Outcome.Text())}[/]" +
-                                                (x.Verdict.SeedsToDecide is { } n ? Markup.Escape($" (≈{n} seeds to decide)") : "");
-            table.AddRow(
-                Markup.Escape(o.Id),
-                Cell(d),
-                rep is null ? "—" : Cell(rep) + (o.Replicated == true ? " [green]✓[/]" : " [red]✗[/]"),
-                Markup.Escape($"{d.Verdict.Effect.Name}: {d.Verdict.Effect.Format()}"),
-                Markup.Escape(rep is null ? $"{d.SeedBase}–{d.SeedBase + d.Seeds - 1}" : $"{d.SeedBase}–{d.SeedBase + d.Seeds - 1} | {rep.SeedBase}–{rep.SeedBase + rep.Seeds - 1}"),
-                Markup.Escape(d.Tier.ToString().ToLowerInvariant() + (d.Overrides.Any(k => k.Key is not ("seeds" or "seed_base")) ? " (modified)" : "")),
+            Cell VerdictCell(PhenomenonOutcome x, string suffix = "") => new(x.Verdict.Outcome.Text() +
+                (x.Verdict.SeedsToDecide is { } n ? $" (~{n} seeds to decide)" : "") + suffix, Terminal.Colour(x.Verdict.Outcome));
+            Cell[] cells =
+            [
+                o.Id,
+                VerdictCell(d),
+                rep is null ? "-" : VerdictCell(rep, o.Replicated == true ? " (replicated)" : " (not replicated)"),
+                $"{d.Verdict.Effect.Name}: {d.Verdict.Effect.Format()}",
+                rep is null ? $"{d.SeedBase}-{d.SeedBase + d.Seeds - 1}" : $"{d.SeedBase}-{d.SeedBase + d.Seeds - 1} / {rep.SeedBase}-{rep.SeedBase + rep.Seeds - 1}",
+                d.Tier.ToString().ToLowerInvariant() + (d.Overrides.Any(k => k.Key is not ("seeds" or "seed_base")) ? " (modified)" : ""),
                 $"{d.RunsExecuted + (rep?.RunsExecuted ?? 0)}/{d.RunsReused + (rep?.RunsReused ?? 0)}",
-                (d.Seconds + (rep?.Seconds ?? 0)).ToString("F1", CultureInfo.InvariantCulture));
+                (d.Seconds + (rep?.Seconds ?? 0)).ToString("F1", CultureInfo.InvariantCulture),
+            ];
+            listing.Add(tsv ? [.. cells, ReproduceCommand(d.Reproduction)] : cells);
         }
-        Terminal.Console.Write(table);
-        var data = outcomes.Select(o => o.Discovery.DataSource).Distinct().ToList();
-        Terminal.Console.MarkupLineInterpolated($"[grey]data:[/] {string.Join("; ", data)}");
-        Terminal.Console.MarkupLineInterpolated($"[grey]code:[/] Aperture {Aperture.Lab.Store.RunStore.CodeVersion} on {Environment.MachineName}");
-        foreach (var o in outcomes) Terminal.Console.MarkupLineInterpolated($"[grey]reproduce:[/] {ReproduceCommand(o.Discovery.Reproduction)}");
-    }
-
-    /// <summary>The version of the --json record layout; bump it when a field changes meaning or is removed.</summary>
-    public const int JsonSchemaVersion = 2;
-
-    private static string OutcomesJson(IReadOnlyList<ReplicatedOutcome> outcomes)
-    {
-        static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;
-        static JsonObject EstimateJson(Estimate e) => new()
-        {
-            ["name"] = e.Name,
-            ["value"] = Num(e.Value),
-            ["ci_low"] = Num(e.Low),
-            ["ci_high"] = Num(e.High),
-            ["n"] = e.N,
-            ["method"] = e.Method,
-        };
-        static JsonObject Block(PhenomenonOutcome o)
-        {
-            var checks = new JsonArray();
-            foreach (var c in o.Verdict.Checks)
-            {
-                var node = EstimateJson(c.Estimate);
-                node["supports"] = c.Band;
-                node["contradicts"] = c.ContradictingBand;
-                node["outcome"] = c.Outcome.Text();
-                node["degenerate"] = c.Degenerate;
-                node["reason"] = c.Reason;
-                checks.Add(node);
-            }
-            var overrides = new JsonObject();
-            foreach (var (k, v) in o.Overrides) overrides[k] = v;
-            return new JsonObject
-            {
-                ["verdict"] = o.Verdict.Outcome.Text(),
-                ["seeds_to_decide"] = o.Verdict.SeedsToDecide,
-                ["seed_base"] = o.SeedBase,
-                ["seeds"] = o.Seeds,
-                ["effect"] = EstimateJson(o.Verdict.Effect),
-                ["checks"] = checks,
-                ["overrides"] = overrides,
-                ["runs_new"] = o.RunsExecuted,
-                ["runs_reused"] = o.RunsReused,
-                ["run_ids"] = new JsonArray([.. o.RunIds.Select(id => (JsonNode)JsonValue.Create(id)!)]),
-                ["verdict_id"] = o.VerdictId,
-                ["seconds"] = Math.Round(o.Seconds, 3),
-                ["command"] = ReproduceCommand(o.Reproduction),
-            };
-        }
-        var array = new JsonArray();
-        foreach (var o in outcomes)
-            array.Add(new JsonObject
-            {
-                ["id"] = o.Id,
-                ["tier"] = o.Discovery.Tier.ToString().ToLowerInvariant(),
-                ["verdict"] = o.Discovery.Verdict.Outcome.Text(),
-                ["replicated"] = o.Replicated,
-                ["summary"] = o.Summary,
-                ["protocol_version"] = o.Discovery.ProtocolVersion,
-                ["data"] = new JsonObject { ["source"] = o.Discovery.DataSource, ["sha256"] = o.Discovery.DataFingerprint },
-                ["code_version"] = o.Discovery.CodeVersion,
-                ["host"] = o.Discovery.Host,
-                ["discovery"] = Block(o.Discovery),
-                ["replication"] = o.Replication is null ? null : Block(o.Replication),
-            });
-        return new JsonObject { ["schema_version"] = JsonSchemaVersion, ["results"] = array }
-            .ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+        output.Write(listing);
+        var data = outcomes.Select(o => $"{o.Discovery.DataSource} (sha256 {o.Discovery.DataFingerprint})").Distinct().ToList();
+        output.Note($"data: {string.Join("; ", data)}");
+        output.Note($"code: Aperture {RunStore.CodeVersion} on {Environment.MachineName}");
+        // Each command whole on one line, so that it can be copied from a log.
+        foreach (var o in outcomes) output.Note($"reproduce: {ReproduceCommand(o.Discovery.Reproduction)}");
     }
 
     /// <summary>The <c>aperture</c> command line that reproduces a verdict.</summary>

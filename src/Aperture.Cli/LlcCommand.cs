@@ -113,15 +113,15 @@ internal static class LlcCommand
         var first = res.Estimates[0];
         Terminal.Console.MarkupLineInterpolated($"{res.Model}: d = {res.Dimension}, n = {res.SampleSize}, w* = {(res.Anchor == LlcAnchor.Trained ? "trained from the true parameter" : "the true parameter")}");
         Terminal.Console.MarkupLineInterpolated($"SGLD: ε = {first.Settings.StepSize.ToString("G4", Inv)}, γ = {first.Settings.Localization.ToString("G4", Inv)}, nβ = {first.NBeta.ToString("F2", Inv)} ({first.NBetaConvention}), {first.Settings.Chains} chains × {first.Settings.Draws} draws after {first.Settings.BurnIn} burn-in, batch {first.Settings.BatchSize}{(first.Settings.Preconditioned ? ", RMSprop" : "")}");
-        var table = new Table().AddColumns("seed", "λ̂", "± SE (chains)", "drift (last − first third)", "draws below L(w*)", "stationary");
+        var table = new Listing("seed", "λ̂", "± SE (chains)", "drift (last − first third)", "draws below L(w*)", "stationary");
         for (int i = 0; i < res.Estimates.Count; i++)
         {
             var e = res.Estimates[i];
-            table.AddRow(res.Seeds[i].ToString(Inv), F(e.Mean), F(e.StandardError), $"{F(e.Diagnostics.Drift)} ± {F(e.Diagnostics.DriftStandardError)}",
+            table.Add(res.Seeds[i].ToString(Inv), F(e.Mean), F(e.StandardError), $"{F(e.Diagnostics.Drift)} ± {F(e.Diagnostics.DriftStandardError)}",
                 e.Diagnostics.ShareBelowAnchor.ToString("P1", Inv),
                 e.Diagnostics.DivergedChains > 0 ? $"diverged ({e.Diagnostics.DivergedChains} chains)" : e.Diagnostics.Stationary switch { true => "yes", false => "no", null => "—" });
         }
-        Terminal.Console.Write(table);
+        Output.Print(table);
         string exact = res.Exact.Lambda.IsInteger ? res.Exact.Lambda.ToString() : $"{res.Exact.Lambda} = {res.Exact.Lambda.ToDouble().ToString("G6", Inv)}";
         string mult = res.Exact.Multiplicity is { } m ? $", multiplicity {m}" : "";
         Terminal.Console.MarkupLineInterpolated($"[bold]λ̂ = {F(res.Mean)}[/] [[95% CI {F(res.Interval.Low)}, {F(res.Interval.High)}]] ({(res.Estimates.Count > 1 ? $"over {res.Estimates.Count} seeds" : "over chains")})");
@@ -133,6 +133,8 @@ internal static class LlcCommand
         var first = res.Estimates[0];
         return new JsonObject
         {
+            ["schema"] = Documents.Llc,
+            ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
             ["model"] = res.Model,
             ["dimension"] = res.Dimension,
             ["n"] = res.SampleSize,

@@ -102,7 +102,7 @@ internal static class OpticsCommand
 
     private static void PrintPoint(MeanFieldPoint p)
     {
-        var t = new Table().AddColumns("quantity", "value", "meaning");
+        var t = new Listing("quantity", "value", "meaning");
         Row(t, "phase", p.Phase, "χ₁ < 1 ordered (gradients vanish), > 1 chaotic (gradients explode)");
         Row(t, "q*", Format(p.QStar), double.IsNaN(p.QStar) ? "every q is a fixed point" : "fixed point of the variance map");
         Row(t, "c*", Format(p.CStar), "fixed point of the correlation map");
@@ -112,38 +112,38 @@ internal static class OpticsCommand
         Row(t, "ξ_c", Format(p.DepthScaleC), "layers over which c^l forgets the input's correlation");
         Row(t, "critical σ_w²", Format(p.CriticalWeightVariance), $"χ₁ = 1 at σ_b² = {Format(p.BiasVariance)}");
         Terminal.Console.MarkupLineInterpolated($"[bold]{p.Activation.ToString().ToLowerInvariant()}, σ_w² = {Format(p.WeightVariance)}, σ_b² = {Format(p.BiasVariance)}[/]");
-        Terminal.Console.Write(t);
+        Output.Print(t);
     }
 
     private static void PrintPrediction(MeanFieldLayerPrediction[] layers)
     {
-        var t = new Table().AddColumns("layer", "q^l", "c^l", "active", "gradient gain", "gradient variance", "Jacobian gain");
+        var t = new Listing("layer", "q^l", "c^l", "active", "gradient gain", "gradient variance", "Jacobian gain");
         for (int l = 0; l < layers.Length; l++)
         {
             var p = layers[l];
             Row(t, (l + 1).ToString(CultureInfo.InvariantCulture), Format(p.Q), Format(p.C), Format(p.ActiveFraction), Format(p.Chi), Format(p.GradientVariance), Format(p.JacobianGain));
         }
         Terminal.Console.MarkupLine("predicted per layer (a unit-variance cotangent on the last layer's output; gain = variance at l / at l+1):");
-        Terminal.Console.Write(t);
+        Output.Print(t);
     }
 
     private static void PrintMeasured(OpticsExperiment e)
     {
         var s = e.Setup;
         Terminal.Console.MarkupLineInterpolated($"measured on {e.Traces.Count} random networks of width {s.Width} ({2 * s.Pairs} inputs each, q⁰ = {Format(s.InputSecondMoment)}, c⁰ = {Format(s.InputCorrelation)}), mean ± standard error over networks:");
-        var forward = new Table().AddColumns("layer", "q^l measured", "predicted", "ratio", "c^l measured", "predicted", "ratio");
+        var forward = new Listing("layer", "q^l measured", "predicted", "ratio", "c^l measured", "predicted", "ratio");
         foreach (var l in e.Layers)
             Row(forward, l.Layer.ToString(CultureInfo.InvariantCulture),
                 $"{Format(l.Q.Mean, 3)} ± {Format(l.Q.StandardError, 1)}", Format(l.Q.Predicted, 3), Format(l.Q.Ratio, 3),
                 $"{Format(l.C.Mean, 3)} ± {Format(l.C.StandardError, 1)}", Format(l.C.Predicted, 3), Format(l.C.Ratio, 3));
-        Terminal.Console.Write(forward);
-        var rest = new Table().AddColumns("layer", "active", "predicted", "gradient variance", "predicted", "ratio", "gradient gain", "predicted");
+        Output.Print(forward);
+        var rest = new Listing("layer", "active", "predicted", "gradient variance", "predicted", "ratio", "gradient gain", "predicted");
         foreach (var l in e.Layers)
             Row(rest, l.Layer.ToString(CultureInfo.InvariantCulture),
                 Format(l.ActiveFraction.Mean, 3), Format(l.ActiveFraction.Predicted, 3),
                 Format(l.GradientVariance.Mean, 3), Format(l.GradientVariance.Predicted, 3), Format(l.GradientVariance.Ratio, 3),
                 Format(l.GradientGain.Mean, 3), Format(l.GradientGain.Predicted, 3));
-        Terminal.Console.Write(rest);
+        Output.Print(rest);
         if (e.JacobianMeanSquare is { } j)
             Terminal.Console.MarkupLineInterpolated($"input–output Jacobian: mean squared singular value {Format(j.Mean)} ± {Format(j.StandardError, 2)} (predicted Π χ = {Format(j.Predicted)}, ratio {Format(j.Ratio, 3)}); largest singular value per network: {string.Join(", ", e.JacobianLargest.Select(v => Format(v, 3)))}");
     }
@@ -154,6 +154,8 @@ internal static class OpticsCommand
         static JsonObject E(OpticsEstimate e) => new() { ["mean"] = N(e.Mean), ["standard_error"] = N(e.StandardError), ["predicted"] = N(e.Predicted) };
         var root = new JsonObject
         {
+            ["schema"] = Documents.Optics,
+            ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
             ["activation"] = p.Activation.ToString().ToLowerInvariant(),
             ["sw2"] = s.WeightVariance,
             ["sb2"] = s.BiasVariance,
@@ -203,8 +205,7 @@ internal static class OpticsCommand
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 
-    // Cells hold brackets (E[φ′(h)²]), which Spectre would read as markup.
-    private static void Row(Table table, params string[] cells) => table.AddRow([.. cells.Select(Markup.Escape)]);
+    private static void Row(Listing table, params string[] cells) => table.Add([.. cells.Select(c => (Cell)c)]);
 
     private static string Format(double v, int digits = 4) =>
         double.IsNaN(v) ? "—" : double.IsPositiveInfinity(v) ? "∞" : double.IsNegativeInfinity(v) ? "−∞"

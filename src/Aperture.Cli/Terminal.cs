@@ -29,29 +29,47 @@ internal static class Terminal
     private static IAnsiConsole _stdout = AnsiConsole.Console, _stderr = AnsiConsole.Console;
     private static bool _colourErrors;
 
+    /// <summary>Whether standard output is a terminal someone watches (live progress, drawn tables) rather than a pipe or a file.</summary>
+    public static bool Interactive { get; private set; }
+
+    /// <summary>Whether the terminal is plain (TERM=dumb): no colour, no cursor movement, no box-drawing or other non-ASCII graphics.</summary>
+    public static bool Plain { get; private set; }
+
     /// <summary>Points the console at <paramref name="stdout"/> and <paramref name="stderr"/> for one invocation.</summary>
     public static void Attach(TextWriter stdout, TextWriter stderr, bool interactive)
     {
         Out = stdout;
         Error = stderr;
-        bool colour = interactive && Environment.GetEnvironmentVariable("NO_COLOR") is not { Length: > 0 };
-        _stdout = Create(stdout, interactive, colour);
-        _stderr = Create(stderr, interactive, colour);
+        Plain = Environment.GetEnvironmentVariable("TERM") == "dumb";
+        Interactive = interactive && !Plain;
+        bool colour = Interactive && Environment.GetEnvironmentVariable("NO_COLOR") is not { Length: > 0 };
+        _stdout = Create(stdout, Interactive, colour);
+        _stderr = Create(stderr, Interactive, colour);
         _colourErrors = colour && !System.Console.IsErrorRedirected;
         Console = _stdout;
     }
+
+    /// <summary>The width the user asked for with <c>COLUMNS</c> (a positive integer), else null.</summary>
+    public static int? RequestedWidth =>
+        int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int w) && w > 0
+            ? Math.Min(w, 10_000) : null;
 
     private static IAnsiConsole Create(TextWriter writer, bool interactive, bool colour)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(writer),
-            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            // The caller knows whether standard output is a terminal (Program asks the console); TERM=dumb has
+            // already made it non-interactive.
+            Ansi = interactive ? AnsiSupport.Yes : AnsiSupport.No,
             ColorSystem = colour ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
+            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
         });
-        // Redirected output is read by programs and by people with wide windows: no wrapping at 80 columns.
-        if (!interactive) console.Profile.Width = 200;
+        // COLUMNS wins; redirected output is read by programs and by people with wide windows, so a table drawn there
+        // (--format table) is not wrapped at 80 columns.
+        if (RequestedWidth is { } w) console.Profile.Width = w;
+        else if (!interactive) console.Profile.Width = 1000;
+        if (Plain) console.Profile.Capabilities.Unicode = false;
         return console;
     }
 

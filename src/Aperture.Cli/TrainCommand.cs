@@ -56,22 +56,32 @@ internal static class TrainCommand
                 });
             var res = result!;
             Terminal.Console.MarkupLineInterpolated($"data: {res.DataSource}");
-            var table = new Table().AddColumns("epoch", "train loss", "train accuracy");
+            var table = new Listing("epoch", "train loss", "train accuracy");
             foreach (var e in res.History)
-                table.AddRow(e.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), e.TrainLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture),
+                table.Add(e.Epoch.ToString(System.Globalization.CultureInfo.InvariantCulture), e.TrainLoss.ToString("F4", System.Globalization.CultureInfo.InvariantCulture),
                     e.TrainAccuracy is { } a ? a.ToString("P2", System.Globalization.CultureInfo.InvariantCulture) : "");
-            Terminal.Console.Write(table);
+            Output.Print(table);
             Terminal.Console.MarkupLineInterpolated($"[bold]test accuracy {res.TestAccuracy:P2}[/] after {res.Options.Epochs} epochs ({res.Seconds:F1} s)");
             if (jsonPath is not null || jsonToStdout)
             {
                 string record = new JsonObject
                 {
+                    ["schema"] = Documents.Train,
+                    ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
+                    ["data_source"] = res.DataSource,
+                    ["batch_size"] = res.Options.BatchSize,
+                    ["history"] = new JsonArray([.. res.History.Select(e => (JsonNode)new JsonObject
+                    {
+                        ["epoch"] = e.Epoch,
+                        ["train_loss"] = Output.Num(e.TrainLoss),
+                        ["train_accuracy"] = Output.Num(e.TrainAccuracy),
+                    })]),
                     ["model"] = res.Options.Model,
                     ["data"] = res.Options.Data,
                     ["epochs"] = res.Options.Epochs,
                     ["seed"] = res.Options.Seed,
-                    ["train_loss"] = res.TrainLoss,
-                    ["test_accuracy"] = res.TestAccuracy,
+                    ["train_loss"] = Output.Num(res.TrainLoss),
+                    ["test_accuracy"] = Output.Num(res.TestAccuracy),
                     ["seconds"] = Math.Round(res.Seconds, 3),
                 }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
                 if (jsonToStdout) Terminal.Out.Write(record);

@@ -16,6 +16,9 @@ public sealed record LabProgress(string Phenomenon, int RunIndex, int RunCount, 
 {
     /// <summary>How far the whole protocol has got: finished runs plus the current run's fraction, over all runs.</summary>
     public double Overall => RunCount == 0 ? 1 : (RunIndex + Fraction) / RunCount;
+
+    /// <summary>For a <see cref="LabProgressKind.Judged"/> event: the block's verdict with its provenance; null otherwise.</summary>
+    public PhenomenonOutcome? Outcome { get; init; }
 }
 
 /// <summary>Kinds of <see cref="LabProgress"/> events.</summary>
@@ -29,6 +32,11 @@ public enum LabProgressKind
     Step,
     /// <summary>The run finished and was stored.</summary>
     Finished,
+    /// <summary>
+    /// Every run of the block is finished and its verdict is judged and stored (<see cref="LabProgress.Outcome"/>);
+    /// a display can show the verdict as soon as it is known, before the rest of a sweep.
+    /// </summary>
+    Judged,
 }
 
 /// <summary>A phenomenon's result on one block of seeds: the verdict judged from its stored runs, with its provenance.</summary>
@@ -241,7 +249,9 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
                 progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Finished, 1));
             }
         }
-        return Judge(phenomenon, tier, protocol, plan, executed, reused);
+        var outcome = Judge(phenomenon, tier, protocol, plan, executed, reused);
+        progress?.Report(new LabProgress(phenomenon.Id, plan.Count, plan.Count, "", protocol.SeedBase, LabProgressKind.Judged, 1) { Outcome = outcome });
+        return outcome;
     }
 
     private static string FirstLine(string? text) =>

@@ -112,6 +112,33 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
         yield return C("--output needs a file path", "runs", "export", "--store", "{d}/good.db", "-o", "");
         yield return C("--output needs a value", "runs", "export", "--store", "{d}/good.db", "-o");
         yield return new Case("{d}/missing-export.db", ["runs", "export", "--store", "{d}/missing-export.db"], "{d}/missing-export.db");
+        yield return C("'{d}' is a directory", "runs", "export", "--store", "{d}/good.db", "--metrics", "{d}");
+        yield return C("is not writable", "runs", "export", "--store", "{d}/good.db", "--verdicts", "{ro}/verdicts.csv");
+        yield return C("'{d}/afile' is a file", "runs", "export", "--store", "{d}/good.db", "--dir", "{d}/afile");
+        yield return C("--parquet goes with --dir", "runs", "export", "--store", "{d}/good.db", "--parquet");
+        yield return C("only one export can go to standard output", "runs", "export", "--store", "{d}/good.db", "-o", "-", "--metrics", "-");
+        yield return C("--format must be one of table, markdown, tsv, json; found 'csv'", "runs", "list", "--format", "csv", "--store", "{d}/good.db");
+        yield return C("--tier must be one of quick, full", "runs", "list", "--tier", "medium", "--store", "{d}/good.db");
+        yield return C("--limit must be 0 (all) or more", "runs", "list", "--limit", "-2", "--store", "{d}/good.db");
+        yield return C("--limit expects an integer", "runs", "list", "--limit", "many", "--store", "{d}/good.db");
+        yield return C("--tag expects KEY=VALUE", "runs", "list", "--tag", "novalue", "--store", "{d}/good.db");
+        yield return C("is not writable", "runs", "list", "--json", "{ro}/runs.json", "--store", "{d}/good.db");
+        yield return C("`aperture runs metrics` needs <run>", "runs", "metrics");
+        yield return C("'abcdef0123'", "runs", "metrics", "abcdef0123", "--store", "{d}/good.db");
+        yield return C("no metric 'nonesuch'", "runs", "metrics", "{run}", "nonesuch", "--store", "{d}/good.db");
+        yield return C("is not writable", "runs", "metrics", "{run}", "--csv", "{ro}/m.csv", "--store", "{d}/good.db");
+        yield return C("cannot share it", "runs", "metrics", "{run}", "--csv", "-", "--json", "-", "--store", "{d}/good.db");
+        yield return C("`aperture runs compare` needs <b>", "runs", "compare", "{run}");
+        yield return C("'abcdef0123'", "runs", "compare", "{run}", "abcdef0123", "--store", "{d}/good.db");
+        yield return C("`aperture runs tag` needs <tag>", "runs", "tag", "{run}");
+        yield return C("<tag> expects KEY=VALUE, found '=x'", "runs", "tag", "{run}", "=x", "--store", "{d}/good.db");
+        yield return new Case("no run store at '{d}/missing-tag.db'", ["runs", "tag", "{run}", "a=b", "--store", "{d}/missing-tag.db"], "{d}/missing-tag.db");
+        yield return C("`aperture runs note` needs <text>", "runs", "note", "{run}");
+        yield return C("needs some text", "runs", "note", "{run}", " ", "--store", "{d}/good.db");
+        yield return C("did you mean 'momentum-acceleration'", "verdicts", "list", "momentum-aceleration", "--store", "{d}/good.db");
+        yield return C("`aperture verdicts` needs a command", "verdicts");
+        yield return C("is not writable", "lab", "list", "--json", "{ro}/lab.json");
+        yield return C("did you mean 'markdown'", "lab", "show", "momentum-acceleration", "--format", "markdwn");
 
         // ---- report ----
         yield return C("'{d}/afile' is a file", "report", "--store", "{d}/good.db", "-o", "{d}/afile");

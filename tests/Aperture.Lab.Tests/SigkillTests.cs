@@ -85,12 +85,12 @@ public class SigkillTests(ITestOutputHelper output)
         }
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        Assert.Equal(2, doc.RootElement.GetProperty("schema_version").GetInt32());
+        Assert.Equal("aperture.lab-run/1", doc.RootElement.GetProperty("schema").GetString());
         var record = doc.RootElement.GetProperty("results").EnumerateArray().Single();
         Assert.Equal("momentum-acceleration", record.GetProperty("id").GetString());
         Assert.Equal("quick", record.GetProperty("tier").GetString());
         Assert.Equal("none", record.GetProperty("data").GetProperty("sha256").GetString());
-        Assert.StartsWith(Aperture.Lab.Store.RunStore.CodeVersion, record.GetProperty("code_version").GetString());
+        Assert.StartsWith(Aperture.Lab.Store.RunStore.CodeVersion, record.GetProperty("code").GetProperty("version").GetString());
         foreach (var (block, seedBase) in new[] { ("discovery", 0), ("replication", 8) })
         {
             var b = record.GetProperty(block);

@@ -1,0 +1,484 @@
+using System.Text.Json.Nodes;
+using Aperture.Lab.Store;
+using Parquet;
+
+namespace Aperture.Cli.Tests;
+
+/// <summary>
+/// Output that survives a pipe or a log (one row per line, reproduce commands whole), every listing format, the JSON
+/// documents against their published schemas, and the run store's queries: filters, limits, metric series, exports,
+/// verdict history, comparison, tags and notes.
+/// </summary>
+public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFixture>
+{
+    private static readonly string[] Ids = ["momentum-acceleration", "adam-beta2-rounding"];
+
+    private CliResult Run(params string[] args) => CliHarness.Run([.. args, "--store", fixture.Store]);
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+
+    // ---- lab run, redirected ----
+
+    [Fact]
+    public void RedirectedSweepPrintsOneRowPerPhenomenonAndWholeReproduceCommands()
+    {
+        var lines = Lines(fixture.First.Out);
+        // The default when redirected is a Markdown table: a header, its rule, then exactly one line per phenomenon.
+        var rows = lines.Where(l => l.StartsWith("| ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, rows.Count);
+        Assert.StartsWith("| phenomenon | discovery | replication |", rows[0]);
+        foreach (var id in Ids) Assert.Single(rows, r => r.StartsWith($"| {id} |", StringComparison.Ordinal));
+        Assert.All(rows, r => Assert.Equal(rows[0].Count(c => c == '|') - CountEscaped(rows[0]), r.Count(c => c == '|') - CountEscaped(r)));
+        // No box drawing and no wrapped fragments anywhere.
+        Assert.DoesNotContain(fixture.First.Out, c => c is >= '\u2500' and <= '\u257F');
+        // Every reproduce command whole, on one line.
+        foreach (var command in OutputFixture.Reproduce) Assert.Contains($"reproduce: {command}", lines);
+        // A one-line verdict per phenomenon, printed as it finished (before the table).
+        int table = Array.FindIndex(lines, l => l.StartsWith("| phenomenon", StringComparison.Ordinal));
+        foreach (var id in Ids)
+        {
+            int line = Array.FindIndex(lines, l => l.StartsWith($"{id}: ", StringComparison.Ordinal));
+            Assert.True(line >= 0 && line < table, $"no verdict line for {id} before the table:\n{fixture.First.Out}");
+            Assert.Matches(@"; runs \d+ new, \d+ reused; [0-9.]+ s$", lines[line]);
+        }
+        Assert.True(Array.FindIndex(lines, l => l.StartsWith(Ids[0] + ": ", StringComparison.Ordinal))
+                    < Array.FindIndex(lines, l => l.StartsWith(Ids[1] + ": ", StringComparison.Ordinal)));
+    }
+
+    private static int CountEscaped(string row) => row.Split("\\|").Length - 1;
+
+    [Fact]
+    public void TsvIsDataOnlyWithTheReproduceCommandAsAColumn()
+    {
+        var r = Run([.. OutputFixture.Sweep, "--format", "tsv"]);
+        Assert.True(r.ExitCode == 0, r.All);
+        var lines = Lines(r.Out);
+        Assert.Equal(3, lines.Length);
+        var header = lines[0].Split('\t');
+        Assert.Equal("reproduce", header[^1]);
+        for (int i = 1; i < 3; i++)
+        {
+            var cells = lines[i].Split('\t');
+            Assert.Equal(header.Length, cells.Length);
+            Assert.Equal(Ids[i - 1], cells[0]);
+            Assert.Equal(OutputFixture.Reproduce[i - 1], cells[^1]);
+            Assert.Equal("quick (modified)", cells[Array.IndexOf(header, "tier")]);
+            // A re-run reuses every run.
+            Assert.Matches(@"^0/\d+$", cells[Array.IndexOf(header, "runs (new/reused)")]);
+        }
+        // The notes and the per-phenomenon verdict lines went to standard error.
+        Assert.Contains("run store:", r.Err);
+        Assert.Contains($"{Ids[0]}: ", r.Err);
+    }
+
+    [Fact]
+    public void MarkdownIsAskedForExplicitly()
+    {
+        var r = Run("lab", "list", "--format", "markdown");
+        Assert.True(r.ExitCode == 0, r.All);
+        var rows = Lines(r.Out).Where(l => l.StartsWith('|')).ToList();
+        Assert.Equal(Aperture.Lab.Catalogue.All.Count + 2, rows.Count);
+        Assert.Equal("|---|---|---|---|", rows[1]);
+    }
+
+    [Fact]
+    public void LabRunJsonValidatesAndCarriesTheProvenance()
+    {
+        var r = Run([.. OutputFixture.Sweep, "--format", "json"]);
+        Assert.True(r.ExitCode == 0, r.All);
+        var doc = OutputFixture.Validate(r.Out, "lab-run");
+        var results = doc["results"]!.AsArray();
+        Assert.Equal(Ids, results.Select(x => (string)x!["id"]!));
+        var m = results[0]!;
+        Assert.True((bool)m["modified"]!);
+        Assert.Equal("10", (string?)m["overrides"]!["dimension"]);
+        Assert.Equal("10,100,1000", (string?)m["overrides"]!["kappas"]);
+        Assert.Null(m["overrides"]!["seeds"]);
+        Assert.Equal(RunStore.CodeVersion, (string?)m["code"]!["version"]);
+        Assert.Equal("none", (string?)m["data"]!["sha256"]);
+        Assert.Matches("^[0-9a-f]{64}$", (string?)results[1]!["data"]!["sha256"]);
+        Assert.Equal(0, (int)m["runs_new"]!);
+        Assert.Equal(OutputFixture.Reproduce[0], (string?)m["reproduce"]);
+        foreach (var (block, seedBase) in new[] { ("discovery", 0), ("replication", 2) })
+        {
+            var b = m[block]!;
+            Assert.Equal(seedBase, (int)b["seed_base"]!);
+            Assert.Equal(2, (int)b["seeds"]!);
+            Assert.Equal(seedBase + 1, (int)b["seed_last"]!);
+            Assert.Equal((int)b["runs_reused"]!, b["run_ids"]!.AsArray().Count);
+            Assert.NotEmpty(b["checks"]!.AsArray());
+            foreach (var c in b["checks"]!.AsArray())
+            {
+                Assert.False(string.IsNullOrEmpty((string?)c!["supports"]));
+                Assert.True((double?)c["ci_low"] <= (double?)c["ci_high"]);
+            }
+        }
+        // The record and the store agree on the runs judged.
+        using var store = RunStore.OpenExisting(fixture.Store);
+        var verdict = store.Verdicts(Ids[0]).First(v => v.Id == (long)m["discovery"]!["verdict_id"]!);
+        Assert.Equal(verdict.RunIds, m["discovery"]!["run_ids"]!.AsArray().Select(x => (string)x!));
+        // Shares carry their unit.
+        Assert.Equal("share", (string?)results[1]!["effect"]!["unit"]);
+    }
+
+    [Fact]
+    public void JsonFileAndStandardOutputAgree()
+    {
+        string file = fixture.At("run.json");
+        var r = Run([.. OutputFixture.Sweep, "--json", file]);
+        Assert.True(r.ExitCode == 0, r.All);
+        var doc = OutputFixture.Validate(File.ReadAllText(file), "lab-run");
+        Assert.Equal(2, doc["results"]!.AsArray().Count);
+        // The human output stayed on standard output.
+        Assert.Contains("| phenomenon |", r.Out);
+    }
+
+    [Fact]
+    public void LabListAndShowJsonValidate()
+    {
+        var list = Run("lab", "list", "--json", "-");
+        Assert.True(list.ExitCode == 0, list.All);
+        var doc = OutputFixture.Validate(list.Out, "lab-list");
+        Assert.Equal(Aperture.Lab.Catalogue.All.Select(p => p.Id), doc["phenomena"]!.AsArray().Select(p => (string)p!["id"]!));
+
+        var show = Run("lab", "show", "momentum-acceleration", "--tier", "full", "--format", "json");
+        Assert.True(show.ExitCode == 0, show.All);
+        var s = OutputFixture.Validate(show.Out, "lab-show");
+        Assert.Equal("full", (string?)s["tier"]);
+        Assert.Contains(s["settings"]!.AsArray(), x => (string?)x!["key"] == "kappas");
+        Assert.Contains("Claim:", show.Err);
+    }
+
+    // ---- terminals: COLUMNS, TERM=dumb ----
+
+    [Fact]
+    public void TablesHonourColumnsAndDrawNoBoxesOnADumbTerminal()
+    {
+        string? columns = Environment.GetEnvironmentVariable("COLUMNS"), term = Environment.GetEnvironmentVariable("TERM");
+        try
+        {
+            Environment.SetEnvironmentVariable("COLUMNS", "80");
+            var narrow = Run("verdicts", "list", "--format", "table");
+            Assert.True(narrow.ExitCode == 0, narrow.All);
+            Assert.All(Lines(narrow.Out), l => Assert.True(l.Length <= 80, $"a line of {l.Length} columns at COLUMNS=80: {l}"));
+            Assert.Contains("momentum-acceleration", narrow.Out);
+
+            Environment.SetEnvironmentVariable("COLUMNS", "400");
+            var wide = Run("verdicts", "list", "--format", "table");
+            // At 400 columns the drawn table fits: one line per verdict.
+            Assert.Contains("╭", wide.Out);
+            Assert.All(Lines(wide.Out), l => Assert.True(l.Length <= 400, $"a line of {l.Length} columns at COLUMNS=400"));
+            using (var store = RunStore.OpenExisting(fixture.Store))
+                Assert.Equal(store.VerdictHistory().Count, Lines(wide.Out).Count(l => l.Contains(" momentum-acceleration ", StringComparison.Ordinal) || l.Contains(" adam-beta2-rounding ", StringComparison.Ordinal)));
+
+            Environment.SetEnvironmentVariable("TERM", "dumb");
+            var dumb = Run("verdicts", "list", "--format", "table");
+            Assert.True(dumb.ExitCode == 0, dumb.All);
+            Assert.DoesNotContain(dumb.Out, c => c is >= '\u2500' and <= '\u257F');
+            Assert.Contains("+-", dumb.Out);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("COLUMNS", columns);
+            Environment.SetEnvironmentVariable("TERM", term);
+        }
+    }
+
+    // ---- runs list ----
+
+    [Fact]
+    public void RunsListFiltersAndLimits()
+    {
+        var all = Run("runs", "list", "--limit", "0", "--format", "json");
+        var doc = OutputFixture.Validate(all.Out, "run-list");
+        int total = (int)doc["total"]!;
+        Assert.Equal(total, (int)doc["shown"]!);
+        Assert.Equal(48, total);
+
+        var limited = Run("runs", "list", "--limit", "5");
+        Assert.True(limited.ExitCode == 0, limited.All);
+        Assert.Equal(5 + 2, Lines(limited.Out).Count(l => l.StartsWith('|')));
+        Assert.Contains($"… {total - 5} more", limited.Out);
+
+        var one = Run("runs", "list", "--phenomenon", "adam-beta2-rounding", "--status", "finished", "--tier", "quick", "--limit", "0", "--json", "-");
+        var d = OutputFixture.Validate(one.Out, "run-list");
+        Assert.Equal(32, (int)d["total"]!);
+        Assert.All(d["runs"]!.AsArray(), x => Assert.Equal("adam-beta2-rounding", (string?)x!["phenomenon"]));
+        Assert.Equal("adam-beta2-rounding", (string?)d["filters"]!["phenomenon"]);
+
+        Assert.Equal(0, (int)OutputFixture.Validate(Run("runs", "list", "--tier", "full", "--format", "json").Out, "run-list")["total"]!);
+        Assert.Equal(0, (int)OutputFixture.Validate(Run("runs", "list", "--status", "failed", "--format", "json").Out, "run-list")["total"]!);
+
+        // The default limit applies without --limit.
+        Assert.Equal(Math.Min(total, RunsCommands.DefaultLimit), (int)OutputFixture.Validate(Run("runs", "list", "--format", "json").Out, "run-list")["shown"]!);
+        CliHarness.AssertOneLineError(Run("runs", "list", "--limit", "-1"), "--limit", "negative limit");
+        CliHarness.AssertOneLineError(Run("runs", "list", "--phenomenon", "momentum-aceleration"), "did you mean 'momentum-acceleration'", "unknown phenomenon");
+    }
+
+    [Fact]
+    public void RunsListTsvHasOneLinePerRun()
+    {
+        var r = Run("runs", "list", "--phenomenon", "momentum-acceleration", "--format", "tsv");
+        var lines = Lines(r.Out);
+        Assert.Equal(1 + 16, lines.Length);
+        Assert.All(lines, l => Assert.Equal(10, l.Split('\t').Length));
+        Assert.Contains("16 runs in", r.Err);
+    }
+
+    // ---- runs show, metrics ----
+
+    private string RunOf(string phenomenon, string arm)
+    {
+        using var store = RunStore.OpenExisting(fixture.Store);
+        return store.QueryRuns(new RunQuery(phenomenon)).Rows.First(r => r.Arm == arm && r.Seed == 0).RunId;
+    }
+
+    [Fact]
+    public void RunsShowJsonHoldsEveryMetricPoint()
+    {
+        string id = RunOf("adam-beta2-rounding", "float64");
+        var r = Run("runs", "show", id[..10], "--format", "json");
+        Assert.True(r.ExitCode == 0, r.All);
+        var doc = OutputFixture.Validate(r.Out, "run");
+        Assert.Equal(id, (string?)doc["run_id"]);
+        using var store = RunStore.OpenExisting(fixture.Store);
+        var series = store.MetricSeries(id);
+        Assert.NotEmpty(series);
+        foreach (var (key, points) in series)
+        {
+            var json = doc["metrics"]![key]!.AsArray();
+            Assert.Equal(points.Count, json.Count);
+            Assert.Equal(points.Select(p => p.Step), json.Select(p => (long)p![0]!));
+        }
+        Assert.Equal(store.Results(id).Count, doc["results"]!.AsObject().Count);
+        Assert.Equal("finished", (string?)doc["status"]);
+    }
+
+    [Fact]
+    public void RunsMetricsPrintsAndExportsTheWholeSeries()
+    {
+        string id = RunOf("adam-beta2-rounding", "float64");
+        using var store = RunStore.OpenExisting(fixture.Store);
+        var series = store.MetricSeries(id);
+        var (key, points) = series.First(kv => kv.Value.Count > 1);
+
+        var table = Run("runs", "metrics", id[..12], key, "--format", "tsv");
+        Assert.True(table.ExitCode == 0, table.All);
+        var lines = Lines(table.Out);
+        Assert.Equal(new[] { "step", key }, lines[0].Split('\t'));
+        Assert.Equal(points.Count + 1, lines.Length);
+        Assert.Equal(points[^1].Value, double.Parse(lines[^1].Split('\t')[1], System.Globalization.CultureInfo.InvariantCulture));
+
+        string csv = fixture.At("series.csv");
+        var export = Run("runs", "metrics", id[..12], "--csv", csv);
+        Assert.True(export.ExitCode == 0, export.All);
+        var rows = Lines(File.ReadAllText(csv));
+        Assert.Equal("run_id,metric,step,value", rows[0]);
+        Assert.Equal(series.Values.Sum(p => p.Count) + 1, rows.Length);
+
+        var json = Run("runs", "metrics", id[..12], key, "--json", "-");
+        var doc = OutputFixture.Validate(json.Out, "run-metrics");
+        Assert.Equal(points.Count, doc["metrics"]![key]!.AsArray().Count);
+        Assert.Single(doc["metrics"]!.AsObject());
+
+        CliHarness.AssertOneLineError(Run("runs", "metrics", id[..12], key + "x"), $"did you mean '{key}'", "unknown metric");
+    }
+
+    // ---- export ----
+
+    [Fact]
+    public async Task ExportWritesRunsPerStepMetricsAndVerdicts()
+    {
+        string dir = fixture.At("export-csv");
+        var r = Run("runs", "export", "--dir", dir);
+        Assert.True(r.ExitCode == 0, r.All);
+        using var store = RunStore.OpenExisting(fixture.Store);
+        var runs = store.QueryRuns(new RunQuery()).Rows;
+        int points = runs.Sum(x => store.MetricSeries(x.RunId).Values.Sum(p => p.Count));
+        var verdicts = store.VerdictHistory();
+        Assert.True(points > runs.Count, "the fixture's runs log per-step metrics");
+        Assert.Equal(runs.Count + 1, Lines(File.ReadAllText(Path.Combine(dir, "runs.csv"))).Length);
+        var metrics = Lines(File.ReadAllText(Path.Combine(dir, "metrics.csv")));
+        Assert.Equal("run_id,phenomenon,tier,arm,seed,metric,step,value", metrics[0]);
+        Assert.Equal(points + 1, metrics.Length);
+        var verdictRows = Lines(File.ReadAllText(Path.Combine(dir, "verdicts.csv")));
+        Assert.StartsWith("verdict_id,phenomenon,tier,seed_base,seeds,outcome,", verdictRows[0]);
+        Assert.Equal(verdicts.Sum(v => v.Verdict.Checks.Count) + 1, verdictRows.Length);
+
+        string pq = fixture.At("export-parquet");
+        var p = Run("runs", "export", "--dir", pq, "--parquet", "--phenomenon", "adam-beta2-rounding");
+        Assert.True(p.ExitCode == 0, p.All);
+        await using (var reader = await ParquetReader.CreateAsync(Path.Combine(pq, "metrics.parquet")))
+        {
+            long rows = 0;
+            for (int g = 0; g < reader.RowGroupCount; g++) rows += reader.RowGroups[g].RowCount;
+            int expected = runs.Where(x => x.Phenomenon == "adam-beta2-rounding").Sum(x => store.MetricSeries(x.RunId).Values.Sum(s => s.Count));
+            Assert.Equal(expected, rows);
+            Assert.Equal(new[] { "run_id", "phenomenon", "tier", "arm", "seed", "metric", "step", "value" }, reader.Schema.GetDataFields().Select(f => f.Name));
+        }
+        await using (var reader = await ParquetReader.CreateAsync(Path.Combine(pq, "runs.parquet")))
+        {
+            Assert.Equal(32, reader.RowGroups[0].RowCount);
+            // A numeric column is typed as a number, not text.
+            Assert.Equal(typeof(double), reader.Schema.GetDataFields().Single(f => f.Name == "seed").ClrType);
+        }
+        Assert.True(File.Exists(Path.Combine(pq, "verdicts.parquet")));
+
+        CliHarness.AssertOneLineError(Run("runs", "export", "--metrics", "-", "--verdicts", "-"), "only one export", "two exports to standard output");
+    }
+
+    // ---- verdicts, compare, tags ----
+
+    [Fact]
+    public void VerdictHistoryListsEveryBlockAndCodeVersion()
+    {
+        var r = Run("verdicts", "list", "momentum-acceleration", "--format", "json");
+        Assert.True(r.ExitCode == 0, r.All);
+        var doc = OutputFixture.Validate(r.Out, "verdict-list");
+        var verdicts = doc["verdicts"]!.AsArray();
+        using var store = RunStore.OpenExisting(fixture.Store);
+        Assert.Equal(store.Verdicts("momentum-acceleration").Count, verdicts.Count);
+        Assert.Equal(verdicts.Select(v => (long)v!["verdict_id"]!).Order(), verdicts.Select(v => (long)v!["verdict_id"]!));
+        Assert.Contains(verdicts, v => (int)v!["seed_base"]! == 0);
+        Assert.Contains(verdicts, v => (int)v!["seed_base"]! == 2);
+        Assert.All(verdicts, v => Assert.Equal(RunStore.CodeVersion, (string?)v!["code"]!["version"]));
+
+        var all = Run("verdicts", "list");
+        Assert.Contains("adam-beta2-rounding", all.Out);
+    }
+
+    [Fact]
+    public void CompareShowsTwoRunsSideBySide()
+    {
+        string a = RunOf("adam-beta2-rounding", "float64"), b = RunOf("adam-beta2-rounding", "bfloat16-toward-zero");
+        var r = Run("runs", "compare", a[..12], b[..12], "--format", "json");
+        Assert.True(r.ExitCode == 0, r.All);
+        var doc = OutputFixture.Validate(r.Out, "run-compare");
+        Assert.Equal(a, (string?)doc["a"]!["run_id"]);
+        Assert.Contains(doc["params"]!.AsArray(), p => (bool)p!["differs"]!);
+        Assert.Contains(doc["params"]!.AsArray(), p => !(bool)p!["differs"]! && (string?)p!["key"] == "epochs");
+        Assert.NotEmpty(doc["results"]!.AsArray());
+        var table = Run("runs", "compare", a[..12], b[..12]);
+        Assert.Contains(a[..12], table.Out);
+        Assert.Contains("b - a", table.Out);
+    }
+
+    [Fact]
+    public void TagsAndNotesAreStoredAndQueried()
+    {
+        string id = RunOf("momentum-acceleration", "heavy-ball");
+        var tag = Run("runs", "tag", id[..12], "reviewed=yes", "owner=lab");
+        Assert.True(tag.ExitCode == 0, tag.All);
+        var note = Run("runs", "note", id[..12], "checked", "by", "hand");
+        Assert.True(note.ExitCode == 0, note.All);
+
+        var list = OutputFixture.Validate(Run("runs", "list", "--tag", "reviewed=yes", "--format", "json").Out, "run-list");
+        Assert.Equal(1, (int)list["total"]!);
+        Assert.Equal("lab", (string?)list["runs"]![0]!["tags"]!["owner"]);
+        Assert.Equal(0, (int)OutputFixture.Validate(Run("runs", "list", "--tag", "reviewed=no", "--format", "json").Out, "run-list")["total"]!);
+
+        var show = OutputFixture.Validate(Run("runs", "show", id[..12], "--format", "json").Out, "run");
+        Assert.Equal("yes", (string?)show["tags"]!["reviewed"]);
+        Assert.Equal("checked by hand", (string?)show["notes"]![0]!["text"]);
+
+        Assert.True(Run("runs", "tag", id[..12], "reviewed=no").ExitCode == 0);
+        Assert.True(Run("runs", "untag", id[..12], "owner").ExitCode == 0);
+        using (var store = RunStore.OpenExisting(fixture.Store))
+            Assert.Equal(new Dictionary<string, string> { ["reviewed"] = "no" }, store.Tags(id));
+        Assert.True(Run("runs", "untag", id[..12], "reviewed").ExitCode == 0);
+
+        CliHarness.AssertOneLineError(Run("runs", "tag", id[..12], "novalue"), "KEY=VALUE", "a tag without =");
+        CliHarness.AssertOneLineError(Run("runs", "untag", id[..12], "absent"), "no tag 'absent'", "removing a missing tag");
+        CliHarness.AssertOneLineError(Run("runs", "tag", "ffffffff", "a=b"), "ffffffff", "an unknown run");
+    }
+
+    [Fact]
+    public void AStoreWithoutAnnotationTablesIsReadWithoutWritingAndGetsThemOnFirstNote()
+    {
+        static bool HasTables(string db)
+        {
+            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_tags', 'run_notes')";
+            return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 2;
+        }
+        string db = fixture.Untagged;
+        Assert.False(HasTables(db));
+        var list = CliHarness.Run("runs", "list", "--tag", "reviewed=yes", "--format", "json", "--store", db);
+        Assert.Equal(0, (int)OutputFixture.Validate(list.Out, "run-list")["total"]!);
+        string id;
+        using (var store = RunStore.OpenExisting(db)) id = store.QueryRuns(new RunQuery(Limit: 1)).Rows[0].RunId;
+        var show = OutputFixture.Validate(CliHarness.Run("runs", "show", id[..12], "--format", "json", "--store", db).Out, "run");
+        Assert.Empty(show["tags"]!.AsObject());
+        Assert.Empty(show["notes"]!.AsArray());
+        CliHarness.AssertOneLineError(CliHarness.Run("runs", "untag", id[..12], "reviewed", "--store", db), "no tag 'reviewed'", "untag before any tag");
+        Assert.False(HasTables(db));   // reading (and a refused untag) wrote nothing
+
+        Assert.Equal(0, CliHarness.Run("runs", "note", id[..12], "first", "--store", db).ExitCode);
+        Assert.Equal(0, CliHarness.Run("runs", "note", id[..12], "second", "--store", db).ExitCode);
+        Assert.True(HasTables(db));
+        using (var store = RunStore.OpenExisting(db))
+            Assert.Equal(new[] { (1, "first"), (2, "second") }, store.Notes(id).Select(n => (n.Position, n.Text)));
+    }
+
+    // ---- the commands that print results: train, optics, llc ----
+
+    [Fact]
+    public void ResultCommandsWriteTheirDocuments()
+    {
+        string subset = Aperture.Data.FashionMnist.FindBuiltInSubset() ?? throw new InvalidOperationException("the built-in Fashion-MNIST subset is missing");
+        var train = CliHarness.Run("train", "--data-dir", subset, "--epochs", "1", "--batch-size", "256", "--json", "-");
+        Assert.True(train.ExitCode == 0, train.All);
+        var t = OutputFixture.Validate(train.Out, "train");
+        Assert.Single(t["history"]!.AsArray());
+        Assert.Equal(RunStore.CodeVersion, (string?)t["code"]!["version"]);
+
+        var optics = CliHarness.Run("optics", "--sw2", "2.5", "--sb2", "0.05", "--depth", "4", "--measure", "--width", "32", "--seeds", "2",
+            "--pairs", "2", "--lanczos-steps", "4", "--json", "-");
+        Assert.True(optics.ExitCode == 0, optics.All);
+        Assert.Equal(4, OutputFixture.Validate(optics.Out, "optics")["measured"]!["layers"]!.AsArray().Count);
+        var predictionOnly = CliHarness.Run("optics", "--activation", "relu", "--sw2", "2", "--depth", "3", "--json", "-");
+        Assert.Null(OutputFixture.Validate(predictionOnly.Out, "optics")["measured"]);
+
+        var llc = CliHarness.Run("llc", "--dln", "3,2,3", "--rank", "1", "--n", "300", "--seeds", "2", "--chains", "2", "--burn-in", "50", "--draws", "60", "--json");
+        Assert.True(llc.ExitCode == 0, llc.All);
+        Assert.Equal(2, OutputFixture.Validate(llc.Out, "llc")["seeds"]!.AsArray().Count);
+    }
+}
+
+/// <summary>The live display at a terminal's width: nothing wraps at 80 columns.</summary>
+public sealed partial class ProgressTests
+{
+    [Fact]
+    public void LiveProgressFitsEightyColumns()
+    {
+        string? columns = Environment.GetEnvironmentVariable("COLUMNS");
+        string dir = Path.Combine(Path.GetTempPath(), "aperture-cli-progress-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(dir);
+        try
+        {
+            Environment.SetEnvironmentVariable("COLUMNS", "80");
+            var stdout = new StringWriter();
+            var stderr = new StringWriter();
+            int code = Cli.Run([.. OutputFixture.Sweep, "--store", Path.Combine(dir, "p.db")], stdout, stderr, interactive: true, CancellationToken.None);
+            Assert.True(code == 0, stdout + "\n" + stderr);
+            // Every line the terminal would show, after cursor movement and colour are taken out.
+            var lines = Ansi().Replace(stdout.ToString(), "").Split(['\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+            var progress = lines.Where(l => l.Contains('%')).ToList();
+            Assert.NotEmpty(progress);
+            Assert.All(progress, l => Assert.True(l.TrimEnd().Length <= 80, $"a progress line of {l.TrimEnd().Length} columns: '{l}'"));
+            // Each phenomenon's verdict was shown as it finished, cut to the width.
+            foreach (var id in new[] { "momentum-acceleration", "adam-beta2-rounding" })
+                Assert.Contains(lines, l => l.Contains($" {id}: ", StringComparison.Ordinal) && l.TrimEnd().Length <= 80);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("COLUMNS", columns);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\e\[[0-9;?]*[A-Za-z]|\e\][^\a]*\a")]
+    private static partial System.Text.RegularExpressions.Regex Ansi();
+}
