@@ -115,12 +115,10 @@ public sealed partial class RunStore
                     }
                 }
                 target.InsertRow(tx, "runs", RunCopyColumns, row);
-                foreach (var r in p) target.InsertRow(tx, "params", [("run_id", DbType.String), ("key", DbType.String), ("value", DbType.String)], [runId, .. r]);
-                foreach (var r in m)
-                    target.InsertRow(tx, "metrics", [("run_id", DbType.String), ("key", DbType.String), ("step", DbType.Int64), ("value", DbType.Double)], [runId, .. r]);
-                foreach (var r in res) target.InsertRow(tx, "results", [("run_id", DbType.String), ("key", DbType.String), ("value", DbType.Double)], [runId, .. r]);
-                foreach (var r in a)
-                    target.InsertRow(tx, "artifacts", [("run_id", DbType.String), ("path", DbType.String), ("size_bytes", DbType.Int64), ("sha256", DbType.String)], [runId, .. r]);
+                target.InsertMany(tx, "params", ParamColumns, p.Select(r => (object[])[runId, .. r]));
+                target.InsertMany(tx, "metrics", MetricColumns, m.Select(r => (object[])[runId, .. r]));
+                target.InsertMany(tx, "results", ResultColumns, res.Select(r => (object[])[runId, .. r]));
+                target.InsertMany(tx, "artifacts", ArtifactColumns, a.Select(r => (object[])[runId, .. r]));
                 return true;
             });
             if (!copied)

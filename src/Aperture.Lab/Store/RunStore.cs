@@ -361,16 +361,7 @@ public sealed partial class RunStore : IDisposable
             del.Set("id", spec.RunId);
             del.ExecuteNonQuery();
         }
-        using var par = Command("INSERT INTO params (run_id, key, value) VALUES (@id, @k, @v)", tx);
-        par.Set("id", spec.RunId);
-        var k = par.Param("k", DbType.String);
-        var v = par.Param("v", DbType.String);
-        foreach (var (key, value) in FlattenConfig(spec.ConfigJson))
-        {
-            k.Value = key;
-            v.Value = value;
-            par.ExecuteNonQuery();
-        }
+        InsertMany(tx, "params", ParamColumns, FlattenConfig(spec.ConfigJson).Select(p => new object[] { spec.RunId, p.Key, p.Value }));
         return RunClaim.Claimed;
     });
 
@@ -405,41 +396,12 @@ public sealed partial class RunStore : IDisposable
                 del.Set("id", runId);
                 del.ExecuteNonQuery();
             }
-            using (var m = Command("INSERT INTO metrics (run_id, key, step, value) VALUES (@id, @k, @s, @v) ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value", tx))
-            {
-                m.Set("id", runId);
-                var k = m.Param("k", DbType.String);
-                var s = m.Param("s", DbType.Int64);
-                var v = m.Param("v", DbType.Double);
-                foreach (var (key, step, value) in run.Metrics)
-                {
-                    k.Value = key; s.Value = step; v.Value = SqlParameters.Db(value);
-                    m.ExecuteNonQuery();
-                }
-            }
-            using (var r = Command("INSERT INTO results (run_id, key, value) VALUES (@id, @k, @v)", tx))
-            {
-                r.Set("id", runId);
-                var k = r.Param("k", DbType.String);
-                var v = r.Param("v", DbType.Double);
-                foreach (var (key, value) in run.Results)
-                {
-                    k.Value = key; v.Value = SqlParameters.Db(value);
-                    r.ExecuteNonQuery();
-                }
-            }
-            using (var a = Command("INSERT INTO artifacts (run_id, path, size_bytes, sha256) VALUES (@id, @p, @n, @h)", tx))
-            {
-                a.Set("id", runId);
-                var p = a.Param("p", DbType.String);
-                var n = a.Param("n", DbType.Int64);
-                var h = a.Param("h", DbType.String);
-                foreach (var (path, size, sha) in artifacts)
-                {
-                    p.Value = path; n.Value = size; h.Value = sha;
-                    a.ExecuteNonQuery();
-                }
-            }
+            // A step logged twice under one key keeps its last value.
+            var points = new Dictionary<(string, long), double>();
+            foreach (var (key, step, value) in run.Metrics) points[(key, step)] = value;
+            InsertMany(tx, "metrics", MetricColumns, points.Select(kv => new[] { runId, kv.Key.Item1, kv.Key.Item2, SqlParameters.Db(kv.Value) }));
+            InsertMany(tx, "results", ResultColumns, run.Results.Select(kv => new[] { runId, kv.Key, SqlParameters.Db(kv.Value) }));
+            InsertMany(tx, "artifacts", ArtifactColumns, artifacts.Select(x => new object[] { runId, x.Path, x.Size, x.Sha }));
             using var fin = Command("UPDATE runs SET status = 'finished', end_time = @t, duration_s = @d, error = NULL, " +
                                     "lease_owner = NULL, lease_expires = NULL WHERE run_id = @id", tx);
             fin.Set("id", runId);
@@ -699,6 +661,47 @@ public sealed partial class RunStore : IDisposable
         cmd.CommandText = sql;
         cmd.Transaction = tx;
         return cmd;
+    }
+
+    private static (string Name, DbType Type)[] ParamColumns => [("run_id", DbType.String), ("key", DbType.String), ("value", DbType.String)];
+    private static (string Name, DbType Type)[] MetricColumns => [("run_id", DbType.String), ("key", DbType.String), ("step", DbType.Int64), ("value", DbType.Double)];
+    private static (string Name, DbType Type)[] ResultColumns => [("run_id", DbType.String), ("key", DbType.String), ("value", DbType.Double)];
+    private static (string Name, DbType Type)[] ArtifactColumns => [("run_id", DbType.String), ("path", DbType.String), ("size_bytes", DbType.Int64), ("sha256", DbType.String)];
+
+    // Rows inserted a few hundred to a statement: one round trip per chunk rather than per row, since a run logs
+    // thousands of metric points and a PostgreSQL server may be a network hop away.
+    private void InsertMany(DbTransaction tx, string table, (string Name, DbType Type)[] columns, IEnumerable<object[]> rows)
+    {
+        const int chunk = 250;
+        string head = $"INSERT INTO {table} ({string.Join(", ", columns.Select(c => c.Name))}) VALUES ";
+        var batch = new List<object[]>(chunk);
+        foreach (var row in rows)
+        {
+            batch.Add(row);
+            if (batch.Count == chunk) Flush();
+        }
+        Flush();
+
+        void Flush()
+        {
+            if (batch.Count == 0) return;
+            using var cmd = Command("", tx);
+            var sql = new StringBuilder(head);
+            for (int r = 0; r < batch.Count; r++)
+            {
+                sql.Append(r == 0 ? "(" : ", (");
+                for (int c = 0; c < columns.Length; c++)
+                {
+                    string name = string.Create(CultureInfo.InvariantCulture, $"v{r}_{c}");
+                    sql.Append(c == 0 ? "@" : ", @").Append(name);
+                    cmd.Param(name, columns[c].Type).Value = batch[r][c];
+                }
+                sql.Append(')');
+            }
+            cmd.CommandText = sql.ToString();
+            cmd.ExecuteNonQuery();
+            batch.Clear();
+        }
     }
 
     private void Exec(string sql, DbTransaction? tx = null)
