@@ -81,6 +81,8 @@ public class PostgreSqlStoreTests(ITestOutputHelper output)
         var outcome = new LabRunner(origin).RunReplicated(Tiny.Momentum, Tier.Quick, Tiny.MomentumProtocol(2));
         var unfinished = Spec("left-running", 0);
         Assert.True(origin.BeginRun(unfinished, origin.EnsureExperiment("demo", "")));
+        byte[] stage = [.. Enumerable.Range(0, 300).Select(i => (byte)(i * 7))];
+        origin.StagesFor("demo", "1").Save("body of arm x, seed 0", "body", stage);
 
         using var remote = middle.Open("remote");
         var first = origin.CopyTo(remote);
@@ -89,10 +91,12 @@ public class PostgreSqlStoreTests(ITestOutputHelper output)
         Assert.Equal(0, first.RunsPresent);
         Assert.Equal(1, first.RunsUnfinished);
         Assert.Equal(2, first.Verdicts);
+        Assert.Equal(1, first.Stages);
         Assert.True(first.Results > 0 && first.Metrics > 0 && first.Params > 0);
 
         var again = origin.CopyTo(remote);
-        Assert.Equal((0, runs, 0, 2, 0L, 0L), (again.Runs, again.RunsPresent, again.Verdicts, again.VerdictsPresent, again.Metrics, again.Artifacts));
+        Assert.Equal((0, runs, 0, 2, 0L, 0L, 0, 1), (again.Runs, again.RunsPresent, again.Verdicts, again.VerdictsPresent, again.Metrics, again.Artifacts,
+            again.Stages, again.StagesPresent));
 
         using var back = local.Open("back");
         var second = remote.CopyTo(back);
@@ -103,6 +107,7 @@ public class PostgreSqlStoreTests(ITestOutputHelper output)
         foreach (var copy in (RunStore[])[remote, back])
         {
             AssertSameRuns(origin, copy);
+            Assert.Equal(stage, copy.StagesFor("demo", "1").TryLoad("body of arm x, seed 0"));
             var ours = origin.Verdicts(Tiny.Momentum.Id);
             var theirs = copy.Verdicts(Tiny.Momentum.Id);
             Assert.Equal(ours.Select(VerdictBits), theirs.Select(VerdictBits));
