@@ -54,7 +54,8 @@ internal static class StoreCommand
             table.AddRow("params", N(c.Params), "");
             table.AddRow("metric points", N(c.Metrics), "");
             table.AddRow("results", N(c.Results), "");
-            table.AddRow("artifact files", $"{N(c.Artifacts)} ({N(c.ArtifactBytes)} bytes, with stages)", "");
+            table.AddRow("artifact files", N(c.Artifacts), "");
+            table.AddRow("bytes of artifact and stage files", N(c.ArtifactBytes), "");
             Terminal.Console.Write(table);
             Terminal.Console.MarkupLineInterpolated($"copied {source.Path} → {target.Path}");
             if (c.RunsUnfinished > 0)
