@@ -1,5 +1,5 @@
 using System.Globalization;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Aperture.Lab.Store;
 
@@ -37,17 +37,17 @@ public sealed partial class RunStore
         bool byTag = query.Tag is not null && HasRunAnnotations();
         // Filtering on a tag in a store that has never been tagged matches nothing.
         if (query.Tag is not null && !byTag) return new RunPage([], 0);
-        string where = "WHERE ($p IS NULL OR phenomenon = $p) AND ($t IS NULL OR tier = $t) AND ($s IS NULL OR status = $s)" +
-                       (byTag ? " AND EXISTS (SELECT 1 FROM run_tags g WHERE g.run_id = runs.run_id AND g.key = $tk AND g.value = $tv)" : "");
-        void Bind(SqliteCommand cmd)
+        string where = "WHERE (@p IS NULL OR phenomenon = @p) AND (@t IS NULL OR tier = @t) AND (@s IS NULL OR status = @s)" +
+                       (byTag ? " AND EXISTS (SELECT 1 FROM run_tags g WHERE g.run_id = runs.run_id AND g.key = @tk AND g.value = @tv)" : "");
+        void Bind(DbCommand cmd)
         {
-            cmd.Parameters.AddWithValue("$p", (object?)query.Phenomenon ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("$t", query.Tier is { } t ? TierName(t) : DBNull.Value);
-            cmd.Parameters.AddWithValue("$s", query.Status is { } s ? s.ToString().ToLowerInvariant() : DBNull.Value);
+            cmd.Set("p", query.Phenomenon);
+            cmd.Set("t", query.Tier is { } t ? TierName(t) : null);
+            cmd.Set("s", query.Status is { } s ? s.ToString().ToLowerInvariant() : null);
             if (byTag)
             {
-                cmd.Parameters.AddWithValue("$tk", query.Tag!.Value.Key);
-                cmd.Parameters.AddWithValue("$tv", query.Tag!.Value.Value);
+                cmd.Set("tk", query.Tag!.Value.Key);
+                cmd.Set("tv", query.Tag!.Value.Value);
             }
         }
         lock (_lock)
@@ -59,9 +59,9 @@ public sealed partial class RunStore
                 total = Convert.ToInt32(count.ExecuteScalar(), CultureInfo.InvariantCulture);
             }
             using var cmd = Command($"SELECT {RunColumns} FROM runs {where} ORDER BY start_time DESC, run_id" +
-                                    (query.Limit is > 0 ? " LIMIT $n" : ""));
+                                    (query.Limit is > 0 ? " LIMIT @n" : ""));
             Bind(cmd);
-            if (query.Limit is > 0) cmd.Parameters.AddWithValue("$n", query.Limit.Value);
+            if (query.Limit is > 0) cmd.Set("n", query.Limit.Value);
             using var r = cmd.ExecuteReader();
             var rows = new List<RunRow>();
             while (r.Read()) rows.Add(Row("runs", () => ReadRun(r)));
@@ -77,9 +77,9 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT key, step, value FROM metrics WHERE run_id = $id AND ($k IS NULL OR key = $k) ORDER BY key, step");
-            cmd.Parameters.AddWithValue("$id", runId);
-            cmd.Parameters.AddWithValue("$k", (object?)key ?? DBNull.Value);
+            using var cmd = Command("SELECT key, step, value FROM metrics WHERE run_id = @id AND (@k IS NULL OR key = @k) ORDER BY key, step");
+            cmd.Set("id", runId);
+            cmd.Set("k", key);
             using var r = cmd.ExecuteReader();
             var series = new SortedDictionary<string, List<(long, double)>>(StringComparer.Ordinal);
             while (r.Read())
@@ -98,12 +98,12 @@ public sealed partial class RunStore
     /// <summary>A run's settings as stored (each protocol and arm setting as text), by key.</summary>
     public IReadOnlyDictionary<string, string> Params(string runId) => KeyValues(runId, "params", r => r.GetString(1));
 
-    private SortedDictionary<string, T> KeyValues<T>(string runId, string table, Func<SqliteDataReader, T> value)
+    private SortedDictionary<string, T> KeyValues<T>(string runId, string table, Func<DbDataReader, T> value)
     {
         lock (_lock)
         {
-            using var cmd = Command($"SELECT key, value FROM {table} WHERE run_id = $id ORDER BY key");
-            cmd.Parameters.AddWithValue("$id", runId);
+            using var cmd = Command($"SELECT key, value FROM {table} WHERE run_id = @id ORDER BY key");
+            cmd.Set("id", runId);
             using var r = cmd.ExecuteReader();
             var result = new SortedDictionary<string, T>(StringComparer.Ordinal);
             while (r.Read()) result[r.GetString(0)] = Row(table, () => value(r));
@@ -116,8 +116,8 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command($"SELECT {VerdictColumns} FROM verdicts WHERE ($p IS NULL OR phenomenon = $p) ORDER BY phenomenon, verdict_id");
-            cmd.Parameters.AddWithValue("$p", (object?)phenomenon ?? DBNull.Value);
+            using var cmd = Command($"SELECT {VerdictColumns} FROM verdicts WHERE (@p IS NULL OR phenomenon = @p) ORDER BY phenomenon, verdict_id");
+            cmd.Set("p", phenomenon);
             using var r = cmd.ExecuteReader();
             var result = new List<VerdictRecord>();
             while (r.Read()) result.Add(Row("verdicts", () => ReadVerdict(r)));
@@ -154,10 +154,10 @@ public sealed partial class RunStore
             using var cmd = Command("""
                 SELECT m.run_id, r.phenomenon, r.tier, r.arm, r.seed, m.key, m.step, m.value
                 FROM metrics m JOIN runs r ON r.run_id = m.run_id
-                WHERE ($p IS NULL OR r.phenomenon = $p)
+                WHERE (@p IS NULL OR r.phenomenon = @p)
                 ORDER BY r.phenomenon, r.tier, r.arm, r.seed, m.run_id, m.key, m.step
                 """);
-            cmd.Parameters.AddWithValue("$p", (object?)phenomenon ?? DBNull.Value);
+            cmd.Set("p", phenomenon);
             using var r = cmd.ExecuteReader();
             while (r.Read())
                 visit(Row("metrics", () => new MetricPoint(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt32(4),
@@ -228,8 +228,12 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_tags', 'run_notes')");
-            return Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) == 2;
+            using var cmd = Command(_dialect.TablesQuery);
+            using var r = cmd.ExecuteReader();
+            int found = 0;
+            while (r.Read())
+                if (r.GetString(0) is "run_tags" or "run_notes") found++;
+            return found == 2;
         }
     }
 
@@ -241,17 +245,17 @@ public sealed partial class RunStore
         InTransaction(tx =>
         {
             RequireRun(runId, tx);
-            using (var del = Command("DELETE FROM run_tags WHERE run_id = $id AND key = $k", tx))
+            using (var del = Command("DELETE FROM run_tags WHERE run_id = @id AND key = @k", tx))
             {
-                del.Parameters.AddWithValue("$id", runId);
-                del.Parameters.AddWithValue("$k", key);
+                del.Set("id", runId);
+                del.Set("k", key);
                 del.ExecuteNonQuery();
             }
-            using var cmd = Command("INSERT INTO run_tags (run_id, key, value, created_time) VALUES ($id, $k, $v, $ct)", tx);
-            cmd.Parameters.AddWithValue("$id", runId);
-            cmd.Parameters.AddWithValue("$k", key);
-            cmd.Parameters.AddWithValue("$v", value);
-            cmd.Parameters.AddWithValue("$ct", Now());
+            using var cmd = Command("INSERT INTO run_tags (run_id, key, value, created_time) VALUES (@id, @k, @v, @ct)", tx);
+            cmd.Set("id", runId);
+            cmd.Set("k", key);
+            cmd.Set("v", value);
+            cmd.Set("ct", Now());
             cmd.ExecuteNonQuery();
         });
     }
@@ -262,9 +266,9 @@ public sealed partial class RunStore
         if (!HasRunAnnotations()) return false;
         return InTransaction(tx =>
         {
-            using var cmd = Command("DELETE FROM run_tags WHERE run_id = $id AND key = $k", tx);
-            cmd.Parameters.AddWithValue("$id", runId);
-            cmd.Parameters.AddWithValue("$k", key);
+            using var cmd = Command("DELETE FROM run_tags WHERE run_id = @id AND key = @k", tx);
+            cmd.Set("id", runId);
+            cmd.Set("k", key);
             return cmd.ExecuteNonQuery() > 0;
         });
     }
@@ -278,16 +282,16 @@ public sealed partial class RunStore
         {
             RequireRun(runId, tx);
             int position;
-            using (var max = Command("SELECT COALESCE(MAX(position), 0) + 1 FROM run_notes WHERE run_id = $id", tx))
+            using (var max = Command("SELECT COALESCE(MAX(position), 0) + 1 FROM run_notes WHERE run_id = @id", tx))
             {
-                max.Parameters.AddWithValue("$id", runId);
+                max.Set("id", runId);
                 position = Convert.ToInt32(max.ExecuteScalar(), CultureInfo.InvariantCulture);
             }
-            using var cmd = Command("INSERT INTO run_notes (run_id, position, text, created_time) VALUES ($id, $n, $t, $ct)", tx);
-            cmd.Parameters.AddWithValue("$id", runId);
-            cmd.Parameters.AddWithValue("$n", position);
-            cmd.Parameters.AddWithValue("$t", text);
-            cmd.Parameters.AddWithValue("$ct", Now());
+            using var cmd = Command("INSERT INTO run_notes (run_id, position, text, created_time) VALUES (@id, @n, @t, @ct)", tx);
+            cmd.Set("id", runId);
+            cmd.Set("n", position);
+            cmd.Set("t", text);
+            cmd.Set("ct", Now());
             cmd.ExecuteNonQuery();
             return position;
         });
@@ -325,8 +329,8 @@ public sealed partial class RunStore
         if (!HasRunAnnotations()) return [];
         lock (_lock)
         {
-            using var cmd = Command("SELECT position, text, created_time FROM run_notes WHERE run_id = $id ORDER BY position");
-            cmd.Parameters.AddWithValue("$id", runId);
+            using var cmd = Command("SELECT position, text, created_time FROM run_notes WHERE run_id = @id ORDER BY position");
+            cmd.Set("id", runId);
             using var r = cmd.ExecuteReader();
             var notes = new List<RunNote>();
             while (r.Read()) notes.Add(Row("run_notes", () => new RunNote(r.GetInt32(0), r.GetString(1), r.GetString(2))));
@@ -334,10 +338,10 @@ public sealed partial class RunStore
         }
     }
 
-    private void RequireRun(string runId, SqliteTransaction tx)
+    private void RequireRun(string runId, DbTransaction tx)
     {
-        using var cmd = Command("SELECT COUNT(*) FROM runs WHERE run_id = $id", tx);
-        cmd.Parameters.AddWithValue("$id", runId);
+        using var cmd = Command("SELECT COUNT(*) FROM runs WHERE run_id = @id", tx);
+        cmd.Set("id", runId);
         if (Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
             throw new LabConfigException($"no run '{runId}' in '{Path}'");
     }
