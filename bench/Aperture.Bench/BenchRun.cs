@@ -9,7 +9,11 @@ using Aperture.Bench.Report;
 namespace Aperture.Bench;
 
 /// <summary>What the command line asked for.</summary>
-public sealed record BenchOptions(bool Quick, IReadOnlyList<int> Threads, string? JsonPath, string? MarkdownPath, string Command);
+public sealed record BenchOptions(bool Quick, IReadOnlyList<int> Threads, string? JsonPath, string? MarkdownPath, string Command)
+{
+    /// <summary>Only these workloads (by name), or null for the tier's whole set.</summary>
+    public IReadOnlyList<string>? Only { get; init; }
+}
 
 /// <summary>One benchmark run: set up the peers, measure the FMA peak, run every workload at every thread count, report.</summary>
 public static class BenchRun
@@ -21,7 +25,7 @@ public static class BenchRun
         var clock = Stopwatch.StartNew();
         string repoRoot = FindRepoRoot();
         var settings = o.Quick ? RunSettings.Quick : RunSettings.Full;
-        var workloads = o.Quick ? Workload.Quick : Workload.Full;
+        IReadOnlyList<Workload> workloads = o.Only is { } only ? [.. Workload.Full.Where(w => only.Contains(w.Name))] : o.Quick ? Workload.Quick : Workload.Full;
         void Log(string s) => Console.WriteLine($"[{clock.Elapsed:mm\\:ss}] {s}");
 
         Log("PyTorch peer: checking for python3-torch and OpenBLAS");

@@ -22,9 +22,13 @@ var hessian = new Option<bool>("--hessian")
 {
     Description = "Time the curvature instruments instead: the top 10 Hessian eigenvalues of a 784-256-256-10 MLP over 5000 Fashion-MNIST images, Aperture only, at the first thread count",
 };
+var only = new Option<string?>("--workloads")
+{
+    Description = "Run only these workloads, by name, comma-separated (e.g. sgld-dln-10k): a smoke check of one row; never writes the markdown report",
+};
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
-    quick, threads, json, markdown, profile, hessian,
+    quick, threads, json, markdown, profile, hessian, only,
 };
 root.SetAction(parse =>
 {
@@ -45,8 +49,14 @@ root.SetAction(parse =>
     }
     if (parse.GetValue(hessian)) return Aperture.Bench.Harness.HessianEigenBench.Run(counts[0]);
     if (parse.GetValue(profile)) return Aperture.Bench.Harness.Profiler.Run(counts[0]);
-    var options = new BenchOptions(parse.GetValue(quick), counts, parse.GetValue(json), parse.GetValue(markdown),
-        "dotnet run -c Release --project bench/Aperture.Bench" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""));
+    string[]? names = parse.GetValue(only)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+    if (names is not null && names.FirstOrDefault(n => Aperture.Bench.Harness.Workload.Full.All(w => w.Name != n)) is { } unknown)
+    {
+        Console.Error.WriteLine($"--workloads: no workload '{unknown}'; the workloads are {string.Join(", ", Aperture.Bench.Harness.Workload.Full.Select(w => w.Name))}");
+        return 2;
+    }
+    var options = new BenchOptions(parse.GetValue(quick), counts, parse.GetValue(json), names is null ? parse.GetValue(markdown) : null,
+        "dotnet run -c Release --project bench/Aperture.Bench" + (args.Length > 0 ? " -- " + string.Join(" ", args) : "")) { Only = names };
     return BenchRun.Execute(options);
 });
 return root.Parse(args).Invoke();

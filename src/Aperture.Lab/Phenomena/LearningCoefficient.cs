@@ -149,7 +149,7 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
     ];
 
     /// <inheritdoc/>
-    public override Protocol Quick => new() { Seeds = 8, CalibrationStepSizes = [3e-4, 5e-4, 1e-3, 3e-3] };
+    public override Protocol Quick => new() { Seeds = 12, CalibrationStepSizes = [3e-4, 5e-4, 1e-3, 3e-3] };
 
     /// <inheritdoc/>
     public override Protocol Full => new()
