@@ -218,24 +218,27 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
+        // One column per architecture (x = its index, so that architectures sharing a λ do not overlap): its exact λ,
+        // d/2, the seeds' λ̂ (just left) and their mean's 95% interval (just right).
         var arms = Architectures(p).ToArray();
         var series = new List<Series>();
-        foreach (var a in arms)
+        for (int i = 0; i < arms.Length; i++)
         {
-            double lambda = runs.Results(a.Name, LlcRecord.Exact)[0], half = runs.Results(a.Name, LlcRecord.HalfDimension)[0];
+            var a = arms[i];
+            double x = i + 1, lambda = runs.Results(a.Name, LlcRecord.Exact)[0], half = runs.Results(a.Name, LlcRecord.HalfDimension)[0];
             var hat = runs.Results(a.Name, LlcRecord.LambdaHat);
             var ci = Estimate.Mean(a.Name, hat);
-            series.Add(new Series("λ̂ per seed", [.. hat.Select(_ => lambda)], hat, SeriesStyle.Markers));
-            series.Add(new Series("λ̂ mean with 95% interval", [lambda, lambda], [ci.Low, ci.High]));
-            series.Add(new Series("d/2 (a regular model's value)", [lambda], [half], SeriesStyle.Markers));
+            series.Add(new Series("λ̂ per seed", [.. hat.Select(_ => x - 0.12)], hat, SeriesStyle.Markers));
+            series.Add(new Series("λ̂: mean and 95% interval", [x + 0.12, x + 0.12], [ci.Low, ci.High]));
+            series.Add(new Series("λ̂: mean and 95% interval", [x + 0.12], [ci.Value], SeriesStyle.Markers));
+            series.Add(new Series("exact λ (Aoyagi 2024)", [x - 0.3, x + 0.3], [lambda, lambda], SeriesStyle.Dashed));
+            series.Add(new Series("d/2 (a regular model's value)", [x - 0.3, x + 0.3], [half, half]));
         }
-        double top = arms.Max(a => runs.Results(a.Name, LlcRecord.HalfDimension)[0]);
-        series.Add(new Series("λ̂ = λ", [0, top], [0, top], SeriesStyle.Dashed));
-        series.Add(new Series("λ̂ = (0.8, 1.2)·λ", [0, top], [0, p.RatioLow * top], SeriesStyle.Dashed));
-        series.Add(new Series("λ̂ = (0.8, 1.2)·λ", [0, top], [0, p.RatioHigh * top], SeriesStyle.Dashed));
-        yield return new Figure("estimate-vs-exact", "λ̂ against Aoyagi's λ, with d/2, for every architecture", "exact λ (Aoyagi 2024)", "λ̂ (SGLD)", series,
-            Caption: "One column per architecture at its exact λ: the seeds' λ̂, their mean's 95% interval, and d/2 (what the " +
-                     "parameter count predicts). The estimates follow the diagonal, far below d/2.");
+        yield return new Figure("estimate-vs-exact", "λ̂ beside Aoyagi's λ and d/2, for every architecture", "architecture (numbered as in the caption)",
+            "learning coefficient", series,
+            Caption: "Architectures " + string.Join(", ", arms.Select((a, i) => $"{i + 1} = {a.Name[4..]}")) + ". Per architecture: the " +
+                     "seeds' λ̂ (left), their mean with its 95% interval (right), the exact λ (dashed) and d/2, what the parameter " +
+                     "count predicts (solid). The estimates sit on λ, far below d/2.");
         foreach (var f in LlcRecord.CalibrationFigures(runs, CalibrationArms(p).ToArray(), p.RatioLow, p.RatioHigh)) yield return f;
     }
 }
