@@ -31,7 +31,8 @@ public class LearningCoefficientTests
             Assert.True(ExactLearningCoefficients.DeepLinear(a.Widths, a.Rank).Lambda.ToDouble() <= a.Widths.Zip(a.Widths.Skip(1), (x, y) => x * y).Sum() / 4.0, a.Name);
         var json = arms[6].ToJson();
         Assert.Equal("""{"role":"calibration","widths":[3,3,3],"rank":1,"step_size":0.0001,"localization":1,"n_beta_factor":1}""", json);
-        Assert.Equal(arms[6].Name, Phenomenon.ReadArm(json).Name);
+        Assert.Equal(arms[6], Phenomenon.ReadArm(json));
+        Assert.NotEqual(arms[0], arms[1]);
     }
 
     [Fact]

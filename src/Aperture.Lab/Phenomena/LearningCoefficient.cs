@@ -97,6 +97,13 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
             ? $"dln {string.Join(",", Widths)} r{Rank}"
             : $"calibration ε={G(StepSize)} γ={G(Localization ?? double.NaN)} nβ×{G(NBetaFactor ?? double.NaN)}";
 
+        /// <summary>Value equality, the widths compared element by element (an arm read back from its JSON equals it).</summary>
+        public bool Equals(Arm? other) => other is not null && Role == other.Role && Widths.SequenceEqual(other.Widths) && Rank == other.Rank
+            && StepSize.Equals(other.StepSize) && Localization.Equals(other.Localization) && NBetaFactor.Equals(other.NBetaFactor);
+
+        /// <inheritdoc/>
+        public override int GetHashCode() => HashCode.Combine(Role, string.Join(",", Widths), Rank, StepSize, Localization, NBetaFactor);
+
         private static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
     }
 
@@ -218,8 +225,7 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
-        // One column per architecture (x = its index, so that architectures sharing a λ do not overlap): its exact λ,
-        // d/2, the seeds' λ̂ (just left) and their mean's 95% interval (just right).
+        // One column per architecture (x = its index: architectures sharing a λ must not overlap).
         var arms = Architectures(p).ToArray();
         var series = new List<Series>();
         for (int i = 0; i < arms.Length; i++)
@@ -227,7 +233,7 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
             var a = arms[i];
             double x = i + 1, lambda = runs.Results(a.Name, LlcRecord.Exact)[0], half = runs.Results(a.Name, LlcRecord.HalfDimension)[0];
             var hat = runs.Results(a.Name, LlcRecord.LambdaHat);
-            var ci = Estimate.Mean(a.Name, hat);
+            var ci = Estimate.Mean(a.Name, hat);                                // the seeds' λ̂ left, their mean right
             series.Add(new Series("λ̂ per seed", [.. hat.Select(_ => x - 0.12)], hat, SeriesStyle.Markers));
             series.Add(new Series("λ̂: mean and 95% interval", [x + 0.12, x + 0.12], [ci.Low, ci.High]));
             series.Add(new Series("λ̂: mean and 95% interval", [x + 0.12], [ci.Value], SeriesStyle.Markers));
