@@ -49,6 +49,7 @@ internal static class LlcCommand
             // full-rank product, a less singular point (docs/instruments.md, "Where w* sits").
             var where = r.GetValue(anchor) switch { "true" => LlcAnchor.True, "trained" => LlcAnchor.Trained, _ => r.GetValue(regular) is null ? LlcAnchor.True : LlcAnchor.Trained };
             Func<ulong, LearningCoefficientModel> build;
+            int[]? crossingPowers = null;
             if (r.GetValue(dln) is { } widthText)
             {
                 var widths = ParseList(widthText, "--dln", 2);
@@ -61,6 +62,7 @@ internal static class LlcCommand
                 var powers = ParseList(powerText, "--normal-crossing", 1, allowZero: true);
                 Validate(() => ExactLearningCoefficients.NormalCrossing(powers), "--normal-crossing");
                 build = s => LearningCoefficientModels.NormalCrossing(powers, sampleSize, s);
+                crossingPowers = powers;
             }
             else
             {
@@ -95,13 +97,19 @@ internal static class LlcCommand
                 Terminal.Console.Status().Start("sampling", ctx => result = LearningCoefficientCheck.Run(build, seedList, settings,
                     (i, e) => ctx.Status(Markup.Escape($"seed {i + 1}/{seedCount}: λ̂ = {e.Mean:F3}")), cancel));
             var res = result!;
+            // A normal crossing's tempered value λ(nβ): what the sampler converges to at this nβ and γ (≠ λ at finite nβ).
+            double? tempered = crossingPowers is not null && settings.Localization > 0 && crossingPowers.Count(k => k > 0) - (crossingPowers.Contains(1) ? 1 : 0) <= 2
+                ? TemperedLearningCoefficient.NormalCrossing(crossingPowers, res.Estimates[0].NBeta, settings.Localization) : null;
             var node = ToJson(res, watch.Elapsed.TotalSeconds);
+            if (tempered is { } tv) node["lambda_tempered"] = tv;
             if (jsonOnly)
             {
                 Terminal.Out.WriteLine(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
             Print(res);
+            if (tempered is { } t)
+                Terminal.Console.MarkupLineInterpolated($"tempered λ(nβ) = {t.ToString("F4", Inv)} at nβ = {res.Estimates[0].NBeta.ToString("G4", Inv)}, γ = {settings.Localization.ToString("G4", Inv)} (what the sampler converges to at this nβ; → λ as nβ → ∞)");
             if (jsonPath is not null) Terminal.WriteAtomically(jsonPath, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             return 0;
         })));

@@ -39,6 +39,19 @@ public class LlcCommandTests
         Assert.Equal(doc.GetProperty("lambda_hat").GetDouble(), again.GetProperty("lambda_hat").GetDouble());
     }
 
+    [Fact]
+    public void Llc_reports_the_tempered_value_of_a_normal_crossing()
+    {
+        var (code, output) = Run("--normal-crossing", "1,2", "--n", "2000", "--nbeta", "200", "--seeds", "2", "--chains", "1", "--burn-in", "20", "--draws", "30", "--json");
+        Assert.True(code == 0, $"aperture llc failed ({code}): {output}");
+        var doc = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("1/4", doc.GetProperty("lambda_exact").GetString());
+        // λ(200) at γ = 1, by quadrature: the value the sampler converges to at this nβ (18% below λ).
+        Assert.InRange(doc.GetProperty("lambda_tempered").GetDouble(), 0.204, 0.208);
+        Assert.Equal(2, doc.GetProperty("ci95").GetArrayLength());
+        Assert.Equal(1.0, doc.GetProperty("half_dimension").GetDouble());
+    }
+
     [Theory]
     [InlineData(new[] { "--dln", "3,x,3" }, "--dln")]
     [InlineData(new[] { "--dln", "3,2,3", "--rank", "5" }, "rank")]

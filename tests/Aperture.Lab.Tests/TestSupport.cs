@@ -69,6 +69,7 @@ internal static class Tiny
             ("batch_size", "10"), ("epochs", "5")])),
         (Transfer, TransferProtocol(seeds)),
         (LatentNeighboursTests.Phenomenon, LatentNeighboursTests.TinyProtocol(seeds)),
+        (LearningCoefficientTests.Phenomenon, LearningCoefficientTests.TinyProtocol(seeds)),
     ];
 
     public static readonly TransferLearning Transfer = new();

@@ -34,6 +34,7 @@ public sealed class ApertureEngine : IEngine
         WorkloadKind.LeNetTrain => new LeNetRun(w, data),
         WorkloadKind.Adam => new AdamRun(w, data),
         WorkloadKind.MlpGradient or WorkloadKind.MlpHvp => new MlpCurvatureRun(w, data),
+        WorkloadKind.SgldStep => new SgldRun(w, data),
         _ => throw new ArgumentOutOfRangeException(nameof(w), w.Kind, "unknown workload kind"),
     };
 
@@ -257,6 +258,50 @@ public sealed class ApertureEngine : IEngine
         {
             for (int i = 0; i < 3; i++) Step();
             return _params.Sum(p => Ops.Sum(Ops.Abs(p.Detach())).Item());
+        }
+    }
+
+    /// <summary>
+    /// One step of the LLC sampler on a deep linear network, as <c>LocalLearningCoefficient</c> runs it: forward and
+    /// backward in a recycling scope, then <see cref="Sgld"/> (localized at the initial weights) outside it.
+    /// </summary>
+    private sealed class SgldRun : InProcessRun
+    {
+        private readonly Tensor _x, _y;
+        private readonly Tensor[] _weights;
+        private readonly Sgld _sampler;
+
+        public SgldRun(Workload w, WorkloadData d)
+        {
+            _x = FromArray(d["x"]);
+            _y = FromArray(d["y"]);
+            _weights = [.. Enumerable.Range(0, w.Sizes.Length - 1).Select(i => FromArray(d[$"w{i}"]).RequiresGrad_())];
+            _sampler = new Sgld(_weights, new Generator(0), w.LearningRate, w.NBeta, w.Localization);
+        }
+
+        private double Backprop()
+        {
+            var h = _x;
+            foreach (var wl in _weights) h = Ops.MatMul(h, wl.Transpose(0, 1));
+            var loss = (h - _y).Square().Sum() * (0.5 / _x.Shape[0]);
+            _sampler.ZeroGrad();
+            loss.Backward();
+            return loss.Item();
+        }
+
+        protected override void Step()
+        {
+            using (TensorScope.Begin()) Backprop();
+            _sampler.Step();
+        }
+
+        // The first step's loss: before any noise, so every engine agrees (the noise streams differ).
+        public override double Check()
+        {
+            double loss;
+            using (TensorScope.Begin()) loss = Backprop();
+            _sampler.Step();
+            return loss;
         }
     }
 }

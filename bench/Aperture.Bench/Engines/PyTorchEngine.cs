@@ -124,12 +124,15 @@ public sealed class PyTorchEngine : IEngine
                 WorkloadKind.LeNetTrain => "lenet-train",
                 WorkloadKind.MlpGradient => "mlp-grad",
                 WorkloadKind.MlpHvp => "mlp-hvp",
+                WorkloadKind.SgldStep => "sgld",
                 _ => "adam",
             },
             ["sizes"] = new JsonArray([.. w.Sizes.Select(d => JsonValue.Create(d))]),
             ["loss"] = w.Mse ? "mse" : "cross-entropy",
             ["lr"] = w.LearningRate,
             ["momentum"] = w.Momentum,
+            ["nbeta"] = w.NBeta,
+            ["localization"] = w.Localization,
             ["tensors"] = w.ParamShapes.Length,
         };
         var reply = Send(new JsonObject { ["op"] = "setup", ["workload"] = spec, ["data"] = path, ["tensors"] = tensors });

@@ -50,8 +50,8 @@ public sealed class TorchSharpEngine : IEngine
     public IEnumerable<int> OwnProcessIds => [];
 
     /// <inheritdoc/>
-    public string? Unsupported(Workload w) => w.Kind is WorkloadKind.MlpGradient or WorkloadKind.MlpHvp
-        ? "the gradient and Hessian-vector-product workloads are compared with PyTorch only" : null;
+    public string? Unsupported(Workload w) => w.Kind is WorkloadKind.MlpGradient or WorkloadKind.MlpHvp or WorkloadKind.SgldStep
+        ? "the gradient, Hessian-vector-product and SGLD workloads are compared with PyTorch only" : null;
 
     /// <inheritdoc/>
     public void SetThreads(int threads)

@@ -17,6 +17,11 @@ public enum WorkloadKind
     MlpGradient,
     /// <summary>A Hessian-vector product of the same loss over the parameters, along a fixed direction.</summary>
     MlpHvp,
+    /// <summary>
+    /// One SGLD step of the local learning coefficient's sampler on a deep linear network (no biases): forward, ½·mean
+    /// squared error, backward, Δw = −(ε/2)·[nβ·∇L_B + γ·(w − w*)] + √ε·N(0, I).
+    /// </summary>
+    SgldStep,
 }
 
 /// <summary>
@@ -44,6 +49,12 @@ public sealed record Workload(string Name, WorkloadKind Kind, string Title)
     /// <summary>Learning rate (SGD or Adam).</summary>
     public double LearningRate { get; init; } = 0.01;
 
+    /// <summary>SGLD: nβ.</summary>
+    public double NBeta { get; init; } = 1000 / Math.Log(1000);
+
+    /// <summary>SGLD: the localization strength γ.</summary>
+    public double Localization { get; init; } = 1;
+
     /// <summary>SGD momentum.</summary>
     public double Momentum { get; init; } = 0.9;
 
@@ -51,7 +62,7 @@ public sealed record Workload(string Name, WorkloadKind Kind, string Title)
     public string Unit => Kind switch
     {
         WorkloadKind.Gemm => "GFLOP/s",
-        WorkloadKind.Adam => "steps/s",
+        WorkloadKind.Adam or WorkloadKind.SgldStep => "steps/s",
         _ => "samples/s",
     };
 
@@ -59,7 +70,7 @@ public sealed record Workload(string Name, WorkloadKind Kind, string Title)
     public double UnitsPerIteration => Kind switch
     {
         WorkloadKind.Gemm => 2.0 * N * N * N / 1e9,
-        WorkloadKind.Adam => 1,
+        WorkloadKind.Adam or WorkloadKind.SgldStep => 1,
         _ => Batch,
     };
 
@@ -71,7 +82,7 @@ public sealed record Workload(string Name, WorkloadKind Kind, string Title)
 
     /// <summary>The shortened set of <c>--quick</c>: one of each kind, on the smaller shapes.</summary>
     public static IReadOnlyList<Workload> Quick { get; } =
-        [.. Full.Where(w => w.Name is "gemm-256" or "mlp-b32" or "tiny-mlp-b16" or "lenet5-b64" or "mlp-infer-b1" or "adam-1m-2t" or "mlp-grad-b256" or "mlp-hvp-b256")];
+        [.. Full.Where(w => w.Name is "gemm-256" or "mlp-b32" or "tiny-mlp-b16" or "lenet5-b64" or "mlp-infer-b1" or "adam-1m-2t" or "mlp-grad-b256" or "mlp-hvp-b256" or "sgld-dln-10k")];
 
     private static List<Workload> Build()
     {
@@ -93,6 +104,10 @@ public sealed record Workload(string Name, WorkloadKind Kind, string Title)
         { ParamShapes = [[1024, 512], [1024, 512]], LearningRate = 1e-3 });
         list.Add(new("adam-1m-200t", WorkloadKind.Adam, "Adam step, 1M parameters in 200 tensors")
         { ParamShapes = [.. Enumerable.Range(0, 200).Select(i => i % 2 == 0 ? new[] { 100, 100 } : [100])], LearningRate = 1e-3 });
+        // The LLC estimator's inner loop: a 10,000-parameter deep linear network 50-50-50-50-50, batch 100, n = 1000
+        // (nβ = n/ln n), ε = 10⁻⁴, γ = 1 — the size of the performance goal (one estimate = 4 × 3000 such steps).
+        list.Add(new("sgld-dln-10k", WorkloadKind.SgldStep, "SGLD step, deep linear net 50-50-50-50-50 (10k parameters), batch 100")
+        { Sizes = [50, 50, 50, 50, 50], Batch = 100, LearningRate = 1e-4 });
         return list;
     }
 }

@@ -95,6 +95,11 @@ public sealed class WorkloadData
                     Normal($"g{i}", w.ParamShapes[i]);
                 }
                 break;
+            case WorkloadKind.SgldStep:
+                Normal("x", [w.Batch, w.Sizes[0]]);
+                Normal("y", [w.Batch, w.Sizes[^1]]);
+                for (int i = 0; i + 1 < w.Sizes.Length; i++) Uniform($"w{i}", [w.Sizes[i + 1], w.Sizes[i]], 1 / Math.Sqrt(w.Sizes[i]));
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(w), w.Kind, "unknown workload kind");
         }

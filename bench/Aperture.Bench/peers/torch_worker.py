@@ -250,7 +250,39 @@ class MlpCurvature:
         return float(sum(t.abs().sum() for t in self.step()))
 
 
-KINDS = {"gemm": Gemm, "mlp-train": Mlp, "mlp-infer": Mlp, "lenet-train": LeNet5, "adam": Adam,
+class Sgld:
+    """One SGLD step of the local learning coefficient's sampler on a deep linear network (no biases), written as
+    devinterp writes its sampler: forward, half mean squared error, backward, then under no_grad
+    w -= eps/2 * (nbeta * grad + gamma * (w - w*)) and w += sqrt(eps) * randn_like(w), in place."""
+
+    def __init__(self, w, t):
+        layers = len(w["sizes"]) - 1
+        self.params = [param(t[f"w{i}"]) for i in range(layers)]
+        self.anchor = [p.detach().clone() for p in self.params]
+        self.x, self.y = t["x"], t["y"]
+        self.eps, self.nbeta, self.gamma = w["lr"], w["nbeta"], w["localization"]
+        self.gen = torch.Generator().manual_seed(0)
+
+    def step(self):
+        h = self.x
+        for p in self.params:
+            h = F.linear(h, p)
+        loss = 0.5 * (h - self.y).square().sum() / self.x.shape[0]
+        for p in self.params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p, a in zip(self.params, self.anchor):
+                drift = p.grad * self.nbeta + (p - a) * self.gamma
+                p.add_(drift, alpha=-self.eps / 2)
+                p.add_(torch.randn(p.shape, generator=self.gen), alpha=self.eps ** 0.5)
+        return loss
+
+    def check(self):
+        return float(self.step().detach())
+
+
+KINDS = {"sgld": Sgld, "gemm": Gemm, "mlp-train": Mlp, "mlp-infer": Mlp, "lenet-train": LeNet5, "adam": Adam,
          "mlp-grad": MlpCurvature, "mlp-hvp": MlpCurvature}
 
 

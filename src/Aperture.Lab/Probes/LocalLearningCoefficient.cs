@@ -261,31 +261,38 @@ public static class LocalLearningCoefficient
 
         var trace = new List<double>(s.Draws);
         var anchorTrace = new List<double>(anchorParameters is null ? 0 : s.Draws);
+        // The chain's current values while the paired anchor loss borrows the parameters: allocated once per chain.
+        var held = anchorParameters is null ? null : parameters.Select(p => p.Detach().Clone()).ToArray();
         int totalSteps = s.BurnIn + s.Draws * s.StepsBetweenDraws;
         bool diverged = anchorParameters is null && !double.IsFinite(anchorLoss);
         for (int step = 0; step < totalSteps && !diverged; step++)
         {
             if ((step & 63) == 0) cancel.ThrowIfCancellationRequested();
-            var (x, y) = stream.Next();
             int sinceBurnIn = step - s.BurnIn;
             bool draw = sinceBurnIn >= 0 && sinceBurnIn % s.StepsBetweenDraws == 0;
-            // The paired anchor loss swaps w* into the parameters and back: done before this step's forward pass, so
-            // the graph the step differentiates never sees parameters changed in place after it was recorded.
-            double anchorValue = draw && anchorParameters is not null ? LossAt(problem, anchorParameters, x, y) : double.NaN;
             sampler.ZeroGrad();
-            var loss = problem.BatchLoss(x, y);
-            double value = loss.Item();
-            if (!double.IsFinite(value))
+            // The step's batch, forward and backward pass in a recycling scope (the parameters' gradients outlive it);
+            // the sampler's update after it, as the engine's TrainStep does: once warm, a step allocates nothing.
+            using (TensorScope.Begin())
             {
-                diverged = true;
-                break;
+                var (x, y) = stream.Next();
+                // The paired anchor loss swaps w* into the parameters and back: done before this step's forward pass, so
+                // the graph the step differentiates never sees parameters changed in place after it was recorded.
+                double anchorValue = draw && anchorParameters is not null ? LossAt(problem, anchorParameters, held!, x, y) : double.NaN;
+                var loss = problem.BatchLoss(x, y);
+                double value = loss.Item();
+                if (!double.IsFinite(value))
+                {
+                    diverged = true;
+                    break;
+                }
+                if (draw)
+                {
+                    trace.Add(value);
+                    if (anchorParameters is not null) anchorTrace.Add(anchorValue);
+                }
+                loss.Backward();
             }
-            if (draw)
-            {
-                trace.Add(value);
-                if (anchorParameters is not null) anchorTrace.Add(anchorValue);
-            }
-            loss.Backward();
             sampler.Step();
         }
         foreach (var p in parameters) p.Grad = null;
@@ -306,12 +313,15 @@ public static class LocalLearningCoefficient
         return new LlcChain(Part(0, gap.Length), anchorLoss, trace, anchorTrace, share, Part(0, third), Part(gap.Length - third, third), false);
     }
 
-    /// <summary>The batch loss with the parameters temporarily set to <paramref name="at"/> (restored before returning).</summary>
-    private static double LossAt(LlcProblem problem, Tensor[] at, Tensor x, Tensor y)
+    /// <summary>
+    /// The batch loss with the parameters temporarily set to <paramref name="at"/>: their values are parked in
+    /// <paramref name="held"/> and restored before returning.
+    /// </summary>
+    private static double LossAt(LlcProblem problem, Tensor[] at, Tensor[] held, Tensor x, Tensor y)
     {
         var parameters = problem.Parameters;
         using var _ = Autodiff.NoGrad();
-        var current = parameters.Select(p => p.Detach().Clone()).ToArray();
+        for (int i = 0; i < parameters.Count; i++) Ops.CopyInPlace(held[i], parameters[i]);
         try
         {
             for (int i = 0; i < parameters.Count; i++) Ops.CopyInPlace(parameters[i], at[i]);
@@ -319,7 +329,7 @@ public static class LocalLearningCoefficient
         }
         finally
         {
-            for (int i = 0; i < parameters.Count; i++) Ops.CopyInPlace(parameters[i], current[i]);
+            for (int i = 0; i < parameters.Count; i++) Ops.CopyInPlace(parameters[i], held[i]);
         }
     }
 
@@ -367,6 +377,8 @@ public static class LocalLearningCoefficient
                 }
                 else
                 {
+                    // The epoch's permuted copy outlives the step's recycling scope.
+                    using var _ = TensorScope.Suspend();
                     var perm = Tensor.RandPerm(_n, generator);
                     _x = Ops.IndexSelect(inputs, 0, perm);
                     _y = Ops.IndexSelect(targets, 0, perm);

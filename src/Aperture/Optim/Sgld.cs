@@ -25,6 +25,9 @@ namespace Aperture.Optim;
 public sealed class Sgld : GradientOptimizer
 {
     private readonly Generator _noise;
+    // One scratch tensor per parameter for the step's Gaussian draw, reused from step to step (not state: it holds
+    // nothing between steps), so a step allocates nothing.
+    private readonly Dictionary<Tensor, Tensor> _draws = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>SGLD over one group of parameters, localized at their current values.</summary>
     /// <param name="parameters">The parameters; their values now are the anchor w*.</param>
@@ -89,12 +92,10 @@ public sealed class Sgld : GradientOptimizer
     {
         var anchor = state.Buffers["anchor"];
         var square = Preconditioned ? BufferOf(state, "square_avg", parameter) : null;
-        Tensor xi;
-        using (TensorScope.Suspend())
-        {
-            xi = Tensor.Uninitialized(parameter.Shape, parameter.DType);
-            RandomFill.Normal(xi, 0, 1, _noise);
-        }
+        if (!_draws.TryGetValue(parameter, out var xi))
+            using (TensorScope.Suspend())
+                _draws[parameter] = xi = Tensor.Uninitialized(parameter.Shape, parameter.DType);
+        RandomFill.Normal(xi, 0, 1, _noise);
         var h = (Lr: group["lr"], NBeta: group["nbeta"], Gamma: group["localization"], Wd: group["weight_decay"],
                  Alpha: group["alpha"], Eps: group["eps"], First: state.Step == 1);
         if (parameter.DType == DType.Float32)
