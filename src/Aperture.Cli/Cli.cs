@@ -29,6 +29,7 @@ internal static partial class Cli
             DemoCommand.Create(),
             OpticsCommand.Create(),
             LlcCommand.Create(),
+            WordsCommand.Create(),
         };
     }
 

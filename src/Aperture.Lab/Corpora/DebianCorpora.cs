@@ -11,7 +11,7 @@ public sealed class CorpusUnavailableException(string message) : Exception(messa
 /// <summary>The text corpora the lab reads: the planted corpus, English texts shipped by Debian packages, and plain files.</summary>
 public enum CorpusName
 {
-    /// <summary>The synthetic corpus with planted analogies (<see cref="Aperture.Text.PlantedAnalogyCorpus"/>), no download.</summary>
+    /// <summary>The synthetic corpus with planted analogies (<see cref="Aperture.Words.PlantedAnalogyCorpus"/>), no download.</summary>
     Planted,
     /// <summary>The King James Bible, from the <c>bible</c> program of <c>bible-kjv</c> (text in <c>bible-kjv-text</c>), one verse per sentence; about 790,000 words.</summary>
     Kjv,
@@ -23,7 +23,7 @@ public enum CorpusName
 
 /// <summary>
 /// Readers for English text that Debian packages install: each returns the corpus as lines (one sentence each, as
-/// <see cref="Aperture.Text.TokenizedCorpus.FromLines"/> reads them) and, when the package is missing, throws
+/// <see cref="Aperture.Words.TokenizedCorpus.FromLines"/> reads them) and, when the package is missing, throws
 /// <see cref="CorpusUnavailableException"/> naming the package to install.
 /// </summary>
 public static class DebianCorpora

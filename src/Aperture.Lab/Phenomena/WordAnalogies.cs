@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.ComponentModel.DataAnnotations;
 using Aperture.Lab.Corpora;
 using Aperture.Lab.Recipes;
-using Aperture.Text;
+using Aperture.Words;
 
 namespace Aperture.Lab.Phenomena;
 

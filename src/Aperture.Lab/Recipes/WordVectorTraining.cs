@@ -1,5 +1,5 @@
 using Aperture.Lab.Corpora;
-using Aperture.Text;
+using Aperture.Words;
 
 namespace Aperture.Lab.Recipes;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Aperture.IO;
 
-namespace Aperture.Text;
+namespace Aperture.Words;
 
 /// <summary>A word-vectors file that is not a safetensors file of Aperture's word-vector layout, or holds inconsistent or hostile values.</summary>
 public sealed class WordVectorsFormatException(string path, string reason, Exception? inner = null)

@@ -1,8 +1,8 @@
 using Aperture.NN;
 using Aperture.Optim;
-using Aperture.Text;
+using Aperture.Words;
 
-namespace Aperture.Tests.Text;
+namespace Aperture.Tests.Words;
 
 /// <summary>
 /// Skip-gram with negative sampling: a block step is a gradient step on the SGNS loss (checked against an autodiff

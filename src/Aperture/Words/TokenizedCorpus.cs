@@ -1,4 +1,4 @@
-namespace Aperture.Text;
+namespace Aperture.Words;
 
 /// <summary>
 /// A corpus as word ids: the tokens of every sentence, concatenated, with the start of each sentence. Words below the

@@ -1,4 +1,4 @@
-namespace Aperture.Text;
+namespace Aperture.Words;
 
 /// <summary>
 /// The words of a corpus with their counts, most frequent first: word id 0 is the most frequent word. Ties are broken

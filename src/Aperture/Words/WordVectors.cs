@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace Aperture.Text;
+namespace Aperture.Words;
 
 /// <summary>One neighbour of a query word: the word and its cosine similarity to the query.</summary>
 /// <param name="Word">The neighbour.</param>

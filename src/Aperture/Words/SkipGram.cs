@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 
-namespace Aperture.Text;
+namespace Aperture.Words;
 
 /// <summary>The settings of <see cref="SkipGram.Train"/> (word2vec.c's names in brackets).</summary>
 public sealed record SkipGramOptions

@@ -1,4 +1,4 @@
-namespace Aperture.Text;
+namespace Aperture.Words;
 
 /// <summary>A four-word analogy: <see cref="A"/> is to <see cref="B"/> as <see cref="C"/> is to <see cref="D"/>.</summary>
 /// <param name="A">The first word of the known pair.</param>

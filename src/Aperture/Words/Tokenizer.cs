@@ -1,4 +1,4 @@
-namespace Aperture.Text;
+namespace Aperture.Words;
 
 /// <summary>
 /// The word tokenizer of Aperture's text corpora: a word is a maximal run of letters (Unicode categories L*),

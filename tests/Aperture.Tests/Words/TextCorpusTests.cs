@@ -1,7 +1,7 @@
 using Aperture.IO;
-using Aperture.Text;
+using Aperture.Words;
 
-namespace Aperture.Tests.Text;
+namespace Aperture.Tests.Words;
 
 /// <summary>Tokenizer, vocabulary, tokenized corpus, the planted corpus, analogy scoring on hand-made vectors, and the vectors file.</summary>
 public class TextCorpusTests

@@ -1,4 +1,4 @@
-namespace Aperture.Text;
+namespace Aperture.Words;
 
 /// <summary>Builds analogy questions from word pairs that share a relation (singular → plural, base → past tense).</summary>
 public static class AnalogyQuestions
