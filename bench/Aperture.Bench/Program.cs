@@ -22,9 +22,13 @@ var hessian = new Option<bool>("--hessian")
 {
     Description = "Time the curvature instruments instead: the top 10 Hessian eigenvalues of a 784-256-256-10 MLP over 5000 Fashion-MNIST images, Aperture only, at the first thread count",
 };
+var words = new Option<bool>("--words")
+{
+    Description = "Time word-vector training instead: skip-gram with negative sampling on the planted corpus at each thread count, Aperture only (checks the bits agree)",
+};
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
-    quick, threads, json, markdown, profile, hessian,
+    quick, threads, json, markdown, profile, hessian, words,
 };
 root.SetAction(parse =>
 {
@@ -43,6 +47,7 @@ root.SetAction(parse =>
         Console.Error.WriteLine("--threads: no thread count given (e.g. --threads 1,2)");
         return 2;
     }
+    if (parse.GetValue(words)) return Aperture.Bench.Harness.WordVectorsBench.Run(counts, parse.GetValue(quick));
     if (parse.GetValue(hessian)) return Aperture.Bench.Harness.HessianEigenBench.Run(counts[0]);
     if (parse.GetValue(profile)) return Aperture.Bench.Harness.Profiler.Run(counts[0]);
     var options = new BenchOptions(parse.GetValue(quick), counts, parse.GetValue(json), parse.GetValue(markdown),

@@ -68,6 +68,7 @@ internal static class Tiny
         (Accumulation, Resolve(Accumulation, seeds, [("train_per_class", "6"), ("validation_per_class", "2"), ("test_per_class", "5"), ("hidden", "8"),
             ("batch_size", "10"), ("epochs", "5")])),
         (Transfer, TransferProtocol(seeds)),
+        (WordAnalogiesTests.Phenomenon, WordAnalogiesTests.TinyProtocol(seeds)),
     ];
 
     public static readonly TransferLearning Transfer = new();

@@ -33,7 +33,7 @@ public sealed class WordAnalogies : Phenomenon<WordAnalogies.Protocol, WordAnalo
         [Range(2, 99), Description("concepts per family of the planted corpus (3 families)")]
         public int PlantedConcepts { get; init; } = 10;
         /// <summary>Forms per family of the planted corpus.</summary>
-        [Range(3, 6), Description("forms per concept of the planted corpus: the nearest-neighbour baseline answers about 1/(forms − 1)")]
+        [Range(3, 6), Description("forms per concept of the planted corpus")]
         public int PlantedForms { get; init; } = 4;
         /// <summary>Vector size.</summary>
         [Range(2, 1000), Description("word vector size")]

@@ -68,10 +68,10 @@ public sealed record PlantedAnalogyOptions
 /// download. Each family has concepts × forms words; word (concept i, form j) appears in sentences together with
 /// context words private to concept i and context words private to form j (plus Zipf-distributed fillers), in a
 /// random order. The distributional hypothesis then makes vec(i, j) ≈ u_i + s_j, so (i, j) : (i, j′) :: (i′, j) :
-/// (i′, j′) holds by construction, and the other forms of a word's concept are its planted neighbours. Because a
-/// word shares more context words with its concept's other forms than with its form's other concepts, the nearest
-/// neighbour of c is one of the other forms of c's concept: the trivial baseline of Linzen (2016) answers about
-/// 1/(forms − 1) of the questions, and beating it needs the offset.
+/// (i′, j′) holds by construction, and among the planted words the other forms of a word's concept are its nearest
+/// (its planted neighbours). Over the whole vocabulary a planted word's nearest neighbours are its concept's context
+/// words, which share its contexts most, so the trivial baselines of Linzen (2016), the nearest neighbour of b or of
+/// c, answer almost no planted question: recovering them needs the offset.
 /// </summary>
 /// <param name="Lines">The sentences, words separated by spaces (letters only, so <see cref="Tokenizer"/> gives them back).</param>
 /// <param name="Questions">Every planted analogy: both concepts distinct, both forms distinct, within one family.</param>
