@@ -31,9 +31,13 @@ var knn = new Option<bool>("--knn")
 {
     Description = "Time exact k-NN search instead: queries/s of NearestNeighbourIndex (60,000 items, d = 64, k = 10, 1000 queries) beside torch.cdist + topk, at the first thread count",
 };
+var words = new Option<bool>("--words")
+{
+    Description = "Time word-vector training instead: skip-gram with negative sampling on the planted corpus at each thread count, Aperture only (checks the bits agree)",
+};
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
-    quick, threads, json, markdown, profile, hessian, knn, only,
+    quick, threads, json, markdown, profile, hessian, knn, words, only,
 };
 root.SetAction(parse =>
 {
@@ -53,6 +57,7 @@ root.SetAction(parse =>
         return 2;
     }
     if (parse.GetValue(knn)) return Aperture.Bench.Harness.KnnBench.Run(counts[0]);
+    if (parse.GetValue(words)) return Aperture.Bench.Harness.WordVectorsBench.Run(counts, parse.GetValue(quick));
     if (parse.GetValue(hessian)) return Aperture.Bench.Harness.HessianEigenBench.Run(counts[0]);
     if (parse.GetValue(profile)) return Aperture.Bench.Harness.Profiler.Run(counts[0]);
     var set = parse.GetValue(quick) ? Workload.Quick : Workload.Full;

@@ -40,6 +40,7 @@ internal static partial class Cli
             OpticsCommand.Create(),
             LlcCommand.Create(),
             SimilarCommand.Create(),
+            WordsCommand.Create(),
         };
     }
 

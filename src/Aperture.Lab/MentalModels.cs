@@ -94,6 +94,14 @@ public static class MentalModels
     public static readonly MentalModel LatentSimilarity = new("latent-similarity", "Latent distance is task similarity",
         "On its last hidden layer a net is a linear model, so inputs whose codes are close are inputs the net treats alike: neighbours there share what predicts the target and ignore what does not, unlike neighbours in the raw inputs or in a random net's features.");
 
+    /// <summary>Words that occur in similar contexts have similar meanings, and a relation shared by many word pairs is one direction in a space built from contexts.</summary>
+    public static readonly MentalModel DistributionalHypothesis = new("distributional-hypothesis", "Meaning is distribution; relations are offsets",
+        "A word is characterised by the company it keeps (Harris 1954; Firth 1957); vectors fitted to co-occurrence statistics place a relation shared by many pairs (singular → plural) along one offset, so vector arithmetic answers analogies (Mikolov et al. 2013).");
+
+    /// <summary>Analogy benchmarks reward similarity, not relational structure (Linzen 2016's critique).</summary>
+    public static readonly MentalModel AnalogiesAreNeighbours = new("analogies-are-neighbours", "Analogy success is nearest-neighbour similarity",
+        "What vector arithmetic finds is mostly the nearest neighbour of b or c, since the answer is usually similar to both; the offset adds little beyond similarity (Linzen 2016).");
+
     /// <summary>Every model in the catalogue.</summary>
     public static IReadOnlyList<MentalModel> All { get; } =
     [
@@ -101,6 +109,6 @@ public static class MentalModels
         AdaptiveStepsPrecondition, NumericsAreTransparent, TrainingIsChaotic,
         SignalPropagation, RandomInitSuffices, InternalCovariateShift, SmootherLandscape,
         CapacityControlsGeneralization, PatternsBeforeMemorization, NoiseIsRegularization, DropoutPreventsCoadaptation,
-        GenericFeatures, LatentSimilarity,
+        GenericFeatures, LatentSimilarity, DistributionalHypothesis, AnalogiesAreNeighbours,
     ];
 }

@@ -70,6 +70,7 @@ internal static class Tiny
         (Transfer, TransferProtocol(seeds)),
         (LatentNeighboursTests.Phenomenon, LatentNeighboursTests.TinyProtocol(seeds)),
         (LearningCoefficientTests.Phenomenon, LearningCoefficientTests.TinyProtocol(seeds)),
+        (WordAnalogiesTests.Phenomenon, WordAnalogiesTests.TinyProtocol(seeds)),
     ];
 
     public static readonly TransferLearning Transfer = new();

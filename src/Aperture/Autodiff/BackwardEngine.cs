@@ -177,7 +177,18 @@ internal static class BackwardEngine
                 if (node.AccumulatesIntoSum && !createGraph && captures is null && ReferenceEquals(leafSink, s_accumulateIntoLeaf)
                     && !Anomaly.Enabled && !grad.RequiresGrad && grad._tangents is null
                     && inputs.Length == 1 && inputs[0] is { RequiresGrad: true, _gradFn: null } leaf
-                    && LeafSum(leaf) is { } sum)
+                    && node.RowSparse && leaf.Grad is null && NumericsPolicy.Current.Gradients == StorageFormat.Native)
+                {
+                    // A sparse lookup into a leaf without a dense gradient: only the touched rows are stored.
+                    node.CheckVersions();
+                    node.AccumulateIntoRows(grad, leaf.RowSparseGradForAccumulation());
+                    if (!retainGraph) node.Release();
+                    continue;
+                }
+                if (node.AccumulatesIntoSum && !createGraph && captures is null && ReferenceEquals(leafSink, s_accumulateIntoLeaf)
+                    && !Anomaly.Enabled && !grad.RequiresGrad && grad._tangents is null
+                    && inputs.Length == 1 && inputs[0] is { RequiresGrad: true, _gradFn: null } denseLeaf
+                    && LeafSum(denseLeaf) is { } sum)
                 {
                     node.CheckVersions();
                     node.AccumulateInto(grad, sum);
@@ -238,6 +249,7 @@ internal static class BackwardEngine
     /// </summary>
     private static Tensor? LeafSum(Tensor leaf)
     {
+        leaf.DensifyRowSparseGrad();   // a dense contribution to a table that holds a row-sparse gradient (tied weights)
         if (leaf.Grad is { } g)
             return !g.RequiresGrad && g._tangents is null && g.IsContiguous && g.DType == leaf.DType && Shapes.Equal(g.Shape, leaf.Shape) ? g : null;
         if (leaf._spareGrad is { } spare && spare.DType == leaf.DType && Shapes.Equal(spare.Shape, leaf.Shape) && spare.IsContiguous
@@ -257,6 +269,7 @@ internal static class BackwardEngine
     /// <summary>Adds a gradient into a tensor's <see cref="Tensor.Grad"/>, owning a private copy so later in-place sums never alias.</summary>
     private static void AccumulateIntoLeaf(Tensor leaf, Tensor grad, bool createGraph)
     {
+        leaf.DensifyRowSparseGrad();
         if (leaf.Grad is null)
         {
             if (grad.RequiresGrad) leaf.Grad = grad;

@@ -150,6 +150,17 @@ public abstract class Node
     protected internal virtual void AccumulateInto(Tensor grad, Tensor sum) =>
         throw new InvalidOperationException($"internal: '{Name}' does not accumulate into a sum");
 
+    /// <summary>
+    /// True for an <see cref="AccumulatesIntoSum"/> node that gives its leaf a row-sparse gradient
+    /// (<see cref="Tensor.RowSparseGrad"/>) instead of a dense one, when the leaf has no dense gradient yet: the lookup
+    /// of an <see cref="NN.Embedding"/> created with <c>sparse: true</c>.
+    /// </summary>
+    protected internal virtual bool RowSparse => false;
+
+    /// <summary>Adds the input gradient that <see cref="Vjp"/> would return into a row-sparse gradient. Only called when <see cref="RowSparse"/> is true.</summary>
+    protected internal virtual void AccumulateIntoRows(Tensor grad, RowSparseGradient sum) =>
+        throw new InvalidOperationException($"internal: '{Name}' does not accumulate into a row-sparse gradient");
+
     // ---- saved tensors and in-place changes -------------------------------------------------------------
 
     /// <summary>

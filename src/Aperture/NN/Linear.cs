@@ -72,13 +72,18 @@ public sealed class Linear : Module
 /// <summary>
 /// A lookup table of <c>numEmbeddings</c> vectors of size <c>embeddingDim</c>, like <c>nn.Embedding</c>: an int64
 /// input of any shape gives an output of that shape plus a last dimension of <c>embeddingDim</c>. The table is drawn
-/// from N(0, 1) by default.
+/// from N(0, 1) by default. With <c>sparse: true</c> (PyTorch's <c>sparse=True</c>) reverse mode gives the table a
+/// row-sparse gradient (<see cref="Tensor.RowSparseGrad"/>: the touched rows only) instead of a dense one, which
+/// <see cref="Optim.SGD"/> (without momentum or weight decay) and <see cref="Optim.Adam"/> (lazily, touched rows
+/// only) apply; <c>Autodiff.Grad</c>
+/// and higher-order differentiation still see the dense gradient.
 /// </summary>
 public sealed class Embedding : Module
 {
     /// <summary>Creates the table.</summary>
-    public Embedding(int numEmbeddings, int embeddingDim, Initializer? init = null, Generator? generator = null, DType dtype = DType.Float32)
+    public Embedding(int numEmbeddings, int embeddingDim, Initializer? init = null, Generator? generator = null, DType dtype = DType.Float32, bool sparse = false)
     {
+        Sparse = sparse;
         if (numEmbeddings < 1) throw new ArgumentOutOfRangeException(nameof(numEmbeddings), numEmbeddings, "Embedding: numEmbeddings must be at least 1");
         if (embeddingDim < 1) throw new ArgumentOutOfRangeException(nameof(embeddingDim), embeddingDim, "Embedding: embeddingDim must be at least 1");
         NumEmbeddings = numEmbeddings;
@@ -89,6 +94,9 @@ public sealed class Embedding : Module
     /// <summary>The number of rows of the table.</summary>
     public int NumEmbeddings { get; }
 
+    /// <summary>Whether reverse mode gives the table a row-sparse gradient (<see cref="Tensor.RowSparseGrad"/>).</summary>
+    public bool Sparse { get; }
+
     /// <summary>The size of each vector.</summary>
     public int EmbeddingDim { get; }
 
@@ -96,7 +104,7 @@ public sealed class Embedding : Module
     public Tensor Weight => Param("weight")!;
 
     /// <inheritdoc/>
-    protected override string ExtraRepr => $"{NumEmbeddings}, {EmbeddingDim}";
+    protected override string ExtraRepr => Sparse ? $"{NumEmbeddings}, {EmbeddingDim}, sparse=True" : $"{NumEmbeddings}, {EmbeddingDim}";
 
     /// <inheritdoc/>
     protected override Tensor ForwardCore(Tensor input)
@@ -110,7 +118,7 @@ public sealed class Embedding : Module
         for (int i = 0; i < idx.Length; i++)
             if ((ulong)idx[i] >= (ulong)NumEmbeddings)
                 throw new IndexOutOfRangeException($"{Describe()}: index {idx[i]} (element {i} of the input) is out of range for a table of {NumEmbeddings} rows");
-        var rows = Ops.IndexSelect(Weight, 0, flat);
+        var rows = Ops.IndexSelect(Weight, 0, flat, rowSparseGrad: Sparse);
         Span<int> shape = stackalloc int[input.Rank + 1];
         input.Shape.CopyTo(shape);
         shape[^1] = EmbeddingDim;

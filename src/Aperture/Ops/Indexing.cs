@@ -136,7 +136,13 @@ public static partial class Ops
     // ---- index_select / index_add -----------------------------------------------------------------------
 
     /// <summary>The slices of <paramref name="x"/> along <paramref name="axis"/> at the positions in the 1-d int64 <paramref name="index"/> (embedding lookup).</summary>
-    public static Tensor IndexSelect(Tensor x, int axis, Tensor index)
+    public static Tensor IndexSelect(Tensor x, int axis, Tensor index) => IndexSelect(x, axis, index, rowSparseGrad: false);
+
+    /// <summary>
+    /// index_select whose reverse-mode gradient into a leaf <paramref name="x"/> is row-sparse
+    /// (<see cref="Tensor.RowSparseGrad"/>) when <paramref name="rowSparseGrad"/> and the selection is along axis 0.
+    /// </summary>
+    internal static Tensor IndexSelect(Tensor x, int axis, Tensor index, bool rowSparseGrad)
     {
         int a = Shapes.NormalizeAxis("index_select", axis, x.Rank);
         var idx = CheckIndex("index_select", index, x.Shape[a], a);
@@ -145,7 +151,7 @@ public static partial class Ops
         shapeSpan[a] = idx.Length;
         var y = Tensor.Empty(shapeSpan, x.DType);
         if (a == 0 && x.IsContiguous && CopyRows(x, idx, y))
-            return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? IndexSelectNode.Create(x, a, index) : null, y);
+            return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? IndexSelectNode.Create(x, a, index, rowSparseGrad && a == 0) : null, y);
         var shape = y.ShapeArray();
         var yStrides = y._strides;
         for (int i = 0; i < idx.Length; i++)
@@ -154,7 +160,7 @@ public static partial class Ops
             var to = y.Alias(SliceShape(shape, a), SliceStrides(yStrides, a), i * yStrides[a]);
             StridedCopy.CopyInto(from, to);
         }
-        return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? IndexSelectNode.Create(x, a, index) : null, y);
+        return Graph.Record(x.DType.IsFloatingPoint() && Graph.NeedsNode(x) ? IndexSelectNode.Create(x, a, index, rowSparseGrad && a == 0) : null, y);
     }
 
     private sealed class IndexSelectNode : PooledNode<IndexSelectNode>
@@ -162,12 +168,15 @@ public static partial class Ops
         private int _axis;
         private Tensor? _index;
 
-        public static IndexSelectNode Create(Tensor x, int axis, Tensor index)
+        private bool _rowSparse;
+
+        public static IndexSelectNode Create(Tensor x, int axis, Tensor index, bool rowSparse)
         {
             var node = Rent<IndexSelectNode>();
             node.SetInputs(x);
             node._axis = axis;
             node._index = index;
+            node._rowSparse = rowSparse;
             return node;
         }
 
@@ -197,6 +206,15 @@ public static partial class Ops
         protected internal override bool AccumulatesIntoSum => true;
 
         protected internal override void AccumulateInto(Tensor grad, Tensor sum) => AddSlices(sum, _axis, IndexSpan(_index!), grad);
+
+        protected internal override bool RowSparse => _rowSparse;
+
+        protected internal override void AccumulateIntoRows(Tensor grad, RowSparseGradient sum)
+        {
+            var g = grad.IsContiguous ? grad : grad.Contiguous();
+            if (g.DType == DType.Float32) sum.Accumulate(IndexSpan(_index!), g.ContiguousSpan<float>());
+            else sum.Accumulate(IndexSpan(_index!), g.ContiguousSpan<double>());
+        }
 
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? IndexSelect(tx, _axis, _index!) : null;
     }

@@ -105,6 +105,18 @@ public class Adam : GradientOptimizer
     {
         var m = BufferOf(state, "exp_avg", parameter);
         var v = BufferOf(state, "exp_avg_sq", parameter);
+        var h = HyperOf(group, state);
+        if (h.StateFormat != StorageFormat.Native)
+        {
+            if (parameter.DType == DType.Float32) Kernel(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
+            else Kernel(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
+        }
+        else if (parameter.DType == DType.Float32) Vectorized(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
+        else Vectorized(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
+    }
+
+    private Hyper HyperOf(ParamGroup group, ParameterState state)
+    {
         double lr = group["lr"], b1 = Effective(group["beta1"]), b2 = Effective(group["beta2"]), eps = Effective(group["eps"]);
         double bc1 = 1 - Math.Pow(b1, state.Step), bc2 = 1 - Math.Pow(b2, state.Step);
         var h = new Hyper
@@ -121,13 +133,43 @@ public class Adam : GradientOptimizer
             StateFormat = StateFormat,
             Rounding = Rounding,
         };
-        if (h.StateFormat != StorageFormat.Native)
+        return h;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Lazy Adam, as PyTorch's <c>SparseAdam</c> and TensorFlow's <c>LazyAdam</c>: only the touched rows' moments and
+    /// values change, each by this optimizer's own per-element update (weight decay included) with the bias
+    /// corrections of the parameter's step count. When every row is touched at every step the result is the dense
+    /// update's, bit for bit; otherwise an untouched row keeps its moments instead of decaying them.
+    /// </remarks>
+    protected override void UpdateRowSparse(ParamGroup group, Tensor parameter, RowSparseGradient grad, ParameterState state)
+    {
+        var m = BufferOf(state, "exp_avg", parameter);
+        var v = BufferOf(state, "exp_avg_sq", parameter);
+        var h = HyperOf(group, state);
+        int d = grad.RowLength;
+        var rows = grad.Indices;
+        if (parameter.DType == DType.Float32)
         {
-            if (parameter.DType == DType.Float32) Kernel(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
-            else Kernel(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
+            Span<float> p = Data<float>(parameter), g = grad.Values<float>(), ms = Data<float>(m), vs = Data<float>(v);
+            for (int k = 0; k < rows.Length; k++)
+            {
+                int o = (int)rows[k] * d;
+                if (h.StateFormat != StorageFormat.Native) Kernel(p.Slice(o, d), g.Slice(k * d, d), ms.Slice(o, d), vs.Slice(o, d), h);
+                else Vectorized(p.Slice(o, d), g.Slice(k * d, d), ms.Slice(o, d), vs.Slice(o, d), h);
+            }
         }
-        else if (parameter.DType == DType.Float32) Vectorized(Data<float>(parameter), Data<float>(grad), Data<float>(m), Data<float>(v), h);
-        else Vectorized(Data<double>(parameter), Data<double>(grad), Data<double>(m), Data<double>(v), h);
+        else
+        {
+            Span<double> p = Data<double>(parameter), g = grad.Values<double>(), ms = Data<double>(m), vs = Data<double>(v);
+            for (int k = 0; k < rows.Length; k++)
+            {
+                int o = (int)rows[k] * d;
+                if (h.StateFormat != StorageFormat.Native) Kernel(p.Slice(o, d), g.Slice(k * d, d), ms.Slice(o, d), vs.Slice(o, d), h);
+                else Vectorized(p.Slice(o, d), g.Slice(k * d, d), ms.Slice(o, d), vs.Slice(o, d), h);
+            }
+        }
     }
 
     private readonly struct Hyper

@@ -17,23 +17,43 @@ public static class GradClip
         ArgumentNullException.ThrowIfNull(parameters);
         if (!(maxNorm >= 0)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "ClipGradNorm: maxNorm must be ≥ 0");
         if (!(normType > 0)) throw new ArgumentOutOfRangeException(nameof(normType), normType, "ClipGradNorm: normType must be positive (or infinity)");
-        var grads = parameters.Select(p => p.Grad).Where(g => g is not null).Select(g => g!).ToList();
+        var list = parameters.ToList();
+        var grads = list.Select(p => p.Grad).Where(g => g is not null).Select(g => g!).ToList();
+        // Row-sparse gradients (Embedding with sparse: true) count their stored rows; the others are zero.
+        var sparse = list.Select(p => p.RowSparseGrad).Where(g => g is not null).Select(g => g!).ToList();
         double total = 0;
         bool inf = double.IsPositiveInfinity(normType);
+        void Add(double x)
+        {
+            double a = Math.Abs(x);
+            if (inf) total = double.IsNaN(a) || a > total ? a : total;
+            else total += normType == 2 ? a * a : normType == 1 ? a : Math.Pow(a, normType);
+        }
         foreach (var g in grads)
-            foreach (double x in g.ToDoubleArray())
-            {
-                double a = Math.Abs(x);
-                if (inf) total = double.IsNaN(a) || a > total ? a : total;
-                else total += normType == 2 ? a * a : normType == 1 ? a : Math.Pow(a, normType);
-            }
+            foreach (double x in g.ToDoubleArray()) Add(x);
+        foreach (var g in sparse)
+        {
+            if (g.DType == DType.Float32) foreach (float x in g.Values<float>()) Add(x);
+            else foreach (double x in g.Values<double>()) Add(x);
+        }
         if (!inf) total = normType == 2 ? Math.Sqrt(total) : normType == 1 ? total : Math.Pow(total, 1 / normType);
         if (errorIfNonfinite && !double.IsFinite(total))
             throw new ArithmeticException($"ClipGradNorm: the total {normType}-norm of the gradients is {total}; the gradients hold NaN or infinity");
         double coef = Math.Min(maxNorm / (total + 1e-6), 1.0);
         if (coef < 1)
             using (Autodiff.NoGrad())
+            {
                 foreach (var g in grads) Scale(g, coef);
+                foreach (var g in sparse)
+                {
+                    if (g.DType == DType.Float32)
+                    {
+                        float c = (float)coef;
+                        foreach (ref float x in g.Values<float>()) x *= c;
+                    }
+                    else foreach (ref double x in g.Values<double>()) x *= coef;
+                }
+            }
         return total;
     }
 
@@ -44,7 +64,18 @@ public static class GradClip
         if (!(clipValue >= 0)) throw new ArgumentOutOfRangeException(nameof(clipValue), clipValue, "ClipGradValue: clipValue must be ≥ 0");
         using (Autodiff.NoGrad())
             foreach (var p in parameters)
+            {
                 if (p.Grad is { } g) Ops.CopyInPlace(g, Ops.Clamp(g.Detach(), -clipValue, clipValue));
+                else if (p.RowSparseGrad is { } rows)
+                {
+                    if (rows.DType == DType.Float32)
+                    {
+                        float c = (float)clipValue;
+                        foreach (ref float x in rows.Values<float>()) x = Math.Clamp(x, -c, c);
+                    }
+                    else foreach (ref double x in rows.Values<double>()) x = Math.Clamp(x, -clipValue, clipValue);
+                }
+            }
     }
 
     private static void Scale(Tensor g, double coef)

@@ -33,7 +33,17 @@ public abstract class GradientOptimizer : Optimizer
                 for (int pi = 0; pi < parameters.Count; pi++)
                 {
                     var p = parameters[pi];
-                    if (!p.RequiresGrad || p.Grad is not { } grad) continue;
+                    if (!p.RequiresGrad) continue;
+                    if (p.Grad is not { } grad)
+                    {
+                        if (p.RowSparseGrad is not { } rows) continue;
+                        var sparseState = StateOf(p);
+                        sparseState.Step++;
+                        UpdateRowSparse(group, p, rows, sparseState);
+                        p.BumpVersion(_stepName ??= Name + ".Step");
+                        NumericsPolicy.RoundWeights(p);
+                        continue;
+                    }
                     if (!Shapes.Equal(grad.Shape, p.Shape) || grad.DType != p.DType)
                         throw new ShapeMismatchException(
                             $"{Name}: a parameter of shape {Shapes.Format(p.Shape)} ({p.DType.Name()}) has a gradient of shape {Shapes.Format(grad.Shape)} ({grad.DType.Name()})");
@@ -51,6 +61,16 @@ public abstract class GradientOptimizer : Optimizer
     }
 
     private string? _stepName;
+
+    /// <summary>
+    /// Updates one parameter in place from a row-sparse gradient (an <see cref="NN.Embedding"/> with
+    /// <c>sparse: true</c>); <paramref name="state"/>.Step is already incremented. The default refuses, as PyTorch's
+    /// optimizers without sparse support do.
+    /// </summary>
+    protected virtual void UpdateRowSparse(ParamGroup group, Tensor parameter, RowSparseGradient grad, ParameterState state) =>
+        throw new NotSupportedException(
+            $"{Name} does not support row-sparse gradients (a parameter of shape {Shapes.Format(parameter.Shape)} from an Embedding with sparse: true); " +
+            "use SGD without momentum or weight decay, or Adam, or create the Embedding with sparse: false");
 
     /// <summary>Updates one parameter in place from its (contiguous) gradient; <paramref name="state"/>.Step is already incremented.</summary>
     protected abstract void Update(ParamGroup group, Tensor parameter, Tensor grad, ParameterState state);

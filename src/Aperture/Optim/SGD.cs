@@ -71,6 +71,33 @@ public sealed class SGD : GradientOptimizer
             Kernel(Data<double>(parameter), Data<double>(grad), buffer is null ? default : Data<double>(buffer), h);
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Plain SGD only: θ[r] −= lr·g[r] on the touched rows r, the dense update's arithmetic on those rows, and the dense
+    /// update leaves every other row as it is (θ − lr·0 = θ), so the two paths give the same bits. Momentum and weight
+    /// decay would move untouched rows too, so a lazy version would be a different algorithm; they are refused.
+    /// </remarks>
+    protected override void UpdateRowSparse(ParamGroup group, Tensor parameter, RowSparseGradient grad, ParameterState state)
+    {
+        if (group["momentum"] != 0 || group["weight_decay"] != 0)
+            throw new NotSupportedException(
+                $"{Name}: a row-sparse gradient (a parameter of shape {Shapes.Format(parameter.Shape)} from an Embedding with sparse: true) needs momentum = 0 and weight_decay = 0, " +
+                $"found momentum {group["momentum"]}, weight_decay {group["weight_decay"]}: use Adam for lazy row updates, or a dense Embedding");
+        var h = (Lr: group["lr"], Mu: 0.0, Damp: 0.0, Wd: 0.0, Nesterov: false, First: false);
+        int d = grad.RowLength;
+        var rows = grad.Indices;
+        if (parameter.DType == DType.Float32)
+        {
+            Span<float> p = Data<float>(parameter), g = grad.Values<float>();
+            for (int k = 0; k < rows.Length; k++) Kernel(p.Slice((int)rows[k] * d, d), g.Slice(k * d, d), default, h);
+        }
+        else
+        {
+            Span<double> p = Data<double>(parameter), g = grad.Values<double>();
+            for (int k = 0; k < rows.Length; k++) Kernel(p.Slice((int)rows[k] * d, d), g.Slice(k * d, d), default, h);
+        }
+    }
+
     /// <summary>
     /// The update, vectorized: each element's arithmetic is the scalar loop's, operation for operation (IEEE multiply
     /// and add, no fused multiply-add), so the bits do not depend on the vector width.

@@ -195,7 +195,49 @@ public sealed partial class Tensor
             // Inside a recycling scope a cleared gradient's buffer is kept for the next backward pass.
             if (value is null && _grad is { RequiresGrad: false } old && TensorArena.Current is not null) _spareGrad = old;
             _grad = value;
+            // Clearing or replacing the gradient replaces a row-sparse one too (its buffers are kept for reuse).
+            if (_hasRowSparseGrad)
+            {
+                _hasRowSparseGrad = false;
+                _rowSparseGrad!.Clear();
+            }
         }
+    }
+
+    /// <summary>The buffers of the row-sparse gradient, kept across steps once created.</summary>
+    private RowSparseGradient? _rowSparseGrad;
+    private bool _hasRowSparseGrad;
+
+    /// <summary>
+    /// The accumulated row-sparse gradient of a leaf (a table read by an <see cref="NN.Embedding"/> created with
+    /// <c>sparse: true</c>) after <see cref="Backward"/>, or null. A leaf has at most one of <see cref="Grad"/> and
+    /// this; clearing <see cref="Grad"/> clears both.
+    /// </summary>
+    public RowSparseGradient? RowSparseGrad => _hasRowSparseGrad ? _rowSparseGrad : null;
+
+    /// <summary>The row-sparse gradient to add into, made present (empty) when it was not.</summary>
+    internal RowSparseGradient RowSparseGradForAccumulation()
+    {
+        if (!_hasRowSparseGrad)
+        {
+            if (_rowSparseGrad is null)
+            {
+                int rowLength = _shape[0] == 0 ? 0 : Numel / _shape[0];
+                _rowSparseGrad = new RowSparseGradient(_shape[0], rowLength, _dtype);
+            }
+            _hasRowSparseGrad = true;
+        }
+        return _rowSparseGrad!;
+    }
+
+    /// <summary>Turns a row-sparse gradient into a dense <see cref="Grad"/> (when a dense contribution arrives).</summary>
+    internal void DensifyRowSparseGrad()
+    {
+        if (!_hasRowSparseGrad) return;
+        Tensor dense;
+        using (TensorScope.Suspend()) dense = Tensor.Zeros(_shape, _dtype);
+        _rowSparseGrad!.AddInto(dense);
+        Grad = dense;
     }
 
     /// <summary>The node that produced this tensor in the autodiff graph, or null for a leaf.</summary>
@@ -258,6 +300,8 @@ public sealed partial class Tensor
         _tangents = null;
         _grad = null;
         _spareGrad = null;
+        _rowSparseGrad = null;
+        _hasRowSparseGrad = false;
         Name = null;
         RetainsGrad = false;
     }
