@@ -209,6 +209,19 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
         CancellationToken cancellation = default)
     {
         var plan = Plan(phenomenon, tier, protocol);
+        var (executed, reused) = ExecuteAll(phenomenon, plan, progress, cancellation);
+        return Judge(phenomenon, tier, protocol, plan, executed, reused);
+    }
+
+    /// <summary>
+    /// Executes every run of <paramref name="plan"/> not already finished in the store, in this process, and returns
+    /// how many it computed and how many it found finished. Runs another live process is computing are left to it and
+    /// waited for (polling every <see cref="PollInterval"/>): reused when it finishes them, taken over if its lease
+    /// lapses, a <see cref="LabRunException"/> if it fails one.
+    /// </summary>
+    public (int Executed, int Reused) ExecuteAll(Phenomenon phenomenon, IReadOnlyList<RunSpec> plan, IProgress<LabProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
         int executed = 0, reused = 0;
         // Runs another live process is computing are left to it and looked at again after the rest: each is then
         // finished (reused), or its lease expired (its process died: taken over), or it failed there (reported).
@@ -241,7 +254,25 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
                 progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Finished, 1));
             }
         }
-        return Judge(phenomenon, tier, protocol, plan, executed, reused);
+        return (executed, reused);
+    }
+
+    /// <summary>
+    /// Executes each run of <paramref name="plan"/> this process can claim now, skipping those finished or held by
+    /// another live process (a worker pulling from a shared queue: the other holder finishes its own). Returns how
+    /// many it computed.
+    /// </summary>
+    public int ExecuteClaimable(IReadOnlyList<RunSpec> plan, Action<RunSpec>? started = null, CancellationToken cancellation = default)
+    {
+        int executed = 0;
+        foreach (var spec in plan)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (store.StatusOf(spec.RunId) == RunStatus.Finished) continue;
+            started?.Invoke(spec);
+            if (TryExecute(spec, null, null, cancellation) == RunClaim.Claimed) executed++;
+        }
+        return executed;
     }
 
     private static string FirstLine(string? text) =>
