@@ -64,15 +64,16 @@ public sealed partial class RunStore : IDisposable
     /// <summary>The environment variable that overrides the default store path.</summary>
     public const string PathVariable = "APERTURE_STORE";
 
-    // Version 3 added the lease columns (lease_owner, lease_expires); a version 2 store is upgraded in place when opened
-    // for writing. Version 1 stores lack the data and code provenance of every run and are refused.
-    private const int SchemaVersion = 3;
+    // Version 3 added the lease columns (lease_owner, lease_expires), version 4 the sweep tables; an older store (from
+    // version 2) is upgraded in place when opened for writing. Version 1 stores lack the data and code provenance of
+    // every run and are refused.
+    private const int SchemaVersion = 4;
     private const int OldestUpgradable = 2;
     private readonly SqliteConnection _db;
     private readonly Lock _lock = new();
     private readonly bool _readOnly;
 
-    private static readonly IReadOnlyList<string> Tables = ["schema_info", "experiments", "runs", "params", "metrics", "results", "artifacts", "verdicts", "stages"];
+    private static readonly IReadOnlyList<string> Tables = ["schema_info", "experiments", "runs", "params", "metrics", "results", "artifacts", "verdicts", "stages", "sweeps", "sweep_points", "sweep_tasks", "sweep_jobs"];
 
     /// <summary>
     /// Opens the store at <paramref name="path"/>, creating it if the file does not exist (a version 2 store is
@@ -243,7 +244,9 @@ public sealed partial class RunStore : IDisposable
             throw new InvalidDataException(
                 $"run store '{Path}' has schema version {version}; this build reads version {SchemaVersion}, whose runs carry the " +
                 "hash of the data they read and the code that made them. Its runs cannot be reused: move the file aside or pass --store NEW.db");
-        var missing = Tables.Where(t => !present.Contains(t)).ToList();
+        // The sweep tables came with version 4: an older store opened for reading has none (and no sweeps).
+        HasSweeps = version >= 4;
+        var missing = Tables.Where(t => !present.Contains(t) && (HasSweeps || !t.StartsWith("sweep", StringComparison.Ordinal))).ToList();
         if (missing.Count > 0)
             throw new InvalidDataException($"run store '{Path}' lacks its {string.Join(", ", missing.Select(t => $"'{t}'"))} table{(missing.Count > 1 ? "s" : "")}: " +
                                            "it is damaged; restore it from a backup, or move it aside and pass --store NEW.db");
@@ -275,8 +278,19 @@ public sealed partial class RunStore : IDisposable
             Exec("ALTER TABLE runs ADD COLUMN lease_owner TEXT; ALTER TABLE runs ADD COLUMN lease_expires INTEGER;", tx);
             Exec("UPDATE schema_info SET version = 3", tx);
             UpgradedFrom = 2;
+            from = 3;
+        }
+        if (from == 3)
+        {
+            Exec(SweepTables, tx);
+            Exec("UPDATE schema_info SET version = 4", tx);
+            HasSweeps = true;
+            UpgradedFrom ??= 3;
         }
     }
+
+    /// <summary>Whether the store holds the sweep tables (a version 3 store opened for reading does not).</summary>
+    public bool HasSweeps { get; private set; }
 
     /// <summary>The schema version this store was upgraded from when it was opened, or null if it was not.</summary>
     public int? UpgradedFrom { get; private set; }
@@ -359,7 +373,7 @@ public sealed partial class RunStore : IDisposable
                 size_bytes   INTEGER NOT NULL,
                 sha256       TEXT NOT NULL,
                 created_time TEXT NOT NULL);
-            """, tx);
+            """ + SweepTables, tx);
 
     /// <summary>The experiment (one per phenomenon) named <paramref name="name"/>, created if absent.</summary>
     public long EnsureExperiment(string name, string description) => InTransaction(tx =>
