@@ -259,20 +259,29 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
 
     /// <summary>
     /// Executes each run of <paramref name="plan"/> this process can claim now, skipping those finished or held by
-    /// another live process (a worker pulling from a shared queue: the other holder finishes its own). Returns how
-    /// many it computed.
+    /// another live process (a worker pulling from a shared queue: the other holder finishes its own). A run that
+    /// fails is recorded failed and the rest still run; returns how many it computed and the failures' messages.
     /// </summary>
-    public int ExecuteClaimable(IReadOnlyList<RunSpec> plan, Action<RunSpec>? started = null, CancellationToken cancellation = default)
+    public (int Executed, IReadOnlyList<string> Failures) ExecuteClaimable(IReadOnlyList<RunSpec> plan, Action<RunSpec>? started = null,
+        CancellationToken cancellation = default)
     {
         int executed = 0;
+        var failures = new List<string>();
         foreach (var spec in plan)
         {
             cancellation.ThrowIfCancellationRequested();
             if (store.StatusOf(spec.RunId) == RunStatus.Finished) continue;
             started?.Invoke(spec);
-            if (TryExecute(spec, null, null, cancellation) == RunClaim.Claimed) executed++;
+            try
+            {
+                if (TryExecute(spec, null, null, cancellation) == RunClaim.Claimed) executed++;
+            }
+            catch (LabRunException e)
+            {
+                failures.Add(e.Message);
+            }
         }
-        return executed;
+        return (executed, failures);
     }
 
     private static string FirstLine(string? text) =>
