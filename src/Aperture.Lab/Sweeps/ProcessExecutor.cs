@@ -50,6 +50,12 @@ public sealed partial class ProcessExecutor(WorkerCommand worker, int jobs) : IS
                 while (workers.Any(w => !w.P.HasExited))
                 {
                     if (cancellation.WaitHandle.WaitOne(PollInterval)) break;
+                    if (store.IsSweepCancelled(plan.Id))
+                    {
+                        foreach (var w in workers.Where(w => !w.P.HasExited)) Terminate(w.P);
+                        foreach (var w in workers) w.P.WaitForExit(30_000);
+                        throw new LabRunException($"sweep {plan.Id} was cancelled (`aperture lab cancel`); run the same command again to resume it");
+                    }
                     int done = SweepRunner.FinishedCount(store, plan);
                     if (done != last) progress?.Report(new SweepProgress(last = done, plan.Runs.Count));
                 }

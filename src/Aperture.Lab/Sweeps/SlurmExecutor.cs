@@ -125,6 +125,7 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
         int retries = 0;
         var lastState = new Dictionary<int, string>();
         int lastFinished = -1;
+        Stopwatch? silentSince = null;
         if (jobs.Count > 0)
             progress?.Report(new SweepProgress(SweepRunner.FinishedCount(store, plan), plan.Runs.Count, $"following job(s) {string.Join(", ", jobs)} already submitted"));
         while (true)
@@ -132,11 +133,24 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
             cancellation.ThrowIfCancellationRequested();
             if (store.IsSweepCancelled(plan.Id))
                 throw new LabRunException($"sweep {plan.Id} was cancelled (`aperture lab cancel`); run the same command again to resume it");
-            // Each task's state in its latest job.
+            // Each task's state in its latest job. A controller that does not answer (restarting, overloaded) is
+            // asked again at the next poll; only after five minutes of silence does the sweep stop.
             var states = new Dictionary<int, (string Job, string State)>();
-            foreach (var job in jobs)
-                foreach (var (task, state) in TaskStates(job))
-                    states[task] = (job, state);
+            try
+            {
+                foreach (var job in jobs)
+                    foreach (var (task, state) in TaskStates(job))
+                        states[task] = (job, state);
+                silentSince = null;
+            }
+            catch (LabRunException e)
+            {
+                silentSince ??= Stopwatch.StartNew();
+                if (silentSince.Elapsed > TimeSpan.FromMinutes(5)) throw;
+                progress?.Report(new SweepProgress(SweepRunner.FinishedCount(store, plan), plan.Runs.Count, e.Message + "; asking again"));
+                cancellation.WaitHandle.WaitOne(options.PollInterval);
+                continue;
+            }
             foreach (var (task, (job, state)) in states)
                 if (!lastState.TryGetValue(task, out var before) || before != state)
                 {
@@ -191,7 +205,11 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
     public static IReadOnlyDictionary<int, string> TaskStates(string jobId)
     {
         var states = new Dictionary<int, string>();
-        var (code, output, _) = Slurm.Run("squeue", ["-h", "-r", "-t", "all", "-j", jobId, "-o", "%i|%T"]);
+        var (code, output, error) = Slurm.Run("squeue", ["-h", "-r", "-t", "all", "-j", jobId, "-o", "%i|%T"]);
+        // An unknown job id (purged after MinJobAge) is asked of scontrol next; any other failure (no controller, no
+        // configuration) is not an answer about the job.
+        if (code != 0 && !error.Contains("Invalid job id", StringComparison.OrdinalIgnoreCase))
+            throw new LabRunException($"squeue cannot tell the state of job {jobId}: {FirstLine(error, output)}");
         if (code == 0)
         {
             foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
