@@ -95,7 +95,11 @@ internal static partial class LabCommands
         int points = plan.Points.Select(x => x.Point).Distinct().Count();
         Terminal.Console.MarkupLineInterpolated(
             $"sweep [bold]{plan.Id}[/]: {plan.Phenomenon.Id}, {points} grid point{(points == 1 ? "" : "s")}{(spec.Replicate ? " × 2 seed blocks" : "")}, {plan.Runs.Count} runs in {plan.Tasks.Count} task{(plan.Tasks.Count == 1 ? "" : "s")} ({executorName})");
-        var executor = CreateExecutor(r, o, executorName, runner, runStore, dataDir);
+        // Workers open the store the way this command did: a PostgreSQL address as given (the displayed one hides
+        // the password), an SQLite file by its absolute path.
+        string given = r.GetValue(storeOption) ?? Environment.GetEnvironmentVariable(RunStore.PathVariable) ?? "";
+        string location = StoreAddress.IsPostgreSql(given) ? given : runStore.Path;
+        var executor = CreateExecutor(r, o, executorName, runner, runStore, location, dataDir);
         int finishedBefore = SweepRunner.FinishedCount(runStore, plan);
         if (finishedBefore > 0) Terminal.Console.MarkupLineInterpolated($"{finishedBefore} of {plan.Runs.Count} runs are already finished in the store and are reused");
 
@@ -148,9 +152,9 @@ internal static partial class LabCommands
             throw new CommandLineException($"--partition expects a partition name, found '{p}'");
     }
 
-    private static ISweepExecutor CreateExecutor(ParseResult r, SweepOptions o, string name, LabRunner runner, RunStore store, string? dataDir)
+    private static ISweepExecutor CreateExecutor(ParseResult r, SweepOptions o, string name, LabRunner runner, RunStore store, string location, string? dataDir)
     {
-        var worker = WorkerCommandFor(store, dataDir);
+        var worker = WorkerCommandFor(location, dataDir);
         return name switch
         {
             "processes" => new ProcessExecutor(worker, r.GetValue(o.Jobs) ?? Environment.ProcessorCount) { MaxRetries = r.GetValue(o.MaxRetries) ?? 2 },
@@ -171,13 +175,13 @@ internal static partial class LabCommands
     /// This program's own command line for a worker: the .NET host and this assembly by absolute path (a Slurm task runs
     /// it on a node, from the job script), the store, the sweep, and the task (or none: any unclaimed run).
     /// </summary>
-    private static WorkerCommand WorkerCommandFor(RunStore store, string? dataDir)
+    private static WorkerCommand WorkerCommandFor(string storeLocation, string? dataDir)
     {
         string host = DotnetHost(), dll = typeof(Cli).Assembly.Location;
         string? data = dataDir is null ? null : Path.GetFullPath(dataDir);
         return new WorkerCommand((id, task) =>
         [
-            host, dll, "lab", "worker", "--store", store.Path, "--sweep", id,
+            host, dll, "lab", "worker", "--store", storeLocation, "--sweep", id,
             .. task is null ? Array.Empty<string>() : ["--task", task],
             .. data is null ? Array.Empty<string>() : ["--data-dir", data],
         ]);

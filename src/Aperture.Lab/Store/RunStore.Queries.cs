@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Aperture.Lab.Store;
 
@@ -58,10 +58,10 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command($"SELECT {RunColumns} FROM runs WHERE ($p IS NULL OR phenomenon = $p) AND ($s IS NULL OR status = $s) " +
-                                    "ORDER BY start_time DESC, run_id");
-            cmd.Parameters.AddWithValue("$p", (object?)phenomenon ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("$s", status is { } s ? s.ToString().ToLowerInvariant() : DBNull.Value);
+            using var cmd = Command($"SELECT {RunColumns} FROM runs WHERE (@p IS NULL OR phenomenon = @p) AND (@s IS NULL OR status = @s) " +
+                                    $"ORDER BY start_time{_dialect.ByteOrder} DESC, run_id{_dialect.ByteOrder}");
+            cmd.Set("p", phenomenon);
+            cmd.Set("s", status?.ToString().ToLowerInvariant());
             using var r = cmd.ExecuteReader();
             var rows = new List<RunRow>();
             while (r.Read()) rows.Add(Row("runs", () => ReadRun(r)));
@@ -76,8 +76,8 @@ public sealed partial class RunStore
             throw new LabConfigException($"a run id is hexadecimal, at least 4 digits; found '{prefix}'");
         lock (_lock)
         {
-            using var cmd = Command($"SELECT {RunColumns} FROM runs WHERE run_id LIKE $p || '%' ORDER BY run_id LIMIT 2");
-            cmd.Parameters.AddWithValue("$p", prefix.ToLowerInvariant());
+            using var cmd = Command($"SELECT {RunColumns} FROM runs WHERE run_id LIKE @p || '%' ORDER BY run_id{_dialect.ByteOrder} LIMIT 2");
+            cmd.Set("p", prefix.ToLowerInvariant());
             using var r = cmd.ExecuteReader();
             var rows = new List<RunRow>();
             while (r.Read()) rows.Add(Row("runs", () => ReadRun(r)));
@@ -107,9 +107,9 @@ public sealed partial class RunStore
         lock (_lock)
         {
             string arm; int seed; double seconds;
-            using (var cmd = Command("SELECT arm, seed, status, duration_s FROM runs WHERE run_id = $id"))
+            using (var cmd = Command("SELECT arm, seed, status, duration_s FROM runs WHERE run_id = @id"))
             {
-                cmd.Parameters.AddWithValue("$id", runId);
+                cmd.Set("id", runId);
                 using var r = cmd.ExecuteReader();
                 if (!r.Read()) throw new InvalidOperationException($"run {runId} is not in the store '{Path}'");
                 if (r.GetString(2) != "finished") throw new InvalidOperationException($"run {runId} is {r.GetString(2)}, not finished");
@@ -118,16 +118,16 @@ public sealed partial class RunStore
                 seconds = r.IsDBNull(3) ? 0 : r.GetDouble(3);
             }
             var results = new Dictionary<string, double>();
-            using (var cmd = Command("SELECT key, value FROM results WHERE run_id = $id ORDER BY key"))
+            using (var cmd = Command($"SELECT key, value FROM results WHERE run_id = @id ORDER BY key{_dialect.ByteOrder}"))
             {
-                cmd.Parameters.AddWithValue("$id", runId);
+                cmd.Set("id", runId);
                 using var r = cmd.ExecuteReader();
                 while (r.Read()) results[r.GetString(0)] = r.IsDBNull(1) ? double.NaN : r.GetDouble(1);
             }
             var metrics = new Dictionary<string, List<(long, double)>>();
-            using (var cmd = Command("SELECT key, step, value FROM metrics WHERE run_id = $id ORDER BY key, step"))
+            using (var cmd = Command($"SELECT key, step, value FROM metrics WHERE run_id = @id ORDER BY key{_dialect.ByteOrder}, step"))
             {
-                cmd.Parameters.AddWithValue("$id", runId);
+                cmd.Set("id", runId);
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
@@ -137,9 +137,9 @@ public sealed partial class RunStore
                 }
             }
             var artifacts = new Dictionary<string, string>();
-            using (var cmd = Command("SELECT path FROM artifacts WHERE run_id = $id ORDER BY path"))
+            using (var cmd = Command($"SELECT path FROM artifacts WHERE run_id = @id ORDER BY path{_dialect.ByteOrder}"))
             {
-                cmd.Parameters.AddWithValue("$id", runId);
+                cmd.Set("id", runId);
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
@@ -162,31 +162,31 @@ public sealed partial class RunStore
                 INSERT INTO verdicts (experiment_id, phenomenon, tier, config_hash, protocol_json, overrides_json, seeds, seed_base, run_ids_json,
                                       outcome, effect_name, effect, ci_low, ci_high, verdict_json, seconds, protocol_version, code_version,
                                       data_fingerprint, data_source, host, created_time)
-                VALUES ($e, $p, $t, $ch, $pj, $oj, $n, $sb, $ids, $o, $en, $ef, $lo, $hi, $vj, $sec, $cv, $sv, $df, $ds, $host, $ct)
+                VALUES (@e, @p, @t, @ch, @pj, @oj, @n, @sb, @ids, @o, @en, @ef, @lo, @hi, @vj, @sec, @cv, @sv, @df, @ds, @host, @ct)
                 RETURNING verdict_id
                 """, tx);
-            cmd.Parameters.AddWithValue("$sb", protocol.SeedBase);
-            cmd.Parameters.AddWithValue("$df", dataFingerprint);
-            cmd.Parameters.AddWithValue("$ds", dataSource);
-            cmd.Parameters.AddWithValue("$host", Environment.MachineName);
-            cmd.Parameters.AddWithValue("$e", experimentId);
-            cmd.Parameters.AddWithValue("$p", phenomenon);
-            cmd.Parameters.AddWithValue("$t", TierName(tier));
-            cmd.Parameters.AddWithValue("$ch", ConfigHash(ProtocolBinding.RunConfigJson(protocol)));
-            cmd.Parameters.AddWithValue("$pj", ProtocolBinding.ToJson(protocol));
-            cmd.Parameters.AddWithValue("$oj", JsonSerializer.Serialize(overrides.Select(kv => new[] { kv.Key, kv.Value })));
-            cmd.Parameters.AddWithValue("$n", protocol.Seeds);
-            cmd.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(runIds));
-            cmd.Parameters.AddWithValue("$o", verdict.Outcome.Text());
-            cmd.Parameters.AddWithValue("$en", verdict.Effect.Name);
-            cmd.Parameters.AddWithValue("$ef", DbValue(verdict.Effect.Value));
-            cmd.Parameters.AddWithValue("$lo", DbValue(verdict.Effect.Low));
-            cmd.Parameters.AddWithValue("$hi", DbValue(verdict.Effect.High));
-            cmd.Parameters.AddWithValue("$vj", JsonSerializer.Serialize(verdict, VerdictJson));
-            cmd.Parameters.AddWithValue("$sec", seconds);
-            cmd.Parameters.AddWithValue("$cv", protocolVersion);
-            cmd.Parameters.AddWithValue("$sv", CodeVersion);
-            cmd.Parameters.AddWithValue("$ct", Now());
+            cmd.Set("sb", protocol.SeedBase);
+            cmd.Set("df", dataFingerprint);
+            cmd.Set("ds", dataSource);
+            cmd.Set("host", Environment.MachineName);
+            cmd.Set("e", experimentId);
+            cmd.Set("p", phenomenon);
+            cmd.Set("t", TierName(tier));
+            cmd.Set("ch", ConfigHash(ProtocolBinding.RunConfigJson(protocol)));
+            cmd.Set("pj", ProtocolBinding.ToJson(protocol));
+            cmd.Set("oj", JsonSerializer.Serialize(overrides.Select(kv => new[] { kv.Key, kv.Value })));
+            cmd.Set("n", protocol.Seeds);
+            cmd.Set("ids", JsonSerializer.Serialize(runIds));
+            cmd.Set("o", verdict.Outcome.Text());
+            cmd.Set("en", verdict.Effect.Name);
+            cmd.Set("ef", verdict.Effect.Value);
+            cmd.Set("lo", verdict.Effect.Low);
+            cmd.Set("hi", verdict.Effect.High);
+            cmd.Set("vj", JsonSerializer.Serialize(verdict, VerdictJson));
+            cmd.Set("sec", seconds);
+            cmd.Set("cv", protocolVersion);
+            cmd.Set("sv", CodeVersion);
+            cmd.Set("ct", Now());
             return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
         });
 
@@ -212,8 +212,8 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command($"SELECT {VerdictColumns} FROM verdicts WHERE phenomenon = $p ORDER BY verdict_id DESC");
-            cmd.Parameters.AddWithValue("$p", phenomenon);
+            using var cmd = Command($"SELECT {VerdictColumns} FROM verdicts WHERE phenomenon = @p ORDER BY verdict_id DESC");
+            cmd.Set("p", phenomenon);
             using var r = cmd.ExecuteReader();
             var result = new List<VerdictRecord>();
             while (r.Read()) result.Add(Row("verdicts", () => ReadVerdict(r)));
@@ -224,7 +224,7 @@ public sealed partial class RunStore
     private const string VerdictColumns = "verdict_id, phenomenon, tier, protocol_json, overrides_json, seeds, run_ids_json, verdict_json, seconds, " +
                                           "protocol_version, created_time, seed_base, code_version, data_fingerprint, data_source, host";
 
-    private static VerdictRecord ReadVerdict(SqliteDataReader r)
+    private static VerdictRecord ReadVerdict(DbDataReader r)
     {
         var overrides = JsonSerializer.Deserialize<string[][]>(r.GetString(4)) ?? [];
         return new VerdictRecord(r.GetInt64(0), r.GetString(1), ParseTier(r.GetString(2)), r.GetString(3),
@@ -256,7 +256,7 @@ public sealed partial class RunStore
         }
     }
 
-    private static RunRow ReadRun(SqliteDataReader r) => new(
+    private static RunRow ReadRun(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), ParseTier(r.GetString(2)), r.GetString(3), r.GetString(4), r.GetInt32(5), ParseStatus(r.GetString(6)),
         r.GetInt32(7), r.GetString(8), r.IsDBNull(9) ? null : r.GetString(9), r.IsDBNull(10) ? null : r.GetDouble(10),
         r.GetString(11), r.GetString(12), r.GetString(13), r.GetString(14), r.GetString(15), r.GetString(16), r.GetString(17), r.GetInt32(18),

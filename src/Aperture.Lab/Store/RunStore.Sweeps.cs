@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Aperture.Lab.Sweeps;
-using Microsoft.Data.Sqlite;
+using System.Data;
 
 namespace Aperture.Lab.Store;
 
@@ -49,8 +49,9 @@ public sealed partial class RunStore
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    private const string SweepTables = """
-        CREATE TABLE IF NOT EXISTS sweeps (
+    // The sweep tables (schema version 4; see RunStore.Schema.cs): portable SQL with the dialect's type tokens.
+    internal const string SweepTables = """
+        CREATE TABLE sweeps (
             sweep_id      TEXT PRIMARY KEY,
             phenomenon    TEXT NOT NULL,
             tier          TEXT NOT NULL,
@@ -61,25 +62,25 @@ public sealed partial class RunStore
             code_version  TEXT NOT NULL,
             created_time  TEXT NOT NULL,
             cancelled_time TEXT);
-        CREATE TABLE IF NOT EXISTS sweep_points (
+        CREATE TABLE sweep_points (
             sweep_id      TEXT NOT NULL REFERENCES sweeps(sweep_id),
             point_index   INTEGER NOT NULL,
             block         INTEGER NOT NULL,
             settings_json TEXT NOT NULL,
             protocol_json TEXT NOT NULL,
             run_ids_json  TEXT NOT NULL,
-            verdict_id    INTEGER REFERENCES verdicts(verdict_id),
+            verdict_id    {bigint} REFERENCES verdicts(verdict_id),
             outcome       TEXT,
             effect_json   TEXT,
             PRIMARY KEY (sweep_id, point_index, block));
-        CREATE TABLE IF NOT EXISTS sweep_tasks (
+        CREATE TABLE sweep_tasks (
             sweep_id      TEXT NOT NULL REFERENCES sweeps(sweep_id),
             task_index    INTEGER NOT NULL,
             position      INTEGER NOT NULL,
             run_id        TEXT NOT NULL,
             spec_json     TEXT NOT NULL,
             PRIMARY KEY (sweep_id, task_index, position));
-        CREATE TABLE IF NOT EXISTS sweep_jobs (
+        CREATE TABLE sweep_jobs (
             sweep_id      TEXT NOT NULL REFERENCES sweeps(sweep_id),
             job_id        TEXT NOT NULL,
             executor      TEXT NOT NULL,
@@ -95,38 +96,38 @@ public sealed partial class RunStore
     /// </summary>
     public bool SaveSweep(SweepPlan plan) => InTransaction(tx =>
     {
-        using (var exists = Command("SELECT 1 FROM sweeps WHERE sweep_id = $id", tx))
+        using (var exists = Command("SELECT 1 FROM sweeps WHERE sweep_id = @id", tx))
         {
-            exists.Parameters.AddWithValue("$id", plan.Id);
+            exists.Set("id", plan.Id);
             if (exists.ExecuteScalar() is not null) return false;
         }
         using (var ins = Command("""
             INSERT INTO sweeps (sweep_id, phenomenon, tier, spec_json, runs_per_task, task_count, run_count, code_version, created_time)
-            VALUES ($id, $p, $tier, $spec, $per, $tasks, $runs, $cv, $t)
+            VALUES (@id, @p, @tier, @spec, @per, @tasks, @runs, @cv, @t)
             """, tx))
         {
-            ins.Parameters.AddWithValue("$id", plan.Id);
-            ins.Parameters.AddWithValue("$p", plan.Phenomenon.Id);
-            ins.Parameters.AddWithValue("$tier", TierName(plan.Spec.Tier));
-            ins.Parameters.AddWithValue("$spec", plan.Spec.ToJson());
-            ins.Parameters.AddWithValue("$per", plan.RunsPerTask);
-            ins.Parameters.AddWithValue("$tasks", plan.Tasks.Count);
-            ins.Parameters.AddWithValue("$runs", plan.Runs.Count);
-            ins.Parameters.AddWithValue("$cv", CodeVersion);
-            ins.Parameters.AddWithValue("$t", Now());
+            ins.Set("id", plan.Id);
+            ins.Set("p", plan.Phenomenon.Id);
+            ins.Set("tier", TierName(plan.Spec.Tier));
+            ins.Set("spec", plan.Spec.ToJson());
+            ins.Set("per", plan.RunsPerTask);
+            ins.Set("tasks", plan.Tasks.Count);
+            ins.Set("runs", plan.Runs.Count);
+            ins.Set("cv", CodeVersion);
+            ins.Set("t", Now());
             ins.ExecuteNonQuery();
         }
         using (var pt = Command("""
             INSERT INTO sweep_points (sweep_id, point_index, block, settings_json, protocol_json, run_ids_json)
-            VALUES ($id, $i, $b, $s, $p, $r)
+            VALUES (@id, @i, @b, @s, @p, @r)
             """, tx))
         {
-            pt.Parameters.AddWithValue("$id", plan.Id);
-            var i = pt.Parameters.Add("$i", SqliteType.Integer);
-            var b = pt.Parameters.Add("$b", SqliteType.Integer);
-            var s = pt.Parameters.Add("$s", SqliteType.Text);
-            var p = pt.Parameters.Add("$p", SqliteType.Text);
-            var r = pt.Parameters.Add("$r", SqliteType.Text);
+            pt.Set("id", plan.Id);
+            var i = pt.Param("i", DbType.Int32);
+            var b = pt.Param("b", DbType.Int32);
+            var s = pt.Param("s", DbType.String);
+            var p = pt.Param("p", DbType.String);
+            var r = pt.Param("r", DbType.String);
             foreach (var point in plan.Points)
             {
                 i.Value = point.Point;
@@ -137,13 +138,13 @@ public sealed partial class RunStore
                 pt.ExecuteNonQuery();
             }
         }
-        using (var task = Command("INSERT INTO sweep_tasks (sweep_id, task_index, position, run_id, spec_json) VALUES ($id, $t, $k, $r, $s)", tx))
+        using (var task = Command("INSERT INTO sweep_tasks (sweep_id, task_index, position, run_id, spec_json) VALUES (@id, @t, @k, @r, @s)", tx))
         {
-            task.Parameters.AddWithValue("$id", plan.Id);
-            var t = task.Parameters.Add("$t", SqliteType.Integer);
-            var k = task.Parameters.Add("$k", SqliteType.Integer);
-            var r = task.Parameters.Add("$r", SqliteType.Text);
-            var s = task.Parameters.Add("$s", SqliteType.Text);
+            task.Set("id", plan.Id);
+            var t = task.Param("t", DbType.Int32);
+            var k = task.Param("k", DbType.Int32);
+            var r = task.Param("r", DbType.String);
+            var s = task.Param("s", DbType.String);
             for (int ti = 0; ti < plan.Tasks.Count; ti++)
                 for (int pos = 0; pos < plan.Tasks[ti].Count; pos++)
                 {
@@ -162,7 +163,7 @@ public sealed partial class RunStore
     {
         if (prefix.Length < 4 || !prefix.All(Uri.IsHexDigit))
             throw new LabConfigException($"a sweep id is hexadecimal, at least 4 digits; found '{prefix}'");
-        var ids = SweepIds("sweep_id LIKE $p || '%'", prefix.ToLowerInvariant());
+        var ids = SweepIds("sweep_id LIKE @p || '%'", prefix.ToLowerInvariant());
         return ids.Count switch
         {
             0 => throw new LabConfigException($"no sweep in '{Path}' has an id starting with '{prefix}'"),
@@ -173,14 +174,14 @@ public sealed partial class RunStore
 
     /// <summary>Every stored sweep (of one phenomenon, when given), oldest first.</summary>
     public IReadOnlyList<SweepRecord> Sweeps(string? phenomenon = null) =>
-        !HasSweeps ? [] : [.. SweepIds("($p IS NULL OR phenomenon = $p)", phenomenon).Select(LoadSweep)];
+        Version < 4 ? [] : [.. SweepIds("(@p IS NULL OR phenomenon = @p)", phenomenon).Select(LoadSweep)];
 
     private List<string> SweepIds(string where, string? p)
     {
         lock (_lock)
         {
             using var cmd = Command($"SELECT sweep_id FROM sweeps WHERE {where} ORDER BY created_time, sweep_id");
-            cmd.Parameters.AddWithValue("$p", (object?)p ?? DBNull.Value);
+            cmd.Set("p", p);
             using var r = cmd.ExecuteReader();
             var ids = new List<string>();
             while (r.Read()) ids.Add(r.GetString(0));
@@ -192,15 +193,15 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT phenomenon, tier, spec_json, runs_per_task, task_count, run_count, code_version, created_time FROM sweeps WHERE sweep_id = $id");
-            cmd.Parameters.AddWithValue("$id", id);
+            using var cmd = Command("SELECT phenomenon, tier, spec_json, runs_per_task, task_count, run_count, code_version, created_time FROM sweeps WHERE sweep_id = @id");
+            cmd.Set("id", id);
             using var r = cmd.ExecuteReader();
             if (!r.Read()) throw new LabConfigException($"no sweep {id} in '{Path}'");
             var points = new List<SweepPointRecord>();
             using (var pc = Command("SELECT point_index, block, settings_json, protocol_json, run_ids_json, verdict_id, outcome, effect_json " +
-                                    "FROM sweep_points WHERE sweep_id = $id ORDER BY point_index, block"))
+                                    "FROM sweep_points WHERE sweep_id = @id ORDER BY point_index, block"))
             {
-                pc.Parameters.AddWithValue("$id", id);
+                pc.Set("id", id);
                 using var pr = pc.ExecuteReader();
                 while (pr.Read())
                     points.Add(Row("sweep_points", () => new SweepPointRecord(pr.GetInt32(0), pr.GetInt32(1),
@@ -220,9 +221,9 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT spec_json FROM sweep_tasks WHERE sweep_id = $id AND task_index = $t ORDER BY position");
-            cmd.Parameters.AddWithValue("$id", sweepId);
-            cmd.Parameters.AddWithValue("$t", task);
+            using var cmd = Command("SELECT spec_json FROM sweep_tasks WHERE sweep_id = @id AND task_index = @t ORDER BY position");
+            cmd.Set("id", sweepId);
+            cmd.Set("t", task);
             using var r = cmd.ExecuteReader();
             var specs = new List<RunSpec>();
             while (r.Read()) specs.Add(SweepPlan.RunSpecFromJson(r.GetString(0)));
@@ -236,8 +237,8 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT task_index, run_id FROM sweep_tasks WHERE sweep_id = $id ORDER BY task_index, position");
-            cmd.Parameters.AddWithValue("$id", sweepId);
+            using var cmd = Command("SELECT task_index, run_id FROM sweep_tasks WHERE sweep_id = @id ORDER BY task_index, position");
+            cmd.Set("id", sweepId);
             using var r = cmd.ExecuteReader();
             var tasks = new List<List<string>>();
             while (r.Read())
@@ -256,9 +257,10 @@ public sealed partial class RunStore
         var result = new Dictionary<string, RunStatus?>(StringComparer.Ordinal);
         lock (_lock)
         {
-            using var tx = _db.BeginTransaction(deferred: true);
-            using var cmd = Command("SELECT status FROM runs WHERE run_id = $id", tx);
-            var p = cmd.Parameters.Add("$id", SqliteType.Text);
+            EnsureOpen();
+            using var tx = _db.BeginTransaction();
+            using var cmd = Command("SELECT status FROM runs WHERE run_id = @id", tx);
+            var p = cmd.Param("id", DbType.String);
             foreach (var id in runIds)
             {
                 if (result.ContainsKey(id)) continue;
@@ -272,27 +274,27 @@ public sealed partial class RunStore
     /// <summary>Records the verdict of one grid point on one block of a sweep.</summary>
     public void SetSweepVerdict(string sweepId, int point, int block, long verdictId, Verdict verdict) => InTransaction(tx =>
     {
-        using var cmd = Command("UPDATE sweep_points SET verdict_id = $v, outcome = $o, effect_json = $e WHERE sweep_id = $id AND point_index = $i AND block = $b", tx);
-        cmd.Parameters.AddWithValue("$v", verdictId);
-        cmd.Parameters.AddWithValue("$o", verdict.Outcome.Text());
-        cmd.Parameters.AddWithValue("$e", JsonSerializer.Serialize(verdict.Effect, SweepJsonOptions));
-        cmd.Parameters.AddWithValue("$id", sweepId);
-        cmd.Parameters.AddWithValue("$i", point);
-        cmd.Parameters.AddWithValue("$b", block);
+        using var cmd = Command("UPDATE sweep_points SET verdict_id = @v, outcome = @o, effect_json = @e WHERE sweep_id = @id AND point_index = @i AND block = @b", tx);
+        cmd.Set("v", verdictId);
+        cmd.Set("o", verdict.Outcome.Text());
+        cmd.Set("e", JsonSerializer.Serialize(verdict.Effect, SweepJsonOptions));
+        cmd.Set("id", sweepId);
+        cmd.Set("i", point);
+        cmd.Set("b", block);
         if (cmd.ExecuteNonQuery() != 1) throw new InvalidOperationException($"sweep {sweepId} has no point {point} on block {block}");
     });
 
     /// <summary>Records a submission of the sweep's tasks (a Slurm job id and the array indices it holds).</summary>
     public void AddSweepJob(string sweepId, string jobId, string executor, string tasks, int attempt) => InTransaction(tx =>
     {
-        using var cmd = Command("INSERT INTO sweep_jobs (sweep_id, job_id, executor, tasks, attempt, submitted_time) VALUES ($id, $j, $x, $t, $a, $now) " +
+        using var cmd = Command("INSERT INTO sweep_jobs (sweep_id, job_id, executor, tasks, attempt, submitted_time) VALUES (@id, @j, @x, @t, @a, @now) " +
                                 "ON CONFLICT (sweep_id, job_id) DO NOTHING", tx);
-        cmd.Parameters.AddWithValue("$id", sweepId);
-        cmd.Parameters.AddWithValue("$j", jobId);
-        cmd.Parameters.AddWithValue("$x", executor);
-        cmd.Parameters.AddWithValue("$t", tasks);
-        cmd.Parameters.AddWithValue("$a", attempt);
-        cmd.Parameters.AddWithValue("$now", Now());
+        cmd.Set("id", sweepId);
+        cmd.Set("j", jobId);
+        cmd.Set("x", executor);
+        cmd.Set("t", tasks);
+        cmd.Set("a", attempt);
+        cmd.Set("now", Now());
         cmd.ExecuteNonQuery();
     });
 
@@ -301,8 +303,8 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT job_id, executor, tasks, attempt, submitted_time FROM sweep_jobs WHERE sweep_id = $id ORDER BY submitted_time, job_id");
-            cmd.Parameters.AddWithValue("$id", sweepId);
+            using var cmd = Command("SELECT job_id, executor, tasks, attempt, submitted_time FROM sweep_jobs WHERE sweep_id = @id ORDER BY submitted_time, job_id");
+            cmd.Set("id", sweepId);
             using var r = cmd.ExecuteReader();
             var jobs = new List<SweepJob>();
             while (r.Read()) jobs.Add(new SweepJob(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32(3), r.GetString(4)));
@@ -318,9 +320,9 @@ public sealed partial class RunStore
 
     private void SetCancelled(string sweepId, string? time) => InTransaction(tx =>
     {
-        using var cmd = Command("UPDATE sweeps SET cancelled_time = $t WHERE sweep_id = $id", tx);
-        cmd.Parameters.AddWithValue("$t", (object?)time ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("$id", sweepId);
+        using var cmd = Command("UPDATE sweeps SET cancelled_time = @t WHERE sweep_id = @id", tx);
+        cmd.Set("t", time);
+        cmd.Set("id", sweepId);
         cmd.ExecuteNonQuery();
     });
 
@@ -329,8 +331,8 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT cancelled_time FROM sweeps WHERE sweep_id = $id");
-            cmd.Parameters.AddWithValue("$id", sweepId);
+            using var cmd = Command("SELECT cancelled_time FROM sweeps WHERE sweep_id = @id");
+            cmd.Set("id", sweepId);
             return cmd.ExecuteScalar() is string;
         }
     }

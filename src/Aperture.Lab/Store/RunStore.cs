@@ -1,8 +1,11 @@
+using System.Data;
+using System.Data.Common;
 using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace Aperture.Lab.Store;
 
@@ -51,77 +54,109 @@ public sealed record RunSpec(string RunId, string Phenomenon, Tier Tier, string 
     string ProtocolVersion, string CodeVersion, LabDataset Data, string DataFingerprint, string DataSource);
 
 /// <summary>
-/// The run store: SQLite with a schema an MLflow user recognises (experiments, runs, params, metrics per step, final
-/// results, artifacts by path) plus verdicts. WAL mode, a busy timeout and one immediate transaction per write make it
-/// safe for several processes at once; a run's measurements are written in the same transaction that marks it
-/// finished, so a killed sweep leaves either a whole finished run or a 'running' row that the next sweep redoes.
+/// The run store: a schema an MLflow user recognises (experiments, runs, params, metrics per step, final results,
+/// artifacts by path and hash) plus verdicts, in one SQLite file or in a PostgreSQL database shared by the nodes of
+/// a cluster. Every write is one transaction that serialises with other writers (SQLite: WAL mode, a busy timeout and
+/// immediate transactions; PostgreSQL: the rows decided on are locked with SELECT … FOR UPDATE), so many processes
+/// may write at once; a run's measurements are written in the same transaction that marks it finished, so a killed
+/// sweep leaves either a whole finished run or a 'running' row that the next sweep redoes.
 /// A running run is held under a lease (an owner id and an expiry, renewed by a heartbeat while it runs): another
 /// sweep takes it over only once the lease has expired or its owner's process is gone, so two sweeps on one store
 /// never compute the same run twice.
 /// </summary>
 public sealed partial class RunStore : IDisposable
 {
-    /// <summary>The environment variable that overrides the default store path.</summary>
+    /// <summary>The environment variable that overrides the default store (a file path or a postgresql:// URI).</summary>
     public const string PathVariable = "APERTURE_STORE";
 
-    // Version 3 added the lease columns (lease_owner, lease_expires), version 4 the sweep tables; an older store (from
-    // version 2) is upgraded in place when opened for writing. Version 1 stores lack the data and code provenance of
-    // every run and are refused.
-    private const int SchemaVersion = 4;
-    private const int OldestUpgradable = 2;
-    private readonly SqliteConnection _db;
+    /// <summary>The environment variable that names the artifacts folder (a folder every node reaches, for a PostgreSQL store).</summary>
+    public const string ArtifactsVariable = "APERTURE_ARTIFACTS";
+
+    private readonly DbConnection _db;
+    private readonly StoreDialect _dialect;
+    private readonly StoreAddress _address;
     private readonly Lock _lock = new();
     private readonly bool _readOnly;
 
-    private static readonly IReadOnlyList<string> Tables = ["schema_info", "experiments", "runs", "params", "metrics", "results", "artifacts", "verdicts", "stages", "sweeps", "sweep_points", "sweep_tasks", "sweep_jobs"];
+    /// <summary>
+    /// Opens the store at <paramref name="location"/> (an SQLite file path, or a PostgreSQL database as a
+    /// postgresql:// URI or an Npgsql connection string), creating it if absent (an older version is upgraded in
+    /// place). An SQLite store keeps its artifacts in a folder beside its file; a PostgreSQL store needs
+    /// <see cref="RunStore(string, string?)"/> with an artifacts folder. A file or database that is not a whole run
+    /// store (empty, not SQLite, of another schema, missing a table) is an <see cref="InvalidDataException"/> naming
+    /// it, what is wrong and what to do.
+    /// </summary>
+    public RunStore(string location) : this(location, null) { }
 
     /// <summary>
-    /// Opens the store at <paramref name="path"/>, creating it if the file does not exist (a version 2 store is
-    /// upgraded in place to version 3); its artifacts live in a folder beside it. An existing file that is not a
-    /// whole run store (empty, not SQLite, of another schema, missing a table) is an <see cref="InvalidDataException"/>
-    /// naming the file, what is wrong and what to do.
+    /// Opens (or creates) the store at <paramref name="location"/> with its artifacts in <paramref name="artifactRoot"/>:
+    /// for a PostgreSQL store a folder every process that writes or reads the store reaches (a cluster's shared
+    /// file system); null for an SQLite store's default, a folder beside its file. A server that cannot be reached is
+    /// a <see cref="StoreUnavailableException"/>; a bad address a <see cref="LabConfigException"/>.
     /// </summary>
-    public RunStore(string path) : this(path, create: true) { }
+    public RunStore(string location, string? artifactRoot) : this(Address(location), artifactRoot, create: true) { }
 
     /// <summary>
     /// Opens an existing store for reading (queries and reports): never creates or upgrades one. A missing file is a
-    /// <see cref="FileNotFoundException"/>; a file that is not a whole run store an <see cref="InvalidDataException"/>.
+    /// <see cref="FileNotFoundException"/>; a file or database that is not a whole run store an <see cref="InvalidDataException"/>.
     /// </summary>
-    public static RunStore OpenExisting(string path) => new(path, create: false);
+    public static RunStore OpenExisting(string location, string? artifactRoot = null) => new(Address(location), artifactRoot, create: false);
 
-    private RunStore(string path, bool create)
+    private static StoreAddress Address(string location)
     {
-        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException("the run store needs a file path", nameof(path));
-        Path = System.IO.Path.GetFullPath(path);
-        string? dir = System.IO.Path.GetDirectoryName(Path);
-        ArtifactRoot = System.IO.Path.Combine(dir ?? ".", System.IO.Path.GetFileNameWithoutExtension(Path) + ".artifacts");
-        if (Directory.Exists(Path)) throw new InvalidDataException($"run store '{Path}' is a directory, not an SQLite file");
-        bool existed = File.Exists(Path);
-        if (!existed && !create) throw new FileNotFoundException($"no run store at '{Path}'", Path);
-        if (existed) RefuseEmptyFile();
-        else if (dir is not null) Directory.CreateDirectory(dir);
-        _db = new SqliteConnection(new SqliteConnectionStringBuilder
+        if (string.IsNullOrWhiteSpace(location)) throw new ArgumentException("the run store needs a file path or a postgresql:// URI", nameof(location));
+        return StoreAddress.Parse(location);
+    }
+
+    /// <summary>Opens the store at <paramref name="address"/>: see <see cref="RunStore(string, string?)"/> and <see cref="OpenExisting"/>.</summary>
+    public RunStore(StoreAddress address, string? artifactRoot, bool create)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        _address = address;
+        _dialect = StoreDialect.For(address.Backend);
+        Path = address.Display;
+        if (address.Backend == StoreBackend.Sqlite)
         {
-            DataSource = Path,
-            Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
-            Pooling = false,
-            DefaultTimeout = 120,
-        }.ToString());
+            string? dir = System.IO.Path.GetDirectoryName(Path);
+            ArtifactRoot = System.IO.Path.GetFullPath(artifactRoot ?? System.IO.Path.Combine(dir ?? ".", System.IO.Path.GetFileNameWithoutExtension(Path) + ".artifacts"));
+            if (Directory.Exists(Path)) throw new InvalidDataException($"run store '{Path}' is a directory, not an SQLite file");
+            bool existed = File.Exists(Path);
+            if (!existed && !create) throw new FileNotFoundException($"no run store at '{Path}'", Path);
+            if (existed) RefuseEmptyFile();
+            else if (dir is not null) Directory.CreateDirectory(dir);
+        }
+        else
+        {
+            if (string.IsNullOrWhiteSpace(artifactRoot))
+                throw new LabConfigException($"the PostgreSQL store '{Path}' needs an artifacts folder that every node reaches: " +
+                                             $"pass --artifacts DIR or set ${ArtifactsVariable}");
+            ArtifactRoot = System.IO.Path.GetFullPath(artifactRoot);
+        }
         try
         {
-            _db.Open();
-            Exec("PRAGMA busy_timeout = 60000;");
-            Exec("PRAGMA journal_mode = WAL;");
-            Exec("PRAGMA synchronous = FULL;");
-            Exec("PRAGMA foreign_keys = ON;");
+            _db = _dialect.Open(address, create);
+        }
+        catch (SqliteException e)
+        {
+            throw Damaged(e);
+        }
+        catch (NpgsqlException e)
+        {
+            throw Unavailable(e);
+        }
+        try
+        {
             OpenSchema(create);
         }
         catch (SqliteException e)
         {
             _db.Dispose();
-            throw new InvalidDataException(
-                $"run store '{Path}' cannot be opened ({e.Message.TrimEnd('.')}): if it is damaged, restore it " +
-                "from a backup, or move it aside and pass --store NEW.db to start a new store", e);
+            throw Damaged(e);
+        }
+        catch (NpgsqlException e)
+        {
+            _db.Dispose();
+            throw Unavailable(e);
         }
         catch
         {
@@ -130,6 +165,27 @@ public sealed partial class RunStore : IDisposable
         }
         _readOnly = !create;
         LeaseOwner = $"{Environment.MachineName}/{Environment.ProcessId}/{ProcessStart}/{Guid.NewGuid():N}";
+    }
+
+    private InvalidDataException Damaged(SqliteException e) => new(
+        $"run store '{Path}' cannot be opened ({e.Message.TrimEnd('.')}): if it is damaged, restore it " +
+        "from a backup, or move it aside and pass --store NEW.db to start a new store", e);
+
+    // The server's own words say what is wrong (refused, unknown host, password, no such database, no permission);
+    // what to do follows.
+    private StoreUnavailableException Unavailable(NpgsqlException e)
+    {
+        string why = e switch
+        {
+            PostgresException { SqlState: PostgresErrorCodes.InvalidCatalogName } p => $"{p.MessageText}: create it (createdb) or name an existing database",
+            PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } p =>
+                $"{p.MessageText}: check the user and password (in the URI, $PGPASSWORD or ~/.pgpass)",
+            PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } p => $"{p.MessageText}: the user may not create the store's tables there",
+            PostgresException p => $"{p.MessageText} (SQLSTATE {p.SqlState})",
+            _ when e.InnerException is { } inner => $"{inner.Message.TrimEnd('.')}: is the server running and listening there?",
+            _ => e.Message.TrimEnd('.'),
+        };
+        return new StoreUnavailableException($"cannot open the PostgreSQL run store '{Path}': {why}", e);
     }
 
     // SQLite takes a 0-byte file for an empty database and would quietly make a new store of it, hiding that the file
@@ -153,10 +209,17 @@ public sealed partial class RunStore : IDisposable
     public static string DefaultPath =>
         Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } p ? p : System.IO.Path.Combine(Environment.CurrentDirectory, "aperture.db");
 
-    /// <summary>The database file.</summary>
+    /// <summary>The artifacts folder given by $APERTURE_ARTIFACTS, or null.</summary>
+    public static string? DefaultArtifactRoot =>
+        Environment.GetEnvironmentVariable(ArtifactsVariable) is { Length: > 0 } p ? p : null;
+
+    /// <summary>Where the store is, safe to print: the SQLite file's full path, or the PostgreSQL URI without its password.</summary>
     public string Path { get; }
 
-    /// <summary>The folder that holds artifacts, one sub-folder per run.</summary>
+    /// <summary>Which database holds the store.</summary>
+    public StoreBackend Backend => _dialect.Backend;
+
+    /// <summary>The folder that holds artifacts, one sub-folder per run (and stages/): each referenced in the store by its path under this folder and its SHA-256.</summary>
     public string ArtifactRoot { get; }
 
     /// <summary>The version of the code that makes a run: the lab assembly's informational version (with the commit when known).</summary>
@@ -188,206 +251,19 @@ public sealed partial class RunStore : IDisposable
         _ => throw new InvalidDataException($"unknown tier '{s}' in the run store: expected quick or full"),
     };
 
-    // A new file gets the whole schema; an existing one must already be a whole store of this version (or one this
-    // build upgrades), with every table: nothing is silently re-created in a damaged store.
-    private void OpenSchema(bool create)
-    {
-        if (create)
-        {
-            InTransaction(tx =>
-            {
-                if (TablesPresent(tx).Count == 0)
-                {
-                    CreateTables(tx);
-                    Exec($"INSERT INTO schema_info (version) VALUES ({SchemaVersion})", tx);
-                }
-                int version = CheckSchema(tx);
-                if (version < SchemaVersion) Upgrade(version, tx);
-            });
-        }
-        else
-        {
-            lock (_lock)
-            {
-                using var tx = _db.BeginTransaction(deferred: true);
-                CheckSchema(tx);
-            }
-        }
-    }
-
-    private HashSet<string> TablesPresent(SqliteTransaction tx)
-    {
-        using var cmd = Command("SELECT name FROM sqlite_master WHERE type = 'table'", tx);
-        using var r = cmd.ExecuteReader();
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        while (r.Read()) names.Add(r.GetString(0));
-        return names;
-    }
-
-    // Returns the version found when this build can read it (possibly after an upgrade); throws otherwise.
-    private int CheckSchema(SqliteTransaction tx)
-    {
-        var present = TablesPresent(tx);
-        if (present.Count == 0)
-            throw new InvalidDataException($"'{Path}' is an SQLite database with no tables, not a run store: delete it, or pass --store NEW.db");
-        if (!present.Contains("schema_info") || !present.Contains("runs"))
-            throw new InvalidDataException($"'{Path}' is an SQLite database but not an Aperture run store (it has no schema_info or runs table): " +
-                                           "pass --store with the path of a run store, or a new file name");
-        using var cmd = Command("SELECT version FROM schema_info", tx);
-        var found = cmd.ExecuteScalar();
-        if (found is null or DBNull || !int.TryParse(Convert.ToString(found, CultureInfo.InvariantCulture), NumberStyles.Integer, CultureInfo.InvariantCulture, out int version))
-            throw new InvalidDataException($"run store '{Path}' has no valid schema version ({found ?? "none"}): it is damaged; move it aside and pass --store NEW.db");
-        if (version > SchemaVersion)
-            throw new InvalidDataException($"run store '{Path}' has schema version {version}, written by a newer Aperture; this build reads versions " +
-                                           $"{OldestUpgradable}–{SchemaVersion}: use a newer build, or pass --store NEW.db");
-        if (version < OldestUpgradable)
-            throw new InvalidDataException(
-                $"run store '{Path}' has schema version {version}; this build reads version {SchemaVersion}, whose runs carry the " +
-                "hash of the data they read and the code that made them. Its runs cannot be reused: move the file aside or pass --store NEW.db");
-        // The sweep tables came with version 4: an older store opened for reading has none (and no sweeps).
-        HasSweeps = version >= 4;
-        var missing = Tables.Where(t => !present.Contains(t) && (HasSweeps || !t.StartsWith("sweep", StringComparison.Ordinal))).ToList();
-        if (missing.Count > 0)
-            throw new InvalidDataException($"run store '{Path}' lacks its {string.Join(", ", missing.Select(t => $"'{t}'"))} table{(missing.Count > 1 ? "s" : "")}: " +
-                                           "it is damaged; restore it from a backup, or move it aside and pass --store NEW.db");
-        // Values the schema constrains but a hand edit (or ignore_check_constraints) can break: found here, on opening,
-        // rather than half-way through a sweep or a report.
-        // SQLite keeps text in an INTEGER column, and reading it as a number gives 0: a silently wrong seed.
-        using (var bad = Command("""
-            SELECT run_id, status, tier, seed, attempts FROM runs
-            WHERE status NOT IN ('running', 'finished', 'failed') OR tier NOT IN ('quick', 'full')
-               OR typeof(seed) <> 'integer' OR typeof(attempts) <> 'integer' LIMIT 1
-            """, tx))
-        using (var r = bad.ExecuteReader())
-            if (r.Read())
-            {
-                string Text(int i) => Convert.ToString(r.GetValue(i), CultureInfo.InvariantCulture) ?? "";
-                throw new InvalidDataException($"run store '{Path}' has a damaged row in its 'runs' table: run {Text(0)} has status '{Text(1)}', " +
-                                               $"tier '{Text(2)}', seed '{Text(3)}', attempts '{Text(4)}' (expected running, finished or failed; quick or full; " +
-                                               "integers): repair or delete that row, or move the store aside and pass --store NEW.db");
-            }
-        return version;
-    }
-
-    // Version 2 → 3: the lease columns. Rows left 'running' by a version 2 process get no lease, so they are taken
-    // over as before.
-    private void Upgrade(int from, SqliteTransaction tx)
-    {
-        if (from == 2)
-        {
-            Exec("ALTER TABLE runs ADD COLUMN lease_owner TEXT; ALTER TABLE runs ADD COLUMN lease_expires INTEGER;", tx);
-            Exec("UPDATE schema_info SET version = 3", tx);
-            UpgradedFrom = 2;
-            from = 3;
-        }
-        if (from == 3)
-        {
-            Exec(SweepTables, tx);
-            Exec("UPDATE schema_info SET version = 4", tx);
-            HasSweeps = true;
-            UpgradedFrom ??= 3;
-        }
-    }
-
-    /// <summary>Whether the store holds the sweep tables (a version 3 store opened for reading does not).</summary>
-    public bool HasSweeps { get; private set; }
-
-    /// <summary>The schema version this store was upgraded from when it was opened, or null if it was not.</summary>
-    public int? UpgradedFrom { get; private set; }
-
-    private void CreateTables(SqliteTransaction tx) =>
-        Exec("""
-            CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS experiments (
-                experiment_id INTEGER PRIMARY KEY,
-                name          TEXT NOT NULL UNIQUE,
-                description   TEXT NOT NULL,
-                creation_time TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS runs (
-                run_id         TEXT PRIMARY KEY,
-                experiment_id  INTEGER NOT NULL REFERENCES experiments(experiment_id),
-                phenomenon     TEXT NOT NULL,
-                tier           TEXT NOT NULL,
-                arm            TEXT NOT NULL,
-                arm_json       TEXT NOT NULL,
-                seed           INTEGER NOT NULL,
-                config_hash    TEXT NOT NULL,
-                config_json    TEXT NOT NULL,
-                protocol_version TEXT NOT NULL,
-                code_version   TEXT NOT NULL,
-                data_fingerprint TEXT NOT NULL,
-                data_source    TEXT NOT NULL,
-                host           TEXT NOT NULL,
-                pid            INTEGER NOT NULL,
-                status         TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
-                attempts       INTEGER NOT NULL,
-                start_time     TEXT NOT NULL,
-                end_time       TEXT,
-                duration_s     REAL,
-                error          TEXT,
-                lease_owner    TEXT,
-                lease_expires  INTEGER);
-            CREATE INDEX IF NOT EXISTS runs_by_phenomenon ON runs (phenomenon, tier, config_hash);
-            CREATE TABLE IF NOT EXISTS params (
-                run_id TEXT NOT NULL REFERENCES runs(run_id), key TEXT NOT NULL, value TEXT NOT NULL,
-                PRIMARY KEY (run_id, key)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS metrics (
-                run_id TEXT NOT NULL REFERENCES runs(run_id), key TEXT NOT NULL, step INTEGER NOT NULL, value REAL,
-                PRIMARY KEY (run_id, key, step)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS results (
-                run_id TEXT NOT NULL REFERENCES runs(run_id), key TEXT NOT NULL, value REAL,
-                PRIMARY KEY (run_id, key)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS artifacts (
-                run_id TEXT NOT NULL REFERENCES runs(run_id), path TEXT NOT NULL, size_bytes INTEGER NOT NULL, sha256 TEXT NOT NULL,
-                PRIMARY KEY (run_id, path)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS verdicts (
-                verdict_id     INTEGER PRIMARY KEY AUTOINCREMENT,
-                experiment_id  INTEGER NOT NULL REFERENCES experiments(experiment_id),
-                phenomenon     TEXT NOT NULL,
-                tier           TEXT NOT NULL,
-                config_hash    TEXT NOT NULL,
-                protocol_json  TEXT NOT NULL,
-                overrides_json TEXT NOT NULL,
-                seeds          INTEGER NOT NULL,
-                seed_base      INTEGER NOT NULL,
-                run_ids_json   TEXT NOT NULL,
-                outcome        TEXT NOT NULL,
-                effect_name    TEXT NOT NULL,
-                effect         REAL,
-                ci_low         REAL,
-                ci_high        REAL,
-                verdict_json   TEXT NOT NULL,
-                seconds        REAL NOT NULL,
-                protocol_version TEXT NOT NULL,
-                code_version   TEXT NOT NULL,
-                data_fingerprint TEXT NOT NULL,
-                data_source    TEXT NOT NULL,
-                host           TEXT NOT NULL,
-                created_time   TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS verdicts_by_phenomenon ON verdicts (phenomenon, verdict_id);
-            CREATE TABLE IF NOT EXISTS stages (
-                stage_id     TEXT PRIMARY KEY,
-                phenomenon   TEXT NOT NULL,
-                name         TEXT NOT NULL,
-                path         TEXT NOT NULL,
-                size_bytes   INTEGER NOT NULL,
-                sha256       TEXT NOT NULL,
-                created_time TEXT NOT NULL);
-            """ + SweepTables, tx);
-
     /// <summary>The experiment (one per phenomenon) named <paramref name="name"/>, created if absent.</summary>
     public long EnsureExperiment(string name, string description) => InTransaction(tx =>
     {
-        using (var ins = Command("INSERT INTO experiments (name, description, creation_time) VALUES ($n, $d, $t) " +
+        using (var ins = Command("INSERT INTO experiments (name, description, creation_time) VALUES (@n, @d, @t) " +
                                  "ON CONFLICT (name) DO UPDATE SET description = excluded.description", tx))
         {
-            ins.Parameters.AddWithValue("$n", name);
-            ins.Parameters.AddWithValue("$d", description);
-            ins.Parameters.AddWithValue("$t", Now());
+            ins.Set("n", name);
+            ins.Set("d", description);
+            ins.Set("t", Now());
             ins.ExecuteNonQuery();
         }
-        using var sel = Command("SELECT experiment_id FROM experiments WHERE name = $n", tx);
-        sel.Parameters.AddWithValue("$n", name);
+        using var sel = Command("SELECT experiment_id FROM experiments WHERE name = @n", tx);
+        sel.Set("n", name);
         return Convert.ToInt64(sel.ExecuteScalar(), CultureInfo.InvariantCulture);
     });
 
@@ -396,8 +272,8 @@ public sealed partial class RunStore : IDisposable
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT status FROM runs WHERE run_id = $id");
-            cmd.Parameters.AddWithValue("$id", runId);
+            using var cmd = Command("SELECT status FROM runs WHERE run_id = @id");
+            cmd.Set("id", runId);
             return cmd.ExecuteScalar() is string s ? Row("runs", () => ParseStatus(s)) : null;
         }
     }
@@ -416,56 +292,79 @@ public sealed partial class RunStore : IDisposable
     /// </summary>
     public RunClaim Claim(RunSpec spec, long experimentId) => InTransaction(tx =>
     {
-        using (var st = Command("SELECT status, lease_owner, lease_expires FROM runs WHERE run_id = $id", tx))
+        // The row is read and locked first (PostgreSQL: FOR UPDATE; SQLite: the transaction is already exclusive), so
+        // of two writers claiming one run the second waits for the first's decision and then sees its live lease. A
+        // run nobody has begun has no row to lock: of two inserts the second finds the first's row (ON CONFLICT DO
+        // NOTHING inserts nothing, after waiting for the first to commit), and looks again.
+        for (int look = 0; ; look++)
         {
-            st.Parameters.AddWithValue("$id", spec.RunId);
-            using var r = st.ExecuteReader();
-            if (r.Read())
+            bool exists = false;
+            using (var st = Command($"SELECT status, lease_owner, lease_expires FROM runs WHERE run_id = @id{_dialect.ForUpdate}", tx))
             {
-                string status = r.GetString(0);
-                if (status == "finished") return RunClaim.Finished;
-                if (status == "running" && !r.IsDBNull(1) && r.GetString(1) != LeaseOwner
-                    && LeaseIsLive(r.GetString(1), r.IsDBNull(2) ? 0 : r.GetInt64(2)))
-                    return RunClaim.Leased;
+                st.Set("id", spec.RunId);
+                using var r = st.ExecuteReader();
+                if (r.Read())
+                {
+                    exists = true;
+                    string status = r.GetString(0);
+                    if (status == "finished") return RunClaim.Finished;
+                    if (status == "running" && !r.IsDBNull(1) && r.GetString(1) != LeaseOwner
+                        && LeaseIsLive(r.GetString(1), r.IsDBNull(2) ? 0 : r.GetInt64(2)))
+                        return RunClaim.Leased;
+                }
             }
+            if (exists)
+            {
+                using var up = Command("""
+                    UPDATE runs SET status = 'running', attempts = attempts + 1, start_time = @t, end_time = NULL, duration_s = NULL, error = NULL,
+                                    host = @host, pid = @pid, lease_owner = @owner, lease_expires = @expires
+                    WHERE run_id = @id
+                    """, tx);
+                up.Set("id", spec.RunId);
+                up.Set("t", Now());
+                up.Set("host", Environment.MachineName);
+                up.Set("pid", Environment.ProcessId);
+                up.Set("owner", LeaseOwner);
+                up.Set("expires", LeaseExpiry());
+                up.ExecuteNonQuery();
+                break;
+            }
+            using var ins = Command("""
+                INSERT INTO runs (run_id, experiment_id, phenomenon, tier, arm, arm_json, seed, config_hash, config_json, protocol_version,
+                                  code_version, data_fingerprint, data_source, host, pid, status, attempts, start_time, lease_owner, lease_expires)
+                VALUES (@id, @exp, @ph, @tier, @arm, @aj, @seed, @ch, @cfg, @cv, @sv, @df, @ds, @host, @pid, 'running', 1, @t, @owner, @expires)
+                ON CONFLICT (run_id) DO NOTHING
+                """, tx);
+            ins.Set("id", spec.RunId);
+            ins.Set("exp", experimentId);
+            ins.Set("ph", spec.Phenomenon);
+            ins.Set("tier", TierName(spec.Tier));
+            ins.Set("arm", spec.Arm);
+            ins.Set("aj", spec.ArmJson);
+            ins.Set("seed", spec.Seed);
+            ins.Set("ch", ConfigHash(spec.ConfigJson));
+            ins.Set("cfg", spec.ConfigJson);
+            ins.Set("cv", spec.ProtocolVersion);
+            ins.Set("sv", spec.CodeVersion);
+            ins.Set("df", spec.DataFingerprint);
+            ins.Set("ds", spec.DataSource);
+            ins.Set("host", Environment.MachineName);
+            ins.Set("pid", Environment.ProcessId);
+            ins.Set("t", Now());
+            ins.Set("owner", LeaseOwner);
+            ins.Set("expires", LeaseExpiry());
+            if (ins.ExecuteNonQuery() == 1) break;
+            if (look == 1) throw new InvalidOperationException($"run {spec.RunId} could neither be inserted nor found in the run store '{Path}'");
         }
-        using (var up = Command("""
-            INSERT INTO runs (run_id, experiment_id, phenomenon, tier, arm, arm_json, seed, config_hash, config_json, protocol_version,
-                              code_version, data_fingerprint, data_source, host, pid, status, attempts, start_time, lease_owner, lease_expires)
-            VALUES ($id, $exp, $ph, $tier, $arm, $aj, $seed, $ch, $cfg, $cv, $sv, $df, $ds, $host, $pid, 'running', 1, $t, $owner, $expires)
-            ON CONFLICT (run_id) DO UPDATE SET status = 'running', attempts = attempts + 1, start_time = $t,
-                end_time = NULL, duration_s = NULL, error = NULL, host = $host, pid = $pid, lease_owner = $owner, lease_expires = $expires
-            """, tx))
+        using (var del = Command("DELETE FROM params WHERE run_id = @id", tx))
         {
-            up.Parameters.AddWithValue("$id", spec.RunId);
-            up.Parameters.AddWithValue("$exp", experimentId);
-            up.Parameters.AddWithValue("$ph", spec.Phenomenon);
-            up.Parameters.AddWithValue("$tier", TierName(spec.Tier));
-            up.Parameters.AddWithValue("$arm", spec.Arm);
-            up.Parameters.AddWithValue("$aj", spec.ArmJson);
-            up.Parameters.AddWithValue("$seed", spec.Seed);
-            up.Parameters.AddWithValue("$ch", ConfigHash(spec.ConfigJson));
-            up.Parameters.AddWithValue("$cfg", spec.ConfigJson);
-            up.Parameters.AddWithValue("$cv", spec.ProtocolVersion);
-            up.Parameters.AddWithValue("$sv", spec.CodeVersion);
-            up.Parameters.AddWithValue("$df", spec.DataFingerprint);
-            up.Parameters.AddWithValue("$ds", spec.DataSource);
-            up.Parameters.AddWithValue("$host", Environment.MachineName);
-            up.Parameters.AddWithValue("$pid", Environment.ProcessId);
-            up.Parameters.AddWithValue("$t", Now());
-            up.Parameters.AddWithValue("$owner", LeaseOwner);
-            up.Parameters.AddWithValue("$expires", LeaseExpiry());
-            up.ExecuteNonQuery();
-        }
-        using (var del = Command("DELETE FROM params WHERE run_id = $id", tx))
-        {
-            del.Parameters.AddWithValue("$id", spec.RunId);
+            del.Set("id", spec.RunId);
             del.ExecuteNonQuery();
         }
-        using var par = Command("INSERT INTO params (run_id, key, value) VALUES ($id, $k, $v)", tx);
-        par.Parameters.AddWithValue("$id", spec.RunId);
-        var k = par.Parameters.Add("$k", SqliteType.Text);
-        var v = par.Parameters.Add("$v", SqliteType.Text);
+        using var par = Command("INSERT INTO params (run_id, key, value) VALUES (@id, @k, @v)", tx);
+        par.Set("id", spec.RunId);
+        var k = par.Param("k", DbType.String);
+        var v = par.Param("v", DbType.String);
         foreach (var (key, value) in FlattenConfig(spec.ConfigJson))
         {
             k.Value = key;
@@ -491,9 +390,9 @@ public sealed partial class RunStore : IDisposable
         }
         return InTransaction(tx =>
         {
-            using (var st = Command("SELECT status FROM runs WHERE run_id = $id", tx))
+            using (var st = Command($"SELECT status FROM runs WHERE run_id = @id{_dialect.ForUpdate}", tx))
             {
-                st.Parameters.AddWithValue("$id", runId);
+                st.Set("id", runId);
                 switch (st.ExecuteScalar())
                 {
                     case null: throw new InvalidOperationException($"run {runId} was never begun");
@@ -502,50 +401,50 @@ public sealed partial class RunStore : IDisposable
             }
             foreach (var table in (string[])["metrics", "results", "artifacts"])
             {
-                using var del = Command($"DELETE FROM {table} WHERE run_id = $id", tx);
-                del.Parameters.AddWithValue("$id", runId);
+                using var del = Command($"DELETE FROM {table} WHERE run_id = @id", tx);
+                del.Set("id", runId);
                 del.ExecuteNonQuery();
             }
-            using (var m = Command("INSERT OR REPLACE INTO metrics (run_id, key, step, value) VALUES ($id, $k, $s, $v)", tx))
+            using (var m = Command("INSERT INTO metrics (run_id, key, step, value) VALUES (@id, @k, @s, @v) ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value", tx))
             {
-                m.Parameters.AddWithValue("$id", runId);
-                var k = m.Parameters.Add("$k", SqliteType.Text);
-                var s = m.Parameters.Add("$s", SqliteType.Integer);
-                var v = m.Parameters.Add("$v", SqliteType.Real);
+                m.Set("id", runId);
+                var k = m.Param("k", DbType.String);
+                var s = m.Param("s", DbType.Int64);
+                var v = m.Param("v", DbType.Double);
                 foreach (var (key, step, value) in run.Metrics)
                 {
-                    k.Value = key; s.Value = step; v.Value = DbValue(value);
+                    k.Value = key; s.Value = step; v.Value = SqlParameters.Db(value);
                     m.ExecuteNonQuery();
                 }
             }
-            using (var r = Command("INSERT INTO results (run_id, key, value) VALUES ($id, $k, $v)", tx))
+            using (var r = Command("INSERT INTO results (run_id, key, value) VALUES (@id, @k, @v)", tx))
             {
-                r.Parameters.AddWithValue("$id", runId);
-                var k = r.Parameters.Add("$k", SqliteType.Text);
-                var v = r.Parameters.Add("$v", SqliteType.Real);
+                r.Set("id", runId);
+                var k = r.Param("k", DbType.String);
+                var v = r.Param("v", DbType.Double);
                 foreach (var (key, value) in run.Results)
                 {
-                    k.Value = key; v.Value = DbValue(value);
+                    k.Value = key; v.Value = SqlParameters.Db(value);
                     r.ExecuteNonQuery();
                 }
             }
-            using (var a = Command("INSERT INTO artifacts (run_id, path, size_bytes, sha256) VALUES ($id, $p, $n, $h)", tx))
+            using (var a = Command("INSERT INTO artifacts (run_id, path, size_bytes, sha256) VALUES (@id, @p, @n, @h)", tx))
             {
-                a.Parameters.AddWithValue("$id", runId);
-                var p = a.Parameters.Add("$p", SqliteType.Text);
-                var n = a.Parameters.Add("$n", SqliteType.Integer);
-                var h = a.Parameters.Add("$h", SqliteType.Text);
+                a.Set("id", runId);
+                var p = a.Param("p", DbType.String);
+                var n = a.Param("n", DbType.Int64);
+                var h = a.Param("h", DbType.String);
                 foreach (var (path, size, sha) in artifacts)
                 {
                     p.Value = path; n.Value = size; h.Value = sha;
                     a.ExecuteNonQuery();
                 }
             }
-            using var fin = Command("UPDATE runs SET status = 'finished', end_time = $t, duration_s = $d, error = NULL, " +
-                                    "lease_owner = NULL, lease_expires = NULL WHERE run_id = $id", tx);
-            fin.Parameters.AddWithValue("$id", runId);
-            fin.Parameters.AddWithValue("$t", Now());
-            fin.Parameters.AddWithValue("$d", seconds);
+            using var fin = Command("UPDATE runs SET status = 'finished', end_time = @t, duration_s = @d, error = NULL, " +
+                                    "lease_owner = NULL, lease_expires = NULL WHERE run_id = @id", tx);
+            fin.Set("id", runId);
+            fin.Set("t", Now());
+            fin.Set("d", seconds);
             fin.ExecuteNonQuery();
             return true;
         });
@@ -557,13 +456,13 @@ public sealed partial class RunStore : IDisposable
     /// </summary>
     public void FailRun(string runId, string error, double seconds) => InTransaction(tx =>
     {
-        using var cmd = Command("UPDATE runs SET status = 'failed', end_time = $t, duration_s = $d, error = $e, lease_owner = NULL, lease_expires = NULL " +
-                                "WHERE run_id = $id AND status <> 'finished' AND (lease_owner IS NULL OR lease_owner = $owner)", tx);
-        cmd.Parameters.AddWithValue("$owner", LeaseOwner);
-        cmd.Parameters.AddWithValue("$id", runId);
-        cmd.Parameters.AddWithValue("$t", Now());
-        cmd.Parameters.AddWithValue("$d", seconds);
-        cmd.Parameters.AddWithValue("$e", error);
+        using var cmd = Command("UPDATE runs SET status = 'failed', end_time = @t, duration_s = @d, error = @e, lease_owner = NULL, lease_expires = NULL " +
+                                "WHERE run_id = @id AND status <> 'finished' AND (lease_owner IS NULL OR lease_owner = @owner)", tx);
+        cmd.Set("owner", LeaseOwner);
+        cmd.Set("id", runId);
+        cmd.Set("t", Now());
+        cmd.Set("d", seconds);
+        cmd.Set("e", error);
         return cmd.ExecuteNonQuery();
     });
 
@@ -585,8 +484,8 @@ public sealed partial class RunStore : IDisposable
             string? path, sha;
             lock (store._lock)
             {
-                using var cmd = store.Command("SELECT path, sha256 FROM stages WHERE stage_id = $id");
-                cmd.Parameters.AddWithValue("$id", id);
+                using var cmd = store.Command("SELECT path, sha256 FROM stages WHERE stage_id = @id");
+                cmd.Set("id", id);
                 using var r = cmd.ExecuteReader();
                 if (!r.Read()) return null;
                 path = r.GetString(0);
@@ -608,16 +507,16 @@ public sealed partial class RunStore : IDisposable
             store.InTransaction(tx =>
             {
                 using var cmd = store.Command("""
-                    INSERT INTO stages (stage_id, phenomenon, name, path, size_bytes, sha256, created_time) VALUES ($id, $p, $n, $path, $size, $sha, $t)
+                    INSERT INTO stages (stage_id, phenomenon, name, path, size_bytes, sha256, created_time) VALUES (@id, @p, @n, @path, @size, @sha, @t)
                     ON CONFLICT (stage_id) DO UPDATE SET path = excluded.path, size_bytes = excluded.size_bytes, sha256 = excluded.sha256
                     """, tx);
-                cmd.Parameters.AddWithValue("$id", id);
-                cmd.Parameters.AddWithValue("$p", phenomenon);
-                cmd.Parameters.AddWithValue("$n", name);
-                cmd.Parameters.AddWithValue("$path", rel);
-                cmd.Parameters.AddWithValue("$size", content.Length);
-                cmd.Parameters.AddWithValue("$sha", Convert.ToHexStringLower(SHA256.HashData(content)));
-                cmd.Parameters.AddWithValue("$t", Now());
+                cmd.Set("id", id);
+                cmd.Set("p", phenomenon);
+                cmd.Set("n", name);
+                cmd.Set("path", rel);
+                cmd.Set("size", content.Length);
+                cmd.Set("sha", Convert.ToHexStringLower(SHA256.HashData(content)));
+                cmd.Set("t", Now());
                 cmd.ExecuteNonQuery();
             });
         }
@@ -684,10 +583,10 @@ public sealed partial class RunStore : IDisposable
     /// </summary>
     public bool RenewLease(string runId) => InTransaction(tx =>
     {
-        using var cmd = Command("UPDATE runs SET lease_expires = $e WHERE run_id = $id AND status = 'running' AND lease_owner = $owner", tx);
-        cmd.Parameters.AddWithValue("$id", runId);
-        cmd.Parameters.AddWithValue("$owner", LeaseOwner);
-        cmd.Parameters.AddWithValue("$e", LeaseExpiry());
+        using var cmd = Command("UPDATE runs SET lease_expires = @e WHERE run_id = @id AND status = 'running' AND lease_owner = @owner", tx);
+        cmd.Set("id", runId);
+        cmd.Set("owner", LeaseOwner);
+        cmd.Set("e", LeaseExpiry());
         return cmd.ExecuteNonQuery() == 1;
     });
 
@@ -709,7 +608,7 @@ public sealed partial class RunStore : IDisposable
                 // A failed renewal (the store busy beyond its timeout, a disk error) is tried again at the next beat;
                 // the lease outlives three missed beats.
                 try { store.RenewLease(runId); }
-                catch (Exception e) when (e is SqliteException or ObjectDisposedException or InvalidOperationException) { }
+                catch (Exception e) when (e is DbException or ObjectDisposedException or InvalidOperationException or IOException or TimeoutException) { }
             }, null, period, period);
         }
 
@@ -726,8 +625,8 @@ public sealed partial class RunStore : IDisposable
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT lease_owner, lease_expires FROM runs WHERE run_id = $id");
-            cmd.Parameters.AddWithValue("$id", runId);
+            using var cmd = Command("SELECT lease_owner, lease_expires FROM runs WHERE run_id = @id");
+            cmd.Set("id", runId);
             using var r = cmd.ExecuteReader();
             if (!r.Read() || r.IsDBNull(0)) return (null, null);
             return (r.GetString(0), r.IsDBNull(1) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)));
@@ -743,11 +642,11 @@ public sealed partial class RunStore : IDisposable
             {
                 try
                 {
-                    using var cmd = Command("UPDATE runs SET lease_expires = 0 WHERE lease_owner = $owner AND status = 'running'");
-                    cmd.Parameters.AddWithValue("$owner", LeaseOwner);
+                    using var cmd = Command("UPDATE runs SET lease_expires = 0 WHERE lease_owner = @owner AND status = 'running'");
+                    cmd.Set("owner", LeaseOwner);
                     cmd.ExecuteNonQuery();
                 }
-                catch (SqliteException)
+                catch (Exception e) when (e is DbException or IOException or TimeoutException or InvalidOperationException)
                 {
                     // Closing must not fail: an unreleased lease only delays the takeover until it expires.
                 }
@@ -756,39 +655,59 @@ public sealed partial class RunStore : IDisposable
         }
     }
 
-    private T InTransaction<T>(Func<SqliteTransaction, T> body)
+    private T InTransaction<T>(Func<DbTransaction, T> body)
     {
         lock (_lock)
         {
-            // BEGIN IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout instead of
-            // deadlocking on a lock upgrade.
-            using var tx = _db.BeginTransaction(deferred: false);
-            var result = body(tx);
-            tx.Commit();
-            return result;
+            for (int attempt = 1; ; attempt++)
+            {
+                EnsureOpen();
+                using var tx = _dialect.BeginWrite(_db);
+                try
+                {
+                    var result = body(tx);
+                    tx.Commit();
+                    return result;
+                }
+                catch (Exception e) when (_dialect.IsTransient(e) && attempt < 5)
+                {
+                    // A deadlock or serialisation failure rolled the transaction back whole: run it again.
+                    tx.Rollback();
+                    Thread.Sleep(10 * attempt);
+                }
+            }
         }
     }
 
-    private void InTransaction(Action<SqliteTransaction> body) => InTransaction<int>(tx => { body(tx); return 0; });
+    private void InTransaction(Action<DbTransaction> body) => InTransaction<int>(tx => { body(tx); return 0; });
 
-    private SqliteCommand Command(string sql, SqliteTransaction? tx = null)
+    // A PostgreSQL connection that the server or the network broke (a restart, a dropped idle connection) is opened
+    // again for the next statement; SQLite's never breaks.
+    private void EnsureOpen()
     {
+        if (_db.State is ConnectionState.Broken or ConnectionState.Closed)
+        {
+            _db.Close();
+            _db.Open();
+        }
+    }
+
+    private DbCommand Command(string sql, DbTransaction? tx = null)
+    {
+        if (tx is null) EnsureOpen();
         var cmd = _db.CreateCommand();
         cmd.CommandText = sql;
         cmd.Transaction = tx;
         return cmd;
     }
 
-    private void Exec(string sql, SqliteTransaction? tx = null)
+    private void Exec(string sql, DbTransaction? tx = null)
     {
         using var cmd = Command(sql, tx);
         cmd.ExecuteNonQuery();
     }
 
     private static string Now() => DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
-    // SQLite stores a NaN as NULL; read NULL back as NaN.
-    private static object DbValue(double v) => double.IsNaN(v) ? DBNull.Value : v;
 
     private static RunStatus ParseStatus(string s) => s switch
     {
