@@ -85,7 +85,7 @@ public sealed record SweepAxis
 
     /// <summary>
     /// The integers from <paramref name="min"/> to <paramref name="max"/>: every one when <paramref name="count"/> is 0,
-    /// else <paramref name="count"/> of them evenly spaced and rounded to the nearest (they must come out distinct).
+    /// else <paramref name="count"/> of them evenly spaced and rounded to the nearest.
     /// </summary>
     public static SweepAxis IntUniform(string setting, long min, long max, int count = 0)
     {
@@ -119,10 +119,9 @@ public sealed record SweepAxis
                 long lo = (long)Min, hi = (long)Max;
                 if (Count == 0) return [.. Enumerable.Range(0, (int)(hi - lo + 1)).Select(i => (lo + i).ToString(CultureInfo.InvariantCulture))];
                 if (Count == 1) return [lo.ToString(CultureInfo.InvariantCulture)];
-                var values = Enumerable.Range(0, Count).Select(i => lo + (long)Math.Round((double)(hi - lo) * i / (Count - 1), MidpointRounding.AwayFromZero)).ToList();
-                if (values.Distinct().Count() != values.Count)
-                    throw new LabConfigException($"sweep parameter '{Setting}': int_uniform {lo}..{hi} with count {Count} repeats an integer after rounding ({string.Join(", ", values)}): give a smaller count");
-                return [.. values.Select(v => v.ToString(CultureInfo.InvariantCulture))];
+                // Steps of at least 1 (the count is at most the span, checked on construction) round to distinct integers.
+                return [.. Enumerable.Range(0, Count).Select(i => (lo + (long)Math.Round((double)(hi - lo) * i / (Count - 1), MidpointRounding.AwayFromZero))
+                    .ToString(CultureInfo.InvariantCulture))];
             }
         }
     }
