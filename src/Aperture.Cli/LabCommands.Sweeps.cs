@@ -44,11 +44,9 @@ internal static partial class LabCommands
             if (r.GetValue(File) is not null || r.GetValue(Executor) != "local") return true;
             foreach (var p in chosen)
                 if (SweepArguments.Split(overrides[p.Id], ProtocolBinding.Settings(p.Defaults(tier))).Axes.Count > 0) return true;
-            if (r.GetValue(Jobs) is not null || r.GetValue(Partition) is not null || r.GetValue(Time) is not null || r.GetValue(ArrayParallelism) is not null
-                || r.GetValue(CpusPerTask) is not null || r.GetValue(MaxRetries) is not null || r.GetValue(RunsPerTask) is not null)
-                throw new CommandLineException("--jobs, --partition, --time, --array-parallelism, --cpus-per-task, --max-retries and --runs-per-task " +
-                                               "choose how a sweep runs: give --executor processes or --executor slurm");
-            return false;
+            // An executor's option without its executor is reported by name when the sweep's options are checked.
+            return r.GetValue(Jobs) is not null || r.GetValue(Partition) is not null || r.GetValue(Time) is not null || r.GetValue(ArrayParallelism) is not null
+                   || r.GetValue(CpusPerTask) is not null || r.GetValue(MaxRetries) is not null || r.GetValue(RunsPerTask) is not null;
         }
     }
 
@@ -74,7 +72,8 @@ internal static partial class LabCommands
             if (!replicate) spec = spec with { Replicate = false };
             if (chosen.Count == 1 && chosen[0].Id != spec.Phenomenon)
                 throw new CommandLineException($"--sweep {file} sweeps {spec.Phenomenon}, but the command names {chosen[0].Id}");
-            Terminal.Phenomenon(spec.Phenomenon);
+            if (!Catalogue.All.Any(p => p.Id == spec.Phenomenon))
+                throw new CommandLineException($"--sweep {file}: no phenomenon '{spec.Phenomenon}'{Terminal.DidYouMean(spec.Phenomenon, Catalogue.All.Select(p => p.Id))} (see `aperture lab list`)");
         }
         else
         {

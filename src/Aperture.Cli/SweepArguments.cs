@@ -124,7 +124,7 @@ internal static class SweepArguments
     }
 
     // YAML to the JSON model: plain scalars that read as numbers or booleans become those (as YAML 1.2's core schema
-    // says); quoted scalars stay text. Anchors, aliases and tags are not part of a sweep spec and are refused.
+    // says); quoted scalars stay text. The parser resolves anchors and aliases and refuses duplicate keys.
     private static JsonNode? FromYaml(string text, string path)
     {
         var stream = new YamlStream();
@@ -171,7 +171,7 @@ internal static class SweepArguments
                 return JsonValue.Create(v);
             }
             default:
-                throw new CommandLineException($"--sweep {path}: line {node.Start.Line}: anchors, aliases and tags are not part of a sweep spec");
+                throw new CommandLineException($"--sweep {path}: line {node.Start.Line}: expected a mapping, a list or a value");
         }
     }
 }
