@@ -16,15 +16,24 @@ internal static partial class Cli
     {
         var store = new Option<string?>("--store")
         {
-            Description = $"the run store (SQLite file); default ${Aperture.Lab.Store.RunStore.PathVariable} or ./aperture.db",
+            Description = $"the run store: an SQLite file, or a PostgreSQL database as postgresql://USER@HOST:PORT/DATABASE; " +
+                          $"default ${Aperture.Lab.Store.RunStore.PathVariable} or ./aperture.db",
+            Recursive = true,
+        };
+        var artifacts = new Option<string?>("--artifacts")
+        {
+            Description = "the folder of the store's artifacts: for PostgreSQL, one every node reaches (default " +
+                          $"${Aperture.Lab.Store.RunStore.ArtifactsVariable}); for SQLite, default beside the store's file",
             Recursive = true,
         };
         return new RootCommand("Aperture: a deep-learning engine and a phenomena lab.")
         {
             store,
+            artifacts,
             LabCommands.Create(store),
             RunsCommands.Create(store),
             ReportCommand.Create(store),
+            StoreCommand.Create(),
             TrainCommand.Create(),
             DemoCommand.Create(),
             OpticsCommand.Create(),
@@ -63,6 +72,8 @@ internal static partial class Cli
                 // Every action runs inside Terminal.Guard; anything that still escaped is reported by the outer Guard.
                 EnableDefaultExceptionHandler = false,
             };
+            // --artifacts is read where the store is opened, whichever command opens it.
+            Terminal.ArtifactsOption = parsed.GetValue<string?>("--artifacts");
             return parsed.InvokeAsync(config, cancel).GetAwaiter().GetResult();
         });
     }

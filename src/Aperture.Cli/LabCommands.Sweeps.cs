@@ -153,7 +153,7 @@ internal static partial class LabCommands
 
     private static ISweepExecutor CreateExecutor(ParseResult r, SweepOptions o, string name, LabRunner runner, RunStore store, string location, string? dataDir)
     {
-        var worker = WorkerCommandFor(location, dataDir);
+        var worker = WorkerCommandFor(location, store.ArtifactRoot, dataDir);
         return name switch
         {
             "processes" => new ProcessExecutor(worker, r.GetValue(o.Jobs) ?? Environment.ProcessorCount) { MaxRetries = r.GetValue(o.MaxRetries) ?? 2 },
@@ -172,15 +172,16 @@ internal static partial class LabCommands
 
     /// <summary>
     /// This program's own command line for a worker: the .NET host and this assembly by absolute path (a Slurm task runs
-    /// it on a node, from the job script), the store, the sweep, and the task (or none: any unclaimed run).
+    /// it on a node, from the job script), the store and its artifacts folder, the sweep, and the task (or none: any
+    /// unclaimed run).
     /// </summary>
-    private static WorkerCommand WorkerCommandFor(string storeLocation, string? dataDir)
+    private static WorkerCommand WorkerCommandFor(string storeLocation, string artifacts, string? dataDir)
     {
         string host = DotnetHost(), dll = typeof(Cli).Assembly.Location;
         string? data = dataDir is null ? null : Path.GetFullPath(dataDir);
         return new WorkerCommand((id, task) =>
         [
-            host, dll, "lab", "worker", "--store", storeLocation, "--sweep", id,
+            host, dll, "lab", "worker", "--store", storeLocation, "--artifacts", artifacts, "--sweep", id,
             .. task is null ? Array.Empty<string>() : ["--task", task],
             .. data is null ? Array.Empty<string>() : ["--data-dir", data],
         ]);

@@ -1,5 +1,6 @@
 using Aperture.Lab;
 using Aperture.Lab.Store;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Spectre.Console;
 
@@ -67,44 +68,84 @@ internal static class Terminal
 
     // ---- the run store ----
 
+    /// <summary>
+    /// The artifacts folder given by --artifacts for this invocation (set by <see cref="Cli.Run"/>), else null: then
+    /// a PostgreSQL store's is $APERTURE_ARTIFACTS, an SQLite store's a folder beside its file.
+    /// </summary>
+    public static string? ArtifactsOption { get; set; }
+
     /// <summary>Opens the store for a command that writes to it: created if absent (never from a 0-byte or foreign file).</summary>
-    public static RunStore OpenStore(string? path)
-    {
-        string full = StorePath(path);
-        CheckStorePath(full);
-        CurrentStore = full;
-        return new RunStore(full);
-    }
+    public static RunStore OpenStore(string? store) => OpenStore(store, ArtifactsOption, "--store", "--artifacts");
 
     /// <summary>Opens an existing store for a command that only reads it: a missing store is an error, never created.</summary>
-    public static RunStore OpenExistingStore(string? path)
+    public static RunStore OpenExistingStore(string? store) => OpenExistingStore(store, ArtifactsOption, "--store", "--artifacts");
+
+    /// <summary>
+    /// Opens (creating) the store <paramref name="store"/> (a file path or a PostgreSQL address; null: $APERTURE_STORE
+    /// or ./aperture.db) with its artifacts in <paramref name="artifacts"/>; <paramref name="option"/> and
+    /// <paramref name="artifactsOption"/> name where they came from, for errors.
+    /// </summary>
+    public static RunStore OpenStore(string? store, string? artifacts, string option, string artifactsOption)
     {
-        string full = StorePath(path);
-        CheckStorePath(full);
-        if (!File.Exists(full))
-            throw new CommandLineException($"no run store at '{full}': run `aperture lab run` first, or pass --store PATH (or set ${RunStore.PathVariable}) to name an existing one");
-        CurrentStore = full;
-        return RunStore.OpenExisting(full);
+        var address = StoreAddressOf(store, option);
+        if (address.Backend == StoreBackend.Sqlite) CheckStorePath(address.Display, option);
+        CurrentStore = address.Display;
+        return new RunStore(address, ArtifactsFolder(address, artifacts, artifactsOption), create: true);
     }
 
-    private static string StorePath(string? path)
+    /// <summary>Opens the existing store <paramref name="store"/> for reading: see <see cref="OpenStore(string?, string?, string, string)"/>.</summary>
+    public static RunStore OpenExistingStore(string? store, string? artifacts, string option, string artifactsOption)
     {
-        if (path is not null && string.IsNullOrWhiteSpace(path)) throw new CommandLineException("--store needs a file path, found an empty one");
-        string chosen = path ?? RunStore.DefaultPath;
+        var address = StoreAddressOf(store, option);
+        if (address.Backend == StoreBackend.Sqlite)
+        {
+            CheckStorePath(address.Display, option);
+            if (!File.Exists(address.Display))
+                throw new CommandLineException($"no run store at '{address.Display}': run `aperture lab run` first, or pass {option} PATH (or set ${RunStore.PathVariable}) to name an existing one");
+        }
+        CurrentStore = address.Display;
+        return new RunStore(address, ArtifactsFolder(address, artifacts, artifactsOption), create: false);
+    }
+
+    private static StoreAddress StoreAddressOf(string? store, string option)
+    {
+        if (store is not null && string.IsNullOrWhiteSpace(store))
+            throw new CommandLineException($"{option} needs a file path or postgresql://USER@HOST:PORT/DATABASE, found an empty one");
+        string origin = store is null && Environment.GetEnvironmentVariable(RunStore.PathVariable) is { Length: > 0 } ? $"${RunStore.PathVariable}" : option;
+        return StoreAddress.Parse(store ?? RunStore.DefaultPath, origin);
+    }
+
+    // The artifacts folder: the option; else for PostgreSQL $APERTURE_ARTIFACTS (required), for SQLite null (the
+    // folder beside the file). Checked to be a folder, or creatable as one.
+    private static string? ArtifactsFolder(StoreAddress address, string? given, string option)
+    {
+        if (given is null && address.Backend == StoreBackend.Sqlite) return null;
+        string? chosen = given ?? RunStore.DefaultArtifactRoot;
+        if (chosen is null)
+        {
+            throw new CommandLineException($"the PostgreSQL store '{address.Display}' needs an artifacts folder that every node reaches: " +
+                                           $"pass {option} DIR or set ${RunStore.ArtifactsVariable}");
+        }
+        string origin = given is null ? $"${RunStore.ArtifactsVariable}" : option;
+        if (string.IsNullOrWhiteSpace(chosen)) throw new CommandLineException($"{origin} needs a folder, found an empty value");
+        string full;
         try
         {
-            return Path.GetFullPath(chosen);
+            full = Path.GetFullPath(chosen);
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
         {
-            throw new CommandLineException($"--store '{chosen}' is not a usable file path: {e.Message}");
+            throw new CommandLineException($"{origin} '{chosen}' is not a usable folder path: {e.Message}");
         }
+        if (File.Exists(full)) throw new CommandLineException($"{origin} '{chosen}' is a file; give the folder that holds the store's artifacts");
+        if (FileAncestor(full) is { } file) throw new CommandLineException($"{origin} '{chosen}' cannot be created: '{file}' is a file, not a folder");
+        return full;
     }
 
-    private static void CheckStorePath(string full)
+    private static void CheckStorePath(string full, string option)
     {
-        if (Directory.Exists(full)) throw new CommandLineException($"--store '{full}' is a directory; give the path of the store's SQLite file");
-        if (FileAncestor(full) is { } file) throw new CommandLineException($"--store '{full}' cannot be created: '{file}' is a file, not a folder");
+        if (Directory.Exists(full)) throw new CommandLineException($"{option} '{full}' is a directory; give the path of the store's SQLite file");
+        if (FileAncestor(full) is { } file) throw new CommandLineException($"{option} '{full}' cannot be created: '{file}' is a file, not a folder");
     }
 
     // ---- output paths, checked before anything runs ----
@@ -259,6 +300,14 @@ internal static class Terminal
         catch (SqliteException e)
         {
             PrintError(StoreFailure(e));
+            return 1;
+        }
+        catch (DbException e)
+        {
+            // PostgreSQL (the connection lost, a server error): the server's own words, with the store.
+            string store = CurrentStore is { } s ? $"run store '{s}'" : "the run store";
+            PrintError($"{store} failed: {(e is Npgsql.PostgresException p ? $"{p.MessageText} (SQLSTATE {p.SqlState})" : e.Message.TrimEnd('.'))}; " +
+                       "if the server was restarted or the network dropped, run the same command again to resume");
             return 1;
         }
         catch (Exception e) when (e is LabRunException or IOException or InvalidDataException or UnauthorizedAccessException)

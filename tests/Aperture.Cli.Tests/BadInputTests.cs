@@ -162,6 +162,23 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
             yield return C("'{d}/folder.db' is a directory", [.. cmd, "--store", "{d}/folder.db"]);
             yield return C("'{d}/afile' is a file", [.. cmd, "--store", "{d}/afile/runs.db"]);
         }
+
+        // ---- PostgreSQL addresses that are malformed, name no server that answers, or lack an artifacts folder ----
+        // (port 1 on loopback: nothing listens there, so the connection is refused at once)
+        const string Nowhere = "postgresql://nobody@127.0.0.1:1/aperture";
+        yield return C("--store 'postgresql://u@db.example.org' names no database", "runs", "list", "--store", "postgresql://u@db.example.org");
+        yield return C("parameter 'colour'", "runs", "list", "--store", "postgresql://u@h/db?colour=blue");
+        yield return C("sslmode='sometimes'", "runs", "list", "--store", "postgresql://u@h/db?sslmode=sometimes");
+        yield return C("is a mysql:// address", "runs", "list", "--store", "mysql://u@h/db");
+        yield return C("not a valid Npgsql connection string", "runs", "list", "--store", "Host=h;Frobnicate=1");
+        yield return C("needs an artifacts folder that every node reaches: pass --artifacts DIR", [.. TinySweep, "--store", Nowhere]);
+        yield return C("is the server running", [.. TinySweep, "--store", Nowhere, "--artifacts", "{d}/pg-artifacts"]);
+        yield return C("is the server running", "runs", "list", "--store", Nowhere, "--artifacts", "{d}/pg-artifacts");
+        yield return C("--artifacts '{d}/afile' is a file", "runs", "list", "--store", Nowhere, "--artifacts", "{d}/afile");
+        yield return C("<to> 'postgresql://u@h' names no database", "store", "copy", "{d}/good.db", "postgresql://u@h");
+        yield return C("no run store at '{d}/missing-copy.db'", "store", "copy", "{d}/missing-copy.db", "{d}/never-copy.db");
+        yield return C("needs an artifacts folder that every node reaches: pass --to-artifacts DIR", "store", "copy", "{d}/good.db", Nowhere);
+        yield return C("same store", "store", "copy", "{d}/good.db", "{d}/good.db");
     }
 
     public static TheoryData<Case> Table() => [.. Cases()];

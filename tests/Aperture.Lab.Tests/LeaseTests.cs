@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Aperture.Lab.Store;
-using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
 namespace Aperture.Lab.Tests;
@@ -16,12 +15,12 @@ public class LeaseTests(ITestOutputHelper output)
         new(RunStore.RunIdentity("demo", Tier.Quick, arm, seed, "{}", "1", RunStore.CodeVersion, "none"), "demo", Tier.Quick, arm,
             new NamedArm(arm).ToJson(), seed, "{}", "1", RunStore.CodeVersion, LabDataset.None, "none", "none");
 
-    [Fact]
-    public void ALiveLeaseIsRespectedAndAnExpiredOneTakenOver()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void ALiveLeaseIsRespectedAndAnExpiredOneTakenOver(StoreBackend backend)
     {
-        using var dir = new TempDir();
-        using var a = Tiny.NewStore(dir);
-        using var b = Tiny.NewStore(dir);
+        using var t = new TestStore(backend);
+        using var a = t.Open();
+        using var b = t.Open();
         // Long enough that b's first look comes well inside a's lease even on a loaded machine.
         a.LeaseDuration = TimeSpan.FromSeconds(3);
         var spec = Spec("arm", 0);
@@ -45,12 +44,12 @@ public class LeaseTests(ITestOutputHelper output)
         Assert.Equal((null, null), a.LeaseOf(spec.RunId));
     }
 
-    [Fact]
-    public void TheHeartbeatKeepsALeaseAlivePastItsDuration()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void TheHeartbeatKeepsALeaseAlivePastItsDuration(StoreBackend backend)
     {
-        using var dir = new TempDir();
-        using var a = Tiny.NewStore(dir);
-        using var b = Tiny.NewStore(dir);
+        using var t = new TestStore(backend);
+        using var a = t.Open();
+        using var b = t.Open();
         // Beats every 0.5 s; a lease outlives three missed beats, so a loaded machine does not lose it.
         a.LeaseDuration = TimeSpan.FromSeconds(2);
         var spec = Spec("arm", 1);
@@ -68,60 +67,46 @@ public class LeaseTests(ITestOutputHelper output)
         Assert.Equal(RunClaim.Claimed, b.Claim(spec, exp));
     }
 
-    [Fact]
-    public void ALeaseOfADeadProcessOnThisMachineIsTakenOverAtOnce()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void ALeaseOfADeadProcessOnThisMachineIsTakenOverAtOnce(StoreBackend backend)
     {
-        using var dir = new TempDir();
-        using var a = Tiny.NewStore(dir);
+        using var t = new TestStore(backend);
+        using var a = t.Open();
         var spec = Spec("arm", 2);
         long exp = a.EnsureExperiment("demo", "");
         Assert.Equal(RunClaim.Claimed, a.Claim(spec, exp));
         // Hand the live lease to a process of this machine that is not running (a pid above the kernel's limit),
         // as a killed sweep leaves it.
-        using (var c = new SqliteConnection($"Data Source={a.Path};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "UPDATE runs SET lease_owner = $o, lease_expires = $e WHERE run_id = $id";
-            cmd.Parameters.AddWithValue("$o", $"{Environment.MachineName}/99999999/638000000000000000/dead");
-            cmd.Parameters.AddWithValue("$e", DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds());
-            cmd.Parameters.AddWithValue("$id", spec.RunId);
-            Assert.Equal(1, cmd.ExecuteNonQuery());
-        }
-        using var b = Tiny.NewStore(dir);
+        Assert.Equal(1, t.Sql("runs", "UPDATE runs SET lease_owner = @o, lease_expires = @e WHERE run_id = @id",
+            ("o", $"{Environment.MachineName}/99999999/638000000000000000/dead"), ("e", DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds()),
+            ("id", spec.RunId)));
+        using var b = t.Open();
         Assert.Equal(RunClaim.Claimed, b.Claim(spec, exp));
 
         // The same lease held by a process on another machine is respected until it expires.
         var other = Spec("arm", 3);
         Assert.Equal(RunClaim.Claimed, a.Claim(other, exp));
-        using (var c = new SqliteConnection($"Data Source={a.Path};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "UPDATE runs SET lease_owner = 'another-host/1/1/x', lease_expires = $e WHERE run_id = $id";
-            cmd.Parameters.AddWithValue("$e", DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds());
-            cmd.Parameters.AddWithValue("$id", other.RunId);
-            cmd.ExecuteNonQuery();
-        }
+        t.Sql("runs", "UPDATE runs SET lease_owner = 'another-host/1/1/x', lease_expires = @e WHERE run_id = @id",
+            ("e", DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeMilliseconds()), ("id", other.RunId));
         Assert.Equal(RunClaim.Leased, b.Claim(other, exp));
     }
 
-    [Fact]
-    public void ClosingAStoreReleasesItsLeases()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void ClosingAStoreReleasesItsLeases(StoreBackend backend)
     {
-        using var dir = new TempDir();
+        using var t = new TestStore(backend);
         var spec = Spec("arm", 4);
-        using (var a = Tiny.NewStore(dir))
+        using (var a = t.Open())
             Assert.Equal(RunClaim.Claimed, a.Claim(spec, a.EnsureExperiment("demo", "")));
-        using var b = Tiny.NewStore(dir);
+        using var b = t.Open();
         Assert.Equal(RunClaim.Claimed, b.Claim(spec, b.EnsureExperiment("demo", "")));
     }
 
     /// <summary>Two sweeps of the same protocol on one store, in two threads with a connection each: every run is computed once.</summary>
-    [Fact]
-    public void TwoConcurrentSweepsComputeEachRunOnce()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void TwoConcurrentSweepsComputeEachRunOnce(StoreBackend backend)
     {
-        using var dir = new TempDir();
+        using var t = new TestStore(backend);
         var protocol = Tiny.MomentumProtocol(6);
         var outcomes = new ReplicatedOutcome?[2];
         var errors = new List<Exception>();
@@ -130,7 +115,7 @@ public class LeaseTests(ITestOutputHelper output)
         {
             try
             {
-                using var store = Tiny.NewStore(dir);
+                using var store = t.Open();
                 var runner = new LabRunner(store) { PollInterval = TimeSpan.FromMilliseconds(20) };
                 start.SignalAndWait();
                 outcomes[i] = runner.RunReplicated(Tiny.Momentum, Tier.Quick, protocol);
@@ -144,7 +129,7 @@ public class LeaseTests(ITestOutputHelper output)
         threads.ForEach(t => t.Join());
         Assert.Empty(errors);
 
-        using var check = Tiny.NewStore(dir);
+        using var check = t.Open();
         var runs = check.ListRuns();
         int total = runs.Count;
         Assert.Equal(2 * 6 * Tiny.Momentum.ArmsFor(protocol).Count, total);
@@ -205,34 +190,25 @@ public class LeaseTests(ITestOutputHelper output)
         Assert.Equal(runs.Count, newRuns);
     }
 
-    [Fact]
-    public void AVersion2StoreIsUpgradedInPlaceAndKeepsItsRuns()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void AVersion2StoreIsUpgradedInPlaceAndKeepsItsRuns(StoreBackend backend)
     {
-        using var dir = new TempDir();
+        using var t = new TestStore(backend);
         var spec = Spec("arm", 5);
-        using (var store = Tiny.NewStore(dir))
+        using (var store = t.Open())
         {
             store.BeginRun(spec, store.EnsureExperiment("demo", ""));
             store.FinishRun(spec.RunId, new RunContext("arm", 5, Tier.Quick), 0.5);
         }
-        string path = dir.File("runs.db");
-        void Sql(string sql)
-        {
-            using var c = new SqliteConnection($"Data Source={path};Pooling=False");
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = sql;
-            cmd.ExecuteNonQuery();
-        }
-        Sql("ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires; UPDATE schema_info SET version = 2;");
+        t.Sql("runs", "ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires; UPDATE schema_info SET version = 2;");
 
         // Read-only opening leaves it as it is.
-        using (var reader = RunStore.OpenExisting(path))
+        using (var reader = t.OpenExisting())
         {
             Assert.Null(reader.UpgradedFrom);
             Assert.Single(reader.ListRuns());
         }
-        using var upgraded = new RunStore(path);
+        using var upgraded = t.Open();
         Assert.Equal(2, upgraded.UpgradedFrom);
         Assert.Equal(RunStatus.Finished, upgraded.StatusOf(spec.RunId));
         Assert.Equal(RunClaim.Finished, upgraded.Claim(spec, upgraded.EnsureExperiment("demo", "")));
@@ -240,23 +216,17 @@ public class LeaseTests(ITestOutputHelper output)
         Assert.Equal(RunClaim.Claimed, upgraded.Claim(next, upgraded.EnsureExperiment("demo", "")));
     }
 
-    [Fact]
-    public void StoresOfOtherVersionsAreRefusedNamingTheFile()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void StoresOfOtherVersionsAreRefusedNamingTheFile(StoreBackend backend)
     {
-        using var dir = new TempDir();
-        foreach (var (version, words) in new[] { (1, "cannot be reused"), (4, "newer Aperture") })
+        using var t = new TestStore(backend);
+        foreach (var (version, words) in new[] { (1, "cannot be reused"), (RunStore.SchemaVersion + 1, "newer Aperture") })
         {
-            string name = $"v{version}.db";
-            using (var s = Tiny.NewStore(dir, name)) { }
-            using (var c = new SqliteConnection($"Data Source={dir.File(name)};Pooling=False"))
-            {
-                c.Open();
-                using var cmd = c.CreateCommand();
-                cmd.CommandText = $"UPDATE schema_info SET version = {version}";
-                cmd.ExecuteNonQuery();
-            }
-            var e = Assert.Throws<InvalidDataException>(() => new RunStore(dir.File(name)));
-            Assert.Contains(name, e.Message);
+            string name = $"v{version}";
+            using (var s = t.Open(name)) { }
+            t.Sql(name, $"UPDATE schema_info SET version = {version}");
+            var e = Assert.Throws<InvalidDataException>(() => t.Open(name));
+            Assert.Contains(backend == StoreBackend.Sqlite ? name + ".db" : StoreAddress.Parse(t.Location(name)).Display, e.Message);
             Assert.Contains(words, e.Message);
         }
     }

@@ -36,11 +36,11 @@ public class RunStoreTests
         Assert.NotEqual(id, RunStore.RunIdentity("p", Tier.Quick, "a", 0, "{}", "2", "c1", "d1"));
     }
 
-    [Fact]
-    public void FinishedRunsRoundTripAndAreNotRedone()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void FinishedRunsRoundTripAndAreNotRedone(StoreBackend backend)
     {
-        using var dir = new TempDir();
-        using var store = Tiny.NewStore(dir);
+        using var t = new TestStore(backend);
+        using var store = t.Open();
         long exp = store.EnsureExperiment("demo", "a demo");
         Assert.Equal(exp, store.EnsureExperiment("demo", "a demo"));
         var spec = Spec("arm", 0);
@@ -64,20 +64,20 @@ public class RunStoreTests
         Assert.Equal("{\"a\":1}", row.ConfigJson);
     }
 
-    [Fact]
-    public void AKilledRunIsRedoneAndAFailedOneRetried()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void AKilledRunIsRedoneAndAFailedOneRetried(StoreBackend backend)
     {
-        using var dir = new TempDir();
+        using var t = new TestStore(backend);
         var spec = Spec("arm", 1);
         var failing = Spec("arm", 2);
-        using (var first = Tiny.NewStore(dir))
+        using (var first = t.Open())
         {
             long exp = first.EnsureExperiment("demo", "");
             Assert.True(first.BeginRun(spec, exp));      // and then the process "dies"
             Assert.True(first.BeginRun(failing, exp));
             first.FailRun(failing.RunId, "boom", 0.1);
         }
-        using var second = Tiny.NewStore(dir);
+        using var second = t.Open();
         Assert.Equal(RunStatus.Running, second.StatusOf(spec.RunId));
         Assert.Equal(RunStatus.Failed, second.StatusOf(failing.RunId));
         Assert.Equal("boom", second.FindRun(failing.RunId).Error);
@@ -90,10 +90,10 @@ public class RunStoreTests
         Assert.Equal(2, second.ListRuns().Count);
     }
 
-    [Fact]
-    public void SeveralWritersAtOnceLoseNothing()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void SeveralWritersAtOnceLoseNothing(StoreBackend backend)
     {
-        using var dir = new TempDir();
+        using var t = new TestStore(backend);
         const int writers = 4, perWriter = 25;
         var errors = new List<Exception>();
         var threads = Enumerable.Range(0, writers).Select(w => new Thread(() =>
@@ -101,7 +101,7 @@ public class RunStoreTests
             try
             {
                 // A store (a connection) per writer, as separate processes would have.
-                using var store = Tiny.NewStore(dir);
+                using var store = t.Open();
                 long exp = store.EnsureExperiment("demo", "");
                 for (int i = 0; i < perWriter; i++)
                 {
@@ -118,12 +118,13 @@ public class RunStoreTests
         threads.ForEach(t => t.Start());
         threads.ForEach(t => t.Join());
         Assert.Empty(errors);
-        using var check = Tiny.NewStore(dir);
+        using var check = t.Open();
         var runs = check.ListRuns(status: RunStatus.Finished);
         Assert.Equal(writers * perWriter, runs.Count);
         Assert.Equal(writers * perWriter, runs.Select(r => r.RunId).Distinct().Count());
         foreach (var r in runs)
             Assert.Equal(int.Parse(r.Arm[1..], CultureInfo.InvariantCulture) * 1000 + r.Seed, check.LoadRun(r.RunId).Result("value"));
+        if (backend != StoreBackend.Sqlite) return;
         using var db = new SqliteConnection($"Data Source={check.Path}");
         db.Open();
         using var cmd = db.CreateCommand();
@@ -131,11 +132,11 @@ public class RunStoreTests
         Assert.Equal("wal", cmd.ExecuteScalar());
     }
 
-    [Fact]
-    public void ExportsCsvWithParamsAndResults()
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void ExportsCsvWithParamsAndResults(StoreBackend backend)
     {
-        using var dir = new TempDir();
-        using var store = Tiny.NewStore(dir);
+        using var t = new TestStore(backend);
+        using var store = t.Open();
         long exp = store.EnsureExperiment("demo", "");
         var a = Spec("arm,with comma", 0, "{\"lr\":0.1,\"name\":\"x\"}");
         var b = Spec("plain", 1, "{\"lr\":0.1,\"name\":\"x\"}");

@@ -170,11 +170,14 @@ public sealed class StoreAddress
         if (string.IsNullOrEmpty(b.Database))
             throw new LabConfigException($"{origin} '{shown}' names no database: expected postgresql://USER@HOST:PORT/DATABASE");
         // Aperture's own defaults, unless the address sets them: a name the server's activity view shows, a short
-        // connect timeout (an unreachable server is reported, not waited on), and a command timeout long enough for a
-        // busy store's row locks.
+        // connect timeout (an unreachable server is reported, not waited on), a command timeout long enough for a
+        // busy store's row locks, and no pooling.
         if (!b.ContainsKey("Application Name") || string.IsNullOrEmpty(b.ApplicationName)) b.ApplicationName = "aperture";
         if (!ExplicitlySet(b, "Timeout")) b.Timeout = 10;
         if (!ExplicitlySet(b, "Command Timeout")) b.CommandTimeout = 120;
+        // A store holds one connection for as long as it is open; a pool would keep the server's connections open
+        // after every store of a long-lived process is closed.
+        if (!ExplicitlySet(b, "Pooling")) b.Pooling = false;
         string display = $"postgresql://{(string.IsNullOrEmpty(b.Username) ? "" : Uri.EscapeDataString(b.Username) + "@")}" +
                          $"{(b.Host!.Contains(':', StringComparison.Ordinal) && !b.Host.StartsWith('/') ? "[" + b.Host + "]" : b.Host)}:{b.Port.ToString(CultureInfo.InvariantCulture)}/" +
                          Uri.EscapeDataString(b.Database!) + (string.IsNullOrEmpty(b.SearchPath) ? "" : "?search_path=" + Uri.EscapeDataString(b.SearchPath));
