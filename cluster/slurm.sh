@@ -9,13 +9,14 @@
 #   cluster/slurm.sh stop      cancel every job, then stop slurmd, slurmctld and munged, waiting for each to exit
 #
 # Needs Debian's slurmctld, slurmd, slurm-client and munge. APERTURE_SLURM_DIR moves the folder;
-# APERTURE_SLURM_PORT sets slurmctld's port (slurmd takes the next one; default 16817), so a second checkout can run
-# its own cluster beside this one.
+# APERTURE_SLURM_PORT sets slurmctld's port (slurmd takes the next one; by default a port pair derived from the
+# checkout's path in 17000–18999), so a second checkout runs its own cluster beside this one.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$(realpath -m "${APERTURE_SLURM_DIR:-$root/.cluster/slurm}")"
-port="${APERTURE_SLURM_PORT:-16817}"
+# Ports derived from the checkout's path, so two checkouts on one machine run two clusters without colliding.
+port="${APERTURE_SLURM_PORT:-$((17000 + 2 * ($(printf '%s' "$root" | cksum | cut -d' ' -f1) % 1000)))}"
 conf="$dir/etc/slurm.conf"
 socket="$dir/munge/run/munge.socket"
 
