@@ -214,7 +214,7 @@ internal static partial class LabCommands
             table.AddRow(cells.ToArray());
         }
         Terminal.Console.Write(table);
-        Terminal.Console.MarkupLineInterpolated($"sweep [bold]{outcome.Plan.Id}[/] judged: {outcome.Points.Count} verdicts stored; `aperture report` draws its response curves");
+        Terminal.Console.MarkupLineInterpolated($"sweep [bold]{outcome.Plan.Id}[/] judged: {outcome.Points.Count} verdict{(outcome.Points.Count == 1 ? "" : "s")} stored; `aperture report` draws its response curves");
     }
 
     private static Command Worker(Option<string?> store)

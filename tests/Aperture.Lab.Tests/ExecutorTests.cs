@@ -17,6 +17,18 @@ public sealed class SlurmFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A fact that needs the local Slurm cluster and the PostgreSQL test server; skipped, saying which is missing, otherwise.</summary>
+public sealed class SlurmPostgreSqlFactAttribute : FactAttribute
+{
+    public SlurmPostgreSqlFactAttribute()
+    {
+        var slurm = new SlurmFactAttribute();
+        if (slurm.Skip is { } why) Skip = why;
+        else if (TestStore.PostgresUrl is null)
+            Skip = $"no PostgreSQL server: set {TestStore.PostgresVariable} (`eval \"$(cluster/postgres.sh env)\"` after `cluster/postgres.sh start`; .ci/run does both)";
+    }
+}
+
 /// <summary>
 /// The executors give the runs, bits and verdicts of a local run: worker processes on this machine, and a Slurm job
 /// array on the real local cluster (with a task killed while it runs, retried, and nothing lost or duplicated).
@@ -24,8 +36,11 @@ public sealed class SlurmFactAttribute : FactAttribute
 /// </summary>
 public class ExecutorTests(ITestOutputHelper output)
 {
-    private static WorkerCommand Worker(RunStore store) =>
-        new((id, task) => ["dotnet", Tiny.CliDll, "lab", "worker", "--store", store.Path, "--sweep", id, .. task is null ? Array.Empty<string>() : ["--task", task]]);
+    private static WorkerCommand Worker(RunStore store) => Worker(store.Path, store.ArtifactRoot);
+
+    private static WorkerCommand Worker(string location, string artifacts) =>
+        new((id, task) => ["dotnet", Tiny.CliDll, "lab", "worker", "--store", location, "--artifacts", artifacts, "--sweep", id,
+            .. task is null ? Array.Empty<string>() : ["--task", task]]);
 
     private sealed class Log(ITestOutputHelper output) : IProgress<SweepProgress>
     {
@@ -177,5 +192,48 @@ public class ExecutorTests(ITestOutputHelper output)
         // And the bits are a local run's.
         var (local, localStore) = RunLocally(dir, spec, runsPerTask: 4);
         using (localStore) AssertSameAsLocal(local, localStore, outcome, store);
+    }
+
+    [SlurmPostgreSqlFact]
+    public void TwoSlurmSweepsIntoOnePostgreSqlStoreAtOnceGiveTheBitsOfLocalSqliteRuns()
+    {
+        using var stores = new TestStore(Aperture.Lab.Store.StoreBackend.PostgreSql);
+        SweepSpec Spec(string dimension) => new("momentum-acceleration", Tier.Quick, [SweepAxis.Values("tolerance", ["1e-6", "1e-8"])])
+        {
+            Fixed = [KeyValuePair.Create("dimension", dimension), KeyValuePair.Create("kappas", "10,100,1000"), KeyValuePair.Create("noisy_kappa", "100")],
+            Seeds = 2,
+            Replicate = false,
+        };
+        var specs = new[] { Spec("8"), Spec("12") };
+        string location = stores.Location("shared"), artifacts = stores.Artifacts("shared")!;
+        using var store = new RunStore(location, artifacts);
+        var runner = new LabRunner(store);
+        var sweeps = new SweepRunner(store, runner);
+        var plans = specs.Select(s => sweeps.Prepare(s, runsPerTask: 4)).ToList();
+        // Two coordinators at once, each with its own connection, on one database.
+        var outcomes = plans.Select(plan => Task.Run(() =>
+        {
+            using var own = new RunStore(location, artifacts);
+            var slurm = new SlurmExecutor(Worker(location, artifacts), new SlurmOptions { ScriptDirectory = stores.Dir.File("sweeps"), PollInterval = TimeSpan.FromSeconds(0.5) });
+            return new SweepRunner(own, new LabRunner(own)).Run(plan, slurm, new Log(output));
+        })).ToList();
+        Task.WaitAll([.. outcomes], TimeSpan.FromMinutes(5));
+        Assert.Equal(plans.Sum(p => p.Runs.Count), store.ListRuns().Count);
+        Assert.All(store.ListRuns(), r => Assert.Equal(1, r.Attempts));
+        for (int i = 0; i < specs.Length; i++)
+        {
+            using var dir = new TempDir();
+            var (local, localStore) = RunLocally(dir, specs[i], runsPerTask: 4);
+            using (localStore)
+            {
+                var other = outcomes[i].Result;
+                Assert.Equal(local.Plan.Id, other.Plan.Id);
+                var ids = local.Plan.Runs.Select(r => r.RunId).ToList();
+                Assert.Equal(Bits(localStore, ids), Bits(store, ids));
+                Assert.Equal(local.Points.Select(p => (p.Outcome.Verdict.Outcome, p.Outcome.Verdict.Effect.Value)),
+                             other.Points.Select(p => (p.Outcome.Verdict.Outcome, p.Outcome.Verdict.Effect.Value)));
+                Assert.Single(store.SweepJobs(other.Plan.Id));
+            }
+        }
     }
 }

@@ -193,10 +193,17 @@ public sealed partial class RunStore
     {
         lock (_lock)
         {
-            using var cmd = Command("SELECT phenomenon, tier, spec_json, runs_per_task, task_count, run_count, code_version, created_time FROM sweeps WHERE sweep_id = @id");
-            cmd.Set("id", id);
-            using var r = cmd.ExecuteReader();
-            if (!r.Read()) throw new LabConfigException($"no sweep {id} in '{Path}'");
+            // One reader at a time: PostgreSQL runs one command per connection.
+            string phenomenon, tier, spec, codeVersion, created;
+            int perTask, taskCount, runCount;
+            using (var cmd = Command("SELECT phenomenon, tier, spec_json, runs_per_task, task_count, run_count, code_version, created_time FROM sweeps WHERE sweep_id = @id"))
+            {
+                cmd.Set("id", id);
+                using var r = cmd.ExecuteReader();
+                if (!r.Read()) throw new LabConfigException($"no sweep {id} in '{Path}'");
+                (phenomenon, tier, spec, perTask, taskCount, runCount, codeVersion, created) = Row("sweeps", () =>
+                    (r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32(3), r.GetInt32(4), r.GetInt32(5), r.GetString(6), r.GetString(7)));
+            }
             var points = new List<SweepPointRecord>();
             using (var pc = Command("SELECT point_index, block, settings_json, protocol_json, run_ids_json, verdict_id, outcome, effect_json " +
                                     "FROM sweep_points WHERE sweep_id = @id ORDER BY point_index, block"))
@@ -211,8 +218,7 @@ public sealed partial class RunStore
                         pr.IsDBNull(6) ? null : Outcomes.Parse(pr.GetString(6)),
                         pr.IsDBNull(7) ? null : JsonSerializer.Deserialize<Estimate>(pr.GetString(7), SweepJsonOptions))));
             }
-            return Row("sweeps", () => new SweepRecord(id, r.GetString(0), ParseTier(r.GetString(1)), r.GetString(2), r.GetInt32(3), r.GetInt32(4),
-                r.GetInt32(5), r.GetString(6), r.GetString(7), points));
+            return new SweepRecord(id, phenomenon, ParseTier(tier), spec, perTask, taskCount, runCount, codeVersion, created, points);
         }
     }
 
