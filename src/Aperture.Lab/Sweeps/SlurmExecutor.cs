@@ -47,11 +47,8 @@ public sealed record SlurmOptions
 public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : ISweepExecutor
 {
     // Slurm's job states in which a task is still to run or running (anything else is over).
-    private static readonly HashSet<string> Active = new(StringComparer.Ordinal)
-    {
-        "PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SUSPENDED",
-        "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD", "SPECIAL_EXIT",
-    };
+    private static bool IsActive(string state) => state is "PENDING" or "RUNNING" or "CONFIGURING" or "COMPLETING" or "REQUEUED" or "REQUEUE_FED"
+        or "REQUEUE_HOLD" or "RESIZING" or "SUSPENDED" or "SIGNALING" or "STAGE_OUT" or "STOPPED" or "RESV_DEL_HOLD" or "SPECIAL_EXIT";
 
     /// <inheritdoc/>
     public string Name => "slurm";
@@ -121,7 +118,7 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
         var previous = store.SweepJobs(plan.Id).Where(j => j.Executor == Name).ToList();
         int attempt = previous.Count == 0 ? 0 : previous.Max(j => j.Attempt) + 1;
         // Jobs of an earlier coordinator of this sweep that are still queued or running are followed, not resubmitted.
-        var jobs = previous.Select(j => j.JobId).Where(id => TaskStates(id).Values.Any(Active.Contains)).ToList();
+        var jobs = previous.Select(j => j.JobId).Where(id => TaskStates(id).Values.Any(IsActive)).ToList();
         int retries = 0;
         var lastState = new Dictionary<int, string>();
         int lastFinished = -1;
@@ -155,12 +152,12 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
                 if (!lastState.TryGetValue(task, out var before) || before != state)
                 {
                     lastState[task] = state;
-                    if (!Active.Contains(state) || before is not null)
+                    if (!IsActive(state) || before is not null)
                         progress?.Report(new SweepProgress(SweepRunner.FinishedCount(store, plan), plan.Runs.Count, $"task {task} (job {job}_{task}): {state}"));
                 }
             int finished = SweepRunner.FinishedCount(store, plan);
             if (finished != lastFinished) progress?.Report(new SweepProgress(lastFinished = finished, plan.Runs.Count));
-            if (!states.Values.Any(s => Active.Contains(s.State)))
+            if (!states.Values.Any(s => IsActive(s.State)))
             {
                 var missing = SweepRunner.UnfinishedTasks(store, plan);
                 if (missing.Count == 0) return;

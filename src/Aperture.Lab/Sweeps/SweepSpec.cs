@@ -37,7 +37,7 @@ public sealed record SweepSpec(string Phenomenon, Tier Tier, IReadOnlyList<Sweep
     /// <summary>The most grid points a sweep may have.</summary>
     public const int MaxPoints = 100_000;
 
-    private static readonly string[] Keys = ["method", "name", "description", "phenomenon", "tier", "seeds", "seed_base", "replicate", "parameters"];
+    private static string[] Keys => ["method", "name", "description", "phenomenon", "tier", "seeds", "seed_base", "replicate", "parameters"];
 
     /// <summary>
     /// The grid: every combination of the axes' values (the Cartesian product, the last axis fastest), each as the
