@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace Aperture.Cli;
 
 /// <summary><c>aperture lab list | show | run</c>.</summary>
-internal static class LabCommands
+internal static partial class LabCommands
 {
     public static Command Create(Option<string?> store)
     {
@@ -18,6 +18,9 @@ internal static class LabCommands
         lab.Subcommands.Add(Show());
         lab.Subcommands.Add(Run(store));
         lab.Subcommands.Add(Rules(store));
+        lab.Subcommands.Add(Worker(store));
+        lab.Subcommands.Add(Status(store));
+        lab.Subcommands.Add(Cancel(store));
         return lab;
     }
 
@@ -119,23 +122,31 @@ internal static class LabCommands
         var dataDir = new Option<string?>("--data-dir") { Description = "a directory holding Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist, else the shipped subset)" };
         var set = new Option<string[]>("--set")
         {
-            Description = "override a protocol setting: key=value, or id.key=value for one phenomenon (see `aperture lab show ID`)",
+            Description = "override a protocol setting: key=value, or id.key=value for one phenomenon (see `aperture lab show ID`); " +
+                          "several values sweep it (key=v1,v2,v3, key=log:1e-3..1e-1:5, key=lin:0..1:5, key=int:1..8; for a list setting, lists " +
+                          "separated by ';'), and several swept settings give every combination",
             AllowMultipleArgumentsPerToken = false,
         };
         var format = Output.FormatOption();
         var json = Output.JsonOption(Documents.LabRun);
-        var cmd = new Command("run", "Run phenomena: every arm × seed of a discovery block and an independent replication block not already finished in the store, then judge each block's verdict from the stored runs.")
+        var sweep = new SweepOptions();
+        var cmd = new Command("run", "Run phenomena: every arm × seed of a discovery block and an independent replication block not already finished in the store, then judge each block's verdict from the stored runs. " +
+                                     "Several values of a setting (or --sweep FILE) make a sweep: every grid point planned, run and judged the same way, here or on a cluster (--executor).")
         {
             ids, all, tier, seeds, seedBase, noReplication, dataDir, set, format, json,
         };
+        sweep.AddTo(cmd);
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
             if (r.GetValue(all) && r.GetValue(ids) is { Length: > 0 }) throw new CommandLineException("give phenomenon ids or --all, not both");
             var chosen = r.GetValue(all) ? Catalogue.All : (r.GetValue(ids) ?? []).Select(Terminal.Phenomenon).ToList();
-            if (chosen.Count == 0) throw new CommandLineException("name at least one phenomenon, or pass --all (see `aperture lab list`)");
+            if (chosen.Count == 0 && r.GetValue(sweep.File) is null) throw new CommandLineException("name at least one phenomenon, or pass --all (see `aperture lab list`)");
             if (chosen.Select(p => p.Id).Distinct().Count() != chosen.Count) throw new CommandLineException("a phenomenon is named twice");
             var t = ParseTier(r.GetValue(tier));
             var overrides = SplitOverrides(r.GetValue(set) ?? [], chosen, t);
+            if (sweep.Requested(r, chosen, t, overrides))
+                return RunSweep(r, store, sweep, chosen, t, overrides, r.GetValue(tier) is not null && r.GetResult(tier) is { Implicit: false },
+                    r.GetValue(seeds), r.GetValue(seedBase), !r.GetValue(noReplication), r.GetValue(dataDir), r.GetValue(json), cancel);
             var protocols = chosen.Select(p => (P: p, Protocol: LabRunner.Resolve(p, t, overrides[p.Id], r.GetValue(seeds), r.GetValue(seedBase)))).ToList();
             bool replicate = !r.GetValue(noReplication);
             // Every path is checked before anything runs: a sweep must not end in an unwritable --json.

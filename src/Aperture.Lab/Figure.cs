@@ -18,7 +18,14 @@ public enum SeriesStyle
 /// <param name="X">The x values.</param>
 /// <param name="Y">The y values.</param>
 /// <param name="Style">How it is drawn.</param>
-public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle Style = SeriesStyle.Line);
+public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle Style = SeriesStyle.Line)
+{
+    /// <summary>Lower ends of each point's interval (drawn as a vertical bar from <see cref="Low"/> to <see cref="High"/>), or null.</summary>
+    public double[]? Low { get; init; }
+
+    /// <summary>Upper ends of each point's interval, or null.</summary>
+    public double[]? High { get; init; }
+}
 
 /// <summary>
 /// A plot described as data, so a phenomenon file needs no plotting library: the report renders it (with ScottPlot).
@@ -36,4 +43,7 @@ public sealed record Figure(string Name, string Title, string XLabel, string YLa
 {
     /// <summary>Vertical reference lines (hinges, data edges) drawn behind the series.</summary>
     public IReadOnlyList<double> VerticalLines { get; init; } = [];
+
+    /// <summary>A horizontal band shaded behind the series (the values that support a claim), or null.</summary>
+    public (double Low, double High)? Band { get; init; }
 }

@@ -217,6 +217,21 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
         CancellationToken cancellation = default)
     {
         var plan = Plan(phenomenon, tier, protocol);
+        var (executed, reused) = ExecuteAll(phenomenon, plan, progress, cancellation);
+        var outcome = Judge(phenomenon, tier, protocol, plan, executed, reused);
+        progress?.Report(new LabProgress(phenomenon.Id, plan.Count, plan.Count, "", protocol.SeedBase, LabProgressKind.Judged, 1) { Outcome = outcome });
+        return outcome;
+    }
+
+    /// <summary>
+    /// Executes every run of <paramref name="plan"/> not already finished in the store, in this process, and returns
+    /// how many it computed and how many it found finished. Runs another live process is computing are left to it and
+    /// waited for (polling every <see cref="PollInterval"/>): reused when it finishes them, taken over if its lease
+    /// lapses, a <see cref="LabRunException"/> if it fails one.
+    /// </summary>
+    public (int Executed, int Reused) ExecuteAll(Phenomenon phenomenon, IReadOnlyList<RunSpec> plan, IProgress<LabProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
         int executed = 0, reused = 0;
         // Runs another live process is computing are left to it and looked at again after the rest: each is then
         // finished (reused), or its lease expired (its process died: taken over), or it failed there (reported).
@@ -249,9 +264,34 @@ public sealed class LabRunner(RunStore store, LabDataSource? data = null)
                 progress?.Report(new LabProgress(phenomenon.Id, index, plan.Count, spec.Arm, spec.Seed, LabProgressKind.Finished, 1));
             }
         }
-        var outcome = Judge(phenomenon, tier, protocol, plan, executed, reused);
-        progress?.Report(new LabProgress(phenomenon.Id, plan.Count, plan.Count, "", protocol.SeedBase, LabProgressKind.Judged, 1) { Outcome = outcome });
-        return outcome;
+        return (executed, reused);
+    }
+
+    /// <summary>
+    /// Executes each run of <paramref name="plan"/> this process can claim now, skipping those finished or held by
+    /// another live process (a worker pulling from a shared queue: the other holder finishes its own). A run that
+    /// fails is recorded failed and the rest still run; returns how many it computed and the failures' messages.
+    /// </summary>
+    public (int Executed, IReadOnlyList<string> Failures) ExecuteClaimable(IReadOnlyList<RunSpec> plan, Action<RunSpec>? started = null,
+        CancellationToken cancellation = default)
+    {
+        int executed = 0;
+        var failures = new List<string>();
+        foreach (var spec in plan)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            if (store.StatusOf(spec.RunId) == RunStatus.Finished) continue;
+            started?.Invoke(spec);
+            try
+            {
+                if (TryExecute(spec, null, null, cancellation) == RunClaim.Claimed) executed++;
+            }
+            catch (LabRunException e)
+            {
+                failures.Add(e.Message);
+            }
+        }
+        return (executed, failures);
     }
 
     private static string FirstLine(string? text) =>

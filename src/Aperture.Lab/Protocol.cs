@@ -57,7 +57,11 @@ public sealed class LabConfigException(string message) : Exception(message);
 /// <param name="Description">What the setting means.</param>
 /// <param name="IsThreshold">Whether it is a verdict threshold.</param>
 /// <param name="Value">The value, formatted as <c>--set</c> accepts it.</param>
-public sealed record ProtocolSetting(string Key, string Type, string Description, bool IsThreshold, string Value);
+public sealed record ProtocolSetting(string Key, string Type, string Description, bool IsThreshold, string Value)
+{
+    /// <summary>Whether the value is a list (written comma-separated), so a comma does not separate two values of a sweep.</summary>
+    public bool IsList { get; init; }
+}
 
 /// <summary>Reads, overrides, validates and serializes protocols by reflection over their properties.</summary>
 public static class ProtocolBinding
@@ -72,7 +76,7 @@ public static class ProtocolBinding
     /// <summary>The settings of <paramref name="protocol"/>, in declaration order (inherited ones last).</summary>
     public static IReadOnlyList<ProtocolSetting> Settings(LabProtocol protocol) =>
         [.. Leaves(protocol.GetType()).Select(l => new ProtocolSetting(
-            l.Key, TypeName(l.Property.PropertyType), l.Description, l.IsThreshold, FormatValue(l.Get(protocol))))];
+            l.Key, TypeName(l.Property.PropertyType), l.Description, l.IsThreshold, FormatValue(l.Get(protocol))) { IsList = l.Property.PropertyType.IsArray })];
 
     /// <summary>
     /// <paramref name="protocol"/> with <paramref name="overrides"/> (key → text value) applied and validated.

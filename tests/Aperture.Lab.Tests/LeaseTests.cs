@@ -200,7 +200,8 @@ public class LeaseTests(ITestOutputHelper output)
             store.BeginRun(spec, store.EnsureExperiment("demo", ""));
             store.FinishRun(spec.RunId, new RunContext("arm", 5, Tier.Quick), 0.5);
         }
-        t.Sql("runs", "ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires; UPDATE schema_info SET version = 2;");
+        t.Sql("runs", "ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires; " +
+                      "DROP TABLE sweep_jobs; DROP TABLE sweep_tasks; DROP TABLE sweep_points; DROP TABLE sweeps; UPDATE schema_info SET version = 2;");
 
         // Read-only opening leaves it as it is.
         using (var reader = t.OpenExisting())

@@ -16,12 +16,41 @@ internal static class PlotRenderer
         var groups = figure.Series.Select(s => s.Group).Distinct().ToList();
         foreach (var x in figure.VerticalLines)
             plt.Add.VerticalLine(figure.LogX ? Math.Log10(x) : x, 1, Colors.Gray.WithAlpha(0.6), LinePattern.Dotted);
+        if (figure.Band is var (bandLow, bandHigh))
+        {
+            // Unbounded sides of the band end at the data's range (a band to infinity has nothing to draw to).
+            var ys = figure.Series.SelectMany(s => s.Y.Concat(s.Low ?? []).Concat(s.High ?? [])).Where(double.IsFinite).ToList();
+            var xs = figure.Series.SelectMany(s => s.X).Where(double.IsFinite).Select(x => figure.LogX ? Math.Log10(x) : x).Where(double.IsFinite).ToList();
+            if (ys.Count > 0 && xs.Count > 0)
+            {
+                double pad = Math.Max(1e-12, 0.1 * (ys.Max() - ys.Min()));
+                double lo = double.IsFinite(bandLow) ? bandLow : ys.Min() - pad, hi = double.IsFinite(bandHigh) ? bandHigh : ys.Max() + pad;
+                if (!figure.LogY && lo < hi)
+                {
+                    double xPad = Math.Max(1e-12, 0.05 * (xs.Max() - xs.Min()));
+                    var band = plt.Add.Rectangle(xs.Min() - xPad, xs.Max() + xPad, lo, hi);
+                    band.FillColor = Colors.Green.WithAlpha(0.12);
+                    band.LineWidth = 0;
+                }
+            }
+        }
         var labelled = new HashSet<string>();
         foreach (var s in figure.Series)
         {
             var (xs, ys) = Clean(s.X, s.Y, figure.LogX, figure.LogY);
             if (xs.Length == 0) continue;
             var color = Palette.GetColor(groups.IndexOf(s.Group));
+            if (s.Low is { } lows && s.High is { } highs)
+                for (int i = 0; i < Math.Min(s.X.Length, Math.Min(lows.Length, highs.Length)); i++)
+                {
+                    double x = figure.LogX ? (s.X[i] > 0 ? Math.Log10(s.X[i]) : double.NaN) : s.X[i];
+                    double lo = figure.LogY ? (lows[i] > 0 ? Math.Log10(lows[i]) : double.NaN) : lows[i];
+                    double hi = figure.LogY ? (highs[i] > 0 ? Math.Log10(highs[i]) : double.NaN) : highs[i];
+                    if (!double.IsFinite(x) || !double.IsFinite(lo) || !double.IsFinite(hi)) continue;
+                    var bar = plt.Add.Line(x, lo, x, hi);
+                    bar.LineWidth = 2;
+                    bar.LineColor = color.WithAlpha(0.7);
+                }
             var sc = plt.Add.Scatter(xs, ys, color);
             sc.LineWidth = s.Style is SeriesStyle.Markers ? 0 : 1.5f;
             sc.MarkerSize = s.Style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? 7 : 0;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Aperture.Lab.Store;
+using Aperture.Lab.Sweeps;
 using static System.Net.WebUtility;
 
 namespace Aperture.Lab.Report;
@@ -42,7 +43,7 @@ public static class ReportWriter
             var v = verdicts.GetValueOrDefault(p.Id);
             var pair = v is null ? null : OtherBlock(store, p, v);
             rows.Add((p, v, pair));
-            pages.Add(WritePhenomenonPage(store, outDir, p, v, pair, images, command));
+            pages.Add(WritePhenomenonPage(store, outDir, p, v, pair, images, command, pages));
         }
         string index = Path.Combine(outDir, "index.html");
         WriteAtomically(index, Scorecard(rows, command));
@@ -131,7 +132,7 @@ public static class ReportWriter
     }
 
     private static string WritePhenomenonPage(RunStore store, string outDir, Phenomenon p, VerdictRecord? v, VerdictRecord? pair, List<string> images,
-        Func<Reproduction, string> command)
+        Func<Reproduction, string> command, List<string> pagesWritten)
     {
         var h = new StringBuilder();
         Head(h, $"{p.Title} — Aperture");
@@ -183,6 +184,20 @@ public static class ReportWriter
             NeighbourGallery.Append(h, outDir, images, p.Id, runs);
             RunsTable(h, runs);
         }
+        var sweeps = store.Sweeps(p.Id);
+        if (sweeps.Count > 0)
+        {
+            h.Append("<h2>Sweeps</h2>\n<ul>\n");
+            foreach (var sweep in sweeps)
+            {
+                string sweepPage = WriteSweepPage(store, outDir, p, sweep, images, pagesWritten);
+                var spec = sweep.Spec;
+                h.Append($"<li><a href=\"{HtmlEncode(Path.GetFileName(sweepPage))}\">sweep {HtmlEncode(sweep.Id)}</a>: ")
+                 .Append(HtmlEncode(string.Join(" × ", spec.Axes.Select(a => $"{a.Setting} ∈ {{{string.Join(", ", a.Expand())}}}"))))
+                 .Append($" ({sweep.Points.Count(x => x.Outcome is not null)} of {sweep.Points.Count} verdicts)</li>\n");
+            }
+            h.Append("</ul>\n");
+        }
         h.Append("<h2>Mental models</h2>\n<table><thead><tr><th>Model</th><th>Predicts</th><th>Why</th><th>This result</th></tr></thead><tbody>\n");
         foreach (var b in p.Models)
         {
@@ -205,6 +220,49 @@ public static class ReportWriter
         Tail(h);
         string page = Path.Combine(outDir, p.Id + ".html");
         WriteAtomically(page, h.ToString());
+        return page;
+    }
+
+    /// <summary>
+    /// A sweep's page: its spec, the response curve of each checked quantity (estimate with its interval against the
+    /// swept setting) and a table of every grid point's verdict.
+    /// </summary>
+    private static string WriteSweepPage(RunStore store, string outDir, Phenomenon p, SweepRecord sweep, List<string> images, List<string> pagesWritten)
+    {
+        var spec = sweep.Spec;
+        var judged = sweep.Points.Where(x => x.VerdictId is not null)
+            .Select(x => new JudgedPoint(x.Point, x.Block, x.Settings, store.VerdictById(p.Id, x.VerdictId!.Value).Verdict)).ToList();
+        var swept = spec.Axes.Select(a => a.Setting).ToList();
+        var h = new StringBuilder();
+        Head(h, $"Sweep {sweep.Id} of {p.Title} — Aperture");
+        h.Append($"<p><a href=\"{HtmlEncode(p.Id)}.html\">← {HtmlEncode(p.Title)}</a></p>\n");
+        h.Append($"<h1>Sweep {HtmlEncode(sweep.Id)}</h1>\n<p class=\"id\">{HtmlEncode(p.Id)} · tier {RunStore.TierName(sweep.Tier)} · {sweep.RunCount} runs · planned by Aperture {HtmlEncode(sweep.CodeVersion)} on {HtmlEncode(sweep.Created)}</p>\n");
+        h.Append("<p>Swept: ").Append(HtmlEncode(string.Join(" × ", spec.Axes.Select(a => $"{a.Setting} = {a}"))))
+         .Append(spec.Fixed.Count > 0 ? "; fixed: " + HtmlEncode(string.Join(", ", spec.Fixed.Select(f => $"{f.Key}={f.Value}"))) : "")
+         .Append($". Each grid point is judged by the phenomenon's own rule{(spec.Replicate ? ", on a discovery block and on an independent replication block" : "")}.</p>\n");
+        h.Append($"<h2>Spec</h2>\n<pre><code>{HtmlEncode(spec.ToJson())}</code></pre>\n");
+        if (judged.Count == 0) h.Append("<p>No grid point has been judged yet.</p>\n");
+        else
+        {
+            h.Append("<h2>Response curves</h2>\n");
+            foreach (var f in ResponseCurve.Figures(spec, judged))
+                Image(h, outDir, images, $"{p.Id}-sweep-{sweep.Id}", f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path));
+        }
+        h.Append("<h2>Grid points</h2>\n<table><thead><tr><th>Point</th>");
+        foreach (var k in swept) h.Append($"<th>{HtmlEncode(k)}</th>");
+        h.Append("<th>Block</th><th>Verdict</th><th>Effect [95% CI]</th><th>Runs</th></tr></thead><tbody>\n");
+        foreach (var x in sweep.Points)
+        {
+            h.Append($"<tr><td>{x.Point}</td>");
+            foreach (var k in swept) h.Append($"<td>{HtmlEncode(x.Settings.LastOrDefault(kv => kv.Key == k).Value ?? "")}</td>");
+            h.Append($"<td>{(x.Block == 0 ? "discovery" : "replication")}</td><td>{Badge(x.Outcome)}</td>")
+             .Append($"<td>{(x.Effect is { } e ? HtmlEncode($"{e.Name}: {e.Format()}") : "")}</td><td>{x.RunIds.Count}</td></tr>\n");
+        }
+        h.Append("</tbody></table>\n");
+        Tail(h);
+        string page = Path.Combine(outDir, $"{p.Id}-sweep-{sweep.Id}.html");
+        WriteAtomically(page, h.ToString());
+        pagesWritten.Add(page);
         return page;
     }
 

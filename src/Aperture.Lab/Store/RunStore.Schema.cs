@@ -123,6 +123,8 @@ public sealed partial class RunStore
             ALTER TABLE runs ADD COLUMN lease_owner TEXT;
             ALTER TABLE runs ADD COLUMN lease_expires {bigint}
             """)),
+        new(4, "sweeps: a grid sweep's spec, its points with their verdicts, its tasks (run specs by array index) and its scheduler jobs",
+            ["sweeps", "sweep_points", "sweep_tasks", "sweep_jobs"], m => m.Exec(SweepTables)),
     ];
 
     /// <summary>The schema version this build writes: the last migration's.</summary>

@@ -1,0 +1,345 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Aperture.Lab;
+using Aperture.Lab.Store;
+using Aperture.Lab.Sweeps;
+using Spectre.Console;
+
+namespace Aperture.Cli;
+
+/// <summary><c>aperture lab run</c> as a sweep (<c>--set key=v1,v2</c>, <c>--sweep FILE</c>, <c>--executor</c>), and <c>lab worker | status | cancel</c>.</summary>
+internal static partial class LabCommands
+{
+    private sealed class SweepOptions
+    {
+        public readonly Option<string?> File = new("--sweep")
+        {
+            Description = "run the sweep a spec file describes (JSON or YAML shaped like a W&B sweep: method: grid, phenomenon, tier, seeds, " +
+                          "parameters with value, values, or distribution log_uniform_values | uniform | int_uniform with min, max and count)",
+        };
+
+        public readonly Option<string> Executor = new Option<string>("--executor")
+        {
+            Description = "where a sweep's runs execute: local (this process), processes (--jobs worker processes on this machine), " +
+                          "slurm (one Slurm job array; needs sbatch, squeue, scontrol and a store every node reaches)",
+            DefaultValueFactory = _ => "local",
+        }.AcceptOnlyFromAmong("local", "processes", "slurm");
+
+        public readonly Option<int?> Jobs = new("--jobs") { Description = "worker processes at once (--executor processes; default: the number of CPUs)" };
+        public readonly Option<string?> Partition = new("--partition") { Description = "Slurm partition (--executor slurm; default: the cluster's)" };
+        public readonly Option<string?> Time = new("--time") { Description = "each Slurm task's time limit, as sbatch --time takes it (30, 1:00:00, 1-00:00:00)" };
+        public readonly Option<int?> ArrayParallelism = new("--array-parallelism") { Description = "Slurm tasks running at once (the %K of --array=0-N%K; default: no limit)" };
+        public readonly Option<int?> CpusPerTask = new("--cpus-per-task") { Description = "CPUs per Slurm task, and the worker's thread count (default 1)" };
+        public readonly Option<int?> MaxRetries = new("--max-retries") { Description = "how many times tasks left unfinished (cancelled, failed, preempted, node lost) are run again (default 2)" };
+        public readonly Option<int?> RunsPerTask = new("--runs-per-task") { Description = "runs each Slurm task (or worker unit) executes in turn (default 1; raise it for thousands of short runs)" };
+
+        public void AddTo(Command cmd)
+        {
+            foreach (var o in (Option[])[File, Executor, Jobs, Partition, Time, ArrayParallelism, CpusPerTask, MaxRetries, RunsPerTask]) cmd.Options.Add(o);
+        }
+
+        public bool Requested(ParseResult r, IReadOnlyList<Phenomenon> chosen, Tier tier, Dictionary<string, List<KeyValuePair<string, string>>> overrides)
+        {
+            if (r.GetValue(File) is not null || r.GetValue(Executor) != "local") return true;
+            foreach (var p in chosen)
+                if (SweepArguments.Split(overrides[p.Id], ProtocolBinding.Settings(p.Defaults(tier))).Axes.Count > 0) return true;
+            // An executor's option without its executor is reported by name when the sweep's options are checked.
+            return r.GetValue(Jobs) is not null || r.GetValue(Partition) is not null || r.GetValue(Time) is not null || r.GetValue(ArrayParallelism) is not null
+                   || r.GetValue(CpusPerTask) is not null || r.GetValue(MaxRetries) is not null || r.GetValue(RunsPerTask) is not null;
+        }
+    }
+
+    private static int RunSweep(ParseResult r, Option<string?> storeOption, SweepOptions o, IReadOnlyList<Phenomenon> chosen, Tier tier,
+        Dictionary<string, List<KeyValuePair<string, string>>> overrides, bool tierGiven, int? seeds, int? seedBase, bool replicate, string? dataDir,
+        string? json, CancellationToken cancel)
+    {
+        if (json is not null) throw new CommandLineException("--json writes one record per phenomenon; a sweep's results are in its record (`aperture lab status SWEEP`)");
+        string executorName = r.GetValue(o.Executor)!;
+        CheckExecutorOptions(r, o, executorName);
+        SweepSpec spec;
+        if (r.GetValue(o.File) is { } file)
+        {
+            if (chosen.Count > 1) throw new CommandLineException("--sweep runs one phenomenon: name it in the file (or one id on the command line)");
+            if (overrides.Values.Any(l => l.Count > 0))
+                throw new CommandLineException("give the sweep's settings in the --sweep file or with --set, not both");
+            var defaults = new SweepSpec(chosen.Count == 1 ? chosen[0].Id : null!, tier, []) { Seeds = seeds, SeedBase = seedBase, Replicate = replicate };
+            spec = SweepArguments.ReadSpecFile(file, defaults);
+            // What the command line states explicitly wins over the file.
+            if (tierGiven) spec = spec with { Tier = tier };
+            if (seeds is not null) spec = spec with { Seeds = seeds };
+            if (seedBase is not null) spec = spec with { SeedBase = seedBase };
+            if (!replicate) spec = spec with { Replicate = false };
+            if (chosen.Count == 1 && chosen[0].Id != spec.Phenomenon)
+                throw new CommandLineException($"--sweep {file} sweeps {spec.Phenomenon}, but the command names {chosen[0].Id}");
+            if (!Catalogue.All.Any(p => p.Id == spec.Phenomenon))
+                throw new CommandLineException($"--sweep {file}: no phenomenon '{spec.Phenomenon}'{Terminal.DidYouMean(spec.Phenomenon, Catalogue.All.Select(p => p.Id))} (see `aperture lab list`)");
+        }
+        else
+        {
+            if (chosen.Count != 1)
+                throw new CommandLineException($"a sweep runs one phenomenon; {chosen.Count} are named ({string.Join(", ", chosen.Take(4).Select(p => p.Id))}{(chosen.Count > 4 ? ", …" : "")})");
+            var p = chosen[0];
+            var (fixedSettings, axes) = SweepArguments.Split(overrides[p.Id], ProtocolBinding.Settings(p.Defaults(tier)));
+            spec = new SweepSpec(p.Id, tier, axes) { Fixed = fixedSettings, Seeds = seeds, SeedBase = seedBase, Replicate = replicate };
+        }
+
+        Terminal.CheckDataDirectory(dataDir);
+        var data = new LabDataSource(dataDir);
+        using var runStore = Terminal.OpenStore(r.GetValue(storeOption));
+        Terminal.Console.MarkupLineInterpolated($"run store: [blue]{runStore.Path}[/]");
+        var runner = new LabRunner(runStore, data);
+        var sweeps = new SweepRunner(runStore, runner);
+        var plan = sweeps.Prepare(spec, r.GetValue(o.RunsPerTask) ?? 1);
+        int points = plan.Points.Select(x => x.Point).Distinct().Count();
+        Terminal.Console.MarkupLineInterpolated(
+            $"sweep [bold]{plan.Id}[/]: {plan.Phenomenon.Id}, {points} grid point{(points == 1 ? "" : "s")}{(spec.Replicate ? " × 2 seed blocks" : "")}, {plan.Runs.Count} runs in {plan.Tasks.Count} task{(plan.Tasks.Count == 1 ? "" : "s")} ({executorName})");
+        // Workers open the store the way this command did: a PostgreSQL address as given (the displayed one hides
+        // the password), an SQLite file by its absolute path.
+        string given = r.GetValue(storeOption) ?? Environment.GetEnvironmentVariable(RunStore.PathVariable) ?? "";
+        string location = StoreAddress.IsPostgreSql(given) ? given : runStore.Path;
+        var executor = CreateExecutor(r, o, executorName, runner, runStore, location, dataDir);
+        int finishedBefore = SweepRunner.FinishedCount(runStore, plan);
+        if (finishedBefore > 0) Terminal.Console.MarkupLineInterpolated($"{finishedBefore} of {plan.Runs.Count} runs are already finished in the store and are reused");
+
+        SweepOutcome outcome = null!;
+        Terminal.Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(Markup.Escape($"sweep {plan.Id}"), maxValue: Math.Max(1, plan.Runs.Count));
+                var progress = new SweepReporter(e =>
+                {
+                    task.Value = e.RunsFinished;
+                    task.Description = Markup.Escape($"sweep {plan.Id} [{e.RunsFinished}/{e.RunsTotal} runs]");
+                    if (e.Message is { } m) Terminal.Console.MarkupLineInterpolated($"[grey]{m}[/]");
+                });
+                runStore.ResumeSweep(plan.Id);
+                executor.Execute(plan, runStore, progress, cancel);
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        outcome = sweeps.Judge(plan);
+        PrintSweep(outcome);
+        return 0;
+    }
+
+    private static void CheckExecutorOptions(ParseResult r, SweepOptions o, string executor)
+    {
+        if (executor != "processes" && r.GetValue(o.Jobs) is not null) throw new CommandLineException("--jobs is for --executor processes");
+        if (executor != "slurm")
+            foreach (var (given, name) in new (bool, string)[]
+                     {
+                         (r.GetValue(o.Partition) is not null, "--partition"), (r.GetValue(o.Time) is not null, "--time"),
+                         (r.GetValue(o.ArrayParallelism) is not null, "--array-parallelism"), (r.GetValue(o.CpusPerTask) is not null, "--cpus-per-task"),
+                     })
+                if (given) throw new CommandLineException($"{name} is for --executor slurm");
+        if (executor == "local" && r.GetValue(o.MaxRetries) is not null) throw new CommandLineException("--max-retries is for --executor processes or slurm");
+        void Positive(int? v, string name)
+        {
+            if (v is { } n && n < 1) throw new CommandLineException($"{name} must be at least 1, found {n}");
+        }
+        Positive(r.GetValue(o.Jobs), "--jobs");
+        Positive(r.GetValue(o.ArrayParallelism), "--array-parallelism");
+        Positive(r.GetValue(o.CpusPerTask), "--cpus-per-task");
+        Positive(r.GetValue(o.RunsPerTask), "--runs-per-task");
+        if (r.GetValue(o.MaxRetries) is < 0 or > 100) throw new CommandLineException($"--max-retries must lie in [0, 100], found {r.GetValue(o.MaxRetries)}");
+        if (r.GetValue(o.Time) is { } t && !System.Text.RegularExpressions.Regex.IsMatch(t, @"^(\d+-)?\d+(:\d+){0,2}$"))
+            throw new CommandLineException($"--time expects a Slurm time limit (MINUTES, HH:MM:SS, D-HH:MM:SS), found '{t}'");
+        if (r.GetValue(o.Partition) is { } p && (p.Length == 0 || !p.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ',')))
+            throw new CommandLineException($"--partition expects a partition name, found '{p}'");
+    }
+
+    private static ISweepExecutor CreateExecutor(ParseResult r, SweepOptions o, string name, LabRunner runner, RunStore store, string location, string? dataDir)
+    {
+        var worker = WorkerCommandFor(location, store.ArtifactRoot, dataDir);
+        return name switch
+        {
+            "processes" => new ProcessExecutor(worker, r.GetValue(o.Jobs) ?? Environment.ProcessorCount) { MaxRetries = r.GetValue(o.MaxRetries) ?? 2 },
+            "slurm" => new SlurmExecutor(worker, new SlurmOptions
+            {
+                Partition = r.GetValue(o.Partition),
+                Time = r.GetValue(o.Time),
+                ArrayParallelism = r.GetValue(o.ArrayParallelism),
+                CpusPerTask = r.GetValue(o.CpusPerTask) ?? 1,
+                MaxRetries = r.GetValue(o.MaxRetries) ?? 2,
+                ScriptDirectory = Path.Combine(store.ArtifactRoot, "sweeps"),
+            }),
+            _ => new LocalExecutor(runner),
+        };
+    }
+
+    /// <summary>
+    /// This program's own command line for a worker: the .NET host and this assembly by absolute path (a Slurm task runs
+    /// it on a node, from the job script), the store and its artifacts folder, the sweep, and the task (or none: any
+    /// unclaimed run).
+    /// </summary>
+    private static WorkerCommand WorkerCommandFor(string storeLocation, string artifacts, string? dataDir)
+    {
+        string host = DotnetHost(), dll = typeof(Cli).Assembly.Location;
+        string? data = dataDir is null ? null : Path.GetFullPath(dataDir);
+        return new WorkerCommand((id, task) =>
+        [
+            host, dll, "lab", "worker", "--store", storeLocation, "--artifacts", artifacts, "--sweep", id,
+            .. task is null ? Array.Empty<string>() : ["--task", task],
+            .. data is null ? Array.Empty<string>() : ["--data-dir", data],
+        ]);
+    }
+
+    // The `dotnet` that runs this program: the current process when it is the host, else the one beside the runtime.
+    private static string DotnetHost()
+    {
+        if (Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } hostPath && File.Exists(hostPath)) return hostPath;
+        // …/dotnet/shared/Microsoft.NETCore.App/10.0.x/ → …/dotnet/dotnet
+        string beside = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", "..", OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet"));
+        return File.Exists(beside) ? beside : "dotnet";
+    }
+
+    private static void PrintSweep(SweepOutcome outcome)
+    {
+        var swept = outcome.Plan.SweptSettings;
+        var table = new Table().AddColumn("point");
+        foreach (var k in swept) table.AddColumn(Markup.Escape(k));
+        table.AddColumns("block", "verdict", "effect [[95% CI]]", "seeds");
+        foreach (var (point, o) in outcome.Points)
+        {
+            var cells = new List<string> { point.Point.ToString(CultureInfo.InvariantCulture) };
+            foreach (var k in swept) cells.Add(Markup.Escape(point.Settings.LastOrDefault(kv => kv.Key == k).Value ?? ""));
+            cells.Add(point.BlockName);
+            cells.Add($"[{Terminal.Colour(o.Verdict.Outcome)}]{Markup.Escape(o.Verdict.Outcome.Text())}[/]");
+            cells.Add(Markup.Escape($"{o.Verdict.Effect.Name}: {o.Verdict.Effect.Format()}"));
+            cells.Add(Markup.Escape($"{o.SeedBase}–{o.SeedBase + o.Seeds - 1}"));
+            table.AddRow(cells.ToArray());
+        }
+        Terminal.Console.Write(table);
+        Terminal.Console.MarkupLineInterpolated($"sweep [bold]{outcome.Plan.Id}[/] judged: {outcome.Points.Count} verdict{(outcome.Points.Count == 1 ? "" : "s")} stored; `aperture report` draws its response curves");
+    }
+
+    private static Command Worker(Option<string?> store)
+    {
+        var sweep = new Option<string>("--sweep") { Description = "the sweep's id (or a unique prefix)", Required = true };
+        var task = new Option<int?>("--task") { Description = "the task to run (a Slurm array index); without it, take any run of the sweep no process holds" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "a directory holding Fashion-MNIST's IDX files (as given to `lab run`)" };
+        var cmd = new Command("worker", "Run a stored sweep's runs: one task's (as a Slurm array task does), or any unclaimed ones (as --executor processes does). " +
+                                        "Each run is claimed in the store under a lease with a heartbeat, so nothing runs twice.") { sweep, task, dataDir };
+        cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
+        {
+            Terminal.CheckDataDirectory(r.GetValue(dataDir));
+            using var s = OpenWritableExisting(r.GetValue(store));
+            var record = s.FindSweep(r.GetValue(sweep)!);
+            var phenomenon = Catalogue.Get(record.Phenomenon);
+            var runner = new LabRunner(s, new LabDataSource(r.GetValue(dataDir)));
+            string where = $"{Environment.MachineName} pid {Environment.ProcessId}";
+            if (r.GetValue(task) is { } index)
+            {
+                if (index < 0 || index >= record.TaskCount)
+                    throw new CommandLineException($"--task {index}: sweep {record.Id} has tasks 0–{record.TaskCount - 1}");
+                var runs = s.SweepTaskRuns(record.Id, index);
+                Terminal.Console.MarkupLineInterpolated($"sweep {record.Id} task {index}: {runs.Count} run(s) on {where}");
+                var progress = new LabReporter(e =>
+                {
+                    if (e.Kind is LabProgressKind.Finished or LabProgressKind.Reused)
+                        Terminal.Console.MarkupLineInterpolated($"  {(e.Kind == LabProgressKind.Reused ? "found finished" : "finished")}: {e.Arm}, seed {e.Seed}");
+                });
+                var (executed, reused) = runner.ExecuteAll(phenomenon, runs, progress, cancel);
+                Terminal.Console.MarkupLineInterpolated($"sweep {record.Id} task {index}: {executed} run(s) computed, {reused} found finished");
+                return 0;
+            }
+            var all = Enumerable.Range(0, record.TaskCount).SelectMany(t => s.SweepTaskRuns(record.Id, t)).ToList();
+            var (count, failures) = runner.ExecuteClaimable(all, spec => Terminal.Console.MarkupLineInterpolated($"  {spec.Arm}, seed {spec.Seed}"), cancel);
+            Terminal.Console.MarkupLineInterpolated($"sweep {record.Id}: {count} run(s) computed on {where}");
+            foreach (var f in failures) Terminal.PrintError(f);
+            return failures.Count == 0 ? 0 : 1;
+        })));
+        return cmd;
+    }
+
+    private static Command Status(Option<string?> store)
+    {
+        var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
+        var cmd = new Command("status", "Show a sweep: each grid point's runs (finished, running, failed, not started) and verdict, and its Slurm jobs' task states.") { sweep };
+        cmd.SetAction(r => Terminal.Guard(() =>
+        {
+            using var s = Terminal.OpenExistingStore(r.GetValue(store));
+            var record = s.FindSweep(r.GetValue(sweep)!);
+            var spec = record.Spec;
+            var swept = spec.Axes.Select(a => a.Setting).ToList();
+            var status = s.StatusesOf(record.Points.SelectMany(p => p.RunIds));
+            Terminal.Console.MarkupLineInterpolated($"sweep [bold]{record.Id}[/]: {record.Phenomenon} ({RunStoreTier(record.Tier)}), {record.RunCount} runs in {record.TaskCount} tasks, created {record.Created}{(s.IsSweepCancelled(record.Id) ? ", cancelled" : "")}");
+            var table = new Table().AddColumn("point");
+            foreach (var k in swept) table.AddColumn(Markup.Escape(k));
+            table.AddColumns("block", "runs finished", "running", "failed", "verdict", "effect [[95% CI]]");
+            foreach (var p in record.Points)
+            {
+                var cells = new List<string> { p.Point.ToString(CultureInfo.InvariantCulture) };
+                foreach (var k in swept) cells.Add(Markup.Escape(p.Settings.LastOrDefault(kv => kv.Key == k).Value ?? ""));
+                cells.Add(p.Block == 0 ? "discovery" : "replication");
+                cells.Add($"{p.RunIds.Count(id => status[id] == RunStatus.Finished)}/{p.RunIds.Count}");
+                cells.Add(p.RunIds.Count(id => status[id] == RunStatus.Running).ToString(CultureInfo.InvariantCulture));
+                cells.Add(p.RunIds.Count(id => status[id] == RunStatus.Failed).ToString(CultureInfo.InvariantCulture));
+                cells.Add(p.Outcome is { } outcome ? $"[{Terminal.Colour(outcome)}]{Markup.Escape(outcome.Text())}[/]" : "not judged");
+                cells.Add(p.Effect is { } e ? Markup.Escape($"{e.Name}: {e.Format()}") : "");
+                table.AddRow(cells.ToArray());
+            }
+            Terminal.Console.Write(table);
+            var jobs = s.SweepJobs(record.Id);
+            foreach (var job in jobs.Where(j => j.Executor == "slurm"))
+            {
+                string states;
+                try
+                {
+                    var tasks = SlurmExecutor.TaskStates(job.JobId);
+                    states = tasks.Count == 0 ? "no longer known to Slurm"
+                        : string.Join(", ", tasks.GroupBy(kv => kv.Value).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"));
+                }
+                catch (LabRunException e)
+                {
+                    states = e.Message;
+                }
+                Terminal.Console.MarkupLineInterpolated($"slurm job {job.JobId} (array {job.Tasks}, submitted {job.Submitted}{(job.Attempt > 0 ? $", retry {job.Attempt}" : "")}): {states}");
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command Cancel(Option<string?> store)
+    {
+        var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
+        var cmd = new Command("cancel", "Cancel a sweep: its Slurm jobs still queued or running are cancelled (scancel), and its coordinator stops instead of retrying. " +
+                                        "Finished runs stay in the store; running the sweep again resumes it.") { sweep };
+        cmd.SetAction(r => Terminal.Guard(() =>
+        {
+            using var s = OpenWritableExisting(r.GetValue(store));
+            var record = s.FindSweep(r.GetValue(sweep)!);
+            s.CancelSweep(record.Id);
+            var slurmJobs = s.SweepJobs(record.Id).Where(j => j.Executor == "slurm").Select(j => j.JobId).ToList();
+            var live = slurmJobs.Count == 0 ? [] : slurmJobs.Where(id => SlurmExecutor.TaskStates(id).Values.Any(v => v is "PENDING" or "RUNNING" or "REQUEUED" or "CONFIGURING" or "SUSPENDED")).ToList();
+            SlurmExecutor.Cancel(live);
+            Terminal.Console.MarkupLineInterpolated($"sweep {record.Id} cancelled{(live.Count > 0 ? $": scancel {string.Join(" ", live)}" : slurmJobs.Count > 0 ? " (its Slurm jobs had already ended)" : "")}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static string RunStoreTier(Tier t) => t == Tier.Full ? "full" : "quick";
+
+    // A command that writes to a store that must already exist (a worker must not create an empty store of its own).
+    private static RunStore OpenWritableExisting(string? path)
+    {
+        using (Terminal.OpenExistingStore(path)) { }
+        return Terminal.OpenStore(path);
+    }
+
+    private sealed class SweepReporter(Action<SweepProgress> report) : IProgress<SweepProgress>
+    {
+        public void Report(SweepProgress value) => report(value);
+    }
+
+    private sealed class LabReporter(Action<LabProgress> report) : IProgress<LabProgress>
+    {
+        public void Report(LabProgress value) => report(value);
+    }
+}

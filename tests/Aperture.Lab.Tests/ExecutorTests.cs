@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using Aperture.Lab.Store;
+using Aperture.Lab.Sweeps;
+using Xunit.Abstractions;
+
+namespace Aperture.Lab.Tests;
+
+/// <summary>A fact that runs only against a real Slurm cluster (<c>SLURM_CONF</c> set, the client commands on the PATH, the controller up); skipped, saying why, otherwise.</summary>
+public sealed class SlurmFactAttribute : FactAttribute
+{
+    public SlurmFactAttribute()
+    {
+        if (Environment.GetEnvironmentVariable("SLURM_CONF") is not { Length: > 0 })
+            Skip = "no Slurm cluster: SLURM_CONF is not set (.ci/run starts one with cluster/slurm.sh; locally: cluster/slurm.sh start && eval \"$(cluster/slurm.sh env)\")";
+        else if (!Slurm.Available(out string why))
+            Skip = $"the Slurm cluster at SLURM_CONF does not answer: {why}";
+    }
+}
+
+/// <summary>A fact that needs the local Slurm cluster and the PostgreSQL test server; skipped, saying which is missing, otherwise.</summary>
+public sealed class SlurmPostgreSqlFactAttribute : FactAttribute
+{
+    public SlurmPostgreSqlFactAttribute()
+    {
+        var slurm = new SlurmFactAttribute();
+        if (slurm.Skip is { } why) Skip = why;
+        else if (TestStore.PostgresUrl is null)
+            Skip = $"no PostgreSQL server: set {TestStore.PostgresVariable} (`eval \"$(cluster/postgres.sh env)\"` after `cluster/postgres.sh start`; .ci/run does both)";
+    }
+}
+
+/// <summary>
+/// The executors give the runs, bits and verdicts of a local run: worker processes on this machine, and a Slurm job
+/// array on the real local cluster (with a task killed while it runs, retried, and nothing lost or duplicated).
+/// Workers are the built `aperture` command, started as real processes.
+/// </summary>
+public class ExecutorTests(ITestOutputHelper output)
+{
+    private static WorkerCommand Worker(RunStore store) => Worker(store.Path, store.ArtifactRoot);
+
+    private static WorkerCommand Worker(string location, string artifacts) =>
+        new((id, task) => ["dotnet", Tiny.CliDll, "lab", "worker", "--store", location, "--artifacts", artifacts, "--sweep", id,
+            .. task is null ? Array.Empty<string>() : ["--task", task]]);
+
+    private sealed class Log(ITestOutputHelper output) : IProgress<SweepProgress>
+    {
+        public void Report(SweepProgress value)
+        {
+            if (value.Message is { } m) output.WriteLine($"[{value.RunsFinished}/{value.RunsTotal}] {m}");
+        }
+    }
+
+    // Every run's final results, bit for bit, by run id.
+    private static Dictionary<string, string> Bits(RunStore store, IEnumerable<string> runIds) =>
+        runIds.Select(store.LoadRun).ToDictionary(r => r.RunId,
+            r => string.Join(";", r.Results.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={BitConverter.DoubleToInt64Bits(kv.Value):x16}")));
+
+    private static void AssertSameAsLocal(SweepOutcome local, RunStore localStore, SweepOutcome other, RunStore otherStore)
+    {
+        Assert.Equal(local.Plan.Id, other.Plan.Id);
+        var ids = local.Plan.Runs.Select(r => r.RunId).ToList();
+        var rows = otherStore.ListRuns();
+        Assert.Equal(ids.Count, rows.Count);
+        Assert.Equal(ids.Order(), rows.Select(r => r.RunId).Order());
+        Assert.All(rows, r => Assert.Equal(RunStatus.Finished, r.Status));
+        Assert.Equal(Bits(localStore, ids), Bits(otherStore, ids));
+        Assert.Equal(local.Points.Count, other.Points.Count);
+        for (int i = 0; i < local.Points.Count; i++)
+        {
+            var a = local.Points[i].Outcome.Verdict;
+            var b = other.Points[i].Outcome.Verdict;
+            Assert.Equal(a.Outcome, b.Outcome);
+            Assert.Equal(a.Checks.Select(c => (c.Estimate.Value, c.Estimate.Low, c.Estimate.High, c.Outcome)), b.Checks.Select(c => (c.Estimate.Value, c.Estimate.Low, c.Estimate.High, c.Outcome)));
+        }
+    }
+
+    private static (SweepOutcome Outcome, RunStore Store) RunLocally(TempDir dir, SweepSpec spec, int runsPerTask = 1)
+    {
+        var store = Tiny.NewStore(dir, "local.db");
+        var runner = new LabRunner(store);
+        var sweeps = new SweepRunner(store, runner);
+        return (sweeps.Run(sweeps.Prepare(spec, runsPerTask), new LocalExecutor(runner)), store);
+    }
+
+    [Fact]
+    public void WorkerProcessesGiveTheBitsAndVerdictsOfALocalRun()
+    {
+        using var dir = new TempDir();
+        var spec = SweepTests.DimensionSweep();
+        var (local, localStore) = RunLocally(dir, spec);
+        using (localStore)
+        using (var store = Tiny.NewStore(dir, "processes.db"))
+        {
+            var runner = new LabRunner(store);
+            var sweeps = new SweepRunner(store, runner);
+            var plan = sweeps.Prepare(spec);
+            var outcome = sweeps.Run(plan, new ProcessExecutor(Worker(store), jobs: 2), new Log(output));
+            AssertSameAsLocal(local, localStore, outcome, store);
+            Assert.All(store.ListRuns(), r => Assert.Equal(1, r.Attempts));   // each run claimed once, by one worker
+            Assert.DoesNotContain(store.ListRuns(), r => r.Pid == Environment.ProcessId);   // computed in the workers, not here
+        }
+    }
+
+    [SlurmFact]
+    public void JobArrayOfSeededRunsGivesExactlyTheRunsBitsAndVerdictOfALocalRun()
+    {
+        using var dir = new TempDir();
+        // No swept setting: one grid point, an array of 4 seeds × 4 arms = 16 seeded runs, one per array task.
+        var spec = new SweepSpec("momentum-acceleration", Tier.Quick, [])
+        {
+            Fixed = [KeyValuePair.Create("dimension", "8"), KeyValuePair.Create("kappas", "10,100,1000"), KeyValuePair.Create("noisy_kappa", "100")],
+            Seeds = 4,
+            Replicate = false,
+        };
+        var (local, localStore) = RunLocally(dir, spec);
+        using (localStore)
+        using (var store = Tiny.NewStore(dir, "slurm.db"))
+        {
+            var runner = new LabRunner(store);
+            var sweeps = new SweepRunner(store, runner);
+            var plan = sweeps.Prepare(spec);
+            Assert.Equal(16, plan.Tasks.Count);
+            var slurm = new SlurmExecutor(Worker(store), new SlurmOptions { ScriptDirectory = dir.File("sweeps"), PollInterval = TimeSpan.FromSeconds(0.5) });
+            var outcome = sweeps.Run(plan, slurm, new Log(output));
+            AssertSameAsLocal(local, localStore, outcome, store);
+            Assert.All(store.ListRuns(), r => Assert.Equal(1, r.Attempts));
+            var job = Assert.Single(store.SweepJobs(plan.Id));
+            Assert.Equal("0-15", job.Tasks);
+            var states = SlurmExecutor.TaskStates(job.JobId);
+            Assert.Equal(16, states.Count);
+            Assert.All(states.Values, s => Assert.Equal("COMPLETED", s));
+            Assert.True(File.Exists(Path.Combine(slurm.ScriptFolder(plan.Id), "array.sh")));
+        }
+    }
+
+    [SlurmFact]
+    public void TaskCancelledWhileRunningIsRetriedAndTheSweepLosesAndDuplicatesNothing()
+    {
+        using var dir = new TempDir();
+        // Two tasks of four runs; each starts with a gradient-descent run at κ = 20000 (a second or two), during
+        // which task 0 is cancelled.
+        var spec = new SweepSpec("momentum-acceleration", Tier.Quick, [])
+        {
+            Fixed = [KeyValuePair.Create("dimension", "32"), KeyValuePair.Create("kappas", "10,20000"), KeyValuePair.Create("noisy_kappa", "10")],
+            Seeds = 2,
+            Replicate = false,
+        };
+        using var store = Tiny.NewStore(dir, "slurm.db");
+        var runner = new LabRunner(store);
+        var sweeps = new SweepRunner(store, runner);
+        var plan = sweeps.Prepare(spec, runsPerTask: 4);
+        Assert.Equal(2, plan.Tasks.Count);
+        var slurm = new SlurmExecutor(Worker(store), new SlurmOptions { ScriptDirectory = dir.File("sweeps"), PollInterval = TimeSpan.FromSeconds(0.5), MaxRetries = 2 });
+        var running = Task.Run(() => sweeps.Run(plan, slurm, new Log(output)));
+
+        // Cancel array task 0 while its first run is running (its lease taken in the store).
+        string target = plan.Tasks[0][0].RunId;
+        var clock = Stopwatch.StartNew();
+        string? job = null;
+        using (var watcher = new RunStore(store.Path))
+        {
+            while (clock.Elapsed < TimeSpan.FromSeconds(120) && !running.IsCompleted)
+            {
+                if (watcher.StatusOf(target) == RunStatus.Running && watcher.SweepJobs(plan.Id).FirstOrDefault() is { } j)
+                {
+                    job = j.JobId;
+                    break;
+                }
+                Thread.Sleep(20);
+            }
+        }
+        Assert.NotNull(job);
+        var (code, _, error) = Slurm.Run("scancel", [$"{job}_0"]);
+        Assert.True(code == 0, error);
+        output.WriteLine($"cancelled {job}_0 after {clock.Elapsed.TotalSeconds:F1} s");
+
+        var outcome = running.Wait(TimeSpan.FromMinutes(5)) ? running.Result : throw new TimeoutException("the sweep did not finish in 5 minutes");
+        var rows = store.ListRuns();
+        Assert.Equal(plan.Runs.Count, rows.Count);
+        Assert.Equal(plan.Runs.Select(r => r.RunId).Order(), rows.Select(r => r.RunId).Order());
+        Assert.All(rows, r => Assert.Equal(RunStatus.Finished, r.Status));
+        // The cancelled run was run again, once; no other run was run twice.
+        Assert.Equal(2, rows.Single(r => r.RunId == target).Attempts);
+        Assert.All(rows.Where(r => r.RunId != target), r => Assert.Equal(1, r.Attempts));
+        // The retry was a new array of just the cancelled index, and Slurm saw the first one CANCELLED.
+        var jobs = store.SweepJobs(plan.Id);
+        Assert.Equal(2, jobs.Count);
+        Assert.Equal("0", jobs[1].Tasks);
+        Assert.Equal(1, jobs[1].Attempt);
+        Assert.StartsWith("CANCELLED", SlurmExecutor.TaskStates(job!)[0]);
+        Assert.Single(outcome.Points);
+        // And the bits are a local run's.
+        var (local, localStore) = RunLocally(dir, spec, runsPerTask: 4);
+        using (localStore) AssertSameAsLocal(local, localStore, outcome, store);
+    }
+
+    [SlurmPostgreSqlFact]
+    public void TwoSlurmSweepsIntoOnePostgreSqlStoreAtOnceGiveTheBitsOfLocalSqliteRuns()
+    {
+        using var stores = new TestStore(Aperture.Lab.Store.StoreBackend.PostgreSql);
+        SweepSpec Spec(string dimension) => new("momentum-acceleration", Tier.Quick, [SweepAxis.Values("tolerance", ["1e-6", "1e-8"])])
+        {
+            Fixed = [KeyValuePair.Create("dimension", dimension), KeyValuePair.Create("kappas", "10,100,1000"), KeyValuePair.Create("noisy_kappa", "100")],
+            Seeds = 2,
+            Replicate = false,
+        };
+        var specs = new[] { Spec("8"), Spec("12") };
+        string location = stores.Location("shared"), artifacts = stores.Artifacts("shared")!;
+        using var store = new RunStore(location, artifacts);
+        var runner = new LabRunner(store);
+        var sweeps = new SweepRunner(store, runner);
+        var plans = specs.Select(s => sweeps.Prepare(s, runsPerTask: 4)).ToList();
+        // Two coordinators at once, each with its own connection, on one database.
+        var outcomes = plans.Select(plan => Task.Run(() =>
+        {
+            using var own = new RunStore(location, artifacts);
+            var slurm = new SlurmExecutor(Worker(location, artifacts), new SlurmOptions { ScriptDirectory = stores.Dir.File("sweeps"), PollInterval = TimeSpan.FromSeconds(0.5) });
+            return new SweepRunner(own, new LabRunner(own)).Run(plan, slurm, new Log(output));
+        })).ToList();
+        Task.WaitAll([.. outcomes], TimeSpan.FromMinutes(5));
+        Assert.Equal(plans.Sum(p => p.Runs.Count), store.ListRuns().Count);
+        Assert.All(store.ListRuns(), r => Assert.Equal(1, r.Attempts));
+        for (int i = 0; i < specs.Length; i++)
+        {
+            using var dir = new TempDir();
+            var (local, localStore) = RunLocally(dir, specs[i], runsPerTask: 4);
+            using (localStore)
+            {
+                var other = outcomes[i].Result;
+                Assert.Equal(local.Plan.Id, other.Plan.Id);
+                var ids = local.Plan.Runs.Select(r => r.RunId).ToList();
+                Assert.Equal(Bits(localStore, ids), Bits(store, ids));
+                Assert.Equal(local.Points.Select(p => (p.Outcome.Verdict.Outcome, p.Outcome.Verdict.Effect.Value)),
+                             other.Points.Select(p => (p.Outcome.Verdict.Outcome, p.Outcome.Verdict.Effect.Value)));
+                Assert.Single(store.SweepJobs(other.Plan.Id));
+            }
+        }
+    }
+}
