@@ -4,7 +4,8 @@
 #   1. builds a fresh console app that references Aperture and Aperture.Lab from that feed and runs the README's
 #      "engine in five lines" example (taken from README.md itself, so the README stays true) and one Fashion-MNIST
 #      phenomenon at the quick tier, whose images must come from the subset inside the Aperture package;
-#   2. installs the tool with `dotnet tool install --tool-path` and runs `aperture --version` and `aperture lab list`;
+#   2. installs the tool with `dotnet tool install --tool-path` and runs `aperture --version`, `aperture lab list` and
+#      `aperture report` on the app's store (the tool's own SQLite and drawing libraries);
 #   3. checks the tool package is under 40 MB and the library package holds the Fashion-MNIST subset.
 # Restores go through a private package folder (so a stale copy of these packages in the machine's NuGet cache is
 # never used, and nothing is left in it), with the machine's cache as a read-only fallback for third-party packages;
@@ -133,5 +134,10 @@ reported=$("$work/tool/aperture" --version) || fail "aperture --version"
 echo "pack-check: installed aperture --version: $reported"
 case "$reported" in "$version"*) ;; *) fail "aperture --version printed '$reported', expected $version" ;; esac
 "$work/tool/aperture" lab list >/dev/null || fail "aperture lab list (installed tool)"
+# The report from the console app's store: the installed tool's own SQLite and SkiaSharp native libraries at work.
+"$work/tool/aperture" report --store "$app/bin/Release/net10.0/pack-check.db" --output "$work/report" >/dev/null \
+    || fail "aperture report (installed tool)"
+ls "$work"/report/*.html >/dev/null 2>&1 || fail "aperture report wrote no HTML"
+find "$work/report" \( -name '*.png' -o -name '*.svg' \) | grep -q . || fail "aperture report drew no figure"
 
 echo "pack-check: passed in $(( $(date +%s) - start )) s"
