@@ -101,10 +101,22 @@ internal static class PlotRenderer
         }
 
         // The legend: one entry per group, saying when its values are missing or censored.
+        // A group whose only series equals one drawn later lies wholly under it: say so rather than let it vanish.
+        var solid = figure.Series.Where(s => !s.Faint).ToList();
+        var under = new Dictionary<string, string>();
+        foreach (var g in groups)
+        {
+            var own = solid.Where(s => s.Group == g).ToList();
+            if (own.Count != 1) continue;
+            int at = solid.IndexOf(own[0]);
+            var twin = solid.Skip(at + 1).LastOrDefault(o => o.Group != g && o.X.SequenceEqual(own[0].X) && o.Y.SequenceEqual(own[0].Y));
+            if (twin is not null) under[g] = twin.Group;
+        }
         var items = new List<LegendItem>();
         foreach (var g in groups.Where(g => figure.Series.Any(s => s.Group == g && !s.Faint)))
         {
             string text = g;
+            if (under.TryGetValue(g, out var above)) text += $"  [= {Shorten(above)}, drawn under it]";
             if (nonFinite.TryGetValue(g, out var nf))
                 text += nf.Count == nf.Total
                     ? (nf.OffLog ? "  [all ≤ 0: off the log scale; × marks them]" : "  [all values NaN/∞: no line; × marks them]")
@@ -204,6 +216,8 @@ internal static class PlotRenderer
         return Save(plt, pathWithoutExtension, Width + 200, 190);
     }
 
+    private static string Shorten(string group) => group.Length <= 28 ? group : group[..(group.IndexOf("  [", StringComparison.Ordinal) is > 0 and < 28 and var k ? k : 27)] + "…";
+
     private static bool Finite(double[] values, int i, bool log) => i < values.Length && double.IsFinite(values[i]) && (!log || values[i] > 0);
 
     private static double T(double v, bool log) => log ? Math.Log10(v) : v;
@@ -230,6 +244,9 @@ internal static class PlotRenderer
         plt.Axes.Color(Ink);
         plt.Axes.Right.FrameLineStyle.Width = 0;
         plt.Axes.Top.FrameLineStyle.Width = 0;
+        // Major ticks and grid lines only: minor ticks on every axis read as noise at slide size.
+        plt.Axes.Left.MinorTickStyle.Length = 0;
+        plt.Axes.Bottom.MinorTickStyle.Length = 0;
         return plt;
     }
 

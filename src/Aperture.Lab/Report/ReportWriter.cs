@@ -266,6 +266,22 @@ public static class ReportWriter
                         series.Add(new Series(arm, [.. c.Select(q => (double)q.Step)], [.. c.Select(q => q.Value)]) { Faint = true });
                 series.Add(new Series(arm, [.. steps.Select(x => (double)x)], mean) { Low = low, High = high });
             }
+            // An arm whose log stops before the others' (a run that stopped logging, as on a NaN loss) says so in the
+            // legend; the renderer names arms drawn under an identical one.
+            var means = series.Where(s => !s.Faint).ToList();
+            double lastStep = means.SelectMany(s => s.X).DefaultIfEmpty(0).Max();
+            var notes = new Dictionary<string, List<string>>();
+            for (int i = 0; i < means.Count; i++)
+            {
+                var m = means[i];
+                var notesFor = notes[m.Group] = [];
+                double end = m.X.Where((_, k) => double.IsFinite(m.Y[k])).DefaultIfEmpty(double.NaN).Max();
+                string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
+                if (double.IsNaN(end)) notesFor.Add("no finite value logged");
+                else if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
+            }
+            string Named(string arm) => notes.TryGetValue(arm, out var n) && n.Count > 0 ? $"{arm}  [{string.Join("; ", n)}]" : arm;
+            series = [.. series.Select(s => s with { Group = Named(s.Group) })];
             var all = series.Where(s => !s.Faint).SelectMany(s => s.Y.Concat(s.Low ?? []).Concat(s.High ?? [])).Where(double.IsFinite).ToList();
             bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e3;
             string what = metric?.Label ?? key.Replace('_', ' ');
@@ -428,10 +444,11 @@ public static class ReportWriter
         .scroll {"{"} overflow-x: auto; max-width: 100%; {"}"} .models {"{"} font-size: 90%; width: auto; {"}"}
         .models th {"{"} white-space: nowrap; text-align: center; {"}"} .models td.mark {"{"} text-align: center; font-size: 120%; {"}"}
         .models td:first-child {"{"} min-width: 16em; max-width: 28em; {"}"} abbr {"{"} text-decoration: none; {"}"}
+        table.scorecard td:nth-child(1) {"{"} min-width: 10em; {"}"} table.scorecard td:nth-child(2) {"{"} min-width: 18em; font-size: 93%; {"}"}
         .runs {"{"} font-size: 85%; width: auto; {"}"} .runs td, .runs th {"{"} white-space: nowrap; {"}"}
         .warn {"{"} background: #fff0c2; padding: .5em; {"}"} .tag {"{"} font-size: 75%; background: #e8e8ff; padding: 0 .4em; border-radius: .5em; {"}"}
         figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; height: auto; border: 1px solid #eee; {"}"} figcaption {"{"} color: #555; {"}"}
-        code, pre {"{"} background: #f6f6f6; {"}"} pre {"{"} padding: .6em; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; {"}"}
+        code, pre {"{"} background: #f6f6f6; {"}"} code, .foot, .key {"{"} overflow-wrap: anywhere; {"}"} pre {"{"} padding: .6em; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; {"}"}
         dl.provenance {"{"} display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; {"}"} dl.provenance dt {"{"} font-weight: 600; {"}"}
         dl.provenance dd {"{"} margin: 0; overflow-wrap: anywhere; {"}"}
         /* Phones: the scorecard's rows become cards, one labelled field per line; wide tables scroll inside their box. */
