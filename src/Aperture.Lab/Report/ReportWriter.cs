@@ -444,7 +444,6 @@ public static class ReportWriter
         .scroll {"{"} overflow-x: auto; max-width: 100%; {"}"} .models {"{"} font-size: 90%; width: auto; {"}"}
         .models th {"{"} white-space: nowrap; text-align: center; {"}"} .models td.mark {"{"} text-align: center; font-size: 120%; {"}"}
         .models td:first-child {"{"} min-width: 16em; max-width: 28em; {"}"} abbr {"{"} text-decoration: none; {"}"}
-        table.scorecard td:nth-child(1) {"{"} min-width: 10em; {"}"} table.scorecard td:nth-child(2) {"{"} min-width: 18em; font-size: 93%; {"}"}
         .runs {"{"} font-size: 85%; width: auto; {"}"} .runs td, .runs th {"{"} white-space: nowrap; {"}"}
         .warn {"{"} background: #fff0c2; padding: .5em; {"}"} .tag {"{"} font-size: 75%; background: #e8e8ff; padding: 0 .4em; border-radius: .5em; {"}"}
         figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; height: auto; border: 1px solid #eee; {"}"} figcaption {"{"} color: #555; {"}"}
