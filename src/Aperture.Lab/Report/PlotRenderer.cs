@@ -27,8 +27,14 @@ internal static class PlotRenderer
         var plt = NewPlot();
         var groups = figure.Series.Where(s => !s.Faint).Select(s => s.Group).Concat(figure.Series.Select(s => s.Group)).Distinct().ToList();
         Color ColorOf(string g) => Palette.GetColor(groups.IndexOf(g));
+        // Skia's SVG writer cannot draw dash patterns (it drops them and prints a warning per line): dashed and dotted
+        // lines are dashed in the PNG and drawn solid, paler, in the SVG.
+        var undash = new List<Action>();
         foreach (var x in figure.VerticalLines)
-            plt.Add.VerticalLine(figure.LogX ? Math.Log10(x) : x, 1, Colors.Gray.WithAlpha(0.6), LinePattern.Dotted);
+        {
+            var line = plt.Add.VerticalLine(figure.LogX ? Math.Log10(x) : x, 1, Colors.Gray.WithAlpha(0.6), LinePattern.Dotted);
+            undash.Add(() => { line.LinePattern = LinePattern.Solid; line.LineColor = Colors.Gray.WithAlpha(0.3); });
+        }
 
         var nonFinite = new Dictionary<string, (List<double> Xs, int Count, int Total, bool OffLog)>();
         var censored = new HashSet<string>();
@@ -46,7 +52,16 @@ internal static class PlotRenderer
                 tx[i] = figure.LogX ? (s.X[i] > 0 ? Math.Log10(s.X[i]) : double.NaN) : s.X[i];
                 ty[i] = figure.LogY ? (s.Y[i] > 0 ? Math.Log10(s.Y[i]) : double.NaN) : s.Y[i];
             }
-            if (s.Low is { } lo && s.High is { } hi && !s.Faint)
+            // Intervals of points (markers only) are error bars; along a line, a band.
+            if (s.Low is { } elo && s.High is { } ehi && !s.Faint && s.Style == SeriesStyle.Markers)
+                for (int i = 0; i < n; i++)
+                    if (double.IsFinite(tx[i]) && Finite(elo, i, figure.LogY) && Finite(ehi, i, figure.LogY))
+                    {
+                        var bar = plt.Add.Line(tx[i], T(elo[i], figure.LogY), tx[i], T(ehi[i], figure.LogY));
+                        bar.LineWidth = 2.5f;
+                        bar.LineColor = color.WithAlpha(0.55);
+                    }
+            if (s.Low is { } lo && s.High is { } hi && !s.Faint && s.Style != SeriesStyle.Markers)
                 foreach (var seg in Segments(n, i => double.IsFinite(tx[i]) && Finite(lo, i, figure.LogY) && Finite(hi, i, figure.LogY)))
                 {
                     var band = plt.Add.FillY(seg.Select(i => tx[i]).ToArray(), seg.Select(i => T(lo[i], figure.LogY)).ToArray(), seg.Select(i => T(hi[i], figure.LogY)).ToArray());
@@ -59,7 +74,12 @@ internal static class PlotRenderer
                 var sc = plt.Add.Scatter(seg.Select(i => tx[i]).ToArray(), seg.Select(i => ty[i]).ToArray(), s.Faint ? color.WithAlpha(0.28) : color);
                 sc.LineWidth = s.Style is SeriesStyle.Markers ? 0 : s.Faint ? 1f : 2.2f;
                 sc.MarkerSize = s.Faint ? 0 : s.Style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? 8 : seg.Count == 1 ? 8 : 0;
-                if (s.Style == SeriesStyle.Dashed) sc.LinePattern = LinePattern.Dashed;
+                if (s.Style == SeriesStyle.Dashed)
+                {
+                    sc.LinePattern = LinePattern.Dashed;
+                    var c0 = sc.LineColor;
+                    undash.Add(() => { sc.LinePattern = LinePattern.Solid; sc.LineColor = c0.WithAlpha(0.5); sc.LineWidth = 1.2f; });
+                }
                 finiteY.AddRange(seg.Select(i => ty[i]));
                 if (!s.Faint) drawn.Add(s.Group);
                 if (s.Censored is { } c && seg.Any(i => i < c.Length && c[i]))
@@ -97,7 +117,8 @@ internal static class PlotRenderer
                 sc.MarkerSize = 11;
                 sc.MarkerLineWidth = 2.5f;
             }
-            plt.Add.HorizontalLine(top + 0.04 * span, 1, Missing.WithAlpha(0.35), LinePattern.Dotted);
+            var edge = plt.Add.HorizontalLine(top + 0.04 * span, 1, Missing.WithAlpha(0.35), LinePattern.Dotted);
+            undash.Add(() => { edge.LinePattern = LinePattern.Solid; edge.LineColor = Missing.WithAlpha(0.18); });
         }
 
         // The legend: one entry per group, saying when its values are missing or censored.
@@ -137,8 +158,10 @@ internal static class PlotRenderer
         }
         if (figure.Series.Any(s => s.Faint))
             items.Add(new LegendItem { LabelText = "single seeds (pale)", LineColor = Colors.Gray.WithAlpha(0.5), LineWidth = 1 });
-        if (figure.Series.Any(s => s.Low is not null && !s.Faint))
+        if (figure.Series.Any(s => s.Low is not null && !s.Faint && s.Style != SeriesStyle.Markers))
             items.Add(new LegendItem { LabelText = "band: 95% interval", FillColor = Colors.Gray.WithAlpha(0.25), LineWidth = 0 });
+        if (figure.Series.Any(s => s.Low is not null && !s.Faint && s.Style == SeriesStyle.Markers))
+            items.Add(new LegendItem { LabelText = "bar: 95% interval", LineColor = Colors.Gray.WithAlpha(0.6), LineWidth = 2.5f });
 
         Decorate(plt, figure.Title, figure.XLabel, figure.YLabel);
         if (figure.XCategories is { } categories)
@@ -146,8 +169,6 @@ internal static class PlotRenderer
             plt.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], [.. categories]);
             plt.Axes.Bottom.MajorTickStyle.Length = 0;
             plt.Axes.SetLimitsX(-0.5, categories.Count - 0.5);
-            if (categories.Any(c => c.Length > 10)) plt.Axes.Bottom.TickLabelStyle.Rotation = -20;
-            if (categories.Any(c => c.Length > 10)) plt.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
         }
         plt.Axes.AutoScale();
         if (figure.XCategories is { } cats) plt.Axes.SetLimitsX(-0.5, cats.Count - 0.5);
@@ -161,8 +182,10 @@ internal static class PlotRenderer
             plt.ShowLegend(Edge.Right);
             StyleLegend(plt);
         }
-        int width = items.Count > 1 ? Width + 60 + 6 * Math.Min(40, items.Max(i => i.LabelText.Length)) : Width;
-        return Save(plt, pathWithoutExtension, width, Height);
+        // The legend sits to the right of the data: widen the figure by its text so the data keep their width.
+        int width = items.Count > 1 ? Width + 40 + (int)(7.2 * Math.Min(110, items.Max(i => (i.LabelText ?? "").Length))) : Width;
+        undash.Add(() => { foreach (var item in plt.Legend.ManualItems) item.LinePattern = LinePattern.Solid; });
+        return Save(plt, pathWithoutExtension, width, Height, undash);
     }
 
     /// <summary>
@@ -364,14 +387,16 @@ internal static class PlotRenderer
         }
     }
 
-    private static Output Save(Plot plt, string pathWithoutExtension, int width, int height)
+    private static Output Save(Plot plt, string pathWithoutExtension, int width, int height, IReadOnlyList<Action>? beforeSvg = null)
     {
         string svg = pathWithoutExtension + ".svg", png = pathWithoutExtension + ".png";
         if (Path.GetDirectoryName(Path.GetFullPath(svg)) is { } folder) Directory.CreateDirectory(folder);
-        Aperture.IO.AtomicFile.WriteAllText(svg, plt.GetSvgHtml(width, height));
         plt.ScaleFactor = Density;
-        using var image = plt.GetImage((int)(width * Density), (int)(height * Density));
-        Aperture.IO.AtomicFile.WriteAllBytes(png, image.GetImageBytes(ImageFormat.Png));
+        using (var image = plt.GetImage((int)(width * Density), (int)(height * Density)))
+            Aperture.IO.AtomicFile.WriteAllBytes(png, image.GetImageBytes(ImageFormat.Png));
+        plt.ScaleFactor = 1;
+        foreach (var a in beforeSvg ?? []) a();
+        Aperture.IO.AtomicFile.WriteAllText(svg, plt.GetSvgHtml(width, height));
         return new Output(svg, png, width, height);
     }
 }
