@@ -13,27 +13,112 @@ public enum SeriesStyle
     LineAndMarkers,
 }
 
-/// <summary>One series of a figure. Series with the same <paramref name="Group"/> share a colour and one legend entry.</summary>
-/// <param name="Group">The legend entry (an arm, "fit", "data").</param>
-/// <param name="X">The x values.</param>
-/// <param name="Y">The y values.</param>
-/// <param name="Style">How it is drawn.</param>
-public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle Style = SeriesStyle.Line)
+/// <summary>What a metric's x-axis counts.</summary>
+public enum AxisKind
 {
-    /// <summary>Lower ends of each point's interval (drawn as a vertical bar from <see cref="Low"/> to <see cref="High"/>), or null.</summary>
-    public double[]? Low { get; init; }
+    /// <summary>Optimizer steps (iterations).</summary>
+    Step,
+    /// <summary>Passes over the training set.</summary>
+    Epoch,
+    /// <summary>Layers of a network, input side first.</summary>
+    Layer,
+    /// <summary>A protocol setting swept across runs or within a run (a learning rate, a decay, a depth).</summary>
+    Setting,
+}
 
-    /// <summary>Upper ends of each point's interval, or null.</summary>
-    public double[]? High { get; init; }
+/// <summary>An axis: what it counts, its label, and the unit of its values ("" for counts and ratios).</summary>
+/// <param name="Kind">What the axis counts.</param>
+/// <param name="Label">The label, in the field's words ("training step", "hidden layer (1 = first)").</param>
+/// <param name="Unit">The unit, shown in brackets after the label ("" for none).</param>
+public sealed record Axis(AxisKind Kind, string Label, string Unit = "")
+{
+    /// <summary>Optimizer steps.</summary>
+    public static Axis Steps { get; } = new(AxisKind.Step, "training step");
+
+    /// <summary>Epochs (passes over the training set).</summary>
+    public static Axis Epochs { get; } = new(AxisKind.Epoch, "epoch");
+
+    /// <summary>Layers, counted from the input side.</summary>
+    public static Axis Layers(string label = "layer (1 = nearest the input)") => new(AxisKind.Layer, label);
+
+    /// <summary>A swept setting.</summary>
+    public static Axis Setting(string label, string unit = "") => new(AxisKind.Setting, label, unit);
+
+    /// <summary>The label with its unit: "time (s)".</summary>
+    public string Text => Unit.Length == 0 ? Label : $"{Label} ({Unit})";
 }
 
 /// <summary>
-/// A plot described as data, so a phenomenon file needs no plotting library: the report renders it (with ScottPlot).
+/// A per-step metric a phenomenon's runs log (<see cref="RunContext.Log"/>): what its index counts and what its values
+/// are, so that the report's curves have true axes. Declared by <see cref="Phenomenon.Metrics"/>.
+/// </summary>
+/// <param name="Key">The key the runs log it under.</param>
+/// <param name="X">What the logged index counts.</param>
+/// <param name="Label">What the value is, in words ("training loss (cross-entropy)").</param>
+/// <param name="Unit">The value's unit ("" for none).</param>
+public sealed record Metric(string Key, Axis X, string Label, string Unit = "")
+{
+    /// <summary>The value's label with its unit.</summary>
+    public string YText => Unit.Length == 0 ? Label : $"{Label} ({Unit})";
+}
+
+/// <summary>One series of a figure. Series with the same <paramref name="Group"/> share a colour and one legend entry.</summary>
+/// <param name="Group">The legend entry (an arm, "fit", "data").</param>
+/// <param name="X">The x values.</param>
+/// <param name="Y">The y values. Non-finite values (NaN, ±∞: a diverged or undefined run) are not drawn as points but
+/// marked on the figure and named in the legend, never silently dropped.</param>
+/// <param name="Style">How it is drawn.</param>
+public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle Style = SeriesStyle.Line)
+{
+    /// <summary>The lower edge of an interval band around <see cref="Y"/> (same length), e.g. a 95% interval across seeds.</summary>
+    public double[]? Low { get; init; }
+
+    /// <summary>The upper edge of the band.</summary>
+    public double[]? High { get; init; }
+
+    /// <summary>Drawn thin and pale, without a legend entry of its own (single seeds behind their arm's mean).</summary>
+    public bool Faint { get; init; }
+
+    /// <summary>
+    /// Points that are censored (the run stopped before the event: a target not reached within the budget); drawn as
+    /// open markers and named in the legend. Same length as <see cref="Y"/>; null when none are.
+    /// </summary>
+    public bool[]? Censored { get; init; }
+
+    /// <summary>
+    /// The mean across seeds at each x with its 95% Student-t interval as a band: <paramref name="samples"/>[i] holds
+    /// the seeds' values at <paramref name="x"/>[i]. A non-finite sample makes that mean non-finite (marked on the
+    /// figure, not averaged away); one sample gives the value without a band.
+    /// </summary>
+    public static Series MeanOverSeeds(string group, double[] x, IReadOnlyList<double[]> samples, SeriesStyle style = SeriesStyle.LineAndMarkers)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        if (samples.Count != x.Length) throw new ArgumentException($"series '{group}': {x.Length} x values but {samples.Count} sets of samples");
+        var mean = new double[x.Length];
+        var low = new double[x.Length];
+        var high = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            var v = samples[i];
+            if (v.Length == 0 || v.Any(d => !double.IsFinite(d))) { mean[i] = low[i] = high[i] = v.Length == 0 ? double.NaN : v.FirstOrDefault(d => !double.IsFinite(d)); continue; }
+            mean[i] = v.Average();
+            if (v.Length < 2) { low[i] = high[i] = double.NaN; continue; }
+            double sd = Math.Sqrt(v.Sum(d => (d - mean[i]) * (d - mean[i])) / (v.Length - 1));
+            double half = Statistics.StudentT.Quantile(0.975, v.Length - 1) * sd / Math.Sqrt(v.Length);
+            (low[i], high[i]) = (mean[i] - half, mean[i] + half);
+        }
+        return new Series(group, x, mean, style) { Low = low, High = high };
+    }
+}
+
+/// <summary>
+/// A plot described as data, so a phenomenon file needs no plotting library: the report renders it (with ScottPlot,
+/// to SVG and to PNG at twice the pixel density).
 /// </summary>
 /// <param name="Name">A file-name-safe name, unique within the phenomenon.</param>
 /// <param name="Title">The title.</param>
-/// <param name="XLabel">The x-axis label.</param>
-/// <param name="YLabel">The y-axis label.</param>
+/// <param name="XLabel">The x-axis label, with its unit in brackets where it has one.</param>
+/// <param name="YLabel">The y-axis label, with its unit in brackets where it has one.</param>
 /// <param name="Series">The series.</param>
 /// <param name="LogX">Log-scale x (values must be positive).</param>
 /// <param name="LogY">Log-scale y (values must be positive).</param>
@@ -46,4 +131,10 @@ public sealed record Figure(string Name, string Title, string XLabel, string YLa
 
     /// <summary>A horizontal band shaded behind the series (the values that support a claim), or null.</summary>
     public (double Low, double High)? Band { get; init; }
+
+    /// <summary>
+    /// A category axis: the names of the positions x = 0, 1, …, drawn as tick labels instead of numbers (arms, models,
+    /// regularizers). Null for a numeric x-axis.
+    /// </summary>
+    public IReadOnlyList<string>? XCategories { get; init; }
 }

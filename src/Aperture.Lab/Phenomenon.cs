@@ -121,6 +121,13 @@ public abstract class Phenomenon
     /// <summary>Phenomenon-specific figures drawn from the stored runs (the report adds the training curves and the effect plot).</summary>
     public abstract IEnumerable<Figure> FiguresFor(LabProtocol protocol, RunSet runs);
 
+    /// <summary>
+    /// The per-step metrics the runs log (<see cref="RunContext.Log"/>), each with what its index counts (step, epoch,
+    /// layer, a setting) and what its value is: the report draws each as a curve per arm with these axes. A logged key
+    /// not declared here is drawn against its bare index, labelled as undeclared.
+    /// </summary>
+    public virtual IReadOnlyList<Metric> Metrics => [];
+
     /// <summary>The protocol's type (a record deriving from <see cref="LabProtocol"/>).</summary>
     public abstract Type ProtocolType { get; }
 

@@ -41,7 +41,7 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal(["noisy_kappa=100", "kappas=10,100", "step_scales=1"], fixedSettings.Select(kv => $"{kv.Key}={kv.Value}"));
         Assert.Equal(["dimension", "tolerance", "momenta", "rows_per_dimension"], axes.Select(a => a.Setting));
         Assert.Equal(["8", "16"], axes[0].Expand());
-        Assert.Equal(AxisKind.LogUniform, axes[1].Kind);
+        Assert.Equal(SweepAxisKind.LogUniform, axes[1].Kind);
         var tolerances = axes[1].Expand().Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Assert.Equal(1e-8, tolerances[0]);
         Assert.Equal(1e-6, tolerances[1], 1e-20);

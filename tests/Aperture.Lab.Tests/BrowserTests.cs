@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Aperture.Lab.Report;
+using Aperture.Lab.Store;
 using Xunit.Abstractions;
 
 namespace Aperture.Lab.Tests;
@@ -31,7 +32,7 @@ public class BrowserTests(ITestOutputHelper output)
             ReportWriter.Write(store, site, r => $"./aperture lab run {r.Id} --seeds {r.Seeds}");
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         var ct = timeout.Token;
         await using var browser = await HeadlessChromium.LaunchAsync(HeadlessChromium.Find()!, ct);
         string page = await browser.NewPageAsync(1280, 900, ct);
@@ -50,24 +51,104 @@ public class BrowserTests(ITestOutputHelper output)
         });
         await AssertImagesRender(browser, page, index, ct);
 
-        byte[] png = await browser.ScreenshotAsync(page, 1280, ct);
+        // Every page at a desktop and a phone width: whole figures that scale with the page, no sideways scrolling of the
+        // page itself (wide tables scroll inside their own boxes), and a screenshot of each, kept beside the test binary.
         string shots = Path.Combine(AppContext.BaseDirectory, "screenshots");
-        Directory.CreateDirectory(shots);
-        string shot = Path.Combine(shots, "scorecard.png");
-        await File.WriteAllBytesAsync(shot, png, ct);
-        output.WriteLine($"screenshot: {shot}");
-        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
-        Assert.Equal(1280, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
-
-        foreach (var p in Catalogue.All)
+        output.WriteLine($"screenshots: {shots}/desktop and {shots}/phone");
+        foreach (var (form, width) in new[] { ("desktop", 1280), ("phone", 420) })
         {
-            string url = new Uri(Path.Combine(site, p.Id + ".html")).AbsoluteUri;
-            await browser.NavigateAsync(page, url, ct);
-            Assert.Equal(p.Title, (await browser.EvaluateAsync(page, "document.querySelector('h1').innerText", ct)).GetString());
-            int images = await AssertImagesRender(browser, page, url, ct);
-            Assert.True(images >= 2, $"{p.Id}: expected the effect plot and the training curves, found {images} images");
-            Assert.Contains("./aperture lab run " + p.Id, (await browser.EvaluateAsync(page, "document.body.innerText", ct)).GetString());
+            string tab = await browser.NewPageAsync(width, 900, ct);
+            Directory.CreateDirectory(Path.Combine(shots, form));
+            foreach (var name in Catalogue.All.Select(p => p.Id).Prepend("index"))
+            {
+                string url = new Uri(Path.Combine(site, name + ".html")).AbsoluteUri;
+                await browser.NavigateAsync(tab, url, ct);
+                await AssertImagesRender(browser, tab, url, ct);
+                var fit = await browser.EvaluateAsync(tab, """
+                    [document.documentElement.scrollWidth, window.innerWidth,
+                     Math.max(0, ...[...document.images].map(i => i.getBoundingClientRect().right)),
+                     [...document.images].filter(i => !i.alt).length,
+                     [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                         && !e.closest('.scroll, table:not(.scorecard)'))
+                       .slice(0, 3).map(e => e.tagName + '.' + e.className + ': ' + (e.innerText || '').slice(0, 60)).join(' | ')]
+                    """, ct);
+                Assert.True(fit[0].GetInt32() <= fit[1].GetInt32() + 1, $"{form} {name}: the page is {fit[0]} px wide in a {fit[1]} px window; too wide: {fit[4]}");
+                Assert.True(fit[2].GetDouble() <= fit[1].GetInt32() + 1, $"{form} {name}: a figure reaches {fit[2]} px in a {fit[1]} px window");
+                Assert.Equal(0, fit[3].GetInt32());
+                if (name == "index")
+                {
+                    var layout = await browser.EvaluateAsync(tab, """
+                        [getComputedStyle(document.querySelector('table.scorecard thead')).display,
+                         getComputedStyle(document.querySelector('table.scorecard tbody tr')).display]
+                        """, ct);
+                    if (form == "phone") Assert.Equal(["none", "block"], layout.EnumerateArray().Select(e => e.GetString()));
+                    else Assert.Equal(["table-header-group", "table-row"], layout.EnumerateArray().Select(e => e.GetString()));
+                }
+                else
+                {
+                    string text = (await browser.EvaluateAsync(tab, "document.body.innerText", ct)).GetString()!;
+                    foreach (var field in new[] { "Commit", "Data", "content SHA-256", "Host", "Protocol", "discovery: seeds", "replication:", "./aperture lab run " + name })
+                        Assert.True(text.Contains(field, StringComparison.Ordinal), $"{form} {name}: the page does not show '{field}'");
+                }
+                byte[] png = await browser.ScreenshotAsync(tab, width, ct);
+                Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+                Assert.Equal(width, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
+                await File.WriteAllBytesAsync(Path.Combine(shots, form, name + ".png"), png, ct);
+            }
         }
+        File.Copy(Path.Combine(shots, "desktop", "index.png"), Path.Combine(shots, "scorecard.png"), overwrite: true);
+
+        // Every figure: its axes carry the labels its declaration gives, and no text (legend, title, labels) is drawn
+        // inside the data area, which the SVG names as the clip rectangle of the plotted data.
+        using (var store = RunStore.OpenExisting(dir.File("runs.db")))
+        {
+            var latest = store.LatestVerdicts();
+            foreach (var p in Catalogue.All)
+            {
+                var v = latest[p.Id];
+                var runs = store.LoadRunSet(v.RunIds);
+                var protocol = p.ReadProtocol(v.ProtocolJson);
+                foreach (var f in p.FiguresFor(protocol, runs).Concat(ReportWriter.CurveFigures(runs, p.Metrics)))
+                {
+                    string svg = Path.Combine(site, "img", $"{p.Id}-{Slug(f.Name)}.svg");
+                    var texts = SvgTexts(svg, out _);
+                    Assert.True(texts.Any(t => t.Text == f.XLabel), $"{svg}: no x-axis label '{f.XLabel}'");
+                    Assert.True(texts.Any(t => t.Text == f.YLabel), $"{svg}: no y-axis label '{f.YLabel}'");
+                    Assert.False(f.XLabel.Contains("not declared"), $"{p.Id}: figure {f.Name}: the metric's axis is not declared in {p.GetType().Name}.Metrics");
+                }
+            }
+        }
+        foreach (var svg in Directory.GetFiles(Path.Combine(site, "img"), "*.svg"))
+        {
+            var texts = SvgTexts(svg, out var data);
+            Assert.True(texts.Count >= 3, $"{svg}: {texts.Count} texts");
+            foreach (var t in texts)
+                Assert.False(t.X > data.Left + 1 && t.X < data.Right - 1 && t.Y > data.Top + 1 && t.Y < data.Bottom - 1,
+                    $"{svg}: '{t.Text}' is drawn inside the data area ({t.X:F0}, {t.Y:F0} in [{data.Left:F0}, {data.Right:F0}] × [{data.Top:F0}, {data.Bottom:F0}])");
+        }
+    }
+
+    private static string Slug(string s) => new([.. s.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-')]);
+
+    /// <summary>The SVG's text elements with the point each starts at, and the data area (the plotted data's clip rectangle).</summary>
+    private static List<(string Text, double X, double Y)> SvgTexts(string path, out (double Left, double Top, double Right, double Bottom) data)
+    {
+        var doc = System.Xml.Linq.XDocument.Load(path);
+        System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+        static double First(string? list) => double.Parse((list ?? "0").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "0",
+            System.Globalization.CultureInfo.InvariantCulture);
+        var clip = doc.Descendants(ns + "clipPath").Select(c => c.Element(ns + "rect")).First(r => r is not null)!;
+        double x0 = First(clip.Attribute("x")?.Value), y0 = First(clip.Attribute("y")?.Value);
+        data = (x0, y0, x0 + First(clip.Attribute("width")?.Value), y0 + First(clip.Attribute("height")?.Value));
+        var result = new List<(string, double, double)>();
+        foreach (var t in doc.Descendants(ns + "text"))
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(t.Attribute("transform")?.Value ?? "", @"translate\(([-\d.e]+)[ ,]+([-\d.e]+)\)");
+            double tx = m.Success ? double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+            double ty = m.Success ? double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+            result.Add((t.Value.Trim(), tx + First(t.Attribute("x")?.Value), ty + First(t.Attribute("y")?.Value)));
+        }
+        return result;
     }
 
     private static async Task<int> AssertImagesRender(HeadlessChromium browser, string page, string url, CancellationToken ct)

@@ -100,7 +100,7 @@ public class SweepTests
         Assert.False(spec.Replicate);
         Assert.Equal([KeyValuePair.Create("dimension", "8")], spec.Fixed);
         Assert.Equal(["10,100", "10,1000"], spec.Axes[0].Expand());
-        Assert.Equal(AxisKind.LogUniform, spec.Axes[1].Kind);
+        Assert.Equal(SweepAxisKind.LogUniform, spec.Axes[1].Kind);
         Assert.Equal(["2", "3", "4"], spec.Axes[2].Expand());
         Assert.Equal(2 * 3 * 3, spec.Grid().Count);
         var again = SweepSpec.FromJson(spec.ToJson(), "stored");

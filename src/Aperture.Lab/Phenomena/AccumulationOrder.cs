@@ -222,12 +222,20 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
     private static string G(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("weight_distance", Axis.Steps, "distance between the two runs' weights ‖θ_a − θ_b‖₂"),
+        new("test_disagreement", Axis.Epochs, "share of test images the two runs classify differently"),
+        new("test_accuracy_original", Axis.Epochs, "test accuracy, first run"),
+        new("test_accuracy_second", Axis.Epochs, "test accuracy, second run"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         IEnumerable<Series> Curves(string key) => Arms(p).SelectMany(arm => runs.Seeds
             .Select(s => runs.Get(arm.Name, s).Metrics.TryGetValue(key, out var q) ? new Series(arm.Name, [.. q.Select(v => (double)v.Step)], [.. q.Select(v => v.Value)]) : null)
             .OfType<Series>());
-        yield return new Figure("weight-distance", "Distance between the two runs' weights", "step", "‖θ_a − θ_b‖₂", [.. Curves("weight_distance")], LogY: true,
+        yield return new Figure("weight-distance", "Distance between the two runs' weights", "training step", "‖θ_a − θ_b‖₂", [.. Curves("weight_distance")], LogY: true,
             Caption: "One line per seed. A flipped bit starts one ulp apart and a reversed summation order one rounding error per step apart; " +
                      "both grow while the learning rate is large and stop as the cosine schedule anneals it. The exact rerun is at distance 0 at every step, which a log axis cannot show.");
         yield return new Figure("disagreement", "Share of test images on which the two runs disagree", "epoch", "test disagreement", [.. Curves("test_disagreement")],

@@ -219,6 +219,13 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, A
     private static string G(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("train_loss", Axis.Steps, "training loss (cross-entropy)"),
+        new("update_norm", Axis.Steps, "update norm ‖Δθ‖₂"),
+        new("test_accuracy", Axis.Epochs, "test accuracy"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         // The bias correction 1 − β2^t that PyTorch's form divides by (under a square root), for each arm's effective β2.

@@ -236,14 +236,24 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, Bat
             Time(runs, Variant.PlainGlorot, ChosenRate(p, runs, Variant.PlainGlorot, s), s)))]);
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("train_loss", Axis.Steps, "training loss (cross-entropy)"),
+        new("train_accuracy", Axis.Steps, "training accuracy (batch)"),
+        new("gradient_change", Axis.Steps, "gradient change ‖∇L(θ − η∇L) − ∇L‖ / ‖∇L‖"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var lrs = p.LearningRates.Order().ToArray();
         yield return new Figure("steps-vs-lr", $"Steps to {Percent(p.TargetAccuracy)} training accuracy against learning rate (Kaplan–Meier median over seeds)",
-            "learning rate", "median steps to target", [.. Enum.GetValues<Variant>().Select(v => new Series(Label(v), lrs,
-                [.. lrs.Select(lr => Math.Min(2.0 * p.Steps, CensoredTime.Median([.. runs.Seeds.Select(s => Time(runs, v, lr, s))])))],
-                SeriesStyle.LineAndMarkers))], LogX: true,
-            Caption: $"A median not reached within the budget ({p.Steps} steps) is drawn at twice the budget.");
+            "learning rate", "median steps to target", [.. Enum.GetValues<Variant>().Select(v =>
+            {
+                var medians = lrs.Select(lr => CensoredTime.Median([.. runs.Seeds.Select(s => Time(runs, v, lr, s))])).ToArray();
+                return new Series(Label(v), lrs, [.. medians.Select(m => Math.Min(2.0 * p.Steps, m))], SeriesStyle.LineAndMarkers)
+                    { Censored = [.. medians.Select(m => !(m <= p.Steps))] };
+            })], LogX: true,
+            Caption: $"A median not reached within the budget ({p.Steps} steps) is censored: drawn at twice the budget and circled.");
         yield return new Figure("divergence-vs-lr", "Share of seeds that diverged at each learning rate", "learning rate", "share diverged",
             [.. Enum.GetValues<Variant>().Select(v => new Series(Label(v), lrs, [.. lrs.Select(lr => runs.Results(new Arm(v, lr).Name, "diverged").Average())], SeriesStyle.LineAndMarkers))], LogX: true, Caption: $"Diverged: an evaluated loss above {p.DivergenceFactor} × the initial loss, or not finite.");
     }

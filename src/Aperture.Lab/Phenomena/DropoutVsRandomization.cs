@@ -225,6 +225,12 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
     }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("noisy_train_loss", Axis.Epochs, "training loss under the regularizer (cross-entropy)"),
+        new("validation_accuracy", Axis.Epochs, "validation accuracy"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var kinds = Enum.GetValues<Regularizer>();
@@ -232,10 +238,10 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
         var tuned = kinds.Select(k => Tuned(p, runs, k, "test_accuracy")).ToList();
         var series = new List<Series>();
         for (int s = 0; s < runs.Seeds.Count; s++)
-            series.Add(new Series("one seed", xs, [.. tuned.Select(t => t[s])], SeriesStyle.LineAndMarkers));
-        series.Add(new Series("mean over seeds", xs, [.. tuned.Select(t => t.Average())], SeriesStyle.Markers));
+            series.Add(new Series("mean over seeds, 95% interval", xs, [.. tuned.Select(t => t[s])]) { Faint = true });
+        series.Add(Series.MeanOverSeeds("mean over seeds, 95% interval", xs, tuned, SeriesStyle.Markers));
         yield return new Figure("tuned-test-accuracy", "Test accuracy per regularizer at its level and epoch chosen on validation",
-            "regularizer: " + string.Join(", ", kinds.Select((k, i) => $"{i} {Label(k)}")), "test accuracy", series,
-            Caption: "Each line is one seed (the same data, initial weights and minibatch order in every arm); the validation curves the choices are made from are the per-step plots.");
+            "regularizer", "test accuracy", series) { XCategories = [.. kinds.Select(Label)],
+            Caption = "Pale lines: single seeds (the same data, initial weights and minibatch order in every arm); markers: the mean with its 95% interval. The validation curves the choices are made from are the per-epoch plots." };
     }
 }

@@ -222,6 +222,11 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
     }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new(LossCurve.Key, new Axis(AxisKind.Step, "iteration"), "relative loss ‖W₁W₂ − A‖² / ‖A‖²"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var sweep = new List<Series>();  // −log10 loss: orders of magnitude fitted, so that better methods sit higher

@@ -231,6 +231,15 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol, InitScale.Arm>
     }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("log10_backprop_gradient", Axis.Layers("hidden layer (1 = nearest the input)"), "log10 ‖∂L/∂z_l‖ (back-propagated gradient)"),
+        new("log10_activation_std", Axis.Layers("hidden layer (1 = nearest the input)"), "log10 std of the layer's output"),
+        new("log10_weight_gradient", Axis.Layers("Linear layer (1 = nearest the input, last = output)"), "log10 ‖∂L/∂W_l‖"),
+        new("max_unit_difference", Axis.Steps, "largest difference between two hidden units (constant init)"),
+        new("train_loss", Axis.Steps, "training loss, constant init (cross-entropy)"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         double[] MeanProfile(Arm arm, string key) => [.. runs.Seeds.Select(s => runs.Get(arm.Name, s).Metrics[key].Select(q => q.Value).ToArray())

@@ -103,13 +103,11 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
 
         /// <inheritdoc/>
         public override int GetHashCode() => HashCode.Combine(Role, string.Join(",", Widths), Rank, StepSize, Localization, NBetaFactor);
-
         private static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
     }
 
     /// <inheritdoc/>
     public override string Id => "learning-coefficient";
-
     /// <inheritdoc/>
     public override string Title => "The local learning coefficient of deep linear networks is Aoyagi's λ, not half the parameter count";
 
@@ -222,6 +220,8 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
         return Verdict.From(Estimate.Mean("λ̂/λ averaged over the architectures", pooled), [.. checks]).WithExtra(extra);
     }
 
+    /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [new(LlcRecord.RunningMean, new Axis(AxisKind.Step, "SGLD draw"), "λ̂ from the draws so far (running mean)")];
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {

@@ -232,6 +232,11 @@ public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Proto
     }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("relative_error", new Axis(AxisKind.Step, "iteration t"), "relative error ‖x_t − x*‖ / ‖x_0 − x*‖"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var series = new[] { GradientDescent, HeavyBall }.SelectMany(arm => runs.Seeds.Select(s =>

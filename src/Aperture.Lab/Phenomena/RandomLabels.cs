@@ -229,15 +229,25 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("train_accuracy", Axis.Epochs, "training accuracy on the labels trained on"),
+        new("train_loss", Axis.Epochs, "training loss (cross-entropy)"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var ps = p.LabelCorruption.Order().ToArray();
-        Series Mean(Architecture a, string key, string label, double scale = 1) => new($"{label}, {a.ToString().ToLowerInvariant()}", ps,
-            [.. ps.Select(f => runs.Results(new Arm(Corruption.Labels, f, a).Name, key).Average() / scale)], SeriesStyle.LineAndMarkers);
-        yield return new Figure("accuracy-vs-corruption", "Training and test accuracy, and epochs to fit, against the fraction of random labels",
-            "fraction of labels corrupted, p", "accuracy (epochs ÷ cap)",
-            [.. Enum.GetValues<Architecture>().SelectMany(a => new[] { Mean(a, "train_accuracy", "training accuracy"), Mean(a, "test_accuracy", "test accuracy"),
-                Mean(a, "epochs_to_fit", "epochs to fit ÷ cap", p.MaxEpochs) }), new Series("chance", [0, 1], [0.1, 0.1], SeriesStyle.Dashed)],
-            Caption: "Means over seeds. Training accuracy stays at the fit level; test accuracy falls to chance as the labels become random; a run at the cap is censored (drawn at the cap).");
+        Series Mean(Architecture a, string key, string label) => Series.MeanOverSeeds($"{label}, {a.ToString().ToLowerInvariant()}", ps,
+            [.. ps.Select(f => runs.Results(new Arm(Corruption.Labels, f, a).Name, key))]);
+        yield return new Figure("accuracy-vs-corruption", "Training and test accuracy against the fraction of random labels",
+            "fraction of labels corrupted, p", "accuracy",
+            [.. Enum.GetValues<Architecture>().SelectMany(a => new[] { Mean(a, "train_accuracy", "training"), Mean(a, "test_accuracy", "test") }),
+                new Series("chance (0.1)", [0, 1], [0.1, 0.1], SeriesStyle.Dashed)],
+            Caption: "Means over seeds with their 95% intervals. Training accuracy stays at the fit level; test accuracy falls to chance as the labels become random.");
+        yield return new Figure("epochs-vs-corruption", "Epochs to fit the training labels against the fraction of random labels",
+            "fraction of labels corrupted, p", "epochs to fit",
+            [.. Enum.GetValues<Architecture>().Select(a => Mean(a, "epochs_to_fit", "epochs to fit")), new Series($"cap ({p.MaxEpochs} epochs)", [0, 1], [p.MaxEpochs, p.MaxEpochs], SeriesStyle.Dashed)],
+            Caption: "Means over seeds with their 95% intervals: random labels take longer to fit. A run that reaches the cap without fitting is censored and counted at the cap, so a mean at the cap is a lower bound.");
     }
 }

@@ -222,6 +222,11 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
     }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("train_loss", Axis.Steps, "training loss (mean squared error)"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         foreach (int seed in runs.Seeds.Take(3))

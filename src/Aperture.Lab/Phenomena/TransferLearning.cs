@@ -230,6 +230,11 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
     }
 
     /// <inheritdoc/>
+    public override IReadOnlyList<Metric> Metrics => [
+        new("validation_accuracy_by_decay", Axis.Setting("weight-decay candidate (index in the protocol's weight_decays)"), "validation accuracy"),
+    ];
+
+    /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         foreach (var mode in new[] { Layers.Frozen, Layers.FineTuned })
@@ -237,11 +242,11 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
             var arms = Arms(p).Where(a => a.Depth == 0 || a.Mode == mode).ToList();
             if (arms.Count < 2) continue;
             double[] xs = [.. arms.Select(a => (double)a.Depth)];
-            var series = runs.Seeds.Select(s => new Series("one seed", xs, [.. arms.Select(a => runs.Get(a.Name, s).Result("test_accuracy"))], SeriesStyle.LineAndMarkers)).ToList();
-            series.Add(new Series("mean over seeds", xs, [.. arms.Select(a => runs.Results(a.Name, "test_accuracy").Average())], SeriesStyle.Markers));
+            var series = runs.Seeds.Select(s => new Series("mean over seeds, 95% interval", xs, [.. arms.Select(a => runs.Get(a.Name, s).Result("test_accuracy"))]) { Faint = true }).ToList();
+            series.Add(Series.MeanOverSeeds("mean over seeds, 95% interval", xs, [.. arms.Select(a => runs.Results(a.Name, "test_accuracy"))]));
             yield return new Figure("test-accuracy-by-depth-" + (mode == Layers.Frozen ? "frozen" : "fine-tuned"), "Target test accuracy against the depth transferred, " + (mode == Layers.Frozen ? "frozen (AnB)" : "fine-tuned (AnB+)"),
                 "layers transferred (0 = scratch)", "target test accuracy", series,
-                Caption: "Yosinski et al.'s figure, on LeNet-5: each line is one seed, the same target images, initial weights and minibatch orders at every depth.");
+                Caption: "Yosinski et al.'s figure, on LeNet-5: the mean over seeds with its 95% interval; pale lines: single seeds, each with the same target images, initial weights and minibatch orders at every depth.");
         }
     }
 }

@@ -1,21 +1,40 @@
 using System.Globalization;
+using Aperture.Lab.Statistics;
 using ScottPlot;
 
 namespace Aperture.Lab.Report;
 
-/// <summary>Renders <see cref="Figure"/>s and effect plots to PNG with ScottPlot.</summary>
+/// <summary>
+/// Renders <see cref="Figure"/>s and effect plots with ScottPlot, each to SVG and to PNG at twice the pixel density, in
+/// one style: a sans-serif face, the legend outside the data (to the right), category axes for arms, log axes ticked
+/// at 1-2-5 or at powers of ten, interval bands, and non-finite or censored points marked and named in the legend.
+/// </summary>
 internal static class PlotRenderer
 {
-    private const int Width = 760, Height = 440;
+    /// <summary>The figure's size in CSS pixels; the PNG has twice as many in each direction.</summary>
+    public const int Width = 820, Height = 460;
+    private const float Density = 2;
+    private static readonly Color Ink = Color.FromHex("#222222"), Grid = Color.FromHex("#e6e6e6"), Missing = Color.FromHex("#c0392b");
     private static IPalette Palette => new ScottPlot.Palettes.Category10();
+    private static readonly Lazy<string?> SansFace = new(RegisterSans);
+
+    /// <summary>The files an image was written to.</summary>
+    public sealed record Output(string Svg, string Png, int Width, int Height);
 
     /// <summary>Draws a figure; series of one group share a colour and one legend entry.</summary>
-    public static void Render(Figure figure, string path)
+    public static Output Render(Figure figure, string pathWithoutExtension)
     {
-        var plt = new Plot();
-        var groups = figure.Series.Select(s => s.Group).Distinct().ToList();
+        var plt = NewPlot();
+        var groups = figure.Series.Where(s => !s.Faint).Select(s => s.Group).Concat(figure.Series.Select(s => s.Group)).Distinct().ToList();
+        Color ColorOf(string g) => Palette.GetColor(groups.IndexOf(g));
+        // Skia's SVG writer cannot draw dash patterns (it drops them and prints a warning per line): dashed and dotted
+        // lines are dashed in the PNG and drawn solid, paler, in the SVG.
+        var undash = new List<Action>();
         foreach (var x in figure.VerticalLines)
-            plt.Add.VerticalLine(figure.LogX ? Math.Log10(x) : x, 1, Colors.Gray.WithAlpha(0.6), LinePattern.Dotted);
+        {
+            var line = plt.Add.VerticalLine(figure.LogX ? Math.Log10(x) : x, 1, Colors.Gray.WithAlpha(0.6), LinePattern.Dotted);
+            undash.Add(() => { line.LinePattern = LinePattern.Solid; line.LineColor = Colors.Gray.WithAlpha(0.3); });
+        }
         if (figure.Band is var (bandLow, bandHigh))
         {
             // Unbounded sides of the band end at the data's range (a band to infinity has nothing to draw to).
@@ -34,113 +53,368 @@ internal static class PlotRenderer
                 }
             }
         }
-        var labelled = new HashSet<string>();
+
+        var nonFinite = new Dictionary<string, (List<double> Xs, int Count, int Total, bool OffLog)>();
+        var censored = new HashSet<string>();
+        var drawn = new HashSet<string>();
+        var finiteY = new List<double>();
+        var markers = new List<(double X, Color Color)>();
         foreach (var s in figure.Series)
         {
-            var (xs, ys) = Clean(s.X, s.Y, figure.LogX, figure.LogY);
-            if (xs.Length == 0) continue;
-            var color = Palette.GetColor(groups.IndexOf(s.Group));
-            if (s.Low is { } lows && s.High is { } highs)
-                for (int i = 0; i < Math.Min(s.X.Length, Math.Min(lows.Length, highs.Length)); i++)
+            var color = ColorOf(s.Group);
+            int n = Math.Min(s.X.Length, s.Y.Length);
+            var tx = new double[n];
+            var ty = new double[n];
+            for (int i = 0; i < n; i++)
+            {
+                tx[i] = figure.LogX ? (s.X[i] > 0 ? Math.Log10(s.X[i]) : double.NaN) : s.X[i];
+                ty[i] = figure.LogY ? (s.Y[i] > 0 ? Math.Log10(s.Y[i]) : double.NaN) : s.Y[i];
+            }
+            // Intervals of points (markers only) are error bars; along a line, a band.
+            if (s.Low is { } elo && s.High is { } ehi && !s.Faint && s.Style == SeriesStyle.Markers)
+                for (int i = 0; i < n; i++)
+                    if (double.IsFinite(tx[i]) && Finite(elo, i, figure.LogY) && Finite(ehi, i, figure.LogY))
+                    {
+                        var bar = plt.Add.Line(tx[i], T(elo[i], figure.LogY), tx[i], T(ehi[i], figure.LogY));
+                        bar.LineWidth = 2.5f;
+                        bar.LineColor = color.WithAlpha(0.55);
+                    }
+            if (s.Low is { } lo && s.High is { } hi && !s.Faint && s.Style != SeriesStyle.Markers)
+                foreach (var seg in Segments(n, i => double.IsFinite(tx[i]) && Finite(lo, i, figure.LogY) && Finite(hi, i, figure.LogY)))
                 {
-                    double x = figure.LogX ? (s.X[i] > 0 ? Math.Log10(s.X[i]) : double.NaN) : s.X[i];
-                    double lo = figure.LogY ? (lows[i] > 0 ? Math.Log10(lows[i]) : double.NaN) : lows[i];
-                    double hi = figure.LogY ? (highs[i] > 0 ? Math.Log10(highs[i]) : double.NaN) : highs[i];
-                    if (!double.IsFinite(x) || !double.IsFinite(lo) || !double.IsFinite(hi)) continue;
-                    var bar = plt.Add.Line(x, lo, x, hi);
-                    bar.LineWidth = 2;
-                    bar.LineColor = color.WithAlpha(0.7);
+                    var band = plt.Add.FillY(seg.Select(i => tx[i]).ToArray(), seg.Select(i => T(lo[i], figure.LogY)).ToArray(), seg.Select(i => T(hi[i], figure.LogY)).ToArray());
+                    band.FillColor = color.WithAlpha(0.18);
+                    band.LineWidth = 0;
                 }
-            var sc = plt.Add.Scatter(xs, ys, color);
-            sc.LineWidth = s.Style is SeriesStyle.Markers ? 0 : 1.5f;
-            sc.MarkerSize = s.Style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? 7 : 0;
-            if (s.Style == SeriesStyle.Dashed) sc.LinePattern = LinePattern.Dashed;
-            if (labelled.Add(s.Group)) sc.LegendText = s.Group;
+            // Lines are broken where a value is missing rather than drawn across the gap.
+            foreach (var seg in Segments(n, i => double.IsFinite(tx[i]) && double.IsFinite(ty[i])))
+            {
+                var sc = plt.Add.Scatter(seg.Select(i => tx[i]).ToArray(), seg.Select(i => ty[i]).ToArray(), s.Faint ? color.WithAlpha(0.28) : color);
+                sc.LineWidth = s.Style is SeriesStyle.Markers ? 0 : s.Faint ? 1f : 2.2f;
+                sc.MarkerSize = s.Faint ? 0 : s.Style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? 8 : seg.Count == 1 ? 8 : 0;
+                if (s.Style == SeriesStyle.Dashed)
+                {
+                    sc.LinePattern = LinePattern.Dashed;
+                    var c0 = sc.LineColor;
+                    undash.Add(() => { sc.LinePattern = LinePattern.Solid; sc.LineColor = c0.WithAlpha(0.5); sc.LineWidth = 1.2f; });
+                }
+                finiteY.AddRange(seg.Select(i => ty[i]));
+                if (!s.Faint) drawn.Add(s.Group);
+                if (s.Censored is { } c && seg.Any(i => i < c.Length && c[i]))
+                {
+                    var open = plt.Add.Scatter(seg.Where(i => i < c.Length && c[i]).Select(i => tx[i]).ToArray(), seg.Where(i => i < c.Length && c[i]).Select(i => ty[i]).ToArray(), color);
+                    open.LineWidth = 0;
+                    open.MarkerShape = MarkerShape.OpenCircle;
+                    open.MarkerSize = 13;
+                    censored.Add(s.Group);
+                }
+            }
+            if (s.Faint) continue;
+            var bad = Enumerable.Range(0, n).Where(i => !double.IsFinite(s.Y[i]) || (figure.LogY && !(s.Y[i] > 0))).ToList();
+            if (bad.Count > 0)
+            {
+                bool offLog = bad.All(i => double.IsFinite(s.Y[i]));
+                var prior = nonFinite.GetValueOrDefault(s.Group, ([], 0, 0, true));
+                prior.Xs.AddRange(bad.Select(i => tx[i]).Where(double.IsFinite));
+                nonFinite[s.Group] = (prior.Xs, prior.Count + bad.Count, prior.Total + n, prior.OffLog && offLog);
+                foreach (var i in bad) if (double.IsFinite(tx[i])) markers.Add((tx[i], color));
+            }
         }
-        Decorate(plt, figure.Title, figure.XLabel, figure.YLabel, figure.LogX, figure.LogY);
-        if (labelled.Count > 1) plt.ShowLegend(Alignment.UpperLeft);
-        Save(plt, path);
+
+        // Non-finite values: a cross at the top edge at each x where they occur, in the series' colour.
+        double top = finiteY.Count > 0 ? finiteY.Max() : 1, bottom = finiteY.Count > 0 ? finiteY.Min() : 0;
+        double span = Math.Max(top - bottom, Math.Abs(top) * 1e-6 + 1e-12);
+        if (markers.Count > 0)
+        {
+            double y = top + 0.08 * span;
+            foreach (var group in markers.GroupBy(m => m.Color))
+            {
+                var sc = plt.Add.Scatter((group.Select(m => m.X).Distinct()).ToArray(), (group.Select(m => m.X).Distinct().Select(_ => y)).ToArray(), group.Key);
+                sc.LineWidth = 0;
+                sc.MarkerShape = MarkerShape.Cross;
+                sc.MarkerSize = 11;
+                sc.MarkerLineWidth = 2.5f;
+            }
+            var edge = plt.Add.HorizontalLine(top + 0.04 * span, 1, Missing.WithAlpha(0.35), LinePattern.Dotted);
+            undash.Add(() => { edge.LinePattern = LinePattern.Solid; edge.LineColor = Missing.WithAlpha(0.18); });
+        }
+
+        // The legend: one entry per group, saying when its values are missing or censored.
+        // A group whose only series equals one drawn later lies wholly under it: say so rather than let it vanish.
+        var solid = figure.Series.Where(s => !s.Faint).ToList();
+        var under = new Dictionary<string, string>();
+        foreach (var g in groups)
+        {
+            var own = solid.Where(s => s.Group == g).ToList();
+            if (own.Count != 1) continue;
+            int at = solid.IndexOf(own[0]);
+            var twin = solid.Skip(at + 1).LastOrDefault(o => o.Group != g && o.X.SequenceEqual(own[0].X) && o.Y.SequenceEqual(own[0].Y));
+            if (twin is not null) under[g] = twin.Group;
+        }
+        var items = new List<LegendItem>();
+        foreach (var g in groups.Where(g => figure.Series.Any(s => s.Group == g && !s.Faint)))
+        {
+            string text = g;
+            if (under.TryGetValue(g, out var above)) text += $"  [= {Shorten(above)}, drawn under it]";
+            if (nonFinite.TryGetValue(g, out var nf))
+                text += nf.Count == nf.Total
+                    ? (nf.OffLog ? "  [all ≤ 0: off the log scale; × marks them]" : "  [all values NaN/∞: no line; × marks them]")
+                    : (nf.OffLog ? $"  [{nf.Count} of {nf.Total} points ≤ 0: ×]" : $"  [{nf.Count} of {nf.Total} points NaN/∞: ×]");
+            if (censored.Contains(g)) text += "  [○ censored: not reached]";
+            var style = figure.Series.First(s => s.Group == g && !s.Faint).Style;
+            items.Add(new LegendItem
+            {
+                LabelText = text,
+                LineColor = ColorOf(g),
+                LineWidth = style is SeriesStyle.Markers || !drawn.Contains(g) ? 0 : 2.2f,
+                LinePattern = style == SeriesStyle.Dashed ? LinePattern.Dashed : LinePattern.Solid,
+                MarkerShape = !drawn.Contains(g) ? MarkerShape.Cross : style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? MarkerShape.FilledCircle : MarkerShape.None,
+                MarkerFillColor = ColorOf(g),
+                MarkerLineColor = ColorOf(g),
+                MarkerSize = 8,
+            });
+        }
+        if (figure.Series.Any(s => s.Faint))
+            items.Add(new LegendItem { LabelText = "single seeds (pale)", LineColor = Colors.Gray.WithAlpha(0.5), LineWidth = 1 });
+        if (figure.Series.Any(s => s.Low is not null && !s.Faint && s.Style != SeriesStyle.Markers))
+            items.Add(new LegendItem { LabelText = "band: 95% interval", FillColor = Colors.Gray.WithAlpha(0.25), LineWidth = 0 });
+        if (figure.Series.Any(s => s.Low is not null && !s.Faint && s.Style == SeriesStyle.Markers))
+            items.Add(new LegendItem { LabelText = "bar: 95% interval", LineColor = Colors.Gray.WithAlpha(0.6), LineWidth = 2.5f });
+
+        Decorate(plt, figure.Title, figure.XLabel, figure.YLabel);
+        if (figure.XCategories is { } categories)
+        {
+            plt.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], [.. categories]);
+            plt.Axes.Bottom.MajorTickStyle.Length = 0;
+            plt.Axes.SetLimitsX(-0.5, categories.Count - 0.5);
+        }
+        plt.Axes.AutoScale();
+        if (figure.XCategories is { } cats) plt.Axes.SetLimitsX(-0.5, cats.Count - 0.5);
+        if (markers.Count > 0) plt.Axes.SetLimitsY(bottom - 0.06 * span, top + 0.14 * span);
+        var limits = plt.Axes.GetLimits();
+        if (figure.LogX && figure.XCategories is null) LogTicks(plt.Axes.Bottom, limits.Left, limits.Right);
+        if (figure.LogY) LogTicks(plt.Axes.Left, limits.Bottom, limits.Top);
+        if (items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0)
+        {
+            plt.Legend.ManualItems.AddRange(items);
+            plt.ShowLegend(Edge.Right);
+            StyleLegend(plt);
+        }
+        // The legend sits to the right of the data: widen the figure by its text so the data keep their width.
+        int width = items.Count > 1 ? Width + 40 + (int)(7.2 * Math.Min(110, items.Max(i => (i.LabelText ?? "").Length))) : Width;
+        undash.Add(() => { foreach (var item in plt.Legend.ManualItems) item.LinePattern = LinePattern.Solid; });
+        return Save(plt, pathWithoutExtension, width, Height, undash);
     }
 
-    /// <summary>A forest plot: each checked estimate as a point with its 95% interval, over its band (shaded).</summary>
-    public static void RenderEffect(Verdict verdict, string path)
+    /// <summary>
+    /// A forest plot of one check: its estimate with the 95% interval, over the region that supports the claim (shaded
+    /// green) and the one that contradicts it (shaded red), on an axis of its own, labelled with the estimate's name.
+    /// </summary>
+    public static Output RenderCheck(Check check, int index, int count, string pathWithoutExtension)
     {
-        var plt = new Plot();
-        var checks = verdict.Checks;
-        var finite = checks.SelectMany(c => new[] { c.Estimate.Low, c.Estimate.High, c.Estimate.Value, c.Supports.Low, c.Supports.High }).Where(double.IsFinite).ToList();
+        var plt = NewPlot();
+        var e = check.Estimate;
+        var finite = new[] { e.Low, e.High, e.Value, check.Supports.Low, check.Supports.High, check.Contradicts.Low, check.Contradicts.High }
+            .Where(double.IsFinite).ToList();
         double min = finite.Count > 0 ? finite.Min() : 0, max = finite.Count > 0 ? finite.Max() : 1;
-        double pad = Math.Max(1e-12, 0.15 * (max - min));
+        double pad = Math.Max(Math.Max(Math.Abs(min), Math.Abs(max)) * 1e-3 + 1e-12, 0.15 * (max - min));
         min -= pad;
         max += pad;
-        var positions = new double[checks.Count];
-        var labels = new string[checks.Count];
-        for (int i = 0; i < checks.Count; i++)
+        void Shade(Region r, Color c)
         {
-            var c = checks[i];
-            double y = checks.Count - 1 - i;
-            positions[i] = y;
-            labels[i] = c.Estimate.Name;
-            var bandColor = Colors.Green.WithAlpha(0.18);
-            var band = plt.Add.Rectangle(double.IsFinite(c.Supports.Low) ? c.Supports.Low : min, double.IsFinite(c.Supports.High) ? c.Supports.High : max, y - 0.3, y + 0.3);
-            band.FillColor = bandColor;
+            if (r.IsEmpty) return;
+            double lo = Math.Max(min, r.Low), hi = Math.Min(max, r.High);
+            if (!(hi > lo)) return;
+            var band = plt.Add.Rectangle(lo, hi, -1, 1);
+            band.FillColor = c;
             band.LineWidth = 0;
-            var color = c.Outcome switch { Outcome.Held => Colors.DarkGreen, Outcome.DidNotHold => Colors.DarkRed, _ => Colors.DarkOrange };
-            if (double.IsFinite(c.Estimate.Low) && double.IsFinite(c.Estimate.High))
-            {
-                var line = plt.Add.Line(c.Estimate.Low, y, c.Estimate.High, y);
-                line.LineWidth = 3;
-                line.LineColor = color;
-            }
-            if (double.IsFinite(c.Estimate.Value)) plt.Add.Marker(c.Estimate.Value, y, MarkerShape.FilledCircle, 11, color);
         }
-        plt.Axes.Left.SetTicks(positions, labels);
-        plt.Axes.SetLimits(min, max, -0.7, checks.Count - 0.3);
-        plt.Title("Each check with its 95% interval; shaded: the region that supports the claim");
-        plt.XLabel("estimate");
-        Save(plt, path, Width, 150 + 70 * checks.Count);
-    }
-
-    private static (double[] X, double[] Y) Clean(double[] x, double[] y, bool logX, bool logY)
-    {
-        var xs = new List<double>();
-        var ys = new List<double>();
-        for (int i = 0; i < Math.Min(x.Length, y.Length); i++)
+        Shade(check.Contradicts, Color.FromHex("#c0392b").WithAlpha(0.13));
+        Shade(check.Supports, Color.FromHex("#27ae60").WithAlpha(0.22));
+        var color = check.Outcome switch { Outcome.Held => Color.FromHex("#1e7b34"), Outcome.DidNotHold => Color.FromHex("#a3231a"), _ => Color.FromHex("#b26b00") };
+        if (double.IsFinite(e.Low) && double.IsFinite(e.High))
         {
-            double a = x[i], b = y[i];
-            if (logX) a = a > 0 ? Math.Log10(a) : double.NaN;
-            if (logY) b = b > 0 ? Math.Log10(b) : double.NaN;
-            if (double.IsFinite(a) && double.IsFinite(b)) { xs.Add(a); ys.Add(b); }
+            var line = plt.Add.Line(e.Low, 0, e.High, 0);
+            line.LineWidth = 4;
+            line.LineColor = color;
         }
-        return ([.. xs], [.. ys]);
+        if (double.IsFinite(e.Value)) plt.Add.Marker(e.Value, 0, MarkerShape.FilledCircle, 14, color);
+        plt.Axes.Left.SetTicks([], []);
+        plt.Axes.Left.MajorTickStyle.Length = 0;
+        plt.Axes.Left.MinorTickStyle.Length = 0;
+        plt.Axes.SetLimits(min, max, -1, 1);
+        plt.Grid.XAxisStyle.MajorLineStyle.Color = Grid;
+        plt.Grid.YAxisStyle.MajorLineStyle.Width = 0;
+        string outcome = check.Outcome.Text();
+        Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Name, "");
+        plt.Axes.Title.Label.FontSize = 15;
+        plt.Legend.ManualItems.Add(new LegendItem { LabelText = "estimate, 95% interval", LineColor = color, LineWidth = 4, MarkerShape = MarkerShape.FilledCircle, MarkerFillColor = color, MarkerLineColor = color, MarkerSize = 9 });
+        plt.Legend.ManualItems.Add(new LegendItem { LabelText = "supports the claim", FillColor = Color.FromHex("#27ae60").WithAlpha(0.4), LineWidth = 0 });
+        if (!check.Contradicts.IsEmpty)
+            plt.Legend.ManualItems.Add(new LegendItem { LabelText = "contradicts it", FillColor = Color.FromHex("#c0392b").WithAlpha(0.3), LineWidth = 0 });
+        plt.ShowLegend(Edge.Right);
+        StyleLegend(plt);
+        return Save(plt, pathWithoutExtension, Width + 200, 190);
     }
 
-    // Log axes: the data are plotted as log10 and the tick labels show the powers of ten.
-    private static void Decorate(Plot plt, string title, string xLabel, string yLabel, bool logX, bool logY)
+    private static string Shorten(string group) => group.Length <= 28 ? group : group[..(group.IndexOf("  [", StringComparison.Ordinal) is > 0 and < 28 and var k ? k : 27)] + "…";
+
+    private static bool Finite(double[] values, int i, bool log) => i < values.Length && double.IsFinite(values[i]) && (!log || values[i] > 0);
+
+    private static double T(double v, bool log) => log ? Math.Log10(v) : v;
+
+    /// <summary>Maximal runs of consecutive indices that pass <paramref name="keep"/>.</summary>
+    private static List<List<int>> Segments(int n, Func<int, bool> keep)
+    {
+        var result = new List<List<int>>();
+        List<int>? current = null;
+        for (int i = 0; i < n; i++)
+        {
+            if (keep(i)) (current ??= []).Add(i);
+            else if (current is not null) { result.Add(current); current = null; }
+        }
+        if (current is not null) result.Add(current);
+        return result;
+    }
+
+    private static Plot NewPlot()
+    {
+        var plt = new Plot();
+        if (SansFace.Value is { } face) plt.Font.Set(face);
+        plt.Grid.MajorLineColor = Grid;
+        plt.Axes.Color(Ink);
+        plt.Axes.Right.FrameLineStyle.Width = 0;
+        plt.Axes.Top.FrameLineStyle.Width = 0;
+        // Major ticks and grid lines only: minor ticks on every axis read as noise at slide size.
+        plt.Axes.Left.MinorTickStyle.Length = 0;
+        plt.Axes.Bottom.MinorTickStyle.Length = 0;
+        return plt;
+    }
+
+    private static void Decorate(Plot plt, string title, string xLabel, string yLabel)
     {
         plt.Title(title);
         plt.XLabel(xLabel);
         plt.YLabel(yLabel);
-        if (logX) plt.Axes.Bottom.TickGenerator = LogTicks();
-        if (logY) plt.Axes.Left.TickGenerator = LogTicks();
+        plt.Axes.Title.Label.FontSize = 17;
+        plt.Axes.Title.Label.Bold = true;
+        plt.Axes.Bottom.Label.FontSize = 15;
+        plt.Axes.Left.Label.FontSize = 15;
+        plt.Axes.Bottom.Label.Bold = false;
+        plt.Axes.Left.Label.Bold = false;
+        plt.Axes.Bottom.TickLabelStyle.FontSize = 13;
+        plt.Axes.Left.TickLabelStyle.FontSize = 13;
     }
 
-    private static ScottPlot.TickGenerators.NumericAutomatic LogTicks() => new()
+    private static void StyleLegend(Plot plt)
     {
-        MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-        IntegerTicksOnly = true,
-        LabelFormatter = PowerOfTen,
-    };
-
-    // 0.001 … 100000 in plain digits, beyond that as 1e6, 1e-4.
-    private static string PowerOfTen(double exponent)
-    {
-        int k = (int)Math.Round(exponent);
-        return k is >= -3 and <= 5 ? Math.Pow(10, k).ToString("0.###", CultureInfo.InvariantCulture) : "1e" + k.ToString(CultureInfo.InvariantCulture);
+        plt.Legend.FontSize = 13;
+        plt.Legend.OutlineColor = Colors.Transparent;
+        plt.Legend.ShadowColor = Colors.Transparent;
+        plt.Legend.BackgroundColor = Colors.White;
     }
 
-    private static void Save(Plot plt, string path, int width = Width, int height = Height)
+    /// <summary>
+    /// Log-axis ticks (the data are drawn as log10): every power of ten over a wide range (every second or fifth
+    /// beyond 8 or 20 decades), 1-2-5 steps within a narrow one, so a log axis never shows a single tick.
+    /// </summary>
+    private static void LogTicks(IAxis axis, double low, double high)
     {
-        using var image = plt.GetImage(width, height);
-        Aperture.IO.AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png));
+        if (!(high > low) || !double.IsFinite(low) || !double.IsFinite(high)) return;
+        var ticks = new List<double>();
+        double decades = high - low;
+        if (decades >= 2)
+        {
+            int every = decades > 20 ? 5 : decades > 8 ? 2 : 1;
+            for (int k = (int)Math.Ceiling(low); k <= Math.Floor(high); k++)
+                if (k % every == 0) ticks.Add(k);
+        }
+        else
+        {
+            int[] mantissas = decades < 0.6 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5];
+            for (int k = (int)Math.Floor(low) - 1; k <= Math.Ceiling(high); k++)
+                foreach (var m in mantissas)
+                {
+                    double t = k + Math.Log10(m);
+                    if (t >= low - 1e-9 && t <= high + 1e-9) ticks.Add(t);
+                }
+        }
+        if (ticks.Count < 2) return;
+        axis.SetTicks([.. ticks], [.. ticks.Select(LogLabel)]);
+    }
+
+    // 0.001 … 100000 in plain digits, beyond that as a power of ten with a superscript exponent (10⁻⁶, 3×10⁷).
+    private static string LogLabel(double exponent)
+    {
+        double value = Math.Pow(10, exponent);
+        int k = (int)Math.Floor(exponent + 1e-9);
+        if (k is >= -3 and <= 5) return value.ToString(value < 1 ? "0.######" : "#,0.##", CultureInfo.InvariantCulture);
+        double mantissa = Math.Round(value / Math.Pow(10, k), 6);
+        string power = "10" + Superscript(k);
+        return Math.Abs(mantissa - 1) < 1e-6 ? power : mantissa.ToString("0.#", CultureInfo.InvariantCulture) + "×" + power;
+    }
+
+    private static string Superscript(int k) => new([.. k.ToString(CultureInfo.InvariantCulture).Select(c => c switch
+    {
+        '-' => '⁻', '0' => '⁰', '1' => '¹', '2' => '²', '3' => '³', '4' => '⁴', '5' => '⁵', '6' => '⁶', '7' => '⁷', '8' => '⁸', _ => '⁹',
+    })]);
+
+    /// <summary>
+    /// A sans-serif face for every figure: the first of DejaVu Sans and Liberation Sans found in the usual font
+    /// folders, registered with ScottPlot under its family name (so the SVG names it too); null leaves ScottPlot's
+    /// default. The Linux SkiaSharp build without fontconfig cannot look faces up by name itself.
+    /// </summary>
+    private static string? RegisterSans()
+    {
+        string[] folders = ["/usr/share/fonts/truetype", "/usr/share/fonts", "/usr/local/share/fonts", "/Library/Fonts", "/System/Library/Fonts",
+            Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.Windows), "Fonts")];
+        (string Family, string Regular, string Bold)[] faces =
+        [
+            ("DejaVu Sans", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
+            ("Liberation Sans", "LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
+            ("Arial", "arial.ttf", "arialbd.ttf"),
+        ];
+        foreach (var (family, regular, bold) in faces)
+            foreach (var folder in folders.Where(Directory.Exists))
+            {
+                string? r = Find(folder, regular);
+                if (r is null) continue;
+                try
+                {
+                    Fonts.AddFontFile(family, r, bold: false, italic: false);
+                    if (Find(Path.GetDirectoryName(r)!, bold) is { } b) Fonts.AddFontFile(family, b, bold: true, italic: false);
+                    return family;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+                {
+                    return null;
+                }
+            }
+        return null;
+    }
+
+    private static string? Find(string folder, string file)
+    {
+        try
+        {
+            return Directory.EnumerateFiles(folder, file, new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 3, IgnoreInaccessible = true, MatchCasing = MatchCasing.CaseInsensitive }).FirstOrDefault();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static Output Save(Plot plt, string pathWithoutExtension, int width, int height, IReadOnlyList<Action>? beforeSvg = null)
+    {
+        string svg = pathWithoutExtension + ".svg", png = pathWithoutExtension + ".png";
+        if (Path.GetDirectoryName(Path.GetFullPath(svg)) is { } folder) Directory.CreateDirectory(folder);
+        plt.ScaleFactor = Density;
+        using (var image = plt.GetImage((int)(width * Density), (int)(height * Density)))
+            Aperture.IO.AtomicFile.WriteAllBytes(png, image.GetImageBytes(ImageFormat.Png));
+        plt.ScaleFactor = 1;
+        foreach (var a in beforeSvg ?? []) a();
+        Aperture.IO.AtomicFile.WriteAllText(svg, plt.GetSvgHtml(width, height));
+        return new Output(svg, png, width, height);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Aperture.Lab.Statistics;
 using Aperture.Lab.Store;
 using Aperture.Lab.Sweeps;
 using static System.Net.WebUtility;
@@ -86,45 +87,57 @@ public static class ReportWriter
         h.Append("<table class=\"scorecard\">\n<thead><tr><th>Phenomenon</th><th>Claim</th><th>Verdict</th><th>Replication</th><th>Effect [95% CI]</th><th>Seeds</th><th>Tier</th><th>Time</th><th>Supports</th><th>Contradicts</th></tr></thead>\n<tbody>\n");
         foreach (var (p, v0, pair) in rows)
         {
-            h.Append($"<tr data-id=\"{HtmlEncode(p.Id)}\"><td><a href=\"{HtmlEncode(p.Id)}.html\">{HtmlEncode(p.Title)}</a><div class=\"id\">{HtmlEncode(p.Id)}</div></td>");
-            h.Append($"<td>{HtmlEncode(p.Claim)}</td>");
+            h.Append($"<tr data-id=\"{HtmlEncode(p.Id)}\"><td data-label=\"Phenomenon\"><a href=\"{HtmlEncode(p.Id)}.html\">{HtmlEncode(p.Title)}</a><div class=\"id\">{HtmlEncode(p.Id)}</div></td>");
+            h.Append($"<td data-label=\"Claim\">{HtmlEncode(p.Claim)}</td>");
             if (v0 is null)
             {
-                h.Append("<td><span class=\"badge none\">not run</span></td><td colspan=\"7\">run <code>")
+                h.Append("<td data-label=\"Verdict\"><span class=\"badge none\">not run</span></td><td colspan=\"7\" data-label=\"Run\">run <code>")
                  .Append(HtmlEncode(command(new Reproduction(p.Id, Tier.Quick, p.Defaults(Tier.Quick).Seeds, 0, [])))).Append("</code></td></tr>\n");
                 continue;
             }
             var v = Blocks(v0, pair).Discovery;
             var e = v.Verdict.Effect;
-            h.Append($"<td>{Badge(v.Verdict.Outcome)}<div class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</div></td><td>{HtmlEncode(ReplicationText(v0, pair))}</td><td>{HtmlEncode(e.Name)}: <b>{HtmlEncode(e.Format())}</b></td>");
-            h.Append($"<td>{v.Seeds}</td><td>{TierText(v)}</td><td class=\"nowrap\">{Duration(v.Seconds)}</td>");
-            h.Append($"<td>{ModelList(p, v.Verdict.Outcome, true)}</td><td>{ModelList(p, v.Verdict.Outcome, false)}</td></tr>\n");
+            h.Append($"<td data-label=\"Verdict\">{Badge(v.Verdict.Outcome)}<div class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</div></td><td data-label=\"Replication\">{HtmlEncode(ReplicationText(v0, pair))}</td><td data-label=\"Effect [95% CI]\">{HtmlEncode(e.Name)}: <b>{HtmlEncode(e.Format())}</b></td>");
+            h.Append($"<td data-label=\"Seeds\">{v.Seeds}</td><td data-label=\"Tier\">{TierText(v)}<div class=\"id\">protocol v{HtmlEncode(v.ProtocolVersion)}</div></td><td data-label=\"Time\" class=\"nowrap\">{Duration(v.Seconds)}</td>");
+            h.Append($"<td data-label=\"Supports\">{ModelList(p, v.Verdict.Outcome, true)}</td><td data-label=\"Contradicts\">{ModelList(p, v.Verdict.Outcome, false)}</td></tr>\n");
         }
         h.Append("</tbody></table>\n");
 
-        // The optics-style matrix: which mental model each result supports (✓) or contradicts (✗).
+        // The optics-style matrix: which mental model each result supports (✓) or contradicts (✗). Only the models some
+        // phenomenon bears on, and only the phenomena that bear on one; columns carry short initials (the full title on
+        // hover and in the key below), so the matrix stays narrow enough to read.
         var models = MentalModels.All.Where(m => rows.Any(r => r.P.Models.Any(b => b.Model == m))).ToList();
-        // In a scrolling box: with many phenomena the matrix is wider than the page.
-        h.Append("<h2>Mental models</h2>\n<div class=\"scroll\"><table class=\"models\">\n<thead><tr><th>Model</th>");
-        foreach (var (p, _, _) in rows) h.Append($"<th><a href=\"{HtmlEncode(p.Id)}.html\">{HtmlEncode(p.Id)}</a></th>");
+        var columns = rows.Where(r => r.P.Models.Count > 0).ToList();
+        var abbreviations = Abbreviations(columns.Select(c => c.P.Id).ToList());
+        h.Append("<h2>Mental models</h2>\n<p class=\"id\">✓ the result supports the model, ✗ contradicts it, ? undecided; blank: the phenomenon does not bear on it.</p>\n")
+         .Append("<div class=\"scroll\"><table class=\"models\">\n<thead><tr><th>Model</th>");
+        foreach (var (p, _, _) in columns)
+            h.Append($"<th><a href=\"{HtmlEncode(p.Id)}.html\" title=\"{HtmlEncode(p.Title)} ({HtmlEncode(p.Id)})\"><abbr title=\"{HtmlEncode(p.Title)}\">{HtmlEncode(abbreviations[p.Id])}</abbr></a></th>");
         h.Append("</tr></thead>\n<tbody>\n");
         foreach (var m in models)
         {
             h.Append($"<tr><td><b>{HtmlEncode(m.Name)}</b><div class=\"id\">{HtmlEncode(m.Statement)}</div></td>");
-            foreach (var (p, v, _) in rows)
+            foreach (var (p, v, _) in columns)
             {
                 var bearing = p.Models.FirstOrDefault(b => b.Model == m);
-                string cell = bearing is null ? "" : v is null ? "not run" : bearing.SupportedBy(v.Verdict.Outcome) switch
+                string cell = bearing is null ? "" : v is null ? "<span class=\"id\" title=\"not run\">–</span>" : bearing.SupportedBy(v.Verdict.Outcome) switch
                 {
-                    true => "<span class=\"yes\">✓ supports</span>",
-                    false => "<span class=\"no\">✗ contradicts</span>",
-                    null => "<span class=\"maybe\">? undecided</span>",
+                    true => $"<span class=\"yes\" title=\"{HtmlEncode(p.Title)}: supports {HtmlEncode(m.Name)}\">✓</span>",
+                    false => $"<span class=\"no\" title=\"{HtmlEncode(p.Title)}: contradicts {HtmlEncode(m.Name)}\">✗</span>",
+                    null => $"<span class=\"maybe\" title=\"{HtmlEncode(p.Title)}: undecided\">?</span>",
                 };
-                h.Append($"<td>{cell}</td>");
+                h.Append($"<td class=\"mark\">{cell}</td>");
             }
             h.Append("</tr>\n");
         }
-        h.Append("</tbody></table></div>\n<p class=\"foot\">Reproduce everything: <code>./aperture lab run --all --tier quick &amp;&amp; ./aperture report</code>. ")
+        h.Append("</tbody></table></div>\n<p class=\"id key\">");
+        h.Append(string.Join(" · ", columns.Select(c => $"<b>{HtmlEncode(abbreviations[c.P.Id])}</b> <a href=\"{HtmlEncode(c.P.Id)}.html\">{HtmlEncode(c.P.Title)}</a>")));
+        h.Append("</p>\n");
+        var judged = rows.Select(r => r.V).OfType<VerdictRecord>().ToList();
+        var commits = judged.Select(v => Commit(v.CodeVersion)).Where(c => c.Length > 0).Distinct().ToList();
+        h.Append("<p class=\"foot\">Reproduce everything from a fresh clone: <code>")
+         .Append(commits.Count == 1 ? $"git checkout {HtmlEncode(commits[0])} &amp;&amp; " : "")
+         .Append("./aperture lab run --all --tier quick &amp;&amp; ./aperture report</code>. ")
          .Append(ProvenanceLine(rows.Select(r => r.V).OfType<VerdictRecord>().ToList()))
          .Append($"Generated {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC.</p>\n");
         Tail(h);
@@ -170,19 +183,24 @@ public static class ReportWriter
                 h.Append("</tbody></table>\n");
             }
             h.Append($"<p><b>Replication.</b> {HtmlEncode(ReplicationText(v, pair))}.</p>\n");
-            h.Append($"<p class=\"id\">Data: {HtmlEncode(v.DataSource)} (content hash {HtmlEncode(v.DataFingerprint)}). Code: Aperture {HtmlEncode(v.CodeVersion)}, protocol version {HtmlEncode(v.ProtocolVersion)}. Judged on {HtmlEncode(v.Host)}, {HtmlEncode(v.Created)}.</p>\n");
-            h.Append($"<h2>Reproduce</h2>\n<pre><code>{HtmlEncode(command(new Reproduction(p.Id, v.Tier, v.Seeds, v.SeedBase, v.Overrides)))}</code></pre>\n");
+            Provenance(h, p, v, pair, command);
 
             var runs = store.LoadRunSet(v.RunIds);
             h.Append("<h2>Plots</h2>\n");
-            Image(h, outDir, images, p.Id, "effect", "Effect with its interval and band", "",
-                path => PlotRenderer.RenderEffect(verdict, path));
+            for (int i = 0; i < verdict.Checks.Count; i++)
+            {
+                var check = verdict.Checks[i];
+                int k = i;
+                Image(h, outDir, images, p.Id, verdict.Checks.Count == 1 ? "effect" : $"effect-{i + 1}", $"Check {i + 1}: {check.Estimate.Name}",
+                    k == verdict.Checks.Count - 1 ? "Each check's estimate with its 95% interval, on an axis of its own; shaded: the region that supports the claim (green) and the one that contradicts it (red)." : "",
+                    path => PlotRenderer.RenderCheck(check, k, verdict.Checks.Count, path));
+            }
             foreach (var f in p.FiguresFor(protocol, runs))
                 Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path));
-            foreach (var f in CurveFigures(runs))
+            foreach (var f in CurveFigures(runs, p.Metrics))
                 Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path));
             NeighbourGallery.Append(h, outDir, images, p.Id, runs);
-            RunsTable(h, runs);
+            RunsTable(h, runs, outDir, p.Id);
         }
         var sweeps = store.Sweeps(p.Id);
         if (sweeps.Count > 0)
@@ -266,52 +284,186 @@ public static class ReportWriter
         return page;
     }
 
-    /// <summary>Training curves: one figure per per-step metric, one line per run, coloured by arm.</summary>
-    internal static IEnumerable<Figure> CurveFigures(RunSet runs)
+    /// <summary>
+    /// Per-step curves: one figure per logged metric, each arm's mean across seeds with its 95% t-interval as a band
+    /// (single seeds behind it, pale, when there are few arms and seeds), on the axes <paramref name="declared"/> gives.
+    /// Where a seed's value is NaN or infinite the arm's mean is too, and the renderer marks it rather than dropping it.
+    /// </summary>
+    internal static IEnumerable<Figure> CurveFigures(RunSet runs, IReadOnlyList<Metric>? declared = null)
     {
         var keys = runs.Runs.SelectMany(r => r.Metrics.Keys).Distinct().Order(StringComparer.Ordinal);
+        var arms = runs.Runs.Select(r => r.Arm).Distinct().ToList();
         foreach (var key in keys)
         {
+            var metric = declared?.FirstOrDefault(m => m.Key == key);
             var series = new List<Series>();
-            foreach (var r in runs.Runs)
-                if (r.Metrics.TryGetValue(key, out var points) && points.Count > 0)
-                    series.Add(new Series(r.Arm, [.. points.Select(q => (double)q.Step)], [.. points.Select(q => q.Value)]));
-            var values = series.SelectMany(s => s.Y).Where(double.IsFinite).ToList();
-            bool logY = values.Count > 0 && values.All(y => y > 0) && values.Max() / values.Min() > 1e3;
-            yield return new Figure("curve-" + Slug(key), $"{key} per step, every seed", "step", key, series, LogY: logY,
-                Caption: "One line per run (seed), coloured by arm.");
+            int seedsMax = 0;
+            bool faint = arms.Count <= 4;
+            foreach (var arm in arms)
+            {
+                var curves = runs.Runs.Where(r => r.Arm == arm && r.Metrics.TryGetValue(key, out var q) && q.Count > 0)
+                    .Select(r => r.Metrics[key]).ToList();
+                if (curves.Count == 0) continue;
+                seedsMax = Math.Max(seedsMax, curves.Count);
+                var steps = curves.SelectMany(c => c.Select(q => q.Step)).Distinct().Order().ToArray();
+                var byStep = curves.Select(c => c.GroupBy(q => q.Step).ToDictionary(g => g.Key, g => g.Last().Value)).ToList();
+                var mean = new double[steps.Length];
+                var low = new double[steps.Length];
+                var high = new double[steps.Length];
+                for (int i = 0; i < steps.Length; i++)
+                {
+                    var values = byStep.Where(d => d.ContainsKey(steps[i])).Select(d => d[steps[i]]).ToArray();
+                    if (values.Any(x => !double.IsFinite(x))) { mean[i] = low[i] = high[i] = double.NaN; continue; }
+                    mean[i] = values.Average();
+                    if (values.Length < 2) { low[i] = high[i] = double.NaN; continue; }
+                    double sd = Math.Sqrt(values.Sum(x => (x - mean[i]) * (x - mean[i])) / (values.Length - 1));
+                    double half = StudentT.Quantile(0.975, values.Length - 1) * sd / Math.Sqrt(values.Length);
+                    (low[i], high[i]) = (mean[i] - half, mean[i] + half);
+                }
+                if (faint && curves.Count > 1)
+                    foreach (var c in curves)
+                        series.Add(new Series(arm, [.. c.Select(q => (double)q.Step)], [.. c.Select(q => q.Value)]) { Faint = true });
+                series.Add(new Series(arm, [.. steps.Select(x => (double)x)], mean) { Low = low, High = high });
+            }
+            // An arm whose log stops before the others' (a run that stopped logging, as on a NaN loss) says so in the
+            // legend; the renderer names arms drawn under an identical one.
+            var means = series.Where(s => !s.Faint).ToList();
+            double lastStep = means.SelectMany(s => s.X).DefaultIfEmpty(0).Max();
+            var notes = new Dictionary<string, List<string>>();
+            for (int i = 0; i < means.Count; i++)
+            {
+                var m = means[i];
+                var notesFor = notes[m.Group] = [];
+                double end = m.X.Where((_, k) => double.IsFinite(m.Y[k])).DefaultIfEmpty(double.NaN).Max();
+                string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
+                if (double.IsNaN(end)) notesFor.Add("no finite value logged");
+                else if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
+            }
+            string Named(string arm) => notes.TryGetValue(arm, out var n) && n.Count > 0 ? $"{arm}  [{string.Join("; ", n)}]" : arm;
+            series = [.. series.Select(s => s with { Group = Named(s.Group) })];
+            var all = series.Where(s => !s.Faint).SelectMany(s => s.Y.Concat(s.Low ?? []).Concat(s.High ?? [])).Where(double.IsFinite).ToList();
+            bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e3;
+            string what = metric?.Label ?? key.Replace('_', ' ');
+            string per = metric is null ? "logged index" : metric.X.Kind switch
+            {
+                AxisKind.Step => "step", AxisKind.Epoch => "epoch", AxisKind.Layer => "layer", _ => metric.X.Label,
+            };
+            string seeds = seedsMax > 1 ? $"mean of {seedsMax} seeds with its 95% interval" : "one seed";
+            yield return new Figure("curve-" + Slug(key), $"{Capitalize(what)} per {per}", metric?.X.Text ?? "index (axis not declared by the phenomenon)",
+                metric?.YText ?? key.Replace('_', ' '), series, LogY: logY,
+                Caption: $"Each arm's {seeds} across seeds (logged as {key}){(faint && seedsMax > 1 ? "; pale lines: single seeds" : "")}. NaN or infinite values are marked ×, not dropped.");
         }
     }
 
-    private static void RunsTable(StringBuilder h, RunSet runs)
+    /// <summary>Short unique column heads from kebab-case ids: the initials ("adam-beta2-rounding" → "ABR"), lengthened where two clash.</summary>
+    internal static Dictionary<string, string> Abbreviations(IReadOnlyList<string> ids)
     {
-        var keys = runs.Runs.SelectMany(r => r.Results.Keys).Distinct().Order(StringComparer.Ordinal).Take(8).ToList();
-        h.Append("<h2>Runs</h2>\n<table class=\"runs\"><thead><tr><th>Run</th><th>Arm</th><th>Seed</th><th>Seconds</th>");
+        var parts = ids.ToDictionary(id => id, id => id.Split('-', StringSplitOptions.RemoveEmptyEntries));
+        var result = ids.ToDictionary(id => id, id => string.Concat(parts[id].Select(w => char.ToUpperInvariant(w[0]))));
+        for (int extra = 1; extra < 12; extra++)
+        {
+            var clashes = result.GroupBy(kv => kv.Value).Where(g => g.Count() > 1).SelectMany(g => g.Select(kv => kv.Key)).ToList();
+            if (clashes.Count == 0) break;
+            foreach (var id in clashes)
+                result[id] = string.Concat(parts[id].Select((w, i) => i == 0 ? char.ToUpperInvariant(w[0]) + w[1..Math.Min(w.Length, 1 + extra)] : char.ToUpperInvariant(w[0]).ToString()));
+        }
+        foreach (var g in result.GroupBy(kv => kv.Value).Where(g => g.Count() > 1).ToList())
+            foreach (var (id, i) in g.Select((kv, i) => (kv.Key, i))) result[id] = g.Key + (i + 1).ToString(CultureInfo.InvariantCulture);
+        return result;
+    }
+
+    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+
+    /// <summary>Every run with every result it recorded, and its artifacts (copied beside the report and linked).</summary>
+    private static void RunsTable(StringBuilder h, RunSet runs, string outDir, string id)
+    {
+        var keys = runs.Runs.SelectMany(r => r.Results.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        bool anyArtifacts = runs.Runs.Any(r => r.Artifacts.Count > 0);
+        h.Append($"<h2>Runs</h2>\n<p class=\"id\">{runs.Runs.Count} runs, {keys.Count} recorded results each; scroll sideways for all of them.</p>\n");
+        h.Append("<div class=\"scroll\"><table class=\"runs\"><thead><tr><th>Run</th><th>Arm</th><th>Seed</th><th>Seconds</th>");
         foreach (var k in keys) h.Append($"<th>{HtmlEncode(k)}</th>");
+        if (anyArtifacts) h.Append("<th>Artifacts</th>");
         h.Append("</tr></thead><tbody>\n");
         foreach (var r in runs.Runs)
         {
-            h.Append($"<tr><td><code>{r.RunId[..8]}</code></td><td>{HtmlEncode(r.Arm)}</td><td>{r.Seed}</td><td>{r.Seconds.ToString("F2", CultureInfo.InvariantCulture)}</td>");
+            h.Append($"<tr><td><code title=\"{HtmlEncode(r.RunId)}\">{r.RunId[..8]}</code></td><td>{HtmlEncode(r.Arm)}</td><td>{r.Seed}</td><td>{r.Seconds.ToString("F2", CultureInfo.InvariantCulture)}</td>");
             foreach (var k in keys)
                 h.Append($"<td>{(r.Results.TryGetValue(k, out var x) ? x.ToString("G5", CultureInfo.InvariantCulture) : "")}</td>");
+            if (anyArtifacts)
+            {
+                var links = new List<string>();
+                foreach (var (name, source) in r.Artifacts.OrderBy(a => a.Key, StringComparer.Ordinal))
+                {
+                    string rel = $"artifacts/{id}/{r.RunId[..8]}/{Slug(name)}{Path.GetExtension(name)}";
+                    try
+                    {
+                        string target = Path.Combine(outDir, rel);
+                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                        File.Copy(source, target, overwrite: true);
+                        links.Add($"<a href=\"{HtmlEncode(rel)}\">{HtmlEncode(name)}</a>");
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        links.Add($"{HtmlEncode(name)} <span class=\"id\">(missing from the store)</span>");
+                    }
+                }
+                h.Append($"<td>{string.Join("<br>", links)}</td>");
+            }
             h.Append("</tr>\n");
         }
-        h.Append("</tbody></table>\n");
+        h.Append("</tbody></table></div>\n");
     }
 
-    private static void Image(StringBuilder h, string outDir, List<string> images, string id, string name, string title, string caption, Action<string> render)
+    private static void Image(StringBuilder h, string outDir, List<string> images, string id, string name, string title, string caption,
+        Func<string, PlotRenderer.Output> render)
     {
-        string rel = $"img/{id}-{Slug(name)}.png", path = Path.Combine(outDir, rel);
-        render(path);
-        images.Add(path);
-        h.Append($"<figure><img src=\"{HtmlEncode(rel)}\" alt=\"{HtmlEncode(title)}\"><figcaption>{HtmlEncode(caption)}</figcaption></figure>\n");
+        string stem = $"img/{id}-{Slug(name)}";
+        Directory.CreateDirectory(Path.Combine(outDir, "img"));
+        var o = render(Path.Combine(outDir, stem));
+        images.Add(o.Svg);
+        images.Add(o.Png);
+        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><picture><source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
+         .Append($"<img src=\"{HtmlEncode(stem)}.png\" width=\"{o.Width}\" height=\"{o.Height}\" alt=\"{HtmlEncode(title)}\"></picture>")
+         .Append($"<figcaption>{HtmlEncode(caption)} <span class=\"id\"><a href=\"{HtmlEncode(stem)}.svg\">SVG</a> · <a href=\"{HtmlEncode(stem)}.png\">PNG</a></span></figcaption></figure>\n");
+    }
+
+    /// <summary>
+    /// Where a verdict comes from, in full: the commit, the data and its hash, the host, the protocol version, both seed
+    /// blocks, and the commands that reproduce it from a fresh clone.
+    /// </summary>
+    private static void Provenance(StringBuilder h, Phenomenon p, VerdictRecord v, VerdictRecord? pair, Func<Reproduction, string> command)
+    {
+        var (d, r) = Blocks(v, pair);
+        string commit = Commit(v.CodeVersion);
+        string Block(VerdictRecord b, string role) =>
+            $"{role}: seeds {b.SeedBase}–{b.SeedBase + b.Seeds - 1}, {b.Verdict.Outcome.Text()} (judged {HtmlEncode(b.Created)} on {HtmlEncode(b.Host)})";
+        h.Append("<h2>Provenance</h2>\n<dl class=\"provenance\">");
+        h.Append($"<dt>Commit</dt><dd><code>{HtmlEncode(commit.Length > 0 ? commit : "unknown")}</code> <span class=\"id\">(Aperture {HtmlEncode(v.CodeVersion)})</span></dd>");
+        h.Append($"<dt>Data</dt><dd>{HtmlEncode(v.DataSource)}<br><span class=\"id\">content SHA-256 <code>{HtmlEncode(v.DataFingerprint)}</code></span></dd>");
+        h.Append($"<dt>Host</dt><dd>{HtmlEncode(v.Host)}</dd>");
+        h.Append($"<dt>Protocol</dt><dd>{HtmlEncode(p.Id)} version {HtmlEncode(v.ProtocolVersion)}, tier {TierText(v)}</dd>");
+        h.Append($"<dt>Seed blocks</dt><dd>{Block(d, "discovery")}<br>{(r is null ? "replication: not run" : Block(r, "replication"))}</dd>");
+        h.Append("</dl>\n");
+        string run = command(new Reproduction(p.Id, d.Tier, d.Seeds, d.SeedBase, d.Overrides));
+        h.Append("<h2>Reproduce</h2>\n<p>From a fresh clone of the repository (the .NET 10 SDK is all it needs):</p>\n<pre><code>");
+        if (commit.Length > 0) h.Append($"git checkout {HtmlEncode(commit)}\n");
+        h.Append(HtmlEncode(run)).Append("      # both seed blocks\n./aperture report</code></pre>\n");
+    }
+
+    /// <summary>The commit in an informational version ("0.1.0+3f2a…" → "3f2a…"); "" when it names none.</summary>
+    private static string Commit(string codeVersion)
+    {
+        int plus = codeVersion.IndexOf('+');
+        string c = plus >= 0 ? codeVersion[(plus + 1)..] : "";
+        return c.Length >= 7 && c.All(char.IsAsciiHexDigit) ? c : "";
     }
 
     private static string ProvenanceLine(IReadOnlyList<VerdictRecord> verdicts)
     {
         if (verdicts.Count == 0) return "";
         string Distinct(Func<VerdictRecord, string> f) => string.Join("; ", verdicts.Select(f).Where(x => x.Length > 0).Distinct());
-        return $"Data: {HtmlEncode(Distinct(v => v.DataSource))}. Code: Aperture {HtmlEncode(Distinct(v => v.CodeVersion))}. Host: {HtmlEncode(Distinct(v => v.Host))}. ";
+        return $"Data: {HtmlEncode(Distinct(v => v.DataSource))} (content SHA-256 {HtmlEncode(Distinct(v => v.DataFingerprint == "none" ? "" : v.DataFingerprint))}). " +
+            $"Code: Aperture {HtmlEncode(Distinct(v => v.CodeVersion))}. Host: {HtmlEncode(Distinct(v => v.Host))}. ";
     }
 
     private static string ModelList(Phenomenon p, Outcome outcome, bool supports) =>
@@ -338,20 +490,38 @@ public static class ReportWriter
         <html lang="en"><head><meta charset="utf-8"><title>{HtmlEncode(title)}</title>
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <style>
-        body {"{"} font: 15px/1.5 system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; {"}"}
+        body {"{"} font: 15px/1.5 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; {"}"}
         table {"{"} border-collapse: collapse; margin: 1em 0; width: 100%; {"}"}
         th, td {"{"} border-bottom: 1px solid #ddd; padding: .4em .6em; text-align: left; vertical-align: top; {"}"}
         th {"{"} background: #f4f4f4; {"}"}
-        .id {"{"} color: #777; font-size: 85%; {"}"}
+        .id {"{"} color: #666; font-size: 85%; {"}"}
         .badge {"{"} padding: .15em .55em; border-radius: .8em; font-weight: 600; white-space: nowrap; {"}"}
         .held {"{"} background: #d7f2dc; color: #155724; {"}"} .failed {"{"} background: #f8d7da; color: #721c24; {"}"}
         .inconclusive {"{"} background: #fff0c2; color: #7a5b00; {"}"} .none {"{"} background: #eee; color: #555; {"}"}
-        .yes {"{"} color: #155724; {"}"} .no {"{"} color: #721c24; {"}"} .maybe {"{"} color: #7a5b00; {"}"}
+        .yes {"{"} color: #155724; font-weight: 700; {"}"} .no {"{"} color: #721c24; font-weight: 700; {"}"} .maybe {"{"} color: #7a5b00; font-weight: 700; {"}"}
         .nowrap {"{"} white-space: nowrap; {"}"}
-        .scroll {"{"} overflow-x: auto; {"}"} .models {"{"} font-size: 90%; {"}"} .models th a {"{"} overflow-wrap: anywhere; {"}"}
+        .scroll {"{"} overflow-x: auto; max-width: 100%; {"}"} .models {"{"} font-size: 90%; width: auto; {"}"}
+        .models th {"{"} white-space: nowrap; text-align: center; {"}"} .models td.mark {"{"} text-align: center; font-size: 120%; {"}"}
+        .models td:first-child {"{"} min-width: 16em; max-width: 28em; {"}"} abbr {"{"} text-decoration: none; {"}"}
+        .runs {"{"} font-size: 85%; width: auto; {"}"} .runs td, .runs th {"{"} white-space: nowrap; {"}"}
         .warn {"{"} background: #fff0c2; padding: .5em; {"}"} .tag {"{"} font-size: 75%; background: #e8e8ff; padding: 0 .4em; border-radius: .5em; {"}"}
-        figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; border: 1px solid #eee; {"}"} figcaption {"{"} color: #555; {"}"}
-        code, pre {"{"} background: #f6f6f6; {"}"} pre {"{"} padding: .6em; overflow-x: auto; {"}"}
+        figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; height: auto; border: 1px solid #eee; {"}"} figcaption {"{"} color: #555; {"}"}
+        code, pre {"{"} background: #f6f6f6; {"}"} code, .foot, .key {"{"} overflow-wrap: anywhere; {"}"} pre {"{"} padding: .6em; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; {"}"}
+        dl.provenance {"{"} display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; {"}"} dl.provenance dt {"{"} font-weight: 600; {"}"}
+        dl.provenance dd {"{"} margin: 0; overflow-wrap: anywhere; {"}"}
+        /* Phones: the scorecard's rows become cards, one labelled field per line; wide tables scroll inside their box. */
+        @media (max-width: 700px) {"{"}
+          body {"{"} margin: 1em auto; font-size: 15px; {"}"}
+          table.scorecard thead {"{"} display: none; {"}"}
+          table.scorecard, table.scorecard tbody, table.scorecard tr, table.scorecard td {"{"} display: block; width: 100%; box-sizing: border-box; {"}"}
+          table.scorecard tr {"{"} border: 1px solid #ddd; border-radius: .5em; margin: 0 0 1em; padding: .4em .2em; {"}"}
+          table.scorecard td {"{"} border: 0; padding: .2em .6em; {"}"}
+          table.scorecard td::before {"{"} content: attr(data-label); display: block; font-size: 78%; color: #777; text-transform: uppercase; letter-spacing: .04em; {"}"}
+          table.scorecard td:first-child::before {"{"} display: none; {"}"} table.scorecard td:first-child {"{"} font-size: 115%; font-weight: 600; {"}"}
+          table:not(.scorecard) {"{"} display: block; overflow-x: auto; {"}"}
+          dl.provenance {"{"} grid-template-columns: 1fr; {"}"} dl.provenance dd {"{"} margin-bottom: .4em; {"}"}
+        {"}"}
+
         </style></head><body>
 
         """);

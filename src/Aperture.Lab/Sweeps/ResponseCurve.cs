@@ -28,7 +28,7 @@ public static class ResponseCurve
         var levels = axis.Expand();
         bool numeric = levels.All(v => TryNumber(v, out _));
         double X(string v) => numeric && TryNumber(v, out var d) ? d : IndexOf(levels, v);
-        bool logX = numeric && (axis.Kind == AxisKind.LogUniform
+        bool logX = numeric && (axis.Kind == SweepAxisKind.LogUniform
                                 || (levels.Select(v => X(v)).ToList() is var xs && xs.All(x => x > 0) && xs.Max() / xs.Min() >= 100));
         string xLabel = numeric ? axis.Setting : $"{axis.Setting} (0 … {levels.Count - 1}: {string.Join(", ", levels)})";
 

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Aperture.Lab.Sweeps;
 
 /// <summary>How a swept setting's values are given (the names are those of a W&amp;B sweep's parameter distributions).</summary>
-public enum AxisKind
+public enum SweepAxisKind
 {
     /// <summary>Listed one by one (<c>values: [...]</c>, or <c>--set key=v1,v2,v3</c>).</summary>
     Values,
@@ -22,7 +22,7 @@ public enum AxisKind
 /// </summary>
 public sealed record SweepAxis
 {
-    private SweepAxis(string setting, AxisKind kind, IReadOnlyList<string> values, double min, double max, int count)
+    private SweepAxis(string setting, SweepAxisKind kind, IReadOnlyList<string> values, double min, double max, int count)
     {
         Setting = setting;
         Kind = kind;
@@ -36,9 +36,9 @@ public sealed record SweepAxis
     public string Setting { get; }
 
     /// <summary>How the values are given.</summary>
-    public AxisKind Kind { get; }
+    public SweepAxisKind Kind { get; }
 
-    /// <summary>The listed values (<see cref="AxisKind.Values"/> only; empty otherwise).</summary>
+    /// <summary>The listed values (<see cref="SweepAxisKind.Values"/> only; empty otherwise).</summary>
     public IReadOnlyList<string> Listed { get; }
 
     /// <summary>The range's first value (ranges only).</summary>
@@ -47,7 +47,7 @@ public sealed record SweepAxis
     /// <summary>The range's last value (ranges only).</summary>
     public double Max { get; }
 
-    /// <summary>How many values the range is laid out in (ranges only; for <see cref="AxisKind.IntUniform"/>, 0 means every integer).</summary>
+    /// <summary>How many values the range is laid out in (ranges only; for <see cref="SweepAxisKind.IntUniform"/>, 0 means every integer).</summary>
     public int Count { get; }
 
     /// <summary>The most values one axis may have: a larger grid is a mistake in its range, not a sweep.</summary>
@@ -65,7 +65,7 @@ public sealed record SweepAxis
             if (string.IsNullOrWhiteSpace(v)) throw new LabConfigException($"sweep parameter '{setting}': an empty value in [{string.Join(", ", values)}]");
             if (!seen.Add(v.Trim())) throw new LabConfigException($"sweep parameter '{setting}': the value '{v.Trim()}' is listed twice");
         }
-        return new SweepAxis(setting, AxisKind.Values, [.. values.Select(v => v.Trim())], 0, 0, 0);
+        return new SweepAxis(setting, SweepAxisKind.Values, [.. values.Select(v => v.Trim())], 0, 0, 0);
     }
 
     /// <summary><paramref name="count"/> values evenly spaced in log scale from <paramref name="min"/> to <paramref name="max"/> (both &gt; 0, both included).</summary>
@@ -73,14 +73,14 @@ public sealed record SweepAxis
     {
         CheckRange(setting, "log_uniform_values", min, max, count, needsCount: true);
         if (!(min > 0)) throw new LabConfigException($"sweep parameter '{setting}': a log-spaced range needs min > 0, found {Format(min)}");
-        return new SweepAxis(setting, AxisKind.LogUniform, [], min, max, count);
+        return new SweepAxis(setting, SweepAxisKind.LogUniform, [], min, max, count);
     }
 
     /// <summary><paramref name="count"/> values evenly spaced from <paramref name="min"/> to <paramref name="max"/> (both included).</summary>
     public static SweepAxis Uniform(string setting, double min, double max, int count)
     {
         CheckRange(setting, "uniform", min, max, count, needsCount: true);
-        return new SweepAxis(setting, AxisKind.Uniform, [], min, max, count);
+        return new SweepAxis(setting, SweepAxisKind.Uniform, [], min, max, count);
     }
 
     /// <summary>
@@ -95,7 +95,7 @@ public sealed record SweepAxis
             throw new LabConfigException($"sweep parameter '{setting}': int_uniform {min}..{max} holds {span} integers, more than the {MaxValues} an axis may have: give a count");
         if (count > span)
             throw new LabConfigException($"sweep parameter '{setting}': int_uniform {min}..{max} holds {span} integers, fewer than the count {count}");
-        return new SweepAxis(setting, AxisKind.IntUniform, [], min, max, count);
+        return new SweepAxis(setting, SweepAxisKind.IntUniform, [], min, max, count);
     }
 
     /// <summary>The axis's values in order, as text the protocol binder reads.</summary>
@@ -103,15 +103,15 @@ public sealed record SweepAxis
     {
         switch (Kind)
         {
-            case AxisKind.Values: return Listed;
-            case AxisKind.LogUniform:
+            case SweepAxisKind.Values: return Listed;
+            case SweepAxisKind.LogUniform:
             {
                 if (Count == 1) return [Format(Min)];
                 double a = Math.Log(Min), b = Math.Log(Max);
                 // The ends are the values given, not exp(log(x)), which can be off in the last bit.
                 return [.. Enumerable.Range(0, Count).Select(i => Format(i == 0 ? Min : i == Count - 1 ? Max : Math.Exp(a + (b - a) * i / (Count - 1))))];
             }
-            case AxisKind.Uniform:
+            case SweepAxisKind.Uniform:
                 if (Count == 1) return [Format(Min)];
                 return [.. Enumerable.Range(0, Count).Select(i => Format(i == 0 ? Min : i == Count - 1 ? Max : Min + (Max - Min) * i / (Count - 1)))];
             default:
@@ -129,9 +129,9 @@ public sealed record SweepAxis
     /// <summary>The axis in the <c>--set</c> syntax: <c>a,b,c</c>, <c>log:1e-3..0.1:5</c>, <c>lin:0..1:5</c>, <c>int:1..8</c>.</summary>
     public override string ToString() => Kind switch
     {
-        AxisKind.Values => string.Join(",", Listed),
-        AxisKind.LogUniform => $"log:{Format(Min)}..{Format(Max)}:{Count}",
-        AxisKind.Uniform => $"lin:{Format(Min)}..{Format(Max)}:{Count}",
+        SweepAxisKind.Values => string.Join(",", Listed),
+        SweepAxisKind.LogUniform => $"log:{Format(Min)}..{Format(Max)}:{Count}",
+        SweepAxisKind.Uniform => $"lin:{Format(Min)}..{Format(Max)}:{Count}",
         _ => $"int:{(long)Min}..{(long)Max}" + (Count > 0 ? $":{Count}" : ""),
     };
 

@@ -73,15 +73,15 @@ public sealed record SweepSpec(string Phenomenon, Tier Tier, IReadOnlyList<Sweep
         foreach (var a in Axes)
             parameters[a.Setting] = a.Kind switch
             {
-                AxisKind.Values => new JsonObject { ["values"] = new JsonArray([.. a.Listed.Select(v => (JsonNode)JsonValue.Create(v)!)]) },
-                AxisKind.IntUniform => new JsonObject
+                SweepAxisKind.Values => new JsonObject { ["values"] = new JsonArray([.. a.Listed.Select(v => (JsonNode)JsonValue.Create(v)!)]) },
+                SweepAxisKind.IntUniform => new JsonObject
                 {
                     ["distribution"] = "int_uniform", ["min"] = (long)a.Min, ["max"] = (long)a.Max,
                     ["count"] = a.Count == 0 ? null : a.Count,
                 },
                 _ => new JsonObject
                 {
-                    ["distribution"] = a.Kind == AxisKind.LogUniform ? "log_uniform_values" : "uniform", ["min"] = a.Min, ["max"] = a.Max, ["count"] = a.Count,
+                    ["distribution"] = a.Kind == SweepAxisKind.LogUniform ? "log_uniform_values" : "uniform", ["min"] = a.Min, ["max"] = a.Max, ["count"] = a.Count,
                 },
             };
         var root = new JsonObject

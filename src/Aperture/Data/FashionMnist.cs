@@ -210,17 +210,27 @@ public sealed class FashionMnist
     }
 
     /// <summary>
-    /// The shipped subset's directory: <see cref="SubsetFolder"/> under the application's directory (where builds
-    /// copy it), or under the nearest ancestor directory that has it (a source checkout); null when neither exists.
+    /// The shipped subset's directory, looked for in this order: <see cref="SubsetFolder"/> under the application's
+    /// directory (where builds, and the Aperture package's content files, copy it) or under its nearest ancestor that
+    /// has it (a source checkout); then next to this assembly when it is loaded from elsewhere, as from the NuGet
+    /// package folder by a script host (<c>dotnet fsi</c>, notebooks), which does not copy content files: the
+    /// package's <c>contentFiles/any/any/</c><see cref="SubsetFolder"/>. Null when none exists.
     /// </summary>
     public static string? FindBuiltInSubset()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        static string? Above(string? start, string relative)
         {
-            string candidate = System.IO.Path.Combine(dir.FullName, SubsetFolder);
-            if (HasFiles(candidate)) return candidate;
+            for (var dir = start is null ? null : new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = System.IO.Path.Combine(dir.FullName, relative);
+                if (HasFiles(candidate)) return candidate;
+            }
+            return null;
         }
-        return null;
+        string? assemblyDir = typeof(FashionMnist).Assembly.Location is { Length: > 0 } location ? System.IO.Path.GetDirectoryName(location) : null;
+        return Above(AppContext.BaseDirectory, SubsetFolder)
+            ?? Above(assemblyDir, SubsetFolder)
+            ?? Above(assemblyDir, System.IO.Path.Combine("contentFiles", "any", "any", SubsetFolder));
     }
 
     /// <summary>Reads a pair of image and label files into a dataset, checking that they belong together.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Aperture.Lab.Report;
 
 namespace Aperture.Lab.Tests.Probes;
@@ -6,15 +7,21 @@ namespace Aperture.Lab.Tests.Probes;
 public class AtomicWritersTests
 {
     [Fact]
-    public void PlotRendererWritesAWholePngAndNothingElse()
+    public void PlotRendererWritesAWholeSvgAndPngAtTwiceTheDensityAndNothingElse()
     {
         using var dir = new TempDir();
-        string path = dir.File("figs/curve.png");
+        string stem = dir.File("figs/curve");
         var figure = new Figure("curve", "A curve", "x", "y", [new Series("a", [1.0, 2, 3], [1.0, 4, 9])]);
-        PlotRenderer.Render(figure, path);
-        PlotRenderer.Render(figure, path); // replaces it
-        var bytes = File.ReadAllBytes(path);
-        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
-        Assert.Single(Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories));
+        PlotRenderer.Render(figure, stem);
+        var o = PlotRenderer.Render(figure, stem); // replaces them
+        var png = File.ReadAllBytes(o.Png);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        Assert.Equal(2 * o.Width, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16, 4)));
+        Assert.Equal(2 * o.Height, BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20, 4)));
+        string svg = File.ReadAllText(o.Svg);
+        Assert.Contains("<svg", svg);
+        Assert.EndsWith("</svg>", svg.TrimEnd());
+        Assert.Contains("A curve", svg);
+        Assert.Equal(new[] { "curve.png", "curve.svg" }, Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories).Select(Path.GetFileName).Order());
     }
 }
