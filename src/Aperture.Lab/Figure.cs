@@ -62,6 +62,32 @@ public sealed record Metric(string Key, Axis X, string Label, string Unit = "")
     public string YText => Unit.Length == 0 ? Label : $"{Label} ({Unit})";
 }
 
+/// <summary>
+/// Declares, on a phenomenon's class, one per-step metric its runs log (<see cref="RunContext.Log"/>): the key, what
+/// its index counts and what its value is. <see cref="Phenomenon.Metrics"/> reads these, in the order written.
+/// </summary>
+/// <param name="key">The key the runs log it under.</param>
+/// <param name="x">What the logged index counts.</param>
+/// <param name="label">What the value is, in words.</param>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class LogsMetricAttribute(string key, AxisKind x, string label) : Attribute
+{
+    /// <summary>The x-axis label; by default "training step", "epoch" or "layer (1 = nearest the input)" by kind.</summary>
+    public string? XLabel { get; init; }
+
+    /// <summary>The value's unit ("" for none).</summary>
+    public string Unit { get; init; } = "";
+
+    /// <summary>The declaration as a <see cref="Metric"/>.</summary>
+    public Metric Metric => new(key, XLabel is { } l ? new Axis(x, l) : x switch
+    {
+        AxisKind.Step => Axis.Steps,
+        AxisKind.Epoch => Axis.Epochs,
+        AxisKind.Layer => Axis.Layers(),
+        _ => throw new InvalidOperationException($"metric '{key}': a setting axis needs its XLabel"),
+    }, label, Unit);
+}
+
 /// <summary>One series of a figure. Series with the same <paramref name="Group"/> share a colour and one legend entry.</summary>
 /// <param name="Group">The legend entry (an arm, "fit", "data").</param>
 /// <param name="X">The x values.</param>

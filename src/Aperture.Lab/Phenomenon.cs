@@ -47,6 +47,9 @@ public abstract record Arm
     /// <summary>A short label for tables and plots ("heavy-ball", "plain lr=0.1"); unique among a protocol's arms.</summary>
     public abstract string Name { get; }
 
+    /// <summary>An enum setting as it is written in an arm's JSON and name: kebab case ("plain-glorot", "he-relu").</summary>
+    protected static string Kebab(Enum value) => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -124,9 +127,10 @@ public abstract class Phenomenon
     /// <summary>
     /// The per-step metrics the runs log (<see cref="RunContext.Log"/>), each with what its index counts (step, epoch,
     /// layer, a setting) and what its value is: the report draws each as a curve per arm with these axes. A logged key
-    /// not declared here is drawn against its bare index, labelled as undeclared.
+    /// not declared here is drawn against its bare index, labelled as undeclared. Declared on the class with
+    /// <see cref="LogsMetricAttribute"/>, one per key.
     /// </summary>
-    public virtual IReadOnlyList<Metric> Metrics => [];
+    public IReadOnlyList<Metric> Metrics => [.. GetType().GetCustomAttributes(typeof(LogsMetricAttribute), false).Cast<LogsMetricAttribute>().Select(a => a.Metric)];
 
     /// <summary>The protocol's type (a record deriving from <see cref="LabProtocol"/>).</summary>
     public abstract Type ProtocolType { get; }

@@ -216,8 +216,10 @@ public class SweepTests
         string page = Path.Combine(outDir, $"{plan.Phenomenon.Id}-sweep-{plan.Id}.html");
         Assert.Contains(page, summary.Pages);
         Assert.Contains($"{plan.Phenomenon.Id}-sweep-{plan.Id}.html", File.ReadAllText(Path.Combine(outDir, plan.Phenomenon.Id + ".html")));
+        // Each figure is written as SVG and as PNG (at 2×).
         var images = summary.Images.Where(i => i.Contains("-sweep-" + plan.Id + "-response-", StringComparison.Ordinal)).ToList();
-        Assert.Equal(figures.Count, images.Count);
+        Assert.Equal(figures.Count, images.Count(i => i.EndsWith(".png", StringComparison.Ordinal)));
+        Assert.Equal(figures.Count, images.Count(i => i.EndsWith(".svg", StringComparison.Ordinal)));
         Assert.All(images, i => Assert.True(new FileInfo(i).Length > 1000));
         Assert.All(images, i => Assert.Contains(Path.GetFileName(i), File.ReadAllText(page)));
     }

@@ -1,9 +1,3 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
-using Aperture.Lab.Probes;
-using Aperture.Lab.Recipes;
-
 namespace Aperture.Lab.Phenomena;
 
 /// <summary>
@@ -11,6 +5,10 @@ namespace Aperture.Lab.Phenomena;
 /// last bit of one initial weight, makes the run diverge from the original until the two disagree on test predictions
 /// about as much as runs from different seeds (Summers and Dinneen 2021).
 /// </summary>
+[LogsMetric("weight_distance", AxisKind.Step, "distance between the two runs' weights ‖θ_a − θ_b‖₂")]
+[LogsMetric("test_disagreement", AxisKind.Epoch, "share of test images the two runs classify differently")]
+[LogsMetric("test_accuracy_original", AxisKind.Epoch, "test accuracy, first run")]
+[LogsMetric("test_accuracy_second", AxisKind.Epoch, "test accuracy, second run")]
 public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, AccumulationOrder.Arm>
 {
     /// <summary>What the second network of a pair changes.</summary>
@@ -220,14 +218,6 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
     }
 
     private static string G(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("weight_distance", Axis.Steps, "distance between the two runs' weights ‖θ_a − θ_b‖₂"),
-        new("test_disagreement", Axis.Epochs, "share of test images the two runs classify differently"),
-        new("test_accuracy_original", Axis.Epochs, "test accuracy, first run"),
-        new("test_accuracy_second", Axis.Epochs, "test accuracy, second run"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

@@ -1,8 +1,3 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
-using Aperture.Lab.Probes;
-using Aperture.Lab.Recipes;
 using Aperture.NN;
 using Aperture.Optim;
 
@@ -12,6 +7,9 @@ namespace Aperture.Lab.Phenomena;
 /// Stored in bfloat16 with round-to-nearest-even, Adam's β2 = 0.999 becomes 1: the bias correction 1 − β2^t is 0 and
 /// the update is NaN (or zero) from the first step. With truncation it becomes 0.99609375 and training works.
 /// </summary>
+[LogsMetric("train_loss", AxisKind.Step, "training loss (cross-entropy)")]
+[LogsMetric("update_norm", AxisKind.Step, "update norm ‖Δθ‖₂")]
+[LogsMetric("test_accuracy", AxisKind.Epoch, "test accuracy")]
 public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, AdamBeta2Rounding.Arm>
 {
     /// <summary>How an arm stores Adam's numbers.</summary>
@@ -217,13 +215,6 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, A
     }
 
     private static string G(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("train_loss", Axis.Steps, "training loss (cross-entropy)"),
-        new("update_norm", Axis.Steps, "update norm ‖Δθ‖₂"),
-        new("test_accuracy", Axis.Epochs, "test accuracy"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

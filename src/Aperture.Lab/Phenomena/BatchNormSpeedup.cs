@@ -1,10 +1,4 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using Aperture.Data;
-using Aperture.Lab.Probes;
-using Aperture.Lab.Recipes;
-using Aperture.Lab.Statistics;
 using Aperture.NN;
 using Aperture.Optim;
 
@@ -14,6 +8,9 @@ namespace Aperture.Lab.Phenomena;
 /// Batch normalization lets a deep sigmoid MLP reach a target training accuracy in fewer SGD steps and tolerate larger
 /// learning rates, each variant at its own best learning rate, against both the default and a good sigmoid initialization.
 /// </summary>
+[LogsMetric("train_loss", AxisKind.Step, "training loss (cross-entropy)")]
+[LogsMetric("train_accuracy", AxisKind.Step, "training accuracy (batch)")]
+[LogsMetric("gradient_change", AxisKind.Step, "gradient change ‖∇L(θ − η∇L) − ∇L‖ / ‖∇L‖")]
 public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, BatchNormSpeedup.Arm>
 {
     /// <summary>The network variants compared.</summary>
@@ -234,13 +231,6 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, Bat
         "speed-up over the Glorot-initialized control: its steps ÷ batch norm's (geometric mean over seeds)",
         [.. runs.Seeds.Select(s => (Time(runs, Variant.BatchNorm, ChosenRate(p, runs, Variant.BatchNorm, s), s),
             Time(runs, Variant.PlainGlorot, ChosenRate(p, runs, Variant.PlainGlorot, s), s)))]);
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("train_loss", Axis.Steps, "training loss (cross-entropy)"),
-        new("train_accuracy", Axis.Steps, "training accuracy (batch)"),
-        new("gradient_change", Axis.Steps, "gradient change ‖∇L(θ − η∇L) − ∇L‖ / ‖∇L‖"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

@@ -1,13 +1,12 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
 using Aperture.Data;
-using Aperture.Lab.Recipes;
 using Aperture.NN;
 using Aperture.Optim;
 
 namespace Aperture.Lab.Phenomena;
 
 /// <summary>Srivastava et al.'s claim for dropout against no regularization and other noise, each tuned on a validation split.</summary>
+[LogsMetric("noisy_train_loss", AxisKind.Epoch, "training loss under the regularizer (cross-entropy)")]
+[LogsMetric("validation_accuracy", AxisKind.Epoch, "validation accuracy")]
 public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.Protocol, DropoutVsRandomization.Regularization>
 {
     /// <summary>The kinds of regularizer compared.</summary>
@@ -223,12 +222,6 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
         extra.AddRange(kinds.Where(k => k != Regularizer.None).Select(k => Estimate.Mean($"tuned level, {Label(k)}", Tuned(p, runs, k, "level"))));
         return Verdict.From(gains[0], checks).WithExtra([.. extra]);
     }
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("noisy_train_loss", Axis.Epochs, "training loss under the regularizer (cross-entropy)"),
-        new("validation_accuracy", Axis.Epochs, "validation accuracy"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

@@ -1,8 +1,4 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using Aperture.Data;
-using Aperture.Lab.Recipes;
 using Aperture.Optim;
 
 namespace Aperture.Lab.Phenomena;
@@ -11,6 +7,7 @@ namespace Aperture.Lab.Phenomena;
 /// Fitting a product of two matrices to a badly conditioned target, gradient descent and Adam crawl while
 /// Levenberg–Marquardt reaches the float64 floor in tens of iterations (Rahimi and Recht, NIPS 2017).
 /// </summary>
+[LogsMetric(LossCurve.Key, AxisKind.Step, "relative loss ‖W₁W₂ − A‖² / ‖A‖²", XLabel = "iteration")]
 public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastSquares.Protocol, IllConditionedLeastSquares.Arm>
 {
     /// <summary>The settings of the experiment.</summary>
@@ -220,11 +217,6 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
                 Estimate.Mean("seconds per Levenberg–Marquardt iteration", runs.Results(LevenbergMarquardtArm.Name, "seconds_per_step")),
                 Estimate.Mean("seconds per gradient-descent step (smallest step size)", runs.Results(GdArms(p).First().Name, "seconds_per_step")));
     }
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new(LossCurve.Key, new Axis(AxisKind.Step, "iteration"), "relative loss ‖W₁W₂ − A‖² / ‖A‖²"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

@@ -1,13 +1,13 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Text.Json;
-using Aperture.Lab.Probes;
-using Aperture.Lab.Recipes;
 using Aperture.NN;
 
 namespace Aperture.Lab.Phenomena;
 
 /// <summary>Initial weights' scale decides whether gradients reach the first layer of a deep net; a constant initialization never breaks symmetry.</summary>
+[LogsMetric("log10_backprop_gradient", AxisKind.Layer, "log10 ‖∂L/∂z_l‖ (back-propagated gradient)", XLabel = "hidden layer (1 = nearest the input)")]
+[LogsMetric("log10_activation_std", AxisKind.Layer, "log10 std of the layer's output", XLabel = "hidden layer (1 = nearest the input)")]
+[LogsMetric("log10_weight_gradient", AxisKind.Layer, "log10 ‖∂L/∂W_l‖", XLabel = "Linear layer (1 = nearest the input, last = output)")]
+[LogsMetric("max_unit_difference", AxisKind.Step, "largest difference between two hidden units (constant init)")]
+[LogsMetric("train_loss", AxisKind.Step, "training loss, constant init (cross-entropy)")]
 public sealed class InitScale : Phenomenon<InitScale.Protocol, InitScale.Arm>
 {
     /// <summary>The settings of the experiment.</summary>
@@ -103,7 +103,7 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol, InitScale.Arm>
     public sealed record Arm(WeightInit Init, Activation Activation) : Lab.Arm
     {
         /// <inheritdoc/>
-        public override string Name => $"{JsonNamingPolicy.KebabCaseLower.ConvertName(Init.ToString())}-{JsonNamingPolicy.KebabCaseLower.ConvertName(Activation.ToString())}";
+        public override string Name => $"{Kebab(Init)}-{Kebab(Activation)}";
     }
 
     /// <summary>The arms measured at initialization; Xavier with ReLU (He et al.'s mismatch) is reported, not judged.</summary>
@@ -229,15 +229,6 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol, InitScale.Arm>
                 Check.Above(symmetric, p.SymmetricShareAbove))
             .WithExtra([.. extra]);
     }
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("log10_backprop_gradient", Axis.Layers("hidden layer (1 = nearest the input)"), "log10 ‖∂L/∂z_l‖ (back-propagated gradient)"),
-        new("log10_activation_std", Axis.Layers("hidden layer (1 = nearest the input)"), "log10 std of the layer's output"),
-        new("log10_weight_gradient", Axis.Layers("Linear layer (1 = nearest the input, last = output)"), "log10 ‖∂L/∂W_l‖"),
-        new("max_unit_difference", Axis.Steps, "largest difference between two hidden units (constant init)"),
-        new("train_loss", Axis.Steps, "training loss, constant init (cross-entropy)"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

@@ -1,8 +1,5 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
 using Aperture.Data;
 using Aperture.Latent;
-using Aperture.Lab.Recipes;
 
 namespace Aperture.Lab.Phenomena;
 

@@ -1,14 +1,10 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
-using Aperture.Lab.Probes;
-
 namespace Aperture.Lab.Phenomena;
 
 /// <summary>
 /// The SGLD estimate of the local learning coefficient recovers Aoyagi's exact learning coefficient of deep linear
 /// networks, not half their parameter count (Lau et al. 2023; Furman and Lau 2024; Aoyagi 2024).
 /// </summary>
+[LogsMetric(LlcRecord.RunningMean, AxisKind.Step, "λ̂ from the draws so far (running mean)", XLabel = "SGLD draw")]
 public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protocol, LearningCoefficient.Arm>
 {
     /// <summary>The settings of the experiment.</summary>
@@ -220,8 +216,6 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
         return Verdict.From(Estimate.Mean("λ̂/λ averaged over the architectures", pooled), [.. checks]).WithExtra(extra);
     }
 
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [new(LlcRecord.RunningMean, new Axis(AxisKind.Step, "SGLD draw"), "λ̂ from the draws so far (running mean)")];
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {

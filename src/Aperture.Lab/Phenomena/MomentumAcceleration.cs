@@ -1,15 +1,10 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
-using Aperture.Lab.Recipes;
-using Aperture.Lab.Statistics;
-
 namespace Aperture.Lab.Phenomena;
 
 /// <summary>
 /// Heavy-ball momentum turns gradient descent's κ iterations into √κ on quadratics, and the advantage shrinks when the
 /// gradients are stochastic (Polyak 1964; Kidambi et al. 2018).
 /// </summary>
+[LogsMetric("relative_error", AxisKind.Step, "relative error ‖x_t − x*‖ / ‖x_0 − x*‖", XLabel = "iteration t")]
 public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Protocol, MomentumAcceleration.Arm>
 {
     /// <summary>The settings of the experiment.</summary>
@@ -230,11 +225,6 @@ public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Proto
                 Estimate.Mean("tuned heavy-ball step × tr(H)", runs.Results(StochasticHeavyBall.Name, "tuned_step_scale")),
                 Estimate.Mean("tuned heavy-ball momentum", runs.Results(StochasticHeavyBall.Name, "tuned_momentum")));
     }
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("relative_error", new Axis(AxisKind.Step, "iteration t"), "relative error ‖x_t − x*‖ / ‖x_0 − x*‖"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

@@ -1,9 +1,4 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using Aperture.Data;
-using Aperture.Lab.Recipes;
-using Aperture.Lab.Statistics;
 using Aperture.Optim;
 
 namespace Aperture.Lab.Phenomena;
@@ -12,6 +7,8 @@ namespace Aperture.Lab.Phenomena;
 /// An MLP memorizes Fashion-MNIST whatever its labels or pixels: true labels, random labels, shuffled pixels and
 /// Gaussian noise are all fit, but only true labels generalize, and fitting slows as more labels are random (Zhang et al. 2016).
 /// </summary>
+[LogsMetric("train_accuracy", AxisKind.Epoch, "training accuracy on the labels trained on")]
+[LogsMetric("train_loss", AxisKind.Epoch, "training loss (cross-entropy)")]
 public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabels.Arm>
 {
     /// <summary>What an arm corrupts: a fraction of labels, or (with true labels) pixels by one permutation, pixels per image, or images by Gaussian noise.</summary>
@@ -227,12 +224,6 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
         var slows = checks.First(c => c.Estimate.Name.StartsWith("share of seeds where fitting slows", StringComparison.Ordinal)).Estimate;
         return Verdict.From(slows, [.. checks]).WithExtra([.. extra]);
     }
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("train_accuracy", Axis.Epochs, "training accuracy on the labels trained on"),
-        new("train_loss", Axis.Epochs, "training loss (cross-entropy)"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

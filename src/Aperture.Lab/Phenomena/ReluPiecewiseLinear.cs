@@ -1,8 +1,4 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
-using System.Globalization;
 using System.Text.Json;
-using Aperture.Lab.Probes;
 using Aperture.NN;
 using Aperture.Optim;
 
@@ -11,6 +7,7 @@ namespace Aperture.Lab.Phenomena;
 /// <summary>
 /// A ReLU net fit to a few points of a sine is piecewise linear; does it continue along a straight line beyond its data?
 /// </summary>
+[LogsMetric("train_loss", AxisKind.Step, "training loss (mean squared error)")]
 public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protocol, ReluPiecewiseLinear.Arm>
 {
     /// <summary>The settings of the experiment.</summary>
@@ -220,11 +217,6 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
         extra.Add(Estimate.Mean("relu: max |pieces − net| / range (analysis check)", runs.Results(Relu.Name, "pieces_reconstruction_error")));
         return Verdict.From(straight[0], [.. checks]).WithExtra([.. extra]);
     }
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("train_loss", Axis.Steps, "training loss (mean squared error)"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

@@ -1,7 +1,4 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
 using Aperture.Data;
-using Aperture.Lab.Recipes;
 using Aperture.NN;
 
 namespace Aperture.Lab.Phenomena;
@@ -10,6 +7,7 @@ namespace Aperture.Lab.Phenomena;
 /// Transfer learning swept by depth as Yosinski et al. (2014) do: the first n layers of a LeNet-5 pretrained on five
 /// Fashion-MNIST classes, frozen (AnB) or fine-tuned (AnB+), under fresh upper layers trained on a few images of the other five.
 /// </summary>
+[LogsMetric("validation_accuracy_by_decay", AxisKind.Setting, "validation accuracy", XLabel = "weight-decay candidate (index in the protocol's weight_decays)")]
 public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, TransferLearning.Transfer>
 {
     /// <summary>Whether the transferred layers are frozen or trained on the target task.</summary>
@@ -228,11 +226,6 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
         return Verdict.From(general, Check.Above(general, p.SupportGain, p.EquivalenceMargin),
             Check.Below(specific, 0 - p.SupportGain, 0 - p.EquivalenceMargin)).WithExtra([.. extra]);
     }
-
-    /// <inheritdoc/>
-    public override IReadOnlyList<Metric> Metrics => [
-        new("validation_accuracy_by_decay", Axis.Setting("weight-decay candidate (index in the protocol's weight_decays)"), "validation accuracy"),
-    ];
 
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)

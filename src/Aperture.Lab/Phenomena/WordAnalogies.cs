@@ -1,7 +1,4 @@
-using System.ComponentModel;
-using System.ComponentModel.DataAnnotations;
 using Aperture.Lab.Corpora;
-using Aperture.Lab.Recipes;
 using Aperture.Words;
 
 namespace Aperture.Lab.Phenomena;
