@@ -282,7 +282,8 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
         return ids;
     }
 
-    // A word-safe shell quoting; the task placeholder becomes the shell variable.
+    // Single-quotes one argument for the shell; the array-task marker (WorkerCommand.SlurmTask) is written as
+    // "$SLURM_ARRAY_TASK_ID", so each task of the array runs its own index.
     private static string Quote(string arg) =>
         arg == WorkerCommand.SlurmTask ? "\"$SLURM_ARRAY_TASK_ID\"" : "'" + arg.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
