@@ -50,11 +50,12 @@ internal static class LlcCommand
             var where = r.GetValue(anchor) switch { "true" => LlcAnchor.True, "trained" => LlcAnchor.Trained, _ => r.GetValue(regular) is null ? LlcAnchor.True : LlcAnchor.Trained };
             Func<ulong, LearningCoefficientModel> build;
             int[]? crossingPowers = null;
+            DeepLinearCase? aoyagi = null;
             if (r.GetValue(dln) is { } widthText)
             {
                 var widths = ParseList(widthText, "--dln", 2);
                 int rk = r.GetValue(rank);
-                Validate(() => ExactLearningCoefficients.DeepLinear(widths, rk), "--dln/--rank");
+                Validate(() => aoyagi = ExactLearningCoefficients.DeepLinearWithCase(widths, rk).Case, "--dln/--rank");
                 build = s => LearningCoefficientModels.DeepLinear(widths, rk, sampleSize, s, where);
             }
             else if (r.GetValue(crossing) is { } powerText)
@@ -102,12 +103,15 @@ internal static class LlcCommand
                 ? TemperedLearningCoefficient.NormalCrossing(crossingPowers, res.Estimates[0].NBeta, settings.Localization) : null;
             var node = ToJson(res, watch.Elapsed.TotalSeconds);
             if (tempered is { } tv) node["lambda_tempered"] = tv;
+            if (aoyagi is not null) node["aoyagi_case"] = CaseJson(aoyagi);
             if (jsonOnly)
             {
                 Terminal.Out.WriteLine(node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
             Print(res);
+            if (aoyagi is { } k)
+                Terminal.Console.MarkupLineInterpolated($"Aoyagi's case: Σ = {{{string.Join(", ", k.IndexSet)}}} (layer indices, 0 = input), ℓ = {k.Ell}, S = {k.Sum}, M̄ = {k.MBar}, a = {k.A}; multiplicity θ = a(ℓ − a) + 1 = {res.Exact.Multiplicity}");
             if (tempered is { } t)
                 Terminal.Console.MarkupLineInterpolated($"tempered λ(nβ) = {t.ToString("F4", Inv)} at nβ = {res.Estimates[0].NBeta.ToString("G4", Inv)}, γ = {settings.Localization.ToString("G4", Inv)} (what the sampler converges to at this nβ; → λ as nβ → ∞)");
             if (jsonPath is not null) Terminal.WriteAtomically(jsonPath, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -184,6 +188,15 @@ internal static class LlcCommand
             ["seconds"] = Math.Round(seconds, 3),
         };
     }
+
+    private static JsonObject CaseJson(DeepLinearCase k) => new()
+    {
+        ["index_set"] = new JsonArray([.. k.IndexSet.Select(j => (JsonNode?)j)]),
+        ["ell"] = k.Ell,
+        ["sum"] = k.Sum,
+        ["m_bar"] = k.MBar,
+        ["a"] = k.A,
+    };
 
     // JSON has no NaN: an undefined number (one chain, a diverged chain) is null.
     private static JsonNode? Num(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;

@@ -443,7 +443,12 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
 
         var llc = CliHarness.Run("llc", "--dln", "3,2,3", "--rank", "1", "--n", "300", "--seeds", "2", "--chains", "2", "--burn-in", "50", "--draws", "60", "--json");
         Assert.True(llc.ExitCode == 0, llc.All);
-        Assert.Equal(2, OutputFixture.Validate(llc.Out, "llc")["seeds"]!.AsArray().Count);
+        var llcDoc = OutputFixture.Validate(llc.Out, "llc");
+        Assert.Equal(2, llcDoc["seeds"]!.AsArray().Count);
+        Assert.Equal(2, (int)llcDoc["aoyagi_case"]!["ell"]!);
+        var crossing = CliHarness.Run("llc", "--normal-crossing", "1,2", "--n", "300", "--nbeta", "50", "--seeds", "1", "--chains", "1", "--burn-in", "10", "--draws", "20", "--json");
+        Assert.True(crossing.ExitCode == 0, crossing.All);
+        Assert.NotNull(OutputFixture.Validate(crossing.Out, "llc")["lambda_tempered"]);
     }
 }
 

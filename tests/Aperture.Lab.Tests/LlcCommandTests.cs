@@ -30,6 +30,11 @@ public class LlcCommandTests
         Assert.Equal("dln 3,2,3 rank 1", doc.GetProperty("model").GetString());
         // RRR M = 3, H = 2, N = 3, r = 1: 2(H + r)(M + N) − (M − N)² − (H + r)² = 36 − 0 − 9 = 27; M + H + N + r = 9 is odd: 28/8.
         Assert.Equal("7/2", doc.GetProperty("lambda_exact").GetString());
+        // Aoyagi's case: M = (2, 1, 2), Σ = all three, ℓ = 2, S = 5, M̄ = 3, a = 1, so θ = a(ℓ − a) + 1 = 2, as the odd sum gives in RRR.
+        Assert.Equal(2, doc.GetProperty("multiplicity").GetInt32());
+        var k = doc.GetProperty("aoyagi_case");
+        Assert.Equal([0, 1, 2], k.GetProperty("index_set").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        Assert.Equal((2, 5, 3, 1), (k.GetProperty("ell").GetInt32(), k.GetProperty("sum").GetInt32(), k.GetProperty("m_bar").GetInt32(), k.GetProperty("a").GetInt32()));
         Assert.Equal(6.0, doc.GetProperty("half_dimension").GetDouble());
         Assert.Equal("true", doc.GetProperty("anchor").GetString());
         Assert.Equal("n/ln n", doc.GetProperty("sampler").GetProperty("nbeta_convention").GetString());
@@ -50,6 +55,8 @@ public class LlcCommandTests
         Assert.InRange(doc.GetProperty("lambda_tempered").GetDouble(), 0.204, 0.208);
         Assert.Equal(2, doc.GetProperty("ci95").GetArrayLength());
         Assert.Equal(1.0, doc.GetProperty("half_dimension").GetDouble());
+        Assert.Equal(1, doc.GetProperty("multiplicity").GetInt32());
+        Assert.False(doc.TryGetProperty("aoyagi_case", out _));
     }
 
     [Theory]

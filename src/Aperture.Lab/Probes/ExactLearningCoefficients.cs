@@ -97,10 +97,14 @@ public static class ExactLearningCoefficients
     /// <code>
     /// λ = [−r² + r(H₀ + H_L)]/2 + a(ℓ − a)/(4ℓ) − ℓ(ℓ − 1)/4·(S/ℓ)² + ½·Σ_{i&lt;j∈Σ} M_i·M_j.
     /// </code>
-    /// A single layer (L = 1) is the regular case λ = H₀H₁/2; two layers reproduce
-    /// <see cref="ReducedRankRegression"/> in every case (the tests check this). The multiplicity is given where an
-    /// independent derivation establishes it: L ≤ 2 (from Aoyagi and Watanabe 2005) and the all-widths-1 chain at
-    /// r = 0 (the normal-crossing model x·w₁⋯w_L, m = L); otherwise it is null.
+    /// The multiplicity is Aoyagi's order of the pole at −λ,
+    /// <code>
+    /// θ = a(ℓ − a) + 1,
+    /// </code>
+    /// so 1 when a = ℓ and ℓ when a ∈ {1, ℓ − 1}, up to ℓ²/4 + 1. A single layer (L = 1) is the regular case
+    /// λ = H₀H₁/2, θ = 1; two layers reproduce <see cref="ReducedRankRegression"/>, λ and m, in every case; and the
+    /// tests derive λ and m independently from the zeta function for chains with scalar layers at depths 3–7 (where θ
+    /// reaches L − 1). Where a ∉ {1, ℓ − 1, ℓ} (ℓ ≥ 4) θ rests on Aoyagi's theorem alone.
     /// </summary>
     public static LearningCoefficient DeepLinear(IReadOnlyList<int> widths, int rank) => DeepLinearWithCase(widths, rank).Coefficient;
 
@@ -129,11 +133,8 @@ public static class ExactLearningCoefficients
             lambda += new Rational(cross, 2);
         }
 
-        int? multiplicity = null;
-        int depth = widths.Count - 1;
-        if (depth == 1) multiplicity = 1;
-        else if (depth == 2) multiplicity = ReducedRankRegression(widths[0], widths[1], widths[2], rank).Multiplicity;
-        else if (rank == 0 && widths.All(w => w == 1)) multiplicity = depth;
+        // Aoyagi's order θ = a(ℓ − a) + 1 (ℓ ≥ 1 always: FindCase never returns a one-element Σ).
+        int multiplicity = checked((int)(c.A * (c.Ell - c.A) + 1));
         return (new LearningCoefficient(lambda, multiplicity), c);
     }
 

@@ -87,6 +87,51 @@ public class ExactLearningCoefficientsTests
     }
 
     [Fact]
+    public void DeepLinearMultiplicityIsAoyagisOrder()
+    {
+        // Aoyagi (2024) gives the order of the pole at −λ as θ = a(ℓ − a) + 1. Every case below is derived
+        // independently from ζ(z) = ∫K(w)^z dw, where K factors into functions of disjoint groups of weights, so
+        // ζ is a product and the orders of a shared pole add.
+        //
+        // (p, 1, …, 1, q) with k = L − 2 scalar layers between a row a ∈ R^p and a column b ∈ R^q, r = 0:
+        // K ∝ s₁²⋯s_k²·|a|²·|b|², poles −1/2 (k times), −p/2 and −q/2; for p, q ≥ 3 λ = 1/2 with m = k.
+        // Aoyagi: Σ = the L − 1 hidden widths (M = 1 each), ℓ = L − 2, S = L − 1, M̄ = 2, a = 1, θ = ℓ.
+        for (int depth = 3; depth <= 7; depth++)
+        {
+            int[] widths = [3, .. Enumerable.Repeat(1, depth - 1), 4];
+            var (c, k) = ExactLearningCoefficients.DeepLinearWithCase(widths, 0);
+            Assert.Equal((depth - 2, 1L), (k.Ell, k.A));
+            Assert.Equal(new LearningCoefficient(R(1, 2), depth - 2), c);
+        }
+        // (1, …, 1, q): L − 1 scalars and a column b ∈ R^q, q ≥ 2: K ∝ s₁²⋯s_{L−1}²·|b|², λ = 1/2 with m = L − 1.
+        for (int depth = 2; depth <= 6; depth++)
+            Assert.Equal(new LearningCoefficient(R(1, 2), depth - 1), ExactLearningCoefficients.DeepLinear([.. Enumerable.Repeat(1, depth), 2], 0));
+        // 3,1,5,1,4 at r = 0: the product is b·(u·v)·a with a ∈ R³, u, v ∈ R⁵, b ∈ R⁴; K ∝ |a|²(u·v)²|b|². u·v is a
+        // nondegenerate quadratic form in 10 variables, so (u·v)² has poles −1/2 (its smooth zero set) and −10/4 (the
+        // origin); with −3/2 and −2 from a and b the largest pole −1/2 is simple: λ = 1/2, m = 1 (Σ = {1, 3}, a = ℓ = 1).
+        Assert.Equal(new LearningCoefficient(R(1, 2), 1), ExactLearningCoefficients.DeepLinear([3, 1, 5, 1, 4], 0));
+        // 2,1,1,2 at r = 0: b·s·a with a, b ∈ R²: K ∝ s²|a|²|b|², poles −1/2 once and −1 twice: λ = 1/2, m = 1.
+        // Here Σ is all four layers (ℓ = 3, S = 6, M̄ = 2) and a = ℓ, so θ = 1: the case a = ℓ at depth 3.
+        var (c4, k4) = ExactLearningCoefficients.DeepLinearWithCase([2, 1, 1, 2], 0);
+        Assert.Equal((3, 6L, 2L, 3L), (k4.Ell, k4.Sum, k4.MBar, k4.A));
+        Assert.Equal(new LearningCoefficient(R(1, 2), 1), c4);
+        // 2,2,2,2,2 at r = 0: Σ = all five (M = 2 each), ℓ = 4, S = 10, M̄ = 3, a = 2, so
+        // λ = 2·2/16 − (4·3/4)(10/4)² + ½·10·4 = 1/4 − 75/4 + 20 = 3/2 and θ = 2·2 + 1 = 5: a case with a ∉ {1, ℓ − 1, ℓ},
+        // where θ rests on Aoyagi's theorem alone (no independent derivation here reaches it).
+        var (c5, k5) = ExactLearningCoefficients.DeepLinearWithCase([2, 2, 2, 2, 2], 0);
+        Assert.Equal((4, 10L, 3L, 2L), (k5.Ell, k5.Sum, k5.MBar, k5.A));
+        Assert.Equal(new LearningCoefficient(R(3, 2), 5), c5);
+        // Every architecture gets a multiplicity, 1 ≤ θ ≤ ℓ²/4 + 1 (the maximum of a(ℓ − a) + 1 over a).
+        for (int depth = 1; depth <= 4; depth++)
+            foreach (var widths in Architectures(depth + 1, 4))
+                for (int r = 0; r <= widths.Min(); r++)
+                {
+                    var (c, k) = ExactLearningCoefficients.DeepLinearWithCase(widths, r);
+                    Assert.True(c.Multiplicity is { } m && m >= 1 && 4 * (m - 1) <= k.Ell * k.Ell, $"widths {string.Join(",", widths)} r={r}: θ = {c.Multiplicity}, ℓ = {k.Ell}");
+                }
+    }
+
+    [Fact]
     public void TwoLayersAgreeWithReducedRankRegressionEverywhere()
     {
         // Aoyagi (2024) with L = 2 must reproduce Aoyagi and Watanabe (2005) in all four of its cases.
