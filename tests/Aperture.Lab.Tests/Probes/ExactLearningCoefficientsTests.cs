@@ -132,6 +132,28 @@ public class ExactLearningCoefficientsTests
     }
 
     [Fact]
+    public void EqualWidthsHaveACoefficientBoundedInDepth()
+    {
+        // Aoyagi (2024, Neural Networks 172, 106132; abstract and conclusion): the learning coefficients of deep linear
+        // networks stay bounded as the number of layers grows. For L layers of equal width H at rank r, M_j = H − r =: K
+        // for all L + 1 indices, Σ = all of them, ℓ = L, S = (L + 1)K; once L ≥ K, M̄ = K + 1 and a = K, and the formula
+        // collapses to λ = r(2H − r)/2 + K(K + 1)/4, the same at every depth (K = 2, r = 0: 3/2 at L = 4, as above),
+        // against d/2 = L·H²/2. The order θ = K(L − K) + 1 grows with L instead (K = 1: the chain of scalars, θ = L).
+        for (int h = 1; h <= 6; h++)
+            for (int r = 0; r <= h; r++)
+            {
+                int k = h - r;
+                for (int depth = Math.Max(k, 1); depth <= 24; depth++)
+                {
+                    var (c, kase) = ExactLearningCoefficients.DeepLinearWithCase(Enumerable.Repeat(h, depth + 1).ToArray(), r);
+                    Assert.Equal(R(r * (2 * h - r), 2) + R(k * (k + 1), 4), c.Lambda);
+                    if (k > 0) Assert.Equal((depth, (long)k), (kase.Ell, kase.A));
+                    Assert.Equal(k * (depth - k) + 1, c.Multiplicity);
+                }
+            }
+    }
+
+    [Fact]
     public void TwoLayersAgreeWithReducedRankRegressionEverywhere()
     {
         // Aoyagi (2024) with L = 2 must reproduce Aoyagi and Watanabe (2005) in all four of its cases.
