@@ -74,7 +74,7 @@ public class ExactLearningCoefficientsTests
         var (c, k) = ExactLearningCoefficients.DeepLinearWithCase([10, 10, 10, 10], 0);
         Assert.Equal([0, 1, 2, 3], k.IndexSet);
         Assert.Equal((3, 40L, 14L, 1L), (k.Ell, k.Sum, k.MBar, k.A));
-        Assert.Equal(R(67, 2), c.Lambda);
+        Assert.Equal(new LearningCoefficient(R(67, 2), 3), c);                      // θ = a(ℓ − a) + 1 = 1·2 + 1
         // Widths 8,2,8 at r = 0: M = (8,2,8). {1} alone would need S < 0; {1, one 8} splits the tie 8 = 8; so
         // Σ = all three, ℓ = 2, S = 18 ≥ 2·8. It must agree with reduced-rank regression.
         var (c2, k2) = ExactLearningCoefficients.DeepLinearWithCase([8, 2, 8], 0);
