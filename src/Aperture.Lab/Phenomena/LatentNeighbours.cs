@@ -214,16 +214,16 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         var overRaw = Estimate.Ratio("bonds: driving-factor spread, trained net / raw features (paired by seed)", Ratio(trained, R(Domain.Bonds, Space.Raw, "driving_spread")));
         var overRandom = Estimate.Ratio("bonds: driving-factor spread, trained net / random net (paired by seed)", Ratio(trained, R(Domain.Bonds, Space.RandomNet, "driving_spread")));
         var nuis = R(Domain.Bonds, Space.TrainedNet, "nuisance_spread");
-        var nuisRaw = Estimate.MeanDifference("bonds: nuisance spread, trained net − raw features", nuis, R(Domain.Bonds, Space.Raw, "nuisance_spread"));
-        var nuisRandom = Estimate.MeanDifference("bonds: nuisance spread, trained net − random net", nuis, R(Domain.Bonds, Space.RandomNet, "nuisance_spread"));
+        var nuisRaw = Estimate.MeanDifference("bonds: nuisance spread, trained net − raw features", Unit.Ratio, nuis, R(Domain.Bonds, Space.Raw, "nuisance_spread"));
+        var nuisRandom = Estimate.MeanDifference("bonds: nuisance spread, trained net − random net", Unit.Ratio, nuis, R(Domain.Bonds, Space.RandomNet, "nuisance_spread"));
         var prec = R(Domain.FashionMnist, Space.TrainedNet, "precision_at_k");
-        var precPixels = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − pixels", prec, R(Domain.FashionMnist, Space.Raw, "precision_at_k"));
-        var precRandom = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − random net", prec, R(Domain.FashionMnist, Space.RandomNet, "precision_at_k"));
+        var precPixels = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − pixels", Unit.Share, prec, R(Domain.FashionMnist, Space.Raw, "precision_at_k"));
+        var precRandom = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − random net", Unit.Share, prec, R(Domain.FashionMnist, Space.RandomNet, "precision_at_k"));
         string[] bondKeys = ["driving_spread", "nuisance_spread", "yield_spread", "coupon_spread", "maturity_spread", "price_spread"];
         var extra = Arms(p).SelectMany(a => (a.Domain == Domain.Bonds ? bondKeys : ["precision_at_k", "recall_at_k", "knn_accuracy"])
-            .Select(key => Estimate.Mean($"{a.Name}: {key.Replace('_', ' ')}", runs.Results(a.Name, key)))).ToList();
-        extra.Add(Estimate.Mean("bonds: trained net's held-out price RMSE (per 100 face)", R(Domain.Bonds, Space.TrainedNet, "held_price_rmse")));
-        extra.Add(Estimate.Mean("fashion-mnist: trained net's test accuracy", R(Domain.FashionMnist, Space.TrainedNet, "test_accuracy")));
+            .Select(key => Estimate.Mean($"{a.Name}: {key.Replace('_', ' ')}", key.EndsWith("_spread", StringComparison.Ordinal) ? Unit.Ratio : Unit.Share, runs.Results(a.Name, key)))).ToList();
+        extra.Add(Estimate.Mean("bonds: trained net's held-out price RMSE (per 100 face)", new Unit("price per 100 face"), R(Domain.Bonds, Space.TrainedNet, "held_price_rmse")));
+        extra.Add(Estimate.Mean("fashion-mnist: trained net's test accuracy", Unit.Accuracy, R(Domain.FashionMnist, Space.TrainedNet, "test_accuracy")));
         return Verdict.From(overRaw,
             Check.Below(overRaw, p.SupportRatio, p.ContradictRatio), Check.Below(overRandom, p.SupportRatio, p.ContradictRatio),
             Check.Above(nuisRaw, p.NuisanceGain, 0), Check.Above(nuisRandom, p.NuisanceGain, 0),
