@@ -225,7 +225,7 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
         for (int i = 0; i < arms.Length; i++)
         {
             var a = arms[i];
-            double x = i + 1, lambda = runs.Results(a.Name, LlcRecord.Exact)[0], half = runs.Results(a.Name, LlcRecord.HalfDimension)[0];
+            double x = i, lambda = runs.Results(a.Name, LlcRecord.Exact)[0], half = runs.Results(a.Name, LlcRecord.HalfDimension)[0];
             var hat = runs.Results(a.Name, LlcRecord.LambdaHat);
             var ci = Estimate.Mean(a.Name, Unit.Dimensionless, hat);                                // the seeds' λ̂ left, their mean right
             series.Add(new Series("λ̂ per seed", [.. hat.Select(_ => x - 0.12)], hat, SeriesStyle.Markers));
@@ -234,11 +234,11 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
             series.Add(new Series("exact λ (Aoyagi 2024)", [x - 0.3, x + 0.3], [lambda, lambda], SeriesStyle.Dashed));
             series.Add(new Series("d/2 (a regular model's value)", [x - 0.3, x + 0.3], [half, half]));
         }
-        yield return new Figure("estimate-vs-exact", "λ̂ beside Aoyagi's λ and d/2, for every architecture", "architecture (numbered as in the caption)",
+        yield return new Figure("estimate-vs-exact", "λ̂ beside Aoyagi's λ and d/2, for every architecture", "deep linear network (layer widths, r = rank of the truth)",
             "learning coefficient", series,
-            Caption: "Architectures " + string.Join(", ", arms.Select((a, i) => $"{i + 1} = {a.Name[4..]}")) + ". Per architecture: the " +
+            Caption: "Per architecture: the " +
                      "seeds' λ̂ (left), their mean with its 95% interval (right), the exact λ (dashed) and d/2, what the parameter " +
-                     "count predicts (solid). The estimates sit on λ, far below d/2.");
+                     "count predicts (solid). The estimates sit on λ, far below d/2.") { XCategories = [.. arms.Select(a => a.Name[4..])] };
         foreach (var f in LlcRecord.CalibrationFigures(runs, CalibrationArms(p).ToArray(), p.RatioLow, p.RatioHigh)) yield return f;
     }
 }

@@ -385,15 +385,18 @@ internal static class PlotRenderer
                 }
         }
         if (ticks.Count < 2) return;
-        axis.SetTicks([.. ticks], [.. ticks.Select(LogLabel)]);
+        // One notation per axis: plain digits only when every tick has them, else every tick a power of ten.
+        bool plain = ticks.All(t => Math.Floor(t + 1e-9) is >= -3 and <= 5);
+        axis.SetTicks([.. ticks], [.. ticks.Select(t => LogLabel(t, plain))]);
     }
 
-    // 0.001 … 100000 in plain digits, beyond that as a power of ten with a superscript exponent (10⁻⁶, 3×10⁷).
-    private static string LogLabel(double exponent)
+    // 0.001 … 100000 in plain digits when the whole axis allows, otherwise as a power of ten with a superscript
+    // exponent (10⁻⁶, 3×10⁷).
+    private static string LogLabel(double exponent, bool plain)
     {
         double value = Math.Pow(10, exponent);
         int k = (int)Math.Floor(exponent + 1e-9);
-        if (k is >= -3 and <= 5) return value.ToString(value < 1 ? "0.######" : "#,0.##", CultureInfo.InvariantCulture);
+        if (plain) return value.ToString(value < 1 ? "0.######" : "#,0.##", CultureInfo.InvariantCulture);
         double mantissa = Math.Round(value / Math.Pow(10, k), 6);
         string power = "10" + Superscript(k);
         return Math.Abs(mantissa - 1) < 1e-6 ? power : mantissa.ToString("0.#", CultureInfo.InvariantCulture) + "×" + power;
