@@ -131,11 +131,14 @@ internal static class PlotRenderer
         // Non-finite values: a cross at the top edge at each x where they occur, in the series' colour.
         double top = finiteY.Count > 0 ? finiteY.Max() : 1, bottom = finiteY.Count > 0 ? finiteY.Min() : 0;
         double span = Math.Max(top - bottom, Math.Abs(top) * 1e-6 + 1e-12);
+        // One row per colour, so several broken arms at the same x stay apart instead of overdrawing each other.
+        int rows = markers.Select(m => m.Color).Distinct().Count();
         if (markers.Count > 0)
         {
-            double y = top + 0.08 * span;
+            int row = 0;
             foreach (var group in markers.GroupBy(m => m.Color))
             {
+                double y = top + (0.08 + 0.05 * row++) * span;
                 var sc = plt.Add.Scatter((group.Select(m => m.X).Distinct()).ToArray(), (group.Select(m => m.X).Distinct().Select(_ => y)).ToArray(), group.Key);
                 sc.LineWidth = 0;
                 sc.MarkerShape = MarkerShape.Cross;
@@ -202,7 +205,7 @@ internal static class PlotRenderer
             plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plt.Axes.AutoScale();
         if (figure.XCategories is { } cats) plt.Axes.SetLimitsX(-0.5, cats.Count - 0.5);
-        if (markers.Count > 0) plt.Axes.SetLimitsY(bottom - 0.06 * span, top + 0.14 * span);
+        if (markers.Count > 0) plt.Axes.SetLimitsY(bottom - 0.06 * span, top + (0.09 + 0.05 * rows) * span);
         var limits = plt.Axes.GetLimits();
         if (figure.LogX && figure.XCategories is null) LogTicks(plt.Axes.Bottom, limits.Left, limits.Right);
         if (figure.LogY) LogTicks(plt.Axes.Left, limits.Bottom, limits.Top);
@@ -258,7 +261,7 @@ internal static class PlotRenderer
         plt.Grid.XAxisStyle.MajorLineStyle.Color = Grid;
         plt.Grid.YAxisStyle.MajorLineStyle.Width = 0;
         string outcome = check.Outcome.Text();
-        Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Unit.IsStated ? $"{e.Name} ({e.Unit.Name})" : e.Name, "");
+        Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Unit.IsStated ? $"{e.Name}  [{e.Unit.Name}]" : e.Name, "");
         plt.Axes.Title.Label.FontSize = 15;
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "estimate, 95% interval", LineColor = color, LineWidth = 4, MarkerShape = MarkerShape.FilledCircle, MarkerFillColor = color, MarkerLineColor = color, MarkerSize = 9 });
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "supports the claim", FillColor = Color.FromHex("#27ae60").WithAlpha(0.4), LineWidth = 0 });

@@ -340,10 +340,11 @@ public static class ReportWriter
             {
                 var m = means[i];
                 var notesFor = notes[m.Group] = [];
-                double end = m.X.Where((_, k) => double.IsFinite(m.Y[k])).DefaultIfEmpty(double.NaN).Max();
+                // Only a log that stops early is noted here; NaN or infinite values that were logged are counted and
+                // marked by the renderer.
+                double end = m.X.DefaultIfEmpty(double.NaN).Max();
                 string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
-                if (double.IsNaN(end)) notesFor.Add("no finite value logged");
-                else if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
+                if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
             }
             string Named(string arm) => notes.TryGetValue(arm, out var n) && n.Count > 0 ? $"{arm}  [{string.Join("; ", n)}]" : arm;
             series = [.. series.Select(s => s with { Group = Named(s.Group) })];
