@@ -157,7 +157,8 @@ internal static class PlotRenderer
         foreach (var g in groups)
         {
             var own = solid.Where(s => s.Group == g).ToList();
-            if (own.Count == 0) continue;
+            // A group with nothing drawn (every value NaN) hides under nothing: its × marks say what it is.
+            if (own.Count == 0 || !own.Any(s => s.Y.Any(double.IsFinite))) continue;
             int last = own.Max(solid.IndexOf);
             var cover = solid.Skip(last + 1).Select(o => o.Group).Where(o => o != g).Distinct()
                 .LastOrDefault(o => own.All(s => solid.Any(t => t.Group == o && t.X.SequenceEqual(s.X) && t.Y.SequenceEqual(s.Y))));
