@@ -235,13 +235,13 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
     {
         string[] keys = ["yield_spread", "coupon_spread", "maturity_spread", "price_spread", "nuisance_spread"];
         double[] xs = [.. Enumerable.Range(0, keys.Length).Select(i => (double)i)];
-        var series = Arms(p).Where(a => a.Domain == Domain.Bonds).Select(a => new Series(a.Name, xs, [.. keys.Select(k => runs.Results(a.Name, k).Average())], SeriesStyle.LineAndMarkers)).ToList();
-        yield return new Figure("bond-spreads", "Bonds: how far neighbours are from the query in each attribute, relative to random pairs", "attribute: 0 yield, 1 coupon, 2 maturity, 3 price, 4 nuisance (mean)",
-            "mean |Δ| to the k neighbours / mean |Δ| between random bonds", series, Caption: "Means over seeds. 0: neighbours share the value; 1: the search ignores it.");
+        var series = Arms(p).Where(a => a.Domain == Domain.Bonds).Select(a => new Series(a.Name, xs, [.. keys.Select(k => runs.Results(a.Name, k).Average())], SeriesStyle.Markers)).ToList();
+        yield return new Figure("bond-spreads", "Bonds: neighbours' distance from the query per attribute", "attribute",
+            "neighbour |Δ| / random-pair |Δ|", series, Caption: "Means over seeds of mean |Δ| to the k neighbours over mean |Δ| between random bonds. 0: neighbours share the value; 1: the search ignores it.") { XCategories = ["yield", "coupon", "maturity", "price", "nuisance (mean)"] };
         var fm = Arms(p).Where(a => a.Domain == Domain.FashionMnist).ToList();
         double[] ax = [.. Enumerable.Range(0, fm.Count).Select(i => (double)i)];
-        yield return new Figure("image-precision", $"Fashion-MNIST: precision@{p.K} by space", "space: 0 pixels, 1 random net, 2 trained net", $"precision@{p.K}",
+        yield return new Figure("image-precision", $"Fashion-MNIST: precision@{p.K} by space", "space", $"precision@{p.K}",
             [.. runs.Seeds.Select(s => new Series("one seed", ax, [.. fm.Select(a => runs.Get(a.Name, s).Result("precision_at_k"))], SeriesStyle.LineAndMarkers))],
-            Caption: "Each line is one seed: the same images in every space.");
+            Caption: "Each line is one seed: the same images in every space.") { XCategories = ["pixels", "random net", "trained net"] };
     }
 }
