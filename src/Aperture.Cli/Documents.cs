@@ -15,14 +15,15 @@ namespace Aperture.Cli;
 /// </summary>
 internal static class Documents
 {
-    public const string LabRun = "aperture.lab-run/1";
+    public const string LabRun = "aperture.lab-run/2";
     public const string LabList = "aperture.lab-list/1";
     public const string LabShow = "aperture.lab-show/1";
     public const string RunList = "aperture.run-list/1";
     public const string Run = "aperture.run/1";
     public const string RunMetrics = "aperture.run-metrics/1";
     public const string RunCompare = "aperture.run-compare/1";
-    public const string VerdictList = "aperture.verdict-list/1";
+    public const string VerdictList = "aperture.verdict-list/2";
+    public const string LabRules = "aperture.lab-rules/1";
     public const string Train = "aperture.train/1";
     public const string Optics = "aperture.optics/1";
     public const string Llc = "aperture.llc/1";
@@ -36,15 +37,10 @@ internal static class Documents
     };
 
     /// <summary>
-    /// The unit an estimator fixes: a share of seeds (0 to 1) or a ratio (a geometric mean). Other estimates are in
-    /// the units of what they measure, which their name states ("test accuracy", "seconds per step"): null.
+    /// The estimate's unit as its declaration states it ("steps", "accuracy (fraction)", "share of seeds"); null only for
+    /// a verdict stored before estimates stated their units.
     /// </summary>
-    public static string? Unit(Estimate e) => e.Kind switch
-    {
-        EstimatorKind.Share => "share",
-        EstimatorKind.LogT => "ratio",
-        _ => null,
-    };
+    public static string? Unit(Estimate e) => e.Unit.IsStated ? e.Unit.Name : null;
 
     public static JsonObject Estimate(Estimate e) => new()
     {

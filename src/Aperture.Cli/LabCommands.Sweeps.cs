@@ -209,7 +209,7 @@ internal static partial class LabCommands
             foreach (var k in swept) cells.Add(Markup.Escape(point.Settings.LastOrDefault(kv => kv.Key == k).Value ?? ""));
             cells.Add(point.BlockName);
             cells.Add($"[{Terminal.Colour(o.Verdict.Outcome)}]{Markup.Escape(o.Verdict.Outcome.Text())}[/]");
-            cells.Add(Markup.Escape($"{o.Verdict.Effect.Name}: {o.Verdict.Effect.Format()}"));
+            cells.Add(Markup.Escape($"{o.Verdict.Effect.Name}: {o.Verdict.Effect.FormatWithUnit()}"));
             cells.Add(Markup.Escape($"{o.SeedBase}–{o.SeedBase + o.Seeds - 1}"));
             table.AddRow(cells.ToArray());
         }
@@ -280,7 +280,7 @@ internal static partial class LabCommands
                 cells.Add(p.RunIds.Count(id => status[id] == RunStatus.Running).ToString(CultureInfo.InvariantCulture));
                 cells.Add(p.RunIds.Count(id => status[id] == RunStatus.Failed).ToString(CultureInfo.InvariantCulture));
                 cells.Add(p.Outcome is { } outcome ? $"[{Terminal.Colour(outcome)}]{Markup.Escape(outcome.Text())}[/]" : "not judged");
-                cells.Add(p.Effect is { } e ? Markup.Escape($"{e.Name}: {e.Format()}") : "");
+                cells.Add(p.Effect is { } e ? Markup.Escape($"{e.Name}: {e.FormatWithUnit()}") : "");
                 table.AddRow(cells.ToArray());
             }
             Terminal.Console.Write(table);

@@ -100,7 +100,7 @@ internal static partial class LabCommands
             }
             output.Write(listing);
             output.Note($"{n} simulated experiments per scenario; Monte Carlo standard error at 5% ~ {Math.Sqrt(0.05 * 0.95 / n):F3}");
-            output.Json(() => new JsonObject { ["schema"] = "aperture.lab-rules/1", ["simulations"] = n, ["rules"] = json });
+            output.Json(() => new JsonObject { ["schema"] = Documents.LabRules, ["simulations"] = n, ["rules"] = json });
             return 0;
         }));
         return cmd;
@@ -249,7 +249,7 @@ internal static partial class LabCommands
         var d = o.Discovery;
         int made = d.RunsExecuted + (o.Replication?.RunsExecuted ?? 0), reused = d.RunsReused + (o.Replication?.RunsReused ?? 0);
         double seconds = d.Seconds + (o.Replication?.Seconds ?? 0);
-        return $"{o.Id}: {o.Summary}; {d.Verdict.Effect.Name} {d.Verdict.Effect.Format()}; runs {made} new, {reused} reused; " +
+        return $"{o.Id}: {o.Summary}; {d.Verdict.Effect.Name} {d.Verdict.Effect.FormatWithUnit()}; runs {made} new, {reused} reused; " +
                $"{seconds.ToString("F1", CultureInfo.InvariantCulture)} s";
     }
 
@@ -279,7 +279,7 @@ internal static partial class LabCommands
                 o.Id,
                 VerdictCell(d),
                 rep is null ? "-" : VerdictCell(rep, o.Replicated == true ? " (replicated)" : " (not replicated)"),
-                $"{d.Verdict.Effect.Name}: {d.Verdict.Effect.Format()}",
+                $"{d.Verdict.Effect.Name}: {d.Verdict.Effect.FormatWithUnit()}",
                 rep is null ? $"{d.SeedBase}-{d.SeedBase + d.Seeds - 1}" : $"{d.SeedBase}-{d.SeedBase + d.Seeds - 1} / {rep.SeedBase}-{rep.SeedBase + rep.Seeds - 1}",
                 d.Tier.ToString().ToLowerInvariant() + (d.Overrides.Any(k => k.Key is not ("seeds" or "seed_base")) ? " (modified)" : ""),
                 $"{d.RunsExecuted + (rep?.RunsExecuted ?? 0)}/{d.RunsReused + (rep?.RunsReused ?? 0)}",

@@ -37,7 +37,7 @@ internal static class VerdictsCommands
                     v.Tier.ToString().ToLowerInvariant() + (modified ? " (modified)" : ""),
                     $"{v.SeedBase}-{v.SeedBase + v.Seeds - 1}",
                     new Cell(v.Verdict.Outcome.Text(), Terminal.Colour(v.Verdict.Outcome)),
-                    $"{v.Verdict.Effect.Name}: {v.Verdict.Effect.Format()}",
+                    $"{v.Verdict.Effect.Name}: {v.Verdict.Effect.FormatWithUnit()}",
                     $"{v.Verdict.Checks.Count(c => c.Outcome == Outcome.Held)}/{v.Verdict.Checks.Count}");
             }
             output.Write(listing);

@@ -68,15 +68,15 @@ public static class RuleSimulation
         string name = e.Name + "#" + g.NextLong(long.MaxValue);
         var estimate = e.Kind switch
         {
-            EstimatorKind.T => Estimate.Mean(name, Normal(truth, Spread(e), n, g)),
-            EstimatorKind.PercentileBootstrap => Estimate.MeanBootstrap(name, Normal(truth, Spread(e), n, g)),
-            EstimatorKind.Bca => Estimate.MeanBca(name, Normal(truth, Spread(e), n, g)),
-            EstimatorKind.LogT => Estimate.Ratio(name, [.. Normal(Math.Log(Math.Max(truth, 1e-300)), LogSpread(e), n, g).Select(Math.Exp)]),
+            EstimatorKind.T => Estimate.Mean(name, e.Unit, Normal(truth, Spread(e), n, g)),
+            EstimatorKind.PercentileBootstrap => Estimate.MeanBootstrap(name, e.Unit, Normal(truth, Spread(e), n, g)),
+            EstimatorKind.Bca => Estimate.MeanBca(name, e.Unit, Normal(truth, Spread(e), n, g)),
+            EstimatorKind.LogT => Estimate.GeometricMean(name, e.Unit, [.. Normal(Math.Log(Math.Max(truth, 1e-300)), LogSpread(e), n, g).Select(Math.Exp)]),
             EstimatorKind.Share => Estimate.Share(name, [.. Enumerable.Range(0, n).Select(_ => g.NextDouble() < truth)]),
-            EstimatorKind.MedianTime => Estimate.MedianTime(name, Times(truth, e.CensoredShare, n, g)),
+            EstimatorKind.MedianTime => Estimate.MedianTime(name, e.Unit, Times(truth, e.CensoredShare, n, g)),
             _ => throw new InvalidOperationException($"cannot redraw a {e.Kind} estimate"),
         };
-        estimate = estimate with { Name = e.Name };
+        estimate = estimate with { Name = e.Name, Unit = e.Unit };
         return c.Contradicts.IsEmpty && double.IsFinite(c.Supports.Low) && double.IsFinite(c.Supports.High)
             ? Check.Within(estimate, c.Supports.Low, c.Supports.High)
             : Check.Of(estimate, c.Supports, c.Contradicts);

@@ -70,6 +70,12 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     /// <summary>How the interval was computed (what a rule simulation redraws it with).</summary>
     public EstimatorKind Kind { get; init; }
 
+    /// <summary>
+    /// The unit of <see cref="Value"/>, <see cref="Low"/> and <see cref="High"/>. Required: every factory takes or fixes
+    /// one, so no estimate is stated without it (one read back from a store written before units has none stated).
+    /// </summary>
+    public required Unit Unit { get; init; }
+
     /// <summary>For a <see cref="EstimatorKind.MedianTime"/>: the share of runs censored (never reached the target).</summary>
     public double CensoredShare { get; init; }
 
@@ -96,12 +102,13 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     public bool Degenerate => !(High > Low) || !double.IsFinite(Value) || double.IsNaN(Low) || double.IsNaN(High);
 
     /// <summary>The mean of <paramref name="values"/> (one per seed) with a Student-t 95% interval: for roughly normal per-seed values.</summary>
-    public static Estimate Mean(string name, IReadOnlyList<double> values)
+    public static Estimate Mean(string name, Unit unit, IReadOnlyList<double> values)
     {
         var copy = values.ToArray();
         var i = Stats.TInterval(copy);
         return new(name, i.Value, i.Low, i.High, copy.Length, "t-interval")
         {
+            Unit = unit,
             IntervalAt = c => Stats.TInterval(copy, c),
             OneSidedP = TTest(copy, x => x),
             Kind = EstimatorKind.T,
@@ -128,34 +135,41 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     /// <paramref name="name"/>, so each estimate has its own stream and the same name gives the same interval.
     /// Prefer <see cref="Mean"/>, a ratio on the log scale or a share: at 4–8 seeds the percentile bootstrap covers well under 95%.
     /// </summary>
-    public static Estimate MeanBootstrap(string name, IReadOnlyList<double> values)
+    public static Estimate MeanBootstrap(string name, Unit unit, IReadOnlyList<double> values)
     {
         var at = Intervals.PercentileByConfidence(values.ToArray(), new Generator(SeedOf(name)));
         var i = at(Confidence);
-        return new(name, i.Value, i.Low, i.High, values.Count, "percentile bootstrap") { IntervalAt = at, Kind = EstimatorKind.PercentileBootstrap };
+        return new(name, i.Value, i.Low, i.High, values.Count, "percentile bootstrap") { IntervalAt = at, Kind = EstimatorKind.PercentileBootstrap, Unit = unit };
     }
 
     /// <summary>
     /// The mean with a BCa bootstrap 95% interval (Efron 1987; 10,000 resamples, a generator seeded from
     /// <paramref name="name"/>): for skewed per-seed values where a t-interval's symmetry is wrong.
     /// </summary>
-    public static Estimate MeanBca(string name, IReadOnlyList<double> values)
+    public static Estimate MeanBca(string name, Unit unit, IReadOnlyList<double> values)
     {
         var at = Intervals.BcaByConfidence(values.ToArray(), new Generator(SeedOf(name)));
         var i = at(Confidence);
-        return new(name, i.Value, i.Low, i.High, values.Count, "BCa bootstrap") { IntervalAt = at, Kind = EstimatorKind.Bca };
+        return new(name, i.Value, i.Low, i.High, values.Count, "BCa bootstrap") { IntervalAt = at, Kind = EstimatorKind.Bca, Unit = unit };
     }
 
     /// <summary>
     /// The geometric mean of strictly positive per-seed ratios (a speed-up, a ratio of disagreements) with a Student-t
     /// interval on the log scale, back-transformed: ratios are skewed, their logarithms roughly symmetric.
     /// </summary>
-    public static Estimate Ratio(string name, IReadOnlyList<double> ratios)
+    public static Estimate Ratio(string name, IReadOnlyList<double> ratios) => GeometricMean(name, Unit.Ratio, ratios);
+
+    /// <summary>
+    /// The geometric mean of strictly positive per-seed values that are not ratios (a learning rate chosen per seed),
+    /// with <see cref="Ratio"/>'s interval, in <paramref name="unit"/>.
+    /// </summary>
+    public static Estimate GeometricMean(string name, Unit unit, IReadOnlyList<double> values)
     {
-        var copy = ratios.ToArray();
+        var copy = values.ToArray();
         var i = Intervals.LogT(copy);
         return new(name, i.Value, i.Low, i.High, copy.Length, "geometric mean, t-interval on the log scale")
         {
+            Unit = unit,
             IntervalAt = c => Intervals.LogT(copy, c),
             OneSidedP = TTest(copy, Math.Log),
             Kind = EstimatorKind.LogT,
@@ -170,7 +184,9 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     {
         int k = events.Count(e => e), n = events.Count;
         var i = Binomial.ClopperPearson(k, n);
-        return new(name, i.Value, i.Low, i.High, n, $"exact (Clopper–Pearson), {k} of {n}")         {
+        return new(name, i.Value, i.Low, i.High, n, $"exact (Clopper–Pearson), {k} of {n}")
+        {
+            Unit = Unit.ShareOfSeeds,
             IntervalAt = c => Binomial.ClopperPearson(k, n, c),
             // The exact binomial tails Clopper–Pearson inverts: P(X ≥ k | θ = b) and P(X ≤ k | θ = b).
             OneSidedP = (b, above) => !(b > 0 && b < 1) ? (above ? (b <= 0 && k > 0 ? 0 : 1) : (b >= 1 && k < n ? 0 : 1))
@@ -185,13 +201,14 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     /// Kaplan–Meier median with its Brookmeyer–Crowley 95% interval, censored runs counted as "at least the budget",
     /// never as if they had reached it then. A median not reached is +∞.
     /// </summary>
-    public static Estimate MedianTime(string name, IReadOnlyList<(double Time, bool Reached)> runs)
+    public static Estimate MedianTime(string name, Unit unit, IReadOnlyList<(double Time, bool Reached)> runs)
     {
         var km = new KaplanMeier([.. runs]);
         var i = km.Median();
         int reached = runs.Count(r => r.Reached);
         return new(name, i.Value, i.Low, i.High, runs.Count, $"Kaplan–Meier median ({reached} of {runs.Count} reached it)")
         {
+            Unit = unit,
             IntervalAt = c => km.Median(c),
             Kind = EstimatorKind.MedianTime,
             CensoredShare = runs.Count == 0 ? 0 : 1 - reached / (double)runs.Count,
@@ -199,8 +216,8 @@ public sealed record Estimate(string Name, double Value, double Low, double High
     }
 
     /// <summary>The mean of the paired differences a − b (paired by seed) with a Student-t 95% interval.</summary>
-    public static Estimate MeanDifference(string name, IReadOnlyList<double> a, IReadOnlyList<double> b) =>
-        Mean(name, Stats.PairedDifferences(a, b)) with { Method = "paired t-interval" };
+    public static Estimate MeanDifference(string name, Unit unit, IReadOnlyList<double> a, IReadOnlyList<double> b) =>
+        Mean(name, unit, Stats.PairedDifferences(a, b)) with { Method = "paired t-interval" };
 
     /// <summary>A seed for an estimate's resampling generator, from its name (FNV-1a): one stream per check.</summary>
     public static ulong SeedOf(string name)
@@ -213,6 +230,9 @@ public sealed record Estimate(string Name, double Value, double Low, double High
         }
         return h;
     }
+
+    /// <summary>"0.512 [0.498, 0.526] accuracy (fraction)": the estimate, its interval and its unit.</summary>
+    public string FormatWithUnit(string format = "G4") => Unit.IsStated ? $"{Format(format)} {Unit.Name}" : Format(format);
 
     /// <summary>"0.512 [0.498, 0.526]".</summary>
     public string Format(string format = "G4") => string.Create(CultureInfo.InvariantCulture,

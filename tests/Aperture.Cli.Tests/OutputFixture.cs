@@ -78,7 +78,10 @@ public sealed class OutputFixture : IDisposable
             Assert.Fail($"output does not validate against {schema}.schema.json:\n{string.Join("\n", errors)}\n--- output:\n{json[..Math.Min(json.Length, 4000)]}");
         }
         var node = JsonNode.Parse(json)!;
-        Assert.Equal($"aperture.{schema}/1", (string?)node["schema"]);
+        // The version the schema file states (its "schema" const), so a version bump is made in one place.
+        string? version = (string?)JsonNode.Parse(File.ReadAllText(file))!["properties"]!["schema"]!["const"];
+        Assert.StartsWith($"aperture.{schema}/", version);
+        Assert.Equal(version, (string?)node["schema"]);
         return node;
     }
 

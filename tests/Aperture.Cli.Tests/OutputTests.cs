@@ -117,8 +117,26 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         using var store = RunStore.OpenExisting(fixture.Store);
         var verdict = store.Verdicts(Ids[0]).First(v => v.Id == (long)m["discovery"]!["verdict_id"]!);
         Assert.Equal(verdict.RunIds, m["discovery"]!["run_ids"]!.AsArray().Select(x => (string)x!));
-        // Shares carry their unit.
-        Assert.Equal("share", (string?)results[1]!["effect"]!["unit"]);
+        // Every estimate states the unit declared with it: a share of seeds, a dimensionless exponent, accuracy.
+        Assert.Equal("share of seeds", (string?)results[1]!["effect"]!["unit"]);
+        Assert.Equal("dimensionless", (string?)m["effect"]!["unit"]);
+        foreach (var rec in results)
+            foreach (var block in new[] { "discovery", "replication" })
+                foreach (var e in rec![block]!["checks"]!.AsArray().Concat(rec[block]!["extra"]!.AsArray()))
+                    Assert.False(string.IsNullOrEmpty((string?)e!["unit"]), $"{rec["id"]}: '{e["name"]}' has no unit");
+        Assert.Contains(results[1]!["discovery"]!["checks"]!.AsArray(), c => (string?)c!["unit"] == "accuracy (fraction)");
+    }
+
+    [Fact]
+    public void LabRulesJsonValidates()
+    {
+        var r = Run("lab", "rules", "--simulations", "20", "--format", "json");
+        Assert.True(r.ExitCode == 0, r.All);
+        var doc = OutputFixture.Validate(r.Out, "lab-rules");
+        Assert.Equal(20, (int)doc["simulations"]!);
+        // The fixture judged two phenomena; the others have no stored verdict and are left out.
+        Assert.Equal(Ids.Order(), doc["rules"]!.AsArray().Select(x => (string)x!["phenomenon"]!).Order());
+        Assert.All(doc["rules"]!.AsArray(), x => Assert.True((int)x!["checks"]! + (int)x["not_simulable"]! > 0));
     }
 
     [Fact]

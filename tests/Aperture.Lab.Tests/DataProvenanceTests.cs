@@ -131,7 +131,7 @@ public class DataProvenanceTests(FullSizeCopies copies) : IClassFixture<FullSize
 
         public override Verdict Judge(Protocol p, RunSet runs)
         {
-            var e = Estimate.Mean("mean pixel", runs.Results("a", "mean_pixel"));
+            var e = Estimate.Mean("mean pixel", Unit.Dimensionless, runs.Results("a", "mean_pixel"));
             return Verdict.From(e, Check.Above(e, 0));
         }
     }

@@ -45,8 +45,8 @@ public class FigureTests
         var loss = figures.Single(f => f.Name == "curve-train-loss");
         Assert.Equal("epoch", loss.XLabel);
         Assert.Equal("training loss (cross-entropy)", loss.YLabel);
-        var nan = loss.Series.Single(s => s.Group.StartsWith("nan") && !s.Faint);
-        Assert.Contains("no finite value logged", nan.Group);
+        // Logged but NaN: kept as NaN for the renderer to count and mark, not called "not logged".
+        var nan = loss.Series.Single(s => s.Group == "nan" && !s.Faint);
         Assert.All(nan.Y, y => Assert.True(double.IsNaN(y)));
         var stable = loss.Series.Single(s => s.Group == "stable" && !s.Faint);
         Assert.Equal([2.1, 1.1, 0.6], stable.Y.Select(y => Math.Round(y, 12)));
@@ -87,5 +87,53 @@ public class FigureTests
         Assert.Contains("NaN", svg);
         Assert.Contains("censored", svg);
         Assert.Contains("off the log scale", svg);
+    }
+
+    [Fact]
+    public void CurvesFollowTheProtocolsArmOrderAndTitleTheirAxisInItsOwnWords()
+    {
+        var runs = new RunSet([
+            Run("b-arm", 0, "lambda", 1.0, 2.0), Run("a-arm", 0, "lambda", 1.5, 2.5), Run("c-arm", 0, "lambda", 1.0, 1.0),
+        ]);
+        var declared = new[] { new Metric("lambda", new Axis(AxisKind.Step, "SGLD draw"), "λ̂") };
+        var f = ReportWriter.CurveFigures(runs, declared, ["c-arm", "b-arm"]).Single();
+        // The protocol's order first, an arm it does not name after them.
+        Assert.Equal(["c-arm", "b-arm", "a-arm"], f.Series.Where(s => !s.Faint).Select(s => s.Group));
+        Assert.Equal("λ̂ per SGLD draw", f.Title); // a Greek symbol keeps its case
+        var epochs = ReportWriter.CurveFigures(runs, [new Metric("lambda", Axis.Epochs, "loss")]).Single();
+        Assert.Equal("Loss per epoch", epochs.Title);
+    }
+
+    [Fact]
+    public void AnArmKeepsItsColourInEveryFigureOfItsPhenomenon()
+    {
+        string[] arms = ["bfloat16-nearest", "bfloat16-nearest-folded", "float64"];
+        var curve = PlotRenderer.Colours(["float64", "bfloat16-nearest-folded  [all values NaN/∞]"], arms);
+        var custom = PlotRenderer.Colours(["fit", "bfloat16-nearest-folded: β2 = 1", "float64: β2 = 0.999", "bfloat16-nearest: β2 = 1"], arms);
+        Assert.Equal(curve["float64"], custom["float64: β2 = 0.999"]);
+        Assert.Equal(curve["bfloat16-nearest-folded  [all values NaN/∞]"], custom["bfloat16-nearest-folded: β2 = 1"]);
+        // The longest matching arm name wins, and a group that is no arm takes a colour no arm has.
+        Assert.NotEqual(custom["bfloat16-nearest: β2 = 1"], custom["bfloat16-nearest-folded: β2 = 1"]);
+        Assert.DoesNotContain(custom["fit"], new[] { custom["float64: β2 = 0.999"], custom["bfloat16-nearest: β2 = 1"], custom["bfloat16-nearest-folded: β2 = 1"] });
+        // Beyond ten arms no two share a colour.
+        var many = Enumerable.Range(0, 14).Select(i => $"arm-{i}").ToList();
+        Assert.Equal(14, PlotRenderer.Colours(many, many).Values.Distinct().Count());
+    }
+
+    [Fact]
+    public void ArmsWhoseEverySeedLiesUnderAnotherArmAreNamedAndNaNLossesAreMarked()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2], zero = [0, 0, 0], other = [0, 0, 1e-3];
+        var figure = new Figure("f", "F", "epoch", "test disagreement", [
+            new Series("exact-rerun", x, zero), new Series("exact-rerun", x, other),
+            new Series("reversed-order", x, zero), new Series("reversed-order", x, other),
+            new Series("different-seed", x, [0.2, 0.1, 0.05]),
+            new Series("bfloat16-nearest", x, [2.3, double.NaN, double.NaN]),
+        ]);
+        string svg = File.ReadAllText(PlotRenderer.Render(figure, dir.File("f")).Svg);
+        Assert.Contains("exact-rerun [= reversed-order, drawn under it]", svg); // the SVG writes one space for two
+        Assert.DoesNotContain("different-seed [=", svg);
+        Assert.Contains("2 of 3 points NaN/∞", svg);
     }
 }

@@ -18,12 +18,13 @@ public class NumericsPhenomenaTests
     {
         var phenomenon = new AdamBeta2Rounding();
         var p = (AdamBeta2Rounding.Protocol)Aperture.Lab.Tests.Tiny.Resolve(phenomenon, 6, [("train_per_class", "6"), ("test_per_class", "5"), ("hidden", "8"), ("batch_size", "20"), ("epochs", "2")]);
-        var results = phenomenon.Arms(p).ToDictionary(arm => arm.Setup, arm =>
+        var runs = phenomenon.Arms(p).ToDictionary(arm => arm.Setup, arm =>
         {
             var run = new RunContext(arm, 0, Tier.Quick, Aperture.Lab.Tests.Tiny.Subset);
             phenomenon.Run(p, arm, run);
-            return run.Results;
+            return run;
         });
+        var results = runs.ToDictionary(kv => kv.Key, kv => kv.Value.Results);
         Assert.Equal(0.999, results[AdamBeta2Rounding.Setup.Float64]["effective_beta2"]);
         Assert.Equal(0.99609375, results[AdamBeta2Rounding.Setup.BFloat16TowardZero]["effective_beta2"]);
         Assert.Equal(0.8984375, results[AdamBeta2Rounding.Setup.BFloat16TowardZero]["effective_beta1"]);
@@ -41,6 +42,13 @@ public class NumericsPhenomenaTests
         Assert.Equal(0, results[AdamBeta2Rounding.Setup.BFloat16NearestFolded]["nonfinite_at_end"]);
         Assert.Equal(1, results[AdamBeta2Rounding.Setup.BFloat16NearestFolded]["frozen"]);
         Assert.Equal(1, results[AdamBeta2Rounding.Setup.Float16NearestLongBeta2]["nonfinite_after_step1"]);
+        // The NaN arm logs its loss at every step, NaN from the first update on (finite before it): its curve is
+        // marked where it breaks rather than ending silently.
+        var loss = runs[AdamBeta2Rounding.Setup.BFloat16Nearest].Metrics.Where(m => m.Key == "train_loss").OrderBy(m => m.Step).ToList();
+        Assert.Equal(results[AdamBeta2Rounding.Setup.BFloat16Nearest]["steps"], loss.Count);
+        Assert.True(double.IsFinite(loss[0].Value));
+        Assert.All(loss.Skip(1), m => Assert.True(double.IsNaN(m.Value), $"step {m.Step}: {m.Value}"));
+        Assert.Equal(loss.Count, runs[AdamBeta2Rounding.Setup.BFloat16Nearest].Metrics.Count(m => m.Key == "update_norm"));
         // Truncation, float64 and bfloat16 state train: finite and moving.
         foreach (var arm in new[] { AdamBeta2Rounding.Setup.Float64, AdamBeta2Rounding.Setup.BFloat16TowardZero, AdamBeta2Rounding.Setup.BFloat16State })
         {

@@ -9,12 +9,12 @@ public class RuleSimulationTests
     // Monte Carlo tolerance: three standard errors of a 5% rate over the simulations used.
     private static double Tolerance(int sims) => 3 * Math.Sqrt(0.05 * 0.95 / sims);
 
-    private static Estimate T(params double[] values) => Estimate.Mean("x", values);
+    private static Estimate T(params double[] values) => Estimate.Mean("x", Unit.Dimensionless, values);
 
     [Fact]
     public void ADegenerateIntervalNeverDecides()
     {
-        var flat = new Estimate("share", 1, 1, 1, 5, "t-interval");
+        var flat = new Estimate("share", 1, 1, 1, 5, "t-interval") { Unit = Unit.ShareOfSeeds };
         Assert.True(flat.Degenerate);
         var alone = Verdict.From(flat, Check.Above(flat, 0.5));
         Assert.Equal(Outcome.Inconclusive, alone.Outcome);
@@ -71,7 +71,7 @@ public class RuleSimulationTests
             bool any = false;
             for (int k = 0; k < 4; k++)
             {
-                var x = Estimate.Mean("x", [.. Enumerable.Range(0, 5).Select(_ => g.NextNormal())]);
+                var x = Estimate.Mean("x", Unit.Dimensionless, [.. Enumerable.Range(0, 5).Select(_ => g.NextNormal())]);
                 any |= x.High < 0;
             }
             if (any) naive++;
@@ -83,7 +83,7 @@ public class RuleSimulationTests
     public void ThePercentileBootstrapOverclaimsAtFourSeeds()
     {
         // Why no check uses it: at n = 4 its 95% interval covers about 80% of the time.
-        var e = Estimate.MeanBootstrap("x", [0, 1, -1, 0.5]);
+        var e = Estimate.MeanBootstrap("x", Unit.Dimensionless, [0, 1, -1, 0.5]);
         var rates = RuleSimulation.Simulate(Verdict.From(e, Check.Above(e, 0)), simulations: 1500);
         Assert.True(rates.FalseHeld > 0.05, $"false 'held' {rates.FalseHeld}");
     }

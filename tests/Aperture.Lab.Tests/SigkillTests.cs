@@ -85,7 +85,7 @@ public class SigkillTests(ITestOutputHelper output)
         }
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        Assert.Equal("aperture.lab-run/1", doc.RootElement.GetProperty("schema").GetString());
+        Assert.Equal("aperture.lab-run/2", doc.RootElement.GetProperty("schema").GetString());
         var record = doc.RootElement.GetProperty("results").EnumerateArray().Single();
         Assert.Equal("momentum-acceleration", record.GetProperty("id").GetString());
         Assert.Equal("quick", record.GetProperty("tier").GetString());

@@ -66,7 +66,7 @@ public class StatisticsTests
     public void ChecksFollowTheirRegions()
     {
         // Mean 0.5, 95% t-interval [0.480, 0.520].
-        var e = Estimate.Mean("x", [0.48, 0.5, 0.52, 0.49, 0.51]);
+        var e = Estimate.Mean("x", Unit.Dimensionless, [0.48, 0.5, 0.52, 0.49, 0.51]);
         static Outcome Alone(Check c) => Verdict.From(c.Estimate, c).Outcome;
         Assert.Equal(Outcome.Held, Alone(Check.Within(e, 0.4, 0.6)));
         Assert.Equal(Outcome.Inconclusive, Alone(Check.Within(e, 0.5, 0.6)));   // straddles the band's edge
@@ -93,7 +93,7 @@ public class StatisticsTests
         Assert.Throws<ArgumentException>(() => Check.Below(e, 0.4, 0.3));
 
         // A degenerate interval (zero width, or undefined) never decides, whichever region it sits in.
-        var flat = new Estimate("flat", 0.5, 0.5, 0.5, 5, "t-interval");
+        var flat = new Estimate("flat", 0.5, 0.5, 0.5, 5, "t-interval") { Unit = Unit.Dimensionless };
         Assert.True(flat.Degenerate);
         Assert.Equal(Outcome.Inconclusive, Alone(Check.Above(flat, 0.1)));
         Assert.Equal(Outcome.Inconclusive, Alone(Check.Below(flat, 0.1)));
@@ -112,7 +112,7 @@ public class StatisticsTests
     public void HolmAdjustsTheFamilyOfContradictions()
     {
         // Per-seed values 1..5: contradicted below c, with c at the upper end of the (1 − p) interval, has p-value p.
-        var e = Estimate.Mean("x", [1.0, 2, 3, 4, 5]);
+        var e = Estimate.Mean("x", Unit.Dimensionless, [1.0, 2, 3, 4, 5]);
         Check At(double p) => Check.Above(e, 100, e.IntervalAt!(1 - p).High + 1e-9);
         var (p04, p03, p01) = (At(0.04), At(0.03), At(0.01));
         Assert.InRange(p04.ContradictionP, 0.039, 0.041);
@@ -129,7 +129,7 @@ public class StatisticsTests
         Assert.Equal(Outcome.DidNotHold, stepDown.Outcome);
         Assert.All(stepDown.Checks, c => Assert.Equal(Outcome.DidNotHold, c.Outcome));
         // A degenerate check does not count in the family.
-        var flat = new Estimate("flat", 0, 0, 0, 5, "t-interval");
+        var flat = new Estimate("flat", 0, 0, 0, 5, "t-interval") { Unit = Unit.Dimensionless };
         Assert.Equal(Outcome.DidNotHold, Verdict.From(e, p04, Check.Above(flat, 1)).Outcome);
     }
 }

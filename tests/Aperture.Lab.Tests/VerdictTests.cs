@@ -7,6 +7,25 @@ namespace Aperture.Lab.Tests;
 public class VerdictTests
 {
     [Fact]
+    public void EveryEstimateStatesItsUnitAndPrintsIt()
+    {
+        Assert.Equal(Unit.ShareOfSeeds, Estimate.Share("s", [true, false, true]).Unit);
+        Assert.Equal(Unit.Ratio, Estimate.Ratio("r", [1.1, 1.3, 1.2]).Unit);
+        Assert.Equal(Unit.Steps, Estimate.MedianTime("t", Unit.Steps, [(10, true), (20, true), (30, false)]).Unit);
+        var gap = Estimate.MeanDifference("gap", Unit.Accuracy, [0.8, 0.82, 0.81], [0.79, 0.8, 0.8]);
+        Assert.Equal(Unit.Accuracy, gap.Unit);
+        Assert.Equal(Unit.Accuracy, (gap with { Name = "renamed" }).Unit);
+        Assert.EndsWith("] accuracy (fraction)", gap.FormatWithUnit());
+        Assert.Throws<ArgumentException>(() => new Unit("  "));
+        // Written as its name; read back from a verdict stored before units, as not stated.
+        Assert.Equal("\"steps\"", System.Text.Json.JsonSerializer.Serialize(Unit.Steps));
+        Assert.Equal(Unit.Steps, System.Text.Json.JsonSerializer.Deserialize<Unit>("\"steps\""));
+        Assert.False(System.Text.Json.JsonSerializer.Deserialize<Unit>("null").IsStated);
+        Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize<Unit>("3"));
+        Assert.Equal(gap.Format(), (gap with { Unit = default }).FormatWithUnit());
+    }
+
+    [Fact]
     public void MoreSeedsReuseStoredRunsAndChangeTheInterval()
     {
         using var dir = new TempDir();

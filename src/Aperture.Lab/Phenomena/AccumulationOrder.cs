@@ -201,18 +201,18 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
             checks.Add(Check.Above(ratio, p.RatioSupportAbove, p.RatioContradictBelow));
             checks.Add(Check.Above(diverged, p.ShareSupportAbove));
             // Levelled off: the disagreement hardly changes over the last quarter of the run.
-            extra.Add(Estimate.MeanDifference($"{what}: disagreement at the end − at 3/4 of the run (0 once levelled off)", x, D(k, p.Training.LearningRate, "disagreement_three_quarters")));
+            extra.Add(Estimate.MeanDifference($"{what}: disagreement at the end − at 3/4 of the run (0 once levelled off)", Unit.Share, x, D(k, p.Training.LearningRate, "disagreement_three_quarters")));
         }
         foreach (var k in Enum.GetValues<Perturbation>())
-            extra.Add(Estimate.MeanBca($"test disagreement, {Kebab(k)}", D(k, p.Training.LearningRate)));
-        extra.Add(Estimate.MeanDifference("different-seed: disagreement at the end − at 3/4 of the run", seed, D(Perturbation.DifferentSeed, p.Training.LearningRate, "disagreement_three_quarters")));
-        extra.Add(Estimate.Mean("test accuracy of the original network", D(Perturbation.DifferentSeed, p.Training.LearningRate, "accuracy_original")));
+            extra.Add(Estimate.MeanBca($"test disagreement, {Kebab(k)}", Unit.Share, D(k, p.Training.LearningRate)));
+        extra.Add(Estimate.MeanDifference("different-seed: disagreement at the end − at 3/4 of the run", Unit.Share, seed, D(Perturbation.DifferentSeed, p.Training.LearningRate, "disagreement_three_quarters")));
+        extra.Add(Estimate.Mean("test accuracy of the original network", Unit.Accuracy, D(Perturbation.DifferentSeed, p.Training.LearningRate, "accuracy_original")));
         foreach (var lr in p.ControlLearningRates)
         {
             var s = D(Perturbation.DifferentSeed, lr);
             extra.Add(RatioOfMeans.Bca($"bit-flip / different-seed disagreement at learning rate {G(lr)}", D(Perturbation.BitFlip, lr), s));
             extra.Add(RatioOfMeans.Bca($"reversed-order / different-seed disagreement at learning rate {G(lr)}", D(Perturbation.ReversedOrder, lr), s));
-            extra.Add(Estimate.Mean($"test accuracy of the original network at learning rate {G(lr)}", D(Perturbation.DifferentSeed, lr, "accuracy_original")));
+            extra.Add(Estimate.Mean($"test accuracy of the original network at learning rate {G(lr)}", Unit.Accuracy, D(Perturbation.DifferentSeed, lr, "accuracy_original")));
         }
         return Verdict.From(checks[1].Estimate, [.. checks]).WithExtra([.. extra]);
     }

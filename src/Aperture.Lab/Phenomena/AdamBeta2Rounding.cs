@@ -193,15 +193,15 @@ public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, A
         var nan = Estimate.Share("share of seeds whose parameters are NaN after step 1 (bfloat16, nearest, PyTorch's form)", Ones(Setup.BFloat16Nearest, "nonfinite_after_step1"));
         var frozen = Estimate.Share("share of seeds on which no parameter ever changed (bfloat16, nearest, folded form)", Ones(Setup.BFloat16NearestFolded, "frozen"));
         var refused = Estimate.Share("share of seeds on which validation refused β2 = 1 (construction and step)", Ones(Setup.Beta2OneRefused, "refused"));
-        var gap = Estimate.MeanDifference("test accuracy, bfloat16 truncated − float64 (paired by seed)", R(Setup.BFloat16TowardZero, "test_accuracy"), R(Setup.Float64, "test_accuracy"));
+        var gap = Estimate.MeanDifference("test accuracy, bfloat16 truncated − float64 (paired by seed)", Unit.Accuracy, R(Setup.BFloat16TowardZero, "test_accuracy"), R(Setup.Float64, "test_accuracy"));
         var stalled = Estimate.Share($"share of seeds on which v stored in bfloat16 stalls (over {G(p.StalledShare)} of its elements unchanged by a step)",
             [.. R(Setup.BFloat16State, "v_unchanged_share").Select(v => v > p.StalledShare)]);
         var extra = new List<Estimate>();
         foreach (var s in Enum.GetValues<Setup>().Where(s => s != Setup.Beta2OneRefused))
-            extra.Add(Estimate.MeanBca($"test accuracy, {new Arm(s).Name}", R(s, "test_accuracy")));
-        extra.Add(Estimate.Mean("share of v's elements unchanged by a step, float64 (last epoch)", R(Setup.Float64, "v_unchanged_share")));
-        extra.Add(Estimate.Mean("share of v's elements unchanged by a step, bfloat16 state (last epoch)", R(Setup.BFloat16State, "v_unchanged_share")));
-        extra.Add(Estimate.MeanDifference("test accuracy, bfloat16 state − float64 (paired by seed)", R(Setup.BFloat16State, "test_accuracy"), R(Setup.Float64, "test_accuracy")));
+            extra.Add(Estimate.MeanBca($"test accuracy, {new Arm(s).Name}", Unit.Accuracy, R(s, "test_accuracy")));
+        extra.Add(Estimate.Mean("share of v's elements unchanged by a step, float64 (last epoch)", Unit.Share, R(Setup.Float64, "v_unchanged_share")));
+        extra.Add(Estimate.Mean("share of v's elements unchanged by a step, bfloat16 state (last epoch)", Unit.Share, R(Setup.BFloat16State, "v_unchanged_share")));
+        extra.Add(Estimate.MeanDifference("test accuracy, bfloat16 state − float64 (paired by seed)", Unit.Accuracy, R(Setup.BFloat16State, "test_accuracy"), R(Setup.Float64, "test_accuracy")));
         extra.Add(Estimate.Share("share of seeds NaN after step 1, float16 nearest, β2 = " + G(p.Beta2), Ones(Setup.Float16Nearest, "nonfinite_after_step1")));
         extra.Add(Estimate.Share("share of seeds NaN after step 1, float16 nearest, β2 = " + G(p.LongBeta2), Ones(Setup.Float16NearestLongBeta2, "nonfinite_after_step1")));
         extra.Add(Estimate.Share("share of seeds on which the validation message names beta2 and [0, 1)", Ones(Setup.Beta2OneRefused, "message_explains")));

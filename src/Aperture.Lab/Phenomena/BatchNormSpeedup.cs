@@ -215,7 +215,7 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, Bat
         // Against the control: the default-initialized plain net learns too little to diverge (a pilot on seeds 1,000,000+).
         var stable = Estimate.Share("share of seeds where batch norm's largest non-diverging rate exceeds the Glorot-initialized plain net's",
             [.. runs.Seeds.Select(s => LargestStableRate(p, runs, Variant.BatchNorm, s) > LargestStableRate(p, runs, Variant.PlainGlorot, s))]);
-        var extra = Enum.GetValues<Variant>().Select(v => Estimate.MedianTime($"{Label(v)}: steps to {Percent(p.TargetAccuracy)} at the rate chosen on the other seeds (Kaplan–Meier median)",
+        var extra = Enum.GetValues<Variant>().Select(v => Estimate.MedianTime($"{Label(v)}: steps to {Percent(p.TargetAccuracy)} at the rate chosen on the other seeds (Kaplan–Meier median)", Unit.Steps,
             [.. runs.Seeds.Select(s => Time(runs, v, ChosenRate(p, runs, v, s), s)).Select(t => (t.Time, t.Reached))])).ToList();
         if (runs.Runs.All(r => r.Results.ContainsKey("mean_gradient_change")))
             foreach (var v in Enum.GetValues<Variant>())

@@ -211,15 +211,15 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
     public override Verdict Judge(Protocol p, RunSet runs)
     {
         double[] Test(Regularizer k) => Tuned(p, runs, k, "test_accuracy");
-        Estimate Gain(Regularizer k) => Estimate.MeanDifference($"tuned test accuracy, dropout − {Label(k)} (paired by seed)", Test(Regularizer.Dropout), Test(k));
+        Estimate Gain(Regularizer k) => Estimate.MeanDifference($"tuned test accuracy, dropout − {Label(k)} (paired by seed)", Unit.Accuracy, Test(Regularizer.Dropout), Test(k));
         var gains = Judged.Select(Gain).ToList();
         var checks = gains.Select(e => Check.Above(e, p.SupportGain, p.EquivalenceMargin)).ToArray();
         var extra = new List<Estimate> { Gain(Regularizer.GaussianDropout) };
         var kinds = Enum.GetValues<Regularizer>();
-        extra.AddRange(kinds.Select(k => Estimate.Mean($"tuned test accuracy, {Label(k)}", Test(k))));
-        extra.AddRange(kinds.Select(k => Estimate.Mean($"train − test accuracy gap at the tuned setting, {Label(k)}", Tuned(p, runs, k, "generalization_gap"))));
-        extra.AddRange(kinds.Select(k => Estimate.Mean($"stopping epoch chosen on validation, {Label(k)}", Tuned(p, runs, k, "best_epoch"))));
-        extra.AddRange(kinds.Where(k => k != Regularizer.None).Select(k => Estimate.Mean($"tuned level, {Label(k)}", Tuned(p, runs, k, "level"))));
+        extra.AddRange(kinds.Select(k => Estimate.Mean($"tuned test accuracy, {Label(k)}", Unit.Accuracy, Test(k))));
+        extra.AddRange(kinds.Select(k => Estimate.Mean($"train − test accuracy gap at the tuned setting, {Label(k)}", Unit.Accuracy, Tuned(p, runs, k, "generalization_gap"))));
+        extra.AddRange(kinds.Select(k => Estimate.Mean($"stopping epoch chosen on validation, {Label(k)}", Unit.Epochs, Tuned(p, runs, k, "best_epoch"))));
+        extra.AddRange(kinds.Where(k => k != Regularizer.None).Select(k => Estimate.Mean($"tuned level, {Label(k)}", Unit.Dimensionless, Tuned(p, runs, k, "level"))));
         return Verdict.From(gains[0], checks).WithExtra([.. extra]);
     }
 

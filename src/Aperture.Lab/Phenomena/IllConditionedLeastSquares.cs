@@ -197,9 +197,9 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
         double[] lm = runs.Results(LevenbergMarquardtArm.Name, "log10_best_loss");
         var (gd, adam) = (Best(runs, GdArms(p)), Best(runs, AdamArms(p)));
         double[] gdLoss = [.. gd.Select(x => x.Log10Loss)], adamLoss = [.. adam.Select(x => x.Log10Loss)];
-        var lmEstimate = Estimate.Mean("Levenberg–Marquardt log10 relative loss", lm);
-        var gdGap = Estimate.MeanDifference("orders of magnitude from best gradient descent down to Levenberg–Marquardt", gdLoss, lm);
-        var adamGap = Estimate.MeanDifference("orders of magnitude from best Adam down to Levenberg–Marquardt", adamLoss, lm);
+        var lmEstimate = Estimate.Mean("Levenberg–Marquardt log10 relative loss", Unit.Log10, lm);
+        var gdGap = Estimate.MeanDifference("orders of magnitude from best gradient descent down to Levenberg–Marquardt", Unit.OrdersOfMagnitude, gdLoss, lm);
+        var adamGap = Estimate.MeanDifference("orders of magnitude from best Adam down to Levenberg–Marquardt", Unit.OrdersOfMagnitude, adamLoss, lm);
         var reached = runs.Seeds.Select(s => LossCurve.FirstStepBelow(runs.Get(LevenbergMarquardtArm.Name, s), p.FloorLog10Loss))
             .Select(r => (Time: (double)(r ?? p.LmIterations), Reached: r is not null)).ToArray();
         return Verdict.From(gdGap,
@@ -207,15 +207,15 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
                 Check.Above(gdGap, p.MinGapOrders, p.GapContradictOrders),
                 Check.Above(adamGap, p.MinGapOrders, p.GapContradictOrders))
             .WithExtra(
-                Estimate.Mean("measured condition number of A", runs.Results(LevenbergMarquardtArm.Name, "measured_condition_number")),
-                Estimate.Mean($"best gradient descent log10 relative loss after {p.FirstOrderSteps} steps", gdLoss),
-                Estimate.Mean($"best Adam log10 relative loss after {p.FirstOrderSteps} steps", adamLoss),
-                Estimate.MedianTime($"Levenberg–Marquardt iterations to 10^{p.FloorLog10Loss:G4}", reached),
+                Estimate.Mean("measured condition number of A", Unit.Ratio, runs.Results(LevenbergMarquardtArm.Name, "measured_condition_number")),
+                Estimate.Mean($"best gradient descent log10 relative loss after {p.FirstOrderSteps} steps", Unit.Log10, gdLoss),
+                Estimate.Mean($"best Adam log10 relative loss after {p.FirstOrderSteps} steps", Unit.Log10, adamLoss),
+                Estimate.MedianTime($"Levenberg–Marquardt iterations to 10^{p.FloorLog10Loss:G4}", Unit.Iterations, reached),
                 // Grid points chosen per seed: reported as geometric means (descriptive, not judged).
-                Estimate.Ratio("best gradient-descent step size (geometric mean)", [.. gd.Select(x => x.Arm.LearningRate ?? double.NaN)]),
-                Estimate.Ratio("best Adam learning rate (geometric mean)", [.. adam.Select(x => x.Arm.LearningRate ?? double.NaN)]),
-                Estimate.Mean("seconds per Levenberg–Marquardt iteration", runs.Results(LevenbergMarquardtArm.Name, "seconds_per_step")),
-                Estimate.Mean("seconds per gradient-descent step (smallest step size)", runs.Results(GdArms(p).First().Name, "seconds_per_step")));
+                Estimate.GeometricMean("best gradient-descent step size (geometric mean)", Unit.Dimensionless, [.. gd.Select(x => x.Arm.LearningRate ?? double.NaN)]),
+                Estimate.GeometricMean("best Adam learning rate (geometric mean)", Unit.Dimensionless, [.. adam.Select(x => x.Arm.LearningRate ?? double.NaN)]),
+                Estimate.Mean("seconds per Levenberg–Marquardt iteration", Unit.Seconds, runs.Results(LevenbergMarquardtArm.Name, "seconds_per_step")),
+                Estimate.Mean("seconds per gradient-descent step (smallest step size)", Unit.Seconds, runs.Results(GdArms(p).First().Name, "seconds_per_step")));
     }
 
     /// <inheritdoc/>

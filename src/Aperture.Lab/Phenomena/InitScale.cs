@@ -209,16 +209,16 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol, InitScale.Arm>
     public override Verdict Judge(Protocol p, RunSet runs)
     {
         double[] R(Arm arm) => runs.Results(arm.Name, "log10_gradient_ratio");
-        Estimate Signed(Arm arm) => Estimate.Mean($"{arm.Name}: log10 ‖δ₁‖/‖δ_L‖", R(arm));
-        Estimate Size(Arm arm) => Estimate.Mean($"{arm.Name}: |log10 ‖δ₁‖/‖δ_L‖|", [.. R(arm).Select(Math.Abs)]);
+        Estimate Signed(Arm arm) => Estimate.Mean($"{arm.Name}: log10 ‖δ₁‖/‖δ_L‖", Unit.Log10, R(arm));
+        Estimate Size(Arm arm) => Estimate.Mean($"{arm.Name}: |log10 ‖δ₁‖/‖δ_L‖|", Unit.Log10, [.. R(arm).Select(Math.Abs)]);
         var (a, smallTanh) = (InitArms, Signed(InitArms[0]));
         var symmetric = Estimate.Share($"{Constant.Name}: seeds whose units stayed bitwise identical while the weights moved",
             [.. runs.Results(Constant.Name, "stayed_symmetric").Select(v => v == 1)]);
         var extra = new List<Estimate> { Signed(a[6]), Signed(a[2]), Signed(a[5]) };
-        foreach (var arm in a) extra.Add(Estimate.Mean($"{arm.Name}: log10 std(h_L)/std(h₁)", runs.Results(arm.Name, "log10_activation_ratio")));
-        foreach (var arm in a) extra.Add(Estimate.Mean($"{arm.Name}: log10 ‖∂L/∂W₁‖/‖∂L/∂W_L‖", runs.Results(arm.Name, "log10_weight_gradient_ratio")));
+        foreach (var arm in a) extra.Add(Estimate.Mean($"{arm.Name}: log10 std(h_L)/std(h₁)", Unit.Log10, runs.Results(arm.Name, "log10_activation_ratio")));
+        foreach (var arm in a) extra.Add(Estimate.Mean($"{arm.Name}: log10 ‖∂L/∂W₁‖/‖∂L/∂W_L‖", Unit.Log10, runs.Results(arm.Name, "log10_weight_gradient_ratio")));
         foreach (var (key, what) in new[] { ("max_weight_change", "largest weight change in training"), ("initial_loss", "training loss before"), ("final_loss", "training loss after") })
-            extra.Add(Estimate.Mean($"{Constant.Name}: {what}", runs.Results(Constant.Name, key)));
+            extra.Add(Estimate.Mean($"{Constant.Name}: {what}", key == "max_weight_change" ? Unit.Dimensionless : Unit.Nats, runs.Results(Constant.Name, key)));
         return Verdict.From(smallTanh,
                 Check.Below(smallTanh, -p.NaiveBeyondDecades, -p.NaiveInsideDecades),        // predicted −23.1
                 Check.Above(Signed(a[1]), p.NaiveBeyondDecades, p.NaiveInsideDecades),      // predicted +13.5

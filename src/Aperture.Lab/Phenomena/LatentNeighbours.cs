@@ -214,16 +214,16 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         var overRaw = Estimate.Ratio("bonds: driving-factor spread, trained net / raw features (paired by seed)", Ratio(trained, R(Domain.Bonds, Space.Raw, "driving_spread")));
         var overRandom = Estimate.Ratio("bonds: driving-factor spread, trained net / random net (paired by seed)", Ratio(trained, R(Domain.Bonds, Space.RandomNet, "driving_spread")));
         var nuis = R(Domain.Bonds, Space.TrainedNet, "nuisance_spread");
-        var nuisRaw = Estimate.MeanDifference("bonds: nuisance spread, trained net − raw features", nuis, R(Domain.Bonds, Space.Raw, "nuisance_spread"));
-        var nuisRandom = Estimate.MeanDifference("bonds: nuisance spread, trained net − random net", nuis, R(Domain.Bonds, Space.RandomNet, "nuisance_spread"));
+        var nuisRaw = Estimate.MeanDifference("bonds: nuisance spread, trained net − raw features", Unit.Ratio, nuis, R(Domain.Bonds, Space.Raw, "nuisance_spread"));
+        var nuisRandom = Estimate.MeanDifference("bonds: nuisance spread, trained net − random net", Unit.Ratio, nuis, R(Domain.Bonds, Space.RandomNet, "nuisance_spread"));
         var prec = R(Domain.FashionMnist, Space.TrainedNet, "precision_at_k");
-        var precPixels = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − pixels", prec, R(Domain.FashionMnist, Space.Raw, "precision_at_k"));
-        var precRandom = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − random net", prec, R(Domain.FashionMnist, Space.RandomNet, "precision_at_k"));
+        var precPixels = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − pixels", Unit.Share, prec, R(Domain.FashionMnist, Space.Raw, "precision_at_k"));
+        var precRandom = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − random net", Unit.Share, prec, R(Domain.FashionMnist, Space.RandomNet, "precision_at_k"));
         string[] bondKeys = ["driving_spread", "nuisance_spread", "yield_spread", "coupon_spread", "maturity_spread", "price_spread"];
         var extra = Arms(p).SelectMany(a => (a.Domain == Domain.Bonds ? bondKeys : ["precision_at_k", "recall_at_k", "knn_accuracy"])
-            .Select(key => Estimate.Mean($"{a.Name}: {key.Replace('_', ' ')}", runs.Results(a.Name, key)))).ToList();
-        extra.Add(Estimate.Mean("bonds: trained net's held-out price RMSE (per 100 face)", R(Domain.Bonds, Space.TrainedNet, "held_price_rmse")));
-        extra.Add(Estimate.Mean("fashion-mnist: trained net's test accuracy", R(Domain.FashionMnist, Space.TrainedNet, "test_accuracy")));
+            .Select(key => Estimate.Mean($"{a.Name}: {key.Replace('_', ' ')}", key.EndsWith("_spread", StringComparison.Ordinal) ? Unit.Ratio : Unit.Share, runs.Results(a.Name, key)))).ToList();
+        extra.Add(Estimate.Mean("bonds: trained net's held-out price RMSE (per 100 face)", new Unit("price per 100 face"), R(Domain.Bonds, Space.TrainedNet, "held_price_rmse")));
+        extra.Add(Estimate.Mean("fashion-mnist: trained net's test accuracy", Unit.Accuracy, R(Domain.FashionMnist, Space.TrainedNet, "test_accuracy")));
         return Verdict.From(overRaw,
             Check.Below(overRaw, p.SupportRatio, p.ContradictRatio), Check.Below(overRandom, p.SupportRatio, p.ContradictRatio),
             Check.Above(nuisRaw, p.NuisanceGain, 0), Check.Above(nuisRandom, p.NuisanceGain, 0),
@@ -235,13 +235,13 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
     {
         string[] keys = ["yield_spread", "coupon_spread", "maturity_spread", "price_spread", "nuisance_spread"];
         double[] xs = [.. Enumerable.Range(0, keys.Length).Select(i => (double)i)];
-        var series = Arms(p).Where(a => a.Domain == Domain.Bonds).Select(a => new Series(a.Name, xs, [.. keys.Select(k => runs.Results(a.Name, k).Average())], SeriesStyle.LineAndMarkers)).ToList();
-        yield return new Figure("bond-spreads", "Bonds: how far neighbours are from the query in each attribute, relative to random pairs", "attribute: 0 yield, 1 coupon, 2 maturity, 3 price, 4 nuisance (mean)",
-            "mean |Δ| to the k neighbours / mean |Δ| between random bonds", series, Caption: "Means over seeds. 0: neighbours share the value; 1: the search ignores it.");
+        var series = Arms(p).Where(a => a.Domain == Domain.Bonds).Select(a => new Series(a.Name, xs, [.. keys.Select(k => runs.Results(a.Name, k).Average())], SeriesStyle.Markers)).ToList();
+        yield return new Figure("bond-spreads", "Bonds: neighbours' distance from the query per attribute", "attribute",
+            "neighbour |Δ| / random-pair |Δ|", series, Caption: "Means over seeds of mean |Δ| to the k neighbours over mean |Δ| between random bonds. 0: neighbours share the value; 1: the search ignores it.") { XCategories = ["yield", "coupon", "maturity", "price", "nuisance (mean)"] };
         var fm = Arms(p).Where(a => a.Domain == Domain.FashionMnist).ToList();
         double[] ax = [.. Enumerable.Range(0, fm.Count).Select(i => (double)i)];
-        yield return new Figure("image-precision", $"Fashion-MNIST: precision@{p.K} by space", "space: 0 pixels, 1 random net, 2 trained net", $"precision@{p.K}",
+        yield return new Figure("image-precision", $"Fashion-MNIST: precision@{p.K} by space", "space", $"precision@{p.K}",
             [.. runs.Seeds.Select(s => new Series("one seed", ax, [.. fm.Select(a => runs.Get(a.Name, s).Result("precision_at_k"))], SeriesStyle.LineAndMarkers))],
-            Caption: "Each line is one seed: the same images in every space.");
+            Caption: "Each line is one seed: the same images in every space.") { XCategories = ["pixels", "random net", "trained net"] };
     }
 }

@@ -206,14 +206,14 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
         {
             var ratio = runs.Results(arm.Name, LlcRecord.Ratio);
             for (int i = 0; i < pooled.Length; i++) pooled[i] += ratio[i] / arms.Length;
-            checks.Add(Check.Above(Estimate.Mean($"{arm.Name}: λ̂/λ", ratio), p.RatioLow, p.RatioContradictBelow));
-            checks.Add(Check.Below(Estimate.Mean($"{arm.Name}: λ̂/λ (upper edge)", ratio), p.RatioHigh, p.RatioContradictAbove));
-            checks.Add(Check.Below(Estimate.Mean($"{arm.Name}: λ̂/(d/2)", runs.Results(arm.Name, LlcRecord.HalfDimensionRatio)),
+            checks.Add(Check.Above(Estimate.Mean($"{arm.Name}: λ̂/λ", Unit.Ratio, ratio), p.RatioLow, p.RatioContradictBelow));
+            checks.Add(Check.Below(Estimate.Mean($"{arm.Name}: λ̂/λ (upper edge)", Unit.Ratio, ratio), p.RatioHigh, p.RatioContradictAbove));
+            checks.Add(Check.Below(Estimate.Mean($"{arm.Name}: λ̂/(d/2)", Unit.Ratio, runs.Results(arm.Name, LlcRecord.HalfDimensionRatio)),
                 p.HalfDimensionSupportBelow, p.HalfDimensionContradictAbove));
         }
-        var extra = arms.Select(a => Estimate.Mean($"{a.Name}: λ̂ (λ = {runs.Results(a.Name, LlcRecord.Exact)[0]:G4}, d/2 = {runs.Results(a.Name, LlcRecord.HalfDimension)[0]:G4})",
+        var extra = arms.Select(a => Estimate.Mean($"{a.Name}: λ̂ (λ = {runs.Results(a.Name, LlcRecord.Exact)[0]:G4}, d/2 = {runs.Results(a.Name, LlcRecord.HalfDimension)[0]:G4})", Unit.Dimensionless,
             runs.Results(a.Name, LlcRecord.LambdaHat))).ToArray();
-        return Verdict.From(Estimate.Mean("λ̂/λ averaged over the architectures", pooled), [.. checks]).WithExtra(extra);
+        return Verdict.From(Estimate.Mean("λ̂/λ averaged over the architectures", Unit.Ratio, pooled), [.. checks]).WithExtra(extra);
     }
 
     /// <inheritdoc/>
@@ -225,20 +225,20 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
         for (int i = 0; i < arms.Length; i++)
         {
             var a = arms[i];
-            double x = i + 1, lambda = runs.Results(a.Name, LlcRecord.Exact)[0], half = runs.Results(a.Name, LlcRecord.HalfDimension)[0];
+            double x = i, lambda = runs.Results(a.Name, LlcRecord.Exact)[0], half = runs.Results(a.Name, LlcRecord.HalfDimension)[0];
             var hat = runs.Results(a.Name, LlcRecord.LambdaHat);
-            var ci = Estimate.Mean(a.Name, hat);                                // the seeds' λ̂ left, their mean right
+            var ci = Estimate.Mean(a.Name, Unit.Dimensionless, hat);                                // the seeds' λ̂ left, their mean right
             series.Add(new Series("λ̂ per seed", [.. hat.Select(_ => x - 0.12)], hat, SeriesStyle.Markers));
             series.Add(new Series("λ̂: mean and 95% interval", [x + 0.12, x + 0.12], [ci.Low, ci.High]));
             series.Add(new Series("λ̂: mean and 95% interval", [x + 0.12], [ci.Value], SeriesStyle.Markers));
             series.Add(new Series("exact λ (Aoyagi 2024)", [x - 0.3, x + 0.3], [lambda, lambda], SeriesStyle.Dashed));
             series.Add(new Series("d/2 (a regular model's value)", [x - 0.3, x + 0.3], [half, half]));
         }
-        yield return new Figure("estimate-vs-exact", "λ̂ beside Aoyagi's λ and d/2, for every architecture", "architecture (numbered as in the caption)",
+        yield return new Figure("estimate-vs-exact", "λ̂ beside Aoyagi's λ and d/2, for every architecture", "deep linear network (layer widths, r = rank of the truth)",
             "learning coefficient", series,
-            Caption: "Architectures " + string.Join(", ", arms.Select((a, i) => $"{i + 1} = {a.Name[4..]}")) + ". Per architecture: the " +
+            Caption: "Per architecture: the " +
                      "seeds' λ̂ (left), their mean with its 95% interval (right), the exact λ (dashed) and d/2, what the parameter " +
-                     "count predicts (solid). The estimates sit on λ, far below d/2.");
+                     "count predicts (solid). The estimates sit on λ, far below d/2.") { XCategories = [.. arms.Select(a => a.Name[4..])] };
         foreach (var f in LlcRecord.CalibrationFigures(runs, CalibrationArms(p).ToArray(), p.RatioLow, p.RatioHigh)) yield return f;
     }
 }

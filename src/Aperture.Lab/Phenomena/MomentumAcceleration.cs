@@ -208,7 +208,7 @@ public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Proto
     public override Verdict Judge(Protocol p, RunSet runs)
     {
         double[] gd = [.. runs.Seeds.Select(s => Exponent(p, runs.Get(GradientDescent.Name, s)))], hb = [.. runs.Seeds.Select(s => Exponent(p, runs.Get(HeavyBall.Name, s)))];
-        Estimate hbExp = Estimate.Mean("heavy-ball exponent", hb), gdExp = Estimate.Mean("gradient-descent exponent", gd);
+        Estimate hbExp = Estimate.Mean("heavy-ball exponent", Unit.Dimensionless, hb), gdExp = Estimate.Mean("gradient-descent exponent", Unit.Dimensionless, gd);
         string key = IterationsKey(p.NoisyKappa), at = $"κ = {p.NoisyKappa:G6}";
         // A run that never reached the tolerance (−1) gives no ratio: the estimate is then undefined and cannot decide.
         double[] SpeedUp(Arm slow, Arm fast) => [.. runs.Results(slow.Name, key).Zip(runs.Results(fast.Name, key), (a, b) => a > 0 && b > 0 ? a / b : double.NaN)];
@@ -218,12 +218,12 @@ public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Proto
                 Check.Of(hbExp, Region.Between(p.MomentumExponentLow, p.MomentumExponentHigh), Region.Above(p.MomentumExponentContradict)),
                 Check.Of(gdExp, Region.Between(p.GdExponentLow, p.GdExponentHigh), Region.Below(p.GdExponentContradict)),
                 Check.Below(shrink, p.ShrinkSupportBelow, p.ShrinkContradictAbove))
-            .WithExtra(Estimate.Mean("heavy-ball / gradient-descent exponent ratio", [.. gd.Zip(hb, (g, h) => h / g)]),
+            .WithExtra(Estimate.Mean("heavy-ball / gradient-descent exponent ratio", Unit.Ratio, [.. gd.Zip(hb, (g, h) => h / g)]),
                 Scaling.RatioOrUndefined($"speed-up with exact gradients at {at} (gradient-descent ÷ heavy-ball iterations)", exact),
                 Scaling.RatioOrUndefined($"speed-up with sampled-row gradients at {at} (tuned SGD ÷ tuned heavy-ball iterations)", noisy),
-                Estimate.Mean("tuned SGD step × tr(H)", runs.Results(Sgd.Name, "tuned_step_scale")),
-                Estimate.Mean("tuned heavy-ball step × tr(H)", runs.Results(StochasticHeavyBall.Name, "tuned_step_scale")),
-                Estimate.Mean("tuned heavy-ball momentum", runs.Results(StochasticHeavyBall.Name, "tuned_momentum")));
+                Estimate.Mean("tuned SGD step × tr(H)", Unit.Dimensionless, runs.Results(Sgd.Name, "tuned_step_scale")),
+                Estimate.Mean("tuned heavy-ball step × tr(H)", Unit.Dimensionless, runs.Results(StochasticHeavyBall.Name, "tuned_step_scale")),
+                Estimate.Mean("tuned heavy-ball momentum", Unit.Dimensionless, runs.Results(StochasticHeavyBall.Name, "tuned_momentum")));
     }
 
     /// <inheritdoc/>

@@ -199,7 +199,7 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     {
         int k = (int)runs.Results(arm.Name, "test_correct").Sum(), n = (int)runs.Results(arm.Name, "test_count").Sum();
         var i = Binomial.ClopperPearson(k, n);
-        return new(name, i.Value, i.Low, i.High, runs.Seeds.Count, $"exact binomial on the pooled count, {k} of {n}") { IntervalAt = c => Binomial.ClopperPearson(k, n, c) };
+        return new(name, i.Value, i.Low, i.High, runs.Seeds.Count, $"exact binomial on the pooled count, {k} of {n}") { IntervalAt = c => Binomial.ClopperPearson(k, n, c), Unit = Unit.Accuracy };
     }
 
     /// <inheritdoc/>
@@ -211,15 +211,15 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
         foreach (var a in Enum.GetValues<Architecture>())
         {
             string net = a == Architecture.Deep ? "deep" : "shallow";
-            checks.Add(Check.Above(Estimate.Mean($"test accuracy, true labels, {net}", runs.Results(new Arm(Corruption.Labels, 0, a).Name, "test_accuracy")), p.MinTrueTestAccuracy, p.TrueTestContradict));
+            checks.Add(Check.Above(Estimate.Mean($"test accuracy, true labels, {net}", Unit.Accuracy, runs.Results(new Arm(Corruption.Labels, 0, a).Name, "test_accuracy")), p.MinTrueTestAccuracy, p.TrueTestContradict));
             checks.Add(Check.Within(PooledAccuracy($"test accuracy, random labels, {net} (pooled over seeds)", runs, new Arm(Corruption.Labels, 1, a)), 0.1 - p.ChanceMargin, 0.1 + p.ChanceMargin));
             checks.Add(Check.Above(Estimate.Share($"share of seeds where fitting slows with every step up in p, {net}", [.. runs.Seeds.Select(s => SlowsOnSeed(p, runs, a, s))]), p.MajorityShare, p.RareShare));
         }
         if (p.InputCorruptions)
-            checks.Add(Check.Within(Estimate.MeanDifference("test accuracy, fixed pixel permutation − true images (paired by seed)",
+            checks.Add(Check.Within(Estimate.MeanDifference("test accuracy, fixed pixel permutation − true images (paired by seed)", Unit.Accuracy,
                 runs.Results(new Arm(Corruption.ShuffledPixels, 0, Architecture.Shallow).Name, "test_accuracy"), runs.Results(new Arm(Corruption.Labels, 0, Architecture.Shallow).Name, "test_accuracy")),
                 -p.PermutationMargin, p.PermutationMargin));
-        var extra = Arms(p).Select(arm => Estimate.MedianTime($"epochs to fit, {arm.Name} (Kaplan–Meier median)",
+        var extra = Arms(p).Select(arm => Estimate.MedianTime($"epochs to fit, {arm.Name} (Kaplan–Meier median)", Unit.Epochs,
             [.. runs.Seeds.Select(s => EpochsToFit(runs, arm, s)).Select(t => (t.Time, t.Reached))])).ToList();
         var slows = checks.First(c => c.Estimate.Name.StartsWith("share of seeds where fitting slows", StringComparison.Ordinal)).Estimate;
         return Verdict.From(slows, [.. checks]).WithExtra([.. extra]);

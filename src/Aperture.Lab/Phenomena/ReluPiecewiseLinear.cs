@@ -198,7 +198,7 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
     public override Verdict Judge(Protocol p, RunSet runs)
     {
         Estimate Deviation(Arm arm, double r) => Estimate.MeanBca(
-            $"{arm.Name}: deviation within {r.ToString("G6", CultureInfo.InvariantCulture)} spans from its edge lines / own range",
+            $"{arm.Name}: deviation within {r.ToString("G6", CultureInfo.InvariantCulture)} spans from its edge lines / own range", Unit.Ratio,
             runs.Results(arm.Name, Key("deviation", r)));
         var fit = Estimate.Ratio("relu: training MSE / variance of the targets", runs.Results(Relu.Name, "relative_train_mse"));
         var straight = p.Distances.Select(r => Deviation(Relu, r)).ToList();
@@ -212,9 +212,9 @@ public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protoco
         extra.AddRange(p.Distances.Skip(1).Select(r => Deviation(Tanh, r)));
         extra.Add(Estimate.Ratio("relu-untrained: training MSE / variance of the targets", runs.Results(Untrained.Name, "relative_train_mse")));
         extra.AddRange(p.Distances.Select(r => Deviation(Untrained, r)));
-        extra.Add(Estimate.Mean("relu: linear pieces", runs.Results(Relu.Name, "pieces")));
-        extra.Add(Estimate.Mean("relu: hinges beyond the data", runs.Results(Relu.Name, "hinges_beyond_data")));
-        extra.Add(Estimate.Mean("relu: max |pieces − net| / range (analysis check)", runs.Results(Relu.Name, "pieces_reconstruction_error")));
+        extra.Add(Estimate.Mean("relu: linear pieces", Unit.Count, runs.Results(Relu.Name, "pieces")));
+        extra.Add(Estimate.Mean("relu: hinges beyond the data", Unit.Count, runs.Results(Relu.Name, "hinges_beyond_data")));
+        extra.Add(Estimate.Mean("relu: max |pieces − net| / range (analysis check)", Unit.Ratio, runs.Results(Relu.Name, "pieces_reconstruction_error")));
         return Verdict.From(straight[0], [.. checks]).WithExtra([.. extra]);
     }
 

@@ -215,14 +215,14 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
     {
         double[] Test(Transfer a) => runs.Results(a.Name, "test_accuracy");
         Transfer scratch = new(0, Layers.Frozen), conv = new(2, Layers.Frozen), body = new(4, Layers.Frozen);
-        var general = Estimate.MeanDifference("test accuracy, frozen d=2 − scratch (paired by seed)", Test(conv), Test(scratch));
-        var specific = Estimate.MeanDifference("test accuracy, frozen d=4 − frozen d=2 (paired by seed)", Test(body), Test(conv));
+        var general = Estimate.MeanDifference("test accuracy, frozen d=2 − scratch (paired by seed)", Unit.Accuracy, Test(conv), Test(scratch));
+        var specific = Estimate.MeanDifference("test accuracy, frozen d=4 − frozen d=2 (paired by seed)", Unit.Accuracy, Test(body), Test(conv));
         var extra = new List<Estimate>();
-        foreach (var a in Arms(p)) extra.Add(Estimate.Mean($"test accuracy, {a.Name}", Test(a)));
-        foreach (var a in Arms(p).Skip(1)) extra.Add(Estimate.MeanDifference($"test accuracy, {a.Name} − scratch (paired by seed)", Test(a), Test(scratch)));
-        foreach (var a in Arms(p)) extra.Add(Estimate.Mean($"training accuracy, {a.Name}", runs.Results(a.Name, "train_accuracy")));
-        foreach (var a in Arms(p)) extra.Add(Estimate.Mean($"log10 weight decay chosen on validation, {a.Name}", [.. runs.Results(a.Name, "weight_decay").Select(w => Math.Log10(Math.Max(w, 1e-12)))]));
-        extra.Add(Estimate.Mean("source test accuracy of the pretrained net", runs.Results(body.Name, "source_test_accuracy")));
+        foreach (var a in Arms(p)) extra.Add(Estimate.Mean($"test accuracy, {a.Name}", Unit.Accuracy, Test(a)));
+        foreach (var a in Arms(p).Skip(1)) extra.Add(Estimate.MeanDifference($"test accuracy, {a.Name} − scratch (paired by seed)", Unit.Accuracy, Test(a), Test(scratch)));
+        foreach (var a in Arms(p)) extra.Add(Estimate.Mean($"training accuracy, {a.Name}", Unit.Accuracy, runs.Results(a.Name, "train_accuracy")));
+        foreach (var a in Arms(p)) extra.Add(Estimate.Mean($"log10 weight decay chosen on validation, {a.Name}", Unit.Log10, [.. runs.Results(a.Name, "weight_decay").Select(w => Math.Log10(Math.Max(w, 1e-12)))]));
+        extra.Add(Estimate.Mean("source test accuracy of the pretrained net", Unit.Accuracy, runs.Results(body.Name, "source_test_accuracy")));
         return Verdict.From(general, Check.Above(general, p.SupportGain, p.EquivalenceMargin),
             Check.Below(specific, 0 - p.SupportGain, 0 - p.EquivalenceMargin)).WithExtra([.. extra]);
     }

@@ -7,8 +7,8 @@ namespace Aperture.Lab.Recipes;
 
 /// <summary>
 /// Trains a classifier with a given <see cref="Adam"/> (one <see cref="TrainStep"/> per minibatch, cross-entropy) and
-/// watches what its arithmetic does. Logs <c>train_loss</c> (finite values), <c>update_norm</c> (‖θ_t − θ_{t−1}‖ when
-/// finite) and <c>test_accuracy</c> per epoch; records <c>zero_gradient_elements_at_step1</c>,
+/// watches what its arithmetic does. Logs <c>train_loss</c> and <c>update_norm</c> (‖θ_t − θ_{t−1}‖) at every step, NaN
+/// and infinite values included, and <c>test_accuracy</c> per epoch; records <c>zero_gradient_elements_at_step1</c>,
 /// <c>nonfinite_after_step1</c>, <c>first_nonfinite_step</c> (−1 when never), <c>nonfinite_at_end</c>, <c>frozen</c>
 /// (no step changed a single bit of any parameter), <c>distance_from_start</c>, <c>final_train_loss</c>,
 /// <c>test_accuracy</c> (<see cref="Classification.Accuracy"/>), <c>steps</c>, and <c>v_unchanged_share</c>: the share of
@@ -38,7 +38,8 @@ public static class AdamTraining
             foreach (var (x, y) in loader)
             {
                 loss = train.Run(x, y).Loss;
-                if (double.IsFinite(loss)) run.Log("train_loss", step, loss);
+                // Logged when NaN or infinite too: a broken arm's curve is marked where it breaks, not silently cut short.
+                run.Log("train_loss", step, loss);
                 // With ε stored as 0, a coordinate whose gradient is exactly 0 (a ReLU unit inactive on the whole
                 // batch) has m = v = 0, and m/(√v + ε) is 0/0: count them at the first step.
                 if (step == 0) run.Record("zero_gradient_elements_at_step1", parameters.Sum(t => t.Grad is null ? t.Numel : t.Grad.ToArray<float>().Count(g => g == 0)));
@@ -49,7 +50,7 @@ public static class AdamTraining
                 if (!finite && firstNonFinite < 0) firstNonFinite = step;
                 if (step == 1) run.Record("nonfinite_after_step1", finite ? 0 : 1);
                 double update = RunComparison.Distance(now, previous);
-                if (double.IsFinite(update)) run.Log("update_norm", step, update);
+                run.Log("update_norm", step, update);
                 now.CopyTo(previous, 0);
                 if (epoch == epochs - 1)
                 {

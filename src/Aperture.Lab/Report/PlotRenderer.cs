@@ -15,18 +15,25 @@ internal static class PlotRenderer
     public const int Width = 820, Height = 460;
     private const float Density = 2;
     private static readonly Color Ink = Color.FromHex("#222222"), Grid = Color.FromHex("#e6e6e6"), Missing = Color.FromHex("#c0392b");
-    private static IPalette Palette => new ScottPlot.Palettes.Category10();
+    // Ten well-separated colours while they suffice; beyond ten keys, 25 (Tsitsulin's), so no two arms share one.
+    private static IPalette PaletteFor(int keys) => keys <= 10 ? new ScottPlot.Palettes.Category10() : new ScottPlot.Palettes.Tsitsulin();
     private static readonly Lazy<string?> SansFace = new(RegisterSans);
 
     /// <summary>The files an image was written to.</summary>
     public sealed record Output(string Svg, string Png, int Width, int Height);
 
-    /// <summary>Draws a figure; series of one group share a colour and one legend entry.</summary>
-    public static Output Render(Figure figure, string pathWithoutExtension)
+    /// <summary>
+    /// Draws a figure; series of one group share a colour and one legend entry. With <paramref name="arms"/> (the
+    /// phenomenon's arm names, in its order) a group named after an arm ("float64", "float64: β2 = 0.999",
+    /// "float64  [note]") takes that arm's colour, so an arm has one colour in every figure of its page; other groups
+    /// take the colours no arm uses.
+    /// </summary>
+    public static Output Render(Figure figure, string pathWithoutExtension, IReadOnlyList<string>? arms = null)
     {
         var plt = NewPlot();
         var groups = figure.Series.Where(s => !s.Faint).Select(s => s.Group).Concat(figure.Series.Select(s => s.Group)).Distinct().ToList();
-        Color ColorOf(string g) => Palette.GetColor(groups.IndexOf(g));
+        var colorOf = Colours(groups, arms ?? []);
+        Color ColorOf(string g) => colorOf[g];
         // Skia's SVG writer cannot draw dash patterns (it drops them and prints a warning per line): dashed and dotted
         // lines are dashed in the PNG and drawn solid, paler, in the SVG.
         var undash = new List<Action>();
@@ -124,11 +131,14 @@ internal static class PlotRenderer
         // Non-finite values: a cross at the top edge at each x where they occur, in the series' colour.
         double top = finiteY.Count > 0 ? finiteY.Max() : 1, bottom = finiteY.Count > 0 ? finiteY.Min() : 0;
         double span = Math.Max(top - bottom, Math.Abs(top) * 1e-6 + 1e-12);
+        // One row per colour, so several broken arms at the same x stay apart instead of overdrawing each other.
+        int rows = markers.Select(m => m.Color).Distinct().Count();
         if (markers.Count > 0)
         {
-            double y = top + 0.08 * span;
+            int row = 0;
             foreach (var group in markers.GroupBy(m => m.Color))
             {
+                double y = top + (0.08 + 0.05 * row++) * span;
                 var sc = plt.Add.Scatter((group.Select(m => m.X).Distinct()).ToArray(), (group.Select(m => m.X).Distinct().Select(_ => y)).ToArray(), group.Key);
                 sc.LineWidth = 0;
                 sc.MarkerShape = MarkerShape.Cross;
@@ -142,14 +152,17 @@ internal static class PlotRenderer
         // The legend: one entry per group, saying when its values are missing or censored.
         // A group whose only series equals one drawn later lies wholly under it: say so rather than let it vanish.
         var solid = figure.Series.Where(s => !s.Faint).ToList();
+        // A group is hidden when every one of its series (one per seed, say) has an identical twin in one later group.
         var under = new Dictionary<string, string>();
         foreach (var g in groups)
         {
             var own = solid.Where(s => s.Group == g).ToList();
-            if (own.Count != 1) continue;
-            int at = solid.IndexOf(own[0]);
-            var twin = solid.Skip(at + 1).LastOrDefault(o => o.Group != g && o.X.SequenceEqual(own[0].X) && o.Y.SequenceEqual(own[0].Y));
-            if (twin is not null) under[g] = twin.Group;
+            // A group with nothing drawn (every value NaN) hides under nothing: its × marks say what it is.
+            if (own.Count == 0 || !own.Any(s => s.Y.Any(double.IsFinite))) continue;
+            int last = own.Max(solid.IndexOf);
+            var cover = solid.Skip(last + 1).Select(o => o.Group).Where(o => o != g).Distinct()
+                .LastOrDefault(o => own.All(s => solid.Any(t => t.Group == o && t.X.SequenceEqual(s.X) && t.Y.SequenceEqual(s.Y))));
+            if (cover is not null) under[g] = cover;
         }
         var items = new List<LegendItem>();
         foreach (var g in groups.Where(g => figure.Series.Any(s => s.Group == g && !s.Faint)))
@@ -188,9 +201,12 @@ internal static class PlotRenderer
             plt.Axes.Bottom.MajorTickStyle.Length = 0;
             plt.Axes.SetLimitsX(-0.5, categories.Count - 0.5);
         }
+        // Counts (steps, epochs, layers) have no halves: integer ticks only when every x is a whole number.
+        if (figure.XCategories is null && !figure.LogX && figure.Series.SelectMany(s => s.X).Where(double.IsFinite).All(x => x == Math.Round(x)))
+            plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plt.Axes.AutoScale();
         if (figure.XCategories is { } cats) plt.Axes.SetLimitsX(-0.5, cats.Count - 0.5);
-        if (markers.Count > 0) plt.Axes.SetLimitsY(bottom - 0.06 * span, top + 0.14 * span);
+        if (markers.Count > 0) plt.Axes.SetLimitsY(bottom - 0.06 * span, top + (0.09 + 0.05 * rows) * span);
         var limits = plt.Axes.GetLimits();
         if (figure.LogX && figure.XCategories is null) LogTicks(plt.Axes.Bottom, limits.Left, limits.Right);
         if (figure.LogY) LogTicks(plt.Axes.Left, limits.Bottom, limits.Top);
@@ -246,7 +262,7 @@ internal static class PlotRenderer
         plt.Grid.XAxisStyle.MajorLineStyle.Color = Grid;
         plt.Grid.YAxisStyle.MajorLineStyle.Width = 0;
         string outcome = check.Outcome.Text();
-        Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Name, "");
+        Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Unit.IsStated ? $"{e.Name}  [{e.Unit.Name}]" : e.Name, "");
         plt.Axes.Title.Label.FontSize = 15;
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "estimate, 95% interval", LineColor = color, LineWidth = 4, MarkerShape = MarkerShape.FilledCircle, MarkerFillColor = color, MarkerLineColor = color, MarkerSize = 9 });
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "supports the claim", FillColor = Color.FromHex("#27ae60").WithAlpha(0.4), LineWidth = 0 });
@@ -255,6 +271,39 @@ internal static class PlotRenderer
         plt.ShowLegend(Edge.Right);
         StyleLegend(plt);
         return Save(plt, pathWithoutExtension, Width + 200, 190);
+    }
+
+    /// <summary>
+    /// One colour per group: a group named after an arm (the arm's name, alone or followed by ':' or a space) takes
+    /// the arm's place in the palette (the longest matching name wins, so "bfloat16-nearest-folded" is not
+    /// "bfloat16-nearest"); the others take the remaining places in order.
+    /// </summary>
+    internal static Dictionary<string, Color> Colours(IReadOnlyList<string> groups, IReadOnlyList<string> arms)
+    {
+        int? ArmOf(string g)
+        {
+            int best = -1;
+            for (int i = 0; i < arms.Count; i++)
+                if (g == arms[i] || (g.StartsWith(arms[i], StringComparison.Ordinal) && g.Length > arms[i].Length && g[arms[i].Length] is ':' or ' '))
+                    if (best < 0 || arms[i].Length > arms[best].Length) best = i;
+            return best < 0 ? null : best;
+        }
+        var slots = groups.ToDictionary(g => g, ArmOf);
+        // The palette follows the arm count alone, so every figure of a phenomenon draws an arm in the same colour.
+        var palette = PaletteFor(arms.Count > 0 ? arms.Count : groups.Count);
+        var used = slots.Values.OfType<int>().ToHashSet();
+        int next = 0;
+        var result = new Dictionary<string, Color>();
+        foreach (var g in groups)
+        {
+            if (slots[g] is not { } slot)
+            {
+                while (used.Contains(next)) next++;
+                slot = next++;
+            }
+            result[g] = palette.GetColor(slot);
+        }
+        return result;
     }
 
     private static string Shorten(string group) => group.Length <= 28 ? group : group[..(group.IndexOf("  [", StringComparison.Ordinal) is > 0 and < 28 and var k ? k : 27)] + "…";
@@ -340,15 +389,18 @@ internal static class PlotRenderer
                 }
         }
         if (ticks.Count < 2) return;
-        axis.SetTicks([.. ticks], [.. ticks.Select(LogLabel)]);
+        // One notation per axis: plain digits only when every tick has them, else every tick a power of ten.
+        bool plain = ticks.All(t => Math.Floor(t + 1e-9) is >= -3 and <= 5);
+        axis.SetTicks([.. ticks], [.. ticks.Select(t => LogLabel(t, plain))]);
     }
 
-    // 0.001 … 100000 in plain digits, beyond that as a power of ten with a superscript exponent (10⁻⁶, 3×10⁷).
-    private static string LogLabel(double exponent)
+    // 0.001 … 100000 in plain digits when the whole axis allows, otherwise as a power of ten with a superscript
+    // exponent (10⁻⁶, 3×10⁷).
+    private static string LogLabel(double exponent, bool plain)
     {
         double value = Math.Pow(10, exponent);
         int k = (int)Math.Floor(exponent + 1e-9);
-        if (k is >= -3 and <= 5) return value.ToString(value < 1 ? "0.######" : "#,0.##", CultureInfo.InvariantCulture);
+        if (plain) return value.ToString(value < 1 ? "0.######" : "#,0.##", CultureInfo.InvariantCulture);
         double mantissa = Math.Round(value / Math.Pow(10, k), 6);
         string power = "10" + Superscript(k);
         return Math.Abs(mantissa - 1) < 1e-6 ? power : mantissa.ToString("0.#", CultureInfo.InvariantCulture) + "×" + power;

@@ -97,7 +97,7 @@ public static class ReportWriter
             }
             var v = Blocks(v0, pair).Discovery;
             var e = v.Verdict.Effect;
-            h.Append($"<td data-label=\"Verdict\">{Badge(v.Verdict.Outcome)}<div class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</div></td><td data-label=\"Replication\">{HtmlEncode(ReplicationText(v0, pair))}</td><td data-label=\"Effect [95% CI]\">{HtmlEncode(e.Name)}: <b>{HtmlEncode(e.Format())}</b></td>");
+            h.Append($"<td data-label=\"Verdict\">{Badge(v.Verdict.Outcome)}<div class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</div></td><td data-label=\"Replication\">{HtmlEncode(ReplicationText(v0, pair))}</td><td data-label=\"Effect [95% CI]\">{HtmlEncode(e.Name)}: <b>{HtmlEncode(e.FormatWithUnit())}</b></td>");
             h.Append($"<td data-label=\"Seeds\">{v.Seeds}</td><td data-label=\"Tier\">{TierText(v)}<div class=\"id\">protocol v{HtmlEncode(v.ProtocolVersion)}</div></td><td data-label=\"Time\" class=\"nowrap\">{Duration(v.Seconds)}</td>");
             h.Append($"<td data-label=\"Supports\">{ModelList(p, v.Verdict.Outcome, true)}</td><td data-label=\"Contradicts\">{ModelList(p, v.Verdict.Outcome, false)}</td></tr>\n");
         }
@@ -164,7 +164,7 @@ public static class ReportWriter
             h.Append($"<h2>Verdict: {Badge(verdict.Outcome)} <span class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</span></h2>\n");
             if (verdict.SeedsToDecide is { } need)
                 h.Append($"<p>Undecided at this spread: about {need} seeds per arm would be needed to decide.</p>\n");
-            h.Append($"<p class=\"effect\">{HtmlEncode(verdict.Effect.Name)} = <b>{HtmlEncode(verdict.Effect.Format())}</b> ")
+            h.Append($"<p class=\"effect\">{HtmlEncode(verdict.Effect.Name)} = <b>{HtmlEncode(verdict.Effect.FormatWithUnit())}</b> ")
              .Append($"(mean over {verdict.Effect.N} seeds, 95% {HtmlEncode(verdict.Effect.Method)}). Tier {TierText(v)}, {v.Seeds} seeds, ")
              .Append($"{Duration(v.Seconds)} of compute.</p>\n");
             h.Append($"<p><b>Rule (stated in advance).</b> {HtmlEncode(verdict.Rule)}.</p>\n");
@@ -173,13 +173,13 @@ public static class ReportWriter
                 h.Append($"<p class=\"warn\">Judged with thresholds changed from the phenomenon's stated ones: {HtmlEncode(string.Join(", ", thresholds.Select(t => $"{t.Key}={t.Value}")))}.</p>\n");
             h.Append("<table><thead><tr><th>Check</th><th>Estimate [95% CI]</th><th>Interval</th><th>Supports</th><th>Contradicts</th><th>Outcome</th></tr></thead><tbody>\n");
             foreach (var c in verdict.Checks)
-                h.Append($"<tr><td>{HtmlEncode(c.Estimate.Name)}</td><td>{HtmlEncode(c.Estimate.Format())}</td><td>{HtmlEncode(c.Estimate.Method)}, n = {c.Estimate.N}</td><td>{HtmlEncode(c.Band)}</td><td>{HtmlEncode(c.ContradictingBand)}</td><td>{Badge(c.Outcome)}<div class=\"id\">{HtmlEncode(c.Reason)}</div></td></tr>\n");
+                h.Append($"<tr><td>{HtmlEncode(c.Estimate.Name)}</td><td>{HtmlEncode(c.Estimate.FormatWithUnit())}</td><td>{HtmlEncode(c.Estimate.Method)}, n = {c.Estimate.N}</td><td>{HtmlEncode(c.Band)}</td><td>{HtmlEncode(c.ContradictingBand)}</td><td>{Badge(c.Outcome)}<div class=\"id\">{HtmlEncode(c.Reason)}</div></td></tr>\n");
             h.Append("</tbody></table>\n");
             if (verdict.Extra.Count > 0)
             {
                 h.Append("<h3>Also measured</h3>\n<table><thead><tr><th>Estimate</th><th>Mean [95% CI]</th><th>n</th></tr></thead><tbody>\n");
                 foreach (var e in verdict.Extra)
-                    h.Append($"<tr><td>{HtmlEncode(e.Name)}</td><td>{HtmlEncode(e.Format())}</td><td>{e.N}</td></tr>\n");
+                    h.Append($"<tr><td>{HtmlEncode(e.Name)}</td><td>{HtmlEncode(e.FormatWithUnit())}</td><td>{e.N}</td></tr>\n");
                 h.Append("</tbody></table>\n");
             }
             h.Append($"<p><b>Replication.</b> {HtmlEncode(ReplicationText(v, pair))}.</p>\n");
@@ -195,10 +195,12 @@ public static class ReportWriter
                     k == verdict.Checks.Count - 1 ? "Each check's estimate with its 95% interval, on an axis of its own; shaded: the region that supports the claim (green) and the one that contradicts it (red)." : "",
                     path => PlotRenderer.RenderCheck(check, k, verdict.Checks.Count, path));
             }
+            // The protocol's arm order fixes each arm's colour and its place in every legend of the page.
+            var arms = p.ArmsFor(protocol).Select(a => a.Name).ToList();
             foreach (var f in p.FiguresFor(protocol, runs))
-                Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path));
-            foreach (var f in CurveFigures(runs, p.Metrics))
-                Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path));
+                Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path, arms));
+            foreach (var f in CurveFigures(runs, p.Metrics, arms))
+                Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path, arms));
             NeighbourGallery.Append(h, outDir, images, p.Id, runs);
             RunsTable(h, runs, outDir, p.Id);
         }
@@ -274,7 +276,7 @@ public static class ReportWriter
             h.Append($"<tr><td>{x.Point}</td>");
             foreach (var k in swept) h.Append($"<td>{HtmlEncode(x.Settings.LastOrDefault(kv => kv.Key == k).Value ?? "")}</td>");
             h.Append($"<td>{(x.Block == 0 ? "discovery" : "replication")}</td><td>{Badge(x.Outcome)}</td>")
-             .Append($"<td>{(x.Effect is { } e ? HtmlEncode($"{e.Name}: {e.Format()}") : "")}</td><td>{x.RunIds.Count}</td></tr>\n");
+             .Append($"<td>{(x.Effect is { } e ? HtmlEncode($"{e.Name}: {e.FormatWithUnit()}") : "")}</td><td>{x.RunIds.Count}</td></tr>\n");
         }
         h.Append("</tbody></table>\n");
         Tail(h);
@@ -288,11 +290,15 @@ public static class ReportWriter
     /// Per-step curves: one figure per logged metric, each arm's mean across seeds with its 95% t-interval as a band
     /// (single seeds behind it, pale, when there are few arms and seeds), on the axes <paramref name="declared"/> gives.
     /// Where a seed's value is NaN or infinite the arm's mean is too, and the renderer marks it rather than dropping it.
+    /// Arms come in <paramref name="armOrder"/>'s order (the protocol's), any others after them by name.
     /// </summary>
-    internal static IEnumerable<Figure> CurveFigures(RunSet runs, IReadOnlyList<Metric>? declared = null)
+    internal static IEnumerable<Figure> CurveFigures(RunSet runs, IReadOnlyList<Metric>? declared = null, IReadOnlyList<string>? armOrder = null)
     {
         var keys = runs.Runs.SelectMany(r => r.Metrics.Keys).Distinct().Order(StringComparer.Ordinal);
-        var arms = runs.Runs.Select(r => r.Arm).Distinct().ToList();
+        var rank = new Dictionary<string, int>();
+        foreach (var a in armOrder ?? []) rank.TryAdd(a, rank.Count);
+        var arms = runs.Runs.Select(r => r.Arm).Distinct()
+            .OrderBy(a => rank.GetValueOrDefault(a, int.MaxValue)).ThenBy(a => a, StringComparer.Ordinal).ToList();
         foreach (var key in keys)
         {
             var metric = declared?.FirstOrDefault(m => m.Key == key);
@@ -334,19 +340,24 @@ public static class ReportWriter
             {
                 var m = means[i];
                 var notesFor = notes[m.Group] = [];
-                double end = m.X.Where((_, k) => double.IsFinite(m.Y[k])).DefaultIfEmpty(double.NaN).Max();
+                // Only a log that stops early is noted here; NaN or infinite values that were logged are counted and
+                // marked by the renderer.
+                double end = m.X.DefaultIfEmpty(double.NaN).Max();
                 string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
-                if (double.IsNaN(end)) notesFor.Add("no finite value logged");
-                else if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
+                if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
             }
             string Named(string arm) => notes.TryGetValue(arm, out var n) && n.Count > 0 ? $"{arm}  [{string.Join("; ", n)}]" : arm;
             series = [.. series.Select(s => s with { Group = Named(s.Group) })];
-            var all = series.Where(s => !s.Faint).SelectMany(s => s.Y.Concat(s.Low ?? []).Concat(s.High ?? [])).Where(double.IsFinite).ToList();
+            // A log axis when the means are positive and span over three decades (a diverging arm beside converging
+            // ones); a band's lower edge at or below 0 (a t-interval on few seeds) is then left undrawn, not the axis.
+            var all = series.Where(s => !s.Faint).SelectMany(s => s.Y).Where(double.IsFinite).ToList();
             bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e3;
             string what = metric?.Label ?? key.Replace('_', ' ');
-            string per = metric is null ? "logged index" : metric.X.Kind switch
+            // The title names what the x-axis counts in its own words ("per SGLD draw", "per iteration"), without
+            // the label's bracketed gloss.
+            string per = metric is null ? "logged index" : metric.X.Label.Split(" (")[0] switch
             {
-                AxisKind.Step => "step", AxisKind.Epoch => "epoch", AxisKind.Layer => "layer", _ => metric.X.Label,
+                "training step" => "step", var label => label,
             };
             string seeds = seedsMax > 1 ? $"mean of {seedsMax} seeds with its 95% interval" : "one seed";
             yield return new Figure("curve-" + Slug(key), $"{Capitalize(what)} per {per}", metric?.X.Text ?? "index (axis not declared by the phenomenon)",
@@ -372,7 +383,8 @@ public static class ReportWriter
         return result;
     }
 
-    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+    // Latin letters only: a symbol that opens a label (λ̂, β2, σ) keeps its case, which carries its meaning.
+    private static string Capitalize(string s) => s.Length == 0 || !char.IsAsciiLetterLower(s[0]) ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
     /// <summary>Every run with every result it recorded, and its artifacts (copied beside the report and linked).</summary>
     private static void RunsTable(StringBuilder h, RunSet runs, string outDir, string id)

@@ -47,7 +47,7 @@ public readonly record struct CensoredTime(double Time, bool Reached)
     {
         int censored = pairs.Count(q => !q.Faster.Reached);
         return censored > 0
-            ? new Estimate(name, double.NaN, double.NaN, double.NaN, pairs.Count, $"undecidable: the faster condition never reached the event on {censored} seeds")
+            ? new Estimate(name, double.NaN, double.NaN, double.NaN, pairs.Count, $"undecidable: the faster condition never reached the event on {censored} seeds") { Unit = Unit.Ratio }
             : Estimate.Ratio(name, [.. pairs.Select(q => q.Slower.Time / q.Faster.Time)]);
     }
 }

@@ -25,7 +25,7 @@ public static class RatioOfMeans
         var b = denominator.ToArray();
         // A resample of only zero denominators would be 0/0: the ratio needs every denominator positive.
         if (b.Any(v => !(v > 0)) || a.Any(v => !double.IsFinite(v)))
-            return new Estimate(name, double.NaN, double.NaN, double.NaN, a.Length, "ratio of means: undefined (a denominator is not positive)");
+            return new Estimate(name, double.NaN, double.NaN, double.NaN, a.Length, "ratio of means: undefined (a denominator is not positive)") { Unit = Unit.Ratio };
         // The bootstrap resamples seed indices; the statistic reads each resampled seed's pair.
         double[] seeds = [.. Enumerable.Range(0, a.Length).Select(i => (double)i)];
         double Statistic(double[] idx)
@@ -40,6 +40,6 @@ public static class RatioOfMeans
         }
         var at = Intervals.BcaByConfidence(seeds, new Generator(Estimate.SeedOf(name)), Statistic);
         var i95 = at(Estimate.Confidence);
-        return new Estimate(name, i95.Value, i95.Low, i95.High, a.Length, "ratio of means, BCa bootstrap over seeds") { IntervalAt = at };
+        return new Estimate(name, i95.Value, i95.Low, i95.High, a.Length, "ratio of means, BCa bootstrap over seeds") { IntervalAt = at, Unit = Unit.Ratio };
     }
 }

@@ -18,6 +18,6 @@ public static class Scaling
     {
         int missing = ratios.Count(r => !(r > 0 && double.IsFinite(r)));
         return missing == 0 ? Estimate.Ratio(name, ratios)
-            : new Estimate(name, double.NaN, double.NaN, double.NaN, ratios.Count, $"undefined: {missing} of {ratios.Count} seeds have no value");
+            : new Estimate(name, double.NaN, double.NaN, double.NaN, ratios.Count, $"undefined: {missing} of {ratios.Count} seeds have no value") { Unit = Unit.Ratio };
     }
 }

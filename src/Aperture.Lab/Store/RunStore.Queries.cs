@@ -48,6 +48,19 @@ public sealed partial class RunStore
     {
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         Converters = { new JsonStringEnumConverter() },
+        // An estimate's unit is required of new code but absent from verdicts stored before units were stated:
+        // those read back with no unit stated rather than failing to load.
+        TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver
+        {
+            Modifiers =
+            {
+                t =>
+                {
+                    foreach (var p in t.Properties)
+                        if (p.PropertyType == typeof(Unit)) p.IsRequired = false;
+                },
+            },
+        },
     };
 
     private const string RunColumns = "run_id, phenomenon, tier, arm, arm_json, seed, status, attempts, start_time, end_time, duration_s, " +
