@@ -164,21 +164,24 @@ internal static partial class LabCommands
             var runner = new LabRunner(runStore, data);
             // Plan every phenomenon first: a full tier without the full dataset stops here, before anything runs.
             foreach (var (p, protocol) in protocols) runner.Plan(p, t, protocol);
-            var outcomes = new List<ReplicatedOutcome>();
             int blocks = replicate ? 2 : 1;
+            IReadOnlyList<ReplicatedOutcome> outcomes;
             if (Terminal.Interactive)
-                RunWithProgress(protocols, runner, t, replicate, blocks, outcomes, cancel);
+                outcomes = RunWithProgress(protocols, runner, t, replicate, blocks, cancel);
             else
-                foreach (var (p, protocol) in protocols)
+            {
+                // No live display where nobody watches: one line per phenomenon as its verdict is known. Runs of several
+                // phenomena execute at once, so events come from several threads.
+                var judged = protocols.ToDictionary(x => x.P.Id, _ => new List<PhenomenonOutcome>());
+                var gate = new Lock();
+                var reporter = new Reporter(e =>
                 {
-                    // No live display where nobody watches: one line per phenomenon as its verdict is known.
-                    var judged = new List<PhenomenonOutcome>();
-                    var reporter = new Reporter(e =>
-                    {
-                        if (e is { Kind: LabProgressKind.Judged, Outcome: { } o } && Add(judged, o, blocks) is { } done) output.Note(VerdictLine(done));
-                    });
-                    outcomes.Add(runner.RunReplicated(p, t, protocol, replicate, reporter, cancel));
-                }
+                    if (e is not { Kind: LabProgressKind.Judged, Outcome: { } o }) return;
+                    lock (gate)
+                        if (Add(judged[e.Phenomenon], o, blocks) is { } done) output.Note(VerdictLine(done));
+                });
+                outcomes = runner.RunReplicated([.. protocols.Select(x => (x.P, x.Protocol))], t, replicate, progress: reporter, cancellation: cancel);
+            }
             PrintOutcomes(output, outcomes);
             output.Json(() => Documents.LabRunDocument(runStore.Path, outcomes));
             return 0;
@@ -186,17 +189,22 @@ internal static partial class LabCommands
         return cmd;
     }
 
-    // Collects a phenomenon's judged blocks; returns the whole outcome once its last block is judged.
+    // Collects a phenomenon's judged blocks, in whichever order they are judged; returns the whole outcome once its last
+    // block is judged (the discovery block is the one with the lower seed base).
     private static ReplicatedOutcome? Add(List<PhenomenonOutcome> judged, PhenomenonOutcome o, int blocks)
     {
         judged.Add(o);
-        return judged.Count == blocks ? new ReplicatedOutcome(judged[0], blocks > 1 ? judged[1] : null) : null;
+        if (judged.Count != blocks) return null;
+        var ordered = judged.OrderBy(x => x.SeedBase).ToList();
+        return new ReplicatedOutcome(ordered[0], blocks > 1 ? ordered[1] : null);
     }
 
     // A live display for a person at a terminal: one bar per phenomenon, each line fitted to the terminal's width so
     // nothing wraps (at 80 columns too), and each phenomenon's verdict printed above the bars as soon as it is judged.
-    private static void RunWithProgress(List<(Phenomenon P, LabProtocol Protocol)> protocols, LabRunner runner, Tier t, bool replicate, int blocks,
-        List<ReplicatedOutcome> outcomes, CancellationToken cancel)
+    // Runs of several phenomena (and both blocks of one) execute at once: a bar shows its phenomenon's finished runs
+    // plus the fractions of those in progress, and events, which come from several threads, are handled one at a time.
+    private static IReadOnlyList<ReplicatedOutcome> RunWithProgress(List<(Phenomenon P, LabProtocol Protocol)> protocols, LabRunner runner, Tier t,
+        bool replicate, int blocks, CancellationToken cancel)
     {
         int width = Terminal.Console.Profile.Width;
         bool narrow = width < 70;
@@ -209,35 +217,52 @@ internal static partial class LabCommands
             new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = bar }, new PercentageColumn(), new ElapsedTimeColumn(),
         };
         if (!narrow) columns.AddRange([new RemainingTimeColumn(), new SpinnerColumn()]);
+        IReadOnlyList<ReplicatedOutcome> outcomes = [];
         Terminal.Console.Progress()
             .AutoClear(false)
             .Columns([.. columns])
             .Start(ctx =>
             {
                 var tasks = protocols.ToDictionary(x => x.P.Id, x => ctx.AddTask(Markup.Escape(Fit(x.P.Id, description)), autoStart: false, maxValue: 1));
-                foreach (var (p, protocol) in protocols)
+                var judged = protocols.ToDictionary(x => x.P.Id, _ => new List<PhenomenonOutcome>());
+                // Per phenomenon: runs finished (or reused), and the fraction of each run in progress, keyed by its seed (which names
+                // the block) and its index in the block.
+                var finished = protocols.ToDictionary(x => x.P.Id, _ => 0);
+                var running = protocols.ToDictionary(x => x.P.Id, _ => new Dictionary<(int Seed, int Run), double>());
+                var gate = new Lock();
+                var progress = new Reporter(e =>
                 {
-                    var task = tasks[p.Id];
-                    task.StartTask();
-                    var judged = new List<PhenomenonOutcome>();
-                    var progress = new Reporter(e =>
+                    lock (gate)
                     {
+                        var task = tasks[e.Phenomenon];
                         if (e is { Kind: LabProgressKind.Judged, Outcome: { } o })
                         {
-                            if (Add(judged, o, blocks) is { } done) Terminal.Console.MarkupLine(VerdictMarkup(done, width));
+                            if (Add(judged[e.Phenomenon], o, blocks) is { } done)
+                            {
+                                task.Value = 1;
+                                task.Description = Markup.Escape(Fit(e.Phenomenon, description));
+                                task.StopTask();
+                                Terminal.Console.MarkupLine(VerdictMarkup(done, width));
+                            }
                             return;
                         }
-                        // Each block is half of a replicated phenomenon's bar.
-                        task.Value = (judged.Count + e.Overall) / blocks;
-                        task.Description = Markup.Escape(Fit($"{p.Id} {e.RunIndex + 1}/{e.RunCount} s{e.Seed} {e.Arm}", description));
-                    });
-                    var outcome = runner.RunReplicated(p, t, protocol, replicate, progress, cancel);
-                    task.Value = 1;
-                    task.Description = Markup.Escape(Fit(p.Id, description));
-                    task.StopTask();
-                    outcomes.Add(outcome);
-                }
+                        if (!task.IsStarted) task.StartTask();
+                        var key = (e.Seed, e.RunIndex);
+                        if (e.Kind is LabProgressKind.Finished or LabProgressKind.Reused)
+                        {
+                            running[e.Phenomenon].Remove(key);
+                            finished[e.Phenomenon]++;
+                        }
+                        else
+                            running[e.Phenomenon][key] = e.Fraction;
+                        // Both blocks of a phenomenon have the same number of runs.
+                        task.Value = Math.Min(1, (finished[e.Phenomenon] + running[e.Phenomenon].Values.Sum()) / (e.RunCount * (double)blocks));
+                        task.Description = Markup.Escape(Fit($"{e.Phenomenon} {e.RunIndex + 1}/{e.RunCount} s{e.Seed} {e.Arm}", description));
+                    }
+                });
+                outcomes = runner.RunReplicated([.. protocols.Select(x => (x.P, x.Protocol))], t, replicate, progress: progress, cancellation: cancel);
             });
+        return outcomes;
     }
 
     // Cut to `width` characters with an ellipsis, so a progress line never wraps.

@@ -113,7 +113,7 @@ public sealed record ReplicatedOutcome(PhenomenonOutcome Discovery, PhenomenonOu
 /// </summary>
 /// <param name="store">The run store.</param>
 /// <param name="data">Where data is loaded from (a fresh source by default: Debian's copy when installed, else the shipped subset).</param>
-public sealed class LabRunner(RunStore store, LabDataSource? data = null)
+public sealed partial class LabRunner(RunStore store, LabDataSource? data = null)
 {
     private readonly LabDataSource _data = data ?? new LabDataSource();
 

@@ -99,10 +99,7 @@ public sealed class RunContext
         ArgumentNullException.ThrowIfNull(compute);
         if (Stages is null) return compute();
         string identity = string.Join('\n', name, key, Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), Data.Fingerprint);
-        if (Stages.TryLoad(identity) is { } found) return found;
-        var bytes = compute();
-        Stages.Save(identity, name, bytes);
-        return bytes;
+        return Stages.LoadOrCompute(identity, name, compute);
     }
 
     /// <summary>Reports how far the run has got, from 0 to 1 (drives the progress bar and its ETA).</summary>
@@ -126,4 +123,18 @@ public interface IStageStore
 
     /// <summary>Stores a stage (a second writer of the same identity changes nothing).</summary>
     void Save(string identity, string name, byte[] content);
+
+    /// <summary>
+    /// The stage stored under <paramref name="identity"/>, else computed by <paramref name="compute"/> and stored. A
+    /// store that runs several runs at once computes each identity once: a second caller waits for the first and
+    /// loads its result.
+    /// </summary>
+    byte[] LoadOrCompute(string identity, string name, Func<byte[]> compute)
+    {
+        ArgumentNullException.ThrowIfNull(compute);
+        if (TryLoad(identity) is { } found) return found;
+        var bytes = compute();
+        Save(identity, name, bytes);
+        return bytes;
+    }
 }

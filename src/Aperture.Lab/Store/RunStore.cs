@@ -435,10 +435,36 @@ public sealed partial class RunStore : IDisposable
     /// </summary>
     public IStageStore StagesFor(string phenomenon, string protocolVersion) => new StageShelf(this, phenomenon, protocolVersion);
 
+    // One lock per stage being computed in this process, so that concurrent runs sharing a stage compute it once.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lock> _stageLocks = new();
+
     private sealed class StageShelf(RunStore store, string phenomenon, string protocolVersion) : IStageStore
     {
         private string Id(string identity) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
             string.Join('\n', phenomenon, protocolVersion, CodeVersion, identity))))[..32];
+
+        public byte[] LoadOrCompute(string identity, string name, Func<byte[]> compute)
+        {
+            ArgumentNullException.ThrowIfNull(compute);
+            if (TryLoad(identity) is { } found) return found;
+            string id = Id(identity);
+            var gate = store._stageLocks.GetOrAdd(id, _ => new Lock());
+            try
+            {
+                lock (gate)
+                {
+                    // Another run of this process may have stored it while this one waited.
+                    if (TryLoad(identity) is { } stored) return stored;
+                    var bytes = compute();
+                    Save(identity, name, bytes);
+                    return bytes;
+                }
+            }
+            finally
+            {
+                store._stageLocks.TryRemove(KeyValuePair.Create(id, gate));
+            }
+        }
 
         public byte[]? TryLoad(string identity)
         {

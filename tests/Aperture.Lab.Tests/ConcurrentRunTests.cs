@@ -1,0 +1,148 @@
+using Aperture.Lab.Store;
+
+namespace Aperture.Lab.Tests;
+
+/// <summary>
+/// The main command's scheduler (<see cref="LabRunner.RunReplicated(IReadOnlyList{ValueTuple{Phenomenon, LabProtocol}}, Tier, bool, int?, IProgress{LabProgress}?, CancellationToken)"/>):
+/// runs of several phenomena at once give the same stored bits and verdicts as one run after another.
+/// </summary>
+public class ConcurrentRunTests
+{
+    [Fact]
+    public void TwoRunsAtOnceStoreTheSameBitsAndVerdictsAsOneAtATime()
+    {
+        using var dir = new TempDir();
+        using var serialStore = Tiny.NewStore(dir, "serial.db");
+        using var concurrentStore = Tiny.NewStore(dir, "concurrent.db");
+        var all = Tiny.All(2);
+        int threads = Parallelism.Threads;
+        var serial = new LabRunner(serialStore).RunReplicated(all, Tier.Quick, concurrentRuns: 1);
+        var events = new System.Collections.Concurrent.ConcurrentQueue<LabProgress>();
+        var concurrent = new LabRunner(concurrentStore).RunReplicated(all, Tier.Quick, concurrentRuns: 2, progress: new Collect(events));
+        Assert.Equal(threads, Parallelism.Threads);
+
+        // The outcomes come back in the order given, each with its discovery block first, whatever finished first.
+        Assert.Equal(all.Select(x => x.Phenomenon.Id), concurrent.Select(o => o.Id));
+        foreach (var (s, c) in serial.Zip(concurrent))
+        {
+            Assert.Equal(0, c.Discovery.SeedBase);
+            Assert.Equal(2, c.Replication!.SeedBase);
+            foreach (var (a, b) in new[] { (s.Discovery, c.Discovery), (s.Replication!, c.Replication!) })
+            {
+                Assert.Equal(a.RunIds, b.RunIds);
+                Assert.Equal(a.RunIds.Count, b.RunsExecuted);
+                Assert.Equal(a.Verdict.Outcome, b.Verdict.Outcome);
+                Assert.Equal(a.Verdict.Effect.Format(), b.Verdict.Effect.Format());
+                Assert.Equal(a.Verdict.Checks.Select(k => k.Estimate.Format()), b.Verdict.Checks.Select(k => k.Estimate.Format()));
+            }
+        }
+        var runIds = serial.SelectMany(o => o.Discovery.RunIds.Concat(o.Replication!.RunIds)).ToList();
+        var before = serialStore.LoadRunSet(runIds).Runs.ToDictionary(r => r.RunId);
+        foreach (var run in concurrentStore.LoadRunSet(runIds).Runs)
+        {
+            var other = before[run.RunId];
+            // Everything but the clock: a run's timings (seconds per step) are measured, not computed.
+            static IEnumerable<(string, long)> Computed(StoredRun r) => r.Results.Where(kv => !kv.Key.Contains("seconds", StringComparison.Ordinal))
+                .OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, BitConverter.DoubleToInt64Bits(kv.Value)));
+            Assert.Equal(Computed(other), Computed(run));
+            Assert.Equal(other.Metrics.Keys.Order(), run.Metrics.Keys.Order());
+            foreach (var (key, series) in run.Metrics)
+                Assert.Equal(other.Metrics[key].Select(m => (m.Step, BitConverter.DoubleToInt64Bits(m.Value))),
+                    series.Select(m => (m.Step, BitConverter.DoubleToInt64Bits(m.Value))));
+        }
+
+        // Every block is judged once, and each of its runs reported started and finished once.
+        var judged = events.Where(e => e.Kind == LabProgressKind.Judged).ToList();
+        Assert.Equal(2 * all.Count, judged.Count);
+        Assert.Equal(runIds.Count, events.Count(e => e.Kind == LabProgressKind.Started));
+        Assert.Equal(runIds.Count, events.Count(e => e.Kind == LabProgressKind.Finished));
+
+        // A second pass finds every run finished and recomputes nothing.
+        var again = new LabRunner(concurrentStore).RunReplicated(all, Tier.Quick, concurrentRuns: 2);
+        Assert.All(again, o => Assert.Equal((0, o.Discovery.RunIds.Count), (o.Discovery.RunsExecuted, o.Discovery.RunsReused)));
+        Assert.Equal(concurrent.Select(o => o.Replication!.Verdict.Outcome), again.Select(o => o.Replication!.Verdict.Outcome));
+    }
+
+    [Fact]
+    public void RunsThatShareAStageComputeItOnce()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var phenomenon = new SharedStage();
+        var outcome = new LabRunner(store).RunReplicated([(phenomenon, phenomenon.Quick)], Tier.Quick, replicate: false, concurrentRuns: 2).Single();
+        Assert.Null(outcome.Replication);
+        Assert.Equal(8, outcome.Discovery.RunsExecuted);
+        // Four arms of each of two seeds, two runs at a time: each seed's stage is computed once and loaded by its other arms.
+        Assert.Equal(2, phenomenon.Computed);
+        Assert.All(store.LoadRunSet(outcome.Discovery.RunIds).Runs, r => Assert.Equal(42, r.Result("stage")));
+    }
+
+    [Fact]
+    public void AFailingRunStopsTheSweepAndIsNamed()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        var failing = new SharedStage { FailingArm = "b" };
+        var e = Assert.Throws<LabRunException>(() => new LabRunner(store).RunReplicated(
+            [(Tiny.Relu, Tiny.ReluProtocol(2)), (failing, failing.Quick)], Tier.Quick, replicate: false, concurrentRuns: 2));
+        Assert.Contains("shared-stage", e.Message);
+        Assert.Contains("arm b", e.Message);
+        Assert.Equal(RunStatus.Failed, store.ListRuns().Single(r => r.Arm == "b").Status);
+        // The runs that finished before the failure are kept, and the next sweep reuses them.
+        Assert.Contains(store.ListRuns(), r => r.Status == RunStatus.Finished);
+    }
+
+    [Fact]
+    public void AtLeastOneRunAtATime()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LabRunner(store).RunReplicated([(Tiny.Relu, Tiny.ReluProtocol(2))], Tier.Quick, concurrentRuns: 0));
+        Assert.Throws<ArgumentException>(() => new LabRunner(store).RunReplicated(
+            [(Tiny.Relu, Tiny.ReluProtocol(2)), (Tiny.Relu, Tiny.ReluProtocol(2))], Tier.Quick));
+        Assert.Empty(store.ListRuns());
+    }
+
+    private sealed class Collect(System.Collections.Concurrent.ConcurrentQueue<LabProgress> events) : IProgress<LabProgress>
+    {
+        public void Report(LabProgress value) => events.Enqueue(value);
+    }
+
+    // Four arms of one seed that read one stage (slow to compute, so that two runs ask for it at once).
+    private sealed class SharedStage : Phenomenon<SharedStage.Protocol, NamedArm>
+    {
+        private int _computed;
+
+        public int Computed => Volatile.Read(ref _computed);
+
+        public string? FailingArm { get; init; }
+
+        public sealed record Protocol : LabProtocol;
+
+        public override string Id => "shared-stage";
+        public override string Title => "t";
+        public override string Claim => "c";
+        public override string Method => "m";
+        public override IReadOnlyList<Source> Sources => [new("s")];
+        public override IReadOnlyList<ModelBearing> Models => [];
+        public override Protocol Quick => new() { Seeds = 2 };
+        public override Protocol Full => Quick;
+        public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("a"), new("b"), new("c"), new("d")];
+
+        public override void Run(Protocol p, NamedArm arm, RunContext run)
+        {
+            if (arm.Name == FailingArm) throw new InvalidOperationException("the run went wrong");
+            var stage = run.Stage("pretrained", "k", () =>
+            {
+                Interlocked.Increment(ref _computed);
+                Thread.Sleep(300);
+                return [42];
+            });
+            run.Record("stage", stage[0]);
+        }
+
+        public override Verdict Judge(Protocol p, RunSet runs) =>
+            Verdict.From(Estimate.Mean("stage", [.. runs.Runs.Select(r => r.Result("stage"))]),
+                Check.Above(Estimate.Mean("stage", [.. runs.Runs.Select(r => r.Result("stage"))]), 1, 0));
+    }
+}
