@@ -110,6 +110,13 @@ public static class SmallProfile
         var noise = Tensor.Uninitialized([50, 50], DType.Float32);
         var ng = new Generator(3);
         var noiseData = noise.Buffer<float>();
+        Compare("  Langevin noise 4 × 2500: single-precision Box–Muller vs the double-precision fill", () =>
+        {
+            for (int i = 0; i < 4; i++) NormalSingles.Fill(noiseData, 0, noiseData.Length, ng);
+        }, () =>
+        {
+            for (int i = 0; i < 4; i++) RandomFill.Normal(noise, 0, 1, ng);
+        });
         Compare("  Normal fill 4 × 2500: 8-lane Philox + SinCos vs one block at a time", () =>
         {
             for (int i = 0; i < 4; i++) RandomFill.Normal(noise, 0, 1, ng);
