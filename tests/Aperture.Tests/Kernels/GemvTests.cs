@@ -22,44 +22,54 @@ public class GemvTests
     public void Vector_times_transposed_row_major_matrix_is_the_naive_chain()
     {
         var rng = new Random(5);
-        foreach (int threads in new[] { 1, 2 })
-            KernelSettings.WithThreads(threads, () => KernelSettings.ForEachPath(path =>
-            {
-                foreach (int n in Sizes)
-                    foreach (int k in Sizes)
-                    {
-                        // x: 1 × k (row-major, and with a column stride of 2 through a transposed [k, 1]... view);
-                        // B = Wᵀ where W is [n, k] row-major: B[q, j] = W[j, q] at j·k + q.
-                        var x = GemmTests.Matrix<float>(rng, 1, k, transposed: false);
-                        var w = GemmTests.Matrix<float>(rng, n, k, transposed: false);
-                        var b = new MatrixView<float>(w.Data, w.Offset, k, n, 1, k);
-                        var c = new float[n + 2];
-                        c.AsSpan().Fill(12345);
-                        MatMulKernel.Run(x, b, c, 1, NumericsPolicy.Default);
-                        AssertBitwise(GemmTests.Naive(x, b), c[1..(n + 1)], $"{path}, {threads} thread(s), x·Wᵀ n = {n}, k = {k}");
-                        Assert.Equal(12345f, c[0]);
-                        Assert.Equal(12345f, c[n + 1]);
+        long savedMin = Gemv.GemvParallelMinWork;
+        try
+        {
+            // At two threads, split every product the pool will take (the default keeps the small ones on one thread).
+            foreach (int threads in new[] { 1, 2 })
+                KernelSettings.WithThreads(threads, () => KernelSettings.ForEachPath(path =>
+                {
+                    Gemv.GemvParallelMinWork = threads == 1 ? savedMin : 1;
+                    foreach (int n in Sizes)
+                        foreach (int k in Sizes)
+                        {
+                            // x: 1 × k, row-major (and below with a column stride of 2);
+                            // B = Wᵀ where W is [n, k] row-major: B[q, j] = W[j, q] at j·k + q.
+                            var x = GemmTests.Matrix<float>(rng, 1, k, transposed: false);
+                            var w = GemmTests.Matrix<float>(rng, n, k, transposed: false);
+                            var b = new MatrixView<float>(w.Data, w.Offset, k, n, 1, k);
+                            var c = new float[n + 2];
+                            c.AsSpan().Fill(12345);
+                            MatMulKernel.Run(x, b, c, 1, NumericsPolicy.Default);
+                            AssertBitwise(GemmTests.Naive(x, b), c[1..(n + 1)], $"{path}, {threads} thread(s), x·Wᵀ n = {n}, k = {k}");
+                            Assert.Equal(12345f, c[0]);
+                            Assert.Equal(12345f, c[n + 1]);
 
-                        // A strided x (every other element).
-                        var xs = new float[2 * k + 1];
-                        for (int q = 0; q < k; q++) xs[1 + 2 * q] = x[0, q];
-                        var xv = new MatrixView<float>(xs, 1, 1, k, 2 * k, 2);
-                        var c2 = new float[n];
-                        MatMulKernel.Run(xv, b, c2, 0, NumericsPolicy.Default);
-                        AssertBitwise(GemmTests.Naive(x, b), c2, $"{path}, {threads} thread(s), strided x, n = {n}, k = {k}");
+                            // A strided x (every other element).
+                            var xs = new float[2 * k + 1];
+                            for (int q = 0; q < k; q++) xs[1 + 2 * q] = x[0, q];
+                            var xv = new MatrixView<float>(xs, 1, 1, k, 2 * k, 2);
+                            var c2 = new float[n];
+                            MatMulKernel.Run(xv, b, c2, 0, NumericsPolicy.Default);
+                            AssertBitwise(GemmTests.Naive(x, b), c2, $"{path}, {threads} thread(s), strided x, n = {n}, k = {k}");
 
-                        // W·v: an n × k row-major matrix times a k × 1 vector.
-                        var v = new MatrixView<float>(x.Data, x.Offset, k, 1, 1, 1);
-                        var c3 = new float[n];
-                        MatMulKernel.Run(w, v, c3, 0, NumericsPolicy.Default);
-                        AssertBitwise(GemmTests.Naive(w, v), c3, $"{path}, {threads} thread(s), W·v n = {n}, k = {k}");
+                            // W·v: an n × k row-major matrix times a k × 1 vector.
+                            var v = new MatrixView<float>(x.Data, x.Offset, k, 1, 1, 1);
+                            var c3 = new float[n];
+                            MatMulKernel.Run(w, v, c3, 0, NumericsPolicy.Default);
+                            AssertBitwise(GemmTests.Naive(w, v), c3, $"{path}, {threads} thread(s), W·v n = {n}, k = {k}");
 
-                        // Reversed k order keeps its own (reversed) chain.
-                        var c4 = new float[n];
-                        MatMulKernel.Run(x, b, c4, 0, NumericsPolicy.Default with { Order = ReductionOrder.Reversed });
-                        AssertBitwise(GemmTests.Naive(x, b, reversed: true), c4, $"{path}, {threads} thread(s), reversed, n = {n}, k = {k}");
-                    }
-            }));
+                            // Reversed k order keeps its own (reversed) chain.
+                            var c4 = new float[n];
+                            MatMulKernel.Run(x, b, c4, 0, NumericsPolicy.Default with { Order = ReductionOrder.Reversed });
+                            AssertBitwise(GemmTests.Naive(x, b, reversed: true), c4, $"{path}, {threads} thread(s), reversed, n = {n}, k = {k}");
+                        }
+                }));
+        }
+        finally
+        {
+            Gemv.GemvParallelMinWork = savedMin;
+        }
     }
 
     [Fact]
