@@ -107,6 +107,13 @@ public static class SmallProfile
             (h - y).Square().Sum();
         });
         Report("  sampler.Step", sampler.Step);
+        var w0 = weights[0];
+        Report("    transpose view (scope)", () => { using var _ = TensorScope.Begin(); w0.Transpose(0, 1); });
+        Report("    matmul x·w0ᵀ (scope)", () => { using var _ = TensorScope.Begin(); Ops.MatMul(x, w0.Transpose(0, 1)); });
+        Report("    matmul x·w0ᵀ no-grad (scope)", () => { using var _ = TensorScope.Begin(); using var __ = Autodiff.NoGrad(); Ops.MatMul(x, w0.Transpose(0, 1)); });
+        Report("    (x − y)² summed (scope)", () => { using var _ = TensorScope.Begin(); (x - y).Square().Sum(); });
+        Report("    loss · 0.005 (scope)", () => { using var _ = TensorScope.Begin(); var l = x.Sum() * 0.005; });
+        Report("    ZeroGrad", sampler.ZeroGrad);
         var noise = Tensor.Uninitialized([50, 50], DType.Float32);
         var ng = new Generator(3);
         var noiseData = noise.Buffer<float>();
