@@ -134,10 +134,15 @@ public static class SmallProfile
         var a100 = Tensor.Randn([100, 50], g).Buffer<float>();
         var b50 = Tensor.Randn([50, 50], g).Buffer<float>();
         var c100 = new float[100 * 50];
-        Report("  kernel: 100×50 · (50×50)ᵀ", () =>
-            MatMulKernel.Run(new MatrixView<float>(a100, 0, 100, 50, 50, 1), new MatrixView<float>(b50, 0, 50, 50, 1, 50), c100, 0, NumericsPolicy.Current));
-        Report("  kernel: (100×50)ᵀ · 100×50", () =>
-            MatMulKernel.Run(new MatrixView<float>(a100, 0, 50, 100, 1, 50), new MatrixView<float>(a100, 0, 100, 50, 50, 1), c100, 0, NumericsPolicy.Current));
+        Compare("  100×50 · (50×50)ᵀ: padded vs GEMM driver", () =>
+            MatMulKernel.Run(new MatrixView<float>(a100, 0, 100, 50, 50, 1), new MatrixView<float>(b50, 0, 50, 50, 1, 50), c100, 0, NumericsPolicy.Current),
+            () => Driver(a100, 50, 1, b50, 1, 50, c100, 100, 50, 50));
+        Compare("  (100×50)ᵀ · 100×50: padded vs GEMM driver", () =>
+            MatMulKernel.Run(new MatrixView<float>(a100, 0, 50, 100, 1, 50), new MatrixView<float>(a100, 0, 100, 50, 50, 1), c100, 0, NumericsPolicy.Current),
+            () => Driver(a100, 1, 50, a100, 50, 1, c100, 50, 50, 100));
+        Compare("  100×50 · 50×50: padded vs GEMM driver", () =>
+            MatMulKernel.Run(new MatrixView<float>(a100, 0, 100, 50, 50, 1), new MatrixView<float>(b50, 0, 50, 50, 50, 1), c100, 0, NumericsPolicy.Current),
+            () => Driver(a100, 50, 1, b50, 50, 1, c100, 100, 50, 50));
         return 0;
     }
 
@@ -147,6 +152,16 @@ public static class SmallProfile
         fixed (float* px = x, pw = w, py = y)
         {
             var g = new GemmProblem<float>(px, k, 1, pw, 1, k, py, n, 1, 1, n, k);
+            GemmDriver<float, F32x16, System.Runtime.Intrinsics.Vector512<float>, MidTile<F32x16, System.Runtime.Intrinsics.Vector512<float>, float>>.Run(g);
+        }
+    }
+
+    /// <summary>C (m × n, row-major) = A·B through the GEMM driver alone (the path before SmallGemm).</summary>
+    private static unsafe void Driver(float[] a, int rsA, int csA, float[] b, int rsB, int csB, float[] c, int m, int n, int k)
+    {
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            var g = new GemmProblem<float>(pa, rsA, csA, pb, rsB, csB, pc, n, 1, m, n, k);
             GemmDriver<float, F32x16, System.Runtime.Intrinsics.Vector512<float>, MidTile<F32x16, System.Runtime.Intrinsics.Vector512<float>, float>>.Run(g);
         }
     }

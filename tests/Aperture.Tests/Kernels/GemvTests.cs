@@ -93,4 +93,29 @@ public class GemvTests
                 });
         }
     }
+
+    /// <summary>Small products with leftover columns (padded to whole registers) give the naive chain's bits, in every layout.</summary>
+    [Fact]
+    public void Small_products_with_partial_registers_are_the_naive_chain()
+    {
+        var rng = new Random(9);
+        (int M, int K, int N)[] shapes = [(100, 50, 50), (50, 100, 50), (3, 3, 3), (17, 5, 33), (40, 7, 19), (64, 64, 65), (129, 3, 18)];
+        foreach (int threads in new[] { 1, 2 })
+            KernelSettings.WithThreads(threads, () => KernelSettings.ForEachPath(path =>
+            {
+                foreach (var (m, k, n) in shapes)
+                    for (int layout = 0; layout < 4; layout++)
+                    {
+                        var a = GemmTests.Matrix<float>(rng, m, k, (layout & 1) != 0);
+                        var b = GemmTests.Matrix<float>(rng, k, n, (layout & 2) != 0);
+                        var c = new float[m * n];
+                        c.AsSpan().Fill(12345);
+                        MatMulKernel.Run(a, b, c, 0, NumericsPolicy.Default);
+                        AssertBitwise(GemmTests.Naive(a, b), c, $"{path}, {threads} thread(s), {m}×{k}·{k}×{n}, layout {layout}");
+                        var r = new float[m * n];
+                        MatMulKernel.Run(a, b, r, 0, NumericsPolicy.Default with { Order = ReductionOrder.Reversed });
+                        AssertBitwise(GemmTests.Naive(a, b, reversed: true), r, $"{path}, {threads} thread(s), reversed, {m}×{k}·{k}×{n}, layout {layout}");
+                    }
+            }));
+    }
 }
