@@ -35,9 +35,13 @@ var words = new Option<bool>("--words")
 {
     Description = "Time word-vector training instead: skip-gram with negative sampling on the planted corpus at each thread count, Aperture only (checks the bits agree)",
 };
+var small = new Option<bool>("--small")
+{
+    Description = "Profile Aperture's small workloads instead (batch-1 inference, the SGLD step), op by op in thread CPU time, at the first thread count",
+};
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
-    quick, threads, json, markdown, profile, hessian, knn, words, only,
+    quick, threads, json, markdown, profile, small, hessian, knn, words, only,
 };
 root.SetAction(parse =>
 {
@@ -59,6 +63,7 @@ root.SetAction(parse =>
     if (parse.GetValue(knn)) return Aperture.Bench.Harness.KnnBench.Run(counts[0]);
     if (parse.GetValue(words)) return Aperture.Bench.Harness.WordVectorsBench.Run(counts, parse.GetValue(quick));
     if (parse.GetValue(hessian)) return Aperture.Bench.Harness.HessianEigenBench.Run(counts[0]);
+    if (parse.GetValue(small)) return Aperture.Bench.Harness.SmallProfile.Run(counts[0]);
     if (parse.GetValue(profile)) return Aperture.Bench.Harness.Profiler.Run(counts[0]);
     var set = parse.GetValue(quick) ? Workload.Quick : Workload.Full;
     IReadOnlyList<string>? onlyNames = null;

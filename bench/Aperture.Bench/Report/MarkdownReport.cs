@@ -33,18 +33,30 @@ public static class MarkdownReport
 
     private static readonly string[] Engines = ["aperture", "pytorch", "torchsharp"];
 
-    /// <summary>The orientation targets at 2 threads: Aperture's throughput over the best peer's.</summary>
+    /// <summary>
+    /// The targets of issue 15 ("Performance"), at every thread count: Aperture's throughput over the best peer's in
+    /// the same run. GEMM 512–2048 also has ≥ 85% of the measured FMA peak at one thread (see <see cref="Target"/>);
+    /// the SGLD step's ≥ 1× is the learning-coefficient workload's.
+    /// </summary>
     private static readonly Dictionary<string, double> TargetVsBestPeer = new()
     {
-        ["mlp-b128"] = 1.25,
+        ["gemm-512"] = 1.0,
+        ["gemm-1024"] = 1.0,
+        ["gemm-2048"] = 1.0,
+        ["mlp-b128"] = 1.5,
         ["mlp-b32"] = 2,
-        ["tiny-mlp-b16"] = 20,
-        ["wide-mlp-b256"] = 1.0,
+        ["wide-mlp-b256"] = 1.1,
         ["lenet5-b64"] = 1.5,
         ["mlp-infer-b1"] = 5,
-        ["adam-1m-2t"] = 1.5,
-        ["adam-1m-200t"] = 1.5,
+        ["mlp-infer-b128"] = 1.2,
+        ["tiny-mlp-b16"] = 30,
+        ["adam-1m-2t"] = 2,
+        ["adam-1m-200t"] = 2,
+        ["sgld-dln-10k"] = 1,
     };
+
+    /// <summary>The share of the measured one-thread FMA peak that GEMM 512–2048 should reach at one thread.</summary>
+    private const double GemmPeakShare = 0.85;
 
     /// <summary>The generated markdown (without the markers).</summary>
     public static string Render(ReportInput r)
@@ -215,23 +227,19 @@ public static class MarkdownReport
 
     private static (string Target, string Met) Target(Workload w, int threads, double? ap, double? pt, double? ts, IReadOnlyDictionary<int, double> peak)
     {
-        if (w.Kind == WorkloadKind.Gemm && w.N >= 512)
+        if (!TargetVsBestPeer.TryGetValue(w.Name, out double want)) return ("", "");
+        var parts = new List<string>();
+        bool ok = true, known = ap is not null;
+        if (w.Kind == WorkloadKind.Gemm && threads == 1 && peak.TryGetValue(1, out double p) && ap is { } a1)
         {
-            var parts = new List<string>();
-            bool ok = true, known = ap is not null;
-            if (threads == 1 && peak.TryGetValue(1, out double p) && ap is { } a1)
-            {
-                parts.Add($"≥ 80% FMA peak ({Fmt(100 * a1 / p, "F0")}%)");
-                ok &= a1 >= 0.8 * p;
-            }
-            if (pt is { } p2 && ap is { } a2) { parts.Add("≥ 1.0× PyTorch"); ok &= a2 >= p2; }
-            if (ts is { } t2 && ap is { } a3) { parts.Add("≥ 0.9× TorchSharp"); ok &= a3 >= 0.9 * t2; }
-            return parts.Count == 0 || !known ? ("", "") : (string.Join(", ", parts), ok ? "yes" : "no");
+            parts.Add($"≥ {Fmt(100 * GemmPeakShare, "F0")}% FMA peak ({Fmt(100 * a1 / p, "F0")}%)");
+            ok &= a1 >= GemmPeakShare * p;
         }
-        if (threads != 2 || !TargetVsBestPeer.TryGetValue(w.Name, out double want)) return ("", "");
         double? best = pt is null ? ts : ts is null ? pt : Math.Max(pt.Value, ts.Value);
-        string target = $"≥ {Fmt(want, "0.##")}× best peer";
-        return ap is { } v && best is { } bp ? (target, v >= want * bp ? "yes" : "no") : (target, "");
+        parts.Add($"≥ {Fmt(want, "0.##")}× best peer");
+        if (best is { } bp && ap is { } v) ok &= v >= want * bp;
+        else known = false;
+        return (string.Join(", ", parts), known ? (ok ? "yes" : "no") : "");
     }
 
     private static string Number(double v) => v switch

@@ -118,9 +118,34 @@ internal static class MatMulKernel
         {
             var g = new GemmProblem<T>(pa + a.Offset, a.RowStride, a.ColStride, pb + b.Offset, b.RowStride, b.ColStride, pc + cOffset, n, 1, m, n, k);
             if (reversed) g = g.KReversed();
+            if (Gemv.Supports<T>() && TryGemv(g)) return;
+            if (typeof(T) == typeof(float) && SmallGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g))) return;
             if (typeof(T) == typeof(float)) RunFloat(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g));
             else RunDouble(Unsafe.As<GemmProblem<T>, GemmProblem<double>>(ref g));
         }
+    }
+
+    /// <summary>
+    /// A vector times a matrix whose other side is contiguous in k — x·Wᵀ at batch 1, or W·v — goes to
+    /// <see cref="Gemv"/>: the same chains, without transposing W through memory. Returns false for other shapes.
+    /// </summary>
+    private static unsafe bool TryGemv<T>(GemmProblem<T> g) where T : unmanaged
+    {
+        if (typeof(T) != typeof(float) || g.K < 1) return false;
+        var f = Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g);
+        // 1 × k · k × n with B's columns contiguous in k: y[j] = Σ x[k]·B[k, j], B[k, j] at j·CsB + k.
+        if (f.M == 1 && f.N > 1 && f.RsB == 1 && f.CsB != 1)
+        {
+            Gemv.Run(f.Ap, f.CsA, f.Bp, f.CsB, f.Cp, f.CsC, f.N, f.K);
+            return true;
+        }
+        // m × k · k × 1 with A's rows contiguous in k: C[i] = Σ A[i, k]·v[k].
+        if (f.N == 1 && f.M > 1 && f.CsA == 1 && f.RsA != 1)
+        {
+            Gemv.Run(f.Bp, f.RsB, f.Ap, f.RsA, f.Cp, f.RsC, f.M, f.K);
+            return true;
+        }
+        return false;
     }
 
     private static void RunFloat(GemmProblem<float> g)

@@ -69,21 +69,28 @@ internal static class RandomFill
             var df = f32 ? t.Buffer<float>() : null;
             var dd = f32 ? null : t.Buffer<double>();
             int offset = t._offset;
-            for (int b = b0; b < b1; b++)
+            // Philox eight blocks at a time (the same words as one block at a time), then Box–Muller per block.
+            Span<uint> words = stackalloc uint[4 * Philox.Lanes];
+            for (int b8 = b0; b8 < b1; b8 += Philox.Lanes)
             {
-                var (w0, w1, w2, w3) = g.BlockAt(start + (ulong)b);
-                var (z0, z1) = Generator.BoxMuller(Generator.ToDouble(w0, w1), Generator.ToDouble(w2, w3));
-                int i = offset + b * 2;
-                bool second = b * 2 + 1 < n;
-                if (f32)
+                g.BlocksAt(start + (ulong)b8, words);
+                int end = Math.Min(b1 - b8, Philox.Lanes);
+                for (int q = 0; q < end; q++)
                 {
-                    df![i] = (float)(mean + std * z0);
-                    if (second) df[i + 1] = (float)(mean + std * z1);
-                }
-                else
-                {
-                    dd![i] = mean + std * z0;
-                    if (second) dd[i + 1] = mean + std * z1;
+                    int b = b8 + q;
+                    var (z0, z1) = Generator.BoxMuller(Generator.ToDouble(words[4 * q], words[4 * q + 1]), Generator.ToDouble(words[4 * q + 2], words[4 * q + 3]));
+                    int i = offset + b * 2;
+                    bool second = b * 2 + 1 < n;
+                    if (f32)
+                    {
+                        df![i] = (float)(mean + std * z0);
+                        if (second) df[i + 1] = (float)(mean + std * z1);
+                    }
+                    else
+                    {
+                        dd![i] = mean + std * z0;
+                        if (second) dd[i + 1] = mean + std * z1;
+                    }
                 }
             }
         }

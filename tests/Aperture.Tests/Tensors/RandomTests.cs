@@ -61,4 +61,57 @@ public class RandomTests
         Assert.NotEqual(Tensor.Randn([10], a).ToArray<float>(), Tensor.Randn([10], new Generator(5)).ToArray<float>());
         Assert.NotEqual(Tensor.Randn([10], new Generator(5, stream: 1)).ToArray<float>(), Tensor.Randn([10], new Generator(5)).ToArray<float>());
     }
+
+    /// <summary>The eight-lane Philox gives the words of eight single-block calls, also across a 32- and 64-bit counter carry.</summary>
+    [Theory]
+    [InlineData(0UL, 0UL, 0UL)]
+    [InlineData(42UL, 0xFFFF_FFFDUL, 7UL)]
+    [InlineData(0xFFFF_FFFF_FFFF_FFFFUL, 0xFFFF_FFFF_FFFF_FFFBUL, 0xFFFF_FFFF_FFFF_FFFFUL)]
+    [InlineData(0x243f6a8885a308d3UL, 123456789UL, 0x13198a2e03707344UL)]
+    public void Eight_lane_Philox_matches_one_block_at_a_time(ulong key, ulong counterLow, ulong counterHigh)
+    {
+        Span<uint> words = stackalloc uint[4 * Philox.Lanes];
+        Philox.Blocks(key, counterLow, counterHigh, words);
+        for (int i = 0; i < Philox.Lanes; i++)
+        {
+            var (a, b, c, d) = Philox.Block(key, counterLow + (ulong)i, counterHigh);
+            Assert.Equal((a, b, c, d), (words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3]));
+        }
+    }
+
+    /// <summary>
+    /// Normals are Box–Muller on block i's two 53-bit uniforms: the fill (eight blocks at a time, sine and cosine in
+    /// one call) gives the bits of that formula evaluated one block at a time with separate Math.Sin and Math.Cos.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 0.0, 1.0)]
+    [InlineData(17, 0.5, 2.0)]
+    [InlineData(255, -1.0, 0.25)]
+    [InlineData(4099, 3.0, 1.5)]
+    public void Normal_fill_matches_Box_Muller_one_block_at_a_time(int n, double mean, double std)
+    {
+        var g = new Generator(9, stream: 3) { Offset = 5 };
+        var f = Tensor.Normal([n], mean, std, g).ToArray<float>();
+        var d = Tensor.Normal([n], mean, std, g, DType.Float64).ToArray<double>();
+        int blocks = (n + 1) / 2;
+        Assert.Equal(5UL + 2UL * (ulong)blocks, g.Offset);
+        for (int pass = 0; pass < 2; pass++)
+            for (int b = 0; b < blocks; b++)
+            {
+                var (w0, w1, w2, w3) = Philox.Block(9, 5UL + (ulong)(pass * blocks + b), 3);
+                double u1 = Generator.ToDouble(w0, w1), u2 = Generator.ToDouble(w2, w3);
+                double r = Math.Sqrt(-2.0 * Math.Log(1.0 - u1)), theta = 2.0 * Math.PI * u2;
+                double z0 = r * Math.Cos(theta), z1 = r * Math.Sin(theta);
+                if (pass == 0)
+                {
+                    Assert.Equal((float)(mean + std * z0), f[2 * b]);
+                    if (2 * b + 1 < n) Assert.Equal((float)(mean + std * z1), f[2 * b + 1]);
+                }
+                else
+                {
+                    Assert.Equal(mean + std * z0, d[2 * b]);
+                    if (2 * b + 1 < n) Assert.Equal(mean + std * z1, d[2 * b + 1]);
+                }
+            }
+    }
 }

@@ -1,0 +1,121 @@
+namespace Aperture.Tests.Kernels;
+
+/// <summary>
+/// The batch-1 matrix–vector product (x·Wᵀ with W row-major, and W·v) against the naive fused multiply-add chain,
+/// bit for bit, on awkward shapes, on every code path and at one and two threads; and the batch-1 Linear layer
+/// against the same layer's rows at larger batch.
+/// </summary>
+[Collection(ThreadCountCollection.Name)]
+public class GemvTests
+{
+    private static readonly int[] Sizes = [1, 2, 3, 15, 16, 17, 31, 32, 33, 255, 257];
+
+    private static void AssertBitwise(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                Assert.Fail($"{what}: element {i} is {actual[i]}, the naive chain gives {expected[i]}");
+    }
+
+    [Fact]
+    public void Vector_times_transposed_row_major_matrix_is_the_naive_chain()
+    {
+        var rng = new Random(5);
+        long savedMin = Gemv.GemvParallelMinWork;
+        try
+        {
+            // At two threads, split every product the pool will take (the default keeps the small ones on one thread).
+            foreach (int threads in new[] { 1, 2 })
+                KernelSettings.WithThreads(threads, () => KernelSettings.ForEachPath(path =>
+                {
+                    Gemv.GemvParallelMinWork = threads == 1 ? savedMin : 1;
+                    foreach (int n in Sizes)
+                        foreach (int k in Sizes)
+                        {
+                            // x: 1 × k, row-major (and below with a column stride of 2);
+                            // B = Wᵀ where W is [n, k] row-major: B[q, j] = W[j, q] at j·k + q.
+                            var x = GemmTests.Matrix<float>(rng, 1, k, transposed: false);
+                            var w = GemmTests.Matrix<float>(rng, n, k, transposed: false);
+                            var b = new MatrixView<float>(w.Data, w.Offset, k, n, 1, k);
+                            var c = new float[n + 2];
+                            c.AsSpan().Fill(12345);
+                            MatMulKernel.Run(x, b, c, 1, NumericsPolicy.Default);
+                            AssertBitwise(GemmTests.Naive(x, b), c[1..(n + 1)], $"{path}, {threads} thread(s), x·Wᵀ n = {n}, k = {k}");
+                            Assert.Equal(12345f, c[0]);
+                            Assert.Equal(12345f, c[n + 1]);
+
+                            // A strided x (every other element).
+                            var xs = new float[2 * k + 1];
+                            for (int q = 0; q < k; q++) xs[1 + 2 * q] = x[0, q];
+                            var xv = new MatrixView<float>(xs, 1, 1, k, 2 * k, 2);
+                            var c2 = new float[n];
+                            MatMulKernel.Run(xv, b, c2, 0, NumericsPolicy.Default);
+                            AssertBitwise(GemmTests.Naive(x, b), c2, $"{path}, {threads} thread(s), strided x, n = {n}, k = {k}");
+
+                            // W·v: an n × k row-major matrix times a k × 1 vector.
+                            var v = new MatrixView<float>(x.Data, x.Offset, k, 1, 1, 1);
+                            var c3 = new float[n];
+                            MatMulKernel.Run(w, v, c3, 0, NumericsPolicy.Default);
+                            AssertBitwise(GemmTests.Naive(w, v), c3, $"{path}, {threads} thread(s), W·v n = {n}, k = {k}");
+
+                            // Reversed k order keeps its own (reversed) chain.
+                            var c4 = new float[n];
+                            MatMulKernel.Run(x, b, c4, 0, NumericsPolicy.Default with { Order = ReductionOrder.Reversed });
+                            AssertBitwise(GemmTests.Naive(x, b, reversed: true), c4, $"{path}, {threads} thread(s), reversed, n = {n}, k = {k}");
+                        }
+                }));
+        }
+        finally
+        {
+            Gemv.GemvParallelMinWork = savedMin;
+        }
+    }
+
+    [Fact]
+    public void Batch_one_linear_gives_the_bits_of_its_row_in_a_batch()
+    {
+        var g = new Generator(11);
+        foreach (var (inF, outF) in new[] { (784, 256), (256, 10), (17, 33), (1, 1), (255, 257) })
+        {
+            var w = Tensor.Randn([outF, inF], g);
+            var bias = Tensor.Randn([outF], g);
+            var x = Tensor.Randn([5, inF], g);
+            foreach (int threads in new[] { 1, 2 })
+                KernelSettings.WithThreads(threads, () =>
+                {
+                    var batch = Ops.Linear(x, w, bias).ToArray<float>();
+                    for (int r = 0; r < 5; r++)
+                    {
+                        var one = Ops.Linear(Ops.Narrow(x, 0, r, 1), w, bias).ToArray<float>();
+                        AssertBitwise(batch[(r * outF)..((r + 1) * outF)], one, $"linear {inF}→{outF}, row {r}, {threads} thread(s)");
+                    }
+                });
+        }
+    }
+
+    /// <summary>Small products with leftover columns (padded to whole registers) give the naive chain's bits, in every layout.</summary>
+    [Fact]
+    public void Small_products_with_partial_registers_are_the_naive_chain()
+    {
+        var rng = new Random(9);
+        (int M, int K, int N)[] shapes = [(100, 50, 50), (50, 100, 50), (3, 3, 3), (17, 5, 33), (40, 7, 19), (64, 64, 65), (129, 3, 18)];
+        foreach (int threads in new[] { 1, 2 })
+            KernelSettings.WithThreads(threads, () => KernelSettings.ForEachPath(path =>
+            {
+                foreach (var (m, k, n) in shapes)
+                    for (int layout = 0; layout < 4; layout++)
+                    {
+                        var a = GemmTests.Matrix<float>(rng, m, k, (layout & 1) != 0);
+                        var b = GemmTests.Matrix<float>(rng, k, n, (layout & 2) != 0);
+                        var c = new float[m * n];
+                        c.AsSpan().Fill(12345);
+                        MatMulKernel.Run(a, b, c, 0, NumericsPolicy.Default);
+                        AssertBitwise(GemmTests.Naive(a, b), c, $"{path}, {threads} thread(s), {m}×{k}·{k}×{n}, layout {layout}");
+                        var r = new float[m * n];
+                        MatMulKernel.Run(a, b, r, 0, NumericsPolicy.Default with { Order = ReductionOrder.Reversed });
+                        AssertBitwise(GemmTests.Naive(a, b, reversed: true), r, $"{path}, {threads} thread(s), reversed, {m}×{k}·{k}×{n}, layout {layout}");
+                    }
+            }));
+    }
+}
