@@ -35,12 +35,8 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
     public sealed record Search(Domain Domain, Space Space) : Arm
     {
         /// <inheritdoc/>
-        public override string Name => (Domain == Domain.Bonds ? "bonds" : "fashion-mnist") + ": " + Space switch
-        {
-            Space.Raw => Domain == Domain.Bonds ? "raw features" : "pixels",
-            Space.RandomNet => "random net",
-            _ => "trained net",
-        };
+        public override string Name => (Domain == Domain.Bonds ? "bonds" : "fashion-mnist") + ": "
+            + Space switch { Space.Raw => Domain == Domain.Bonds ? "raw features" : "pixels", Space.RandomNet => "random net", _ => "trained net" };
     }
 
     /// <summary>The settings of the experiment.</summary>
@@ -177,29 +173,20 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         Generator data = run.Generator.Fork(), init = run.Generator.Fork(), order = run.Generator.Fork();
         if (arm.Domain == Domain.Bonds)
         {
-            // Market 0 uses the first three forks; each further market forks three more, in the same order for every arm,
-            // so the three spaces of a seed search the same markets with the same initial weights.
+            // Market 0 uses the first three forks; each further market forks three more, in the same order for every arm.
             var bondKind = arm.Space switch { Space.Raw => BondRepresentation.RawFeatures, Space.RandomNet => BondRepresentation.RandomNet, _ => BondRepresentation.TrainedNet };
-            var sums = new double[7];
+            var sums = new double[BondSimilarity.MeasureKeys.Count];
             for (int m = 0; m < p.BondMarkets; m++)
             {
                 if (m > 0) (data, init, order) = (run.Generator.Fork(), run.Generator.Fork(), run.Generator.Fork());
                 var (train, held) = BondSimilarity.Split(Synthetic.BondMarket(p.TrainBonds + p.HeldBonds, data, nuisance: p.Nuisance, priceNoise: p.PriceNoise), p.TrainBonds);
-                int market = m;
-                var net = arm.Space == Space.TrainedNet
-                    ? BondSimilarity.Train(train.Data, p.BondHidden, p.BondEpochs, p.Training.BatchSize, p.Training.LearningRate, init, order,
-                        f => run.ReportProgress((market + f) / p.BondMarkets))
-                    : BondSimilarity.Untrained(train.Data, p.BondHidden, init);
-                var codes = BondSimilarity.Represent(bondKind, net, held.Data.Inputs);
-                var s = BondSimilarity.Score(codes, held, p.K, p.Metric);
-                double rmse = Math.Sqrt(net.Predict(held.Data.Inputs).Zip(held.Data.Targets.ToDoubleArray(), (a, b) => (a - b) * (a - b)).Average());
-                double[] values = [s.Driving, s.NuisanceMean, s.Yield, s.Coupon, s.Maturity, s.Price, rmse];
+                var net = arm.Space != Space.TrainedNet ? BondSimilarity.Untrained(train.Data, p.BondHidden, init)
+                    : BondSimilarity.Train(train.Data, p.BondHidden, p.BondEpochs, p.Training.BatchSize, p.Training.LearningRate, init, order, f => run.ReportProgress((m + f) / p.BondMarkets));
+                var values = BondSimilarity.Measure(bondKind, net, held, p.K, p.Metric, out var codes);
                 for (int i = 0; i < values.Length; i++) sums[i] += values[i];
-                if (m == 0)
-                    run.SaveArtifact(Report.NeighbourGallery.ArtifactName, Similarity.List("bonds", arm.Name, codes, 0, p.K, p.Metric, Similarity.Bonds(held)).ToJson());
+                if (m == 0) run.SaveArtifact(Report.NeighbourGallery.ArtifactName, Similarity.List("bonds", arm.Name, codes, 0, p.K, p.Metric, Similarity.Bonds(held)).ToJson());
             }
-            string[] keys = ["driving_spread", "nuisance_spread", "yield_spread", "coupon_spread", "maturity_spread", "price_spread", "held_price_rmse"];
-            for (int i = 0; i < keys.Length; i++) run.Record(keys[i], sums[i] / p.BondMarkets);
+            for (int i = 0; i < sums.Length; i++) run.Record(BondSimilarity.MeasureKeys[i], sums[i] / p.BondMarkets);
             return;
         }
         var fm = run.Data.FashionMnist;
@@ -235,15 +222,13 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         var prec = R(Domain.FashionMnist, Space.TrainedNet, "precision_at_k");
         var precPixels = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − pixels", prec, R(Domain.FashionMnist, Space.Raw, "precision_at_k"));
         var precRandom = Estimate.MeanDifference($"fashion-mnist: precision@{p.K}, trained net − random net", prec, R(Domain.FashionMnist, Space.RandomNet, "precision_at_k"));
-        string[] bondKeys = ["driving_spread", "nuisance_spread", "yield_spread", "coupon_spread", "maturity_spread", "price_spread"];
-        var extra = Arms(p).SelectMany(a => (a.Domain == Domain.Bonds ? bondKeys : ["precision_at_k", "recall_at_k", "knn_accuracy"])
+        var extra = Arms(p).SelectMany(a => (a.Domain == Domain.Bonds ? BondSimilarity.MeasureKeys.SkipLast(1) : ["precision_at_k", "recall_at_k", "knn_accuracy"])
             .Select(key => Estimate.Mean($"{a.Name}: {key.Replace('_', ' ')}", runs.Results(a.Name, key)))).ToList();
         extra.Add(Estimate.Mean("bonds: trained net's held-out price RMSE (per 100 face)", R(Domain.Bonds, Space.TrainedNet, "held_price_rmse")));
         extra.Add(Estimate.Mean("fashion-mnist: trained net's test accuracy", R(Domain.FashionMnist, Space.TrainedNet, "test_accuracy")));
-        return Verdict.From(overRaw,
-            Check.Below(overRaw, p.SupportRatio, p.ContradictRatio), Check.Below(overRandom, p.SupportRatio, p.ContradictRatio),
-            Check.Above(nuisRaw, p.NuisanceGain, 0), Check.Above(nuisRandom, p.NuisanceGain, 0),
-            Check.Above(precPixels, p.PrecisionGain, 0), Check.Above(precRandom, p.PrecisionGain, 0)).WithExtra([.. extra]);
+        return Verdict.From(overRaw, Check.Below(overRaw, p.SupportRatio, p.ContradictRatio), Check.Below(overRandom, p.SupportRatio, p.ContradictRatio),
+            Check.Above(nuisRaw, p.NuisanceGain, 0), Check.Above(nuisRandom, p.NuisanceGain, 0), Check.Above(precPixels, p.PrecisionGain, 0), Check.Above(precRandom, p.PrecisionGain, 0))
+            .WithExtra([.. extra]);
     }
 
     /// <inheritdoc/>
