@@ -153,6 +153,8 @@ internal static class WordsCommand
                     ["spearman_rho"] = similarity.Rho,
                     ["ci95"] = new JsonArray(JsonNumber(similarity.Low), JsonNumber(similarity.High)),
                     ["random_vectors_rho"] = similarity.RandomRho,
+                    ["spearman_rho_first_sense"] = similarity.FirstSenseRho,
+                    ["random_vectors_rho_first_sense"] = similarity.FirstSenseRandomRho,
                 },
                 ["similarity_note"] = similarityNote,
             };
@@ -163,7 +165,7 @@ internal static class WordsCommand
                 PrintScores(scores);
                 if (similarity is not null)
                     Terminal.Console.MarkupLineInterpolated(
-                        $"WordNet noun similarity (Wu-Palmer, {similarity.Pairs} pairs of {similarity.Nouns} nouns): Spearman ρ = {similarity.Rho.ToString("F3", Inv)} [{similarity.Low.ToString("F3", Inv)}, {similarity.High.ToString("F3", Inv)}]; random vectors {similarity.RandomRho.ToString("F3", Inv)}");
+                        $"WordNet noun similarity (Wu-Palmer, {similarity.Pairs} pairs of {similarity.Nouns} nouns): Spearman ρ = {similarity.Rho.ToString("F3", Inv)} [{similarity.Low.ToString("F3", Inv)}, {similarity.High.ToString("F3", Inv)}]; random vectors {similarity.RandomRho.ToString("F3", Inv)}; first senses only {similarity.FirstSenseRho.ToString("F3", Inv)} (random {similarity.FirstSenseRandomRho.ToString("F3", Inv)})");
                 else if (similarityNote is not null) Terminal.Console.MarkupLineInterpolated($"no similarity correlation: {similarityNote}");
                 if (outPath is not null) Terminal.Console.MarkupLineInterpolated($"vectors written to {outPath}");
             });

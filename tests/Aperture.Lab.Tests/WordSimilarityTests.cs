@@ -46,6 +46,15 @@ public class WordSimilarityTests
         Assert.Equal(4.0 / 5, nouns.WuPalmer("paris", "city"), 15);
         Assert.Equal(nouns.WuPalmer("cat", "paris"), nouns.WuPalmer("paris", "cat"));
         Assert.Contains("'unicorn' is not a WordNet noun", Assert.Throws<KeyNotFoundException>(() => nouns.WuPalmer("unicorn", "cat")).Message);
+        // Without index.noun the first sense is data.noun's first: dog the carnivore.
+        Assert.Equal(6.0 / 8, nouns.WuPalmer("dog", "cat", firstSenseOnly: true), 15);
+        // index.noun puts the andiron first: then dog–cat by first senses is andiron–cat.
+        File.WriteAllText(dir.File("wn/index.noun"), "  1 license\ndog n 2 1 @ 2 0 00000007 00000004  \ncat n 1 1 @ 1 0 00000005  \n");
+        var indexed = WordNetNouns.Read(dir.File("wn"));
+        Assert.Equal(2.0 / 7, indexed.WuPalmer("dog", "cat", firstSenseOnly: true), 15);
+        Assert.Equal(6.0 / 8, indexed.WuPalmer("dog", "cat"), 15);
+        File.WriteAllText(dir.File("wn/index.noun"), "dog n 2 1 @ 2 0 00000007\n");
+        Assert.Contains("does not have the fields its counts announce", Assert.Throws<InvalidDataException>(() => WordNetNouns.Read(dir.File("wn"))).Message);
     }
 
     [Fact]
@@ -81,6 +90,7 @@ public class WordSimilarityTests
         Assert.Equal(15, all.Count);
         Assert.Equal(15, all.Select(p => (p.First, p.Second)).Distinct().Count());
         Assert.All(all, p => Assert.Equal(nouns.WuPalmer(p.First, p.Second), p.WuPalmer));
+        Assert.All(all, p => Assert.Equal(nouns.WuPalmer(p.First, p.Second, firstSenseOnly: true), p.FirstSense));
         // Fewer asked: a draw without repeats, the same every time.
         var some = WordSimilarity.Pairs(vocab, nouns, 6);
         Assert.Equal(6, some.Count);
@@ -93,6 +103,7 @@ public class WordSimilarityTests
         var score = WordSimilarity.Score(vectors, all, 6);
         double[] cos = [.. all.Select(p => vectors.Similarity(vocab.IdOf(p.First), vocab.IdOf(p.Second)))];
         Assert.Equal(WordSimilarity.Spearman(cos, [.. all.Select(p => p.WuPalmer)]), score.Rho);
+        Assert.Equal(WordSimilarity.Spearman(cos, [.. all.Select(p => p.FirstSense)]), score.FirstSenseRho);
         Assert.Equal((15, 6), (score.Pairs, score.Nouns));
         Assert.InRange(score.RandomRho, -1, 1);
         Assert.True(score.Low < score.Rho && score.Rho < score.High || Math.Abs(score.Rho) == 1, $"{score}");
@@ -106,6 +117,8 @@ public class WordSimilarityTests
         Assert.True(nouns.WuPalmer("dog", "cat") > nouns.WuPalmer("dog", "democracy"));
         Assert.True(nouns.WuPalmer("car", "truck") > nouns.WuPalmer("car", "banana"));
         Assert.Equal(1.0, nouns.WuPalmer("car", "automobile"));   // one synset
+        // index.noun's order: dog's first sense is the domestic dog (02084071), cat's the feline (02121620).
+        Assert.True(nouns.WuPalmer("dog", "cat", firstSenseOnly: true) > 0.8);
     }
 
     [Fact]
@@ -133,6 +146,7 @@ public class WordSimilarityTests
         double rho = s.GetProperty("spearman_rho").GetDouble();
         Assert.InRange(rho, -1, 1);
         Assert.InRange(s.GetProperty("random_vectors_rho").GetDouble(), -1, 1);
+        Assert.InRange(s.GetProperty("spearman_rho_first_sense").GetDouble(), -1, 1);
         Assert.Contains("not human judgements", s.GetProperty("reference").GetString());
     }
 }

@@ -95,6 +95,23 @@ public sealed class WordNetNouns
                 if (!synsetsOf.TryGetValue(w, out var list)) synsetsOf[w] = list = [];
                 if (!list.Contains(s)) list.Add(s);
             }
+        // Sense order: index.noun lists each lemma's synsets by decreasing frequency in WordNet's sense-tagged corpora.
+        // Senses it does not list (a lemma that differs only in case) keep data.noun's order, after those it lists.
+        string indexPath = Path.Combine(directory, "index.noun");
+        if (File.Exists(indexPath))
+            foreach (var line in File.ReadLines(indexPath, System.Text.Encoding.Latin1))
+            {
+                if (line.Length == 0 || line[0] == ' ') continue;
+                var f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (f.Length < 4 || !synsetsOf.TryGetValue(f[0].ToLowerInvariant(), out var list)) continue;
+                if (!int.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out int synsetCount)
+                    || !int.TryParse(f[3], NumberStyles.None, CultureInfo.InvariantCulture, out int pointerCount) || f.Length != 6 + pointerCount + synsetCount)
+                    throw new InvalidDataException($"WordNet's noun index: '{indexPath}': the entry of '{f[0]}' does not have the fields its counts announce");
+                var ordered = f[^synsetCount..].Select(o => long.TryParse(o, NumberStyles.None, CultureInfo.InvariantCulture, out long v) && index.TryGetValue(v, out int t) ? t : -1)
+                    .Where(list.Contains).ToList();
+                list.RemoveAll(ordered.Contains);
+                list.InsertRange(0, ordered);
+            }
         return new WordNetNouns(synsetsOf.ToDictionary(kv => kv.Key, kv => kv.Value.ToArray(), StringComparer.Ordinal), hypernyms, [.. offsets]);
     }
 
@@ -142,13 +159,16 @@ public sealed class WordNetNouns
     }
 
     /// <summary>
-    /// Wu–Palmer similarity of two nouns: the largest over their synsets' pairs (the usual word-level convention),
-    /// in (0, 1]. Either word not a WordNet noun is a <see cref="KeyNotFoundException"/> naming it.
+    /// Wu–Palmer similarity of two nouns: the largest over their synsets' pairs (the usual word-level convention), or
+    /// with <paramref name="firstSenseOnly"/> that of their first senses (the most frequent, by index.noun's order;
+    /// data.noun's order when index.noun is absent), in (0, 1]. Either word not a WordNet noun is a
+    /// <see cref="KeyNotFoundException"/> naming it.
     /// </summary>
-    public double WuPalmer(string first, string second)
+    public double WuPalmer(string first, string second, bool firstSenseOnly = false)
     {
         var sa = Require(first);
         var sb = Require(second);
+        if (firstSenseOnly) (sa, sb) = ([sa[0]], [sb[0]]);
         var ancestorsB = sb.Select(Ancestors).ToArray();
         double best = 0;
         foreach (int x in sa)

@@ -13,7 +13,9 @@ namespace Aperture.Lab.Recipes;
 /// <param name="Low">Lower end of ρ's approximate 95% interval (Fisher's z with Fieller et al.'s variance 1.06 / (n − 3)).</param>
 /// <param name="High">Upper end of that interval.</param>
 /// <param name="RandomRho">ρ for Gaussian random vectors of the same vocabulary and dimension, on the same pairs: the no-information baseline.</param>
-public sealed record SimilarityCorrelation(int Pairs, int Nouns, double Rho, double Low, double High, double RandomRho);
+/// <param name="FirstSenseRho">ρ against the Wu–Palmer similarity of the two words' first (most frequent) senses, on the same pairs.</param>
+/// <param name="FirstSenseRandomRho">The random vectors' ρ against it.</param>
+public sealed record SimilarityCorrelation(int Pairs, int Nouns, double Rho, double Low, double High, double RandomRho, double FirstSenseRho, double FirstSenseRandomRho);
 
 /// <summary>Similarity correlation against WordNet (<see cref="SimilarityCorrelation"/>).</summary>
 public static class WordSimilarity
@@ -27,9 +29,9 @@ public static class WordSimilarity
     /// <summary>
     /// Up to <paramref name="count"/> distinct unordered pairs of distinct words of <paramref name="vocabulary"/> that
     /// are WordNet nouns, drawn uniformly (with a fixed seed) from the nouns in vocabulary order, each with its
-    /// Wu–Palmer similarity; every pair when there are fewer.
+    /// Wu–Palmer similarity (best pair of senses) and that of the two first senses; every pair when there are fewer.
     /// </summary>
-    public static IReadOnlyList<(string First, string Second, double WuPalmer)> Pairs(Vocabulary vocabulary, WordNetNouns nouns, int count)
+    public static IReadOnlyList<(string First, string Second, double WuPalmer, double FirstSense)> Pairs(Vocabulary vocabulary, WordNetNouns nouns, int count)
     {
         ArgumentNullException.ThrowIfNull(vocabulary);
         ArgumentNullException.ThrowIfNull(nouns);
@@ -54,14 +56,15 @@ public static class WordSimilarity
                 if (seen.Add(pair)) chosen.Add(pair);
             }
         }
-        return [.. chosen.Select(p => (eligible[p.Item1], eligible[p.Item2], nouns.WuPalmer(eligible[p.Item1], eligible[p.Item2])))];
+        return [.. chosen.Select(p => (eligible[p.Item1], eligible[p.Item2], nouns.WuPalmer(eligible[p.Item1], eligible[p.Item2]),
+            nouns.WuPalmer(eligible[p.Item1], eligible[p.Item2], firstSenseOnly: true)))];
     }
 
     /// <summary>
     /// Scores <paramref name="vectors"/> on <paramref name="pairs"/> (from <see cref="Pairs"/>); fewer than 4 pairs
     /// give no interval (NaN ends).
     /// </summary>
-    public static SimilarityCorrelation Score(WordVectors vectors, IReadOnlyList<(string First, string Second, double WuPalmer)> pairs, int nouns)
+    public static SimilarityCorrelation Score(WordVectors vectors, IReadOnlyList<(string First, string Second, double WuPalmer, double FirstSense)> pairs, int nouns)
     {
         ArgumentNullException.ThrowIfNull(vectors);
         ArgumentNullException.ThrowIfNull(pairs);
@@ -81,7 +84,8 @@ public static class WordSimilarity
             double z = Math.Atanh(rho), half = Statistics.Normal.Quantile(0.975) * Math.Sqrt(1.06 / (n - 3));
             (low, high) = (Math.Tanh(z - half), Math.Tanh(z + half));
         }
-        return new SimilarityCorrelation(n, nouns, rho, low, high, Spearman(randomCos, truth));
+        double[] firstSense = [.. pairs.Select(p => p.FirstSense)];
+        return new SimilarityCorrelation(n, nouns, rho, low, high, Spearman(randomCos, truth), Spearman(cos, firstSense), Spearman(randomCos, firstSense));
     }
 
     /// <summary>Spearman's rank correlation: Pearson's correlation of the ranks, tied values sharing their mean rank. NaN when either side is constant.</summary>
