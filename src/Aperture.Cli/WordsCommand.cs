@@ -74,10 +74,15 @@ internal static class WordsCommand
         var seed = new Option<ulong>("--seed") { Description = "the seed (the same seed gives the same vectors whatever --threads)", DefaultValueFactory = _ => 0 };
         var threads = new Option<int?>("--threads") { Description = "threads [default: APERTURE_THREADS or the processor count]" };
         var output = new Option<string?>("--out") { Description = "write the vectors to this file (safetensors with the vocabulary)" };
-        var json = JsonOption();
-        var cmd = new Command("train", "Train skip-gram word vectors with negative sampling and score them on the corpus's analogy questions.")
+        var pairs = new Option<int>("--similarity-pairs")
         {
-            corpus, dim, window, negatives, epochs, minCount, alpha, sample, seed, threads, output, json,
+            Description = "noun pairs (drawn once, with a fixed seed, from the vocabulary's WordNet nouns) on which cosine similarity is rank-correlated with WordNet's Wu-Palmer similarity; 0 skips it",
+            DefaultValueFactory = _ => 2000,
+        };
+        var json = JsonOption();
+        var cmd = new Command("train", "Train skip-gram word vectors with negative sampling and score them on the corpus's analogy questions and on WordNet noun similarity.")
+        {
+            corpus, dim, window, negatives, epochs, minCount, alpha, sample, seed, threads, output, pairs, json,
         };
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() => Guarded(() =>
         {
@@ -91,6 +96,7 @@ internal static class WordsCommand
                 path = name;
             }
             if (r.GetValue(minCount) < 1) throw new LabConfigException($"words train: --min-count must be ≥ 1 (got {r.GetValue(minCount)})");
+            if (r.GetValue(pairs) < 0) throw new LabConfigException($"words train: --similarity-pairs must be ≥ 0 (got {r.GetValue(pairs)})");
             if (r.GetValue(threads) is { } t)
             {
                 if (t < 1) throw new LabConfigException($"words train: --threads must be ≥ 1 (got {t})");
@@ -118,6 +124,7 @@ internal static class WordsCommand
             if (jsonOnly) Work(_ => { });
             else Terminal.Console.Status().Start("reading", ctx => Work(m => ctx.Status(Markup.Escape(m))));
             var scores = WordVectorTraining.Score(result!.Vectors, prepared!.Questions);
+            var (similarity, similarityNote) = Similarity(result.Vectors, r.GetValue(pairs));
             if (outPath is not null)
                 WordVectorsFile.Save(outPath, result.Vectors, new Dictionary<string, string>
                 {
@@ -138,16 +145,50 @@ internal static class WordsCommand
                 ["seed"] = s,
                 ["vectors"] = outPath,
                 ["analogies"] = ScoresJson(scores),
+                ["similarity"] = similarity is null ? null : new JsonObject
+                {
+                    ["reference"] = "WordNet 3.0 Wu-Palmer similarity of noun pairs (taxonomic, not human judgements)",
+                    ["pairs"] = similarity.Pairs,
+                    ["wordnet_nouns_in_vocabulary"] = similarity.Nouns,
+                    ["spearman_rho"] = similarity.Rho,
+                    ["ci95"] = new JsonArray(JsonNumber(similarity.Low), JsonNumber(similarity.High)),
+                    ["random_vectors_rho"] = similarity.RandomRho,
+                    ["spearman_rho_first_sense"] = similarity.FirstSenseRho,
+                    ["random_vectors_rho_first_sense"] = similarity.FirstSenseRandomRho,
+                },
+                ["similarity_note"] = similarityNote,
             };
             return Emit(node, jsonOnly, jsonPath, () =>
             {
                 Terminal.Console.MarkupLineInterpolated($"{prepared.Description}");
                 Terminal.Console.MarkupLineInterpolated($"trained {result.CorpusTokens:N0} tokens ({result.TrainedTokens:N0} after subsampling) in {result.Seconds.ToString("F1", Inv)} s: {result.TokensPerSecond.ToString("N0", Inv)} tokens/s on {Parallelism.Threads} thread(s)");
                 PrintScores(scores);
+                if (similarity is not null)
+                    Terminal.Console.MarkupLineInterpolated(
+                        $"WordNet noun similarity (Wu-Palmer, {similarity.Pairs} pairs of {similarity.Nouns} nouns): Spearman ρ = {similarity.Rho.ToString("F3", Inv)} [{similarity.Low.ToString("F3", Inv)}, {similarity.High.ToString("F3", Inv)}]; random vectors {similarity.RandomRho.ToString("F3", Inv)}; first senses only {similarity.FirstSenseRho.ToString("F3", Inv)} (random {similarity.FirstSenseRandomRho.ToString("F3", Inv)})");
+                else if (similarityNote is not null) Terminal.Console.MarkupLineInterpolated($"no similarity correlation: {similarityNote}");
                 if (outPath is not null) Terminal.Console.MarkupLineInterpolated($"vectors written to {outPath}");
             });
         }))));
         return cmd;
+    }
+
+    private static JsonNode? JsonNumber(double x) => double.IsFinite(x) ? JsonValue.Create(x) : null;
+
+    /// <summary>
+    /// Spearman's ρ of the vectors' cosine against WordNet's Wu-Palmer similarity on <paramref name="count"/> noun pairs,
+    /// or why there is none (skipped, WordNet not installed, fewer than 4 pairs).
+    /// </summary>
+    private static (SimilarityCorrelation? Result, string? Note) Similarity(WordVectors vectors, int count)
+    {
+        if (count == 0) return (null, "skipped (--similarity-pairs 0)");
+        WordNetNouns nouns;
+        try { nouns = WordNetNouns.Read(); }
+        catch (CorpusUnavailableException e) { return (null, e.Message); }
+        var pairs = WordSimilarity.Pairs(vectors.Vocabulary, nouns, count);
+        int inVocabulary = vectors.Vocabulary.Words.Count(nouns.Contains);
+        if (pairs.Count < 4) return (null, $"only {inVocabulary} of the vocabulary's words are WordNet nouns ({pairs.Count} pairs; at least 4 are needed)");
+        return (WordSimilarity.Score(vectors, pairs, inVocabulary), null);
     }
 
     private static JsonArray ScoresJson(IReadOnlyDictionary<AnalogyMethod, AnalogyScore> scores) =>

@@ -1,4 +1,5 @@
 using Aperture.Data;
+using Aperture.Lab.Corpora;
 
 namespace Aperture.Lab;
 
@@ -10,11 +11,13 @@ namespace Aperture.Lab;
 public sealed class LabData
 {
     private readonly FashionMnist? _fashionMnist;
+    private readonly CorpusText? _corpus;
 
-    private LabData(LabDataset kind, FashionMnist? fashionMnist, string fingerprint, string source)
+    private LabData(LabDataset kind, FashionMnist? fashionMnist, string fingerprint, string source, CorpusText? corpus = null)
     {
         Kind = kind;
         _fashionMnist = fashionMnist;
+        _corpus = corpus;
         Fingerprint = fingerprint;
         Source = source;
     }
@@ -31,6 +34,22 @@ public sealed class LabData
         return new LabData(kind, data, data.Fingerprint, $"{what}: {data.Source}");
     }
 
+    /// <summary>Wraps a corpus read from a Debian package as the data of its <see cref="LabDataset"/> entry.</summary>
+    public static LabData Of(CorpusText corpus)
+    {
+        ArgumentNullException.ThrowIfNull(corpus);
+        return new LabData(DatasetOf(corpus.Name), null, corpus.Fingerprint, corpus.Source, corpus);
+    }
+
+    /// <summary>The dataset entry of a Debian corpus; the planted corpus (drawn from the seed) has none.</summary>
+    public static LabDataset DatasetOf(CorpusName corpus) => corpus switch
+    {
+        CorpusName.Kjv => LabDataset.KingJamesBible,
+        CorpusName.Wordnet => LabDataset.WordNetGlosses,
+        CorpusName.Gcide => LabDataset.Gcide,
+        _ => LabDataset.None,
+    };
+
     /// <summary>Which dataset.</summary>
     public LabDataset Kind { get; }
 
@@ -43,6 +62,10 @@ public sealed class LabData
     /// <summary>Fashion-MNIST as this protocol reads it; an error for a protocol that declared no data.</summary>
     public FashionMnist FashionMnist => _fashionMnist
         ?? throw new InvalidOperationException("this protocol declared no data (LabDataset.None); a phenomenon that reads Fashion-MNIST must say so in its Data method");
+
+    /// <summary>The text corpus this protocol reads; an error for a protocol that declared none.</summary>
+    public CorpusText Corpus => _corpus
+        ?? throw new InvalidOperationException($"this protocol declared {Kind}, not a text corpus; a phenomenon that reads one must say so in its Data method");
 
     /// <summary>Pixels per Fashion-MNIST image.</summary>
     public const int Pixels = 28 * 28;
@@ -101,11 +124,15 @@ public sealed class LabData
 
 /// <summary>
 /// Loads the data protocols declare, once per sweep (an instance, not a process-wide cache): the shipped Fashion-MNIST
-/// subset read by index from whichever copy is installed, or the full dataset, which must be installed.
+/// subset read by index from whichever copy is installed, or the full dataset, which must be installed; or a Debian
+/// text corpus, read once and hashed.
 /// </summary>
 /// <param name="directory">A directory holding Fashion-MNIST's IDX files, overriding the automatic choice (the CLI's --data-dir).</param>
 public sealed class LabDataSource(string? directory = null)
 {
+    /// <summary>Where the Debian text corpora are read from (Debian's install locations unless set).</summary>
+    public CorpusSources Corpora { get; init; } = CorpusSources.Debian;
+
     private readonly Dictionary<LabDataset, LabData> _loaded = [];
     private readonly Lock _lock = new();
 
@@ -113,8 +140,9 @@ public sealed class LabDataSource(string? directory = null)
     public string? Directory { get; } = directory;
 
     /// <summary>
-    /// The data of <paramref name="kind"/>, loaded on first use. The full dataset with no full copy installed is a
-    /// <see cref="LabConfigException"/> whose one line says how to install it or which --data-dir to pass.
+    /// The data of <paramref name="kind"/>, loaded on first use. The full dataset with no full copy installed, or a
+    /// corpus whose package is missing, is a <see cref="LabConfigException"/> whose one line says how to install it
+    /// (or which --data-dir to pass).
     /// </summary>
     public LabData Resolve(LabDataset kind)
     {
@@ -122,6 +150,18 @@ public sealed class LabDataSource(string? directory = null)
         lock (_lock)
         {
             if (_loaded.TryGetValue(kind, out var found)) return found;
+            if (kind is LabDataset.KingJamesBible or LabDataset.WordNetGlosses or LabDataset.Gcide)
+            {
+                var name = kind switch { LabDataset.KingJamesBible => CorpusName.Kjv, LabDataset.WordNetGlosses => CorpusName.Wordnet, _ => CorpusName.Gcide };
+                try
+                {
+                    return _loaded[kind] = LabData.Of(CorpusText.Read(name, Corpora));
+                }
+                catch (CorpusUnavailableException e)
+                {
+                    throw new LabConfigException(e.Message);
+                }
+            }
             FashionMnist data;
             try
             {

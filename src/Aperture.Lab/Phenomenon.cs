@@ -35,6 +35,15 @@ public enum LabDataset
     FashionMnistSubset,
     /// <summary>The whole of Fashion-MNIST (60,000 + 10,000); a run stops at once when no full copy is installed.</summary>
     FashionMnistFull,
+    /// <summary>
+    /// The King James Bible as the <c>bible</c> program of <c>bible-kjv</c> prints it, with WordNet's exception lists
+    /// (the analogy questions); identified by the hash of the text and the questions read (<see cref="Corpora.CorpusText"/>).
+    /// </summary>
+    KingJamesBible,
+    /// <summary>WordNet 3.0's glosses (<c>wordnet-base</c>), with WordNet's exception lists; identified by their content hash.</summary>
+    WordNetGlosses,
+    /// <summary>GCIDE (<c>dict-gcide</c>), with WordNet's exception lists; identified by their content hash.</summary>
+    Gcide,
 }
 
 /// <summary>
@@ -174,7 +183,8 @@ public abstract class Phenomenon<TProtocol, TArm> : Phenomenon where TProtocol :
 
     /// <summary>
     /// Which data the runs read: by default none (a synthetic task). Phenomena on Fashion-MNIST return
-    /// <see cref="LabDataset.FashionMnistSubset"/> at the quick tier and <see cref="LabDataset.FashionMnistFull"/> at the full tier.
+    /// <see cref="LabDataset.FashionMnistSubset"/> at the quick tier and <see cref="LabDataset.FashionMnistFull"/> at the full tier;
+    /// phenomena on a Debian text corpus return its entry (<see cref="LabData.DatasetOf"/>).
     /// </summary>
     public virtual LabDataset Data(TProtocol protocol, Tier tier) => LabDataset.None;
 

@@ -64,6 +64,37 @@ public class LatentNeighboursTests
     }
 
     [Fact]
+    public void ASeedsBondScoresAreTheMeansOverItsMarkets()
+    {
+        // The oracle: the seed's generator forked three at a time (data, initial weights, minibatch order) per market,
+        // each market scored on its own, then averaged.
+        var p = (Protocol)TinyProtocol(2) with { BondMarkets = 3 };
+        foreach (var space in new[] { Space.Raw, Space.TrainedNet })
+        {
+            var arm = new Search(Domain.Bonds, space);
+            var run = new RunContext(arm, 7, Tier.Quick, Tiny.Subset);
+            Phenomenon.Run(p, arm, run);
+            var g = new RunContext(arm, 7, Tier.Quick, Tiny.Subset).Generator;
+            double driving = 0, price = 0, rmse = 0;
+            for (int m = 0; m < p.BondMarkets; m++)
+            {
+                Generator data = g.Fork(), init = g.Fork(), order = g.Fork();
+                var (train, held) = BondSimilarity.Split(Aperture.Data.Synthetic.BondMarket(p.TrainBonds + p.HeldBonds, data, nuisance: p.Nuisance, priceNoise: p.PriceNoise), p.TrainBonds);
+                var net = space == Space.TrainedNet
+                    ? BondSimilarity.Train(train.Data, p.BondHidden, p.BondEpochs, p.Training.BatchSize, p.Training.LearningRate, init, order)
+                    : BondSimilarity.Untrained(train.Data, p.BondHidden, init);
+                var s = BondSimilarity.Score(BondSimilarity.Represent(space == Space.Raw ? BondRepresentation.RawFeatures : BondRepresentation.TrainedNet, net, held.Data.Inputs), held, p.K, p.Metric);
+                driving += s.Driving / p.BondMarkets;
+                price += s.Price / p.BondMarkets;
+                rmse += Math.Sqrt(net.Predict(held.Data.Inputs).Zip(held.Data.Targets.ToDoubleArray(), (a, b) => (a - b) * (a - b)).Average()) / p.BondMarkets;
+            }
+            Assert.Equal(driving, run.Results["driving_spread"], 12);
+            Assert.Equal(price, run.Results["price_spread"], 12);
+            Assert.Equal(rmse, run.Results["held_price_rmse"], 12);
+        }
+    }
+
+    [Fact]
     public void ProblemsNameTheSettings()
     {
         Assert.Contains(new Protocol { SupportRatio = 1.2 }.Problems(), m => m.Contains("support_ratio"));

@@ -99,7 +99,7 @@ public class WordAnalogiesTests
         Assert.Contains("not a readable gzip", Assert.Throws<CorpusUnavailableException>(() => DebianCorpora.Gcide(path)).Message);
     }
 
-    private static (int Code, string Output) Words(params string[] args)
+    internal static (int Code, string Output) Words(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Tiny.CliDll);
@@ -124,6 +124,9 @@ public class WordAnalogiesTests
         var add = doc.GetProperty("analogies").EnumerateArray().Single(a => a.GetProperty("method").GetString() == "cos-add");
         Assert.True(add.GetProperty("accuracy").GetDouble() > 0.9, output);
         Assert.Equal(1.0, add.GetProperty("coverage").GetDouble());
+        // The planted words are no WordNet nouns: no similarity correlation, and the output says why.
+        Assert.Equal(JsonValueKind.Null, doc.GetProperty("similarity").ValueKind);
+        Assert.Contains("WordNet nouns", doc.GetProperty("similarity_note").GetString());
 
         (code, output) = Words("neighbours", "wbbbba", "--vectors", vectors, "--top", "3", "--json", "-");
         Assert.True(code == 0, output);

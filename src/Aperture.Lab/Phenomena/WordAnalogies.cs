@@ -128,13 +128,19 @@ public sealed class WordAnalogies : Phenomenon<WordAnalogies.Protocol, WordAnalo
     public override IReadOnlyList<Arm> Arms(Protocol p) => [new(CorpusName.Planted), new(p.RealCorpus)];
 
     /// <inheritdoc/>
+    public override LabDataset Data(Protocol p, Tier tier) => LabData.DatasetOf(p.RealCorpus);
+
+    /// <inheritdoc/>
     public override void Run(Protocol p, Arm arm, RunContext run)
     {
         // Streams in a fixed order: the planted corpus's draws, then the training seed.
         var corpusStream = run.Generator.Fork();
         ulong seed = (ulong)run.Generator.NextLong(long.MaxValue);
         var planted = new PlantedAnalogyOptions { Families = 3, ConceptsPerFamily = p.PlantedConcepts, FormsPerFamily = p.PlantedForms, Sentences = p.PlantedSentences };
-        var prepared = WordVectorTraining.Prepare(arm.Corpus, null, arm.Corpus == CorpusName.Planted ? 1 : p.MinCount, planted, corpusStream, p.MaxQuestionsPerRelation);
+        // The real corpus was read once for the sweep (its hash is in the run's identity), not once per run.
+        var prepared = arm.Corpus == CorpusName.Planted
+            ? WordVectorTraining.Prepare(CorpusName.Planted, null, 1, planted, corpusStream, p.MaxQuestionsPerRelation)
+            : WordVectorTraining.Prepare(run.Data.Corpus, p.MinCount, p.MaxQuestionsPerRelation);
         run.ReportProgress(0.1);
         var options = new SkipGramOptions { Dim = p.Dim, Window = p.Window, Negatives = p.Negatives, Epochs = p.Epochs };
         var trained = SkipGram.Train(prepared.Corpus, options, seed);

@@ -224,6 +224,25 @@ public static class BondSimilarity
             NeighbourAgreement.Measure(nb, Column(2)).Relative, NeighbourAgreement.Measure(nb, price).Relative, nuisance);
     }
 
+    /// <summary>The names of <see cref="Measure"/>'s values, in order (the keys latent-neighbours records).</summary>
+    public static readonly IReadOnlyList<string> MeasureKeys =
+        ["driving_spread", "nuisance_spread", "yield_spread", "coupon_spread", "maturity_spread", "price_spread", "held_price_rmse"];
+
+    /// <summary>
+    /// One market's measurements in representation <paramref name="kind"/> of <paramref name="net"/>, in
+    /// <see cref="MeasureKeys"/> order: the relative spreads of <see cref="Score"/> (driving, nuisance, yield, coupon,
+    /// maturity, noise-free price) and the net's price RMSE on the held-out bonds; <paramref name="codes"/> is the
+    /// representation searched.
+    /// </summary>
+    public static double[] Measure(BondRepresentation kind, BondPriceNet net, BondMarketTask held, int k, Distance metric, out Tensor codes)
+    {
+        ArgumentNullException.ThrowIfNull(held);
+        codes = Represent(kind, net, held.Data.Inputs);
+        var s = Score(codes, held, k, metric);
+        double rmse = Math.Sqrt(net.Predict(held.Data.Inputs).Zip(held.Data.Targets.ToDoubleArray(), (a, b) => (a - b) * (a - b)).Average());
+        return [s.Driving, s.NuisanceMean, s.Yield, s.Coupon, s.Maturity, s.Price, rmse];
+    }
+
     /// <summary>The first <paramref name="count"/> bonds of <paramref name="market"/> and the rest, as two markets with the same sector spreads.</summary>
     public static (BondMarketTask First, BondMarketTask Others) Split(BondMarketTask market, int count)
     {

@@ -39,15 +39,26 @@ public static class WordVectorTraining
             var tokens = TokenizedCorpus.FromLines(p.Lines, minCount);
             return new PreparedCorpus(tokens, p.Questions, $"planted corpus: {p.Lines.Count} sentences, {p.Questions.Count} planted analogies");
         }
-        IReadOnlyList<string> lines = path is not null ? DebianCorpora.PlainText(path) : corpus switch
-        {
-            CorpusName.Kjv => DebianCorpora.KingJamesBible(),
-            CorpusName.Wordnet => DebianCorpora.WordNetGlosses(),
-            _ => DebianCorpora.Gcide(),
-        };
+        if (path is null) return Prepare(CorpusText.Read(corpus), minCount, maxQuestionsPerRelation);
+        return Prepare(DebianCorpora.PlainText(path), DebianCorpora.WordNetInflections(), $"'{path}'", minCount, maxQuestionsPerRelation);
+    }
+
+    /// <summary>
+    /// Tokenizes a real corpus already read (<paramref name="text"/>: its sentences and WordNet's inflection pairs),
+    /// keeping words seen at least <paramref name="minCount"/> times, with the inflection questions whose four words
+    /// are in the vocabulary, at most <paramref name="maxQuestionsPerRelation"/> per relation.
+    /// </summary>
+    public static PreparedCorpus Prepare(CorpusText text, int minCount, int maxQuestionsPerRelation = 2000)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return Prepare(text.Lines, text.Inflections, text.Name.ToString(), minCount, maxQuestionsPerRelation);
+    }
+
+    private static PreparedCorpus Prepare(IReadOnlyList<string> lines, IReadOnlyDictionary<string, IReadOnlyList<(string Base, string Form)>> inflections,
+        string name, int minCount, int maxQuestionsPerRelation)
+    {
         var tokenized = TokenizedCorpus.FromLines(lines, minCount);
-        var questions = WordNetQuestions(tokenized.Vocabulary, maxQuestionsPerRelation);
-        string name = path is not null ? $"'{path}'" : corpus.ToString();
+        var questions = WordNetQuestions(tokenized.Vocabulary, maxQuestionsPerRelation, inflections);
         return new PreparedCorpus(tokenized, questions,
             $"{name}: {tokenized.Sentences} sentences, {tokenized.Tokens.Length} tokens, {tokenized.Vocabulary.Count} words with count ≥ {minCount}; " +
             $"{questions.Count} WordNet inflection questions in the vocabulary");
@@ -57,12 +68,18 @@ public static class WordVectorTraining
     /// Analogy questions from WordNet's exception lists (<see cref="DebianCorpora.WordNetInflections"/>) restricted to
     /// pairs whose two words are in <paramref name="vocabulary"/>; relations with fewer than two such pairs give none.
     /// </summary>
-    public static IReadOnlyList<AnalogyQuestion> WordNetQuestions(Vocabulary vocabulary, int maxQuestionsPerRelation)
+    public static IReadOnlyList<AnalogyQuestion> WordNetQuestions(Vocabulary vocabulary, int maxQuestionsPerRelation) =>
+        WordNetQuestions(vocabulary, maxQuestionsPerRelation, DebianCorpora.WordNetInflections());
+
+    /// <summary>The questions of <see cref="WordNetQuestions(Vocabulary, int)"/> from inflection pairs already read.</summary>
+    public static IReadOnlyList<AnalogyQuestion> WordNetQuestions(Vocabulary vocabulary, int maxQuestionsPerRelation,
+        IReadOnlyDictionary<string, IReadOnlyList<(string Base, string Form)>> inflections)
     {
         ArgumentNullException.ThrowIfNull(vocabulary);
+        ArgumentNullException.ThrowIfNull(inflections);
         var questions = new List<AnalogyQuestion>();
         var g = new Generator(QuestionSampleSeed);
-        foreach (var (relation, pairs) in DebianCorpora.WordNetInflections().OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach (var (relation, pairs) in inflections.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             questions.AddRange(AnalogyQuestions.FromPairs(relation,
                 pairs.Where(x => vocabulary.Contains(x.Base) && vocabulary.Contains(x.Form)).Select(x => (x.Base, x.Form)), maxQuestionsPerRelation, g));
         return questions;

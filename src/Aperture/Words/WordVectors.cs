@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Aperture.Latent;
 
 namespace Aperture.Words;
 
@@ -43,6 +44,7 @@ public sealed class WordVectors
 {
     private readonly float[] _vectors;
     private readonly float[] _unit;
+    private readonly Lazy<NearestNeighbourIndex> _index;
 
     /// <summary>Vectors for <paramref name="vocabulary"/>: <paramref name="vectors"/> holds one row of <paramref name="dim"/> per word (copied).</summary>
     public WordVectors(Vocabulary vocabulary, ReadOnlySpan<float> vectors, int dim)
@@ -65,6 +67,7 @@ public sealed class WordVectors
             float norm = TensorPrimitives.Norm(row);
             if (norm > 0) TensorPrimitives.Divide(row, norm, _unit.AsSpan(w * dim, dim));
         }
+        _index = new(() => new NearestNeighbourIndex(Tensor.FromArray(_vectors, [vocabulary.Count, dim]), Distance.Cosine));
     }
 
     /// <summary>The words.</summary>
@@ -89,14 +92,28 @@ public sealed class WordVectors
         return id;
     }
 
-    /// <summary>The <paramref name="k"/> words most similar to <paramref name="word"/> (itself excluded), best first; ties by word id.</summary>
+    /// <summary>
+    /// The <paramref name="k"/> words most similar to <paramref name="word"/> (itself excluded; fewer when the
+    /// vocabulary is smaller), best first, from an exact cosine <see cref="NearestNeighbourIndex"/> over the vectors
+    /// (built on first use): the similarity is 1 − the index's cosine distance, and equal similarities come in
+    /// increasing word id.
+    /// </summary>
     public IReadOnlyList<WordScore> Neighbours(string word, int k = 10)
     {
         ArgumentNullException.ThrowIfNull(word);
+        if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "WordVectors: k must be at least 1");
         int q = Require(word, "query word");
-        var sims = new float[Vocabulary.Count];
-        SimilaritiesTo(q, sims);
-        return Top(sims, k, q, -1, -1, (s, _) => s);
+        if (Vocabulary.Count == 1) return [];
+        // One more than asked, so that k remain after the query word itself is dropped (a word with the same vector
+        // and a lower id may come first: the query is dropped wherever it lies).
+        int take = (int)Math.Min((long)k + 1, Vocabulary.Count);
+        var found = _index.Value.Search(Tensor.FromArray(Vector(q).ToArray(), [1, Dim]), take);
+        var ids = found.Indices.ToArray<long>();
+        var distances = found.Distances.ToArray<float>();
+        var result = new List<WordScore>(k);
+        for (int i = 0; i < ids.Length && result.Count < k; i++)
+            if (ids[i] != q) result.Add(new WordScore(Vocabulary[(int)ids[i]], 1 - (double)distances[i]));
+        return result;
     }
 
     /// <summary>

@@ -110,6 +110,49 @@ public class TextCorpusTests
     }
 
     [Fact]
+    public void Neighbours_come_from_the_exact_cosine_index_and_match_a_float64_reference()
+    {
+        // 300 random words of dimension 17 (not a multiple of any vector width), then three exact copies of word 5's
+        // vector at ids 300–302 and a zero vector at 303: equal similarities must come in increasing id.
+        var g = new Generator(11);
+        int n = 304, d = 17;
+        var values = new float[n * d];
+        for (int i = 0; i < 300 * d; i++) values[i] = (float)g.NextNormal();
+        for (int c = 300; c < 303; c++) Array.Copy(values, 5 * d, values, c * d, d);
+        var words = Enumerable.Range(0, n).Select(i => "w" + i).ToArray();
+        var w = new WordVectors(new Vocabulary(words, Enumerable.Repeat(1L, n).ToArray()), values, d);
+        double Cos(int a, int b)
+        {
+            double dot = 0, na = 0, nb = 0;
+            for (int j = 0; j < d; j++) { dot += (double)values[a * d + j] * values[b * d + j]; na += (double)values[a * d + j] * values[a * d + j]; nb += (double)values[b * d + j] * values[b * d + j]; }
+            return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
+        }
+        foreach (int q in new[] { 0, 42, 299 })
+        {
+            var reference = Enumerable.Range(0, n).Where(x => x != q).Select(x => (Id: x, Sim: Cos(q, x)))
+                .OrderByDescending(t => t.Sim).ThenBy(t => t.Id).Take(10).ToList();
+            var found = w.Neighbours("w" + q, 10);
+            Assert.Equal(reference.Select(t => "w" + t.Id), found.Select(f => f.Word));
+            // float32 vectors: within a few float32 ulps of 1 of the float64 cosine.
+            for (int i = 0; i < 10; i++) Assert.True(Math.Abs(reference[i].Sim - found[i].Similarity) < 1e-6, $"{reference[i].Sim} vs {found[i].Similarity}");
+            Assert.Equal(found.Select(f => f.Similarity).OrderDescending(), found.Select(f => f.Similarity));
+        }
+        // Word 5's copies: similarity 1 (to rounding), listed by id; the query itself is never listed.
+        var five = w.Neighbours("w5", 3);
+        Assert.Equal(["w300", "w301", "w302"], five.Select(f => f.Word));
+        Assert.All(five, f => Assert.True(Math.Abs(1 - f.Similarity) < 1e-6, $"{f.Similarity}"));
+        // A copy with a higher id than its original lists the original first, and not itself.
+        Assert.Equal(["w5", "w300", "w302"], w.Neighbours("w301", 3).Select(f => f.Word));
+        // The zero vector is at distance 1 from everything: every other word ties at similarity 0, in id order.
+        var zero = w.Neighbours("w303", 4);
+        Assert.Equal(["w0", "w1", "w2", "w3"], zero.Select(f => f.Word));
+        Assert.All(zero, f => Assert.Equal(0, f.Similarity));
+        // More than the vocabulary holds: every other word once; k below 1 is refused.
+        Assert.Equal(n - 1, w.Neighbours("w7", 1000).Select(f => f.Word).Distinct().Count());
+        Assert.Throws<ArgumentOutOfRangeException>(() => w.Neighbours("w7", 0));
+    }
+
+    [Fact]
     public void The_vectors_file_round_trips_and_refuses_hostile_content()
     {
         var dir = Directory.CreateTempSubdirectory("aperture-words-");
