@@ -142,7 +142,7 @@ public class ConcurrentRunTests
         }
 
         public override Verdict Judge(Protocol p, RunSet runs) =>
-            Verdict.From(Estimate.Mean("stage", [.. runs.Runs.Select(r => r.Result("stage"))]),
-                Check.Above(Estimate.Mean("stage", [.. runs.Runs.Select(r => r.Result("stage"))]), 1, 0));
+            Verdict.From(Estimate.Mean("stage", Unit.Dimensionless, [.. runs.Runs.Select(r => r.Result("stage"))]),
+                Check.Above(Estimate.Mean("stage", Unit.Dimensionless, [.. runs.Runs.Select(r => r.Result("stage"))]), 1, 0));
     }
 }

@@ -132,7 +132,7 @@ public class CorpusProvenanceTests
 
         public override Verdict Judge(Protocol p, RunSet runs)
         {
-            var e = Estimate.Mean("sentences", runs.Results("a", "sentences"));
+            var e = Estimate.Mean("sentences", Unit.Count, runs.Results("a", "sentences"));
             return Verdict.From(e, Check.Above(e, 0));
         }
     }
