@@ -87,6 +87,11 @@ internal static class GemmBlocking
     public static int DirectMinLong = 64;
     /// <summary>Multiply-adds below which a product runs on one thread.</summary>
     public static long ParallelMinWork = 64 * 64 * 64;
+    /// <summary>
+    /// Largest packed slab of B (bytes) that the threads share when they split the rows: B is packed and consumed
+    /// in column slabs of at most this size, which the calling thread's kept buffer holds.
+    /// </summary>
+    public static long SharedMaxBytes = GemmBuffers.KeepBytes;
 }
 
 /// <summary>
@@ -112,12 +117,24 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         int mr = K.MR, nr = K.NR;
         if (panelsM >= threads && (g.M >= g.N || panelsN < threads))
         {
-            // Split the rows; B is packed once, by all threads, and shared.
-            int kc = KcFor(g.K), npad = panelsN * nr;
+            // Split the rows; B is packed once, by all threads, and shared. It is packed a slab of columns at a
+            // time, each slab no larger than the kept shared buffer, so a large B (2048 × 2048 floats is 16 MiB)
+            // neither allocates a buffer per call nor is packed far ahead of its use.
+            int kc = KcFor(g.K);
             int kBlocks = (g.K + kc - 1) / kc;
-            nint fullB = (nint)GemmBuffers.Shared<T>((nint)g.K * npad, out var owner);
-            Parallelism.For(kBlocks * panelsN, (long)kc * nr, new PackBBody(g, kc, panelsN, npad, (T*)fullB));
-            Parallelism.For(panelsM, (long)mr * g.N * g.K, new RowPanelsBody(g, (T*)fullB, npad));
+            long slabElems = Math.Max(1, GemmBlocking.SharedMaxBytes / sizeof(T));
+            int slabPanels = (int)Math.Clamp(slabElems / ((long)g.K * nr), 1, panelsN);
+            // Equal slabs (as with kc): a remainder of one narrow slab would cost a fork and join for little work.
+            int slabs = (panelsN + slabPanels - 1) / slabPanels;
+            slabPanels = (panelsN + slabs - 1) / slabs;
+            nint fullB = (nint)GemmBuffers.Shared<T>((nint)g.K * slabPanels * nr, out var owner);
+            for (int q0 = 0; q0 < panelsN; q0 += slabPanels)
+            {
+                int panels = Math.Min(slabPanels, panelsN - q0);
+                int j0 = q0 * nr, j1 = Math.Min(g.N, (q0 + panels) * nr), npad = panels * nr;
+                Parallelism.For(kBlocks * panels, (long)kc * nr, new PackBBody(g, kc, j0, panels, npad, (T*)fullB));
+                Parallelism.For(panelsM, (long)mr * (j1 - j0) * g.K, new RowPanelsBody(g, j0, j1, (T*)fullB, npad));
+            }
             GC.KeepAlive(owner);
         }
         else
@@ -127,25 +144,26 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         }
     }
 
-    /// <summary>Packs k-block × column-panel items of B into the shared buffer.</summary>
-    private readonly struct PackBBody(GemmProblem<T> g, int kc, int panelsN, int npad, T* fullB) : Parallelism.IRangeBody
+    /// <summary>Packs k-block × column-panel items of the slab of B from column <c>j0</c> into the shared buffer.</summary>
+    private readonly struct PackBBody(GemmProblem<T> g, int kc, int j0, int panels, int npad, T* fullB) : Parallelism.IRangeBody
     {
         public void Run(int i0, int i1)
         {
             int nr = K.NR;
             for (int i = i0; i < i1; i++)
             {
-                int blk = i / panelsN, q = i % panelsN;
+                int blk = i / panels, q = i % panels;
                 int pc = blk * kc, kcur = Math.Min(kc, g.K - pc);
                 T* dst = fullB + (nint)pc * npad + (nint)q * kcur * nr;
-                PackBPanel(g, pc, kcur, q * nr, Math.Min(nr, g.N - q * nr), dst);
+                int col = j0 + q * nr;
+                PackBPanel(g, pc, kcur, col, Math.Min(nr, g.N - col), dst);
             }
         }
     }
 
-    private readonly struct RowPanelsBody(GemmProblem<T> g, T* fullB, int npad) : Parallelism.IRangeBody
+    private readonly struct RowPanelsBody(GemmProblem<T> g, int n0, int n1, T* fullB, int npad) : Parallelism.IRangeBody
     {
-        public void Run(int p0, int p1) => Region(g, p0 * K.MR, Math.Min(p1 * K.MR, g.M), 0, g.N, fullB, npad);
+        public void Run(int p0, int p1) => Region(g, p0 * K.MR, Math.Min(p1 * K.MR, g.M), n0, n1, fullB, npad);
     }
 
     private readonly struct ColumnPanelsBody(GemmProblem<T> g) : Parallelism.IRangeBody
@@ -166,8 +184,8 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
     }
 
     /// <summary>
-    /// C[m0..m1, n0..n1] on this thread. <paramref name="fullB"/>, when given, holds all of B already packed
-    /// (k-block after k-block, each a row of kc×NR panels over <paramref name="npad"/> columns).
+    /// C[m0..m1, n0..n1] on this thread. <paramref name="fullB"/>, when given, holds columns n0..n1 of B already
+    /// packed (k-block after k-block, each a row of kc×NR panels over <paramref name="npad"/> columns).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit] // the tile buffer is cleared or fully written before it is read
@@ -190,7 +208,7 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
                 int kcur = Math.Min(kc, g.K - pc);
                 bool load = pc > 0;
                 T* pb;
-                if (fullB is not null) pb = fullB + (nint)pc * npad + (nint)(jc / nr) * kcur * nr;
+                if (fullB is not null) pb = fullB + (nint)pc * npad + (nint)((jc - n0) / nr) * kcur * nr;
                 else
                 {
                     pb = bufB;
@@ -296,7 +314,7 @@ internal static unsafe class GemmBuffers
     [ThreadStatic] private static byte[]? t_b;
     [ThreadStatic] private static byte[]? t_shared;
     [ThreadStatic] private static byte[]? t_direct;
-    private const long KeepBytes = 8 << 20;
+    internal const long KeepBytes = 8 << 20;
 
     public static T* PackA<T>(nint count) where T : unmanaged => Get<T>(ref t_a, count);
     public static T* PackB<T>(nint count) where T : unmanaged => Get<T>(ref t_b, count);
