@@ -200,6 +200,9 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         T* tile = stackalloc T[mr * nr];
         T* c = g.Cp;
         nint rsC = g.RsC, csC = g.CsC;
+        // A column-contiguous C (the driver transposed the problem to fill the register tile) moves whole tiles
+        // through register-block transposes instead of element by element.
+        bool columnTiles = rsC == 1 && csC != 1 && Packing.Transposes<T>() && mr % BlockSide == 0 && nr % BlockSide == 0;
         for (int jc = n0; jc < n1; jc += ncMax)
         {
             int nc = Math.Min(ncMax, n1 - jc);
@@ -230,12 +233,33 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
                             T* a = bufA + (nint)(ir / mr) * kcur * mr;
                             T* ct = c + (ic + ir) * rsC + (jc + jr) * csC;
                             if (mcur == mr && ncur == nr && csC == 1) K.Run(kcur, a, b, ct, rsC, load);
+                            else if (mcur == mr && ncur == nr && columnTiles) ColumnTile(kcur, a, b, ct, csC, load, tile);
                             else EdgeTile(kcur, a, b, ct, rsC, csC, mcur, ncur, load, tile);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// <summary>The side of <see cref="Packing.Block{T}"/>'s register block: 8 floats or 4 doubles.</summary>
+    private static int BlockSide => 32 / sizeof(T);
+
+    /// <summary>
+    /// A whole tile of a column-contiguous C (element (i, j) at <c>c[i + j·csC]</c>): the kernel runs on a row-major
+    /// copy, moved in and out a register block at a time. Only moves values, so the chains are those of every path.
+    /// </summary>
+    private static void ColumnTile(int kc, T* a, T* b, T* c, nint csC, bool load, T* tile)
+    {
+        int mr = K.MR, nr = K.NR, s = BlockSide;
+        if (load)
+            for (int i0 = 0; i0 < mr; i0 += s)
+                for (int j0 = 0; j0 < nr; j0 += s)
+                    Packing.Block(c + i0 + j0 * csC, csC, tile + i0 * nr + j0, nr);
+        K.Run(kc, a, b, tile, nr, load);
+        for (int i0 = 0; i0 < mr; i0 += s)
+            for (int j0 = 0; j0 < nr; j0 += s)
+                Packing.Block(tile + i0 * nr + j0, nr, c + i0 + j0 * csC, csC);
     }
 
     /// <summary>A partial tile, or one of a C that is not row-contiguous: run the kernel on a copy.</summary>
