@@ -265,7 +265,7 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
                 Packing.Block(tile + i0 * nr + j0, nr, c + i0 + j0 * csC, csC);
     }
 
-    /// <summary>A partial tile, or one of a C that is not row-contiguous: run the kernel on a copy.</summary>
+    /// <summary>A partial tile, or one of a C that is not row-contiguous: run the kernel on a copy (a row-major C row by row).</summary>
     private static void EdgeTile(int kc, T* a, T* b, T* c, nint rsC, nint csC, int mcur, int ncur, bool load, T* tile)
     {
         int nr = K.NR;
@@ -277,12 +277,16 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
             if (byColumn)
                 for (int j = 0; j < ncur; j++)
                     for (int i = 0; i < mcur; i++) tile[i * nr + j] = c[i + j * csC];
+            else if (csC == 1)
+                for (int i = 0; i < mcur; i++) Unsafe.CopyBlockUnaligned(tile + i * nr, c + i * rsC, (uint)(ncur * sizeof(T)));
             else
                 for (int i = 0; i < mcur; i++)
                     for (int j = 0; j < ncur; j++) tile[i * nr + j] = c[i * rsC + j * csC];
         }
         K.Run(kc, a, b, tile, nr, load);
-        if (byColumn)
+        if (csC == 1 && !byColumn)
+            for (int i = 0; i < mcur; i++) Unsafe.CopyBlockUnaligned(c + i * rsC, tile + i * nr, (uint)(ncur * sizeof(T)));
+        else if (byColumn)
             for (int j = 0; j < ncur; j++)
                 for (int i = 0; i < mcur; i++) c[i + j * csC] = tile[i * nr + j];
         else
