@@ -10,7 +10,11 @@ namespace Aperture;
 /// </summary>
 internal static class MicroKernels
 {
-    /// <summary>An 8×(2 registers) tile: 16 accumulators (AVX-512). On a Zen 4 core it runs at the FMA peak from L1 like a 14-row tile, and batch sizes (multiples of 8) fill it exactly.</summary>
+    /// <summary>
+    /// An 8×(2 registers) tile: 16 accumulators (AVX-512). On a Zen 4 core it runs at the FMA peak from L1 like a
+    /// 14-row tile, and batch sizes (multiples of 8) fill it exactly. On a Zen 5 core 12- and 14-row tiles of the
+    /// same width (24 and 28 accumulators, no spills) measured 5–15% slower on n = 512–2048 products.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Mid<V, TV, T>(int kc, T* a, T* b, T* c, nint ldc, bool load)
         where V : IVec<TV, T> where TV : struct where T : unmanaged

@@ -62,9 +62,12 @@ internal static class GemmBlocking
     /// <summary>
     /// Greatest depth of a packed panel. Measured on a Zen 4 core (8×32 float tile): 384–512 best, 192 about 10%
     /// slower; the kc×NR panel of B (48 KiB at 384) is read from L2 fast enough at one 512-bit FMA per cycle.
+    /// On a Zen 5 core (two 512-bit FMAs per cycle, L1D 48 KiB, L2 1 MiB), CPU time of n = 512–2048 products:
+    /// 256–512 within the noise (about 5%), 192 about 4% slower; the panel of B does not stay in L1 beside the
+    /// streamed A, and L2 still feeds the kernel at about 90% of the FMA peak.
     /// </summary>
     public static int Kc = 384;
-    /// <summary>Rows of A packed at once (kept in L2), rounded to the tile height.</summary>
+    /// <summary>Rows of A packed at once (kept in L2), rounded to the tile height. On Zen 5, 96–384 measured alike.</summary>
     public static int Mc = 192;
     /// <summary>Columns of B packed at once (kept in L3), rounded to the tile width.</summary>
     public static int Nc = 2048;
@@ -87,6 +90,11 @@ internal static class GemmBlocking
     public static int DirectMinLong = 64;
     /// <summary>Multiply-adds below which a product runs on one thread.</summary>
     public static long ParallelMinWork = 64 * 64 * 64;
+    /// <summary>
+    /// Largest packed slab of B (bytes) that the threads share when they split the rows: B is packed and consumed
+    /// in column slabs of at most this size, which the calling thread's kept buffer holds.
+    /// </summary>
+    public static long SharedMaxBytes = GemmBuffers.KeepBytes;
 }
 
 /// <summary>
@@ -112,12 +120,24 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         int mr = K.MR, nr = K.NR;
         if (panelsM >= threads && (g.M >= g.N || panelsN < threads))
         {
-            // Split the rows; B is packed once, by all threads, and shared.
-            int kc = KcFor(g.K), npad = panelsN * nr;
+            // Split the rows; B is packed once, by all threads, and shared. It is packed a slab of columns at a
+            // time, each slab no larger than the kept shared buffer, so a large B (2048 × 2048 floats is 16 MiB)
+            // neither allocates a buffer per call nor is packed far ahead of its use.
+            int kc = KcFor(g.K);
             int kBlocks = (g.K + kc - 1) / kc;
-            nint fullB = (nint)GemmBuffers.Shared<T>((nint)g.K * npad, out var owner);
-            Parallelism.For(kBlocks * panelsN, (long)kc * nr, new PackBBody(g, kc, panelsN, npad, (T*)fullB));
-            Parallelism.For(panelsM, (long)mr * g.N * g.K, new RowPanelsBody(g, (T*)fullB, npad));
+            long slabElems = Math.Max(1, GemmBlocking.SharedMaxBytes / sizeof(T));
+            int slabPanels = (int)Math.Clamp(slabElems / ((long)g.K * nr), 1, panelsN);
+            // Equal slabs (as with kc): a remainder of one narrow slab would cost a fork and join for little work.
+            int slabs = (panelsN + slabPanels - 1) / slabPanels;
+            slabPanels = (panelsN + slabs - 1) / slabs;
+            nint fullB = (nint)GemmBuffers.Shared<T>((nint)g.K * slabPanels * nr, out var owner);
+            for (int q0 = 0; q0 < panelsN; q0 += slabPanels)
+            {
+                int panels = Math.Min(slabPanels, panelsN - q0);
+                int j0 = q0 * nr, j1 = Math.Min(g.N, (q0 + panels) * nr), npad = panels * nr;
+                Parallelism.For(kBlocks * panels, (long)kc * nr, new PackBBody(g, kc, j0, panels, npad, (T*)fullB));
+                Parallelism.For(panelsM, (long)mr * (j1 - j0) * g.K, new RowPanelsBody(g, j0, j1, (T*)fullB, npad));
+            }
             GC.KeepAlive(owner);
         }
         else
@@ -127,25 +147,26 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         }
     }
 
-    /// <summary>Packs k-block × column-panel items of B into the shared buffer.</summary>
-    private readonly struct PackBBody(GemmProblem<T> g, int kc, int panelsN, int npad, T* fullB) : Parallelism.IRangeBody
+    /// <summary>Packs k-block × column-panel items of the slab of B from column <c>j0</c> into the shared buffer.</summary>
+    private readonly struct PackBBody(GemmProblem<T> g, int kc, int j0, int panels, int npad, T* fullB) : Parallelism.IRangeBody
     {
         public void Run(int i0, int i1)
         {
             int nr = K.NR;
             for (int i = i0; i < i1; i++)
             {
-                int blk = i / panelsN, q = i % panelsN;
+                int blk = i / panels, q = i % panels;
                 int pc = blk * kc, kcur = Math.Min(kc, g.K - pc);
                 T* dst = fullB + (nint)pc * npad + (nint)q * kcur * nr;
-                PackBPanel(g, pc, kcur, q * nr, Math.Min(nr, g.N - q * nr), dst);
+                int col = j0 + q * nr;
+                PackBPanel(g, pc, kcur, col, Math.Min(nr, g.N - col), dst);
             }
         }
     }
 
-    private readonly struct RowPanelsBody(GemmProblem<T> g, T* fullB, int npad) : Parallelism.IRangeBody
+    private readonly struct RowPanelsBody(GemmProblem<T> g, int n0, int n1, T* fullB, int npad) : Parallelism.IRangeBody
     {
-        public void Run(int p0, int p1) => Region(g, p0 * K.MR, Math.Min(p1 * K.MR, g.M), 0, g.N, fullB, npad);
+        public void Run(int p0, int p1) => Region(g, p0 * K.MR, Math.Min(p1 * K.MR, g.M), n0, n1, fullB, npad);
     }
 
     private readonly struct ColumnPanelsBody(GemmProblem<T> g) : Parallelism.IRangeBody
@@ -166,8 +187,8 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
     }
 
     /// <summary>
-    /// C[m0..m1, n0..n1] on this thread. <paramref name="fullB"/>, when given, holds all of B already packed
-    /// (k-block after k-block, each a row of kc×NR panels over <paramref name="npad"/> columns).
+    /// C[m0..m1, n0..n1] on this thread. <paramref name="fullB"/>, when given, holds columns n0..n1 of B already
+    /// packed (k-block after k-block, each a row of kc×NR panels over <paramref name="npad"/> columns).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit] // the tile buffer is cleared or fully written before it is read
@@ -182,6 +203,9 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         T* tile = stackalloc T[mr * nr];
         T* c = g.Cp;
         nint rsC = g.RsC, csC = g.CsC;
+        // A column-contiguous C (the driver transposed the problem to fill the register tile) moves whole tiles
+        // through register-block transposes instead of element by element.
+        bool columnTiles = rsC == 1 && csC != 1 && Packing.Transposes<T>() && mr % BlockSide == 0 && nr % BlockSide == 0;
         for (int jc = n0; jc < n1; jc += ncMax)
         {
             int nc = Math.Min(ncMax, n1 - jc);
@@ -190,7 +214,7 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
                 int kcur = Math.Min(kc, g.K - pc);
                 bool load = pc > 0;
                 T* pb;
-                if (fullB is not null) pb = fullB + (nint)pc * npad + (nint)(jc / nr) * kcur * nr;
+                if (fullB is not null) pb = fullB + (nint)pc * npad + (nint)((jc - n0) / nr) * kcur * nr;
                 else
                 {
                     pb = bufB;
@@ -212,6 +236,7 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
                             T* a = bufA + (nint)(ir / mr) * kcur * mr;
                             T* ct = c + (ic + ir) * rsC + (jc + jr) * csC;
                             if (mcur == mr && ncur == nr && csC == 1) K.Run(kcur, a, b, ct, rsC, load);
+                            else if (mcur == mr && ncur == nr && columnTiles) ColumnTile(kcur, a, b, ct, csC, load, tile);
                             else EdgeTile(kcur, a, b, ct, rsC, csC, mcur, ncur, load, tile);
                         }
                     }
@@ -220,7 +245,27 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         }
     }
 
-    /// <summary>A partial tile, or one of a C that is not row-contiguous: run the kernel on a copy.</summary>
+    /// <summary>The side of <see cref="Packing.Block{T}"/>'s register block: 8 floats or 4 doubles.</summary>
+    private static int BlockSide => 32 / sizeof(T);
+
+    /// <summary>
+    /// A whole tile of a column-contiguous C (element (i, j) at <c>c[i + j·csC]</c>): the kernel runs on a row-major
+    /// copy, moved in and out a register block at a time. Only moves values, so the chains are those of every path.
+    /// </summary>
+    private static void ColumnTile(int kc, T* a, T* b, T* c, nint csC, bool load, T* tile)
+    {
+        int mr = K.MR, nr = K.NR, s = BlockSide;
+        if (load)
+            for (int i0 = 0; i0 < mr; i0 += s)
+                for (int j0 = 0; j0 < nr; j0 += s)
+                    Packing.Block(c + i0 + j0 * csC, csC, tile + i0 * nr + j0, nr);
+        K.Run(kc, a, b, tile, nr, load);
+        for (int i0 = 0; i0 < mr; i0 += s)
+            for (int j0 = 0; j0 < nr; j0 += s)
+                Packing.Block(tile + i0 * nr + j0, nr, c + i0 + j0 * csC, csC);
+    }
+
+    /// <summary>A partial tile, or one of a C that is not row-contiguous: run the kernel on a copy (a row-major C row by row).</summary>
     private static void EdgeTile(int kc, T* a, T* b, T* c, nint rsC, nint csC, int mcur, int ncur, bool load, T* tile)
     {
         int nr = K.NR;
@@ -232,12 +277,16 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
             if (byColumn)
                 for (int j = 0; j < ncur; j++)
                     for (int i = 0; i < mcur; i++) tile[i * nr + j] = c[i + j * csC];
+            else if (csC == 1)
+                for (int i = 0; i < mcur; i++) Unsafe.CopyBlockUnaligned(tile + i * nr, c + i * rsC, (uint)(ncur * sizeof(T)));
             else
                 for (int i = 0; i < mcur; i++)
                     for (int j = 0; j < ncur; j++) tile[i * nr + j] = c[i * rsC + j * csC];
         }
         K.Run(kc, a, b, tile, nr, load);
-        if (byColumn)
+        if (csC == 1 && !byColumn)
+            for (int i = 0; i < mcur; i++) Unsafe.CopyBlockUnaligned(c + i * rsC, tile + i * nr, (uint)(ncur * sizeof(T)));
+        else if (byColumn)
             for (int j = 0; j < ncur; j++)
                 for (int i = 0; i < mcur; i++) c[i + j * csC] = tile[i * nr + j];
         else
@@ -296,7 +345,7 @@ internal static unsafe class GemmBuffers
     [ThreadStatic] private static byte[]? t_b;
     [ThreadStatic] private static byte[]? t_shared;
     [ThreadStatic] private static byte[]? t_direct;
-    private const long KeepBytes = 8 << 20;
+    internal const long KeepBytes = 8 << 20;
 
     public static T* PackA<T>(nint count) where T : unmanaged => Get<T>(ref t_a, count);
     public static T* PackB<T>(nint count) where T : unmanaged => Get<T>(ref t_b, count);

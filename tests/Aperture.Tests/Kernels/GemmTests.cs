@@ -141,6 +141,46 @@ public class GemmTests
     [InlineData(Method.TinyBlocks)]
     public void Float64_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count(Method method) => LargerShapes<double>(method);
 
+    /// <summary>
+    /// When threads split the rows they share B, packed a column slab at a time; a slab limit of a few panels gives
+    /// several slabs (the last one partial) over a B that is not a whole number of panels wide, with the default
+    /// blocking, and each output must still be the naive chain, whatever the thread count.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public void Shared_B_in_column_slabs_matches_the_naive_chain_for_every_thread_count(bool ta, bool tb)
+    {
+        var rng = new Random(23);
+        // Taller than wide, so the packed product keeps this orientation and splits the rows on the vector paths.
+        const int m = 203, n = 90, k = 70;
+        var a = Matrix<float>(rng, m, k, ta);
+        var b = Matrix<float>(rng, k, n, tb);
+        var expected = Naive(a, b);
+        var (shared, direct, directB, thin) = (GemmBlocking.SharedMaxBytes, GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin);
+        try
+        {
+            (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (0, 0, 0);
+            // One panel per slab; two 32-float panels (AVX-512: 3 panels in slabs of 2 + 1; AVX2: 6 panels of 16 in
+            // slabs of 3 + 3); and all of B in one slab.
+            foreach (long bytes in new long[] { 1, 2L * k * 32 * sizeof(float), 1L << 30 })
+            {
+                GemmBlocking.SharedMaxBytes = bytes;
+                KernelSettings.ForEachPath(path =>
+                {
+                    foreach (int threads in new[] { 1, 2, 3 })
+                        KernelSettings.WithThreads(threads, () =>
+                            AssertBitwise(expected, Run(a, b), $"{path} threads={threads} slab bytes={bytes} ta={ta} tb={tb}"));
+                });
+            }
+        }
+        finally
+        {
+            GemmBlocking.SharedMaxBytes = shared;
+            (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (direct, directB, thin);
+        }
+    }
+
     [Fact]
     public void Reversed_order_runs_k_downward_on_every_path()
     {

@@ -34,19 +34,22 @@ internal static class KernelSettings
         finally { (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (direct, directB, thin); }
     }
 
-    /// <summary>Tiny cache blocks, so every blocking loop (several k-, row- and column-blocks) runs on small shapes.</summary>
+    /// <summary>
+    /// Tiny cache blocks, so every blocking loop (several k-, row- and column-blocks, and one-panel slabs of the B
+    /// that threads share) runs on small shapes.
+    /// </summary>
     public static void WithTinyBlocks(Action body)
     {
         var (kc, mc, nc, direct, par) = (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork);
-        long directB = GemmBlocking.DirectMaxB;
+        long directB = GemmBlocking.DirectMaxB, shared = GemmBlocking.SharedMaxBytes;
         int thin = GemmBlocking.DirectMaxThin;
         (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (7, 30, 70, 0, 1);
-        (GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (0, 0);
+        (GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.SharedMaxBytes) = (0, 0, 1);
         try { body(); }
         finally
         {
             (GemmBlocking.Kc, GemmBlocking.Mc, GemmBlocking.Nc, GemmBlocking.DirectMaxWork, GemmBlocking.ParallelMinWork) = (kc, mc, nc, direct, par);
-            (GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (directB, thin);
+            (GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.SharedMaxBytes) = (directB, thin, shared);
         }
     }
 }
