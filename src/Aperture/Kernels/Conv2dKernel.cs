@@ -101,6 +101,11 @@ internal static class Conv2dKernel
     private static void Forward<T>(T[] x, int xOff, T[] w, int wOff, T[] y, int n, ConvGeometry g, NumericsPolicy p, int budget)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DirectConv2d.AppliesToForward<T>(g, n, p))
+        {
+            DirectConv2d.Forward(x, xOff, w, wOff, y, n, g);
+            return;
+        }
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
         var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;
@@ -129,6 +134,11 @@ internal static class Conv2dKernel
     private static void InputGrad<T>(T[] gy, int gyOff, T[] w, int wOff, T[] gx, int n, ConvGeometry g, NumericsPolicy p, int budget)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DirectConv2d.AppliesToInputGrad<T>(g, n, p))
+        {
+            DirectConv2d.InputGrad(gy, gyOff, w, wOff, gx, n, g);
+            return;
+        }
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
         var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;
@@ -147,6 +157,11 @@ internal static class Conv2dKernel
     private static void WeightGrad<T>(T[] x, int xOff, T[] gy, int gyOff, T[] gw, int n, ConvGeometry g, NumericsPolicy p, int budget)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DirectConv2d.AppliesToForward<T>(g, n, p))
+        {
+            DirectConv2d.WeightGrad(x, xOff, gy, gyOff, gw, n, g);
+            return;
+        }
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
         var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;
