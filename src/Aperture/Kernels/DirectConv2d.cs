@@ -135,41 +135,98 @@ internal static class DirectConv2d
 
     /// <summary>
     /// out[s, o, r, col] = Σ over (channel c of o's group, ki, kj) of wt[o, c, ki, kj] · src[s, c, r + ki·DH, col + kj·DW],
-    /// one chain in that order, for outRows × outCols outputs per plane. Split over (sample, pair of output channels).
+    /// one chain in that order, for outRows × outCols outputs per plane. Split over (sample, group, unit of four or two output channels).
     /// </summary>
     private static void Correlate<T>(T[] src, Padded pad, int n, int cin, int groups, T[] wt, int wOff, int cout, int kh, int kw,
         int dh, int dw, T[] dst, int outRows, int outCols) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int pairs = (cout / groups + 1) / 2;
+        int units = Units(cout / groups);
         long cost = (long)(cin / groups) * kh * kw * 2 * outRows * pad.Wp;
-        Parallelism.For(n * groups * pairs, cost, new CorrelateBody<T>(src, pad, cin, groups, wt, wOff, cout, kh, kw, dh, dw, dst, outRows, outCols, pairs));
+        Parallelism.For(n * groups * units, cost, new CorrelateBody<T>(src, pad, cin, groups, wt, wOff, cout, kh, kw, dh, dw, dst, outRows, outCols, units));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CorrelateRange<T>(T[] src, Padded pad, int cin, int groups, T[] wt, int wOff, int cout, int kh, int kw,
-        int dh, int dw, T[] dst, int outRows, int outCols, int pairs, int i0, int i1) where T : unmanaged, IFloatingPointIeee754<T>
+        int dh, int dw, T[] dst, int outRows, int outCols, int units, int i0, int i1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int v = V<T>(), wp = pad.Wp, cg = cin / groups, og = cout / groups, kk = kh * kw;
         int nvec = RoundUp(outRows * wp, v) / v, lq = RoundUp(nvec, 2) * v;
-        var wide = Scratch<T>.Get(6, 2L * lq);
+        var wide = Scratch<T>.Get(6, 4L * lq);
         ref T wide0 = ref MemoryMarshal.GetArrayDataReference(wide);
-        ref T wide1 = ref Unsafe.Add(ref wide0, lq);
+        ref T wt0 = ref MemoryMarshal.GetArrayDataReference(wt);
+        int quads = og / 4, plane = outRows * outCols;
         for (int item = i0; item < i1; item++)
         {
-            int s = item / (groups * pairs), grp = item / pairs % groups, o0 = item % pairs * 2;
-            int o1 = Math.Min(o0 + 1, og - 1); // an odd last channel is computed twice and stored once
+            int s = item / (groups * units), grp = item / units % groups, u = item % units;
+            int o0 = u < quads ? 4 * u : 4 * quads + 2 * (u - quads);
+            int count = u < quads ? 4 : Math.Min(2, og - o0);
             ref T x = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(src), (nint)(s * cin + grp * cg) * pad.Stride);
-            ref T w0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), wOff + (grp * og + o0) * cg * kk);
-            ref T w1 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(wt), wOff + (grp * og + o1) * cg * kk);
+            // Channel i of the unit; an odd last channel is computed twice and stored once.
+            ref T w0 = ref Unsafe.Add(ref wt0, wOff + (grp * og + o0) * cg * kk);
+            ref T w1 = ref Unsafe.Add(ref wt0, wOff + (grp * og + o0 + Math.Min(1, count - 1)) * cg * kk);
+            ref T w2 = ref Unsafe.Add(ref wt0, wOff + (grp * og + o0 + Math.Min(2, count - 1)) * cg * kk);
+            ref T w3 = ref Unsafe.Add(ref wt0, wOff + (grp * og + o0 + Math.Min(3, count - 1)) * cg * kk);
+            ref T out0 = ref wide0;
+            ref T out1 = ref Unsafe.Add(ref wide0, lq);
+            ref T out2 = ref Unsafe.Add(ref wide0, 2 * lq);
+            ref T out3 = ref Unsafe.Add(ref wide0, 3 * lq);
             int q = 0;
-            for (; q + 6 * v <= lq; q += 6 * v)
-                Block6(ref Unsafe.Add(ref x, q), pad.Stride, wp, cg, kh, kw, dh, dw, ref w0, ref w1, ref Unsafe.Add(ref wide0, q), ref Unsafe.Add(ref wide1, q));
+            if (count == 4)
+                for (; q + 4 * v <= lq; q += 4 * v)
+                    Block4x4(ref Unsafe.Add(ref x, q), pad.Stride, wp, cg, kh, kw, dh, dw, ref w0, ref w1, ref w2, ref w3,
+                        ref Unsafe.Add(ref out0, q), ref Unsafe.Add(ref out1, q), ref Unsafe.Add(ref out2, q), ref Unsafe.Add(ref out3, q));
+            else
+                for (; q + 6 * v <= lq; q += 6 * v)
+                    Block6(ref Unsafe.Add(ref x, q), pad.Stride, wp, cg, kh, kw, dh, dw, ref w0, ref w1, ref Unsafe.Add(ref out0, q), ref Unsafe.Add(ref out1, q));
             for (; q < lq; q += 2 * v)
-                Block2(ref Unsafe.Add(ref x, q), pad.Stride, wp, cg, kh, kw, dh, dw, ref w0, ref w1, ref Unsafe.Add(ref wide0, q), ref Unsafe.Add(ref wide1, q));
-            int plane = outRows * outCols, at0 = ((s * groups + grp) * og + o0) * plane;
-            CopyRows(wide, 0, wp, dst, at0, outCols, outRows, outCols, at0 + plane);
-            if (o1 != o0) CopyRows(wide, lq, wp, dst, at0 + plane, outCols, outRows, outCols, at0 + 2 * plane);
+            {
+                Block2(ref Unsafe.Add(ref x, q), pad.Stride, wp, cg, kh, kw, dh, dw, ref w0, ref w1, ref Unsafe.Add(ref out0, q), ref Unsafe.Add(ref out1, q));
+                if (count == 4)
+                    Block2(ref Unsafe.Add(ref x, q), pad.Stride, wp, cg, kh, kw, dh, dw, ref w2, ref w3, ref Unsafe.Add(ref out2, q), ref Unsafe.Add(ref out3, q));
+            }
+            int at0 = ((s * groups + grp) * og + o0) * plane;
+            for (int i = 0; i < count; i++)
+                CopyRows(wide, i * lq, wp, dst, at0 + i * plane, outCols, outRows, outCols, at0 + (i + 1) * plane);
         }
+    }
+
+    /// <summary>Work units of one group's output channels: quads, then units (the last one perhaps a single channel).</summary>
+    private static int Units(int og) => og / 4 + (og % 4 + 1) / 2;
+
+    /// <summary>Four vectors of positions for four output channels: 16 chains, each over (c, ki, kj) in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4x4<T>(ref T x, int stride, int wp, int cg, int kh, int kw, int dh, int dw, ref T w0, ref T w1, ref T w2, ref T w3,
+        ref T out0, ref T out1, ref T out2, ref T out3) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = Vector512<T>.Count;
+        Vector512<T> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, d0 = default, d1 = default, d2 = default, d3 = default;
+        int t = 0;
+        for (int c = 0; c < cg; c++)
+            for (int ki = 0; ki < kh; ki++)
+            {
+                ref T row = ref Unsafe.Add(ref x, c * stride + ki * dh * wp);
+                for (int kj = 0; kj < kw; kj++, t++)
+                {
+                    ref T p = ref Unsafe.Add(ref row, kj * dw);
+                    var x0 = Load(ref p, 0);
+                    var x1 = Load(ref p, v);
+                    var x2 = Load(ref p, 2 * v);
+                    var x3 = Load(ref p, 3 * v);
+                    var e = Vector512.Create(Unsafe.Add(ref w0, t));
+                    a0 = Fma(e, x0, a0); a1 = Fma(e, x1, a1); a2 = Fma(e, x2, a2); a3 = Fma(e, x3, a3);
+                    e = Vector512.Create(Unsafe.Add(ref w1, t));
+                    b0 = Fma(e, x0, b0); b1 = Fma(e, x1, b1); b2 = Fma(e, x2, b2); b3 = Fma(e, x3, b3);
+                    e = Vector512.Create(Unsafe.Add(ref w2, t));
+                    c0 = Fma(e, x0, c0); c1 = Fma(e, x1, c1); c2 = Fma(e, x2, c2); c3 = Fma(e, x3, c3);
+                    e = Vector512.Create(Unsafe.Add(ref w3, t));
+                    d0 = Fma(e, x0, d0); d1 = Fma(e, x1, d1); d2 = Fma(e, x2, d2); d3 = Fma(e, x3, d3);
+                }
+            }
+        a0.StoreUnsafe(ref out0, 0); a1.StoreUnsafe(ref out0, (nuint)v); a2.StoreUnsafe(ref out0, (nuint)(2 * v)); a3.StoreUnsafe(ref out0, (nuint)(3 * v));
+        b0.StoreUnsafe(ref out1, 0); b1.StoreUnsafe(ref out1, (nuint)v); b2.StoreUnsafe(ref out1, (nuint)(2 * v)); b3.StoreUnsafe(ref out1, (nuint)(3 * v));
+        c0.StoreUnsafe(ref out2, 0); c1.StoreUnsafe(ref out2, (nuint)v); c2.StoreUnsafe(ref out2, (nuint)(2 * v)); c3.StoreUnsafe(ref out2, (nuint)(3 * v));
+        d0.StoreUnsafe(ref out3, 0); d1.StoreUnsafe(ref out3, (nuint)v); d2.StoreUnsafe(ref out3, (nuint)(2 * v)); d3.StoreUnsafe(ref out3, (nuint)(3 * v));
     }
 
     private static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c)
@@ -391,10 +448,10 @@ internal static class DirectConv2d
     }
 
     private readonly struct CorrelateBody<T>(T[] src, Padded pad, int cin, int groups, T[] wt, int wOff, int cout, int kh, int kw,
-        int dh, int dw, T[] dst, int outRows, int outCols, int pairs) : Parallelism.IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
+        int dh, int dw, T[] dst, int outRows, int outCols, int units) : Parallelism.IRangeBody where T : unmanaged, IFloatingPointIeee754<T>
     {
         public void Run(int start, int end) =>
-            CorrelateRange(src, pad, cin, groups, wt, wOff, cout, kh, kw, dh, dw, dst, outRows, outCols, pairs, start, end);
+            CorrelateRange(src, pad, cin, groups, wt, wOff, cout, kh, kw, dh, dw, dst, outRows, outCols, units, start, end);
     }
 
     private readonly struct WeightGradBody<T>(T[] xs, Padded pad, T[] wideGy, int lv, int n, int parts, ConvGeometry g, T[] partial)
