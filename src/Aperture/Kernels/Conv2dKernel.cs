@@ -54,9 +54,11 @@ internal static class Conv2dKernel
     public static Tensor InputGrad(Tensor gy, Tensor w, ConvGeometry g, int columnBudget = DefaultColumnBudget)
     {
         int n = gy.Shape[0];
-        var gx = Tensor.ZerosInternal([n, g.C, g.H, g.W], gy.DType);
-        var (gc, wc) = (Dense(gy), Dense(w));
         var p = NumericsPolicy.Current;
+        // The direct kernel writes every element; col2im adds into zeros.
+        bool direct = gy.DType == DType.Float32 ? DirectConv2d.AppliesToInputGrad<float>(g, n, p) : DirectConv2d.AppliesToInputGrad<double>(g, n, p);
+        var gx = direct ? Tensor.Empty([n, g.C, g.H, g.W], gy.DType) : Tensor.ZerosInternal([n, g.C, g.H, g.W], gy.DType);
+        var (gc, wc) = (Dense(gy), Dense(w));
         if (gy.DType == DType.Float32)
             InputGrad(gc.Buffer<float>(), gc._offset, wc.Buffer<float>(), wc._offset, gx.Buffer<float>(), n, g, p, columnBudget);
         else

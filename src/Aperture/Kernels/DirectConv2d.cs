@@ -358,8 +358,15 @@ internal static class DirectConv2d
         ref T dst0 = ref MemoryMarshal.GetArrayDataReference(partial);
         Span<int> offsets = stackalloc int[5];
         for (int grp = 0; grp < g.Groups; grp++)
-            for (int o0 = 0; o0 < og; o0 += 2)
+            for (int o0 = 0; o0 < og; o0 += o0 + 4 <= og ? 4 : 2)
             {
+                if (o0 + 4 <= og)
+                {
+                    for (int c = 0; c < gc; c++)
+                        for (int t0 = 0; t0 < kk; t0 += 5)
+                            FourChannels(ref x0, ref y0, ref dst0, pad, lv, s0, s1, g, grp, grp * og + o0, c, t0, part * weights);
+                    continue;
+                }
                 int o1 = Math.Min(o0 + 1, og - 1);
                 int oa = grp * og + o0, ob = grp * og + o1;
                 for (int c = 0; c < gc; c++)
@@ -398,6 +405,48 @@ internal static class DirectConv2d
                     }
             }
     }
+
+    /// <summary>
+    /// Five taps from <paramref name="t0"/> (the last repeated where fewer remain) of input channel <paramref name="c"/>
+    /// for output channels oa..oa+3: twenty lane chains over the partition's samples, as in <see cref="WeightGradPartition{T}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FourChannels<T>(ref T x0, ref T y0, ref T dst0, Padded pad, int lv, int s0, int s1, ConvGeometry g, int grp, int oa, int c, int t0, int partAt)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int v = V<T>(), gc = g.GroupC, kk = g.KH * g.KW, wp = pad.Wp;
+        int f0 = TapOffset(g, wp, Math.Min(t0, kk - 1)), f1 = TapOffset(g, wp, Math.Min(t0 + 1, kk - 1)), f2 = TapOffset(g, wp, Math.Min(t0 + 2, kk - 1));
+        int f3 = TapOffset(g, wp, Math.Min(t0 + 3, kk - 1)), f4 = TapOffset(g, wp, Math.Min(t0 + 4, kk - 1));
+        Vector512<T> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector512<T> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default;
+        Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default;
+        Vector512<T> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default;
+        for (int s = s0; s < s1; s++)
+        {
+            ref T xr = ref Unsafe.Add(ref x0, (nint)(s * g.C + grp * gc + c) * pad.Stride);
+            ref T ya = ref Unsafe.Add(ref y0, (nint)(s * g.O + oa) * lv);
+            for (int q = 0; q < lv; q += v)
+            {
+                var u = Load(ref ya, q);
+                var z = Load(ref ya, lv + q);
+                var w = Load(ref ya, 2 * lv + q);
+                var r = Load(ref ya, 3 * lv + q);
+                ref T xq = ref Unsafe.Add(ref xr, q);
+                var e = Load(ref xq, f0); a0 = Fma(u, e, a0); b0 = Fma(z, e, b0); c0 = Fma(w, e, c0); d0 = Fma(r, e, d0);
+                e = Load(ref xq, f1); a1 = Fma(u, e, a1); b1 = Fma(z, e, b1); c1 = Fma(w, e, c1); d1 = Fma(r, e, d1);
+                e = Load(ref xq, f2); a2 = Fma(u, e, a2); b2 = Fma(z, e, b2); c2 = Fma(w, e, c2); d2 = Fma(r, e, d2);
+                e = Load(ref xq, f3); a3 = Fma(u, e, a3); b3 = Fma(z, e, b3); c3 = Fma(w, e, c3); d3 = Fma(r, e, d3);
+                e = Load(ref xq, f4); a4 = Fma(u, e, a4); b4 = Fma(z, e, b4); c4 = Fma(w, e, c4); d4 = Fma(r, e, d4);
+            }
+        }
+        int taps = Math.Min(5, kk - t0), row = partAt + (oa * gc + c) * kk + t0;
+        Store(ref dst0, row, v, taps, a0, a1, a2, a3, a4);
+        Store(ref dst0, row + gc * kk, v, taps, b0, b1, b2, b3, b4);
+        Store(ref dst0, row + 2 * gc * kk, v, taps, c0, c1, c2, c3, c4);
+        Store(ref dst0, row + 3 * gc * kk, v, taps, d0, d1, d2, d3, d4);
+    }
+
+    private static int TapOffset(ConvGeometry g, int wp, int t) => t / g.KW * g.DH * wp + t % g.KW * g.DW;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call would make every accumulator spill inside the loop
     private static void Store<T>(ref T dst, int row, int v, int taps, Vector512<T> e0, Vector512<T> e1, Vector512<T> e2, Vector512<T> e3, Vector512<T> e4)
