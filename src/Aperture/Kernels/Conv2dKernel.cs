@@ -21,7 +21,8 @@ internal readonly record struct ConvGeometry(int C, int H, int W, int O, int KH,
 }
 
 /// <summary>
-/// Convolution by im2col and matrix multiply. Samples are processed in blocks: the patches of a block sit side by
+/// Convolution by im2col and matrix multiply, for the shapes that <see cref="DirectConv2d"/> (stride 1, few channels)
+/// does not take. Samples are processed in blocks: the patches of a block sit side by
 /// side in one column matrix, so each group is one long matrix product. Every product goes through
 /// <see cref="Gemm"/>, the one call into <see cref="MatMulKernel"/>, and inherits its per-output summation order.
 /// The weight gradient sums over samples inside each block's product, then adds the blocks in order; block sizes

@@ -22,9 +22,16 @@ namespace Aperture;
 /// matrix-product path. The input gradient is the same kernel run on the zero-padded output gradient with the kernel
 /// flipped and its channel axes swapped: per input position one chain over (output channel, flipped ki, flipped kj).
 /// The weight gradient is, per weight, a sum over (sample, position) as in <see cref="ReductionOrder.Default"/>:
-/// term q of a sample goes to lane q mod V (V = 64 bytes / element size), each lane a fused multiply-add chain over the
-/// samples of a fixed sample partition in order; partitions are added lane-wise in order, then the lanes by the fixed
-/// tree (lane j += lane j + V/2, then V/4, …).
+/// the term at wide-grid position q of a sample goes to lane q mod V (V = 64 bytes / element size), each lane a fused
+/// multiply-add chain over the samples of a fixed sample partition in order (at most
+/// <see cref="WeightGradPartitions"/>, by batch size alone); partitions are added lane-wise in order, then the lanes by
+/// the fixed tree (lane j += lane j + V/2, then V/4, …).
+/// </para>
+/// <para>
+/// Non-finite values: the dropped columns multiply a zero output gradient by input values that the column's tap does
+/// not hold, and the input gradient multiplies the weights by the output gradient's zero padding, so an infinity or NaN
+/// there gives NaN where the exact sum skips the term (the forward already multiplies weights by zero padding, on
+/// either path). Finite values are unaffected.
 /// </para>
 /// </summary>
 internal static class DirectConv2d

@@ -94,6 +94,24 @@ public class DirectConvTests
         }
     }
 
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void The_matrix_product_path_keeps_its_bits_at_any_thread_count(DType dtype)
+    {
+        // The shape of the thread test in ConvTests, which the direct path now takes, on the im2col path.
+        var k = new ConvCase("threads", 3, 8, 24, 23, 10, 3, 3, 1, 1, 1, Groups: 2);
+        var g = Geometry(k);
+        var (x, w, _) = ConvTests.Inputs(k, dtype);
+        var gy = Tensor.Randn([k.N, k.O, k.OH, k.OW], new Generator(3), dtype);
+        (Tensor, Tensor, Tensor) Run() => WithDirect(false, () => (Conv2dKernel.Forward(x, w, g), Conv2dKernel.InputGrad(gy, w, g), Conv2dKernel.WeightGrad(x, gy, g)));
+        var one = Close.WithThreads(1, Run);
+        var two = Close.WithThreads(2, Run);
+        Close.Bitwise(one.Item1, two.Item1, "forward");
+        Close.Bitwise(one.Item2, two.Item2, "input gradient");
+        Close.Bitwise(one.Item3, two.Item3, "weight gradient");
+    }
+
     [Fact]
     public void Forced_kernel_paths_do_not_change_the_bits()
     {
@@ -125,5 +143,25 @@ public class DirectConvTests
         Assert.False(DirectConv2d.AppliesToInputGrad<float>(widePadding, 4, p));
         Assert.False(DirectConv2d.AppliesToForward<float>(Geometry(new ConvCase("x", 1, 1, 5, 5, 1, 3, 3, 1, 0, 1)), 1,
             p with { Order = ReductionOrder.Pairwise }));
+    }
+
+    [Fact]
+    public void Bias_gradient_has_the_bits_of_a_channel_sum_at_any_thread_count()
+    {
+        var g = new Generator(11);
+        var y = Tensor.Randn([9, 5, 13, 7], g);
+        var b0 = Tensor.Randn([5], g);
+        var gy = Tensor.Randn([9, 5, 13, 7], g);
+        Tensor Run()
+        {
+            // A plain Backward() takes the channel-sum kernel; the product with gy passes gy down exactly (its upstream is 1).
+            var b = b0.Clone();
+            b.RequiresGrad = true;
+            Ops.Sum(Ops.Mul(Ops.AddChannelBias(y, b), gy)).Backward();
+            return b.Grad!;
+        }
+        var expected = Ops.Sum(gy, [0, 2, 3]);
+        foreach (int threads in new[] { 1, 2, 3 })
+            Close.Bitwise(expected, Close.WithThreads(threads, Run), $"bias gradient, {threads} threads");
     }
 }
