@@ -21,7 +21,8 @@ internal readonly record struct ConvGeometry(int C, int H, int W, int O, int KH,
 }
 
 /// <summary>
-/// Convolution by im2col and matrix multiply. Samples are processed in blocks: the patches of a block sit side by
+/// Convolution by im2col and matrix multiply, for the shapes that <see cref="DirectConv2d"/> (stride 1, few channels)
+/// does not take. Samples are processed in blocks: the patches of a block sit side by
 /// side in one column matrix, so each group is one long matrix product. Every product goes through
 /// <see cref="Gemm"/>, the one call into <see cref="MatMulKernel"/>, and inherits its per-output summation order.
 /// The weight gradient sums over samples inside each block's product, then adds the blocks in order; block sizes
@@ -54,9 +55,11 @@ internal static class Conv2dKernel
     public static Tensor InputGrad(Tensor gy, Tensor w, ConvGeometry g, int columnBudget = DefaultColumnBudget)
     {
         int n = gy.Shape[0];
-        var gx = Tensor.ZerosInternal([n, g.C, g.H, g.W], gy.DType);
-        var (gc, wc) = (Dense(gy), Dense(w));
         var p = NumericsPolicy.Current;
+        // The direct kernel writes every element; col2im adds into zeros.
+        bool direct = gy.DType == DType.Float32 ? DirectConv2d.AppliesToInputGrad<float>(g, n, p) : DirectConv2d.AppliesToInputGrad<double>(g, n, p);
+        var gx = direct ? Tensor.Empty([n, g.C, g.H, g.W], gy.DType) : Tensor.ZerosInternal([n, g.C, g.H, g.W], gy.DType);
+        var (gc, wc) = (Dense(gy), Dense(w));
         if (gy.DType == DType.Float32)
             InputGrad(gc.Buffer<float>(), gc._offset, wc.Buffer<float>(), wc._offset, gx.Buffer<float>(), n, g, p, columnBudget);
         else
@@ -101,6 +104,11 @@ internal static class Conv2dKernel
     private static void Forward<T>(T[] x, int xOff, T[] w, int wOff, T[] y, int n, ConvGeometry g, NumericsPolicy p, int budget)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DirectConv2d.AppliesToForward<T>(g, n, p))
+        {
+            DirectConv2d.Forward(x, xOff, w, wOff, y, n, g);
+            return;
+        }
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
         var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;
@@ -129,6 +137,11 @@ internal static class Conv2dKernel
     private static void InputGrad<T>(T[] gy, int gyOff, T[] w, int wOff, T[] gx, int n, ConvGeometry g, NumericsPolicy p, int budget)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DirectConv2d.AppliesToInputGrad<T>(g, n, p))
+        {
+            DirectConv2d.InputGrad(gy, gyOff, w, wOff, gx, n, g);
+            return;
+        }
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
         var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;
@@ -147,6 +160,11 @@ internal static class Conv2dKernel
     private static void WeightGrad<T>(T[] x, int xOff, T[] gy, int gyOff, T[] gw, int n, ConvGeometry g, NumericsPolicy p, int budget)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DirectConv2d.AppliesToForward<T>(g, n, p))
+        {
+            DirectConv2d.WeightGrad(x, xOff, gy, gyOff, gw, n, g);
+            return;
+        }
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
         var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;

@@ -275,17 +275,27 @@ public static partial class Ops
             else inputGrads[1] = Sum(grad, [0, 2, 3]);
         }
 
-        /// <summary>Σ over samples and positions of each channel, in the order and bits of <c>Sum(g, [0, 2, 3])</c>.</summary>
+        /// <summary>
+        /// Σ over samples and positions of each channel, in the order and bits of <c>Sum(g, [0, 2, 3])</c>; channels
+        /// are split over threads, each summed whole by one.
+        /// </summary>
         private static void ChannelSums<T>(Tensor g, Tensor gb) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
             int n = g.Shape[0], c = g.Shape[1], plane = g.Shape[2] * g.Shape[3];
-            var terms = Scratch<T>.Get(3, (long)n * plane);
-            T[] gs = g.Buffer<T>(), o = gb.Buffer<T>();
-            var p = NumericsPolicy.Current;
-            for (int ch = 0; ch < c; ch++)
+            Parallelism.For(c, 2L * n * plane, new ChannelSumBody<T>(g.Buffer<T>(), g._offset, n, c, plane, gb.Buffer<T>(), NumericsPolicy.Current));
+        }
+
+        private readonly struct ChannelSumBody<T>(T[] gs, int offset, int n, int c, int plane, T[] o, NumericsPolicy p) : Parallelism.IRangeBody
+            where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        {
+            public void Run(int start, int end)
             {
-                for (int i = 0; i < n; i++) Array.Copy(gs, g._offset + (i * c + ch) * plane, terms, i * plane, plane);
-                o[ch] = Sum<T>(new ReadOnlySpan<T>(terms, 0, n * plane), p);
+                var terms = Scratch<T>.Get(3, (long)n * plane);
+                for (int ch = start; ch < end; ch++)
+                {
+                    for (int i = 0; i < n; i++) Array.Copy(gs, offset + (i * c + ch) * plane, terms, i * plane, plane);
+                    o[ch] = Sum<T>(new ReadOnlySpan<T>(terms, 0, n * plane), p);
+                }
             }
         }
 
