@@ -227,7 +227,7 @@ internal static partial class LabCommands
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
             Terminal.CheckDataDirectory(r.GetValue(dataDir));
-            using var s = OpenWritableExisting(r.GetValue(store));
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
             var record = s.FindSweep(r.GetValue(sweep)!);
             var phenomenon = Catalogue.Get(record.Phenomenon);
             var runner = new LabRunner(s, new LabDataSource(r.GetValue(dataDir)));
@@ -312,7 +312,7 @@ internal static partial class LabCommands
                                         "Finished runs stay in the store; running the sweep again resumes it.") { sweep };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            using var s = OpenWritableExisting(r.GetValue(store));
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
             var record = s.FindSweep(r.GetValue(sweep)!);
             s.CancelSweep(record.Id);
             var slurmJobs = s.SweepJobs(record.Id).Where(j => j.Executor == "slurm").Select(j => j.JobId).ToList();
@@ -325,13 +325,6 @@ internal static partial class LabCommands
     }
 
     private static string RunStoreTier(Tier t) => t == Tier.Full ? "full" : "quick";
-
-    // A command that writes to a store that must already exist (a worker must not create an empty store of its own).
-    private static RunStore OpenWritableExisting(string? path)
-    {
-        using (Terminal.OpenExistingStore(path)) { }
-        return Terminal.OpenStore(path);
-    }
 
     private sealed class SweepReporter(Action<SweepProgress> report) : IProgress<SweepProgress>
     {
