@@ -54,7 +54,9 @@ internal static partial class LabCommands
         Dictionary<string, List<KeyValuePair<string, string>>> overrides, bool tierGiven, int? seeds, int? seedBase, bool replicate, string? dataDir,
         string? json, CancellationToken cancel)
     {
-        if (json is not null) throw new CommandLineException("--json writes one record per phenomenon; a sweep's results are in its record (`aperture lab status SWEEP`)");
+        // A sweep writes its record (aperture.sweep/1), as `lab status SWEEP --json` does; every path is checked before anything runs.
+        string? jsonPath = json is not null ? Terminal.CheckOutputFile(json, "--json", allowStdout: true) : null;
+        if (json == "-") Terminal.HumanOutputToStandardError();
         string executorName = r.GetValue(o.Executor)!;
         CheckExecutorOptions(r, o, executorName);
         SweepSpec spec;
@@ -122,6 +124,12 @@ internal static partial class LabCommands
             });
         outcome = sweeps.Judge(plan);
         PrintSweep(outcome);
+        if (json is not null)
+        {
+            string text = Output.Serialize(Documents.SweepDocument(runStore, runStore.FindSweep(plan.Id), "run", executorName));
+            if (json == "-") Terminal.Out.Write(text);
+            else Terminal.WriteAtomically(jsonPath!, text);
+        }
         return 0;
     }
 
@@ -259,15 +267,19 @@ internal static partial class LabCommands
     private static Command Status(Option<string?> store)
     {
         var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
-        var cmd = new Command("status", "Show a sweep: each grid point's runs (finished, running, failed, not started) and verdict, and its Slurm jobs' task states.") { sweep };
+        var json = Output.JsonOption(Documents.Sweep);
+        var cmd = new Command("status", "Show a sweep: each grid point's runs (finished, running, failed, not started) and verdict, its tags, and its Slurm jobs' task states.") { sweep, json };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
+            var output = CommandOutput.Begin(r, null, json);
             using var s = Terminal.OpenExistingStore(r.GetValue(store));
             var record = s.FindSweep(r.GetValue(sweep)!);
             var spec = record.Spec;
             var swept = spec.Axes.Select(a => a.Setting).ToList();
             var status = s.StatusesOf(record.Points.SelectMany(p => p.RunIds));
             Terminal.Console.MarkupLineInterpolated($"sweep [bold]{record.Id}[/]: {record.Phenomenon} ({RunStoreTier(record.Tier)}), {record.RunCount} runs in {record.TaskCount} tasks, created {record.Created}{(s.IsSweepCancelled(record.Id) ? ", cancelled" : "")}");
+            var tags = s.SweepTags(record.Id);
+            if (tags.Count > 0) Terminal.Console.MarkupLineInterpolated($"tags: {string.Join(" ", tags.Select(kv => $"{kv.Key}={kv.Value}"))}");
             var table = new Table().AddColumn("point");
             foreach (var k in swept) table.AddColumn(Markup.Escape(k));
             table.AddColumns("block", "runs finished", "running", "failed", "verdict", "effect [[95% CI]]");
@@ -285,21 +297,26 @@ internal static partial class LabCommands
             }
             Terminal.Console.Write(table);
             var jobs = s.SweepJobs(record.Id);
+            var jobStates = new Dictionary<string, (IReadOnlyDictionary<string, int>? States, string? Error)>(StringComparer.Ordinal);
             foreach (var job in jobs.Where(j => j.Executor == "slurm"))
             {
                 string states;
                 try
                 {
                     var tasks = SlurmExecutor.TaskStates(job.JobId);
+                    var counts = tasks.GroupBy(kv => kv.Value).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+                    jobStates[job.JobId] = (counts, null);
                     states = tasks.Count == 0 ? "no longer known to Slurm"
-                        : string.Join(", ", tasks.GroupBy(kv => kv.Value).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"));
+                        : string.Join(", ", counts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Value} {kv.Key}"));
                 }
                 catch (LabRunException e)
                 {
+                    jobStates[job.JobId] = (null, e.Message);
                     states = e.Message;
                 }
                 Terminal.Console.MarkupLineInterpolated($"slurm job {job.JobId} (array {job.Tasks}, submitted {job.Submitted}{(job.Attempt > 0 ? $", retry {job.Attempt}" : "")}): {states}");
             }
+            output.Json(() => Documents.SweepDocument(s, record, "status", jobStates: jobStates));
             return 0;
         }));
         return cmd;
@@ -308,10 +325,12 @@ internal static partial class LabCommands
     private static Command Cancel(Option<string?> store)
     {
         var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
+        var json = Output.JsonOption(Documents.Sweep);
         var cmd = new Command("cancel", "Cancel a sweep: its Slurm jobs still queued or running are cancelled (scancel), and its coordinator stops instead of retrying. " +
-                                        "Finished runs stay in the store; running the sweep again resumes it.") { sweep };
+                                        "Finished runs stay in the store; running the sweep again resumes it.") { sweep, json };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
+            var output = CommandOutput.Begin(r, null, json);
             using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
             var record = s.FindSweep(r.GetValue(sweep)!);
             s.CancelSweep(record.Id);
@@ -319,6 +338,41 @@ internal static partial class LabCommands
             var live = slurmJobs.Count == 0 ? [] : slurmJobs.Where(id => SlurmExecutor.TaskStates(id).Values.Any(v => v is "PENDING" or "RUNNING" or "REQUEUED" or "CONFIGURING" or "SUSPENDED")).ToList();
             SlurmExecutor.Cancel(live);
             Terminal.Console.MarkupLineInterpolated($"sweep {record.Id} cancelled{(live.Count > 0 ? $": scancel {string.Join(" ", live)}" : slurmJobs.Count > 0 ? " (its Slurm jobs had already ended)" : "")}");
+            output.Json(() => Documents.SweepDocument(s, record, "cancel", cancelledJobs: live));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command TagSweep(Option<string?> store)
+    {
+        var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
+        var pairs = new Argument<string[]>("tag") { Description = "KEY=VALUE (a key already set is replaced)", Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("tag", "Tag a sweep with KEY=VALUE pairs, kept in the run store (shown by `lab status`, its --json and the report's sweep page).") { sweep, pairs };
+        cmd.SetAction(r => Terminal.Guard(() =>
+        {
+            var tags = (r.GetValue(pairs) ?? []).Select(p => RunsCommands.ParseTag(p, "<tag>")).ToList();
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
+            var record = s.FindSweep(r.GetValue(sweep)!);
+            foreach (var (k, v) in tags) s.TagSweep(record.Id, k, v);
+            Terminal.Console.MarkupLineInterpolated($"sweep {record.Id}: {string.Join(" ", s.SweepTags(record.Id).Select(kv => $"{kv.Key}={kv.Value}"))}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command UntagSweep(Option<string?> store)
+    {
+        var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
+        var keys = new Argument<string[]>("key") { Description = "the tags to remove", Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("untag", "Remove tags from a sweep.") { sweep, keys };
+        cmd.SetAction(r => Terminal.Guard(() =>
+        {
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
+            var record = s.FindSweep(r.GetValue(sweep)!);
+            foreach (var k in r.GetValue(keys) ?? [])
+                if (!s.UntagSweep(record.Id, k)) throw new CommandLineException($"sweep {record.Id} has no tag '{k}'");
+            Terminal.Console.MarkupLineInterpolated($"sweep {record.Id}: {string.Join(" ", s.SweepTags(record.Id).Select(kv => $"{kv.Key}={kv.Value}"))}");
             return 0;
         }));
         return cmd;
