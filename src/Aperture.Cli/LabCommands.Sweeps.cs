@@ -30,13 +30,18 @@ internal static partial class LabCommands
         public readonly Option<string?> Partition = new("--partition") { Description = "Slurm partition (--executor slurm; default: the cluster's)" };
         public readonly Option<string?> Time = new("--time") { Description = "each Slurm task's time limit, as sbatch --time takes it (30, 1:00:00, 1-00:00:00)" };
         public readonly Option<int?> ArrayParallelism = new("--array-parallelism") { Description = "Slurm tasks running at once (the %K of --array=0-N%K; default: no limit)" };
+        public readonly Option<string?> Signal = new("--signal")
+        {
+            Description = "when Slurm warns a task before its time limit, as sbatch --signal takes it: USR1@SECONDS (default USR1@60); " +
+                          "the worker then releases its run and the task is requeued",
+        };
         public readonly Option<int?> CpusPerTask = new("--cpus-per-task") { Description = "CPUs per Slurm task, and the worker's thread count (default 1)" };
         public readonly Option<int?> MaxRetries = new("--max-retries") { Description = "how many times tasks left unfinished (cancelled, failed, preempted, node lost) are run again (default 2)" };
         public readonly Option<int?> RunsPerTask = new("--runs-per-task") { Description = "runs each Slurm task (or worker unit) executes in turn (default 1; raise it for thousands of short runs)" };
 
         public void AddTo(Command cmd)
         {
-            foreach (var o in (Option[])[File, Executor, Jobs, Partition, Time, ArrayParallelism, CpusPerTask, MaxRetries, RunsPerTask]) cmd.Options.Add(o);
+            foreach (var o in (Option[])[File, Executor, Jobs, Partition, Time, Signal, ArrayParallelism, CpusPerTask, MaxRetries, RunsPerTask]) cmd.Options.Add(o);
         }
 
         public bool Requested(ParseResult r, IReadOnlyList<Phenomenon> chosen, Tier tier, Dictionary<string, List<KeyValuePair<string, string>>> overrides)
@@ -45,7 +50,7 @@ internal static partial class LabCommands
             foreach (var p in chosen)
                 if (SweepArguments.Split(overrides[p.Id], ProtocolBinding.Settings(p.Defaults(tier))).Axes.Count > 0) return true;
             // An executor's option without its executor is reported by name when the sweep's options are checked.
-            return r.GetValue(Jobs) is not null || r.GetValue(Partition) is not null || r.GetValue(Time) is not null || r.GetValue(ArrayParallelism) is not null
+            return r.GetValue(Jobs) is not null || r.GetValue(Partition) is not null || r.GetValue(Time) is not null || r.GetValue(Signal) is not null || r.GetValue(ArrayParallelism) is not null
                    || r.GetValue(CpusPerTask) is not null || r.GetValue(MaxRetries) is not null || r.GetValue(RunsPerTask) is not null;
         }
     }
@@ -139,7 +144,7 @@ internal static partial class LabCommands
         if (executor != "slurm")
             foreach (var (given, name) in new (bool, string)[]
                      {
-                         (r.GetValue(o.Partition) is not null, "--partition"), (r.GetValue(o.Time) is not null, "--time"),
+                         (r.GetValue(o.Partition) is not null, "--partition"), (r.GetValue(o.Time) is not null, "--time"), (r.GetValue(o.Signal) is not null, "--signal"),
                          (r.GetValue(o.ArrayParallelism) is not null, "--array-parallelism"), (r.GetValue(o.CpusPerTask) is not null, "--cpus-per-task"),
                      })
                 if (given) throw new CommandLineException($"{name} is for --executor slurm");
@@ -155,8 +160,21 @@ internal static partial class LabCommands
         if (r.GetValue(o.MaxRetries) is < 0 or > 100) throw new CommandLineException($"--max-retries must lie in [0, 100], found {r.GetValue(o.MaxRetries)}");
         if (r.GetValue(o.Time) is { } t && !System.Text.RegularExpressions.Regex.IsMatch(t, @"^(\d+-)?\d+(:\d+){0,2}$"))
             throw new CommandLineException($"--time expects a Slurm time limit (MINUTES, HH:MM:SS, D-HH:MM:SS), found '{t}'");
+        if (r.GetValue(o.Signal) is { } sig) SignalSeconds(sig);
         if (r.GetValue(o.Partition) is { } p && (p.Length == 0 || !p.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ',')))
             throw new CommandLineException($"--partition expects a partition name, found '{p}'");
+    }
+
+    // "USR1@N" (or sbatch's "B:USR1@N": the job script is where the signal goes either way) as N seconds. Only USR1:
+    // the job script's trap is what releases the run and requeues the task.
+    private static int SignalSeconds(string text)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(text, @"^(B:)?(SIG)?USR1@(\d{1,5})$");
+        if (!m.Success)
+            throw new CommandLineException($"--signal expects USR1@SECONDS (the job script releases the run and requeues the task on SIGUSR1), found '{text}'");
+        int n = int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
+        if (n is < 1 or > 65535) throw new CommandLineException($"--signal USR1@SECONDS: SECONDS must lie in [1, 65535], found {n}");
+        return n;
     }
 
     private static ISweepExecutor CreateExecutor(ParseResult r, SweepOptions o, string name, LabRunner runner, RunStore store, string location, string? dataDir)
@@ -169,6 +187,7 @@ internal static partial class LabCommands
             {
                 Partition = r.GetValue(o.Partition),
                 Time = r.GetValue(o.Time),
+                SignalSeconds = r.GetValue(o.Signal) is { } sig ? SignalSeconds(sig) : 60,
                 ArrayParallelism = r.GetValue(o.ArrayParallelism),
                 CpusPerTask = r.GetValue(o.CpusPerTask) ?? 1,
                 MaxRetries = r.GetValue(o.MaxRetries) ?? 2,
