@@ -92,7 +92,9 @@ SlurmdPort=$((port + 1))
 CommunicationParameters=NoInAddrAny,NoCtldInAddrAny
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$socket
+# cred_expire: a requeued job may start again only once its credentials have expired (120 s by default); 10 s keeps
+# the signal-and-requeue test short.
+AuthInfo=socket=$socket,cred_expire=10
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=$dir/state
@@ -109,6 +111,8 @@ JobCompType=jobcomp/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
+# A requeued task waits for the backfill scheduler (every 30 s by default); every 5 s keeps requeues short.
+SchedulerParameters=bf_interval=5
 MailProg=/bin/true
 ReturnToService=2
 EnforcePartLimits=ALL

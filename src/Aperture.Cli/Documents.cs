@@ -27,6 +27,7 @@ internal static class Documents
     public const string Train = "aperture.train/1";
     public const string Optics = "aperture.optics/1";
     public const string Llc = "aperture.llc/1";
+    public const string Sweep = "aperture.sweep/1";
 
     /// <summary>The provenance of the code that wrote a document: Aperture's version, its commit, the host.</summary>
     public static JsonObject Code(string codeVersion, string? host = null) => new()
@@ -143,6 +144,80 @@ internal static class Documents
             ["store"] = storePath,
             ["code"] = Code(RunStore.CodeVersion),
             ["results"] = results,
+        };
+    }
+
+    /// <summary>
+    /// A sweep's record as <c>lab run --sweep/--set</c>, <c>lab status SWEEP</c> and <c>lab cancel SWEEP</c> write it
+    /// (<paramref name="command"/> says which): its spec and tags, each grid point's settings, runs by status and
+    /// verdict, the runs in all, and its scheduler jobs with the task states Slurm gave (<paramref name="jobStates"/>,
+    /// by job id: the states counted, or the error asking for them; absent where not asked), and the jobs cancelled.
+    /// </summary>
+    public static JsonObject SweepDocument(RunStore store, SweepRecord record, string command, string? executor = null,
+        IReadOnlyDictionary<string, (IReadOnlyDictionary<string, int>? States, string? Error)>? jobStates = null, IReadOnlyList<string>? cancelledJobs = null)
+    {
+        var spec = record.Spec;
+        var status = store.StatusesOf(record.Points.SelectMany(p => p.RunIds));
+        static JsonObject Counts(IEnumerable<RunStatus?> statuses)
+        {
+            var all = statuses.ToList();
+            return new JsonObject
+            {
+                ["total"] = all.Count,
+                ["finished"] = all.Count(s => s == RunStatus.Finished),
+                ["running"] = all.Count(s => s == RunStatus.Running),
+                ["failed"] = all.Count(s => s == RunStatus.Failed),
+                ["not_started"] = all.Count(s => s is null),
+            };
+        }
+        return new JsonObject
+        {
+            ["schema"] = Sweep,
+            ["command"] = command,
+            ["store"] = store.Path,
+            ["code"] = Code(RunStore.CodeVersion),
+            ["executor"] = executor,
+            ["sweep"] = new JsonObject
+            {
+                ["id"] = record.Id,
+                ["phenomenon"] = record.Phenomenon,
+                ["tier"] = record.Tier.ToString().ToLowerInvariant(),
+                ["spec"] = JsonNode.Parse(record.SpecJson),
+                ["swept"] = Strings(spec.Axes.Select(a => a.Setting)),
+                ["runs_per_task"] = record.RunsPerTask,
+                ["task_count"] = record.TaskCount,
+                ["run_count"] = record.RunCount,
+                ["planned_by"] = record.CodeVersion,
+                ["created_time"] = record.Created,
+                ["cancelled"] = store.IsSweepCancelled(record.Id),
+                ["tags"] = Pairs(store.SweepTags(record.Id)),
+            },
+            // Distinct runs: a run two points share (a sweep over a verdict threshold) is counted once.
+            ["runs"] = Counts(status.Values),
+            ["points"] = new JsonArray([.. record.Points.Select(p => (JsonNode)new JsonObject
+            {
+                ["point"] = p.Point,
+                ["block"] = p.Block == 0 ? "discovery" : "replication",
+                ["settings"] = Pairs(p.Settings),
+                ["runs"] = Counts(p.RunIds.Select(id => status[id])),
+                ["run_ids"] = Strings(p.RunIds),
+                ["verdict"] = p.Outcome?.Text(),
+                ["verdict_id"] = p.VerdictId,
+                ["effect"] = p.Effect is { } e ? Estimate(e) : null,
+            })]),
+            ["jobs"] = new JsonArray([.. store.SweepJobs(record.Id).Select(j => (JsonNode)new JsonObject
+            {
+                ["job_id"] = j.JobId,
+                ["executor"] = j.Executor,
+                ["tasks"] = j.Tasks,
+                ["attempt"] = j.Attempt,
+                ["submitted_time"] = j.Submitted,
+                ["task_states"] = jobStates?.GetValueOrDefault(j.JobId).States is { } st
+                    ? new JsonObject([.. st.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))])
+                    : null,
+                ["task_states_error"] = jobStates?.GetValueOrDefault(j.JobId).Error,
+            })]),
+            ["cancelled_jobs"] = cancelledJobs is null ? null : Strings(cancelledJobs),
         };
     }
 

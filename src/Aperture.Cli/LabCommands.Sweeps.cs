@@ -30,13 +30,18 @@ internal static partial class LabCommands
         public readonly Option<string?> Partition = new("--partition") { Description = "Slurm partition (--executor slurm; default: the cluster's)" };
         public readonly Option<string?> Time = new("--time") { Description = "each Slurm task's time limit, as sbatch --time takes it (30, 1:00:00, 1-00:00:00)" };
         public readonly Option<int?> ArrayParallelism = new("--array-parallelism") { Description = "Slurm tasks running at once (the %K of --array=0-N%K; default: no limit)" };
+        public readonly Option<string?> Signal = new("--signal")
+        {
+            Description = "when Slurm warns a task before its time limit, as sbatch --signal takes it: USR1@SECONDS (default USR1@60); " +
+                          "the worker then releases its run and the task is requeued",
+        };
         public readonly Option<int?> CpusPerTask = new("--cpus-per-task") { Description = "CPUs per Slurm task, and the worker's thread count (default 1)" };
         public readonly Option<int?> MaxRetries = new("--max-retries") { Description = "how many times tasks left unfinished (cancelled, failed, preempted, node lost) are run again (default 2)" };
         public readonly Option<int?> RunsPerTask = new("--runs-per-task") { Description = "runs each Slurm task (or worker unit) executes in turn (default 1; raise it for thousands of short runs)" };
 
         public void AddTo(Command cmd)
         {
-            foreach (var o in (Option[])[File, Executor, Jobs, Partition, Time, ArrayParallelism, CpusPerTask, MaxRetries, RunsPerTask]) cmd.Options.Add(o);
+            foreach (var o in (Option[])[File, Executor, Jobs, Partition, Time, Signal, ArrayParallelism, CpusPerTask, MaxRetries, RunsPerTask]) cmd.Options.Add(o);
         }
 
         public bool Requested(ParseResult r, IReadOnlyList<Phenomenon> chosen, Tier tier, Dictionary<string, List<KeyValuePair<string, string>>> overrides)
@@ -45,7 +50,7 @@ internal static partial class LabCommands
             foreach (var p in chosen)
                 if (SweepArguments.Split(overrides[p.Id], ProtocolBinding.Settings(p.Defaults(tier))).Axes.Count > 0) return true;
             // An executor's option without its executor is reported by name when the sweep's options are checked.
-            return r.GetValue(Jobs) is not null || r.GetValue(Partition) is not null || r.GetValue(Time) is not null || r.GetValue(ArrayParallelism) is not null
+            return r.GetValue(Jobs) is not null || r.GetValue(Partition) is not null || r.GetValue(Time) is not null || r.GetValue(Signal) is not null || r.GetValue(ArrayParallelism) is not null
                    || r.GetValue(CpusPerTask) is not null || r.GetValue(MaxRetries) is not null || r.GetValue(RunsPerTask) is not null;
         }
     }
@@ -54,7 +59,9 @@ internal static partial class LabCommands
         Dictionary<string, List<KeyValuePair<string, string>>> overrides, bool tierGiven, int? seeds, int? seedBase, bool replicate, string? dataDir,
         string? json, CancellationToken cancel)
     {
-        if (json is not null) throw new CommandLineException("--json writes one record per phenomenon; a sweep's results are in its record (`aperture lab status SWEEP`)");
+        // A sweep writes its record (aperture.sweep/1), as `lab status SWEEP --json` does; every path is checked before anything runs.
+        string? jsonPath = json is not null ? Terminal.CheckOutputFile(json, "--json", allowStdout: true) : null;
+        if (json == "-") Terminal.HumanOutputToStandardError();
         string executorName = r.GetValue(o.Executor)!;
         CheckExecutorOptions(r, o, executorName);
         SweepSpec spec;
@@ -122,6 +129,12 @@ internal static partial class LabCommands
             });
         outcome = sweeps.Judge(plan);
         PrintSweep(outcome);
+        if (json is not null)
+        {
+            string text = Output.Serialize(Documents.SweepDocument(runStore, runStore.FindSweep(plan.Id), "run", executorName));
+            if (json == "-") Terminal.Out.Write(text);
+            else Terminal.WriteAtomically(jsonPath!, text);
+        }
         return 0;
     }
 
@@ -131,7 +144,7 @@ internal static partial class LabCommands
         if (executor != "slurm")
             foreach (var (given, name) in new (bool, string)[]
                      {
-                         (r.GetValue(o.Partition) is not null, "--partition"), (r.GetValue(o.Time) is not null, "--time"),
+                         (r.GetValue(o.Partition) is not null, "--partition"), (r.GetValue(o.Time) is not null, "--time"), (r.GetValue(o.Signal) is not null, "--signal"),
                          (r.GetValue(o.ArrayParallelism) is not null, "--array-parallelism"), (r.GetValue(o.CpusPerTask) is not null, "--cpus-per-task"),
                      })
                 if (given) throw new CommandLineException($"{name} is for --executor slurm");
@@ -147,8 +160,21 @@ internal static partial class LabCommands
         if (r.GetValue(o.MaxRetries) is < 0 or > 100) throw new CommandLineException($"--max-retries must lie in [0, 100], found {r.GetValue(o.MaxRetries)}");
         if (r.GetValue(o.Time) is { } t && !System.Text.RegularExpressions.Regex.IsMatch(t, @"^(\d+-)?\d+(:\d+){0,2}$"))
             throw new CommandLineException($"--time expects a Slurm time limit (MINUTES, HH:MM:SS, D-HH:MM:SS), found '{t}'");
+        if (r.GetValue(o.Signal) is { } sig) SignalSeconds(sig);
         if (r.GetValue(o.Partition) is { } p && (p.Length == 0 || !p.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ',')))
             throw new CommandLineException($"--partition expects a partition name, found '{p}'");
+    }
+
+    // "USR1@N" (or sbatch's "B:USR1@N": the job script is where the signal goes either way) as N seconds. Only USR1:
+    // the job script's trap is what releases the run and requeues the task.
+    private static int SignalSeconds(string text)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(text, @"^(B:)?(SIG)?USR1@(\d{1,5})$");
+        if (!m.Success)
+            throw new CommandLineException($"--signal expects USR1@SECONDS (the job script releases the run and requeues the task on SIGUSR1), found '{text}'");
+        int n = int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
+        if (n is < 1 or > 65535) throw new CommandLineException($"--signal USR1@SECONDS: SECONDS must lie in [1, 65535], found {n}");
+        return n;
     }
 
     private static ISweepExecutor CreateExecutor(ParseResult r, SweepOptions o, string name, LabRunner runner, RunStore store, string location, string? dataDir)
@@ -161,6 +187,7 @@ internal static partial class LabCommands
             {
                 Partition = r.GetValue(o.Partition),
                 Time = r.GetValue(o.Time),
+                SignalSeconds = r.GetValue(o.Signal) is { } sig ? SignalSeconds(sig) : 60,
                 ArrayParallelism = r.GetValue(o.ArrayParallelism),
                 CpusPerTask = r.GetValue(o.CpusPerTask) ?? 1,
                 MaxRetries = r.GetValue(o.MaxRetries) ?? 2,
@@ -227,7 +254,7 @@ internal static partial class LabCommands
         cmd.SetAction((r, cancel) => Task.FromResult(Terminal.Guard(() =>
         {
             Terminal.CheckDataDirectory(r.GetValue(dataDir));
-            using var s = OpenWritableExisting(r.GetValue(store));
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
             var record = s.FindSweep(r.GetValue(sweep)!);
             var phenomenon = Catalogue.Get(record.Phenomenon);
             var runner = new LabRunner(s, new LabDataSource(r.GetValue(dataDir)));
@@ -259,15 +286,19 @@ internal static partial class LabCommands
     private static Command Status(Option<string?> store)
     {
         var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
-        var cmd = new Command("status", "Show a sweep: each grid point's runs (finished, running, failed, not started) and verdict, and its Slurm jobs' task states.") { sweep };
+        var json = Output.JsonOption(Documents.Sweep);
+        var cmd = new Command("status", "Show a sweep: each grid point's runs (finished, running, failed, not started) and verdict, its tags, and its Slurm jobs' task states.") { sweep, json };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
+            var output = CommandOutput.Begin(r, null, json);
             using var s = Terminal.OpenExistingStore(r.GetValue(store));
             var record = s.FindSweep(r.GetValue(sweep)!);
             var spec = record.Spec;
             var swept = spec.Axes.Select(a => a.Setting).ToList();
             var status = s.StatusesOf(record.Points.SelectMany(p => p.RunIds));
             Terminal.Console.MarkupLineInterpolated($"sweep [bold]{record.Id}[/]: {record.Phenomenon} ({RunStoreTier(record.Tier)}), {record.RunCount} runs in {record.TaskCount} tasks, created {record.Created}{(s.IsSweepCancelled(record.Id) ? ", cancelled" : "")}");
+            var tags = s.SweepTags(record.Id);
+            if (tags.Count > 0) Terminal.Console.MarkupLineInterpolated($"tags: {string.Join(" ", tags.Select(kv => $"{kv.Key}={kv.Value}"))}");
             var table = new Table().AddColumn("point");
             foreach (var k in swept) table.AddColumn(Markup.Escape(k));
             table.AddColumns("block", "runs finished", "running", "failed", "verdict", "effect [[95% CI]]");
@@ -285,21 +316,26 @@ internal static partial class LabCommands
             }
             Terminal.Console.Write(table);
             var jobs = s.SweepJobs(record.Id);
+            var jobStates = new Dictionary<string, (IReadOnlyDictionary<string, int>? States, string? Error)>(StringComparer.Ordinal);
             foreach (var job in jobs.Where(j => j.Executor == "slurm"))
             {
                 string states;
                 try
                 {
                     var tasks = SlurmExecutor.TaskStates(job.JobId);
+                    var counts = tasks.GroupBy(kv => kv.Value).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+                    jobStates[job.JobId] = (counts, null);
                     states = tasks.Count == 0 ? "no longer known to Slurm"
-                        : string.Join(", ", tasks.GroupBy(kv => kv.Value).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"));
+                        : string.Join(", ", counts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Value} {kv.Key}"));
                 }
                 catch (LabRunException e)
                 {
+                    jobStates[job.JobId] = (null, e.Message);
                     states = e.Message;
                 }
                 Terminal.Console.MarkupLineInterpolated($"slurm job {job.JobId} (array {job.Tasks}, submitted {job.Submitted}{(job.Attempt > 0 ? $", retry {job.Attempt}" : "")}): {states}");
             }
+            output.Json(() => Documents.SweepDocument(s, record, "status", jobStates: jobStates));
             return 0;
         }));
         return cmd;
@@ -308,30 +344,60 @@ internal static partial class LabCommands
     private static Command Cancel(Option<string?> store)
     {
         var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
+        var json = Output.JsonOption(Documents.Sweep);
         var cmd = new Command("cancel", "Cancel a sweep: its Slurm jobs still queued or running are cancelled (scancel), and its coordinator stops instead of retrying. " +
-                                        "Finished runs stay in the store; running the sweep again resumes it.") { sweep };
+                                        "Finished runs stay in the store; running the sweep again resumes it.") { sweep, json };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            using var s = OpenWritableExisting(r.GetValue(store));
+            var output = CommandOutput.Begin(r, null, json);
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
             var record = s.FindSweep(r.GetValue(sweep)!);
             s.CancelSweep(record.Id);
             var slurmJobs = s.SweepJobs(record.Id).Where(j => j.Executor == "slurm").Select(j => j.JobId).ToList();
             var live = slurmJobs.Count == 0 ? [] : slurmJobs.Where(id => SlurmExecutor.TaskStates(id).Values.Any(v => v is "PENDING" or "RUNNING" or "REQUEUED" or "CONFIGURING" or "SUSPENDED")).ToList();
             SlurmExecutor.Cancel(live);
             Terminal.Console.MarkupLineInterpolated($"sweep {record.Id} cancelled{(live.Count > 0 ? $": scancel {string.Join(" ", live)}" : slurmJobs.Count > 0 ? " (its Slurm jobs had already ended)" : "")}");
+            output.Json(() => Documents.SweepDocument(s, record, "cancel", cancelledJobs: live));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command TagSweep(Option<string?> store)
+    {
+        var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
+        var pairs = new Argument<string[]>("tag") { Description = "KEY=VALUE (a key already set is replaced)", Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("tag", "Tag a sweep with KEY=VALUE pairs, kept in the run store (shown by `lab status`, its --json and the report's sweep page).") { sweep, pairs };
+        cmd.SetAction(r => Terminal.Guard(() =>
+        {
+            var tags = (r.GetValue(pairs) ?? []).Select(p => RunsCommands.ParseTag(p, "<tag>")).ToList();
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
+            var record = s.FindSweep(r.GetValue(sweep)!);
+            foreach (var (k, v) in tags) s.TagSweep(record.Id, k, v);
+            Terminal.Console.MarkupLineInterpolated($"sweep {record.Id}: {string.Join(" ", s.SweepTags(record.Id).Select(kv => $"{kv.Key}={kv.Value}"))}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command UntagSweep(Option<string?> store)
+    {
+        var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
+        var keys = new Argument<string[]>("key") { Description = "the tags to remove", Arity = ArgumentArity.OneOrMore };
+        var cmd = new Command("untag", "Remove tags from a sweep.") { sweep, keys };
+        cmd.SetAction(r => Terminal.Guard(() =>
+        {
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
+            var record = s.FindSweep(r.GetValue(sweep)!);
+            foreach (var k in r.GetValue(keys) ?? [])
+                if (!s.UntagSweep(record.Id, k)) throw new CommandLineException($"sweep {record.Id} has no tag '{k}'");
+            Terminal.Console.MarkupLineInterpolated($"sweep {record.Id}: {string.Join(" ", s.SweepTags(record.Id).Select(kv => $"{kv.Key}={kv.Value}"))}");
             return 0;
         }));
         return cmd;
     }
 
     private static string RunStoreTier(Tier t) => t == Tier.Full ? "full" : "quick";
-
-    // A command that writes to a store that must already exist (a worker must not create an empty store of its own).
-    private static RunStore OpenWritableExisting(string? path)
-    {
-        using (Terminal.OpenExistingStore(path)) { }
-        return Terminal.OpenStore(path);
-    }
 
     private sealed class SweepReporter(Action<SweepProgress> report) : IProgress<SweepProgress>
     {

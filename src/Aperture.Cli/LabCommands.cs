@@ -21,6 +21,8 @@ internal static partial class LabCommands
         lab.Subcommands.Add(Worker(store));
         lab.Subcommands.Add(Status(store));
         lab.Subcommands.Add(Cancel(store));
+        lab.Subcommands.Add(TagSweep(store));
+        lab.Subcommands.Add(UntagSweep(store));
         return lab;
     }
 

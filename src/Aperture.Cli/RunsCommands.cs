@@ -325,7 +325,7 @@ internal static class RunsCommands
         cmd.SetAction(r => Terminal.Guard(() =>
         {
             var tags = (r.GetValue(pairs) ?? []).Select(p => ParseTag(p, "<tag>")).ToList();
-            using var s = Terminal.OpenExistingStore(r.GetValue(store));
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
             var run = s.FindRun(r.GetValue(id)!);
             foreach (var (k, v) in tags) s.TagRun(run.RunId, k, v);
             Terminal.Console.MarkupLineInterpolated($"run {run.RunId[..12]}: {string.Join(" ", s.Tags(run.RunId).Select(kv => $"{kv.Key}={kv.Value}"))}");
@@ -341,7 +341,7 @@ internal static class RunsCommands
         var cmd = new Command("untag", "Remove tags from a run.") { id, keys };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            using var s = Terminal.OpenExistingStore(r.GetValue(store));
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
             var run = s.FindRun(r.GetValue(id)!);
             foreach (var k in r.GetValue(keys) ?? [])
                 if (!s.UntagRun(run.RunId, k)) throw new CommandLineException($"run {run.RunId[..12]} has no tag '{k}'");
@@ -360,7 +360,7 @@ internal static class RunsCommands
         {
             string note = string.Join(' ', r.GetValue(text) ?? []);
             if (string.IsNullOrWhiteSpace(note)) throw new CommandLineException("`aperture runs note` needs some text");
-            using var s = Terminal.OpenExistingStore(r.GetValue(store));
+            using var s = Terminal.OpenExistingStoreForWriting(r.GetValue(store));
             var run = s.FindRun(r.GetValue(id)!);
             int position = s.NoteRun(run.RunId, note);
             Terminal.Console.MarkupLineInterpolated($"run {run.RunId[..12]}: note {position} added");

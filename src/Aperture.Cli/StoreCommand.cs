@@ -30,7 +30,7 @@ internal static class StoreCommand
         };
         var json = new Option<string?>("--json") { Description = "also write the counts as JSON to this file (- for standard output)" };
         var cmd = new Command("copy",
-            "Copy finished runs (params, metrics, results, artifacts), verdicts and stages from one store into another. " +
+            "Copy finished runs (params, metrics, results, artifacts), verdicts, stages, sweeps, tags and notes from one store into another. " +
             "Idempotent: what the target already has is left alone, so copying again copies nothing.") { from, to, fromArtifacts, toArtifacts, json };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
@@ -51,6 +51,9 @@ internal static class StoreCommand
             table.AddRow("runs", N(c.Runs), N(c.RunsPresent));
             table.AddRow("verdicts", N(c.Verdicts), N(c.VerdictsPresent));
             table.AddRow("stages", N(c.Stages), N(c.StagesPresent));
+            table.AddRow("sweeps", N(c.Sweeps), N(c.SweepsPresent));
+            table.AddRow("tags", N(c.Tags), N(c.TagsPresent));
+            table.AddRow("notes", N(c.Notes), N(c.NotesPresent));
             table.AddRow("params", N(c.Params), "");
             table.AddRow("metric points", N(c.Metrics), "");
             table.AddRow("results", N(c.Results), "");
@@ -79,6 +82,12 @@ internal static class StoreCommand
                     ["verdicts_present"] = c.VerdictsPresent,
                     ["stages_copied"] = c.Stages,
                     ["stages_present"] = c.StagesPresent,
+                    ["sweeps_copied"] = c.Sweeps,
+                    ["sweeps_present"] = c.SweepsPresent,
+                    ["tags_copied"] = c.Tags,
+                    ["tags_present"] = c.TagsPresent,
+                    ["notes_copied"] = c.Notes,
+                    ["notes_present"] = c.NotesPresent,
                 }, new JsonSerializerOptions { WriteIndented = true }) + "\n";
                 if (jsonToStdout) Terminal.Out.Write(text);
                 else Terminal.WriteAtomically(jsonPath!, text);

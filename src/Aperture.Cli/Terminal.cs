@@ -125,6 +125,16 @@ internal static class Terminal
         return new RunStore(address, ArtifactsFolder(address, artifacts, artifactsOption), create: false);
     }
 
+    /// <summary>
+    /// Opens an existing store for a command that writes to it (a worker, a tag, a note): a missing store is an error,
+    /// never created empty; an older one is upgraded.
+    /// </summary>
+    public static RunStore OpenExistingStoreForWriting(string? store)
+    {
+        using (OpenExistingStore(store)) { }
+        return OpenStore(store);
+    }
+
     private static StoreAddress StoreAddressOf(string? store, string option)
     {
         if (store is not null && string.IsNullOrWhiteSpace(store))

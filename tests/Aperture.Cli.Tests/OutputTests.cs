@@ -410,19 +410,34 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         CliHarness.AssertOneLineError(Run("runs", "tag", "ffffffff", "a=b"), "ffffffff", "an unknown run");
     }
 
+    /// <summary>
+    /// A version 4 store (no annotation tables) is read by `runs list` and `runs show` as it is, without tags or
+    /// notes and without being written; the first command that annotates a run upgrades it to version 5.
+    /// </summary>
     [Fact]
-    public void AStoreWithoutAnnotationTablesIsReadWithoutWritingAndGetsThemOnFirstNote()
+    public void AVersion4StoreIsReadWithoutWritingAndUpgradedByTheFirstNote()
     {
-        static bool HasTables(string db)
+        static (int Version, bool Tables) Schema(string db)
         {
             using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Mode=ReadOnly;Pooling=False");
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_tags', 'run_notes')";
-            return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 2;
+            cmd.CommandText = "SELECT (SELECT version FROM schema_info), " +
+                              "(SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_tags', 'run_notes', 'sweep_tags'))";
+            using var r = cmd.ExecuteReader();
+            r.Read();
+            return (r.GetInt32(0), r.GetInt32(1) == 3);
         }
-        string db = fixture.Untagged;
-        Assert.False(HasTables(db));
+        string db = fixture.At("version4.db");
+        File.Copy(fixture.Untagged, db);
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "DROP TABLE run_tags; DROP TABLE run_notes; DROP TABLE sweep_tags; UPDATE schema_info SET version = 4; PRAGMA wal_checkpoint(TRUNCATE);";
+            cmd.ExecuteNonQuery();
+        }
+        Assert.Equal((4, false), Schema(db));
         var list = CliHarness.Run("runs", "list", "--tag", "reviewed=yes", "--format", "json", "--store", db);
         Assert.Equal(0, (int)OutputFixture.Validate(list.Out, "run-list")["total"]!);
         string id;
@@ -430,12 +445,12 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         var show = OutputFixture.Validate(CliHarness.Run("runs", "show", id[..12], "--format", "json", "--store", db).Out, "run");
         Assert.Empty(show["tags"]!.AsObject());
         Assert.Empty(show["notes"]!.AsArray());
-        CliHarness.AssertOneLineError(CliHarness.Run("runs", "untag", id[..12], "reviewed", "--store", db), "no tag 'reviewed'", "untag before any tag");
-        Assert.False(HasTables(db));   // reading (and a refused untag) wrote nothing
+        Assert.Equal((4, false), Schema(db));   // reading wrote nothing
 
         Assert.Equal(0, CliHarness.Run("runs", "note", id[..12], "first", "--store", db).ExitCode);
+        Assert.Equal((5, true), Schema(db));
         Assert.Equal(0, CliHarness.Run("runs", "note", id[..12], "second", "--store", db).ExitCode);
-        Assert.True(HasTables(db));
+        CliHarness.AssertOneLineError(CliHarness.Run("runs", "untag", id[..12], "reviewed", "--store", db), "no tag 'reviewed'", "untag of a tag never set");
         using (var store = RunStore.OpenExisting(db))
             Assert.Equal(new[] { (1, "first"), (2, "second") }, store.Notes(id).Select(n => (n.Position, n.Text)));
     }

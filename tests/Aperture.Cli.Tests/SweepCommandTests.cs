@@ -155,6 +155,9 @@ public sealed class SweepCommandTests : IDisposable
     [InlineData(new[] { "--executor", "processes", "--partition", "gpu" }, "--partition is for --executor slurm")]
     [InlineData(new[] { "--executor", "slurm", "--time", "soon" }, "--time expects a Slurm time limit")]
     [InlineData(new[] { "--executor", "slurm", "--array-parallelism", "0" }, "--array-parallelism must be at least 1")]
+    [InlineData(new[] { "--executor", "slurm", "--signal", "TERM@30" }, "--signal expects USR1@SECONDS")]
+    [InlineData(new[] { "--executor", "slurm", "--signal", "USR1@0" }, "SECONDS must lie in [1, 65535]")]
+    [InlineData(new[] { "--executor", "processes", "--signal", "USR1@30" }, "--signal is for --executor slurm")]
     [InlineData(new[] { "--executor", "cloud" }, "--executor")]
     [InlineData(new[] { "--jobs", "2" }, "--jobs is for --executor processes")]
     [InlineData(new[] { "--max-retries", "2" }, "--max-retries is for --executor processes or slurm")]
@@ -180,6 +183,58 @@ public sealed class SweepCommandTests : IDisposable
         {
             Environment.SetEnvironmentVariable("PATH", path);
         }
+    }
+
+    /// <summary>
+    /// `lab run` as a sweep, `lab status` and `lab cancel` write the sweep's record as aperture.sweep/1 (validated
+    /// against its schema); `lab tag` and `lab untag` annotate a sweep, and status shows the tags.
+    /// </summary>
+    [Fact]
+    public void SweepCommandsWriteTheSweepDocumentAndSweepsCarryTags()
+    {
+        string store = At("json.db");
+        var run = CliHarness.Run(["lab", "run", "momentum-acceleration", "--store", store, .. Tiny, "--set", "dimension=8,12", "--json", "-"]);
+        Assert.True(run.ExitCode == 0, run.All);
+        var doc = OutputFixture.Validate(run.Out, "sweep");
+        Assert.Equal("run", (string?)doc["command"]);
+        Assert.Equal("local", (string?)doc["executor"]);
+        string id = (string)doc["sweep"]!["id"]!;
+        var points = doc["points"]!.AsArray();
+        Assert.Equal(["8", "12"], points.Select(p => (string?)p!["settings"]!["dimension"]));
+        Assert.All(points, p => Assert.NotNull((string?)p!["verdict"]));
+        Assert.Equal((int)doc["sweep"]!["run_count"]!, (int)doc["runs"]!["finished"]!);
+        Assert.Equal(["dimension"], doc["sweep"]!["swept"]!.AsArray().Select(x => (string?)x));
+        Assert.Contains("judged", run.Err);   // the human summary goes to standard error while --json - owns standard output
+        using (var s = RunStore.OpenExisting(store))
+        {
+            var record = s.FindSweep(id);
+            Assert.Equal(record.Points.Select(p => p.Outcome!.Value.Text()), points.Select(p => (string?)p!["verdict"]));
+            Assert.Equal(record.Points.Select(p => p.Effect!.Value), points.Select(p => (double)p!["effect"]!["value"]!));
+        }
+
+        Assert.Equal(0, CliHarness.Run(["lab", "tag", id[..8], "purpose=dimension check", "owner=lab", "--store", store]).ExitCode);
+        Assert.Equal(0, CliHarness.Run(["lab", "untag", id[..8], "owner", "--store", store]).ExitCode);
+        CliHarness.AssertOneLineError(CliHarness.Run(["lab", "untag", id[..8], "owner", "--store", store]), "no tag 'owner'", "untag of a removed tag");
+        CliHarness.AssertOneLineError(CliHarness.Run(["lab", "tag", id[..8], "novalue", "--store", store]), "KEY=VALUE", "a tag without =");
+        CliHarness.AssertOneLineError(CliHarness.Run(["lab", "tag", "ffffffff", "a=b", "--store", store]), "no sweep", "an unknown sweep");
+        string file = At("status.json");
+        var status = CliHarness.Run(["lab", "status", id[..8], "--store", store, "--json", file]);
+        Assert.True(status.ExitCode == 0, status.All);
+        Assert.Contains("purpose=dimension check", status.Out);
+        var st = OutputFixture.Validate(File.ReadAllText(file), "sweep");
+        Assert.Equal("status", (string?)st["command"]);
+        Assert.Null(st["executor"]);
+        Assert.Equal("dimension check", (string?)st["sweep"]!["tags"]!["purpose"]);
+        Assert.Single(st["sweep"]!["tags"]!.AsObject());
+        Assert.False((bool)st["sweep"]!["cancelled"]!);
+        Assert.Empty(st["jobs"]!.AsArray());
+
+        var cancel = CliHarness.Run(["lab", "cancel", id[..8], "--store", store, "--json", "-"]);
+        Assert.True(cancel.ExitCode == 0, cancel.All);
+        var c = OutputFixture.Validate(cancel.Out, "sweep");
+        Assert.Equal("cancel", (string?)c["command"]);
+        Assert.True((bool)c["sweep"]!["cancelled"]!);
+        Assert.Empty(c["cancelled_jobs"]!.AsArray());
     }
 
     [Fact]

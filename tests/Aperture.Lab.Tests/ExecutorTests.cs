@@ -194,6 +194,74 @@ public class ExecutorTests(ITestOutputHelper output)
         using (localStore) AssertSameAsLocal(local, localStore, outcome, store);
     }
 
+    /// <summary>
+    /// The USR1 path under a real time limit: one task of about a minute of short runs under <c>--time 1</c> (a minute,
+    /// Slurm's least) and <c>--signal=B:USR1@10</c> is warned before its limit (Slurm checks limits every 30 s and may
+    /// warn up to that much early: here 20–50 s in); its worker stops between measurements and releases the run it
+    /// holds, the script requeues the task, and the requeued task reuses the finished runs and computes the rest. The
+    /// job ends COMPLETED (never TIMEOUT) without a resubmission, every run is finished once, and a run interrupted and
+    /// computed again has the bits of the same run computed here in one go. About a minute and a half: the local
+    /// cluster starts a requeued task again within about 15 s (cluster/slurm.sh: cred_expire, bf_interval).
+    /// </summary>
+    [SlurmFact]
+    public void TaskWarnedBeforeItsTimeLimitReleasesItsRunIsRequeuedAndTheSweepCompletes()
+    {
+        using var dir = new TempDir();
+        // Thirty seeds of gradient descent at κ = 20000 (1–2 s each here) and the quick arms: one task of about a
+        // minute, in runs short enough that each attempt finishes some before its warning.
+        var spec = new SweepSpec("momentum-acceleration", Tier.Quick, [])
+        {
+            Fixed = [KeyValuePair.Create("dimension", "32"), KeyValuePair.Create("kappas", "10,20000"), KeyValuePair.Create("noisy_kappa", "10")],
+            Seeds = 30,
+            Replicate = false,
+        };
+        using var store = Tiny.NewStore(dir, "slurm.db");
+        var runner = new LabRunner(store);
+        var sweeps = new SweepRunner(store, runner);
+        var plan = sweeps.Prepare(spec, runsPerTask: 1000);
+        Assert.Single(plan.Tasks);
+        var slurm = new SlurmExecutor(Worker(store), new SlurmOptions
+        {
+            ScriptDirectory = dir.File("sweeps"), Time = "1", SignalSeconds = 10, PollInterval = TimeSpan.FromSeconds(1), MaxRetries = 2,
+        });
+        var clock = Stopwatch.StartNew();
+        var outcome = sweeps.Run(plan, slurm, new Log(output));
+        output.WriteLine($"sweep finished in {clock.Elapsed.TotalSeconds:F1} s");
+
+        // One submission: the task was requeued by its script, not resubmitted by the coordinator after a TIMEOUT.
+        var job = Assert.Single(store.SweepJobs(plan.Id));
+        Assert.Equal("COMPLETED", SlurmExecutor.TaskStates(job.JobId)[0]);
+        var (code, text, error) = Slurm.Run("scontrol", ["show", "job", $"{job.JobId}_0"]);
+        Assert.True(code == 0, error);
+        var restarts = System.Text.RegularExpressions.Regex.Match(text, @"Restarts=(\d+)");
+        Assert.True(restarts.Success, text);
+        int requeued = int.Parse(restarts.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        string log = File.ReadAllText(Path.Combine(slurm.ScriptFolder(plan.Id), $"slurm-{job.JobId}_0.out"));
+        output.WriteLine($"task 0 was requeued {requeued} time(s)\n{log}");
+        Assert.InRange(requeued, 1, 6);
+        // Each attempt started the worker on the task; each but the last was stopped by the warning.
+        Assert.Equal(requeued + 1, System.Text.RegularExpressions.Regex.Matches(log, $@"sweep {plan.Id} task 0: \d+ run\(s\) on").Count);
+        Assert.Equal(requeued, System.Text.RegularExpressions.Regex.Matches(log, "stopped: finished runs are stored").Count);
+
+        // Nothing lost or duplicated: every planned run finished, once; a run began a second time only where a warning
+        // stopped it (at most one per warning; none when a warning came between two runs).
+        var rows = store.ListRuns();
+        Assert.Equal(plan.Runs.Select(r => r.RunId).Order(), rows.Select(r => r.RunId).Order());
+        Assert.All(rows, r => Assert.Equal(RunStatus.Finished, r.Status));
+        var interrupted = rows.Where(r => r.Attempts > 1).ToList();
+        output.WriteLine($"{interrupted.Count} run(s) stopped by a warning and computed again");
+        Assert.InRange(interrupted.Count, 0, requeued);
+        Assert.All(interrupted, r => Assert.Equal(2, r.Attempts));
+        Assert.NotNull(Assert.Single(store.FindSweep(plan.Id).Points).Outcome);
+        Assert.Single(outcome.Points);
+
+        // An interrupted run, computed again, has the bits of the same run computed here in one go.
+        using var fresh = Tiny.NewStore(dir, "fresh.db");
+        var specs = plan.Runs.Where(r => interrupted.Any(i => i.RunId == r.RunId)).ToList();
+        foreach (var s in specs) Assert.True(new LabRunner(fresh).Execute(s));
+        Assert.Equal(Bits(fresh, specs.Select(s => s.RunId)), Bits(store, specs.Select(s => s.RunId)));
+    }
+
     [SlurmPostgreSqlFact]
     public void TwoSlurmSweepsIntoOnePostgreSqlStoreAtOnceGiveTheBitsOfLocalSqliteRuns()
     {

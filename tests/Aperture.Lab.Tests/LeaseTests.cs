@@ -200,8 +200,8 @@ public class LeaseTests(ITestOutputHelper output)
             store.BeginRun(spec, store.EnsureExperiment("demo", ""));
             store.FinishRun(spec.RunId, new RunContext("arm", 5, Tier.Quick), 0.5);
         }
-        t.Sql("runs", "ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires; " +
-                      "DROP TABLE sweep_jobs; DROP TABLE sweep_tasks; DROP TABLE sweep_points; DROP TABLE sweeps; UPDATE schema_info SET version = 2;");
+        t.Sql("runs", "ALTER TABLE runs DROP COLUMN lease_owner; ALTER TABLE runs DROP COLUMN lease_expires; DROP TABLE run_tags; DROP TABLE run_notes; " +
+                      "DROP TABLE sweep_tags; DROP TABLE sweep_jobs; DROP TABLE sweep_tasks; DROP TABLE sweep_points; DROP TABLE sweeps; UPDATE schema_info SET version = 2;");
 
         // Read-only opening leaves it as it is.
         using (var reader = t.OpenExisting())
@@ -215,6 +215,62 @@ public class LeaseTests(ITestOutputHelper output)
         Assert.Equal(RunClaim.Finished, upgraded.Claim(spec, upgraded.EnsureExperiment("demo", "")));
         var next = Spec("arm", 6);
         Assert.Equal(RunClaim.Claimed, upgraded.Claim(next, upgraded.EnsureExperiment("demo", "")));
+    }
+
+    /// <summary>
+    /// A version 4 store (before tags and notes were a migration) is read as it is, without tags, and upgraded to
+    /// version 5 when opened for writing; one whose run_tags and run_notes an older build had already made keeps their rows.
+    /// </summary>
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void AVersion4StoreGetsItsAnnotationTablesByMigration(StoreBackend backend)
+    {
+        using var t = new TestStore(backend);
+        var spec = Spec("arm", 5);
+        foreach (var name in (string[])["bare", "tagged"])
+        {
+            using var store = t.Open(name);
+            store.BeginRun(spec, store.EnsureExperiment("demo", ""));
+            store.FinishRun(spec.RunId, new RunContext("arm", 5, Tier.Quick), 0.5);
+            if (name == "tagged")
+            {
+                store.TagRun(spec.RunId, "reviewed", "yes");
+                Assert.Equal(1, store.NoteRun(spec.RunId, "checked by hand"));
+            }
+        }
+        // What version 4 stores look like: without the annotation tables, or with run_tags and run_notes made on a first tag.
+        t.Sql("bare", "DROP TABLE run_tags; DROP TABLE run_notes; DROP TABLE sweep_tags; UPDATE schema_info SET version = 4;");
+        t.Sql("tagged", "DROP TABLE sweep_tags; UPDATE schema_info SET version = 4;");
+
+        using (var reader = t.OpenExisting("bare"))
+        {
+            Assert.Equal(4, reader.Version);
+            Assert.Null(reader.UpgradedFrom);
+            Assert.Empty(reader.Tags(spec.RunId));
+            Assert.Empty(reader.Notes(spec.RunId));
+            Assert.Equal(0, reader.QueryRuns(new RunQuery(Tag: KeyValuePair.Create("reviewed", "yes"))).Total);
+            Assert.Single(reader.QueryRuns(new RunQuery()).Rows);
+            Assert.False(reader.UntagRun(spec.RunId, "reviewed"));
+            // Writing an annotation needs the upgrade, which a store opened for reading never makes.
+            Assert.Throws<InvalidOperationException>(() => reader.TagRun(spec.RunId, "reviewed", "yes"));
+        }
+        using (var reader = t.OpenExisting("bare")) Assert.Equal(4, reader.Version);
+
+        foreach (var name in (string[])["bare", "tagged"])
+        {
+            using var upgraded = t.Open(name);
+            Assert.Equal(4, upgraded.UpgradedFrom);
+            Assert.Equal(RunStore.SchemaVersion, upgraded.Version);
+            Assert.Equal(5, RunStore.SchemaVersion);
+            if (name == "tagged")
+            {
+                Assert.Equal("yes", upgraded.Tags(spec.RunId)["reviewed"]);
+                Assert.Equal("checked by hand", Assert.Single(upgraded.Notes(spec.RunId)).Text);
+            }
+            upgraded.TagRun(spec.RunId, "owner", "lab");
+            Assert.Equal(name == "tagged" ? 2 : 1, upgraded.NoteRun(spec.RunId, "after the upgrade"));
+            Assert.Equal(1, upgraded.QueryRuns(new RunQuery(Tag: KeyValuePair.Create("owner", "lab"))).Total);
+        }
+        using (var again = t.Open("bare")) Assert.Null(again.UpgradedFrom);
     }
 
     [Theory, SqliteStore, PostgreSqlStore]

@@ -117,6 +117,79 @@ public class PostgreSqlStoreTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Sweep records (spec, points with their runs and verdicts, tasks, jobs), tags on runs and sweeps and notes
+    /// copy SQLite → this backend → SQLite; copying again copies nothing; a target holding the sweep unjudged gets
+    /// its verdicts, and a note new to the target goes after the target's own.
+    /// </summary>
+    [Theory, SqliteStore, PostgreSqlStore]
+    public void StoreCopyCarriesSweepsTagsAndNotesIdempotently(StoreBackend backend)
+    {
+        using var local = new TestStore(StoreBackend.Sqlite);
+        using var middle = new TestStore(backend);
+        using var origin = local.Open("origin");
+        var runner = new LabRunner(origin);
+        var sweeps = new Aperture.Lab.Sweeps.SweepRunner(origin, runner);
+        var plan = sweeps.Prepare(SweepTests.DimensionSweep(), runsPerTask: 3);
+        sweeps.Run(plan, new Aperture.Lab.Sweeps.LocalExecutor(runner));
+        origin.AddSweepJob(plan.Id, "4242", "slurm", "0-1", 0);
+        string run = plan.Runs[0].RunId;
+        origin.TagRun(run, "reviewed", "yes");
+        origin.TagSweep(plan.Id, "purpose", "dimension check");
+        origin.NoteRun(run, "first");
+        origin.NoteRun(run, "second");
+
+        using var remote = middle.Open("remote");
+        var first = origin.CopyTo(remote);
+        Assert.Equal((plan.Runs.Count, 1, 0, 2, 0, 2, 0), (first.Runs, first.Sweeps, first.SweepsPresent, first.Tags, first.TagsPresent, first.Notes, first.NotesPresent));
+        var again = origin.CopyTo(remote);
+        Assert.Equal((0, 0, 1, 0, 2, 0, 2), (again.Runs, again.Sweeps, again.SweepsPresent, again.Tags, again.TagsPresent, again.Notes, again.NotesPresent));
+        using var back = local.Open("back");
+        var second = remote.CopyTo(back);
+        Assert.Equal((plan.Runs.Count, 1, 2, 2), (second.Runs, second.Sweeps, second.Tags, second.Notes));
+        Assert.Equal((0, 0, 0), (remote.CopyTo(back).Sweeps, remote.CopyTo(back).Tags, remote.CopyTo(back).Notes));
+
+        var ours = origin.FindSweep(plan.Id);
+        foreach (var copy in (RunStore[])[remote, back])
+        {
+            var theirs = copy.FindSweep(plan.Id);
+            Assert.Equal((ours.Phenomenon, ours.Tier, ours.SpecJson, ours.RunsPerTask, ours.TaskCount, ours.RunCount, ours.CodeVersion, ours.Created),
+                (theirs.Phenomenon, theirs.Tier, theirs.SpecJson, theirs.RunsPerTask, theirs.TaskCount, theirs.RunCount, theirs.CodeVersion, theirs.Created));
+            Assert.Equal(ours.Points.Count, theirs.Points.Count);
+            foreach (var (a, b) in ours.Points.Zip(theirs.Points))
+            {
+                Assert.Equal((a.Point, a.Block, a.ProtocolJson, a.Outcome), (b.Point, b.Block, b.ProtocolJson, b.Outcome));
+                Assert.Equal(a.Settings, b.Settings);
+                Assert.Equal(a.RunIds, b.RunIds);
+                Assert.Equal(a.Effect, b.Effect);
+                // The point names the copy of its verdict (the target numbers verdicts its own way).
+                Assert.Equal(VerdictBits(origin.VerdictById(ours.Phenomenon, a.VerdictId!.Value)), VerdictBits(copy.VerdictById(theirs.Phenomenon, b.VerdictId!.Value)));
+            }
+            Assert.Equal(origin.SweepTaskRunIds(plan.Id), copy.SweepTaskRunIds(plan.Id));
+            for (int t = 0; t < ours.TaskCount; t++)
+                Assert.Equal(origin.SweepTaskRuns(plan.Id, t), copy.SweepTaskRuns(plan.Id, t));
+            Assert.Equal(origin.SweepJobs(plan.Id), copy.SweepJobs(plan.Id));
+            Assert.Equal(origin.Tags(run), copy.Tags(run));
+            Assert.Equal(origin.SweepTags(plan.Id), copy.SweepTags(plan.Id));
+            Assert.Equal(origin.Notes(run), copy.Notes(run));
+        }
+
+        // A target that planned the same sweep and has not judged it gets the verdicts; one that has notes of its
+        // own keeps them first.
+        using var partial = local.Open("partial");
+        Assert.True(partial.SaveSweep(plan));
+        Assert.All(partial.FindSweep(plan.Id).Points, p => Assert.Null(p.VerdictId));
+        var fill = origin.CopyTo(partial);
+        Assert.Equal((0, 1), (fill.Sweeps, fill.SweepsPresent));
+        Assert.Equal(ours.Points.Select(p => (p.Outcome, p.Effect)), partial.FindSweep(plan.Id).Points.Select(p => (p.Outcome, p.Effect)));
+        back.NoteRun(run, "the target's own");
+        origin.NoteRun(run, "third");
+        var more = origin.CopyTo(back);
+        Assert.Equal((1, 2), (more.Notes, more.NotesPresent));
+        Assert.Equal(["first", "second", "the target's own", "third"], back.Notes(run).Select(n => n.Text));
+        Assert.Equal([1, 2, 3, 4], back.Notes(run).Select(n => n.Position));
+    }
+
     /// <summary>A quick tier run into PostgreSQL gives the same results, metrics and verdict, bit for bit, as into SQLite.</summary>
     [Theory, PostgreSqlStore]
     public void APhenomenonGivesTheSameBitsInPostgreSqlAsInSqlite(StoreBackend backend)

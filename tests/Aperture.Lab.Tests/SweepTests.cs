@@ -210,12 +210,15 @@ public class SweepTests
         var heavyBall = figures.First(f => f.Title.StartsWith(checks[0].Estimate.Name, StringComparison.Ordinal));
         Assert.Equal(checks[0].Estimate.Value, heavyBall.Series[0].Y[0]);
 
-        // The report draws it on the sweep's page, linked from the phenomenon's.
+        // The report draws it on the sweep's page, linked from the phenomenon's, with the sweep's tags on both.
+        store.TagSweep(plan.Id, "purpose", "dimension check");
         string outDir = dir.File("report");
         var summary = Aperture.Lab.Report.ReportWriter.Write(store, outDir, [plan.Phenomenon], r => r.Id);
         string page = Path.Combine(outDir, $"{plan.Phenomenon.Id}-sweep-{plan.Id}.html");
         Assert.Contains(page, summary.Pages);
         Assert.Contains($"{plan.Phenomenon.Id}-sweep-{plan.Id}.html", File.ReadAllText(Path.Combine(outDir, plan.Phenomenon.Id + ".html")));
+        Assert.Contains("<span class=\"tag\">purpose=dimension check</span>", File.ReadAllText(Path.Combine(outDir, plan.Phenomenon.Id + ".html")));
+        Assert.Contains("<span class=\"tag\">purpose=dimension check</span>", File.ReadAllText(page));
         // Each figure is written as SVG and as PNG (at 2×).
         var images = summary.Images.Where(i => i.Contains("-sweep-" + plan.Id + "-response-", StringComparison.Ordinal)).ToList();
         Assert.Equal(figures.Count, images.Count(i => i.EndsWith(".png", StringComparison.Ordinal)));
@@ -245,5 +248,7 @@ public class SweepTests
         Assert.Contains("'/usr/bin/dotnet' '/opt/aperture it'\\''s/Aperture.Cli.dll' 'lab' 'worker' '--sweep' 'abcd1234abcd1234' '--task' \"$SLURM_ARRAY_TASK_ID\" &", script);
         Assert.Contains("trap on_usr1 USR1", script);
         Assert.Contains("scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"", script);
+        var early = new SlurmExecutor(worker, new SlurmOptions { ScriptDirectory = "/shared/sweeps", Time = "1", SignalSeconds = 25 });
+        Assert.Contains("#SBATCH --signal=B:USR1@25\n", early.Script(new SlurmPlanInfo("abcd1234abcd1234", "momentum-acceleration", 40, 10, 4)));
     }
 }

@@ -214,7 +214,8 @@ public static class ReportWriter
                 var spec = sweep.Spec;
                 h.Append($"<li><a href=\"{HtmlEncode(Path.GetFileName(sweepPage))}\">sweep {HtmlEncode(sweep.Id)}</a>: ")
                  .Append(HtmlEncode(string.Join(" × ", spec.Axes.Select(a => $"{a.Setting} ∈ {{{string.Join(", ", a.Expand())}}}"))))
-                 .Append($" ({sweep.Points.Count(x => x.Outcome is not null)} of {sweep.Points.Count} verdicts)</li>\n");
+                 .Append($" ({sweep.Points.Count(x => x.Outcome is not null)} of {sweep.Points.Count} verdicts)")
+                 .Append(SweepTags(store, sweep)).Append("</li>\n");
             }
             h.Append("</ul>\n");
         }
@@ -243,6 +244,10 @@ public static class ReportWriter
         return page;
     }
 
+    // A sweep's tags (`aperture lab tag`) as KEY=VALUE badges, after a space; empty when it has none.
+    private static string SweepTags(RunStore store, SweepRecord sweep) =>
+        string.Concat(store.SweepTags(sweep.Id).Select(kv => $" <span class=\"tag\">{HtmlEncode(kv.Key)}={HtmlEncode(kv.Value)}</span>"));
+
     /// <summary>
     /// A sweep's page: its spec, the response curve of each checked quantity (estimate with its interval against the
     /// swept setting) and a table of every grid point's verdict.
@@ -256,7 +261,7 @@ public static class ReportWriter
         var h = new StringBuilder();
         Head(h, $"Sweep {sweep.Id} of {p.Title} — Aperture");
         h.Append($"<p><a href=\"{HtmlEncode(p.Id)}.html\">← {HtmlEncode(p.Title)}</a></p>\n");
-        h.Append($"<h1>Sweep {HtmlEncode(sweep.Id)}</h1>\n<p class=\"id\">{HtmlEncode(p.Id)} · tier {RunStore.TierName(sweep.Tier)} · {sweep.RunCount} runs · planned by Aperture {HtmlEncode(sweep.CodeVersion)} on {HtmlEncode(sweep.Created)}</p>\n");
+        h.Append($"<h1>Sweep {HtmlEncode(sweep.Id)}</h1>\n<p class=\"id\">{HtmlEncode(p.Id)} · tier {RunStore.TierName(sweep.Tier)} · {sweep.RunCount} runs · planned by Aperture {HtmlEncode(sweep.CodeVersion)} on {HtmlEncode(sweep.Created)}{SweepTags(store, sweep)}</p>\n");
         h.Append("<p>Swept: ").Append(HtmlEncode(string.Join(" × ", spec.Axes.Select(a => $"{a.Setting} = {a}"))))
          .Append(spec.Fixed.Count > 0 ? "; fixed: " + HtmlEncode(string.Join(", ", spec.Fixed.Select(f => $"{f.Key}={f.Value}"))) : "")
          .Append($". Each grid point is judged by the phenomenon's own rule{(spec.Replicate ? ", on a discovery block and on an independent replication block" : "")}.</p>\n");

@@ -18,8 +18,15 @@ namespace Aperture.Lab.Store;
 /// <param name="VerdictsPresent">Verdicts the target already had.</param>
 /// <param name="Stages">Stages copied (with their files).</param>
 /// <param name="StagesPresent">Stages the target already had.</param>
+/// <param name="Sweeps">Sweep records copied (spec, grid points with their runs and verdicts, tasks, scheduler jobs).</param>
+/// <param name="SweepsPresent">Sweep records the target already had (their points' missing verdicts and jobs filled in).</param>
+/// <param name="Tags">Tags on runs and sweeps copied.</param>
+/// <param name="TagsPresent">Tags the target already had under that key (its value stands).</param>
+/// <param name="Notes">Notes on runs copied.</param>
+/// <param name="NotesPresent">Notes the target already had (the same text written at the same time).</param>
 public sealed record StoreCopyCounts(int Runs, int RunsPresent, int RunsUnfinished, long Params, long Metrics, long Results, long Artifacts,
-    long ArtifactBytes, int Verdicts, int VerdictsPresent, int Stages, int StagesPresent);
+    long ArtifactBytes, int Verdicts, int VerdictsPresent, int Stages, int StagesPresent,
+    int Sweeps, int SweepsPresent, int Tags, int TagsPresent, int Notes, int NotesPresent);
 
 public sealed partial class RunStore
 {
@@ -49,11 +56,38 @@ public sealed partial class RunStore
         ("size_bytes", DbType.Int64), ("sha256", DbType.String), ("created_time", DbType.String),
     ];
 
+    private static (string Name, DbType Type)[] SweepCopyColumns =>
+    [
+        ("sweep_id", DbType.String), ("phenomenon", DbType.String), ("tier", DbType.String), ("spec_json", DbType.String),
+        ("runs_per_task", DbType.Int32), ("task_count", DbType.Int32), ("run_count", DbType.Int32), ("code_version", DbType.String),
+        ("created_time", DbType.String), ("cancelled_time", DbType.String),
+    ];
+
+    private static (string Name, DbType Type)[] SweepPointCopyColumns =>
+    [
+        ("sweep_id", DbType.String), ("point_index", DbType.Int32), ("block", DbType.Int32), ("settings_json", DbType.String),
+        ("protocol_json", DbType.String), ("run_ids_json", DbType.String), ("verdict_id", DbType.Int64), ("outcome", DbType.String),
+        ("effect_json", DbType.String),
+    ];
+
+    private static (string Name, DbType Type)[] SweepTaskCopyColumns =>
+    [
+        ("sweep_id", DbType.String), ("task_index", DbType.Int32), ("position", DbType.Int32), ("run_id", DbType.String), ("spec_json", DbType.String),
+    ];
+
+    private static (string Name, DbType Type)[] SweepJobCopyColumns =>
+    [
+        ("sweep_id", DbType.String), ("job_id", DbType.String), ("executor", DbType.String), ("tasks", DbType.String), ("attempt", DbType.Int32),
+        ("submitted_time", DbType.String),
+    ];
+
     /// <summary>
-    /// Copies this store's finished runs (params, metrics, results, artifacts), verdicts and stages into
-    /// <paramref name="target"/>, between any two backends. Idempotent: a run is identified by its id (the primary
-    /// key), a stage by its id, a verdict by its phenomenon, judging time, host and runs; what the target already has
-    /// is left alone, so copying again copies nothing. A run the target holds unfinished (failed, or running) is
+    /// Copies this store's finished runs (params, metrics, results, artifacts), verdicts, stages, sweep records and
+    /// the tags and notes on runs and sweeps into <paramref name="target"/>, between any two backends. Idempotent: a
+    /// run is identified by its id (the primary key), a stage by its id, a verdict by its phenomenon, judging time,
+    /// host and runs, a sweep by its id, a tag by its run (or sweep) and key, a note by its run, text and time; what
+    /// the target already has is left alone, so copying again copies nothing. A sweep the target already holds gets
+    /// the verdicts its points lack there and the scheduler jobs it does not list; its other rows stay the target's. A run the target holds unfinished (failed, or running) is
     /// replaced by the finished one: a run is a pure function of its spec, so whoever finished it has the same bits.
     /// Each run is copied in one transaction of the target's (its artifact files first, each checked against its
     /// SHA-256), so an interrupted copy leaves whole runs and is finished by running it again.
@@ -161,9 +195,11 @@ public sealed partial class RunStore
             stages++;
         }
 
-        // Verdicts in the order they were judged, so that the latest stays the latest among those copied.
-        foreach (var row in ReadRows($"SELECT {string.Join(", ", VerdictCopyColumns.Select(c => c.Name))} FROM verdicts ORDER BY verdict_id",
-                     r => VerdictCopyColumns.Select((c, i) => CopyValue(r, i, c.Type)).ToArray()))
+        // Verdicts in the order they were judged, so that the latest stays the latest among those copied. Each
+        // source verdict's id in the target, for the sweep points that name it.
+        var verdictIds = new Dictionary<long, long>();
+        foreach (var (sourceId, row) in ReadRows($"SELECT verdict_id, {string.Join(", ", VerdictCopyColumns.Select(c => c.Name))} FROM verdicts ORDER BY verdict_id",
+                     r => (Convert.ToInt64(r.GetValue(0), CultureInfo.InvariantCulture), VerdictCopyColumns.Select((c, i) => CopyValue(r, i + 1, c.Type)).ToArray())))
         {
             row[0] = experiments.TryGetValue((long)row[0], out var exp) ? exp
                 : throw new InvalidDataException($"run store '{Path}' has a damaged row in its 'verdicts' table: it names experiment {row[0]}, which the store lacks");
@@ -175,21 +211,159 @@ public sealed partial class RunStore
                     lockExp.Set("e", (long)row[0]);
                     lockExp.ExecuteScalar();
                 }
-                using (var same = target.Command("SELECT COUNT(*) FROM verdicts WHERE phenomenon = @p AND created_time = @c AND host = @h AND run_ids_json = @r", tx))
+                long? Same()
                 {
+                    using var same = target.Command("SELECT MIN(verdict_id) FROM verdicts WHERE phenomenon = @p AND created_time = @c AND host = @h AND run_ids_json = @r", tx);
                     same.Set("p", (string)row[1]);
                     same.Set("c", (string)row[21]);
                     same.Set("h", (string)row[20]);
                     same.Set("r", (string)row[8]);
-                    if (Convert.ToInt64(same.ExecuteScalar(), CultureInfo.InvariantCulture) > 0) return false;
+                    return same.ExecuteScalar() is { } v and not DBNull ? Convert.ToInt64(v, CultureInfo.InvariantCulture) : null;
+                }
+                if (Same() is { } had)
+                {
+                    verdictIds[sourceId] = had;
+                    return false;
                 }
                 target.InsertRow(tx, "verdicts", VerdictCopyColumns, row);
+                verdictIds[sourceId] = Same()!.Value;
                 return true;
             });
             if (inserted) verdicts++;
             else verdictsPresent++;
         }
-        return new StoreCopyCounts(runs, present, unfinished, parms, metrics, results, artifacts, bytes, verdicts, verdictsPresent, stages, stagesPresent);
+
+        var (sweeps, sweepsPresent) = Version >= 4 ? CopySweeps(target, verdictIds) : (0, 0);
+        var (tags, tagsPresent, notes, notesPresent) = Version >= 5 ? CopyAnnotations(target) : (0, 0, 0, 0);
+        return new StoreCopyCounts(runs, present, unfinished, parms, metrics, results, artifacts, bytes, verdicts, verdictsPresent, stages, stagesPresent,
+            sweeps, sweepsPresent, tags, tagsPresent, notes, notesPresent);
+    }
+
+    // Each sweep record in one transaction of the target's: the sweep, its points (their verdicts mapped to the
+    // target's ids), its tasks and its jobs. A sweep the target has is completed rather than replaced.
+    private (int Copied, int Present) CopySweeps(RunStore target, Dictionary<long, long> verdictIds)
+    {
+        int copied = 0, present = 0;
+        string Cols((string Name, DbType Type)[] c) => string.Join(", ", c.Select(x => x.Name));
+        foreach (var sweep in ReadRows($"SELECT {Cols(SweepCopyColumns)} FROM sweeps ORDER BY created_time, sweep_id{_dialect.ByteOrder}",
+                     r => SweepCopyColumns.Select((c, i) => CopyValue(r, i, c.Type)).ToArray()))
+        {
+            string id = (string)sweep[0];
+            var points = ReadRows($"SELECT {Cols(SweepPointCopyColumns)} FROM sweep_points WHERE sweep_id = @id ORDER BY point_index, block",
+                r => SweepPointCopyColumns.Select((c, i) => CopyValue(r, i, c.Type)).ToArray(), ("id", id));
+            foreach (var p in points)
+            {
+                // A verdict the copy did not bring (none should be missing: every verdict is copied) leaves the point unjudged.
+                if (p[6] is long v && verdictIds.TryGetValue(v, out long mapped)) p[6] = mapped;
+                else (p[6], p[7], p[8]) = (DBNull.Value, DBNull.Value, DBNull.Value);
+            }
+            var tasks = ReadRows($"SELECT {Cols(SweepTaskCopyColumns)} FROM sweep_tasks WHERE sweep_id = @id ORDER BY task_index, position",
+                r => SweepTaskCopyColumns.Select((c, i) => CopyValue(r, i, c.Type)).ToArray(), ("id", id));
+            var jobs = ReadRows($"SELECT {Cols(SweepJobCopyColumns)} FROM sweep_jobs WHERE sweep_id = @id ORDER BY submitted_time, job_id{_dialect.ByteOrder}",
+                r => SweepJobCopyColumns.Select((c, i) => CopyValue(r, i, c.Type)).ToArray(), ("id", id));
+            bool isNew = target.InTransaction(tx =>
+            {
+                int inserted;
+                using (var ins = target.Command($"INSERT INTO sweeps ({Cols(SweepCopyColumns)}) VALUES ({string.Join(", ", SweepCopyColumns.Select(c => "@" + c.Name))}) " +
+                                                "ON CONFLICT (sweep_id) DO NOTHING", tx))
+                {
+                    for (int i = 0; i < sweep.Length; i++) ins.Param(SweepCopyColumns[i].Name, SweepCopyColumns[i].Type).Value = sweep[i];
+                    inserted = ins.ExecuteNonQuery();
+                }
+                if (inserted == 1)
+                {
+                    target.InsertMany(tx, "sweep_points", SweepPointCopyColumns, points);
+                    target.InsertMany(tx, "sweep_tasks", SweepTaskCopyColumns, tasks);
+                }
+                else
+                {
+                    // The target's record of this sweep (the same id: the same spec and runs) may lack verdicts it was
+                    // judged to here: fill those in, leaving every point it has judged as it is.
+                    using var fill = target.Command("UPDATE sweep_points SET verdict_id = @v, outcome = @o, effect_json = @e " +
+                                                    "WHERE sweep_id = @id AND point_index = @i AND block = @b AND verdict_id IS NULL", tx);
+                    var (pv, po, pe, pid, pi, pb) = (fill.Param("v", DbType.Int64), fill.Param("o", DbType.String), fill.Param("e", DbType.String),
+                        fill.Param("id", DbType.String), fill.Param("i", DbType.Int32), fill.Param("b", DbType.Int32));
+                    foreach (var p in points.Where(p => p[6] is long))
+                    {
+                        (pid.Value, pi.Value, pb.Value, pv.Value, po.Value, pe.Value) = (p[0], p[1], p[2], p[6], p[7], p[8]);
+                        fill.ExecuteNonQuery();
+                    }
+                }
+                using var job = target.Command($"INSERT INTO sweep_jobs ({Cols(SweepJobCopyColumns)}) VALUES ({string.Join(", ", SweepJobCopyColumns.Select(c => "@" + c.Name))}) " +
+                                               "ON CONFLICT (sweep_id, job_id) DO NOTHING", tx);
+                var jp = SweepJobCopyColumns.Select(c => job.Param(c.Name, c.Type)).ToArray();
+                foreach (var j in jobs)
+                {
+                    for (int i = 0; i < j.Length; i++) jp[i].Value = j[i];
+                    job.ExecuteNonQuery();
+                }
+                return inserted == 1;
+            });
+            if (isNew) copied++;
+            else present++;
+        }
+        return (copied, present);
+    }
+
+    // Tags on runs and sweeps, and notes on runs, for the runs and sweeps the target holds (a run the source has
+    // unfinished may be missing there). A tag the target has under the same key keeps the target's value; a note is
+    // the same note when its text and time are, and a new one goes after the target's own.
+    private (int Tags, int TagsPresent, int Notes, int NotesPresent) CopyAnnotations(RunStore target)
+    {
+        int tags = 0, tagsPresent = 0, notes = 0, notesPresent = 0;
+        foreach (var (table, owner, ownerTable) in new[] { ("run_tags", "run_id", "runs"), ("sweep_tags", "sweep_id", "sweeps") })
+        {
+            foreach (var tag in ReadRows($"SELECT {owner}, key, value, created_time FROM {table} ORDER BY {owner}{_dialect.ByteOrder}, key{_dialect.ByteOrder}",
+                         r => (Owner: r.GetString(0), Key: r.GetString(1), Value: r.GetString(2), Created: r.GetString(3))))
+            {
+                int? added = target.InTransaction(tx =>
+                {
+                    using (var has = target.Command($"SELECT 1 FROM {ownerTable} WHERE {owner} = @o", tx))
+                    {
+                        has.Set("o", tag.Owner);
+                        if (has.ExecuteScalar() is null) return (int?)null;
+                    }
+                    using var ins = target.Command($"INSERT INTO {table} ({owner}, key, value, created_time) VALUES (@o, @k, @v, @c) ON CONFLICT ({owner}, key) DO NOTHING", tx);
+                    ins.Set("o", tag.Owner);
+                    ins.Set("k", tag.Key);
+                    ins.Set("v", tag.Value);
+                    ins.Set("c", tag.Created);
+                    return ins.ExecuteNonQuery();
+                });
+                if (added == 1) tags++;
+                else if (added == 0) tagsPresent++;
+            }
+        }
+        foreach (var note in ReadRows($"SELECT run_id, position, text, created_time FROM run_notes ORDER BY run_id{_dialect.ByteOrder}, position",
+                     r => (Run: r.GetString(0), Text: r.GetString(2), Created: r.GetString(3))))
+        {
+            bool? added = target.InTransaction(tx =>
+            {
+                // Lock the run's row so two copies number their notes one after the other.
+                using (var has = target.Command($"SELECT 1 FROM runs WHERE run_id = @id{target._dialect.ForUpdate}", tx))
+                {
+                    has.Set("id", note.Run);
+                    if (has.ExecuteScalar() is null) return (bool?)null;
+                }
+                using (var same = target.Command("SELECT COUNT(*) FROM run_notes WHERE run_id = @id AND text = @t AND created_time = @c", tx))
+                {
+                    same.Set("id", note.Run);
+                    same.Set("t", note.Text);
+                    same.Set("c", note.Created);
+                    if (Convert.ToInt64(same.ExecuteScalar(), CultureInfo.InvariantCulture) > 0) return false;
+                }
+                using var ins = target.Command("INSERT INTO run_notes (run_id, position, text, created_time) " +
+                                               "SELECT @id, COALESCE(MAX(position), 0) + 1, @t, @c FROM run_notes WHERE run_id = @id", tx);
+                ins.Set("id", note.Run);
+                ins.Set("t", note.Text);
+                ins.Set("c", note.Created);
+                ins.ExecuteNonQuery();
+                return true;
+            });
+            if (added == true) notes++;
+            else if (added == false) notesPresent++;
+        }
+        return (tags, tagsPresent, notes, notesPresent);
     }
 
     // The experiment named `name` in this store, created with the source's description and creation time if absent.

@@ -24,9 +24,8 @@ public sealed record RunPage(IReadOnlyList<RunRow> Rows, int Total);
 public sealed record RunNote(int Position, string Text, string Created);
 
 /// <summary>
-/// Queries over the store's history (filtered run lists, whole metric series, verdict history) and the run
-/// annotations (tags and notes) people add after the fact. The annotation tables are created on first use by
-/// <see cref="EnsureRunAnnotationTables"/>, so a store made before them stays readable and is never rewritten by a query.
+/// Queries over the store's history (filtered run lists, whole metric series, verdict history) and the
+/// annotations (tags and notes on runs, tags on sweeps) people add after the fact.
 /// </summary>
 public sealed partial class RunStore
 {
@@ -34,7 +33,7 @@ public sealed partial class RunStore
     public RunPage QueryRuns(RunQuery query)
     {
         if (query.Limit is < 0) throw new LabConfigException($"--limit must be 0 (all) or more, found {query.Limit}");
-        bool byTag = query.Tag is not null && HasRunAnnotations();
+        bool byTag = query.Tag is not null && HasAnnotations;
         // Filtering on a tag in a store that has never been tagged matches nothing.
         if (query.Tag is not null && !byTag) return new RunPage([], 0);
         string where = "WHERE (@p IS NULL OR phenomenon = @p) AND (@t IS NULL OR tier = @t) AND (@s IS NULL OR status = @s)" +
@@ -201,13 +200,9 @@ public sealed partial class RunStore
 
     // ---- tags and notes ----
 
-    /// <summary>
-    /// Creates the run annotation tables if the store lacks them (stores made before tags and notes existed):
-    /// <c>run_tags (run_id, key, value, created_time)</c>, one value per key and run, and
-    /// <c>run_notes (run_id, position, text, created_time)</c>, notes numbered from 1 per run. Plain, portable DDL;
-    /// idempotent.
-    /// </summary>
-    public void EnsureRunAnnotationTables() => InTransaction(tx => Exec("""
+    // The annotation tables (schema version 5; see RunStore.Schema.cs): tags are one value per key and run (or
+    // sweep); notes are numbered from 1 per run. IF NOT EXISTS: see the migration.
+    internal const string AnnotationTables = """
         CREATE TABLE IF NOT EXISTS run_tags (
             run_id       TEXT NOT NULL REFERENCES runs(run_id),
             key          TEXT NOT NULL,
@@ -220,28 +215,29 @@ public sealed partial class RunStore
             text         TEXT NOT NULL,
             created_time TEXT NOT NULL,
             PRIMARY KEY (run_id, position));
-        """, tx));
+        CREATE TABLE sweep_tags (
+            sweep_id     TEXT NOT NULL REFERENCES sweeps(sweep_id),
+            key          TEXT NOT NULL,
+            value        TEXT NOT NULL,
+            created_time TEXT NOT NULL,
+            PRIMARY KEY (sweep_id, key))
+        """;
 
-    // Whether the annotation tables exist: a store never annotated is read without creating them (a query must not
-    // write, and the store may sit on a read-only disk).
-    private bool HasRunAnnotations()
+    // A store older than version 5 has no annotation tables: opened for reading it is read as it is (a query must not
+    // write, and the store may sit on a read-only disk), so it has no tags or notes; opened for writing it was upgraded.
+    private bool HasAnnotations => Version >= 5;
+
+    private void RequireAnnotations()
     {
-        lock (_lock)
-        {
-            using var cmd = Command(_dialect.TablesQuery);
-            using var r = cmd.ExecuteReader();
-            int found = 0;
-            while (r.Read())
-                if (r.GetString(0) is "run_tags" or "run_notes") found++;
-            return found == 2;
-        }
+        if (!HasAnnotations)
+            throw new InvalidOperationException($"run store '{Path}' has schema version {Version}, without tags or notes: open it for writing to upgrade it");
     }
 
     /// <summary>Sets the tag <paramref name="key"/> of run <paramref name="runId"/> to <paramref name="value"/> (replacing any earlier value).</summary>
     public void TagRun(string runId, string key, string value)
     {
         if (string.IsNullOrWhiteSpace(key)) throw new LabConfigException("a tag needs a key: KEY=VALUE");
-        EnsureRunAnnotationTables();
+        RequireAnnotations();
         InTransaction(tx =>
         {
             RequireRun(runId, tx);
@@ -263,7 +259,7 @@ public sealed partial class RunStore
     /// <summary>Removes the tag <paramref name="key"/> from run <paramref name="runId"/>; returns whether it had one.</summary>
     public bool UntagRun(string runId, string key)
     {
-        if (!HasRunAnnotations()) return false;
+        if (!HasAnnotations) return false;
         return InTransaction(tx =>
         {
             using var cmd = Command("DELETE FROM run_tags WHERE run_id = @id AND key = @k", tx);
@@ -277,7 +273,7 @@ public sealed partial class RunStore
     public int NoteRun(string runId, string text)
     {
         if (string.IsNullOrWhiteSpace(text)) throw new LabConfigException("a note needs some text");
-        EnsureRunAnnotationTables();
+        RequireAnnotations();
         return InTransaction(tx =>
         {
             RequireRun(runId, tx);
@@ -305,7 +301,7 @@ public sealed partial class RunStore
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> TagsOf(IReadOnlyCollection<string> runIds)
     {
         var result = new Dictionary<string, IReadOnlyDictionary<string, string>>(StringComparer.Ordinal);
-        if (runIds.Count == 0 || !HasRunAnnotations()) return result;
+        if (runIds.Count == 0 || !HasAnnotations) return result;
         var wanted = runIds.ToHashSet(StringComparer.Ordinal);
         lock (_lock)
         {
@@ -326,7 +322,7 @@ public sealed partial class RunStore
     /// <summary>The notes on run <paramref name="runId"/>, in the order written.</summary>
     public IReadOnlyList<RunNote> Notes(string runId)
     {
-        if (!HasRunAnnotations()) return [];
+        if (!HasAnnotations) return [];
         lock (_lock)
         {
             using var cmd = Command("SELECT position, text, created_time FROM run_notes WHERE run_id = @id ORDER BY position");

@@ -125,6 +125,10 @@ public sealed partial class RunStore
             """)),
         new(4, "sweeps: a grid sweep's spec, its points with their verdicts, its tasks (run specs by array index) and its scheduler jobs",
             ["sweeps", "sweep_points", "sweep_tasks", "sweep_jobs"], m => m.Exec(SweepTables)),
+        // Builds before this version created run_tags and run_notes on a store's first tag or note, so a version 4
+        // store may already hold them (with these columns): IF NOT EXISTS keeps their rows.
+        new(5, "annotations: tags and notes on runs, tags on sweeps",
+            ["run_tags", "run_notes", "sweep_tags"], m => m.Exec(AnnotationTables)),
     ];
 
     /// <summary>The schema version this build writes: the last migration's.</summary>

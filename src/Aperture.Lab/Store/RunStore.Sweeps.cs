@@ -343,6 +343,61 @@ public sealed partial class RunStore
         }
     }
 
+    /// <summary>Sets the tag <paramref name="key"/> of sweep <paramref name="sweepId"/> to <paramref name="value"/> (replacing any earlier value).</summary>
+    public void TagSweep(string sweepId, string key, string value)
+    {
+        if (string.IsNullOrWhiteSpace(key)) throw new LabConfigException("a tag needs a key: KEY=VALUE");
+        RequireAnnotations();
+        InTransaction(tx =>
+        {
+            using (var has = Command("SELECT 1 FROM sweeps WHERE sweep_id = @id", tx))
+            {
+                has.Set("id", sweepId);
+                if (has.ExecuteScalar() is null) throw new LabConfigException($"no sweep {sweepId} in '{Path}'");
+            }
+            using (var del = Command("DELETE FROM sweep_tags WHERE sweep_id = @id AND key = @k", tx))
+            {
+                del.Set("id", sweepId);
+                del.Set("k", key);
+                del.ExecuteNonQuery();
+            }
+            using var cmd = Command("INSERT INTO sweep_tags (sweep_id, key, value, created_time) VALUES (@id, @k, @v, @ct)", tx);
+            cmd.Set("id", sweepId);
+            cmd.Set("k", key);
+            cmd.Set("v", value);
+            cmd.Set("ct", Now());
+            cmd.ExecuteNonQuery();
+        });
+    }
+
+    /// <summary>Removes the tag <paramref name="key"/> from sweep <paramref name="sweepId"/>; returns whether it had one.</summary>
+    public bool UntagSweep(string sweepId, string key)
+    {
+        if (!HasAnnotations) return false;
+        return InTransaction(tx =>
+        {
+            using var cmd = Command("DELETE FROM sweep_tags WHERE sweep_id = @id AND key = @k", tx);
+            cmd.Set("id", sweepId);
+            cmd.Set("k", key);
+            return cmd.ExecuteNonQuery() > 0;
+        });
+    }
+
+    /// <summary>The tags of sweep <paramref name="sweepId"/>, by key (empty in a store older than tags).</summary>
+    public IReadOnlyDictionary<string, string> SweepTags(string sweepId)
+    {
+        var tags = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (!HasAnnotations) return tags;
+        lock (_lock)
+        {
+            using var cmd = Command("SELECT key, value FROM sweep_tags WHERE sweep_id = @id ORDER BY key");
+            cmd.Set("id", sweepId);
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) tags[r.GetString(0)] = Row("sweep_tags", () => r.GetString(1));
+        }
+        return tags;
+    }
+
     /// <summary>The stored verdict with row id <paramref name="verdictId"/>.</summary>
     public VerdictRecord VerdictById(string phenomenon, long verdictId) =>
         Verdicts(phenomenon).FirstOrDefault(v => v.Id == verdictId)

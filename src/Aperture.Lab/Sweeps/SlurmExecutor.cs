@@ -14,6 +14,13 @@ public sealed record SlurmOptions
     /// <summary>Each task's time limit as Slurm writes it (<c>--time</c>: <c>30</c>, <c>1:00:00</c>, <c>1-00:00:00</c>), or null for the partition's.</summary>
     public string? Time { get; init; }
 
+    /// <summary>
+    /// How many seconds before a task's time limit Slurm sends its script SIGUSR1 (<c>--signal=B:USR1@N</c>; default
+    /// 60), so that the worker releases its run and the task is requeued rather than killed. It must leave time for the
+    /// run in progress to reach its next measurement and for the worker to stop.
+    /// </summary>
+    public int SignalSeconds { get; init; } = 60;
+
     /// <summary>How many tasks run at once (the <c>%K</c> of <c>--array=0-N%K</c>), or null for no limit.</summary>
     public int? ArrayParallelism { get; init; }
 
@@ -39,7 +46,7 @@ public sealed record SlurmOptions
 /// <c>scontrol show job</c> (not <c>sacct</c>, which needs accounting). The truth is the store: when no task of the
 /// sweep is queued or running, the tasks whose runs are not all finished (cancelled, failed, preempted, timed out, a
 /// node lost) are submitted again as a new array of just those indices, up to <see cref="SlurmOptions.MaxRetries"/>
-/// times. Sixty seconds before a task's time limit Slurm sends its script SIGUSR1 (<c>--signal=B:USR1@60</c>); the
+/// times. Before a task's time limit (<see cref="SlurmOptions.SignalSeconds"/>, 60 s by default) Slurm sends its script SIGUSR1 (<c>--signal=B:USR1@60</c>); the
 /// script asks the worker to stop (it stops between measurements and releases its run) and requeues the task.
 /// </summary>
 /// <param name="worker">The worker command line (absolute paths: it runs on the nodes).</param>
@@ -67,7 +74,7 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
         s.Append(CultureInfo.InvariantCulture, $"#SBATCH --output={dir}/slurm-%A_%a.out\n");
         s.Append("#SBATCH --open-mode=append\n");
         s.Append("#SBATCH --requeue\n");
-        s.Append("#SBATCH --signal=B:USR1@60\n");
+        s.Append(CultureInfo.InvariantCulture, $"#SBATCH --signal=B:USR1@{options.SignalSeconds}\n");
         s.Append(CultureInfo.InvariantCulture, $"#SBATCH --cpus-per-task={options.CpusPerTask}\n");
         s.Append(CultureInfo.InvariantCulture, $"#SBATCH --chdir={options.WorkingDirectory}\n");
         if (options.Partition is { } p) s.Append(CultureInfo.InvariantCulture, $"#SBATCH --partition={p}\n");
@@ -81,7 +88,7 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
             export NO_COLOR=1
             {{string.Join(' ', worker.Build(plan.Id, WorkerCommand.SlurmTask).Select(Quote))}} &
             worker=$!
-            # SIGUSR1 comes 60 s before the time limit: the worker stops between measurements and releases its run, and
+            # SIGUSR1 comes {{options.SignalSeconds}} s before the time limit: the worker stops between measurements and releases its run, and
             # the task is requeued, so it runs again rather than ending TIMEOUT.
             on_usr1() {
                 kill -TERM "$worker" 2>/dev/null
