@@ -217,8 +217,8 @@ public class PublishedLearningCoefficientTests
                         Assert.Equal(AoyagiValue(widths, r, set), ExactLearningCoefficients.DeepLinear(widths, r));
                     }
         // The boundary in its smallest form: widths 1,1,2 at rank 0. Theorem 1 takes {1,2} (2 ≥ 1 + 1: ℓ = 1), the oracle
-        // all three (S = 4 = 2·2: ℓ = 2, a = ℓ); both give λ = 1/2, θ = 1, which K ∝ s²·|b|² (s = w₂w₁ scalar, b ∈ ℝ²)
-        // confirms: poles −1/2 (simple, from s) and −1 (from b).
+        // all three (S = 4 = 2·2: ℓ = 2, a = ℓ); both give λ = 1/2, θ = 1, which K ∝ s²·|b|² (s the 1×1 first layer, b ∈ ℝ²
+        // the second) confirms: poles −1/2 (simple, from s) and −1 (from b).
         var (coefficient, kase) = ExactLearningCoefficients.DeepLinearWithCase([1, 1, 2], 0);
         Assert.Equal((2, 2L), (kase.Ell, kase.A));
         Assert.Equal(new LearningCoefficient(R(1, 2), 1), coefficient);
