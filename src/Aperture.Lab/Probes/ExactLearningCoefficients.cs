@@ -92,8 +92,13 @@ public static class ExactLearningCoefficients
     /// max_{j∈Σ} M_j &lt; min_{k∉Σ} M_k,   Σ_{j∈Σ} M_j ≥ ℓ·max_{j∈Σ} M_j,   Σ_{j∈Σ} M_j &lt; ℓ·min_{k∉Σ} M_k
     /// </code>
     /// (the first condition makes Σ a set of smallest M_j with ties kept together, so only the ℓ + 1 smallest are
-    /// candidates; conditions on an empty complement hold vacuously); then with S = Σ_{j∈Σ} M_j, M̄ = ⌈S/ℓ⌉,
-    /// a = S − (M̄ − 1)·ℓ,
+    /// candidates; conditions on an empty complement hold vacuously). This is the rule of Lau et al.'s experiment code and
+    /// ℓ is Pepin Lehalleur and Rimányi's m (arXiv:2411.19920, Definition 7.2). Aoyagi's own Definition 3 (SSRN 4404877,
+    /// as transcribed) asks S > ℓ·M_j for members and, for non-members, S ≤ (ℓ − 1)·M_k, a misprint (at ℓ = 1 it needs
+    /// S ≤ 0) whose reading S ≤ ℓ·M_k agrees with her two-layer theorem. At a boundary S = ℓ·M_k that selection leaves M_k
+    /// out where this rule takes it in; both sets give the same λ and θ, since adding
+    /// M_k = S/ℓ keeps S/ℓ, makes a = ℓ on both sides and leaves the bracket unchanged. Then with S = Σ_{j∈Σ} M_j,
+    /// M̄ = ⌈S/ℓ⌉, a = S − (M̄ − 1)·ℓ,
     /// <code>
     /// λ = [−r² + r(H₀ + H_L)]/2 + a(ℓ − a)/(4ℓ) − ℓ(ℓ − 1)/4·(S/ℓ)² + ½·Σ_{i&lt;j∈Σ} M_i·M_j.
     /// </code>
@@ -104,7 +109,11 @@ public static class ExactLearningCoefficients
     /// so 1 when a = ℓ and ℓ when a ∈ {1, ℓ − 1}, up to ℓ²/4 + 1. A single layer (L = 1) is the regular case
     /// λ = H₀H₁/2, θ = 1; two layers reproduce <see cref="ReducedRankRegression"/>, λ and m, in every case; and the
     /// tests derive λ and m independently from the zeta function for chains with scalar layers at depths 3–7 (where θ
-    /// reaches L − 1). Where a ∉ {1, ℓ − 1, ℓ} (ℓ ≥ 4) θ rests on Aoyagi's theorem alone.
+    /// reaches L − 1). Where a ∉ {1, ℓ − 1, ℓ} (ℓ ≥ 4) θ rests on Aoyagi's theorem alone. Pepin Lehalleur and Rimányi
+    /// (arXiv:2411.19920, Theorem 8.6) prove λ = codim mult⁻¹(B)/2, and the tests check λ against their quadratic integer
+    /// program for that codimension (Theorem 6.1) on every architecture to depth 4 and against their printed examples;
+    /// the same theorem restates the multiplicity as a(ℓ − a), one short of Aoyagi's order (the chain y = w₂w₁x, widths
+    /// 1,1,1, has K ∝ w₁²w₂² and a double pole at −1/2: θ = 2, where a(ℓ − a) = 1).
     /// </summary>
     public static LearningCoefficient DeepLinear(IReadOnlyList<int> widths, int rank) => DeepLinearWithCase(widths, rank).Coefficient;
 
