@@ -483,6 +483,71 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         Assert.True(crossing.ExitCode == 0, crossing.All);
         Assert.NotNull(OutputFixture.Validate(crossing.Out, "llc")["lambda_tempered"]);
     }
+
+    // ---- store copy and words: their documents ----
+
+    [Fact]
+    public void StoreCopyJsonValidatesAndASecondCopyCopiesNothing()
+    {
+        string target = fixture.At("copy-" + Guid.NewGuid().ToString("N")[..8] + ".db");
+        int runs, verdicts;
+        using (var store = RunStore.OpenExisting(fixture.Store))
+        {
+            runs = store.QueryRuns(new RunQuery(Status: RunStatus.Finished, Limit: 0)).Total;
+            verdicts = store.VerdictHistory(null).Count;
+        }
+        Assert.True(runs > 0 && verdicts >= 4);
+        var first = CliHarness.Run("store", "copy", fixture.Store, target, "--json", "-");
+        Assert.True(first.ExitCode == 0, first.All);
+        var doc = OutputFixture.Validate(first.Out, "store-copy");
+        Assert.Equal(runs, (int)doc["runs_copied"]!);
+        Assert.Equal(verdicts, (int)doc["verdicts_copied"]!);
+        Assert.True((long)doc["metrics"]! > 0);
+        Assert.Equal(Path.GetFullPath(target), Path.GetFullPath((string)doc["to"]!));
+        Assert.Contains("already there", first.Err);   // the table went to standard error
+
+        string file = fixture.At("copy.json");
+        var second = CliHarness.Run("store", "copy", fixture.Store, target, "--json", file);
+        Assert.True(second.ExitCode == 0, second.All);
+        var again = OutputFixture.Validate(File.ReadAllText(file), "store-copy");
+        Assert.Equal(0, (int)again["runs_copied"]!);
+        Assert.Equal(runs, (int)again["runs_present"]!);
+        Assert.Equal(verdicts, (int)again["verdicts_present"]!);
+        // Redirected, the counts are a Markdown table, one row per line.
+        Assert.Contains("| runs | 0 | " + runs + " |", second.Out);
+    }
+
+    [Fact]
+    public void WordsDocumentsValidate()
+    {
+        string vectors = fixture.At("words-" + Guid.NewGuid().ToString("N")[..8] + ".safetensors");
+        var train = CliHarness.Run("words", "train", "--corpus", "planted", "--dim", "24", "--epochs", "3", "--seed", "3", "--threads", "2",
+            "--out", vectors, "--json", "-");
+        Assert.True(train.ExitCode == 0, train.All);
+        var t = OutputFixture.Validate(train.Out, "words-train");
+        Assert.Equal(24, (int)t["settings"]!["dim"]!);
+        Assert.Equal(1, (int)t["settings"]!["min_count"]!);   // the planted corpus keeps every word
+        Assert.Equal(Path.GetFullPath(vectors), (string?)t["vectors"]);
+        var methods = t["analogies"]!.AsArray().Select(a => (string)a!["method"]!).ToList();
+        Assert.Equal(["3cosadd", "3cosmul", "nearest-of-b", "nearest-of-c"], methods);
+        Assert.Null(t["similarity"]);
+        Assert.NotNull((string?)t["similarity_note"]);
+
+        var near = CliHarness.Run("words", "neighbours", "wbbbba", "--vectors", vectors, "--top", "3", "--json", "-");
+        Assert.True(near.ExitCode == 0, near.All);
+        var n = OutputFixture.Validate(near.Out, "words-neighbours");
+        Assert.Equal([1, 2, 3], n["neighbours"]!.AsArray().Select(x => (int)x!["rank"]!));
+        var scores = n["neighbours"]!.AsArray().Select(x => (double)x!["score"]!).ToList();
+        Assert.Equal(scores.OrderDescending(), scores);
+
+        string file = fixture.At("analogy.json");
+        var analogy = CliHarness.Run("words", "analogy", "wbbbba", "wbbbbe", "wbbbca", "--vectors", vectors, "--method", "3cosmul", "--json", file);
+        Assert.True(analogy.ExitCode == 0, analogy.All);
+        Assert.Contains("| wbbbba is to wbbbbe as wbbbca is to | score |", analogy.Out);   // the human table, redirected: Markdown
+        var a = OutputFixture.Validate(File.ReadAllText(file), "words-analogy");
+        Assert.Equal("3cosmul", (string?)a["method"]);
+        Assert.Equal("wbbbce", (string?)a["answers"]![0]!["word"]);
+    }
 }
 
 /// <summary>The live display at a terminal's width: nothing wraps at 80 columns.</summary>
