@@ -39,7 +39,8 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         {
             int line = Array.FindIndex(lines, l => l.StartsWith($"{id}: ", StringComparison.Ordinal));
             Assert.True(line >= 0 && line < table, $"no verdict line for {id} before the table:\n{fixture.First.Out}");
-            Assert.Matches(@"; runs \d+ new, \d+ reused; [0-9.]+ s$", lines[line]);
+            // The time is the runs' own (summed, reused runs included), said so: not this command's wall time.
+            Assert.Matches(@"; runs \d+ new, \d+ reused; [0-9.]+ s of run time$", lines[line]);
         }
         Assert.True(Array.FindIndex(lines, l => l.StartsWith(Ids[0] + ": ", StringComparison.Ordinal))
                     < Array.FindIndex(lines, l => l.StartsWith(Ids[1] + ": ", StringComparison.Ordinal)));
@@ -182,7 +183,7 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
             Assert.Contains("momentum-acceleration", narrow.Out);
 
             Environment.SetEnvironmentVariable("COLUMNS", "400");
-            var wide = Run("verdicts", "list", "--format", "table");
+            var wide = Run("verdicts", "list", "--all", "--format", "table");
             // At 400 columns the drawn table fits: one line per verdict.
             Assert.Contains("╭", wide.Out);
             Assert.All(Lines(wide.Out), l => Assert.True(l.Length <= 400, $"a line of {l.Length} columns at COLUMNS=400"));
@@ -363,6 +364,31 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
 
         var all = Run("verdicts", "list");
         Assert.Contains("adam-beta2-rounding", all.Out);
+    }
+
+    [Fact]
+    public void VerdictHistoryShowsARepeatedJudgementOnce()
+    {
+        // Rerunning the sweep reuses every run and stores the same verdicts again: the listing shows each judgement once,
+        // with how many times it was judged; --all shows every verdict.
+        Assert.Equal(0, Run(OutputFixture.Sweep).ExitCode);
+        var r = Run("verdicts", "list", "momentum-acceleration", "--format", "tsv");
+        Assert.True(r.ExitCode == 0, r.All);
+        var rows = Lines(r.Out).Skip(1).Select(l => l.Split('\t')).ToList();
+        var header = Lines(r.Out)[0].Split('\t');
+        int times = Array.IndexOf(header, "times"), seeds = Array.IndexOf(header, "seeds");
+        Assert.True(times > 0 && seeds > 0, r.Out);
+        using var store = RunStore.OpenExisting(fixture.Store);
+        int stored = store.Verdicts("momentum-acceleration").Count;
+        Assert.True(stored >= 4, $"{stored} verdicts");
+        Assert.Equal(2, rows.Count);   // one code version, one settings: one judgement per seed block
+        Assert.Equal(["0-1", "2-3"], rows.Select(x => x[seeds]).Order());
+        Assert.Equal(stored, rows.Sum(x => int.Parse(x[times], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Contains("distinct judgements", r.Err);
+
+        var every = Run("verdicts", "list", "momentum-acceleration", "--all", "--format", "tsv");
+        Assert.Equal(stored, Lines(every.Out).Length - 1);
+        Assert.All(Lines(every.Out).Skip(1), l => Assert.Equal("1", l.Split('\t')[times]));
     }
 
     [Fact]
