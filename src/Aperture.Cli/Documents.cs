@@ -18,10 +18,10 @@ internal static class Documents
     public const string LabRun = "aperture.lab-run/2";
     public const string LabList = "aperture.lab-list/1";
     public const string LabShow = "aperture.lab-show/1";
-    public const string RunList = "aperture.run-list/1";
-    public const string Run = "aperture.run/1";
+    public const string RunList = "aperture.run-list/2";
+    public const string Run = "aperture.run/2";
     public const string RunMetrics = "aperture.run-metrics/1";
-    public const string RunCompare = "aperture.run-compare/1";
+    public const string RunCompare = "aperture.run-compare/2";
     public const string VerdictList = "aperture.verdict-list/2";
     public const string LabRules = "aperture.lab-rules/1";
     public const string Train = "aperture.train/1";
@@ -298,7 +298,8 @@ internal static class Documents
         ["end_time"] = r.EndTime,
         ["seconds"] = Num(r.Seconds),
         ["config_hash"] = r.ConfigHash,
-        ["protocol_version"] = r.ProtocolVersion,
+        // An integer, as in lab-run and verdict-list (the store keeps it as text; null for text that is not one).
+        ["protocol_version"] = int.TryParse(r.ProtocolVersion, NumberStyles.Integer, CultureInfo.InvariantCulture, out int pv) ? pv : null,
         ["code"] = Code(r.CodeVersion, r.Host),
         ["data"] = new JsonObject { ["source"] = r.DataSource, ["sha256"] = r.DataFingerprint },
         ["tags"] = Pairs(tags ?? new Dictionary<string, string>()),

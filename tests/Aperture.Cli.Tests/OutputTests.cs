@@ -260,6 +260,9 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         Assert.True(r.ExitCode == 0, r.All);
         var doc = OutputFixture.Validate(r.Out, "run");
         Assert.Equal(id, (string?)doc["run_id"]);
+        // The protocol version is a number, as in lab-run and verdict-list.
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, doc["protocol_version"]!.GetValueKind());
+        Assert.Equal(Aperture.Lab.Catalogue.Get((string)doc["phenomenon"]!).Version, (int)doc["protocol_version"]!);
         using var store = RunStore.OpenExisting(fixture.Store);
         var series = store.MetricSeries(id);
         Assert.NotEmpty(series);
