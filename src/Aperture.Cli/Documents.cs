@@ -18,16 +18,21 @@ internal static class Documents
     public const string LabRun = "aperture.lab-run/2";
     public const string LabList = "aperture.lab-list/1";
     public const string LabShow = "aperture.lab-show/1";
-    public const string RunList = "aperture.run-list/1";
-    public const string Run = "aperture.run/1";
+    public const string RunList = "aperture.run-list/2";
+    public const string Run = "aperture.run/2";
     public const string RunMetrics = "aperture.run-metrics/1";
-    public const string RunCompare = "aperture.run-compare/1";
+    public const string RunCompare = "aperture.run-compare/2";
     public const string VerdictList = "aperture.verdict-list/2";
     public const string LabRules = "aperture.lab-rules/1";
     public const string Train = "aperture.train/1";
     public const string Optics = "aperture.optics/1";
     public const string Llc = "aperture.llc/1";
     public const string Sweep = "aperture.sweep/1";
+    public const string Similar = "aperture.similar/1";
+    public const string StoreCopy = "aperture.store-copy/1";
+    public const string WordsTrain = "aperture.words-train/1";
+    public const string WordsNeighbours = "aperture.words-neighbours/1";
+    public const string WordsAnalogy = "aperture.words-analogy/1";
 
     /// <summary>The provenance of the code that wrote a document: Aperture's version, its commit, the host.</summary>
     public static JsonObject Code(string codeVersion, string? host = null) => new()
@@ -293,7 +298,8 @@ internal static class Documents
         ["end_time"] = r.EndTime,
         ["seconds"] = Num(r.Seconds),
         ["config_hash"] = r.ConfigHash,
-        ["protocol_version"] = r.ProtocolVersion,
+        // An integer, as in lab-run and verdict-list (the store keeps it as text; null for text that is not one).
+        ["protocol_version"] = int.TryParse(r.ProtocolVersion, NumberStyles.Integer, CultureInfo.InvariantCulture, out int pv) ? pv : null,
         ["code"] = Code(r.CodeVersion, r.Host),
         ["data"] = new JsonObject { ["source"] = r.DataSource, ["sha256"] = r.DataFingerprint },
         ["tags"] = Pairs(tags ?? new Dictionary<string, string>()),
@@ -456,5 +462,81 @@ internal static class Documents
             node["reproduce"] = LabCommands.ReproduceCommand(new Reproduction(v.Phenomenon, v.Tier, v.Seeds, v.SeedBase, v.Overrides));
             return (JsonNode)node;
         })]),
+    };
+
+    /// <summary>
+    /// <c>similar</c>: the request (dataset, model, layer, distance, k; seed and epochs when trained now), the data read,
+    /// and the listing in the layout a phenomenon's neighbour artifact has (<see cref="Aperture.Lab.Recipes.NeighbourListing"/>),
+    /// every field present (null where the items have no labels, attributes or images).
+    /// </summary>
+    public static JsonObject SimilarDocument(Aperture.Lab.Recipes.SimilarityRequest request, Aperture.Lab.Recipes.SimilarityAnswer answer)
+    {
+        var l = answer.Listing;
+        static JsonNode? Numbers(IReadOnlyList<double>? values) => values is null ? null : new JsonArray([.. values.Select(Num)]);
+        string? ClassName(long? label) =>
+            label is { } x && l.ClassNames is { } names && x >= 0 && x < names.Count ? names[(int)x] : null;
+        return new JsonObject
+        {
+            ["schema"] = Similar,
+            ["code"] = Code(RunStore.CodeVersion),
+            ["dataset"] = l.Dataset,
+            ["data_source"] = answer.DataSource,
+            ["model"] = answer.Model,
+            ["model_file"] = request.ModelPath is null ? null : Path.GetFullPath(request.ModelPath),
+            ["trained"] = request.Train,
+            ["saved_to"] = request.SavePath is null ? null : Path.GetFullPath(request.SavePath),
+            ["seed"] = request.Train ? request.Seed : null,
+            ["epochs"] = request.Train ? request.Epochs : null,
+            ["layer"] = answer.Layer,
+            ["space"] = l.Space,
+            ["metric"] = l.Metric,
+            ["k"] = l.Neighbours.Count,
+            ["query"] = l.Query,
+            ["query_label"] = l.QueryLabel,
+            ["query_class"] = ClassName(l.QueryLabel),
+            ["query_attributes"] = Numbers(l.QueryAttributes),
+            ["query_image"] = l.QueryImage,
+            ["image_side"] = l.ImageSide,
+            ["attribute_names"] = l.AttributeNames is null ? null : Strings(l.AttributeNames),
+            ["class_names"] = l.ClassNames is null ? null : Strings(l.ClassNames),
+            ["neighbours"] = new JsonArray([.. l.Neighbours.Select((n, i) => (JsonNode)new JsonObject
+            {
+                ["rank"] = i + 1,
+                ["index"] = n.Index,
+                ["distance"] = Num(n.Distance),
+                ["label"] = n.Label,
+                ["class"] = ClassName(n.Label),
+                ["attributes"] = Numbers(n.Attributes),
+                ["image"] = n.Image,
+            })]),
+        };
+    }
+
+    /// <summary><c>store copy</c>: both stores and, per kind of record, how many were copied and how many the target already had.</summary>
+    public static JsonObject StoreCopyDocument(string from, string to, StoreCopyCounts c, double seconds) => new()
+    {
+        ["schema"] = StoreCopy,
+        ["code"] = Code(RunStore.CodeVersion),
+        ["from"] = from,
+        ["to"] = to,
+        ["runs_copied"] = c.Runs,
+        ["runs_present"] = c.RunsPresent,
+        ["runs_unfinished"] = c.RunsUnfinished,
+        ["params"] = c.Params,
+        ["metrics"] = c.Metrics,
+        ["results"] = c.Results,
+        ["artifacts"] = c.Artifacts,
+        ["artifact_bytes"] = c.ArtifactBytes,
+        ["verdicts_copied"] = c.Verdicts,
+        ["verdicts_present"] = c.VerdictsPresent,
+        ["stages_copied"] = c.Stages,
+        ["stages_present"] = c.StagesPresent,
+        ["sweeps_copied"] = c.Sweeps,
+        ["sweeps_present"] = c.SweepsPresent,
+        ["tags_copied"] = c.Tags,
+        ["tags_present"] = c.TagsPresent,
+        ["notes_copied"] = c.Notes,
+        ["notes_present"] = c.NotesPresent,
+        ["seconds"] = Math.Round(seconds, 3),
     };
 }

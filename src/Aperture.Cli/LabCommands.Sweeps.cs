@@ -227,20 +227,18 @@ internal static partial class LabCommands
     private static void PrintSweep(SweepOutcome outcome)
     {
         var swept = outcome.Plan.SweptSettings;
-        var table = new Table().AddColumn("point");
-        foreach (var k in swept) table.AddColumn(Markup.Escape(k));
-        table.AddColumns("block", "verdict", "effect [[95% CI]]", "seeds");
+        var table = new Listing(["point", .. swept, "block", "verdict", "effect [95% CI]", "seeds"]);
         foreach (var (point, o) in outcome.Points)
         {
-            var cells = new List<string> { point.Point.ToString(CultureInfo.InvariantCulture) };
-            foreach (var k in swept) cells.Add(Markup.Escape(point.Settings.LastOrDefault(kv => kv.Key == k).Value ?? ""));
+            var cells = new List<Cell> { point.Point.ToString(CultureInfo.InvariantCulture) };
+            foreach (var k in swept) cells.Add(point.Settings.LastOrDefault(kv => kv.Key == k).Value ?? "");
             cells.Add(point.BlockName);
-            cells.Add($"[{Terminal.Colour(o.Verdict.Outcome)}]{Markup.Escape(o.Verdict.Outcome.Text())}[/]");
-            cells.Add(Markup.Escape($"{o.Verdict.Effect.Name}: {o.Verdict.Effect.FormatWithUnit()}"));
-            cells.Add(Markup.Escape($"{o.SeedBase}–{o.SeedBase + o.Seeds - 1}"));
-            table.AddRow(cells.ToArray());
+            cells.Add(new Cell(o.Verdict.Outcome.Text(), Terminal.Colour(o.Verdict.Outcome)));
+            cells.Add($"{o.Verdict.Effect.Name}: {o.Verdict.Effect.FormatWithUnit()}");
+            cells.Add($"{o.SeedBase}-{o.SeedBase + o.Seeds - 1}");
+            table.Add([.. cells]);
         }
-        Terminal.Console.Write(table);
+        Output.Print(table);
         Terminal.Console.MarkupLineInterpolated($"sweep [bold]{outcome.Plan.Id}[/] judged: {outcome.Points.Count} verdict{(outcome.Points.Count == 1 ? "" : "s")} stored; `aperture report` draws its response curves");
     }
 
@@ -287,34 +285,33 @@ internal static partial class LabCommands
     {
         var sweep = new Argument<string>("sweep") { Description = "the sweep's id (or a unique prefix)" };
         var json = Output.JsonOption(Documents.Sweep);
-        var cmd = new Command("status", "Show a sweep: each grid point's runs (finished, running, failed, not started) and verdict, its tags, and its Slurm jobs' task states.") { sweep, json };
+        var format = Output.FormatOption();
+        var cmd = new Command("status", "Show a sweep: each grid point's runs (finished, running, failed, not started) and verdict, its tags, and its Slurm jobs' task states.") { sweep, format, json };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
-            var output = CommandOutput.Begin(r, null, json);
+            var output = CommandOutput.Begin(r, format, json);
             using var s = Terminal.OpenExistingStore(r.GetValue(store));
             var record = s.FindSweep(r.GetValue(sweep)!);
             var spec = record.Spec;
             var swept = spec.Axes.Select(a => a.Setting).ToList();
             var status = s.StatusesOf(record.Points.SelectMany(p => p.RunIds));
-            Terminal.Console.MarkupLineInterpolated($"sweep [bold]{record.Id}[/]: {record.Phenomenon} ({RunStoreTier(record.Tier)}), {record.RunCount} runs in {record.TaskCount} tasks, created {record.Created}{(s.IsSweepCancelled(record.Id) ? ", cancelled" : "")}");
+            output.Note($"sweep {record.Id}: {record.Phenomenon} ({RunStoreTier(record.Tier)}), {record.RunCount} runs in {record.TaskCount} tasks, created {record.Created}{(s.IsSweepCancelled(record.Id) ? ", cancelled" : "")}");
             var tags = s.SweepTags(record.Id);
-            if (tags.Count > 0) Terminal.Console.MarkupLineInterpolated($"tags: {string.Join(" ", tags.Select(kv => $"{kv.Key}={kv.Value}"))}");
-            var table = new Table().AddColumn("point");
-            foreach (var k in swept) table.AddColumn(Markup.Escape(k));
-            table.AddColumns("block", "runs finished", "running", "failed", "verdict", "effect [[95% CI]]");
+            if (tags.Count > 0) output.Note($"tags: {string.Join(" ", tags.Select(kv => $"{kv.Key}={kv.Value}"))}");
+            var table = new Listing(["point", .. swept, "block", "runs finished", "running", "failed", "verdict", "effect [95% CI]"]);
             foreach (var p in record.Points)
             {
-                var cells = new List<string> { p.Point.ToString(CultureInfo.InvariantCulture) };
-                foreach (var k in swept) cells.Add(Markup.Escape(p.Settings.LastOrDefault(kv => kv.Key == k).Value ?? ""));
+                var cells = new List<Cell> { p.Point.ToString(CultureInfo.InvariantCulture) };
+                foreach (var k in swept) cells.Add(p.Settings.LastOrDefault(kv => kv.Key == k).Value ?? "");
                 cells.Add(p.Block == 0 ? "discovery" : "replication");
                 cells.Add($"{p.RunIds.Count(id => status[id] == RunStatus.Finished)}/{p.RunIds.Count}");
                 cells.Add(p.RunIds.Count(id => status[id] == RunStatus.Running).ToString(CultureInfo.InvariantCulture));
                 cells.Add(p.RunIds.Count(id => status[id] == RunStatus.Failed).ToString(CultureInfo.InvariantCulture));
-                cells.Add(p.Outcome is { } outcome ? $"[{Terminal.Colour(outcome)}]{Markup.Escape(outcome.Text())}[/]" : "not judged");
-                cells.Add(p.Effect is { } e ? Markup.Escape($"{e.Name}: {e.FormatWithUnit()}") : "");
-                table.AddRow(cells.ToArray());
+                cells.Add(p.Outcome is { } outcome ? new Cell(outcome.Text(), Terminal.Colour(outcome)) : "not judged");
+                cells.Add(p.Effect is { } e ? $"{e.Name}: {e.FormatWithUnit()}" : "");
+                table.Add([.. cells]);
             }
-            Terminal.Console.Write(table);
+            output.Write(table);
             var jobs = s.SweepJobs(record.Id);
             var jobStates = new Dictionary<string, (IReadOnlyDictionary<string, int>? States, string? Error)>(StringComparer.Ordinal);
             foreach (var job in jobs.Where(j => j.Executor == "slurm"))
@@ -333,7 +330,7 @@ internal static partial class LabCommands
                     jobStates[job.JobId] = (null, e.Message);
                     states = e.Message;
                 }
-                Terminal.Console.MarkupLineInterpolated($"slurm job {job.JobId} (array {job.Tasks}, submitted {job.Submitted}{(job.Attempt > 0 ? $", retry {job.Attempt}" : "")}): {states}");
+                output.Note($"slurm job {job.JobId} (array {job.Tasks}, submitted {job.Submitted}{(job.Attempt > 0 ? $", retry {job.Attempt}" : "")}): {states}");
             }
             output.Json(() => Documents.SweepDocument(s, record, "status", jobStates: jobStates));
             return 0;

@@ -277,7 +277,7 @@ internal static partial class LabCommands
         int made = d.RunsExecuted + (o.Replication?.RunsExecuted ?? 0), reused = d.RunsReused + (o.Replication?.RunsReused ?? 0);
         double seconds = d.Seconds + (o.Replication?.Seconds ?? 0);
         return $"{o.Id}: {o.Summary}; {d.Verdict.Effect.Name} {d.Verdict.Effect.FormatWithUnit()}; runs {made} new, {reused} reused; " +
-               $"{seconds.ToString("F1", CultureInfo.InvariantCulture)} s";
+               $"{seconds.ToString("F1", CultureInfo.InvariantCulture)} s of run time";
     }
 
     // In a terminal the line is cut to its width (the summary table that follows has every number).
@@ -292,7 +292,7 @@ internal static partial class LabCommands
     private static void PrintOutcomes(CommandOutput output, IReadOnlyList<ReplicatedOutcome> outcomes)
     {
         bool tsv = output.Format == OutputFormat.Tsv;
-        string[] columns = ["phenomenon", "discovery", "replication", "effect [95% CI] (discovery)", "seeds", "tier", "runs (new/reused)", "seconds"];
+        string[] columns = ["phenomenon", "discovery", "replication", "effect [95% CI] (discovery)", "seeds", "tier", "runs (new/reused)", "run time (s)"];
         // TSV's standard output is data only: the command that reproduces each row is a column there.
         var listing = new Listing(tsv ? [.. columns, "reproduce"] : columns);
         foreach (var o in outcomes)

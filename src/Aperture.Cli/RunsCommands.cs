@@ -64,7 +64,8 @@ internal static class RunsCommands
             output.Write(listing);
             if (page.Total > page.Rows.Count)
                 output.Note($"… {page.Total - page.Rows.Count} more (--limit 0 shows all; --phenomenon, --tier, --status and --tag filter)");
-            output.Note(page.Total == page.Rows.Count ? $"{page.Total} runs in {s.Path}" : $"{page.Rows.Count} of {page.Total} runs in {s.Path}");
+            string runs = page.Total == 1 ? "run" : "runs";
+            output.Note(page.Total == page.Rows.Count ? $"{page.Total} {runs} in {s.Path}" : $"{page.Rows.Count} of {page.Total} {runs} in {s.Path}");
             output.Json(() => Documents.RunListDocument(s.Path, query, page, tags));
             return 0;
         }));

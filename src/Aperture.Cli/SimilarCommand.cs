@@ -24,55 +24,54 @@ internal static class SimilarCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "a directory holding Fashion-MNIST's IDX files (default: Debian's copy, else the built-in subset)" };
         var seed = new Option<ulong>("--seed") { Description = "with --train: the seed of the weights and shuffling (for bonds also of the market)", DefaultValueFactory = _ => 0 };
         var epochs = new Option<int?>("--epochs") { Description = "with --train: passes over the training set [default: 2 for fashion-mnist, 30 for bonds]" };
-        var json = new Option<string?>("--json") { Description = "write the query and its neighbours as JSON to this file (- for standard output)" };
+        var json = Output.JsonOption(Documents.Similar);
+        var format = Output.FormatOption();
         var png = new Option<string?>("--png") { Description = "fashion-mnist: draw the query and its neighbours as a strip of thumbnails into this PNG file" };
         var cmd = new Command("similar", "List the items nearest to one item in a layer of a model (exact search).")
         {
-            dataset, model, train, save, layer, item, k, metric, dataDir, seed, epochs, json, png,
+            dataset, model, train, save, layer, item, k, metric, dataDir, seed, epochs, json, format, png,
         };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
             Terminal.CheckDataDirectory(r.GetValue(dataDir));
-            string? jsonPath = r.GetValue(json) is { } j ? Terminal.CheckOutputFile(j, "--json", allowStdout: true) : null;
-            bool jsonToStdout = r.GetValue(json) == "-";
+            var output = CommandOutput.Begin(r, format, json);
             string? pngPath = r.GetValue(png) is { } p ? Terminal.CheckOutputFile(p, "--png", allowStdout: false) : null;
             if (r.GetValue(save) is { } s) Terminal.CheckOutputFile(s, "--save", allowStdout: false);
             string name = r.GetValue(dataset)!;
             if (pngPath is not null && name != "fashion-mnist") throw new CommandLineException("--png draws images: it needs --dataset fashion-mnist");
-            if (jsonToStdout) Terminal.HumanOutputToStandardError();
             int epochCount = r.GetValue(epochs) ?? (name == "bonds" ? 30 : 2);
             var request = new SimilarityRequest(name, r.GetValue(model), r.GetValue(train), r.GetValue(save), r.GetValue(layer), r.GetValue(item), r.GetValue(k),
                 r.GetValue(metric) == "cosine" ? Distance.Cosine : Distance.L2, r.GetValue(dataDir), r.GetValue(seed), epochCount);
-            var answer = SimilarityQuery.Answer(request, message => Terminal.Console.MarkupLineInterpolated($"[grey]{message}[/]"));
-            Print(answer);
+            var answer = SimilarityQuery.Answer(request, output.Note);
+            Print(answer, output);
             if (pngPath is not null) NeighbourGallery.RenderImages(answer.Listing, pngPath);
-            if (jsonToStdout) Terminal.Out.Write(answer.Listing.ToJson() + "\n");
-            else if (jsonPath is not null) Terminal.WriteAtomically(jsonPath, answer.Listing.ToJson() + "\n");
+            output.Json(() => Documents.SimilarDocument(request, answer));
             return 0;
         }));
         return cmd;
     }
 
-    private static void Print(SimilarityAnswer a)
+    private static void Print(SimilarityAnswer a, CommandOutput output)
     {
         var l = a.Listing;
-        Terminal.Console.MarkupLineInterpolated($"model: {a.Model}");
-        Terminal.Console.MarkupLineInterpolated($"data: {a.DataSource}");
-        Terminal.Console.MarkupLineInterpolated($"the {l.Neighbours.Count} items nearest to item [bold]{l.Query}[/] in layer [bold]{a.Layer}[/] ({l.Metric} distance)");
-        var table = new Table().AddColumns("rank", "item", "distance");
+        output.Note($"model: {a.Model}");
+        output.Note($"data: {a.DataSource}");
+        output.Note($"the {l.Neighbours.Count} items nearest to item {l.Query} in layer {a.Layer} ({l.Metric} distance)");
         var names = l.AttributeNames ?? [];
-        if (l.QueryLabel is not null) table.AddColumn("label");
-        foreach (var n in names) table.AddColumn(n);
+        var columns = new List<string> { "rank", "item", "distance" };
+        if (l.QueryLabel is not null) columns.Add("label");
+        columns.AddRange(names);
+        var table = new Listing([.. columns]);
         void Row(string rank, long index, double? distance, long? label, IReadOnlyList<double>? values)
         {
-            var cells = new List<string> { rank, index.ToString(CultureInfo.InvariantCulture), distance?.ToString("G4", CultureInfo.InvariantCulture) ?? "" };
+            var cells = new List<Cell> { rank, index.ToString(CultureInfo.InvariantCulture), distance?.ToString("G4", CultureInfo.InvariantCulture) ?? "" };
             if (l.QueryLabel is not null) cells.Add(label is { } x ? NeighbourGallery.ClassName(l, x) : "");
             for (int i = 0; i < names.Count; i++) cells.Add(values is not null ? values[i].ToString("G4", CultureInfo.InvariantCulture) : "");
-            table.AddRow([.. cells.Select(Markup.Escape)]);
+            table.Add([.. cells]);
         }
         Row("query", l.Query, null, l.QueryLabel, l.QueryAttributes);
         for (int i = 0; i < l.Neighbours.Count; i++)
             Row((i + 1).ToString(CultureInfo.InvariantCulture), l.Neighbours[i].Index, l.Neighbours[i].Distance, l.Neighbours[i].Label, l.Neighbours[i].Attributes);
-        Terminal.Console.Write(table);
+        output.Write(table);
     }
 }

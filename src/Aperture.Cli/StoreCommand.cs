@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
 using Aperture.Lab.Store;
 using Spectre.Console;
 
@@ -28,7 +27,7 @@ internal static class StoreCommand
         {
             Description = $"the target's artifacts folder (default: beside an SQLite file; for PostgreSQL --artifacts or ${RunStore.ArtifactsVariable})",
         };
-        var json = new Option<string?>("--json") { Description = "also write the counts as JSON to this file (- for standard output)" };
+        var json = Output.JsonOption(Documents.StoreCopy);
         var cmd = new Command("copy",
             "Copy finished runs (params, metrics, results, artifacts), verdicts, stages, sweeps, tags and notes from one store into another. " +
             "Idempotent: what the target already has is left alone, so copying again copies nothing.") { from, to, fromArtifacts, toArtifacts, json };
@@ -43,57 +42,43 @@ internal static class StoreCommand
                 own ?? (StoreAddress.IsPostgreSql(store) ? Terminal.ArtifactsOption : null);
             using var source = Terminal.OpenExistingStore(fromText, Artifacts(fromText, r.GetValue(fromArtifacts)), "<from>", "--from-artifacts");
             using var target = Terminal.OpenStore(toText, Artifacts(toText, r.GetValue(toArtifacts)), "<to>", "--to-artifacts");
-            var progress = new Progress<string>(line => Terminal.Console.MarkupLineInterpolated($"[grey]{line}[/]"));
+            // Reported in order, on the copying thread (Progress<T> would post each line to the thread pool, so a line
+            // could come after the table).
+            var progress = new Lines(line => Terminal.Console.MarkupLineInterpolated($"[grey]{line}[/]"));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var c = source.CopyTo(target, progress);
 
-            var table = new Table().AddColumns("", "copied", "already there");
+            var table = new Listing("records", "copied", "already there");
             string N(long n) => n.ToString(CultureInfo.InvariantCulture);
-            table.AddRow("runs", N(c.Runs), N(c.RunsPresent));
-            table.AddRow("verdicts", N(c.Verdicts), N(c.VerdictsPresent));
-            table.AddRow("stages", N(c.Stages), N(c.StagesPresent));
-            table.AddRow("sweeps", N(c.Sweeps), N(c.SweepsPresent));
-            table.AddRow("tags", N(c.Tags), N(c.TagsPresent));
-            table.AddRow("notes", N(c.Notes), N(c.NotesPresent));
-            table.AddRow("params", N(c.Params), "");
-            table.AddRow("metric points", N(c.Metrics), "");
-            table.AddRow("results", N(c.Results), "");
-            table.AddRow("artifact files", N(c.Artifacts), "");
-            table.AddRow("bytes of artifact and stage files", N(c.ArtifactBytes), "");
-            Terminal.Console.Write(table);
+            table.Add("runs", N(c.Runs), N(c.RunsPresent));
+            table.Add("verdicts", N(c.Verdicts), N(c.VerdictsPresent));
+            table.Add("stages", N(c.Stages), N(c.StagesPresent));
+            table.Add("sweeps", N(c.Sweeps), N(c.SweepsPresent));
+            table.Add("tags", N(c.Tags), N(c.TagsPresent));
+            table.Add("notes", N(c.Notes), N(c.NotesPresent));
+            table.Add("params", N(c.Params), "");
+            table.Add("metric points", N(c.Metrics), "");
+            table.Add("results", N(c.Results), "");
+            table.Add("artifact files", N(c.Artifacts), "");
+            table.Add("bytes of artifact and stage files", N(c.ArtifactBytes), "");
+            Output.Print(table);
             Terminal.Console.MarkupLineInterpolated($"copied {source.Path} → {target.Path}");
             if (c.RunsUnfinished > 0)
                 Terminal.Console.MarkupLineInterpolated($"[yellow]{c.RunsUnfinished} runs were not copied: they are running or failed in the source[/]");
 
             if (jsonPath is not null || jsonToStdout)
             {
-                string text = JsonSerializer.Serialize(new Dictionary<string, object>
-                {
-                    ["from"] = source.Path,
-                    ["to"] = target.Path,
-                    ["runs_copied"] = c.Runs,
-                    ["runs_present"] = c.RunsPresent,
-                    ["runs_unfinished"] = c.RunsUnfinished,
-                    ["params"] = c.Params,
-                    ["metrics"] = c.Metrics,
-                    ["results"] = c.Results,
-                    ["artifacts"] = c.Artifacts,
-                    ["artifact_bytes"] = c.ArtifactBytes,
-                    ["verdicts_copied"] = c.Verdicts,
-                    ["verdicts_present"] = c.VerdictsPresent,
-                    ["stages_copied"] = c.Stages,
-                    ["stages_present"] = c.StagesPresent,
-                    ["sweeps_copied"] = c.Sweeps,
-                    ["sweeps_present"] = c.SweepsPresent,
-                    ["tags_copied"] = c.Tags,
-                    ["tags_present"] = c.TagsPresent,
-                    ["notes_copied"] = c.Notes,
-                    ["notes_present"] = c.NotesPresent,
-                }, new JsonSerializerOptions { WriteIndented = true }) + "\n";
+                string text = Output.Serialize(Documents.StoreCopyDocument(source.Path, target.Path, c, clock.Elapsed.TotalSeconds));
                 if (jsonToStdout) Terminal.Out.Write(text);
                 else Terminal.WriteAtomically(jsonPath!, text);
             }
             return 0;
         }));
         return cmd;
+    }
+
+    private sealed class Lines(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
     }
 }

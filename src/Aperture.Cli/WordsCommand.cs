@@ -14,7 +14,6 @@ namespace Aperture.Cli;
 internal static class WordsCommand
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public static Command Create()
     {
@@ -40,11 +39,11 @@ internal static class WordsCommand
     {
         if (jsonOnly)
         {
-            Terminal.Out.WriteLine(node.ToJsonString(Indented));
+            Terminal.Out.Write(Output.Serialize(node));
             return 0;
         }
         print();
-        if (jsonPath is not null) Terminal.WriteAtomically(jsonPath, node.ToJsonString(Indented) + "\n");
+        if (jsonPath is not null) Terminal.WriteAtomically(jsonPath, Output.Serialize(node));
         return 0;
     }
 
@@ -110,12 +109,13 @@ internal static class WordsCommand
             var (jsonOnly, jsonPath) = JsonTarget(r, json);
             string? outPath = r.GetValue(output) is { } o ? Terminal.CheckOutputFile(o, "--out", allowStdout: false) : null;
             ulong s = r.GetValue(seed);
+            int minCountUsed = path is null && which == CorpusName.Planted ? 1 : r.GetValue(minCount);
             PreparedCorpus? prepared = null;
             SkipGramResult? result = null;
             void Work(Action<string> status)
             {
                 status("reading the corpus");
-                prepared = WordVectorTraining.Prepare(which, path, path is null && which == CorpusName.Planted ? 1 : r.GetValue(minCount),
+                prepared = WordVectorTraining.Prepare(which, path, minCountUsed,
                     new PlantedAnalogyOptions(), new Generator(s, 7));
                 cancel.ThrowIfCancellationRequested();
                 status($"training on {prepared.Corpus.Tokens.Length:N0} tokens × {options.Epochs} epochs");
@@ -134,6 +134,8 @@ internal static class WordsCommand
                 });
             var node = new JsonObject
             {
+                ["schema"] = Documents.WordsTrain,
+                ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
                 ["corpus"] = prepared.Description,
                 ["vocabulary"] = prepared.Corpus.Vocabulary.Count,
                 ["corpus_tokens"] = result.CorpusTokens,
@@ -141,7 +143,17 @@ internal static class WordsCommand
                 ["seconds"] = Math.Round(result.Seconds, 3),
                 ["tokens_per_second"] = Math.Round(result.TokensPerSecond),
                 ["threads"] = Parallelism.Threads,
-                ["settings"] = JsonNode.Parse(JsonSerializer.Serialize(options)),
+                ["settings"] = new JsonObject
+                {
+                    ["dim"] = options.Dim,
+                    ["window"] = options.Window,
+                    ["negatives"] = options.Negatives,
+                    ["epochs"] = options.Epochs,
+                    ["learning_rate"] = options.LearningRate,
+                    ["subsample"] = options.Subsample,
+                    ["block_size"] = options.BlockSize,
+                    ["min_count"] = minCountUsed,
+                },
                 ["seed"] = s,
                 ["vectors"] = outPath,
                 ["analogies"] = ScoresJson(scores),
@@ -150,11 +162,11 @@ internal static class WordsCommand
                     ["reference"] = "WordNet 3.0 Wu-Palmer similarity of noun pairs (taxonomic, not human judgements)",
                     ["pairs"] = similarity.Pairs,
                     ["wordnet_nouns_in_vocabulary"] = similarity.Nouns,
-                    ["spearman_rho"] = similarity.Rho,
+                    ["spearman_rho"] = JsonNumber(similarity.Rho),
                     ["ci95"] = new JsonArray(JsonNumber(similarity.Low), JsonNumber(similarity.High)),
-                    ["random_vectors_rho"] = similarity.RandomRho,
-                    ["spearman_rho_first_sense"] = similarity.FirstSenseRho,
-                    ["random_vectors_rho_first_sense"] = similarity.FirstSenseRandomRho,
+                    ["random_vectors_rho"] = JsonNumber(similarity.RandomRho),
+                    ["spearman_rho_first_sense"] = JsonNumber(similarity.FirstSenseRho),
+                    ["random_vectors_rho_first_sense"] = JsonNumber(similarity.FirstSenseRandomRho),
                 },
                 ["similarity_note"] = similarityNote,
             };
@@ -194,7 +206,7 @@ internal static class WordsCommand
     private static JsonArray ScoresJson(IReadOnlyDictionary<AnalogyMethod, AnalogyScore> scores) =>
         [.. scores.Values.Select(s => (JsonNode)new JsonObject
         {
-            ["method"] = JsonNamingPolicy.KebabCaseLower.ConvertName(s.Method.ToString()),
+            ["method"] = MethodName(s.Method),
             ["correct"] = s.Correct,
             ["covered"] = s.Covered,
             ["total"] = s.Total,
@@ -210,16 +222,16 @@ internal static class WordsCommand
             Terminal.Console.MarkupLine("no analogy questions for this corpus (WordNet's inflections need wordnet-base, and pairs in the vocabulary)");
             return;
         }
-        var table = new Table().AddColumns("method", "correct", "accuracy");
+        var table = new Listing("method", "correct", "accuracy");
         foreach (var s in scores.Values)
-            table.AddRow(Markup.Escape(s.Method switch
+            table.Add(s.Method switch
             {
                 AnalogyMethod.CosAdd => "3CosAdd",
                 AnalogyMethod.CosMul => "3CosMul",
                 AnalogyMethod.NearestOfB => "baseline: nearest of b",
                 _ => "baseline: nearest of c",
-            }), $"{s.Correct}/{s.Covered}", s.Accuracy.ToString("F3", Inv));
-        Terminal.Console.Write(table);
+            }, $"{s.Correct}/{s.Covered}", s.Accuracy.ToString("F3", Inv));
+        Output.Print(table);
         Terminal.Console.MarkupLineInterpolated($"{first.Covered} of {first.Total} questions covered ({first.Coverage.ToString("P1", Inv)}); question words excluded from the answers");
     }
 
@@ -247,7 +259,14 @@ internal static class WordsCommand
             var w = Load(r.GetValue(vectors)!);
             string q = r.GetValue(word)!;
             var found = w.Neighbours(q, r.GetValue(top));
-            var node = new JsonObject { ["word"] = q, ["neighbours"] = ListJson(found) };
+            var node = new JsonObject
+            {
+                ["schema"] = Documents.WordsNeighbours,
+                ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
+                ["vectors"] = Path.GetFullPath(r.GetValue(vectors)!),
+                ["word"] = q,
+                ["neighbours"] = ListJson(found),
+            };
             return Emit(node, jsonOnly, jsonPath, () => PrintList($"nearest to {q}", found));
         }))));
         return cmd;
@@ -278,19 +297,38 @@ internal static class WordsCommand
             var w = Load(r.GetValue(vectors)!);
             string wa = r.GetValue(a)!, wb = r.GetValue(b)!, wc = r.GetValue(c)!;
             var found = w.Analogy(wa, wb, wc, m, r.GetValue(top));
-            var node = new JsonObject { ["a"] = wa, ["b"] = wb, ["c"] = wc, ["method"] = r.GetValue(method), ["answers"] = ListJson(found) };
+            var node = new JsonObject
+            {
+                ["schema"] = Documents.WordsAnalogy,
+                ["code"] = Documents.Code(Aperture.Lab.Store.RunStore.CodeVersion),
+                ["vectors"] = Path.GetFullPath(r.GetValue(vectors)!),
+                ["a"] = wa,
+                ["b"] = wb,
+                ["c"] = wc,
+                ["method"] = MethodName(m),
+                ["answers"] = ListJson(found),
+            };
             return Emit(node, jsonOnly, jsonPath, () => PrintList($"{wa} is to {wb} as {wc} is to", found));
         }))));
         return cmd;
     }
 
+    /// <summary>A method's name as <c>--method</c> spells it: 3cosadd, 3cosmul, nearest-of-b, nearest-of-c.</summary>
+    internal static string MethodName(AnalogyMethod m) => m switch
+    {
+        AnalogyMethod.CosAdd => "3cosadd",
+        AnalogyMethod.CosMul => "3cosmul",
+        AnalogyMethod.NearestOfB => "nearest-of-b",
+        _ => "nearest-of-c",
+    };
+
     private static JsonArray ListJson(IReadOnlyList<WordScore> list) =>
-        [.. list.Select(n => (JsonNode)new JsonObject { ["word"] = n.Word, ["score"] = n.Similarity })];
+        [.. list.Select((n, i) => (JsonNode)new JsonObject { ["rank"] = i + 1, ["word"] = n.Word, ["score"] = Output.Num(n.Similarity) })];
 
     private static void PrintList(string title, IReadOnlyList<WordScore> list)
     {
-        var table = new Table().AddColumns(Markup.Escape(title), "score");
-        foreach (var n in list) table.AddRow(Markup.Escape(n.Word), n.Similarity.ToString("F4", Inv));
-        Terminal.Console.Write(table);
+        var table = new Listing(title, "score");
+        foreach (var n in list) table.Add(n.Word, n.Similarity.ToString("F4", Inv));
+        Output.Print(table);
     }
 }

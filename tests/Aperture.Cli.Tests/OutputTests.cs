@@ -39,7 +39,8 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         {
             int line = Array.FindIndex(lines, l => l.StartsWith($"{id}: ", StringComparison.Ordinal));
             Assert.True(line >= 0 && line < table, $"no verdict line for {id} before the table:\n{fixture.First.Out}");
-            Assert.Matches(@"; runs \d+ new, \d+ reused; [0-9.]+ s$", lines[line]);
+            // The time is the runs' own (summed, reused runs included), said so: not this command's wall time.
+            Assert.Matches(@"; runs \d+ new, \d+ reused; [0-9.]+ s of run time$", lines[line]);
         }
         Assert.True(Array.FindIndex(lines, l => l.StartsWith(Ids[0] + ": ", StringComparison.Ordinal))
                     < Array.FindIndex(lines, l => l.StartsWith(Ids[1] + ": ", StringComparison.Ordinal)));
@@ -182,7 +183,7 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
             Assert.Contains("momentum-acceleration", narrow.Out);
 
             Environment.SetEnvironmentVariable("COLUMNS", "400");
-            var wide = Run("verdicts", "list", "--format", "table");
+            var wide = Run("verdicts", "list", "--all", "--format", "table");
             // At 400 columns the drawn table fits: one line per verdict.
             Assert.Contains("╭", wide.Out);
             Assert.All(Lines(wide.Out), l => Assert.True(l.Length <= 400, $"a line of {l.Length} columns at COLUMNS=400"));
@@ -259,6 +260,9 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         Assert.True(r.ExitCode == 0, r.All);
         var doc = OutputFixture.Validate(r.Out, "run");
         Assert.Equal(id, (string?)doc["run_id"]);
+        // The protocol version is a number, as in lab-run and verdict-list.
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, doc["protocol_version"]!.GetValueKind());
+        Assert.Equal(Aperture.Lab.Catalogue.Get((string)doc["phenomenon"]!).Version, (int)doc["protocol_version"]!);
         using var store = RunStore.OpenExisting(fixture.Store);
         var series = store.MetricSeries(id);
         Assert.NotEmpty(series);
@@ -363,6 +367,31 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
 
         var all = Run("verdicts", "list");
         Assert.Contains("adam-beta2-rounding", all.Out);
+    }
+
+    [Fact]
+    public void VerdictHistoryShowsARepeatedJudgementOnce()
+    {
+        // Rerunning the sweep reuses every run and stores the same verdicts again: the listing shows each judgement once,
+        // with how many times it was judged; --all shows every verdict.
+        Assert.Equal(0, Run(OutputFixture.Sweep).ExitCode);
+        var r = Run("verdicts", "list", "momentum-acceleration", "--format", "tsv");
+        Assert.True(r.ExitCode == 0, r.All);
+        var rows = Lines(r.Out).Skip(1).Select(l => l.Split('\t')).ToList();
+        var header = Lines(r.Out)[0].Split('\t');
+        int times = Array.IndexOf(header, "times"), seeds = Array.IndexOf(header, "seeds");
+        Assert.True(times > 0 && seeds > 0, r.Out);
+        using var store = RunStore.OpenExisting(fixture.Store);
+        int stored = store.Verdicts("momentum-acceleration").Count;
+        Assert.True(stored >= 4, $"{stored} verdicts");
+        Assert.Equal(2, rows.Count);   // one code version, one settings: one judgement per seed block
+        Assert.Equal(["0-1", "2-3"], rows.Select(x => x[seeds]).Order());
+        Assert.Equal(stored, rows.Sum(x => int.Parse(x[times], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Contains("distinct judgements", r.Err);
+
+        var every = Run("verdicts", "list", "momentum-acceleration", "--all", "--format", "tsv");
+        Assert.Equal(stored, Lines(every.Out).Length - 1);
+        Assert.All(Lines(every.Out).Skip(1), l => Assert.Equal("1", l.Split('\t')[times]));
     }
 
     [Fact]
@@ -482,6 +511,71 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         var crossing = CliHarness.Run("llc", "--normal-crossing", "1,2", "--n", "300", "--nbeta", "50", "--seeds", "1", "--chains", "1", "--burn-in", "10", "--draws", "20", "--json");
         Assert.True(crossing.ExitCode == 0, crossing.All);
         Assert.NotNull(OutputFixture.Validate(crossing.Out, "llc")["lambda_tempered"]);
+    }
+
+    // ---- store copy and words: their documents ----
+
+    [Fact]
+    public void StoreCopyJsonValidatesAndASecondCopyCopiesNothing()
+    {
+        string target = fixture.At("copy-" + Guid.NewGuid().ToString("N")[..8] + ".db");
+        int runs, verdicts;
+        using (var store = RunStore.OpenExisting(fixture.Store))
+        {
+            runs = store.QueryRuns(new RunQuery(Status: RunStatus.Finished, Limit: 0)).Total;
+            verdicts = store.VerdictHistory(null).Count;
+        }
+        Assert.True(runs > 0 && verdicts >= 4);
+        var first = CliHarness.Run("store", "copy", fixture.Store, target, "--json", "-");
+        Assert.True(first.ExitCode == 0, first.All);
+        var doc = OutputFixture.Validate(first.Out, "store-copy");
+        Assert.Equal(runs, (int)doc["runs_copied"]!);
+        Assert.Equal(verdicts, (int)doc["verdicts_copied"]!);
+        Assert.True((long)doc["metrics"]! > 0);
+        Assert.Equal(Path.GetFullPath(target), Path.GetFullPath((string)doc["to"]!));
+        Assert.Contains("already there", first.Err);   // the table went to standard error
+
+        string file = fixture.At("copy.json");
+        var second = CliHarness.Run("store", "copy", fixture.Store, target, "--json", file);
+        Assert.True(second.ExitCode == 0, second.All);
+        var again = OutputFixture.Validate(File.ReadAllText(file), "store-copy");
+        Assert.Equal(0, (int)again["runs_copied"]!);
+        Assert.Equal(runs, (int)again["runs_present"]!);
+        Assert.Equal(verdicts, (int)again["verdicts_present"]!);
+        // Redirected, the counts are a Markdown table, one row per line.
+        Assert.Contains("| runs | 0 | " + runs + " |", second.Out);
+    }
+
+    [Fact]
+    public void WordsDocumentsValidate()
+    {
+        string vectors = fixture.At("words-" + Guid.NewGuid().ToString("N")[..8] + ".safetensors");
+        var train = CliHarness.Run("words", "train", "--corpus", "planted", "--dim", "24", "--epochs", "3", "--seed", "3", "--threads", "2",
+            "--out", vectors, "--json", "-");
+        Assert.True(train.ExitCode == 0, train.All);
+        var t = OutputFixture.Validate(train.Out, "words-train");
+        Assert.Equal(24, (int)t["settings"]!["dim"]!);
+        Assert.Equal(1, (int)t["settings"]!["min_count"]!);   // the planted corpus keeps every word
+        Assert.Equal(Path.GetFullPath(vectors), (string?)t["vectors"]);
+        var methods = t["analogies"]!.AsArray().Select(a => (string)a!["method"]!).ToList();
+        Assert.Equal(["3cosadd", "3cosmul", "nearest-of-b", "nearest-of-c"], methods);
+        Assert.Null(t["similarity"]);
+        Assert.NotNull((string?)t["similarity_note"]);
+
+        var near = CliHarness.Run("words", "neighbours", "wbbbba", "--vectors", vectors, "--top", "3", "--json", "-");
+        Assert.True(near.ExitCode == 0, near.All);
+        var n = OutputFixture.Validate(near.Out, "words-neighbours");
+        Assert.Equal([1, 2, 3], n["neighbours"]!.AsArray().Select(x => (int)x!["rank"]!));
+        var scores = n["neighbours"]!.AsArray().Select(x => (double)x!["score"]!).ToList();
+        Assert.Equal(scores.OrderDescending(), scores);
+
+        string file = fixture.At("analogy.json");
+        var analogy = CliHarness.Run("words", "analogy", "wbbbba", "wbbbbe", "wbbbca", "--vectors", vectors, "--method", "3cosmul", "--json", file);
+        Assert.True(analogy.ExitCode == 0, analogy.All);
+        Assert.Contains("| wbbbba is to wbbbbe as wbbbca is to | score |", analogy.Out);   // the human table, redirected: Markdown
+        var a = OutputFixture.Validate(File.ReadAllText(file), "words-analogy");
+        Assert.Equal("3cosmul", (string?)a["method"]);
+        Assert.Equal("wbbbce", (string?)a["answers"]![0]!["word"]);
     }
 }
 

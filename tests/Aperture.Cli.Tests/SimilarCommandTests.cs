@@ -32,14 +32,28 @@ public sealed class SimilarCommandTests : IDisposable
     public void BondsTrainSaveAndReloadGiveTheSameNeighbours()
     {
         string net = Path.Combine(_dir, "bond.safetensors");
-        var trained = Json(CliHarness.Run("similar", "--dataset", "bonds", "--train", "--epochs", "2", "--save", net, "--item", "7", "--k", "4", "--json", "-"));
+        var run = CliHarness.Run("similar", "--dataset", "bonds", "--train", "--epochs", "2", "--save", net, "--item", "7", "--k", "4", "--json", "-");
+        var trained = Json(run);
+        var doc = OutputFixture.Validate(run.Out, "similar");
+        Assert.True((bool)doc["trained"]!);
+        Assert.Equal(2, (int)doc["epochs"]!);
+        Assert.Equal(Path.GetFullPath(net), (string?)doc["saved_to"]);
+        Assert.Equal([1, 2, 3, 4], doc["neighbours"]!.AsArray().Select(n => (int)n!["rank"]!));
+        Assert.Contains("| rank | item | distance |", run.Err);   // the human table went to standard error, as Markdown
         Assert.Equal(7, trained.GetProperty("query").GetInt64());
         Assert.Equal(4, trained.GetProperty("neighbours").GetArrayLength());
         Assert.Equal("yield_pct", trained.GetProperty("attribute_names")[2].GetString());
         var first = trained.GetProperty("neighbours")[0];
         Assert.NotEqual(7, first.GetProperty("index").GetInt64());
         Assert.Equal(trained.GetProperty("attribute_names").GetArrayLength(), first.GetProperty("attributes").GetArrayLength());
-        var loaded = Json(CliHarness.Run("similar", "--dataset", "bonds", "--model", net, "--item", "7", "--k", "4", "--json", "-"));
+        string file = Path.Combine(_dir, "loaded.json");
+        var load = CliHarness.Run("similar", "--dataset", "bonds", "--model", net, "--item", "7", "--k", "4", "--json", file);
+        Assert.True(load.ExitCode == 0, load.All);
+        var loaded = JsonDocument.Parse(File.ReadAllText(file)).RootElement;
+        var loadedDoc = OutputFixture.Validate(File.ReadAllText(file), "similar");
+        Assert.False((bool)loadedDoc["trained"]!);
+        Assert.Null(loadedDoc["seed"]);
+        Assert.Equal(Path.GetFullPath(net), (string?)loadedDoc["model_file"]);
         Assert.Equal(trained.GetProperty("neighbours").ToString(), loaded.GetProperty("neighbours").ToString());
         // Another layer and the cosine distance answer too; the human table names the layer.
         var human = CliHarness.Run("similar", "--dataset", "bonds", "--model", net, "--item", "7", "--k", "3", "--layer", "1", "--metric", "cosine");
@@ -54,7 +68,18 @@ public sealed class SimilarCommandTests : IDisposable
         var train = CliHarness.Run("train", "--epochs", "1", "--data-dir", Subset, "--save", ckpt);
         Assert.True(train.ExitCode == 0, train.All);
         string png = Path.Combine(_dir, "n.png");
-        var r = Json(CliHarness.Run("similar", "--dataset", "fashion-mnist", "--model", ckpt, "--data-dir", Subset, "--item", "3", "--k", "5", "--png", png, "--json", "-"));
+        var images = CliHarness.Run("similar", "--dataset", "fashion-mnist", "--model", ckpt, "--data-dir", Subset, "--item", "3", "--k", "5", "--png", png, "--json", "-");
+        var r = Json(images);
+        var imagesDoc = OutputFixture.Validate(images.Out, "similar");
+        Assert.Equal((string?)imagesDoc["class_names"]![(int)imagesDoc["query_label"]!], (string?)imagesDoc["query_class"]);
+        Assert.All(imagesDoc["neighbours"]!.AsArray(), n => Assert.Equal(784, Convert.FromBase64String((string)n!["image"]!).Length));
+        // TSV: the neighbours only on standard output, one row per line; the notes on standard error.
+        var tsv = CliHarness.Run("similar", "--dataset", "fashion-mnist", "--model", ckpt, "--data-dir", Subset, "--item", "3", "--k", "5", "--format", "tsv");
+        Assert.True(tsv.ExitCode == 0, tsv.All);
+        var rows = tsv.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(7, rows.Length);   // the header, the query, five neighbours
+        Assert.Equal("rank\titem\tdistance\tlabel", rows[0]);
+        Assert.Contains("model: ", tsv.Err);
         Assert.Equal(5, r.GetProperty("neighbours").GetArrayLength());
         Assert.Equal(28, r.GetProperty("image_side").GetInt32());
         Assert.Equal(784, Convert.FromBase64String(r.GetProperty("query_image").GetString()!).Length);

@@ -89,10 +89,22 @@ public sealed class SweepCommandTests : IDisposable
             Assert.Equal(sweep.RunCount, s.ListRuns().Count);
         }
         Assert.Contains($"sweep {id} judged", r.Out);
+        // Redirected, the judged points are a Markdown table: one row per point and block, no box drawing.
+        Assert.Contains("| point | dimension | block | verdict | effect [95% CI] | seeds |", r.Out);
+        Assert.Equal(2, r.Out.Split('\n').Count(l => l.StartsWith("| ", StringComparison.Ordinal) && l.Contains(" | discovery | ", StringComparison.Ordinal)));
+        Assert.DoesNotContain(r.Out, c => c is >= '\u2500' and <= '\u257F');
         var status = CliHarness.Run(["lab", "status", id[..6], "--store", store]);
         Assert.True(status.ExitCode == 0, status.All);
         Assert.Contains(id, status.Out);
         Assert.Contains("dimension", status.Out);
+        Assert.DoesNotContain(status.Out, c => c is >= '\u2500' and <= '\u257F');
+        // TSV: the points only, the notes on standard error.
+        var tsv = CliHarness.Run(["lab", "status", id[..6], "--store", store, "--format", "tsv"]);
+        Assert.True(tsv.ExitCode == 0, tsv.All);
+        var lines = tsv.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("point\tdimension\tblock\truns finished\trunning\tfailed\tverdict\teffect [95% CI]", lines[0]);
+        Assert.Equal(3, lines.Length);   // the header and two points (no replication block)
+        Assert.Contains(id, tsv.Err);
         // A rerun reuses every run.
         var again = CliHarness.Run(["lab", "run", "momentum-acceleration", "--store", store, .. Tiny, "--set", "dimension=8,12"]);
         Assert.True(again.ExitCode == 0, again.All);

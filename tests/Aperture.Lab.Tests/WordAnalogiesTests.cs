@@ -121,7 +121,7 @@ public class WordAnalogiesTests
         var (code, output) = Words("train", "--corpus", "planted", "--dim", "24", "--epochs", "3", "--seed", "3", "--threads", "2", "--out", vectors, "--json", "-");
         Assert.True(code == 0, output);
         var doc = JsonDocument.Parse(output).RootElement;
-        var add = doc.GetProperty("analogies").EnumerateArray().Single(a => a.GetProperty("method").GetString() == "cos-add");
+        var add = doc.GetProperty("analogies").EnumerateArray().Single(a => a.GetProperty("method").GetString() == "3cosadd");
         Assert.True(add.GetProperty("accuracy").GetDouble() > 0.9, output);
         Assert.Equal(1.0, add.GetProperty("coverage").GetDouble());
         // The planted words are no WordNet nouns: no similarity correlation, and the output says why.
