@@ -82,7 +82,14 @@ public class BrowserTests(ITestOutputHelper output)
                          getComputedStyle(document.querySelector('table.scorecard tbody tr')).display]
                         """, ct);
                     if (form == "phone") Assert.Equal(["none", "block"], layout.EnumerateArray().Select(e => e.GetString()));
-                    else Assert.Equal(["table-header-group", "table-row"], layout.EnumerateArray().Select(e => e.GetString()));
+                    else
+                    {
+                        Assert.Equal(["table-header-group", "table-row"], layout.EnumerateArray().Select(e => e.GetString()));
+                        // A row a reader takes in at a glance: no column squeezed into a tall strip of words.
+                        var rows = await browser.EvaluateAsync(tab, "[...document.querySelectorAll('table.scorecard tbody tr')].map(r => [r.dataset.id, r.getBoundingClientRect().height])", ct);
+                        foreach (var r in rows.EnumerateArray())
+                            Assert.True(r[1].GetDouble() <= 200, $"desktop index: the row of {r[0].GetString()} is {r[1].GetDouble():F0} px tall");
+                    }
                 }
                 else
                 {
@@ -108,7 +115,7 @@ public class BrowserTests(ITestOutputHelper output)
                 var v = latest[p.Id];
                 var runs = store.LoadRunSet(v.RunIds);
                 var protocol = p.ReadProtocol(v.ProtocolJson);
-                foreach (var f in p.FiguresFor(protocol, runs).Concat(ReportWriter.CurveFigures(runs, p.Metrics)))
+                foreach (var f in ReportWriter.PageFigures(p, protocol, runs))
                 {
                     string svg = Path.Combine(site, "img", $"{p.Id}-{Slug(f.Name)}.svg");
                     var texts = SvgTexts(svg, out _);
@@ -120,6 +127,11 @@ public class BrowserTests(ITestOutputHelper output)
         }
         foreach (var svg in Directory.GetFiles(Path.Combine(site, "img"), "*.svg"))
         {
+            // No text cut off at the figure's edge, and none drawn over another (tick labels running together, a
+            // title over a legend).
+            Assert.Empty(SvgLayout.Clipped(svg).Select(c => $"{Path.GetFileName(svg)}: {c}"));
+            Assert.Empty(SvgLayout.Overlapping(svg).Select(c => $"{Path.GetFileName(svg)}: {c}"));
+            Assert.True(SvgLayout.LegendColumns(svg).Count <= 1, $"{Path.GetFileName(svg)}: the legend broke into columns at x = {string.Join(", ", SvgLayout.LegendColumns(svg))}");
             var texts = SvgTexts(svg, out var data);
             Assert.True(texts.Count >= 3, $"{svg}: {texts.Count} texts");
             foreach (var t in texts)
