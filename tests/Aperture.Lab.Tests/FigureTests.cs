@@ -201,6 +201,17 @@ public class FigureTests
     }
 
     [Fact]
+    public void WideBandsOfManyArmsAreLeftOutAndSaidSoButThinOnesStay()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2];
+        Series Arm(int i, double half) => new($"arm-{i}", x, [i, i + 0.5, i + 1.0]) { Low = [i - half, i + 0.5 - half, i + 1 - half], High = [i + half, i + 0.5 + half, i + 1 + half] };
+        string Texts(double half) => string.Join(" ", SvgLayout.Read(PlotRenderer.Render(new Figure("f", "F", "epoch", "y", [.. Enumerable.Range(0, 7).Select(i => Arm(i, half))]), dir.File("f")).Svg).Texts.Select(t => t.Content));
+        Assert.Contains("95% intervals not drawn:", Texts(2.0));
+        Assert.Contains("band: 95% interval", Texts(0.05));
+    }
+
+    [Fact]
     public void MarkersOfSeveralArmsOnACategoryAxisStandSideBySide()
     {
         double[] x = [0, 1];

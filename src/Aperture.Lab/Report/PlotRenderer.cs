@@ -70,9 +70,15 @@ internal static class PlotRenderer
         var dodge = Dodges(figure);
         var shapeOf = MarkerShapes(figure);
         // Interval bands of many arms laid over one another make a mud in which no arm can be followed: paler bands
-        // beyond three arms, none beyond five (the legend says so).
-        int banded = figure.Series.Where(s => !s.Faint && s.Low is not null && s.Style != SeriesStyle.Markers).Select(s => s.Group).Distinct().Count();
-        float bandAlpha = banded <= 3 ? 0.18f : banded <= 5 ? 0.11f : 0;
+        // beyond three arms, none beyond five (the legend says so), unless they are thin.
+        var bands = figure.Series.Where(s => !s.Faint && s.Low is not null && s.High is not null && s.Style != SeriesStyle.Markers).ToList();
+        int banded = bands.Select(s => s.Group).Distinct().Count();
+        // Bands thin beside the spread of the data (under 3% of it on average) stay drawn, however many arms.
+        double Y(double v) => figure.LogY ? (v > 0 ? Math.Log10(v) : double.NaN) : v;
+        var spread = figure.Series.Where(s => !s.Faint).SelectMany(s => s.Y).Select(Y).Where(double.IsFinite).ToList();
+        var widths = bands.SelectMany(s => s.Low!.Zip(s.High!, (l, h) => Y(h) - Y(l))).Where(double.IsFinite).ToList();
+        bool thin = spread.Count > 1 && widths.Count > 0 && widths.Average() < 0.03 * (spread.Max() - spread.Min());
+        float bandAlpha = banded <= 3 || thin ? 0.18f : banded <= 5 ? 0.11f : 0;
         foreach (var s in figure.Series)
         {
             var color = ColorOf(s.Group);
@@ -210,7 +216,7 @@ internal static class PlotRenderer
         if (banded > 0 && bandAlpha > 0)
             items.Add(new LegendItem { LabelText = "band: 95% interval", FillColor = Colors.Gray.WithAlpha(0.25), LineWidth = 0 });
         else if (banded > 0)
-            items.Add(new LegendItem { LabelText = $"95% intervals not drawn:\n{banded} arms' bands would overlap", LineWidth = 0 });
+            items.Add(new LegendItem { LabelText = $"95% intervals not drawn:\n{banded} arms' wide bands overlap", LineWidth = 0 });
         if (figure.Series.Any(s => s.Low is not null && !s.Faint && s.Style == SeriesStyle.Markers))
             items.Add(new LegendItem { LabelText = "bar: 95% interval", LineColor = Colors.Gray.WithAlpha(0.6), LineWidth = 2.5f });
 

@@ -101,7 +101,7 @@ public static class ReportWriter
             var e = v.Verdict.Effect;
             h.Append($"<td data-label=\"Verdict\">{Badge(v.Verdict.Outcome)}<div class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</div></td><td data-label=\"Replication\">{HtmlEncode(ReplicationText(v0, pair))}</td>");
             h.Append($"<td data-label=\"Effect [95% CI]\"><b>{HtmlEncode(e.FormatWithUnit())}</b><div class=\"id\">{HtmlEncode(e.Name)}</div></td>");
-            h.Append($"<td data-label=\"Run\">{v.Seeds} seeds, {TierText(v)}<div class=\"id\">protocol v{HtmlEncode(v.ProtocolVersion)} · <span class=\"nowrap\">{Duration(v.Seconds)}</span></div></td>");
+            h.Append($"<td data-label=\"Run\"><span class=\"nowrap\">{v.Seeds} seeds,</span> <span class=\"nowrap\">{TierText(v)}</span><div class=\"id\">protocol v{HtmlEncode(v.ProtocolVersion)} · <span class=\"nowrap\">{Duration(v.Seconds)}</span></div></td>");
             string supports = ModelList(p, v.Verdict.Outcome, true), contradicts = ModelList(p, v.Verdict.Outcome, false);
             h.Append($"<td data-label=\"Mental models\">{(supports.Length > 0 ? $"<div><span class=\"yes\">✓</span> {supports}</div>" : "")}")
              .Append($"{(contradicts.Length > 0 ? $"<div><span class=\"no\">✗</span> {contradicts}</div>" : "")}</td></tr>\n");
@@ -463,8 +463,8 @@ public static class ReportWriter
         var o = render(Path.Combine(outDir, stem));
         images.Add(o.Svg);
         images.Add(o.Png);
-        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><picture><source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
-         .Append($"<img src=\"{HtmlEncode(stem)}.png\" width=\"{o.Width}\" height=\"{o.Height}\" alt=\"{HtmlEncode(title)}\"></picture>")
+        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><div class=\"scroll plot\"><picture><source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
+         .Append($"<img src=\"{HtmlEncode(stem)}.png\" width=\"{o.Width}\" height=\"{o.Height}\" alt=\"{HtmlEncode(title)}\"></picture></div>")
          .Append($"<figcaption>{HtmlEncode(caption)} <span class=\"id\"><a href=\"{HtmlEncode(stem)}.svg\">SVG</a> · <a href=\"{HtmlEncode(stem)}.png\">PNG</a></span></figcaption></figure>\n");
     }
 
@@ -564,6 +564,9 @@ public static class ReportWriter
           table.scorecard td:first-child::before {"{"} display: none; {"}"} table.scorecard td:first-child {"{"} font-size: 115%; font-weight: 600; {"}"}
           table:not(.scorecard) {"{"} display: block; overflow-x: auto; {"}"}
           dl.provenance {"{"} grid-template-columns: 1fr; {"}"} dl.provenance dd {"{"} margin-bottom: .4em; {"}"}
+          /* A figure shrunk to a phone's width would set its text at a third of its size: it keeps a readable width
+             and scrolls sideways (to its legend) inside its own box instead. */
+          .plot img {"{"} max-width: none; width: 720px; height: auto; {"}"}
         {"}"}
 
         </style></head><body>
