@@ -135,6 +135,31 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
         }
         return new Series(group, x, mean, style) { Low = low, High = high };
     }
+
+    /// <summary>
+    /// Series drawn one per seed (several sharing a <see cref="Group"/>) reduced to what a reader needs: each group's
+    /// mean across its seeds at every x with the 95% interval (<see cref="MeanOverSeeds"/>), in the order the groups
+    /// first appear, with the single seeds kept behind it as faint lines (or pale dots, for markers) when
+    /// <paramref name="keepSeeds"/>. A group drawn by one series is returned as it is; a seed without a value at some x
+    /// leaves that x to the others.
+    /// </summary>
+    public static IReadOnlyList<Series> MeansOverSeeds(IEnumerable<Series> perSeed, bool keepSeeds = true)
+    {
+        ArgumentNullException.ThrowIfNull(perSeed);
+        var all = perSeed.ToList();
+        var result = new List<Series>();
+        foreach (var group in all.GroupBy(s => s.Group))
+        {
+            var members = group.ToList();
+            if (members.Count == 1) { result.Add(members[0]); continue; }
+            if (keepSeeds) result.AddRange(members.Select(s => s with { Faint = true, Low = null, High = null, Censored = null }));
+            double[] xs = [.. members.SelectMany(s => s.X).Where(double.IsFinite).Distinct().Order()];
+            var samples = xs.Select(x => members.SelectMany(s => Enumerable.Range(0, Math.Min(s.X.Length, s.Y.Length)).Where(i => s.X[i] == x).Select(i => s.Y[i]).Take(1)).ToArray()).ToList();
+            result.Add(MeanOverSeeds(group.Key, xs, samples, members[0].Style));
+        }
+        // The seeds first, so every mean is drawn over every group's seeds.
+        return [.. result.Where(s => s.Faint), .. result.Where(s => !s.Faint)];
+    }
 }
 
 /// <summary>
@@ -163,4 +188,10 @@ public sealed record Figure(string Name, string Title, string XLabel, string YLa
     /// regularizers). Null for a numeric x-axis.
     /// </summary>
     public IReadOnlyList<string>? XCategories { get; init; }
+
+    /// <summary>
+    /// The logged metrics (<see cref="Metric.Key"/>) this figure already draws; the report then draws no automatic
+    /// per-step curve of them, so a page does not show one quantity twice.
+    /// </summary>
+    public IReadOnlyList<string> Metrics { get; init; } = [];
 }

@@ -66,7 +66,7 @@ public class BrowserTests(ITestOutputHelper output)
                 await AssertImagesRender(browser, tab, url, ct);
                 var fit = await browser.EvaluateAsync(tab, """
                     [document.documentElement.scrollWidth, window.innerWidth,
-                     Math.max(0, ...[...document.images].map(i => i.getBoundingClientRect().right)),
+                     Math.max(0, ...[...document.images].filter(i => !i.closest('.scroll')).map(i => i.getBoundingClientRect().right)),
                      [...document.images].filter(i => !i.alt).length,
                      [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
                          && !e.closest('.scroll, table:not(.scorecard)'))
@@ -74,6 +74,17 @@ public class BrowserTests(ITestOutputHelper output)
                     """, ct);
                 Assert.True(fit[0].GetInt32() <= fit[1].GetInt32() + 1, $"{form} {name}: the page is {fit[0]} px wide in a {fit[1]} px window; too wide: {fit[4]}");
                 Assert.True(fit[2].GetDouble() <= fit[1].GetInt32() + 1, $"{form} {name}: a figure reaches {fit[2]} px in a {fit[1]} px window");
+                // Every plot sits in a box of its own that scrolls sideways on a phone, its text kept at a readable size.
+                var plots = await browser.EvaluateAsync(tab, """
+                    [...document.querySelectorAll('figure[data-figure] img')].map(i => [i.getAttribute('src'), i.closest('.plot') ? i.getBoundingClientRect().width : -1,
+                        i.closest('.plot') ? i.closest('.plot').getBoundingClientRect().right : -1])
+                    """, ct);
+                foreach (var f in plots.EnumerateArray())
+                {
+                    Assert.True(f[1].GetDouble() > 0, $"{form} {name}: {f[0]} is not in a plot box");
+                    Assert.True(f[2].GetDouble() <= fit[1].GetInt32() + 1, $"{form} {name}: the box of {f[0]} reaches {f[2]} px");
+                    if (form == "phone") Assert.True(f[1].GetDouble() >= 700, $"phone {name}: {f[0]} is drawn {f[1]} px wide");
+                }
                 Assert.Equal(0, fit[3].GetInt32());
                 if (name == "index")
                 {
@@ -82,7 +93,14 @@ public class BrowserTests(ITestOutputHelper output)
                          getComputedStyle(document.querySelector('table.scorecard tbody tr')).display]
                         """, ct);
                     if (form == "phone") Assert.Equal(["none", "block"], layout.EnumerateArray().Select(e => e.GetString()));
-                    else Assert.Equal(["table-header-group", "table-row"], layout.EnumerateArray().Select(e => e.GetString()));
+                    else
+                    {
+                        Assert.Equal(["table-header-group", "table-row"], layout.EnumerateArray().Select(e => e.GetString()));
+                        // A row a reader takes in at a glance: no column squeezed into a tall strip of words.
+                        var rows = await browser.EvaluateAsync(tab, "[...document.querySelectorAll('table.scorecard tbody tr')].map(r => [r.dataset.id, r.getBoundingClientRect().height])", ct);
+                        foreach (var r in rows.EnumerateArray())
+                            Assert.True(r[1].GetDouble() <= 240, $"desktop index: the row of {r[0].GetString()} is {r[1].GetDouble():F0} px tall");
+                    }
                 }
                 else
                 {
@@ -108,7 +126,7 @@ public class BrowserTests(ITestOutputHelper output)
                 var v = latest[p.Id];
                 var runs = store.LoadRunSet(v.RunIds);
                 var protocol = p.ReadProtocol(v.ProtocolJson);
-                foreach (var f in p.FiguresFor(protocol, runs).Concat(ReportWriter.CurveFigures(runs, p.Metrics)))
+                foreach (var f in ReportWriter.PageFigures(p, protocol, runs))
                 {
                     string svg = Path.Combine(site, "img", $"{p.Id}-{Slug(f.Name)}.svg");
                     var texts = SvgTexts(svg, out _);
@@ -120,6 +138,11 @@ public class BrowserTests(ITestOutputHelper output)
         }
         foreach (var svg in Directory.GetFiles(Path.Combine(site, "img"), "*.svg"))
         {
+            // No text cut off at the figure's edge, and none drawn over another (tick labels running together, a
+            // title over a legend).
+            Assert.Empty(SvgLayout.Clipped(svg).Select(c => $"{Path.GetFileName(svg)}: {c}"));
+            Assert.Empty(SvgLayout.Overlapping(svg).Select(c => $"{Path.GetFileName(svg)}: {c}"));
+            Assert.True(SvgLayout.LegendColumns(svg).Count <= 1, $"{Path.GetFileName(svg)}: the legend broke into columns at x = {string.Join(", ", SvgLayout.LegendColumns(svg))}");
             var texts = SvgTexts(svg, out var data);
             Assert.True(texts.Count >= 3, $"{svg}: {texts.Count} texts");
             foreach (var t in texts)

@@ -131,9 +131,95 @@ public class FigureTests
             new Series("different-seed", x, [0.2, 0.1, 0.05]),
             new Series("bfloat16-nearest", x, [2.3, double.NaN, double.NaN]),
         ]);
-        string svg = File.ReadAllText(PlotRenderer.Render(figure, dir.File("f")).Svg);
-        Assert.Contains("exact-rerun [= reversed-order, drawn under it]", svg); // the SVG writes one space for two
-        Assert.DoesNotContain("different-seed [=", svg);
-        Assert.Contains("2 of 3 points NaN/∞", svg);
+        var texts = SvgLayout.Read(PlotRenderer.Render(figure, dir.File("f")).Svg).Texts.Select(t => t.Content).ToList();
+        // The note goes on a line of its own under the arm's name, so it does not widen the legend by its length.
+        int name = texts.IndexOf("exact-rerun");
+        Assert.True(name >= 0 && texts[name + 1] == "[= reversed-order, drawn under it]", string.Join(" | ", texts));
+        Assert.DoesNotContain(texts, t => t.StartsWith("different-seed [=", StringComparison.Ordinal));
+        Assert.Contains("[2 of 3 points NaN/∞: ×]", texts);
+    }
+
+    [Fact]
+    public void SeedsDrawnOneLineEachBecomeTheirArmsMeanWithItsIntervalAndPaleSeedsBehind()
+    {
+        double[] x = [1, 2, 3];
+        var perSeed = new[]
+        {
+            new Series("a", x, [1.0, 2, 3]), new Series("b", x, [5.0, 5, 5]), new Series("a", x, [3.0, 4, 5]), new Series("a", [1.0, 2], [2.0, 3]),
+            new Series("alone", x, [7.0, 8, 9], SeriesStyle.Markers),
+        };
+        var s = Series.MeansOverSeeds(perSeed);
+        // Seeds first (pale, behind), then one mean per group in the order the groups first appear.
+        Assert.Equal(["a", "b", "alone"], s.Where(q => !q.Faint).Select(q => q.Group));
+        Assert.Equal(3, s.Count(q => q.Faint));
+        Assert.Equal(3, s.TakeWhile(q => q.Faint).Count());
+        var a = s.Single(q => q.Group == "a" && !q.Faint);
+        Assert.Equal([2.0, 3.0, 4.0], a.Y);  // at x = 3 only two seeds have a value
+        var expected = Series.MeanOverSeeds("a", [1.0], [[1.0, 3, 2]]);
+        Assert.Equal(expected.Low![0], a.Low![0], 12);
+        Assert.Equal(expected.High![0], a.High![0], 12);
+        Assert.Same(perSeed[4], s.Single(q => q.Group == "alone")); // a single series is left as it is
+        Assert.Equal(SeriesStyle.Line, a.Style);
+        Assert.DoesNotContain(Series.MeansOverSeeds(perSeed, keepSeeds: false), q => q.Faint);
+    }
+
+    [Fact]
+    public void LongTitlesWrapLongAxisLabelsShrinkOrHeightenTheFigureAndNoTextIsCutOffOrOverdrawn()
+    {
+        using var dir = new TempDir();
+        string longY = "share of seeds on which the two runs classify more than half the test images differently at the end";
+        var figure = new Figure("f", "A title long enough that one line would run past the edges of the figure at the title's size, however wide", "x",
+            longY, [new Series("an arm whose name is longer than one legend line allows", [0.0, 1], [0.0, 1]), new Series("b", [0.0, 1], [1.0, 0])]);
+        var o = PlotRenderer.Render(figure, dir.File("f"));
+        var (w, h, texts) = SvgLayout.Read(o.Svg);
+        Assert.True(h > PlotRenderer.Height, $"height {h}");
+        Assert.Equal(o.Height, h);
+        Assert.Equal(2, texts.Count(t => figure.Title.Contains(t.Content, StringComparison.Ordinal) && t.Content.Length > 20));
+        Assert.Contains(texts, t => t.Content == longY && t.Rotated && t.FontSize < 15);
+        Assert.Empty(SvgLayout.Clipped(o.Svg));
+        Assert.Empty(SvgLayout.Overlapping(o.Svg));
+        // A forest plot's estimate name fits its width too.
+        var check = Check.Above(Estimate.Mean("share of seeds where batch norm's largest non-diverging rate exceeds the Glorot-initialized plain net's, by far",
+            Unit.Share, [0.5, 1, 1]), 0.5, 0.2);
+        var forest = PlotRenderer.RenderCheck(check, 0, 3, dir.File("c"));
+        Assert.Empty(SvgLayout.Clipped(forest.Svg));
+        Assert.Empty(SvgLayout.Overlapping(forest.Svg));
+    }
+
+    [Fact]
+    public void ALegendOfManyNotedArmsStaysInOneColumnInsideATallerFigure()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2];
+        var series = Enumerable.Range(0, 8).Select(i => new Series($"arm-{i}", x, i % 2 == 0 ? [1.0 + i, double.NaN, 2] : [2.0, 1, 0.5 * i])).ToList();
+        series.AddRange(series.Where((_, i) => i % 2 == 1).Select(s => s with { Group = s.Group + "-copy" }).ToList());
+        var o = PlotRenderer.Render(new Figure("f", "F", "epoch", "loss", series), dir.File("f"));
+        Assert.Single(SvgLayout.LegendColumns(o.Svg));
+        Assert.True(o.Height > PlotRenderer.Height, $"height {o.Height}");
+        Assert.Empty(SvgLayout.Clipped(o.Svg));
+        Assert.Empty(SvgLayout.Overlapping(o.Svg));
+    }
+
+    [Fact]
+    public void WideBandsOfManyArmsAreLeftOutAndSaidSoButThinOnesStay()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2];
+        Series Arm(int i, double half) => new($"arm-{i}", x, [i, i + 0.5, i + 1.0]) { Low = [i - half, i + 0.5 - half, i + 1 - half], High = [i + half, i + 0.5 + half, i + 1 + half] };
+        string Texts(double half) => string.Join(" ", SvgLayout.Read(PlotRenderer.Render(new Figure("f", "F", "epoch", "y", [.. Enumerable.Range(0, 7).Select(i => Arm(i, half))]), dir.File("f")).Svg).Texts.Select(t => t.Content));
+        Assert.Contains("95% intervals not drawn:", Texts(2.0));
+        Assert.Contains("band: 95% interval", Texts(0.05));
+    }
+
+    [Fact]
+    public void MarkersOfSeveralArmsOnACategoryAxisStandSideBySide()
+    {
+        double[] x = [0, 1];
+        var figure = new Figure("f", "F", "method", "accuracy", [new Series("a", x, [0.5, 0.6], SeriesStyle.Markers), new Series("b", x, [0.5, 0.6], SeriesStyle.Markers)])
+            { XCategories = ["one", "two"] };
+        var d = PlotRenderer.Dodges(figure);
+        Assert.True(d["a"] < 0 && d["b"] > 0 && Math.Abs(d["a"] + d["b"]) < 1e-12);
+        Assert.Empty(PlotRenderer.Dodges(figure with { XCategories = null }));
+        Assert.Empty(PlotRenderer.Dodges(figure with { Series = [figure.Series[0]] }));
     }
 }

@@ -225,10 +225,12 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
         IEnumerable<Series> Curves(string key) => Arms(p).SelectMany(arm => runs.Seeds
             .Select(s => runs.Get(arm.Name, s).Metrics.TryGetValue(key, out var q) ? new Series(arm.Name, [.. q.Select(v => (double)v.Step)], [.. q.Select(v => v.Value)]) : null)
             .OfType<Series>());
-        yield return new Figure("weight-distance", "Distance between the two runs' weights", "training step", "‖θ_a − θ_b‖₂", [.. Curves("weight_distance")], LogY: true,
-            Caption: "One line per seed. A flipped bit starts one ulp apart and a reversed summation order one rounding error per step apart; " +
-                     "both grow while the learning rate is large and stop as the cosine schedule anneals it. The exact rerun is at distance 0 at every step, which a log axis cannot show.");
-        yield return new Figure("disagreement", "Share of test images on which the two runs disagree", "epoch", "test disagreement", [.. Curves("test_disagreement")],
-            Caption: "One line per seed. Perturbed runs start in full agreement; the verdict reads the last epoch, once the curves have levelled off.");
+        yield return new Figure("weight-distance", "Distance between the two runs' weights", "training step", "‖θ_a − θ_b‖₂", Series.MeansOverSeeds(Curves("weight_distance")), LogY: true,
+            Caption: "Each arm's mean over seeds with its 95% interval; pale lines: single seeds. A flipped bit starts one ulp apart and a reversed summation order one rounding error per step apart; " +
+                     "both grow while the learning rate is large and stop as the cosine schedule anneals it. The exact rerun, at distance 0 at every step, is not drawn: a log axis cannot show 0.")
+        { Metrics = ["weight_distance"] };
+        yield return new Figure("disagreement", "Share of test images on which the two runs disagree", "epoch", "test disagreement (share of images)", Series.MeansOverSeeds(Curves("test_disagreement")),
+            Caption: "Each arm's mean over seeds with its 95% interval; pale lines: single seeds. Perturbed runs start in full agreement; the verdict reads the last epoch, once the curves have levelled off.")
+        { Metrics = ["test_disagreement"] };
     }
 }

@@ -225,13 +225,14 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
         foreach (var s in runs.Seeds)
             foreach (var (label, arms) in new[] { ("gradient descent", GdArms(p).ToArray()), ("Adam", AdamArms(p).ToArray()) })
                 sweep.Add(new Series(label, [.. arms.Select(a => a.LearningRate ?? 0)], [.. arms.Select(a => -runs.Get(a.Name, s).Result("log10_best_loss"))], SeriesStyle.LineAndMarkers));
+        sweep = [.. Series.MeansOverSeeds(sweep)];
         double lo = p.GdLearningRates.Concat(p.AdamLearningRates).Min(), hi = p.GdLearningRates.Concat(p.AdamLearningRates).Max();
         double lmMean = -runs.Results(LevenbergMarquardtArm.Name, "log10_best_loss").Average();
         sweep.AddRange([new Series($"Levenberg–Marquardt after {p.LmIterations} iterations (mean)", [lo, hi], [lmMean, lmMean], SeriesStyle.Dashed),
             new Series("floor threshold", [lo, hi], [-p.FloorLog10Loss, -p.FloorLog10Loss], SeriesStyle.Dashed)]);
         yield return new Figure("step-size-sweep", "Orders of magnitude fitted against step size", "step size (learning rate)",
             "−log10 lowest ‖W1W2 − A‖² / ‖A‖²", sweep, LogX: true,
-            Caption: $"One line per seed and method, after {p.FirstOrderSteps} steps; higher is better. A diverged run keeps the loss " +
+            Caption: $"Each method's mean over seeds with its 95% interval (pale lines: single seeds), after {p.FirstOrderSteps} steps; higher is better. A diverged run keeps the loss " +
                      "it had before it diverged. Both first-order methods stay far below Levenberg–Marquardt.");
 
         var (gd, adam, curves) = (Best(runs, GdArms(p)), Best(runs, AdamArms(p)), new List<Series>());
@@ -241,7 +242,8 @@ public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastS
                     curves.Add(new Series(label, [.. points.Select(q => q.Step + 1.0)], [.. points.Select(q => q.Value)]));  // step + 1: log axis
         yield return new Figure("loss-curves", "Relative loss against steps, each method at its best step size", "step + 1 (iteration + 1)",
             "‖W1W2 − A‖² / ‖A‖²", curves, LogX: true, LogY: true,
-            Caption: "One line per seed. Levenberg–Marquardt falls to the float64 floor within tens of iterations; gradient descent " +
-                     "and Adam keep descending, slowly, for the whole budget.");
+            Caption: "One line per seed (a mean over a loss spanning thirty decades would be the worst seed's). Levenberg–Marquardt falls to the float64 floor within tens of iterations; gradient descent " +
+                     "and Adam keep descending, slowly, for the whole budget. Every step size's final loss is in the step-size figure.")
+        { Metrics = [LossCurve.Key] };  // the curves of all fourteen step sizes at once would be a tangle
     }
 }

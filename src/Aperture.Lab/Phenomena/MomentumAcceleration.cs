@@ -229,17 +229,17 @@ public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Proto
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
-        var series = new[] { GradientDescent, HeavyBall }.SelectMany(arm => runs.Seeds.Select(s =>
-            new Series(arm.Name, p.Kappas, [.. p.Kappas.Select(k => runs.Get(arm.Name, s).Result(IterationsKey(k)))], SeriesStyle.Markers))).ToList();
-        foreach (var arm in new[] { Sgd, StochasticHeavyBall })
-            series.Add(new Series(arm.Name, [.. runs.Seeds.Select(_ => p.NoisyKappa)], runs.Results(arm.Name, IterationsKey(p.NoisyKappa)), SeriesStyle.Markers));
+        var series = Series.MeansOverSeeds(new[] { GradientDescent, HeavyBall }.SelectMany(arm => runs.Seeds.Select(s =>
+            new Series(arm.Name, p.Kappas, [.. p.Kappas.Select(k => runs.Get(arm.Name, s).Result(IterationsKey(k)))], SeriesStyle.Markers)))
+            .Concat(new[] { Sgd, StochasticHeavyBall }.SelectMany(arm => runs.Seeds.Select(s =>
+                new Series(arm.Name, [p.NoisyKappa], [runs.Get(arm.Name, s).Result(IterationsKey(p.NoisyKappa))], SeriesStyle.Markers))))).ToList();
         double lnTol = Math.Log(1 / p.Tolerance);
         var ks = Enumerable.Range(0, 50).Select(i => p.Kappas.Min() * Math.Pow(p.Kappas.Max() / p.Kappas.Min(), i / 49.0)).ToArray();
         series.Add(new Series("theory κ/2·ln(1/tol)", ks, [.. ks.Select(k => k / 2 * lnTol)], SeriesStyle.Dashed));
         series.Add(new Series("theory √κ/2·ln(1/tol)", ks, [.. ks.Select(k => Math.Sqrt(k) / 2 * lnTol)], SeriesStyle.Dashed));
         yield return new Figure("scaling", "Iterations to converge against condition number", "condition number κ",
             "iterations to tolerance", series, LogX: true, LogY: true,
-            Caption: "Each marker is one seed. With exact gradients gradient descent climbs with slope about 1 and heavy ball with " +
+            Caption: "Markers: each arm's mean over seeds with its 95% interval; pale dots: single seeds. With exact gradients gradient descent climbs with slope about 1 and heavy ball with " +
                      "slope about ½ (dashed: textbook rates); at κ = noisy_kappa, SGD and heavy ball on sampled rows, each tuned, sit close together.");
     }
 }

@@ -182,11 +182,11 @@ public sealed class WordAnalogies : Phenomenon<WordAnalogies.Protocol, WordAnalo
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var methods = Enum.GetValues<AnalogyMethod>();
-        var series = Arms(p).SelectMany(arm => runs.Seeds.Select(s => new Series(arm.Name,
+        var series = Series.MeansOverSeeds(Arms(p).SelectMany(arm => runs.Seeds.Select(s => new Series(arm.Name,
             [.. methods.Select((_, i) => (double)i)],
-            [.. methods.Select(m => runs.Get(arm.Name, s).Result("accuracy_" + Key(m)))], SeriesStyle.Markers))).ToArray();
+            [.. methods.Select(m => runs.Get(arm.Name, s).Result("accuracy_" + Key(m)))], SeriesStyle.Markers))));
         yield return new Figure("analogy-accuracy", "Analogy accuracy by method", "method", "top-1 accuracy", series,
-            Caption: "One marker per seed and corpus. The claim compares 3CosAdd with the better of the two trivial baselines (nearest of b, nearest of c).")
+            Caption: "Each corpus's mean over seeds with its 95% interval, side by side; pale dots: single seeds. The claim compares 3CosAdd with the better of the two trivial baselines (nearest of b, nearest of c).")
         { XCategories = ["3CosAdd", "3CosMul", "nearest of b", "nearest of c"] };
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using Aperture.Lab.Statistics;
 using ScottPlot;
 
@@ -66,15 +67,28 @@ internal static class PlotRenderer
         var drawn = new HashSet<string>();
         var finiteY = new List<double>();
         var markers = new List<(double X, Color Color)>();
+        var dodge = Dodges(figure);
+        var shapeOf = MarkerShapes(figure);
+        // Interval bands of many arms laid over one another make a mud in which no arm can be followed: paler bands
+        // beyond three arms, none beyond five (the legend says so), unless they are thin.
+        var bands = figure.Series.Where(s => !s.Faint && s.Low is not null && s.High is not null && s.Style != SeriesStyle.Markers).ToList();
+        int banded = bands.Select(s => s.Group).Distinct().Count();
+        // Bands thin beside the spread of the data (under 3% of it on average) stay drawn, however many arms.
+        double Y(double v) => figure.LogY ? (v > 0 ? Math.Log10(v) : double.NaN) : v;
+        var spread = figure.Series.Where(s => !s.Faint).SelectMany(s => s.Y).Select(Y).Where(double.IsFinite).ToList();
+        var widths = bands.SelectMany(s => s.Low!.Zip(s.High!, (l, h) => Y(h) - Y(l))).Where(double.IsFinite).ToList();
+        bool thin = spread.Count > 1 && widths.Count > 0 && widths.Average() < 0.03 * (spread.Max() - spread.Min());
+        float bandAlpha = banded <= 3 || thin ? 0.18f : banded <= 5 ? 0.11f : 0;
         foreach (var s in figure.Series)
         {
             var color = ColorOf(s.Group);
+            double shift = dodge.GetValueOrDefault(s.Group);
             int n = Math.Min(s.X.Length, s.Y.Length);
             var tx = new double[n];
             var ty = new double[n];
             for (int i = 0; i < n; i++)
             {
-                tx[i] = figure.LogX ? (s.X[i] > 0 ? Math.Log10(s.X[i]) : double.NaN) : s.X[i];
+                tx[i] = figure.LogX ? (s.X[i] > 0 ? Math.Log10(s.X[i]) : double.NaN) : s.X[i] + shift;
                 ty[i] = figure.LogY ? (s.Y[i] > 0 ? Math.Log10(s.Y[i]) : double.NaN) : s.Y[i];
             }
             // Intervals of points (markers only) are error bars; along a line, a band.
@@ -86,11 +100,11 @@ internal static class PlotRenderer
                         bar.LineWidth = 2.5f;
                         bar.LineColor = color.WithAlpha(0.55);
                     }
-            if (s.Low is { } lo && s.High is { } hi && !s.Faint && s.Style != SeriesStyle.Markers)
+            if (s.Low is { } lo && s.High is { } hi && !s.Faint && s.Style != SeriesStyle.Markers && bandAlpha > 0)
                 foreach (var seg in Segments(n, i => double.IsFinite(tx[i]) && Finite(lo, i, figure.LogY) && Finite(hi, i, figure.LogY)))
                 {
                     var band = plt.Add.FillY(seg.Select(i => tx[i]).ToArray(), seg.Select(i => T(lo[i], figure.LogY)).ToArray(), seg.Select(i => T(hi[i], figure.LogY)).ToArray());
-                    band.FillColor = color.WithAlpha(0.18);
+                    band.FillColor = color.WithAlpha(bandAlpha);
                     band.LineWidth = 0;
                 }
             // Lines are broken where a value is missing rather than drawn across the gap.
@@ -98,7 +112,8 @@ internal static class PlotRenderer
             {
                 var sc = plt.Add.Scatter(seg.Select(i => tx[i]).ToArray(), seg.Select(i => ty[i]).ToArray(), s.Faint ? color.WithAlpha(0.28) : color);
                 sc.LineWidth = s.Style is SeriesStyle.Markers ? 0 : s.Faint ? 1f : 2.2f;
-                sc.MarkerSize = s.Faint ? 0 : s.Style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? 8 : seg.Count == 1 ? 8 : 0;
+                sc.MarkerSize = s.Faint ? (s.Style is SeriesStyle.Markers ? 5 : 0) : s.Style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? 8 : seg.Count == 1 ? 8 : 0;
+                if (shapeOf.TryGetValue(s.Group, out var shape)) sc.MarkerShape = shape;
                 if (s.Style == SeriesStyle.Dashed)
                 {
                     sc.LinePattern = LinePattern.Dashed;
@@ -139,9 +154,12 @@ internal static class PlotRenderer
             foreach (var group in markers.GroupBy(m => m.Color))
             {
                 double y = top + (0.08 + 0.05 * row++) * span;
-                var sc = plt.Add.Scatter((group.Select(m => m.X).Distinct()).ToArray(), (group.Select(m => m.X).Distinct().Select(_ => y)).ToArray(), group.Key);
+                // At most 40 crosses a row, evenly spread over the points they stand for: hundreds would merge into a bar.
+                double[] at = [.. group.Select(m => m.X).Distinct().Order()];
+                if (at.Length > 40) at = [.. Enumerable.Range(0, 40).Select(i => at[(int)Math.Round(i * (at.Length - 1) / 39.0)]).Distinct()];
+                var sc = plt.Add.Scatter(at, [.. at.Select(_ => y)], group.Key);
                 sc.LineWidth = 0;
-                sc.MarkerShape = MarkerShape.Cross;
+                sc.MarkerShape = MarkerShape.Eks;
                 sc.MarkerSize = 11;
                 sc.MarkerLineWidth = 2.5f;
             }
@@ -167,13 +185,16 @@ internal static class PlotRenderer
         var items = new List<LegendItem>();
         foreach (var g in groups.Where(g => figure.Series.Any(s => s.Group == g && !s.Faint)))
         {
-            string text = g;
-            if (under.TryGetValue(g, out var above)) text += $"  [= {Shorten(above)}, drawn under it]";
+            // The group's name, then each note on a line of its own, so a note does not widen the legend (and shrink
+            // the data) by its whole length.
+            var lines = Wrap(g, LegendLine);
+            if (under.TryGetValue(g, out var above)) lines.Add($"[= {Shorten(above)}, drawn under it]");
             if (nonFinite.TryGetValue(g, out var nf))
-                text += nf.Count == nf.Total
-                    ? (nf.OffLog ? "  [all ≤ 0: off the log scale; × marks them]" : "  [all values NaN/∞: no line; × marks them]")
-                    : (nf.OffLog ? $"  [{nf.Count} of {nf.Total} points ≤ 0: ×]" : $"  [{nf.Count} of {nf.Total} points NaN/∞: ×]");
-            if (censored.Contains(g)) text += "  [○ censored: not reached]";
+                lines.Add(nf.Count == nf.Total
+                    ? (nf.OffLog ? "[all ≤ 0: off the log scale, marked ×]" : "[all values NaN/∞: no line, marked ×]")
+                    : (nf.OffLog ? $"[{nf.Count} of {nf.Total} points ≤ 0: ×]" : $"[{nf.Count} of {nf.Total} points NaN/∞: ×]"));
+            if (censored.Contains(g)) lines.Add("[○ censored: not reached]");
+            string text = string.Join("\n", lines);
             var style = figure.Series.First(s => s.Group == g && !s.Faint).Style;
             items.Add(new LegendItem
             {
@@ -181,20 +202,32 @@ internal static class PlotRenderer
                 LineColor = ColorOf(g),
                 LineWidth = style is SeriesStyle.Markers || !drawn.Contains(g) ? 0 : 2.2f,
                 LinePattern = style == SeriesStyle.Dashed ? LinePattern.Dashed : LinePattern.Solid,
-                MarkerShape = !drawn.Contains(g) ? MarkerShape.Cross : style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? MarkerShape.FilledCircle : MarkerShape.None,
+                MarkerShape = !drawn.Contains(g) ? MarkerShape.Eks : shapeOf.TryGetValue(g, out var shape) ? shape
+                    : style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers ? MarkerShape.FilledCircle : MarkerShape.None,
                 MarkerFillColor = ColorOf(g),
                 MarkerLineColor = ColorOf(g),
                 MarkerSize = 8,
             });
         }
-        if (figure.Series.Any(s => s.Faint))
+        if (figure.Series.Any(s => s.Faint && s.Style != SeriesStyle.Markers))
             items.Add(new LegendItem { LabelText = "single seeds (pale)", LineColor = Colors.Gray.WithAlpha(0.5), LineWidth = 1 });
-        if (figure.Series.Any(s => s.Low is not null && !s.Faint && s.Style != SeriesStyle.Markers))
+        if (figure.Series.Any(s => s.Faint && s.Style == SeriesStyle.Markers))
+            items.Add(new LegendItem { LabelText = "single seeds (pale dots)", LineWidth = 0, MarkerShape = MarkerShape.FilledCircle, MarkerFillColor = Colors.Gray.WithAlpha(0.45), MarkerLineColor = Colors.Gray.WithAlpha(0.45), MarkerSize = 5 });
+        if (banded > 0 && bandAlpha > 0)
             items.Add(new LegendItem { LabelText = "band: 95% interval", FillColor = Colors.Gray.WithAlpha(0.25), LineWidth = 0 });
+        else if (banded > 0)
+            items.Add(new LegendItem { LabelText = $"95% intervals not drawn:\n{banded} arms' wide bands overlap", LineWidth = 0 });
         if (figure.Series.Any(s => s.Low is not null && !s.Faint && s.Style == SeriesStyle.Markers))
             items.Add(new LegendItem { LabelText = "bar: 95% interval", LineColor = Colors.Gray.WithAlpha(0.6), LineWidth = 2.5f });
 
-        Decorate(plt, figure.Title, figure.XLabel, figure.YLabel);
+        // The legend sits to the right of the data: widen the figure by its text so the data keep their width.
+        int width = items.Count > 1 ? Width + 40 + (int)(7.2 * items.Max(i => (i.LabelText ?? "").Split('\n').Max(l => l.Length))) : Width;
+        int height = Decorate(plt, figure.Title, figure.XLabel, figure.YLabel, Width - 90, Height);
+        // Every legend row is as tall as its tallest entry (about 17 px a line, and 9 between entries): a legend taller
+        // than the figure would break into a second column past the figure's right edge, so the figure grows to hold
+        // it in one.
+        if (items.Count > 1)
+            height = Math.Max(height, items.Count * (items.Max(i => (i.LabelText ?? "").Split('\n').Length) * 17 + 9) + 90);
         if (figure.XCategories is { } categories)
         {
             plt.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], [.. categories]);
@@ -216,10 +249,35 @@ internal static class PlotRenderer
             plt.ShowLegend(Edge.Right);
             StyleLegend(plt);
         }
-        // The legend sits to the right of the data: widen the figure by its text so the data keep their width.
-        int width = items.Count > 1 ? Width + 40 + (int)(7.2 * Math.Min(110, items.Max(i => (i.LabelText ?? "").Length))) : Width;
         undash.Add(() => { foreach (var item in plt.Legend.ManualItems) item.LinePattern = LinePattern.Solid; });
-        return Save(plt, pathWithoutExtension, width, Height, undash);
+        return Save(plt, pathWithoutExtension, width, height, undash);
+    }
+
+    /// <summary>
+    /// On a category axis, groups drawn as markers at the same positions stand side by side instead of on top of one
+    /// another: each group's shift along x, centred on the category (none unless every x is a category's whole-number
+    /// position and two or more groups are drawn as markers).
+    /// </summary>
+    internal static Dictionary<string, double> Dodges(Figure figure)
+    {
+        var dodge = new Dictionary<string, double>();
+        if (figure.XCategories is null || !figure.Series.All(s => s.X.All(x => !double.IsFinite(x) || x == Math.Round(x)))) return dodge;
+        var marked = figure.Series.Where(s => !s.Faint && s.Style is SeriesStyle.Markers).Select(s => s.Group).Distinct().ToList();
+        if (marked.Count < 2) return dodge;
+        double step = Math.Min(0.18, 0.7 / marked.Count);
+        for (int j = 0; j < marked.Count; j++) dodge[marked[j]] = (j - (marked.Count - 1) / 2.0) * step;
+        return dodge;
+    }
+
+    /// <summary>
+    /// Where two or more groups are drawn as markers alone, each takes a marker shape of its own (circle, square,
+    /// triangle, diamond, in turn), so that points of different groups differ by more than their colour.
+    /// </summary>
+    internal static Dictionary<string, MarkerShape> MarkerShapes(Figure figure)
+    {
+        MarkerShape[] shapes = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.FilledTriangleDown];
+        var marked = figure.Series.Where(s => !s.Faint && s.Style is SeriesStyle.Markers).Select(s => s.Group).Distinct().ToList();
+        return marked.Count < 2 ? [] : marked.Select((g, i) => (g, i)).ToDictionary(p => p.g, p => shapes[p.i % shapes.Length]);
     }
 
     /// <summary>
@@ -262,7 +320,7 @@ internal static class PlotRenderer
         plt.Grid.XAxisStyle.MajorLineStyle.Color = Grid;
         plt.Grid.YAxisStyle.MajorLineStyle.Width = 0;
         string outcome = check.Outcome.Text();
-        Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Unit.IsStated ? $"{e.Name}  [{e.Unit.Name}]" : e.Name, "");
+        int height = Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Unit.IsStated ? $"{e.Name}  [{e.Unit.Name}]" : e.Name, "", Width - 40, 190);
         plt.Axes.Title.Label.FontSize = 15;
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "estimate, 95% interval", LineColor = color, LineWidth = 4, MarkerShape = MarkerShape.FilledCircle, MarkerFillColor = color, MarkerLineColor = color, MarkerSize = 9 });
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "supports the claim", FillColor = Color.FromHex("#27ae60").WithAlpha(0.4), LineWidth = 0 });
@@ -270,7 +328,7 @@ internal static class PlotRenderer
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = "contradicts it", FillColor = Color.FromHex("#c0392b").WithAlpha(0.3), LineWidth = 0 });
         plt.ShowLegend(Edge.Right);
         StyleLegend(plt);
-        return Save(plt, pathWithoutExtension, Width + 200, 190);
+        return Save(plt, pathWithoutExtension, Width + 200, height);
     }
 
     /// <summary>
@@ -306,7 +364,31 @@ internal static class PlotRenderer
         return result;
     }
 
-    private static string Shorten(string group) => group.Length <= 28 ? group : group[..(group.IndexOf("  [", StringComparison.Ordinal) is > 0 and < 28 and var k ? k : 27)] + "…";
+    private static string Shorten(string group) => group.Length <= 30 ? group : group[..(group.IndexOf("  [", StringComparison.Ordinal) is > 0 and < 30 and var k ? k : 29)] + "…";
+
+    /// <summary>The longest line of a legend entry, in characters; longer names wrap at a space.</summary>
+    internal const int LegendLine = 44;
+
+    /// <summary>
+    /// <paramref name="text"/> broken at spaces into lines of at most <paramref name="max"/> characters (a word longer
+    /// than that keeps a line of its own); a bracketed note ("name  [note]") starts a line of its own.
+    /// </summary>
+    internal static List<string> Wrap(string text, int max)
+    {
+        var lines = new List<string>();
+        foreach (var part in text.Split("  [", StringSplitOptions.RemoveEmptyEntries).Select((p, i) => i == 0 ? p : "[" + p))
+        {
+            var line = new StringBuilder();
+            foreach (var word in part.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (line.Length > 0 && line.Length + 1 + word.Length > max) { lines.Add(line.ToString()); line.Clear(); }
+                if (line.Length > 0) line.Append(' ');
+                line.Append(word);
+            }
+            if (line.Length > 0) lines.Add(line.ToString());
+        }
+        return lines.Count > 0 ? lines : [text];
+    }
 
     private static bool Finite(double[] values, int i, bool log) => i < values.Length && double.IsFinite(values[i]) && (!log || values[i] > 0);
 
@@ -340,19 +422,44 @@ internal static class PlotRenderer
         return plt;
     }
 
-    private static void Decorate(Plot plt, string title, string xLabel, string yLabel)
+    /// <summary>The average advance of a character of the sans-serif face, as a share of its size (DejaVu Sans: about 0.58).</summary>
+    internal const double CharWidth = 0.58;
+
+    /// <summary>
+    /// Titles and labels the figure; returns its height. Text is fitted to the figure rather than cut off at its edge:
+    /// a title longer than the data are wide wraps onto a second line, an axis label longer than its axis is set
+    /// smaller (down to 12 px), an x label still too long then wraps onto a second line, and a y label still too long
+    /// makes the figure taller.
+    /// </summary>
+    /// <param name="plt">The plot.</param>
+    /// <param name="title">The title.</param>
+    /// <param name="xLabel">The x-axis label.</param>
+    /// <param name="yLabel">The y-axis label ("" for none).</param>
+    /// <param name="dataWidth">The width of the data area the title and the x label are centred on, in pixels.</param>
+    /// <param name="height">The figure's height before any growth, in pixels.</param>
+    private static int Decorate(Plot plt, string title, string xLabel, string yLabel, int dataWidth, int height)
     {
-        plt.Title(title);
-        plt.XLabel(xLabel);
+        int extra = 0;
+        int titleLine = (int)(dataWidth / (CharWidth * 17 * 1.05));
+        if (title.Length > titleLine) extra += 22;
+        // Wrapped into lines of about equal length rather than a full line and a stray word.
+        plt.Title(title.Length > titleLine ? string.Join("\n", Wrap(title, Math.Min(titleLine, (title.Length + 1) / 2 + 6))) : title);
+        double FitSize(string label, double room) => label.Length == 0 ? 15 : Math.Clamp(room / (CharWidth * label.Length), 12, 15);
+        float xSize = (float)FitSize(xLabel, dataWidth), ySize = (float)FitSize(yLabel, height - 130);
+        bool wrapX = CharWidth * xSize * xLabel.Length > dataWidth;
+        if (wrapX) extra += 18;
+        plt.XLabel(wrapX ? string.Join("\n", Wrap(xLabel, (xLabel.Length + 1) / 2 + 8)) : xLabel);
         plt.YLabel(yLabel);
         plt.Axes.Title.Label.FontSize = 17;
         plt.Axes.Title.Label.Bold = true;
-        plt.Axes.Bottom.Label.FontSize = 15;
-        plt.Axes.Left.Label.FontSize = 15;
+        plt.Axes.Bottom.Label.FontSize = xSize;
+        plt.Axes.Left.Label.FontSize = ySize;
+        int tallest = (int)Math.Ceiling(CharWidth * ySize * yLabel.Length) + 130;
         plt.Axes.Bottom.Label.Bold = false;
         plt.Axes.Left.Label.Bold = false;
         plt.Axes.Bottom.TickLabelStyle.FontSize = 13;
         plt.Axes.Left.TickLabelStyle.FontSize = 13;
+        return Math.Max(height + extra, tallest + extra);
     }
 
     private static void StyleLegend(Plot plt)

@@ -84,22 +84,27 @@ public static class ReportWriter
          .Append("<b>held</b> if every check's 95% interval lies inside the region that supports the claim, <b>did not hold</b> if (after Holm's adjustment for the family of checks) ")
          .Append("an interval lies wholly in the region that contradicts it, <b>inconclusive</b> otherwise. Each verdict is judged on a discovery block of seeds and again on ")
          .Append("an independent replication block; it is replicated only when both agree.</p>\n");
-        h.Append("<table class=\"scorecard\">\n<thead><tr><th>Phenomenon</th><th>Claim</th><th>Verdict</th><th>Replication</th><th>Effect [95% CI]</th><th>Seeds</th><th>Tier</th><th>Time</th><th>Supports</th><th>Contradicts</th></tr></thead>\n<tbody>\n");
+        // Seven columns, the claim the widest and cut to four lines (the whole claim is on the phenomenon's page and in
+        // the cell's tooltip), so that a row stays a few lines tall on a desktop page.
+        h.Append("<table class=\"scorecard\">\n<thead><tr><th>Phenomenon</th><th>Claim</th><th>Verdict</th><th>Replication</th><th>Effect [95% CI]</th><th>Run</th><th>Mental models</th></tr></thead>\n<tbody>\n");
         foreach (var (p, v0, pair) in rows)
         {
             h.Append($"<tr data-id=\"{HtmlEncode(p.Id)}\"><td data-label=\"Phenomenon\"><a href=\"{HtmlEncode(p.Id)}.html\">{HtmlEncode(p.Title)}</a><div class=\"id\">{HtmlEncode(p.Id)}</div></td>");
-            h.Append($"<td data-label=\"Claim\">{HtmlEncode(p.Claim)}</td>");
+            h.Append($"<td data-label=\"Claim\" class=\"claim\"><div title=\"{HtmlEncode(p.Claim)}\">{HtmlEncode(p.Claim)}</div></td>");
             if (v0 is null)
             {
-                h.Append("<td data-label=\"Verdict\"><span class=\"badge none\">not run</span></td><td colspan=\"7\" data-label=\"Run\">run <code>")
+                h.Append("<td data-label=\"Verdict\"><span class=\"badge none\">not run</span></td><td colspan=\"4\" data-label=\"Run\">run <code>")
                  .Append(HtmlEncode(command(new Reproduction(p.Id, Tier.Quick, p.Defaults(Tier.Quick).Seeds, 0, [])))).Append("</code></td></tr>\n");
                 continue;
             }
             var v = Blocks(v0, pair).Discovery;
             var e = v.Verdict.Effect;
-            h.Append($"<td data-label=\"Verdict\">{Badge(v.Verdict.Outcome)}<div class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</div></td><td data-label=\"Replication\">{HtmlEncode(ReplicationText(v0, pair))}</td><td data-label=\"Effect [95% CI]\">{HtmlEncode(e.Name)}: <b>{HtmlEncode(e.FormatWithUnit())}</b></td>");
-            h.Append($"<td data-label=\"Seeds\">{v.Seeds}</td><td data-label=\"Tier\">{TierText(v)}<div class=\"id\">protocol v{HtmlEncode(v.ProtocolVersion)}</div></td><td data-label=\"Time\" class=\"nowrap\">{Duration(v.Seconds)}</td>");
-            h.Append($"<td data-label=\"Supports\">{ModelList(p, v.Verdict.Outcome, true)}</td><td data-label=\"Contradicts\">{ModelList(p, v.Verdict.Outcome, false)}</td></tr>\n");
+            h.Append($"<td data-label=\"Verdict\">{Badge(v.Verdict.Outcome)}<div class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</div></td><td data-label=\"Replication\">{HtmlEncode(ReplicationText(v0, pair))}</td>");
+            h.Append($"<td data-label=\"Effect [95% CI]\"><b>{HtmlEncode(e.FormatWithUnit())}</b><div class=\"id\">{HtmlEncode(e.Name)}</div></td>");
+            h.Append($"<td data-label=\"Run\"><span class=\"nowrap\">{v.Seeds} seeds,</span> <span class=\"nowrap\">{TierText(v)}</span><div class=\"id\">protocol v{HtmlEncode(v.ProtocolVersion)} · <span class=\"nowrap\">{Duration(v.Seconds)}</span></div></td>");
+            string supports = ModelList(p, v.Verdict.Outcome, true), contradicts = ModelList(p, v.Verdict.Outcome, false);
+            h.Append($"<td data-label=\"Mental models\">{(supports.Length > 0 ? $"<div><span class=\"yes\">✓</span> {supports}</div>" : "")}")
+             .Append($"{(contradicts.Length > 0 ? $"<div><span class=\"no\">✗</span> {contradicts}</div>" : "")}</td></tr>\n");
         }
         h.Append("</tbody></table>\n");
 
@@ -197,9 +202,7 @@ public static class ReportWriter
             }
             // The protocol's arm order fixes each arm's colour and its place in every legend of the page.
             var arms = p.ArmsFor(protocol).Select(a => a.Name).ToList();
-            foreach (var f in p.FiguresFor(protocol, runs))
-                Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path, arms));
-            foreach (var f in CurveFigures(runs, p.Metrics, arms))
+            foreach (var f in PageFigures(p, protocol, runs, arms))
                 Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path, arms));
             NeighbourGallery.Append(h, outDir, images, p.Id, runs);
             RunsTable(h, runs, outDir, p.Id);
@@ -292,6 +295,17 @@ public static class ReportWriter
     }
 
     /// <summary>
+    /// The figures a phenomenon's page draws from its runs: the phenomenon's own, then an automatic per-step curve of
+    /// every logged metric that none of its own figures already draws (<see cref="Figure.Metrics"/>).
+    /// </summary>
+    internal static IEnumerable<Figure> PageFigures(Phenomenon p, LabProtocol protocol, RunSet runs, IReadOnlyList<string>? arms = null)
+    {
+        var custom = p.FiguresFor(protocol, runs).ToList();
+        var drawn = custom.SelectMany(f => f.Metrics).ToHashSet(StringComparer.Ordinal);
+        return custom.Concat(CurveFigures(runs, p.Metrics, arms).Where(f => !f.Metrics.Any(drawn.Contains)));
+    }
+
+    /// <summary>
     /// Per-step curves: one figure per logged metric, each arm's mean across seeds with its 95% t-interval as a band
     /// (single seeds behind it, pale, when there are few arms and seeds), on the axes <paramref name="declared"/> gives.
     /// Where a seed's value is NaN or infinite the arm's mean is too, and the renderer marks it rather than dropping it.
@@ -308,6 +322,8 @@ public static class ReportWriter
         {
             var metric = declared?.FirstOrDefault(m => m.Key == key);
             var series = new List<Series>();
+            var ends = new Dictionary<string, double>();
+            var partial = new HashSet<string>();
             int seedsMax = 0;
             bool faint = arms.Count <= 4;
             foreach (var arm in arms)
@@ -316,8 +332,13 @@ public static class ReportWriter
                     .Select(r => r.Metrics[key]).ToList();
                 if (curves.Count == 0) continue;
                 seedsMax = Math.Max(seedsMax, curves.Count);
-                var steps = curves.SelectMany(c => c.Select(q => q.Step)).Distinct().Order().ToArray();
                 var byStep = curves.Select(c => c.GroupBy(q => q.Step).ToDictionary(g => g.Key, g => g.Last().Value)).ToList();
+                // The mean is drawn where every seed logged a value: past the step where one seed stopped (a run that
+                // reached its tolerance), a mean of the rest would jump each time another seed drops out.
+                var logged = curves.SelectMany(c => c.Select(q => q.Step)).Distinct().Order().ToArray();
+                var steps = logged.Where(t => byStep.All(d => d.ContainsKey(t))).ToArray();
+                ends[arm] = logged.Length > 0 ? logged[^1] : double.NaN;
+                if (steps.Length < logged.Length) partial.Add(arm);
                 var mean = new double[steps.Length];
                 var low = new double[steps.Length];
                 var high = new double[steps.Length];
@@ -331,7 +352,8 @@ public static class ReportWriter
                     double half = StudentT.Quantile(0.975, values.Length - 1) * sd / Math.Sqrt(values.Length);
                     (low[i], high[i]) = (mean[i] - half, mean[i] + half);
                 }
-                if (faint && curves.Count > 1)
+                // Where the mean stops short of the seeds, they are drawn (pale) whatever the number of arms.
+                if ((faint || steps.Length < logged.Length) && curves.Count > 1)
                     foreach (var c in curves)
                         series.Add(new Series(arm, [.. c.Select(q => (double)q.Step)], [.. c.Select(q => q.Value)]) { Faint = true });
                 series.Add(new Series(arm, [.. steps.Select(x => (double)x)], mean) { Low = low, High = high });
@@ -339,7 +361,7 @@ public static class ReportWriter
             // An arm whose log stops before the others' (a run that stopped logging, as on a NaN loss) says so in the
             // legend; the renderer names arms drawn under an identical one.
             var means = series.Where(s => !s.Faint).ToList();
-            double lastStep = means.SelectMany(s => s.X).DefaultIfEmpty(0).Max();
+            double lastStep = ends.Values.Where(double.IsFinite).DefaultIfEmpty(0).Max();
             var notes = new Dictionary<string, List<string>>();
             for (int i = 0; i < means.Count; i++)
             {
@@ -347,16 +369,17 @@ public static class ReportWriter
                 var notesFor = notes[m.Group] = [];
                 // Only a log that stops early is noted here; NaN or infinite values that were logged are counted and
                 // marked by the renderer.
-                double end = m.X.DefaultIfEmpty(double.NaN).Max();
+                double end = ends.GetValueOrDefault(m.Group, double.NaN);
                 string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
                 if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
+                if (partial.Contains(m.Group)) notesFor.Add("mean drawn while every seed logs");
             }
             string Named(string arm) => notes.TryGetValue(arm, out var n) && n.Count > 0 ? $"{arm}  [{string.Join("; ", n)}]" : arm;
             series = [.. series.Select(s => s with { Group = Named(s.Group) })];
-            // A log axis when the means are positive and span over three decades (a diverging arm beside converging
+            // A log axis when the means are positive and span over two decades (a diverging arm beside converging
             // ones); a band's lower edge at or below 0 (a t-interval on few seeds) is then left undrawn, not the axis.
             var all = series.Where(s => !s.Faint).SelectMany(s => s.Y).Where(double.IsFinite).ToList();
-            bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e3;
+            bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e2;
             string what = metric?.Label ?? key.Replace('_', ' ');
             // The title names what the x-axis counts in its own words ("per SGLD draw", "per iteration"), without
             // the label's bracketed gloss.
@@ -367,7 +390,8 @@ public static class ReportWriter
             string seeds = seedsMax > 1 ? $"mean of {seedsMax} seeds with its 95% interval" : "one seed";
             yield return new Figure("curve-" + Slug(key), $"{Capitalize(what)} per {per}", metric?.X.Text ?? "index (axis not declared by the phenomenon)",
                 metric?.YText ?? key.Replace('_', ' '), series, LogY: logY,
-                Caption: $"Each arm's {seeds} across seeds (logged as {key}){(faint && seedsMax > 1 ? "; pale lines: single seeds" : "")}. NaN or infinite values are marked ×, not dropped.");
+                Caption: $"Each arm's {seeds} across seeds (logged as {key}){((faint || partial.Count > 0) && seedsMax > 1 ? "; pale lines: single seeds" : "")}{(partial.Count > 0 ? "; where seeds stop at different steps, the mean is drawn while every seed logs" : "")}. NaN or infinite values are marked ×, not dropped.")
+            { Metrics = [key] };
         }
     }
 
@@ -439,8 +463,8 @@ public static class ReportWriter
         var o = render(Path.Combine(outDir, stem));
         images.Add(o.Svg);
         images.Add(o.Png);
-        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><picture><source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
-         .Append($"<img src=\"{HtmlEncode(stem)}.png\" width=\"{o.Width}\" height=\"{o.Height}\" alt=\"{HtmlEncode(title)}\"></picture>")
+        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><div class=\"scroll plot\"><picture><source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
+         .Append($"<img src=\"{HtmlEncode(stem)}.png\" width=\"{o.Width}\" height=\"{o.Height}\" alt=\"{HtmlEncode(title)}\"></picture></div>")
          .Append($"<figcaption>{HtmlEncode(caption)} <span class=\"id\"><a href=\"{HtmlEncode(stem)}.svg\">SVG</a> · <a href=\"{HtmlEncode(stem)}.png\">PNG</a></span></figcaption></figure>\n");
     }
 
@@ -517,6 +541,8 @@ public static class ReportWriter
         .inconclusive {"{"} background: #fff0c2; color: #7a5b00; {"}"} .none {"{"} background: #eee; color: #555; {"}"}
         .yes {"{"} color: #155724; font-weight: 700; {"}"} .no {"{"} color: #721c24; font-weight: 700; {"}"} .maybe {"{"} color: #7a5b00; font-weight: 700; {"}"}
         .nowrap {"{"} white-space: nowrap; {"}"}
+        table.scorecard td.claim {"{"} min-width: 18em; {"}"} table.scorecard td:first-child {"{"} min-width: 10em; {"}"}
+        table.scorecard td.claim div {"{"} display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 4; line-clamp: 4; overflow: hidden; {"}"}
         .scroll {"{"} overflow-x: auto; max-width: 100%; {"}"} .models {"{"} font-size: 90%; width: auto; {"}"}
         .models th {"{"} white-space: nowrap; text-align: center; {"}"} .models td.mark {"{"} text-align: center; font-size: 120%; {"}"}
         .models td:first-child {"{"} min-width: 16em; max-width: 28em; {"}"} abbr {"{"} text-decoration: none; {"}"}
@@ -534,9 +560,13 @@ public static class ReportWriter
           table.scorecard tr {"{"} border: 1px solid #ddd; border-radius: .5em; margin: 0 0 1em; padding: .4em .2em; {"}"}
           table.scorecard td {"{"} border: 0; padding: .2em .6em; {"}"}
           table.scorecard td::before {"{"} content: attr(data-label); display: block; font-size: 78%; color: #777; text-transform: uppercase; letter-spacing: .04em; {"}"}
+          table.scorecard td.claim {"{"} min-width: 0; {"}"} table.scorecard td.claim div {"{"} -webkit-line-clamp: 6; line-clamp: 6; {"}"}
           table.scorecard td:first-child::before {"{"} display: none; {"}"} table.scorecard td:first-child {"{"} font-size: 115%; font-weight: 600; {"}"}
           table:not(.scorecard) {"{"} display: block; overflow-x: auto; {"}"}
           dl.provenance {"{"} grid-template-columns: 1fr; {"}"} dl.provenance dd {"{"} margin-bottom: .4em; {"}"}
+          /* A figure shrunk to a phone's width would set its text at a third of its size: it keeps a readable width
+             and scrolls sideways (to its legend) inside its own box instead. */
+          .plot img {"{"} max-width: none; width: 720px; height: auto; {"}"}
         {"}"}
 
         </style></head><body>
