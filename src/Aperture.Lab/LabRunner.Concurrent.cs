@@ -18,8 +18,9 @@ public sealed partial class LabRunner
     /// takes the next run of the first block (in the order given, discovery before replication) that no other worker
     /// is in, so that concurrent runs seldom share a stage and blocks finish, and are judged, early and in order. A
     /// block is judged by the worker that finishes its last run, while the others go on. While several workers run,
-    /// <see cref="Parallelism.Threads"/> is divided among them; once the queue is empty and workers stop, the
-    /// remaining runs get their threads back, so no core idles at the tail (the setting is restored on return). Runs
+    /// the caller's <see cref="Parallelism.Threads"/> is divided among them through a <see cref="ThreadBudget"/> scoped to
+    /// the workers (<see cref="Parallelism.Use"/>; the process-wide setting is never changed); once the queue is empty
+    /// and workers stop, the remaining runs get their threads back, so no core idles at the tail. Runs
     /// another live process is computing are left to it and waited for, as in <see cref="ExecuteAll"/>. When a run
     /// fails, no further run starts, the runs in progress finish, and the first failure is thrown.
     /// </remarks>
@@ -52,38 +53,34 @@ public sealed partial class LabRunner
         var queue = new RunQueue(blocks, PollInterval);
         int threads = Parallelism.Threads;
         int alive = Math.Min(workers, Math.Max(1, blocks.Sum(b => b.Plan.Count)));
-        try
+        // The workers' kernels share one budget, scoped to them: the process-wide setting (and any other caller's
+        // scope) is never touched, so concurrent callers cannot leave it lowered.
+        var budget = new ThreadBudget(Math.Max(1, threads / alive));
+        void Work()
         {
-            Parallelism.Threads = Math.Max(1, threads / alive);
-            void Work()
+            using var scope = Parallelism.Use(budget);
+            try
             {
-                try
-                {
-                    while (queue.Take(cancellation) is { } job) RunJob(job, tier, queue, progress, cancellation);
-                }
-                catch (Exception e)
-                {
-                    queue.Fail(e);
-                }
-                finally
-                {
-                    // The runs still in progress get the threads of the workers that stopped.
-                    int left = Interlocked.Decrement(ref alive);
-                    if (left > 0) Parallelism.Threads = Math.Max(1, threads / left);
-                }
+                while (queue.Take(cancellation) is { } job) RunJob(job, tier, queue, progress, cancellation);
             }
-            // The calling thread is one of the workers. A worker's stack is as large as a main thread's on Linux, for the
-            // engine's deep graphs.
-            var others = Enumerable.Range(1, alive - 1)
-                .Select(i => new Thread(Work, maxStackSize: 8 << 20) { IsBackground = true, Name = $"Aperture lab worker {i}" }).ToList();
-            foreach (var t in others) t.Start();
-            Work();
-            foreach (var t in others) t.Join();
+            catch (Exception e)
+            {
+                queue.Fail(e);
+            }
+            finally
+            {
+                // The runs still in progress get the threads of the workers that stopped.
+                int left = Interlocked.Decrement(ref alive);
+                if (left > 0) budget.Threads = Math.Max(1, threads / left);
+            }
         }
-        finally
-        {
-            Parallelism.Threads = threads;
-        }
+        // The calling thread is one of the workers. A worker's stack is as large as a main thread's on Linux, for the
+        // engine's deep graphs.
+        var others = Enumerable.Range(1, alive - 1)
+            .Select(i => new Thread(Work, maxStackSize: 8 << 20) { IsBackground = true, Name = $"Aperture lab worker {i}" }).ToList();
+        foreach (var t in others) t.Start();
+        Work();
+        foreach (var t in others) t.Join();
         queue.ThrowIfFailed();
 
         var outcomes = new List<ReplicatedOutcome>();

@@ -103,6 +103,81 @@ public class ConcurrentRunTests
         Assert.Empty(store.ListRuns());
     }
 
+    [Fact]
+    public void ConcurrentSweepsShareTheCoresThroughScopesAndLeaveTheProcessSettingAlone()
+    {
+        using var dir = new TempDir();
+        using var storeA = Tiny.NewStore(dir, "a.db");
+        using var storeB = Tiny.NewStore(dir, "b.db");
+        int threads = Parallelism.DefaultThreadCount;
+        var seenA = new ThreadsSeen();
+        var seenB = new ThreadsSeen();
+        using var start = new Barrier(2);
+        Exception? failure = null;
+        void Sweep(RunStore store, ThreadsSeen phenomenon)
+        {
+            try
+            {
+                start.SignalAndWait();
+                new LabRunner(store).RunReplicated([(phenomenon, phenomenon.Quick)], Tier.Quick, replicate: false, concurrentRuns: 2);
+            }
+            catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
+        }
+        var a = new Thread(() => Sweep(storeA, seenA));
+        var b = new Thread(() => Sweep(storeB, seenB));
+        a.Start();
+        b.Start();
+        a.Join();
+        b.Join();
+        Assert.Null(failure);
+        // Two sweeps that overlap, each dividing the cores among its two workers, leave the process-wide setting as it was.
+        Assert.Equal(threads, Parallelism.DefaultThreadCount);
+        Assert.Equal(threads, Parallelism.Threads);
+        foreach (var seen in new[] { seenA, seenB })
+        {
+            // Each run's kernels saw its sweep's share: half the threads while both workers ran, all of them at the tail.
+            Assert.Equal(4, seen.Values.Count);
+            Assert.All(seen.Values, v => Assert.InRange(v, Math.Max(1, threads / 2), threads));
+            Assert.Contains(Math.Max(1, threads / 2), seen.Values);
+        }
+        // A sweep that runs one run at a time gives each run every thread.
+        var alone = new ThreadsSeen();
+        using var storeC = Tiny.NewStore(dir, "c.db");
+        new LabRunner(storeC).RunReplicated([(alone, alone.Quick)], Tier.Quick, replicate: false, concurrentRuns: 1);
+        Assert.All(alone.Values, v => Assert.Equal(threads, v));
+    }
+
+    // Records the thread count the run's kernels would use (two arms of two seeds).
+    private sealed class ThreadsSeen : Phenomenon<ThreadsSeen.Protocol, NamedArm>
+    {
+        public System.Collections.Concurrent.ConcurrentBag<int> Values { get; } = [];
+
+        public sealed record Protocol : LabProtocol;
+
+        public override string Id => "threads-seen";
+        public override string Title => "t";
+        public override string Claim => "c";
+        public override string Method => "m";
+        public override IReadOnlyList<Source> Sources => [new("s")];
+        public override IReadOnlyList<ModelBearing> Models => [];
+        public override Protocol Quick => new() { Seeds = 2 };
+        public override Protocol Full => Quick;
+        public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("a"), new("b")];
+
+        public override void Run(Protocol p, NamedArm arm, RunContext run)
+        {
+            // Long enough that the two workers' first runs overlap.
+            Thread.Sleep(100);
+            int threads = Parallelism.Threads;
+            Values.Add(threads);
+            run.Record("threads", threads);
+        }
+
+        public override Verdict Judge(Protocol p, RunSet runs) =>
+            Verdict.From(Estimate.Mean("threads", Unit.Dimensionless, [.. runs.Runs.Select(r => r.Result("threads"))]),
+                Check.Above(Estimate.Mean("threads", Unit.Dimensionless, [.. runs.Runs.Select(r => r.Result("threads"))]), 0, 0));
+    }
+
     private sealed class Collect(System.Collections.Concurrent.ConcurrentQueue<LabProgress> events) : IProgress<LabProgress>
     {
         public void Report(LabProgress value) => events.Enqueue(value);

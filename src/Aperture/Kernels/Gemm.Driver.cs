@@ -66,7 +66,7 @@ internal static unsafe class GemmDirect<T, V, TV>
             g = new GemmProblem<T>(g.Ap, g.RsA, g.CsA, dense, g.N, 1, g.Cp, g.RsC, g.CsC, g.M, g.N, g.K);
         }
         long work = (long)g.M * g.N * g.K;
-        if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1) Parallel(g);
+        if (work >= GemmBlocking.DirectParallelMinWork && Parallelism.Threads > 1) Parallel(g);
         else Rows(g, 0, g.M, 0, g.N);
         GC.KeepAlive(owner);
     }

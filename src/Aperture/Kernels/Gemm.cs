@@ -92,6 +92,14 @@ internal static class GemmBlocking
     /// <summary>Multiply-adds below which a product runs on one thread.</summary>
     public static long ParallelMinWork = 64 * 64 * 64;
     /// <summary>
+    /// Multiply-adds (padded columns included) below which an unpacked product runs on one thread. Its operands
+    /// are small and were just written by the calling thread, so a second core must first pull A, B and its half
+    /// of C across: in the bench's SGLD step (eleven 100 × 50 · 50 × 50 products, 320k multiply-adds padded, about
+    /// 5 µs each) every split cost about 8 µs more than it saved, and the step ran at 4.4k steps/s on two threads
+    /// against 9.3k on one.
+    /// </summary>
+    public static long DirectParallelMinWork = 1 << 20;
+    /// <summary>
     /// Largest packed slab of B (bytes) that the threads share when they split the rows: B is packed and consumed
     /// in column slabs of at most this size, which the calling thread's kept buffer holds.
     /// </summary>

@@ -17,18 +17,86 @@ public static class Parallelism
 {
     private static int s_threads = DefaultThreads();
 
+    // The budget of the innermost Use/Limit scope of this thread's execution flow (null: the process-wide default).
+    // An AsyncLocal so that a scope flows into the tasks and awaits started inside it, and never leaks to another flow.
+    private static readonly AsyncLocal<ThreadBudget?> s_scope = new();
+
     private static int DefaultThreads()
     {
         var env = Environment.GetEnvironmentVariable("APERTURE_THREADS");
         return int.TryParse(env, out int n) && n >= 1 ? n : Environment.ProcessorCount;
     }
 
-    /// <summary>The number of threads kernels use (default: <c>APERTURE_THREADS</c> or the processor count).</summary>
+    /// <summary>
+    /// The number of threads the calling thread's kernels use: the budget of the innermost <see cref="Limit"/> or
+    /// <see cref="Use"/> scope of this execution flow, else the process-wide default. Setting it sets the process-wide
+    /// default (initially <c>APERTURE_THREADS</c> or the processor count), which scopes then override.
+    /// </summary>
+    /// <remarks>
+    /// Code that shares the cores between concurrent computations should give each one a scope
+    /// (<c>using (Parallelism.Limit(1)) { ... }</c>) rather than lower this process-wide setting and restore it: two
+    /// such save-and-restore sequences that overlap can leave the setting lowered.
+    /// </remarks>
     public static int Threads
     {
-        get => s_threads;
+        get => s_scope.Value is { } budget ? budget.Threads : s_threads;
         set => s_threads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(Threads), value, "Threads must be at least 1");
     }
+
+    /// <summary>The process-wide default thread count, which holds wherever no <see cref="Limit"/> or <see cref="Use"/> scope is open.</summary>
+    public static int DefaultThreadCount => s_threads;
+
+    /// <summary>
+    /// Limits the kernels run on this execution flow (this thread, and the tasks it starts) to at most
+    /// <paramref name="threads"/> threads until the returned scope is disposed: <c>using (Parallelism.Limit(1)) { ... }</c>.
+    /// The limit is the smaller of <paramref name="threads"/> and the count in force when the scope opens. Other
+    /// threads are unaffected, and the results are bitwise the same at any limit.
+    /// </summary>
+    /// <param name="threads">The most threads the scope's kernels may use (at least 1).</param>
+    public static ThreadScope Limit(int threads)
+    {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "a thread limit must be at least 1");
+        return Use(new ThreadBudget(Math.Min(threads, Threads)));
+    }
+
+    /// <summary>
+    /// Makes the kernels run on this execution flow use <paramref name="budget"/>'s thread count, read at each kernel,
+    /// until the returned scope is disposed. One budget can be shared by several threads and changed while they run
+    /// (a runner that gives the cores of a finished worker to the ones still running); other threads are unaffected.
+    /// </summary>
+    public static ThreadScope Use(ThreadBudget budget)
+    {
+        ArgumentNullException.ThrowIfNull(budget);
+        var previous = s_scope.Value;
+        s_scope.Value = budget;
+        return new ThreadScope(budget, previous);
+    }
+
+    /// <summary>
+    /// An open <see cref="Limit"/> or <see cref="Use"/> scope; disposing it restores the budget in force before it
+    /// opened. Scopes must be disposed on the execution flow that opened them, innermost first.
+    /// </summary>
+    public readonly struct ThreadScope : IDisposable
+    {
+        private readonly ThreadBudget? _budget, _previous;
+
+        internal ThreadScope(ThreadBudget budget, ThreadBudget? previous) => (_budget, _previous) = (budget, previous);
+
+        /// <summary>Closes the scope.</summary>
+        /// <exception cref="InvalidOperationException">The scope is not the innermost one open on this execution flow.</exception>
+        public void Dispose()
+        {
+            if (_budget is null) return;
+            var current = s_scope.Value;
+            if (ReferenceEquals(current, _previous)) return; // disposed already
+            if (!ReferenceEquals(current, _budget))
+                throw new InvalidOperationException("Parallelism: a thread scope was disposed while an inner scope was still open, or on another execution flow");
+            s_scope.Value = _previous;
+        }
+    }
+
+    /// <summary>Loops the calling thread has split across the pool (for tests that check a workload stays on one thread).</summary>
+    [ThreadStatic] internal static long SplitLoops;
 
     /// <summary>The work (items × cost per item) below which a loop runs on its caller alone.</summary>
     internal const long MinParallelWork = 32_768;
@@ -40,7 +108,7 @@ public static class Parallelism
     public static void For(int count, long costPerItem, Action<int, int> body)
     {
         if (count <= 0) return;
-        int threads = Math.Min(s_threads, count);
+        int threads = Math.Min(Threads, count);
         if (threads <= 1 || count * costPerItem < MinParallelWork)
         {
             body(0, count);
@@ -53,6 +121,7 @@ public static class Parallelism
             return;
         }
         job.Body = body;
+        SplitLoops++;
         // The body is cleared before the pool is released: released first, another caller could acquire the pool and
         // set its own body, which this clearing would then wipe under that caller's workers.
         try { WorkerPool.Run(job, count, threads); }
@@ -66,7 +135,7 @@ public static class Parallelism
     internal static void For<TBody>(int count, long costPerItem, in TBody body) where TBody : struct, IRangeBody
     {
         if (count <= 0) return;
-        int threads = Math.Min(s_threads, count);
+        int threads = Math.Min(Threads, count);
         if (threads <= 1 || count * costPerItem < MinParallelWork || !WorkerPool.TryAcquire())
         {
             body.Run(0, count);
@@ -74,6 +143,7 @@ public static class Parallelism
         }
         var job = StructJob<TBody>.Instance;
         job.Body = body;
+        SplitLoops++;
         try { WorkerPool.Run(job, count, threads); }
         finally { job.Body = default; WorkerPool.Release(); }
     }
@@ -210,7 +280,8 @@ public static class Parallelism
                 {
                     var slot = grown[i] = new Slot();
                     int chunk = i + 1;
-                    new Thread(() => Work(slot, chunk)) { IsBackground = true, Name = $"Aperture worker {chunk}" }.Start();
+                    // UnsafeStart: a worker must not capture the execution context (a thread scope, say) of whichever loop created it.
+                    new Thread(() => Work(slot, chunk)) { IsBackground = true, Name = $"Aperture worker {chunk}" }.UnsafeStart();
                 }
                 s_slots = grown;
                 return grown;
@@ -248,5 +319,24 @@ public static class Parallelism
                 }
             }
         }
+    }
+}
+
+/// <summary>
+/// A thread count that several computations can share through <see cref="Parallelism.Use"/>, and that can be changed
+/// while they run: each kernel reads it when it starts.
+/// </summary>
+public sealed class ThreadBudget
+{
+    private int _threads;
+
+    /// <summary>A budget of <paramref name="threads"/> threads.</summary>
+    public ThreadBudget(int threads) => Threads = threads;
+
+    /// <summary>The number of threads (at least 1).</summary>
+    public int Threads
+    {
+        get => Volatile.Read(ref _threads);
+        set => Volatile.Write(ref _threads, value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(Threads), value, "a thread budget must be at least 1"));
     }
 }

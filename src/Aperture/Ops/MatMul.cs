@@ -44,12 +44,16 @@ public static partial class Ops
     {
         bool batched = a.Rank == 3;
         int batch = batched ? a.Shape[0] : 1, m = a.Shape[^2], k = a.Shape[^1], n = b.Shape[^1];
-        var y = Tensor.Empty(batched ? [batch, m, n] : [m, n], a.DType);
+        Span<int> shape = stackalloc int[3];
+        shape[0] = batch;
+        shape[1] = m;
+        shape[2] = n;
+        var y = Tensor.Empty(batched ? shape : shape[1..], a.DType);
         var policy = NumericsPolicy.Current;
         int sa = batched ? a.Strides[0] : 0, sb = batched ? b.Strides[0] : 0;
         if (a.DType == DType.Float32) MatMulKernel.RunBatched(batch, View<float>(a, 0), sa, View<float>(b, 0), sb, y.Buffer<float>(), 0, policy);
         else MatMulKernel.RunBatched(batch, View<double>(a, 0), sa, View<double>(b, 0), sb, y.Buffer<double>(), 0, policy);
-        return Graph.Record(Graph.NeedsNode(a, b) ? new MatMulNode(a, b) : null, y);
+        return Graph.Record(Graph.NeedsNode(a, b) ? MatMulNode.Create(a, b) : null, y);
     }
 
     private static MatrixView<T> View<T>(Tensor t, int batch) where T : unmanaged
@@ -59,8 +63,16 @@ public static partial class Ops
         return new MatrixView<T>(t.Buffer<T>(), offset, t.Shape[r - 2], t.Shape[r - 1], t.Strides[r - 2], t.Strides[r - 1]);
     }
 
-    private sealed class MatMulNode(Tensor a, Tensor b) : Node(a, b)
+    // Pooled, so a product recorded inside a recycling scope (the SGLD step of a deep linear network) allocates nothing.
+    private sealed class MatMulNode : PooledNode<MatMulNode>
     {
+        public static MatMulNode Create(Tensor a, Tensor b)
+        {
+            var node = Rent<MatMulNode>();
+            node.SetInputs(a, b);
+            return node;
+        }
+
         public override string Name => "matmul";
         protected internal override bool SavesOutput => false;
 

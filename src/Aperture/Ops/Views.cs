@@ -182,46 +182,64 @@ public static partial class Ops
     {
         if (dims.Length != x.Rank)
             throw new ShapeMismatchException($"permute: {dims.Length} dimensions given for a tensor of rank {x.Rank} (shape {Shapes.Format(x.Shape)})");
-        var perm = new int[dims.Length];
-        var seen = new bool[dims.Length];
-        for (int i = 0; i < dims.Length; i++)
+        // Stack scratch, a pooled view and a pooled node: a permutation inside a recycling scope allocates nothing.
+        int rank = dims.Length;
+        Span<int> perm = rank <= 16 ? stackalloc int[rank] : new int[rank];
+        Span<bool> seen = rank <= 16 ? stackalloc bool[rank] : new bool[rank];
+        for (int i = 0; i < rank; i++)
         {
             perm[i] = Shapes.NormalizeAxis("permute", dims[i], x.Rank);
             if (seen[perm[i]]) throw new ArgumentException($"permute: dimension {perm[i]} repeats in [{string.Join(", ", dims.ToArray())}]");
             seen[perm[i]] = true;
         }
-        var shape = new int[perm.Length];
-        var strides = new int[perm.Length];
-        for (int i = 0; i < perm.Length; i++)
+        Span<int> shape = rank <= 16 ? stackalloc int[rank] : new int[rank];
+        Span<int> strides = rank <= 16 ? stackalloc int[rank] : new int[rank];
+        for (int i = 0; i < rank; i++)
         {
             shape[i] = x.Shape[perm[i]];
             strides[i] = x.Strides[perm[i]];
         }
-        var y = x.Alias(shape, strides, x._offset);
-        return Graph.Record(Graph.NeedsNode(x) ? new PermuteNode(x, perm) : null, y, fresh: false);
+        var y = TensorArena.Current is { } arena
+            ? arena.View(x, x._offset, shape, strides)
+            : x.Alias(shape.ToArray(), strides.ToArray(), x._offset);
+        return Graph.Record(Graph.NeedsNode(x) ? PermuteNode.Create(x, perm) : null, y, fresh: false);
     }
 
-    private sealed class PermuteNode(Tensor x, int[] perm) : Node(x)
+    private sealed class PermuteNode : PooledNode<PermuteNode>
     {
+        // Room for the permutation and its rank: a pooled node serves permutations of every rank without reallocating.
+        private int[] _perm = [];
+        private int _rank;
+
+        public static PermuteNode Create(Tensor x, ReadOnlySpan<int> perm)
+        {
+            var node = Rent<PermuteNode>();
+            node.SetInputs(x);
+            if (node._perm.Length < perm.Length) node._perm = new int[Math.Max(perm.Length, 8)];
+            perm.CopyTo(node._perm);
+            node._rank = perm.Length;
+            return node;
+        }
+
         public override string Name => "permute";
         protected internal override bool SavesInput(int i) => false;
         protected internal override bool SavesOutput => false;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
-            var inverse = new int[perm.Length];
-            for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+            Span<int> inverse = _rank <= 16 ? stackalloc int[_rank] : new int[_rank];
+            for (int i = 0; i < _rank; i++) inverse[_perm[i]] = i;
             inputGrads[0] = Permute(grad, inverse);
         }
 
-        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Permute(tx, perm) : null;
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Permute(tx, _perm.AsSpan(0, _rank)) : null;
     }
 
     /// <summary>Swaps two dimensions (a view).</summary>
     public static Tensor Transpose(Tensor x, int axis0, int axis1)
     {
         int a = Shapes.NormalizeAxis("transpose", axis0, x.Rank), b = Shapes.NormalizeAxis("transpose", axis1, x.Rank);
-        var perm = new int[x.Rank];
+        Span<int> perm = x.Rank <= 16 ? stackalloc int[x.Rank] : new int[x.Rank];
         for (int i = 0; i < perm.Length; i++) perm[i] = i;
         (perm[a], perm[b]) = (perm[b], perm[a]);
         return Permute(x, perm);

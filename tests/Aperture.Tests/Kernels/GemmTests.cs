@@ -124,7 +124,7 @@ public class GemmTests
         {
             case Method.Packed: KernelSettings.WithPackingOnly(Check); break;
             case Method.TinyBlocks: KernelSettings.WithTinyBlocks(Check); break;
-            default: Check(); break;
+            default: Check(); KernelSettings.WithDirectSplits(Check); break;
         }
     }
 

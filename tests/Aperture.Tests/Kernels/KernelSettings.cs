@@ -52,4 +52,16 @@ internal static class KernelSettings
             (GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.SharedMaxBytes) = (directB, thin, shared);
         }
     }
+
+    /// <summary>
+    /// Every unpacked product above one multiply-add is split across threads, so the unpacked kernel's parallel path
+    /// runs on the small shapes the tests use (by default only products of about 1M multiply-adds are split).
+    /// </summary>
+    public static void WithDirectSplits(Action body)
+    {
+        long saved = GemmBlocking.DirectParallelMinWork;
+        GemmBlocking.DirectParallelMinWork = 1;
+        try { body(); }
+        finally { GemmBlocking.DirectParallelMinWork = saved; }
+    }
 }

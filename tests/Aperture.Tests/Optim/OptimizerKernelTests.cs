@@ -37,6 +37,34 @@ public class OptimizerKernelTests
         return p;
     }
 
+    [Fact]
+    public void The_update_split_across_threads_is_the_elementwise_formula_on_awkward_sizes()
+    {
+        // Around the vector widths, the split's 1024-element blocks and the threshold for splitting (32768 elements).
+        foreach (int n in new[] { 1, 3, 17, 255, 257, 1023, 1025, 32767, 32768, 65537, 70_001 })
+        {
+            var g = new Generator((ulong)n);
+            var p0 = Tensor.Randn([n], g).ToFloatArray();
+            var grads = Enumerable.Range(0, 2).Select(_ => Tensor.Randn([n], g).ToFloatArray()).ToArray();
+            var expected = Reference(p0, grads, 0.01, 0.9, 0.999, 1e-8, 0.01, decoupled: false, folded: false);
+            foreach (int threads in new[] { 1, 2, 3 })
+                Tests.Kernels.KernelSettings.WithThreads(threads, () =>
+                {
+                    var p = Tensor.FromArray(p0).RequiresGrad_();
+                    var adam = new Adam([p], 0.01, 0.9, 0.999, 1e-8, 0.01);
+                    foreach (var grad in grads)
+                    {
+                        p.Grad = Tensor.FromArray(grad);
+                        adam.Step();
+                    }
+                    var actual = p.Detach().ToFloatArray();
+                    for (int i = 0; i < n; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                            $"n = {n}, threads = {threads}, element {i}: expected {expected[i]:R}, got {actual[i]:R}");
+                });
+        }
+    }
+
     [Theory]
     [InlineData(1, false, false, 0.0)]
     [InlineData(2, false, false, 0.0)]

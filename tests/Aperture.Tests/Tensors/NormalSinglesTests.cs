@@ -70,7 +70,7 @@ public class NormalSinglesTests
             KernelSettings.WithThreads(threads, () => KernelSettings.ForEachPath(path =>
             {
                 Assert.Equal(reference, Fill(20_011, new Generator(8, stream: 2)));
-                foreach (int n in new[] { 1, 3, 4, 31, 33, 257 })
+                foreach (int n in new[] { 1, 3, 4, 31, 33, 257, NormalSingles.ParallelMin - 1, NormalSingles.ParallelMin, NormalSingles.ParallelMin + 17 })
                 {
                     var g = new Generator(8, stream: 2);
                     Assert.Equal(reference[..n], Fill(n, g));

@@ -100,12 +100,19 @@ public class SkipGramTests
     private static readonly PlantedAnalogyOptions Planted = new() { Families = 2, ConceptsPerFamily = 8, FormsPerFamily = 3, Sentences = 8_000 };
     private static readonly SkipGramOptions Small = new() { Dim = 24, Window = 5, Negatives = 5, Epochs = 4, Subsample = 1e-3 };
 
-    private static SkipGramResult TrainPlanted(int threads, PlantedAnalogyCorpus corpus)
+    private static SkipGramResult TrainPlanted(int threads, PlantedAnalogyCorpus corpus, bool splitEveryBlock = false)
     {
         int saved = Parallelism.Threads;
+        long savedSplit = SkipGramModel.SplitMinWork;
         Parallelism.Threads = threads;
+        // Blocks this small stay on one thread by default; forced, every block is split across the threads.
+        if (splitEveryBlock) SkipGramModel.SplitMinWork = 0;
         try { return SkipGram.Train(TokenizedCorpus.FromLines(corpus.Lines, minCount: 1), Small, seed: 7); }
-        finally { Parallelism.Threads = saved; }
+        finally
+        {
+            Parallelism.Threads = saved;
+            SkipGramModel.SplitMinWork = savedSplit;
+        }
     }
 
     [Fact]
@@ -114,7 +121,9 @@ public class SkipGramTests
         var corpus = PlantedAnalogyCorpus.Generate(Planted, new Generator(1));
         var one = TrainPlanted(1, corpus);
         var two = TrainPlanted(2, corpus);
+        var split = TrainPlanted(2, corpus, splitEveryBlock: true);
         Assert.Equal(one.Vectors.ToTensor().ToArray<float>(), two.Vectors.ToTensor().ToArray<float>());
+        Assert.Equal(one.Vectors.ToTensor().ToArray<float>(), split.Vectors.ToTensor().ToArray<float>());
         Assert.Equal(one.TrainedTokens, two.TrainedTokens);
 
         var scores = one.Vectors.Evaluate(corpus.Questions);

@@ -1,0 +1,102 @@
+using Aperture.NN;
+using Aperture.Optim;
+
+namespace Aperture.Tests.Kernels;
+
+/// <summary>
+/// Work is split across threads only where it pays: the small steps the lab runs by the thousand (an SGLD step of a
+/// 10k-parameter deep linear network, a tiny MLP's step) stay on the calling thread at two threads, where a split
+/// cost more than it saved, while a large optimizer update is split. The thresholds decide only where work runs, never
+/// the bits.
+/// </summary>
+[Collection(ThreadCountCollection.Name)]
+public class SplitThresholdTests
+{
+    /// <summary>Loops split across the pool by <paramref name="step"/>'s thread over three calls, after two of warm-up.</summary>
+    private static long Splits(Action step)
+    {
+        step();
+        step();
+        long before = Parallelism.SplitLoops;
+        for (int i = 0; i < 3; i++) step();
+        return Parallelism.SplitLoops - before;
+    }
+
+    private static (Action Step, Func<float[]> State) SgldChain()
+    {
+        var g = new Generator(0);
+        var x = Tensor.Randn([100, 50], g);
+        var y = Tensor.Randn([100, 50], g);
+        var weights = Enumerable.Range(0, 4).Select(_ => (Tensor.Randn([50, 50], g) * 0.1).Detach().RequiresGrad_()).ToArray();
+        var sampler = new Sgld(weights, new Generator(1), lr: 1e-4, nBeta: 144.8, localization: 1);
+        void Step()
+        {
+            using (TensorScope.Begin())
+            {
+                var h = x;
+                foreach (var w in weights) h = Ops.MatMul(h, w.Transpose(0, 1));
+                var loss = (h - y).Square().Sum() * (0.5 / 100);
+                sampler.ZeroGrad();
+                loss.Backward();
+            }
+            sampler.Step();
+        }
+        return (Step, () => [.. weights.SelectMany(w => w.Detach().ToFloatArray())]);
+    }
+
+    [Fact]
+    public void An_sgld_step_on_a_10k_parameter_deep_linear_network_stays_on_one_thread_and_keeps_its_bits()
+    {
+        float[] one = [], two = [];
+        KernelSettings.WithThreads(1, () =>
+        {
+            var (step, state) = SgldChain();
+            Assert.Equal(0, Splits(step));
+            one = state();
+        });
+        KernelSettings.WithThreads(2, () =>
+        {
+            var (step, state) = SgldChain();
+            Assert.Equal(0, Splits(step));
+            two = state();
+        });
+        Assert.Equal(one, two);
+    }
+
+    [Fact]
+    public void A_tiny_mlp_step_stays_on_one_thread()
+    {
+        KernelSettings.WithThreads(2, () =>
+        {
+            var g = new Generator(0);
+            var model = Models.Mlp(2, [16, 16], 1, generator: new Generator(1));
+            var optimizer = new SGD(model.Parameters(), lr: 0.01, momentum: 0.9);
+            var x = Tensor.Randn([16, 2], g);
+            var y = Tensor.Randn([16, 1], g);
+            Assert.Equal(0, Splits(() =>
+            {
+                using (TensorScope.Begin())
+                {
+                    optimizer.ZeroGrad();
+                    Losses.Mse(model.Forward(x), y).Backward();
+                }
+                optimizer.Step();
+            }));
+        });
+    }
+
+    [Fact]
+    public void An_adam_update_of_a_million_parameters_is_split_and_a_small_one_is_not()
+    {
+        KernelSettings.WithThreads(2, () =>
+        {
+            var g = new Generator(0);
+            var big = Tensor.Randn([1024, 1024], g).RequiresGrad_();
+            var small = Tensor.Randn([100, 100], g).RequiresGrad_();
+            big.Grad = Tensor.Randn(big.Shape, g);
+            small.Grad = Tensor.Randn(small.Shape, g);
+            Assert.Equal(3, Splits(new Adam([big]).Step));
+            Assert.Equal(0, Splits(new Adam([small]).Step));
+        });
+    }
+}
