@@ -5,7 +5,8 @@ public static partial class Ops
     /// <summary>
     /// x·wᵀ + b, the affine map of a fully connected layer (x: [..., in], w: [out, in], b: [out]) as one primitive:
     /// the same bits as <c>MatMul(x, wᵀ) + b</c>, without the transposed view, the intermediate product or the
-    /// broadcast; its backward pass runs the two products and the bias's column sum straight into new buffers.
+    /// broadcast; its backward pass runs the two products and the bias's column sum straight into new buffers (a leaf
+    /// parameter's own gradient buffer, when the pass would otherwise copy the result there).
     /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
@@ -107,12 +108,13 @@ public static partial class Ops
             if (NeedsGrad(1))
             {
                 var x2 = Rows(x);
-                var gw = Tensor.Empty(w.Shape, w.DType);
+                var gw = GradientBuffer(1);
                 var gt = new MatrixView<T>(g2.Buffer<T>(), g2._offset, n, m, g2.Strides[1], g2.Strides[0]);
-                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), 0, p);
+                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), gw._offset, p);
                 inputGrads[1] = Graph.Record(null, gw);
             }
-            if (bias && NeedsGrad(2)) inputGrads[2] = Graph.Record(null, ColumnSums(g2, p));
+            if (bias && NeedsGrad(2))
+                inputGrads[2] = Graph.Record(null, g2.IsContiguous && ColumnSum.Supports<T>(p) ? ColumnSums(g2, p, GradientBuffer(2)) : ColumnSums(g2, p));
         }
 
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
@@ -128,13 +130,14 @@ public static partial class Ops
 
     /// <summary>
     /// The sums of the columns of a [rows, cols] matrix (a bias gradient), in the same order and bits as
-    /// <c>Sum(x, [0])</c>.
+    /// <c>Sum(x, [0])</c>, written into <paramref name="into"/> (contiguous, [cols]) when it is given and the kernel
+    /// supports the policy's order.
     /// </summary>
-    private static Tensor ColumnSums(Tensor g2, NumericsPolicy p)
+    private static Tensor ColumnSums(Tensor g2, NumericsPolicy p, Tensor? into = null)
     {
         if (!g2.IsContiguous) return Sum(g2, [0]);
         int rows = g2.Shape[0], cols = g2.Shape[1];
-        var y = Tensor.Empty([cols], g2.DType);
+        var y = into ?? Tensor.Empty([cols], g2.DType);
         bool done = g2.DType == DType.Float32 ? ColumnSumsInto<float>(g2, rows, cols, y, p) : ColumnSumsInto<double>(g2, rows, cols, y, p);
         return done ? y : Sum(g2, [0]);
     }
@@ -144,8 +147,8 @@ public static partial class Ops
         if (!ColumnSum.Supports<T>(p)) return false;
         fixed (T* xs = g2.Buffer<T>(), ys = y.Buffer<T>())
         {
-            if (rows == 0) new Span<T>(ys, cols).Clear();
-            else ColumnSum.Run(xs + g2._offset, rows, cols, ys, 0, cols, p.Order);
+            if (rows == 0) new Span<T>(ys + y._offset, cols).Clear();
+            else ColumnSum.Run(xs + g2._offset, rows, cols, ys + y._offset, 0, cols, p.Order);
         }
         return true;
     }
