@@ -55,11 +55,51 @@ public static partial class Ops
         MatMulKernel.Run(a, wt, c, 0, NumericsPolicy.Current);
         if (b is null || m * n == 0) return;
         var bc = b.IsContiguous ? b : StridedCopy.ToContiguous(b);
-        var bias = new ReadOnlySpan<T>(bc.Buffer<T>(), bc._offset, n);
+        AddBiasRows(c, m, n, bc.Buffer<T>(), bc._offset);
+    }
+
+    /// <summary>
+    /// c[i, j] += bias[j] over the m rows of a contiguous [m, n] product: one add per element, so the bits of any
+    /// register width. One loop over all rows: a call per row (TensorPrimitives) cost more than the adds themselves
+    /// for the narrow layers of small nets.
+    /// </summary>
+    private static unsafe void AddBiasRows<T>(T[] c, int m, int n, T[] bias, int biasOffset) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        fixed (T* pc = c, pb = bias)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                float* cf = (float*)pc, bf = (float*)pb + biasOffset;
+                switch (KernelPaths.Active)
+                {
+                    case KernelPath.Avx512: AddBiasRows<F32x16, System.Runtime.Intrinsics.Vector512<float>, float>(cf, m, n, bf); break;
+                    case KernelPath.Avx2: AddBiasRows<F32x8, System.Runtime.Intrinsics.Vector256<float>, float>(cf, m, n, bf); break;
+                    default: AddBiasRows<F32x1, float, float>(cf, m, n, bf); break;
+                }
+            }
+            else
+            {
+                double* cd = (double*)pc, bd = (double*)pb + biasOffset;
+                switch (KernelPaths.Active)
+                {
+                    case KernelPath.Avx512: AddBiasRows<F64x8, System.Runtime.Intrinsics.Vector512<double>, double>(cd, m, n, bd); break;
+                    case KernelPath.Avx2: AddBiasRows<F64x4, System.Runtime.Intrinsics.Vector256<double>, double>(cd, m, n, bd); break;
+                    default: AddBiasRows<F64x1, double, double>(cd, m, n, bd); break;
+                }
+            }
+        }
+    }
+
+    private static unsafe void AddBiasRows<V, TV, T>(T* c, int m, int n, T* bias)
+        where V : IVec<TV, T> where TV : struct where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int w = V.Width;
         for (int i = 0; i < m; i++)
         {
-            var row = new Span<T>(c, i * n, n);
-            System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+            T* row = c + (nint)i * n;
+            int j = 0;
+            for (; j + w <= n; j += w) V.Store(row + j, V.Add(V.Load(row + j), V.Load(bias + j)));
+            for (; j < n; j++) row[j] += bias[j];
         }
     }
 
