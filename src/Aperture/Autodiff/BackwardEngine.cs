@@ -43,6 +43,32 @@ internal static class BackwardEngine
     [ThreadStatic] private static Workspace? t_workspace;
 
     /// <summary>
+    /// True while a backward pass runs whose results go only into the leaves' <see cref="Tensor.Grad"/> (a plain
+    /// <c>Backward</c>: no <c>createGraph</c>, no captured inputs, no anomaly checks), so a VJP rule may write a leaf's
+    /// gradient straight into that leaf's spare buffer (<see cref="ClaimLeafGradient"/>).
+    /// </summary>
+    [ThreadStatic] private static bool t_leafBuffers;
+
+    /// <summary>
+    /// The buffer a VJP rule may write the gradient of <paramref name="input"/> into, when that gradient will become
+    /// the input's <see cref="Tensor.Grad"/> unchanged: the input is a leaf without a gradient yet, inside a recycling
+    /// scope, whose cleared gradient left a spare buffer of its shape. The buffer is taken from the leaf (so no other
+    /// rule, nor the copy in <see cref="AccumulateIntoLeaf"/>, writes into it) and adopted as the gradient when it is
+    /// delivered, which saves a copy of every weight gradient per step. Null otherwise: the rule allocates as usual.
+    /// The values written are the rule's own, so the bits do not change.
+    /// </summary>
+    internal static Tensor? ClaimLeafGradient(Tensor input)
+    {
+        if (!t_leafBuffers || !input.RequiresGrad || input._gradFn is not null || input.Grad is not null || input.RowSparseGrad is not null
+            || TensorArena.Current is null) return null;
+        if (input._spareGrad is not { } spare || spare.DType != input.DType || !Shapes.Equal(spare.Shape, input.Shape) || !spare.IsContiguous
+            || spare.RequiresGrad || spare._tangents is not null) return null;
+        input._spareGrad = null;
+        input._claimedGrad = spare;
+        return spare;
+    }
+
+    /// <summary>
     /// Orders the nodes newest first. Sorting by primitive keys (the sequence numbers, negated) needs no comparer, so no
     /// delegate is allocated per pass.
     /// </summary>
@@ -141,6 +167,7 @@ internal static class BackwardEngine
         var seen = ws.Seen;
         var stack = ws.Stack;
         bool savedInBackward = Graph.t_inBackward;
+        bool savedLeafBuffers = t_leafBuffers;
         // Everything after taking the workspace is inside the try: a pass that throws (a second backward through a
         // freed graph, a failing VJP) must hand it back, or every later pass on this thread would build its own.
         try
@@ -164,6 +191,7 @@ internal static class BackwardEngine
 
             using var mode = new GradModeScope(createGraph);
             Graph.t_inBackward = true;
+            t_leafBuffers = !createGraph && captures is null && ReferenceEquals(leafSink, s_accumulateIntoLeaf) && !Anomaly.Enabled;
             for (int r = 0; r < roots.Length; r++)
                 Deliver(roots[r], seeds[r], createGraph, leafSink, captures);
 
@@ -218,6 +246,7 @@ internal static class BackwardEngine
         finally
         {
             Graph.t_inBackward = savedInBackward;
+            t_leafBuffers = savedLeafBuffers;
             foreach (var node in nodes) node.PendingGrad = null;
             nodes.Clear();
             seen.Clear();
@@ -270,7 +299,15 @@ internal static class BackwardEngine
     private static void AccumulateIntoLeaf(Tensor leaf, Tensor grad, bool createGraph)
     {
         leaf.DensifyRowSparseGrad();
-        if (leaf.Grad is null)
+        if (leaf._claimedGrad is { } claimed && ReferenceEquals(claimed, grad))
+        {
+            // The rule wrote into the buffer ClaimLeafGradient lent it: the gradient is first (the buffer was lent only
+            // to a leaf without one) unless another contribution reached the leaf since, which is then added to it.
+            leaf._claimedGrad = null;
+            if (leaf.Grad is null) leaf.Grad = grad;
+            else Ops.AddInPlace(leaf.Grad, grad);
+        }
+        else if (leaf.Grad is null)
         {
             if (grad.RequiresGrad) leaf.Grad = grad;
             else if (leaf._spareGrad is { } spare && spare.DType == grad.DType && Shapes.Equal(spare.Shape, grad.Shape)

@@ -120,6 +120,17 @@ public abstract class Node
     internal Tensor? OutputOrNull => _output;
     internal Tensor[]? InputsOrNull => Released ? null : _inputs;
 
+    /// <summary>
+    /// A contiguous buffer, of input <paramref name="i"/>'s shape and dtype and with unspecified contents, for a plain
+    /// VJP rule (one that computes with raw kernels) to write that input's whole gradient into: the leaf's own
+    /// gradient buffer when the backward pass would otherwise copy the result there, else a new tensor.
+    /// </summary>
+    protected Tensor GradientBuffer(int i)
+    {
+        var x = Inputs[i];
+        return BackwardEngine.ClaimLeafGradient(x) ?? Tensor.Empty(x.Shape, x.DType);
+    }
+
     /// <summary>True when input <paramref name="i"/> needs a gradient (requires grad).</summary>
     protected bool NeedsGrad(int i) => Inputs[i].RequiresGrad;
 

@@ -5,7 +5,8 @@ public static partial class Ops
     /// <summary>
     /// x·wᵀ + b, the affine map of a fully connected layer (x: [..., in], w: [out, in], b: [out]) as one primitive:
     /// the same bits as <c>MatMul(x, wᵀ) + b</c>, without the transposed view, the intermediate product or the
-    /// broadcast; its backward pass runs the two products and the bias's column sum straight into new buffers.
+    /// broadcast; its backward pass runs the two products and the bias's column sum straight into new buffers (a leaf
+    /// parameter's own gradient buffer, when the pass would otherwise copy the result there).
     /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
@@ -54,11 +55,51 @@ public static partial class Ops
         MatMulKernel.Run(a, wt, c, 0, NumericsPolicy.Current);
         if (b is null || m * n == 0) return;
         var bc = b.IsContiguous ? b : StridedCopy.ToContiguous(b);
-        var bias = new ReadOnlySpan<T>(bc.Buffer<T>(), bc._offset, n);
+        AddBiasRows(c, m, n, bc.Buffer<T>(), bc._offset);
+    }
+
+    /// <summary>
+    /// c[i, j] += bias[j] over the m rows of a contiguous [m, n] product: one add per element, so the bits of any
+    /// register width. One loop over all rows: a call per row (TensorPrimitives) cost more than the adds themselves
+    /// for the narrow layers of small nets.
+    /// </summary>
+    private static unsafe void AddBiasRows<T>(T[] c, int m, int n, T[] bias, int biasOffset) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        fixed (T* pc = c, pb = bias)
+        {
+            if (typeof(T) == typeof(float))
+            {
+                float* cf = (float*)pc, bf = (float*)pb + biasOffset;
+                switch (KernelPaths.Active)
+                {
+                    case KernelPath.Avx512: AddBiasRows<F32x16, System.Runtime.Intrinsics.Vector512<float>, float>(cf, m, n, bf); break;
+                    case KernelPath.Avx2: AddBiasRows<F32x8, System.Runtime.Intrinsics.Vector256<float>, float>(cf, m, n, bf); break;
+                    default: AddBiasRows<F32x1, float, float>(cf, m, n, bf); break;
+                }
+            }
+            else
+            {
+                double* cd = (double*)pc, bd = (double*)pb + biasOffset;
+                switch (KernelPaths.Active)
+                {
+                    case KernelPath.Avx512: AddBiasRows<F64x8, System.Runtime.Intrinsics.Vector512<double>, double>(cd, m, n, bd); break;
+                    case KernelPath.Avx2: AddBiasRows<F64x4, System.Runtime.Intrinsics.Vector256<double>, double>(cd, m, n, bd); break;
+                    default: AddBiasRows<F64x1, double, double>(cd, m, n, bd); break;
+                }
+            }
+        }
+    }
+
+    private static unsafe void AddBiasRows<V, TV, T>(T* c, int m, int n, T* bias)
+        where V : IVec<TV, T> where TV : struct where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        int w = V.Width;
         for (int i = 0; i < m; i++)
         {
-            var row = new Span<T>(c, i * n, n);
-            System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+            T* row = c + (nint)i * n;
+            int j = 0;
+            for (; j + w <= n; j += w) V.Store(row + j, V.Add(V.Load(row + j), V.Load(bias + j)));
+            for (; j < n; j++) row[j] += bias[j];
         }
     }
 
@@ -107,12 +148,13 @@ public static partial class Ops
             if (NeedsGrad(1))
             {
                 var x2 = Rows(x);
-                var gw = Tensor.Empty(w.Shape, w.DType);
+                var gw = GradientBuffer(1);
                 var gt = new MatrixView<T>(g2.Buffer<T>(), g2._offset, n, m, g2.Strides[1], g2.Strides[0]);
-                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), 0, p);
+                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), gw._offset, p);
                 inputGrads[1] = Graph.Record(null, gw);
             }
-            if (bias && NeedsGrad(2)) inputGrads[2] = Graph.Record(null, ColumnSums(g2, p));
+            if (bias && NeedsGrad(2))
+                inputGrads[2] = Graph.Record(null, g2.IsContiguous && ColumnSum.Supports<T>(p) ? ColumnSums(g2, p, GradientBuffer(2)) : ColumnSums(g2, p));
         }
 
         protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
@@ -128,13 +170,14 @@ public static partial class Ops
 
     /// <summary>
     /// The sums of the columns of a [rows, cols] matrix (a bias gradient), in the same order and bits as
-    /// <c>Sum(x, [0])</c>.
+    /// <c>Sum(x, [0])</c>, written into <paramref name="into"/> (contiguous, [cols]) when it is given and the kernel
+    /// supports the policy's order.
     /// </summary>
-    private static Tensor ColumnSums(Tensor g2, NumericsPolicy p)
+    private static Tensor ColumnSums(Tensor g2, NumericsPolicy p, Tensor? into = null)
     {
         if (!g2.IsContiguous) return Sum(g2, [0]);
         int rows = g2.Shape[0], cols = g2.Shape[1];
-        var y = Tensor.Empty([cols], g2.DType);
+        var y = into ?? Tensor.Empty([cols], g2.DType);
         bool done = g2.DType == DType.Float32 ? ColumnSumsInto<float>(g2, rows, cols, y, p) : ColumnSumsInto<double>(g2, rows, cols, y, p);
         return done ? y : Sum(g2, [0]);
     }
@@ -144,8 +187,8 @@ public static partial class Ops
         if (!ColumnSum.Supports<T>(p)) return false;
         fixed (T* xs = g2.Buffer<T>(), ys = y.Buffer<T>())
         {
-            if (rows == 0) new Span<T>(ys, cols).Clear();
-            else ColumnSum.Run(xs + g2._offset, rows, cols, ys, 0, cols, p.Order);
+            if (rows == 0) new Span<T>(ys + y._offset, cols).Clear();
+            else ColumnSum.Run(xs + g2._offset, rows, cols, ys + y._offset, 0, cols, p.Order);
         }
         return true;
     }

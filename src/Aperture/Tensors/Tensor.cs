@@ -186,6 +186,9 @@ public sealed partial class Tensor
     /// <summary>A gradient buffer kept for reuse after the gradient was cleared (see <see cref="TensorScope"/>).</summary>
     internal Tensor? _spareGrad;
 
+    /// <summary>The spare gradient buffer a VJP rule is writing this leaf's gradient into (see <c>BackwardEngine.ClaimLeafGradient</c>).</summary>
+    internal Tensor? _claimedGrad;
+
     /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; null until then.</summary>
     public Tensor? Grad
     {
@@ -300,6 +303,7 @@ public sealed partial class Tensor
         _tangents = null;
         _grad = null;
         _spareGrad = null;
+        _claimedGrad = null;
         _rowSparseGrad = null;
         _hasRowSparseGrad = false;
         Name = null;
