@@ -103,7 +103,7 @@ public static partial class Ops
         }
     }
 
-    private sealed class LinearNode : PooledNode<LinearNode>
+    private sealed partial class LinearNode : PooledNode<LinearNode>
     {
         public override string Name => "linear";
         protected internal override bool SavesOutput => false;
@@ -127,6 +127,7 @@ public static partial class Ops
                 else PlainVjp<double>(grad, x, w, bias, inputGrads);
                 return;
             }
+            if (TryTangentVjp(grad, inputGrads)) return;   // a Hessian-vector product's backward pass (Linear.Tangents.cs)
             // The differentiable form (create_graph, or tangents riding on the tensors): the same products as ops.
             if (NeedsGrad(0)) inputGrads[0] = MatMul(grad, w);
             if (NeedsGrad(1)) inputGrads[1] = MatMul(Transpose(Flatten(grad, 0, -2), 0, 1), Flatten(x, 0, -2));

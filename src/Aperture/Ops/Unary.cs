@@ -343,6 +343,9 @@ internal static class UnaryOps
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Max(x, 0f, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Max(x, 0d, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.To(Ops.Gt(x, 0), x.DType);
+        // The chain of both rules when recorded or carrying tangents (forward mode, Hessian-vector products): one
+        // primitive instead of a mask, a conversion and a product.
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.ReluMask(g, x);
         protected internal override bool HasPlainChain => true;
         protected internal override void PlainChain(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> d) => StepTimes(x, g, d);
         protected internal override void PlainChain(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> g, Span<double> d) => StepTimes(x, g, d);

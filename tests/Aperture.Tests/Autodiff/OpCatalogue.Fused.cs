@@ -13,6 +13,8 @@ public static partial class OpCatalogue
         yield return new("cross_entropy_sum", x => Ops.CrossEntropy(x[0], Index(1, 1, 0), mean: false), g => [R(g, 3, 2)]);
         yield return new("mse_loss", x => Ops.MseLoss(x[0], x[1]), g => [R(g, 3, 4), R(g, 3, 4)]);
         yield return new("add_channel_bias", x => Ops.AddChannelBias(x[0], x[1]), g => [R(g, 2, 3, 2, 2), R(g, 3)]);
+        // ReLU's derivative applied to g (its rules' chain when recorded or carrying tangents): linear in g, zero in x.
+        yield return new("relu_mask", x => Ops.ReluMask(x[0], x[1]), g => [R(g, 3, 4), AwayFromZero(g, 0.01, 3, 4)]);
         yield return new("mse_loss_sum", x => Ops.MseLoss(x[0], x[1], mean: false), g => [R(g, 5), R(g, 5)]);
     }
 }
