@@ -16,8 +16,9 @@ public sealed partial class LabRunner
     /// Small runs (an MLP on a few thousand images) leave a second core mostly idle when their kernels are split across
     /// threads, so whole runs are spread over the cores instead: each of the <paramref name="concurrentRuns"/> workers
     /// takes the next run of the first block (in the order given, discovery before replication) that no other worker
-    /// is in, so that concurrent runs seldom share a stage and blocks finish, and are judged, early and in order. A
-    /// block is judged by the worker that finishes its last run, while the others go on. While several workers run,
+    /// is in, so that concurrent runs seldom share a stage and blocks finish early. A block is judged by the worker that
+    /// finishes its last run, while the others go on; a phenomenon's blocks are judged in order (its replication block
+    /// after its discovery block, even when the replication's runs finish first), so the stored verdicts are too. While several workers run,
     /// the caller's <see cref="Parallelism.Threads"/> is divided among them through a <see cref="ThreadBudget"/> scoped to
     /// the workers (<see cref="Parallelism.Use"/>; the process-wide setting is never changed); once the queue is empty
     /// and workers stop, the remaining runs get their threads back, so no core idles at the tail. Runs
@@ -114,10 +115,14 @@ public sealed partial class LabRunner
             return;
         }
         progress?.Report(Event(claim == RunClaim.Claimed ? LabProgressKind.Finished : LabProgressKind.Reused, 1));
-        if (!queue.Done(job, claim == RunClaim.Claimed)) return;
-        var outcome = Judge(phenomenon, tier, block.Protocol, block.Plan, block.Executed, block.Reused);
-        block.Outcome = outcome;
-        progress?.Report(new LabProgress(phenomenon.Id, block.Plan.Count, block.Plan.Count, "", block.Protocol.SeedBase, LabProgressKind.Judged, 1) { Outcome = outcome });
+        // A phenomenon's blocks are judged, and their verdicts stored, in block order (discovery, then replication),
+        // whichever finishes its runs first: the store's latest verdict is then always the replication's.
+        for (var next = queue.Done(job, claim == RunClaim.Claimed); next is not null; next = queue.Judged(next))
+        {
+            var outcome = Judge(next.Phenomenon, tier, next.Protocol, next.Plan, next.Executed, next.Reused);
+            next.Outcome = outcome;
+            progress?.Report(new LabProgress(next.Phenomenon.Id, next.Plan.Count, next.Plan.Count, "", next.Protocol.SeedBase, LabProgressKind.Judged, 1) { Outcome = outcome });
+        }
     }
 
     // One block of seeds of one phenomenon: its plan and, once judged, its outcome. The counters change under the queue's lock.
@@ -127,6 +132,7 @@ public sealed partial class LabRunner
         public LabProtocol Protocol { get; } = protocol;
         public IReadOnlyList<RunSpec> Plan { get; } = plan;
         public int Next, Busy, Completed, Executed, Reused;
+        public bool Judging, Judged;
         public PhenomenonOutcome? Outcome;
     }
 
@@ -184,8 +190,8 @@ public sealed partial class LabRunner
             }
         }
 
-        /// <summary>Counts a finished run; true when it was its block's last (the caller judges the block).</summary>
-        public bool Done(Job job, bool executed)
+        /// <summary>Counts a finished run; returns the block the caller is to judge now, if any (see <see cref="NextToJudge"/>).</summary>
+        public Block? Done(Job job, bool executed)
         {
             lock (_lock)
             {
@@ -193,8 +199,34 @@ public sealed partial class LabRunner
                 block.Busy--;
                 if (executed) block.Executed++;
                 else block.Reused++;
-                return ++block.Completed == block.Plan.Count;
+                block.Completed++;
+                return NextToJudge(block.Phenomenon);
             }
+        }
+
+        /// <summary>Records that a block's verdict is stored; returns the phenomenon's next block to judge, if any.</summary>
+        public Block? Judged(Block block)
+        {
+            lock (_lock)
+            {
+                block.Judging = false;
+                block.Judged = true;
+                return NextToJudge(block.Phenomenon);
+            }
+        }
+
+        // The phenomenon's first block not yet judged, claimed for judging when all its runs are done and no other
+        // worker is judging one of the phenomenon's blocks; null otherwise. Called under the lock.
+        private Block? NextToJudge(Phenomenon phenomenon)
+        {
+            foreach (var b in blocks)
+            {
+                if (b.Phenomenon != phenomenon || b.Judged) continue;
+                if (b.Judging || b.Completed < b.Plan.Count) return null;
+                b.Judging = true;
+                return b;
+            }
+            return null;
         }
 
         /// <summary>Records a worker's failure (the first one is thrown at the end); no further run starts.</summary>

@@ -147,6 +147,51 @@ public class ConcurrentRunTests
         Assert.All(alone.Values, v => Assert.Equal(threads, v));
     }
 
+    [Fact]
+    public void AReplicationBlockThatFinishesFirstIsStillJudgedAfterItsDiscovery()
+    {
+        using var dir = new TempDir();
+        using var store = Tiny.NewStore(dir);
+        // Seed 0 is slow: the other worker finishes the whole replication block (seeds 2 and 3) before it.
+        var phenomenon = new SlowFirstSeed();
+        var events = new System.Collections.Concurrent.ConcurrentQueue<LabProgress>();
+        var outcome = new LabRunner(store).RunReplicated([(phenomenon, phenomenon.Quick)], Tier.Quick, concurrentRuns: 2, progress: new Collect(events)).Single();
+        Assert.Equal(0, outcome.Discovery.Protocol.SeedBase);
+        Assert.Equal(2, outcome.Replication!.Protocol.SeedBase);
+        var finished = events.Where(e => e.Kind == LabProgressKind.Finished).Select(e => e.Seed).ToList();
+        Assert.True(finished.IndexOf(3) < finished.IndexOf(0), $"the replication's runs finished first in this test: {string.Join(", ", finished)}");
+        // Verdicts are stored, and reported, discovery first.
+        Assert.Equal([0, 2], events.Where(e => e.Kind == LabProgressKind.Judged).Select(e => e.Seed));
+        Assert.Equal([2, 0], store.Verdicts(phenomenon.Id).Select(v => v.SeedBase));
+        Assert.Equal(2, store.LatestVerdicts()[phenomenon.Id].SeedBase);
+    }
+
+    // One arm; seed 0's run takes longer than the three others together.
+    private sealed class SlowFirstSeed : Phenomenon<SlowFirstSeed.Protocol, NamedArm>
+    {
+        public sealed record Protocol : LabProtocol;
+
+        public override string Id => "slow-first-seed";
+        public override string Title => "t";
+        public override string Claim => "c";
+        public override string Method => "m";
+        public override IReadOnlyList<Source> Sources => [new("s")];
+        public override IReadOnlyList<ModelBearing> Models => [];
+        public override Protocol Quick => new() { Seeds = 2 };
+        public override Protocol Full => Quick;
+        public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("a")];
+
+        public override void Run(Protocol p, NamedArm arm, RunContext run)
+        {
+            Thread.Sleep(run.Seed == 0 ? 1500 : 20);
+            run.Record("seed", run.Seed);
+        }
+
+        public override Verdict Judge(Protocol p, RunSet runs) =>
+            Verdict.From(Estimate.Mean("seed", Unit.Dimensionless, [.. runs.Runs.Select(r => r.Result("seed"))]),
+                Check.Above(Estimate.Mean("seed", Unit.Dimensionless, [.. runs.Runs.Select(r => r.Result("seed"))]), -1, -2));
+    }
+
     // Records the thread count the run's kernels would use (two arms of two seeds).
     private sealed class ThreadsSeen : Phenomenon<ThreadsSeen.Protocol, NamedArm>
     {
