@@ -180,4 +180,43 @@ public class LinearInferenceCacheTests
         Ops.AddInPlace(owned, 1.0);
         Assert.False(ownedKey.Matches(owned));
     }
+
+    /// <summary>
+    /// The engine's own writes into existing gradient buffers count too: accumulation into a kept gradient, and the
+    /// reuse (cleared, then refilled) of last step's gradient buffer inside a recycling scope.
+    /// </summary>
+    [Fact]
+    public void Gradient_buffers_count_their_writes()
+    {
+        var layer = new Linear(6, 4, generator: new Generator(12));
+        var x = Tensor.Randn([3, 6], new Generator(13));
+        layer.Forward(x).Sum().Backward();
+        var g = layer.Weight.Grad!;
+        int v0 = g.Version;
+        var before = g.ToArray<float>();
+        layer.Forward(x).Sum().Backward();   // accumulates into the same buffer
+        Assert.True(g.Version > v0, "accumulation into a kept gradient must count a version");
+        Assert.NotEqual(before, g.ToArray<float>());
+
+        // Inside scopes, ZeroGrad sets gradients aside and a later backward refills the same buffers.
+        var seen = new List<(Tensor Grad, int Version)>();
+        for (int step = 0; step < 4; step++)
+        {
+            using (TensorScope.Begin())
+            {
+                layer.ZeroGrad();
+                layer.Forward(x * (step + 2.0)).Sum().Backward();
+            }
+            seen.Add((layer.Weight.Grad!, layer.Weight.Grad!.Version));
+        }
+        bool reused = false;
+        for (int i = 0; i < seen.Count; i++)
+            for (int j = i + 1; j < seen.Count; j++)
+                if (ReferenceEquals(seen[i].Grad, seen[j].Grad))
+                {
+                    reused = true;
+                    Assert.True(seen[j].Version > seen[i].Version, $"the gradient buffer of step {i} was refilled at step {j} without counting a version");
+                }
+        Assert.True(reused, "expected the scope to reuse a gradient buffer");
+    }
 }
