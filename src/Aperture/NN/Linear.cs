@@ -66,7 +66,7 @@ public sealed class Linear : Module
     /// changes, on the second inference call at the new version. It costs a second copy of the weight's memory once a
     /// layer has run at batch 1 without autodiff, and nothing otherwise.
     /// </summary>
-    private TransposedWeight? _transposed;
+    private TransposedWeight.Slot _transposed;
 
     /// <summary>The size check shared by the fully connected layers: the last dimension must be <paramref name="inFeatures"/>.</summary>
     internal static void CheckFeatures(Module layer, Tensor input, int inFeatures)

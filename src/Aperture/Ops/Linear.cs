@@ -39,7 +39,7 @@ public static partial class Ops
     /// the weight, so a loop that changes the weight between every two calls never pays for the copy). Returns false,
     /// leaving the work to <see cref="Linear"/>, otherwise. Same bits as <see cref="Linear"/>.
     /// </summary>
-    internal static unsafe bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref TransposedWeight? cache, out Tensor? y)
+    internal static unsafe bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref TransposedWeight.Slot cache, out Tensor? y)
     {
         y = null;
         if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2 || !GemvTransposed.Supported) return false;
@@ -49,11 +49,17 @@ public static partial class Ops
         if (bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias)) return false;
         var p = NumericsPolicy.Current;
         if (p.Order != ReductionOrder.Default || p.Accumulation != AccumulationPrecision.Native) return false;
-        var c = cache;
+        var c = cache.Copy;
         if (c is null || !c.Matches(weight))
         {
-            cache = new TransposedWeight(weight);
-            return false;
+            // The first call at this version only notes it (no allocation, so a loop that changes the weight before
+            // every call allocates nothing); the second builds the copy.
+            if (!cache.Noted(weight))
+            {
+                cache.Note(weight);
+                return false;
+            }
+            cache.Copy = c = new TransposedWeight(weight);
         }
         var (wt, start, ld) = c.Transposed();
         Span<int> shape = stackalloc int[x.Rank];
@@ -214,6 +220,31 @@ internal sealed class TransposedWeight
     private readonly int _offset, _n, _k, _version;
     private readonly VersionCounter _counter;
     private Copy? _copy;
+
+    /// <summary>
+    /// A layer's hold on its copy: the copy, and the weight version seen once before it (a race between two threads
+    /// on these fields can only move when the copy is built, never which values it holds).
+    /// </summary>
+    internal struct Slot
+    {
+        public TransposedWeight? Copy;
+        private Array? _data;
+        private VersionCounter? _counter;
+        private int _version, _offset;
+
+        /// <summary>Whether <see cref="Note"/> saw this weight at its current version.</summary>
+        public readonly bool Noted(Tensor weight) =>
+            ReferenceEquals(weight._data, _data) && ReferenceEquals(weight._version, _counter) && weight._version.Value == _version && weight._offset == _offset;
+
+        /// <summary>Remembers the weight's current version.</summary>
+        public void Note(Tensor weight)
+        {
+            _data = weight._data;
+            _counter = weight._version;
+            _version = weight._version.Value;
+            _offset = weight._offset;
+        }
+    }
 
     private sealed record Copy(float[] Data, int Start, int Ld);
 

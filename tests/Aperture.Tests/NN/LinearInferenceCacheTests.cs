@@ -66,7 +66,7 @@ public class LinearInferenceCacheTests
     {
         Infer(layer, Tensor.Randn([1, 8], new Generator(2)));
         var field = typeof(Linear).GetField("_transposed", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        return field.GetValue(layer) is TransposedWeight t && t.Matches(layer.Weight);
+        return field.GetValue(layer) is TransposedWeight.Slot { Copy: { } t } && t.Matches(layer.Weight);
     }
 
     [Fact]
@@ -218,5 +218,42 @@ public class LinearInferenceCacheTests
                     Assert.True(seen[j].Version > seen[i].Version, $"the gradient buffer of step {i} was refilled at step {j} without counting a version");
                 }
         Assert.True(reused, "expected the scope to reuse a gradient buffer");
+    }
+
+    /// <summary>
+    /// A loop that changes the weight before every batch-1 call (a sampler drawing one prediction per step) never builds
+    /// the copy and allocates nothing; one that keeps the weight builds it once and then allocates nothing either.
+    /// </summary>
+    [Fact]
+    public void The_copy_is_built_only_for_a_weight_used_twice_and_steady_state_allocates_nothing()
+    {
+        var layer = new Linear(64, 48, generator: new Generator(21));
+        var x = Tensor.Randn([1, 64], new Generator(22));
+        var delta = Tensor.Full([48, 64], 1e-3);
+        var field = typeof(Linear).GetField("_transposed", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        void Changing()
+        {
+            using (Aperture.Autodiff.NoGrad()) Ops.AddInPlace(layer.Weight, delta);
+            using var _ = TensorScope.Begin();
+            using var __ = Aperture.Autodiff.NoGrad();
+            layer.Forward(x);
+        }
+        void Steady()
+        {
+            using var _ = TensorScope.Begin();
+            using var __ = Aperture.Autodiff.NoGrad();
+            layer.Forward(x);
+        }
+        for (int i = 0; i < 5; i++) Changing();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Changing();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Null(((TransposedWeight.Slot)field.GetValue(layer)!).Copy);
+
+        for (int i = 0; i < 5; i++) Steady();
+        if (GemvTransposed.Supported) Assert.NotNull(((TransposedWeight.Slot)field.GetValue(layer)!).Copy);
+        before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Steady();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }
