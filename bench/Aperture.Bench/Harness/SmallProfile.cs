@@ -42,6 +42,27 @@ public static class SmallProfile
             using var __ = Autodiff.NoGrad();
             l1.Forward(x1);
         });
+        var l2 = (Linear)mlp[2];
+        var l3 = (Linear)mlp[4];
+        var h256 = Tensor.Randn([1, 256], g);
+        Report("  Linear 256→256, b1 (module)", () =>
+        {
+            using var _ = TensorScope.Begin();
+            using var __ = Autodiff.NoGrad();
+            l2.Forward(h256);
+        });
+        Report("  Linear 256→10, b1 (module)", () =>
+        {
+            using var _ = TensorScope.Begin();
+            using var __ = Autodiff.NoGrad();
+            l3.Forward(h256);
+        });
+        Report("  ReLU module [1, 256]", () =>
+        {
+            using var _ = TensorScope.Begin();
+            using var __ = Autodiff.NoGrad();
+            mlp[1].Forward(h256);
+        });
         Report("  Ops.Linear 784→256, b1", () =>
         {
             using var _ = TensorScope.Begin();

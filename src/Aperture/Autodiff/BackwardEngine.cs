@@ -220,6 +220,7 @@ internal static class BackwardEngine
                 {
                     node.CheckVersions();
                     node.AccumulateInto(grad, sum);
+                    sum.BumpVersion("grad accumulation");
                     NumericsPolicy.RoundGradient(sum);
                     if (!retainGraph) node.Release();
                     continue;
@@ -286,6 +287,7 @@ internal static class BackwardEngine
         {
             if (spare.DType == DType.Float32) spare.ContiguousSpan<float>().Clear();
             else spare.ContiguousSpan<double>().Clear();
+            spare.BumpVersion("zero_grad");   // whoever kept last step's gradient sees its buffer change
             leaf._spareGrad = null;
             leaf.Grad = spare;
             return spare;
@@ -315,6 +317,7 @@ internal static class BackwardEngine
             {
                 // Inside a recycling scope: refill the buffer of the gradient cleared at the start of the step.
                 StridedCopy.CopyInto(grad, spare);
+                spare.BumpVersion("grad accumulation");
                 leaf._spareGrad = null;
                 leaf.Grad = spare;
             }

@@ -47,12 +47,16 @@ public static class GradCheck
                 double[] plus, minus;
                 using (Autodiff.NoGrad())
                 {
+                    // Each perturbation is a write like any other: counted, so nothing cached on x outlives it.
                     data[x._offset + j] = saved + eps;
+                    x.BumpVersion("GradCheck");
                     plus = f(xs).ToDoubleArray();
                     data[x._offset + j] = saved - eps;
+                    x.BumpVersion("GradCheck");
                     minus = f(xs).ToDoubleArray();
                 }
                 data[x._offset + j] = saved;
+                x.BumpVersion("GradCheck");
                 for (int i = 0; i < m; i++) jac[i, j] = (plus[i] - minus[i]) / (2 * eps);
             }
             numeric.Add(jac);

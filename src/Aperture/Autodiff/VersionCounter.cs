@@ -11,4 +11,11 @@ internal sealed class VersionCounter
 
     /// <summary>The op that made the last change (null before the first).</summary>
     public string? LastWriter;
+
+    /// <summary>
+    /// True when the buffer is also reachable as a plain array outside the engine (<see cref="Tensor.Wrap{T}"/>): writes
+    /// through that array change the elements without counting, so <see cref="Value"/> cannot prove them unchanged and
+    /// nothing may be cached on it (<see cref="TransposedWeight"/>).
+    /// </summary>
+    public bool External;
 }

@@ -14,9 +14,9 @@ namespace Aperture;
 /// memory. Rather than gather it, or transpose W through a buffer, each 16×16 block of W is loaded as 16 contiguous
 /// rows and transposed in registers (four rounds of 16 shuffles), and its 16 columns feed the accumulator one k at a
 /// time. W is read once, front to back along each row. Two row blocks run side by side, so two independent chains
-/// hide the FMA latency while the next blocks are being transposed. A cached transposed copy of W would save the
-/// shuffles but would have to be invalidated on every write to the weight's storage, which the engine's internal
-/// kernels do through raw buffers in well over a hundred places; this form needs no cache.
+/// hide the FMA latency while the next blocks are being transposed. This form needs no copy of W, so it serves every
+/// matrix–vector product; a Linear layer at batch 1 without autodiff instead keeps a transposed copy of its weight,
+/// valid while the weight's version is unchanged, and runs <see cref="GemvTransposed"/> on it without the shuffles.
 /// </remarks>
 internal static unsafe class Gemv
 {

@@ -55,8 +55,18 @@ public sealed class Linear : Module
     {
         CheckFeatures(this, input, InFeatures);
         CheckDType(input, Weight.DType);
-        return Ops.Linear(input, Weight, Bias);
+        var weight = Weight;
+        var bias = Bias;
+        if (Ops.TryLinearTransposed(input, weight, bias, ref _transposed, out var y)) return y!;
+        return Ops.Linear(input, weight, bias);
     }
+
+    /// <summary>
+    /// The weight's transposed copy for batch-1 inference (<see cref="TransposedWeight"/>): rebuilt after the weight
+    /// changes, on the second inference call at the new version. It costs a second copy of the weight's memory once a
+    /// layer has run at batch 1 without autodiff, and nothing otherwise.
+    /// </summary>
+    private TransposedWeight.Slot _transposed;
 
     /// <summary>The size check shared by the fully connected layers: the last dimension must be <paramref name="inFeatures"/>.</summary>
     internal static void CheckFeatures(Module layer, Tensor input, int inFeatures)

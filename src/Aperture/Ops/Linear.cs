@@ -33,6 +33,54 @@ public static partial class Ops
         return Graph.Record(needs ? LinearNode.Create(x, weight, bias) : null, y);
     }
 
+    /// <summary>
+    /// The batch-1 inference form of <see cref="Linear"/> over a layer's cached transposed weight: when nothing needs
+    /// a graph node, the input is one float32 row, the policy is the default fused order and the AVX-512 path is
+    /// active, y = x·Wᵀ + b from <paramref name="cache"/>'s copy of W (built on the second such call at one version of
+    /// the weight, so a loop that changes the weight between every two calls never pays for the copy). Returns false,
+    /// leaving the work to <see cref="Linear"/>, otherwise. Same bits as <see cref="Linear"/>.
+    /// </summary>
+    internal static unsafe bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref TransposedWeight.Slot cache, out Tensor? y)
+    {
+        y = null;
+        if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2 || !GemvTransposed.Supported) return false;
+        int n = weight.Shape[0], k = weight.Shape[1];
+        if (x.Rank == 0 || x.Numel != k || x.Shape[^1] != k || n == 0 || k == 0 || !weight.IsContiguous) return false;
+        if (bias is not null && (bias.DType != DType.Float32 || bias.Rank != 1 || bias.Shape[0] != n || !bias.IsContiguous)) return false;
+        if (bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias)) return false;
+        var p = NumericsPolicy.Current;
+        if (p.Order != ReductionOrder.Default || p.Accumulation != AccumulationPrecision.Native) return false;
+        var c = cache.Copy;
+        if (c is null || !c.Matches(weight))
+        {
+            // The first call at this version only notes it (no allocation, so a loop that changes the weight before
+            // every call allocates nothing); the second builds the copy.
+            if (!cache.Noted(weight))
+            {
+                cache.Note(weight);
+                return false;
+            }
+            cache.Copy = c = new TransposedWeight(weight);
+        }
+        var (wt, start, ld) = c.Transposed();
+        Span<int> shape = stackalloc int[x.Rank];
+        x.Shape.CopyTo(shape);
+        shape[^1] = n;
+        var output = Tensor.Empty(shape, DType.Float32);
+        fixed (float* xs = x.Buffer<float>(), ws = wt, ys = output.Buffer<float>())
+        {
+            float* bs = null;
+            float[]? bb = bias?.Buffer<float>();
+            fixed (float* bp = bb)
+            {
+                if (bias is not null) bs = bp + bias._offset;
+                GemvTransposed.Run(xs + x._offset, x.Strides[^1], ws + start, ld, bs, ys + output._offset, n, k);
+            }
+        }
+        y = Graph.Record(null, output);
+        return true;
+    }
+
     /// <summary>x as a 2-d matrix [rows, features] (a view when the layout allows it, else a contiguous copy).</summary>
     private static Tensor Rows(Tensor x)
     {
@@ -192,5 +240,90 @@ public static partial class Ops
             else ColumnSum.Run(xs + g2._offset, rows, cols, ys + y._offset, 0, cols, p.Order);
         }
         return true;
+    }
+}
+
+/// <summary>
+/// A transposed copy ([in, out], rows padded to whole registers) of one float32 weight tensor at one version, for
+/// <see cref="GemvTransposed"/>: a layer keeps one, and it is used only while it provably holds the weight's values.
+/// </summary>
+/// <remarks>
+/// The copy is valid while the weight is the same tensor object over the same buffer and offset, sharing the same
+/// version counter at the same value, and that counter is not <see cref="VersionCounter.External"/>. Every engine
+/// operation that writes into an existing tensor counts a version (in-place ops, <c>SetAt</c>, optimizer steps dense
+/// and row-sparse, weight rounding, state-dict and checkpoint loads through <c>copy_</c>, gradient accumulation); the
+/// only writes the engine cannot see are those through an array handed to <see cref="Tensor.Wrap{T}"/>, whose
+/// tensors are marked external and never cached. A tensor created inside a <see cref="TensorScope"/> and used after
+/// it ends breaks the scope's contract and is not covered. Instances are immutable but for the copy, which is
+/// published once built, so concurrent forward passes may share a layer.
+/// </remarks>
+internal sealed class TransposedWeight
+{
+    private readonly Tensor _source;
+    private readonly Array _data;
+    private readonly int _offset, _n, _k, _version;
+    private readonly VersionCounter _counter;
+    private Copy? _copy;
+
+    /// <summary>
+    /// A layer's hold on its copy: the copy, and the weight version seen once before it (a race between two threads
+    /// on these fields can only move when the copy is built, never which values it holds).
+    /// </summary>
+    internal struct Slot
+    {
+        public TransposedWeight? Copy;
+        private Array? _data;
+        private VersionCounter? _counter;
+        private int _version, _offset;
+
+        /// <summary>Whether <see cref="Note"/> saw this weight at its current version.</summary>
+        public readonly bool Noted(Tensor weight) =>
+            ReferenceEquals(weight._data, _data) && ReferenceEquals(weight._version, _counter) && weight._version.Value == _version && weight._offset == _offset;
+
+        /// <summary>Remembers the weight's current version.</summary>
+        public void Note(Tensor weight)
+        {
+            _data = weight._data;
+            _counter = weight._version;
+            _version = weight._version.Value;
+            _offset = weight._offset;
+        }
+    }
+
+    private sealed record Copy(float[] Data, int Start, int Ld);
+
+    /// <summary>The key of <paramref name="weight"/> as it is now (a contiguous float32 [n, k]); the copy is made on first use.</summary>
+    public TransposedWeight(Tensor weight)
+    {
+        _source = weight;
+        _data = weight._data;
+        _offset = weight._offset;
+        _n = weight.Shape[0];
+        _k = weight.Shape[1];
+        _counter = weight._version;
+        _version = weight._version.Value;
+    }
+
+    /// <summary>Whether this copy holds <paramref name="weight"/>'s current values.</summary>
+    public bool Matches(Tensor weight) =>
+        ReferenceEquals(weight, _source) && ReferenceEquals(weight._data, _data) && weight._offset == _offset
+        && ReferenceEquals(weight._version, _counter) && _counter.Value == _version && !_counter.External
+        && weight.Rank == 2 && weight.Shape[0] == _n && weight.Shape[1] == _k && weight.IsContiguous;
+
+    /// <summary>The copy (built now if not yet): element (q, j) at <c>Data[Start + q·Ld + j]</c>, Start 64-byte aligned.</summary>
+    public unsafe (float[] Data, int Start, int Ld) Transposed()
+    {
+        if (Volatile.Read(ref _copy) is { } ready) return (ready.Data, ready.Start, ready.Ld);
+        int ld = (_n + 15) / 16 * 16;
+        // Pinned, so the aligned start found now stays aligned (the kernel reads whole 64-byte rows).
+        var data = GC.AllocateUninitializedArray<float>(checked(ld * _k + 16), pinned: true);
+        fixed (float* d = data, w = (float[])_data)
+        {
+            int start = (int)((64 - ((nint)d & 63)) & 63) / sizeof(float);
+            GemvTransposed.Transpose(w + _offset, _k, _n, _k, d + start, ld);
+            var copy = new Copy(data, start, ld);
+            Volatile.Write(ref _copy, copy);
+            return (copy.Data, copy.Start, copy.Ld);
+        }
     }
 }

@@ -113,7 +113,10 @@ public sealed partial class Tensor
         var s = CheckShape("Wrap", shape).ToArray();
         if (Shapes.Numel(s) != data.Length)
             throw new ShapeMismatchException($"Wrap: shape {Shapes.Format(s)} holds {Shapes.Numel(s)} elements but the array has {data.Length}");
-        return new Tensor(data, 0, s, Shapes.ContiguousStrides(s), DTypes.Of<T>());
+        var t = new Tensor(data, 0, s, Shapes.ContiguousStrides(s), DTypes.Of<T>());
+        // The caller keeps the array and may write it without the engine knowing: no version can vouch for it.
+        t._version.External = true;
+        return t;
     }
 
     private static Tensor FromSpan<T>(ReadOnlySpan<T> data, ReadOnlySpan<int> shape, string op) where T : unmanaged

@@ -118,4 +118,62 @@ public class GemvTests
                     }
             }));
     }
+
+    /// <summary>
+    /// The product over a transposed, padded copy of W (the cached form a Linear layer uses at batch 1), with and
+    /// without a bias, against the naive chain plus the bias, bit for bit, at one and two threads.
+    /// </summary>
+    [Fact]
+    public unsafe void Transposed_copy_product_is_the_naive_chain_plus_bias()
+    {
+        Assert.True(GemvTransposed.Supported || KernelPaths.Active != KernelPath.Avx512);
+        if (!GemvTransposed.Supported) return;   // the AVX-512 path is what the layer takes this route on
+        var rng = new Random(17);
+        long savedMin = Gemv.GemvParallelMinWork;
+        int[] sizes = [1, 3, 15, 16, 17, 33, 127, 255, 256, 257, 300];
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+                KernelSettings.WithThreads(threads, () =>
+                {
+                    Gemv.GemvParallelMinWork = threads == 1 ? savedMin : 1;
+                    foreach (int n in sizes)
+                        foreach (int k in sizes)
+                            foreach (int incX in new[] { 1, 2 })
+                            {
+                                var x = GemmTests.Matrix<float>(rng, 1, k, transposed: false);
+                                var w = GemmTests.Matrix<float>(rng, n, k, transposed: false);
+                                var b = new MatrixView<float>(w.Data, w.Offset, k, n, 1, k);
+                                var expected = GemmTests.Naive(x, b);
+                                var bias = new float[n];
+                                for (int j = 0; j < n; j++) bias[j] = (float)(rng.NextDouble() * 2 - 1);
+                                int ld = (n + 15) / 16 * 16;
+                                var wt = new float[ld * k + 16];
+                                var xs = new float[incX * k];
+                                for (int q = 0; q < k; q++) xs[q * incX] = x[0, q];
+                                var y = new float[n + 2];
+                                fixed (float* wp = w.Data, tp = wt, xp = xs, yp = y, bp = bias)
+                                {
+                                    GemvTransposed.Transpose(wp + w.Offset, k, n, k, tp + 3, ld);
+                                    for (int q = 0; q < k; q++)
+                                        for (int j = 0; j < n; j++) Assert.Equal(w[j, q], wt[3 + q * ld + j]);
+                                    y.AsSpan().Fill(12345);
+                                    GemvTransposed.Run(xp, incX, tp + 3, ld, null, yp + 1, n, k);
+                                    AssertBitwise(expected, y[1..(n + 1)], $"{threads} thread(s), Wᵀ copy, n = {n}, k = {k}, incX = {incX}");
+                                    Assert.Equal(12345f, y[0]);
+                                    Assert.Equal(12345f, y[n + 1]);
+                                    GemvTransposed.Run(xp, incX, tp + 3, ld, bp, yp + 1, n, k);
+                                    var withBias = new float[n];
+                                    for (int j = 0; j < n; j++) withBias[j] = expected[j] + bias[j];
+                                    AssertBitwise(withBias, y[1..(n + 1)], $"{threads} thread(s), Wᵀ copy + bias, n = {n}, k = {k}, incX = {incX}");
+                                    Assert.Equal(12345f, y[n + 1]);
+                                }
+                            }
+                });
+        }
+        finally
+        {
+            Gemv.GemvParallelMinWork = savedMin;
+        }
+    }
 }
