@@ -55,6 +55,20 @@ public sealed class RunSet
     /// <summary>The final value <paramref name="key"/> of every seed of <paramref name="arm"/>, in seed order (paired across arms).</summary>
     public double[] Results(string arm, string key) => [.. Seeds.Select(s => Get(arm, s).Result(key))];
 
+    /// <summary>
+    /// A metric logged once per position (a layer, say) by every seed of <paramref name="arm"/>: element i holds the
+    /// seeds' i-th logged values, in seed order (the shape <see cref="Series.MeanOverSeeds"/> takes). Every seed must
+    /// have logged as many values.
+    /// </summary>
+    public IReadOnlyList<double[]> MetricAcrossSeeds(string arm, string key)
+    {
+        var bySeed = Seeds.Select(s => Get(arm, s)).Select(r => r.Metrics.TryGetValue(key, out var m) ? m
+            : throw new KeyNotFoundException($"run {r.RunId[..8]} ({arm}, seed {r.Seed}) logged no metric '{key}'")).ToList();
+        int n = bySeed.Count == 0 ? 0 : bySeed[0].Count;
+        if (bySeed.Any(m => m.Count != n)) throw new InvalidOperationException($"arm '{arm}': the seeds logged different numbers of '{key}' values");
+        return [.. Enumerable.Range(0, n).Select(i => bySeed.Select(m => m[i].Value).ToArray())];
+    }
+
     /// <summary>Total seconds the runs took.</summary>
     public double Seconds => Runs.Sum(r => r.Seconds);
 }

@@ -7,6 +7,21 @@ namespace Aperture.Lab.Tests;
 /// <summary>What the report's figures are made of: declared axes, means with intervals, non-finite values kept.</summary>
 public class FigureTests
 {
+    [Fact]
+    public void MetricAcrossSeedsGroupsEachPositionsValuesBySeed()
+    {
+        static StoredRun Run(int seed, params double[] values) => new($"{seed}".PadRight(32, '0'), "a", seed, 1, new Dictionary<string, double>(),
+            new Dictionary<string, IReadOnlyList<(long, double)>> { ["m"] = [.. values.Select((v, i) => ((long)i, v))] }, new Dictionary<string, string>());
+        var runs = new RunSet([Run(1, 10, 11, 12), Run(0, 0, 1, 2)]);
+        var across = runs.MetricAcrossSeeds("a", "m");
+        Assert.Equal(3, across.Count);
+        Assert.Equal([0.0, 10.0], across[0]);   // seed order, not the order given
+        Assert.Equal([2.0, 12.0], across[2]);
+        Assert.Contains("no metric 'x'", Assert.Throws<KeyNotFoundException>(() => runs.MetricAcrossSeeds("a", "x")).Message);
+        var ragged = new RunSet([Run(0, 1, 2), Run(1, 1)]);
+        Assert.Contains("different numbers", Assert.Throws<InvalidOperationException>(() => ragged.MetricAcrossSeeds("a", "m")).Message);
+    }
+
     private static StoredRun Run(string arm, int seed, string key, params double[] values) =>
         new($"{arm}-{seed}".PadRight(32, '0'), arm, seed, 0, new Dictionary<string, double>(),
             new Dictionary<string, IReadOnlyList<(long, double)>> { [key] = [.. values.Select((v, i) => ((long)i + 1, v))] },

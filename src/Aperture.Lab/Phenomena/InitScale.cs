@@ -233,24 +233,18 @@ public sealed class InitScale : Phenomenon<InitScale.Protocol, InitScale.Arm>
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
-        double[] MeanProfile(Arm arm, string key) => [.. runs.Seeds.Select(s => runs.Get(arm.Name, s).Metrics[key].Select(q => q.Value).ToArray())
-            .Aggregate((a, b) => [.. a.Zip(b, (u, v) => u + v)]).Select(v => v / runs.Seeds.Count)];
+        double[] MeanProfile(Arm arm, string key) => [.. runs.MetricAcrossSeeds(arm.Name, key).Select(v => v.Average())];
         double[] layers = [.. Enumerable.Range(1, p.Depth).Select(l => (double)l)], wl = [.. Enumerable.Range(1, p.Depth + 1).Select(l => (double)l)];
         yield return new Figure("gradient-by-layer", "Back-propagated gradient by layer, relative to the last hidden layer",
             "hidden layer (1 = next to the input)", "log10 ‖∂L/∂z_l‖ − log10 ‖∂L/∂z_L‖",
             [.. InitArms.Select(arm => { var m = MeanProfile(arm, "log10_backprop_gradient"); return new Series(arm.Name, layers, [.. m.Select(v => v - m[^1])], SeriesStyle.LineAndMarkers); })],
-            Caption: $"Mean over seeds. Straight lines are geometric trends: naive scales lose or gain decades per layer, while Xavier (tanh) and He (ReLU) stay near 0. The verdict reads the value at layer 1: naive arms supported beyond ∓{p.NaiveBeyondDecades}, principled within ±{p.PrincipledWithinDecades}.")
-        { Metrics = ["log10_backprop_gradient"] };
-        // The seeds' profile at every layer, as a mean with its 95% interval.
-        Series Profile(Arm arm, string key, double[] xs) => Series.MeanOverSeeds(arm.Name, xs,
-            [.. xs.Select((_, i) => runs.Seeds.Select(s => runs.Get(arm.Name, s).Metrics[key][i].Value).ToArray())]);
+            Caption: $"Mean over seeds. Straight lines are geometric trends: naive scales lose or gain decades per layer, while Xavier (tanh) and He (ReLU) stay near 0. The verdict reads the value at layer 1: naive arms supported beyond ∓{p.NaiveBeyondDecades}, principled within ±{p.PrincipledWithinDecades}.") { Metrics = ["log10_backprop_gradient"] };
+        Series Profile(Arm arm, string key, double[] xs) => Series.MeanOverSeeds(arm.Name, xs, runs.MetricAcrossSeeds(arm.Name, key));
         yield return new Figure("activation-std-by-layer", "Forward activations by layer", "hidden layer (1 = next to the input)", "log10 std of the layer's output",
             [.. InitArms.Select(arm => Profile(arm, "log10_activation_std", layers))],
-            Caption: "Mean over seeds with its 95% interval. The forward signal shrinks, saturates (tanh at ±1) or explodes with the naive scales; float32 would round the smallest to 0 and the largest to infinity at depth 50.")
-        { Metrics = ["log10_activation_std"] };
+            Caption: "Mean over seeds with its 95% interval. The forward signal shrinks, saturates (tanh at ±1) or explodes with the naive scales; float32 would round the smallest to 0 and the largest to infinity at depth 50.") { Metrics = ["log10_activation_std"] };
         yield return new Figure("weight-gradient-by-layer", "Weight gradients by layer", "Linear layer (last = output)", "log10 ‖∂L/∂W_l‖",
             [.. InitArms.Select(arm => Profile(arm, "log10_weight_gradient", wl))],
-            Caption: "Mean over seeds with its 95% interval. ∂L/∂W_l = δ_l·h_{l−1}ᵀ multiplies the backward signal by the forward one: where both shrink (or grow) at the same rate, the weight gradients are level across layers but all tiny (or huge), so a learning rate that suits one arm is useless for another.")
-        { Metrics = ["log10_weight_gradient"] };
+            Caption: "Mean over seeds with its 95% interval. ∂L/∂W_l = δ_l·h_{l−1}ᵀ multiplies the backward signal by the forward one: where both shrink (or grow) at the same rate, the weight gradients are level across layers but all tiny (or huge), so a learning rate that suits one arm is useless for another.") { Metrics = ["log10_weight_gradient"] };
     }
 }
