@@ -306,6 +306,7 @@ internal static class BackwardEngine
             // The rule wrote into the buffer ClaimLeafGradient lent it: the gradient is first (the buffer was lent only
             // to a leaf without one) unless another contribution reached the leaf since, which is then added to it.
             leaf._claimedGrad = null;
+            grad.BumpVersion("grad accumulation");   // last step's gradient, if someone kept it, was overwritten
             if (leaf.Grad is null) leaf.Grad = grad;
             else Ops.AddInPlace(leaf.Grad, grad);
         }
