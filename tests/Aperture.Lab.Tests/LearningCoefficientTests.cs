@@ -75,9 +75,19 @@ public class LearningCoefficientTests
         Assert.Equal("below 0.75", outcome.Verdict.Checks[2].Band);
         var runs = store.LoadRunSet(outcome.RunIds);
         var figures = Phenomenon.FiguresFor(p, runs).ToArray();
-        Assert.Equal(["estimate-vs-exact", "calibration"], figures.Select(f => f.Name));
+        Assert.Equal(["estimate-vs-exact", "calibration", "running-mean", "running-mean-calibration"], figures.Select(f => f.Name));
         // The calibration figure: one line of means over ε plus one interval segment per ε.
         Assert.Contains(figures[1].Series, s => s.Style == SeriesStyle.LineAndMarkers && s.X.SequenceEqual([1e-4, 3e-4]));
+        // The running means, architectures and calibration apart, each arm's λ̂/λ over seeds (ending at its final ratio)
+        // beside the line λ̂ = λ; they replace the automatic per-arm curve.
+        var lc = (LearningCoefficient.Protocol)p;
+        var architectures = LearningCoefficient.Architectures(lc).ToArray();
+        var running = figures[2];
+        Assert.Equal([.. architectures.Select(a => a.Name), "λ̂ = λ"], running.Series.Select(s => s.Group));
+        Assert.Equal(LearningCoefficient.CalibrationArms(lc).Count() + 1, figures[3].Series.Count);
+        Assert.Contains(LlcRecord.RunningMean, running.Metrics);
+        var first = running.Series[0];
+        Assert.Equal(runs.Results(architectures[0].Name, LlcRecord.Ratio).Average(), first.Y[^1], 12);
     }
 
     [Fact]

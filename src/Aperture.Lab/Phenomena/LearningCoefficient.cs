@@ -240,5 +240,6 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
                      "seeds' λ̂ (left), their mean with its 95% interval (right), the exact λ (dashed) and d/2, what the parameter " +
                      "count predicts (solid). The estimates sit on λ, far below d/2.") { XCategories = [.. arms.Select(a => a.Name[4..])] };
         foreach (var f in LlcRecord.CalibrationFigures(runs, CalibrationArms(p).ToArray(), p.RatioLow, p.RatioHigh)) yield return f;
+        foreach (var f in LlcRecord.RunningMeanFigures(runs, arms, CalibrationArms(p).ToArray())) yield return f;
     }
 }

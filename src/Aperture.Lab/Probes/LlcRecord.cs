@@ -57,6 +57,43 @@ public static class LlcRecord
     }
 
     /// <summary>
+    /// The running mean of λ̂/λ along the draws, each arm's mean over seeds with its 95% interval, in two figures: one for
+    /// <paramref name="architectures"/> and one for <paramref name="calibration"/> (in one plot their fourteen lines could
+    /// not be told apart). They replace the automatic figure of <see cref="RunningMean"/>. Dividing by each arm's exact λ
+    /// puts every architecture on one scale, where a settled estimate is a flat line at 1. A seed whose chains diverged
+    /// logged no running mean; its arm's line is drawn from the other seeds, and its legend entry says how many.
+    /// </summary>
+    /// <param name="runs">The stored runs.</param>
+    /// <param name="architectures">The arms judged against the exact λ.</param>
+    /// <param name="calibration">The calibration arms.</param>
+    public static IEnumerable<Figure> RunningMeanFigures<TArm>(RunSet runs, IReadOnlyList<TArm> architectures, IReadOnlyList<TArm> calibration) where TArm : Arm
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        Series? Line(TArm arm)
+        {
+            var logged = runs.Seeds.Select(s => runs.Get(arm.Name, s)).Where(r => r.Metrics.ContainsKey(RunningMean)).ToList();
+            if (logged.Count == 0) return null;
+            var steps = logged[0].Metrics[RunningMean];
+            double lambda = logged[0].Result(Exact);
+            string label = logged.Count == runs.Seeds.Count ? arm.Name : $"{arm.Name} ({logged.Count} of {runs.Seeds.Count} seeds; the others diverged)";
+            return Series.MeanOverSeeds(label, [.. steps.Select(m => (double)m.Step)],
+                [.. steps.Select((_, i) => logged.Select(r => r.Metrics[RunningMean][i].Value / lambda).ToArray())], SeriesStyle.Line);
+        }
+        foreach (var (id, title, arms) in new[] { ("running-mean", "λ̂/λ from the draws so far, per architecture", architectures),
+                                                  ("running-mean-calibration", "λ̂/λ from the draws so far, per calibration setting", calibration) })
+        {
+            var lines = arms.Select(Line).OfType<Series>().ToList();
+            if (lines.Count == 0) continue;
+            double last = lines.Max(l => l.X[^1]);
+            lines.Add(new Series("λ̂ = λ", [0, last], [1, 1], SeriesStyle.Dashed));
+            yield return new Figure(id, title, "SGLD draw", "λ̂/λ (running mean over draws and chains)", lines,
+                Caption: "Each arm's mean over seeds, with its 95% interval where the bands do not hide each other. A settled " +
+                         "estimate is flat; a line still moving at the " +
+                         "last draw needed more draws.") { Metrics = [RunningMean] };
+        }
+    }
+
+    /// <summary>
     /// The calibration figure: for the stored runs of <paramref name="calibration"/> (arms that differ only in step
     /// size ε, localization γ and nβ), λ̂/λ against ε on a log axis, one line per (γ, nβ) through the means over seeds,
     /// with each point's 95% Student-t interval drawn as a vertical segment; the supporting band as dashed lines.
