@@ -88,6 +88,21 @@ public class FigureTests
     }
 
     [Fact]
+    public void LogAxesGetTicksToReadAValueOffAtEveryRange()
+    {
+        // Three decades: 1-3 steps, not four bare powers of ten.
+        var (ticks, labels) = PlotRenderer.LogTickMarks(-1.05, 2.05);
+        Assert.Equal(["0.1", "0.3", "1", "3", "10", "30", "100"], labels);
+        Assert.Equal(Math.Log10(3) - 1, ticks[1], 12);
+        // Six decades: powers of ten, in one notation.
+        Assert.Equal(["10⁻⁶", "10⁻⁵", "10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰"], PlotRenderer.LogTickMarks(-6, 0).Labels);
+        // Under two decades 1-2-5; under 0.6 every mantissa; an empty range none.
+        Assert.Equal(["1", "2", "5", "10", "20", "50"], PlotRenderer.LogTickMarks(0, Math.Log10(60)).Labels);
+        Assert.Equal(["1", "2", "3"], PlotRenderer.LogTickMarks(0, Math.Log10(3.5)).Labels);
+        Assert.Empty(PlotRenderer.LogTickMarks(1, 1).Ticks);
+    }
+
+    [Fact]
     public void RendererDrawsNonFiniteAndCensoredSeriesWithoutThrowing()
     {
         using var dir = new TempDir();

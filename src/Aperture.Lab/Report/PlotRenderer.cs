@@ -472,14 +472,22 @@ internal static class PlotRenderer
 
     /// <summary>
     /// Log-axis ticks (the data are drawn as log10): every power of ten over a wide range (every second or fifth
-    /// beyond 8 or 20 decades), 1-2-5 steps within a narrow one, so a log axis never shows a single tick.
+    /// beyond 8 or 20 decades), 1-3 steps over two to four decades (powers of ten alone left too few labels to read a
+    /// value off), 1-2-5 steps within a narrower one, so a log axis never shows a single tick.
     /// </summary>
     private static void LogTicks(IAxis axis, double low, double high)
     {
-        if (!(high > low) || !double.IsFinite(low) || !double.IsFinite(high)) return;
+        var (ticks, labels) = LogTickMarks(low, high);
+        if (ticks.Length >= 2) axis.SetTicks(ticks, labels);
+    }
+
+    /// <summary>The ticks <see cref="LogTicks"/> sets, as log10 positions with their labels; none for an empty range.</summary>
+    internal static (double[] Ticks, string[] Labels) LogTickMarks(double low, double high)
+    {
+        if (!(high > low) || !double.IsFinite(low) || !double.IsFinite(high)) return ([], []);
         var ticks = new List<double>();
         double decades = high - low;
-        if (decades >= 2)
+        if (decades >= 4)
         {
             int every = decades > 20 ? 5 : decades > 8 ? 2 : 1;
             for (int k = (int)Math.Ceiling(low); k <= Math.Floor(high); k++)
@@ -487,7 +495,7 @@ internal static class PlotRenderer
         }
         else
         {
-            int[] mantissas = decades < 0.6 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5];
+            int[] mantissas = decades < 0.6 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : decades < 2 ? [1, 2, 5] : [1, 3];
             for (int k = (int)Math.Floor(low) - 1; k <= Math.Ceiling(high); k++)
                 foreach (var m in mantissas)
                 {
@@ -495,10 +503,9 @@ internal static class PlotRenderer
                     if (t >= low - 1e-9 && t <= high + 1e-9) ticks.Add(t);
                 }
         }
-        if (ticks.Count < 2) return;
         // One notation per axis: plain digits only when every tick has them, else every tick a power of ten.
         bool plain = ticks.All(t => Math.Floor(t + 1e-9) is >= -3 and <= 5);
-        axis.SetTicks([.. ticks], [.. ticks.Select(t => LogLabel(t, plain))]);
+        return ([.. ticks], [.. ticks.Select(t => LogLabel(t, plain))]);
     }
 
     // 0.001 … 100000 in plain digits when the whole axis allows, otherwise as a power of ten with a superscript
