@@ -167,18 +167,11 @@ public class ConcurrentRunTests
     }
 
     // One arm; seed 0's run takes longer than the three others together.
-    private sealed class SlowFirstSeed : Phenomenon<SlowFirstSeed.Protocol, NamedArm>
+    private sealed class SlowFirstSeed : TestPhenomenon<SlowFirstSeed.Protocol>
     {
         public sealed record Protocol : LabProtocol;
 
         public override string Id => "slow-first-seed";
-        public override string Title => "t";
-        public override string Claim => "c";
-        public override string Method => "m";
-        public override IReadOnlyList<Source> Sources => [new("s")];
-        public override IReadOnlyList<ModelBearing> Models => [];
-        public override Protocol Quick => new() { Seeds = 2 };
-        public override Protocol Full => Quick;
         public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("a")];
 
         public override void Run(Protocol p, NamedArm arm, RunContext run)
@@ -193,20 +186,13 @@ public class ConcurrentRunTests
     }
 
     // Records the thread count the run's kernels would use (two arms of two seeds).
-    private sealed class ThreadsSeen : Phenomenon<ThreadsSeen.Protocol, NamedArm>
+    private sealed class ThreadsSeen : TestPhenomenon<ThreadsSeen.Protocol>
     {
         public System.Collections.Concurrent.ConcurrentBag<int> Values { get; } = [];
 
         public sealed record Protocol : LabProtocol;
 
         public override string Id => "threads-seen";
-        public override string Title => "t";
-        public override string Claim => "c";
-        public override string Method => "m";
-        public override IReadOnlyList<Source> Sources => [new("s")];
-        public override IReadOnlyList<ModelBearing> Models => [];
-        public override Protocol Quick => new() { Seeds = 2 };
-        public override Protocol Full => Quick;
         public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("a"), new("b")];
 
         public override void Run(Protocol p, NamedArm arm, RunContext run)
@@ -229,7 +215,7 @@ public class ConcurrentRunTests
     }
 
     // Four arms of one seed that read one stage (slow to compute, so that two runs ask for it at once).
-    private sealed class SharedStage : Phenomenon<SharedStage.Protocol, NamedArm>
+    private sealed class SharedStage : TestPhenomenon<SharedStage.Protocol>
     {
         private int _computed;
 
@@ -240,13 +226,6 @@ public class ConcurrentRunTests
         public sealed record Protocol : LabProtocol;
 
         public override string Id => "shared-stage";
-        public override string Title => "t";
-        public override string Claim => "c";
-        public override string Method => "m";
-        public override IReadOnlyList<Source> Sources => [new("s")];
-        public override IReadOnlyList<ModelBearing> Models => [];
-        public override Protocol Quick => new() { Seeds = 2 };
-        public override Protocol Full => Quick;
         public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("a"), new("b"), new("c"), new("d")];
 
         public override void Run(Protocol p, NamedArm arm, RunContext run)

@@ -114,17 +114,10 @@ public class CorpusProvenanceTests
     }
 
     /// <summary>A phenomenon that reads the declared corpus and records its number of sentences.</summary>
-    private sealed class SentenceCount : Phenomenon<SentenceCount.Protocol, NamedArm>
+    private sealed class SentenceCount : TestPhenomenon<SentenceCount.Protocol>
     {
         public sealed record Protocol : LabProtocol;
         public override string Id => "sentence-count";
-        public override string Title => "t";
-        public override string Claim => "c";
-        public override string Method => "m";
-        public override IReadOnlyList<Source> Sources => [new("s")];
-        public override IReadOnlyList<ModelBearing> Models => [];
-        public override Protocol Quick => new() { Seeds = 2 };
-        public override Protocol Full => Quick;
         public override LabDataset Data(Protocol p, Tier tier) => LabDataset.WordNetGlosses;
         public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("a")];
 

@@ -109,17 +109,10 @@ public class DataProvenanceTests(FullSizeCopies copies) : IClassFixture<FullSize
     }
 
     /// <summary>A phenomenon that reads Fashion-MNIST and records the mean pixel of a stratified sample.</summary>
-    private sealed class MeanPixel : Phenomenon<MeanPixel.Protocol, NamedArm>
+    private sealed class MeanPixel : TestPhenomenon<MeanPixel.Protocol>
     {
         public sealed record Protocol : LabProtocol;
         public override string Id => "mean-pixel";
-        public override string Title => "t";
-        public override string Claim => "c";
-        public override string Method => "m";
-        public override IReadOnlyList<Source> Sources => [new("s")];
-        public override IReadOnlyList<ModelBearing> Models => [];
-        public override Protocol Quick => new() { Seeds = 2 };
-        public override Protocol Full => Quick;
         public override LabDataset Data(Protocol p, Tier tier) => tier == Tier.Full ? LabDataset.FashionMnistFull : LabDataset.FashionMnistSubset;
         public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("a"), new("b")];
 

@@ -95,17 +95,10 @@ public class PhenomenaTests
         Assert.Equal(RunStatus.Failed, store.ListRuns().Single().Status);
     }
 
-    private sealed class Exploding : Phenomenon<Exploding.Protocol, NamedArm>
+    private sealed class Exploding : TestPhenomenon<Exploding.Protocol>
     {
         public sealed record Protocol : LabProtocol;
         public override string Id => "exploding";
-        public override string Title => "t";
-        public override string Claim => "c";
-        public override string Method => "m";
-        public override IReadOnlyList<Source> Sources => [new("s")];
-        public override IReadOnlyList<ModelBearing> Models => [];
-        public override Protocol Quick => new() { Seeds = 2 };
-        public override Protocol Full => Quick;
         public override IReadOnlyList<NamedArm> Arms(Protocol p) => [new("only")];
         public override void Run(Protocol p, NamedArm arm, RunContext run) => throw new InvalidOperationException("the run went wrong");
         public override Verdict Judge(Protocol p, RunSet runs) => throw new InvalidOperationException("unreachable");

@@ -114,3 +114,18 @@ internal static class Tiny
 
     public static RunStore NewStore(TempDir dir, string name = "runs.db") => new(dir.File(name));
 }
+
+/// <summary>
+/// A test phenomenon with the catalogue's descriptive members filled in and two seeds in both tiers, so a fixture
+/// states only what its test is about: its id, arms, runs and judgement.
+/// </summary>
+internal abstract class TestPhenomenon<TProtocol> : Phenomenon<TProtocol, NamedArm> where TProtocol : LabProtocol, new()
+{
+    public override string Title => "t";
+    public override string Claim => "c";
+    public override string Method => "m";
+    public override IReadOnlyList<Source> Sources => [new("s")];
+    public override IReadOnlyList<ModelBearing> Models => [];
+    public override TProtocol Quick => new() { Seeds = 2 };
+    public override TProtocol Full => Quick;
+}
