@@ -36,8 +36,18 @@ namespace Aperture;
 /// </summary>
 internal static class DirectConv2d
 {
-    /// <summary>Whether shapes that qualify take the direct path (tests turn it off to compare with im2col).</summary>
-    internal static bool Enabled = true;
+    /// <summary>
+    /// Whether shapes that qualify take the direct path on the calling thread (tests turn it off to compare with
+    /// im2col). Per thread, because the choice is made on the thread that calls the convolution: a test that turns it
+    /// off cannot change the path of convolutions that other threads (other tests, run in parallel) call meanwhile.
+    /// </summary>
+    internal static bool Enabled
+    {
+        get => !t_disabled;
+        set => t_disabled = !value;
+    }
+
+    [ThreadStatic] private static bool t_disabled;
 
     /// <summary>Sample partitions of the weight gradient: at most this many, each summed on one thread.</summary>
     internal const int WeightGradPartitions = 8;

@@ -6,8 +6,8 @@ using Aperture.Tests.Kernels;
 /// The direct stride-1 convolution (<see cref="DirectConv2d"/>) against the float64 loops of <see cref="ConvReference"/>
 /// and against the im2col path, on shapes chosen to hit its edges: odd channel counts (a channel pair computed twice),
 /// tap counts that are not a multiple of its five-tap blocks, rows narrower and wider than a vector, wide-grid lengths
-/// that end inside a vector block, padding, dilation and groups. Its tests switch the path process-wide, so they run
-/// in <see cref="ThreadCountCollection"/>.
+/// that end inside a vector block, padding, dilation and groups. The path switch is per thread; the tests still run in
+/// <see cref="ThreadCountCollection"/>, because they compare thread counts as well.
 /// </summary>
 [Collection(ThreadCountCollection.Name)]
 public class DirectConvTests
@@ -47,6 +47,27 @@ public class DirectConvTests
         DirectConv2d.Enabled = enabled;
         try { return f(); }
         finally { DirectConv2d.Enabled = saved; }
+    }
+
+    [Fact]
+    public void Turning_the_direct_path_off_changes_only_the_calling_threads_convolutions()
+    {
+        var k = new ConvCase("lenet1", 5, 1, 28, 28, 6, 5, 5, 1, 2, 1);
+        var g = Geometry(k);
+        bool Applies() => DirectConv2d.AppliesToForward<float>(g, k.N, NumericsPolicy.Current);
+        bool OnAnotherThread()
+        {
+            // A thread of its own: a task waited on could be inlined on this thread.
+            bool result = false;
+            var thread = new Thread(() => result = Applies());
+            thread.Start();
+            thread.Join();
+            return result;
+        }
+        var (here, elsewhere) = WithDirect(false, () => (Applies(), OnAnotherThread()));
+        Assert.False(here);
+        Assert.True(elsewhere, "another thread's convolution should keep the direct path");
+        Assert.True(Applies(), "the switch should be restored");
     }
 
     [Theory]
