@@ -352,6 +352,17 @@ public class PostgreSqlStoreTests(ITestOutputHelper output)
         using (var s = t.Open("empty")) Assert.Equal(RunStore.SchemaVersion, s.Version);   // other tables beside it are left alone
     }
 
+    [Theory, PostgreSqlStore]
+    public void ASchemaThatDoesNotExistIsNamedWithWhatToDo(StoreBackend backend)
+    {
+        using var t = new TestStore(backend);
+        string missing = TestStore.PostgresUrl! + (TestStore.PostgresUrl!.Contains('?', StringComparison.Ordinal) ? "&" : "?")
+            + "search_path=no_such_schema_" + Guid.NewGuid().ToString("N")[..6];
+        var e = Assert.Throws<StoreUnavailableException>(() => new RunStore(missing, t.Dir.File("a")));
+        Assert.Contains("no_such_schema_", e.Message);
+        Assert.Contains("CREATE SCHEMA", e.Message);
+    }
+
     private static readonly JsonSerializerOptions Exact = new()
     {
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
