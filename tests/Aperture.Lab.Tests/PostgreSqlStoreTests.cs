@@ -345,6 +345,11 @@ public class PostgreSqlStoreTests(ITestOutputHelper output)
         string missing = url.Display[..(url.Display.LastIndexOf('/') + 1)] + "no_such_database_" + Guid.NewGuid().ToString("N")[..6];
         var e = Assert.Throws<StoreUnavailableException>(() => new RunStore(missing, t.Dir.File("a")));
         Assert.Contains("does not exist", e.Message);
+        // A search_path naming a schema that does not exist: said, with what to do, and nothing created.
+        string noSchema = "no_such_schema_" + Guid.NewGuid().ToString("N")[..6];
+        var es = Assert.Throws<StoreUnavailableException>(() => new RunStore(url.Display + "?search_path=" + noSchema, t.Dir.File("a")));
+        Assert.Contains("the schema that search_path names does not exist", es.Message);
+        Assert.Contains("CREATE SCHEMA", es.Message);
         // A schema with no store in it, opened for reading: said, not created.
         var e2 = Assert.Throws<InvalidDataException>(() => t.OpenExisting("empty"));
         Assert.Contains("holds no run store", e2.Message);
