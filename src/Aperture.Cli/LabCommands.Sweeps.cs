@@ -85,7 +85,8 @@ internal static partial class LabCommands
         else
         {
             if (chosen.Count != 1)
-                throw new CommandLineException($"a sweep runs one phenomenon; {chosen.Count} are named ({string.Join(", ", chosen.Take(4).Select(p => p.Id))}{(chosen.Count > 4 ? ", …" : "")})");
+                throw new CommandLineException($"a sweep runs one phenomenon; {chosen.Count} are named ({string.Join(", ", chosen.Take(4).Select(p => p.Id))}{(chosen.Count > 4 ? ", …" : "")})"
+                    + (executorName != "local" ? $": --executor {executorName} runs a sweep, so give one command per phenomenon" : ""));
             var p = chosen[0];
             var (fixedSettings, axes) = SweepArguments.Split(overrides[p.Id], ProtocolBinding.Settings(p.Defaults(tier)));
             spec = new SweepSpec(p.Id, tier, axes) { Fixed = fixedSettings, Seeds = seeds, SeedBase = seedBase, Replicate = replicate };

@@ -207,6 +207,9 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
         yield return C("needs an artifacts folder that every node reaches: pass --to-artifacts DIR", "store", "copy", "{d}/good.db", Nowhere);
         yield return C("same store", "store", "copy", "{d}/good.db", "{d}/good.db");
 
+        yield return C("a sweep runs one phenomenon; 2 are named (momentum-acceleration, relu-piecewise-linear): --executor processes runs a sweep, so give one command per phenomenon",
+            "lab", "run", "momentum-acceleration", "relu-piecewise-linear", "--executor", "processes", "--store", "{d}/never-two.db");
+
         // ---- words train: the trainer's settings, named by their options and checked before the corpus is read ----
         yield return C("--dim must lie in [1, 10000] (got 0)", "words", "train", "--corpus", "planted", "--dim", "0");
         yield return C("--window must lie in [1, 100] (got 101)", "words", "train", "--corpus", "planted", "--window", "101");
