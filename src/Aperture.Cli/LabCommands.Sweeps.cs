@@ -85,7 +85,8 @@ internal static partial class LabCommands
         else
         {
             if (chosen.Count != 1)
-                throw new CommandLineException($"a sweep runs one phenomenon; {chosen.Count} are named ({string.Join(", ", chosen.Take(4).Select(p => p.Id))}{(chosen.Count > 4 ? ", …" : "")})");
+                throw new CommandLineException($"a sweep runs one phenomenon; {chosen.Count} are named ({string.Join(", ", chosen.Take(4).Select(p => p.Id))}{(chosen.Count > 4 ? ", …" : "")})"
+                    + (executorName != "local" ? $": --executor {executorName} runs a sweep, so give one command per phenomenon" : ""));
             var p = chosen[0];
             var (fixedSettings, axes) = SweepArguments.Split(overrides[p.Id], ProtocolBinding.Settings(p.Defaults(tier)));
             spec = new SweepSpec(p.Id, tier, axes) { Fixed = fixedSettings, Seeds = seeds, SeedBase = seedBase, Replicate = replicate };
@@ -312,6 +313,16 @@ internal static partial class LabCommands
                 table.Add([.. cells]);
             }
             output.Write(table);
+            // A run marked running whose lease has lapsed has no live worker: it was killed (SIGKILL, the end of
+            // scancel's grace period, a lost node) before it could release the run. Counted as running above, as the
+            // store holds it; said here, so that a sweep that shows runs "running" with no job left is understood.
+            var now = DateTimeOffset.UtcNow;
+            List<string> lapsed = [.. record.Points.SelectMany(p => p.RunIds).Distinct(StringComparer.Ordinal)
+                .Where(id => status[id] == RunStatus.Running && (s.LeaseOf(id).Expires is not { } e || e <= now))];
+            if (lapsed.Count > 0)
+                output.Note($"{lapsed.Count} running run(s) hold a lease that has lapsed ({string.Join(", ", lapsed.Take(3).Select(id => id[..Math.Min(12, id.Length)]))}"
+                            + $"{(lapsed.Count > 3 ? ", …" : "")}): no worker holds them any more (killed before it could release them); "
+                            + "the next worker of this sweep takes them over: run the sweep again");
             var jobs = s.SweepJobs(record.Id);
             var jobStates = new Dictionary<string, (IReadOnlyDictionary<string, int>? States, string? Error)>(StringComparer.Ordinal);
             foreach (var job in jobs.Where(j => j.Executor == "slurm"))

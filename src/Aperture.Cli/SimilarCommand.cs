@@ -17,7 +17,7 @@ internal static class SimilarCommand
         var model = new Option<string?>("--model") { Description = "the model: for fashion-mnist a checkpoint written by `aperture train --save`; for bonds a net written by `aperture similar --dataset bonds --train --save`" };
         var train = new Option<bool>("--train") { Description = "train the model now instead of loading one (fashion-mnist: the 784-256-256-10 mlp; bonds: a 13-64-32-1 price net)" };
         var save = new Option<string?>("--save") { Description = "with --train: save the trained model to this file" };
-        var layer = new Option<string?>("--layer") { Description = "the module whose output is searched, by its dotted name [default: the last hidden layer]" };
+        var layer = new Option<string?>("--layer") { Description = "the module whose output is searched, by its dotted name, or input for the features the model reads (the raw-feature neighbours) [default: the last hidden layer]" };
         var item = new Option<int>("--item") { Description = "the query: an index into the searched items", Required = true };
         var k = new Option<int>("--k") { Description = "neighbours to list", DefaultValueFactory = _ => 10 };
         var metric = new Option<string>("--metric") { Description = "the distance", DefaultValueFactory = _ => "l2" }.AcceptOnlyFromAmong("l2", "cosine");

@@ -96,6 +96,13 @@ internal static class WordsCommand
             }
             if (r.GetValue(minCount) < 1) throw new LabConfigException($"words train: --min-count must be ≥ 1 (got {r.GetValue(minCount)})");
             if (r.GetValue(pairs) < 0) throw new LabConfigException($"words train: --similarity-pairs must be ≥ 0 (got {r.GetValue(pairs)})");
+            // The trainer's own ranges, checked here so that the error names the option and comes before the corpus is read.
+            InRange("--dim", r.GetValue(dim), 1, 10_000);
+            InRange("--window", r.GetValue(window), 1, 100);
+            InRange("--negatives", r.GetValue(negatives), 0, 100);
+            InRange("--epochs", r.GetValue(epochs), 1, 10_000);
+            InRange("--alpha", r.GetValue(alpha), 1e-9, 10);
+            InRange("--sample", r.GetValue(sample), 0, 1);
             if (r.GetValue(threads) is { } t)
             {
                 if (t < 1) throw new LabConfigException($"words train: --threads must be ≥ 1 (got {t})");
@@ -117,6 +124,10 @@ internal static class WordsCommand
                 status("reading the corpus");
                 prepared = WordVectorTraining.Prepare(which, path, minCountUsed,
                     new PlantedAnalogyOptions(), new Generator(s, 7));
+                if (prepared.Corpus.Vocabulary.Count < 2)
+                    throw new LabConfigException(
+                        $"words train: --corpus '{name}' has {prepared.Corpus.Vocabulary.Count} distinct word(s) seen at least {minCountUsed} time(s) (--min-count); "
+                        + "training needs at least 2 (a word is a run of letters; one line is one sentence)");
                 cancel.ThrowIfCancellationRequested();
                 status($"training on {prepared.Corpus.Tokens.Length:N0} tokens × {options.Epochs} epochs");
                 result = SkipGram.Train(prepared.Corpus, options, s);
@@ -183,6 +194,13 @@ internal static class WordsCommand
             });
         }))));
         return cmd;
+    }
+
+    /// <summary>Refuses a value outside [<paramref name="min"/>, <paramref name="max"/>], naming the option (NaN included).</summary>
+    private static void InRange(string option, double value, double min, double max)
+    {
+        if (!(value >= min && value <= max))
+            throw new LabConfigException($"words train: {option} must lie in [{min.ToString(Inv)}, {max.ToString(Inv)}] (got {value.ToString(Inv)})");
     }
 
     private static JsonNode? JsonNumber(double x) => double.IsFinite(x) ? JsonValue.Create(x) : null;

@@ -206,6 +206,21 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
         yield return C("no run store at '{d}/missing-copy.db'", "store", "copy", "{d}/missing-copy.db", "{d}/never-copy.db");
         yield return C("needs an artifacts folder that every node reaches: pass --to-artifacts DIR", "store", "copy", "{d}/good.db", Nowhere);
         yield return C("same store", "store", "copy", "{d}/good.db", "{d}/good.db");
+
+        yield return C("a sweep runs one phenomenon; 2 are named (momentum-acceleration, relu-piecewise-linear): --executor processes runs a sweep, so give one command per phenomenon",
+            "lab", "run", "momentum-acceleration", "relu-piecewise-linear", "--executor", "processes", "--store", "{d}/never-two.db");
+
+        // ---- words train: the trainer's settings, named by their options and checked before the corpus is read ----
+        yield return C("--dim must lie in [1, 10000] (got 0)", "words", "train", "--corpus", "planted", "--dim", "0");
+        yield return C("--window must lie in [1, 100] (got 101)", "words", "train", "--corpus", "planted", "--window", "101");
+        yield return C("--negatives must lie in [0, 100] (got -1)", "words", "train", "--corpus", "planted", "--negatives", "-1");
+        yield return C("--epochs must lie in [1, 10000] (got 0)", "words", "train", "--corpus", "planted", "--epochs", "0");
+        yield return C("--alpha must lie in [1E-09, 10] (got 0)", "words", "train", "--corpus", "planted", "--alpha", "0");
+        yield return C("--alpha must lie in [1E-09, 10] (got NaN)", "words", "train", "--corpus", "planted", "--alpha", "NaN");
+        yield return C("--sample must lie in [0, 1] (got 2)", "words", "train", "--corpus", "planted", "--sample", "2");
+        // A text with too few words (three words once each under the default --min-count 5; an empty file).
+        yield return C("--corpus '{d}/afile' has 0 distinct word(s) seen at least 5 time(s) (--min-count)", "words", "train", "--corpus", "{d}/afile");
+        yield return C("--corpus '{d}/zero.db' has 0 distinct word(s) seen at least 1 time(s)", "words", "train", "--corpus", "{d}/zero.db", "--min-count", "1");
     }
 
     public static TheoryData<Case> Table() => [.. Cases()];

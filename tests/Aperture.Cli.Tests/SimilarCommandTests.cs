@@ -59,6 +59,16 @@ public sealed class SimilarCommandTests : IDisposable
         var human = CliHarness.Run("similar", "--dataset", "bonds", "--model", net, "--item", "7", "--k", "3", "--layer", "1", "--metric", "cosine");
         Assert.True(human.ExitCode == 0, human.All);
         Assert.Contains("in layer 1 (cosine distance)", human.Out);
+        // `--layer input` searches the features the net reads: the raw-feature neighbours, computed here independently.
+        var raw = Json(CliHarness.Run("similar", "--dataset", "bonds", "--model", net, "--item", "7", "--k", "5", "--layer", "input", "--json", "-"));
+        var held = Aperture.Lab.Recipes.BondSimilarity.Split(Aperture.Data.Synthetic.BondMarket(5000, new Aperture.Generator(0)), 4000).Others;
+        var features = Aperture.Lab.Recipes.BondSimilarity.Represent(Aperture.Lab.Recipes.BondRepresentation.RawFeatures,
+            Aperture.Lab.Recipes.BondPriceNet.Load(net), held.Data.Inputs);
+        var expected = new Aperture.Latent.NearestNeighbourIndex(features).SearchSelf(5).Indices.ToArray<long>().Skip(7 * 5).Take(5);
+        Assert.Equal(expected, raw.GetProperty("neighbours").EnumerateArray().Select(n => n.GetProperty("index").GetInt64()));
+        Assert.Equal("input", raw.GetProperty("layer").GetString());
+        Assert.Contains("or input (the features the model reads)",
+            CliHarness.Run("similar", "--dataset", "bonds", "--model", net, "--item", "7", "--layer", "9").Err);
     }
 
     [Fact]

@@ -44,7 +44,7 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal(SweepAxisKind.LogUniform, axes[1].Kind);
         var tolerances = axes[1].Expand().Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         Assert.Equal(1e-8, tolerances[0]);
-        Assert.Equal(1e-6, tolerances[1], 1e-20);
+        Assert.Equal(1e-6, tolerances[1]);   // exactly the number typed on a whole decade
         Assert.Equal(1e-4, tolerances[2]);
         Assert.Equal(["0.5,0.9", "0.8,0.99"], axes[2].Expand());
         Assert.Equal(["2", "3", "4"], axes[3].Expand());
@@ -105,10 +105,29 @@ public sealed class SweepCommandTests : IDisposable
         Assert.Equal("point\tdimension\tblock\truns finished\trunning\tfailed\tverdict\teffect [95% CI]", lines[0]);
         Assert.Equal(3, lines.Length);   // the header and two points (no replication block)
         Assert.Contains(id, tsv.Err);
-        // A rerun reuses every run.
+        Assert.DoesNotContain("lease that has lapsed", status.All);
+        // A run left marked running by a worker killed before it could release it (its lease lapsed) is said to be
+        // without a worker, and the rerun below takes it over.
+        string orphan;
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={store};Pooling=False"))
+        {
+            c.Open();
+            using var pick = c.CreateCommand();
+            pick.CommandText = "SELECT run_id FROM runs ORDER BY run_id LIMIT 1";
+            orphan = (string)pick.ExecuteScalar()!;
+            using var kill = c.CreateCommand();
+            kill.CommandText = "UPDATE runs SET status = 'running', lease_owner = 'vm/1/1/gone', lease_expires = 1 WHERE run_id = $id";
+            kill.Parameters.AddWithValue("$id", orphan);
+            Assert.Equal(1, kill.ExecuteNonQuery());
+        }
+        var orphaned = CliHarness.Run(["lab", "status", id[..6], "--store", store]);
+        Assert.True(orphaned.ExitCode == 0, orphaned.All);
+        Assert.Contains($"1 running run(s) hold a lease that has lapsed ({orphan[..12]}): no worker holds them any more", orphaned.All);
+        // A rerun reuses every finished run (and computes the orphaned one again).
         var again = CliHarness.Run(["lab", "run", "momentum-acceleration", "--store", store, .. Tiny, "--set", "dimension=8,12"]);
         Assert.True(again.ExitCode == 0, again.All);
         Assert.Contains("runs are already finished in the store and are reused", again.Out);
+        using (var s = RunStore.OpenExisting(store)) Assert.Equal(RunStatus.Finished, s.StatusesOf([orphan])[orphan]);
     }
 
     [Fact]

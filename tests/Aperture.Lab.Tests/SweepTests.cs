@@ -14,8 +14,20 @@ public class SweepTests
         Assert.Equal(5, v.Length);
         Assert.Equal(1e-3, v[0]);
         Assert.Equal(1e-1, v[4]);
-        Assert.Equal(1e-2, v[2], 15);
+        Assert.Equal(1e-2, v[2]);   // a whole decade is the number typed, bit for bit
         for (int i = 1; i < 5; i++) Assert.Equal(Math.Sqrt(10), v[i] / v[i - 1], 12);
+    }
+
+    [Fact]
+    public void LogUniformAxisPutsWholeDecadesOnTheNumbersTyped()
+    {
+        // A point on a decade must be the setting `--set tolerance=1e-6` gives, or the two plan different runs.
+        Assert.Equal(["1E-08", "1E-06", "0.0001"], SweepAxis.LogUniform("tolerance", 1e-8, 1e-4, 3).Expand());
+        Assert.Equal(["1E-06", "1E-05", "0.0001", "0.001", "0.01", "0.1", "1"], SweepAxis.LogUniform("x", 1e-6, 1, 7).Expand());
+        Assert.Equal(["10", "100", "1000", "10000"], SweepAxis.LogUniform("kappa", 10, 1e4, 4).Expand());
+        var half = SweepAxis.LogUniform("x", 1, 100, 5).Expand().Select(double.Parse).ToArray();
+        Assert.Equal(new double[] { 1, 10, 100 }, new[] { half[0], half[2], half[4] });
+        Assert.Equal(Math.Sqrt(10), half[1], 14);
     }
 
     [Fact]

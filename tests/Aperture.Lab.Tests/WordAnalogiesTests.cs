@@ -144,7 +144,7 @@ public class WordAnalogiesTests
         Assert.Contains("--corpus must be planted, kjv, wordnet, gcide or an existing text file", output);
         (code, output) = Words("train", "--corpus", "planted", "--window", "0");
         Assert.Equal(2, code);
-        Assert.Contains("Window must lie in [1, 100], found 0", output);
+        Assert.Contains("words train: --window must lie in [1, 100] (got 0)", output);
         File.WriteAllBytes(Path.Combine(dir.Path, "bad.safetensors"), [1, 2, 3]);
         (code, output) = Words("neighbours", "x", "--vectors", Path.Combine(dir.Path, "bad.safetensors"));
         Assert.Equal(1, code);

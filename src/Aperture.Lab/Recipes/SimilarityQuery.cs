@@ -31,6 +31,13 @@ public sealed record SimilarityAnswer(NeighbourListing Listing, string Model, st
 /// <summary>Answers a <see cref="SimilarityRequest"/>: loads or trains the model, reads the layer's codes for every item and lists the query's neighbours.</summary>
 public static class SimilarityQuery
 {
+    /// <summary>
+    /// The layer name of the model's input: the features it reads (bonds: standardized by the training bonds;
+    /// Fashion-MNIST: the pixels scaled as <c>aperture train</c> scales them), flattened. Searching it gives the
+    /// raw-feature neighbours that a latent layer's are compared with.
+    /// </summary>
+    public const string InputLayer = "input";
+
     /// <summary>The datasets <see cref="Answer"/> knows.</summary>
     public static IReadOnlyList<string> Datasets { get; } = ["bonds", "fashion-mnist"];
 
@@ -139,8 +146,15 @@ public static class SimilarityQuery
 
     private static Tensor Codes(Sequential model, string layer, TensorDataset data)
     {
+        // The model's input: the raw-feature space (standardized bond features, scaled pixels) that the latent
+        // layers are compared with. The models here name their modules by number, so the name is free.
+        if (layer == InputLayer && !model.NamedModules().Any(m => m.Name == layer))
+        {
+            using (Autodiff.NoGrad()) return data.Inputs.Reshape(data.Count, -1).Contiguous();
+        }
         if (!model.NamedModules().Any(m => m.Name == layer))
-            throw new LabConfigException($"--layer '{layer}': the model has no module of that name; its modules are {Similarity.LayerNames(model)}");
+            throw new LabConfigException($"--layer '{layer}': the model has no module of that name; its modules are {Similarity.LayerNames(model)}, "
+                                         + $"or {InputLayer} (the features the model reads)");
         try { return LatentCodes.Extract(model, layer, data); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ShapeMismatchException)
         {

@@ -181,9 +181,9 @@ public sealed partial class RunStore : IDisposable
             PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } p =>
                 $"{p.MessageText}: check the user and password (in the URI, $PGPASSWORD or ~/.pgpass)",
             PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } p => $"{p.MessageText}: the user may not create the store's tables there",
-            // search_path names a schema that does not exist: PostgreSQL then has nowhere to create the tables.
+            // The schema search_path names does not exist (the server only says that none was selected to create in).
             PostgresException { SqlState: PostgresErrorCodes.InvalidSchemaName } p =>
-                $"{p.MessageText}: the schema named by search_path does not exist; create it (CREATE SCHEMA name) or leave search_path out",
+                $"{p.MessageText}: the schema that search_path names does not exist; create it (CREATE SCHEMA NAME AUTHORIZATION USER) or name an existing one",
             PostgresException p => $"{p.MessageText} (SQLSTATE {p.SqlState})",
             _ when e.InnerException is { } inner => $"{inner.Message.TrimEnd('.')}: is the server running and listening there?",
             _ => e.Message.TrimEnd('.'),

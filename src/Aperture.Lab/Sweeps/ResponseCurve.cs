@@ -62,8 +62,10 @@ public static class ResponseCurve
             }
             if (series.Count == 0) continue;
             figures.Add(new Figure("response-" + Slug(name), $"{name} against {axis.Setting}", xLabel, name, series, LogX: logX,
-                Caption: $"Each point: the estimate over the seeds of one grid point with its 95% interval (bars)" +
-                         (band is null ? "" : "; shaded: the values that support the claim") +
+                // The renderer draws a line's intervals as a band of its colour (and leaves them out, saying so in the
+                // legend, when more than five lines' bands would overlap); the claim's region is the green band.
+                Caption: $"Each point: the estimate over the seeds of one grid point; the band of a line's colour: its 95% intervals" +
+                         (band is null ? "" : "; green: the values that support the claim") +
                          (spec.Replicate ? "; dashed: the replication block" : "") + ".")
             { Band = band });
         }

@@ -107,9 +107,12 @@ public sealed record SweepAxis
             case SweepAxisKind.LogUniform:
             {
                 if (Count == 1) return [Format(Min)];
-                double a = Math.Log(Min), b = Math.Log(Max);
-                // The ends are the values given, not exp(log(x)), which can be off in the last bit.
-                return [.. Enumerable.Range(0, Count).Select(i => Format(i == 0 ? Min : i == Count - 1 ? Max : Math.Exp(a + (b - a) * i / (Count - 1))))];
+                // Powers of ten of evenly spaced exponents, as numpy.logspace computes them (10 ** linspace), so that a
+                // point on a whole decade is the number a user types (log:1e-8..1e-4:3 gives 1e-06, where exp of evenly
+                // spaced natural logs gives 1.0000000000000004e-06, another setting and another run identity than
+                // --set tolerance=1e-6). The ends are the values given, not 10^log10(x), which can be off in the last bit.
+                double a = Math.Log10(Min), b = Math.Log10(Max);
+                return [.. Enumerable.Range(0, Count).Select(i => Format(i == 0 ? Min : i == Count - 1 ? Max : Math.Pow(10, a + (b - a) * i / (Count - 1))))];
             }
             case SweepAxisKind.Uniform:
                 if (Count == 1) return [Format(Min)];
