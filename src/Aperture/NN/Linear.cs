@@ -58,8 +58,16 @@ public sealed class Linear : Module
         var weight = Weight;
         var bias = Bias;
         if (Ops.TryLinearTransposed(input, weight, bias, ref _transposed, out var y)) return y!;
+        if (Ops.TryLinearPacked(input, weight, bias, ref _packed, out y)) return y!;
         return Ops.Linear(input, weight, bias);
     }
+
+    /// <summary>
+    /// The weight packed into the GEMM's panels for batched inference (<see cref="PackedWeight"/>): rebuilt after the
+    /// weight changes, on the second batched no-grad call at the new version. It costs a copy of the weight's memory
+    /// once a layer has run batched without autodiff, and nothing otherwise.
+    /// </summary>
+    private PackedWeight.Slot _packed;
 
     /// <summary>
     /// The weight's transposed copy for batch-1 inference (<see cref="TransposedWeight"/>): rebuilt after the weight
