@@ -13,7 +13,7 @@ public static partial class Ops
     /// Returns false, leaving the work to <see cref="Linear"/>, otherwise. Same kernel calls, chains and bits as
     /// <see cref="Linear"/>, less the packing of the weight.
     /// </summary>
-    internal static unsafe bool TryLinearPacked(Tensor x, Tensor weight, Tensor? bias, ref PackedWeight.Slot cache, out Tensor? y)
+    internal static unsafe bool TryLinearPacked(Tensor x, Tensor weight, Tensor? bias, ref PackedWeight.Slot cache, out Tensor? y, bool relu = false)
     {
         y = null;
         if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2 || !PackedWeight.Supported) return false;
@@ -49,10 +49,20 @@ public static partial class Ops
             var g = new GemmProblem<float>(xs + x._offset, k, 1, null, 1, k, ys + output._offset, n, 1, m, n, k);
             PackedWeight.Tile.RunPackedB(g, ps + start);
         }
-        if (bias is not null)
+        var yb = output.Buffer<float>();
+        if (!relu)
         {
-            var bc = bias;
-            AddBiasRows(output.Buffer<float>(), m, n, bc.Buffer<float>(), bc._offset);
+            if (bias is not null) AddBiasRows(yb, output._offset, m, n, bias.Buffer<float>(), bias._offset);
+        }
+        else
+        {
+            // Row by row, so the bias and the ReLU meet each row while it is in L1: the same adds and the same
+            // maximum as the bias pass followed by Relu.
+            for (int i = 0; i < m; i++)
+            {
+                if (bias is not null) AddBiasRows(yb, output._offset + i * n, 1, n, bias.Buffer<float>(), bias._offset);
+                ReluInPlace(yb, output._offset + i * n, n);
+            }
         }
         y = Graph.Record(null, output);
         return true;
