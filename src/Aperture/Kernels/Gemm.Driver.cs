@@ -17,10 +17,8 @@ internal static unsafe class GemmDriver<T, V, TV, K>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(GemmProblem<T> g)
     {
-        long work = (long)g.M * g.N * g.K;
         int w = V.Width;
-        if ((work <= GemmBlocking.DirectMaxWork && (long)g.K * Math.Max(g.M, g.N) <= GemmBlocking.DirectMaxB) || Math.Min(g.M, g.N) <= 2
-            || (Math.Min(g.M, g.N) <= GemmBlocking.DirectMaxThin && Math.Max(g.M, g.N) >= GemmBlocking.DirectMinLong))
+        if (Unpacked(g))
         {
             // The vector runs along N: put the longer side there (rounded to whole registers); on a tie prefer the
             // orientation whose B rows are already contiguous.
@@ -35,6 +33,21 @@ internal static unsafe class GemmDriver<T, V, TV, K>
             Gemm<T, K>.Run(wasteT < wasteN ? g.Transposed() : g);
         }
     }
+
+    /// <summary>Whether <see cref="Run"/> does this product without packing.</summary>
+    private static bool Unpacked(in GemmProblem<T> g)
+    {
+        long work = (long)g.M * g.N * g.K;
+        return (work <= GemmBlocking.DirectMaxWork && (long)g.K * Math.Max(g.M, g.N) <= GemmBlocking.DirectMaxB) || Math.Min(g.M, g.N) <= 2
+            || (Math.Min(g.M, g.N) <= GemmBlocking.DirectMaxThin && Math.Max(g.M, g.N) >= GemmBlocking.DirectMinLong);
+    }
+
+    /// <summary>
+    /// Whether <see cref="Run"/> takes the packed product in this orientation (not Cᵀ), so that a B packed ahead of
+    /// time (<see cref="Gemm{T, K}.PackWholeB"/>) can stand in for the packing it would do.
+    /// </summary>
+    public static bool PacksAsGiven(in GemmProblem<T> g) =>
+        !Unpacked(g) && (long)RoundUp(g.N, K.MR) * RoundUp(g.M, K.NR) >= (long)RoundUp(g.M, K.MR) * RoundUp(g.N, K.NR);
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 }

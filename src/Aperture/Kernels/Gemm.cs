@@ -124,6 +124,41 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         else Region(g, 0, g.M, 0, g.N, null, 0);
     }
 
+    /// <summary>The elements of B packed whole (<see cref="PackWholeB"/>) for a k × n B: every k-block's row of panels.</summary>
+    public static nint PackedBLength(int k, int n) => (nint)k * ((n + K.NR - 1) / K.NR * K.NR);
+
+    /// <summary>The k-block depth <see cref="PackWholeB"/> packs with now (a packed B is valid only while it is unchanged).</summary>
+    public static int PackedDepth(int k) => KcFor(k);
+
+    /// <summary>
+    /// Packs all of g's B into <paramref name="dst"/> (<see cref="PackedBLength"/> elements, 64-byte aligned) in the
+    /// layout <see cref="Region"/> reads a shared B in: k-block after k-block, each a row of kc×NR panels over the
+    /// padded width. Only B is read.
+    /// </summary>
+    public static void PackWholeB(in GemmProblem<T> g, T* dst)
+    {
+        int nr = K.NR, kc = KcFor(g.K);
+        int panels = (g.N + nr - 1) / nr, kBlocks = (g.K + kc - 1) / kc;
+        new PackBBody(g, kc, 0, panels, panels * nr, dst).Run(0, kBlocks * panels);
+    }
+
+    /// <summary>
+    /// The product on the calling thread with B already packed whole by <see cref="PackWholeB"/> (at the same k-block
+    /// depth): the same kernel calls, and so the same chains and bits, as <see cref="Run"/>, without packing B.
+    /// </summary>
+    public static void RunPackedB(in GemmProblem<T> g, T* packedB)
+    {
+        int nr = K.NR;
+        Region(g, 0, g.M, 0, g.N, packedB, (g.N + nr - 1) / nr * nr);
+    }
+
+    /// <summary>Whether <see cref="Run"/> keeps this product on the calling thread.</summary>
+    public static bool RunsOnOneThread(in GemmProblem<T> g)
+    {
+        int threads = (long)g.M * g.N * g.K >= GemmBlocking.ParallelMinWork ? Parallelism.Threads : 1;
+        return threads <= 1 || ((g.M + K.MR - 1) / K.MR < threads && (g.N + K.NR - 1) / K.NR < threads);
+    }
+
     private static void Parallel(GemmProblem<T> g, int threads, int panelsM, int panelsN)
     {
         int mr = K.MR, nr = K.NR;

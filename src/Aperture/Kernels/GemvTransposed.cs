@@ -15,6 +15,14 @@ namespace Aperture;
 /// and up to 16 independent FMAs with their loads straight from one contiguous row of Wᵀ; the product is then bound
 /// by reading the weight. The copy (<see cref="TransposedWeight"/>) is owned by a layer and rebuilt when the weight
 /// changes.
+/// <para>
+/// At batch 1 the 784-256-256-10 MLP's three copies (1.08 MB) just exceed one Zen 5 core's 1 MB L2, so each pass
+/// streams them from L3 (about 10 µs a pass against about 7.3 µs for its layers timed apart with their copies
+/// L2-resident). Tried on that core and slower, thread CPU time, interleaved: running 128-output chunks in an order
+/// alternating from call to call, so that an LRU-like L2 would keep most of the copies (+1.7 µs, as much as the same
+/// chunks in a fixed order: splitting the 256 outputs into half rows cost it, and alternating won nothing); software prefetches 4–16 rows ahead into L1 or L2 (+1.8 to
+/// +3 µs); non-temporal prefetches of the 784-input layer so it would not evict the others (+0.6 to +0.8 µs).
+/// </para>
 /// </remarks>
 internal static unsafe class GemvTransposed
 {

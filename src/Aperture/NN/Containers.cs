@@ -53,7 +53,19 @@ public sealed class Sequential : Module, IEnumerable<Module>
     protected override Tensor ForwardCore(Tensor input)
     {
         var x = input;
-        foreach (var layer in _layers) x = layer.Forward(x);
+        var layers = _layers;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            // A Linear layer and the ReLU after it run as one call where the layer's cached inference path applies.
+            if (i + 1 < layers.Count && layers[i] is Linear linear && layers[i + 1] is ReLU relu && relu.NoHooks
+                && linear.TryForwardRelu(x) is { } fused)
+            {
+                x = fused;
+                i++;
+                continue;
+            }
+            x = layers[i].Forward(x);
+        }
         return x;
     }
 

@@ -58,8 +58,35 @@ public sealed class Linear : Module
         var weight = Weight;
         var bias = Bias;
         if (Ops.TryLinearTransposed(input, weight, bias, ref _transposed, out var y)) return y!;
+        if (Ops.TryLinearPacked(input, weight, bias, ref _packed, out y)) return y!;
         return Ops.Linear(input, weight, bias);
     }
+
+    /// <summary>
+    /// ReLU(x·Wᵀ + b) in one call, for a <see cref="Sequential"/> that runs this layer and then a ReLU, neither with
+    /// hooks: taken only without autodiff (grad mode off) where a cached inference path applies (see <see cref="TransposedWeight"/> and
+    /// <see cref="PackedWeight"/>), with the maximum applied to the fresh output in place, so the bits of the two
+    /// modules and none of the second one's dispatch, output tensor and pass over memory. Null otherwise.
+    /// </summary>
+    internal Tensor? TryForwardRelu(Tensor input)
+    {
+        // Under autodiff a parameter needs its node: bail out before any lookup, so training passes pay one test.
+        if (GradMode.Enabled || !NoHooks) return null;
+        CheckFeatures(this, input, InFeatures);
+        CheckDType(input, Weight.DType);
+        var weight = Weight;
+        var bias = Bias;
+        if (Ops.TryLinearTransposed(input, weight, bias, ref _transposed, out var y, relu: true)) return y;
+        if (Ops.TryLinearPacked(input, weight, bias, ref _packed, out y, relu: true)) return y;
+        return null;
+    }
+
+    /// <summary>
+    /// The weight packed into the GEMM's panels for batched inference (<see cref="PackedWeight"/>): rebuilt after the
+    /// weight changes, on the second batched no-grad call at the new version. It costs a copy of the weight's memory
+    /// once a layer has run batched without autodiff, and nothing otherwise.
+    /// </summary>
+    private PackedWeight.Slot _packed;
 
     /// <summary>
     /// The weight's transposed copy for batch-1 inference (<see cref="TransposedWeight"/>): rebuilt after the weight

@@ -43,6 +43,9 @@ public abstract partial class Module
         return output;
     }
 
+    /// <summary>Whether the module has neither forward pre-hooks nor forward hooks (so a container may fuse it with a neighbour).</summary>
+    internal bool NoHooks => _preHooks.Count == 0 && _hooks.Count == 0;
+
     /// <summary>The layer's computation. Call <see cref="Forward"/> (which runs the hooks), not this, from outside.</summary>
     protected abstract Tensor ForwardCore(Tensor input);
 

@@ -40,7 +40,7 @@ public static partial class Ops
     /// the weight, so a loop that changes the weight between every two calls never pays for the copy). Returns false,
     /// leaving the work to <see cref="Linear"/>, otherwise. Same bits as <see cref="Linear"/>.
     /// </summary>
-    internal static unsafe bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref TransposedWeight.Slot cache, out Tensor? y)
+    internal static unsafe bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref TransposedWeight.Slot cache, out Tensor? y, bool relu = false)
     {
         y = null;
         if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2 || !GemvTransposed.Supported) return false;
@@ -77,8 +77,19 @@ public static partial class Ops
                 GemvTransposed.Run(xs + x._offset, x.Strides[^1], ws + start, ld, bs, ys + output._offset, n, k);
             }
         }
+        if (relu) ReluInPlace(output.Buffer<float>(), output._offset, n);
         y = Graph.Record(null, output);
         return true;
+    }
+
+    /// <summary>
+    /// y = max(y, 0) over a fresh float32 output, by the very call <see cref="Relu"/> makes (so the same bits, NaN and
+    /// −0 included), for a Linear layer followed by a ReLU whose output nothing else sees.
+    /// </summary>
+    private static void ReluInPlace(float[] y, int offset, int count)
+    {
+        var span = y.AsSpan(offset, count);
+        System.Numerics.Tensors.TensorPrimitives.Max(span, 0f, span);
     }
 
     /// <summary>x as a 2-d matrix [rows, features] (a view when the layout allows it, else a contiguous copy).</summary>
@@ -111,10 +122,15 @@ public static partial class Ops
     /// register width. One loop over all rows: a call per row (TensorPrimitives) cost more than the adds themselves
     /// for the narrow layers of small nets.
     /// </summary>
-    private static unsafe void AddBiasRows<T>(T[] c, int m, int n, T[] bias, int biasOffset) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    private static void AddBiasRows<T>(T[] c, int m, int n, T[] bias, int biasOffset) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> =>
+        AddBiasRows(c, 0, m, n, bias, biasOffset);
+
+    /// <summary>The rows of a contiguous [m, n] product that starts at <paramref name="cOffset"/>.</summary>
+    private static unsafe void AddBiasRows<T>(T[] c, int cOffset, int m, int n, T[] bias, int biasOffset) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        fixed (T* pc = c, pb = bias)
+        fixed (T* pc0 = c, pb = bias)
         {
+            T* pc = pc0 + cOffset;
             if (typeof(T) == typeof(float))
             {
                 float* cf = (float*)pc, bf = (float*)pb + biasOffset;

@@ -111,7 +111,8 @@ public class LinearInferenceCacheTests
             });
     }
 
-    private static void Write(string write, Linear layer, Linear other, Tensor x)
+    /// <summary>Writes the weight (or bias) of a [n, 300] layer one way; shared with the packed-copy tests.</summary>
+    internal static void Write(string write, Linear layer, Linear other, Tensor x)
     {
         var w = layer.Weight;
         var g = new Generator((ulong)w.Version + 100);
@@ -148,7 +149,7 @@ public class LinearInferenceCacheTests
             case "SGD momentum step": Step(new SGD(layer.Parameters(), lr: 0.1, momentum: 0.9), layer, x); break;
             case "Adam step": Step(new Adam(layer.Parameters(), lr: 0.01), layer, x); break;
             case "Sgld step": Step(new Sgld(layer.Parameters(), new Generator(11), lr: 1e-3, nBeta: 10), layer, x); break;
-            case "bias add_": Ops.AddInPlace(layer.Bias!, Tensor.Randn([40], g)); break;
+            case "bias add_": Ops.AddInPlace(layer.Bias!, Tensor.Randn([layer.OutFeatures], g)); break;
             default: throw new ArgumentException(write);
         }
     }
