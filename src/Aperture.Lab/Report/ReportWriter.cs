@@ -330,7 +330,15 @@ public static class ReportWriter
             {
                 var curves = runs.Runs.Where(r => r.Arm == arm && r.Metrics.TryGetValue(key, out var q) && q.Count > 0)
                     .Select(r => r.Metrics[key]).ToList();
-                if (curves.Count == 0) continue;
+                // An arm that logged nothing under this key because its runs broke down (a NaN or infinite result or
+                // logged value) is named in the legend, not silently left out; an arm that never logs the key (a
+                // metric of one arm only) is not.
+                if (curves.Count == 0)
+                {
+                    if (runs.Runs.Any(r => r.Arm == arm && (r.Results.Values.Any(v => !double.IsFinite(v)) || r.Metrics.Values.Any(q => q.Any(v => !double.IsFinite(v.Value))))))
+                        series.Add(new Series(arm + "  [nothing logged: its runs broke down]", [], []));
+                    continue;
+                }
                 seedsMax = Math.Max(seedsMax, curves.Count);
                 var byStep = curves.Select(c => c.GroupBy(q => q.Step).ToDictionary(g => g.Key, g => g.Last().Value)).ToList();
                 // The mean is drawn where every seed logged a value: past the step where one seed stopped (a run that
@@ -359,20 +367,21 @@ public static class ReportWriter
                 series.Add(new Series(arm, [.. steps.Select(x => (double)x)], mean) { Low = low, High = high });
             }
             // An arm whose log stops before the others' (a run that stopped logging, as on a NaN loss) says so in the
-            // legend; the renderer names arms drawn under an identical one.
+            // legend; the renderer names arms drawn under an identical one. Where most arms stop early (runs that end
+            // at a target), that is the protocol, said once in the caption rather than in every legend entry.
             var means = series.Where(s => !s.Faint).ToList();
             double lastStep = ends.Values.Where(double.IsFinite).DefaultIfEmpty(0).Max();
+            int early = means.Count(m => ends.GetValueOrDefault(m.Group, double.NaN) < lastStep);
+            bool ragged = early > 1 && 2 * early >= means.Count;
+            string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
             var notes = new Dictionary<string, List<string>>();
-            for (int i = 0; i < means.Count; i++)
+            foreach (var m in means)
             {
-                var m = means[i];
                 var notesFor = notes[m.Group] = [];
                 // Only a log that stops early is noted here; NaN or infinite values that were logged are counted and
                 // marked by the renderer.
                 double end = ends.GetValueOrDefault(m.Group, double.NaN);
-                string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
-                if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
-                if (partial.Contains(m.Group)) notesFor.Add("mean drawn while every seed logs");
+                if (end < lastStep && !ragged) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
             }
             string Named(string arm) => notes.TryGetValue(arm, out var n) && n.Count > 0 ? $"{arm}  [{string.Join("; ", n)}]" : arm;
             series = [.. series.Select(s => s with { Group = Named(s.Group) })];
@@ -390,8 +399,8 @@ public static class ReportWriter
             string seeds = seedsMax > 1 ? $"mean of {seedsMax} seeds with its 95% interval" : "one seed";
             yield return new Figure("curve-" + Slug(key), $"{Capitalize(what)} per {per}", metric?.X.Text ?? "index (axis not declared by the phenomenon)",
                 metric?.YText ?? key.Replace('_', ' '), series, LogY: logY,
-                Caption: $"Each arm's {seeds} across seeds (logged as {key}){((faint || partial.Count > 0) && seedsMax > 1 ? "; pale lines: single seeds" : "")}{(partial.Count > 0 ? "; where seeds stop at different steps, the mean is drawn while every seed logs" : "")}. NaN or infinite values are marked ×, not dropped.")
-            { Metrics = [key] };
+                Caption: $"Each arm's {seeds} across seeds (logged as {key}){((faint || partial.Count > 0) && seedsMax > 1 ? "; pale lines: single seeds" : "")}{(partial.Count > 0 ? "; where seeds stop at different steps, the mean is drawn while every seed logs" : "")}{(ragged ? $"; arms' logs end at different {(unit == "x =" ? "points" : unit + "s")} (their runs stopped)" : "")}. NaN or infinite values are marked ×, not dropped.")
+            { Metrics = [key], YRange = metric?.Range ?? ValueRange.Unbounded };
         }
     }
 
@@ -463,10 +472,24 @@ public static class ReportWriter
         var o = render(Path.Combine(outDir, stem));
         images.Add(o.Svg);
         images.Add(o.Png);
-        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><div class=\"scroll plot\"><picture><source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
+        // A phone gets the narrow rendering (legend below the data) at nearly its own size; a wider page the wide one,
+        // scaled to the page. Neither scrolls sideways.
+        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><div class=\"plot\"><picture>");
+        if (o.Narrow is { } n)
+        {
+            images.Add(n.Svg);
+            images.Add(n.Png);
+            string narrowStem = stem + "-narrow";
+            h.Append($"<source media=\"{NarrowMedia}\" srcset=\"{HtmlEncode(narrowStem)}.svg\" type=\"image/svg+xml\" width=\"{n.Width}\" height=\"{n.Height}\">")
+             .Append($"<source media=\"{NarrowMedia}\" srcset=\"{HtmlEncode(narrowStem)}.png\" width=\"{n.Width}\" height=\"{n.Height}\">");
+        }
+        h.Append($"<source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
          .Append($"<img src=\"{HtmlEncode(stem)}.png\" width=\"{o.Width}\" height=\"{o.Height}\" alt=\"{HtmlEncode(title)}\"></picture></div>")
          .Append($"<figcaption>{HtmlEncode(caption)} <span class=\"id\"><a href=\"{HtmlEncode(stem)}.svg\">SVG</a> · <a href=\"{HtmlEncode(stem)}.png\">PNG</a></span></figcaption></figure>\n");
     }
+
+    /// <summary>The page widths that get a figure's narrow rendering (a phone's, up to a small tablet's).</summary>
+    internal const string NarrowMedia = "(max-width: 760px)";
 
     /// <summary>
     /// Where a verdict comes from, in full: the commit, the data and its hash, the host, the protocol version, both seed
@@ -564,9 +587,8 @@ public static class ReportWriter
           table.scorecard td:first-child::before {"{"} display: none; {"}"} table.scorecard td:first-child {"{"} font-size: 115%; font-weight: 600; {"}"}
           table:not(.scorecard) {"{"} display: block; overflow-x: auto; {"}"}
           dl.provenance {"{"} grid-template-columns: 1fr; {"}"} dl.provenance dd {"{"} margin-bottom: .4em; {"}"}
-          /* A figure shrunk to a phone's width would set its text at a third of its size: it keeps a readable width
-             and scrolls sideways (to its legend) inside its own box instead. */
-          .plot img {"{"} max-width: none; width: 720px; height: auto; {"}"}
+          /* Figures come in a narrow rendering (legend below) that fits a phone at nearly its own size. */
+          .plot img {"{"} max-width: 100%; height: auto; {"}"}
         {"}"}
 
         </style></head><body>
