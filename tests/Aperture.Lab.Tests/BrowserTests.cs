@@ -84,7 +84,7 @@ public class BrowserTests(ITestOutputHelper output)
                 {
                     string src = f[0].GetString()!, current = f[1].GetString()!;
                     Assert.False(f[5].GetBoolean(), $"{form} {name}: {src} is in a box that scrolls sideways");
-                    Assert.Equal(0, f[6].GetInt32());
+                    Assert.True(f[6].GetInt32() <= 0, $"{form} {name}: the box of {src} scrolls sideways by {f[6]} px");
                     Assert.True(f[3].GetDouble() <= fit[1].GetInt32() + 1, $"{form} {name}: {src} reaches {f[3]} px in a {fit[1]} px window");
                     if (form == "phone")
                     {

@@ -380,4 +380,35 @@ public class FigureTests
         Assert.Contains("[≈ training, deep, drawn under it]", texts);
         Assert.DoesNotContain(texts, t => t.Contains("test, deep, drawn under", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void ACurveAtOneValueThroughoutSaysSoInTheLegend()
+    {
+        using var dir = new TempDir();
+        var flat = new Figure("f", "F", "training step", "largest difference between two hidden units", [new Series("constant-tanh", [0, 1, 2], [0, 0, 0])]) { YRange = ValueRange.NonNegative };
+        var o = PlotRenderer.Render(flat, dir.File("f"));
+        Assert.Contains("[0 at every point]", SvgLayout.Read(o.Svg).Texts.Select(t => t.Content));
+        Assert.Empty(SvgLayout.Clipped(o.Svg));
+        var moving = flat with { Series = [new Series("constant-tanh", [0, 1, 2], [0, 0.5, 0])] };
+        Assert.DoesNotContain(SvgLayout.Read(PlotRenderer.Render(moving, dir.File("g")).Svg).Texts, t => t.Content.Contains("at every point"));
+    }
+
+    [Fact]
+    public void OnALogAxisACurvesCentreIsTheGeometricMeanOfItsSeeds()
+    {
+        // Two arms a thousandfold apart put the curves on a log axis; one arm's seeds differ a hundredfold.
+        var runs = new RunSet([Run("a", 0, "loss", 1.0, 0.01), Run("a", 1, "loss", 100.0, 1.0), Run("b", 0, "loss", 1e-3, 1e-4), Run("b", 1, "loss", 1e-3, 1e-4)]);
+        var curve = ReportWriter.CurveFigures(runs, [new Metric("loss", Axis.Steps, "training loss") { Range = ValueRange.NonNegative }]).Single();
+        Assert.True(curve.LogY);
+        var a = curve.Series.Single(s => s.Group == "a" && !s.Faint);
+        Assert.Equal(10.0, a.Y[0], 9);   // √(1 · 100), not 50.5
+        Assert.Equal(0.1, a.Y[1], 9);
+        double half = StudentT.Quantile(0.975, 1) * Math.Sqrt(2 * Math.Pow(Math.Log(10), 2)) / Math.Sqrt(2);
+        Assert.Equal(10 * Math.Exp(-half), a.Low![0], 6);
+        Assert.Contains("geometric mean of 2 seeds", curve.Caption);
+        // On a linear axis the arithmetic mean stays.
+        var linear = ReportWriter.CurveFigures(new RunSet([Run("a", 0, "loss", 1.0, 2.0), Run("a", 1, "loss", 3.0, 4.0)]), null).Single();
+        Assert.False(linear.LogY);
+        Assert.Equal(2.0, linear.Series.Single(s => !s.Faint).Y[0], 12);
+    }
 }

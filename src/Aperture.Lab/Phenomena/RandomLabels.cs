@@ -229,8 +229,7 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var ps = p.LabelCorruption.Order().ToArray();
-        // Training and test accuracy of one architecture share its hue (dark and light), so a reader follows an
-        // architecture by colour and a quantity by shade and marker.
+        // An architecture's training and test accuracy share its hue (dark and light): its colour names the architecture.
         Series Mean(Architecture a, string key, string label) => Series.MeanOverSeeds($"{label}, {a.ToString().ToLowerInvariant()}", ps,
             [.. ps.Select(f => runs.Results(new Arm(Corruption.Labels, f, a).Name, key))], range: key.EndsWith("accuracy", StringComparison.Ordinal) ? ValueRange.Fraction : ValueRange.NonNegative)
             with { Hue = a.ToString() };
@@ -240,10 +239,12 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
                 new Series("chance (0.1)", [0, 1], [0.1, 0.1], SeriesStyle.Dashed)],
             Caption: "Means over seeds with their 95% intervals; each architecture has one colour, training accuracy dark with circles, test accuracy light with squares. Training accuracy stays at the fit level; test accuracy falls to chance as the labels become random.")
             { YRange = ValueRange.Fraction };
+        var fits = Enum.GetValues<Architecture>().Select(a => Mean(a, "epochs_to_fit", "epochs to fit")).ToList();
         yield return new Figure("epochs-vs-corruption", "Epochs to fit the training labels against the fraction of random labels",
             "fraction of labels corrupted, p", "epochs to fit",
-            [.. Enum.GetValues<Architecture>().Select(a => Mean(a, "epochs_to_fit", "epochs to fit")), new Series($"cap ({p.MaxEpochs} epochs)", [0, 1], [p.MaxEpochs, p.MaxEpochs], SeriesStyle.Dashed)],
-            Caption: "Means over seeds with their 95% intervals: random labels take longer to fit. A run that reaches the cap without fitting is censored and counted at the cap, so a mean at the cap is a lower bound.")
+            // The cap is drawn only where a mean comes near it; far above the data it would squeeze them to the bottom.
+            [.. fits, .. fits.Any(f => f.Y.Any(y => y >= 0.5 * p.MaxEpochs)) ? [new Series($"cap ({p.MaxEpochs} epochs)", [0, 1], [p.MaxEpochs, p.MaxEpochs], SeriesStyle.Dashed)] : Array.Empty<Series>()],
+            Caption: $"Means over seeds with their 95% intervals: random labels take longer to fit. A run that reaches the cap ({p.MaxEpochs} epochs) without fitting is censored and counted at the cap, so a mean at the cap is a lower bound.")
             { YRange = ValueRange.NonNegative };
     }
 }

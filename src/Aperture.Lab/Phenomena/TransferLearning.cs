@@ -242,5 +242,6 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
                 Caption: "Yosinski et al.'s figure, on LeNet-5: the mean over seeds with its 95% interval; pale lines: single seeds, each with the same target images, initial weights and minibatch orders at every depth.")
             { YRange = ValueRange.Fraction };
         }
+        yield return WeightDecaySelection.ValidationFigure("validation_accuracy_by_decay", p.WeightDecays, runs, Arms(p).Select(a => a.Name));
     }
 }

@@ -217,6 +217,7 @@ internal static class PlotRenderer
         // axis): training accuracies of 0.990 and 0.992 on an axis from 0 to 1 are drawn as one line.
         static bool Hidden(double[] a, double[] b, double span) => a.Length == b.Length
             && a.Zip(b).All(p => p.First.Equals(p.Second) || (double.IsFinite(p.First) && double.IsFinite(p.Second) && Math.Abs(p.First - p.Second) <= 0.006 * span));
+        bool flat = finiteY.Count > 1 && finiteY.Max() == finiteY.Min();
         var items = new List<LegendItem>();
         foreach (var g in groups.Where(g => figure.Series.Any(s => s.Group == g && !s.Faint)))
         {
@@ -229,6 +230,10 @@ internal static class PlotRenderer
                     ? (nf.OffLog ? "[all ≤ 0: off the log scale, marked ×]" : "[all values NaN/∞: no line, marked ×]")
                     : (nf.OffLog ? $"[{nf.Count} of {nf.Total} points ≤ 0: ×]" : $"[{nf.Count} of {nf.Total} points NaN/∞: ×]"));
             if (censored.Contains(g)) lines.Add("[○ censored: not reached]");
+            // Every value the same (a symmetry never broken, a distance of exactly 0): said in words, since an axis
+            // drawn around one value has no scale to read it from.
+            if (flat && solid.Any(s => s.Group == g && s.Y.Any(double.IsFinite)))
+                lines.Add($"[{(figure.LogY ? Math.Pow(10, finiteY[0]) : finiteY[0]).ToString("G4", CultureInfo.InvariantCulture)} at every point]");
             string text = string.Join("\n", lines);
             var style = figure.Series.First(s => s.Group == g && !s.Faint).Style;
             items.Add(new LegendItem
@@ -257,16 +262,16 @@ internal static class PlotRenderer
 
         // Wide: the legend sits to the right of the data, and the figure widens by its text so the data keep their
         // width. Narrow: the legend sits below the data, one entry a row, and the figure grows taller by it.
-        bool legend = items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0;
+        bool legend = items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0 || flat;
         int longest = items.Count == 0 ? 0 : items.Max(i => (i.LabelText ?? "").Split('\n').Max(l => l.Length));
-        int width = narrow ? NarrowWidth : items.Count > 1 ? Width + 40 + (int)(7.2 * longest) : Width;
+        int width = narrow ? NarrowWidth : legend ? Width + 40 + (int)(7.2 * longest) : Width;
         int height = Decorate(plt, figure.Title, figure.XLabel, figure.YLabel, narrow ? NarrowWidth - 80 : Width - 90, narrow ? NarrowHeight : Height);
         // Every legend row is as tall as its tallest entry (about 17 px a line, and 9 between entries): a legend taller
         // than the figure would break into a second column past the figure's right edge, so the figure grows to hold
         // it in one.
         int legendHeight = LegendHeight(items);
         if (narrow && legend) height += legendHeight + 8;
-        else if (items.Count > 1) height = Math.Max(height, legendHeight + 90);
+        else if (legend) height = Math.Max(height, legendHeight + 90);
         if (figure.XCategories is { } categories)
         {
             plt.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], [.. categories]);

@@ -326,6 +326,7 @@ public static class ReportWriter
             var partial = new HashSet<string>();
             int seedsMax = 0;
             bool faint = arms.Count <= 4;
+            var samplesOf = new Dictionary<string, List<double[]>>();
             foreach (var arm in arms)
             {
                 var curves = runs.Runs.Where(r => r.Arm == arm && r.Metrics.TryGetValue(key, out var q) && q.Count > 0)
@@ -350,9 +351,11 @@ public static class ReportWriter
                 var mean = new double[steps.Length];
                 var low = new double[steps.Length];
                 var high = new double[steps.Length];
+                var samples = samplesOf[arm] = [];
                 for (int i = 0; i < steps.Length; i++)
                 {
                     var values = byStep.Where(d => d.ContainsKey(steps[i])).Select(d => d[steps[i]]).ToArray();
+                    samples.Add(values);
                     if (values.Any(x => !double.IsFinite(x))) { mean[i] = low[i] = high[i] = double.NaN; continue; }
                     mean[i] = values.Average();
                     if (values.Length < 2) { low[i] = high[i] = double.NaN; continue; }
@@ -366,6 +369,14 @@ public static class ReportWriter
                         series.Add(new Series(arm, [.. c.Select(q => (double)q.Step)], [.. c.Select(q => q.Value)]) { Faint = true });
                 series.Add(new Series(arm, [.. steps.Select(x => (double)x)], mean) { Low = low, High = high });
             }
+            // A log axis when the means are positive and span over two decades (a diverging arm beside converging
+            // ones); a band's lower edge at or below 0 (a t-interval on few seeds) is then left undrawn, not the axis.
+            // On it each arm's centre is the geometric mean with the t-interval of the logs, exponentiated: the
+            // arithmetic mean of values spread over decades is its largest seed's, not a typical one.
+            var all = series.Where(s => !s.Faint).SelectMany(s => s.Y).Where(double.IsFinite).ToList();
+            bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e2;
+            bool geometric = logY && samplesOf.Values.All(v => v.All(a => a.All(x => !double.IsFinite(x) || x > 0)));
+            if (geometric) series = [.. series.Select(s => s.Faint || !samplesOf.TryGetValue(s.Group, out var v) ? s : GeometricMean(s, v))];
             // An arm whose log stops before the others' (a run that stopped logging, as on a NaN loss) says so in the
             // legend; the renderer names arms drawn under an identical one. Where most arms stop early (runs that end
             // at a target), that is the protocol, said once in the caption rather than in every legend entry.
@@ -385,10 +396,6 @@ public static class ReportWriter
             }
             string Named(string arm) => notes.TryGetValue(arm, out var n) && n.Count > 0 ? $"{arm}  [{string.Join("; ", n)}]" : arm;
             series = [.. series.Select(s => s with { Group = Named(s.Group) })];
-            // A log axis when the means are positive and span over two decades (a diverging arm beside converging
-            // ones); a band's lower edge at or below 0 (a t-interval on few seeds) is then left undrawn, not the axis.
-            var all = series.Where(s => !s.Faint).SelectMany(s => s.Y).Where(double.IsFinite).ToList();
-            bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e2;
             string what = metric?.Label ?? key.Replace('_', ' ');
             // The title names what the x-axis counts in its own words ("per SGLD draw", "per iteration"), without
             // the label's bracketed gloss.
@@ -396,12 +403,36 @@ public static class ReportWriter
             {
                 "training step" => "step", var label => label,
             };
-            string seeds = seedsMax > 1 ? $"mean of {seedsMax} seeds with its 95% interval" : "one seed";
+            string seeds = seedsMax > 1 ? $"{(geometric ? "geometric mean" : "mean")} of {seedsMax} seeds with its 95% interval" : "one seed";
             yield return new Figure("curve-" + Slug(key), $"{Capitalize(what)} per {per}", metric?.X.Text ?? "index (axis not declared by the phenomenon)",
                 metric?.YText ?? key.Replace('_', ' '), series, LogY: logY,
                 Caption: $"Each arm's {seeds} across seeds (logged as {key}){((faint || partial.Count > 0) && seedsMax > 1 ? "; pale lines: single seeds" : "")}{(partial.Count > 0 ? "; where seeds stop at different steps, the mean is drawn while every seed logs" : "")}{(ragged ? $"; arms' logs end at different {(unit == "x =" ? "points" : unit + "s")} (their runs stopped)" : "")}. NaN or infinite values are marked ×, not dropped.")
             { Metrics = [key], YRange = metric?.Range ?? ValueRange.Unbounded };
         }
+    }
+
+    /// <summary>
+    /// <paramref name="s"/> with its centre the geometric mean of each position's seeds (<paramref name="samples"/>,
+    /// all positive) and its band the 95% t-interval of their logs, exponentiated; a non-finite seed leaves NaN.
+    /// </summary>
+    internal static Series GeometricMean(Series s, IReadOnlyList<double[]> samples)
+    {
+        int n = Math.Min(s.Y.Length, samples.Count);
+        var y = new double[n];
+        var low = new double[n];
+        var high = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            var v = samples[i];
+            if (v.Length == 0 || v.Any(x => !double.IsFinite(x) || x <= 0)) { y[i] = low[i] = high[i] = double.NaN; continue; }
+            double m = v.Average(Math.Log);
+            y[i] = Math.Exp(m);
+            if (v.Length < 2) { low[i] = high[i] = double.NaN; continue; }
+            double sd = Math.Sqrt(v.Sum(x => (Math.Log(x) - m) * (Math.Log(x) - m)) / (v.Length - 1));
+            double half = StudentT.Quantile(0.975, v.Length - 1) * sd / Math.Sqrt(v.Length);
+            (low[i], high[i]) = (Math.Exp(m - half), Math.Exp(m + half));
+        }
+        return s with { Y = y, Low = low, High = high };
     }
 
     /// <summary>Short unique column heads from kebab-case ids: the initials ("adam-beta2-rounding" → "ABR"), lengthened where two clash.</summary>
@@ -571,7 +602,7 @@ public static class ReportWriter
         .models td:first-child {"{"} min-width: 16em; max-width: 28em; {"}"} abbr {"{"} text-decoration: none; {"}"}
         .runs {"{"} font-size: 85%; width: auto; {"}"} .runs td, .runs th {"{"} white-space: nowrap; {"}"}
         .warn {"{"} background: #fff0c2; padding: .5em; {"}"} .tag {"{"} font-size: 75%; background: #e8e8ff; padding: 0 .4em; border-radius: .5em; {"}"}
-        figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; height: auto; border: 1px solid #eee; {"}"} figcaption {"{"} color: #555; {"}"}
+        figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; height: auto; border: 1px solid #eee; box-sizing: border-box; {"}"} figcaption {"{"} color: #555; {"}"}
         code, pre {"{"} background: #f6f6f6; {"}"} code, .foot, .key {"{"} overflow-wrap: anywhere; {"}"} pre {"{"} padding: .6em; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; {"}"}
         dl.provenance {"{"} display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; {"}"} dl.provenance dt {"{"} font-weight: 600; {"}"}
         dl.provenance dd {"{"} margin: 0; overflow-wrap: anywhere; {"}"}
