@@ -411,4 +411,23 @@ public class FigureTests
         Assert.False(linear.LogY);
         Assert.Equal(2.0, linear.Series.Single(s => !s.Faint).Y[0], 12);
     }
+
+    [Fact]
+    public void NarrowCategoryNamesAndLegendNotesBreakIntoLinesInsteadOfRunningTogetherOrOffTheEdge()
+    {
+        Assert.Equal(["gaussian-", "dropout"], PlotRenderer.BreakName("gaussian-dropout", 9));
+        Assert.Equal(["2,2,2,", "2,2 r1"], PlotRenderer.BreakName("2,2,2,2,2 r1", 7));
+        Assert.Equal(["3CosAdd"], PlotRenderer.BreakName("3CosAdd", 7));
+        using var dir = new TempDir();
+        string[] kinds = ["none", "dropout", "gaussian-dropout", "drop-connect", "input-noise"];
+        double[] x = [0, 1, 2, 3, 4];
+        var figure = new Figure("f", "F", "regularizer", "test accuracy", [
+            new Series("float16-nearest-long-beta2", x, [0.8, 0.81, 0.8, 0.82, 0.8], SeriesStyle.Markers),
+            new Series("float64", x, [0.8, 0.81, 0.8, 0.82, 0.8], SeriesStyle.Markers),
+            new Series("float16-nearest-long-beta2", x, [0.8, 0.81, 0.8, 0.82, 0.8], SeriesStyle.Markers),
+        ]) { XCategories = kinds, YRange = ValueRange.Fraction };
+        var n = PlotRenderer.Render(figure, dir.File("f")).Narrow!;
+        Assert.Empty(SvgLayout.Overlapping(n.Svg));
+        Assert.Empty(SvgLayout.Clipped(n.Svg));
+    }
 }

@@ -223,7 +223,7 @@ internal static class PlotRenderer
         {
             // The group's name, then each note on a line of its own, so a note does not widen the legend (and shrink
             // the data) by its whole length.
-            var lines = Wrap(g, LegendLine);
+            var lines = Wrap(g, narrow ? NarrowLegendLine : LegendLine);
             if (under.TryGetValue(g, out var above)) lines.Add($"[{above}, drawn under it]");
             if (nonFinite.TryGetValue(g, out var nf))
                 lines.Add(nf.Count == nf.Total
@@ -234,6 +234,8 @@ internal static class PlotRenderer
             // drawn around one value has no scale to read it from.
             if (flat && solid.Any(s => s.Group == g && s.Y.Any(double.IsFinite)))
                 lines.Add($"[{(figure.LogY ? Math.Pow(10, finiteY[0]) : finiteY[0]).ToString("G4", CultureInfo.InvariantCulture)} at every point]");
+            // A narrow figure's legend sits below the data in a column its width allows: every line wraps to fit.
+            if (narrow) lines = [.. lines.SelectMany(l => l.Length > NarrowLegendLine ? Wrap(l, NarrowLegendLine) : [l])];
             string text = string.Join("\n", lines);
             var style = figure.Series.First(s => s.Group == g && !s.Faint).Style;
             items.Add(new LegendItem
@@ -274,7 +276,13 @@ internal static class PlotRenderer
         else if (legend) height = Math.Max(height, legendHeight + 90);
         if (figure.XCategories is { } categories)
         {
-            plt.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], [.. categories]);
+            // Narrow, a category's name breaks onto lines (at a space, a hyphen or a comma) that fit its share of the
+            // axis, in a smaller face, rather than run into its neighbour's.
+            int slot = (int)((narrow ? NarrowWidth - 80 : Width - 90) / Math.Max(1, categories.Count) / (CharWidth * (narrow ? 11 : 13)));
+            if (narrow) plt.Axes.Bottom.TickLabelStyle.FontSize = 11;
+            string[] names = [.. categories.Select(c => c.Length > slot ? string.Join("\n", BreakName(c, Math.Max(4, slot - 1))) : c)];
+            plt.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], names);
+            height += 15 * (names.Max(n => n.Split('\n').Length) - 1);
             plt.Axes.Bottom.MajorTickStyle.Length = 0;
             plt.Axes.SetLimitsX(-0.5, categories.Count - 0.5);
         }
@@ -312,6 +320,22 @@ internal static class PlotRenderer
         }
         undash.Add(() => { foreach (var item in plt.Legend.ManualItems) item.LinePattern = LinePattern.Solid; });
         return Save(plt, pathWithoutExtension, width, height, undash);
+    }
+
+    /// <summary>A name broken into lines of at most <paramref name="max"/> characters after spaces, hyphens and commas.</summary>
+    internal static List<string> BreakName(string name, int max)
+    {
+        var tokens = System.Text.RegularExpressions.Regex.Matches(name, @"[^ ,\-]+[,\-]?|\s+").Select(m => m.Value).ToList();
+        var lines = new List<string>();
+        var line = new StringBuilder();
+        foreach (var t in tokens)
+        {
+            if (line.Length > 0 && line.ToString().TrimEnd().Length + t.TrimEnd().Length > max) { lines.Add(line.ToString().Trim()); line.Clear(); }
+            if (line.Length == 0 && string.IsNullOrWhiteSpace(t)) continue;
+            line.Append(t);
+        }
+        if (line.ToString().Trim().Length > 0) lines.Add(line.ToString().Trim());
+        return lines.Count > 0 ? lines : [name];
     }
 
     /// <summary>The legend's height: a row per entry as tall as its lines (about 17 px each), 9 px between entries.</summary>
@@ -477,6 +501,9 @@ internal static class PlotRenderer
 
     /// <summary>The longest line of a legend entry, in characters; longer names wrap at a space.</summary>
     internal const int LegendLine = 44;
+
+    /// <summary>The longest line of a legend entry in the narrow rendering, in characters; names and notes wrap.</summary>
+    internal const int NarrowLegendLine = 38;
 
     /// <summary>
     /// <paramref name="text"/> broken at spaces into lines of at most <paramref name="max"/> characters (a word longer
