@@ -49,6 +49,35 @@ public sealed record Axis(AxisKind Kind, string Label, string Unit = "")
 }
 
 /// <summary>
+/// The values a quantity can take: [0, 1] for an accuracy or a share, [0, ∞) for a loss, a norm or a time. A figure's
+/// interval bands and its axis are clipped to it, so a t-interval on three seeds of an accuracy near 1 does not reach
+/// 1.03, nor an axis tick an accuracy of 1.05.
+/// </summary>
+/// <param name="Low">The least value (−∞ for none).</param>
+/// <param name="High">The greatest value (+∞ for none).</param>
+public readonly record struct ValueRange(double Low, double High)
+{
+    /// <summary>[0, 1]: an accuracy, a precision, a share or a fraction.</summary>
+    public static ValueRange Fraction { get; } = new(0, 1);
+
+    /// <summary>[0, ∞): a loss, a norm, a distance, a time, a count.</summary>
+    public static ValueRange NonNegative { get; } = new(0, double.PositiveInfinity);
+
+    /// <summary>(−∞, ∞): no bound.</summary>
+    public static ValueRange Unbounded { get; } = new(double.NegativeInfinity, double.PositiveInfinity);
+
+    /// <summary>Whether either side is bounded.</summary>
+    public bool IsBounded => double.IsFinite(Low) || double.IsFinite(High);
+
+    /// <summary><paramref name="value"/> clipped to the range; a NaN stays NaN.</summary>
+    public double Clip(double value) => double.IsNaN(value) ? value : Math.Clamp(value, Low, High);
+
+    /// <summary>"[0, 1]", "[0, ∞)".</summary>
+    public override string ToString() =>
+        $"{(double.IsFinite(Low) ? "[" + Low.ToString(System.Globalization.CultureInfo.InvariantCulture) : "(−∞")}, {(double.IsFinite(High) ? High.ToString(System.Globalization.CultureInfo.InvariantCulture) + "]" : "∞)")}";
+}
+
+/// <summary>
 /// A per-step metric a phenomenon's runs log (<see cref="RunContext.Log"/>): what its index counts and what its values
 /// are, so that the report's curves have true axes. Declared by <see cref="Phenomenon.Metrics"/>.
 /// </summary>
@@ -58,6 +87,9 @@ public sealed record Axis(AxisKind Kind, string Label, string Unit = "")
 /// <param name="Unit">The value's unit ("" for none).</param>
 public sealed record Metric(string Key, Axis X, string Label, string Unit = "")
 {
+    /// <summary>The values the metric can take (<see cref="ValueRange.Fraction"/> for an accuracy); unbounded by default.</summary>
+    public ValueRange Range { get; init; } = ValueRange.Unbounded;
+
     /// <summary>The value's label with its unit.</summary>
     public string YText => Unit.Length == 0 ? Label : $"{Label} ({Unit})";
 }
@@ -78,6 +110,12 @@ public sealed class LogsMetricAttribute(string key, AxisKind x, string label) : 
     /// <summary>The value's unit ("" for none).</summary>
     public string Unit { get; init; } = "";
 
+    /// <summary>The least value the metric can take (0 for an accuracy, a loss or a norm); −∞ by default.</summary>
+    public double Low { get; init; } = double.NegativeInfinity;
+
+    /// <summary>The greatest value the metric can take (1 for an accuracy or a share); +∞ by default.</summary>
+    public double High { get; init; } = double.PositiveInfinity;
+
     /// <summary>The declaration as a <see cref="Metric"/>.</summary>
     public Metric Metric => new(key, XLabel is { } l ? new Axis(x, l) : x switch
     {
@@ -85,7 +123,7 @@ public sealed class LogsMetricAttribute(string key, AxisKind x, string label) : 
         AxisKind.Epoch => Axis.Epochs,
         AxisKind.Layer => Axis.Layers(),
         _ => throw new InvalidOperationException($"metric '{key}': a setting axis needs its XLabel"),
-    }, label, Unit);
+    }, label, Unit) { Range = Low <= High ? new ValueRange(Low, High) : throw new InvalidOperationException($"metric '{key}': its range [{Low}, {High}] is empty") };
 }
 
 /// <summary>One series of a figure. Series with the same <paramref name="Group"/> share a colour and one legend entry.</summary>
@@ -102,6 +140,14 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
     /// <summary>The upper edge of the band.</summary>
     public double[]? High { get; init; }
 
+    /// <summary>
+    /// The key whose colour the series takes (an arm's name), when it is not its <see cref="Group"/>: a figure that
+    /// draws two quantities per arm (training and test accuracy) gives both of an arm's groups its hue, and the
+    /// renderer tells them apart by shade and marker (the first group of a hue dark with filled markers, the next
+    /// lighter with open ones, the legend naming each). Null: the group's own colour.
+    /// </summary>
+    public string? Hue { get; init; }
+
     /// <summary>Drawn thin and pale, without a legend entry of its own (single seeds behind their arm's mean).</summary>
     public bool Faint { get; init; }
 
@@ -116,7 +162,13 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
     /// the seeds' values at <paramref name="x"/>[i]. A non-finite sample makes that mean non-finite (marked on the
     /// figure, not averaged away); one sample gives the value without a band.
     /// </summary>
-    public static Series MeanOverSeeds(string group, double[] x, IReadOnlyList<double[]> samples, SeriesStyle style = SeriesStyle.LineAndMarkers)
+    /// <param name="group">The legend entry.</param>
+    /// <param name="x">The x values.</param>
+    /// <param name="samples">The seeds' values at each x.</param>
+    /// <param name="style">How it is drawn.</param>
+    /// <param name="range">The values the quantity can take: the band is clipped to it (an accuracy's interval ends at 1).</param>
+    public static Series MeanOverSeeds(string group, double[] x, IReadOnlyList<double[]> samples, SeriesStyle style = SeriesStyle.LineAndMarkers,
+        ValueRange? range = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         if (samples.Count != x.Length) throw new ArgumentException($"series '{group}': {x.Length} x values but {samples.Count} sets of samples");
@@ -132,6 +184,7 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
             double sd = Math.Sqrt(v.Sum(d => (d - mean[i]) * (d - mean[i])) / (v.Length - 1));
             double half = Statistics.StudentT.Quantile(0.975, v.Length - 1) * sd / Math.Sqrt(v.Length);
             (low[i], high[i]) = (mean[i] - half, mean[i] + half);
+            if (range is { } r) (low[i], high[i]) = (r.Clip(low[i]), r.Clip(high[i]));
         }
         return new Series(group, x, mean, style) { Low = low, High = high };
     }
@@ -143,7 +196,7 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
     /// <paramref name="keepSeeds"/>. A group drawn by one series is returned as it is; a seed without a value at some x
     /// leaves that x to the others.
     /// </summary>
-    public static IReadOnlyList<Series> MeansOverSeeds(IEnumerable<Series> perSeed, bool keepSeeds = true)
+    public static IReadOnlyList<Series> MeansOverSeeds(IEnumerable<Series> perSeed, bool keepSeeds = true, ValueRange? range = null)
     {
         ArgumentNullException.ThrowIfNull(perSeed);
         var all = perSeed.ToList();
@@ -155,7 +208,7 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
             if (keepSeeds) result.AddRange(members.Select(s => s with { Faint = true, Low = null, High = null, Censored = null }));
             double[] xs = [.. members.SelectMany(s => s.X).Where(double.IsFinite).Distinct().Order()];
             var samples = xs.Select(x => members.SelectMany(s => Enumerable.Range(0, Math.Min(s.X.Length, s.Y.Length)).Where(i => s.X[i] == x).Select(i => s.Y[i]).Take(1)).ToArray()).ToList();
-            result.Add(MeanOverSeeds(group.Key, xs, samples, members[0].Style));
+            result.Add(MeanOverSeeds(group.Key, xs, samples, members[0].Style, range) with { Hue = members[0].Hue });
         }
         // The seeds first, so every mean is drawn over every group's seeds.
         return [.. result.Where(s => s.Faint), .. result.Where(s => !s.Faint)];
@@ -177,6 +230,12 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
 public sealed record Figure(string Name, string Title, string XLabel, string YLabel, IReadOnlyList<Series> Series,
     bool LogX = false, bool LogY = false, string Caption = "")
 {
+    /// <summary>
+    /// The values the y quantity can take (<see cref="ValueRange.Fraction"/> for an accuracy): interval bands are
+    /// clipped to it and the axis does not run past it (beyond the room its markers need). Unbounded by default.
+    /// </summary>
+    public ValueRange YRange { get; init; } = ValueRange.Unbounded;
+
     /// <summary>Vertical reference lines (hinges, data edges) drawn behind the series.</summary>
     public IReadOnlyList<double> VerticalLines { get; init; } = [];
 

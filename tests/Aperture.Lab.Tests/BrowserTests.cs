@@ -51,8 +51,8 @@ public class BrowserTests(ITestOutputHelper output)
         });
         await AssertImagesRender(browser, page, index, ct);
 
-        // Every page at a desktop and a phone width: whole figures that scale with the page, no sideways scrolling of the
-        // page itself (wide tables scroll inside their own boxes), and a screenshot of each, kept beside the test binary.
+        // Every page at a desktop and a phone width: whole figures that fit the page, no sideways scrolling of the page
+        // or of any figure (only wide tables scroll, inside their own boxes), and a screenshot of each, kept beside the test binary.
         string shots = Path.Combine(AppContext.BaseDirectory, "screenshots");
         output.WriteLine($"screenshots: {shots}/desktop and {shots}/phone");
         foreach (var (form, width) in new[] { ("desktop", 1280), ("phone", 420) })
@@ -66,7 +66,7 @@ public class BrowserTests(ITestOutputHelper output)
                 await AssertImagesRender(browser, tab, url, ct);
                 var fit = await browser.EvaluateAsync(tab, """
                     [document.documentElement.scrollWidth, window.innerWidth,
-                     Math.max(0, ...[...document.images].filter(i => !i.closest('.scroll')).map(i => i.getBoundingClientRect().right)),
+                     Math.max(0, ...[...document.images].map(i => i.getBoundingClientRect().right)),
                      [...document.images].filter(i => !i.alt).length,
                      [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
                          && !e.closest('.scroll, table:not(.scorecard)'))
@@ -74,16 +74,24 @@ public class BrowserTests(ITestOutputHelper output)
                     """, ct);
                 Assert.True(fit[0].GetInt32() <= fit[1].GetInt32() + 1, $"{form} {name}: the page is {fit[0]} px wide in a {fit[1]} px window; too wide: {fit[4]}");
                 Assert.True(fit[2].GetDouble() <= fit[1].GetInt32() + 1, $"{form} {name}: a figure reaches {fit[2]} px in a {fit[1]} px window");
-                // Every plot sits in a box of its own that scrolls sideways on a phone, its text kept at a readable size.
+                // Every plot fits the page's width whole, never scrolled sideways: on a phone it is the narrow rendering
+                // (legend below the data), drawn at nearly its own size so its text stays readable.
                 var plots = await browser.EvaluateAsync(tab, """
-                    [...document.querySelectorAll('figure[data-figure] img')].map(i => [i.getAttribute('src'), i.closest('.plot') ? i.getBoundingClientRect().width : -1,
-                        i.closest('.plot') ? i.closest('.plot').getBoundingClientRect().right : -1])
+                    [...document.querySelectorAll('figure[data-figure] img')].map(i => [i.getAttribute('src'), i.currentSrc, i.getBoundingClientRect().width,
+                        i.getBoundingClientRect().right, i.naturalWidth, !!i.closest('.scroll'), i.closest('.plot') ? i.closest('.plot').scrollWidth - i.closest('.plot').clientWidth : -1])
                     """, ct);
                 foreach (var f in plots.EnumerateArray())
                 {
-                    Assert.True(f[1].GetDouble() > 0, $"{form} {name}: {f[0]} is not in a plot box");
-                    Assert.True(f[2].GetDouble() <= fit[1].GetInt32() + 1, $"{form} {name}: the box of {f[0]} reaches {f[2]} px");
-                    if (form == "phone") Assert.True(f[1].GetDouble() >= 700, $"phone {name}: {f[0]} is drawn {f[1]} px wide");
+                    string src = f[0].GetString()!, current = f[1].GetString()!;
+                    Assert.False(f[5].GetBoolean(), $"{form} {name}: {src} is in a box that scrolls sideways");
+                    Assert.True(f[6].GetInt32() <= 0, $"{form} {name}: the box of {src} scrolls sideways by {f[6]} px");
+                    Assert.True(f[3].GetDouble() <= fit[1].GetInt32() + 1, $"{form} {name}: {src} reaches {f[3]} px in a {fit[1]} px window");
+                    if (form == "phone")
+                    {
+                        Assert.True(current.EndsWith("-narrow.svg", StringComparison.Ordinal), $"phone {name}: {src} shows {current}, not its narrow rendering");
+                        Assert.True(f[2].GetDouble() >= 0.9 * PlotRenderer.NarrowWidth, $"phone {name}: {src} is drawn {f[2]} px wide, shrunk below 90% of its {PlotRenderer.NarrowWidth} px");
+                    }
+                    else Assert.False(current.Contains("-narrow", StringComparison.Ordinal), $"desktop {name}: {src} shows its narrow rendering {current}");
                 }
                 Assert.Equal(0, fit[3].GetInt32());
                 if (name == "index")

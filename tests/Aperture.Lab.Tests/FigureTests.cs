@@ -237,7 +237,7 @@ public class FigureTests
         double[] x = [0, 1, 2];
         Series Arm(int i, double half) => new($"arm-{i}", x, [i, i + 0.5, i + 1.0]) { Low = [i - half, i + 0.5 - half, i + 1 - half], High = [i + half, i + 0.5 + half, i + 1 + half] };
         string Texts(double half) => string.Join(" ", SvgLayout.Read(PlotRenderer.Render(new Figure("f", "F", "epoch", "y", [.. Enumerable.Range(0, 7).Select(i => Arm(i, half))]), dir.File("f")).Svg).Texts.Select(t => t.Content));
-        Assert.Contains("95% intervals not drawn:", Texts(2.0));
+        Assert.Contains("no 95% bands (7 arms overlap)", Texts(2.0));
         Assert.Contains("band: 95% interval", Texts(0.05));
     }
 
@@ -251,5 +251,183 @@ public class FigureTests
         Assert.True(d["a"] < 0 && d["b"] > 0 && Math.Abs(d["a"] + d["b"]) < 1e-12);
         Assert.Empty(PlotRenderer.Dodges(figure with { XCategories = null }));
         Assert.Empty(PlotRenderer.Dodges(figure with { Series = [figure.Series[0]] }));
+    }
+
+    // The numeric tick labels of the y axis (left of the data area, not turned).
+    private static List<double> YTicks(string svg)
+    {
+        var doc = System.Xml.Linq.XDocument.Load(svg);
+        System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+        var clip = doc.Descendants(ns + "clipPath").Select(c => c.Element(ns + "rect")).First(r => r is not null)!;
+        double left = double.Parse(clip.Attribute("x")!.Value.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture);
+        return [.. SvgLayout.Read(svg).Texts.Where(t => !t.Rotated && t.Right < left + 1)
+            .Select(t => double.TryParse(t.Content.Replace('−', '-'), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : double.NaN)
+            .Where(double.IsFinite)];
+    }
+
+    [Fact]
+    public void AnAccuracysBandAndAxisStopAtItsDeclaredRange()
+    {
+        // Three seeds near 1: the t-interval reaches past 1 unless the range clips it.
+        double[][] samples = [[0.97, 0.99, 1.0], [0.98, 1.0, 1.0]];
+        var open = Series.MeanOverSeeds("a", [0.0, 1.0], samples);
+        Assert.True(open.High![0] > 1, $"the unclipped band ends at {open.High[0]}");
+        var clipped = Series.MeanOverSeeds("a", [0.0, 1.0], samples, range: ValueRange.Fraction);
+        Assert.All(clipped.High!, h => Assert.True(h <= 1));
+        Assert.Equal(open.Low![0], clipped.Low![0]);
+        Assert.Equal(1.0, ValueRange.Fraction.Clip(1.2));
+        Assert.Equal(0.0, ValueRange.NonNegative.Clip(-3));
+        Assert.True(double.IsNaN(ValueRange.Fraction.Clip(double.NaN)));
+        Assert.Equal("[0, 1]", ValueRange.Fraction.ToString());
+        Assert.Equal("[0, ∞)", ValueRange.NonNegative.ToString());
+
+        // Drawn: with the range declared no tick names an accuracy above 1; without it the axis runs past 1.
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2, 3];
+        var series = new Series("a", x, [0.6, 0.9, 0.97, 0.99]) { Low = [0.5, 0.8, 0.93, 0.95], High = [0.7, 1.0, 1.01, 1.03] };
+        var figure = new Figure("f", "F", "epoch", "accuracy", [series]);
+        Assert.Contains(YTicks(PlotRenderer.Render(figure, dir.File("open")).Svg), t => t > 1);
+        var bounded = PlotRenderer.Render(figure with { YRange = ValueRange.Fraction }, dir.File("bounded"));
+        Assert.DoesNotContain(YTicks(bounded.Svg), t => t > 1);
+        Assert.DoesNotContain(YTicks(bounded.Narrow!.Svg), t => t > 1);
+        // An epoch axis starting at 0 has no negative tick.
+        var xTicks = SvgLayout.Read(bounded.Svg).Texts.Where(t => t.Content.StartsWith('-') || t.Content.StartsWith('−')).Select(t => t.Content).ToList();
+        Assert.Empty(xTicks);
+    }
+
+    [Fact]
+    public void CurvesTakeTheirMetricsDeclaredRange()
+    {
+        var runs = new RunSet([Run("a", 0, "acc", 0.97, 0.99), Run("a", 1, "acc", 0.99, 1.0), Run("a", 2, "acc", 1.0, 1.0)]);
+        var declared = new[] { new Metric("acc", Axis.Epochs, "test accuracy") { Range = ValueRange.Fraction } };
+        var curve = ReportWriter.CurveFigures(runs, declared).Single();
+        Assert.Equal(ValueRange.Fraction, curve.YRange);
+        Assert.Equal(ValueRange.Unbounded, ReportWriter.CurveFigures(runs, [new Metric("acc", Axis.Epochs, "test accuracy")]).Single().YRange);
+    }
+
+    [Fact]
+    public void EveryAccuracyShareAndLossTheCatalogueLogsDeclaresItsRange()
+    {
+        foreach (var p in Catalogue.All)
+            foreach (var m in p.Metrics)
+            {
+                string label = m.Label.ToLowerInvariant();
+                if (label.StartsWith("log10", StringComparison.Ordinal) || label.StartsWith("λ̂", StringComparison.Ordinal)) continue;
+                if (label.Contains("accuracy") || label.Contains("share") || label.Contains("precision"))
+                    Assert.True(m.Range == ValueRange.Fraction, $"{p.Id}: metric '{m.Key}' ({m.Label}) is a fraction but declares {m.Range}");
+                else if (label.Contains("loss") || label.Contains("norm") || label.Contains("distance") || label.Contains("error") || label.Contains("difference") || label.Contains("change"))
+                    Assert.True(m.Range.Low >= 0, $"{p.Id}: metric '{m.Key}' ({m.Label}) cannot be negative but declares {m.Range}");
+            }
+    }
+
+    [Fact]
+    public void TwoQuantitiesOfOneArmShareItsHueAndDifferByShade()
+    {
+        double[] x = [0, 1];
+        Series S(string group, string hue) => new(group, x, [0.5, 0.6], SeriesStyle.LineAndMarkers) { Hue = hue };
+        var figure = new Figure("f", "F", "p", "accuracy", [S("training, shallow", "shallow"), S("test, shallow", "shallow"), S("training, deep", "deep"), S("test, deep", "deep")]);
+        var (colour, shade) = PlotRenderer.GroupColours(figure, []);
+        // One hue per arm: the test curve is the training curve's colour, lighter.
+        Assert.Equal(PlotRenderer.Lighter(colour["training, shallow"], 0.45), colour["test, shallow"]);
+        Assert.Equal(PlotRenderer.Lighter(colour["training, deep"], 0.45), colour["test, deep"]);
+        Assert.NotEqual(colour["training, shallow"], colour["training, deep"]);
+        Assert.Equal([0, 1, 0, 1], new[] { "training, shallow", "test, shallow", "training, deep", "test, deep" }.Select(g => shade[g]));
+        // Without hues every group is a colour of its own.
+        var plain = PlotRenderer.GroupColours(figure with { Series = [.. figure.Series.Select(s => s with { Hue = null })] }, []).Colour;
+        Assert.Equal(4, plain.Values.Distinct().Count());
+        using var dir = new TempDir();
+        var texts = SvgLayout.Read(PlotRenderer.Render(figure, dir.File("f")).Svg).Texts.Select(t => t.Content).ToList();
+        Assert.Contains("training, shallow", texts);
+        Assert.Contains("test, deep", texts);
+    }
+
+    [Fact]
+    public void ANarrowRenderingPutsTheLegendBelowTheDataAndFitsAPhone()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2];
+        var figure = new Figure("f", "A title long enough to need two lines on a phone's narrow figure", "epoch", "training loss (cross-entropy)",
+            [.. Enumerable.Range(0, 6).Select(i => new Series($"arm-{i} with a longer name", x, [i, i + 1.0, i + 0.5]))]);
+        var o = PlotRenderer.Render(figure, dir.File("f"));
+        var n = o.Narrow!;
+        Assert.Equal(PlotRenderer.NarrowWidth, n.Width);
+        Assert.True(File.Exists(n.Svg) && File.Exists(n.Png));
+        Assert.Single(SvgLayout.LegendColumns(o.Svg));
+        Assert.Empty(SvgLayout.LegendColumns(n.Svg));   // nothing to the right of the data
+        Assert.Empty(SvgLayout.Clipped(n.Svg));
+        Assert.Empty(SvgLayout.Overlapping(n.Svg));
+        var (_, _, texts) = SvgLayout.Read(n.Svg);
+        var axisLabel = texts.Single(t => t.Content == "epoch");
+        Assert.All(texts.Where(t => t.Content.StartsWith("arm-", StringComparison.Ordinal)), t => Assert.True(t.Top > axisLabel.Bottom, $"'{t.Content}' is not below the x-axis label"));
+        var check = Check.Above(Estimate.Share("share of seeds that held", [true, true, true, true, true, true]), 0.5);
+        var c = PlotRenderer.RenderCheck(check, 0, 1, dir.File("check"));
+        Assert.Equal(PlotRenderer.NarrowWidth, c.Narrow!.Width);
+        Assert.Empty(SvgLayout.Clipped(c.Narrow.Svg));
+        // A share of seeds is at most 1: the forest plot's axis names no share above it.
+        Assert.DoesNotContain(SvgLayout.Read(c.Svg).Texts, t => double.TryParse(t.Content, System.Globalization.CultureInfo.InvariantCulture, out var v) && v > 1);
+    }
+
+    [Fact]
+    public void AnArmDrawnWithinALinesWidthOfAnotherIsNamedAsUnderIt()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 0.5, 1];
+        var figure = new Figure("f", "F", "p", "accuracy", [
+            new Series("training, shallow", x, [0.990, 0.991, 0.992]), new Series("training, deep", x, [0.992, 0.990, 0.993]),
+            new Series("test, deep", x, [0.75, 0.5, 0.1]),
+        ]) { YRange = ValueRange.Fraction };
+        var texts = SvgLayout.Read(PlotRenderer.Render(figure, dir.File("f")).Svg).Texts.Select(t => t.Content).ToList();
+        Assert.Contains("[≈ training, deep, drawn under it]", texts);
+        Assert.DoesNotContain(texts, t => t.Contains("test, deep, drawn under", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ACurveAtOneValueThroughoutSaysSoInTheLegend()
+    {
+        using var dir = new TempDir();
+        var flat = new Figure("f", "F", "training step", "largest difference between two hidden units", [new Series("constant-tanh", [0, 1, 2], [0, 0, 0])]) { YRange = ValueRange.NonNegative };
+        var o = PlotRenderer.Render(flat, dir.File("f"));
+        Assert.Contains("[0 at every point]", SvgLayout.Read(o.Svg).Texts.Select(t => t.Content));
+        Assert.Empty(SvgLayout.Clipped(o.Svg));
+        var moving = flat with { Series = [new Series("constant-tanh", [0, 1, 2], [0, 0.5, 0])] };
+        Assert.DoesNotContain(SvgLayout.Read(PlotRenderer.Render(moving, dir.File("g")).Svg).Texts, t => t.Content.Contains("at every point"));
+    }
+
+    [Fact]
+    public void OnALogAxisACurvesCentreIsTheGeometricMeanOfItsSeeds()
+    {
+        // Two arms a thousandfold apart put the curves on a log axis; one arm's seeds differ a hundredfold.
+        var runs = new RunSet([Run("a", 0, "loss", 1.0, 0.01), Run("a", 1, "loss", 100.0, 1.0), Run("b", 0, "loss", 1e-3, 1e-4), Run("b", 1, "loss", 1e-3, 1e-4)]);
+        var curve = ReportWriter.CurveFigures(runs, [new Metric("loss", Axis.Steps, "training loss") { Range = ValueRange.NonNegative }]).Single();
+        Assert.True(curve.LogY);
+        var a = curve.Series.Single(s => s.Group == "a" && !s.Faint);
+        Assert.Equal(10.0, a.Y[0], 9);   // √(1 · 100), not 50.5
+        Assert.Equal(0.1, a.Y[1], 9);
+        double half = StudentT.Quantile(0.975, 1) * Math.Sqrt(2 * Math.Pow(Math.Log(10), 2)) / Math.Sqrt(2);
+        Assert.Equal(10 * Math.Exp(-half), a.Low![0], 6);
+        Assert.Contains("geometric mean of 2 seeds", curve.Caption);
+        // On a linear axis the arithmetic mean stays.
+        var linear = ReportWriter.CurveFigures(new RunSet([Run("a", 0, "loss", 1.0, 2.0), Run("a", 1, "loss", 3.0, 4.0)]), null).Single();
+        Assert.False(linear.LogY);
+        Assert.Equal(2.0, linear.Series.Single(s => !s.Faint).Y[0], 12);
+    }
+
+    [Fact]
+    public void NarrowCategoryNamesAndLegendNotesBreakIntoLinesInsteadOfRunningTogetherOrOffTheEdge()
+    {
+        Assert.Equal(["gaussian-", "dropout"], PlotRenderer.BreakName("gaussian-dropout", 9));
+        Assert.Equal(["2,2,2,", "2,2 r1"], PlotRenderer.BreakName("2,2,2,2,2 r1", 7));
+        Assert.Equal(["3CosAdd"], PlotRenderer.BreakName("3CosAdd", 7));
+        using var dir = new TempDir();
+        string[] kinds = ["none", "dropout", "gaussian-dropout", "drop-connect", "input-noise"];
+        double[] x = [0, 1, 2, 3, 4];
+        var figure = new Figure("f", "F", "regularizer", "test accuracy", [
+            new Series("float16-nearest-long-beta2", x, [0.8, 0.81, 0.8, 0.82, 0.8], SeriesStyle.Markers),
+            new Series("float64", x, [0.8, 0.81, 0.8, 0.82, 0.8], SeriesStyle.Markers),
+            new Series("float16-nearest-long-beta2", x, [0.8, 0.81, 0.8, 0.82, 0.8], SeriesStyle.Markers),
+        ]) { XCategories = kinds, YRange = ValueRange.Fraction };
+        var n = PlotRenderer.Render(figure, dir.File("f")).Narrow!;
+        Assert.Empty(SvgLayout.Overlapping(n.Svg));
+        Assert.Empty(SvgLayout.Clipped(n.Svg));
     }
 }

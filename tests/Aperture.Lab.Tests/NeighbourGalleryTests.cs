@@ -37,4 +37,16 @@ public class NeighbourGalleryTests
         Assert.Contains("<td>2.25</td>", html);
         Assert.DoesNotContain("<th>label</th>", html);
     }
+
+    [Fact]
+    public void AnArtifactMissingFromTheStoresFolderIsSaidOnThePageNotThrown()
+    {
+        using var dir = new TempDir();
+        var run = new StoredRun("0123456789abcdef".PadRight(32, '0'), "pixels", 0, 1, new Dictionary<string, double>(),
+            new Dictionary<string, IReadOnlyList<(long, double)>>(), new Dictionary<string, string> { [NeighbourGallery.ArtifactName] = dir.File("gone/neighbours.json") });
+        var h = new System.Text.StringBuilder();
+        NeighbourGallery.Append(h, dir.File("site"), [], "latent-neighbours", new RunSet([run]));
+        Assert.Contains("is missing from the store's artifact folder", h.ToString());
+        Assert.Contains("01234567", h.ToString());
+    }
 }

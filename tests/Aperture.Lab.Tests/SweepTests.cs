@@ -231,10 +231,13 @@ public class SweepTests
         Assert.Contains($"{plan.Phenomenon.Id}-sweep-{plan.Id}.html", File.ReadAllText(Path.Combine(outDir, plan.Phenomenon.Id + ".html")));
         Assert.Contains("<span class=\"tag\">purpose=dimension check</span>", File.ReadAllText(Path.Combine(outDir, plan.Phenomenon.Id + ".html")));
         Assert.Contains("<span class=\"tag\">purpose=dimension check</span>", File.ReadAllText(page));
-        // Each figure is written as SVG and as PNG (at 2×).
+        // Each figure is written as SVG and as PNG (at 2×), wide and narrow (for phones).
         var images = summary.Images.Where(i => i.Contains("-sweep-" + plan.Id + "-response-", StringComparison.Ordinal)).ToList();
-        Assert.Equal(figures.Count, images.Count(i => i.EndsWith(".png", StringComparison.Ordinal)));
-        Assert.Equal(figures.Count, images.Count(i => i.EndsWith(".svg", StringComparison.Ordinal)));
+        foreach (var ext in new[] { ".png", ".svg" })
+        {
+            Assert.Equal(figures.Count, images.Count(i => i.EndsWith("-narrow" + ext, StringComparison.Ordinal)));
+            Assert.Equal(figures.Count, images.Count(i => i.EndsWith(ext, StringComparison.Ordinal) && !i.EndsWith("-narrow" + ext, StringComparison.Ordinal)));
+        }
         Assert.All(images, i => Assert.True(new FileInfo(i).Length > 1000));
         Assert.All(images, i => Assert.Contains(Path.GetFileName(i), File.ReadAllText(page)));
     }

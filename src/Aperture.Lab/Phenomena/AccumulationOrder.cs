@@ -5,10 +5,10 @@ namespace Aperture.Lab.Phenomena;
 /// last bit of one initial weight, makes the run diverge from the original until the two disagree on test predictions
 /// about as much as runs from different seeds (Summers and Dinneen 2021).
 /// </summary>
-[LogsMetric("weight_distance", AxisKind.Step, "distance between the two runs' weights ‖θ_a − θ_b‖₂")]
-[LogsMetric("test_disagreement", AxisKind.Epoch, "share of test images the two runs classify differently")]
-[LogsMetric("test_accuracy_original", AxisKind.Epoch, "test accuracy, first run")]
-[LogsMetric("test_accuracy_second", AxisKind.Epoch, "test accuracy, second run")]
+[LogsMetric("weight_distance", AxisKind.Step, "distance between the two runs' weights ‖θ_a − θ_b‖₂", Low = 0)]
+[LogsMetric("test_disagreement", AxisKind.Epoch, "share of test images the two runs classify differently", Low = 0, High = 1)]
+[LogsMetric("test_accuracy_original", AxisKind.Epoch, "test accuracy, first run", Low = 0, High = 1)]
+[LogsMetric("test_accuracy_second", AxisKind.Epoch, "test accuracy, second run", Low = 0, High = 1)]
 public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, AccumulationOrder.Arm>
 {
     /// <summary>What the second network of a pair changes.</summary>
@@ -222,15 +222,21 @@ public sealed class AccumulationOrder : Phenomenon<AccumulationOrder.Protocol, A
     /// <inheritdoc/>
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
-        IEnumerable<Series> Curves(string key) => Arms(p).SelectMany(arm => runs.Seeds
-            .Select(s => runs.Get(arm.Name, s).Metrics.TryGetValue(key, out var q) ? new Series(arm.Name, [.. q.Select(v => (double)v.Step)], [.. q.Select(v => v.Value)]) : null)
+        IEnumerable<Series> Curves(string key, IEnumerable<Arm>? arms = null, Func<Arm, string>? name = null) => (arms ?? Arms(p)).SelectMany(arm => runs.Seeds
+            .Select(s => runs.Get(arm.Name, s).Metrics.TryGetValue(key, out var q) ? new Series(name?.Invoke(arm) ?? arm.Name, [.. q.Select(v => (double)v.Step)], [.. q.Select(v => v.Value)]) : null)
             .OfType<Series>());
+        // The first run is the same network in every arm of a learning rate: drawn once, beside each arm's second run.
+        var firsts = Arms(p).GroupBy(a => a.LearningRate).Select(g => g.First());
+        yield return new Figure("test-accuracy", "Test accuracy of the first and the second run", "epoch", "test accuracy",
+            Series.MeansOverSeeds([.. Curves("test_accuracy_original", firsts, a => $"first run (every arm) lr={G(a.LearningRate)}"), .. Curves("test_accuracy_second", null, a => $"second run, {a.Name}")], range: ValueRange.Fraction),
+            Caption: "Means over seeds with their 95% intervals; pale lines: single seeds. The first run is the same network in every arm of a learning rate and is drawn once; a second run drawn under another is named so in the legend.")
+        { Metrics = ["test_accuracy_original", "test_accuracy_second"], YRange = ValueRange.Fraction };
         yield return new Figure("weight-distance", "Distance between the two runs' weights", "training step", "‖θ_a − θ_b‖₂", Series.MeansOverSeeds(Curves("weight_distance")), LogY: true,
             Caption: "Each arm's mean over seeds with its 95% interval; pale lines: single seeds. A flipped bit starts one ulp apart and a reversed summation order one rounding error per step apart; " +
                      "both grow while the learning rate is large and stop as the cosine schedule anneals it. The exact rerun, at distance 0 at every step, is not drawn: a log axis cannot show 0.")
-        { Metrics = ["weight_distance"] };
+        { Metrics = ["weight_distance"], YRange = ValueRange.NonNegative };
         yield return new Figure("disagreement", "Share of test images on which the two runs disagree", "epoch", "test disagreement (share of images)", Series.MeansOverSeeds(Curves("test_disagreement")),
             Caption: "Each arm's mean over seeds with its 95% interval; pale lines: single seeds. Perturbed runs start in full agreement; the verdict reads the last epoch, once the curves have levelled off.")
-        { Metrics = ["test_disagreement"] };
+        { Metrics = ["test_disagreement"], YRange = ValueRange.Fraction };
     }
 }

@@ -7,9 +7,9 @@ namespace Aperture.Lab.Phenomena;
 /// Stored in bfloat16 with round-to-nearest-even, Adam's β2 = 0.999 becomes 1: the bias correction 1 − β2^t is 0 and
 /// the update is NaN (or zero) from the first step. With truncation it becomes 0.99609375 and training works.
 /// </summary>
-[LogsMetric("train_loss", AxisKind.Step, "training loss (cross-entropy)")]
-[LogsMetric("update_norm", AxisKind.Step, "update norm ‖Δθ‖₂")]
-[LogsMetric("test_accuracy", AxisKind.Epoch, "test accuracy")]
+[LogsMetric("train_loss", AxisKind.Step, "training loss (cross-entropy)", Low = 0)]
+[LogsMetric("update_norm", AxisKind.Step, "update norm ‖Δθ‖₂", Low = 0)]
+[LogsMetric("test_accuracy", AxisKind.Epoch, "test accuracy", Low = 0, High = 1)]
 public sealed class AdamBeta2Rounding : Phenomenon<AdamBeta2Rounding.Protocol, AdamBeta2Rounding.Arm>
 {
     /// <summary>How an arm stores Adam's numbers.</summary>

@@ -8,9 +8,9 @@ namespace Aperture.Lab.Phenomena;
 /// Batch normalization lets a deep sigmoid MLP reach a target training accuracy in fewer SGD steps and tolerate larger
 /// learning rates, each variant at its own best learning rate, against both the default and a good sigmoid initialization.
 /// </summary>
-[LogsMetric("train_loss", AxisKind.Step, "training loss (cross-entropy)")]
-[LogsMetric("train_accuracy", AxisKind.Step, "training accuracy (batch)")]
-[LogsMetric("gradient_change", AxisKind.Step, "gradient change ‖∇L(θ − η∇L) − ∇L‖ / ‖∇L‖")]
+[LogsMetric("train_loss", AxisKind.Step, "training loss (cross-entropy)", Low = 0)]
+[LogsMetric("train_accuracy", AxisKind.Step, "training accuracy (batch)", Low = 0, High = 1)]
+[LogsMetric("gradient_change", AxisKind.Step, "gradient change ‖∇L(θ − η∇L) − ∇L‖ / ‖∇L‖", Low = 0)]
 public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, BatchNormSpeedup.Arm>
 {
     /// <summary>The network variants compared.</summary>
@@ -243,8 +243,8 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, Bat
                 return new Series(Label(v), lrs, [.. medians.Select(m => Math.Min(2.0 * p.Steps, m))], SeriesStyle.LineAndMarkers)
                     { Censored = [.. medians.Select(m => !(m <= p.Steps))] };
             })], LogX: true,
-            Caption: $"A median not reached within the budget ({p.Steps} steps) is censored: drawn at twice the budget and circled.");
+            Caption: $"A median not reached within the budget ({p.Steps} steps) is censored: drawn at twice the budget and circled.") { YRange = ValueRange.NonNegative };
         yield return new Figure("divergence-vs-lr", "Share of seeds that diverged at each learning rate", "learning rate", "share diverged",
-            [.. Enum.GetValues<Variant>().Select(v => new Series(Label(v), lrs, [.. lrs.Select(lr => runs.Results(new Arm(v, lr).Name, "diverged").Average())], SeriesStyle.LineAndMarkers))], LogX: true, Caption: $"Diverged: an evaluated loss above {p.DivergenceFactor} × the initial loss, or not finite.");
+            [.. Enum.GetValues<Variant>().Select(v => new Series(Label(v), lrs, [.. lrs.Select(lr => runs.Results(new Arm(v, lr).Name, "diverged").Average())], SeriesStyle.LineAndMarkers))], LogX: true, Caption: $"Diverged: an evaluated loss above {p.DivergenceFactor} × the initial loss, or not finite.") { YRange = ValueRange.Fraction };
     }
 }

@@ -5,8 +5,8 @@ using Aperture.Optim;
 namespace Aperture.Lab.Phenomena;
 
 /// <summary>Srivastava et al.'s claim for dropout against no regularization and other noise, each tuned on a validation split.</summary>
-[LogsMetric("noisy_train_loss", AxisKind.Epoch, "training loss under the regularizer (cross-entropy)")]
-[LogsMetric("validation_accuracy", AxisKind.Epoch, "validation accuracy")]
+[LogsMetric("noisy_train_loss", AxisKind.Epoch, "training loss under the regularizer (cross-entropy)", Low = 0)]
+[LogsMetric("validation_accuracy", AxisKind.Epoch, "validation accuracy", Low = 0, High = 1)]
 public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.Protocol, DropoutVsRandomization.Regularization>
 {
     /// <summary>The kinds of regularizer compared.</summary>
@@ -234,7 +234,7 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
             series.Add(new Series("mean over seeds, 95% interval", xs, [.. tuned.Select(t => t[s])]) { Faint = true });
         series.Add(Series.MeanOverSeeds("mean over seeds, 95% interval", xs, tuned, SeriesStyle.Markers));
         yield return new Figure("tuned-test-accuracy", "Test accuracy per regularizer at its level and epoch chosen on validation",
-            "regularizer", "test accuracy", series) { XCategories = [.. kinds.Select(Label)],
+            "regularizer", "test accuracy", series) { XCategories = [.. kinds.Select(Label)], YRange = ValueRange.Fraction,
             Caption = "Pale lines: single seeds (the same data, initial weights and minibatch order in every arm); markers: the mean with its 95% interval. The validation curves the choices are made from are the per-epoch plots." };
     }
 }

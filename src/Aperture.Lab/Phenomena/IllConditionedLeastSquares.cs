@@ -7,7 +7,7 @@ namespace Aperture.Lab.Phenomena;
 /// Fitting a product of two matrices to a badly conditioned target, gradient descent and Adam crawl while
 /// Levenberg–Marquardt reaches the float64 floor in tens of iterations (Rahimi and Recht, NIPS 2017).
 /// </summary>
-[LogsMetric(LossCurve.Key, AxisKind.Step, "relative loss ‖W₁W₂ − A‖² / ‖A‖²", XLabel = "iteration")]
+[LogsMetric(LossCurve.Key, AxisKind.Step, "relative loss ‖W₁W₂ − A‖² / ‖A‖²", XLabel = "iteration", Low = 0)]
 public sealed class IllConditionedLeastSquares : Phenomenon<IllConditionedLeastSquares.Protocol, IllConditionedLeastSquares.Arm>
 {
     /// <summary>The settings of the experiment.</summary>

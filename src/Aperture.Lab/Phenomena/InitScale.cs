@@ -6,8 +6,8 @@ namespace Aperture.Lab.Phenomena;
 [LogsMetric("log10_backprop_gradient", AxisKind.Layer, "log10 ‖∂L/∂z_l‖ (back-propagated gradient)", XLabel = "hidden layer (1 = nearest the input)")]
 [LogsMetric("log10_activation_std", AxisKind.Layer, "log10 std of the layer's output", XLabel = "hidden layer (1 = nearest the input)")]
 [LogsMetric("log10_weight_gradient", AxisKind.Layer, "log10 ‖∂L/∂W_l‖", XLabel = "Linear layer (1 = nearest the input, last = output)")]
-[LogsMetric("max_unit_difference", AxisKind.Step, "largest difference between two hidden units (constant init)")]
-[LogsMetric("train_loss", AxisKind.Step, "training loss, constant init (cross-entropy)")]
+[LogsMetric("max_unit_difference", AxisKind.Step, "largest difference between two hidden units (constant init)", Low = 0)]
+[LogsMetric("train_loss", AxisKind.Step, "training loss, constant init (cross-entropy)", Low = 0)]
 public sealed class InitScale : Phenomenon<InitScale.Protocol, InitScale.Arm>
 {
     /// <summary>The settings of the experiment.</summary>

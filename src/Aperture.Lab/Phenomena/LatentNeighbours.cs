@@ -238,12 +238,12 @@ public sealed class LatentNeighbours : Phenomenon<LatentNeighbours.Protocol, Lat
         double[] xs = [.. Enumerable.Range(0, keys.Length).Select(i => (double)i)];
         var series = Arms(p).Where(a => a.Domain == Domain.Bonds).Select(a => Series.MeanOverSeeds(a.Name, xs, [.. keys.Select(k => runs.Results(a.Name, k))], SeriesStyle.Markers)).ToList();
         yield return new Figure("bond-spreads", "Bonds: neighbours' distance from the query per attribute", "attribute",
-            "neighbour |Δ| / random-pair |Δ|", series, Caption: "Means over seeds, with their 95% intervals, of mean |Δ| to the k neighbours over mean |Δ| between random bonds. 0: neighbours share the value; 1: the search ignores it.") { XCategories = ["yield", "coupon", "maturity", "price", "nuisance (mean)"] };
+            "neighbour |Δ| / random-pair |Δ|", series, Caption: "Means over seeds, with their 95% intervals, of mean |Δ| to the k neighbours over mean |Δ| between random bonds. 0: neighbours share the value; 1: the search ignores it.") { XCategories = ["yield", "coupon", "maturity", "price", "nuisance (mean)"], YRange = ValueRange.NonNegative };
         var fm = Arms(p).Where(a => a.Domain == Domain.FashionMnist).ToList();
         double[] ax = [.. Enumerable.Range(0, fm.Count).Select(i => (double)i)];
         yield return new Figure("image-precision", $"Fashion-MNIST: precision@{p.K} by space", "space", $"precision@{p.K}",
             [.. runs.Seeds.Select(s => new Series("mean over seeds, 95% interval", ax, [.. fm.Select(a => runs.Get(a.Name, s).Result("precision_at_k"))]) { Faint = true }),
                 Series.MeanOverSeeds("mean over seeds, 95% interval", ax, [.. fm.Select(a => runs.Results(a.Name, "precision_at_k"))], SeriesStyle.Markers)],
-            Caption: "Markers: the mean over seeds with its 95% interval; pale lines: single seeds, each with the same images in every space.") { XCategories = ["pixels", "random net", "trained net"] };
+            Caption: "Markers: the mean over seeds with its 95% interval; pale lines: single seeds, each with the same images in every space.") { XCategories = ["pixels", "random net", "trained net"], YRange = ValueRange.Fraction };
     }
 }

@@ -4,7 +4,7 @@ namespace Aperture.Lab.Phenomena;
 /// Heavy-ball momentum turns gradient descent's κ iterations into √κ on quadratics, and the advantage shrinks when the
 /// gradients are stochastic (Polyak 1964; Kidambi et al. 2018).
 /// </summary>
-[LogsMetric("relative_error", AxisKind.Step, "relative error ‖x_t − x*‖ / ‖x_0 − x*‖", XLabel = "iteration t")]
+[LogsMetric("relative_error", AxisKind.Step, "relative error ‖x_t − x*‖ / ‖x_0 − x*‖", XLabel = "iteration t", Low = 0)]
 public sealed class MomentumAcceleration : Phenomenon<MomentumAcceleration.Protocol, MomentumAcceleration.Arm>
 {
     /// <summary>The settings of the experiment.</summary>

@@ -7,8 +7,8 @@ namespace Aperture.Lab.Phenomena;
 /// An MLP memorizes Fashion-MNIST whatever its labels or pixels: true labels, random labels, shuffled pixels and
 /// Gaussian noise are all fit, but only true labels generalize, and fitting slows as more labels are random (Zhang et al. 2016).
 /// </summary>
-[LogsMetric("train_accuracy", AxisKind.Epoch, "training accuracy on the labels trained on")]
-[LogsMetric("train_loss", AxisKind.Epoch, "training loss (cross-entropy)")]
+[LogsMetric("train_accuracy", AxisKind.Epoch, "training accuracy on the labels trained on", Low = 0, High = 1)]
+[LogsMetric("train_loss", AxisKind.Epoch, "training loss (cross-entropy)", Low = 0)]
 public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabels.Arm>
 {
     /// <summary>What an arm corrupts: a fraction of labels, or (with true labels) pixels by one permutation, pixels per image, or images by Gaussian noise.</summary>
@@ -229,16 +229,22 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var ps = p.LabelCorruption.Order().ToArray();
+        // An architecture's training and test accuracy share its hue (dark and light): its colour names the architecture.
         Series Mean(Architecture a, string key, string label) => Series.MeanOverSeeds($"{label}, {a.ToString().ToLowerInvariant()}", ps,
-            [.. ps.Select(f => runs.Results(new Arm(Corruption.Labels, f, a).Name, key))]);
+            [.. ps.Select(f => runs.Results(new Arm(Corruption.Labels, f, a).Name, key))], range: key.EndsWith("accuracy", StringComparison.Ordinal) ? ValueRange.Fraction : ValueRange.NonNegative)
+            with { Hue = a.ToString() };
         yield return new Figure("accuracy-vs-corruption", "Training and test accuracy against the fraction of random labels",
             "fraction of labels corrupted, p", "accuracy",
             [.. Enum.GetValues<Architecture>().SelectMany(a => new[] { Mean(a, "train_accuracy", "training"), Mean(a, "test_accuracy", "test") }),
                 new Series("chance (0.1)", [0, 1], [0.1, 0.1], SeriesStyle.Dashed)],
-            Caption: "Means over seeds with their 95% intervals. Training accuracy stays at the fit level; test accuracy falls to chance as the labels become random.");
+            Caption: "Means over seeds with their 95% intervals; each architecture has one colour, training accuracy dark with circles, test accuracy light with squares. Training accuracy stays at the fit level; test accuracy falls to chance as the labels become random.")
+            { YRange = ValueRange.Fraction };
+        var fits = Enum.GetValues<Architecture>().Select(a => Mean(a, "epochs_to_fit", "epochs to fit")).ToList();
         yield return new Figure("epochs-vs-corruption", "Epochs to fit the training labels against the fraction of random labels",
             "fraction of labels corrupted, p", "epochs to fit",
-            [.. Enum.GetValues<Architecture>().Select(a => Mean(a, "epochs_to_fit", "epochs to fit")), new Series($"cap ({p.MaxEpochs} epochs)", [0, 1], [p.MaxEpochs, p.MaxEpochs], SeriesStyle.Dashed)],
-            Caption: "Means over seeds with their 95% intervals: random labels take longer to fit. A run that reaches the cap without fitting is censored and counted at the cap, so a mean at the cap is a lower bound.");
+            // The cap is drawn only where a mean comes near it; far above the data it would squeeze them to the bottom.
+            [.. fits, .. fits.Any(f => f.Y.Any(y => y >= 0.5 * p.MaxEpochs)) ? [new Series($"cap ({p.MaxEpochs} epochs)", [0, 1], [p.MaxEpochs, p.MaxEpochs], SeriesStyle.Dashed)] : Array.Empty<Series>()],
+            Caption: $"Means over seeds with their 95% intervals: random labels take longer to fit. A run that reaches the cap ({p.MaxEpochs} epochs) without fitting is censored and counted at the cap, so a mean at the cap is a lower bound.")
+            { YRange = ValueRange.NonNegative };
     }
 }

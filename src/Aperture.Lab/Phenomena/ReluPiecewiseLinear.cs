@@ -7,7 +7,7 @@ namespace Aperture.Lab.Phenomena;
 /// <summary>
 /// A ReLU net fit to a few points of a sine is piecewise linear; does it continue along a straight line beyond its data?
 /// </summary>
-[LogsMetric("train_loss", AxisKind.Step, "training loss (mean squared error)")]
+[LogsMetric("train_loss", AxisKind.Step, "training loss (mean squared error)", Low = 0)]
 public sealed class ReluPiecewiseLinear : Phenomenon<ReluPiecewiseLinear.Protocol, ReluPiecewiseLinear.Arm>
 {
     /// <summary>The settings of the experiment.</summary>

@@ -7,7 +7,7 @@ namespace Aperture.Lab.Phenomena;
 /// Transfer learning swept by depth as Yosinski et al. (2014) do: the first n layers of a LeNet-5 pretrained on five
 /// Fashion-MNIST classes, frozen (AnB) or fine-tuned (AnB+), under fresh upper layers trained on a few images of the other five.
 /// </summary>
-[LogsMetric("validation_accuracy_by_decay", AxisKind.Setting, "validation accuracy", XLabel = "weight-decay candidate (index in the protocol's weight_decays)")]
+[LogsMetric("validation_accuracy_by_decay", AxisKind.Setting, "validation accuracy", XLabel = "weight-decay candidate (index in the protocol's weight_decays)", Low = 0, High = 1)]
 public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, TransferLearning.Transfer>
 {
     /// <summary>Whether the transferred layers are frozen or trained on the target task.</summary>
@@ -239,7 +239,9 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
             series.Add(Series.MeanOverSeeds("mean over seeds, 95% interval", xs, [.. arms.Select(a => runs.Results(a.Name, "test_accuracy"))]));
             yield return new Figure("test-accuracy-by-depth-" + (mode == Layers.Frozen ? "frozen" : "fine-tuned"), "Target test accuracy against the depth transferred, " + (mode == Layers.Frozen ? "frozen (AnB)" : "fine-tuned (AnB+)"),
                 "layers transferred (0 = scratch)", "target test accuracy", series,
-                Caption: "Yosinski et al.'s figure, on LeNet-5: the mean over seeds with its 95% interval; pale lines: single seeds, each with the same target images, initial weights and minibatch orders at every depth.");
+                Caption: "Yosinski et al.'s figure, on LeNet-5: the mean over seeds with its 95% interval; pale lines: single seeds, each with the same target images, initial weights and minibatch orders at every depth.")
+            { YRange = ValueRange.Fraction };
         }
+        yield return WeightDecaySelection.ValidationFigure("validation_accuracy_by_decay", p.WeightDecays, runs, Arms(p).Select(a => a.Name));
     }
 }

@@ -187,6 +187,6 @@ public sealed class WordAnalogies : Phenomenon<WordAnalogies.Protocol, WordAnalo
             [.. methods.Select(m => runs.Get(arm.Name, s).Result("accuracy_" + Key(m)))], SeriesStyle.Markers))));
         yield return new Figure("analogy-accuracy", "Analogy accuracy by method", "method", "top-1 accuracy", series,
             Caption: "Each corpus's mean over seeds with its 95% interval, side by side; pale dots: single seeds. The claim compares 3CosAdd with the better of the two trivial baselines (nearest of b, nearest of c).")
-        { XCategories = ["3CosAdd", "3CosMul", "nearest of b", "nearest of c"] };
+        { XCategories = ["3CosAdd", "3CosMul", "nearest of b", "nearest of c"], YRange = ValueRange.Fraction };
     }
 }

@@ -78,4 +78,22 @@ public static class WeightDecaySelection
         using var _ = Autodiff.NoGrad();
         return Losses.CrossEntropy(Classification.Logits(model, data), data.Targets).Item();
     }
+
+    /// <summary>
+    /// The validation accuracy of every candidate weight decay, logged by each run under <paramref name="key"/> at the
+    /// candidate's index: each arm's mean over seeds with its 95% interval against the decay itself (a log axis when
+    /// the candidates are positive), not against its index in the protocol's list.
+    /// </summary>
+    public static Figure ValidationFigure(string key, IReadOnlyList<double> decays, RunSet runs, IEnumerable<string> arms)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        bool log = decays.Count > 1 && decays.All(d => d > 0);
+        var series = arms.SelectMany(arm => runs.Seeds.Select(s => runs.Get(arm, s)).Where(r => r.Metrics.ContainsKey(key))
+            .Select(r => new Series(arm, [.. r.Metrics[key].Where(q => q.Step >= 0 && q.Step < decays.Count).Select(q => decays[(int)q.Step])],
+                [.. r.Metrics[key].Where(q => q.Step >= 0 && q.Step < decays.Count).Select(q => q.Value)], SeriesStyle.LineAndMarkers)));
+        return new Figure("validation-accuracy-by-decay", "Validation accuracy against the weight decay, per arm", "weight decay λ", "validation accuracy",
+            Series.MeansOverSeeds(series, keepSeeds: false, range: ValueRange.Fraction), LogX: log,
+            Caption: "Each arm's mean over seeds with its 95% interval; the decay with the best validation accuracy is the one each run keeps.")
+        { Metrics = [key], YRange = ValueRange.Fraction };
+    }
 }

@@ -98,7 +98,16 @@ public static class NeighbourGallery
         h.Append($"<h2>Neighbours</h2>\n<p>A query and its nearest items in each space (seed {first.Seed}, the artifact <code>{ArtifactName}</code> of each run).</p>\n");
         foreach (var r in runs.Runs.Where(r => r.Seed == first.Seed && r.Artifacts.ContainsKey(ArtifactName)))
         {
-            var listing = NeighbourListing.FromJson(r.ReadArtifact(ArtifactName));
+            // An artifact missing from the store's folder (a store copied without it) is said on the page; the rest of
+            // the report is still written.
+            string json;
+            try { json = r.ReadArtifact(ArtifactName); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                h.Append($"<h3>{HtmlEncode(r.Arm)}</h3>\n<p class=\"warn\">The artifact <code>{ArtifactName}</code> of run <code>{HtmlEncode(r.RunId[..8])}</code> is missing from the store's artifact folder ({HtmlEncode(e.Message)}).</p>\n");
+                continue;
+            }
+            var listing = NeighbourListing.FromJson(json);
             if (listing is null) continue;
             h.Append($"<h3>{HtmlEncode(r.Arm)}</h3>\n");
             if (listing.ImageSide > 0 && listing.QueryImage is not null)

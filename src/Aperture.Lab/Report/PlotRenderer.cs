@@ -21,7 +21,11 @@ internal static class PlotRenderer
     private static readonly Lazy<string?> SansFace = new(RegisterSans);
 
     /// <summary>The files an image was written to.</summary>
-    public sealed record Output(string Svg, string Png, int Width, int Height);
+    public sealed record Output(string Svg, string Png, int Width, int Height)
+    {
+        /// <summary>The narrow rendering for a phone's width (legend below the data); null for none.</summary>
+        public Output? Narrow { get; init; }
+    }
 
     /// <summary>
     /// Draws a figure; series of one group share a colour and one legend entry. With <paramref name="arms"/> (the
@@ -29,11 +33,33 @@ internal static class PlotRenderer
     /// "float64  [note]") takes that arm's colour, so an arm has one colour in every figure of its page; other groups
     /// take the colours no arm uses.
     /// </summary>
+    /// <remarks>
+    /// Two renderings are written: the figure at a desktop page's width with its legend to the right, and a narrow
+    /// one (<see cref="Output.Narrow"/>, "-narrow" after the name) for a phone, <see cref="NarrowWidth"/> wide with the
+    /// legend below the data, so that neither is shrunk to unreadable text nor scrolled sideways.
+    /// </remarks>
     public static Output Render(Figure figure, string pathWithoutExtension, IReadOnlyList<string>? arms = null)
+    {
+        ArgumentNullException.ThrowIfNull(figure);
+        // A band past the values the quantity can take (an accuracy's t-interval above 1) is clipped to them.
+        if (figure.YRange.IsBounded)
+            figure = figure with
+            {
+                Series = [.. figure.Series.Select(s => s with { Low = s.Low?.Select(figure.YRange.Clip).ToArray(), High = s.High?.Select(figure.YRange.Clip).ToArray() })],
+            };
+        var narrow = Draw(figure, pathWithoutExtension + "-narrow", arms, narrow: true);
+        return Draw(figure, pathWithoutExtension, arms, narrow: false) with { Narrow = narrow };
+    }
+
+    /// <summary>The narrow rendering's width in CSS pixels: a phone's (about 390 px of page) at nearly its full size.</summary>
+    public const int NarrowWidth = 400, NarrowHeight = 330;
+
+    private static Output Draw(Figure figure, string pathWithoutExtension, IReadOnlyList<string>? arms, bool narrow)
     {
         var plt = NewPlot();
         var groups = figure.Series.Where(s => !s.Faint).Select(s => s.Group).Concat(figure.Series.Select(s => s.Group)).Distinct().ToList();
-        var colorOf = Colours(groups, arms ?? []);
+        var (colorOf, shade) = GroupColours(figure, arms ?? []);
+        int hues = figure.Series.Select(s => s.Hue ?? s.Group).Distinct().Count();
         Color ColorOf(string g) => colorOf[g];
         // Skia's SVG writer cannot draw dash patterns (it drops them and prints a warning per line): dashed and dotted
         // lines are dashed in the PNG and drawn solid, paler, in the SVG.
@@ -69,6 +95,10 @@ internal static class PlotRenderer
         var markers = new List<(double X, Color Color)>();
         var dodge = Dodges(figure);
         var shapeOf = MarkerShapes(figure);
+        // Within a hue, the groups differ by marker as well as by shade (a filled square for the second quantity).
+        MarkerShape[] byShade = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp];
+        foreach (var g in groups.Where(g => hues < groups.Count && figure.Series.Any(s => s.Group == g && s.Hue is not null && s.Style is SeriesStyle.Markers or SeriesStyle.LineAndMarkers)))
+            shapeOf[g] = byShade[Math.Min(shade[g], byShade.Length - 1)];
         // Interval bands of many arms laid over one another make a mud in which no arm can be followed: paler bands
         // beyond three arms, none beyond five (the legend says so), unless they are thin.
         var bands = figure.Series.Where(s => !s.Faint && s.Low is not null && s.High is not null && s.Style != SeriesStyle.Markers).ToList();
@@ -179,21 +209,33 @@ internal static class PlotRenderer
             if (own.Count == 0 || !own.Any(s => s.Y.Any(double.IsFinite))) continue;
             int last = own.Max(solid.IndexOf);
             var cover = solid.Skip(last + 1).Select(o => o.Group).Where(o => o != g).Distinct()
-                .LastOrDefault(o => own.All(s => solid.Any(t => t.Group == o && t.X.SequenceEqual(s.X) && t.Y.SequenceEqual(s.Y))));
-            if (cover is not null) under[g] = cover;
+                .LastOrDefault(o => own.All(s => solid.Any(t => t.Group == o && t.X.SequenceEqual(s.X) && Hidden([.. s.Y.Select(Y)], [.. t.Y.Select(Y)], span))));
+            if (cover is not null)
+                under[g] = (own.All(s => solid.Any(t => t.Group == cover && t.X.SequenceEqual(s.X) && t.Y.SequenceEqual(s.Y))) ? "= " : "≈ ") + Shorten(cover);
         }
+        // A line lies under another when every point of it is within a line's width of the other's (0.6% of the
+        // axis): training accuracies of 0.990 and 0.992 on an axis from 0 to 1 are drawn as one line.
+        static bool Hidden(double[] a, double[] b, double span) => a.Length == b.Length
+            && a.Zip(b).All(p => p.First.Equals(p.Second) || (double.IsFinite(p.First) && double.IsFinite(p.Second) && Math.Abs(p.First - p.Second) <= 0.006 * span));
+        bool flat = finiteY.Count > 1 && finiteY.Max() == finiteY.Min();
         var items = new List<LegendItem>();
         foreach (var g in groups.Where(g => figure.Series.Any(s => s.Group == g && !s.Faint)))
         {
             // The group's name, then each note on a line of its own, so a note does not widen the legend (and shrink
             // the data) by its whole length.
-            var lines = Wrap(g, LegendLine);
-            if (under.TryGetValue(g, out var above)) lines.Add($"[= {Shorten(above)}, drawn under it]");
+            var lines = Wrap(g, narrow ? NarrowLegendLine : LegendLine);
+            if (under.TryGetValue(g, out var above)) lines.Add($"[{above}, drawn under it]");
             if (nonFinite.TryGetValue(g, out var nf))
                 lines.Add(nf.Count == nf.Total
                     ? (nf.OffLog ? "[all ≤ 0: off the log scale, marked ×]" : "[all values NaN/∞: no line, marked ×]")
                     : (nf.OffLog ? $"[{nf.Count} of {nf.Total} points ≤ 0: ×]" : $"[{nf.Count} of {nf.Total} points NaN/∞: ×]"));
             if (censored.Contains(g)) lines.Add("[○ censored: not reached]");
+            // Every value the same (a symmetry never broken, a distance of exactly 0): said in words, since an axis
+            // drawn around one value has no scale to read it from.
+            if (flat && solid.Any(s => s.Group == g && s.Y.Any(double.IsFinite)))
+                lines.Add($"[{(figure.LogY ? Math.Pow(10, finiteY[0]) : finiteY[0]).ToString("G4", CultureInfo.InvariantCulture)} at every point]");
+            // A narrow figure's legend sits below the data in a column its width allows: every line wraps to fit.
+            if (narrow) lines = [.. lines.SelectMany(l => l.Length > NarrowLegendLine ? Wrap(l, NarrowLegendLine) : [l])];
             string text = string.Join("\n", lines);
             var style = figure.Series.First(s => s.Group == g && !s.Faint).Style;
             items.Add(new LegendItem
@@ -216,42 +258,101 @@ internal static class PlotRenderer
         if (banded > 0 && bandAlpha > 0)
             items.Add(new LegendItem { LabelText = "band: 95% interval", FillColor = Colors.Gray.WithAlpha(0.25), LineWidth = 0 });
         else if (banded > 0)
-            items.Add(new LegendItem { LabelText = $"95% intervals not drawn:\n{banded} arms' wide bands overlap", LineWidth = 0 });
+            items.Add(new LegendItem { LabelText = $"no 95% bands ({banded} arms overlap)", LineWidth = 0 });
         if (figure.Series.Any(s => s.Low is not null && !s.Faint && s.Style == SeriesStyle.Markers))
             items.Add(new LegendItem { LabelText = "bar: 95% interval", LineColor = Colors.Gray.WithAlpha(0.6), LineWidth = 2.5f });
 
-        // The legend sits to the right of the data: widen the figure by its text so the data keep their width.
-        int width = items.Count > 1 ? Width + 40 + (int)(7.2 * items.Max(i => (i.LabelText ?? "").Split('\n').Max(l => l.Length))) : Width;
-        int height = Decorate(plt, figure.Title, figure.XLabel, figure.YLabel, Width - 90, Height);
+        // Wide: the legend sits to the right of the data, and the figure widens by its text so the data keep their
+        // width. Narrow: the legend sits below the data, one entry a row, and the figure grows taller by it.
+        bool legend = items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0 || flat;
+        int longest = items.Count == 0 ? 0 : items.Max(i => (i.LabelText ?? "").Split('\n').Max(l => l.Length));
+        int width = narrow ? NarrowWidth : legend ? Width + 40 + (int)(7.2 * longest) : Width;
+        int height = Decorate(plt, figure.Title, figure.XLabel, figure.YLabel, narrow ? NarrowWidth - 80 : Width - 90, narrow ? NarrowHeight : Height);
         // Every legend row is as tall as its tallest entry (about 17 px a line, and 9 between entries): a legend taller
         // than the figure would break into a second column past the figure's right edge, so the figure grows to hold
         // it in one.
-        if (items.Count > 1)
-            height = Math.Max(height, items.Count * (items.Max(i => (i.LabelText ?? "").Split('\n').Length) * 17 + 9) + 90);
+        int legendHeight = LegendHeight(items);
+        if (narrow && legend) height += legendHeight + 8;
+        else if (legend) height = Math.Max(height, legendHeight + 90);
         if (figure.XCategories is { } categories)
         {
-            plt.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], [.. categories]);
+            // Narrow, a category's name breaks onto lines (at a space, a hyphen or a comma) that fit its share of the
+            // axis, in a smaller face, rather than run into its neighbour's.
+            int slot = (int)((narrow ? NarrowWidth - 80 : Width - 90) / Math.Max(1, categories.Count) / (CharWidth * (narrow ? 11 : 13)));
+            if (narrow) plt.Axes.Bottom.TickLabelStyle.FontSize = 11;
+            string[] names = [.. categories.Select(c => c.Length > slot ? string.Join("\n", BreakName(c, Math.Max(4, slot - 1))) : c)];
+            plt.Axes.Bottom.SetTicks([.. Enumerable.Range(0, categories.Count).Select(i => (double)i)], names);
+            height += 15 * (names.Max(n => n.Split('\n').Length) - 1);
             plt.Axes.Bottom.MajorTickStyle.Length = 0;
             plt.Axes.SetLimitsX(-0.5, categories.Count - 0.5);
         }
         // Counts (steps, epochs, layers) have no halves: integer ticks only when every x is a whole number.
-        if (figure.XCategories is null && !figure.LogX && figure.Series.SelectMany(s => s.X).Where(double.IsFinite).All(x => x == Math.Round(x)))
+        var allX = figure.Series.SelectMany(s => s.X).Where(double.IsFinite).ToList();
+        bool counts = figure.XCategories is null && !figure.LogX && allX.Count > 0 && allX.All(x => x == Math.Round(x));
+        if (counts)
             plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plt.Axes.AutoScale();
         if (figure.XCategories is { } cats) plt.Axes.SetLimitsX(-0.5, cats.Count - 0.5);
+        // A count that starts at 0 gets no tick below it (no "epoch −2"): the axis starts just short of its least value.
+        if (counts && allX.Min() >= 0 && allX.Max() > allX.Min())
+        {
+            double xSpan = allX.Max() - allX.Min();
+            plt.Axes.SetLimitsX(allX.Min() - 0.02 * xSpan, allX.Max() + 0.02 * xSpan);
+        }
         if (markers.Count > 0) plt.Axes.SetLimitsY(bottom - 0.06 * span, top + (0.09 + 0.05 * rows) * span);
+        // The axis stops just past the values the quantity can take (an accuracy's axis at 1, not 1.05), beyond what
+        // the × marks of non-finite values need above the data.
+        if (figure.YRange.IsBounded && !figure.LogY)
+        {
+            var l = plt.Axes.GetLimits();
+            double ySpan = l.Top - l.Bottom, lo = l.Bottom, hi = l.Top;
+            if (lo < figure.YRange.Low) lo = Math.Min(figure.YRange.Low - 0.02 * ySpan, finiteY.DefaultIfEmpty(figure.YRange.Low).Min());
+            if (markers.Count == 0 && hi > figure.YRange.High) hi = Math.Max(figure.YRange.High + 0.02 * ySpan, finiteY.DefaultIfEmpty(figure.YRange.High).Max());
+            if (hi > lo) plt.Axes.SetLimitsY(lo, hi);
+        }
         var limits = plt.Axes.GetLimits();
         if (figure.LogX && figure.XCategories is null) LogTicks(plt.Axes.Bottom, limits.Left, limits.Right);
         if (figure.LogY) LogTicks(plt.Axes.Left, limits.Bottom, limits.Top);
-        if (items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0)
+        if (legend)
         {
             plt.Legend.ManualItems.AddRange(items);
-            plt.ShowLegend(Edge.Right);
-            StyleLegend(plt);
+            ShowLegend(plt, narrow);
         }
         undash.Add(() => { foreach (var item in plt.Legend.ManualItems) item.LinePattern = LinePattern.Solid; });
         return Save(plt, pathWithoutExtension, width, height, undash);
     }
+
+    /// <summary>A name broken into lines of at most <paramref name="max"/> characters after spaces, hyphens and commas.</summary>
+    internal static List<string> BreakName(string name, int max)
+    {
+        var tokens = System.Text.RegularExpressions.Regex.Matches(name, @"[^ ,\-]+[,\-]?|\s+").Select(m => m.Value).ToList();
+        var lines = new List<string>();
+        var line = new StringBuilder();
+        foreach (var t in tokens)
+        {
+            if (line.Length > 0 && line.ToString().TrimEnd().Length + t.TrimEnd().Length > max) { lines.Add(line.ToString().Trim()); line.Clear(); }
+            if (line.Length == 0 && string.IsNullOrWhiteSpace(t)) continue;
+            line.Append(t);
+        }
+        if (line.ToString().Trim().Length > 0) lines.Add(line.ToString().Trim());
+        return lines.Count > 0 ? lines : [name];
+    }
+
+    /// <summary>The legend's height: a row per entry as tall as its lines (about 17 px each), 9 px between entries.</summary>
+    private static int LegendHeight(IReadOnlyList<LegendItem> items) =>
+        items.Count == 0 ? 0 : items.Count * (items.Max(i => (i.LabelText ?? "").Split('\n').Length) * 17 + 9);
+
+    /// <summary>The legend outside the data: to the right, or (narrow) below them with one entry a row.</summary>
+    private static void ShowLegend(Plot plt, bool narrow)
+    {
+        plt.ShowLegend(narrow ? Edge.Bottom : Edge.Right);
+        plt.Legend.Orientation = Orientation.Vertical;
+        StyleLegend(plt);
+    }
+
+    /// <summary><paramref name="c"/> mixed with white by <paramref name="amount"/> (0: itself, 1: white).</summary>
+    internal static Color Lighter(Color c, double amount) => amount <= 0 ? c : new Color(
+        (byte)Math.Round(c.Red + (255 - c.Red) * amount), (byte)Math.Round(c.Green + (255 - c.Green) * amount), (byte)Math.Round(c.Blue + (255 - c.Blue) * amount), c.Alpha);
 
     /// <summary>
     /// On a category axis, groups drawn as markers at the same positions stand side by side instead of on top of one
@@ -284,7 +385,15 @@ internal static class PlotRenderer
     /// A forest plot of one check: its estimate with the 95% interval, over the region that supports the claim (shaded
     /// green) and the one that contradicts it (shaded red), on an axis of its own, labelled with the estimate's name.
     /// </summary>
+    /// <remarks>Written wide (legend to the right) and narrow (legend below), as <see cref="Render"/> does.</remarks>
     public static Output RenderCheck(Check check, int index, int count, string pathWithoutExtension)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        var narrow = DrawCheck(check, index, count, pathWithoutExtension + "-narrow", narrow: true);
+        return DrawCheck(check, index, count, pathWithoutExtension, narrow: false) with { Narrow = narrow };
+    }
+
+    private static Output DrawCheck(Check check, int index, int count, string pathWithoutExtension, bool narrow)
     {
         var plt = NewPlot();
         var e = check.Estimate;
@@ -292,8 +401,11 @@ internal static class PlotRenderer
             .Where(double.IsFinite).ToList();
         double min = finite.Count > 0 ? finite.Min() : 0, max = finite.Count > 0 ? finite.Max() : 1;
         double pad = Math.Max(Math.Max(Math.Abs(min), Math.Abs(max)) * 1e-3 + 1e-12, 0.15 * (max - min));
-        min -= pad;
-        max += pad;
+        // A share of seeds lies in [0, 1] and a share or accuracy (or a difference of two) in [−1, 1]: the axis stops
+        // just past those, not at a share of 1.05.
+        var range = e.Unit == Unit.ShareOfSeeds ? ValueRange.Fraction : e.Unit == Unit.Share || e.Unit == Unit.Accuracy ? new ValueRange(-1, 1) : ValueRange.Unbounded;
+        min = Math.Max(min - pad, range.Low - 0.03 * (max - min));
+        max = Math.Min(max + pad, range.High + 0.03 * (max - min + pad));
         void Shade(Region r, Color c)
         {
             if (r.IsEmpty) return;
@@ -320,15 +432,30 @@ internal static class PlotRenderer
         plt.Grid.XAxisStyle.MajorLineStyle.Color = Grid;
         plt.Grid.YAxisStyle.MajorLineStyle.Width = 0;
         string outcome = check.Outcome.Text();
-        int height = Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Unit.IsStated ? $"{e.Name}  [{e.Unit.Name}]" : e.Name, "", Width - 40, 190);
+        int height = Decorate(plt, count > 1 ? $"Check {index + 1} of {count}: {outcome}" : $"Check: {outcome}", e.Unit.IsStated ? $"{e.Name}  [{e.Unit.Name}]" : e.Name, "",
+            narrow ? NarrowWidth - 40 : Width - 40, 190);
         plt.Axes.Title.Label.FontSize = 15;
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "estimate, 95% interval", LineColor = color, LineWidth = 4, MarkerShape = MarkerShape.FilledCircle, MarkerFillColor = color, MarkerLineColor = color, MarkerSize = 9 });
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "supports the claim", FillColor = Color.FromHex("#27ae60").WithAlpha(0.4), LineWidth = 0 });
         if (!check.Contradicts.IsEmpty)
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = "contradicts it", FillColor = Color.FromHex("#c0392b").WithAlpha(0.3), LineWidth = 0 });
-        plt.ShowLegend(Edge.Right);
-        StyleLegend(plt);
-        return Save(plt, pathWithoutExtension, Width + 200, height);
+        ShowLegend(plt, narrow);
+        if (narrow) height += LegendHeight(plt.Legend.ManualItems) + 8;
+        return Save(plt, pathWithoutExtension, narrow ? NarrowWidth : Width + 200, height);
+    }
+
+    /// <summary>
+    /// Each group's colour and its shade within its hue (0 for the first group of a hue): groups that share a
+    /// <see cref="Series.Hue"/> (two quantities of one arm) take that hue's colour, the first as it is and the next
+    /// lighter; the hues take colours as <see cref="Colours"/> gives them.
+    /// </summary>
+    internal static (Dictionary<string, Color> Colour, Dictionary<string, int> Shade) GroupColours(Figure figure, IReadOnlyList<string> arms)
+    {
+        var groups = figure.Series.Where(s => !s.Faint).Select(s => s.Group).Concat(figure.Series.Select(s => s.Group)).Distinct().ToList();
+        var hueOf = groups.ToDictionary(g => g, g => figure.Series.First(s => s.Group == g).Hue ?? g);
+        var colorOfHue = Colours([.. groups.Select(g => hueOf[g]).Distinct()], arms);
+        var shade = groups.ToDictionary(g => g, g => groups.Where(o => hueOf[o] == hueOf[g]).ToList().IndexOf(g));
+        return (groups.ToDictionary(g => g, g => Lighter(colorOfHue[hueOf[g]], shade[g] switch { 0 => 0, 1 => 0.45, _ => 0.65 })), shade);
     }
 
     /// <summary>
@@ -364,10 +491,19 @@ internal static class PlotRenderer
         return result;
     }
 
-    private static string Shorten(string group) => group.Length <= 30 ? group : group[..(group.IndexOf("  [", StringComparison.Ordinal) is > 0 and < 30 and var k ? k : 29)] + "…";
+    // A group's name cut for a note: at its arm (before ':' or a bracketed note) when that is short, else at 29 characters.
+    private static string Shorten(string group)
+    {
+        int cut = group.IndexOfAny([':', '[']);
+        if (cut > 0 && cut <= 30) return group[..cut].TrimEnd();
+        return group.Length <= 30 ? group : group[..29] + "…";
+    }
 
     /// <summary>The longest line of a legend entry, in characters; longer names wrap at a space.</summary>
     internal const int LegendLine = 44;
+
+    /// <summary>The longest line of a legend entry in the narrow rendering, in characters; names and notes wrap.</summary>
+    internal const int NarrowLegendLine = 38;
 
     /// <summary>
     /// <paramref name="text"/> broken at spaces into lines of at most <paramref name="max"/> characters (a word longer
@@ -440,17 +576,22 @@ internal static class PlotRenderer
     private static int Decorate(Plot plt, string title, string xLabel, string yLabel, int dataWidth, int height)
     {
         int extra = 0;
-        int titleLine = (int)(dataWidth / (CharWidth * 17 * 1.05));
-        if (title.Length > titleLine) extra += 22;
+        // A narrow figure (a phone's) sets its title a size smaller.
+        float titleSize = dataWidth < 500 ? 15 : 17;
+        int titleLine = (int)(dataWidth / (CharWidth * titleSize * 1.05));
         // Wrapped into lines of about equal length rather than a full line and a stray word.
-        plt.Title(title.Length > titleLine ? string.Join("\n", Wrap(title, Math.Min(titleLine, (title.Length + 1) / 2 + 6))) : title);
+        var titleLines = title.Length > titleLine ? Wrap(title, Math.Min(titleLine, (title.Length + 1) / 2 + 6)) : [title];
+        if (titleLines.Count > 2) titleLines = Wrap(title, titleLine);
+        extra += (int)(1.3 * titleSize) * (titleLines.Count - 1);
+        plt.Title(string.Join("\n", titleLines));
         double FitSize(string label, double room) => label.Length == 0 ? 15 : Math.Clamp(room / (CharWidth * label.Length), 12, 15);
         float xSize = (float)FitSize(xLabel, dataWidth), ySize = (float)FitSize(yLabel, height - 130);
         bool wrapX = CharWidth * xSize * xLabel.Length > dataWidth;
-        if (wrapX) extra += 18;
-        plt.XLabel(wrapX ? string.Join("\n", Wrap(xLabel, (xLabel.Length + 1) / 2 + 8)) : xLabel);
+        var xLines = wrapX ? Wrap(xLabel, Math.Min((int)(dataWidth / (CharWidth * xSize)), (xLabel.Length + 1) / 2 + 8)) : [xLabel];
+        extra += 18 * (xLines.Count - 1);
+        plt.XLabel(string.Join("\n", xLines));
         plt.YLabel(yLabel);
-        plt.Axes.Title.Label.FontSize = 17;
+        plt.Axes.Title.Label.FontSize = titleSize;
         plt.Axes.Title.Label.Bold = true;
         plt.Axes.Bottom.Label.FontSize = xSize;
         plt.Axes.Left.Label.FontSize = ySize;

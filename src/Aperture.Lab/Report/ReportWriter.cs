@@ -326,11 +326,20 @@ public static class ReportWriter
             var partial = new HashSet<string>();
             int seedsMax = 0;
             bool faint = arms.Count <= 4;
+            var samplesOf = new Dictionary<string, List<double[]>>();
             foreach (var arm in arms)
             {
                 var curves = runs.Runs.Where(r => r.Arm == arm && r.Metrics.TryGetValue(key, out var q) && q.Count > 0)
                     .Select(r => r.Metrics[key]).ToList();
-                if (curves.Count == 0) continue;
+                // An arm that logged nothing under this key because its runs broke down (a NaN or infinite result or
+                // logged value) is named in the legend, not silently left out; an arm that never logs the key (a
+                // metric of one arm only) is not.
+                if (curves.Count == 0)
+                {
+                    if (runs.Runs.Any(r => r.Arm == arm && (r.Results.Values.Any(v => !double.IsFinite(v)) || r.Metrics.Values.Any(q => q.Any(v => !double.IsFinite(v.Value))))))
+                        series.Add(new Series(arm + "  [nothing logged: its runs broke down]", [], []));
+                    continue;
+                }
                 seedsMax = Math.Max(seedsMax, curves.Count);
                 var byStep = curves.Select(c => c.GroupBy(q => q.Step).ToDictionary(g => g.Key, g => g.Last().Value)).ToList();
                 // The mean is drawn where every seed logged a value: past the step where one seed stopped (a run that
@@ -342,9 +351,11 @@ public static class ReportWriter
                 var mean = new double[steps.Length];
                 var low = new double[steps.Length];
                 var high = new double[steps.Length];
+                var samples = samplesOf[arm] = [];
                 for (int i = 0; i < steps.Length; i++)
                 {
                     var values = byStep.Where(d => d.ContainsKey(steps[i])).Select(d => d[steps[i]]).ToArray();
+                    samples.Add(values);
                     if (values.Any(x => !double.IsFinite(x))) { mean[i] = low[i] = high[i] = double.NaN; continue; }
                     mean[i] = values.Average();
                     if (values.Length < 2) { low[i] = high[i] = double.NaN; continue; }
@@ -358,28 +369,33 @@ public static class ReportWriter
                         series.Add(new Series(arm, [.. c.Select(q => (double)q.Step)], [.. c.Select(q => q.Value)]) { Faint = true });
                 series.Add(new Series(arm, [.. steps.Select(x => (double)x)], mean) { Low = low, High = high });
             }
+            // A log axis when the means are positive and span over two decades (a diverging arm beside converging
+            // ones); a band's lower edge at or below 0 (a t-interval on few seeds) is then left undrawn, not the axis.
+            // On it each arm's centre is the geometric mean with the t-interval of the logs, exponentiated: the
+            // arithmetic mean of values spread over decades is its largest seed's, not a typical one.
+            var all = series.Where(s => !s.Faint).SelectMany(s => s.Y).Where(double.IsFinite).ToList();
+            bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e2;
+            bool geometric = logY && samplesOf.Values.All(v => v.All(a => a.All(x => !double.IsFinite(x) || x > 0)));
+            if (geometric) series = [.. series.Select(s => s.Faint || !samplesOf.TryGetValue(s.Group, out var v) ? s : GeometricMean(s, v))];
             // An arm whose log stops before the others' (a run that stopped logging, as on a NaN loss) says so in the
-            // legend; the renderer names arms drawn under an identical one.
+            // legend; the renderer names arms drawn under an identical one. Where most arms stop early (runs that end
+            // at a target), that is the protocol, said once in the caption rather than in every legend entry.
             var means = series.Where(s => !s.Faint).ToList();
             double lastStep = ends.Values.Where(double.IsFinite).DefaultIfEmpty(0).Max();
+            int early = means.Count(m => ends.GetValueOrDefault(m.Group, double.NaN) < lastStep);
+            bool ragged = early > 1 && 2 * early >= means.Count;
+            string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
             var notes = new Dictionary<string, List<string>>();
-            for (int i = 0; i < means.Count; i++)
+            foreach (var m in means)
             {
-                var m = means[i];
                 var notesFor = notes[m.Group] = [];
                 // Only a log that stops early is noted here; NaN or infinite values that were logged are counted and
                 // marked by the renderer.
                 double end = ends.GetValueOrDefault(m.Group, double.NaN);
-                string unit = metric?.X.Kind == AxisKind.Epoch ? "epoch" : metric?.X.Kind == AxisKind.Step ? "step" : "x =";
-                if (end < lastStep) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
-                if (partial.Contains(m.Group)) notesFor.Add("mean drawn while every seed logs");
+                if (end < lastStep && !ragged) notesFor.Add($"nothing logged after {unit} {end.ToString("G6", CultureInfo.InvariantCulture)}");
             }
             string Named(string arm) => notes.TryGetValue(arm, out var n) && n.Count > 0 ? $"{arm}  [{string.Join("; ", n)}]" : arm;
             series = [.. series.Select(s => s with { Group = Named(s.Group) })];
-            // A log axis when the means are positive and span over two decades (a diverging arm beside converging
-            // ones); a band's lower edge at or below 0 (a t-interval on few seeds) is then left undrawn, not the axis.
-            var all = series.Where(s => !s.Faint).SelectMany(s => s.Y).Where(double.IsFinite).ToList();
-            bool logY = all.Count > 0 && all.All(y => y > 0) && all.Max() / all.Min() > 1e2;
             string what = metric?.Label ?? key.Replace('_', ' ');
             // The title names what the x-axis counts in its own words ("per SGLD draw", "per iteration"), without
             // the label's bracketed gloss.
@@ -387,12 +403,36 @@ public static class ReportWriter
             {
                 "training step" => "step", var label => label,
             };
-            string seeds = seedsMax > 1 ? $"mean of {seedsMax} seeds with its 95% interval" : "one seed";
+            string seeds = seedsMax > 1 ? $"{(geometric ? "geometric mean" : "mean")} of {seedsMax} seeds with its 95% interval" : "one seed";
             yield return new Figure("curve-" + Slug(key), $"{Capitalize(what)} per {per}", metric?.X.Text ?? "index (axis not declared by the phenomenon)",
                 metric?.YText ?? key.Replace('_', ' '), series, LogY: logY,
-                Caption: $"Each arm's {seeds} across seeds (logged as {key}){((faint || partial.Count > 0) && seedsMax > 1 ? "; pale lines: single seeds" : "")}{(partial.Count > 0 ? "; where seeds stop at different steps, the mean is drawn while every seed logs" : "")}. NaN or infinite values are marked ×, not dropped.")
-            { Metrics = [key] };
+                Caption: $"Each arm's {seeds} across seeds (logged as {key}){((faint || partial.Count > 0) && seedsMax > 1 ? "; pale lines: single seeds" : "")}{(partial.Count > 0 ? "; where seeds stop at different steps, the mean is drawn while every seed logs" : "")}{(ragged ? $"; arms' logs end at different {(unit == "x =" ? "points" : unit + "s")} (their runs stopped)" : "")}. NaN or infinite values are marked ×, not dropped.")
+            { Metrics = [key], YRange = metric?.Range ?? ValueRange.Unbounded };
         }
+    }
+
+    /// <summary>
+    /// <paramref name="s"/> with its centre the geometric mean of each position's seeds (<paramref name="samples"/>,
+    /// all positive) and its band the 95% t-interval of their logs, exponentiated; a non-finite seed leaves NaN.
+    /// </summary>
+    internal static Series GeometricMean(Series s, IReadOnlyList<double[]> samples)
+    {
+        int n = Math.Min(s.Y.Length, samples.Count);
+        var y = new double[n];
+        var low = new double[n];
+        var high = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            var v = samples[i];
+            if (v.Length == 0 || v.Any(x => !double.IsFinite(x) || x <= 0)) { y[i] = low[i] = high[i] = double.NaN; continue; }
+            double m = v.Average(Math.Log);
+            y[i] = Math.Exp(m);
+            if (v.Length < 2) { low[i] = high[i] = double.NaN; continue; }
+            double sd = Math.Sqrt(v.Sum(x => (Math.Log(x) - m) * (Math.Log(x) - m)) / (v.Length - 1));
+            double half = StudentT.Quantile(0.975, v.Length - 1) * sd / Math.Sqrt(v.Length);
+            (low[i], high[i]) = (Math.Exp(m - half), Math.Exp(m + half));
+        }
+        return s with { Y = y, Low = low, High = high };
     }
 
     /// <summary>Short unique column heads from kebab-case ids: the initials ("adam-beta2-rounding" → "ABR"), lengthened where two clash.</summary>
@@ -463,10 +503,24 @@ public static class ReportWriter
         var o = render(Path.Combine(outDir, stem));
         images.Add(o.Svg);
         images.Add(o.Png);
-        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><div class=\"scroll plot\"><picture><source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
+        // A phone gets the narrow rendering (legend below the data) at nearly its own size; a wider page the wide one,
+        // scaled to the page. Neither scrolls sideways.
+        h.Append($"<figure data-figure=\"{HtmlEncode(name)}\"><div class=\"plot\"><picture>");
+        if (o.Narrow is { } n)
+        {
+            images.Add(n.Svg);
+            images.Add(n.Png);
+            string narrowStem = stem + "-narrow";
+            h.Append($"<source media=\"{NarrowMedia}\" srcset=\"{HtmlEncode(narrowStem)}.svg\" type=\"image/svg+xml\" width=\"{n.Width}\" height=\"{n.Height}\">")
+             .Append($"<source media=\"{NarrowMedia}\" srcset=\"{HtmlEncode(narrowStem)}.png\" width=\"{n.Width}\" height=\"{n.Height}\">");
+        }
+        h.Append($"<source srcset=\"{HtmlEncode(stem)}.svg\" type=\"image/svg+xml\">")
          .Append($"<img src=\"{HtmlEncode(stem)}.png\" width=\"{o.Width}\" height=\"{o.Height}\" alt=\"{HtmlEncode(title)}\"></picture></div>")
          .Append($"<figcaption>{HtmlEncode(caption)} <span class=\"id\"><a href=\"{HtmlEncode(stem)}.svg\">SVG</a> · <a href=\"{HtmlEncode(stem)}.png\">PNG</a></span></figcaption></figure>\n");
     }
+
+    /// <summary>The page widths that get a figure's narrow rendering (a phone's, up to a small tablet's).</summary>
+    internal const string NarrowMedia = "(max-width: 760px)";
 
     /// <summary>
     /// Where a verdict comes from, in full: the commit, the data and its hash, the host, the protocol version, both seed
@@ -548,7 +602,7 @@ public static class ReportWriter
         .models td:first-child {"{"} min-width: 16em; max-width: 28em; {"}"} abbr {"{"} text-decoration: none; {"}"}
         .runs {"{"} font-size: 85%; width: auto; {"}"} .runs td, .runs th {"{"} white-space: nowrap; {"}"}
         .warn {"{"} background: #fff0c2; padding: .5em; {"}"} .tag {"{"} font-size: 75%; background: #e8e8ff; padding: 0 .4em; border-radius: .5em; {"}"}
-        figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; height: auto; border: 1px solid #eee; {"}"} figcaption {"{"} color: #555; {"}"}
+        figure {"{"} margin: 1.5em 0; {"}"} figure img {"{"} max-width: 100%; height: auto; border: 1px solid #eee; box-sizing: border-box; {"}"} figcaption {"{"} color: #555; {"}"}
         code, pre {"{"} background: #f6f6f6; {"}"} code, .foot, .key {"{"} overflow-wrap: anywhere; {"}"} pre {"{"} padding: .6em; overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; {"}"}
         dl.provenance {"{"} display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; {"}"} dl.provenance dt {"{"} font-weight: 600; {"}"}
         dl.provenance dd {"{"} margin: 0; overflow-wrap: anywhere; {"}"}
@@ -564,9 +618,8 @@ public static class ReportWriter
           table.scorecard td:first-child::before {"{"} display: none; {"}"} table.scorecard td:first-child {"{"} font-size: 115%; font-weight: 600; {"}"}
           table:not(.scorecard) {"{"} display: block; overflow-x: auto; {"}"}
           dl.provenance {"{"} grid-template-columns: 1fr; {"}"} dl.provenance dd {"{"} margin-bottom: .4em; {"}"}
-          /* A figure shrunk to a phone's width would set its text at a third of its size: it keeps a readable width
-             and scrolls sideways (to its legend) inside its own box instead. */
-          .plot img {"{"} max-width: none; width: 720px; height: auto; {"}"}
+          /* Figures come in a narrow rendering (legend below) that fits a phone at nearly its own size. */
+          .plot img {"{"} max-width: 100%; height: auto; {"}"}
         {"}"}
 
         </style></head><body>

@@ -22,6 +22,9 @@ public class AtomicWritersTests
         Assert.Contains("<svg", svg);
         Assert.EndsWith("</svg>", svg.TrimEnd());
         Assert.Contains("A curve", svg);
-        Assert.Equal(new[] { "curve.png", "curve.svg" }, Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories).Select(Path.GetFileName).Order());
+        // The wide rendering and the narrow one for phones, and no temporary file of either.
+        Assert.Equal(new[] { "curve-narrow.png", "curve-narrow.svg", "curve.png", "curve.svg" }, Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var narrow = File.ReadAllBytes(o.Narrow!.Png);
+        Assert.Equal(2 * o.Narrow.Width, BinaryPrimitives.ReadInt32BigEndian(narrow.AsSpan(16, 4)));
     }
 }
