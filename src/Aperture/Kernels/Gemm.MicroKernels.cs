@@ -14,6 +14,14 @@ internal static class MicroKernels
     /// An 8×(2 registers) tile: 16 accumulators (AVX-512). On a Zen 4 core it runs at the FMA peak from L1 like a
     /// 14-row tile, and batch sizes (multiples of 8) fill it exactly. On a Zen 5 core 12- and 14-row tiles of the
     /// same width (24 and 28 accumulators, no spills) measured 5–15% slower on n = 512–2048 products.
+    /// <para>
+    /// The JIT's final code for the float AVX-512 instance (FullOpts, from <c>DOTNET_JitDisasm</c>), per k step: two
+    /// 512-bit loads of B, eight <c>vbroadcastss zmm, [a+4i]</c> (each A value loaded once and used by its two FMAs;
+    /// an embedded <c>{1to16}</c> broadcast would load it twice), sixteen <c>vfmadd231ps</c>, then two pointer adds
+    /// and an increment-compare-branch: no bounds checks, no spills, no extra moves. Sixteen independent chains
+    /// cover Zen 5's two 4-cycle FMA pipes (eight needed), so unrolling k buys nothing. With A, B and C in L1 it runs
+    /// at the FMA peak: as fast as a bare 12-chain FMA loop measured beside it (about 220 GFLOP/s each, CPU time). A software prefetch of A 256–1024 bytes ahead inside the loop measured no gain.
+    /// </para>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Mid<V, TV, T>(int kc, T* a, T* b, T* c, nint ldc, bool load)

@@ -65,7 +65,9 @@ internal static class GemmBlocking
     /// slower; the kc×NR panel of B (48 KiB at 384) is read from L2 fast enough at one 512-bit FMA per cycle.
     /// On a Zen 5 core (two 512-bit FMAs per cycle, L1D 48 KiB, L2 1 MiB), CPU time of n = 512–2048 products:
     /// 256–512 within the noise (about 5%), 192 about 4% slower; the panel of B does not stay in L1 beside the
-    /// streamed A, and L2 still feeds the kernel at about 90% of the FMA peak.
+    /// streamed A, and L2 still feeds the kernel at about 90% of the FMA peak. Measured again by thread CPU time
+    /// (90th percentile of 80 interleaved single-product windows): kc = 384, 448, 512 (mc 96–192) and kc = K = 1024
+    /// (one k-block, no reload of C; mc 48 and 96) all within 2% at n = 1024 and 2048.
     /// </summary>
     public static int Kc = 384;
     /// <summary>Rows of A packed at once (kept in L2), rounded to the tile height. On Zen 5, 96–384 measured alike.</summary>
@@ -112,6 +114,20 @@ internal static class GemmBlocking
 /// going, so each output is still one fused multiply-add chain over k in order, whatever the blocking, the tile
 /// shape, the vector width or the thread count.
 /// </summary>
+/// <remarks>
+/// Where the time of a one-thread 1024³ float product goes on a Zen 5 core (thread CPU time, 90th percentile of
+/// 80–100 interleaved single-product windows on a loaded machine, so a few percent apart at best): the kernel with
+/// its operands in L1, 229 GFLOP/s (the FMA peak); the same calls over an L2-resident A block, L3-resident B panels
+/// and a C tile in L1, 221; with the real C (rows 4 KiB apart), 212–216; the whole product, 184–189. Skipping the
+/// packing of A (reading stale panels, timing only) gained 4–5%, of B 3–4% (packed panel by panel, before B was
+/// packed row by row), of both 8%; dropping the C-tile prefetch
+/// cost 3%. What did not help there: packing each B panel just before its first tile, so its first use finds it in
+/// L1 (as OpenBLAS's driver does); software prefetch of B's rows a dozen ahead in the panel-by-panel packing, or of
+/// the next A panel's source rows before each panel is packed; packing a column-contiguous A row by row across its
+/// panels (2–4% slower than panel by panel: two panels share each 64-byte line). A product with a column-contiguous
+/// A (Aᵀ·B of row-major operands) ran about 10% slower than the row-major one at n = 1024–2048, an open lead. Huge
+/// pages for the packed buffers were not tried: they need a madvise call outside the BCL.
+/// </remarks>
 internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
 {
     /// <summary>Runs the whole product, on several threads when it is large enough.</summary>
@@ -262,8 +278,7 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
                 else
                 {
                     pb = bufB;
-                    for (int jr = 0; jr < nc; jr += nr)
-                        PackBPanel(g, pc, kcur, jc + jr, Math.Min(nr, nc - jr), bufB + (nint)(jr / nr) * kcur * nr);
+                    PackBBlock(g, pc, kcur, jc, nc, bufB);
                 }
                 for (int ic = m0; ic < m1; ic += mcMax)
                 {
@@ -385,6 +400,34 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
             return;
         }
         Packing.Strided(src, rs, cs, mr, kc, dst, MR);
+    }
+
+    /// <summary>
+    /// Columns col0..col0+nc of B, k = pc..pc+kc, into consecutive kc×NR panels. A row-contiguous B is packed row
+    /// by row across all its whole panels, so each source row is read once front to back, instead of panel by panel,
+    /// which reads one NR-wide strip of every row per panel and so steps to a new page at every k once a row of B
+    /// spans 4 KiB (n ≥ 1024 floats), where the hardware prefetchers do not follow. Measured on a Zen 5 core (thread
+    /// CPU time, one thread, interleaved with the panel-by-panel order, 90th percentile over 24–120 single-product
+    /// windows, five runs): n = 1024 and 2048 products 0.5–2% faster, every run; packing B costs about 3–4% there
+    /// in all (measured by skipping it). Software prefetch of the rows ahead in the panel-by-panel order gained
+    /// nothing. A partial last panel is packed on its own. Moves values only.
+    /// </summary>
+    private static void PackBBlock(in GemmProblem<T> g, int pc, int kc, int col0, int nc, T* dst)
+    {
+        int NR = K.NR;
+        int full = g.CsB == 1 ? nc / NR : 0;
+        if (full > 0)
+        {
+            T* src = g.Bp + pc * g.RsB + col0;
+            nint rs = g.RsB, panel = (nint)kc * NR;
+            for (int p = 0; p < kc; p++)
+            {
+                T* s = src + p * rs, d = dst + p * NR;
+                for (int q = 0; q < full; q++) Unsafe.CopyBlockUnaligned(d + q * panel, s + q * NR, (uint)(NR * sizeof(T)));
+            }
+        }
+        for (int jr = full * NR; jr < nc; jr += NR)
+            PackBPanel(g, pc, kc, col0 + jr, Math.Min(NR, nc - jr), dst + (nint)(jr / NR) * kc * NR);
     }
 
     /// <summary>Columns col0..col0+nr of B, k = pc..pc+kc, into one panel: for each k, NR values (zero past nr).</summary>

@@ -181,6 +181,35 @@ public class GemmTests
         }
     }
 
+    /// <summary>
+    /// The packed product packs a row-contiguous B row by row across all of its whole panels, and a partial last
+    /// panel on its own. Here B is a column window of a wider matrix (its rows further apart than it is wide, starting
+    /// at an odd column), over shapes with whole panels only, a partial one only, and both, in one or several k-blocks
+    /// and (with tiny blocks) column blocks; each output must be the naive chain at every thread count.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Packed_B_from_a_column_window_of_a_wider_matrix_matches_the_naive_chain(bool tinyBlocks)
+    {
+        var rng = new Random(29);
+        foreach (var (m, n, k) in new[] { (17, 257, 403), (9, 3, 1), (31, 64, 40), (255, 95, 17) })
+        {
+            var a = Matrix<float>(rng, m, k, transposed: false);
+            var wide = Matrix<float>(rng, k, n + 13, transposed: false);
+            var b = wide with { Offset = wide.Offset + 3, Cols = n };
+            var expected = Naive(a, b);
+            void Check() => KernelSettings.ForEachPath(path =>
+            {
+                foreach (int threads in new[] { 1, 2 })
+                    KernelSettings.WithThreads(threads, () =>
+                        AssertBitwise(expected, Run(a, b), $"{path} threads={threads} tiny={tinyBlocks} m={m} n={n} k={k}"));
+            });
+            if (tinyBlocks) KernelSettings.WithTinyBlocks(Check);
+            else KernelSettings.WithPackingOnly(Check);
+        }
+    }
+
     [Fact]
     public void Reversed_order_runs_k_downward_on_every_path()
     {
