@@ -28,11 +28,13 @@ internal static class BackwardEngine
 
     private static readonly Action<Tensor, Tensor, bool> s_accumulateIntoLeaf = AccumulateIntoLeaf;
 
+    /// <summary>Numbers the backward passes, so a node marked with a pass's number (<see cref="Node.VisitedBy"/>) was collected by it.</summary>
+    private static long s_passes;
+
     /// <summary>The traversal's working sets, kept per thread so a backward pass allocates none of them.</summary>
     private sealed class Workspace
     {
         public readonly List<Node> Nodes = new(64);
-        public readonly HashSet<Node> Seen = new(ReferenceEqualityComparer.Instance);
         public readonly Stack<Node> Stack = new();
         public Tensor?[] Buffer = new Tensor?[4];
         public long[] Keys = new long[64];
@@ -76,6 +78,21 @@ internal static class BackwardEngine
     {
         var nodes = ws.Nodes;
         int n = nodes.Count;
+        if (n <= 32)
+        {
+            // A small graph (a small net's step): insertion sort in place. The sequence numbers are distinct, so the
+            // order is the one the keyed sort gives.
+            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(nodes);
+            for (int i = 1; i < span.Length; i++)
+            {
+                var node = span[i];
+                long key = node.Sequence;
+                int j = i - 1;
+                for (; j >= 0 && span[j].Sequence < key; j--) span[j + 1] = span[j];
+                span[j + 1] = node;
+            }
+            return;
+        }
         if (ws.Keys.Length < n)
         {
             ws.Keys = new long[Math.Max(n, 2 * ws.Keys.Length)];
@@ -164,8 +181,10 @@ internal static class BackwardEngine
         t_workspace ??= ws;
         ws.InUse = true;
         var nodes = ws.Nodes;
-        var seen = ws.Seen;
         var stack = ws.Stack;
+        // This pass's mark: a node whose mark it is has been collected already (a nested pass takes a new number; the
+        // outer pass has finished collecting before any rule runs).
+        long pass = Interlocked.Increment(ref s_passes);
         bool savedInBackward = Graph.t_inBackward;
         bool savedLeafBuffers = t_leafBuffers;
         // Everything after taking the workspace is inside the try: a pass that throws (a second backward through a
@@ -173,10 +192,13 @@ internal static class BackwardEngine
         try
         {
             nodes.Clear();
-            seen.Clear();
             stack.Clear();
             foreach (var r in roots)
-                if (r._gradFn is { } fn && seen.Add(fn)) stack.Push(fn);
+                if (r._gradFn is { } fn && fn.VisitedBy != pass)
+                {
+                    fn.VisitedBy = pass;
+                    stack.Push(fn);
+                }
             while (stack.Count > 0)
             {
                 var node = stack.Pop();
@@ -185,7 +207,11 @@ internal static class BackwardEngine
                         $"backward through '{node.Name}' a second time: its saved tensors were freed after the first backward. Pass retainGraph: true to the first Backward() to keep them.");
                 nodes.Add(node);
                 foreach (var x in node.Inputs)
-                    if (x.RequiresGrad && x._gradFn is { } f && seen.Add(f)) stack.Push(f);
+                    if (x.RequiresGrad && x._gradFn is { } f && f.VisitedBy != pass)
+                    {
+                        f.VisitedBy = pass;
+                        stack.Push(f);
+                    }
             }
             SortLatestFirst(ws);
 
@@ -250,7 +276,6 @@ internal static class BackwardEngine
             t_leafBuffers = savedLeafBuffers;
             foreach (var node in nodes) node.PendingGrad = null;
             nodes.Clear();
-            seen.Clear();
             stack.Clear();
             Array.Clear(ws.Buffer);
             ws.InUse = false;

@@ -18,6 +18,9 @@ public abstract class Node
     internal Tensor? PendingGrad;
     internal bool Released;
 
+    /// <summary>The backward pass that last collected this node (see <c>BackwardEngine</c>): a mark instead of a set of visited nodes.</summary>
+    internal long VisitedBy;
+
     /// <summary>Creates a node over the op's inputs (all of them, whether or not they require grad).</summary>
     protected Node(params Tensor[] inputs) => _inputs = inputs;
 

@@ -40,6 +40,7 @@ internal static class StridedCopy
             Array.Copy(s, src._offset, d, dst._offset, n);
             return;
         }
+        if (dst.IsContiguous && CopyWithoutLoop(src, s, d, dst._offset, n)) return;
         var loop = new StridedLoop(src.Shape, src.Strides, dst.Strides);
         int inner = loop.InnerSize, sa = loop.InnerStride(0), sd = loop.InnerStride(1);
         if (TryTransposed(loop, s, src._offset, d, dst._offset)) return;
@@ -51,6 +52,30 @@ internal static class StridedCopy
             if (sa == 1 && sd == 1) Array.Copy(s, oa, d, od, inner);
             else for (int i = 0; i < inner; i++) d[od + i * sd] = s[oa + i * sa];
         }
+    }
+
+    /// <summary>
+    /// The two layouts a recycled backward pass copies into contiguous buffers, done without building a
+    /// <see cref="StridedLoop"/> (which allocates): one element broadcast everywhere (the gradient of a sum, every stride
+    /// 0) and the transpose of a contiguous matrix (the gradient of a weight used as <c>w.Transpose(0, 1)</c>).
+    /// False for any other layout.
+    /// </summary>
+    private static bool CopyWithoutLoop<T>(Tensor src, T[] s, T[] d, int dOff, int n) where T : unmanaged
+    {
+        var strides = src.Strides;
+        bool broadcast = true;
+        foreach (int st in strides) broadcast &= st == 0;
+        if (broadcast)
+        {
+            Array.Fill(d, s[src._offset], dOff, n);
+            return true;
+        }
+        if (src.Rank != 2) return false;
+        int rows = src.Shape[0], cols = src.Shape[1];
+        if (strides[0] != 1 || strides[1] != rows || rows < 2 || cols < 2) return false;
+        // Element (i, j) is s[off + j·rows + i]: row j of the source is column j of the destination.
+        Transpose2D(s, src._offset, rows, d, dOff, cols, cols, rows);
+        return true;
     }
 
     /// <summary>

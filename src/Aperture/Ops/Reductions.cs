@@ -10,18 +10,34 @@ public static partial class Ops
     /// </summary>
     public static Tensor Sum(Tensor x, int[]? axes = null, bool keepDim = false)
     {
-        var ax = Shapes.NormalizeAxes("sum", axes, x.Rank);
-        var outShape = Shapes.Reduced(x.Shape, ax, keepDim);
-        if (!x.DType.IsFloatingPoint()) return SumIntegers(x, ax, outShape);
+        // Every axis (the common case of a loss): the shared list of axes, so the sum allocates nothing in a scope.
+        var ax = axes is null || axes.Length == 0 ? Shapes.AllAxes(x.Rank) : Shapes.NormalizeAxes("sum", axes, x.Rank);
+        if (!x.DType.IsFloatingPoint()) return SumIntegers(x, ax, Shapes.Reduced(x.Shape, ax, keepDim));
+        Span<int> outShape = x.Rank <= 16 ? stackalloc int[x.Rank] : new int[x.Rank];
+        outShape = outShape[..Shapes.Reduced(x.Shape, ax, keepDim, outShape)];
         var y = SumKernel(x, ax, outShape, NumericsPolicy.Current);
-        return Graph.Record(Graph.NeedsNode(x) ? new SumNode(x, ax, keepDim) : null, y);
+        return Graph.Record(Graph.NeedsNode(x) ? SumNode.Create(x, ax, keepDim) : null, y);
     }
 
     /// <summary>The sum over one axis.</summary>
     public static Tensor Sum(Tensor x, int axis, bool keepDim = false) => Sum(x, [axis], keepDim);
 
-    private sealed class SumNode(Tensor x, int[] axes, bool keepDim) : Node(x)
+    private sealed class SumNode : PooledNode<SumNode>
     {
+        private int[] _axes = null!;
+        private bool _keepDim;
+
+        public static SumNode Create(Tensor x, int[] axes, bool keepDim)
+        {
+            var node = Rent<SumNode>();
+            node.SetInputs(x);
+            node._axes = axes;
+            node._keepDim = keepDim;
+            return node;
+        }
+
+        protected override void ClearFields() => _axes = null!;
+
         public override string Name => "sum";
         protected internal override bool SavesInput(int i) => false;
         protected internal override bool SavesOutput => false;
@@ -29,11 +45,17 @@ public static partial class Ops
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
             var x = Inputs[0];
-            var g = keepDim ? grad : Reshape(grad, Shapes.Reduced(x.Shape, axes, keepDim: true));
+            var g = grad;
+            if (!_keepDim)
+            {
+                Span<int> kept = x.Rank <= 16 ? stackalloc int[x.Rank] : new int[x.Rank];
+                Shapes.Reduced(x.Shape, _axes, keepDim: true, kept);
+                g = Reshape(grad, kept);
+            }
             inputGrads[0] = Expand(g, x.Shape);
         }
 
-        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Sum(tx, axes, keepDim) : null;
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => t[0] is { } tx ? Sum(tx, _axes, _keepDim) : null;
     }
 
     /// <summary>Moves the reduced axes last and makes the tensor contiguous, so each output reduces one contiguous run.</summary>
@@ -61,7 +83,7 @@ public static partial class Ops
         return (src, outer, inner);
     }
 
-    private static Tensor SumKernel(Tensor x, int[] axes, int[] outShape, NumericsPolicy p)
+    private static Tensor SumKernel(Tensor x, int[] axes, ReadOnlySpan<int> outShape, NumericsPolicy p)
     {
         var y = Tensor.Empty(outShape, x.DType);
         if (x.DType == DType.Float32 ? SumOverRows<float>(x, axes, y, p) : SumOverRows<double>(x, axes, y, p)) return y;

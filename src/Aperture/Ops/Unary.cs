@@ -178,7 +178,7 @@ public static partial class Ops
 
     /// <summary>x·c for a constant c (int64 × 2 stays int64; int64 × 2.5 is float32, as in PyTorch).</summary>
     public static Tensor Mul(Tensor x, double c) =>
-        x.DType != DType.Int64 ? Unary(new UnaryOps.ScaleOp(c), x)
+        x.DType != DType.Int64 ? Unary(UnaryOps.ScaleOp.For(c), x)
         : IsWhole(c) ? Mul(x, IntegerScalar("mul_scalar", c)) : Mul(To(x, DefaultFloat), c);
     /// <summary>x + c for a constant c (int64 + 2 stays int64; int64 + 0.5 is float32).</summary>
     public static Tensor Add(Tensor x, double c) =>
@@ -423,6 +423,23 @@ internal static class UnaryOps
         public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, x, y);
         public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, x, y);
         public override Tensor Derivative(Tensor x, Tensor y) => Ops.Mul(x, 2.0);
+
+        // g·(2x) in one pass, without the derivative tensor (nor, for a broadcast g such as a sum's gradient, the
+        // strided product). 2x is exact, so the bits are Chain's whenever the gradients are stored natively; a
+        // gradient storage format rounds Chain's intermediate 2x too, so then Chain runs.
+        protected internal override bool HasPlainChain => NumericsPolicy.Current.Gradients == StorageFormat.Native;
+
+        protected internal override void PlainChain(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> g, Span<float> d)
+        {
+            TensorPrimitives.Multiply(x, 2f, d);
+            TensorPrimitives.Multiply(g, d, d);
+        }
+
+        protected internal override void PlainChain(ReadOnlySpan<double> x, ReadOnlySpan<double> y, ReadOnlySpan<double> g, Span<double> d)
+        {
+            TensorPrimitives.Multiply(x, 2.0, d);
+            TensorPrimitives.Multiply(g, d, d);
+        }
     }
 
     internal sealed class PowOp(double p) : UnaryOp
@@ -567,15 +584,35 @@ internal static class UnaryOps
         public override Tensor Derivative(Tensor x, Tensor y) => Tensor.ZerosLike(x);
     }
 
-    internal sealed class ScaleOp(double c) : UnaryOp
+    internal sealed class ScaleOp : UnaryOp
     {
+        /// <summary>
+        /// The two ops last made on this thread, reused while the constant is one of theirs: a loss scaled by a fixed
+        /// factor every step (and its gradient, scaled by the same factor) allocates none.
+        /// </summary>
+        [ThreadStatic] private static ScaleOp? t_last, t_before;
+
+        /// <summary>The op for <paramref name="factor"/> (the same bits): immutable, so one instance serves every node that multiplies by it.</summary>
+        public static ScaleOp For(double factor)
+        {
+            long bits = BitConverter.DoubleToInt64Bits(factor);
+            if (t_last is { } last && BitConverter.DoubleToInt64Bits(last._c) == bits) return last;
+            if (t_before is { } before && BitConverter.DoubleToInt64Bits(before._c) == bits) return before;
+            t_before = t_last;
+            return t_last = new ScaleOp(factor);
+        }
+
+        private readonly double _c;
+
+        private ScaleOp(double c) => _c = c;
+
         public override string Name => "mul_scalar";
         public override bool ReadsInput => false;
         public override bool ReadsOutput => false;
-        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, (float)c, y);
-        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, c, y);
-        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, c);
-        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Mul(g, c);
+        public override void Apply(ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.Multiply(x, (float)_c, y);
+        public override void Apply(ReadOnlySpan<double> x, Span<double> y) => TensorPrimitives.Multiply(x, _c, y);
+        public override Tensor Derivative(Tensor x, Tensor y) => Tensor.FullLike(x, _c);
+        public override Tensor Chain(Tensor x, Tensor y, Tensor g) => Ops.Mul(g, _c);
     }
 
     internal sealed class ShiftOp(double c) : UnaryOp

@@ -256,8 +256,8 @@ public static partial class Ops
         int rank = shape.Length, lead = rank - x.Rank;
         if (lead < 0)
             throw new ShapeMismatchException($"expand: cannot expand a tensor of shape {Shapes.Format(x.Shape)} to fewer dimensions {Shapes.Format(shape)}");
-        var outShape = new int[rank];
-        var strides = new int[rank];
+        Span<int> outShape = rank <= 16 ? stackalloc int[rank] : new int[rank];
+        Span<int> strides = rank <= 16 ? stackalloc int[rank] : new int[rank];
         for (int i = 0; i < rank; i++)
         {
             int want = shape[i];
@@ -277,8 +277,12 @@ public static partial class Ops
                     $"expand: cannot expand a tensor of shape {Shapes.Format(x.Shape)} to {Shapes.Format(shape)} (dimension {i}: {have} vs {want}; only size-1 dimensions expand)");
         }
         if (Shapes.Equal(outShape, x.Shape)) return x;
-        var y = x.Alias(outShape, strides, x._offset);
-        return Graph.Record(Graph.NeedsNode(x) ? new ExpandNode(x, outShape) : null, y, fresh: false);
+        // Inside a scope the view is a recycled tensor that copies the shape and strides (the gradient of a sum in a
+        // recycled backward pass allocates nothing); the node keeps its own copy of the shape.
+        var y = TensorArena.Current is { } arena
+            ? arena.View(x, x._offset, outShape, strides)
+            : x.Alias(outShape.ToArray(), strides.ToArray(), x._offset);
+        return Graph.Record(Graph.NeedsNode(x) ? new ExpandNode(x, outShape.ToArray()) : null, y, fresh: false);
     }
 
     private sealed class ExpandNode(Tensor x, int[] shape) : Node(x)

@@ -21,7 +21,7 @@ public abstract class GradientOptimizer : Optimizer
     /// <inheritdoc/>
     public override void Step()
     {
-        ValidateGroups();
+        ValidateChangedGroups();
         using (Autodiff.NoGrad())
         {
             // Index loops: enumerating the interfaces would allocate an enumerator per step.
@@ -30,6 +30,7 @@ public abstract class GradientOptimizer : Optimizer
             {
                 var group = groups[gi];
                 var parameters = group.Parameters;
+                BeginGroup(group);
                 for (int pi = 0; pi < parameters.Count; pi++)
                 {
                     var p = parameters[pi];
@@ -71,6 +72,12 @@ public abstract class GradientOptimizer : Optimizer
         throw new NotSupportedException(
             $"{Name} does not support row-sparse gradients (a parameter of shape {Shapes.Format(parameter.Shape)} from an Embedding with sparse: true); " +
             "use SGD without momentum or weight decay, or Adam, or create the Embedding with sparse: false");
+
+    /// <summary>
+    /// Called by <see cref="Step"/> before the updates of <paramref name="group"/>'s parameters: an optimizer reads the
+    /// group's options here once, rather than by name for every parameter.
+    /// </summary>
+    private protected virtual void BeginGroup(ParamGroup group) { }
 
     /// <summary>Updates one parameter in place from its (contiguous) gradient; <paramref name="state"/>.Step is already incremented.</summary>
     protected abstract void Update(ParamGroup group, Tensor parameter, Tensor grad, ParameterState state);

@@ -32,8 +32,15 @@ public sealed class ParamGroup
         {
             ArgumentNullException.ThrowIfNull(name);
             _options[name] = value;
+            Version++;
         }
     }
+
+    /// <summary>
+    /// Counts the changes of the options (every set, even to the same value), so an optimizer validates a group again
+    /// only after it changed instead of at every step.
+    /// </summary>
+    internal int Version { get; private set; }
 
     /// <summary>The learning rate (option "lr"); schedulers set it.</summary>
     public double LearningRate
@@ -145,6 +152,30 @@ public abstract class Optimizer
         for (int g = 0; g < _groups.Length; g++) Validate(_groups[g], g);
     }
 
+    /// <summary>The <see cref="ParamGroup.Version"/> of each group when it last passed <see cref="Validate"/> (−1: never).</summary>
+    private int[]? _validatedVersions;
+
+    /// <summary>
+    /// <see cref="Validate"/>s the groups whose options changed since they last passed: what a step does, so the
+    /// checks (a dictionary lookup and a delegate call per option) run once per change rather than once per step. A
+    /// group that fails is checked again at the next call.
+    /// </summary>
+    private protected void ValidateChangedGroups()
+    {
+        if (_validatedVersions is null)
+        {
+            _validatedVersions = new int[_groups.Length];
+            Array.Fill(_validatedVersions, -1);
+        }
+        for (int g = 0; g < _groups.Length; g++)
+        {
+            int version = _groups[g].Version;
+            if (_validatedVersions[g] == version) continue;
+            Validate(_groups[g], g);
+            _validatedVersions[g] = version;
+        }
+    }
+
     /// <summary>One group over <paramref name="parameters"/> (what most optimizers are built with).</summary>
     protected static IEnumerable<ParamGroup> OneGroup(IEnumerable<Tensor> parameters)
     {
@@ -183,7 +214,11 @@ public abstract class Optimizer
         }
     }
 
-    /// <summary>Throws an <see cref="ArgumentException"/> naming the option when a group's hyper-parameter is invalid.</summary>
+    /// <summary>
+    /// Throws an <see cref="ArgumentException"/> naming the option when a group's hyper-parameter is invalid. It may
+    /// read only the group's options and the optimizer's fixed settings: a <see cref="GradientOptimizer"/>'s step runs
+    /// it again only for a group whose options were set since it last passed.
+    /// </summary>
     protected abstract void Validate(ParamGroup group, int index);
 
     /// <summary>Checks one option of a group, with a message saying which and why.</summary>

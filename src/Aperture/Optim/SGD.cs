@@ -53,18 +53,25 @@ public sealed class SGD : GradientOptimizer
             throw new ArgumentException($"{Name}: Nesterov momentum needs momentum > 0 and dampening = 0 (parameter group {index} has momentum {group["momentum"]}, dampening {group["dampening"]})");
     }
 
+    /// <summary>The options of the group being stepped, read once per group by <see cref="BeginGroup"/>.</summary>
+    private (double Lr, double Mu, double Damp, double Wd) _options;
+
+    /// <inheritdoc/>
+    private protected override void BeginGroup(ParamGroup group) =>
+        _options = (group["lr"], group["momentum"], group["dampening"], group["weight_decay"]);
+
     /// <inheritdoc/>
     protected override void Update(ParamGroup group, Tensor parameter, Tensor grad, ParameterState state)
     {
-        double mu = group["momentum"];
+        var o = _options;
         Tensor? buffer = null;
         bool first = false;
-        if (mu != 0)
+        if (o.Mu != 0 && !state.Buffers.TryGetValue("momentum_buffer", out buffer))
         {
-            first = !state.Buffers.ContainsKey("momentum_buffer");
+            first = true;
             buffer = BufferOf(state, "momentum_buffer", parameter);
         }
-        var h = (Lr: group["lr"], Mu: mu, Damp: group["dampening"], Wd: group["weight_decay"], Nesterov, First: first);
+        var h = (o.Lr, o.Mu, o.Damp, o.Wd, Nesterov, First: first);
         if (parameter.DType == DType.Float32)
             Kernel(Data<float>(parameter), Data<float>(grad), buffer is null ? default : Data<float>(buffer), h);
         else

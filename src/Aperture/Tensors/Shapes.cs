@@ -94,6 +94,30 @@ public static class Shapes
         return result;
     }
 
+    /// <summary>
+    /// The axes 0 … <paramref name="rank"/> − 1, shared (callers must not write into it): a reduction over every axis
+    /// allocates no list of them.
+    /// </summary>
+    public static int[] AllAxes(int rank) => rank < s_allAxes.Length ? s_allAxes[rank] : [.. Enumerable.Range(0, rank)];
+
+    private static readonly int[][] s_allAxes = [.. Enumerable.Range(0, 17).Select(r => Enumerable.Range(0, r).ToArray())];
+
+    /// <summary>
+    /// <see cref="Reduced(ReadOnlySpan{int}, ReadOnlySpan{int}, bool)"/> written into <paramref name="result"/> (at least
+    /// the input's rank long); returns the reduced shape's rank.
+    /// </summary>
+    public static int Reduced(ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, bool keepDim, Span<int> result)
+    {
+        int n = 0;
+        for (int i = 0; i < shape.Length; i++)
+        {
+            bool reduced = axes.Contains(i);
+            if (!reduced) result[n++] = shape[i];
+            else if (keepDim) result[n++] = 1;
+        }
+        return n;
+    }
+
     /// <summary>The shape left after reducing <paramref name="axes"/> (kept as size-1 dims when <paramref name="keepDim"/>).</summary>
     public static int[] Reduced(ReadOnlySpan<int> shape, ReadOnlySpan<int> axes, bool keepDim)
     {

@@ -53,6 +53,29 @@ public class StridedCopyTests
     }
 
     [Fact]
+    public void A_broadcast_element_becomes_a_contiguous_fill_exactly()
+    {
+        // Every stride 0 (the gradient of a sum, expanded): the copy fills with the one element the view reads, taken
+        // at the view's offset, whatever the rank; a view that broadcasts along some axes only takes the general loop.
+        KernelSettings.ForEachPath(path =>
+        {
+            foreach (var dtype in new[] { DType.Float32, DType.Float64, DType.Int64, DType.Bool })
+                foreach (var shape in new[] { new[] { 1 }, new[] { 5 }, new[] { 3, 7 }, new[] { 2, 1, 9 }, new[] { 4, 3, 2, 17 } })
+                {
+                    var source = Tensor.Arange(0, 12, 1, dtype == DType.Bool ? DType.Int64 : dtype).To(dtype);
+                    var element = Ops.Reshape(Ops.Narrow(source, 0, 5, 1), []);    // the element 5 (true for bool), at offset 5
+                    var y = Ops.Expand(element, shape).Contiguous();
+                    Assert.Equal(shape, y.ShapeArray());
+                    double expected = dtype == DType.Bool ? 1 : 5;
+                    Assert.All(y.ToDoubleArray(), v => Assert.Equal(expected, v));
+                    var row = Ops.Reshape(Ops.Narrow(source, 0, 2, 3), [1, 3]);    // 2, 3, 4 broadcast along the rows
+                    var rows = Ops.Expand(row, [4, 3]).Contiguous().ToDoubleArray();
+                    for (int i = 0; i < rows.Length; i++) Assert.Equal(dtype == DType.Bool ? 1 : 2 + i % 3, rows[i]);
+                }
+        });
+    }
+
+    [Fact]
     public void Copying_into_a_transposed_destination_writes_only_its_elements()
     {
         KernelSettings.ForEachPath(path =>

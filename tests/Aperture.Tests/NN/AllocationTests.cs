@@ -149,6 +149,45 @@ public class AllocationTests
         Assert.Equal(0, step);
     }
 
+    [Theory]
+    [InlineData(1, DType.Float32)]
+    [InlineData(2, DType.Float32)]
+    [InlineData(1, DType.Float64)]
+    public void A_whole_sgld_step_with_a_handwritten_squared_error_allocates_nothing(int threads, DType dtype)
+    {
+        // The sampler's whole step as the bench's sgld-dln-10k row and the LLC estimator run it: the loss written with
+        // tensor ops (a difference, its square, a sum over every axis, a constant factor), its backward pass (a sum's
+        // broadcast gradient, the square's chain, the gradients of weights used through transposed views) inside a
+        // recycling scope, then the Langevin step outside it.
+        long bytes = WithThreads(threads, () =>
+        {
+            var g = new Generator(0);
+            var x = Tensor.Randn([100, 50], g).To(dtype);
+            var y = Tensor.Randn([100, 50], g).To(dtype);
+            var weights = Enumerable.Range(0, 4).Select(_ => (Tensor.Randn([50, 50], g) * 0.1).To(dtype).Detach().RequiresGrad_()).ToArray();
+            var sampler = new Sgld(weights, new Generator(1), lr: 1e-4, nBeta: 144.8, localization: 1);
+            double lastLoss = double.NaN;
+            void Step()
+            {
+                using (TensorScope.Begin())
+                {
+                    var h = x;
+                    foreach (var w in weights) h = Ops.MatMul(h, w.Transpose(0, 1));
+                    var loss = (h - y).Square().Sum() * (0.5 / x.Shape[0]);
+                    sampler.ZeroGrad();
+                    loss.Backward();
+                    lastLoss = loss.Item();
+                }
+                sampler.Step();
+            }
+            long fewest = Fewest(Step);
+            Assert.True(double.IsFinite(lastLoss) && lastLoss > 0, $"the chain's loss is {lastLoss}");
+            Assert.All(weights, w => Assert.NotNull(w.Grad));
+            return fewest;
+        });
+        Assert.Equal(0, bytes);
+    }
+
     private static (long, long) WithThreadsBoth(int threads, Func<(long, long)> measure)
     {
         int saved = Parallelism.Threads;

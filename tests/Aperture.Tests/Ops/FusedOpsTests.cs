@@ -15,6 +15,32 @@ public class FusedOpsTests
     [Theory]
     [InlineData(DType.Float32)]
     [InlineData(DType.Float64)]
+    public void The_square_s_one_pass_gradient_matches_its_recorded_rule(DType dtype)
+    {
+        // A plain backward pass computes g·(2x) in one kernel; a recorded one (createGraph) runs the rule as tensor
+        // ops, g times the tensor 2x. Both for a dense g and for the broadcast gradient of a sum, with values that
+        // span the range (huge ones overflow to infinity alike, tiny ones stay subnormal alike).
+        var g = new Generator(3);
+        var values = Tensor.Randn([7, 13], g, dtype) * 1e3;
+        var data = values.ToDoubleArray();
+        data[0] = dtype == DType.Float32 ? 3e38 : 1.7e308;
+        data[1] = dtype == DType.Float32 ? 1e-44 : 5e-323;
+        data[2] = -0.0;
+        var x = Tensor.FromArray(data, [7, 13]).To(dtype).RequiresGrad_();
+        var seed = Tensor.Randn([7, 13], g, dtype);
+        foreach (bool summed in new[] { false, true })
+        {
+            Tensor Loss() => summed ? Ops.Sum(Ops.Square(x)) * 0.37 : Ops.Sum(Ops.Square(x) * seed);
+            var plain = Aperture.Autodiff.Grad(Loss(), x);
+            var recorded = Aperture.Autodiff.Grad(Loss(), x, createGraph: true);
+            Assert.True(recorded.RequiresGrad, "the recorded gradient is itself differentiable");
+            AssertBitwise(recorded.Detach(), plain);
+        }
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
     public void Linear_matches_matmul_plus_bias(DType dtype)
     {
         var g = new Generator(1);

@@ -16,6 +16,38 @@ public class OptimizerTests
 
     private static readonly double FMin = F([(B[0] * A[1, 1] - A[0, 1] * B[1]) / (A[0, 0] * A[1, 1] - A[0, 1] * A[1, 0]), (A[0, 0] * B[1] - A[1, 0] * B[0]) / (A[0, 0] * A[1, 1] - A[0, 1] * A[1, 0])]);
 
+    [Fact]
+    public void Options_changed_between_steps_are_validated_and_used_at_the_next_step()
+    {
+        // A step validates a group again only after its options were set: an invalid value set between steps is still
+        // refused by the next step (leaving the parameter as it was), and a valid change takes effect at once.
+        var p = Tensor.FromArray([1.0, -2.0]).RequiresGrad_();
+        var sgd = new SGD([p], lr: 0.1, momentum: 0.5);
+        var group = sgd.ParamGroups[0];
+        p.Grad = Tensor.FromArray([1.0, 1.0]);
+        sgd.Step();                                    // buffer b = g, θ = θ − 0.1·b
+        Assert.Equal([0.9, -2.1], p.ToDoubleArray());
+
+        group["lr"] = -1;
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => sgd.Step());
+        Assert.Contains("lr = -1 in parameter group 0 is invalid", e.Message);
+        Assert.Equal([0.9, -2.1], p.ToDoubleArray());
+        e = Assert.Throws<ArgumentOutOfRangeException>(() => sgd.Step());   // refused again, not remembered as checked
+        Assert.Contains("lr = -1", e.Message);
+
+        group["lr"] = 1.0;
+        group["momentum"] = 0.25;
+        sgd.Step();                                    // b = 0.25·1 + 1 = 1.25, θ = θ − 1·1.25
+        Assert.Equal([0.9 - 1.25, -2.1 - 1.25], p.ToDoubleArray());
+
+        var nesterov = new SGD([Tensor.FromArray([1.0]).RequiresGrad_()], lr: 0.1, momentum: 0.9, nesterov: true);
+        nesterov.Parameters().Single().Grad = Tensor.FromArray([1.0]);
+        nesterov.Step();
+        nesterov.ParamGroups[0]["dampening"] = 0.5;
+        var n = Assert.Throws<ArgumentException>(() => nesterov.Step());
+        Assert.Contains("Nesterov momentum needs momentum > 0 and dampening = 0", n.Message);
+    }
+
     /// <summary>Runs <paramref name="steps"/> steps of an optimizer on the quadratic with exact (hand) gradients.</summary>
     private static double[] RunOptimizer(Func<Tensor, Optimizer> make, int steps)
     {
