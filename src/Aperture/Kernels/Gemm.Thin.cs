@@ -68,7 +68,7 @@ internal static unsafe class ThinGemm
         // A column-contiguous C goes out through 8 × 8 transposes, 32-byte pieces of 32 rows per tile: cheap while C
         // stays in L1, about a transpose's worth per element once it does not (measured on X·Wᵀ at 128 × 256 × 256,
         // where the transposed orientation lost to the direct one, and at k = 784, where it won).
-        if (g.CsC != 1) cost += (long)g.M * g.N * (g.M * g.N * sizeof(float) > 64 << 10 ? 2 : 1);
+        if (g.CsC != 1) cost += (long)g.M * g.N * ((long)g.M * g.N * sizeof(float) > 64 << 10 ? 2 : 1);
         return cost;
     }
 
