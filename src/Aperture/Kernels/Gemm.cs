@@ -106,6 +106,8 @@ internal static class GemmBlocking
     /// in column slabs of at most this size, which the calling thread's kept buffer holds.
     /// </summary>
     public static long SharedMaxBytes = GemmBuffers.KeepBytes;
+    /// <summary>Whether thin products take the packing-free path (<see cref="ThinGemm"/>); off forces the packed path.</summary>
+    public static bool Thin = true;
 }
 
 /// <summary>

@@ -1,4 +1,8 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aperture.Optim;
 
@@ -105,6 +109,76 @@ public sealed class SGD : GradientOptimizer
         }
     }
 
+    /// <summary>Elements before the first 64-byte boundary of <paramref name="p"/> (a hint: the array may move after).</summary>
+    private static unsafe int AlignPeel<T>(Span<T> p) where T : unmanaged
+    {
+        nint addr = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(p));
+        return (int)(((64 - (addr & 63)) & 63) / sizeof(T)) % Vector512<T>.Count;
+    }
+
+    /// <summary>
+    /// The update on 512-bit vectors, over whole registers of the arrays; returns how many elements it did. The common
+    /// form (heavy-ball momentum after the first step, no weight decay, no Nesterov) has a loop of its own, with no
+    /// test inside it and no bounds checks. Each element's arithmetic is the scalar loop's, operation for operation.
+    /// Measured on one Zen 5 core (CPU time, interleaved with the 256-bit loop, minimum of 31 windows): the MLP
+    /// 784-256-256-10's step (270k parameters) 60 → 40 µs; a 784-1024-1024-10's (1.9M, beyond the caches) unchanged.
+    /// </summary>
+    private static unsafe int Wide<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, T lr, T mu, T oneMinusDamp, T wd, bool decay, bool momentum, bool nesterov, bool first)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int w = Vector512<T>.Count, n = p.Length - w;
+        var vlr = Vector512.Create(lr);
+        var vmu = Vector512.Create(mu);
+        var vdamp = Vector512.Create(oneMinusDamp);
+        var vwd = Vector512.Create(wd);
+        ref T rp = ref MemoryMarshal.GetReference(p);
+        ref T rg = ref MemoryMarshal.GetReference(g);
+        int i = 0;
+        if (!momentum)
+        {
+            for (; i <= n; i += w)
+            {
+                nuint u = (nuint)i;
+                var pi = Vector512.LoadUnsafe(ref rp, u);
+                var d = Vector512.LoadUnsafe(ref rg, u);
+                if (decay) d += vwd * pi;
+                (pi - vlr * d).StoreUnsafe(ref rp, u);
+            }
+            return i;
+        }
+        ref T rb = ref MemoryMarshal.GetReference(buf);
+        if (!decay && !nesterov && !first && Sse.IsSupported)
+        {
+            nuint ahead = (nuint)(1024 / sizeof(T));
+            for (; i <= n; i += w)
+            {
+                nuint u = (nuint)i;
+                // 1 KiB ahead in each array: with one access per line the hardware prefetchers fell behind once the
+                // arrays outgrew the caches (a 1024 × 1024 weight ran 10–30% slower than the 256-bit loop without it).
+                // A hint only: no value depends on it, and the address may be past the end.
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref rb, u + ahead)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref rg, u + ahead)));
+                Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref rp, u + ahead)));
+                var b = vmu * Vector512.LoadUnsafe(ref rb, u) + vdamp * Vector512.LoadUnsafe(ref rg, u);
+                b.StoreUnsafe(ref rb, u);
+                (Vector512.LoadUnsafe(ref rp, u) - vlr * b).StoreUnsafe(ref rp, u);
+            }
+            return i;
+        }
+        for (; i <= n; i += w)
+        {
+            nuint u = (nuint)i;
+            var pi = Vector512.LoadUnsafe(ref rp, u);
+            var d = Vector512.LoadUnsafe(ref rg, u);
+            if (decay) d += vwd * pi;
+            var b = first ? d : vmu * Vector512.LoadUnsafe(ref rb, u) + vdamp * d;
+            b.StoreUnsafe(ref rb, u);
+            d = nesterov ? d + vmu * b : b;
+            (pi - vlr * d).StoreUnsafe(ref rp, u);
+        }
+        return i;
+    }
+
     /// <summary>
     /// The update, vectorized: each element's arithmetic is the scalar loop's, operation for operation (IEEE multiply
     /// and add, no fused multiply-add), so the bits do not depend on the vector width.
@@ -115,6 +189,16 @@ public sealed class SGD : GradientOptimizer
         T lr = T.CreateTruncating(h.Lr), mu = T.CreateTruncating(h.Mu), oneMinusDamp = T.CreateTruncating(1 - h.Damp), wd = T.CreateTruncating(h.Wd);
         bool decay = h.Wd != 0, momentum = h.Mu != 0;
         int i = 0, w = System.Numerics.Vector<T>.Count;
+        if (KernelPaths.Active == KernelPath.Avx512 && p.Length >= 4 * Vector512<T>.Count)
+        {
+            // Start the vectors at a 64-byte boundary of the parameter, so its loads and stores do not split lines.
+            int head = AlignPeel(p);
+            if (head > 0) Kernel(p[..head], g[..head], buf.IsEmpty ? buf : buf[..head], h);
+            int done = head + Wide(p[head..], g[head..], buf.IsEmpty ? buf : buf[head..], lr, mu, oneMinusDamp, wd, decay, momentum, h.Nesterov, h.First);
+            p = p[done..];
+            g = g[done..];
+            if (!buf.IsEmpty) buf = buf[done..];
+        }
         if (System.Numerics.Vector.IsHardwareAccelerated)
         {
             System.Numerics.Vector<T> vlr = new(lr), vmu = new(mu), vdamp = new(oneMinusDamp), vwd = new(wd);

@@ -95,7 +95,7 @@ public class GemmTests
         (1, 257, 784), (2, 70, 300),
     ];
 
-    public enum Method { Default, Packed, TinyBlocks }
+    public enum Method { Default, Packed, TinyBlocks, Thin }
 
     private static void LargerShapes<T>(Method method) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -124,6 +124,7 @@ public class GemmTests
         {
             case Method.Packed: KernelSettings.WithPackingOnly(Check); break;
             case Method.TinyBlocks: KernelSettings.WithTinyBlocks(Check); break;
+            case Method.Thin: KernelSettings.WithThinPath(Check); break;
             default: Check(); KernelSettings.WithDirectSplits(Check); break;
         }
     }
@@ -133,6 +134,7 @@ public class GemmTests
     [InlineData(Method.Default)]
     [InlineData(Method.Packed)]
     [InlineData(Method.TinyBlocks)]
+    [InlineData(Method.Thin)]
     public void Float32_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count(Method method) => LargerShapes<float>(method);
 
     [Theory]

@@ -28,10 +28,28 @@ internal static class KernelSettings
     /// <summary>The packed product for every shape but the thinnest (the unpacked one is otherwise taken for small or thin products).</summary>
     public static void WithPackingOnly(Action body)
     {
-        var (direct, directB, thin) = (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin);
-        (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (0, 0, 0);
+        var (direct, directB, thin, thinPath) = (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.Thin);
+        (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.Thin) = (0, 0, 0, false);
         try { body(); }
-        finally { (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin) = (direct, directB, thin); }
+        finally { (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.Thin) = (direct, directB, thin, thinPath); }
+    }
+
+    /// <summary>
+    /// The packing-free thin path (<see cref="ThinGemm"/>) for every product the driver would pack and the path takes
+    /// (one thread, AVX-512, float32), whatever its size; the unpacked product only for the thinnest.
+    /// </summary>
+    public static void WithThinPath(Action body)
+    {
+        var (direct, directB, thin, thinPath) = (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.Thin);
+        long maxBytes = ThinGemm.MaxPackedBytes;
+        (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.Thin) = (0, 0, 0, true);
+        ThinGemm.MaxPackedBytes = long.MaxValue;
+        try { body(); }
+        finally
+        {
+            (GemmBlocking.DirectMaxWork, GemmBlocking.DirectMaxB, GemmBlocking.DirectMaxThin, GemmBlocking.Thin) = (direct, directB, thin, thinPath);
+            ThinGemm.MaxPackedBytes = maxBytes;
+        }
     }
 
     /// <summary>

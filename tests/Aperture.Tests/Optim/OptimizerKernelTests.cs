@@ -108,7 +108,19 @@ public class OptimizerKernelTests
     [InlineData(0.9, 0.0, 1e-3, true)]
     public void SgdsVectorizedUpdateIsTheElementwiseFormulaBitForBit(double mu, double damp, double wd, bool nesterov)
     {
-        const int n = 1_003;
+        // Sizes around the 512-bit loop's bounds (it starts at a 64-byte boundary, so every start offset of a view is
+        // a different head), on every code path.
+        foreach (var path in KernelPaths.Available())
+        {
+            using var scope = KernelPaths.Force(path);
+            foreach (int n in new[] { 1, 17, 63, 64, 65, 1_003 })
+                foreach (int offset in n == 1_003 ? new[] { 0, 1, 5, 15 } : new[] { 0, 3 })
+                    SgdCase(mu, damp, wd, nesterov, n, offset, $"{path} n={n} offset={offset}");
+        }
+    }
+
+    private static void SgdCase(double mu, double damp, double wd, bool nesterov, int n, int offset, string what)
+    {
         var g = new Generator(11);
         var p0 = Tensor.Randn([n], g).ToFloatArray();
         var grads = Enumerable.Range(0, 3).Select(_ => Tensor.Randn([n], g).ToFloatArray()).ToArray();
@@ -130,7 +142,8 @@ public class OptimizerKernelTests
                 expected[i] -= flr * d;
             }
 
-        var p = Tensor.FromArray(p0).RequiresGrad_();
+        // The parameter is a view that starts `offset` elements into its buffer.
+        var p = Ops.Narrow(Tensor.FromArray(new float[offset].Concat(p0).ToArray()), 0, offset, n).Detach().RequiresGrad_();
         var sgd = new SGD([p], lr, mu, damp, wd, nesterov);
         foreach (var grad in grads)
         {
@@ -140,6 +153,6 @@ public class OptimizerKernelTests
         var actual = p.Detach().ToFloatArray();
         for (int i = 0; i < n; i++)
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"element {i}: expected {expected[i]:R}, got {actual[i]:R}");
+                $"{what}, element {i}: expected {expected[i]:R}, got {actual[i]:R}");
     }
 }

@@ -1,0 +1,199 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Aperture;
+
+/// <summary>
+/// Thin float32 products on one thread (AVX-512): the training step's X·Wᵀ, dY·W and dYᵀ·X at batch 32–256, where
+/// one side of C is short (the batch) or k is short (the batch again). The packed GEMM transposes whichever operand
+/// it must, at k-blocks of <see cref="GemmBlocking.Kc"/>: for X·Wᵀ that is all of W (200k floats for a 784 × 256
+/// weight) and again X, in order to serve only 32 or 128 rows. Here only one operand is packed, once per call and
+/// into whole-depth panels shared by every row block: the orientation is chosen so that it is the cheaper one to
+/// pack (for X·Wᵀ, Cᵀ = W·Xᵀ packs X and reads W's rows as they lie). The other is read in place: eight rows
+/// contiguous in k, each broadcast from its own row (<see cref="RowsKernel"/>), or, when its k-steps hold the eight
+/// rows side by side (Aᵀ of a row-major matrix, as dYᵀ in dYᵀ·X), copied panel by panel, which costs a row block's
+/// worth against the N/32 tiles that use it.
+/// </summary>
+/// <remarks>
+/// Each output is one fused multiply-add chain over k in increasing order, started from zero, and never split across
+/// k-blocks: the bits of every other path of <see cref="MatMulKernel"/>, whichever orientation is chosen. Work is not
+/// split across threads here; a product large enough to split takes the packed path.
+/// </remarks>
+internal static unsafe class ThinGemm
+{
+    private const int MR = 8, NR = 32, W = 16;
+
+    /// <summary>The deepest product taken here: an eight-row block of the unpacked operand (8·k floats) stays in L1.</summary>
+    public static int MaxK = 1024;
+
+    /// <summary>The largest packed B taken here (bytes): it is read once per row block, from L2 (1 MiB on Zen 5).</summary>
+    public static long MaxPackedBytes = 1 << 20;
+
+    private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    /// <summary>
+    /// Runs <paramref name="g"/> (a product the driver would pack) here when it is thin enough and the AVX-512 path is
+    /// active; returns false, doing nothing, otherwise.
+    /// </summary>
+    public static bool TryRun(GemmProblem<float> g)
+    {
+        if (!GemmBlocking.Thin || KernelPaths.Active != KernelPath.Avx512) return false;
+        if (g.K < 1 || g.K > MaxK || g.M < 1 || g.N < 1) return false;
+        if ((long)g.M * g.N * g.K >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1) return false;
+        // Short C both ways (the batch) or short k: the shapes where the packed path's copies are not amortized.
+        if (Math.Min(g.M, g.N) > 256 && g.K > 256) return false;
+        var t = g.Transposed();
+        long cost = Cost(g), costT = Cost(t);
+        if (Math.Min(cost, costT) == long.MaxValue) return false;
+        var chosen = costT < cost ? t : g;
+        // The packed B is streamed once per row block: it must stay in L2 (a 1024 × 1024 weight would not).
+        if ((long)chosen.K * RoundUp(chosen.N, NR) * sizeof(float) > MaxPackedBytes) return false;
+        Run(chosen);
+        return true;
+    }
+
+    /// <summary>
+    /// The copies one orientation needs, in element moves: B packed (a transpose counts double), A copied when its
+    /// k-steps are not rows, and C moved through a buffer when it is column-contiguous. Measured on one Zen 5 core
+    /// (CPU time, interleaved, minimum over windows): X·Wᵀ takes the transposed orientation (X packed, W read in
+    /// place) at batch 32 (about 25% less time than the other) and for the 784-deep layers; dYᵀ·X and dY·W the direct one.
+    /// </summary>
+    private static long Cost(in GemmProblem<float> g)
+    {
+        long b = g.CsB == 1 ? 1 : g.RsB == 1 ? 2 : 4;
+        long cost = b * g.K * g.N;
+        if (g.CsA == 1) { }
+        else if (g.RsA == 1) cost += (long)g.K * g.M;
+        else return long.MaxValue;
+        // A column-contiguous C goes out through 8 × 8 transposes, 32-byte pieces of 32 rows per tile: cheap while C
+        // stays in L1, about a transpose's worth per element once it does not (measured on X·Wᵀ at 128 × 256 × 256,
+        // where the transposed orientation lost to the direct one, and at k = 784, where it won).
+        if (g.CsC != 1) cost += (long)g.M * g.N * ((long)g.M * g.N * sizeof(float) > 64 << 10 ? 2 : 1);
+        return cost;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // the tile is fully written by the kernel before it is read
+    private static void Run(GemmProblem<float> g)
+    {
+        int m = g.M, n = g.N, k = g.K;
+        int panels = (n + NR - 1) / NR;
+        float* bufB = GemmBuffers.PackB<float>((nint)k * panels * NR + 64);
+        for (int q = 0; q < panels; q++)
+        {
+            int col = q * NR;
+            PackB(g, col, Math.Min(NR, n - col), bufB + (nint)q * k * NR);
+        }
+        bool rows = g.CsA == 1;
+        float* bufA = rows ? null : GemmBuffers.PackA<float>((nint)k * MR + 64);
+        float* tile = stackalloc float[MR * NR];
+        nint rsC = g.RsC, csC = g.CsC;
+        for (int i = 0; i < m; i += MR)
+        {
+            int mcur = Math.Min(MR, m - i);
+            float* a = g.Ap + i * g.RsA;
+            if (!rows)
+            {
+                if (mcur == MR && g.RsA == 1)
+                    for (int p = 0; p < k; p++) Unsafe.CopyBlockUnaligned(bufA + p * MR, a + p * g.CsA, MR * sizeof(float));
+                else Packing.Strided(a, g.RsA, g.CsA, mcur, k, bufA, MR);
+            }
+            for (int q = 0; q < panels; q++)
+            {
+                int j = q * NR, ncur = Math.Min(NR, n - j);
+                float* b = bufB + (nint)q * k * NR;
+                float* c = g.Cp + i * rsC + j * csC;
+                bool direct = mcur == MR && ncur == NR && csC == 1;
+                float* dst = direct ? c : tile;
+                nint ldd = direct ? rsC : NR;
+                if (rows)
+                {
+                    if (mcur == MR) RowsKernel(k, a, g.RsA, b, dst, ldd);
+                    else RowsKernelPartial(k, a, g.RsA, mcur, b, dst, ldd);
+                }
+                else MicroKernels.Mid<F32x16, Vector512<float>, float>(k, bufA, b, dst, ldd, false);
+                if (!direct) Store(tile, c, rsC, csC, mcur, ncur);
+            }
+        }
+    }
+
+    /// <summary>Columns col..col+nr of B, all of k, into one panel: for each k, NR values (zero past nr).</summary>
+    private static void PackB(in GemmProblem<float> g, int col, int nr, float* dst)
+    {
+        float* src = g.Bp + col * g.CsB;
+        nint rs = g.RsB, cs = g.CsB;
+        int k = g.K;
+        if (cs == 1 && nr == NR)
+        {
+            for (int p = 0; p < k; p++) Unsafe.CopyBlockUnaligned(dst + p * NR, src + p * rs, NR * sizeof(float));
+            return;
+        }
+        if (rs == 1 && Packing.Transposes<float>())
+        {
+            Packing.Transpose(src, cs, nr, k, dst, NR);
+            return;
+        }
+        Packing.Strided(src, cs, rs, nr, k, dst, NR);
+    }
+
+    /// <summary>A tile computed into the buffer, into C: row by row, through 8 × 8 register transposes, or element by element.</summary>
+    private static void Store(float* tile, float* c, nint rsC, nint csC, int mcur, int ncur)
+    {
+        if (csC == 1)
+        {
+            for (int r = 0; r < mcur; r++) Unsafe.CopyBlockUnaligned(c + r * rsC, tile + r * NR, (uint)(ncur * sizeof(float)));
+            return;
+        }
+        if (rsC == 1 && mcur == MR && ncur == NR && Packing.Transposes<float>())
+        {
+            for (int j0 = 0; j0 < NR; j0 += 8) Packing.Block(tile + j0, NR, c + j0 * csC, csC);
+            return;
+        }
+        for (int r = 0; r < mcur; r++)
+            for (int j = 0; j < ncur; j++) c[r * rsC + j * csC] = tile[r * NR + j];
+    }
+
+    /// <summary>
+    /// An 8 × 32 tile of C from eight rows of A read in place (row r at <c>a + r·lda</c>, contiguous in k) and a packed
+    /// B panel: each k-step broadcasts one element of each row straight from memory, so A is never transposed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowsKernel(int k, float* a, nint lda, float* b, float* c, nint ldc)
+    {
+        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
+        float* a4 = a + 4 * lda, a5 = a + 5 * lda, a6 = a + 6 * lda, a7 = a + 7 * lda;
+        Vector512<float> l0 = default, r0 = default, l1 = default, r1 = default, l2 = default, r2 = default, l3 = default, r3 = default;
+        Vector512<float> l4 = default, r4 = default, l5 = default, r5 = default, l6 = default, r6 = default, l7 = default, r7 = default;
+        for (int p = 0; p < k; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + W);
+            Vector512<float> s;
+            s = Vector512.Create(a0[p]); l0 = Vector512.FusedMultiplyAdd(s, b0, l0); r0 = Vector512.FusedMultiplyAdd(s, b1, r0);
+            s = Vector512.Create(a1[p]); l1 = Vector512.FusedMultiplyAdd(s, b0, l1); r1 = Vector512.FusedMultiplyAdd(s, b1, r1);
+            s = Vector512.Create(a2[p]); l2 = Vector512.FusedMultiplyAdd(s, b0, l2); r2 = Vector512.FusedMultiplyAdd(s, b1, r2);
+            s = Vector512.Create(a3[p]); l3 = Vector512.FusedMultiplyAdd(s, b0, l3); r3 = Vector512.FusedMultiplyAdd(s, b1, r3);
+            s = Vector512.Create(a4[p]); l4 = Vector512.FusedMultiplyAdd(s, b0, l4); r4 = Vector512.FusedMultiplyAdd(s, b1, r4);
+            s = Vector512.Create(a5[p]); l5 = Vector512.FusedMultiplyAdd(s, b0, l5); r5 = Vector512.FusedMultiplyAdd(s, b1, r5);
+            s = Vector512.Create(a6[p]); l6 = Vector512.FusedMultiplyAdd(s, b0, l6); r6 = Vector512.FusedMultiplyAdd(s, b1, r6);
+            s = Vector512.Create(a7[p]); l7 = Vector512.FusedMultiplyAdd(s, b0, l7); r7 = Vector512.FusedMultiplyAdd(s, b1, r7);
+            b += NR;
+        }
+        l0.Store(c); r0.Store(c + W); c += ldc;
+        l1.Store(c); r1.Store(c + W); c += ldc;
+        l2.Store(c); r2.Store(c + W); c += ldc;
+        l3.Store(c); r3.Store(c + W); c += ldc;
+        l4.Store(c); r4.Store(c + W); c += ldc;
+        l5.Store(c); r5.Store(c + W); c += ldc;
+        l6.Store(c); r6.Store(c + W); c += ldc;
+        l7.Store(c); r7.Store(c + W);
+    }
+
+    /// <summary>The last, partial row block (fewer than eight rows): transposed into a zero-padded panel.</summary>
+    private static void RowsKernelPartial(int k, float* a, nint lda, int rows, float* b, float* c, nint ldc)
+    {
+        float* buf = GemmBuffers.PackA<float>((nint)k * MR + 64);
+        Packing.Transpose(a, lda, rows, k, buf, MR);
+        MicroKernels.Mid<F32x16, Vector512<float>, float>(k, buf, b, c, ldc, false);
+    }
+}

@@ -1,0 +1,77 @@
+namespace Aperture.Tests.Kernels;
+
+/// <summary>
+/// The packing-free thin product (<see cref="ThinGemm"/>): a training step's X·Wᵀ, dY·W and dYᵀ·X shapes, and awkward
+/// ones around them, against the naive fused multiply-add chain bit for bit, in both orientations, with the packed
+/// path and at other thread counts giving the same bits.
+/// </summary>
+[Collection(ThreadCountCollection.Name)]
+public class ThinGemmTests
+{
+    private static readonly (int M, int N, int K)[] Shapes =
+    [
+        // The MLP's products at batch 32 and 128 (X·W1ᵀ, dYᵀ·X, dY·W2), at reduced depth where the shape is the point.
+        (32, 256, 784), (128, 256, 256), (256, 784, 32), (32, 256, 256),
+        // Partial row blocks (1, 3 and 7 rows left), partial column panels, k of 1 and odd depths.
+        (1, 300, 17), (3, 33, 255), (17, 257, 3), (257, 17, 1), (9, 65, 129), (255, 31, 40), (40, 255, 257), (33, 1, 100),
+    ];
+
+    private static float[] Run(MatrixView<float> a, MatrixView<float> b)
+    {
+        var c = new float[a.Rows * b.Cols];
+        c.AsSpan().Fill(12345f);
+        MatMulKernel.Run(a, b, c, 0, NumericsPolicy.Default);
+        return c;
+    }
+
+    private static void Same(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                Assert.Fail($"{what}: element {i} is {actual[i]}, expected {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void Thin_products_match_the_naive_chain_and_the_packed_path(bool ta, bool tb)
+    {
+        var rng = new Random(23);
+        foreach (var (m, n, k) in Shapes)
+        {
+            var a = GemmTests.Matrix<float>(rng, m, k, ta);
+            var b = GemmTests.Matrix<float>(rng, k, n, tb);
+            var naive = GemmTests.Naive(a, b);
+            string what = $"{m}×{k}·{k}×{n} ta={ta} tb={tb}";
+            float[]? thin = null, packed = null;
+            KernelSettings.WithThreads(1, () => KernelSettings.WithThinPath(() => thin = Run(a, b)));
+            KernelSettings.WithThreads(1, () => KernelSettings.WithPackingOnly(() => packed = Run(a, b)));
+            Same(naive, thin!, "thin " + what);
+            Same(naive, packed!, "packed " + what);
+            foreach (int threads in new[] { 1, 2, 3 })
+                KernelSettings.WithThreads(threads, () => Same(naive, Run(a, b), $"default, {threads} threads, {what}"));
+        }
+    }
+
+    [Fact]
+    public void Forward_shaped_products_give_the_naive_chain_on_every_path()
+    {
+        // B = Wᵀ (columns contiguous): 32 × 784 packs X and reads W in place (Cᵀ = W·Xᵀ, C written through transposes),
+        // 128 × 256 × 256 packs Wᵀ and reads X in place; the same bits either way, and on the paths without AVX-512.
+        var rng = new Random(29);
+        foreach (var (m, n, k) in new[] { (32, 256, 784), (128, 256, 256), (7, 40, 33) })
+        {
+            var a = GemmTests.Matrix<float>(rng, m, k, false);
+            var b = GemmTests.Matrix<float>(rng, k, n, true);
+            var naive = GemmTests.Naive(a, b);
+            foreach (var p in KernelPaths.Available())
+            {
+                using var scope = KernelPaths.Force(p);
+                KernelSettings.WithThreads(1, () => KernelSettings.WithThinPath(() => Same(naive, Run(a, b), $"{p} {m}×{k}·{k}×{n}")));
+            }
+        }
+    }
+}
