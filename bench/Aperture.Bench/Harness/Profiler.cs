@@ -52,9 +52,11 @@ public static class Profiler
         var forward = new double[layers.Count];
         double backward = 0, step = 0, total = 0;
         int steps = 0;
+        long splits = 0;
         void One(bool record)
         {
             long t0 = Stopwatch.GetTimestamp();
+            long loops0 = Parallelism.SplitLoops;
             using (TensorScope.Begin())
             {
                 optimizer.ZeroGrad();
@@ -76,6 +78,7 @@ public static class Profiler
             {
                 step += Stopwatch.GetElapsedTime(s0).TotalMicroseconds;
                 total += Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                splits += Parallelism.SplitLoops - loops0;
                 steps++;
             }
         }
@@ -88,6 +91,8 @@ public static class Profiler
             Console.WriteLine($"  forward [{i}] {layers[i].GetType().Name,-12} {forward[i] / steps,9:F1} µs");
         Console.WriteLine($"  loss + backward            {backward / steps,9:F1} µs");
         Console.WriteLine($"  optimizer step             {step / steps,9:F1} µs");
+        // Which loops the pool split (docs/threads.md): each is a hand-off to the other core and back.
+        Console.WriteLine($"  loops split across threads {(double)splits / steps,9:F1} per step");
     }
 
     private static double Median(Action body)

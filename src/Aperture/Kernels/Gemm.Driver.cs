@@ -15,7 +15,7 @@ internal static unsafe class GemmDriver<T, V, TV, K>
     where K : ITile<T>
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(GemmProblem<T> g)
+    public static void Run(GemmProblem<T> g, ProductSplit split = ProductSplit.Any)
     {
         int w = V.Width;
         if (Unpacked(g))
@@ -24,14 +24,14 @@ internal static unsafe class GemmDriver<T, V, TV, K>
             // orientation whose B rows are already contiguous.
             long wasteN = (long)g.M * RoundUp(g.N, w), wasteT = (long)g.N * RoundUp(g.M, w);
             bool transpose = wasteT < wasteN || (wasteT == wasteN && g.CsB != 1 && g.RsA == 1);
-            GemmDirect<T, V, TV>.Run(transpose ? g.Transposed() : g);
+            GemmDirect<T, V, TV>.Run(transpose ? g.Transposed() : g, transpose ? split.Transposed() : split);
             return;
         }
         if (typeof(T) == typeof(float) && typeof(V) == typeof(F32x16) && ThinGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g))) return;
         {
             long wasteN = (long)RoundUp(g.M, K.MR) * RoundUp(g.N, K.NR);
             long wasteT = (long)RoundUp(g.N, K.MR) * RoundUp(g.M, K.NR);
-            Gemm<T, K>.Run(wasteT < wasteN ? g.Transposed() : g);
+            Gemm<T, K>.Run(wasteT < wasteN ? g.Transposed() : g, wasteT < wasteN ? split.Transposed() : split);
         }
     }
 
@@ -62,7 +62,7 @@ internal static unsafe class GemmDirect<T, V, TV>
     where V : IVec<TV, T>
     where TV : struct
 {
-    public static void Run(GemmProblem<T> g)
+    public static void Run(GemmProblem<T> g, ProductSplit split = ProductSplit.Any)
     {
         if (g.M <= 2 && g.RsB == 1 && g.CsB != 1 && g.N > 1 && g.K > 0 && Packing.Transposes<T>())
         {
@@ -80,7 +80,7 @@ internal static unsafe class GemmDirect<T, V, TV>
             g = new GemmProblem<T>(g.Ap, g.RsA, g.CsA, dense, g.N, 1, g.Cp, g.RsC, g.CsC, g.M, g.N, g.K);
         }
         long work = (long)g.M * g.N * g.K;
-        if (work >= GemmBlocking.DirectParallelMinWork && Parallelism.Threads > 1) Parallel(g);
+        if (work >= GemmBlocking.DirectParallelMinWork && Parallelism.Threads > 1) Parallel(g, split);
         else Rows(g, 0, g.M, 0, g.N);
         GC.KeepAlive(owner);
     }
@@ -170,16 +170,13 @@ internal static unsafe class GemmDirect<T, V, TV>
         }
     }
 
-    private static void Parallel(GemmProblem<T> g)
+    private static void Parallel(GemmProblem<T> g, ProductSplit split)
     {
         int w = V.Width;
         // Row blocks of eight keep the eight-row kernel whole; columns go in register pairs.
-        if (g.M >= g.N) Parallelism.For((g.M + 7) / 8, (long)8 * g.N * g.K, new RowBlocksBody(g));
-        else
-        {
-            int units = (g.N + 2 * w - 1) / (2 * w);
-            Parallelism.For(units, (long)2 * w * g.M * g.K, new ColumnPairsBody(g));
-        }
+        int rowUnits = (g.M + 7) / 8, columnUnits = (g.N + 2 * w - 1) / (2 * w);
+        if (split.CutsRows(g.M >= g.N, rowUnits, columnUnits, Parallelism.Threads)) Parallelism.For(rowUnits, (long)8 * g.N * g.K, new RowBlocksBody(g));
+        else Parallelism.For(columnUnits, (long)2 * w * g.M * g.K, new ColumnPairsBody(g));
     }
 
     private readonly struct RowBlocksBody(GemmProblem<T> g) : Parallelism.IRangeBody

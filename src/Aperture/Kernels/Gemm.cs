@@ -133,12 +133,12 @@ internal static class GemmBlocking
 internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
 {
     /// <summary>Runs the whole product, on several threads when it is large enough.</summary>
-    public static void Run(GemmProblem<T> g)
+    public static void Run(GemmProblem<T> g, ProductSplit split = ProductSplit.Any)
     {
         int mr = K.MR, nr = K.NR;
         int threads = (long)g.M * g.N * g.K >= GemmBlocking.ParallelMinWork ? Parallelism.Threads : 1;
         int panelsM = (g.M + mr - 1) / mr, panelsN = (g.N + nr - 1) / nr;
-        if (threads > 1 && (panelsM >= threads || panelsN >= threads)) Parallel(g, threads, panelsM, panelsN);
+        if (threads > 1 && (panelsM >= threads || panelsN >= threads)) Parallel(g, threads, panelsM, panelsN, split);
         else Region(g, 0, g.M, 0, g.N, null, 0);
     }
 
@@ -177,10 +177,10 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
         return threads <= 1 || ((g.M + K.MR - 1) / K.MR < threads && (g.N + K.NR - 1) / K.NR < threads);
     }
 
-    private static void Parallel(GemmProblem<T> g, int threads, int panelsM, int panelsN)
+    private static void Parallel(GemmProblem<T> g, int threads, int panelsM, int panelsN, ProductSplit split)
     {
         int mr = K.MR, nr = K.NR;
-        if (panelsM >= threads && (g.M >= g.N || panelsN < threads))
+        if (split.CutsRows(panelsM >= threads && (g.M >= g.N || panelsN < threads), panelsM, panelsN, threads))
         {
             // Split the rows; B is packed once, by all threads, and shared. It is packed a slab of columns at a
             // time, each slab no larger than the kept shared buffer, so a large B (2048 × 2048 floats is 16 MiB)

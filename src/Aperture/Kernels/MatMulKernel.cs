@@ -23,7 +23,12 @@ internal readonly record struct MatrixView<T>(T[] Data, int Offset, int Rows, in
 /// </summary>
 internal static class MatMulKernel
 {
-    public static void Run<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, NumericsPolicy p)
+    /// <summary>
+    /// C = A·B into <paramref name="c"/> from <paramref name="cOffset"/> (row-major, overwritten) in the order of policy
+    /// <paramref name="p"/>; <paramref name="split"/> says which side of C to cut when the product is split across
+    /// threads (see <see cref="ProductSplit"/>), which changes no bit.
+    /// </summary>
+    public static void Run<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, NumericsPolicy p, ProductSplit split = ProductSplit.Any)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int m = a.Rows, k = a.Cols, n = b.Cols;
@@ -36,7 +41,7 @@ internal static class MatMulKernel
         if (p.Order is ReductionOrder.Default or ReductionOrder.Reversed
             && (p.Accumulation == AccumulationPrecision.Native || typeof(T) == typeof(double)))
         {
-            Fused(a, b, c, cOffset, p.Order == ReductionOrder.Reversed);
+            Fused(a, b, c, cOffset, p.Order == ReductionOrder.Reversed, split);
             return;
         }
         if (p.Order == ReductionOrder.Sequential && (p.Accumulation == AccumulationPrecision.Native || typeof(T) == typeof(double)))
@@ -110,7 +115,7 @@ internal static class MatMulKernel
     }
 
     /// <summary>The fused fast path: pins the operands and hands a stride description to the GEMM for this CPU.</summary>
-    private static unsafe void Fused<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, bool reversed)
+    private static unsafe void Fused<T>(MatrixView<T> a, MatrixView<T> b, T[] c, int cOffset, bool reversed, ProductSplit split)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int m = a.Rows, k = a.Cols, n = b.Cols;
@@ -120,8 +125,8 @@ internal static class MatMulKernel
             if (reversed) g = g.KReversed();
             if (Gemv.Supports<T>() && TryGemv(g)) return;
             if (typeof(T) == typeof(float) && SmallGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g))) return;
-            if (typeof(T) == typeof(float)) RunFloat(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g));
-            else RunDouble(Unsafe.As<GemmProblem<T>, GemmProblem<double>>(ref g));
+            if (typeof(T) == typeof(float)) RunFloat(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g), split);
+            else RunDouble(Unsafe.As<GemmProblem<T>, GemmProblem<double>>(ref g), split);
         }
     }
 
@@ -148,34 +153,34 @@ internal static class MatMulKernel
         return false;
     }
 
-    private static void RunFloat(GemmProblem<float> g)
+    private static void RunFloat(GemmProblem<float> g, ProductSplit split)
     {
         switch (KernelPaths.Active)
         {
             case KernelPath.Avx512:
-                GemmDriver<float, F32x16, Vector512<float>, MidTile<F32x16, Vector512<float>, float>>.Run(g);
+                GemmDriver<float, F32x16, Vector512<float>, MidTile<F32x16, Vector512<float>, float>>.Run(g, split);
                 break;
             case KernelPath.Avx2:
-                GemmDriver<float, F32x8, Vector256<float>, ShortTile<F32x8, Vector256<float>, float>>.Run(g);
+                GemmDriver<float, F32x8, Vector256<float>, ShortTile<F32x8, Vector256<float>, float>>.Run(g, split);
                 break;
             default:
-                GemmDriver<float, F32x1, float, ShortTile<F32x1, float, float>>.Run(g);
+                GemmDriver<float, F32x1, float, ShortTile<F32x1, float, float>>.Run(g, split);
                 break;
         }
     }
 
-    private static void RunDouble(GemmProblem<double> g)
+    private static void RunDouble(GemmProblem<double> g, ProductSplit split)
     {
         switch (KernelPaths.Active)
         {
             case KernelPath.Avx512:
-                GemmDriver<double, F64x8, Vector512<double>, MidTile<F64x8, Vector512<double>, double>>.Run(g);
+                GemmDriver<double, F64x8, Vector512<double>, MidTile<F64x8, Vector512<double>, double>>.Run(g, split);
                 break;
             case KernelPath.Avx2:
-                GemmDriver<double, F64x4, Vector256<double>, ShortTile<F64x4, Vector256<double>, double>>.Run(g);
+                GemmDriver<double, F64x4, Vector256<double>, ShortTile<F64x4, Vector256<double>, double>>.Run(g, split);
                 break;
             default:
-                GemmDriver<double, F64x1, double, ShortTile<F64x1, double, double>>.Run(g);
+                GemmDriver<double, F64x1, double, ShortTile<F64x1, double, double>>.Run(g, split);
                 break;
         }
     }

@@ -323,6 +323,46 @@ public static class Parallelism
 }
 
 /// <summary>
+/// Which side of C a product split across threads cuts, when that side has a unit for each thread: the caller's
+/// knowledge of which operand it will write next. A training step that cuts a layer's weight by its output rows
+/// everywhere (the forward product's columns, the weight gradient's rows, the optimizer's update) keeps each core on
+/// the same half of the weight, its gradient and its optimizer state, so those stay in that core's cache instead of
+/// moving between the cores every step. Which thread computes an output never changes its bits.
+/// </summary>
+internal enum ProductSplit
+{
+    /// <summary>The GEMM's own rule (the longer side of C, in units of its tile).</summary>
+    Any,
+    /// <summary>Whole rows of C to each thread.</summary>
+    Rows,
+    /// <summary>Whole columns of C to each thread.</summary>
+    Columns,
+}
+
+/// <summary>Helpers for <see cref="ProductSplit"/>.</summary>
+internal static class ProductSplits
+{
+    /// <summary>The same cut of Cᵀ (rows of C are columns of Cᵀ).</summary>
+    public static ProductSplit Transposed(this ProductSplit split) => split switch
+    {
+        ProductSplit.Rows => ProductSplit.Columns,
+        ProductSplit.Columns => ProductSplit.Rows,
+        _ => ProductSplit.Any,
+    };
+
+    /// <summary>
+    /// Whether to cut the rows of C, given the GEMM's own choice <paramref name="byDefault"/> and how many units
+    /// each side has: the asked-for side when it has a unit for each of <paramref name="threads"/>, else the default.
+    /// </summary>
+    public static bool CutsRows(this ProductSplit split, bool byDefault, int rowUnits, int columnUnits, int threads) => split switch
+    {
+        ProductSplit.Rows when rowUnits >= threads => true,
+        ProductSplit.Columns when columnUnits >= threads => false,
+        _ => byDefault,
+    };
+}
+
+/// <summary>
 /// A thread count that several computations can share through <see cref="Parallelism.Use"/>, and that can be changed
 /// while they run: each kernel reads it when it starts.
 /// </summary>

@@ -215,7 +215,9 @@ public static partial class Ops
                 var x2 = Rows(x);
                 var gw = GradientBuffer(1);
                 var gt = new MatrixView<T>(g2.Buffer<T>(), g2._offset, n, m, g2.Strides[1], g2.Strides[0]);
-                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), gw._offset, p);
+                // Cut by the weight's output rows, as the optimizer's update is, and the forward product whenever the batch
+                // is narrower than the layer (its columns are those rows): each core keeps its rows (docs/threads.md).
+                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), gw._offset, p, ProductSplit.Rows);
                 inputGrads[1] = Graph.Record(null, gw);
             }
             if (bias && NeedsGrad(2))

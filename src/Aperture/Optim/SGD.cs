@@ -75,11 +75,49 @@ public sealed class SGD : GradientOptimizer
             first = true;
             buffer = BufferOf(state, "momentum_buffer", parameter);
         }
-        var h = (o.Lr, o.Mu, o.Damp, o.Wd, Nesterov, First: first);
+        var h = new Hyper(o.Lr, o.Mu, o.Damp, o.Wd, Nesterov, first);
+        int unit = parameter.Rank >= 2 && parameter.Shape[0] > 0 ? parameter.Numel / parameter.Shape[0] : SplitBlock;
         if (parameter.DType == DType.Float32)
-            Kernel(Data<float>(parameter), Data<float>(grad), buffer is null ? default : Data<float>(buffer), h);
+            Split(Data<float>(parameter), Data<float>(grad), buffer is null ? default : Data<float>(buffer), h, unit);
         else
-            Kernel(Data<double>(parameter), Data<double>(grad), buffer is null ? default : Data<double>(buffer), h);
+            Split(Data<double>(parameter), Data<double>(grad), buffer is null ? default : Data<double>(buffer), h, unit);
+    }
+
+    /// <summary>One update's hyper-parameters (First: the momentum buffer starts from this step's gradient).</summary>
+    private readonly record struct Hyper(double Lr, double Mu, double Damp, double Wd, bool Nesterov, bool First);
+
+    /// <summary>Elements per unit of work when a 0- or 1-d parameter's update is split across threads.</summary>
+    private const int SplitBlock = 1024;
+
+    /// <summary>
+    /// The update split across <see cref="Parallelism.Threads"/> (from 32k elements, as Adam's) into contiguous units:
+    /// whole rows of a matrix (its first dimension: a layer's output features), so that each core updates the same
+    /// rows of the weight, its gradient and its momentum that it computes in the layer's products (Linear cuts its
+    /// forward product and its weight gradient by those rows), and the three stay in that core's cache instead of
+    /// crossing to the other core every step. Every element's arithmetic is the same on every thread: same bits.
+    /// </summary>
+    private static unsafe void Split<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, Hyper h, int unit) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int units = (p.Length + unit - 1) / unit;
+        if (units < 2 || Parallelism.Threads == 1 || p.Length < Parallelism.MinParallelWork)
+        {
+            Kernel(p, g, buf, h);
+            return;
+        }
+        fixed (T* pp = p)
+        fixed (T* pg = g)
+        fixed (T* pb = buf)
+            Parallelism.For(units, unit, new SplitBody<T>(pp, pg, buf.IsEmpty ? null : pb, p.Length, unit, h));
+    }
+
+    private readonly unsafe struct SplitBody<T>(T* p, T* g, T* buf, int n, int unit, Hyper h) : Parallelism.IRangeBody
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int u0, int u1)
+        {
+            int i0 = u0 * unit, len = (int)Math.Min(n, (long)u1 * unit) - i0;
+            Kernel(new Span<T>(p + i0, len), new ReadOnlySpan<T>(g + i0, len), buf is null ? default : new Span<T>(buf + i0, len), h);
+        }
     }
 
     /// <inheritdoc/>
@@ -94,7 +132,7 @@ public sealed class SGD : GradientOptimizer
             throw new NotSupportedException(
                 $"{Name}: a row-sparse gradient (a parameter of shape {Shapes.Format(parameter.Shape)} from an Embedding with sparse: true) needs momentum = 0 and weight_decay = 0, " +
                 $"found momentum {group["momentum"]}, weight_decay {group["weight_decay"]}: use Adam for lazy row updates, or a dense Embedding");
-        var h = (Lr: group["lr"], Mu: 0.0, Damp: 0.0, Wd: 0.0, Nesterov: false, First: false);
+        var h = new Hyper(group["lr"], 0, 0, 0, false, false);
         int d = grad.RowLength;
         var rows = grad.Indices;
         if (parameter.DType == DType.Float32)
@@ -183,7 +221,7 @@ public sealed class SGD : GradientOptimizer
     /// The update, vectorized: each element's arithmetic is the scalar loop's, operation for operation (IEEE multiply
     /// and add, no fused multiply-add), so the bits do not depend on the vector width.
     /// </summary>
-    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, (double Lr, double Mu, double Damp, double Wd, bool Nesterov, bool First) h)
+    private static void Kernel<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, Hyper h)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         T lr = T.CreateTruncating(h.Lr), mu = T.CreateTruncating(h.Mu), oneMinusDamp = T.CreateTruncating(1 - h.Damp), wd = T.CreateTruncating(h.Wd);

@@ -144,6 +144,63 @@ public class GemmTests
     public void Float64_larger_shapes_are_bitwise_the_same_for_every_path_and_thread_count(Method method) => LargerShapes<double>(method);
 
     /// <summary>
+    /// A product asked to cut the rows or the columns of C (a Linear layer's weight gradient cuts its rows, the
+    /// weight's output features) gives the naive chain whichever cut, path, blocking and thread count runs it, and
+    /// falls back to the other side where the asked-for one has fewer units than threads (3 rows at 2 threads).
+    /// </summary>
+    [Theory]
+    [InlineData(Method.Default)]
+    [InlineData(Method.Packed)]
+    [InlineData(Method.TinyBlocks)]
+    public void A_requested_cut_of_rows_or_columns_matches_the_naive_chain(Method method)
+    {
+        var rng = new Random(29);
+        (int M, int N, int K)[] shapes = [(257, 33, 5), (5, 300, 31), (45, 77, 300), (130, 90, 40), (3, 257, 17), (255, 17, 3), (256, 784, 32)];
+        var cases = shapes.Select((s, i) => (s, ta: (i & 1) != 0, tb: (i & 2) != 0))
+            .Select(c => (c.s, c.ta, c.tb, a: Matrix<float>(rng, c.s.M, c.s.K, c.ta), b: Matrix<float>(rng, c.s.K, c.s.N, c.tb)))
+            .ToList();
+        var expected = cases.Select(c => Naive(c.a, c.b)).ToList();
+        void Check() => KernelSettings.ForEachPath(path =>
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+                KernelSettings.WithThreads(threads, () =>
+                {
+                    foreach (var split in new[] { ProductSplit.Rows, ProductSplit.Columns, ProductSplit.Any })
+                        for (int i = 0; i < cases.Count; i++)
+                        {
+                            var (s, ta, tb, a, b) = cases[i];
+                            var c = new float[a.Rows * b.Cols];
+                            c.AsSpan().Fill(12345f);
+                            MatMulKernel.Run(a, b, c, 0, NumericsPolicy.Default, split);
+                            AssertBitwise(expected[i], c, $"{path} threads={threads} {method} split={split} {s} ta={ta} tb={tb}");
+                        }
+                });
+        });
+        switch (method)
+        {
+            case Method.Packed: KernelSettings.WithPackingOnly(Check); break;
+            case Method.TinyBlocks: KernelSettings.WithTinyBlocks(Check); break;
+            default: Check(); KernelSettings.WithDirectSplits(Check); break;
+        }
+    }
+
+    [Fact]
+    public void A_requested_cut_takes_the_asked_for_side_when_it_has_a_unit_for_each_thread()
+    {
+        // The GEMM's own choice stands without a request, or when the asked-for side is too short.
+        Assert.True(ProductSplit.Any.CutsRows(byDefault: true, rowUnits: 1, columnUnits: 8, threads: 2));
+        Assert.False(ProductSplit.Any.CutsRows(byDefault: false, rowUnits: 8, columnUnits: 8, threads: 2));
+        Assert.True(ProductSplit.Rows.CutsRows(byDefault: false, rowUnits: 2, columnUnits: 8, threads: 2));
+        Assert.False(ProductSplit.Rows.CutsRows(byDefault: false, rowUnits: 1, columnUnits: 8, threads: 2));
+        Assert.False(ProductSplit.Columns.CutsRows(byDefault: true, rowUnits: 8, columnUnits: 3, threads: 3));
+        Assert.True(ProductSplit.Columns.CutsRows(byDefault: true, rowUnits: 8, columnUnits: 2, threads: 3));
+        // Transposing the problem swaps the sides.
+        Assert.Equal(ProductSplit.Columns, ProductSplit.Rows.Transposed());
+        Assert.Equal(ProductSplit.Rows, ProductSplit.Columns.Transposed());
+        Assert.Equal(ProductSplit.Any, ProductSplit.Any.Transposed());
+    }
+
+    /// <summary>
     /// When threads split the rows they share B, packed a column slab at a time; a slab limit of a few panels gives
     /// several slabs (the last one partial) over a B that is not a whole number of panels wide, with the default
     /// blocking, and each output must still be the naive chain, whatever the thread count.

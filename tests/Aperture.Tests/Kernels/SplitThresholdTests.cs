@@ -99,4 +99,19 @@ public class SplitThresholdTests
             Assert.Equal(0, Splits(new Adam([small]).Step));
         });
     }
+
+    [Fact]
+    public void An_sgd_update_of_a_layer_weight_is_split_and_a_small_one_is_not()
+    {
+        KernelSettings.WithThreads(2, () =>
+        {
+            var g = new Generator(0);
+            var big = Tensor.Randn([256, 784], g).RequiresGrad_();
+            var small = Tensor.Randn([10, 256], g).RequiresGrad_();
+            big.Grad = Tensor.Randn(big.Shape, g);
+            small.Grad = Tensor.Randn(small.Shape, g);
+            Assert.Equal(3, Splits(new SGD([big], lr: 0.01, momentum: 0.9).Step));
+            Assert.Equal(0, Splits(new SGD([small], lr: 0.01, momentum: 0.9).Step));
+        });
+    }
 }

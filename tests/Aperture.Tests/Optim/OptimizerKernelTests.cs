@@ -155,4 +155,58 @@ public class OptimizerKernelTests
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
                 $"{what}, element {i}: expected {expected[i]:R}, got {actual[i]:R}");
     }
+
+    /// <summary>
+    /// SGD's update split across threads by whole rows of a matrix (the rows a Linear layer's products cut) or by
+    /// blocks of a vector gives the elementwise formula's bits at every thread count, on sizes around the split
+    /// threshold (32k elements) with rows that are not whole vectors or cache lines.
+    /// </summary>
+    [Theory]
+    [InlineData(0.0, 0.0, 0.0, false)]
+    [InlineData(0.9, 0.0, 0.0, false)]
+    [InlineData(0.9, 0.1, 1e-3, false)]
+    [InlineData(0.9, 0.0, 1e-3, true)]
+    public void Sgds_update_split_by_rows_is_the_elementwise_formula_at_every_thread_count(double mu, double damp, double wd, bool nesterov)
+    {
+        int[][] shapes = [[257, 300], [3, 20_001], [255, 129], [32_767], [70_001], [2, 2, 16_385], [256, 784]];
+        const double lr = 0.05;
+        float flr = (float)lr, fmu = (float)mu, fdamp = (float)(1 - damp), fwd = (float)wd;
+        foreach (var shape in shapes)
+        {
+            int n = shape.Aggregate(1, (a, b) => a * b);
+            var g = new Generator((ulong)n);
+            var p0 = Tensor.Randn([n], g).ToFloatArray();
+            var grads = Enumerable.Range(0, 3).Select(_ => Tensor.Randn([n], g).ToFloatArray()).ToArray();
+            var expected = (float[])p0.Clone();
+            var buf = new float[n];
+            for (int t = 0; t < grads.Length; t++)
+                for (int i = 0; i < n; i++)
+                {
+                    float d = grads[t][i];
+                    if (wd != 0) d += fwd * expected[i];
+                    if (mu != 0)
+                    {
+                        float b = t == 0 ? d : fmu * buf[i] + fdamp * d;
+                        buf[i] = b;
+                        d = nesterov ? d + fmu * b : b;
+                    }
+                    expected[i] -= flr * d;
+                }
+            foreach (int threads in new[] { 1, 2, 3 })
+                Tests.Kernels.KernelSettings.WithThreads(threads, () =>
+                {
+                    var p = Tensor.FromArray(p0).Reshape(shape).Detach().RequiresGrad_();
+                    var sgd = new SGD([p], lr, mu, damp, wd, nesterov);
+                    foreach (var grad in grads)
+                    {
+                        p.Grad = Tensor.FromArray(grad).Reshape(shape);
+                        sgd.Step();
+                    }
+                    var actual = p.Detach().ToFloatArray();
+                    for (int i = 0; i < n; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                            $"shape [{string.Join(", ", shape)}], threads = {threads}, element {i}: expected {expected[i]:R}, got {actual[i]:R}");
+                });
+        }
+    }
 }
