@@ -22,7 +22,8 @@ public class TransferLearningTests
         Assert.Equal("below -0.01", outcome.Verdict.Checks[1].Band);
         Assert.StartsWith("test accuracy, frozen d=2 − scratch", outcome.Verdict.Effect.Name);
         Assert.Contains(outcome.Verdict.Extra, e => e.Name == "source test accuracy of the pretrained net");
-        Assert.Equal(2, Phenomenon.Figures(p, store.LoadRunSet(store.ListRuns().Select(r => r.RunId))).Count());
+        Assert.Equal(["test-accuracy-by-depth-frozen", "test-accuracy-by-depth-fine-tuned", "validation-accuracy-by-decay"],
+            Phenomenon.Figures(p, store.LoadRunSet(store.ListRuns().Select(r => r.RunId))).Select(f => f.Name));
     }
 
     [Fact]
