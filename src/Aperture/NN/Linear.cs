@@ -86,14 +86,14 @@ public sealed class Linear : Module
     /// weight changes, on the second batched no-grad call at the new version. It costs a copy of the weight's memory
     /// once a layer has run batched without autodiff, and nothing otherwise.
     /// </summary>
-    private PackedWeight.Slot _packed;
+    private WeightCacheSlot<PackedWeight> _packed;
 
     /// <summary>
     /// The weight's transposed copy for batch-1 inference (<see cref="TransposedWeight"/>): rebuilt after the weight
     /// changes, on the second inference call at the new version. It costs a second copy of the weight's memory once a
     /// layer has run at batch 1 without autodiff, and nothing otherwise.
     /// </summary>
-    private TransposedWeight.Slot _transposed;
+    private WeightCacheSlot<TransposedWeight> _transposed;
 
     /// <summary>The size check shared by the fully connected layers: the last dimension must be <paramref name="inFeatures"/>.</summary>
     internal static void CheckFeatures(Module layer, Tensor input, int inFeatures)

@@ -40,7 +40,7 @@ public static partial class Ops
     /// the weight, so a loop that changes the weight between every two calls never pays for the copy). Returns false,
     /// leaving the work to <see cref="Linear"/>, otherwise. Same bits as <see cref="Linear"/>.
     /// </summary>
-    internal static unsafe bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref TransposedWeight.Slot cache, out Tensor? y, bool relu = false)
+    internal static unsafe bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref WeightCacheSlot<TransposedWeight> cache, out Tensor? y, bool relu = false)
     {
         y = null;
         if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2 || !GemvTransposed.Supported) return false;
@@ -278,35 +278,10 @@ public static partial class Ops
 internal sealed class TransposedWeight
 {
     private readonly Tensor _source;
+    private readonly WeightVersion _key;
     private readonly Array _data;
-    private readonly int _offset, _n, _k, _version;
-    private readonly VersionCounter _counter;
+    private readonly int _offset, _n, _k;
     private Copy? _copy;
-
-    /// <summary>
-    /// A layer's hold on its copy: the copy, and the weight version seen once before it (a race between two threads
-    /// on these fields can only move when the copy is built, never which values it holds).
-    /// </summary>
-    internal struct Slot
-    {
-        public TransposedWeight? Copy;
-        private Array? _data;
-        private VersionCounter? _counter;
-        private int _version, _offset;
-
-        /// <summary>Whether <see cref="Note"/> saw this weight at its current version.</summary>
-        public readonly bool Noted(Tensor weight) =>
-            ReferenceEquals(weight._data, _data) && ReferenceEquals(weight._version, _counter) && weight._version.Value == _version && weight._offset == _offset;
-
-        /// <summary>Remembers the weight's current version.</summary>
-        public void Note(Tensor weight)
-        {
-            _data = weight._data;
-            _counter = weight._version;
-            _version = weight._version.Value;
-            _offset = weight._offset;
-        }
-    }
 
     private sealed record Copy(float[] Data, int Start, int Ld);
 
@@ -318,14 +293,12 @@ internal sealed class TransposedWeight
         _offset = weight._offset;
         _n = weight.Shape[0];
         _k = weight.Shape[1];
-        _counter = weight._version;
-        _version = weight._version.Value;
+        _key = WeightVersion.Of(weight);
     }
 
     /// <summary>Whether this copy holds <paramref name="weight"/>'s current values.</summary>
     public bool Matches(Tensor weight) =>
-        ReferenceEquals(weight, _source) && ReferenceEquals(weight._data, _data) && weight._offset == _offset
-        && ReferenceEquals(weight._version, _counter) && _counter.Value == _version && !_counter.External
+        ReferenceEquals(weight, _source) && _key.IsCurrent(weight)
         && weight.Rank == 2 && weight.Shape[0] == _n && weight.Shape[1] == _k && weight.IsContiguous;
 
     /// <summary>The copy (built now if not yet): element (q, j) at <c>Data[Start + q·Ld + j]</c>, Start 64-byte aligned.</summary>

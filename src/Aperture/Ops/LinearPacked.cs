@@ -13,7 +13,7 @@ public static partial class Ops
     /// Returns false, leaving the work to <see cref="Linear"/>, otherwise. Same kernel calls, chains and bits as
     /// <see cref="Linear"/>, less the packing of the weight.
     /// </summary>
-    internal static unsafe bool TryLinearPacked(Tensor x, Tensor weight, Tensor? bias, ref PackedWeight.Slot cache, out Tensor? y, bool relu = false)
+    internal static unsafe bool TryLinearPacked(Tensor x, Tensor weight, Tensor? bias, ref WeightCacheSlot<PackedWeight> cache, out Tensor? y, bool relu = false)
     {
         y = null;
         if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2 || !PackedWeight.Supported) return false;
@@ -93,32 +93,10 @@ internal sealed class PackedWeight
         && Gemm<float, MidTile<F32x16, Vector512<float>, float>>.RunsOnOneThread(g);
 
     private readonly Tensor _source;
+    private readonly WeightVersion _key;
     private readonly Array _data;
-    private readonly int _offset, _n, _k, _version, _depth;
-    private readonly VersionCounter _counter;
+    private readonly int _offset, _n, _k, _depth;
     private Copy? _copy;
-
-    /// <summary>A layer's hold on its copy: the copy, and the weight version seen once before it.</summary>
-    internal struct Slot
-    {
-        public PackedWeight? Copy;
-        private Array? _data;
-        private VersionCounter? _counter;
-        private int _version, _offset;
-
-        /// <summary>Whether <see cref="Note"/> saw this weight at its current version.</summary>
-        public readonly bool Noted(Tensor weight) =>
-            ReferenceEquals(weight._data, _data) && ReferenceEquals(weight._version, _counter) && weight._version.Value == _version && weight._offset == _offset;
-
-        /// <summary>Remembers the weight's current version.</summary>
-        public void Note(Tensor weight)
-        {
-            _data = weight._data;
-            _counter = weight._version;
-            _version = weight._version.Value;
-            _offset = weight._offset;
-        }
-    }
 
     private sealed record Copy(float[] Data, int Start);
 
@@ -130,15 +108,13 @@ internal sealed class PackedWeight
         _offset = weight._offset;
         _n = weight.Shape[0];
         _k = weight.Shape[1];
-        _counter = weight._version;
-        _version = weight._version.Value;
+        _key = WeightVersion.Of(weight);
         _depth = Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackedDepth(_k);
     }
 
     /// <summary>Whether this copy holds <paramref name="weight"/>'s current values, packed at the GEMM's current depth.</summary>
     public bool Matches(Tensor weight) =>
-        ReferenceEquals(weight, _source) && ReferenceEquals(weight._data, _data) && weight._offset == _offset
-        && ReferenceEquals(weight._version, _counter) && _counter.Value == _version && !_counter.External
+        ReferenceEquals(weight, _source) && _key.IsCurrent(weight)
         && weight.Rank == 2 && weight.Shape[0] == _n && weight.Shape[1] == _k && weight.IsContiguous
         && Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackedDepth(_k) == _depth;
 

@@ -66,7 +66,7 @@ public class LinearInferenceCacheTests
     {
         Infer(layer, Tensor.Randn([1, 8], new Generator(2)));
         var field = typeof(Linear).GetField("_transposed", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        return field.GetValue(layer) is TransposedWeight.Slot { Copy: { } t } && t.Matches(layer.Weight);
+        return field.GetValue(layer) is WeightCacheSlot<TransposedWeight> { Copy: { } t } && t.Matches(layer.Weight);
     }
 
     [Fact]
@@ -249,10 +249,10 @@ public class LinearInferenceCacheTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20; i++) Changing();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Null(((TransposedWeight.Slot)field.GetValue(layer)!).Copy);
+        Assert.Null(((WeightCacheSlot<TransposedWeight>)field.GetValue(layer)!).Copy);
 
         for (int i = 0; i < 5; i++) Steady();
-        if (GemvTransposed.Supported) Assert.NotNull(((TransposedWeight.Slot)field.GetValue(layer)!).Copy);
+        if (GemvTransposed.Supported) Assert.NotNull(((WeightCacheSlot<TransposedWeight>)field.GetValue(layer)!).Copy);
         before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20; i++) Steady();
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);

@@ -50,7 +50,7 @@ public class LinearPackedCacheTests
     private static PackedWeight? Copy(Linear layer)
     {
         var field = typeof(Linear).GetField("_packed", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        return ((PackedWeight.Slot)field.GetValue(layer)!).Copy;
+        return ((WeightCacheSlot<PackedWeight>)field.GetValue(layer)!).Copy;
     }
 
     /// <summary>Whether the packed path applies to a [m, in] · [out, in]ᵀ product as the settings stand now.</summary>
