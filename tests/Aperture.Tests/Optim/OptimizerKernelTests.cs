@@ -125,6 +125,26 @@ public class OptimizerKernelTests
         var p0 = Tensor.Randn([n], g).ToFloatArray();
         var grads = Enumerable.Range(0, 3).Select(_ => Tensor.Randn([n], g).ToFloatArray()).ToArray();
         const double lr = 0.05;
+        var expected = SgdReference(p0, grads, lr, mu, damp, wd, nesterov);
+
+        // The parameter is a view that starts `offset` elements into its buffer.
+        var p = Ops.Narrow(Tensor.FromArray(new float[offset].Concat(p0).ToArray()), 0, offset, n).Detach().RequiresGrad_();
+        var sgd = new SGD([p], lr, mu, damp, wd, nesterov);
+        foreach (var grad in grads)
+        {
+            p.Grad = Tensor.FromArray(grad);
+            sgd.Step();
+        }
+        var actual = p.Detach().ToFloatArray();
+        for (int i = 0; i < n; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                $"{what}, element {i}: expected {expected[i]:R}, got {actual[i]:R}");
+    }
+
+    /// <summary>PyTorch's SGD update written out element by element in float32: the parameter after each gradient in turn.</summary>
+    private static float[] SgdReference(float[] p0, float[][] grads, double lr, double mu, double damp, double wd, bool nesterov)
+    {
+        int n = p0.Length;
         var expected = (float[])p0.Clone();
         var buf = new float[n];
         float flr = (float)lr, fmu = (float)mu, fdamp = (float)(1 - damp), fwd = (float)wd;
@@ -141,19 +161,7 @@ public class OptimizerKernelTests
                 }
                 expected[i] -= flr * d;
             }
-
-        // The parameter is a view that starts `offset` elements into its buffer.
-        var p = Ops.Narrow(Tensor.FromArray(new float[offset].Concat(p0).ToArray()), 0, offset, n).Detach().RequiresGrad_();
-        var sgd = new SGD([p], lr, mu, damp, wd, nesterov);
-        foreach (var grad in grads)
-        {
-            p.Grad = Tensor.FromArray(grad);
-            sgd.Step();
-        }
-        var actual = p.Detach().ToFloatArray();
-        for (int i = 0; i < n; i++)
-            Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
-                $"{what}, element {i}: expected {expected[i]:R}, got {actual[i]:R}");
+        return expected;
     }
 
     /// <summary>
@@ -170,28 +178,13 @@ public class OptimizerKernelTests
     {
         int[][] shapes = [[257, 300], [3, 20_001], [255, 129], [32_767], [70_001], [2, 2, 16_385], [256, 784]];
         const double lr = 0.05;
-        float flr = (float)lr, fmu = (float)mu, fdamp = (float)(1 - damp), fwd = (float)wd;
         foreach (var shape in shapes)
         {
             int n = shape.Aggregate(1, (a, b) => a * b);
             var g = new Generator((ulong)n);
             var p0 = Tensor.Randn([n], g).ToFloatArray();
             var grads = Enumerable.Range(0, 3).Select(_ => Tensor.Randn([n], g).ToFloatArray()).ToArray();
-            var expected = (float[])p0.Clone();
-            var buf = new float[n];
-            for (int t = 0; t < grads.Length; t++)
-                for (int i = 0; i < n; i++)
-                {
-                    float d = grads[t][i];
-                    if (wd != 0) d += fwd * expected[i];
-                    if (mu != 0)
-                    {
-                        float b = t == 0 ? d : fmu * buf[i] + fdamp * d;
-                        buf[i] = b;
-                        d = nesterov ? d + fmu * b : b;
-                    }
-                    expected[i] -= flr * d;
-                }
+            var expected = SgdReference(p0, grads, lr, mu, damp, wd, nesterov);
             foreach (int threads in new[] { 1, 2, 3 })
                 Tests.Kernels.KernelSettings.WithThreads(threads, () =>
                 {
