@@ -50,18 +50,7 @@ public static partial class Ops
         if (bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias)) return false;
         var p = NumericsPolicy.Current;
         if (p.Order != ReductionOrder.Default || p.Accumulation != AccumulationPrecision.Native) return false;
-        var c = cache.Copy;
-        if (c is null || !c.Matches(weight))
-        {
-            // The first call at this version only notes it (no allocation, so a loop that changes the weight before
-            // every call allocates nothing); the second builds the copy.
-            if (!cache.Noted(weight))
-            {
-                cache.Note(weight);
-                return false;
-            }
-            cache.Copy = c = new TransposedWeight(weight);
-        }
+        if (cache.Current(weight) is not { } c) return false;
         var (wt, start, ld) = c.Transposed();
         Span<int> shape = stackalloc int[x.Rank];
         x.Shape.CopyTo(shape);
@@ -275,7 +264,7 @@ public static partial class Ops
 /// it ends breaks the scope's contract and is not covered. Instances are immutable but for the copy, which is
 /// published once built, so concurrent forward passes may share a layer.
 /// </remarks>
-internal sealed class TransposedWeight
+internal sealed class TransposedWeight : IWeightCopy<TransposedWeight>
 {
     private readonly Tensor _source;
     private readonly WeightVersion _key;
@@ -286,7 +275,9 @@ internal sealed class TransposedWeight
     private sealed record Copy(float[] Data, int Start, int Ld);
 
     /// <summary>The key of <paramref name="weight"/> as it is now (a contiguous float32 [n, k]); the copy is made on first use.</summary>
-    public TransposedWeight(Tensor weight)
+    public static TransposedWeight Of(Tensor weight) => new(weight);
+
+    private TransposedWeight(Tensor weight)
     {
         _source = weight;
         _data = weight._data;

@@ -28,17 +28,7 @@ public static partial class Ops
         // The problem as Linear hands it to the GEMM (B = Wᵀ, a column-major view of W); the pointers come later.
         var shapeOnly = new GemmProblem<float>(null, k, 1, null, 1, k, null, n, 1, m, n, k);
         if (!PackedWeight.Packs(shapeOnly)) return false;
-        var c = cache.Copy;
-        if (c is null || !c.Matches(weight))
-        {
-            // As for the transposed copy: the first call at this version only notes it, the second builds the copy.
-            if (!cache.Noted(weight))
-            {
-                cache.Note(weight);
-                return false;
-            }
-            cache.Copy = c = new PackedWeight(weight);
-        }
+        if (cache.Current(weight) is not { } c) return false;
         Span<int> shape = stackalloc int[x.Rank];
         x.Shape.CopyTo(shape);
         shape[^1] = n;
@@ -75,7 +65,7 @@ public static partial class Ops
 /// one, and it is used only while it provably holds the weight's values (the rules of <see cref="TransposedWeight"/>)
 /// and the GEMM's k-block depth is the one it was packed at.
 /// </summary>
-internal sealed class PackedWeight
+internal sealed class PackedWeight : IWeightCopy<PackedWeight>
 {
     /// <summary>The GEMM the copy is packed for (the AVX-512 float32 kernel).</summary>
     internal static class Tile
@@ -101,7 +91,9 @@ internal sealed class PackedWeight
     private sealed record Copy(float[] Data, int Start);
 
     /// <summary>The key of <paramref name="weight"/> as it is now (a contiguous float32 [n, k]); the copy is made on first use.</summary>
-    public PackedWeight(Tensor weight)
+    public static PackedWeight Of(Tensor weight) => new(weight);
+
+    private PackedWeight(Tensor weight)
     {
         _source = weight;
         _data = weight._data;

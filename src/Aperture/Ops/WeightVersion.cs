@@ -36,7 +36,7 @@ internal readonly struct WeightVersion
 /// copy is built on the second call at one version (a loop that changes the weight between every two calls never pays
 /// for it). A race between two threads on these fields can only move when the copy is built, never which values it holds.
 /// </summary>
-internal struct WeightCacheSlot<TCopy> where TCopy : class
+internal struct WeightCacheSlot<TCopy> where TCopy : class, IWeightCopy<TCopy>
 {
     /// <summary>The copy, once built (check that it matches the weight before using it).</summary>
     public TCopy? Copy;
@@ -48,4 +48,30 @@ internal struct WeightCacheSlot<TCopy> where TCopy : class
 
     /// <summary>Remembers the weight's current version.</summary>
     public void Note(Tensor weight) => _seen = WeightVersion.Of(weight);
+
+    /// <summary>
+    /// The copy of <paramref name="weight"/> as it is now: the kept one while it matches; else null on the first call
+    /// at this version (which only notes it, allocating nothing) and a new copy on the second.
+    /// </summary>
+    public TCopy? Current(Tensor weight)
+    {
+        var c = Copy;
+        if (c is not null && c.Matches(weight)) return c;
+        if (!Noted(weight))
+        {
+            Note(weight);
+            return null;
+        }
+        return Copy = TCopy.Of(weight);
+    }
+}
+
+/// <summary>A copy derived from a weight tensor at one version, kept in a <see cref="WeightCacheSlot{TCopy}"/>.</summary>
+internal interface IWeightCopy<TSelf> where TSelf : class, IWeightCopy<TSelf>
+{
+    /// <summary>The key of <paramref name="weight"/> as it is now; the copy itself may be made on first use.</summary>
+    static abstract TSelf Of(Tensor weight);
+
+    /// <summary>Whether this copy holds <paramref name="weight"/>'s current values.</summary>
+    bool Matches(Tensor weight);
 }

@@ -171,11 +171,11 @@ public class LinearInferenceCacheTests
         var rng = new Random(3);
         for (int i = 0; i < data.Length; i++) data[i] = (float)rng.NextDouble();
         var w = Tensor.Wrap(data, [40, 300]);
-        var key = new TransposedWeight(w);
+        var key = TransposedWeight.Of(w);
         Assert.False(key.Matches(w));   // the array may change behind the counter's back
         Assert.False(key.Matches(Ops.Narrow(w, 0, 0, 40)));
         var owned = Tensor.FromArray(data, [40, 300]);
-        var ownedKey = new TransposedWeight(owned);
+        var ownedKey = TransposedWeight.Of(owned);
         Assert.True(ownedKey.Matches(owned));
         Assert.False(ownedKey.Matches(Ops.Clone(owned)));   // another tensor object, another buffer
         Ops.AddInPlace(owned, 1.0);

@@ -146,9 +146,9 @@ public class LinearPackedCacheTests
         var rng = new Random(3);
         for (int i = 0; i < data.Length; i++) data[i] = (float)rng.NextDouble();
         var w = Tensor.Wrap(data, [64, 300]);
-        Assert.False(new PackedWeight(w).Matches(w));   // the array may change behind the counter's back
+        Assert.False(PackedWeight.Of(w).Matches(w));   // the array may change behind the counter's back
         var owned = Tensor.FromArray(data, [64, 300]);
-        var key = new PackedWeight(owned);
+        var key = PackedWeight.Of(owned);
         Assert.True(key.Matches(owned));
         Assert.False(key.Matches(Ops.Clone(owned)));   // another tensor object, another buffer
         int kc = GemmBlocking.Kc;
