@@ -14,6 +14,8 @@ public class ThinGemmTests
         (32, 256, 784), (128, 256, 256), (256, 784, 32), (32, 256, 256),
         // Partial row blocks (1, 3 and 7 rows left), partial column panels, k of 1 and odd depths.
         (1, 300, 17), (3, 33, 255), (17, 257, 3), (257, 17, 1), (9, 65, 129), (255, 31, 40), (40, 255, 257), (33, 1, 100),
+        // Either side of the rule that sends products wide both ways at k ≥ 256 to the packed path at one thread.
+        (513, 520, 256), (512, 600, 256), (600, 513, 255),
     ];
 
     private static float[] Run(MatrixView<float> a, MatrixView<float> b)
