@@ -69,6 +69,11 @@ internal static unsafe class GemmDirect<T, V, TV>
             ThinRows(g);
             return;
         }
+        if (GemmBlocking.Narrow && g.M <= V.Width && g.N >= 64 && g.RsB == 1 && g.CsB != 1 && g.K > 0 && Packing.Transposes<T>() && V.Width * sizeof(T) == 64)
+        {
+            NarrowColumns(g.Transposed());
+            return;
+        }
         byte[]? owner = null;
         if (g.CsB != 1 && g.N > 1)
         {
@@ -258,7 +263,101 @@ internal static unsafe class GemmDirect<T, V, TV>
         }
     }
 
+    /// <summary>
+    /// C = A·B for a C at most one register wide (a Linear layer with few outputs, as an MLP's ten-way output layer:
+    /// X·Wᵀ with W = [10, 1024]). The unpacked path would run it as Cᵀ = W·Xᵀ, so as to fill its registers, after
+    /// gathering all of Xᵀ into row order: a transpose of the whole of X (1 MiB at 256 × 1024) that cost more than the
+    /// product, which ran at about 30 GFLOP/s. Here B (Wᵀ, small) is packed once into k-major rows of one register
+    /// (zero past the last column), and A is read in place, up to 12 rows at a time, each value broadcast against B's
+    /// row into one accumulator per row of C. Each output is one fused multiply-add chain over k in order from zero,
+    /// as on every other path. Measured on a Zen 5 core (thread CPU time, one thread, interleaved with the gathering
+    /// path, best of 10 windows): 256 × 1024 · 1024 × 10 at 80–83 GFLOP/s against 27–34.
+    /// </summary>
+    private static void NarrowColumns(GemmProblem<T> g)
+    {
+        int w = V.Width;
+        T* packedB = GemmBuffers.PackB<T>((nint)g.K * w + 64);
+        if (g.RsB == 1 && Packing.Transposes<T>()) Packing.Transpose(g.Bp, g.CsB, g.N, g.K, packedB, w);
+        else Packing.Strided(g.Bp, g.CsB, g.RsB, g.N, g.K, packedB, w);
+        int units = (g.M + 11) / 12;
+        long work = (long)g.M * g.N * g.K;
+        var body = new NarrowBody(g, packedB);
+        if (work >= GemmBlocking.DirectParallelMinWork && Parallelism.Threads > 1 && units > 1)
+            Parallelism.For(units, (long)12 * g.N * g.K, body);
+        else body.Run(0, units);
+    }
+
+    private readonly struct NarrowBody(GemmProblem<T> g, T* packedB) : Parallelism.IRangeBody
+    {
+        public void Run(int u0, int u1)
+        {
+            int m1 = Math.Min(u1 * 12, g.M);
+            for (int i = u0 * 12; i < m1; i += 12)
+            {
+                int rows = Math.Min(12, m1 - i);
+                if (rows > 8) NarrowRows<R12>(g, packedB, i, rows);
+                else if (rows > 4) NarrowRows<R8>(g, packedB, i, rows);
+                else NarrowRows<R4>(g, packedB, i, rows);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // tmp is written before it is read
+    private static void NarrowRows<R>(in GemmProblem<T> g, T* packedB, int i0, int count) where R : IRows
+    {
+        int w = V.Width, rows = R.Count, n = g.N, k = g.K;
+        nint rsA = g.RsA, csA = g.CsA, rsC = g.RsC, csC = g.CsC;
+        // Rows past the last compute a copy of it, never stored.
+        int last = count - 1;
+        T* a0 = g.Ap + i0 * rsA;
+        nint o1 = Math.Min(1, last) * rsA, o2 = Math.Min(2, last) * rsA, o3 = Math.Min(3, last) * rsA;
+        nint o4 = Math.Min(4, last) * rsA, o5 = Math.Min(5, last) * rsA, o6 = Math.Min(6, last) * rsA, o7 = Math.Min(7, last) * rsA;
+        nint o8 = Math.Min(8, last) * rsA, o9 = Math.Min(9, last) * rsA, oa = Math.Min(10, last) * rsA, ob = Math.Min(11, last) * rsA;
+        TV x0 = V.Zero, x1 = V.Zero, x2 = V.Zero, x3 = V.Zero, x4 = V.Zero, x5 = V.Zero;
+        TV x6 = V.Zero, x7 = V.Zero, x8 = V.Zero, x9 = V.Zero, xa = V.Zero, xb = V.Zero;
+        T* bp = packedB;
+        T* ap = a0;
+        for (int p = 0; p < k; p++)
+        {
+            TV b = V.Load(bp);
+            x0 = V.Fma(V.Splat(ap[0]), b, x0);
+            x1 = V.Fma(V.Splat(ap[o1]), b, x1);
+            x2 = V.Fma(V.Splat(ap[o2]), b, x2);
+            x3 = V.Fma(V.Splat(ap[o3]), b, x3);
+            if (rows > 4)
+            {
+                x4 = V.Fma(V.Splat(ap[o4]), b, x4);
+                x5 = V.Fma(V.Splat(ap[o5]), b, x5);
+                x6 = V.Fma(V.Splat(ap[o6]), b, x6);
+                x7 = V.Fma(V.Splat(ap[o7]), b, x7);
+            }
+            if (rows > 8)
+            {
+                x8 = V.Fma(V.Splat(ap[o8]), b, x8);
+                x9 = V.Fma(V.Splat(ap[o9]), b, x9);
+                xa = V.Fma(V.Splat(ap[oa]), b, xa);
+                xb = V.Fma(V.Splat(ap[ob]), b, xb);
+            }
+            ap += csA;
+            bp += w;
+        }
+        T* tmp = stackalloc T[V.Width];
+        T* c = g.Cp + i0 * rsC;
+        for (int i = 0; i < count; i++)
+        {
+            V.Store(tmp, i switch
+            {
+                0 => x0, 1 => x1, 2 => x2, 3 => x3, 4 => x4, 5 => x5, 6 => x6, 7 => x7, 8 => x8, 9 => x9, 10 => xa, _ => xb,
+            });
+            T* ci = c + i * rsC;
+            for (int j = 0; j < n; j++) ci[j * csC] = tmp[j];
+        }
+    }
+
     private interface IRows { static abstract int Count { get; } }
+    private readonly struct R8 : IRows { public static int Count => 8; }
+    private readonly struct R12 : IRows { public static int Count => 12; }
     private readonly struct R1 : IRows { public static int Count => 1; }
     private readonly struct R2 : IRows { public static int Count => 2; }
     private readonly struct R3 : IRows { public static int Count => 3; }

@@ -108,6 +108,11 @@ internal static class GemmBlocking
     public static long SharedMaxBytes = GemmBuffers.KeepBytes;
     /// <summary>Whether thin products take the packing-free path (<see cref="ThinGemm"/>); off forces the packed path.</summary>
     public static bool Thin = true;
+    /// <summary>
+    /// Whether 3–12 rows of C against a B with columns contiguous in k take the chunked path (<c>GemmDirect.FewRows</c>);
+    /// off gathers B whole into row order first.
+    /// </summary>
+    public static bool Narrow = true;
 }
 
 /// <summary>
