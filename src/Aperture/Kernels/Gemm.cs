@@ -109,8 +109,9 @@ internal static class GemmBlocking
     /// <summary>Whether thin products take the packing-free path (<see cref="ThinGemm"/>); off forces the packed path.</summary>
     public static bool Thin = true;
     /// <summary>
-    /// Whether 3–12 rows of C against a B with columns contiguous in k take the chunked path (<c>GemmDirect.FewRows</c>);
-    /// off gathers B whole into row order first.
+    /// Whether an unpacked product whose C is at most one register wide, or its transpose, against a B with columns
+    /// contiguous in k (X·Wᵀ with few outputs) packs the narrow operand (<c>GemmDirect.NarrowColumns</c>); off gathers
+    /// the wide one whole into row order first.
     /// </summary>
     public static bool Narrow = true;
 }
@@ -132,8 +133,27 @@ internal static class GemmBlocking
 /// L1 (as OpenBLAS's driver does); software prefetch of B's rows a dozen ahead in the panel-by-panel packing, or of
 /// the next A panel's source rows before each panel is packed; packing a column-contiguous A row by row across its
 /// panels (2–4% slower than panel by panel: two panels share each 64-byte line). A product with a column-contiguous
-/// A (Aᵀ·B of row-major operands) ran about 10% slower than the row-major one at n = 1024–2048, an open lead. Huge
-/// pages for the packed buffers were not tried: they need a madvise call outside the BCL.
+/// A (Aᵀ·B of row-major operands) ran about 10% slower than the row-major one at n = 1024–2048 (not
+/// reproduced since; below).
+/// <para>
+/// Tried since, on a Zen 5 core (thread CPU time, one thread, variants interleaved window by window, best and median
+/// of 8–16 windows of about 60 ms on a loaded machine, so about ±3% apart at best), none of it kept:
+/// huge pages for the packed buffers (2 MiB-aligned native memory with <c>madvise(MADV_HUGEPAGE)</c>, THP in
+/// "madvise" mode; /proc/self/smaps_rollup showed the 6 MiB of packed A and B in huge pages): n = 1024, 2048, Aᵀ·B at
+/// 2048 and the 256 × 1024 · 1024 × 1024 and 1024 × 256 · 256 × 1024 products all within ±1.5%, no sign either way;
+/// the operands themselves in huge pages, no change beyond the run-to-run spread. Few pages are in play at once (an
+/// A block is 72 pages, a B panel 12, a C tile 8), well within the second-level TLB. Packing A inside the kernel of
+/// each panel's first tile (A broadcast from its source, the packed panel stored as the kernel goes; the JIT's loop
+/// was clean: one load, one store, one register broadcast per row and k): 1–2% slower at n = 512–2048 and on Aᵀ·B,
+/// so the separate pass costs little beyond the source reads, which the fused kernel still has to wait on. A
+/// software prefetch 4, 8 or 16 k-steps ahead when packing a column-contiguous A (rows 4–8 KiB apart): within ±2%.
+/// The Aᵀ·B lead did not reproduce: interleaved product by product, Aᵀ·B ran within 1–2% of A·B at n = 1024 (187
+/// against 190 GFLOP/s, best of 16 windows) and 2048 (198 against 200). For wide-mlp's m = 256 products, an mc
+/// covering all of m (256) and kc = k = 1024 (C never reloaded) were within the spread of mc = 192, kc = 384 on the
+/// packed path; the thin path (<see cref="ThinGemm"/>) was 3–6% faster than the packed one on X·Wᵀ (256 × 784 and
+/// 256 × 1024 by 1024) and level on dY·W, and the packed path 1–5% faster on the weight gradients dYᵀ·X, which now
+/// take it.
+/// </para>
 /// </remarks>
 internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
 {
