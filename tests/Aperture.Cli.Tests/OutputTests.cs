@@ -415,6 +415,10 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         Assert.Equal(stored, rows.Sum(x => int.Parse(x[times], System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Contains("distinct judgements", r.Err);
 
+        // The settings --set changed are shown, not only "(modified)".
+        int settings = Array.IndexOf(header, "settings");
+        Assert.All(rows, x => Assert.Equal(["dimension=10", "kappas=10,100,1000"], x[settings].Split(' ').Order()));
+
         var every = Run("verdicts", "list", "momentum-acceleration", "--all", "--format", "tsv");
         Assert.Equal(stored, Lines(every.Out).Length - 1);
         Assert.All(Lines(every.Out).Skip(1), l => Assert.Equal("1", l.Split('\t')[times]));
