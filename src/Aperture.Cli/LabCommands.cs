@@ -77,16 +77,17 @@ internal static partial class LabCommands
     {
         var sims = new Option<int>("--simulations") { Description = "simulated experiments per scenario", DefaultValueFactory = _ => 2000 };
         var format = Output.FormatOption();
-        var cmd = new Command("rules", "Simulate each phenomenon's verdict rule (its latest stored verdict: estimators, seeds, regions, Holm) under no effect and under the claimed effect, and print how often it gives each wrong verdict.") { sims, format };
+        var json = Output.JsonOption(Documents.LabRules);
+        var cmd = new Command("rules", "Simulate each phenomenon's verdict rule (its latest stored verdict: estimators, seeds, regions, Holm) under no effect and under the claimed effect, and print how often it gives each wrong verdict.") { sims, format, json };
         cmd.SetAction(r => Terminal.Guard(() =>
         {
             int n = r.GetValue(sims);
             if (n < 10) throw new LabConfigException($"--simulations must be at least 10, found {n}");
-            var output = CommandOutput.Begin(r, format, null);
+            var output = CommandOutput.Begin(r, format, json);
             using var s = Terminal.OpenExistingStore(r.GetValue(store));
             var latest = s.LatestVerdicts();
             var listing = new Listing("phenomenon", "checks", "seeds", "false held", "false did not hold", "estimators");
-            var json = new System.Text.Json.Nodes.JsonArray();
+            var rules = new System.Text.Json.Nodes.JsonArray();
             foreach (var p in Catalogue.All)
             {
                 if (!latest.TryGetValue(p.Id, out var v)) { listing.Add(p.Id, "not run", "", "", "", ""); continue; }
@@ -94,7 +95,7 @@ internal static partial class LabCommands
                 listing.Add(p.Id, $"{rates.Checks}" + (rates.Skipped > 0 ? $" (+{rates.Skipped} not simulable)" : ""),
                     rates.Seeds.ToString(CultureInfo.InvariantCulture), Rate(rates.FalseHeld), Rate(rates.FalseDidNotHold),
                     string.Join(", ", v.Verdict.Checks.Select(c => c.Estimate.Kind.ToString()).Distinct()));
-                json.Add(new JsonObject
+                rules.Add(new JsonObject
                 {
                     ["phenomenon"] = p.Id, ["verdict_id"] = v.Id, ["checks"] = rates.Checks, ["not_simulable"] = rates.Skipped, ["seeds"] = rates.Seeds,
                     ["false_held"] = Output.Num(rates.FalseHeld), ["false_did_not_hold"] = Output.Num(rates.FalseDidNotHold),
@@ -102,7 +103,7 @@ internal static partial class LabCommands
             }
             output.Write(listing);
             output.Note($"{n} simulated experiments per scenario; Monte Carlo standard error at 5% ~ {Math.Sqrt(0.05 * 0.95 / n):F3}");
-            output.Json(() => new JsonObject { ["schema"] = Documents.LabRules, ["simulations"] = n, ["rules"] = json });
+            output.Json(() => new JsonObject { ["schema"] = Documents.LabRules, ["simulations"] = n, ["rules"] = rules });
             return 0;
         }));
         return cmd;

@@ -244,7 +244,14 @@ internal static class Terminal
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CommandLineException($"{option} '{given}' cannot be written: the folder '{dir}' is not writable ({(e is UnauthorizedAccessException ? "permission denied" : e.Message.TrimEnd('.'))})");
+            // The reason in words, without the probe file's own name (which means nothing to the reader).
+            string why = e switch
+            {
+                UnauthorizedAccessException => "permission denied",
+                FileNotFoundException or DirectoryNotFoundException => "no file can be created there",
+                _ => e.Message.Replace(probe, dir, StringComparison.Ordinal).TrimEnd('.'),
+            };
+            throw new CommandLineException($"{option} '{given}' cannot be written: the folder '{dir}' is not writable ({why})");
         }
     }
 

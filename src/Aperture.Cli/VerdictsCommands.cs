@@ -35,14 +35,17 @@ internal static class VerdictsCommands
             var history = s.VerdictHistory(r.GetValue(id));
             if (r.GetValue(tier) is { } t) history = [.. history.Where(v => v.Tier == RunStoreNames.Tier(t))];
             var rows = r.GetValue(all) ? [.. history.Select(v => (First: v, Times: 1))] : Judgements(history);
-            var listing = new Listing("verdict", "phenomenon", "judged (UTC)", "times", "code", "protocol", "tier", "seeds", "outcome", "effect [95% CI]", "checks held");
+            // "settings": what --set changed from the tier's defaults, so that two "modified" verdicts (two points of a
+            // sweep) are told apart.
+            var listing = new Listing("verdict", "phenomenon", "judged (UTC)", "times", "code", "protocol", "tier", "settings", "seeds", "outcome", "effect [95% CI]", "checks held");
             foreach (var (v, times) in rows)
             {
-                bool modified = v.Overrides.Any(kv => kv.Key is not ("seeds" or "seed_base"));
+                var changed = v.Overrides.Where(kv => kv.Key is not ("seeds" or "seed_base")).ToList();
                 listing.Add(
                     v.Id.ToString(CultureInfo.InvariantCulture), v.Phenomenon, v.Created, times.ToString(CultureInfo.InvariantCulture),
                     Output.ShortVersion(v.CodeVersion), "v" + v.ProtocolVersion,
-                    v.Tier.ToString().ToLowerInvariant() + (modified ? " (modified)" : ""),
+                    v.Tier.ToString().ToLowerInvariant() + (changed.Count > 0 ? " (modified)" : ""),
+                    string.Join(" ", changed.Select(kv => $"{kv.Key}={kv.Value}")),
                     $"{v.SeedBase}-{v.SeedBase + v.Seeds - 1}",
                     new Cell(v.Verdict.Outcome.Text(), Terminal.Colour(v.Verdict.Outcome)),
                     $"{v.Verdict.Effect.Name}: {v.Verdict.Effect.FormatWithUnit()}",

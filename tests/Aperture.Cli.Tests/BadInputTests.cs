@@ -123,6 +123,8 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
         yield return C("--limit expects an integer", "runs", "list", "--limit", "many", "--store", "{d}/good.db");
         yield return C("--tag expects KEY=VALUE", "runs", "list", "--tag", "novalue", "--store", "{d}/good.db");
         yield return C("is not writable", "runs", "list", "--json", "{ro}/runs.json", "--store", "{d}/good.db");
+        // A folder no file can be created in (Linux's /proc): the reason in words, not the name of the file tried.
+        if (OperatingSystem.IsLinux()) yield return C("the folder '/proc' is not writable (no file can be created there)", "runs", "list", "--json", "/proc/runs.json", "--store", "{d}/good.db");
         yield return C("`aperture runs metrics` needs <run>", "runs", "metrics");
         yield return C("'abcdef0123'", "runs", "metrics", "abcdef0123", "--store", "{d}/good.db");
         yield return C("no metric 'nonesuch'", "runs", "metrics", "{run}", "nonesuch", "--store", "{d}/good.db");

@@ -138,6 +138,32 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         // The fixture judged two phenomena; the others have no stored verdict and are left out.
         Assert.Equal(Ids.Order(), doc["rules"]!.AsArray().Select(x => (string)x!["phenomenon"]!).Order());
         Assert.All(doc["rules"]!.AsArray(), x => Assert.True((int)x!["checks"]! + (int)x["not_simulable"]! > 0));
+
+        // --json - gives the same document; --json PATH writes it beside the table.
+        var dash = Run("lab", "rules", "--simulations", "20", "--json", "-");
+        Assert.True(dash.ExitCode == 0, dash.All);
+        Assert.Equal(doc["rules"]!.AsArray().Count, OutputFixture.Validate(dash.Out, "lab-rules")["rules"]!.AsArray().Count);
+        Assert.Contains("false held", dash.Err);
+        string file = fixture.At("rules.json");
+        var toFile = Run("lab", "rules", "--simulations", "20", "--json", file);
+        Assert.True(toFile.ExitCode == 0, toFile.All);
+        Assert.Contains("| phenomenon |", toFile.Out);
+        OutputFixture.Validate(File.ReadAllText(file), "lab-rules");
+    }
+
+    [Fact]
+    public void EveryCommandWithAFormatTakesJson()
+    {
+        // A listing command prints results; each takes --json PATH|- as well as --format json (docs/cli.md).
+        var missing = new List<string>();
+        void Walk(System.CommandLine.Command c)
+        {
+            var names = c.Options.Select(o => o.Name).ToHashSet();
+            if (names.Contains("--format") && !names.Contains("--json")) missing.Add(Cli.CommandPath(c));
+            foreach (var sub in c.Subcommands) Walk(sub);
+        }
+        Walk(Cli.Build());
+        Assert.Empty(missing);
     }
 
     [Fact]
@@ -388,6 +414,10 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         Assert.Equal(["0-1", "2-3"], rows.Select(x => x[seeds]).Order());
         Assert.Equal(stored, rows.Sum(x => int.Parse(x[times], System.Globalization.CultureInfo.InvariantCulture)));
         Assert.Contains("distinct judgements", r.Err);
+
+        // The settings --set changed are shown, not only "(modified)".
+        int settings = Array.IndexOf(header, "settings");
+        Assert.All(rows, x => Assert.Equal(["dimension=10", "kappas=10,100,1000"], x[settings].Split(' ').Order()));
 
         var every = Run("verdicts", "list", "momentum-acceleration", "--all", "--format", "tsv");
         Assert.Equal(stored, Lines(every.Out).Length - 1);

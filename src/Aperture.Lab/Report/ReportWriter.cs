@@ -166,7 +166,7 @@ public static class ReportWriter
         {
             protocol = ProtocolBinding.FromJson(v.ProtocolJson, p.ProtocolType);
             var verdict = v.Verdict;
-            h.Append($"<h2>Verdict: {Badge(verdict.Outcome)} <span class=\"id\">seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</span></h2>\n");
+            h.Append($"<h2>Verdict: {Badge(verdict.Outcome)} <span class=\"id\">{BlockRole(v, pair)} block, seeds {v.SeedBase}–{v.SeedBase + v.Seeds - 1}</span></h2>\n");
             if (verdict.SeedsToDecide is { } need)
                 h.Append($"<p>Undecided at this spread: about {need} seeds per arm would be needed to decide.</p>\n");
             h.Append($"<p class=\"effect\">{HtmlEncode(verdict.Effect.Name)} = <b>{HtmlEncode(verdict.Effect.FormatWithUnit())}</b> ")
@@ -205,7 +205,7 @@ public static class ReportWriter
             foreach (var f in PageFigures(p, protocol, runs, arms))
                 Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path, arms));
             NeighbourGallery.Append(h, outDir, images, p.Id, runs);
-            RunsTable(h, runs, outDir, p.Id);
+            RunsTable(h, store, v, pair, outDir, p.Id);
         }
         var sweeps = store.Sweeps(p.Id);
         if (sweeps.Count > 0)
@@ -269,6 +269,7 @@ public static class ReportWriter
          .Append(spec.Fixed.Count > 0 ? "; fixed: " + HtmlEncode(string.Join(", ", spec.Fixed.Select(f => $"{f.Key}={f.Value}"))) : "")
          .Append($". Each grid point is judged by the phenomenon's own rule{(spec.Replicate ? ", on a discovery block and on an independent replication block" : "")}.</p>\n");
         h.Append($"<h2>Spec</h2>\n<pre><code>{HtmlEncode(spec.ToJson())}</code></pre>\n");
+        SweepProvenance(h, store, p, sweep);
         if (judged.Count == 0) h.Append("<p>No grid point has been judged yet.</p>\n");
         else
         {
@@ -455,19 +456,31 @@ public static class ReportWriter
     // Latin letters only: a symbol that opens a label (λ̂, β2, σ) keeps its case, which carries its meaning.
     private static string Capitalize(string s) => s.Length == 0 || !char.IsAsciiLetterLower(s[0]) ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
-    /// <summary>Every run with every result it recorded, and its artifacts (copied beside the report and linked).</summary>
-    private static void RunsTable(StringBuilder h, RunSet runs, string outDir, string id)
+    /// <summary>
+    /// Every run of both seed blocks (the discovery block's first) with every result it recorded, and its artifacts
+    /// (copied beside the report and linked).
+    /// </summary>
+    private static void RunsTable(StringBuilder h, RunStore store, VerdictRecord v, VerdictRecord? pair, string outDir, string id)
     {
-        var keys = runs.Runs.SelectMany(r => r.Results.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
-        bool anyArtifacts = runs.Runs.Any(r => r.Artifacts.Count > 0);
-        h.Append($"<h2>Runs</h2>\n<p class=\"id\">{runs.Runs.Count} runs, {keys.Count} recorded results each; scroll sideways for all of them.</p>\n");
-        h.Append("<div class=\"scroll\"><table class=\"runs\"><thead><tr><th>Run</th><th>Arm</th><th>Seed</th><th>Seconds</th>");
+        var (d, rep) = Blocks(v, pair);
+        var blocks = new List<(string Role, VerdictRecord Verdict)> { ("discovery", d) };
+        if (rep is not null) blocks.Add(("replication", rep));
+        var rows = new List<(string Block, StoredRun Run)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (role, b) in blocks)
+            foreach (var r in store.LoadRunSet(b.RunIds.Where(seen.Add)).Runs)
+                rows.Add((role, r));
+        var keys = rows.SelectMany(r => r.Run.Results.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+        bool anyArtifacts = rows.Any(r => r.Run.Artifacts.Count > 0);
+        h.Append($"<h2>Runs</h2>\n<p class=\"id\">{rows.Count} runs ({string.Join(", ", blocks.Select(b => $"{b.Role} block: {rows.Count(r => r.Block == b.Role)}"))}), ")
+         .Append($"{keys.Count} recorded results each; scroll sideways for all of them.</p>\n");
+        h.Append("<div class=\"scroll\"><table class=\"runs\"><thead><tr><th>Run</th><th>Block</th><th>Arm</th><th>Seed</th><th>Seconds</th>");
         foreach (var k in keys) h.Append($"<th>{HtmlEncode(k)}</th>");
         if (anyArtifacts) h.Append("<th>Artifacts</th>");
         h.Append("</tr></thead><tbody>\n");
-        foreach (var r in runs.Runs)
+        foreach (var (block, r) in rows)
         {
-            h.Append($"<tr><td><code title=\"{HtmlEncode(r.RunId)}\">{r.RunId[..8]}</code></td><td>{HtmlEncode(r.Arm)}</td><td>{r.Seed}</td><td>{r.Seconds.ToString("F2", CultureInfo.InvariantCulture)}</td>");
+            h.Append($"<tr><td><code title=\"{HtmlEncode(r.RunId)}\">{r.RunId[..8]}</code></td><td>{block}</td><td>{HtmlEncode(r.Arm)}</td><td>{r.Seed}</td><td>{r.Seconds.ToString("F2", CultureInfo.InvariantCulture)}</td>");
             foreach (var k in keys)
                 h.Append($"<td>{(r.Results.TryGetValue(k, out var x) ? x.ToString("G5", CultureInfo.InvariantCulture) : "")}</td>");
             if (anyArtifacts)
@@ -557,8 +570,44 @@ public static class ReportWriter
     {
         if (verdicts.Count == 0) return "";
         string Distinct(Func<VerdictRecord, string> f) => string.Join("; ", verdicts.Select(f).Where(x => x.Length > 0).Distinct());
-        return $"Data: {HtmlEncode(Distinct(v => v.DataSource))} (content SHA-256 {HtmlEncode(Distinct(v => v.DataFingerprint == "none" ? "" : v.DataFingerprint))}). " +
+        // Each copy of the data with its own hash; synthetic data ("none") has no hash to show.
+        return $"Data: {HtmlEncode(Distinct(DataText))}. " +
             $"Code: Aperture {HtmlEncode(Distinct(v => v.CodeVersion))}. Host: {HtmlEncode(Distinct(v => v.Host))}. ";
+    }
+
+    private static string DataText(VerdictRecord v) =>
+        v.DataFingerprint is "" or "none" ? v.DataSource : $"{v.DataSource} (content SHA-256 {v.DataFingerprint})";
+
+    // Which of a discovery/replication pair a verdict is.
+    private static string BlockRole(VerdictRecord v, VerdictRecord? pair) =>
+        pair is not null && pair.SeedBase < v.SeedBase ? "replication" : "discovery";
+
+    /// <summary>
+    /// A sweep's provenance: the commit that planned it and the ones that judged it, its data and their hashes, the
+    /// hosts, the protocol versions, the seed blocks, and the commands that rerun it from a fresh clone.
+    /// </summary>
+    private static void SweepProvenance(StringBuilder h, RunStore store, Phenomenon p, SweepRecord sweep)
+    {
+        var verdicts = sweep.Points.Where(x => x.VerdictId is not null).Select(x => store.VerdictById(p.Id, x.VerdictId!.Value)).ToList();
+        string Distinct(IEnumerable<string> xs, string none) => xs.Where(x => x.Length > 0).Distinct().ToList() is { Count: > 0 } l ? string.Join("; ", l) : none;
+        string commit = Commit(sweep.CodeVersion);
+        var blocks = sweep.Points.Select(x => x.Block).Distinct().Order().Select(b =>
+        {
+            var judged = sweep.Points.Where(x => x.Block == b && x.VerdictId is not null).Select(x => store.VerdictById(p.Id, x.VerdictId!.Value)).ToList();
+            string seeds = judged.Count == 0 ? "not judged yet" : Distinct(judged.Select(j => $"seeds {j.SeedBase}–{j.SeedBase + j.Seeds - 1}"), "");
+            return $"{(b == 0 ? "discovery" : "replication")}: {seeds}";
+        });
+        h.Append("<h2>Provenance</h2>\n<dl class=\"provenance\">");
+        h.Append($"<dt>Commit</dt><dd><code>{HtmlEncode(commit.Length > 0 ? commit : "unknown")}</code> <span class=\"id\">(planned by Aperture {HtmlEncode(sweep.CodeVersion)}")
+         .Append($"{(verdicts.Count > 0 ? $"; judged by Aperture {HtmlEncode(Distinct(verdicts.Select(v => v.CodeVersion), ""))}" : "")})</span></dd>");
+        h.Append($"<dt>Data</dt><dd>{HtmlEncode(Distinct(verdicts.Select(DataText), "not judged yet"))}<br><span class=\"id\">content SHA-256 <code>{HtmlEncode(Distinct(verdicts.Select(v => v.DataFingerprint), "none"))}</code></span></dd>");
+        h.Append($"<dt>Host</dt><dd>{HtmlEncode(Distinct(verdicts.Select(v => v.Host), "not judged yet"))}</dd>");
+        h.Append($"<dt>Protocol</dt><dd>{HtmlEncode(p.Id)} version {HtmlEncode(Distinct(verdicts.Select(v => v.ProtocolVersion), p.Version.ToString(CultureInfo.InvariantCulture)))}, tier {RunStore.TierName(sweep.Tier)}</dd>");
+        h.Append($"<dt>Seed blocks</dt><dd>{string.Join("<br>", blocks.Select(HtmlEncode))}</dd>");
+        h.Append("</dl>\n");
+        h.Append("<h2>Reproduce</h2>\n<p>From a fresh clone of the repository (the .NET 10 SDK is all it needs), with the spec above saved as <code>sweep.json</code>:</p>\n<pre><code>");
+        if (commit.Length > 0) h.Append($"git checkout {HtmlEncode(commit)}\n");
+        h.Append("./aperture lab run --sweep sweep.json\n./aperture report</code></pre>\n");
     }
 
     private static string ModelList(Phenomenon p, Outcome outcome, bool supports) =>
