@@ -337,6 +337,11 @@ internal enum ProductSplit
     Rows,
     /// <summary>Whole columns of C to each thread.</summary>
     Columns,
+    /// <summary>
+    /// Not split: the product runs on the calling thread at any thread count, because its operands and its result
+    /// are used there (see <see cref="ThinGemm.SplitMinWork"/>).
+    /// </summary>
+    None,
 }
 
 /// <summary>Helpers for <see cref="ProductSplit"/>.</summary>
@@ -347,6 +352,7 @@ internal static class ProductSplits
     {
         ProductSplit.Rows => ProductSplit.Columns,
         ProductSplit.Columns => ProductSplit.Rows,
+        ProductSplit.None => ProductSplit.None,
         _ => ProductSplit.Any,
     };
 
