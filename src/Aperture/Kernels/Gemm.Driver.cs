@@ -27,7 +27,7 @@ internal static unsafe class GemmDriver<T, V, TV, K>
             GemmDirect<T, V, TV>.Run(transpose ? g.Transposed() : g, transpose ? split.Transposed() : split);
             return;
         }
-        if (typeof(T) == typeof(float) && typeof(V) == typeof(F32x16) && ThinGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g))) return;
+        if (typeof(T) == typeof(float) && typeof(V) == typeof(F32x16) && ThinGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g), split == ProductSplit.None)) return;
         {
             long wasteN = (long)RoundUp(g.M, K.MR) * RoundUp(g.N, K.NR);
             long wasteT = (long)RoundUp(g.N, K.MR) * RoundUp(g.M, K.NR);
@@ -66,7 +66,7 @@ internal static unsafe class GemmDirect<T, V, TV>
     {
         if (g.M <= 2 && g.RsB == 1 && g.CsB != 1 && g.N > 1 && g.K > 0 && Packing.Transposes<T>())
         {
-            ThinRows(g);
+            ThinRows(g, split);
             return;
         }
         if (GemmBlocking.Narrow && g.M <= V.Width && g.N >= 64 && g.RsB == 1 && g.CsB != 1 && g.K > 0 && Packing.Transposes<T>() && V.Width * sizeof(T) == 64)
@@ -85,7 +85,7 @@ internal static unsafe class GemmDirect<T, V, TV>
             g = new GemmProblem<T>(g.Ap, g.RsA, g.CsA, dense, g.N, 1, g.Cp, g.RsC, g.CsC, g.M, g.N, g.K);
         }
         long work = (long)g.M * g.N * g.K;
-        if (work >= GemmBlocking.DirectParallelMinWork && Parallelism.Threads > 1) Parallel(g, split);
+        if (work >= GemmBlocking.DirectParallelMinWork && Parallelism.Threads > 1 && split != ProductSplit.None) Parallel(g, split);
         else Rows(g, 0, g.M, 0, g.N);
         GC.KeepAlive(owner);
     }
@@ -98,11 +98,11 @@ internal static unsafe class GemmDirect<T, V, TV>
     /// in registers across chunks: each output is the same fused multiply-add chain over k in order as on every other
     /// path.
     /// </summary>
-    private static void ThinRows(GemmProblem<T> g)
+    private static void ThinRows(GemmProblem<T> g, ProductSplit split)
     {
         int units = (g.N + 4 * V.Width - 1) / (4 * V.Width);
         long work = (long)g.M * g.N * g.K;
-        if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1 && units > 1)
+        if (work >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1 && units > 1 && split != ProductSplit.None)
             Parallelism.For(units, (long)4 * V.Width * g.M * g.K, new ThinBody(g));
         else if (g.M == 1) ThinColumns<R1>(g, 0, g.N);
         else ThinColumns<R2>(g, 0, g.N);

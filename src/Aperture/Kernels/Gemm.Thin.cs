@@ -17,7 +17,7 @@ namespace Aperture;
 /// <remarks>
 /// Each output is one fused multiply-add chain over k in increasing order, started from zero, and never split across
 /// k-blocks: the bits of every other path of <see cref="MatMulKernel"/>, whichever orientation is chosen. Work is not
-/// split across threads here; a product large enough to split takes the packed path.
+/// split across threads here; a product large enough to split (<see cref="SplitMinWork"/>) takes the packed path.
 /// </remarks>
 internal static unsafe class ThinGemm
 {
@@ -29,17 +29,28 @@ internal static unsafe class ThinGemm
     /// <summary>The largest packed B taken here (bytes): it is read once per row block, from L2 (1 MiB on Zen 5).</summary>
     public static long MaxPackedBytes = 1 << 20;
 
+    /// <summary>
+    /// Multiply-adds from which a thin product, at more than one thread, goes to the packed path to be split instead.
+    /// Below it the split does not pay on the project's 2-core machines: the first layer of mlp-b32 (32 × 784 · 784 ×
+    /// 256, 6.4M) took 64 µs here on one thread and 56 µs split on the packed path (bench <c>--profile</c>, quiet
+    /// machine), and the split left the ReLU after it (0.9 → 3.4 µs, half its input in the other core's cache) and the
+    /// weight's update (41 → 55 µs) slower by more than that. At 8M (mlp-b128's 128 × 256 · 256 × 256) and above, the
+    /// products keep their split, and mlp-b128 its two-thread gain (175k samples/s against 140k at one thread).
+    /// </summary>
+    public static long SplitMinWork = 8L << 20;
+
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
     /// <summary>
     /// Runs <paramref name="g"/> (a product the driver would pack) here when it is thin enough and the AVX-512 path is
-    /// active; returns false, doing nothing, otherwise.
+    /// active; returns false, doing nothing, otherwise. <paramref name="oneThread"/>: the caller asked for the product
+    /// unsplit (<see cref="ProductSplit.None"/>), so its size does not send it to the packed path to be split.
     /// </summary>
-    public static bool TryRun(GemmProblem<float> g)
+    public static bool TryRun(GemmProblem<float> g, bool oneThread = false)
     {
         if (!GemmBlocking.Thin || KernelPaths.Active != KernelPath.Avx512) return false;
         if (g.K < 1 || g.K > MaxK || g.M < 1 || g.N < 1) return false;
-        if ((long)g.M * g.N * g.K >= GemmBlocking.ParallelMinWork && Parallelism.Threads > 1) return false;
+        if (!oneThread && (long)g.M * g.N * g.K >= SplitMinWork && Parallelism.Threads > 1) return false;
         // Short C both ways (the batch) or short k: the shapes where the packed path's copies are not amortized.
         if (Math.Min(g.M, g.N) > 256 && g.K > 256) return false;
         // Wide both ways, at a batch of 256 (the weight gradient dYᵀ·X of a 784-1024-1024 net): the packed path wins.

@@ -161,7 +161,7 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
     public static void Run(GemmProblem<T> g, ProductSplit split = ProductSplit.Any)
     {
         int mr = K.MR, nr = K.NR;
-        int threads = (long)g.M * g.N * g.K >= GemmBlocking.ParallelMinWork ? Parallelism.Threads : 1;
+        int threads = (long)g.M * g.N * g.K >= GemmBlocking.ParallelMinWork && split != ProductSplit.None ? Parallelism.Threads : 1;
         int panelsM = (g.M + mr - 1) / mr, panelsN = (g.N + nr - 1) / nr;
         if (threads > 1 && (panelsM >= threads || panelsN >= threads)) Parallel(g, threads, panelsM, panelsN, split);
         else Region(g, 0, g.M, 0, g.N, null, 0);

@@ -124,7 +124,7 @@ internal static class MatMulKernel
             var g = new GemmProblem<T>(pa + a.Offset, a.RowStride, a.ColStride, pb + b.Offset, b.RowStride, b.ColStride, pc + cOffset, n, 1, m, n, k);
             if (reversed) g = g.KReversed();
             if (Gemv.Supports<T>() && TryGemv(g)) return;
-            if (typeof(T) == typeof(float) && SmallGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g))) return;
+            if (typeof(T) == typeof(float) && SmallGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g), split)) return;
             if (typeof(T) == typeof(float)) RunFloat(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g), split);
             else RunDouble(Unsafe.As<GemmProblem<T>, GemmProblem<double>>(ref g), split);
         }

@@ -224,12 +224,21 @@ public static class Parallelism
         // How long an idle worker keeps spinning for the next loop before it blocks.
         private static readonly long s_spinTicks = Stopwatch.Frequency / 5_000; // 200 µs
 
+        // How long the caller waits for the other chunks with bare pauses before it backs off to yielding.
+        private static readonly long s_waitSpinTicks = Stopwatch.Frequency / 20_000; // 50 µs
+
         public static readonly DelegateJob ActionJob = new();
 
+        // A worker's mailbox. The caller writes Job, then publishes the loop's Generation with a full fence; the worker
+        // polls Generation with plain reads while it spins, so a post costs the caller one write to a line the worker
+        // only reads, and takes the lock only to wake a worker that has blocked (Sleeping). A worker that reads a newer
+        // Job beside an older Generation (two posts in quick succession) finds the job's generation changed and leaves
+        // the chunk (Job.TryRun), then sees the newer Generation on its next poll.
         private sealed class Slot
         {
             public Job? Job;
             public int Generation;
+            public int Sleeping;
         }
 
         private static readonly object s_grow = new();
@@ -253,16 +262,24 @@ public static class Parallelism
                 for (int c = 1; c < chunks; c++)
                 {
                     var slot = slots[c - 1];
-                    lock (slot)
-                    {
-                        slot.Generation = generation;
-                        Volatile.Write(ref slot.Job, job);
-                        Monitor.Pulse(slot);
-                    }
+                    slot.Job = job;
+                    // A full fence: the worker either sees this generation, or has set Sleeping before it blocks (also
+                    // with a full fence) and is then woken here.
+                    Interlocked.Exchange(ref slot.Generation, generation);
+                    if (Volatile.Read(ref slot.Sleeping) != 0)
+                        lock (slot) Monitor.Pulse(slot);
                 }
                 for (int c = 0; c < chunks; c++) job.TryRun(c, generation);
+                // Wait for the other chunks with short pauses first (a worker that is running finishes within the
+                // time its chunk takes), backing off to yields only after a while, on a machine busy with other work.
+                long spinUntil = 0;
                 var spin = new SpinWait();
-                while (Volatile.Read(ref job.Pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+                while (Volatile.Read(ref job.Pending) != 0)
+                {
+                    if (spinUntil == 0) spinUntil = Stopwatch.GetTimestamp() + s_waitSpinTicks;
+                    if (Stopwatch.GetTimestamp() < spinUntil) Thread.SpinWait(1);
+                    else spin.SpinOnce(sleep1Threshold: -1);
+                }
                 if (job.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
             }
         }
@@ -290,33 +307,27 @@ public static class Parallelism
 
         private static void Work(Slot slot, int chunk)
         {
+            int seen = 0;   // no loop has generation 0
             while (true)
             {
-                Job? job;
                 int generation;
                 long spinUntil = Stopwatch.GetTimestamp() + s_spinTicks;
-                while (true)
+                int polls = 0;
+                while ((generation = Volatile.Read(ref slot.Generation)) == seen)
                 {
+                    Thread.SpinWait(1);
+                    // The clock is read every 64 polls only: it costs more than a poll.
+                    if ((++polls & 63) != 0 || Stopwatch.GetTimestamp() < spinUntil) continue;
                     lock (slot)
                     {
-                        job = slot.Job;
-                        generation = slot.Generation;
-                        if (job is null && Stopwatch.GetTimestamp() >= spinUntil)
-                        {
-                            while (slot.Job is null) Monitor.Wait(slot);
-                            job = slot.Job;
-                            generation = slot.Generation;
-                        }
+                        Interlocked.Exchange(ref slot.Sleeping, 1);
+                        while ((generation = Volatile.Read(ref slot.Generation)) == seen) Monitor.Wait(slot);
+                        Volatile.Write(ref slot.Sleeping, 0);
                     }
-                    if (job is not null) break;
-                    Thread.SpinWait(20);
+                    break;
                 }
-                job.TryRun(chunk, generation);
-                // Clear the slot unless the next loop has already been posted to it.
-                lock (slot)
-                {
-                    if (slot.Generation == generation) slot.Job = null;
-                }
+                seen = generation;
+                if (Volatile.Read(ref slot.Job) is { } job) job.TryRun(chunk, generation);
             }
         }
     }
@@ -337,6 +348,11 @@ internal enum ProductSplit
     Rows,
     /// <summary>Whole columns of C to each thread.</summary>
     Columns,
+    /// <summary>
+    /// Not split: the product runs on the calling thread at any thread count, because its operands and its result
+    /// are used there (see <see cref="ThinGemm.SplitMinWork"/>).
+    /// </summary>
+    None,
 }
 
 /// <summary>Helpers for <see cref="ProductSplit"/>.</summary>
@@ -347,6 +363,7 @@ internal static class ProductSplits
     {
         ProductSplit.Rows => ProductSplit.Columns,
         ProductSplit.Columns => ProductSplit.Rows,
+        ProductSplit.None => ProductSplit.None,
         _ => ProductSplit.Any,
     };
 

@@ -19,9 +19,10 @@ internal static unsafe class SmallGemm
 
     /// <summary>
     /// Runs <paramref name="g"/> padded when it is a small product that the unpacked kernel would take with leftover
-    /// columns; returns false (doing nothing) otherwise.
+    /// columns; returns false (doing nothing) otherwise. <paramref name="split"/>: the cut the caller asked for (see
+    /// <see cref="ProductSplit"/>).
     /// </summary>
-    public static bool TryRun(GemmProblem<float> g)
+    public static bool TryRun(GemmProblem<float> g, ProductSplit split = ProductSplit.Any)
     {
         const int w = 16;
         if (KernelPaths.Active != KernelPath.Avx512 || g.K < 1 || Math.Min(g.M, g.N) <= 2) return false;
@@ -29,7 +30,11 @@ internal static unsafe class SmallGemm
         if ((long)g.M * g.N * g.K > GemmBlocking.DirectMaxWork || (long)g.K * Math.Max(g.M, g.N) > GemmBlocking.DirectMaxB) return false;
         // The driver's orientation: the vector along whichever side wastes fewer lanes.
         long wasteN = (long)g.M * RoundUp(g.N, w), wasteT = (long)g.N * RoundUp(g.M, w);
-        if (wasteT < wasteN || (wasteT == wasteN && g.CsB != 1 && g.RsA == 1)) g = g.Transposed();
+        if (wasteT < wasteN || (wasteT == wasteN && g.CsB != 1 && g.RsA == 1))
+        {
+            g = g.Transposed();
+            split = split.Transposed();
+        }
         if (g.N % w == 0) return false;
         int np = RoundUp(g.N, w);
         float* b = Buffer(ref t_b, (nint)g.K * np + 64);
@@ -43,7 +48,7 @@ internal static unsafe class SmallGemm
         else if (g.RsB == 1 && Packing.Transposes<float>()) Packing.Transpose(g.Bp, g.CsB, g.N, g.K, b, np);
         else Packing.Strided(g.Bp, g.CsB, g.RsB, g.N, g.K, b, np);
         var padded = new GemmProblem<float>(g.Ap, g.RsA, g.CsA, b, np, 1, c, np, 1, g.M, np, g.K);
-        GemmDirect<float, F32x16, Vector512<float>>.Run(padded);
+        GemmDirect<float, F32x16, Vector512<float>>.Run(padded, split);
         for (int i = 0; i < g.M; i++)
         {
             float* src = c + i * np;

@@ -206,7 +206,12 @@ public static partial class Ops
                 var gt = new MatrixView<T>(g2.Buffer<T>(), g2._offset, n, m, g2.Strides[1], g2.Strides[0]);
                 // Cut by the weight's output rows, as the optimizer's update is, and the forward product whenever the batch
                 // is narrower than the layer (its columns are those rows): each core keeps its rows (docs/threads.md).
-                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), gw._offset, p, ProductSplit.Rows);
+                // Below the size from which the forward product is split, it ran on this thread, and so does this one.
+                var split = (long)n * m * k < ThinGemm.SplitMinWork ? ProductSplit.None : ProductSplit.Rows;
+                long splitBefore = Parallelism.SplitLoops;
+                MatMulKernel.Run(gt, new MatrixView<T>(x2.Buffer<T>(), x2._offset, m, k, x2.Strides[0], x2.Strides[1]), gw.Buffer<T>(), gw._offset, p, split);
+                // Where the gradient now lies: when the product stayed on this thread, so does the update (SGD).
+                gw._writtenOnOneThread = Parallelism.SplitLoops == splitBefore;
                 inputGrads[1] = Graph.Record(null, gw);
             }
             if (bias && NeedsGrad(2))

@@ -78,9 +78,9 @@ public sealed class SGD : GradientOptimizer
         var h = new Hyper(o.Lr, o.Mu, o.Damp, o.Wd, Nesterov, first);
         int unit = parameter.Rank >= 2 && parameter.Shape[0] > 0 ? parameter.Numel / parameter.Shape[0] : SplitBlock;
         if (parameter.DType == DType.Float32)
-            Split(Data<float>(parameter), Data<float>(grad), buffer is null ? default : Data<float>(buffer), h, unit);
+            Split(Data<float>(parameter), Data<float>(grad), buffer is null ? default : Data<float>(buffer), h, unit, grad._writtenOnOneThread);
         else
-            Split(Data<double>(parameter), Data<double>(grad), buffer is null ? default : Data<double>(buffer), h, unit);
+            Split(Data<double>(parameter), Data<double>(grad), buffer is null ? default : Data<double>(buffer), h, unit, grad._writtenOnOneThread);
     }
 
     /// <summary>One update's hyper-parameters (First: the momentum buffer starts from this step's gradient).</summary>
@@ -94,12 +94,17 @@ public sealed class SGD : GradientOptimizer
     /// whole rows of a matrix (its first dimension: a layer's output features), so that each core updates the same
     /// rows of the weight, its gradient and its momentum that it computes in the layer's products (Linear cuts its
     /// forward product and its weight gradient by those rows), and the three stay in that core's cache instead of
-    /// crossing to the other core every step. Every element's arithmetic is the same on every thread: same bits.
+    /// crossing to the other core every step. The split follows the gradient: one that was written on the calling
+    /// thread alone (<paramref name="gradOnOneThread"/>: a weight gradient whose product was not split) is used there,
+    /// since splitting its update would have the other core pull half of the gradient, the weight and the momentum
+    /// from this one's cache, every step (mlp-b32 at two threads: 83.5k samples/s with its products on one thread and
+    /// its updates split, against 126k at one thread; docs/threads.md). Every element's arithmetic is the same on
+    /// every thread: same bits.
     /// </summary>
-    private static unsafe void Split<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, Hyper h, int unit) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe void Split<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> buf, Hyper h, int unit, bool gradOnOneThread) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int units = (p.Length + unit - 1) / unit;
-        if (units < 2 || Parallelism.Threads == 1 || p.Length < Parallelism.MinParallelWork)
+        if (units < 2 || gradOnOneThread || Parallelism.Threads == 1 || p.Length < Parallelism.MinParallelWork)
         {
             Kernel(p, g, buf, h);
             return;

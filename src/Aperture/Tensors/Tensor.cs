@@ -189,6 +189,14 @@ public sealed partial class Tensor
     /// <summary>The spare gradient buffer a VJP rule is writing this leaf's gradient into (see <c>BackwardEngine.ClaimLeafGradient</c>).</summary>
     internal Tensor? _claimedGrad;
 
+    /// <summary>
+    /// True when the kernel that last wrote this whole tensor as a gradient ran on the calling thread alone (a layer's
+    /// weight gradient from a product that was not split, see <c>Linear</c>'s backward): the optimizer's update then
+    /// stays on that thread too, where the gradient is in cache, instead of having another core pull it across. A
+    /// hint about where data lies, never about values: a stale one costs time only.
+    /// </summary>
+    internal bool _writtenOnOneThread;
+
     /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/>; null until then.</summary>
     public Tensor? Grad
     {
@@ -304,6 +312,7 @@ public sealed partial class Tensor
         _grad = null;
         _spareGrad = null;
         _claimedGrad = null;
+        _writtenOnOneThread = false;
         _rowSparseGrad = null;
         _hasRowSparseGrad = false;
         Name = null;

@@ -155,7 +155,7 @@ public class GemmTests
     public void A_requested_cut_of_rows_or_columns_matches_the_naive_chain(Method method)
     {
         var rng = new Random(29);
-        (int M, int N, int K)[] shapes = [(257, 33, 5), (5, 300, 31), (45, 77, 300), (130, 90, 40), (3, 257, 17), (255, 17, 3), (256, 784, 32)];
+        (int M, int N, int K)[] shapes = [(257, 33, 5), (5, 300, 31), (45, 77, 300), (130, 90, 40), (3, 257, 17), (255, 17, 3), (256, 784, 32), (2, 1025, 300), (300, 301, 257)];
         var cases = shapes.Select((s, i) => (s, ta: (i & 1) != 0, tb: (i & 2) != 0))
             .Select(c => (c.s, c.ta, c.tb, a: Matrix<float>(rng, c.s.M, c.s.K, c.ta), b: Matrix<float>(rng, c.s.K, c.s.N, c.tb)))
             .ToList();
@@ -165,14 +165,17 @@ public class GemmTests
             foreach (int threads in new[] { 1, 2, 3 })
                 KernelSettings.WithThreads(threads, () =>
                 {
-                    foreach (var split in new[] { ProductSplit.Rows, ProductSplit.Columns, ProductSplit.Any })
+                    foreach (var split in new[] { ProductSplit.Rows, ProductSplit.Columns, ProductSplit.Any, ProductSplit.None })
                         for (int i = 0; i < cases.Count; i++)
                         {
                             var (s, ta, tb, a, b) = cases[i];
                             var c = new float[a.Rows * b.Cols];
                             c.AsSpan().Fill(12345f);
+                            long splitsBefore = Parallelism.SplitLoops;
                             MatMulKernel.Run(a, b, c, 0, NumericsPolicy.Default, split);
                             AssertBitwise(expected[i], c, $"{path} threads={threads} {method} split={split} {s} ta={ta} tb={tb}");
+                            // An unsplit request keeps every path (unpacked, thin, packed, one- or two-row) on this thread.
+                            if (split == ProductSplit.None) Assert.True(splitsBefore == Parallelism.SplitLoops, $"split: {path} threads={threads} {method} {s} ta={ta} tb={tb}");
                         }
                 });
         });
@@ -198,6 +201,7 @@ public class GemmTests
         Assert.Equal(ProductSplit.Columns, ProductSplit.Rows.Transposed());
         Assert.Equal(ProductSplit.Rows, ProductSplit.Columns.Transposed());
         Assert.Equal(ProductSplit.Any, ProductSplit.Any.Transposed());
+        Assert.Equal(ProductSplit.None, ProductSplit.None.Transposed());
     }
 
     /// <summary>

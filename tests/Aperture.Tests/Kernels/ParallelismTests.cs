@@ -29,6 +29,35 @@ public class ParallelismTests
     }
 
     [Fact]
+    public void A_worker_takes_its_chunk_whether_it_is_spinning_or_has_blocked()
+    {
+        // Chunk 0 (the caller's) waits until another thread has run chunk 1: a post the worker missed, spinning on its
+        // mailbox or blocked after it went idle, would leave the caller to run chunk 1 itself after the wait ran out.
+        KernelSettings.WithThreads(2, () =>
+        {
+            foreach (int pauseMs in new[] { 0, 0, 0, 20 })
+                for (int rep = 0; rep < (pauseMs == 0 ? 200 : 5); rep++)
+                {
+                    if (pauseMs > 0) Thread.Sleep(pauseMs);   // the worker stops spinning after 200 µs and blocks
+                    int caller = Environment.CurrentManagedThreadId, ranBy = 0, done = 0;
+                    Parallelism.For(2, 1 << 20, (a, b) =>
+                    {
+                        if (a == 1)
+                        {
+                            ranBy = Environment.CurrentManagedThreadId;
+                            Volatile.Write(ref done, 1);
+                            return;
+                        }
+                        var clock = System.Diagnostics.Stopwatch.StartNew();
+                        while (Volatile.Read(ref done) == 0 && clock.Elapsed.TotalSeconds < 10) Thread.Yield();
+                    });
+                    Assert.NotEqual(0, ranBy);
+                    Assert.NotEqual(caller, ranBy);
+                }
+        });
+    }
+
+    [Fact]
     public void An_exception_in_any_chunk_reaches_the_caller_and_the_pool_recovers()
     {
         KernelSettings.WithThreads(2, () =>

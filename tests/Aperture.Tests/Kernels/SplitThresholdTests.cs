@@ -114,4 +114,76 @@ public class SplitThresholdTests
             Assert.Equal(0, Splits(new SGD([small], lr: 0.01, momentum: 0.9).Step));
         });
     }
+
+    /// <summary>A 784-256-256-10 MLP's training step (cross-entropy, SGD with momentum 0.9) at batch <paramref name="batch"/>.</summary>
+    private static (Action Step, Func<float[]> State) MlpStep(int batch)
+    {
+        var g = new Generator(0);
+        var model = Models.Mlp(784, [256, 256], 10, generator: new Generator(1));
+        var optimizer = new SGD(model.Parameters(), lr: 0.01, momentum: 0.9);
+        var x = Tensor.Randn([batch, 784], g);
+        var y = Tensor.RandInt(0, 10, [batch], g);
+        void Step()
+        {
+            using (TensorScope.Begin())
+            {
+                optimizer.ZeroGrad();
+                Losses.CrossEntropy(model.Forward(x), y).Backward();
+            }
+            optimizer.Step();
+        }
+        return (Step, () => [.. model.Parameters().SelectMany(p => p.Detach().ToFloatArray())]);
+    }
+
+    [Fact]
+    public void An_mlp_step_at_batch_32_stays_on_one_thread_and_keeps_its_bits()
+    {
+        // Every product of the step is below ThinGemm.SplitMinWork: the forward products stay on this thread, the
+        // weight gradients are asked unsplit, and each weight's update follows its gradient. The step at two threads is
+        // then the one-thread step (docs/threads.md: split, it was slower at two threads than at one).
+        float[] one = [], two = [];
+        KernelSettings.WithThreads(1, () =>
+        {
+            var (step, state) = MlpStep(32);
+            Assert.Equal(0, Splits(step));
+            one = state();
+        });
+        KernelSettings.WithThreads(2, () =>
+        {
+            var (step, state) = MlpStep(32);
+            Assert.Equal(0, Splits(step));
+            two = state();
+        });
+        Assert.Equal(one, two);
+    }
+
+    [Fact]
+    public void An_mlp_step_at_batch_128_keeps_its_split_products_and_updates()
+    {
+        // Its products are 8M multiply-adds and more (128 x 256 x 256): split, as is each weight's update that follows a
+        // split gradient (the two 256-row weights). The 10-row output layer's products and update stay on this thread.
+        KernelSettings.WithThreads(2, () =>
+        {
+            var (step, _) = MlpStep(128);
+            long perStep = Splits(step) / 3;
+            Assert.Equal(8, perStep);
+        });
+    }
+
+    [Fact]
+    public void An_sgd_update_follows_its_gradient_onto_one_thread()
+    {
+        KernelSettings.WithThreads(2, () =>
+        {
+            var g = new Generator(0);
+            var w = Tensor.Randn([256, 784], g).RequiresGrad_();
+            w.Grad = Tensor.Randn(w.Shape, g);
+            var sgd = new SGD([w], lr: 0.01, momentum: 0.9);
+            Assert.Equal(3, Splits(sgd.Step));
+            // The same update of a gradient written on this thread alone (as Linear's backward marks an unsplit
+            // product) stays here; the values are the same either way (OptimizerKernelTests).
+            w.Grad._writtenOnOneThread = true;
+            Assert.Equal(0, Splits(sgd.Step));
+        });
+    }
 }
