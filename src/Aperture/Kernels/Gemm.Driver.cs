@@ -71,7 +71,7 @@ internal static unsafe class GemmDirect<T, V, TV>
         }
         if (GemmBlocking.Narrow && g.M <= V.Width && g.N >= 64 && g.RsB == 1 && g.CsB != 1 && g.K > 0 && Packing.Transposes<T>() && V.Width * sizeof(T) == 64)
         {
-            NarrowColumns(g.Transposed());
+            NarrowColumns(g.Transposed(), split);
             return;
         }
         byte[]? owner = null;
@@ -273,7 +273,7 @@ internal static unsafe class GemmDirect<T, V, TV>
     /// as on every other path. Measured on a Zen 5 core (thread CPU time, one thread, interleaved with the gathering
     /// path, best of 10 windows): 256 × 1024 · 1024 × 10 at 80–83 GFLOP/s against 27–34.
     /// </summary>
-    private static void NarrowColumns(GemmProblem<T> g)
+    private static void NarrowColumns(GemmProblem<T> g, ProductSplit split)
     {
         int w = V.Width;
         T* packedB = GemmBuffers.PackB<T>((nint)g.K * w + 64);
@@ -282,7 +282,7 @@ internal static unsafe class GemmDirect<T, V, TV>
         int units = (g.M + 11) / 12;
         long work = (long)g.M * g.N * g.K;
         var body = new NarrowBody(g, packedB);
-        if (work >= GemmBlocking.DirectParallelMinWork && Parallelism.Threads > 1 && units > 1)
+        if (work >= GemmBlocking.DirectParallelMinWork && Parallelism.Threads > 1 && units > 1 && split != ProductSplit.None)
             Parallelism.For(units, (long)12 * g.N * g.K, body);
         else body.Run(0, units);
     }

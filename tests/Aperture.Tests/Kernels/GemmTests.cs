@@ -155,7 +155,7 @@ public class GemmTests
     public void A_requested_cut_of_rows_or_columns_matches_the_naive_chain(Method method)
     {
         var rng = new Random(29);
-        (int M, int N, int K)[] shapes = [(257, 33, 5), (5, 300, 31), (45, 77, 300), (130, 90, 40), (3, 257, 17), (255, 17, 3), (256, 784, 32), (2, 1025, 300), (300, 301, 257)];
+        (int M, int N, int K)[] shapes = [(257, 33, 5), (5, 300, 31), (45, 77, 300), (130, 90, 40), (3, 257, 17), (255, 17, 3), (256, 784, 32), (2, 1025, 300), (300, 301, 257), (7, 64, 9), (10, 1500, 200)];
         var cases = shapes.Select((s, i) => (s, ta: (i & 1) != 0, tb: (i & 2) != 0))
             .Select(c => (c.s, c.ta, c.tb, a: Matrix<float>(rng, c.s.M, c.s.K, c.ta), b: Matrix<float>(rng, c.s.K, c.s.N, c.tb)))
             .ToList();
