@@ -15,7 +15,7 @@ namespace Aperture;
 /// Without the 64 register shuffles per 256 multiply-adds of <see cref="Gemv"/>, one step of k is a broadcast of x[k]
 /// and up to 8 independent FMAs (enough to cover the FMA latency at two a cycle) with their loads straight from one
 /// contiguous 512-byte row of a panel; the product is then bound by reading the weight. A panel is contiguous, so a
-/// thread that owns whole panels (<see cref="Range"/>) streams one block of memory and
+/// thread that owns whole panels (<see cref="Range"/>, <see cref="NN.LinearChain"/>) streams one block of memory and
 /// shares no line of the weight with another core. The copy (<see cref="TransposedWeight"/>) is owned by a layer and
 /// rebuilt when the weight changes.
 /// <para>

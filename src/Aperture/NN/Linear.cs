@@ -82,6 +82,12 @@ public sealed class Linear : Module
     }
 
     /// <summary>
+    /// The weight's transposed copy for batch-1 inference, as <see cref="WeightCacheSlot{TCopy}.Current"/> gives it
+    /// (null on the first call at a version of the weight), for a <see cref="LinearChain"/> that runs this layer.
+    /// </summary>
+    internal TransposedWeight? TransposedCopy() => _transposed.Current(Weight);
+
+    /// <summary>
     /// The weight packed into the GEMM's panels for batched inference (<see cref="PackedWeight"/>): rebuilt after the
     /// weight changes, on the second batched no-grad call at the new version. It costs a copy of the weight's memory
     /// once a layer has run batched without autodiff, and nothing otherwise.
