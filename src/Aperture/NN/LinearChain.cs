@@ -58,6 +58,7 @@ internal sealed unsafe class LinearChain
     private readonly Linear[] _linears;
     private readonly bool[] _relu;
     private readonly TransposedWeight?[] _copies;
+    private readonly Tensor?[] _weights, _biases;
     private readonly Layer[] _layers;
 
     // Pinned: each layer but the last writes its outputs here, at a 64-byte aligned start, so no two parts share a line.
@@ -99,6 +100,8 @@ internal sealed unsafe class LinearChain
         _linears = [.. linears];
         _relu = [.. relu];
         _copies = new TransposedWeight?[_linears.Length];
+        _weights = new Tensor?[_linears.Length];
+        _biases = new Tensor?[_linears.Length];
         _layers = new Layer[_linears.Length];
         _scratchStart = new int[_linears.Length];
         int total = 0;
@@ -157,7 +160,8 @@ internal sealed unsafe class LinearChain
         if (!Enabled) return false;
         // Batch 1 only, tested first: a batched or training pass pays these few tests and nothing more.
         if (x.Rank == 0 || x.Numel != first.InFeatures || x.Shape[^1] != first.InFeatures || x.DType != DType.Float32) return false;
-        if (!GemvTransposed.Supported || Graph.NeedsNode(x, first.Weight)) return false;
+        // Under autodiff a parameter needs its node: out before any other lookup, so training passes pay one test.
+        if (!GemvTransposed.Supported || Graph.NeedsNode(x) || (GradMode.Enabled && first.Weight.RequiresGrad)) return false;
         var policy = NumericsPolicy.Current;
         if (policy.Order != ReductionOrder.Default || policy.Accumulation != AccumulationPrecision.Native) return false;
         int length = RunLength(layers, start);
@@ -175,38 +179,46 @@ internal sealed unsafe class LinearChain
     {
         y = null;
         int count = _linears.Length;
-        for (int l = 0; l < count; l++)
-        {
-            var linear = _linears[l];
-            var w = linear.Weight;
-            var b = linear.Bias;
-            if (w.DType != DType.Float32 || !w.IsContiguous || Graph.NeedsNode(w)) return false;
-            if (b is not null && (b.DType != DType.Float32 || !b.IsContiguous || Graph.NeedsNode(b))) return false;
-        }
         if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             // This chain is running on another thread (its scratch and its per-pass state are taken): the layers
             // one by one.
+            for (int l = 0; l < count; l++)
+                if (!Takes(_linears[l].Weight, _linears[l].Bias)) return false;
             y = OneByOne(x, kept: false);
             return true;
         }
         try
         {
+            // The parameters are looked up once a pass (each lookup is a dictionary's).
+            for (int l = 0; l < count; l++)
+            {
+                var linear = _linears[l];
+                if (!Takes(_weights[l] = linear.Weight, _biases[l] = linear.Bias)) return false;
+            }
             // Every layer's copy is asked for before any is used, so all are built on the same (second) pass.
             bool all = true;
-            for (int l = 0; l < count; l++) all &= (_copies[l] = _linears[l].TransposedCopy()) is not null;
+            for (int l = 0; l < count; l++) all &= (_copies[l] = _linears[l].TransposedCopy(_weights[l]!)) is not null;
             // A layer without its copy yet (the first pass at a version of its weight): the layers one by one.
             y = all ? Region(x) : OneByOne(x, kept: true);
         }
         finally
         {
-            // The pass's references to the copies and biases are dropped, so a replaced copy is not kept alive here.
+            // The pass's references to the parameters, copies and biases are dropped, so nothing replaced is kept
+            // alive here.
             Array.Clear(_copies);
+            Array.Clear(_weights);
+            Array.Clear(_biases);
             for (int l = 0; l < _layers.Length; l++) (_layers[l].Copy, _layers[l].Bias) = (null!, null);
             Volatile.Write(ref _busy, 0);
         }
         return true;
     }
+
+    /// <summary>Whether a layer's weight and bias are ones the transposed path takes (float32, contiguous, no graph node).</summary>
+    private static bool Takes(Tensor w, Tensor? b) =>
+        w.DType == DType.Float32 && w.IsContiguous && !Graph.NeedsNode(w)
+        && (b is null || (b.DType == DType.Float32 && b.IsContiguous && !Graph.NeedsNode(b)));
 
     /// <summary>
     /// The layers one at a time (the same bits): over a layer's copy where it has one, else <see cref="Ops.Linear"/>;
@@ -217,10 +229,11 @@ internal sealed unsafe class LinearChain
         for (int l = 0; l < _linears.Length; l++)
         {
             var linear = _linears[l];
-            if ((kept ? _copies[l] : linear.TransposedCopy()) is { } copy) x = Ops.LinearTransposed(x, copy, linear.Weight, linear.Bias, _relu[l]);
+            var (w, b) = kept ? (_weights[l]!, _biases[l]) : (linear.Weight, linear.Bias);
+            if ((kept ? _copies[l] : linear.TransposedCopy(w)) is { } copy) x = Ops.LinearTransposed(x, copy, w, b, _relu[l]);
             else
             {
-                x = Ops.Linear(x, linear.Weight, linear.Bias);
+                x = Ops.Linear(x, w, b);
                 if (_relu[l]) x = Ops.Relu(x);
             }
         }
@@ -235,7 +248,7 @@ internal sealed unsafe class LinearChain
         for (int l = 0; l < count; l++)
         {
             var linear = _linears[l];
-            var b = linear.Bias;
+            var b = _biases[l];
             ref var layer = ref _layers[l];
             (layer.Copy, layer.CopyStart) = _copies[l]!.Transposed();
             layer.Bias = b?.Buffer<float>();
