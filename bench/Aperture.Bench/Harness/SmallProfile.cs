@@ -30,6 +30,24 @@ public static class SmallProfile
             using var __ = Autodiff.NoGrad();
             mlp.Forward(x1);
         });
+        // The pass as one LinearChain (one parallel region) against its layers run one by one (a loop of the pool
+        // per split layer); at two threads the caller's CPU time includes its waits for the worker.
+        Compare("  b1: one chain vs layer by layer", () =>
+        {
+            using var _ = TensorScope.Begin();
+            using var __ = Autodiff.NoGrad();
+            mlp.Forward(x1);
+        }, () =>
+        {
+            LinearChain.Enabled = false;
+            try
+            {
+                using var _ = TensorScope.Begin();
+                using var __ = Autodiff.NoGrad();
+                mlp.Forward(x1);
+            }
+            finally { LinearChain.Enabled = true; }
+        });
         Report("mlp-infer-b128 step", () =>
         {
             using var _ = TensorScope.Begin();

@@ -6,22 +6,28 @@ namespace Aperture;
 
 /// <summary>
 /// The batch-1 product of a Linear layer over a transposed copy of its weight: y[j] = Σ_k x[k]·Wᵀ[k, j] (+ b[j]),
-/// with Wᵀ stored [in, out] so that a register holds 16 consecutive outputs of one row. Each output is still the one
-/// fused multiply-add chain over k in increasing order, starting from zero, that <see cref="Gemv"/> and the GEMM
-/// compute, and the bias is added to the finished chain as the separate bias pass adds it, so the bits are the same.
+/// with Wᵀ stored by panels of 128 outputs, each [in, 128] row-major, so that a register holds 16 consecutive
+/// outputs of one row. Each output is still the one fused multiply-add chain over k in increasing order, starting
+/// from zero, that <see cref="Gemv"/> and the GEMM compute; the bias is added to the finished chain as the separate
+/// bias pass adds it, and a following ReLU's maximum is taken in the same store, so the bits are the same.
 /// </summary>
 /// <remarks>
 /// Without the 64 register shuffles per 256 multiply-adds of <see cref="Gemv"/>, one step of k is a broadcast of x[k]
-/// and up to 16 independent FMAs with their loads straight from one contiguous row of Wᵀ; the product is then bound
-/// by reading the weight. The copy (<see cref="TransposedWeight"/>) is owned by a layer and rebuilt when the weight
-/// changes.
+/// and up to 8 independent FMAs (enough to cover the FMA latency at two a cycle) with their loads straight from one
+/// contiguous 512-byte row of a panel; the product is then bound by reading the weight. A panel is contiguous, so a
+/// thread that owns whole panels (<see cref="Range"/>, <see cref="NN.LinearChain"/>) streams one block of memory and
+/// shares no line of the weight with another core. The copy (<see cref="TransposedWeight"/>) is owned by a layer and
+/// rebuilt when the weight changes.
 /// <para>
-/// At batch 1 the 784-256-256-10 MLP's three copies (1.08 MB) just exceed one Zen 5 core's 1 MB L2, so each pass
-/// streams them from L3 (about 10 µs a pass against about 7.3 µs for its layers timed apart with their copies
-/// L2-resident). Tried on that core and slower, thread CPU time, interleaved: running 128-output chunks in an order
-/// alternating from call to call, so that an LRU-like L2 would keep most of the copies (+1.7 µs, as much as the same
-/// chunks in a fixed order: splitting the 256 outputs into half rows cost it, and alternating won nothing); software prefetches 4–16 rows ahead into L1 or L2 (+1.8 to
-/// +3 µs); non-temporal prefetches of the 784-input layer so it would not evict the others (+0.6 to +0.8 µs).
+/// At batch 1 the 784-256-256-10 MLP's three copies (1.08 MB) just exceed one Zen 5 core's 1 MB L2, so on one thread
+/// each pass streams part of them from L3. Against the former [in, out] copy read 256 outputs at a time (16
+/// accumulators), the panels cut the 784-input layer's time by about 13% and the three layers' by 8–12% (thread CPU
+/// time, the two kernels interleaved in one process, median of 3,000 paired windows on a loaded Zen 5 machine); the
+/// 256-input layers are unchanged. Tried earlier on that core and slower: running 128-output chunks of the [in, out]
+/// copy in an order alternating from call to call, so that an LRU-like L2 would keep most of the copies (+1.7 µs:
+/// half rows strided by a whole row cost it, and alternating won nothing); software prefetches 4–16 rows ahead into
+/// L1 or L2 (+1.8 to +3 µs); non-temporal prefetches of the 784-input layer so it would not evict the others (+0.6
+/// to +0.8 µs).
 /// </para>
 /// </remarks>
 internal static unsafe class GemvTransposed
@@ -29,40 +35,71 @@ internal static unsafe class GemvTransposed
     /// <summary>Whether <see cref="Run"/> can run on the active code path (float32, AVX-512).</summary>
     public static bool Supported => KernelPaths.Active == KernelPath.Avx512 && Avx512F.IsSupported;
 
-    /// <summary>Output vectors (of 16) per unit of parallel work: a thread takes whole units.</summary>
-    private const int UnitVectors = 8;
+    /// <summary>
+    /// Output vectors (of 16) per panel of the copy: the copy of an [n, k] weight is ⌈n / 128⌉ panels, each the
+    /// [k, 128] slice of Wᵀ for 128 outputs (the last one narrower) stored contiguously, so a thread that owns whole
+    /// panels streams contiguous memory and shares no cache line of the weight with another thread.
+    /// </summary>
+    public const int PanelVectors = 8;
+
+    /// <summary>Output vectors of 16 floats for <paramref name="n"/> outputs.</summary>
+    public static int Vectors(int n) => (n + 15) / 16;
+
+    /// <summary>Floats in the transposed copy of an [n, k] weight (n rounded up to whole vectors, times k).</summary>
+    public static long CopyLength(int n, int k) => (long)Vectors(n) * 16 * k;
 
     /// <summary>
-    /// y[j] = Σ_k x[k·incX]·wt[k·ld + j] (+ bias[j]) for j &lt; n, k ascending. <paramref name="ld"/> is a multiple of 16
-    /// and the columns n … ld − 1 of <paramref name="wt"/> are readable (their results are never stored).
+    /// y[j] = Σ_k x[q·incX]·Wᵀ[q, j] (+ bias[j]) for j &lt; n, q ascending, over the panel copy <paramref name="wt"/>
+    /// (<see cref="Transpose"/>), split by panels across threads when the product pays for waking a worker.
     /// </summary>
-    public static void Run(float* x, nint incX, float* wt, nint ld, float* bias, float* y, int n, int k)
+    public static void Run(float* x, nint incX, float* wt, float* bias, float* y, int n, int k, bool relu = false)
     {
-        int vectors = (n + 15) / 16;
-        int units = (vectors + UnitVectors - 1) / UnitVectors;
-        var body = new Body(x, incX, wt, ld, bias, y, n, k, vectors);
+        int vectors = Vectors(n);
+        int panels = (vectors + PanelVectors - 1) / PanelVectors;
+        var body = new Body(x, incX, wt, bias, y, n, k, vectors, relu);
         // As in Gemv: a product large enough to pay for waking a worker is split by outputs, each thread streaming
-        // its own columns of the weight; the chains do not depend on the split.
-        if (units > 1 && Parallelism.Threads > 1 && (long)n * k >= Gemv.GemvParallelMinWork)
-            Parallelism.For(units, (long)UnitVectors * 16 * k, body);
-        else body.Run(0, units);
+        // its own panels of the weight; the chains do not depend on the split.
+        if (panels > 1 && Parallelism.Threads > 1 && (long)n * k >= Gemv.GemvParallelMinWork)
+            Parallelism.For(panels, (long)PanelVectors * 16 * k, body);
+        else body.Run(0, panels);
     }
 
-    private readonly struct Body(float* x, nint incX, float* wt, nint ld, float* bias, float* y, int n, int k, int vectors)
+    private readonly struct Body(float* x, nint incX, float* wt, float* bias, float* y, int n, int k, int vectors, bool relu)
         : Parallelism.IRangeBody
     {
-        public void Run(int u0, int u1) => Columns(x, incX, wt, ld, bias, y, n, k, u0 * UnitVectors, Math.Min(u1 * UnitVectors, vectors));
+        public void Run(int p0, int p1) =>
+            Range(x, incX, wt, bias, y, n, k, p0 * PanelVectors, Math.Min(p1 * PanelVectors, vectors), relu);
     }
 
-    /// <summary>Output vectors [v0, v1), in chunks of up to 16 registers of accumulators.</summary>
-    private static void Columns(float* x, nint incX, float* wt, nint ld, float* bias, float* y, int n, int k, int v0, int v1)
+    /// <summary>
+    /// Output vectors [v0, v1) (outputs [16·v0, min(16·v1, n))): y[j] = Σ_q x[q·incX]·Wᵀ[q, j], plus bias[j] when
+    /// <paramref name="bias"/> is not null, then max(·, 0) when <paramref name="relu"/> (the maximum <see cref="Ops.Relu"/>
+    /// takes, NaN and −0 included). Each output is one fused multiply-add chain over q ascending from zero.
+    /// </summary>
+    public static void Range(float* x, nint incX, float* wt, float* bias, float* y, int n, int k, int v0, int v1, bool relu)
+    {
+        int vectors = Vectors(n);
+        while (v0 < v1)
+        {
+            int panel = v0 / PanelVectors;
+            int first = panel * PanelVectors;
+            int width = Math.Min(PanelVectors, vectors - first) * 16;
+            int end = Math.Min(v1, first + PanelVectors);
+            // Row 0 of the panel, at the first wanted column.
+            float* p = wt + (long)first * 16 * k + (v0 - first) * 16;
+            Columns(x, incX, p, width, bias, y, n, k, v0, end, relu);
+            v0 = end;
+        }
+    }
+
+    /// <summary>Output vectors [v0, v1) of one panel of row length <paramref name="ld"/>, starting at <paramref name="p"/>.</summary>
+    private static void Columns(float* x, nint incX, float* p, nint ld, float* bias, float* y, int n, int k, int v0, int v1, bool relu)
     {
         int v = v0;
-        for (; v + 16 <= v1; v += 16) Chunk<W16>(x, incX, wt, ld, bias, y, n, k, v * 16);
-        if (v1 - v >= 8) { Chunk<W8>(x, incX, wt, ld, bias, y, n, k, v * 16); v += 8; }
-        if (v1 - v >= 4) { Chunk<W4>(x, incX, wt, ld, bias, y, n, k, v * 16); v += 4; }
-        if (v1 - v >= 2) { Chunk<W2>(x, incX, wt, ld, bias, y, n, k, v * 16); v += 2; }
-        if (v1 - v >= 1) Chunk<W1>(x, incX, wt, ld, bias, y, n, k, v * 16);
+        if (v1 - v >= 8) { Chunk<W8>(x, incX, p, ld, bias, y, n, k, v * 16, relu); v += 8; p += 128; }
+        if (v1 - v >= 4) { Chunk<W4>(x, incX, p, ld, bias, y, n, k, v * 16, relu); v += 4; p += 64; }
+        if (v1 - v >= 2) { Chunk<W2>(x, incX, p, ld, bias, y, n, k, v * 16, relu); v += 2; p += 32; }
+        if (v1 - v >= 1) Chunk<W1>(x, incX, p, ld, bias, y, n, k, v * 16, relu);
     }
 
     private interface IWidth { static abstract int V { get; } }
@@ -70,16 +107,16 @@ internal static unsafe class GemvTransposed
     private struct W2 : IWidth { public static int V => 2; }
     private struct W4 : IWidth { public static int V => 4; }
     private struct W8 : IWidth { public static int V => 8; }
-    private struct W16 : IWidth { public static int V => 16; }
 
-    /// <summary>Outputs [col, col + 16·V): V accumulators, each the k-ordered chain of 16 outputs.</summary>
+    /// <summary>
+    /// Outputs [col, col + 16·V) from the panel columns at <paramref name="p"/> (row length <paramref name="ld"/>):
+    /// V accumulators, each the k-ordered chain of 16 outputs.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Chunk<TW>(float* x, nint incX, float* wt, nint ld, float* bias, float* y, int n, int k, int col)
+    private static void Chunk<TW>(float* x, nint incX, float* p, nint ld, float* bias, float* y, int n, int k, int col, bool relu)
         where TW : struct, IWidth
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        Vector512<float> a8 = default, a9 = default, a10 = default, a11 = default, a12 = default, a13 = default, a14 = default, a15 = default;
-        float* p = wt + col;
         float* xp = x;
         for (int i = 0; i < k; i++, p += ld, xp += incX)
         {
@@ -98,66 +135,65 @@ internal static unsafe class GemvTransposed
                 a6 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 96), a6);
                 a7 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 112), a7);
             }
-            if (TW.V > 8)
-            {
-                a8 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 128), a8);
-                a9 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 144), a9);
-                a10 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 160), a10);
-                a11 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 176), a11);
-                a12 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 192), a12);
-                a13 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 208), a13);
-                a14 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 224), a14);
-                a15 = Avx512F.FusedMultiplyAdd(xv, Vector512.Load(p + 240), a15);
-            }
         }
-        Store(a0, bias, y, n, col);
-        if (TW.V > 1) Store(a1, bias, y, n, col + 16);
-        if (TW.V > 2) { Store(a2, bias, y, n, col + 32); Store(a3, bias, y, n, col + 48); }
+        Store(a0, bias, y, n, col, relu);
+        if (TW.V > 1) Store(a1, bias, y, n, col + 16, relu);
+        if (TW.V > 2) { Store(a2, bias, y, n, col + 32, relu); Store(a3, bias, y, n, col + 48, relu); }
         if (TW.V > 4)
         {
-            Store(a4, bias, y, n, col + 64); Store(a5, bias, y, n, col + 80);
-            Store(a6, bias, y, n, col + 96); Store(a7, bias, y, n, col + 112);
-        }
-        if (TW.V > 8)
-        {
-            Store(a8, bias, y, n, col + 128); Store(a9, bias, y, n, col + 144);
-            Store(a10, bias, y, n, col + 160); Store(a11, bias, y, n, col + 176);
-            Store(a12, bias, y, n, col + 192); Store(a13, bias, y, n, col + 208);
-            Store(a14, bias, y, n, col + 224); Store(a15, bias, y, n, col + 240);
+            Store(a4, bias, y, n, col + 64, relu); Store(a5, bias, y, n, col + 80, relu);
+            Store(a6, bias, y, n, col + 96, relu); Store(a7, bias, y, n, col + 112, relu);
         }
     }
 
-    /// <summary>y[col …] = acc (+ bias), the outputs past n dropped.</summary>
+    /// <summary>y[col …] = acc (+ bias), then max(·, 0) when <paramref name="relu"/>; the outputs past n dropped.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector512<float> acc, float* bias, float* y, int n, int col)
+    private static void Store(Vector512<float> acc, float* bias, float* y, int n, int col, bool relu)
     {
         if (col + 16 <= n)
         {
             if (bias != null) acc = Avx512F.Add(acc, Vector512.Load(bias + col));
+            // Vector512.Max is the IEEE 754 maximum that TensorPrimitives.Max (Relu's call) takes: NaN stays NaN and
+            // max(−0, 0) is +0, so the bits are Relu's.
+            if (relu) acc = Vector512.Max(acc, Vector512<float>.Zero);
             acc.Store(y + col);
             return;
         }
-        for (int r = 0; col + r < n; r++) y[col + r] = bias != null ? acc.GetElement(r) + bias[col + r] : acc.GetElement(r);
+        for (int r = 0; col + r < n; r++)
+        {
+            float v = bias != null ? acc.GetElement(r) + bias[col + r] : acc.GetElement(r);
+            y[col + r] = relu ? float.Max(v, 0f) : v;
+        }
     }
 
     /// <summary>
-    /// wt[q·ld + j] = w[j·ldw + q] for j &lt; n, q &lt; k, and zero in the padding columns n … ld − 1: the transposed
-    /// copy of an [n, k] row-major weight.
+    /// The panel copy of an [n, k] row-major weight <paramref name="w"/> (row stride <paramref name="ldw"/>) into
+    /// <paramref name="wt"/> (<see cref="CopyLength"/> floats): panel p holds Wᵀ[q, 128p + c] at
+    /// <c>128·p·k + q·width + c</c>, width = 128 but for a narrower last panel, with zeros for the outputs n … past n
+    /// that pad the last vector.
     /// </summary>
-    public static void Transpose(float* w, nint ldw, int n, int k, float* wt, nint ld)
+    public static void Transpose(float* w, nint ldw, int n, int k, float* wt)
     {
-        // Blocks of 16 × 16 so both the rows read and the rows written stay in L1.
-        for (int j0 = 0; j0 < n; j0 += 16)
+        int vectors = Vectors(n);
+        for (int first = 0; first < vectors; first += PanelVectors)
         {
-            int j1 = Math.Min(j0 + 16, n);
-            for (int q0 = 0; q0 < k; q0 += 16)
-            {
-                int q1 = Math.Min(q0 + 16, k);
-                for (int j = j0; j < j1; j++)
-                    for (int q = q0; q < q1; q++) wt[q * ld + j] = w[j * ldw + q];
-            }
+            int width = Math.Min(PanelVectors, vectors - first) * 16;
+            int j0 = first * 16;
+            float* panel = wt + (long)j0 * k;
+            // Blocks of 16 outputs × 16 inputs, so both the rows read and the rows written stay in L1.
+            for (int jb = 0; jb < width; jb += 16)
+                for (int q0 = 0; q0 < k; q0 += 16)
+                {
+                    int q1 = Math.Min(q0 + 16, k);
+                    for (int c = jb; c < jb + 16; c++)
+                    {
+                        int j = j0 + c;
+                        if (j < n)
+                            for (int q = q0; q < q1; q++) panel[(long)q * width + c] = w[j * ldw + q];
+                        else
+                            for (int q = q0; q < q1; q++) panel[(long)q * width + c] = 0;
+                    }
+                }
         }
-        for (int q = 0; q < k; q++)
-            for (int j = n; j < ld; j++) wt[q * ld + j] = 0;
     }
 }

@@ -10,6 +10,9 @@ public sealed class Sequential : Module, IEnumerable<Module>
 {
     private readonly List<Module> _layers = [];
 
+    /// <summary>The batch-1 chains of this sequence's runs of Linear layers, by the index where each run starts (built on first use).</summary>
+    private LinearChain?[]? _chains;
+
     /// <summary>A sequence of modules named by position.</summary>
     public Sequential(params IEnumerable<Module> modules)
     {
@@ -56,6 +59,14 @@ public sealed class Sequential : Module, IEnumerable<Module>
         var layers = _layers;
         for (int i = 0; i < layers.Count; i++)
         {
+            // A run of Linear layers (with their ReLUs) at batch 1 without autodiff runs as one chain over their
+            // transposed copies, in one parallel region (LinearChain).
+            if (layers[i] is Linear && LinearChain.TryForward(layers, ref _chains, i, x, out var chained, out int covered))
+            {
+                x = chained!;
+                i += covered - 1;
+                continue;
+            }
             // A Linear layer and the ReLU after it run as one call where the layer's cached inference path applies.
             if (i + 1 < layers.Count && layers[i] is Linear linear && layers[i + 1] is ReLU relu && relu.NoHooks
                 && linear.TryForwardRelu(x) is { } fused)

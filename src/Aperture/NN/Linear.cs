@@ -82,6 +82,13 @@ public sealed class Linear : Module
     }
 
     /// <summary>
+    /// The weight's transposed copy for batch-1 inference, as <see cref="WeightCacheSlot{TCopy}.Current"/> gives it
+    /// (null on the first call at a version of the weight), for a <see cref="LinearChain"/> that runs this layer and has
+    /// just looked up its <paramref name="weight"/>.
+    /// </summary>
+    internal TransposedWeight? TransposedCopy(Tensor weight) => _transposed.Current(weight);
+
+    /// <summary>
     /// The weight packed into the GEMM's panels for batched inference (<see cref="PackedWeight"/>): rebuilt after the
     /// weight changes, on the second batched no-grad call at the new version. It costs a copy of the weight's memory
     /// once a layer has run batched without autodiff, and nothing otherwise.

@@ -40,18 +40,39 @@ public static partial class Ops
     /// the weight, so a loop that changes the weight between every two calls never pays for the copy). Returns false,
     /// leaving the work to <see cref="Linear"/>, otherwise. Same bits as <see cref="Linear"/>.
     /// </summary>
-    internal static unsafe bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref WeightCacheSlot<TransposedWeight> cache, out Tensor? y, bool relu = false)
+    internal static bool TryLinearTransposed(Tensor x, Tensor weight, Tensor? bias, ref WeightCacheSlot<TransposedWeight> cache, out Tensor? y, bool relu = false)
     {
         y = null;
+        if (!TransposedApplies(x, weight, bias)) return false;
+        if (cache.Current(weight) is not { } c) return false;
+        y = LinearTransposed(x, c, weight, bias, relu);
+        return true;
+    }
+
+    /// <summary>
+    /// Whether the batch-1 product over a transposed copy applies to this layer and input (see
+    /// <see cref="TryLinearTransposed"/>), the copy aside: one float32 row, a contiguous float32 weight and bias, no
+    /// graph node, the default policy, the AVX-512 path.
+    /// </summary>
+    internal static bool TransposedApplies(Tensor x, Tensor weight, Tensor? bias)
+    {
         if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2 || !GemvTransposed.Supported) return false;
         int n = weight.Shape[0], k = weight.Shape[1];
         if (x.Rank == 0 || x.Numel != k || x.Shape[^1] != k || n == 0 || k == 0 || !weight.IsContiguous) return false;
         if (bias is not null && (bias.DType != DType.Float32 || bias.Rank != 1 || bias.Shape[0] != n || !bias.IsContiguous)) return false;
         if (bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias)) return false;
         var p = NumericsPolicy.Current;
-        if (p.Order != ReductionOrder.Default || p.Accumulation != AccumulationPrecision.Native) return false;
-        if (cache.Current(weight) is not { } c) return false;
-        var (wt, start, ld) = c.Transposed();
+        return p.Order == ReductionOrder.Default && p.Accumulation == AccumulationPrecision.Native;
+    }
+
+    /// <summary>
+    /// y = x·Wᵀ + b (then max(·, 0) when <paramref name="relu"/>) over <paramref name="copy"/>, the current transposed
+    /// copy of <paramref name="weight"/>, for an input <see cref="TransposedApplies"/> accepts.
+    /// </summary>
+    internal static unsafe Tensor LinearTransposed(Tensor x, TransposedWeight copy, Tensor weight, Tensor? bias, bool relu)
+    {
+        int n = weight.Shape[0], k = weight.Shape[1];
+        var (wt, start) = copy.Transposed();
         Span<int> shape = stackalloc int[x.Rank];
         x.Shape.CopyTo(shape);
         shape[^1] = n;
@@ -63,12 +84,10 @@ public static partial class Ops
             fixed (float* bp = bb)
             {
                 if (bias is not null) bs = bp + bias._offset;
-                GemvTransposed.Run(xs + x._offset, x.Strides[^1], ws + start, ld, bs, ys + output._offset, n, k);
+                GemvTransposed.Run(xs + x._offset, x.Strides[^1], ws + start, bs, ys + output._offset, n, k, relu);
             }
         }
-        if (relu) ReluInPlace(output.Buffer<float>(), output._offset, n);
-        y = Graph.Record(null, output);
-        return true;
+        return Graph.Record(null, output);
     }
 
     /// <summary>
@@ -277,7 +296,7 @@ internal sealed class TransposedWeight : IWeightCopy<TransposedWeight>
     private readonly int _offset, _n, _k;
     private Copy? _copy;
 
-    private sealed record Copy(float[] Data, int Start, int Ld);
+    private sealed record Copy(float[] Data, int Start);
 
     /// <summary>The key of <paramref name="weight"/> as it is now (a contiguous float32 [n, k]); the copy is made on first use.</summary>
     public static TransposedWeight Of(Tensor weight) => new(weight);
@@ -297,20 +316,22 @@ internal sealed class TransposedWeight : IWeightCopy<TransposedWeight>
         ReferenceEquals(weight, _source) && _key.IsCurrent(weight)
         && weight.Rank == 2 && weight.Shape[0] == _n && weight.Shape[1] == _k && weight.IsContiguous;
 
-    /// <summary>The copy (built now if not yet): element (q, j) at <c>Data[Start + q·Ld + j]</c>, Start 64-byte aligned.</summary>
-    public unsafe (float[] Data, int Start, int Ld) Transposed()
+    /// <summary>
+    /// The copy (built now if not yet) in <see cref="GemvTransposed"/>'s panel layout, starting at <c>Data[Start]</c>,
+    /// 64-byte aligned.
+    /// </summary>
+    public unsafe (float[] Data, int Start) Transposed()
     {
-        if (Volatile.Read(ref _copy) is { } ready) return (ready.Data, ready.Start, ready.Ld);
-        int ld = (_n + 15) / 16 * 16;
+        if (Volatile.Read(ref _copy) is { } ready) return (ready.Data, ready.Start);
         // Pinned, so the aligned start found now stays aligned (the kernel reads whole 64-byte rows).
-        var data = GC.AllocateUninitializedArray<float>(checked(ld * _k + 16), pinned: true);
+        var data = GC.AllocateUninitializedArray<float>(checked((int)GemvTransposed.CopyLength(_n, _k) + 16), pinned: true);
         fixed (float* d = data, w = (float[])_data)
         {
             int start = (int)((64 - ((nint)d & 63)) & 63) / sizeof(float);
-            GemvTransposed.Transpose(w + _offset, _k, _n, _k, d + start, ld);
-            var copy = new Copy(data, start, ld);
+            GemvTransposed.Transpose(w + _offset, _k, _n, _k, d + start);
+            var copy = new Copy(data, start);
             Volatile.Write(ref _copy, copy);
-            return (copy.Data, copy.Start, copy.Ld);
+            return (copy.Data, copy.Start);
         }
     }
 }

@@ -119,9 +119,18 @@ public class GemvTests
             }));
     }
 
+    /// <summary>Where the panel copy of an [n, k] weight keeps Wᵀ[q, j] (the layout <see cref="GemvTransposed.Transpose"/> writes).</summary>
+    internal static long PanelIndex(int n, int k, int q, int j)
+    {
+        int vectors = (n + 15) / 16, first = j / 128 * 8;
+        int width = Math.Min(8, vectors - first) * 16;
+        return (long)first * 16 * k + (long)q * width + j % 128;
+    }
+
     /// <summary>
-    /// The product over a transposed, padded copy of W (the cached form a Linear layer uses at batch 1), with and
-    /// without a bias, against the naive chain plus the bias, bit for bit, at one and two threads.
+    /// The product over a transposed, padded panel copy of W (the cached form a Linear layer uses at batch 1), with
+    /// and without a bias and a fused ReLU, whole and by ranges of output vectors, against the naive chain plus the
+    /// bias (then the maximum Relu takes), bit for bit, at one to three threads.
     /// </summary>
     [Fact]
     public unsafe void Transposed_copy_product_is_the_naive_chain_plus_bias()
@@ -130,10 +139,10 @@ public class GemvTests
         if (!GemvTransposed.Supported) return;   // the AVX-512 path is what the layer takes this route on
         var rng = new Random(17);
         long savedMin = Gemv.GemvParallelMinWork;
-        int[] sizes = [1, 3, 15, 16, 17, 33, 127, 255, 256, 257, 300];
+        int[] sizes = [1, 3, 15, 16, 17, 33, 127, 128, 129, 255, 256, 257, 300, 400];
         try
         {
-            foreach (int threads in new[] { 1, 2 })
+            foreach (int threads in new[] { 1, 2, 3 })
                 KernelSettings.WithThreads(threads, () =>
                 {
                     Gemv.GemvParallelMinWork = threads == 1 ? savedMin : 1;
@@ -147,25 +156,49 @@ public class GemvTests
                                 var expected = GemmTests.Naive(x, b);
                                 var bias = new float[n];
                                 for (int j = 0; j < n; j++) bias[j] = (float)(rng.NextDouble() * 2 - 1);
-                                int ld = (n + 15) / 16 * 16;
-                                var wt = new float[ld * k + 16];
+                                var wt = new float[GemvTransposed.CopyLength(n, k) + 3];
+                                wt.AsSpan().Fill(float.NaN);   // every element must be written, padding included
                                 var xs = new float[incX * k];
                                 for (int q = 0; q < k; q++) xs[q * incX] = x[0, q];
                                 var y = new float[n + 2];
+                                var withBias = new float[n];
+                                var relu = new float[n];
+                                for (int j = 0; j < n; j++)
+                                {
+                                    withBias[j] = expected[j] + bias[j];
+                                    relu[j] = float.Max(withBias[j], 0f);
+                                }
+                                string what = $"{threads} thread(s), n = {n}, k = {k}, incX = {incX}";
                                 fixed (float* wp = w.Data, tp = wt, xp = xs, yp = y, bp = bias)
                                 {
-                                    GemvTransposed.Transpose(wp + w.Offset, k, n, k, tp + 3, ld);
+                                    GemvTransposed.Transpose(wp + w.Offset, k, n, k, tp + 3);
                                     for (int q = 0; q < k; q++)
-                                        for (int j = 0; j < n; j++) Assert.Equal(w[j, q], wt[3 + q * ld + j]);
+                                        for (int j = 0; j < (n + 15) / 16 * 16; j++)
+                                            Assert.Equal(j < n ? w[j, q] : 0f, wt[3 + PanelIndex(n, k, q, j)]);
                                     y.AsSpan().Fill(12345);
-                                    GemvTransposed.Run(xp, incX, tp + 3, ld, null, yp + 1, n, k);
-                                    AssertBitwise(expected, y[1..(n + 1)], $"{threads} thread(s), Wᵀ copy, n = {n}, k = {k}, incX = {incX}");
+                                    GemvTransposed.Run(xp, incX, tp + 3, null, yp + 1, n, k);
+                                    AssertBitwise(expected, y[1..(n + 1)], $"Wᵀ copy, {what}");
                                     Assert.Equal(12345f, y[0]);
                                     Assert.Equal(12345f, y[n + 1]);
-                                    GemvTransposed.Run(xp, incX, tp + 3, ld, bp, yp + 1, n, k);
-                                    var withBias = new float[n];
-                                    for (int j = 0; j < n; j++) withBias[j] = expected[j] + bias[j];
-                                    AssertBitwise(withBias, y[1..(n + 1)], $"{threads} thread(s), Wᵀ copy + bias, n = {n}, k = {k}, incX = {incX}");
+                                    GemvTransposed.Run(xp, incX, tp + 3, bp, yp + 1, n, k);
+                                    AssertBitwise(withBias, y[1..(n + 1)], $"Wᵀ copy + bias, {what}");
+                                    Assert.Equal(12345f, y[n + 1]);
+                                    GemvTransposed.Run(xp, incX, tp + 3, bp, yp + 1, n, k, relu: true);
+                                    AssertBitwise(relu, y[1..(n + 1)], $"Wᵀ copy + bias, ReLU, {what}");
+                                    Assert.Equal(12345f, y[n + 1]);
+
+                                    // By ranges of output vectors that cut panels anywhere: each range writes its outputs only.
+                                    int vectors = (n + 15) / 16;
+                                    int cut1 = rng.Next(vectors + 1), cut2 = rng.Next(vectors + 1);
+                                    int[] cuts = [0, Math.Min(cut1, cut2), Math.Max(cut1, cut2), vectors];
+                                    y.AsSpan().Fill(12345);
+                                    for (int c = 0; c + 1 < cuts.Length; c++)
+                                    {
+                                        GemvTransposed.Range(xp, incX, tp + 3, bp, yp + 1, n, k, cuts[c], cuts[c + 1], relu: true);
+                                        for (int j = Math.Min(n, 16 * cuts[c + 1]); j < n; j++) Assert.Equal(12345f, y[1 + j]);
+                                    }
+                                    AssertBitwise(relu, y[1..(n + 1)], $"Wᵀ copy by vectors cut at {cuts[1]}, {cuts[2]}, {what}");
+                                    Assert.Equal(12345f, y[0]);
                                     Assert.Equal(12345f, y[n + 1]);
                                 }
                             }
@@ -174,6 +207,33 @@ public class GemvTests
         finally
         {
             Gemv.GemvParallelMinWork = savedMin;
+        }
+    }
+
+    /// <summary>The fused maximum treats NaN and −0 as Relu does, in whole and in partial vectors.</summary>
+    [Fact]
+    public unsafe void Fused_relu_takes_the_maximum_relu_takes()
+    {
+        if (!GemvTransposed.Supported) return;
+        // k = 1, x = 1: each output is 1·w[j] + bias[j], so the values before the maximum are chosen exactly.
+        float[] pre = [float.NaN, -0f, 0f, -1f, 2f, float.NegativeInfinity, float.PositiveInfinity, -float.NaN, 1e-45f, -1e-45f];
+        foreach (int n in new[] { 10, 26, 33 })
+        {
+            var w = new float[n];
+            var bias = new float[n];
+            for (int j = 0; j < n; j++) w[j] = pre[j % pre.Length];
+            var wt = new float[GemvTransposed.CopyLength(n, 1)];
+            var y = new float[n];
+            float[] one = [1f];
+            fixed (float* wp = w, tp = wt, xp = one, yp = y, bp = bias)
+            {
+                GemvTransposed.Transpose(wp, 1, n, 1, tp);
+                GemvTransposed.Run(xp, 1, tp, bp, yp, n, 1, relu: true);
+            }
+            var sums = new float[n];
+            for (int j = 0; j < n; j++) sums[j] = 1f * w[j] + bias[j];
+            var expected = Ops.Relu(Tensor.FromArray(sums, [n])).ToArray<float>();
+            AssertBitwise(expected, y, $"fused ReLU, n = {n}");
         }
     }
 }
