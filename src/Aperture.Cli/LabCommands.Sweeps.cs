@@ -57,11 +57,11 @@ internal static partial class LabCommands
 
     private static int RunSweep(ParseResult r, Option<string?> storeOption, SweepOptions o, IReadOnlyList<Phenomenon> chosen, Tier tier,
         Dictionary<string, List<KeyValuePair<string, string>>> overrides, bool tierGiven, int? seeds, int? seedBase, bool replicate, string? dataDir,
-        string? json, CancellationToken cancel)
+        Option<string?> format, Option<string?> json, CancellationToken cancel)
     {
-        // A sweep writes its record (aperture.sweep/1), as `lab status SWEEP --json` does; every path is checked before anything runs.
-        string? jsonPath = json is not null ? Terminal.CheckOutputFile(json, "--json", allowStdout: true) : null;
-        if (json == "-") Terminal.HumanOutputToStandardError();
+        // A sweep writes its record (aperture.sweep/1), as `lab status SWEEP --json` does, and prints its listing in any
+        // --format; every path is checked before anything runs.
+        var output = CommandOutput.Begin(r, format, json);
         string executorName = r.GetValue(o.Executor)!;
         CheckExecutorOptions(r, o, executorName);
         SweepSpec spec;
@@ -95,47 +95,55 @@ internal static partial class LabCommands
         Terminal.CheckDataDirectory(dataDir);
         var data = new LabDataSource(dataDir);
         using var runStore = Terminal.OpenStore(r.GetValue(storeOption));
-        Terminal.Console.MarkupLineInterpolated($"run store: [blue]{runStore.Path}[/]");
+        output.Note($"run store: {runStore.Path}");
         var runner = new LabRunner(runStore, data);
         var sweeps = new SweepRunner(runStore, runner);
         var plan = sweeps.Prepare(spec, r.GetValue(o.RunsPerTask) ?? 1);
         int points = plan.Points.Select(x => x.Point).Distinct().Count();
-        Terminal.Console.MarkupLineInterpolated(
-            $"sweep [bold]{plan.Id}[/]: {plan.Phenomenon.Id}, {points} grid point{(points == 1 ? "" : "s")}{(spec.Replicate ? " × 2 seed blocks" : "")}, {plan.Runs.Count} runs in {plan.Tasks.Count} task{(plan.Tasks.Count == 1 ? "" : "s")} ({executorName})");
+        output.Note(
+            $"sweep {plan.Id}: {plan.Phenomenon.Id}, {points} grid point{(points == 1 ? "" : "s")}{(spec.Replicate ? " × 2 seed blocks" : "")}, {plan.Runs.Count} runs in {plan.Tasks.Count} task{(plan.Tasks.Count == 1 ? "" : "s")} ({executorName})");
         // Workers open the store the way this command did: a PostgreSQL address as given (the displayed one hides
         // the password), an SQLite file by its absolute path.
         string given = r.GetValue(storeOption) ?? Environment.GetEnvironmentVariable(RunStore.PathVariable) ?? "";
         string location = StoreAddress.IsPostgreSql(given) ? given : runStore.Path;
         var executor = CreateExecutor(r, o, executorName, runner, runStore, location, dataDir);
         int finishedBefore = SweepRunner.FinishedCount(runStore, plan);
-        if (finishedBefore > 0) Terminal.Console.MarkupLineInterpolated($"{finishedBefore} of {plan.Runs.Count} runs are already finished in the store and are reused");
+        if (finishedBefore > 0) output.Note($"{finishedBefore} of {plan.Runs.Count} runs are already finished in the store and are reused");
 
-        SweepOutcome outcome = null!;
-        Terminal.Console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask(Markup.Escape($"sweep {plan.Id}"), maxValue: Math.Max(1, plan.Runs.Count));
-                var progress = new SweepReporter(e =>
-                {
-                    task.Value = e.RunsFinished;
-                    task.Description = Markup.Escape($"sweep {plan.Id} [{e.RunsFinished}/{e.RunsTotal} runs]");
-                    if (e.Message is { } m) Terminal.Console.MarkupLineInterpolated($"[grey]{m}[/]");
-                });
-                runStore.ResumeSweep(plan.Id);
-                executor.Execute(plan, runStore, progress, cancel);
-                task.Value = task.MaxValue;
-                task.StopTask();
-            });
-        outcome = sweeps.Judge(plan);
-        PrintSweep(outcome);
-        if (json is not null)
+        runStore.ResumeSweep(plan.Id);
+        if (Terminal.Interactive)
         {
-            string text = Output.Serialize(Documents.SweepDocument(runStore, runStore.FindSweep(plan.Id), "run", executorName));
-            if (json == "-") Terminal.Out.Write(text);
-            else Terminal.WriteAtomically(jsonPath!, text);
+            Terminal.Console.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask(Markup.Escape($"sweep {plan.Id}"), maxValue: Math.Max(1, plan.Runs.Count));
+                    var progress = new SweepReporter(e =>
+                    {
+                        task.Value = e.RunsFinished;
+                        task.Description = Markup.Escape($"sweep {plan.Id} [{e.RunsFinished}/{e.RunsTotal} runs]");
+                        if (e.Message is { } m) Terminal.Console.MarkupLineInterpolated($"[grey]{m}[/]");
+                    });
+                    executor.Execute(plan, runStore, progress, cancel);
+                    task.Value = task.MaxValue;
+                    task.StopTask();
+                });
         }
+        else
+        {
+            // No live display where nobody watches (a log, a pipe): the executor's messages as lines, beside the
+            // listing (on standard error when standard output holds TSV or JSON).
+            var gate = new Lock();
+            executor.Execute(plan, runStore, new SweepReporter(e =>
+            {
+                if (e.Message is { } m)
+                    lock (gate) output.Note(m);
+            }), cancel);
+        }
+        var outcome = sweeps.Judge(plan);
+        PrintSweep(output, outcome);
+        output.Json(() => Documents.SweepDocument(runStore, runStore.FindSweep(plan.Id), "run", executorName));
         return 0;
     }
 
@@ -225,7 +233,7 @@ internal static partial class LabCommands
         return File.Exists(beside) ? beside : "dotnet";
     }
 
-    private static void PrintSweep(SweepOutcome outcome)
+    private static void PrintSweep(CommandOutput output, SweepOutcome outcome)
     {
         var swept = outcome.Plan.SweptSettings;
         var table = new Listing(["point", .. swept, "block", "verdict", "effect [95% CI]", "seeds"]);
@@ -239,9 +247,52 @@ internal static partial class LabCommands
             cells.Add($"{o.SeedBase}-{o.SeedBase + o.Seeds - 1}");
             table.Add([.. cells]);
         }
-        Output.Print(table);
-        Terminal.Console.MarkupLineInterpolated($"sweep [bold]{outcome.Plan.Id}[/] judged: {outcome.Points.Count} verdict{(outcome.Points.Count == 1 ? "" : "s")} stored; `aperture report` draws its response curves");
+        output.Write(table);
+        output.Note($"sweep {outcome.Plan.Id} judged: {outcome.Points.Count} verdict{(outcome.Points.Count == 1 ? "" : "s")} stored; `aperture report` draws its response curves");
+        output.Note($"code: Aperture {RunStore.CodeVersion} on {Environment.MachineName}");
+        // Whole on one line, so that it can be copied from a log.
+        output.Note($"reproduce: {SweepReproduceCommand(outcome.Plan.Spec)}");
     }
+
+    /// <summary>
+    /// The command that reruns a sweep from a fresh clone, on one line: <c>lab run ID --set …</c> when that command line
+    /// reads back as the same spec (so the same sweep id), else the spec written to <c>sweep.json</c> and run with
+    /// <c>--sweep</c> (a spec no <c>--set</c> can state: no swept setting, one listed value, a key not in snake_case).
+    /// </summary>
+    public static string SweepReproduceCommand(SweepSpec spec)
+    {
+        var phenomenon = Catalogue.Get(spec.Phenomenon);
+        var settings = ProtocolBinding.Settings(phenomenon.Defaults(spec.Tier));
+        // A list-valued setting's values are whole lists separated by ';' (its commas belong to each list).
+        bool IsList(string key) => settings.FirstOrDefault(s => s.Key == key)?.IsList ?? false;
+        List<KeyValuePair<string, string>> sets =
+        [
+            .. spec.Fixed,
+            .. spec.Axes.Select(a => KeyValuePair.Create(a.Setting, a.Kind == SweepAxisKind.Values ? string.Join(IsList(a.Setting) ? ";" : ",", a.Listed) : a.ToString())),
+        ];
+        var parts = new List<string> { "./aperture lab run", phenomenon.Id, "--tier", RunStoreTier(spec.Tier) };
+        if (spec.Seeds is { } n) parts.AddRange(["--seeds", n.ToString(CultureInfo.InvariantCulture)]);
+        if (spec.SeedBase is { } b) parts.AddRange(["--seed-base", b.ToString(CultureInfo.InvariantCulture)]);
+        if (!spec.Replicate) parts.Add("--no-replication");
+        try
+        {
+            var (fixedSettings, axes) = SweepArguments.Split(sets, settings);
+            var back = new SweepSpec(spec.Phenomenon, spec.Tier, axes) { Fixed = fixedSettings, Seeds = spec.Seeds, SeedBase = spec.SeedBase, Replicate = spec.Replicate };
+            if (axes.Count > 0 && back.ToJson() == spec.ToJson())
+                return string.Join(' ', [.. parts, .. sets.Select(kv => "--set " + ShellWord($"{kv.Key}={kv.Value}"))]);
+        }
+        catch (Exception e) when (e is CommandLineException or LabConfigException)
+        {
+            // Not stated by --set: the spec file below.
+        }
+        return $"printf '%s\\n' {ShellWord(spec.ToJson())} > sweep.json && ./aperture lab run --sweep sweep.json";
+    }
+
+    // A word for a POSIX shell: as it is when every character is safe, else in single quotes (a quote inside as '\'').
+    private static string ShellWord(string text) =>
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' or ',' or ':' or '=' or '/' or '@' or '%' or '+')
+            ? text
+            : "'" + text.Replace("'", "'\\''") + "'";
 
     private static Command Worker(Option<string?> store)
     {

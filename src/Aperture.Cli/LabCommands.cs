@@ -149,7 +149,7 @@ internal static partial class LabCommands
             var overrides = SplitOverrides(r.GetValue(set) ?? [], chosen, t);
             if (sweep.Requested(r, chosen, t, overrides))
                 return RunSweep(r, store, sweep, chosen, t, overrides, r.GetValue(tier) is not null && r.GetResult(tier) is { Implicit: false },
-                    r.GetValue(seeds), r.GetValue(seedBase), !r.GetValue(noReplication), r.GetValue(dataDir), r.GetValue(json), cancel);
+                    r.GetValue(seeds), r.GetValue(seedBase), !r.GetValue(noReplication), r.GetValue(dataDir), format, json, cancel);
             var protocols = chosen.Select(p => (P: p, Protocol: LabRunner.Resolve(p, t, overrides[p.Id], r.GetValue(seeds), r.GetValue(seedBase)))).ToList();
             bool replicate = !r.GetValue(noReplication);
             // Every path is checked before anything runs: a sweep must not end in an unwritable --json.

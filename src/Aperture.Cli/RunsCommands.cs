@@ -212,6 +212,10 @@ internal static class RunsCommands
             var x = s.FindRun(r.GetValue(a)!);
             var y = s.FindRun(r.GetValue(b)!);
             string ax = x.RunId[..12], by = y.RunId[..12];
+            // Two prefixes of one run (or the same id twice) compare a run with itself: said first, so that a table with
+            // nothing different is not read as two runs that agree.
+            if (x.RunId == y.RunId)
+                output.Note($"'{r.GetValue(a)}' and '{r.GetValue(b)}' are the same run, {x.RunId}: it is compared with itself, so nothing differs");
             var identity = new Listing("", ax, by);
             void Id(string k, string va, string vb) => identity.Add(k, va, vb);
             Id("phenomenon", x.Phenomenon, y.Phenomenon);
@@ -257,9 +261,9 @@ internal static class RunsCommands
     private static Command Export(Option<string?> store)
     {
         var phenomenon = PhenomenonOption();
-        var output = new Option<string?>("--output", "-o") { Description = "the runs file (one row per run: settings and final results); - for standard output, the default when nothing else is asked for" };
-        var metrics = new Option<string?>("--metrics") { Description = "the per-step metrics file (one row per run, metric and step); - for standard output" };
-        var verdicts = new Option<string?>("--verdicts") { Description = "the verdicts file (one row per check of every stored verdict); - for standard output" };
+        var output = new Option<string?>("--output", "-o") { Description = "the runs file (one row per run: settings and final results), *.csv or *.parquet; - for standard output (CSV), the default when nothing else is asked for" };
+        var metrics = new Option<string?>("--metrics") { Description = "the per-step metrics file (one row per run, metric and step), *.csv or *.parquet; - for standard output (CSV)" };
+        var verdicts = new Option<string?>("--verdicts") { Description = "the verdicts file (one row per check of every stored verdict), *.csv or *.parquet; - for standard output (CSV)" };
         var dir = new Option<string?>("--dir") { Description = "write runs, metrics and verdicts into this folder (runs.csv, metrics.csv, verdicts.csv; .parquet with --parquet)" };
         var parquet = new Option<bool>("--parquet") { Description = "with --dir, write Parquet files instead of CSV (a file named *.parquet is Parquet too)" };
         var cmd = new Command("export", "Export the store as CSV or Parquet: runs with their settings (param.*) and final results (result.*), every metric at every step, and every verdict's checks.")
@@ -269,7 +273,10 @@ internal static class RunsCommands
         cmd.SetAction(r => Terminal.Guard(() =>
         {
             if (r.GetValue(phenomenon) is { } id) Terminal.Phenomenon(id);
-            if (r.GetValue(parquet) && r.GetValue(dir) is null) throw new CommandLineException("--parquet goes with --dir (or name a file *.parquet)");
+            // --parquet sets the format of --dir's files; a named file's format is its extension's (.csv or .parquet), and
+            // standard output is CSV. So --parquet needs --dir or a file, and contradicts a *.csv file or - .
+            if (r.GetValue(parquet) && r.GetValue(dir) is null && new[] { r.GetValue(output), r.GetValue(metrics), r.GetValue(verdicts) }.All(x => x is null or "-"))
+                throw new CommandLineException("--parquet goes with --dir (or name a file *.parquet); standard output is always CSV");
             var targets = new List<(string What, string Given)>();
             if (r.GetValue(dir) is { } folder)
             {
@@ -285,7 +292,20 @@ internal static class RunsCommands
             foreach (var (what, given) in targets)
             {
                 string option = what switch { "runs" => "--output", _ => "--" + what };
-                if (given != "-") Terminal.CheckOutputFile(given, option, allowStdout: false);
+                if (given == "-")
+                {
+                    if (r.GetValue(parquet)) throw new CommandLineException($"{option} -: standard output is written as CSV, but --parquet asks for Parquet; give a file *.parquet");
+                    continue;
+                }
+                Terminal.CheckOutputFile(given, option, allowStdout: false);
+                // A named file's format is its extension's: anything else would be CSV under another format's name.
+                string ext = Path.GetExtension(given);
+                if (!IsParquet(given) && !ext.Equals(".csv", StringComparison.OrdinalIgnoreCase))
+                    throw new CommandLineException($"{option} '{given}': runs export writes CSV (a file named *.csv) or Parquet (*.parquet), " +
+                                                   $"found {(ext.Length > 1 ? $"the extension '{ext}'" : "no extension")}");
+                if (r.GetValue(parquet) && !IsParquet(given))
+                    throw new CommandLineException($"{option} '{given}': --parquet asks for Parquet, but the file is named *.csv " +
+                                                   "(--parquet sets the format of --dir's files; a named file's format is its extension)");
             }
             if (targets.Any(t => t.Given == "-")) Terminal.HumanOutputToStandardError();
             using var s = Terminal.OpenExistingStore(r.GetValue(store));

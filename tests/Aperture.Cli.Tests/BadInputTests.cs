@@ -116,6 +116,14 @@ public sealed class BadInputTests(BadInputFixture fixture) : IClassFixture<BadIn
         yield return C("is not writable", "runs", "export", "--store", "{d}/good.db", "--verdicts", "{ro}/verdicts.csv");
         yield return C("'{d}/afile' is a file", "runs", "export", "--store", "{d}/good.db", "--dir", "{d}/afile");
         yield return C("--parquet goes with --dir", "runs", "export", "--store", "{d}/good.db", "--parquet");
+        // A named file's format is its extension's: no CSV written under another format's name.
+        yield return new Case("--output '{d}/runs.xlsx': runs export writes CSV (a file named *.csv) or Parquet (*.parquet), found the extension '.xlsx'",
+            ["runs", "export", "--store", "{d}/good.db", "-o", "{d}/runs.xlsx"], "{d}/runs.xlsx");
+        yield return new Case("--metrics '{d}/metrics': runs export writes CSV (a file named *.csv) or Parquet (*.parquet), found no extension",
+            ["runs", "export", "--store", "{d}/good.db", "--metrics", "{d}/metrics"], "{d}/metrics");
+        yield return new Case("--verdicts '{d}/v.csv': --parquet asks for Parquet, but the file is named *.csv",
+            ["runs", "export", "--store", "{d}/good.db", "--dir", "{d}/pq-export", "--parquet", "--verdicts", "{d}/v.csv"], "{d}/pq-export");
+        yield return C("--output -: standard output is written as CSV, but --parquet asks for Parquet", "runs", "export", "--store", "{d}/good.db", "--dir", "{d}/pq-export", "--parquet", "-o", "-");
         yield return C("only one export can go to standard output", "runs", "export", "--store", "{d}/good.db", "-o", "-", "--metrics", "-");
         yield return C("--format must be one of table, markdown, tsv, json; found 'csv'", "runs", "list", "--format", "csv", "--store", "{d}/good.db");
         yield return C("--tier must be one of quick, full", "runs", "list", "--tier", "medium", "--store", "{d}/good.db");

@@ -375,6 +375,138 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         CliHarness.AssertOneLineError(Run("runs", "export", "--metrics", "-", "--verdicts", "-"), "only one export", "two exports to standard output");
     }
 
+    [Fact]
+    public async Task ANamedFileIsWrittenInTheFormatItsExtensionNames()
+    {
+        string pq = fixture.At("named.PARQUET"), csv = fixture.At("named.CSV");
+        var r = Run("runs", "export", "-o", pq, "--metrics", csv);
+        Assert.True(r.ExitCode == 0, r.All);
+        await using (var reader = await ParquetReader.CreateAsync(pq))
+            Assert.Contains(reader.Schema.GetDataFields(), f => f.Name == "run_id");
+        Assert.Equal("run_id,phenomenon,tier,arm,seed,metric,step,value", Lines(File.ReadAllText(csv))[0]);
+        // --parquet with a named *.parquet file and no --dir is consistent, not an error.
+        var both = Run("runs", "export", "--parquet", "--verdicts", fixture.At("v.parquet"));
+        Assert.True(both.ExitCode == 0, both.All);
+    }
+
+    // ---- sweeps ----
+
+    // A list-valued setting (kappas) swept: its values are whole lists separated by ';'.
+    private static readonly string[] ListSweep =
+        ["lab", "run", "momentum-acceleration", "--seeds", "2", "--no-replication", "--set", "dimension=10", "--set", "noisy_kappa=100", "--set", "kappas=10,100;100,1000"];
+
+    private static string OnlySweep(string store)
+    {
+        using var s = RunStore.OpenExisting(store);
+        return Assert.Single(s.Sweeps()).Id;
+    }
+
+    [Fact]
+    public void SweepHonoursEveryFormatAndPrintsTheCommandThatRerunsIt()
+    {
+        string store = fixture.At("sweep-formats.db");
+        // Redirected, the default is Markdown: a header, its rule, one line per grid point; then the reproduce command whole.
+        var md = CliHarness.Run([.. ListSweep, "--store", store]);
+        Assert.True(md.ExitCode == 0, md.All);
+        string id = OnlySweep(store);
+        var lines = Lines(md.Out);
+        var rows = lines.Where(l => l.StartsWith('|')).ToList();
+        Assert.Equal(4, rows.Count);
+        Assert.StartsWith("| point | kappas | block | verdict |", rows[0]);
+        Assert.StartsWith("| 0 | 10,100 | discovery |", rows[2]);
+        Assert.StartsWith("| 1 | 100,1000 | discovery |", rows[3]);
+        Assert.DoesNotContain(md.Out, c => c is >= '\u2500' and <= '\u257F');
+        string reproduce = Assert.Single(lines, l => l.StartsWith("reproduce: ", StringComparison.Ordinal))["reproduce: ".Length..];
+        // The ';' of the list axis is quoted: a shell would otherwise end the command there.
+        Assert.Equal("./aperture lab run momentum-acceleration --tier quick --seeds 2 --no-replication --set dimension=10 --set noisy_kappa=100 --set 'kappas=10,100;100,1000'", reproduce);
+
+        // The command, split into words as a shell would, reruns the same sweep (same spec, same id), here as TSV:
+        // data only on standard output, one row per line, the notes (the reproduce line too) on standard error.
+        var words = ShellWords(reproduce);
+        Assert.Equal("./aperture", words[0]);
+        var tsv = CliHarness.Run([.. words[1..], "--store", store, "--format", "tsv"]);
+        Assert.True(tsv.ExitCode == 0, tsv.All);
+        Assert.Equal(id, OnlySweep(store));
+        var data = Lines(tsv.Out);
+        Assert.Equal(3, data.Length);
+        Assert.Equal(["point", "kappas", "block", "verdict", "effect [95% CI]", "seeds"], data[0].Split('\t'));
+        Assert.All(data, l => Assert.Equal(6, l.Split('\t').Length));
+        Assert.Equal(["1", "100,1000", "discovery"], data[2].Split('\t')[..3]);
+        Assert.Contains($"reproduce: {reproduce}", Lines(tsv.Err));
+        Assert.Contains("run store:", tsv.Err);
+
+        // --format json: the sweep's document alone on standard output.
+        var json = CliHarness.Run([.. ListSweep, "--store", store, "--format", "json"]);
+        Assert.True(json.ExitCode == 0, json.All);
+        var doc = OutputFixture.Validate(json.Out, "sweep");
+        Assert.Equal(id, (string?)doc["sweep"]!["id"]);
+        Assert.Contains($"reproduce: {reproduce}", Lines(json.Err));
+
+        // --format table: drawn even when redirected, never as Markdown.
+        var table = CliHarness.Run([.. ListSweep, "--store", store, "--format", "table"]);
+        Assert.True(table.ExitCode == 0, table.All);
+        Assert.DoesNotContain(Lines(table.Out), l => l.StartsWith('|'));
+        Assert.Contains("effect [95% CI]", table.Out);
+        Assert.Contains($"reproduce: {reproduce}", Lines(table.Out));
+        Assert.Equal(id, OnlySweep(store));
+    }
+
+    [Fact]
+    public void ASweepNoSetCanStateIsReproducedFromItsSpec()
+    {
+        // One listed value is an axis in a spec file, but a fixed setting on the command line: another spec. The
+        // command then writes the spec and runs it.
+        string store = fixture.At("sweep-spec.db"), file = fixture.At("one-value.json");
+        File.WriteAllText(file, """{"phenomenon": "momentum-acceleration", "seeds": 2, "replicate": false, "parameters": {"dimension": {"values": [10]}, "kappas": {"value": [10, 100]}, "noisy_kappa": {"value": 100}}}""");
+        var r = CliHarness.Run(["lab", "run", "--sweep", file, "--store", store]);
+        Assert.True(r.ExitCode == 0, r.All);
+        string id = OnlySweep(store);
+        string reproduce = Assert.Single(Lines(r.Out), l => l.StartsWith("reproduce: ", StringComparison.Ordinal))["reproduce: ".Length..];
+        var words = ShellWords(reproduce);
+        Assert.Equal(["printf", "%s\\n"], words[..2]);
+        Assert.Equal([">", "sweep.json", "&&", "./aperture", "lab", "run", "--sweep", "sweep.json"], words[3..]);
+        string again = fixture.At("sweep.json");
+        File.WriteAllText(again, words[2] + "\n");
+        var rerun = CliHarness.Run(["lab", "run", "--sweep", again, "--store", store]);
+        Assert.True(rerun.ExitCode == 0, rerun.All);
+        Assert.Equal(id, OnlySweep(store));
+    }
+
+    // A POSIX shell's word splitting for what the reproduce lines use: spaces, single quotes, backslash escapes.
+    private static string[] ShellWords(string line)
+    {
+        var words = new List<string>();
+        var word = new System.Text.StringBuilder();
+        bool any = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (c == '\'')
+            {
+                int end = line.IndexOf('\'', i + 1);
+                Assert.True(end > i, $"an unclosed quote in: {line}");
+                word.Append(line, i + 1, end - i - 1);
+                i = end;
+                any = true;
+            }
+            else if (c == '\\' && i + 1 < line.Length) { word.Append(line[++i]); any = true; }
+            else if (c == ' ')
+            {
+                if (any) words.Add(word.ToString());
+                word.Clear();
+                any = false;
+            }
+            else
+            {
+                Assert.False(c is ';' or '|' or '"' or '$' or '`' or '(' or ')' or '*' or '?', $"an unquoted '{c}' in: {line}");
+                word.Append(c);
+                any = true;
+            }
+        }
+        if (any) words.Add(word.ToString());
+        return [.. words];
+    }
+
     // ---- verdicts, compare, tags ----
 
     [Fact]
@@ -438,6 +570,19 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         var table = Run("runs", "compare", a[..12], b[..12]);
         Assert.Contains(a[..12], table.Out);
         Assert.Contains("b - a", table.Out);
+    }
+
+    [Fact]
+    public void ComparingARunWithItselfSaysSo()
+    {
+        string a = RunOf("adam-beta2-rounding", "float64");
+        var r = Run("runs", "compare", a[..12], a[..8]);
+        Assert.True(r.ExitCode == 0, r.All);
+        Assert.Contains($"'{a[..12]}' and '{a[..8]}' are the same run, {a}", r.Out);
+        Assert.Contains("b - a", r.Out);
+        // Two different runs are not called the same.
+        string b = RunOf("adam-beta2-rounding", "bfloat16-toward-zero");
+        Assert.DoesNotContain("same run", Run("runs", "compare", a[..12], b[..12]).All);
     }
 
     [Fact]
