@@ -430,4 +430,110 @@ public class FigureTests
         Assert.Empty(SvgLayout.Overlapping(n.Svg));
         Assert.Empty(SvgLayout.Clipped(n.Svg));
     }
+
+    [Fact]
+    public void ArmsOfAVariantBySettingGridTakeAHuePerVariantAndAShadePerSetting()
+    {
+        var p = Catalogue.Get("dropout-vs-randomization");
+        var protocol = p.Defaults(Tier.Quick);
+        var armList = p.ArmsFor(protocol);
+        var grid = ArmCell.Grid(armList);
+        string[] arms = [.. armList.Select(a => a.Name)];
+        Assert.Equal(arms.Length, grid.Count);
+        Assert.Equal(new ArmCell("none", ""), grid["none"]);  // an arm of no grid stands alone as its own variant
+        var colours = PlotRenderer.Colours(arms, arms, grid);
+        var dropout = arms.Where(a => grid[a].Variant == "dropout").ToList();
+        var gaussian = arms.Where(a => grid[a].Variant == "gaussian-dropout").ToList();
+        Assert.True(dropout.Count >= 2 && gaussian.Count == dropout.Count);
+        // Every arm a colour of its own; one setting of two variants differs in hue, two settings of one in lightness.
+        Assert.Equal(arms.Length, colours.Values.Distinct().Count());
+        static double Lightness(ScottPlot.Color c) => (c.Red + c.Green + c.Blue) / 3.0;
+        static double Hue(ScottPlot.Color c) => Math.Atan2(Math.Sqrt(3) * (c.Green - c.Blue), 2.0 * c.Red - c.Green - c.Blue);
+        for (int j = 1; j < dropout.Count; j++)
+            Assert.True(Lightness(colours[dropout[j]]) < Lightness(colours[dropout[j - 1]]), "settings run light to dark in the protocol's order");
+        Assert.True(Math.Abs(Hue(colours[dropout[0]]) - Hue(colours[dropout[^1]])) < 0.1, "a variant keeps one hue");
+        Assert.True(Math.Abs(Hue(colours[dropout[0]]) - Hue(colours[gaussian[0]])) > 0.5, "variants differ in hue");
+        // A group named after an arm keeps its colour; a group that is no arm takes a hue no variant has.
+        var named = PlotRenderer.Colours([dropout[1] + "  [nothing logged after epoch 3]", "fit"], arms, grid);
+        Assert.Equal(colours[dropout[1]], named[dropout[1] + "  [nothing logged after epoch 3]"]);
+        Assert.DoesNotContain(named["fit"], colours.Values);
+        // Arms without a grid (one setting a variant) form none.
+        Assert.Empty(ArmCell.Grid([new NamedArm("a"), new NamedArm("b")]));
+
+        // The legend reads variant by variant: each variant named once, above its settings.
+        using var dir = new TempDir();
+        double[] x = [1, 2, 3];
+        var series = arms.Select((a, i) => new Series(a, x, [0.5 + 0.01 * i, 0.6, 0.7])).ToList();
+        var figure = new Figure("f", "F", "epoch", "validation accuracy", series) { YRange = ValueRange.Fraction };
+        var o = PlotRenderer.Render(figure, dir.File("f"), arms, grid);
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            var texts = SvgLayout.Read(svg).Texts.Select(t => t.Content).ToList();
+            Assert.Single(texts, "dropout");
+            Assert.Single(texts, "gaussian-dropout");
+            Assert.Contains("none", texts);
+            int head = texts.IndexOf("dropout");
+            Assert.Equal(grid[dropout[0]].Setting, texts[head + 1]);
+            Assert.Equal(grid[dropout[1]].Setting, texts[head + 2]);
+            Assert.DoesNotContain(dropout[0], texts);
+            Assert.Empty(SvgLayout.Clipped(svg));
+        }
+    }
+
+    [Fact]
+    public void GeometricMeansOverSeedsCentreALossSpanningDecadesAndStopWhereASeedStops()
+    {
+        double[] x = [1, 2, 3];
+        var perSeed = new[] { new Series("gd", x, [1.0, 1e-2, 1e-4]), new Series("gd", x, [1.0, 1e-4, 1e-8]), new Series("lm", [1.0, 2], [1.0, 1e-10]), new Series("lm", x, [1.0, 1e-12, 1e-16]) };
+        var means = Series.MeansOverSeeds(perSeed, keepSeeds: false, geometric: true);
+        Assert.DoesNotContain(means, s => s.Faint);
+        var gd = means.Single(s => s.Group == "gd");
+        Assert.Equal(1e-3, gd.Y[1], 1e-15);                // √(1e-2 · 1e-4), not their arithmetic mean 5e-3
+        Assert.Equal(1e-6, gd.Y[2], 1e-18);
+        var direct = Series.GeometricMeanOverSeeds("gd", [2.0], [[1e-2, 1e-4]]);
+        Assert.Equal(direct.Low![0], gd.Low![1], 1e-15);
+        Assert.True(gd.Low[1] < gd.Y[1] && gd.Y[1] < gd.High![1]);
+        Assert.Equal(Math.Sqrt(gd.Low[1] * gd.High[1]), gd.Y[1], 1e-15); // symmetric on the log scale
+        // The second lm seed logs x = 3 alone: the mean stops where both seeds log, not jump to one seed's value.
+        Assert.Equal([1.0, 2.0], means.Single(s => s.Group == "lm").X);
+        // A zero or NaN seed leaves the point NaN (marked), not dropped.
+        Assert.True(double.IsNaN(Series.GeometricMeanOverSeeds("z", [1.0], [[0.0, 1e-3]]).Y[0]));
+    }
+
+    [Fact]
+    public void ACheckOfAShareStopsItsAxisAtTheShareRange()
+    {
+        static Check Of(Estimate e, double above) => Check.Above(e, above);
+        var share = Of(Estimate.Share("share of seeds", [true, true, true, true, true]), 0.5);
+        Assert.Equal(ValueRange.Fraction, PlotRenderer.CheckRange(share));
+        var accuracy = Of(Estimate.Mean("test accuracy", Unit.Accuracy, [0.96, 0.99, 1.0]), 0.9);
+        Assert.Equal(ValueRange.Fraction, PlotRenderer.CheckRange(accuracy));
+        var difference = Of(Estimate.Mean("accuracy, a − b", Unit.Accuracy, [-0.02, 0.01, 0.03]), 0.01);
+        Assert.Equal(new ValueRange(-1, 1), PlotRenderer.CheckRange(difference));
+        Assert.Equal(ValueRange.NonNegative, PlotRenderer.CheckRange(Of(Estimate.Ratio("speed-up", [1.5, 2, 3]), 1.2)));
+
+        // The axis ends at 1 (and at 0), not a few hundredths past it, yet holds the estimate and its interval.
+        foreach (var check in new[] { share, accuracy })
+        {
+            var (min, max) = PlotRenderer.CheckLimits(check);
+            Assert.InRange(min, 0, check.Estimate.Low);
+            Assert.Equal(1, max);
+        }
+        var (dmin, dmax) = PlotRenderer.CheckLimits(difference);
+        Assert.True(dmin < -0.02 && dmax < 1, $"[{dmin}, {dmax}]");
+        using var dir = new TempDir();
+        foreach (var (check, name) in new[] { (share, "share"), (accuracy, "accuracy") })
+        {
+            var o = PlotRenderer.RenderCheck(check, 0, 1, dir.File(name));
+            foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+            {
+                Assert.Empty(SvgLayout.Clipped(svg));
+                var ticks = SvgLayout.Read(svg).Texts.Where(t => !t.Rotated)
+                    .Select(t => double.TryParse(t.Content.Replace('−', '-'), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : double.NaN)
+                    .Where(double.IsFinite).ToList();
+                Assert.NotEmpty(ticks);
+                Assert.All(ticks, t => Assert.InRange(t, 0, 1));
+            }
+        }
+    }
 }

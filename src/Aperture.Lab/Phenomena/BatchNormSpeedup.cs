@@ -28,6 +28,9 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, Bat
     {
         /// <inheritdoc/>
         public override string Name => $"{Label(Variant)} lr={LearningRate.ToString("R", CultureInfo.InvariantCulture)}";
+
+        /// <inheritdoc/>
+        public override ArmCell? Cell => new(Label(Variant), $"lr={LearningRate.ToString("R", CultureInfo.InvariantCulture)}");
     }
     /// <summary>The settings of the experiment.</summary>
     public sealed record Protocol : LabProtocol
