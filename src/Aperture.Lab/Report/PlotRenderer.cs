@@ -266,10 +266,11 @@ internal static class PlotRenderer
                 MarkerSize = 8,
             }));
         }
-        // The grid's entries gathered by variant (in the order the variants first appear), each variant headed once.
+        // The grid's entries gathered by variant (in the order the variants first appear), each variant headed once,
+        // with a colon (the legend sets every entry in one face, so a heading cannot be told by its weight).
         foreach (var variant in headed.Select(e => e.Variant).Distinct())
         {
-            if (variant is not null) items.Add(new LegendItem { LabelText = variant, LabelBold = true, LineWidth = 0, MarkerShape = MarkerShape.None });
+            if (variant is not null) items.Add(new LegendItem { LabelText = variant + ":", LineWidth = 0, MarkerShape = MarkerShape.None });
             items.AddRange(headed.Where(e => e.Variant == variant).Select(e => e.Item));
         }
         if (figure.Series.Any(s => s.Faint && s.Style != SeriesStyle.Markers))
@@ -286,6 +287,10 @@ internal static class PlotRenderer
         // Wide: the legend sits to the right of the data, and the figure widens by its text so the data keep their
         // width. Narrow: the legend sits below the data, one entry a row, and the figure grows taller by it.
         bool legend = items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0 || flat;
+        // ScottPlot clips the legend's text to its box, whose top is the first line's ascent: a mark set above a
+        // letter there (the hat of λ̂) would be cut off, so such a legend starts with an empty row.
+        if (items.Count > 0 && MarkAbove((items[0].LabelText ?? "").Split('\n')[0]))
+            items.Insert(0, new LegendItem { LabelText = " ", LineWidth = 0, MarkerShape = MarkerShape.None });
         int longest = items.Count == 0 ? 0 : items.Max(i => (i.LabelText ?? "").Split('\n').Max(l => l.Length));
         int width = narrow ? NarrowWidth : legend ? Width + 40 + (int)(7.2 * longest) : Width;
         int height = Decorate(plt, figure.Title, figure.XLabel, figure.YLabel, narrow ? NarrowWidth - 80 : Width - 90, narrow ? NarrowHeight : Height);
@@ -363,6 +368,9 @@ internal static class PlotRenderer
     private static int LegendHeight(IReadOnlyList<LegendItem> items) =>
         items.Count == 0 ? 0 : items.Count * (items.Max(i => (i.LabelText ?? "").Split('\n').Length) * 17 + 9);
 
+    /// <summary>Whether <paramref name="text"/> holds a combining mark set above a letter (U+0300 to U+0315: a hat, a bar, a tilde).</summary>
+    internal static bool MarkAbove(string text) => text.Any(c => c is >= '\u0300' and <= '\u0315');
+
     /// <summary>The legend outside the data: to the right, or (narrow) below them with one entry a row.</summary>
     private static void ShowLegend(Plot plt, bool narrow)
     {
@@ -436,9 +444,10 @@ internal static class PlotRenderer
     /// <summary>
     /// A check plot's x-axis: the estimate, its interval and the finite edges of both regions, padded by 15% of their
     /// span, and stopped at the values the quantity can take (<see cref="CheckRange"/>: a share at 0 and 1, not at
-    /// −0.05 and 1.05).
+    /// −0.05 and 1.05). Where it stops at the range, it leaves only the room the estimate's marker needs (its radius,
+    /// <paramref name="markerShare"/> of the axis), so a share of 1 is drawn as a whole dot, not half of one.
     /// </summary>
-    internal static (double Min, double Max) CheckLimits(Check check)
+    internal static (double Min, double Max) CheckLimits(Check check, double markerShare = 0.01)
     {
         ArgumentNullException.ThrowIfNull(check);
         var e = check.Estimate;
@@ -447,14 +456,16 @@ internal static class PlotRenderer
         double min = finite.Count > 0 ? finite.Min() : 0, max = finite.Count > 0 ? finite.Max() : 1;
         double pad = Math.Max(Math.Max(Math.Abs(min), Math.Abs(max)) * 1e-3 + 1e-12, 0.15 * (max - min));
         var range = CheckRange(check);
-        return (Math.Max(min - pad, range.Low), Math.Min(max + pad, range.High));
+        double lo = Math.Max(min - pad, range.Low), hi = Math.Min(max + pad, range.High), room = markerShare * (hi - lo);
+        return (min - pad < range.Low ? lo - room : lo, max + pad > range.High ? hi + room : hi);
     }
 
     private static Output DrawCheck(Check check, int index, int count, string pathWithoutExtension, bool narrow)
     {
         var plt = NewPlot();
         var e = check.Estimate;
-        var (min, max) = CheckLimits(check);
+        // The estimate's dot is 14 px across, on a data area about 40 px narrower than the figure.
+        var (min, max) = CheckLimits(check, 7.0 / ((narrow ? NarrowWidth : Width) - 40));
         void Shade(Region r, Color c)
         {
             if (r.IsEmpty) return;
