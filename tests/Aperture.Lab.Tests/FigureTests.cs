@@ -563,4 +563,25 @@ public class FigureTests
             Assert.True(baseline - 1.05 * layout.FontSize >= clipTop, $"the hat's top {baseline - 1.05 * layout.FontSize} is above the legend's clip at {clipTop}");
         }
     }
+
+    [Fact]
+    public void AGroupDrawnUnderAnotherDrawsNeitherItsSeedsNorItsBand()
+    {
+        // The same three seeds in both groups ("first run" is the same network in every arm): only the group on top
+        // draws its pale seeds and band, so the hidden group's do not blend with them into a colour of no group.
+        double[] x = [1, 2, 3];
+        double[][] seeds = [[0.5, 0.6, 0.7], [0.52, 0.63, 0.71], [0.49, 0.58, 0.69]];
+        var perSeed = new[] { "first run", "second run" }.SelectMany(g => seeds.Select(y => new Series(g, x, y))).ToList();
+        var figure = new Figure("f", "F", "epoch", "test accuracy", Series.MeansOverSeeds(perSeed)) { YRange = ValueRange.Fraction };
+        var colour = PlotRenderer.Colours(["first run", "second run"], []);
+        using var dir = new TempDir();
+        string svg = File.ReadAllText(PlotRenderer.Render(figure, dir.File("f")).Svg);
+        int Strokes(ScottPlot.Color c) => System.Text.RegularExpressions.Regex.Matches(svg, $"stroke=\"{c.ToHex()[..7]}\"", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Count;
+        int Fills(ScottPlot.Color c) => System.Text.RegularExpressions.Regex.Matches(svg, $"fill=\"{c.ToHex()[..7]}\"", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Count;
+        Assert.Equal(2, Strokes(colour["first run"]));                // its mean and its legend symbol
+        Assert.Equal(2 + seeds.Length, Strokes(colour["second run"]));
+        Assert.Equal(0, Fills(colour["first run"]));
+        Assert.True(Fills(colour["second run"]) >= 1);
+        Assert.Contains("[= second run, drawn under it]", SvgLayout.Read(dir.File("f") + ".svg").Texts.Select(t => t.Content));
+    }
 }

@@ -116,8 +116,31 @@ internal static class PlotRenderer
         var widths = bands.SelectMany(s => s.Low!.Zip(s.High!, (l, h) => Y(h) - Y(l))).Where(double.IsFinite).ToList();
         bool thin = spread.Count > 1 && widths.Count > 0 && widths.Average() < 0.03 * (spread.Max() - spread.Min());
         float bandAlpha = banded <= 3 || thin ? 0.18f : banded <= 5 ? 0.11f : 0;
+        // A group drawn under another draws its mean alone: its single seeds and band would lie under the other's,
+        // and many such would blend into a colour of none (the same network as the first run of every arm).
+        double dataSpan = spread.Count > 1 ? Math.Max(spread.Max() - spread.Min(), Math.Abs(spread.Max()) * 1e-6 + 1e-12) : 1;
+        // A group whose only series equals one drawn later lies wholly under it: say so rather than let it vanish.
+        var solid = figure.Series.Where(s => !s.Faint).ToList();
+        // A group is hidden when every one of its series (one per seed, say) has an identical twin in one later group.
+        var under = new Dictionary<string, string>();
+        foreach (var g in groups)
+        {
+            var own = solid.Where(s => s.Group == g).ToList();
+            // A group with nothing drawn (every value NaN) hides under nothing: its × marks say what it is.
+            if (own.Count == 0 || !own.Any(s => s.Y.Any(double.IsFinite))) continue;
+            int last = own.Max(solid.IndexOf);
+            var cover = solid.Skip(last + 1).Select(o => o.Group).Where(o => o != g).Distinct()
+                .LastOrDefault(o => own.All(s => solid.Any(t => t.Group == o && t.X.SequenceEqual(s.X) && Hidden([.. s.Y.Select(Y)], [.. t.Y.Select(Y)], dataSpan))));
+            if (cover is not null)
+                under[g] = (own.All(s => solid.Any(t => t.Group == cover && t.X.SequenceEqual(s.X) && t.Y.SequenceEqual(s.Y))) ? "= " : "≈ ") + Shorten(cover);
+        }
+        // A line lies under another when every point of it is within a line's width of the other's (0.6% of the
+        // axis): training accuracies of 0.990 and 0.992 on an axis from 0 to 1 are drawn as one line.
+        static bool Hidden(double[] a, double[] b, double span) => a.Length == b.Length
+            && a.Zip(b).All(p => p.First.Equals(p.Second) || (double.IsFinite(p.First) && double.IsFinite(p.Second) && Math.Abs(p.First - p.Second) <= 0.006 * span));
         foreach (var s in figure.Series)
         {
+            if (s.Faint && under.ContainsKey(s.Group)) continue;
             var color = ColorOf(s.Group);
             double shift = dodge.GetValueOrDefault(s.Group);
             int n = Math.Min(s.X.Length, s.Y.Length);
@@ -137,7 +160,7 @@ internal static class PlotRenderer
                         bar.LineWidth = 2.5f;
                         bar.LineColor = color.WithAlpha(0.55);
                     }
-            if (s.Low is { } lo && s.High is { } hi && !s.Faint && s.Style != SeriesStyle.Markers && bandAlpha > 0)
+            if (s.Low is { } lo && s.High is { } hi && !s.Faint && s.Style != SeriesStyle.Markers && bandAlpha > 0 && !under.ContainsKey(s.Group))
                 foreach (var seg in Segments(n, i => double.IsFinite(tx[i]) && Finite(lo, i, figure.LogY) && Finite(hi, i, figure.LogY)))
                 {
                     var band = plt.Add.FillY(seg.Select(i => tx[i]).ToArray(), seg.Select(i => T(lo[i], figure.LogY)).ToArray(), seg.Select(i => T(hi[i], figure.LogY)).ToArray());
@@ -205,25 +228,6 @@ internal static class PlotRenderer
         }
 
         // The legend: one entry per group, saying when its values are missing or censored.
-        // A group whose only series equals one drawn later lies wholly under it: say so rather than let it vanish.
-        var solid = figure.Series.Where(s => !s.Faint).ToList();
-        // A group is hidden when every one of its series (one per seed, say) has an identical twin in one later group.
-        var under = new Dictionary<string, string>();
-        foreach (var g in groups)
-        {
-            var own = solid.Where(s => s.Group == g).ToList();
-            // A group with nothing drawn (every value NaN) hides under nothing: its × marks say what it is.
-            if (own.Count == 0 || !own.Any(s => s.Y.Any(double.IsFinite))) continue;
-            int last = own.Max(solid.IndexOf);
-            var cover = solid.Skip(last + 1).Select(o => o.Group).Where(o => o != g).Distinct()
-                .LastOrDefault(o => own.All(s => solid.Any(t => t.Group == o && t.X.SequenceEqual(s.X) && Hidden([.. s.Y.Select(Y)], [.. t.Y.Select(Y)], span))));
-            if (cover is not null)
-                under[g] = (own.All(s => solid.Any(t => t.Group == cover && t.X.SequenceEqual(s.X) && t.Y.SequenceEqual(s.Y))) ? "= " : "≈ ") + Shorten(cover);
-        }
-        // A line lies under another when every point of it is within a line's width of the other's (0.6% of the
-        // axis): training accuracies of 0.990 and 0.992 on an axis from 0 to 1 are drawn as one line.
-        static bool Hidden(double[] a, double[] b, double span) => a.Length == b.Length
-            && a.Zip(b).All(p => p.First.Equals(p.Second) || (double.IsFinite(p.First) && double.IsFinite(p.Second) && Math.Abs(p.First - p.Second) <= 0.006 * span));
         bool flat = finiteY.Count > 1 && finiteY.Max() == finiteY.Min();
         var items = new List<LegendItem>();
         // In a variant × setting grid each arm's entry names its setting alone, below a heading naming its variant.
