@@ -391,6 +391,11 @@ public class FigureTests
         Assert.Empty(SvgLayout.Clipped(o.Svg));
         var moving = flat with { Series = [new Series("constant-tanh", [0, 1, 2], [0, 0.5, 0])] };
         Assert.DoesNotContain(SvgLayout.Read(PlotRenderer.Render(moving, dir.File("g")).Svg).Texts, t => t.Content.Contains("at every point"));
+        // Every seed at 0: the band has no width, and the legend names none.
+        var seeds = flat with { Series = [Series.MeanOverSeeds("constant-tanh", [0, 1, 2], [[0.0, 0, 0], [0.0, 0, 0], [0.0, 0, 0]], SeriesStyle.Line)] };
+        Assert.DoesNotContain("band: 95% interval", SvgLayout.Read(PlotRenderer.Render(seeds, dir.File("h")).Svg).Texts.Select(t => t.Content));
+        var spread = flat with { Series = [Series.MeanOverSeeds("constant-tanh", [0, 1, 2], [[0.0, 0.1, 0], [0.0, 0.2, 0.1], [0.0, 0, 0.3]], SeriesStyle.Line), new Series("other", [0, 1, 2], [0.5, 0.5, 0.4])] };
+        Assert.Contains("band: 95% interval", SvgLayout.Read(PlotRenderer.Render(spread, dir.File("i")).Svg).Texts.Select(t => t.Content));
     }
 
     [Fact]
@@ -457,6 +462,11 @@ public class FigureTests
         var named = PlotRenderer.Colours([dropout[1] + "  [nothing logged after epoch 3]", "fit"], arms, grid);
         Assert.Equal(colours[dropout[1]], named[dropout[1] + "  [nothing logged after epoch 3]"]);
         Assert.DoesNotContain(named["fit"], colours.Values);
+        // A group named after a variant as a whole takes its hue, between its settings' shades.
+        var variantWide = PlotRenderer.Colours(["gaussian-dropout", "dropout: tuned"], arms, grid);
+        Assert.True(Math.Abs(Hue(variantWide["gaussian-dropout"]) - Hue(colours[gaussian[0]])) < 0.1);
+        Assert.True(Math.Abs(Hue(variantWide["dropout: tuned"]) - Hue(colours[dropout[0]])) < 0.1);
+        Assert.DoesNotContain(variantWide["dropout: tuned"], colours.Values);
         // Arms without a grid (one setting a variant) form none.
         Assert.Empty(ArmCell.Grid([new NamedArm("a"), new NamedArm("b")]));
 

@@ -108,7 +108,9 @@ internal static class PlotRenderer
             shapeOf[g] = byShade[Math.Min(shade[g], byShade.Length - 1)];
         // Interval bands of many arms laid over one another make a mud in which no arm can be followed: paler bands
         // beyond three arms, none beyond five (the legend says so), unless they are thin.
-        var bands = figure.Series.Where(s => !s.Faint && s.Low is not null && s.High is not null && s.Style != SeriesStyle.Markers).ToList();
+        // A band of zero width everywhere (every seed the same) is none, and the legend does not name it.
+        var bands = figure.Series.Where(s => !s.Faint && s.Low is not null && s.High is not null && s.Style != SeriesStyle.Markers
+            && s.Low.Zip(s.High).Any(p => p.Second > p.First)).ToList();
         int banded = bands.Select(s => s.Group).Distinct().Count();
         // Bands thin beside the spread of the data (under 3% of it on average) stay drawn, however many arms.
         double Y(double v) => figure.LogY ? (v > 0 ? Math.Log10(v) : double.NaN) : v;
@@ -545,9 +547,12 @@ internal static class PlotRenderer
             for (int v = 0; v < variants.Count; v++)
                 for (int j = 0; j < variants[v].Count; j++)
                     colourOfArm[variants[v][j]] = GridShade(gridPalette.GetColor(v), j, variants[v].Count);
+            // A group named after a variant as a whole (its steps to a target against the setting) takes the hue itself.
+            string[] variantNames = [.. variants.Select(v => grid[v[0]].Variant)];
             int free = variants.Count;
             foreach (var g in groups)
-                result[g] = slots[g] is { } a && colourOfArm.TryGetValue(arms[a], out var c) ? c : gridPalette.GetColor(free++);
+                result[g] = slots[g] is { } a && colourOfArm.TryGetValue(arms[a], out var c) ? c
+                    : ArmIndex(g, variantNames) is { } v ? gridPalette.GetColor(v) : gridPalette.GetColor(free++);
             return result;
         }
         // The palette follows the arm count alone, so every figure of a phenomenon draws an arm in the same colour.
