@@ -100,6 +100,13 @@ public class FigureTests
         Assert.Equal(["1", "2", "5", "10", "20", "50"], PlotRenderer.LogTickMarks(0, Math.Log10(60)).Labels);
         Assert.Equal(["1", "2", "3"], PlotRenderer.LogTickMarks(0, Math.Log10(3.5)).Labels);
         Assert.Empty(PlotRenderer.LogTickMarks(1, 1).Ticks);
+        // On a phone's width, 1-3 steps over three and a half decades would run "1,000" into "3,000": powers of ten only.
+        Assert.Equal(["1", "3", "10", "30", "100", "300", "1,000", "3,000"], PlotRenderer.LogTickMarks(-0.1, 3.6, 1000).Labels);
+        Assert.Equal(["1", "10", "100", "1,000"], PlotRenderer.LogTickMarks(-0.1, 3.6, 320).Labels);
+        Assert.Equal(["10⁰", "10⁵", "10¹⁰"], PlotRenderer.LogTickMarks(-0.1, 12, 150).Labels);
+        // A vertical axis of 90 decades 250 px tall: ticks a line of text apart at least.
+        var (tall, _) = PlotRenderer.LogTickMarks(-90.5, 2, 250, vertical: true);
+        Assert.True(tall.Length >= 3 && tall.Zip(tall.Skip(1)).All(p => (p.Second - p.First) / 92.5 * 250 >= 19), string.Join(", ", tall));
     }
 
     [Fact]

@@ -343,8 +343,8 @@ internal static class PlotRenderer
             if (hi > lo) plt.Axes.SetLimitsY(lo, hi);
         }
         var limits = plt.Axes.GetLimits();
-        if (figure.LogX && figure.XCategories is null) LogTicks(plt.Axes.Bottom, limits.Left, limits.Right);
-        if (figure.LogY) LogTicks(plt.Axes.Left, limits.Bottom, limits.Top);
+        if (figure.LogX && figure.XCategories is null) LogTicks(plt.Axes.Bottom, limits.Left, limits.Right, narrow ? NarrowWidth - 80 : Width - 90);
+        if (figure.LogY) LogTicks(plt.Axes.Left, limits.Bottom, limits.Top, height - 130, vertical: true);
         if (legend)
         {
             plt.Legend.ManualItems.AddRange(items);
@@ -725,21 +725,43 @@ internal static class PlotRenderer
     /// beyond 8 or 20 decades), 1-3 steps over two to four decades (powers of ten alone left too few labels to read a
     /// value off), 1-2-5 steps within a narrower one, so a log axis never shows a single tick.
     /// </summary>
-    private static void LogTicks(IAxis axis, double low, double high)
+    private static void LogTicks(IAxis axis, double low, double high, double pixels = double.PositiveInfinity, bool vertical = false)
     {
-        var (ticks, labels) = LogTickMarks(low, high);
+        var (ticks, labels) = LogTickMarks(low, high, pixels, vertical);
         if (ticks.Length >= 2) axis.SetTicks(ticks, labels);
     }
 
-    /// <summary>The ticks <see cref="LogTicks"/> sets, as log10 positions with their labels; none for an empty range.</summary>
-    internal static (double[] Ticks, string[] Labels) LogTickMarks(double low, double high)
+    /// <summary>
+    /// The ticks <see cref="LogTicks"/> sets, as log10 positions with their labels; none for an empty range. On a
+    /// horizontal axis <paramref name="pixels"/> long, ticks whose labels would run into each other ("1,000" and "3,000"
+    /// on a phone's width) give way to fewer: powers of ten alone, then every second, fifth, tenth … power; on a
+    /// <paramref name="vertical"/> one, ticks closer than a line of text.
+    /// </summary>
+    internal static (double[] Ticks, string[] Labels) LogTickMarks(double low, double high, double pixels = double.PositiveInfinity, bool vertical = false)
+    {
+        for (int sparser = 0; ; sparser++)
+        {
+            var (ticks, labels) = LogTickMarksAt(low, high, sparser);
+            bool crowded = false;
+            for (int i = 1; i < ticks.Length && !crowded; i++)
+                crowded = (ticks[i] - ticks[i - 1]) / (high - low) * pixels < (vertical ? 19 : CharWidth * 13 * (labels[i].Length + labels[i - 1].Length) / 2 + 8);
+            if (!crowded || sparser == Every.Length - 1) return (ticks, labels);
+        }
+    }
+
+    // The least step between powers of ten at each density: 0 as the data's range asks, 1 powers of ten alone, then
+    // every second, fifth, tenth … power.
+    private static readonly int[] Every = [1, 1, 2, 5, 10, 20, 50];
+
+    // The ticks at a density (Every).
+    private static (double[] Ticks, string[] Labels) LogTickMarksAt(double low, double high, int sparser)
     {
         if (!(high > low) || !double.IsFinite(low) || !double.IsFinite(high)) return ([], []);
         var ticks = new List<double>();
         double decades = high - low;
-        if (decades >= 4)
+        if (decades >= 4 || (sparser > 0 && decades >= 1))
         {
-            int every = decades > 20 ? 5 : decades > 8 ? 2 : 1;
+            int every = Math.Max(decades > 20 ? 5 : decades > 8 ? 2 : 1, Every[sparser]);
             for (int k = (int)Math.Ceiling(low); k <= Math.Floor(high); k++)
                 if (k % every == 0) ticks.Add(k);
         }
