@@ -751,7 +751,7 @@ internal static class PlotRenderer
 
     // The least step between powers of ten at each density: 0 as the data's range asks, 1 powers of ten alone, then
     // every second, fifth, tenth … power.
-    private static readonly int[] Every = [1, 1, 2, 5, 10, 20, 50];
+    private static ReadOnlySpan<int> Every => [1, 1, 2, 5, 10, 20, 50];
 
     // The ticks at a density (Every).
     private static (double[] Ticks, string[] Labels) LogTickMarksAt(double low, double high, int sparser)
