@@ -126,6 +126,28 @@ public sealed class LogsMetricAttribute(string key, AxisKind x, string label) : 
     }, label, Unit) { Range = Low <= High ? new ValueRange(Low, High) : throw new InvalidOperationException($"metric '{key}': its range [{Low}, {High}] is empty") };
 }
 
+/// <summary>
+/// An arm's place in a variant × setting grid (<see cref="Arm.Cell"/>): the variant (a family of arms: "dropout",
+/// "batch-norm") and the setting within it ("p=0.5", "lr=0.1"). The arm's name is the variant, a space, the setting.
+/// </summary>
+/// <param name="Variant">The family the arm belongs to; each takes a hue of its own.</param>
+/// <param name="Setting">The setting within the family; the settings of a family take shades of its hue, light to dark
+/// in the protocol's order.</param>
+public sealed record ArmCell(string Variant, string Setting)
+{
+    /// <summary>
+    /// The grid the <paramref name="arms"/> form, by arm name: each arm's cell, with every arm that declares none
+    /// standing alone as a variant of its own ("none" beside the regularizers). Empty unless some variant holds two or
+    /// more settings (a grid with one setting a variant is just a list of arms).
+    /// </summary>
+    public static IReadOnlyDictionary<string, ArmCell> Grid(IEnumerable<Arm> arms)
+    {
+        ArgumentNullException.ThrowIfNull(arms);
+        var cells = arms.ToDictionary(a => a.Name, a => a.Cell ?? new ArmCell(a.Name, ""));
+        return cells.Values.GroupBy(c => c.Variant).Any(g => g.Count() > 1) ? cells : new Dictionary<string, ArmCell>();
+    }
+}
+
 /// <summary>One series of a figure. Series with the same <paramref name="Group"/> share a colour and one legend entry.</summary>
 /// <param name="Group">The legend entry (an arm, "fit", "data").</param>
 /// <param name="X">The x values.</param>
@@ -190,13 +212,40 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
     }
 
     /// <summary>
+    /// The geometric mean across seeds at each x with the 95% Student-t interval of the logarithms, exponentiated: the
+    /// centre of a quantity spread over decades (a loss on a log axis), where the arithmetic mean is its largest seed's.
+    /// A value that is not finite and positive makes that point NaN (marked on the figure); one sample gives the value
+    /// without a band.
+    /// </summary>
+    /// <param name="group">The legend entry.</param>
+    /// <param name="x">The x values.</param>
+    /// <param name="samples">The seeds' values at each x.</param>
+    /// <param name="style">How it is drawn.</param>
+    public static Series GeometricMeanOverSeeds(string group, double[] x, IReadOnlyList<double[]> samples, SeriesStyle style = SeriesStyle.Line)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        if (samples.Count != x.Length) throw new ArgumentException($"series '{group}': {x.Length} x values but {samples.Count} sets of samples");
+        var logs = samples.Select(v => v.Length > 0 && v.All(d => double.IsFinite(d) && d > 0) ? v.Select(d => Math.Log(d)).ToArray() : new[] { double.NaN }).ToList();
+        var onLogs = MeanOverSeeds(group, x, logs, style);
+        return onLogs with { Y = [.. onLogs.Y.Select(v => Math.Exp(v))], Low = [.. onLogs.Low!.Select(v => Math.Exp(v))], High = [.. onLogs.High!.Select(v => Math.Exp(v))] };
+    }
+
+    /// <summary>
     /// Series drawn one per seed (several sharing a <see cref="Group"/>) reduced to what a reader needs: each group's
     /// mean across its seeds at every x with the 95% interval (<see cref="MeanOverSeeds"/>), in the order the groups
     /// first appear, with the single seeds kept behind it as faint lines (or pale dots, for markers) when
     /// <paramref name="keepSeeds"/>. A group drawn by one series is returned as it is; a seed without a value at some x
     /// leaves that x to the others.
     /// </summary>
-    public static IReadOnlyList<Series> MeansOverSeeds(IEnumerable<Series> perSeed, bool keepSeeds = true, ValueRange? range = null)
+    /// <param name="perSeed">The series, one per seed and group.</param>
+    /// <param name="keepSeeds">Whether the single seeds stay behind the mean, faint.</param>
+    /// <param name="range">The values the quantity can take: the band is clipped to it.</param>
+    /// <param name="geometric">
+    /// The geometric mean with the interval of the logarithms (<see cref="GeometricMeanOverSeeds"/>), for a quantity
+    /// drawn on a log axis; its mean is then drawn only where every seed of the group has a value, since a mean of the
+    /// seeds that remain jumps by decades each time one stops.
+    /// </param>
+    public static IReadOnlyList<Series> MeansOverSeeds(IEnumerable<Series> perSeed, bool keepSeeds = true, ValueRange? range = null, bool geometric = false)
     {
         ArgumentNullException.ThrowIfNull(perSeed);
         var all = perSeed.ToList();
@@ -208,6 +257,12 @@ public sealed record Series(string Group, double[] X, double[] Y, SeriesStyle St
             if (keepSeeds) result.AddRange(members.Select(s => s with { Faint = true, Low = null, High = null, Censored = null }));
             double[] xs = [.. members.SelectMany(s => s.X).Where(double.IsFinite).Distinct().Order()];
             var samples = xs.Select(x => members.SelectMany(s => Enumerable.Range(0, Math.Min(s.X.Length, s.Y.Length)).Where(i => s.X[i] == x).Select(i => s.Y[i]).Take(1)).ToArray()).ToList();
+            if (geometric)
+            {
+                var every = Enumerable.Range(0, xs.Length).Where(i => samples[i].Length == members.Count).ToList();
+                result.Add(GeometricMeanOverSeeds(group.Key, [.. every.Select(i => xs[i])], [.. every.Select(i => samples[i])], members[0].Style) with { Hue = members[0].Hue });
+                continue;
+            }
             result.Add(MeanOverSeeds(group.Key, xs, samples, members[0].Style, range) with { Hue = members[0].Hue });
         }
         // The seeds first, so every mean is drawn over every group's seeds.

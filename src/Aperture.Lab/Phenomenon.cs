@@ -56,6 +56,14 @@ public abstract record Arm
     /// <summary>A short label for tables and plots ("heavy-ball", "plain lr=0.1"); unique among a protocol's arms.</summary>
     public abstract string Name { get; }
 
+    /// <summary>
+    /// The arm's place in a variant × setting grid, when a phenomenon's arms form one (dropout at p = 0.5: variant
+    /// "dropout", setting "p=0.5"); null otherwise. Figures draw a grid's arms in one hue per variant, shaded light to
+    /// dark through the settings in the protocol's order, with a legend that reads variant by variant. A figure
+    /// declaration, not a setting: it is no part of the arm's JSON (<see cref="ToJson"/>) or identity.
+    /// </summary>
+    public virtual ArmCell? Cell => null;
+
     /// <summary>An enum setting as it is written in an arm's JSON and name: kebab case ("plain-glorot", "he-relu").</summary>
     protected static string Kebab(Enum value) => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
 

@@ -100,6 +100,13 @@ public class FigureTests
         Assert.Equal(["1", "2", "5", "10", "20", "50"], PlotRenderer.LogTickMarks(0, Math.Log10(60)).Labels);
         Assert.Equal(["1", "2", "3"], PlotRenderer.LogTickMarks(0, Math.Log10(3.5)).Labels);
         Assert.Empty(PlotRenderer.LogTickMarks(1, 1).Ticks);
+        // On a phone's width, 1-3 steps over three and a half decades would run "1,000" into "3,000": powers of ten only.
+        Assert.Equal(["1", "3", "10", "30", "100", "300", "1,000", "3,000"], PlotRenderer.LogTickMarks(-0.1, 3.6, 1000).Labels);
+        Assert.Equal(["1", "10", "100", "1,000"], PlotRenderer.LogTickMarks(-0.1, 3.6, 320).Labels);
+        Assert.Equal(["10⁰", "10⁵", "10¹⁰"], PlotRenderer.LogTickMarks(-0.1, 12, 150).Labels);
+        // A vertical axis of 90 decades 250 px tall: ticks a line of text apart at least.
+        var (tall, _) = PlotRenderer.LogTickMarks(-90.5, 2, 250, vertical: true);
+        Assert.True(tall.Length >= 3 && tall.Zip(tall.Skip(1)).All(p => (p.Second - p.First) / 92.5 * 250 >= 19), string.Join(", ", tall));
     }
 
     [Fact]
@@ -391,6 +398,11 @@ public class FigureTests
         Assert.Empty(SvgLayout.Clipped(o.Svg));
         var moving = flat with { Series = [new Series("constant-tanh", [0, 1, 2], [0, 0.5, 0])] };
         Assert.DoesNotContain(SvgLayout.Read(PlotRenderer.Render(moving, dir.File("g")).Svg).Texts, t => t.Content.Contains("at every point"));
+        // Every seed at 0: the band has no width, and the legend names none.
+        var seeds = flat with { Series = [Series.MeanOverSeeds("constant-tanh", [0, 1, 2], [[0.0, 0, 0], [0.0, 0, 0], [0.0, 0, 0]], SeriesStyle.Line)] };
+        Assert.DoesNotContain("band: 95% interval", SvgLayout.Read(PlotRenderer.Render(seeds, dir.File("h")).Svg).Texts.Select(t => t.Content));
+        var spread = flat with { Series = [Series.MeanOverSeeds("constant-tanh", [0, 1, 2], [[0.0, 0.1, 0], [0.0, 0.2, 0.1], [0.0, 0, 0.3]], SeriesStyle.Line), new Series("other", [0, 1, 2], [0.5, 0.5, 0.4])] };
+        Assert.Contains("band: 95% interval", SvgLayout.Read(PlotRenderer.Render(spread, dir.File("i")).Svg).Texts.Select(t => t.Content));
     }
 
     [Fact]
@@ -429,5 +441,164 @@ public class FigureTests
         var n = PlotRenderer.Render(figure, dir.File("f")).Narrow!;
         Assert.Empty(SvgLayout.Overlapping(n.Svg));
         Assert.Empty(SvgLayout.Clipped(n.Svg));
+    }
+
+    [Fact]
+    public void ArmsOfAVariantBySettingGridTakeAHuePerVariantAndAShadePerSetting()
+    {
+        var p = Catalogue.Get("dropout-vs-randomization");
+        var protocol = p.Defaults(Tier.Quick);
+        var armList = p.ArmsFor(protocol);
+        var grid = ArmCell.Grid(armList);
+        string[] arms = [.. armList.Select(a => a.Name)];
+        Assert.Equal(arms.Length, grid.Count);
+        Assert.Equal(new ArmCell("none", ""), grid["none"]);  // an arm of no grid stands alone as its own variant
+        var colours = PlotRenderer.Colours(arms, arms, grid);
+        var dropout = arms.Where(a => grid[a].Variant == "dropout").ToList();
+        var gaussian = arms.Where(a => grid[a].Variant == "gaussian-dropout").ToList();
+        Assert.True(dropout.Count >= 2 && gaussian.Count == dropout.Count);
+        // Every arm a colour of its own; one setting of two variants differs in hue, two settings of one in lightness.
+        Assert.Equal(arms.Length, colours.Values.Distinct().Count());
+        static double Lightness(ScottPlot.Color c) => (c.Red + c.Green + c.Blue) / 3.0;
+        static double Hue(ScottPlot.Color c) => Math.Atan2(Math.Sqrt(3) * (c.Green - c.Blue), 2.0 * c.Red - c.Green - c.Blue);
+        for (int j = 1; j < dropout.Count; j++)
+            Assert.True(Lightness(colours[dropout[j]]) < Lightness(colours[dropout[j - 1]]), "settings run light to dark in the protocol's order");
+        Assert.True(Math.Abs(Hue(colours[dropout[0]]) - Hue(colours[dropout[^1]])) < 0.1, "a variant keeps one hue");
+        Assert.True(Math.Abs(Hue(colours[dropout[0]]) - Hue(colours[gaussian[0]])) > 0.5, "variants differ in hue");
+        // A group named after an arm keeps its colour; a group that is no arm takes a hue no variant has.
+        var named = PlotRenderer.Colours([dropout[1] + "  [nothing logged after epoch 3]", "fit"], arms, grid);
+        Assert.Equal(colours[dropout[1]], named[dropout[1] + "  [nothing logged after epoch 3]"]);
+        Assert.DoesNotContain(named["fit"], colours.Values);
+        // A group named after a variant as a whole takes its hue, between its settings' shades.
+        var variantWide = PlotRenderer.Colours(["gaussian-dropout", "dropout: tuned"], arms, grid);
+        Assert.True(Math.Abs(Hue(variantWide["gaussian-dropout"]) - Hue(colours[gaussian[0]])) < 0.1);
+        Assert.True(Math.Abs(Hue(variantWide["dropout: tuned"]) - Hue(colours[dropout[0]])) < 0.1);
+        Assert.DoesNotContain(variantWide["dropout: tuned"], colours.Values);
+        // Arms without a grid (one setting a variant) form none.
+        Assert.Empty(ArmCell.Grid([new NamedArm("a"), new NamedArm("b")]));
+
+        // The legend reads variant by variant: each variant named once, above its settings.
+        using var dir = new TempDir();
+        double[] x = [1, 2, 3];
+        var series = arms.Select((a, i) => new Series(a, x, [0.5 + 0.01 * i, 0.6, 0.7])).ToList();
+        var figure = new Figure("f", "F", "epoch", "validation accuracy", series) { YRange = ValueRange.Fraction };
+        var o = PlotRenderer.Render(figure, dir.File("f"), arms, grid);
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            var texts = SvgLayout.Read(svg).Texts.Select(t => t.Content).ToList();
+            Assert.Single(texts, "dropout:");
+            Assert.Single(texts, "gaussian-dropout:");
+            Assert.Contains("none", texts);
+            int head = texts.IndexOf("dropout:");
+            Assert.Equal(grid[dropout[0]].Setting, texts[head + 1]);
+            Assert.Equal(grid[dropout[1]].Setting, texts[head + 2]);
+            Assert.DoesNotContain(dropout[0], texts);
+            Assert.Empty(SvgLayout.Clipped(svg));
+        }
+    }
+
+    [Fact]
+    public void GeometricMeansOverSeedsCentreALossSpanningDecadesAndStopWhereASeedStops()
+    {
+        double[] x = [1, 2, 3];
+        var perSeed = new[] { new Series("gd", x, [1.0, 1e-2, 1e-4]), new Series("gd", x, [1.0, 1e-4, 1e-8]), new Series("lm", [1.0, 2], [1.0, 1e-10]), new Series("lm", x, [1.0, 1e-12, 1e-16]) };
+        var means = Series.MeansOverSeeds(perSeed, keepSeeds: false, geometric: true);
+        Assert.DoesNotContain(means, s => s.Faint);
+        var gd = means.Single(s => s.Group == "gd");
+        Assert.Equal(1e-3, gd.Y[1], 1e-15);                // √(1e-2 · 1e-4), not their arithmetic mean 5e-3
+        Assert.Equal(1e-6, gd.Y[2], 1e-18);
+        var direct = Series.GeometricMeanOverSeeds("gd", [2.0], [[1e-2, 1e-4]]);
+        Assert.Equal(direct.Low![0], gd.Low![1], 1e-15);
+        Assert.True(gd.Low[1] < gd.Y[1] && gd.Y[1] < gd.High![1]);
+        Assert.Equal(Math.Sqrt(gd.Low[1] * gd.High[1]), gd.Y[1], 1e-15); // symmetric on the log scale
+        // The second lm seed logs x = 3 alone: the mean stops where both seeds log, not jump to one seed's value.
+        Assert.Equal([1.0, 2.0], means.Single(s => s.Group == "lm").X);
+        // A zero or NaN seed leaves the point NaN (marked), not dropped.
+        Assert.True(double.IsNaN(Series.GeometricMeanOverSeeds("z", [1.0], [[0.0, 1e-3]]).Y[0]));
+    }
+
+    [Fact]
+    public void ACheckOfAShareStopsItsAxisAtTheShareRange()
+    {
+        static Check Of(Estimate e, double above) => Check.Above(e, above);
+        var share = Of(Estimate.Share("share of seeds", [true, true, true, true, true]), 0.5);
+        Assert.Equal(ValueRange.Fraction, PlotRenderer.CheckRange(share));
+        var accuracy = Of(Estimate.Mean("test accuracy", Unit.Accuracy, [0.96, 0.99, 1.0]), 0.9);
+        Assert.Equal(ValueRange.Fraction, PlotRenderer.CheckRange(accuracy));
+        var difference = Of(Estimate.Mean("accuracy, a − b", Unit.Accuracy, [-0.02, 0.01, 0.03]), 0.01);
+        Assert.Equal(new ValueRange(-1, 1), PlotRenderer.CheckRange(difference));
+        Assert.Equal(ValueRange.NonNegative, PlotRenderer.CheckRange(Of(Estimate.Ratio("speed-up", [1.5, 2, 3]), 1.2)));
+
+        // The axis ends at 1 (and at 0), not a few hundredths past it, but for the room of a dot at 1, and holds the
+        // estimate and its interval.
+        foreach (var check in new[] { share, accuracy })
+        {
+            var (min, max) = PlotRenderer.CheckLimits(check, 0.01);
+            Assert.InRange(min, 0, check.Estimate.Low);
+            Assert.InRange(max, 1, 1 + 0.011 * (max - min));
+        }
+        var (dmin, dmax) = PlotRenderer.CheckLimits(difference);
+        Assert.True(dmin < -0.02 && dmax < 1, $"[{dmin}, {dmax}]");
+        using var dir = new TempDir();
+        foreach (var (check, name) in new[] { (share, "share"), (accuracy, "accuracy") })
+        {
+            var o = PlotRenderer.RenderCheck(check, 0, 1, dir.File(name));
+            foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+            {
+                Assert.Empty(SvgLayout.Clipped(svg));
+                var ticks = SvgLayout.Read(svg).Texts.Where(t => !t.Rotated)
+                    .Select(t => double.TryParse(t.Content.Replace('−', '-'), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : double.NaN)
+                    .Where(double.IsFinite).ToList();
+                Assert.NotEmpty(ticks);
+                Assert.All(ticks, t => Assert.InRange(t, 0, 1));
+            }
+        }
+    }
+
+    [Fact]
+    public void AHatOverTheFirstLegendEntryIsNotCutOffByTheLegendsEdge()
+    {
+        Assert.True(PlotRenderer.MarkAbove("λ̂ per seed"));
+        Assert.False(PlotRenderer.MarkAbove("λ per seed"));
+        using var dir = new TempDir();
+        double[] x = [0, 1];
+        var figure = new Figure("f", "λ̂ against λ", "architecture", "learning coefficient",
+            [new Series("λ̂ per seed", x, [1.0, 2.0], SeriesStyle.Markers), new Series("exact λ", x, [1.1, 2.1], SeriesStyle.Markers)]);
+        var o = PlotRenderer.Render(figure, dir.File("f"));
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            // The legend's text lies in one group clipped to a rectangle: the hat rises about an em above the baseline.
+            var doc = System.Xml.Linq.XDocument.Load(svg);
+            System.Xml.Linq.XNamespace ns = "http://www.w3.org/2000/svg";
+            var text = doc.Descendants(ns + "text").First(t => t.Value.Trim() == "λ̂ per seed");
+            var group = text.Ancestors(ns + "g").First(g => g.Attribute("clip-path") is not null);
+            string id = group.Attribute("clip-path")!.Value.Replace("url(#", "").TrimEnd(')');
+            var rect = doc.Descendants(ns + "clipPath").Single(c => c.Attribute("id")!.Value == id).Element(ns + "rect")!;
+            double clipTop = double.Parse(rect.Attribute("y")!.Value, System.Globalization.CultureInfo.InvariantCulture);
+            var layout = SvgLayout.Read(svg).Texts.Single(t => t.Content == "λ̂ per seed");
+            double baseline = layout.Bottom - 0.24 * layout.FontSize;
+            Assert.True(baseline - 1.05 * layout.FontSize >= clipTop, $"the hat's top {baseline - 1.05 * layout.FontSize} is above the legend's clip at {clipTop}");
+        }
+    }
+
+    [Fact]
+    public void AGroupDrawnUnderAnotherDrawsNeitherItsSeedsNorItsBand()
+    {
+        // The same three seeds in both groups ("first run" is the same network in every arm): only the group on top
+        // draws its pale seeds and band, so the hidden group's do not blend with them into a colour of no group.
+        double[] x = [1, 2, 3];
+        double[][] seeds = [[0.5, 0.6, 0.7], [0.52, 0.63, 0.71], [0.49, 0.58, 0.69]];
+        var perSeed = new[] { "first run", "second run" }.SelectMany(g => seeds.Select(y => new Series(g, x, y))).ToList();
+        var figure = new Figure("f", "F", "epoch", "test accuracy", Series.MeansOverSeeds(perSeed)) { YRange = ValueRange.Fraction };
+        var colour = PlotRenderer.Colours(["first run", "second run"], []);
+        using var dir = new TempDir();
+        string svg = File.ReadAllText(PlotRenderer.Render(figure, dir.File("f")).Svg);
+        int Strokes(ScottPlot.Color c) => System.Text.RegularExpressions.Regex.Matches(svg, $"stroke=\"{c.ToHex()[..7]}\"", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Count;
+        int Fills(ScottPlot.Color c) => System.Text.RegularExpressions.Regex.Matches(svg, $"fill=\"{c.ToHex()[..7]}\"", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Count;
+        Assert.Equal(2, Strokes(colour["first run"]));                // its mean and its legend symbol
+        Assert.Equal(2 + seeds.Length, Strokes(colour["second run"]));
+        Assert.Equal(0, Fills(colour["first run"]));
+        Assert.True(Fills(colour["second run"]) >= 1);
+        Assert.Contains("[= second run, drawn under it]", SvgLayout.Read(dir.File("f") + ".svg").Texts.Select(t => t.Content));
     }
 }

@@ -28,6 +28,8 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, Bat
     {
         /// <inheritdoc/>
         public override string Name => $"{Label(Variant)} lr={LearningRate.ToString("R", CultureInfo.InvariantCulture)}";
+        /// <inheritdoc/>
+        public override ArmCell? Cell => new(Label(Variant), $"lr={LearningRate.ToString("R", CultureInfo.InvariantCulture)}");
     }
     /// <summary>The settings of the experiment.</summary>
     public sealed record Protocol : LabProtocol
@@ -152,8 +154,7 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, Bat
     public static string Label(Variant v) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(v.ToString());
     private static string Percent(double v) => (100 * v).ToString("G3", CultureInfo.InvariantCulture) + "%";
     /// <summary>The network of a variant.</summary>
-    public static MlpSpec Network(Protocol p, Variant v) => new([.. Enumerable.Repeat(p.Width, p.HiddenLayers)], "sigmoid",
-        BatchNorm: v == Variant.BatchNorm, WeightInit: v == Variant.PlainGlorot ? Init.XavierNormal(gain: 4) : null);
+    public static MlpSpec Network(Protocol p, Variant v) => new([.. Enumerable.Repeat(p.Width, p.HiddenLayers)], "sigmoid", BatchNorm: v == Variant.BatchNorm, WeightInit: v == Variant.PlainGlorot ? Init.XavierNormal(gain: 4) : null);
     /// <inheritdoc/>
     public override void Run(Protocol p, Arm arm, RunContext run)
     {
@@ -242,8 +243,7 @@ public sealed class BatchNormSpeedup : Phenomenon<BatchNormSpeedup.Protocol, Bat
                 var medians = lrs.Select(lr => CensoredTime.Median([.. runs.Seeds.Select(s => Time(runs, v, lr, s))])).ToArray();
                 return new Series(Label(v), lrs, [.. medians.Select(m => Math.Min(2.0 * p.Steps, m))], SeriesStyle.LineAndMarkers)
                     { Censored = [.. medians.Select(m => !(m <= p.Steps))] };
-            })], LogX: true,
-            Caption: $"A median not reached within the budget ({p.Steps} steps) is censored: drawn at twice the budget and circled.") { YRange = ValueRange.NonNegative };
+            })], LogX: true, Caption: $"A median not reached within the budget ({p.Steps} steps) is censored: drawn at twice the budget and circled.") { YRange = ValueRange.NonNegative };
         yield return new Figure("divergence-vs-lr", "Share of seeds that diverged at each learning rate", "learning rate", "share diverged",
             [.. Enum.GetValues<Variant>().Select(v => new Series(Label(v), lrs, [.. lrs.Select(lr => runs.Results(new Arm(v, lr).Name, "diverged").Average())], SeriesStyle.LineAndMarkers))], LogX: true, Caption: $"Diverged: an evaluated loss above {p.DivergenceFactor} × the initial loss, or not finite.") { YRange = ValueRange.Fraction };
     }

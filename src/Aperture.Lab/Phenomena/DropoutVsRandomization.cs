@@ -31,6 +31,12 @@ public sealed class DropoutVsRandomization : Phenomenon<DropoutVsRandomization.P
     {
         /// <inheritdoc/>
         public override string Name => Kind switch { Regularizer.None => "none", Regularizer.InputNoise => $"input-noise σ={Level:0.###}", _ => $"{Label(Kind)} p={Level:0.###}" };
+
+        /// <inheritdoc/>
+        public override ArmCell? Cell => Kind switch
+        {
+            Regularizer.None => null, Regularizer.InputNoise => new("input-noise", $"σ={Level:0.###}"), _ => new(Label(Kind), $"p={Level:0.###}"),
+        };
     }
 
     /// <summary>The settings of the experiment.</summary>

@@ -22,6 +22,8 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
         public override string Name => (Kind == Corruption.Labels
             ? Fraction == 0 ? "true-labels" : Fraction == 1 ? "random-labels" : "labels-" + Fraction.ToString("R", CultureInfo.InvariantCulture)
             : System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(Kind.ToString())) + (Architecture == Architecture.Deep ? " deep" : "");
+        /// <inheritdoc/>
+        public override ArmCell? Cell => Kind == Corruption.Labels ? new($"{Architecture.ToString().ToLowerInvariant()} net", $"p = {Fraction.ToString("R", CultureInfo.InvariantCulture)} ({Name})") : null;
     }
     /// <summary>The settings of the experiment.</summary>
     public sealed record Protocol : LabProtocol
@@ -229,12 +231,10 @@ public sealed class RandomLabels : Phenomenon<RandomLabels.Protocol, RandomLabel
     public override IEnumerable<Figure> Figures(Protocol p, RunSet runs)
     {
         var ps = p.LabelCorruption.Order().ToArray();
-        // An architecture's training and test accuracy share its hue (dark and light): its colour names the architecture.
         Series Mean(Architecture a, string key, string label) => Series.MeanOverSeeds($"{label}, {a.ToString().ToLowerInvariant()}", ps,
             [.. ps.Select(f => runs.Results(new Arm(Corruption.Labels, f, a).Name, key))], range: key.EndsWith("accuracy", StringComparison.Ordinal) ? ValueRange.Fraction : ValueRange.NonNegative)
-            with { Hue = a.ToString() };
-        yield return new Figure("accuracy-vs-corruption", "Training and test accuracy against the fraction of random labels",
-            "fraction of labels corrupted, p", "accuracy",
+            with { Hue = $"{a.ToString().ToLowerInvariant()} net" };  // training and test share their architecture's hue, its hue in every figure
+        yield return new Figure("accuracy-vs-corruption", "Training and test accuracy against the fraction of random labels", "fraction of labels corrupted, p", "accuracy",
             [.. Enum.GetValues<Architecture>().SelectMany(a => new[] { Mean(a, "train_accuracy", "training"), Mean(a, "test_accuracy", "test") }),
                 new Series("chance (0.1)", [0, 1], [0.1, 0.1], SeriesStyle.Dashed)],
             Caption: "Means over seeds with their 95% intervals; each architecture has one colour, training accuracy dark with circles, test accuracy light with squares. Training accuracy stays at the fit level; test accuracy falls to chance as the labels become random.")

@@ -26,6 +26,8 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
     {
         /// <inheritdoc/>
         public override string Name => Depth == 0 ? "scratch" : Mode == Layers.Frozen ? $"frozen d={Depth}" : $"fine-tuned d={Depth}";
+        /// <inheritdoc/>
+        public override ArmCell? Cell => Depth == 0 ? null : new(Mode == Layers.Frozen ? "frozen" : "fine-tuned", $"d={Depth}");
     }
 
     /// <summary>The settings of the experiment.</summary>

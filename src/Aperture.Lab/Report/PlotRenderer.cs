@@ -38,7 +38,14 @@ internal static class PlotRenderer
     /// one (<see cref="Output.Narrow"/>, "-narrow" after the name) for a phone, <see cref="NarrowWidth"/> wide with the
     /// legend below the data, so that neither is shrunk to unreadable text nor scrolled sideways.
     /// </remarks>
-    public static Output Render(Figure figure, string pathWithoutExtension, IReadOnlyList<string>? arms = null)
+    /// <param name="figure">The figure.</param>
+    /// <param name="pathWithoutExtension">Where to write it; ".svg" and ".png" are added.</param>
+    /// <param name="arms">The phenomenon's arm names, in its order.</param>
+    /// <param name="grid">
+    /// The variant × setting grid the arms form (<see cref="ArmCell.Grid"/>), if any: an arm's colour is then its
+    /// variant's hue at its setting's shade (light to dark), and the legend names each variant once, above its settings.
+    /// </param>
+    public static Output Render(Figure figure, string pathWithoutExtension, IReadOnlyList<string>? arms = null, IReadOnlyDictionary<string, ArmCell>? grid = null)
     {
         ArgumentNullException.ThrowIfNull(figure);
         // A band past the values the quantity can take (an accuracy's t-interval above 1) is clipped to them.
@@ -47,18 +54,18 @@ internal static class PlotRenderer
             {
                 Series = [.. figure.Series.Select(s => s with { Low = s.Low?.Select(figure.YRange.Clip).ToArray(), High = s.High?.Select(figure.YRange.Clip).ToArray() })],
             };
-        var narrow = Draw(figure, pathWithoutExtension + "-narrow", arms, narrow: true);
-        return Draw(figure, pathWithoutExtension, arms, narrow: false) with { Narrow = narrow };
+        var narrow = Draw(figure, pathWithoutExtension + "-narrow", arms, grid, narrow: true);
+        return Draw(figure, pathWithoutExtension, arms, grid, narrow: false) with { Narrow = narrow };
     }
 
     /// <summary>The narrow rendering's width in CSS pixels: a phone's (about 390 px of page) at nearly its full size.</summary>
     public const int NarrowWidth = 400, NarrowHeight = 330;
 
-    private static Output Draw(Figure figure, string pathWithoutExtension, IReadOnlyList<string>? arms, bool narrow)
+    private static Output Draw(Figure figure, string pathWithoutExtension, IReadOnlyList<string>? arms, IReadOnlyDictionary<string, ArmCell>? grid, bool narrow)
     {
         var plt = NewPlot();
         var groups = figure.Series.Where(s => !s.Faint).Select(s => s.Group).Concat(figure.Series.Select(s => s.Group)).Distinct().ToList();
-        var (colorOf, shade) = GroupColours(figure, arms ?? []);
+        var (colorOf, shade) = GroupColours(figure, arms ?? [], grid);
         int hues = figure.Series.Select(s => s.Hue ?? s.Group).Distinct().Count();
         Color ColorOf(string g) => colorOf[g];
         // Skia's SVG writer cannot draw dash patterns (it drops them and prints a warning per line): dashed and dotted
@@ -101,7 +108,9 @@ internal static class PlotRenderer
             shapeOf[g] = byShade[Math.Min(shade[g], byShade.Length - 1)];
         // Interval bands of many arms laid over one another make a mud in which no arm can be followed: paler bands
         // beyond three arms, none beyond five (the legend says so), unless they are thin.
-        var bands = figure.Series.Where(s => !s.Faint && s.Low is not null && s.High is not null && s.Style != SeriesStyle.Markers).ToList();
+        // A band of zero width everywhere (every seed the same) is none, and the legend does not name it.
+        var bands = figure.Series.Where(s => !s.Faint && s.Low is not null && s.High is not null && s.Style != SeriesStyle.Markers
+            && s.Low.Zip(s.High).Any(p => p.Second > p.First)).ToList();
         int banded = bands.Select(s => s.Group).Distinct().Count();
         // Bands thin beside the spread of the data (under 3% of it on average) stay drawn, however many arms.
         double Y(double v) => figure.LogY ? (v > 0 ? Math.Log10(v) : double.NaN) : v;
@@ -109,8 +118,31 @@ internal static class PlotRenderer
         var widths = bands.SelectMany(s => s.Low!.Zip(s.High!, (l, h) => Y(h) - Y(l))).Where(double.IsFinite).ToList();
         bool thin = spread.Count > 1 && widths.Count > 0 && widths.Average() < 0.03 * (spread.Max() - spread.Min());
         float bandAlpha = banded <= 3 || thin ? 0.18f : banded <= 5 ? 0.11f : 0;
+        // A group drawn under another draws its mean alone: its single seeds and band would lie under the other's,
+        // and many such would blend into a colour of none (the same network as the first run of every arm).
+        double dataSpan = spread.Count > 1 ? Math.Max(spread.Max() - spread.Min(), Math.Abs(spread.Max()) * 1e-6 + 1e-12) : 1;
+        // A group whose only series equals one drawn later lies wholly under it: say so rather than let it vanish.
+        var solid = figure.Series.Where(s => !s.Faint).ToList();
+        // A group is hidden when every one of its series (one per seed, say) has an identical twin in one later group.
+        var under = new Dictionary<string, string>();
+        foreach (var g in groups)
+        {
+            var own = solid.Where(s => s.Group == g).ToList();
+            // A group with nothing drawn (every value NaN) hides under nothing: its × marks say what it is.
+            if (own.Count == 0 || !own.Any(s => s.Y.Any(double.IsFinite))) continue;
+            int last = own.Max(solid.IndexOf);
+            var cover = solid.Skip(last + 1).Select(o => o.Group).Where(o => o != g).Distinct()
+                .LastOrDefault(o => own.All(s => solid.Any(t => t.Group == o && t.X.SequenceEqual(s.X) && Hidden([.. s.Y.Select(Y)], [.. t.Y.Select(Y)], dataSpan))));
+            if (cover is not null)
+                under[g] = (own.All(s => solid.Any(t => t.Group == cover && t.X.SequenceEqual(s.X) && t.Y.SequenceEqual(s.Y))) ? "= " : "≈ ") + Shorten(cover);
+        }
+        // A line lies under another when every point of it is within a line's width of the other's (0.6% of the
+        // axis): training accuracies of 0.990 and 0.992 on an axis from 0 to 1 are drawn as one line.
+        static bool Hidden(double[] a, double[] b, double span) => a.Length == b.Length
+            && a.Zip(b).All(p => p.First.Equals(p.Second) || (double.IsFinite(p.First) && double.IsFinite(p.Second) && Math.Abs(p.First - p.Second) <= 0.006 * span));
         foreach (var s in figure.Series)
         {
+            if (s.Faint && under.ContainsKey(s.Group)) continue;
             var color = ColorOf(s.Group);
             double shift = dodge.GetValueOrDefault(s.Group);
             int n = Math.Min(s.X.Length, s.Y.Length);
@@ -130,7 +162,7 @@ internal static class PlotRenderer
                         bar.LineWidth = 2.5f;
                         bar.LineColor = color.WithAlpha(0.55);
                     }
-            if (s.Low is { } lo && s.High is { } hi && !s.Faint && s.Style != SeriesStyle.Markers && bandAlpha > 0)
+            if (s.Low is { } lo && s.High is { } hi && !s.Faint && s.Style != SeriesStyle.Markers && bandAlpha > 0 && !under.ContainsKey(s.Group))
                 foreach (var seg in Segments(n, i => double.IsFinite(tx[i]) && Finite(lo, i, figure.LogY) && Finite(hi, i, figure.LogY)))
                 {
                     var band = plt.Add.FillY(seg.Select(i => tx[i]).ToArray(), seg.Select(i => T(lo[i], figure.LogY)).ToArray(), seg.Select(i => T(hi[i], figure.LogY)).ToArray());
@@ -198,32 +230,21 @@ internal static class PlotRenderer
         }
 
         // The legend: one entry per group, saying when its values are missing or censored.
-        // A group whose only series equals one drawn later lies wholly under it: say so rather than let it vanish.
-        var solid = figure.Series.Where(s => !s.Faint).ToList();
-        // A group is hidden when every one of its series (one per seed, say) has an identical twin in one later group.
-        var under = new Dictionary<string, string>();
-        foreach (var g in groups)
-        {
-            var own = solid.Where(s => s.Group == g).ToList();
-            // A group with nothing drawn (every value NaN) hides under nothing: its × marks say what it is.
-            if (own.Count == 0 || !own.Any(s => s.Y.Any(double.IsFinite))) continue;
-            int last = own.Max(solid.IndexOf);
-            var cover = solid.Skip(last + 1).Select(o => o.Group).Where(o => o != g).Distinct()
-                .LastOrDefault(o => own.All(s => solid.Any(t => t.Group == o && t.X.SequenceEqual(s.X) && Hidden([.. s.Y.Select(Y)], [.. t.Y.Select(Y)], span))));
-            if (cover is not null)
-                under[g] = (own.All(s => solid.Any(t => t.Group == cover && t.X.SequenceEqual(s.X) && t.Y.SequenceEqual(s.Y))) ? "= " : "≈ ") + Shorten(cover);
-        }
-        // A line lies under another when every point of it is within a line's width of the other's (0.6% of the
-        // axis): training accuracies of 0.990 and 0.992 on an axis from 0 to 1 are drawn as one line.
-        static bool Hidden(double[] a, double[] b, double span) => a.Length == b.Length
-            && a.Zip(b).All(p => p.First.Equals(p.Second) || (double.IsFinite(p.First) && double.IsFinite(p.Second) && Math.Abs(p.First - p.Second) <= 0.006 * span));
         bool flat = finiteY.Count > 1 && finiteY.Max() == finiteY.Min();
         var items = new List<LegendItem>();
+        // In a variant × setting grid each arm's entry names its setting alone, below a heading naming its variant.
+        var cellOf = new Dictionary<string, (string Arm, ArmCell Cell)>();
+        if (grid is { Count: > 0 } && arms is not null)
+            foreach (var g in groups)
+                if (ArmIndex(g, arms) is { } a && grid.TryGetValue(arms[a], out var cell) && cell.Setting.Length > 0)
+                    cellOf[g] = (arms[a], cell);
+        var headed = new List<(string? Variant, LegendItem Item)>();
         foreach (var g in groups.Where(g => figure.Series.Any(s => s.Group == g && !s.Faint)))
         {
             // The group's name, then each note on a line of its own, so a note does not widen the legend (and shrink
             // the data) by its whole length.
-            var lines = Wrap(g, narrow ? NarrowLegendLine : LegendLine);
+            string name = cellOf.TryGetValue(g, out var gc) ? gc.Cell.Setting + g[gc.Arm.Length..] : g;
+            var lines = Wrap(name, narrow ? NarrowLegendLine : LegendLine);
             if (under.TryGetValue(g, out var above)) lines.Add($"[{above}, drawn under it]");
             if (nonFinite.TryGetValue(g, out var nf))
                 lines.Add(nf.Count == nf.Total
@@ -238,7 +259,7 @@ internal static class PlotRenderer
             if (narrow) lines = [.. lines.SelectMany(l => l.Length > NarrowLegendLine ? Wrap(l, NarrowLegendLine) : [l])];
             string text = string.Join("\n", lines);
             var style = figure.Series.First(s => s.Group == g && !s.Faint).Style;
-            items.Add(new LegendItem
+            headed.Add((cellOf.TryGetValue(g, out var hc) ? hc.Cell.Variant : null, new LegendItem
             {
                 LabelText = text,
                 LineColor = ColorOf(g),
@@ -249,7 +270,14 @@ internal static class PlotRenderer
                 MarkerFillColor = ColorOf(g),
                 MarkerLineColor = ColorOf(g),
                 MarkerSize = 8,
-            });
+            }));
+        }
+        // The grid's entries gathered by variant (in the order the variants first appear), each variant headed once,
+        // with a colon (the legend sets every entry in one face, so a heading cannot be told by its weight).
+        foreach (var variant in headed.Select(e => e.Variant).Distinct())
+        {
+            if (variant is not null) items.Add(new LegendItem { LabelText = variant + ":", LineWidth = 0, MarkerShape = MarkerShape.None });
+            items.AddRange(headed.Where(e => e.Variant == variant).Select(e => e.Item));
         }
         if (figure.Series.Any(s => s.Faint && s.Style != SeriesStyle.Markers))
             items.Add(new LegendItem { LabelText = "single seeds (pale)", LineColor = Colors.Gray.WithAlpha(0.5), LineWidth = 1 });
@@ -265,6 +293,10 @@ internal static class PlotRenderer
         // Wide: the legend sits to the right of the data, and the figure widens by its text so the data keep their
         // width. Narrow: the legend sits below the data, one entry a row, and the figure grows taller by it.
         bool legend = items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0 || flat;
+        // ScottPlot clips the legend's text to its box, whose top is the first line's ascent: a mark set above a
+        // letter there (the hat of λ̂) would be cut off, so such a legend starts with an empty row.
+        if (items.Count > 0 && MarkAbove((items[0].LabelText ?? "").Split('\n')[0]))
+            items.Insert(0, new LegendItem { LabelText = " ", LineWidth = 0, MarkerShape = MarkerShape.None });
         int longest = items.Count == 0 ? 0 : items.Max(i => (i.LabelText ?? "").Split('\n').Max(l => l.Length));
         int width = narrow ? NarrowWidth : legend ? Width + 40 + (int)(7.2 * longest) : Width;
         int height = Decorate(plt, figure.Title, figure.XLabel, figure.YLabel, narrow ? NarrowWidth - 80 : Width - 90, narrow ? NarrowHeight : Height);
@@ -311,8 +343,8 @@ internal static class PlotRenderer
             if (hi > lo) plt.Axes.SetLimitsY(lo, hi);
         }
         var limits = plt.Axes.GetLimits();
-        if (figure.LogX && figure.XCategories is null) LogTicks(plt.Axes.Bottom, limits.Left, limits.Right);
-        if (figure.LogY) LogTicks(plt.Axes.Left, limits.Bottom, limits.Top);
+        if (figure.LogX && figure.XCategories is null) LogTicks(plt.Axes.Bottom, limits.Left, limits.Right, narrow ? NarrowWidth - 80 : Width - 90);
+        if (figure.LogY) LogTicks(plt.Axes.Left, limits.Bottom, limits.Top, height - 130, vertical: true);
         if (legend)
         {
             plt.Legend.ManualItems.AddRange(items);
@@ -341,6 +373,9 @@ internal static class PlotRenderer
     /// <summary>The legend's height: a row per entry as tall as its lines (about 17 px each), 9 px between entries.</summary>
     private static int LegendHeight(IReadOnlyList<LegendItem> items) =>
         items.Count == 0 ? 0 : items.Count * (items.Max(i => (i.LabelText ?? "").Split('\n').Length) * 17 + 9);
+
+    /// <summary>Whether <paramref name="text"/> holds a combining mark set above a letter (U+0300 to U+0315: a hat, a bar, a tilde).</summary>
+    internal static bool MarkAbove(string text) => text.Any(c => c is >= '\u0300' and <= '\u0315');
 
     /// <summary>The legend outside the data: to the right, or (narrow) below them with one entry a row.</summary>
     private static void ShowLegend(Plot plt, bool narrow)
@@ -393,19 +428,50 @@ internal static class PlotRenderer
         return DrawCheck(check, index, count, pathWithoutExtension, narrow: false) with { Narrow = narrow };
     }
 
-    private static Output DrawCheck(Check check, int index, int count, string pathWithoutExtension, bool narrow)
+    /// <summary>
+    /// The values a check's estimate can take: [0, 1] for a share of seeds, and for a share or an accuracy unless the
+    /// check reaches below 0 (a difference of two, then [−1, 1]); [0, ∞) for a ratio, and for steps, epochs, iterations,
+    /// seconds and counts unless the check reaches below 0; unbounded otherwise.
+    /// </summary>
+    internal static ValueRange CheckRange(Check check)
     {
-        var plt = NewPlot();
+        ArgumentNullException.ThrowIfNull(check);
+        var e = check.Estimate;
+        bool negative = new[] { e.Low, e.High, e.Value, check.Supports.Low, check.Supports.High, check.Contradicts.Low, check.Contradicts.High }
+            .Any(v => double.IsFinite(v) && v < 0);
+        if (e.Unit == Unit.ShareOfSeeds || e.Kind == EstimatorKind.Share) return ValueRange.Fraction;
+        if (e.Unit == Unit.Share || e.Unit == Unit.Accuracy) return negative ? new ValueRange(-1, 1) : ValueRange.Fraction;
+        if (e.Unit == Unit.Ratio) return ValueRange.NonNegative;
+        if (!negative && (e.Unit == Unit.Steps || e.Unit == Unit.Epochs || e.Unit == Unit.Iterations || e.Unit == Unit.Seconds || e.Unit == Unit.Count))
+            return ValueRange.NonNegative;
+        return ValueRange.Unbounded;
+    }
+
+    /// <summary>
+    /// A check plot's x-axis: the estimate, its interval and the finite edges of both regions, padded by 15% of their
+    /// span, and stopped at the values the quantity can take (<see cref="CheckRange"/>: a share at 0 and 1, not at
+    /// −0.05 and 1.05). Where it stops at the range, it leaves only the room the estimate's marker needs (its radius,
+    /// <paramref name="markerShare"/> of the axis), so a share of 1 is drawn as a whole dot, not half of one.
+    /// </summary>
+    internal static (double Min, double Max) CheckLimits(Check check, double markerShare = 0.01)
+    {
+        ArgumentNullException.ThrowIfNull(check);
         var e = check.Estimate;
         var finite = new[] { e.Low, e.High, e.Value, check.Supports.Low, check.Supports.High, check.Contradicts.Low, check.Contradicts.High }
             .Where(double.IsFinite).ToList();
         double min = finite.Count > 0 ? finite.Min() : 0, max = finite.Count > 0 ? finite.Max() : 1;
         double pad = Math.Max(Math.Max(Math.Abs(min), Math.Abs(max)) * 1e-3 + 1e-12, 0.15 * (max - min));
-        // A share of seeds lies in [0, 1] and a share or accuracy (or a difference of two) in [−1, 1]: the axis stops
-        // just past those, not at a share of 1.05.
-        var range = e.Unit == Unit.ShareOfSeeds ? ValueRange.Fraction : e.Unit == Unit.Share || e.Unit == Unit.Accuracy ? new ValueRange(-1, 1) : ValueRange.Unbounded;
-        min = Math.Max(min - pad, range.Low - 0.03 * (max - min));
-        max = Math.Min(max + pad, range.High + 0.03 * (max - min + pad));
+        var range = CheckRange(check);
+        double lo = Math.Max(min - pad, range.Low), hi = Math.Min(max + pad, range.High), room = markerShare * (hi - lo);
+        return (min - pad < range.Low ? lo - room : lo, max + pad > range.High ? hi + room : hi);
+    }
+
+    private static Output DrawCheck(Check check, int index, int count, string pathWithoutExtension, bool narrow)
+    {
+        var plt = NewPlot();
+        var e = check.Estimate;
+        // The estimate's dot is 14 px across, on a data area about 40 px narrower than the figure.
+        var (min, max) = CheckLimits(check, 7.0 / ((narrow ? NarrowWidth : Width) - 40));
         void Shade(Region r, Color c)
         {
             if (r.IsEmpty) return;
@@ -449,11 +515,12 @@ internal static class PlotRenderer
     /// <see cref="Series.Hue"/> (two quantities of one arm) take that hue's colour, the first as it is and the next
     /// lighter; the hues take colours as <see cref="Colours"/> gives them.
     /// </summary>
-    internal static (Dictionary<string, Color> Colour, Dictionary<string, int> Shade) GroupColours(Figure figure, IReadOnlyList<string> arms)
+    internal static (Dictionary<string, Color> Colour, Dictionary<string, int> Shade) GroupColours(Figure figure, IReadOnlyList<string> arms,
+        IReadOnlyDictionary<string, ArmCell>? grid = null)
     {
         var groups = figure.Series.Where(s => !s.Faint).Select(s => s.Group).Concat(figure.Series.Select(s => s.Group)).Distinct().ToList();
         var hueOf = groups.ToDictionary(g => g, g => figure.Series.First(s => s.Group == g).Hue ?? g);
-        var colorOfHue = Colours([.. groups.Select(g => hueOf[g]).Distinct()], arms);
+        var colorOfHue = Colours([.. groups.Select(g => hueOf[g]).Distinct()], arms, grid);
         var shade = groups.ToDictionary(g => g, g => groups.Where(o => hueOf[o] == hueOf[g]).ToList().IndexOf(g));
         return (groups.ToDictionary(g => g, g => Lighter(colorOfHue[hueOf[g]], shade[g] switch { 0 => 0, 1 => 0.45, _ => 0.65 })), shade);
     }
@@ -461,24 +528,37 @@ internal static class PlotRenderer
     /// <summary>
     /// One colour per group: a group named after an arm (the arm's name, alone or followed by ':' or a space) takes
     /// the arm's place in the palette (the longest matching name wins, so "bfloat16-nearest-folded" is not
-    /// "bfloat16-nearest"); the others take the remaining places in order.
+    /// "bfloat16-nearest"); the others take the remaining places in order. With a variant × setting
+    /// <paramref name="grid"/>, the palette's places go to the variants instead: an arm takes its variant's hue at the
+    /// shade of its setting (<see cref="GridShade"/>), so dropout and Gaussian dropout at one p differ in hue and
+    /// dropout's settings differ in shade.
     /// </summary>
-    internal static Dictionary<string, Color> Colours(IReadOnlyList<string> groups, IReadOnlyList<string> arms)
+    internal static Dictionary<string, Color> Colours(IReadOnlyList<string> groups, IReadOnlyList<string> arms, IReadOnlyDictionary<string, ArmCell>? grid = null)
     {
-        int? ArmOf(string g)
+        var slots = groups.ToDictionary(g => g, g => ArmIndex(g, arms));
+        var result = new Dictionary<string, Color>();
+        if (grid is { Count: > 0 })
         {
-            int best = -1;
-            for (int i = 0; i < arms.Count; i++)
-                if (g == arms[i] || (g.StartsWith(arms[i], StringComparison.Ordinal) && g.Length > arms[i].Length && g[arms[i].Length] is ':' or ' '))
-                    if (best < 0 || arms[i].Length > arms[best].Length) best = i;
-            return best < 0 ? null : best;
+            // The variants in the arms' order, each the arms of it in that order: the hue is the variant's place, the
+            // shade the arm's place within it. Every figure of the phenomenon so draws an arm in one colour.
+            var variants = arms.Where(grid.ContainsKey).GroupBy(a => grid[a].Variant).Select(v => v.ToList()).ToList();
+            var gridPalette = PaletteFor(variants.Count);
+            var colourOfArm = new Dictionary<string, Color>();
+            for (int v = 0; v < variants.Count; v++)
+                for (int j = 0; j < variants[v].Count; j++)
+                    colourOfArm[variants[v][j]] = GridShade(gridPalette.GetColor(v), j, variants[v].Count);
+            // A group named after a variant as a whole (its steps to a target against the setting) takes the hue itself.
+            string[] variantNames = [.. variants.Select(v => grid[v[0]].Variant)];
+            int free = variants.Count;
+            foreach (var g in groups)
+                result[g] = slots[g] is { } a && colourOfArm.TryGetValue(arms[a], out var c) ? c
+                    : ArmIndex(g, variantNames) is { } v ? gridPalette.GetColor(v) : gridPalette.GetColor(free++);
+            return result;
         }
-        var slots = groups.ToDictionary(g => g, ArmOf);
         // The palette follows the arm count alone, so every figure of a phenomenon draws an arm in the same colour.
         var palette = PaletteFor(arms.Count > 0 ? arms.Count : groups.Count);
         var used = slots.Values.OfType<int>().ToHashSet();
         int next = 0;
-        var result = new Dictionary<string, Color>();
         foreach (var g in groups)
         {
             if (slots[g] is not { } slot)
@@ -490,6 +570,35 @@ internal static class PlotRenderer
         }
         return result;
     }
+
+    /// <summary>
+    /// The place in <paramref name="arms"/> of the arm a group is named after (the arm's name, alone or followed by ':'
+    /// or a space; the longest matching name wins); null for a group named after no arm.
+    /// </summary>
+    internal static int? ArmIndex(string group, IReadOnlyList<string> arms)
+    {
+        int best = -1;
+        for (int i = 0; i < arms.Count; i++)
+            if (group == arms[i] || (group.StartsWith(arms[i], StringComparison.Ordinal) && group.Length > arms[i].Length && group[arms[i].Length] is ':' or ' '))
+                if (best < 0 || arms[i].Length > arms[best].Length) best = i;
+        return best < 0 ? null : best;
+    }
+
+    /// <summary>
+    /// The shade of setting <paramref name="index"/> of <paramref name="count"/> in a hue: from the hue mixed half with
+    /// white (the first setting) through the hue itself to the hue darkened by a third (the last); a lone setting is
+    /// the hue itself.
+    /// </summary>
+    internal static Color GridShade(Color hue, int index, int count)
+    {
+        if (count < 2) return hue;
+        double t = index / (double)(count - 1);
+        return t <= 0.5 ? Lighter(hue, 0.5 - t) : Darker(hue, 0.66 * (t - 0.5));
+    }
+
+    /// <summary><paramref name="c"/> mixed with black by <paramref name="amount"/> (0: itself, 1: black).</summary>
+    internal static Color Darker(Color c, double amount) => amount <= 0 ? c : new Color(
+        (byte)Math.Round(c.Red * (1 - amount)), (byte)Math.Round(c.Green * (1 - amount)), (byte)Math.Round(c.Blue * (1 - amount)), c.Alpha);
 
     // A group's name cut for a note: at its arm (before ':' or a bracketed note) when that is short, else at 29 characters.
     private static string Shorten(string group)
@@ -616,21 +725,43 @@ internal static class PlotRenderer
     /// beyond 8 or 20 decades), 1-3 steps over two to four decades (powers of ten alone left too few labels to read a
     /// value off), 1-2-5 steps within a narrower one, so a log axis never shows a single tick.
     /// </summary>
-    private static void LogTicks(IAxis axis, double low, double high)
+    private static void LogTicks(IAxis axis, double low, double high, double pixels = double.PositiveInfinity, bool vertical = false)
     {
-        var (ticks, labels) = LogTickMarks(low, high);
+        var (ticks, labels) = LogTickMarks(low, high, pixels, vertical);
         if (ticks.Length >= 2) axis.SetTicks(ticks, labels);
     }
 
-    /// <summary>The ticks <see cref="LogTicks"/> sets, as log10 positions with their labels; none for an empty range.</summary>
-    internal static (double[] Ticks, string[] Labels) LogTickMarks(double low, double high)
+    /// <summary>
+    /// The ticks <see cref="LogTicks"/> sets, as log10 positions with their labels; none for an empty range. On a
+    /// horizontal axis <paramref name="pixels"/> long, ticks whose labels would run into each other ("1,000" and "3,000"
+    /// on a phone's width) give way to fewer: powers of ten alone, then every second, fifth, tenth … power; on a
+    /// <paramref name="vertical"/> one, ticks closer than a line of text.
+    /// </summary>
+    internal static (double[] Ticks, string[] Labels) LogTickMarks(double low, double high, double pixels = double.PositiveInfinity, bool vertical = false)
+    {
+        for (int sparser = 0; ; sparser++)
+        {
+            var (ticks, labels) = LogTickMarksAt(low, high, sparser);
+            bool crowded = false;
+            for (int i = 1; i < ticks.Length && !crowded; i++)
+                crowded = (ticks[i] - ticks[i - 1]) / (high - low) * pixels < (vertical ? 19 : CharWidth * 13 * (labels[i].Length + labels[i - 1].Length) / 2 + 8);
+            if (!crowded || sparser == Every.Length - 1) return (ticks, labels);
+        }
+    }
+
+    // The least step between powers of ten at each density: 0 as the data's range asks, 1 powers of ten alone, then
+    // every second, fifth, tenth … power.
+    private static ReadOnlySpan<int> Every => [1, 1, 2, 5, 10, 20, 50];
+
+    // The ticks at a density (Every).
+    private static (double[] Ticks, string[] Labels) LogTickMarksAt(double low, double high, int sparser)
     {
         if (!(high > low) || !double.IsFinite(low) || !double.IsFinite(high)) return ([], []);
         var ticks = new List<double>();
         double decades = high - low;
-        if (decades >= 4)
+        if (decades >= 4 || (sparser > 0 && decades >= 1))
         {
-            int every = decades > 20 ? 5 : decades > 8 ? 2 : 1;
+            int every = Math.Max(decades > 20 ? 5 : decades > 8 ? 2 : 1, Every[sparser]);
             for (int k = (int)Math.Ceiling(low); k <= Math.Floor(high); k++)
                 if (k % every == 0) ticks.Add(k);
         }

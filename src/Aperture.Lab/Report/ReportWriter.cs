@@ -201,9 +201,11 @@ public static class ReportWriter
                     path => PlotRenderer.RenderCheck(check, k, verdict.Checks.Count, path));
             }
             // The protocol's arm order fixes each arm's colour and its place in every legend of the page.
+            // Arms that form a variant × setting grid are drawn a hue per variant, a shade per setting.
             var arms = p.ArmsFor(protocol).Select(a => a.Name).ToList();
+            var grid = ArmCell.Grid(p.ArmsFor(protocol));
             foreach (var f in PageFigures(p, protocol, runs, arms))
-                Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path, arms));
+                Image(h, outDir, images, p.Id, f.Name, f.Title, f.Caption, path => PlotRenderer.Render(f, path, arms, grid));
             NeighbourGallery.Append(h, outDir, images, p.Id, runs);
             RunsTable(h, store, v, pair, outDir, p.Id);
         }
