@@ -323,13 +323,13 @@ internal static partial class LabCommands
         foreach (var o in outcomes) output.Note($"reproduce: {ReproduceCommand(o.Discovery.Reproduction)}");
     }
 
-    /// <summary>The <c>aperture</c> command line that reproduces a verdict.</summary>
+    /// <summary>The <c>aperture</c> command line that reproduces a verdict, each setting one shell word (quoted when it must be).</summary>
     public static string ReproduceCommand(Reproduction r)
     {
         var parts = new List<string> { "./aperture lab run", r.Id, "--tier", r.Tier == Tier.Full ? "full" : "quick", "--seeds", r.Seeds.ToString(CultureInfo.InvariantCulture) };
         if (r.SeedBase != 0) parts.AddRange(["--seed-base", r.SeedBase.ToString(CultureInfo.InvariantCulture)]);
         foreach (var (k, v) in r.Overrides)
-            if (k is not ("seeds" or "seed_base")) parts.Add($"--set {k}={v}");
+            if (k is not ("seeds" or "seed_base")) parts.Add($"--set {ShellWord($"{k}={v}")}");
         return string.Join(' ', parts);
     }
 

@@ -573,6 +573,16 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
     }
 
     [Fact]
+    public void AReproducedSettingIsOneShellWord()
+    {
+        // A list-valued setting joins its values with ';', which a shell would take for the end of the command.
+        var r = new Aperture.Lab.Reproduction("ill-conditioned", Aperture.Lab.Tier.Quick, 3, 0,
+            [new("kappas", "10,100;1000"), new("width", "64")]);
+        Assert.Equal("./aperture lab run ill-conditioned --tier quick --seeds 3 --set 'kappas=10,100;1000' --set width=64",
+            LabCommands.ReproduceCommand(r));
+    }
+
+    [Fact]
     public void ComparingARunWithItselfSaysSo()
     {
         string a = RunOf("adam-beta2-rounding", "float64");
