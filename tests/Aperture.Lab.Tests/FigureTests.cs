@@ -601,4 +601,39 @@ public class FigureTests
         Assert.True(Fills(colour["second run"]) >= 1);
         Assert.Contains("[= second run, drawn under it]", SvgLayout.Read(dir.File("f") + ".svg").Texts.Select(t => t.Content));
     }
+
+    [Fact]
+    public void ACheckIntervalNarrowerThanItsDotShowsItsEndsAndADegenerateOneSaysItCannotDecide()
+    {
+        using var dir = new TempDir();
+        // A tight interval (about a hundredth of the axis, narrower than the 14 px dot) far from the regions' edges.
+        var loss = Estimate.Mean("log10 relative loss", Unit.Log10, [-30.5, -30.6, -30.55, -30.52]);
+        var tight = Verdict.From(loss, Check.Below(loss, -24, -16)).Checks[0];
+        Assert.Equal(Outcome.Held, tight.Outcome);
+        var o = PlotRenderer.RenderCheck(tight, 0, 1, dir.File("tight"));
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            var caps = VerticalStrokes(File.ReadAllText(svg), "#1E7B34");
+            Assert.True(caps.Count == 2, $"{caps.Count} end caps");
+            Assert.All(caps, c => Assert.True(c > 14, $"a cap {c:F1} px tall hides under the 14 px dot"));
+            Assert.DoesNotContain(PlotRenderer.DegenerateNote, SvgLayout.Read(svg).Texts.Select(t => t.Content));
+        }
+        // A zero-width interval is inconclusive by rule wherever its dot lies; the plot says why.
+        var ratio = Estimate.Ratio("bit-flip / different-seed disagreement", [1e-9, 1e-9, 1e-9]);
+        var zero = Verdict.From(ratio, Check.Above(ratio, 0.5, 0.25)).Checks[0];
+        Assert.True(zero.Degenerate);
+        var z = PlotRenderer.RenderCheck(zero, 0, 1, dir.File("zero"));
+        foreach (var svg in new[] { z.Svg, z.Narrow!.Svg })
+        {
+            Assert.Contains(PlotRenderer.DegenerateNote, SvgLayout.Read(svg).Texts.Select(t => t.Content));
+            Assert.Empty(SvgLayout.Clipped(svg));
+        }
+    }
+
+    /// <summary>The heights in px of the vertical strokes of one colour in an SVG (single-segment paths "Mx yLx y").</summary>
+    private static List<double> VerticalStrokes(string svg, string colour) =>
+        [.. System.Text.RegularExpressions.Regex.Matches(svg, $"<path fill=\"none\" stroke=\"{colour}\"[^>]* d=\"M([-\\d.]+) ([-\\d.]+)L([-\\d.]+) ([-\\d.]+)\"")
+            .Select(m => m.Groups.Cast<System.Text.RegularExpressions.Group>().Skip(1).Select(g => double.Parse(g.Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray())
+            .Where(v => Math.Abs(v[0] - v[2]) < 0.01)
+            .Select(v => Math.Abs(v[3] - v[1]))];
 }

@@ -466,6 +466,12 @@ internal static class PlotRenderer
         return (min - pad < range.Low ? lo - room : lo, max + pad > range.High ? hi + room : hi);
     }
 
+    /// <summary>The legend's note on a check whose interval has zero width (or none), which cannot decide.</summary>
+    internal const string DegenerateNote = "zero-width interval: cannot decide";
+
+    /// <summary>Half the height of a check interval's end caps, in the plot's y units (the data area spans −1 to 1).</summary>
+    internal const double CapHalfHeight = 0.3;
+
     private static Output DrawCheck(Check check, int index, int count, string pathWithoutExtension, bool narrow)
     {
         var plt = NewPlot();
@@ -484,11 +490,19 @@ internal static class PlotRenderer
         Shade(check.Contradicts, Color.FromHex("#c0392b").WithAlpha(0.13));
         Shade(check.Supports, Color.FromHex("#27ae60").WithAlpha(0.22));
         var color = check.Outcome switch { Outcome.Held => Color.FromHex("#1e7b34"), Outcome.DidNotHold => Color.FromHex("#a3231a"), _ => Color.FromHex("#b26b00") };
-        if (double.IsFinite(e.Low) && double.IsFinite(e.High))
+        if (!double.IsNaN(e.Low) && !double.IsNaN(e.High) && e.High >= e.Low)
         {
-            var line = plt.Add.Line(e.Low, 0, e.High, 0);
+            // An unbounded end (a one-sided interval) runs to the axis's edge, uncapped.
+            var line = plt.Add.Line(Math.Max(e.Low, min), 0, Math.Min(e.High, max), 0);
             line.LineWidth = 4;
             line.LineColor = color;
+            // End caps taller than the dot: an interval narrower than the dot (a tight t-interval) still shows its ends.
+            foreach (var end in new[] { e.Low, e.High }.Where(double.IsFinite))
+            {
+                var cap = plt.Add.Line(end, -CapHalfHeight, end, CapHalfHeight);
+                cap.LineWidth = 3;
+                cap.LineColor = color;
+            }
         }
         if (double.IsFinite(e.Value)) plt.Add.Marker(e.Value, 0, MarkerShape.FilledCircle, 14, color);
         plt.Axes.Left.SetTicks([], []);
@@ -505,6 +519,10 @@ internal static class PlotRenderer
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "supports the claim", FillColor = Color.FromHex("#27ae60").WithAlpha(0.4), LineWidth = 0 });
         if (!check.Contradicts.IsEmpty)
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = "contradicts it", FillColor = Color.FromHex("#c0392b").WithAlpha(0.3), LineWidth = 0 });
+        // A degenerate interval decides nothing whatever region its dot lies in: say so, or an inconclusive dot deep
+        // in the red reads as a mistake.
+        if (check.Degenerate)
+            plt.Legend.ManualItems.Add(new LegendItem { LabelText = DegenerateNote, LineWidth = 0 });
         ShowLegend(plt, narrow);
         if (narrow) height += LegendHeight(plt.Legend.ManualItems) + 8;
         return Save(plt, pathWithoutExtension, narrow ? NarrowWidth : Width + 200, height);
