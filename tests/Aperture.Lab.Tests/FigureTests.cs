@@ -537,6 +537,15 @@ public class FigureTests
             Assert.InRange(min, 0, check.Estimate.Low);
             Assert.InRange(max, 1, 1 + 0.011 * (max - min));
         }
+        // A difference of two shares, every number positive, contradicted below 0: the axis shows the region below 0
+        // (a sixth of the axis or more), not a sliver at the edge of an axis stopped at 0.
+        foreach (var unit in new[] { Unit.Share, Unit.Ratio })
+        {
+            var gain = Estimate.Mean("precision@10, trained − pixels", unit, [0.08, 0.09, 0.095]);
+            var wrongWay = Check.Above(gain, 0.02, 0);
+            var (gmin, gmax) = PlotRenderer.CheckLimits(wrongWay);
+            Assert.True(-gmin >= 0.1 * (gmax - gmin), $"{unit.Name}: [{gmin}, {gmax}]");
+        }
         var (dmin, dmax) = PlotRenderer.CheckLimits(difference);
         Assert.True(dmin < -0.02 && dmax < 1, $"[{dmin}, {dmax}]");
         using var dir = new TempDir();

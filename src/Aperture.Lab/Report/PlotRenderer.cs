@@ -431,17 +431,21 @@ internal static class PlotRenderer
     /// <summary>
     /// The values a check's estimate can take: [0, 1] for a share of seeds, and for a share or an accuracy unless the
     /// check reaches below 0 (a difference of two, then [−1, 1]); [0, ∞) for a ratio, and for steps, epochs, iterations,
-    /// seconds and counts unless the check reaches below 0; unbounded otherwise.
+    /// seconds and counts unless the check reaches below 0; unbounded otherwise. A check reaches below 0 when a number
+    /// in it is negative or one of its regions lies at or below 0.
     /// </summary>
     internal static ValueRange CheckRange(Check check)
     {
         ArgumentNullException.ThrowIfNull(check);
         var e = check.Estimate;
+        // A region that lies wholly at or below 0 ("below 0": the difference went the wrong way) says the quantity can
+        // be negative, even when every number in sight is positive; stopping the axis at 0 would draw it as a sliver.
         bool negative = new[] { e.Low, e.High, e.Value, check.Supports.Low, check.Supports.High, check.Contradicts.Low, check.Contradicts.High }
-            .Any(v => double.IsFinite(v) && v < 0);
+            .Any(v => double.IsFinite(v) && v < 0)
+            || new[] { check.Supports, check.Contradicts }.Any(r => !r.IsEmpty && r.High <= 0);
         if (e.Unit == Unit.ShareOfSeeds || e.Kind == EstimatorKind.Share) return ValueRange.Fraction;
         if (e.Unit == Unit.Share || e.Unit == Unit.Accuracy) return negative ? new ValueRange(-1, 1) : ValueRange.Fraction;
-        if (e.Unit == Unit.Ratio) return ValueRange.NonNegative;
+        if (e.Unit == Unit.Ratio) return negative ? ValueRange.Unbounded : ValueRange.NonNegative;
         if (!negative && (e.Unit == Unit.Steps || e.Unit == Unit.Epochs || e.Unit == Unit.Iterations || e.Unit == Unit.Seconds || e.Unit == Unit.Count))
             return ValueRange.NonNegative;
         return ValueRange.Unbounded;
