@@ -639,6 +639,20 @@ public class FigureTests
         }
     }
 
+    [Fact]
+    public void ACheckAxisIsAScaleNotARuler()
+    {
+        using var dir = new TempDir();
+        // An accuracy from 0.46 to 0.85: ScottPlot's default density labels every 0.02 (20 labels) on the wide plot.
+        var accuracy = Estimate.Mean("test accuracy, true labels, deep", Unit.Accuracy, [0.72, 0.76, 0.81, 0.77]);
+        var o = PlotRenderer.RenderCheck(Check.Above(accuracy, 0.7, 0.5), 0, 1, dir.File("accuracy"));
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            int ticks = SvgLayout.Read(svg).Texts.Count(t => !t.Rotated && double.TryParse(t.Content, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _));
+            Assert.InRange(ticks, 3, 12);
+        }
+    }
+
     /// <summary>The heights in px of the vertical strokes of one colour in an SVG (single-segment paths "Mx yLx y").</summary>
     private static List<double> VerticalStrokes(string svg, string colour) =>
         [.. System.Text.RegularExpressions.Regex.Matches(svg, $"<path fill=\"none\" stroke=\"{colour}\"[^>]* d=\"M([-\\d.]+) ([-\\d.]+)L([-\\d.]+) ([-\\d.]+)\"")

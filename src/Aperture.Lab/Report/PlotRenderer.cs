@@ -473,6 +473,9 @@ internal static class PlotRenderer
     /// <summary>The legend's note on a check whose interval has zero width (or none), which cannot decide.</summary>
     internal const string DegenerateNote = "zero-width interval: cannot decide";
 
+    /// <summary>The check plots' tick density, relative to ScottPlot's default.</summary>
+    private const double CheckTickDensity = 0.5;
+
     /// <summary>Half the height of a check interval's end caps, in the plot's y units (the data area spans −1 to 1).</summary>
     internal const double CapHalfHeight = 0.3;
 
@@ -509,6 +512,8 @@ internal static class PlotRenderer
             }
         }
         if (double.IsFinite(e.Value)) plt.Add.Marker(e.Value, 0, MarkerShape.FilledCircle, 14, color);
+        // Half ScottPlot's default density: a lone axis of 20 labels a hundredth apart reads as a ruler, not a scale.
+        plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { TickDensity = CheckTickDensity };
         plt.Axes.Left.SetTicks([], []);
         plt.Axes.Left.MajorTickStyle.Length = 0;
         plt.Axes.Left.MinorTickStyle.Length = 0;
