@@ -15,18 +15,33 @@ public static class NeighbourGallery
 {
     private const int Scale = 3, Pad = 8, Caption = 30;
 
-    /// <summary>Writes the strip of <paramref name="listing"/>'s images as a PNG at <paramref name="path"/> (atomically).</summary>
-    public static void RenderImages(NeighbourListing listing, string path)
+    /// <summary>Device pixels per CSS pixel: the strip is drawn at 2×, as the figures are.</summary>
+    public const int Density = 2;
+
+    /// <summary>
+    /// The captions' face: the figures' sans-serif face where one was found (Skia's default is a serif on Linux without
+    /// fontconfig), else Skia's default.
+    /// </summary>
+    internal static SKTypeface CaptionFace() =>
+        (PlotRenderer.SansFontFile is { } file ? SKTypeface.FromFile(file) : null) ?? SKTypeface.Default;
+
+    /// <summary>
+    /// Writes the strip of <paramref name="listing"/>'s images as a PNG at <paramref name="path"/> (atomically), at
+    /// <see cref="Density"/> device pixels per CSS pixel; returns its size in CSS pixels.
+    /// </summary>
+    public static (int Width, int Height) RenderImages(NeighbourListing listing, string path)
     {
         ArgumentNullException.ThrowIfNull(listing);
         int side = listing.ImageSide;
         if (side < 1 || listing.QueryImage is null) throw new ArgumentException("NeighbourGallery: the listing has no images", nameof(listing));
         int cell = side * Scale, count = listing.Neighbours.Count + 1;
         int width = Pad + count * (cell + Pad) + Pad, height = Pad + cell + Caption;
-        using var bitmap = new SKBitmap(width, height);
+        using var bitmap = new SKBitmap(width * Density, height * Density);
         using var canvas = new SKCanvas(bitmap);
+        canvas.Scale(Density);
         canvas.Clear(SKColors.White);
-        using var font = new SKFont(SKTypeface.Default, 11);
+        using var face = CaptionFace();
+        using var font = new SKFont(face, 11);
         using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
         using var frame = new SKPaint { Style = SKPaintStyle.Stroke, StrokeWidth = 3 };
         void Draw(int slot, string? image, long index, long? label, double? distance, bool query)
@@ -56,6 +71,7 @@ public static class NeighbourGallery
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         Aperture.IO.AtomicFile.WriteAllBytes(path, data.ToArray());
+        return (width, height);
     }
 
     /// <summary>An HTML table of the query and its neighbours: index, distance, label and every attribute.</summary>
@@ -113,9 +129,9 @@ public static class NeighbourGallery
             if (listing.ImageSide > 0 && listing.QueryImage is not null)
             {
                 string rel = $"img/{id}-neighbours-{Slug(r.Arm)}.png";
-                RenderImages(listing, Path.Combine(outDir, rel));
+                var (w, ht) = RenderImages(listing, Path.Combine(outDir, rel));
                 images.Add(Path.Combine(outDir, rel));
-                h.Append($"<figure><img src=\"{HtmlEncode(rel)}\" alt=\"{HtmlEncode(r.Arm)}: query and neighbours\"><figcaption>Query (blue) and its {listing.Neighbours.Count} nearest ")
+                h.Append($"<figure><img src=\"{HtmlEncode(rel)}\" width=\"{w}\" height=\"{ht}\" alt=\"{HtmlEncode(r.Arm)}: query and neighbours\"><figcaption>Query (blue) and its {listing.Neighbours.Count} nearest ")
                  .Append($"items by {HtmlEncode(listing.Metric)} distance; red frames mark another class.</figcaption></figure>\n");
             }
             else h.Append(HtmlTable(listing));

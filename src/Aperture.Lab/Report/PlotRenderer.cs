@@ -19,6 +19,17 @@ internal static class PlotRenderer
     // Ten well-separated colours while they suffice; beyond ten keys, 25 (Tsitsulin's), so no two arms share one.
     private static IPalette PaletteFor(int keys) => keys <= 10 ? new ScottPlot.Palettes.Category10() : new ScottPlot.Palettes.Tsitsulin();
     private static readonly Lazy<string?> SansFace = new(RegisterSans);
+    private static string? sansFile;
+
+    /// <summary>The file of the figures' sans-serif face (regular weight), for drawings made without ScottPlot; null where none was found.</summary>
+    internal static string? SansFontFile
+    {
+        get
+        {
+            _ = SansFace.Value;
+            return sansFile;
+        }
+    }
 
     /// <summary>The files an image was written to.</summary>
     public sealed record Output(string Svg, string Png, int Width, int Height)
@@ -847,6 +858,7 @@ internal static class PlotRenderer
                 try
                 {
                     Fonts.AddFontFile(family, r, bold: false, italic: false);
+                    sansFile = r;
                     if (Find(Path.GetDirectoryName(r)!, bold) is { } b) Fonts.AddFontFile(family, b, bold: true, italic: false);
                     return family;
                 }
