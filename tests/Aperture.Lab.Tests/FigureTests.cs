@@ -653,6 +653,25 @@ public class FigureTests
         }
     }
 
+    [Fact]
+    public void FiguresThatDeclareOneYSpanShareTheirAxis()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2];
+        // One quantity under two conditions: one falls from 0.86 to 0.72, the other barely moves around 0.86.
+        var span = Figure.SpanOf([0.86, 0.85, 0.72, 0.87, 0.86, 0.855, double.NaN]);
+        Assert.Equal((0.72, 0.87), span);
+        Assert.Null(Figure.SpanOf([double.NaN]));
+        var frozen = new Figure("frozen", "Frozen", "depth", "accuracy", [new Series("a", x, [0.86, 0.85, 0.72])]) { YRange = ValueRange.Fraction, YSpan = span };
+        var tuned = new Figure("tuned", "Fine-tuned", "depth", "accuracy", [new Series("a", x, [0.87, 0.86, 0.855])]) { YRange = ValueRange.Fraction, YSpan = span };
+        static List<string> YTicks(string svg) => [.. SvgLayout.Read(svg).Texts.Where(t => !t.Rotated && double.TryParse(t.Content, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) && v < 1 && v > 0.5).Select(t => $"{t.Content}@{t.Top:F0}")];
+        var a = PlotRenderer.Render(frozen, dir.File("frozen"));
+        var b = PlotRenderer.Render(tuned, dir.File("tuned"));
+        Assert.NotEmpty(YTicks(a.Svg));
+        Assert.Equal(YTicks(a.Svg), YTicks(b.Svg));   // the same labels at the same heights
+        Assert.Contains(YTicks(b.Svg), t => t.StartsWith("0.72@", StringComparison.Ordinal));   // the fine-tuned axis reaches down to the frozen one's least value
+    }
+
     /// <summary>The heights in px of the vertical strokes of one colour in an SVG (single-segment paths "Mx yLx y").</summary>
     private static List<double> VerticalStrokes(string svg, string colour) =>
         [.. System.Text.RegularExpressions.Regex.Matches(svg, $"<path fill=\"none\" stroke=\"{colour}\"[^>]* d=\"M([-\\d.]+) ([-\\d.]+)L([-\\d.]+) ([-\\d.]+)\"")

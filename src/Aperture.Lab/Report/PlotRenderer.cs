@@ -343,6 +343,14 @@ internal static class PlotRenderer
             plt.Axes.SetLimitsX(allX.Min() - 0.02 * xSpan, allX.Max() + 0.02 * xSpan);
         }
         if (markers.Count > 0) plt.Axes.SetLimitsY(bottom - 0.06 * span, top + (0.09 + 0.05 * rows) * span);
+        // A declared span shared with a sibling figure: both get the same axis wherever their own data lie within it.
+        if (figure.YSpan is { } shared && !figure.LogY && markers.Count == 0 && shared.High >= shared.Low)
+        {
+            var own = finiteY.Concat(figure.Series.SelectMany(s => (s.Low ?? []).Concat(s.High ?? [])).Where(double.IsFinite)).ToList();
+            double lo = Math.Min(shared.Low, own.DefaultIfEmpty(shared.Low).Min()), hi = Math.Max(shared.High, own.DefaultIfEmpty(shared.High).Max());
+            double pad = 0.05 * (hi > lo ? hi - lo : Math.Max(Math.Abs(hi), 1));
+            plt.Axes.SetLimitsY(lo - pad, hi + pad);
+        }
         // The axis stops just past the values the quantity can take (an accuracy's axis at 1, not 1.05), beyond what
         // the × marks of non-finite values need above the data.
         if (figure.YRange.IsBounded && !figure.LogY)
