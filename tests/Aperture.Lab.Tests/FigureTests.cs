@@ -672,6 +672,16 @@ public class FigureTests
         Assert.Contains(YTicks(b.Svg), t => t.StartsWith("0.72@", StringComparison.Ordinal));   // the fine-tuned axis reaches down to the frozen one's least value
     }
 
+    [Fact]
+    public void AutomaticCurvesDrawSingleSeedsOnlyWhileTheyAreFew()
+    {
+        static RunSet Runs(int seeds) => new([.. new[] { "relu", "tanh" }.SelectMany(arm => Enumerable.Range(0, seeds).Select(s => Run(arm, s, "loss", 1.0 + s, 0.5 + s, 0.25 + s)))]);
+        int Faint(int seeds) => ReportWriter.CurveFigures(Runs(seeds)).Single().Series.Count(s => s.Faint);
+        Assert.Equal(2 * 8, Faint(8));
+        Assert.True(2 * 16 > ReportWriter.MaxFaintCurves);
+        Assert.Equal(0, Faint(16));   // 32 noisy curves would hide the two means
+    }
+
     /// <summary>The heights in px of the vertical strokes of one colour in an SVG (single-segment paths "Mx yLx y").</summary>
     private static List<double> VerticalStrokes(string svg, string colour) =>
         [.. System.Text.RegularExpressions.Regex.Matches(svg, $"<path fill=\"none\" stroke=\"{colour}\"[^>]* d=\"M([-\\d.]+) ([-\\d.]+)L([-\\d.]+) ([-\\d.]+)\"")
