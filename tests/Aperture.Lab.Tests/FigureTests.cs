@@ -682,6 +682,35 @@ public class FigureTests
         Assert.Equal(0, Faint(16));   // 32 noisy curves would hide the two means
     }
 
+    [Fact]
+    public void ALongLegendNoteDoesNotSpaceEveryOtherEntryApart()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2];
+        // The first arm's note runs to three lines on a phone; the other four entries have one line each.
+        var figure = new Figure("f", "F", "epoch", "test disagreement", [
+            new Series("exact-rerun lr=0.01", x, [0, 0, 0]), new Series("reversed-order lr=0.01", x, [0, 0, 0]),
+            new Series("different-seed lr=0.01", x, [0.2, 0.1, 0.05]), new Series("bit-flip lr=0.01", x, [0.15, 0.1, 0.06]),
+            new Series("no-flip lr=0.01", x, [0.3, 0.2, 0.1]),
+        ]);
+        var o = PlotRenderer.Render(figure, dir.File("f"));
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            var texts = SvgLayout.Read(svg).Texts;
+            var note = texts.Single(t => t.Content.StartsWith("[= reversed-order", StringComparison.Ordinal));
+            var rows = texts.Where(t => Math.Abs(t.Left - note.Left) < 1 && t.Top >= note.Top - 200).OrderBy(t => t.Top).ToList();
+            Assert.True(rows.Count >= 5, $"{rows.Count} legend rows");
+            // One line a row: consecutive rows about a line and a gap apart, not three lines.
+            var gaps = rows.Zip(rows.Skip(1), (a, b) => b.Top - a.Top).ToList();
+            Assert.All(gaps, g => Assert.InRange(g, 10, 2 * 17));
+            Assert.Empty(SvgLayout.Clipped(svg));
+        }
+        // The first row of a split entry keeps its symbol; its notes are text alone.
+        var split = PlotRenderer.SplitLines([new ScottPlot.LegendItem { LabelText = "arm\n[note]", LineWidth = 2 }]);
+        Assert.Equal(["arm", "[note]"], split.Select(i => i.LabelText));
+        Assert.Equal([2f, 0f], split.Select(i => i.LineWidth));
+    }
+
     /// <summary>The heights in px of the vertical strokes of one colour in an SVG (single-segment paths "Mx yLx y").</summary>
     private static List<double> VerticalStrokes(string svg, string colour) =>
         [.. System.Text.RegularExpressions.Regex.Matches(svg, $"<path fill=\"none\" stroke=\"{colour}\"[^>]* d=\"M([-\\d.]+) ([-\\d.]+)L([-\\d.]+) ([-\\d.]+)\"")

@@ -290,6 +290,7 @@ internal static class PlotRenderer
             if (variant is not null) items.Add(new LegendItem { LabelText = variant + ":", LineWidth = 0, MarkerShape = MarkerShape.None });
             items.AddRange(headed.Where(e => e.Variant == variant).Select(e => e.Item));
         }
+        int footer = items.Count;
         if (figure.Series.Any(s => s.Faint && s.Style != SeriesStyle.Markers))
             items.Add(new LegendItem { LabelText = "single seeds (pale)", LineColor = Colors.Gray.WithAlpha(0.5), LineWidth = 1 });
         if (figure.Series.Any(s => s.Faint && s.Style == SeriesStyle.Markers))
@@ -304,6 +305,11 @@ internal static class PlotRenderer
         // Wide: the legend sits to the right of the data, and the figure widens by its text so the data keep their
         // width. Narrow: the legend sits below the data, one entry a row, and the figure grows taller by it.
         bool legend = items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0 || flat;
+        // Once notes stand in rows of their own, an empty row keeps the notes on the figure as a whole (bands, seeds)
+        // from reading as the last arm's.
+        if (footer > 0 && footer < items.Count && items.Take(footer).Any(i => (i.LabelText ?? "").Contains('\n')))
+            items.Insert(footer, new LegendItem { LabelText = " ", LineWidth = 0, MarkerShape = MarkerShape.None });
+        items = SplitLines(items);
         // ScottPlot clips the legend's text to its box, whose top is the first line's ascent: a mark set above a
         // letter there (the hat of λ̂) would be cut off, so such a legend starts with an empty row.
         if (items.Count > 0 && MarkAbove((items[0].LabelText ?? "").Split('\n')[0]))
@@ -390,6 +396,22 @@ internal static class PlotRenderer
     }
 
     /// <summary>The legend's height: a row per entry as tall as its lines (about 17 px each), 9 px between entries.</summary>
+    /// <summary>
+    /// Each entry of several lines split into rows of one: the first keeps the symbol, the rest (its notes) are text
+    /// alone. ScottPlot sets every row of a legend as tall as its tallest entry, so one entry with a three-line note
+    /// would space all the others three lines apart (and stretch a band's swatch to three lines' height).
+    /// </summary>
+    internal static List<LegendItem> SplitLines(IEnumerable<LegendItem> items) =>
+        [.. items.SelectMany(item => (item.LabelText ?? "").Split('\n') is { Length: > 1 } lines
+            ? lines.Select((line, i) => i == 0 ? CopyWithLabel(item, line) : new LegendItem { LabelText = line, LineWidth = 0, MarkerShape = MarkerShape.None })
+            : [item])];
+
+    private static LegendItem CopyWithLabel(LegendItem item, string label) => new()
+    {
+        LabelText = label, LineColor = item.LineColor, LineWidth = item.LineWidth, LinePattern = item.LinePattern, MarkerShape = item.MarkerShape,
+        MarkerFillColor = item.MarkerFillColor, MarkerLineColor = item.MarkerLineColor, MarkerSize = item.MarkerSize, FillColor = item.FillColor,
+    };
+
     private static int LegendHeight(IReadOnlyList<LegendItem> items) =>
         items.Count == 0 ? 0 : items.Count * (items.Max(i => (i.LabelText ?? "").Split('\n').Length) * 17 + 9);
 
