@@ -25,6 +25,13 @@ public class NeighbourGalleryTests
         int height = (bytes[20] << 24) | (bytes[21] << 16) | (bytes[22] << 8) | bytes[23];
         Assert.Equal((NeighbourGallery.Density * cssWidth, NeighbourGallery.Density * cssHeight), (width, height));
         Assert.Equal(2, NeighbourGallery.Density);
+        // A phone's rendering: rows of four, each thumbnail at its own size, and no wider than a phone.
+        var many = listing with { Neighbours = [.. Enumerable.Range(0, 10).Select(i => new NeighbourEntry(i, i, 1, Image: Image((byte)(20 * i))))] };
+        var (wideWidth, wideHeight) = NeighbourGallery.RenderImages(many, dir.File("img/wide.png"));
+        var (narrowWidth, narrowHeight) = NeighbourGallery.RenderImages(many, dir.File("img/narrow.png"), NeighbourGallery.NarrowColumns);
+        Assert.Equal(8 + 4 * (12 + 8), narrowWidth);
+        Assert.Equal(3 * wideHeight, narrowHeight);   // 11 thumbnails: rows of 4, 4 and 3
+        Assert.True(wideWidth > 2 * narrowWidth);
         // Captions in the figures' sans-serif face, not Skia's default serif.
         if (PlotRenderer.SansFontFile is not null)
         {
