@@ -291,6 +291,21 @@ public sealed record Figure(string Name, string Title, string XLabel, string YLa
     /// </summary>
     public ValueRange YRange { get; init; } = ValueRange.Unbounded;
 
+    /// <summary>
+    /// A y span the axis covers at least, padded as an automatic axis is: figures meant to be read side by side (one
+    /// quantity under two conditions) declare the same span, so equal heights mean equal values. Values outside it
+    /// still widen the axis. Null: the axis fits this figure's data alone. Ignored on a log axis.
+    /// </summary>
+    public (double Low, double High)? YSpan { get; init; }
+
+    /// <summary>The least and greatest finite values of <paramref name="values"/>, or null where none is finite: a <see cref="YSpan"/>.</summary>
+    public static (double Low, double High)? SpanOf(IEnumerable<double> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var finite = values.Where(double.IsFinite).ToList();
+        return finite.Count == 0 ? null : (finite.Min(), finite.Max());
+    }
+
     /// <summary>Vertical reference lines (hinges, data edges) drawn behind the series.</summary>
     public IReadOnlyList<double> VerticalLines { get; init; } = [];
 

@@ -537,6 +537,15 @@ public class FigureTests
             Assert.InRange(min, 0, check.Estimate.Low);
             Assert.InRange(max, 1, 1 + 0.011 * (max - min));
         }
+        // A difference of two shares, every number positive, contradicted below 0: the axis shows the region below 0
+        // (a sixth of the axis or more), not a sliver at the edge of an axis stopped at 0.
+        foreach (var unit in new[] { Unit.Share, Unit.Ratio })
+        {
+            var gain = Estimate.Mean("precision@10, trained − pixels", unit, [0.08, 0.09, 0.095]);
+            var wrongWay = Check.Above(gain, 0.02, 0);
+            var (gmin, gmax) = PlotRenderer.CheckLimits(wrongWay);
+            Assert.True(-gmin >= 0.1 * (gmax - gmin), $"{unit.Name}: [{gmin}, {gmax}]");
+        }
         var (dmin, dmax) = PlotRenderer.CheckLimits(difference);
         Assert.True(dmin < -0.02 && dmax < 1, $"[{dmin}, {dmax}]");
         using var dir = new TempDir();
@@ -601,4 +610,111 @@ public class FigureTests
         Assert.True(Fills(colour["second run"]) >= 1);
         Assert.Contains("[= second run, drawn under it]", SvgLayout.Read(dir.File("f") + ".svg").Texts.Select(t => t.Content));
     }
+
+    [Fact]
+    public void ACheckIntervalNarrowerThanItsDotShowsItsEndsAndADegenerateOneSaysItCannotDecide()
+    {
+        using var dir = new TempDir();
+        // A tight interval (about a hundredth of the axis, narrower than the 14 px dot) far from the regions' edges.
+        var loss = Estimate.Mean("log10 relative loss", Unit.Log10, [-30.5, -30.6, -30.55, -30.52]);
+        var tight = Verdict.From(loss, Check.Below(loss, -24, -16)).Checks[0];
+        Assert.Equal(Outcome.Held, tight.Outcome);
+        var o = PlotRenderer.RenderCheck(tight, 0, 1, dir.File("tight"));
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            var caps = VerticalStrokes(File.ReadAllText(svg), "#1E7B34");
+            Assert.True(caps.Count == 2, $"{caps.Count} end caps");
+            Assert.All(caps, c => Assert.True(c > 14, $"a cap {c:F1} px tall hides under the 14 px dot"));
+            Assert.DoesNotContain(PlotRenderer.DegenerateNote, SvgLayout.Read(svg).Texts.Select(t => t.Content));
+        }
+        // A zero-width interval is inconclusive by rule wherever its dot lies; the plot says why.
+        var ratio = Estimate.Ratio("bit-flip / different-seed disagreement", [1e-9, 1e-9, 1e-9]);
+        var zero = Verdict.From(ratio, Check.Above(ratio, 0.5, 0.25)).Checks[0];
+        Assert.True(zero.Degenerate);
+        var z = PlotRenderer.RenderCheck(zero, 0, 1, dir.File("zero"));
+        foreach (var svg in new[] { z.Svg, z.Narrow!.Svg })
+        {
+            Assert.Contains(PlotRenderer.DegenerateNote, SvgLayout.Read(svg).Texts.Select(t => t.Content));
+            Assert.Empty(SvgLayout.Clipped(svg));
+        }
+    }
+
+    [Fact]
+    public void ACheckAxisIsAScaleNotARuler()
+    {
+        using var dir = new TempDir();
+        // An accuracy from 0.46 to 0.85: ScottPlot's default density labels every 0.02 (20 labels) on the wide plot.
+        var accuracy = Estimate.Mean("test accuracy, true labels, deep", Unit.Accuracy, [0.72, 0.76, 0.81, 0.77]);
+        var o = PlotRenderer.RenderCheck(Check.Above(accuracy, 0.7, 0.5), 0, 1, dir.File("accuracy"));
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            int ticks = SvgLayout.Read(svg).Texts.Count(t => !t.Rotated && double.TryParse(t.Content, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _));
+            Assert.InRange(ticks, 3, 12);
+        }
+    }
+
+    [Fact]
+    public void FiguresThatDeclareOneYSpanShareTheirAxis()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2];
+        // One quantity under two conditions: one falls from 0.86 to 0.72, the other barely moves around 0.86.
+        var span = Figure.SpanOf([0.86, 0.85, 0.72, 0.87, 0.86, 0.855, double.NaN]);
+        Assert.Equal((0.72, 0.87), span);
+        Assert.Null(Figure.SpanOf([double.NaN]));
+        var frozen = new Figure("frozen", "Frozen", "depth", "accuracy", [new Series("a", x, [0.86, 0.85, 0.72])]) { YRange = ValueRange.Fraction, YSpan = span };
+        var tuned = new Figure("tuned", "Fine-tuned", "depth", "accuracy", [new Series("a", x, [0.87, 0.86, 0.855])]) { YRange = ValueRange.Fraction, YSpan = span };
+        static List<string> YTicks(string svg) => [.. SvgLayout.Read(svg).Texts.Where(t => !t.Rotated && double.TryParse(t.Content, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) && v < 1 && v > 0.5).Select(t => $"{t.Content}@{t.Top:F0}")];
+        var a = PlotRenderer.Render(frozen, dir.File("frozen"));
+        var b = PlotRenderer.Render(tuned, dir.File("tuned"));
+        Assert.NotEmpty(YTicks(a.Svg));
+        Assert.Equal(YTicks(a.Svg), YTicks(b.Svg));   // the same labels at the same heights
+        Assert.Contains(YTicks(b.Svg), t => t.StartsWith("0.72@", StringComparison.Ordinal));   // the fine-tuned axis reaches down to the frozen one's least value
+    }
+
+    [Fact]
+    public void AutomaticCurvesDrawSingleSeedsOnlyWhileTheyAreFew()
+    {
+        static RunSet Runs(int seeds) => new([.. new[] { "relu", "tanh" }.SelectMany(arm => Enumerable.Range(0, seeds).Select(s => Run(arm, s, "loss", 1.0 + s, 0.5 + s, 0.25 + s)))]);
+        int Faint(int seeds) => ReportWriter.CurveFigures(Runs(seeds)).Single().Series.Count(s => s.Faint);
+        Assert.Equal(2 * 8, Faint(8));
+        Assert.True(2 * 16 > ReportWriter.MaxFaintCurves);
+        Assert.Equal(0, Faint(16));   // 32 noisy curves would hide the two means
+    }
+
+    [Fact]
+    public void ALongLegendNoteDoesNotSpaceEveryOtherEntryApart()
+    {
+        using var dir = new TempDir();
+        double[] x = [0, 1, 2];
+        // The first arm's note runs to three lines on a phone; the other four entries have one line each.
+        var figure = new Figure("f", "F", "epoch", "test disagreement", [
+            new Series("exact-rerun lr=0.01", x, [0, 0, 0]), new Series("reversed-order lr=0.01", x, [0, 0, 0]),
+            new Series("different-seed lr=0.01", x, [0.2, 0.1, 0.05]), new Series("bit-flip lr=0.01", x, [0.15, 0.1, 0.06]),
+            new Series("no-flip lr=0.01", x, [0.3, 0.2, 0.1]),
+        ]);
+        var o = PlotRenderer.Render(figure, dir.File("f"));
+        foreach (var svg in new[] { o.Svg, o.Narrow!.Svg })
+        {
+            var texts = SvgLayout.Read(svg).Texts;
+            var note = texts.Single(t => t.Content.StartsWith("[= reversed-order", StringComparison.Ordinal));
+            var rows = texts.Where(t => Math.Abs(t.Left - note.Left) < 1 && t.Top >= note.Top - 200).OrderBy(t => t.Top).ToList();
+            Assert.True(rows.Count >= 5, $"{rows.Count} legend rows");
+            // One line a row: consecutive rows about a line and a gap apart, not three lines.
+            var gaps = rows.Zip(rows.Skip(1), (a, b) => b.Top - a.Top).ToList();
+            Assert.All(gaps, g => Assert.InRange(g, 10, 2 * 17));
+            Assert.Empty(SvgLayout.Clipped(svg));
+        }
+        // The first row of a split entry keeps its symbol; its notes are text alone.
+        var split = PlotRenderer.SplitLines([new ScottPlot.LegendItem { LabelText = "arm\n[note]", LineWidth = 2 }]);
+        Assert.Equal(["arm", "[note]"], split.Select(i => i.LabelText));
+        Assert.Equal([2f, 0f], split.Select(i => i.LineWidth));
+    }
+
+    /// <summary>The heights in px of the vertical strokes of one colour in an SVG (single-segment paths "Mx yLx y").</summary>
+    private static List<double> VerticalStrokes(string svg, string colour) =>
+        [.. System.Text.RegularExpressions.Regex.Matches(svg, $"<path fill=\"none\" stroke=\"{colour}\"[^>]* d=\"M([-\\d.]+) ([-\\d.]+)L([-\\d.]+) ([-\\d.]+)\"")
+            .Select(m => m.Groups.Cast<System.Text.RegularExpressions.Group>().Skip(1).Select(g => double.Parse(g.Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray())
+            .Where(v => Math.Abs(v[0] - v[2]) < 0.01)
+            .Select(v => Math.Abs(v[3] - v[1]))];
 }

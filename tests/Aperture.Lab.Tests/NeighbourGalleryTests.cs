@@ -15,12 +15,29 @@ public class NeighbourGalleryTests
         var listing = new NeighbourListing("toy", "pixels", "l2", 3, 1, null, Image(255), 4, null, ["a", "b"],
             [new NeighbourEntry(5, 0.5, 1, Image: Image(128)), new NeighbourEntry(9, 1.25, 0, Image: Image(0))]);
         string path = dir.File("img/strip.png");
-        NeighbourGallery.RenderImages(listing, path);
+        var (cssWidth, cssHeight) = NeighbourGallery.RenderImages(listing, path);
         var bytes = File.ReadAllBytes(path);
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
-        // The PNG's width: a pad, three cells of 4 × 3 pixels with their pads, an extra gap after the query, a pad.
+        // The strip's width: a pad, three cells of 4 × 3 pixels with their pads, an extra gap after the query, a pad;
+        // the PNG has twice as many pixels each way, as the figures do.
+        Assert.Equal(8 + 3 * (12 + 8) + 8, cssWidth);
         int width = (bytes[16] << 24) | (bytes[17] << 16) | (bytes[18] << 8) | bytes[19];
-        Assert.Equal(8 + 3 * (12 + 8) + 8, width);
+        int height = (bytes[20] << 24) | (bytes[21] << 16) | (bytes[22] << 8) | bytes[23];
+        Assert.Equal((NeighbourGallery.Density * cssWidth, NeighbourGallery.Density * cssHeight), (width, height));
+        Assert.Equal(2, NeighbourGallery.Density);
+        // A phone's rendering: rows of four, each thumbnail at its own size, and no wider than a phone.
+        var many = listing with { Neighbours = [.. Enumerable.Range(0, 10).Select(i => new NeighbourEntry(i, i, 1, Image: Image((byte)(20 * i))))] };
+        var (wideWidth, wideHeight) = NeighbourGallery.RenderImages(many, dir.File("img/wide.png"));
+        var (narrowWidth, narrowHeight) = NeighbourGallery.RenderImages(many, dir.File("img/narrow.png"), NeighbourGallery.NarrowColumns);
+        Assert.Equal(8 + 4 * (12 + 8), narrowWidth);
+        Assert.Equal(3 * wideHeight, narrowHeight);   // 11 thumbnails: rows of 4, 4 and 3
+        Assert.True(wideWidth > 2 * narrowWidth);
+        // Captions in the figures' sans-serif face, not Skia's default serif.
+        if (PlotRenderer.SansFontFile is not null)
+        {
+            using var face = NeighbourGallery.CaptionFace();
+            Assert.DoesNotContain("Serif", face.FamilyName, StringComparison.OrdinalIgnoreCase);
+        }
         Assert.Equal("b", NeighbourGallery.ClassName(listing, 1));
         Assert.Equal("7", NeighbourGallery.ClassName(listing, 7));
         Assert.Throws<ArgumentException>(() => NeighbourGallery.RenderImages(listing with { QueryImage = null }, path));

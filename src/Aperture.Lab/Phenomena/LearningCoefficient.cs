@@ -93,6 +93,9 @@ public sealed class LearningCoefficient : Phenomenon<LearningCoefficient.Protoco
             ? $"dln {string.Join(",", Widths)} r{Rank}"
             : $"calibration ε={G(StepSize)} γ={G(Localization ?? double.NaN)} nβ×{G(NBetaFactor ?? double.NaN)}";
 
+        /// <inheritdoc/>
+        public override ArmCell? Cell => Role == Role.Verdict ? null : new($"calibration γ={G(Localization ?? double.NaN)} nβ×{G(NBetaFactor ?? double.NaN)}", $"ε={G(StepSize)}");
+
         /// <summary>Value equality, the widths compared element by element (an arm read back from its JSON equals it).</summary>
         public bool Equals(Arm? other) => other is not null && Role == other.Role && Widths.SequenceEqual(other.Widths) && Rank == other.Rank
             && StepSize.Equals(other.StepSize) && Localization.Equals(other.Localization) && NBetaFactor.Equals(other.NBetaFactor);

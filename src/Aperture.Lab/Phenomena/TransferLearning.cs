@@ -242,7 +242,7 @@ public sealed class TransferLearning : Phenomenon<TransferLearning.Protocol, Tra
             yield return new Figure("test-accuracy-by-depth-" + (mode == Layers.Frozen ? "frozen" : "fine-tuned"), "Target test accuracy against the depth transferred, " + (mode == Layers.Frozen ? "frozen (AnB)" : "fine-tuned (AnB+)"),
                 "layers transferred (0 = scratch)", "target test accuracy", series,
                 Caption: "Yosinski et al.'s figure, on LeNet-5: the mean over seeds with its 95% interval; pale lines: single seeds, each with the same target images, initial weights and minibatch orders at every depth.")
-            { YRange = ValueRange.Fraction };
+            { YRange = ValueRange.Fraction, YSpan = Figure.SpanOf(Arms(p).SelectMany(a => runs.Results(a.Name, "test_accuracy"))) };
         }
         yield return WeightDecaySelection.ValidationFigure("validation_accuracy_by_decay", p.WeightDecays, runs, Arms(p).Select(a => a.Name));
     }

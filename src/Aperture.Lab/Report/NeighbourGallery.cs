@@ -15,37 +15,66 @@ public static class NeighbourGallery
 {
     private const int Scale = 3, Pad = 8, Caption = 30;
 
-    /// <summary>Writes the strip of <paramref name="listing"/>'s images as a PNG at <paramref name="path"/> (atomically).</summary>
-    public static void RenderImages(NeighbourListing listing, string path)
+    /// <summary>Device pixels per CSS pixel: the strip is drawn at 2×, as the figures are.</summary>
+    public const int Density = 2;
+
+    /// <summary>
+    /// The captions' face: the figures' sans-serif face where one was found (Skia's default is a serif on Linux without
+    /// fontconfig), else Skia's default.
+    /// </summary>
+    internal static SKTypeface CaptionFace() =>
+        (PlotRenderer.SansFontFile is { } file ? SKTypeface.FromFile(file) : null) ?? SKTypeface.Default;
+
+    /// <summary>The thumbnails a row of the phone's rendering holds: four of 28 × 28 images fit 420 px at their own size.</summary>
+    public const int NarrowColumns = 4;
+
+    /// <summary>
+    /// Writes the strip of <paramref name="listing"/>'s images as a PNG at <paramref name="path"/> (atomically), at
+    /// <see cref="Density"/> device pixels per CSS pixel; returns its size in CSS pixels. With <paramref name="columns"/>
+    /// above 0 the thumbnails wrap into rows of that many (a phone's rendering), else they stand in one row with a gap
+    /// after the query.
+    /// </summary>
+    public static (int Width, int Height) RenderImages(NeighbourListing listing, string path, int columns = 0)
     {
         ArgumentNullException.ThrowIfNull(listing);
         int side = listing.ImageSide;
         if (side < 1 || listing.QueryImage is null) throw new ArgumentException("NeighbourGallery: the listing has no images", nameof(listing));
         int cell = side * Scale, count = listing.Neighbours.Count + 1;
-        int width = Pad + count * (cell + Pad) + Pad, height = Pad + cell + Caption;
-        using var bitmap = new SKBitmap(width, height);
+        bool wrap = columns > 0 && columns < count;
+        int perRow = wrap ? columns : count, rows = (count + perRow - 1) / perRow;
+        int width = Pad + perRow * (cell + Pad) + (wrap ? 0 : Pad), height = rows * (Pad + cell + Caption);
+        using var bitmap = new SKBitmap(width * Density, height * Density);
         using var canvas = new SKCanvas(bitmap);
+        canvas.Scale(Density);
         canvas.Clear(SKColors.White);
-        using var font = new SKFont(SKTypeface.Default, 11);
+        using var face = CaptionFace();
+        using var font = new SKFont(face, 11);
         using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
         using var frame = new SKPaint { Style = SKPaintStyle.Stroke, StrokeWidth = 3 };
         void Draw(int slot, string? image, long index, long? label, double? distance, bool query)
         {
-            int x0 = Pad + slot * (cell + Pad) + (slot > 0 ? Pad : 0);
+            int x0 = Pad + slot % perRow * (cell + Pad) + (!wrap && slot > 0 ? Pad : 0), y0 = slot / perRow * (Pad + cell + Caption);
             var pixels = image is null ? [] : Convert.FromBase64String(image);
             for (int r = 0; r < side; r++)
                 for (int c = 0; c < side; c++)
                 {
                     byte v = r * side + c < pixels.Length ? pixels[r * side + c] : (byte)0;
                     using var p = new SKPaint { Color = new SKColor(v, v, v) };
-                    canvas.DrawRect(x0 + c * Scale, Pad + r * Scale, Scale, Scale, p);
+                    canvas.DrawRect(x0 + c * Scale, y0 + Pad + r * Scale, Scale, Scale, p);
                 }
             bool other = !query && label is not null && label != listing.QueryLabel;
             frame.Color = query ? new SKColor(0x1f, 0x77, 0xb4) : other ? new SKColor(0xd6, 0x27, 0x28) : new SKColor(0xcc, 0xcc, 0xcc);
-            canvas.DrawRect(x0 - 2, Pad - 2, cell + 4, cell + 4, frame);
+            canvas.DrawRect(x0 - 2, y0 + Pad - 2, cell + 4, cell + 4, frame);
             string name = label is { } l ? ClassName(listing, l) : "";
-            canvas.DrawText(query ? $"query #{index}" : $"#{index}  d={distance!.Value.ToString("G3", CultureInfo.InvariantCulture)}", x0, Pad + cell + 13, font, text);
-            canvas.DrawText(name, x0, Pad + cell + 26, font, text);
+            Label(query ? $"query #{index}" : $"#{index} d={distance!.Value.ToString("G3", CultureInfo.InvariantCulture)}", x0, y0 + Pad + cell + 13);
+            Label(name, x0, y0 + Pad + cell + 26);
+        }
+        // A caption wider than its thumbnail (a five-digit index, "Ankle boot") is set smaller, not run into the next one.
+        void Label(string s, float x, float y)
+        {
+            float wide = font.MeasureText(s);
+            using var fitted = new SKFont(face, wide > cell ? 11f * cell / wide : 11f);
+            canvas.DrawText(s, x, y, fitted, text);
         }
         Draw(0, listing.QueryImage, listing.Query, listing.QueryLabel, null, query: true);
         for (int i = 0; i < listing.Neighbours.Count; i++)
@@ -56,6 +85,7 @@ public static class NeighbourGallery
         using var image = SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100);
         Aperture.IO.AtomicFile.WriteAllBytes(path, data.ToArray());
+        return (width, height);
     }
 
     /// <summary>An HTML table of the query and its neighbours: index, distance, label and every attribute.</summary>
@@ -113,9 +143,14 @@ public static class NeighbourGallery
             if (listing.ImageSide > 0 && listing.QueryImage is not null)
             {
                 string rel = $"img/{id}-neighbours-{Slug(r.Arm)}.png";
-                RenderImages(listing, Path.Combine(outDir, rel));
+                var (w, ht) = RenderImages(listing, Path.Combine(outDir, rel));
                 images.Add(Path.Combine(outDir, rel));
-                h.Append($"<figure><img src=\"{HtmlEncode(rel)}\" alt=\"{HtmlEncode(r.Arm)}: query and neighbours\"><figcaption>Query (blue) and its {listing.Neighbours.Count} nearest ")
+                // A phone gets the thumbnails in rows of four at their own size; the one long strip would shrink its captions to specks.
+                string narrowRel = rel[..^4] + "-narrow.png";
+                var (nw, nh) = RenderImages(listing, Path.Combine(outDir, narrowRel), NarrowColumns);
+                images.Add(Path.Combine(outDir, narrowRel));
+                h.Append($"<figure><picture><source media=\"{ReportWriter.NarrowMedia}\" srcset=\"{HtmlEncode(narrowRel)}\" width=\"{nw}\" height=\"{nh}\">")
+                 .Append($"<img src=\"{HtmlEncode(rel)}\" width=\"{w}\" height=\"{ht}\" alt=\"{HtmlEncode(r.Arm)}: query and neighbours\"></picture><figcaption>Query (blue) and its {listing.Neighbours.Count} nearest ")
                  .Append($"items by {HtmlEncode(listing.Metric)} distance; red frames mark another class.</figcaption></figure>\n");
             }
             else h.Append(HtmlTable(listing));

@@ -19,6 +19,17 @@ internal static class PlotRenderer
     // Ten well-separated colours while they suffice; beyond ten keys, 25 (Tsitsulin's), so no two arms share one.
     private static IPalette PaletteFor(int keys) => keys <= 10 ? new ScottPlot.Palettes.Category10() : new ScottPlot.Palettes.Tsitsulin();
     private static readonly Lazy<string?> SansFace = new(RegisterSans);
+    private static string? sansFile;
+
+    /// <summary>The file of the figures' sans-serif face (regular weight), for drawings made without ScottPlot; null where none was found.</summary>
+    internal static string? SansFontFile
+    {
+        get
+        {
+            _ = SansFace.Value;
+            return sansFile;
+        }
+    }
 
     /// <summary>The files an image was written to.</summary>
     public sealed record Output(string Svg, string Png, int Width, int Height)
@@ -279,6 +290,7 @@ internal static class PlotRenderer
             if (variant is not null) items.Add(new LegendItem { LabelText = variant + ":", LineWidth = 0, MarkerShape = MarkerShape.None });
             items.AddRange(headed.Where(e => e.Variant == variant).Select(e => e.Item));
         }
+        int footer = items.Count;
         if (figure.Series.Any(s => s.Faint && s.Style != SeriesStyle.Markers))
             items.Add(new LegendItem { LabelText = "single seeds (pale)", LineColor = Colors.Gray.WithAlpha(0.5), LineWidth = 1 });
         if (figure.Series.Any(s => s.Faint && s.Style == SeriesStyle.Markers))
@@ -293,6 +305,11 @@ internal static class PlotRenderer
         // Wide: the legend sits to the right of the data, and the figure widens by its text so the data keep their
         // width. Narrow: the legend sits below the data, one entry a row, and the figure grows taller by it.
         bool legend = items.Count > 1 || nonFinite.Count > 0 || censored.Count > 0 || flat;
+        // Once notes stand in rows of their own, an empty row keeps the notes on the figure as a whole (bands, seeds)
+        // from reading as the last arm's.
+        if (footer > 0 && footer < items.Count && items.Take(footer).Any(i => (i.LabelText ?? "").Contains('\n')))
+            items.Insert(footer, new LegendItem { LabelText = " ", LineWidth = 0, MarkerShape = MarkerShape.None });
+        items = SplitLines(items);
         // ScottPlot clips the legend's text to its box, whose top is the first line's ascent: a mark set above a
         // letter there (the hat of λ̂) would be cut off, so such a legend starts with an empty row.
         if (items.Count > 0 && MarkAbove((items[0].LabelText ?? "").Split('\n')[0]))
@@ -332,6 +349,14 @@ internal static class PlotRenderer
             plt.Axes.SetLimitsX(allX.Min() - 0.02 * xSpan, allX.Max() + 0.02 * xSpan);
         }
         if (markers.Count > 0) plt.Axes.SetLimitsY(bottom - 0.06 * span, top + (0.09 + 0.05 * rows) * span);
+        // A declared span shared with a sibling figure: both get the same axis wherever their own data lie within it.
+        if (figure.YSpan is { } shared && !figure.LogY && markers.Count == 0 && shared.High >= shared.Low)
+        {
+            var own = finiteY.Concat(figure.Series.SelectMany(s => (s.Low ?? []).Concat(s.High ?? [])).Where(double.IsFinite)).ToList();
+            double lo = Math.Min(shared.Low, own.DefaultIfEmpty(shared.Low).Min()), hi = Math.Max(shared.High, own.DefaultIfEmpty(shared.High).Max());
+            double pad = 0.05 * (hi > lo ? hi - lo : Math.Max(Math.Abs(hi), 1));
+            plt.Axes.SetLimitsY(lo - pad, hi + pad);
+        }
         // The axis stops just past the values the quantity can take (an accuracy's axis at 1, not 1.05), beyond what
         // the × marks of non-finite values need above the data.
         if (figure.YRange.IsBounded && !figure.LogY)
@@ -371,6 +396,22 @@ internal static class PlotRenderer
     }
 
     /// <summary>The legend's height: a row per entry as tall as its lines (about 17 px each), 9 px between entries.</summary>
+    /// <summary>
+    /// Each entry of several lines split into rows of one: the first keeps the symbol, the rest (its notes) are text
+    /// alone. ScottPlot sets every row of a legend as tall as its tallest entry, so one entry with a three-line note
+    /// would space all the others three lines apart (and stretch a band's swatch to three lines' height).
+    /// </summary>
+    internal static List<LegendItem> SplitLines(IEnumerable<LegendItem> items) =>
+        [.. items.SelectMany(item => (item.LabelText ?? "").Split('\n') is { Length: > 1 } lines
+            ? lines.Select((line, i) => i == 0 ? CopyWithLabel(item, line) : new LegendItem { LabelText = line, LineWidth = 0, MarkerShape = MarkerShape.None })
+            : [item])];
+
+    private static LegendItem CopyWithLabel(LegendItem item, string label) => new()
+    {
+        LabelText = label, LineColor = item.LineColor, LineWidth = item.LineWidth, LinePattern = item.LinePattern, MarkerShape = item.MarkerShape,
+        MarkerFillColor = item.MarkerFillColor, MarkerLineColor = item.MarkerLineColor, MarkerSize = item.MarkerSize, FillColor = item.FillColor,
+    };
+
     private static int LegendHeight(IReadOnlyList<LegendItem> items) =>
         items.Count == 0 ? 0 : items.Count * (items.Max(i => (i.LabelText ?? "").Split('\n').Length) * 17 + 9);
 
@@ -431,17 +472,21 @@ internal static class PlotRenderer
     /// <summary>
     /// The values a check's estimate can take: [0, 1] for a share of seeds, and for a share or an accuracy unless the
     /// check reaches below 0 (a difference of two, then [−1, 1]); [0, ∞) for a ratio, and for steps, epochs, iterations,
-    /// seconds and counts unless the check reaches below 0; unbounded otherwise.
+    /// seconds and counts unless the check reaches below 0; unbounded otherwise. A check reaches below 0 when a number
+    /// in it is negative or one of its regions lies at or below 0.
     /// </summary>
     internal static ValueRange CheckRange(Check check)
     {
         ArgumentNullException.ThrowIfNull(check);
         var e = check.Estimate;
+        // A region that lies wholly at or below 0 ("below 0": the difference went the wrong way) says the quantity can
+        // be negative, even when every number in sight is positive; stopping the axis at 0 would draw it as a sliver.
         bool negative = new[] { e.Low, e.High, e.Value, check.Supports.Low, check.Supports.High, check.Contradicts.Low, check.Contradicts.High }
-            .Any(v => double.IsFinite(v) && v < 0);
+            .Any(v => double.IsFinite(v) && v < 0)
+            || new[] { check.Supports, check.Contradicts }.Any(r => !r.IsEmpty && r.High <= 0);
         if (e.Unit == Unit.ShareOfSeeds || e.Kind == EstimatorKind.Share) return ValueRange.Fraction;
         if (e.Unit == Unit.Share || e.Unit == Unit.Accuracy) return negative ? new ValueRange(-1, 1) : ValueRange.Fraction;
-        if (e.Unit == Unit.Ratio) return ValueRange.NonNegative;
+        if (e.Unit == Unit.Ratio) return negative ? ValueRange.Unbounded : ValueRange.NonNegative;
         if (!negative && (e.Unit == Unit.Steps || e.Unit == Unit.Epochs || e.Unit == Unit.Iterations || e.Unit == Unit.Seconds || e.Unit == Unit.Count))
             return ValueRange.NonNegative;
         return ValueRange.Unbounded;
@@ -466,6 +511,15 @@ internal static class PlotRenderer
         return (min - pad < range.Low ? lo - room : lo, max + pad > range.High ? hi + room : hi);
     }
 
+    /// <summary>The legend's note on a check whose interval has zero width (or none), which cannot decide.</summary>
+    internal const string DegenerateNote = "zero-width interval: cannot decide";
+
+    /// <summary>The check plots' tick density, relative to ScottPlot's default.</summary>
+    private const double CheckTickDensity = 0.5;
+
+    /// <summary>Half the height of a check interval's end caps, in the plot's y units (the data area spans −1 to 1).</summary>
+    internal const double CapHalfHeight = 0.3;
+
     private static Output DrawCheck(Check check, int index, int count, string pathWithoutExtension, bool narrow)
     {
         var plt = NewPlot();
@@ -484,13 +538,23 @@ internal static class PlotRenderer
         Shade(check.Contradicts, Color.FromHex("#c0392b").WithAlpha(0.13));
         Shade(check.Supports, Color.FromHex("#27ae60").WithAlpha(0.22));
         var color = check.Outcome switch { Outcome.Held => Color.FromHex("#1e7b34"), Outcome.DidNotHold => Color.FromHex("#a3231a"), _ => Color.FromHex("#b26b00") };
-        if (double.IsFinite(e.Low) && double.IsFinite(e.High))
+        if (!double.IsNaN(e.Low) && !double.IsNaN(e.High) && e.High >= e.Low)
         {
-            var line = plt.Add.Line(e.Low, 0, e.High, 0);
+            // An unbounded end (a one-sided interval) runs to the axis's edge, uncapped.
+            var line = plt.Add.Line(Math.Max(e.Low, min), 0, Math.Min(e.High, max), 0);
             line.LineWidth = 4;
             line.LineColor = color;
+            // End caps taller than the dot: an interval narrower than the dot (a tight t-interval) still shows its ends.
+            foreach (var end in new[] { e.Low, e.High }.Where(double.IsFinite))
+            {
+                var cap = plt.Add.Line(end, -CapHalfHeight, end, CapHalfHeight);
+                cap.LineWidth = 3;
+                cap.LineColor = color;
+            }
         }
         if (double.IsFinite(e.Value)) plt.Add.Marker(e.Value, 0, MarkerShape.FilledCircle, 14, color);
+        // Half ScottPlot's default density: a lone axis of 20 labels a hundredth apart reads as a ruler, not a scale.
+        plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { TickDensity = CheckTickDensity };
         plt.Axes.Left.SetTicks([], []);
         plt.Axes.Left.MajorTickStyle.Length = 0;
         plt.Axes.Left.MinorTickStyle.Length = 0;
@@ -505,6 +569,10 @@ internal static class PlotRenderer
         plt.Legend.ManualItems.Add(new LegendItem { LabelText = "supports the claim", FillColor = Color.FromHex("#27ae60").WithAlpha(0.4), LineWidth = 0 });
         if (!check.Contradicts.IsEmpty)
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = "contradicts it", FillColor = Color.FromHex("#c0392b").WithAlpha(0.3), LineWidth = 0 });
+        // A degenerate interval decides nothing whatever region its dot lies in: say so, or an inconclusive dot deep
+        // in the red reads as a mistake.
+        if (check.Degenerate)
+            plt.Legend.ManualItems.Add(new LegendItem { LabelText = DegenerateNote, LineWidth = 0 });
         ShowLegend(plt, narrow);
         if (narrow) height += LegendHeight(plt.Legend.ManualItems) + 8;
         return Save(plt, pathWithoutExtension, narrow ? NarrowWidth : Width + 200, height);
@@ -820,6 +888,7 @@ internal static class PlotRenderer
                 try
                 {
                     Fonts.AddFontFile(family, r, bold: false, italic: false);
+                    sansFile = r;
                     if (Find(Path.GetDirectoryName(r)!, bold) is { } b) Fonts.AddFontFile(family, b, bold: true, italic: false);
                     return family;
                 }

@@ -308,9 +308,12 @@ public static class ReportWriter
         return custom.Concat(CurveFigures(runs, p.Metrics, arms).Where(f => !f.Metrics.Any(drawn.Contains)));
     }
 
+    /// <summary>The most single-seed curves an automatic figure draws behind its means (all arms together).</summary>
+    internal const int MaxFaintCurves = 24;
+
     /// <summary>
     /// Per-step curves: one figure per logged metric, each arm's mean across seeds with its 95% t-interval as a band
-    /// (single seeds behind it, pale, when there are few arms and seeds), on the axes <paramref name="declared"/> gives.
+    /// (single seeds behind it, pale, when there are at most four arms and <see cref="MaxFaintCurves"/> seeds in all), on the axes <paramref name="declared"/> gives.
     /// Where a seed's value is NaN or infinite the arm's mean is too, and the renderer marks it rather than dropping it.
     /// Arms come in <paramref name="armOrder"/>'s order (the protocol's), any others after them by name.
     /// </summary>
@@ -328,7 +331,9 @@ public static class ReportWriter
             var ends = new Dictionary<string, double>();
             var partial = new HashSet<string>();
             int seedsMax = 0;
-            bool faint = arms.Count <= 4;
+            // Single seeds behind the means help while they are few; 32 noisy curves of two arms hide the means.
+            int seedsPerArm = runs.Runs.GroupBy(r => r.Arm).Select(g => g.Count()).DefaultIfEmpty(0).Max();
+            bool faint = arms.Count <= 4 && arms.Count * seedsPerArm <= MaxFaintCurves;
             var samplesOf = new Dictionary<string, List<double[]>>();
             foreach (var arm in arms)
             {
