@@ -18,18 +18,13 @@ internal static class PlotRenderer
     private static readonly Color Ink = Color.FromHex("#222222"), Grid = Color.FromHex("#e6e6e6"), Missing = Color.FromHex("#c0392b");
     // Ten well-separated colours while they suffice; beyond ten keys, 25 (Tsitsulin's), so no two arms share one.
     private static IPalette PaletteFor(int keys) => keys <= 10 ? new ScottPlot.Palettes.Category10() : new ScottPlot.Palettes.Tsitsulin();
-    private static readonly Lazy<string?> SansFace = new(RegisterSans);
-    private static string? sansFile;
+    private static readonly Lazy<SansFont?> Sans = new(RegisterSans);
+
+    /// <summary>The figures' sans-serif face: its family name as registered with ScottPlot, and its regular-weight file.</summary>
+    private sealed record SansFont(string Family, string File);
 
     /// <summary>The file of the figures' sans-serif face (regular weight), for drawings made without ScottPlot; null where none was found.</summary>
-    internal static string? SansFontFile
-    {
-        get
-        {
-            _ = SansFace.Value;
-            return sansFile;
-        }
-    }
+    internal static string? SansFontFile => Sans.Value?.File;
 
     /// <summary>The files an image was written to.</summary>
     public sealed record Output(string Svg, string Png, int Width, int Height)
@@ -724,7 +719,7 @@ internal static class PlotRenderer
     private static Plot NewPlot()
     {
         var plt = new Plot();
-        if (SansFace.Value is { } face) plt.Font.Set(face);
+        if (Sans.Value is { } face) plt.Font.Set(face.Family);
         plt.Grid.MajorLineColor = Grid;
         plt.Axes.Color(Ink);
         plt.Axes.Right.FrameLineStyle.Width = 0;
@@ -870,7 +865,7 @@ internal static class PlotRenderer
     /// folders, registered with ScottPlot under its family name (so the SVG names it too); null leaves ScottPlot's
     /// default. The Linux SkiaSharp build without fontconfig cannot look faces up by name itself.
     /// </summary>
-    private static string? RegisterSans()
+    private static SansFont? RegisterSans()
     {
         string[] folders = ["/usr/share/fonts/truetype", "/usr/share/fonts", "/usr/local/share/fonts", "/Library/Fonts", "/System/Library/Fonts",
             Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.Windows), "Fonts")];
@@ -888,9 +883,8 @@ internal static class PlotRenderer
                 try
                 {
                     Fonts.AddFontFile(family, r, bold: false, italic: false);
-                    sansFile = r;
                     if (Find(Path.GetDirectoryName(r)!, bold) is { } b) Fonts.AddFontFile(family, b, bold: true, italic: false);
-                    return family;
+                    return new SansFont(family, r);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
                 {
