@@ -162,30 +162,53 @@ public static class Parallelism
     /// </summary>
     private abstract class Job
     {
+        // Ints from one chunk's claim word to the next: 128 bytes, so a worker that claims its chunk writes a line
+        // (and its adjacent-line prefetch pair) no other thread touches unless it steals that chunk.
+        private const int ClaimStride = 32;
+
         public int Count, Chunks, Generation;
+        // The chunks other than the caller's own chunk 0 that have not finished.
         public int Pending;
-        public int[] Claimed = new int[16];
+        public int[] Claimed = new int[16 * ClaimStride];
         public Exception? Error;
 
         protected abstract void RunRange(int start, int end);
 
         public void Prepare(int count, int chunks, int generation)
         {
-            if (Claimed.Length < chunks) Claimed = new int[chunks];
+            if (Claimed.Length < chunks * ClaimStride) Claimed = new int[chunks * ClaimStride];
             Count = count;
             Chunks = chunks;
             Error = null;
-            Volatile.Write(ref Pending, chunks);
+            Volatile.Write(ref Pending, chunks - 1);
             Volatile.Write(ref Generation, generation);
         }
 
-        /// <summary>Runs chunk <paramref name="c"/> of loop <paramref name="generation"/> if nobody has claimed it yet.</summary>
+        /// <summary>
+        /// Runs chunk 0, the caller's: no worker is offered it, so it needs no claim (a claim would be a locked write
+        /// to a line a worker wrote last, a transfer between the cores before the caller's own work could start).
+        /// </summary>
+        public void RunOwn()
+        {
+            try
+            {
+                RunRange(0, (int)((long)Count / Chunks));
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref Error, e, null);
+            }
+        }
+
+        /// <summary>Runs chunk <paramref name="c"/> (≥ 1) of loop <paramref name="generation"/> if nobody has claimed it yet.</summary>
         public void TryRun(int c, int generation)
         {
-            if (c >= Claimed.Length) return;
-            int old = Volatile.Read(ref Claimed[c]);
+            int slot = c * ClaimStride;
+            var claimed = Claimed;
+            if (slot >= claimed.Length) return;
+            int old = Volatile.Read(ref claimed[slot]);
             if (old >= generation || Volatile.Read(ref Generation) != generation) return;
-            if (Interlocked.CompareExchange(ref Claimed[c], generation, old) != old) return;
+            if (Interlocked.CompareExchange(ref claimed[slot], generation, old) != old) return;
             if (c < Chunks)
             {
                 try
@@ -269,7 +292,11 @@ public static class Parallelism
                     if (Volatile.Read(ref slot.Sleeping) != 0)
                         lock (slot) Monitor.Pulse(slot);
                 }
-                for (int c = 0; c < chunks; c++) job.TryRun(c, generation);
+                job.RunOwn();
+                // The other chunks are looked at only while some are unfinished: a worker that has finished wrote
+                // Pending last, and reading its claim word as well would cost a second transfer between the cores.
+                if (Volatile.Read(ref job.Pending) != 0)
+                    for (int c = 1; c < chunks; c++) job.TryRun(c, generation);
                 // Wait for the other chunks with short pauses first (a worker that is running finishes within the
                 // time its chunk takes), backing off to yields only after a while, on a machine busy with other work.
                 long spinUntil = 0;

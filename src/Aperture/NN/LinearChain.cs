@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Aperture.NN;
 
@@ -61,18 +63,26 @@ internal sealed unsafe class LinearChain
     private readonly Tensor?[] _weights, _biases;
     private readonly Layer[] _layers;
 
-    // Pinned: each layer but the last writes its outputs here, at a 64-byte aligned start, so no two parts share a line.
+    // Pinned: each layer but the last writes its outputs here, and the last its partial sums, each at a 64-byte
+    // aligned start, so no two parts share a line.
     private readonly float[] _scratch;
     private readonly int[] _scratchStart;
 
     // Per participant p, at p·SyncStride: [0] the pass it joined (+generation) or was taken over in (−generation);
     // [1] its progress, (generation << 16) + layers done.
     private long[] _sync = new long[2 * SyncStride];
-    private long _generation;
-    private int _busy;
+    private readonly PassState _state = new();
 
-    // When participant 0 may take over a participant that has not joined this pass (Stopwatch ticks).
-    private long _joinBy;
+    /// <summary>
+    /// What the caller writes at each pass, on lines of its own: the participants read the chain's other fields at
+    /// every pass, and a write beside them would move those lines from core to core before any work could start.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Size = 256)]
+    private sealed class PassState
+    {
+        [FieldOffset(128)] public long Generation;
+        [FieldOffset(136)] public int Busy;
+    }
 
     /// <summary>One layer as a pass sees it (refreshed at each pass: the copies are rebuilt when the weights change).</summary>
     private struct Layer
@@ -83,6 +93,11 @@ internal sealed unsafe class LinearChain
         public int BiasOffset;
         public int N, K, Vectors, Parts;
         public bool Relu;
+
+        /// <summary>Whether <paramref name="other"/> describes the same layer (its parts aside).</summary>
+        public readonly bool Same(in Layer other) =>
+            ReferenceEquals(Copy, other.Copy) && CopyStart == other.CopyStart && ReferenceEquals(Bias, other.Bias)
+            && BiasOffset == other.BiasOffset && N == other.N && K == other.K && Vectors == other.Vectors && Relu == other.Relu;
     }
 
     private LinearChain(Module[] modules)
@@ -105,7 +120,8 @@ internal sealed unsafe class LinearChain
         _layers = new Layer[_linears.Length];
         _scratchStart = new int[_linears.Length];
         int total = 0;
-        for (int l = 0; l + 1 < _linears.Length; l++)
+        // The last layer's area holds only its partial sums (its outputs go to the pass's output tensor).
+        for (int l = 0; l < _linears.Length; l++)
         {
             _scratchStart[l] = total;
             total += GemvTransposed.Vectors(_linears[l].OutFeatures) * 16;
@@ -114,7 +130,7 @@ internal sealed unsafe class LinearChain
         fixed (float* s = _scratch)
         {
             int shift = (int)((64 - ((nint)s & 63)) & 63) / sizeof(float);
-            for (int l = 0; l + 1 < _linears.Length; l++) _scratchStart[l] += shift;
+            for (int l = 0; l < _linears.Length; l++) _scratchStart[l] += shift;
         }
     }
 
@@ -179,7 +195,7 @@ internal sealed unsafe class LinearChain
     {
         y = null;
         int count = _linears.Length;
-        if (Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        if (Interlocked.CompareExchange(ref _state.Busy, 1, 0) != 0)
         {
             // This chain is running on another thread (its scratch and its per-pass state are taken): the layers
             // one by one.
@@ -204,13 +220,13 @@ internal sealed unsafe class LinearChain
         }
         finally
         {
-            // The pass's references to the parameters, copies and biases are dropped, so nothing replaced is kept
-            // alive here.
+            // The pass's references to the parameters are dropped, so no replaced tensor is kept alive here. The
+            // layers' arrays (a copy and a bias's storage) stay until they change: rewriting them at every pass would
+            // move their lines to the caller's core, and the worker reads them first thing in the next pass.
             Array.Clear(_copies);
             Array.Clear(_weights);
             Array.Clear(_biases);
-            for (int l = 0; l < _layers.Length; l++) (_layers[l].Copy, _layers[l].Bias) = (null!, null);
-            Volatile.Write(ref _busy, 0);
+            Volatile.Write(ref _state.Busy, 0);
         }
         return true;
     }
@@ -249,14 +265,15 @@ internal sealed unsafe class LinearChain
         {
             var linear = _linears[l];
             var b = _biases[l];
-            ref var layer = ref _layers[l];
-            (layer.Copy, layer.CopyStart) = _copies[l]!.Transposed();
-            layer.Bias = b?.Buffer<float>();
-            layer.BiasOffset = b?._offset ?? 0;
-            layer.N = linear.OutFeatures;
-            layer.K = linear.InFeatures;
-            layer.Vectors = GemvTransposed.Vectors(layer.N);
-            layer.Relu = _relu[l];
+            var (copy, copyStart) = _copies[l]!.Transposed();
+            var layer = new Layer
+            {
+                Copy = copy, CopyStart = copyStart, Bias = b?.Buffer<float>(), BiasOffset = b?._offset ?? 0,
+                N = linear.OutFeatures, K = linear.InFeatures, Vectors = GemvTransposed.Vectors(linear.OutFeatures),
+                Relu = _relu[l], Parts = _layers[l].Parts,
+            };
+            // Written only when changed: the other participant reads these lines at every pass.
+            if (!layer.Same(in _layers[l])) _layers[l] = layer;
             work += (long)layer.N * layer.K;
         }
         if (work < ParallelMinWork) threads = 1;
@@ -264,8 +281,9 @@ internal sealed unsafe class LinearChain
         for (int l = 0; l < count; l++)
         {
             ref var layer = ref _layers[l];
-            layer.Parts = Math.Clamp(layer.Vectors / MinPartVectors, 1, threads);
-            participants = Math.Max(participants, layer.Parts);
+            int parts = Math.Clamp(layer.Vectors / MinPartVectors, 1, threads);
+            if (layer.Parts != parts) layer.Parts = parts;
+            participants = Math.Max(participants, parts);
         }
         if (_sync.Length < participants * SyncStride + SyncStride) _sync = new long[participants * SyncStride + SyncStride];
 
@@ -274,65 +292,104 @@ internal sealed unsafe class LinearChain
         shape[^1] = _layers[count - 1].N;
         var output = Tensor.Empty(shape, DType.Float32);
         Regions++;
-        long generation = ++_generation;
-        _joinBy = participants == 1 ? 0 : System.Diagnostics.Stopwatch.GetTimestamp() + s_joinGraceTicks;
-        var body = new Pass(this, x.Buffer<float>(), x._offset, x.Strides[^1], output.Buffer<float>(), output._offset, generation);
+        long generation = ++_state.Generation;
+        long joinBy = participants == 1 ? 0 : System.Diagnostics.Stopwatch.GetTimestamp() + s_joinGraceTicks;
+        var body = new Pass(this, x.Buffer<float>(), x._offset, x.Strides[^1], output.Buffer<float>(), output._offset, generation, joinBy);
         if (participants == 1) body.Run(0, 1);
         else Parallelism.For(participants, work, body);
         return Graph.Record(null, output);
     }
 
     /// <summary>One pass's participants, as a loop body of the pool: item p is participant p.</summary>
-    private readonly struct Pass(LinearChain chain, float[] x, int xOffset, nint incX, float[] y, int yOffset, long generation)
+    private readonly struct Pass(LinearChain chain, float[] x, int xOffset, nint incX, float[] y, int yOffset, long generation, long joinBy)
         : Parallelism.IRangeBody
     {
+        // Several participants in one call: the pool was taken, so this loop runs on its caller alone and no worker
+        // will come; participant 0 takes the others over at once.
         public void Run(int start, int end)
         {
-            // Several participants in one call: the pool was taken, so this loop runs on its caller alone and no
-            // worker will come; participant 0 takes the others over at once.
-            if (end - start > 1) chain._joinBy = 0;
-            for (int p = start; p < end; p++) chain.Participate(p, x, xOffset, incX, y, yOffset, generation);
+            for (int p = start; p < end; p++) chain.Participate(p, x, xOffset, incX, y, yOffset, generation, end - start > 1 ? 0 : joinBy);
         }
     }
 
-    /// <summary>Participant <paramref name="p"/>'s share of a pass: its part of each layer, then the wait for the others'.</summary>
-    private void Participate(int p, float[] xArray, int xOffset, nint incX, float[] yArray, int yOffset, long generation)
+    /// <summary>
+    /// Participant <paramref name="p"/>'s share of a pass: its part of each layer, each run over the previous
+    /// layer's parts in order as they are written, and participant 0's wait for the last layer's other parts.
+    /// </summary>
+    /// <remarks>
+    /// A layer's chains run over its input k-ordered, and the input is the previous layer's parts in order; so a
+    /// participant runs its chains over each part as soon as that part is written, and keeps the partial sums in its
+    /// output until the next part (a float32 stored and reloaded is the same float32, so the bits are those of one
+    /// unbroken chain). Participant 0's own part comes first in its input, so while the others finish their parts
+    /// of the previous layer it is already working, where it would otherwise wait.
+    /// </remarks>
+    private void Participate(int p, float[] xArray, int xOffset, nint incX, float[] yArray, int yOffset, long generation, long joinBy)
     {
         var sync = _sync;
         var layers = _layers;
         // Participant 0 is the caller and is always present; another one runs only if participant 0 has not taken it over.
         if (p > 0 && !Claim(sync, p, generation)) return;
         ulong taken = 0;   // participant 0: the participants it has taken over
+        int last = layers.Length - 1;
         fixed (float* xs = xArray, ys = yArray, scratch = _scratch)
         {
-            for (int l = 0; l < layers.Length; l++)
+            for (int l = 0; l <= last; l++)
             {
                 ref var layer = ref layers[l];
                 float* input = l == 0 ? xs + xOffset : scratch + _scratchStart[l - 1];
                 nint inc = l == 0 ? incX : 1;
-                float* output = l == layers.Length - 1 ? ys + yOffset : scratch + _scratchStart[l];
+                float* output = l == last ? ys + yOffset : scratch + _scratchStart[l];
                 long done = (generation << 16) + l + 1;
-                if (p < layer.Parts) RunPart(ref layer, p, input, inc, output);
+                if (l == 0)
+                {
+                    if (p < layer.Parts) RunPart(ref layer, p, input, inc, output, 0, layer.K, null);
+                }
+                else if (p < layer.Parts)
+                {
+                    ref var previous = ref layers[l - 1];
+                    for (int s = 0; s < previous.Parts; s++)
+                    {
+                        Part(ref previous, s, out int u0, out int u1);
+                        if (u0 >= u1) continue;
+                        if (s != p && (taken & (1UL << s)) == 0 && Wait(sync, p, s, done - 1, generation, joinBy))
+                        {
+                            // Participant s had not joined: participant 0 runs its part of the previous layer now (all
+                            // of that layer's input is written: its own part of it read all of it) and its parts
+                            // of every layer from here on.
+                            taken |= 1UL << s;
+                            float* previousInput = l == 1 ? xs + xOffset : scratch + _scratchStart[l - 2];
+                            RunPart(ref previous, s, previousInput, l == 1 ? incX : 1, input, 0, previous.K, null);
+                            Volatile.Write(ref sync[s * SyncStride + SyncStride + 1], done - 1);
+                        }
+                        int q0 = u0 * 16, q1 = Math.Min(u1 * 16, previous.N);
+                        // The part was just written on another core: its lines are asked for at once, not one
+                        // miss at a time as the chains reach them.
+                        for (int q = q0; q < q1; q += 16) Sse.Prefetch0(input + q);
+                        RunPart(ref layer, p, input, 1, output, q0, q1, scratch + _scratchStart[l]);
+                    }
+                }
+                // The taken-over participants' parts: this layer's whole input is written (the own part read all of it).
                 for (ulong t = taken; t != 0; t &= t - 1)
                 {
                     int q = System.Numerics.BitOperations.TrailingZeroCount(t);
-                    if (q < layer.Parts) RunPart(ref layer, q, input, inc, output);
+                    if (q < layer.Parts) RunPart(ref layer, q, input, inc, output, 0, layer.K, null);
                     Volatile.Write(ref sync[q * SyncStride + SyncStride + 1], done);
                 }
                 Volatile.Write(ref sync[p * SyncStride + SyncStride + 1], done);
-                // The last layer's outputs are read by no one here: only participant 0, which returns them, waits.
-                if (p > 0 && l == layers.Length - 1) break;
-                for (int q = 0; q < layer.Parts; q++)
-                {
-                    if (q == p || (taken & (1UL << q)) != 0) continue;
-                    if (Wait(sync, p, q, done, generation, _joinBy))
-                    {
-                        taken |= 1UL << q;
-                        RunPart(ref layer, q, input, inc, output);
-                        Volatile.Write(ref sync[q * SyncStride + SyncStride + 1], done);
-                    }
-                }
             }
+            if (p > 0) return;
+            // Participant 0 returns the output: it waits for the last layer's other parts (the earlier layers' parts
+            // were all waited for as inputs).
+            ref var final = ref layers[last];
+            long finished = (generation << 16) + last + 1;
+            float* finalInput = last == 0 ? xs + xOffset : scratch + _scratchStart[last - 1];
+            for (int q = 1; q < final.Parts; q++)
+                if ((taken & (1UL << q)) == 0 && Wait(sync, 0, q, finished, generation, joinBy))
+                {
+                    taken |= 1UL << q;
+                    RunPart(ref final, q, finalInput, last == 0 ? incX : 1, ys + yOffset, 0, final.K, null);
+                    Volatile.Write(ref sync[q * SyncStride + SyncStride + 1], finished);
+                }
         }
     }
 
@@ -383,14 +440,25 @@ internal sealed unsafe class LinearChain
         return true;
     }
 
-    /// <summary>Part <paramref name="part"/> of <paramref name="layer"/>: its output vectors, ⌈·⌉-cut so earlier parts take the extra ones.</summary>
+    /// <summary>The output vectors [v0, v1) of part <paramref name="part"/> of <paramref name="layer"/>, ⌈·⌉-cut so earlier parts take the extra ones.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunPart(ref Layer layer, int part, float* input, nint inc, float* output)
+    private static void Part(ref Layer layer, int part, out int v0, out int v1)
     {
-        int v0 = (int)(((long)layer.Vectors * part + layer.Parts - 1) / layer.Parts);
-        int v1 = (int)(((long)layer.Vectors * (part + 1) + layer.Parts - 1) / layer.Parts);
+        v0 = (int)(((long)layer.Vectors * part + layer.Parts - 1) / layer.Parts);
+        v1 = (int)(((long)layer.Vectors * (part + 1) + layer.Parts - 1) / layer.Parts);
+    }
+
+    /// <summary>
+    /// Part <paramref name="part"/> of <paramref name="layer"/>, its chains over inputs [q0, q1): from zero when q0 is
+    /// 0 and from the partial sums in <paramref name="partial"/> otherwise, finished (bias, ReLU) in
+    /// <paramref name="output"/> when q1 is the layer's input size and left as partial sums otherwise.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunPart(ref Layer layer, int part, float* input, nint inc, float* output, int q0, int q1, float* partial)
+    {
+        Part(ref layer, part, out int v0, out int v1);
         if (v0 >= v1) return;
         fixed (float* w = layer.Copy, b = layer.Bias)
-            GemvTransposed.Range(input, inc, w + layer.CopyStart, b == null ? null : b + layer.BiasOffset, output, layer.N, layer.K, v0, v1, layer.Relu);
+            GemvTransposed.Range(input, inc, w + layer.CopyStart, b == null ? null : b + layer.BiasOffset, output, layer.N, layer.K, v0, v1, layer.Relu, q0, q1, partial);
     }
 }

@@ -200,6 +200,29 @@ public class GemvTests
                                     AssertBitwise(relu, y[1..(n + 1)], $"Wᵀ copy by vectors cut at {cuts[1]}, {cuts[2]}, {what}");
                                     Assert.Equal(12345f, y[0]);
                                     Assert.Equal(12345f, y[n + 1]);
+
+                                    // By stretches of the chains (k cut anywhere; an empty stretch is skipped, as a
+                                    // pass skips an empty part) over the same vector ranges: the partial sums go to
+                                    // their own buffer, never to y, and the finished chains have the bits of the whole
+                                    // ones.
+                                    int k1 = rng.Next(k + 1), k2 = rng.Next(k + 1);
+                                    int[] stretches = [0, Math.Min(k1, k2), Math.Max(k1, k2), k];
+                                    var partial = new float[vectors * 16];
+                                    partial.AsSpan().Fill(float.NaN);
+                                    y.AsSpan().Fill(12345);
+                                    fixed (float* pp = partial)
+                                        for (int c = 0; c + 1 < cuts.Length; c++)
+                                            for (int t = 0; t + 1 < stretches.Length; t++)
+                                            {
+                                                if (stretches[t] == stretches[t + 1]) continue;
+                                                GemvTransposed.Range(xp, incX, tp + 3, bp, yp + 1, n, k, cuts[c], cuts[c + 1], true,
+                                                    stretches[t], stretches[t + 1], pp);
+                                                if (stretches[t + 1] < k)
+                                                    for (int j = 16 * cuts[c]; j < Math.Min(n, 16 * cuts[c + 1]); j++) Assert.Equal(12345f, y[1 + j]);
+                                            }
+                                    AssertBitwise(relu, y[1..(n + 1)], $"Wᵀ copy by stretches cut at {stretches[1]}, {stretches[2]}, {what}");
+                                    Assert.Equal(12345f, y[0]);
+                                    Assert.Equal(12345f, y[n + 1]);
                                 }
                             }
                 });
