@@ -48,6 +48,13 @@ public static class SmallProfile
             }
             finally { LinearChain.Enabled = true; }
         });
+        // What a pass at two threads is made of: the caller's share of the weight traffic, timed alone on one thread
+        // (outputs 0–127 of the two 256-output layers and the whole 10-output layer, over the transposed copies the
+        // pass reads), and the cost of one exchange between the cores (a pool loop whose two chunks do nothing: the
+        // post, the worker's start and the caller's join). The pass minus the share is what the waits cost.
+        ShareAlone(mlp, x1);
+        var empty = new EmptyBody();
+        Report($"  pool loop of 2 empty chunks ({Parallelism.Threads} thread(s))", () => Parallelism.For(2, 1 << 20, empty));
         Report("mlp-infer-b128 step", () =>
         {
             using var _ = TensorScope.Begin();
@@ -183,6 +190,40 @@ public static class SmallProfile
             MatMulKernel.Run(new MatrixView<float>(a100, 0, 100, 50, 50, 1), new MatrixView<float>(b50, 0, 50, 50, 50, 1), c100, 0, NumericsPolicy.Current),
             () => Driver(a100, 50, 1, b50, 50, 1, c100, 100, 50, 50));
         return 0;
+    }
+
+    /// <summary>
+    /// The caller's share of a batch-1 pass of the 784-256-256-10 MLP at two threads, run alone on this thread over
+    /// the layers' transposed copies: the first half of each 256-output layer's outputs, then the last layer whole.
+    /// </summary>
+    private static unsafe void ShareAlone(Sequential mlp, Tensor x1)
+    {
+        var layers = new[] { (Linear)mlp[0], (Linear)mlp[2], (Linear)mlp[4] };
+        using (Autodiff.NoGrad())
+            for (int i = 0; i < 3; i++) mlp.Forward(x1);   // the copies are made on the second pass
+        var copies = layers.Select(l => l.TransposedCopy(l.Weight.Detach())!.Transposed()).ToArray();
+        var biases = layers.Select(l => l.Bias!.Detach().Buffer<float>()).ToArray();
+        var h1 = GC.AllocateArray<float>(256 + 16, pinned: true);
+        var h2 = GC.AllocateArray<float>(256 + 16, pinned: true);
+        var y = GC.AllocateArray<float>(16, pinned: true);
+        var x = x1.Buffer<float>();
+        using (Parallelism.Limit(1))
+            Report("  b1: the caller's share alone, one thread", () =>
+            {
+                fixed (float* xs = x, a = h1, b = h2, o = y, w0 = copies[0].Data, w1 = copies[1].Data, w2 = copies[2].Data,
+                       b0 = biases[0], b1 = biases[1], b2 = biases[2])
+                {
+                    GemvTransposed.Range(xs, 1, w0 + copies[0].Start, b0, a, 256, 784, 0, 8, true);
+                    GemvTransposed.Range(a, 1, w1 + copies[1].Start, b1, b, 256, 256, 0, 8, true);
+                    GemvTransposed.Range(b, 1, w2 + copies[2].Start, b2, o, 10, 256, 0, 1, false);
+                }
+            });
+    }
+
+    /// <summary>A loop body that does nothing (the pool's own cost).</summary>
+    private readonly struct EmptyBody : Parallelism.IRangeBody
+    {
+        public void Run(int start, int end) { }
     }
 
     /// <summary>The product through the GEMM driver (the path before <see cref="Gemv"/>), for comparison.</summary>
