@@ -38,7 +38,7 @@ internal sealed unsafe class LinearChain
     /// <summary>The most participants a region has (more threads than this are not used for one pass).</summary>
     private const int MaxParticipants = 64;
 
-    /// <summary>Longs between two participants' synchronization words: 128 bytes, so no two share a cache line (or the adjacent-line prefetch's pair).</summary>
+    /// <summary>Longs between two synchronization words: 128 bytes, so no two share a cache line (or the adjacent-line prefetch's pair).</summary>
     private const int SyncStride = 16;
 
     /// <summary>
@@ -68,9 +68,11 @@ internal sealed unsafe class LinearChain
     private readonly float[] _scratch;
     private readonly int[] _scratchStart;
 
-    // Per participant p, at p·SyncStride: [0] the pass it joined (+generation) or was taken over in (−generation);
-    // [1] its progress, (generation << 16) + layers done.
-    private long[] _sync = new long[2 * SyncStride];
+    // Per participant p, each word on lines of its own: at JoinAt(p) the pass it joined (+generation) or was taken
+    // over in (−generation); at ProgressAt(p) its progress, (generation << 16) + layers done. The others poll the
+    // progress word while they wait; apart from it, the join word stays in its participant's cache from pass to
+    // pass, so joining (a locked write) does not first have to fetch its line from the core that polled it.
+    private long[] _sync = new long[SyncLength(1)];
     private readonly PassState _state = new();
 
     /// <summary>
@@ -285,7 +287,7 @@ internal sealed unsafe class LinearChain
             if (layer.Parts != parts) layer.Parts = parts;
             participants = Math.Max(participants, parts);
         }
-        if (_sync.Length < participants * SyncStride + SyncStride) _sync = new long[participants * SyncStride + SyncStride];
+        if (_sync.Length < SyncLength(participants)) _sync = new long[SyncLength(participants)];
 
         Span<int> shape = stackalloc int[x.Rank];
         x.Shape.CopyTo(shape);
@@ -359,7 +361,7 @@ internal sealed unsafe class LinearChain
                             taken |= 1UL << s;
                             float* previousInput = l == 1 ? xs + xOffset : scratch + _scratchStart[l - 2];
                             RunPart(ref previous, s, previousInput, l == 1 ? incX : 1, input, 0, previous.K, null);
-                            Volatile.Write(ref sync[s * SyncStride + SyncStride + 1], done - 1);
+                            Volatile.Write(ref sync[ProgressAt(s)], done - 1);
                         }
                         int q0 = u0 * 16, q1 = Math.Min(u1 * 16, previous.N);
                         // The part was just written on another core: its lines are asked for at once, not one
@@ -373,9 +375,9 @@ internal sealed unsafe class LinearChain
                 {
                     int q = System.Numerics.BitOperations.TrailingZeroCount(t);
                     if (q < layer.Parts) RunPart(ref layer, q, input, inc, output, 0, layer.K, null);
-                    Volatile.Write(ref sync[q * SyncStride + SyncStride + 1], done);
+                    Volatile.Write(ref sync[ProgressAt(q)], done);
                 }
-                Volatile.Write(ref sync[p * SyncStride + SyncStride + 1], done);
+                Volatile.Write(ref sync[ProgressAt(p)], done);
             }
             if (p > 0) return;
             // Participant 0 returns the output: it waits for the last layer's other parts (the earlier layers' parts
@@ -388,14 +390,14 @@ internal sealed unsafe class LinearChain
                 {
                     taken |= 1UL << q;
                     RunPart(ref final, q, finalInput, last == 0 ? incX : 1, ys + yOffset, 0, final.K, null);
-                    Volatile.Write(ref sync[q * SyncStride + SyncStride + 1], finished);
+                    Volatile.Write(ref sync[ProgressAt(q)], finished);
                 }
         }
     }
 
     /// <summary>
     /// How long after a pass starts participant 0 waits for another one to join before it takes that one's work over:
-    /// longer than a spinning worker takes to notice a new loop (it polls about every 0.75 µs), short against a
+    /// longer than a spinning worker takes to notice a new loop and join (a microsecond or less), short against a
     /// worker's wake-up from sleep.
     /// </summary>
     private static readonly long s_joinGraceTicks = Math.Max(1, System.Diagnostics.Stopwatch.Frequency / 250_000); // 4 µs
@@ -407,25 +409,36 @@ internal sealed unsafe class LinearChain
     /// </summary>
     private static bool Wait(long[] sync, int p, int q, long done, long generation, long joinBy)
     {
-        ref long progress = ref sync[q * SyncStride + SyncStride + 1];
+        ref long progress = ref sync[ProgressAt(q)];
         if (Volatile.Read(ref progress) >= done) return false;
         // Polled at the shortest pause first: the other core is usually a fraction of a microsecond behind, and the
         // growing pauses of SpinWait would overshoot its arrival by as much again.
         var spin = new SpinWait();
         for (int polls = 0; Volatile.Read(ref progress) < done; polls++)
         {
-            if (p == 0 && Volatile.Read(ref sync[q * SyncStride + SyncStride]) != generation
-                && System.Diagnostics.Stopwatch.GetTimestamp() >= joinBy && TakeOver(sync, q, generation)) return true;
+            // Participant 0 looks at q's join word only once the grace has passed (the clock read every 16 polls),
+            // so the word's line stays with q.
+            if (p == 0 && (polls & 15) == 15 && System.Diagnostics.Stopwatch.GetTimestamp() >= joinBy
+                && Volatile.Read(ref sync[JoinAt(q)]) != generation && TakeOver(sync, q, generation)) return true;
             if (polls < 1024) Thread.SpinWait(1);
             else spin.SpinOnce(sleep1Threshold: -1);
         }
         return false;
     }
 
+    /// <summary>The index of participant <paramref name="p"/>'s join word in the synchronization array.</summary>
+    private static int JoinAt(int p) => (2 * p + 1) * SyncStride;
+
+    /// <summary>The index of participant <paramref name="p"/>'s progress word in the synchronization array.</summary>
+    private static int ProgressAt(int p) => (2 * p + 2) * SyncStride;
+
+    /// <summary>The synchronization array's length for <paramref name="participants"/> participants (a stride of padding at each end).</summary>
+    private static int SyncLength(int participants) => (2 * participants + 2) * SyncStride;
+
     /// <summary>Participant <paramref name="p"/> joins this pass; false when participant 0 has taken it over.</summary>
     private static bool Claim(long[] sync, int p, long generation)
     {
-        ref long slot = ref sync[p * SyncStride + SyncStride];
+        ref long slot = ref sync[JoinAt(p)];
         long old = Volatile.Read(ref slot);
         return old != -generation && (old == generation || Interlocked.CompareExchange(ref slot, generation, old) == old);
     }
@@ -433,7 +446,7 @@ internal sealed unsafe class LinearChain
     /// <summary>Participant 0 takes over participant <paramref name="q"/> if it has not joined this pass.</summary>
     private static bool TakeOver(long[] sync, int q, long generation)
     {
-        ref long slot = ref sync[q * SyncStride + SyncStride];
+        ref long slot = ref sync[JoinAt(q)];
         long old = Volatile.Read(ref slot);
         if (old == generation || old == -generation || Interlocked.CompareExchange(ref slot, -generation, old) != old) return false;
         Interlocked.Increment(ref TakeOvers);
