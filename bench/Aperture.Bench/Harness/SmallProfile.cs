@@ -52,9 +52,17 @@ public static class SmallProfile
         // (outputs 0–127 of the two 256-output layers and the whole 10-output layer, over the transposed copies the
         // pass reads), and the cost of one exchange between the cores (a pool loop whose two chunks do nothing: the
         // post, the worker's start and the caller's join). The pass minus the share is what the waits cost.
+        // These three in wall time (least of 15 windows): the caller's thread time at two threads includes its spins,
+        // and this machine's thread clock has read above the wall clock for them.
+        ReportWall("  b1 pass, wall clock", () =>
+        {
+            using var _ = TensorScope.Begin();
+            using var __ = Autodiff.NoGrad();
+            mlp.Forward(x1);
+        });
         ShareAlone(mlp, x1);
-        var empty = new EmptyBody();
-        Report($"  pool loop of 2 empty chunks ({Parallelism.Threads} thread(s))", () => Parallelism.For(2, 1 << 20, empty));
+        var ping = new PingBody(new PingFlag());
+        ReportWall($"  pool round trip (the caller waits for the worker's chunk), wall clock", () => { ping.Flag.Round++; Parallelism.For(2, 1 << 20, ping); });
         Report("mlp-infer-b128 step", () =>
         {
             using var _ = TensorScope.Begin();
@@ -208,7 +216,7 @@ public static class SmallProfile
         var y = GC.AllocateArray<float>(16, pinned: true);
         var x = x1.Buffer<float>();
         using (Parallelism.Limit(1))
-            Report("  b1: the caller's share alone, one thread", () =>
+            ReportWall("  b1: the caller's share alone, one thread, wall clock", () =>
             {
                 fixed (float* xs = x, a = h1, b = h2, o = y, w0 = copies[0].Data, w1 = copies[1].Data, w2 = copies[2].Data,
                        b0 = biases[0], b1 = biases[1], b2 = biases[2])
@@ -220,10 +228,28 @@ public static class SmallProfile
             });
     }
 
-    /// <summary>A loop body that does nothing (the pool's own cost).</summary>
-    private readonly struct EmptyBody : Parallelism.IRangeBody
+    /// <summary>The word a <see cref="PingBody"/>'s two chunks share: the round the worker's chunk has reached.</summary>
+    private sealed class PingFlag
     {
-        public void Run(int start, int end) { }
+        public int Round;
+        public int Done;
+    }
+
+    /// <summary>
+    /// A two-chunk loop whose chunk 0 (the caller's) waits until chunk 1 has run, so the loop takes a post to the worker,
+    /// its start, its signal back and the join: one round trip between the cores. (An empty chunk 1 would usually be
+    /// run by the caller itself, which claims any chunk the worker has not started.)
+    /// </summary>
+    private readonly struct PingBody(PingFlag flag) : Parallelism.IRangeBody
+    {
+        public PingFlag Flag => flag;
+
+        public void Run(int start, int end)
+        {
+            if (end > 1) Volatile.Write(ref flag.Done, flag.Round);
+            if (start == 0)
+                while (Volatile.Read(ref flag.Done) != flag.Round) Thread.SpinWait(1);
+        }
     }
 
     /// <summary>The product through the GEMM driver (the path before <see cref="Gemv"/>), for comparison.</summary>
@@ -289,6 +315,24 @@ public static class SmallProfile
         long s = ThreadCpuNs();
         for (int i = 0; i < reps; i++) body();
         return (ThreadCpuNs() - s) / 1e3 / reps;
+    }
+
+    /// <summary>Like <see cref="Report"/>, in wall time: the least of 15 windows of about 20 ms, per call.</summary>
+    private static void ReportWall(string name, Action body)
+    {
+        for (int i = 0; i < 50; i++) body();
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        int reps = 0;
+        while (System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds < 20 && reps < 1_000_000) { body(); reps++; }
+        reps = Math.Max(reps, 1);
+        double best = double.MaxValue;
+        for (int wdw = 0; wdw < 15; wdw++)
+        {
+            long s = System.Diagnostics.Stopwatch.GetTimestamp();
+            for (int i = 0; i < reps; i++) body();
+            best = Math.Min(best, System.Diagnostics.Stopwatch.GetElapsedTime(s).TotalMicroseconds / reps);
+        }
+        Console.WriteLine($"{name,-48} {best,10:F2} µs");
     }
 
     private static void Report(string name, Action body, int minReps = 200)
