@@ -56,12 +56,12 @@ public class GemmTests
         }
     }
 
-    private static T[] Run<T>(MatrixView<T> a, MatrixView<T> b, NumericsPolicy? p = null, int offset = 0)
+    private static T[] Run<T>(MatrixView<T> a, MatrixView<T> b, NumericsPolicy? p = null, int offset = 0, ProductSplit split = ProductSplit.Any)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var c = new T[offset + a.Rows * b.Cols];
         c.AsSpan().Fill(T.CreateTruncating(12345)); // stale values must be overwritten, never accumulated into
-        MatMulKernel.Run(a, b, c, offset, p ?? NumericsPolicy.Default);
+        MatMulKernel.Run(a, b, c, offset, p ?? NumericsPolicy.Default, split);
         return c[offset..];
     }
 
@@ -207,7 +207,9 @@ public class GemmTests
     /// <summary>
     /// When threads split the rows they share B, packed a column slab at a time; a slab limit of a few panels gives
     /// several slabs (the last one partial) over a B that is not a whole number of panels wide, with the default
-    /// blocking, and each output must still be the naive chain, whatever the thread count.
+    /// blocking, and each output must still be the naive chain, whatever the thread count. The rows are asked for:
+    /// left to itself (<see cref="ProductSplit.Any"/>, also checked) a product whose B needs more than one slab cuts
+    /// the columns.
     /// </summary>
     [Theory]
     [InlineData(false, false)]
@@ -232,8 +234,9 @@ public class GemmTests
                 KernelSettings.ForEachPath(path =>
                 {
                     foreach (int threads in new[] { 1, 2, 3 })
-                        KernelSettings.WithThreads(threads, () =>
-                            AssertBitwise(expected, Run(a, b), $"{path} threads={threads} slab bytes={bytes} ta={ta} tb={tb}"));
+                        foreach (var split in new[] { ProductSplit.Rows, ProductSplit.Any })
+                            KernelSettings.WithThreads(threads, () =>
+                                AssertBitwise(expected, Run(a, b, split: split), $"{path} threads={threads} {split} slab bytes={bytes} ta={ta} tb={tb}"));
                 });
             }
         }
