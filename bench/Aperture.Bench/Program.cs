@@ -37,7 +37,7 @@ var words = new Option<bool>("--words")
 };
 var small = new Option<bool>("--small")
 {
-    Description = "Profile Aperture's small workloads instead (batch-1 inference, the SGLD step), op by op in thread CPU time, at the first thread count",
+    Description = "Profile Aperture's small workloads instead (batch-1 inference, the SGLD step), op by op in thread CPU time (the batch-1 pass, its caller's share alone and a pool round trip in wall time), at the first thread count",
 };
 var root = new RootCommand("Aperture's peer benchmark: the same workloads in Aperture, PyTorch and TorchSharp, side by side.")
 {
