@@ -15,11 +15,21 @@ namespace Aperture.NN;
 /// participant p (the calling thread is participant 0, pool worker p − 1 participant p); from pass to pass each core
 /// thus reads the same columns of every copy, so its share of all the copies stays in its own L2 (the 784-256-256-10
 /// MLP's three copies, 1.08 MB, overflow one Zen 5 core's 1 MB L2; half of them, 0.54 MB, fits). The layers
-/// follow one another inside the one region: after its part of a layer a participant publishes its progress and
-/// waits, spinning, until every part of that layer is written (the next layer reads all of its outputs), instead
-/// of a loop of the pool per layer with its wake-up and hand-back. Each output is still one fused multiply-add chain
-/// over its inputs in order, with the bias and the ReLU applied to the finished chain in the store, whichever thread
-/// computes it.
+/// follow one another inside the one region, instead of a loop of the pool per layer with its wake-up and hand-back:
+/// after its part of a layer a participant publishes its progress, and it runs its part of the next layer over the
+/// previous layer's parts in order, waiting, spinning, for each one only when it reaches it (see
+/// <see cref="Participate"/>). Each output is still one fused multiply-add chain over its inputs in order, with the
+/// bias and the ReLU applied to the finished chain in the store, whichever thread computes it.
+/// <para>
+/// What bounds a pass at two threads beyond the weight traffic is the exchanges between the cores (the bench's
+/// <c>--small</c> lists the pass, the calling thread's share alone and a round trip through the pool). Tried on the
+/// 2-core Zen 5 machine and not kept (each alternated with the kept code in windows of 5,000 passes in one process):
+/// giving participant 0, which starts first, one more output vector of the first layer (about 30% slower: its share
+/// then reads a strided column of the other's panel); the worker prefetching the last loop's job while it spins, so
+/// that a new post's job would already be on its way (no change, or a few percent slower); a pass that returns
+/// without waiting for the worker to hand its chunk back, the next loop of the pool waiting for it instead (no
+/// change to 5% slower).
+/// </para>
 /// <para>
 /// A participant whose worker has not started when participant 0 needs its part of a layer (a busy or descheduled
 /// worker, or the pool taken by another loop, when the region runs on its caller alone) is taken over whole by
