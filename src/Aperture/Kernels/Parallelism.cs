@@ -188,17 +188,7 @@ public static class Parallelism
         /// Runs chunk 0, the caller's: no worker is offered it, so it needs no claim (a claim would be a locked write
         /// to a line a worker wrote last, a transfer between the cores before the caller's own work could start).
         /// </summary>
-        public void RunOwn()
-        {
-            try
-            {
-                RunRange(0, (int)((long)Count / Chunks));
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref Error, e, null);
-            }
-        }
+        public void RunOwn() => RunChunk(0);
 
         /// <summary>Runs chunk <paramref name="c"/> (≥ 1) of loop <paramref name="generation"/> if nobody has claimed it yet.</summary>
         public void TryRun(int c, int generation)
@@ -211,15 +201,21 @@ public static class Parallelism
             if (Interlocked.CompareExchange(ref claimed[slot], generation, old) != old) return;
             if (c < Chunks)
             {
-                try
-                {
-                    RunRange((int)((long)Count * c / Chunks), (int)((long)Count * (c + 1) / Chunks));
-                }
-                catch (Exception e)
-                {
-                    Interlocked.CompareExchange(ref Error, e, null);
-                }
+                RunChunk(c);
                 Interlocked.Decrement(ref Pending);
+            }
+        }
+
+        /// <summary>Runs chunk <paramref name="c"/>'s items, keeping the first exception for the caller to rethrow.</summary>
+        private void RunChunk(int c)
+        {
+            try
+            {
+                RunRange((int)((long)Count * c / Chunks), (int)((long)Count * (c + 1) / Chunks));
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref Error, e, null);
             }
         }
     }

@@ -111,6 +111,34 @@ public class LinearChainTests
     }
 
     /// <summary>
+    /// A pass run inside an enclosing loop (the pool taken, so no worker comes) at three threads, on every net:
+    /// participant 0 takes each other participant over at the first part it waits for, which for some nets is a later
+    /// layer's (3-17-255-257-1: the first layer has one part, the next three), while it runs its own chains over the
+    /// earlier parts of that layer's input; the bits are still those of the layers one by one.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Nets))]
+    public void Taken_over_participants_give_the_bits_of_the_layers_one_by_one(string net)
+    {
+        KernelSettings.WithThreads(3, () => SplittingAll(() =>
+        {
+            var model = Build(net, true, 5);
+            var x = Tensor.Randn([1, ((Linear)model[0]).InFeatures], new Generator(8));
+            var expected = Reference(model, x).ToArray<float>();
+            Infer(model, x);
+            Infer(model, x);
+            float[]? nested = null;
+            long regions = LinearChain.Regions;
+            Parallelism.For(2, 1 << 20, (s, e) =>
+            {
+                if (s == 0) nested = Infer(model, x).ToArray<float>();
+            });
+            AssertSameBits(expected, nested!, $"{net}, nested pass at 3 threads");
+            if (GemvTransposed.Supported) Assert.Equal(1, LinearChain.Regions - regions);
+        }));
+    }
+
+    /// <summary>
     /// With the pool taken by an enclosing loop, a pass runs on its caller alone: participant 0 takes the other
     /// participants over. Two threads running the same model at once: one runs the chain, the other the layers one by one.
     /// </summary>
