@@ -64,18 +64,26 @@ public sealed class Linear : Module
 
     /// <summary>
     /// ReLU(x·Wᵀ + b) in one call, for a <see cref="Sequential"/> that runs this layer and then a ReLU, neither with
-    /// hooks: taken only without autodiff (grad mode off) where a cached inference path applies (see <see cref="TransposedWeight"/> and
-    /// <see cref="PackedWeight"/>), with the maximum applied to the fresh output in place, so the bits of the two
-    /// modules and none of the second one's dispatch, output tensor and pass over memory. Null otherwise.
+    /// hooks, with the maximum applied to the fresh output in place: the bits of the two modules and none of the second
+    /// one's dispatch, output tensor and pass over memory. Under autodiff, when the product records a graph node, it is
+    /// <see cref="Ops.LinearRelu"/> (one node for both; not under anomaly detection, whose checks name each op, nor a
+    /// policy that rounds activations or gradients). Without autodiff, where a cached inference path applies (see
+    /// <see cref="TransposedWeight"/> and <see cref="PackedWeight"/>). Null otherwise: the modules run one by one.
     /// </summary>
     internal Tensor? TryForwardRelu(Tensor input)
     {
-        // Under autodiff a parameter needs its node: bail out before any lookup, so training passes pay one test.
-        if (GradMode.Enabled || !NoHooks) return null;
+        if (!NoHooks) return null;
         CheckFeatures(this, input, InFeatures);
         CheckDType(input, Weight.DType);
         var weight = Weight;
         var bias = Bias;
+        if (GradMode.Enabled)
+        {
+            var policy = NumericsPolicy.Current;
+            bool node = bias is null ? Graph.NeedsNode(input, weight) : Graph.NeedsNode(input, weight) || Graph.NeedsNode(bias);
+            if (!node || Anomaly.Enabled || policy.Activations != StorageFormat.Native || policy.Gradients != StorageFormat.Native) return null;
+            return Ops.LinearRelu(input, weight, bias);
+        }
         if (Ops.TryLinearTransposed(input, weight, bias, ref _transposed, out var y, relu: true)) return y;
         if (Ops.TryLinearPacked(input, weight, bias, ref _packed, out y, relu: true)) return y;
         return null;

@@ -8,7 +8,24 @@ public static partial class Ops
     /// broadcast; its backward pass runs the two products and the bias's column sum straight into new buffers (a leaf
     /// parameter's own gradient buffer, when the pass would otherwise copy the result there).
     /// </summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null) => LinearCore(x, weight, bias, relu: false);
+
+    /// <summary>
+    /// ReLU(x·wᵀ + b) as one primitive, for a <see cref="NN.Sequential"/>'s Linear layer and the ReLU after it when
+    /// both run under autodiff without hooks: the bits of <see cref="Linear"/> then <see cref="Relu"/> in the forward
+    /// pass and in both modes of differentiation, with one output tensor and one graph node instead of two of each.
+    /// The maximum is applied to the finished product in place, by the call <see cref="Relu"/> makes; the rules take
+    /// the ReLU's step from the output (y &gt; 0 exactly where the pre-activation is &gt; 0, NaN included), so the
+    /// pre-activation is never kept.
+    /// </summary>
+    /// <remarks>
+    /// Under a policy that rounds activations or gradients to a storage format the two ops round the pre-activation
+    /// too, and stochastic rounding draws once per rounding, so the caller keeps the two modules there
+    /// (<see cref="NN.Linear"/>'s fused forward).
+    /// </remarks>
+    internal static Tensor LinearRelu(Tensor x, Tensor weight, Tensor? bias) => LinearCore(x, weight, bias, relu: true);
+
+    private static Tensor LinearCore(Tensor x, Tensor weight, Tensor? bias, bool relu)
     {
         if (weight.Rank != 2)
             throw new ShapeMismatchException($"linear: weight must be 2-d [out, in], got shape {Shapes.Format(weight.Shape)}");
@@ -27,10 +44,18 @@ public static partial class Ops
         x.Shape.CopyTo(shape);
         shape[^1] = outFeatures;
         var y = Tensor.Empty(shape, x.DType);
-        if (x.DType == DType.Float32) LinearForward<float>(x2, weight, bias, y);
-        else LinearForward<double>(x2, weight, bias, y);
+        if (x.DType == DType.Float32)
+        {
+            LinearForward<float>(x2, weight, bias, y);
+            if (relu) UnaryOps.Relu.Apply(y.ContiguousSpan<float>(), y.ContiguousSpan<float>());
+        }
+        else
+        {
+            LinearForward<double>(x2, weight, bias, y);
+            if (relu) UnaryOps.Relu.Apply(y.ContiguousSpan<double>(), y.ContiguousSpan<double>());
+        }
         bool needs = bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias);
-        return Graph.Record(needs ? LinearNode.Create(x, weight, bias) : null, y);
+        return Graph.Record(needs ? LinearNode.Create(x, weight, bias, relu) : null, y);
     }
 
     /// <summary>
@@ -177,12 +202,18 @@ public static partial class Ops
 
     private sealed partial class LinearNode : PooledNode<LinearNode>
     {
-        public override string Name => "linear";
-        protected internal override bool SavesOutput => false;
+        /// <summary>Whether a ReLU follows the product in this node (<see cref="LinearRelu"/>).</summary>
+        private bool _relu;
 
-        public static LinearNode Create(Tensor x, Tensor w, Tensor? b)
+        public override string Name => _relu ? "linear_relu" : "linear";
+
+        // The fused ReLU's step is read from the output.
+        protected internal override bool SavesOutput => _relu;
+
+        public static LinearNode Create(Tensor x, Tensor w, Tensor? b, bool relu)
         {
             var node = Rent<LinearNode>();
+            node._relu = relu;
             if (b is null) node.SetInputs(x, w);
             else node.SetInputs(x, w, b);
             return node;
@@ -190,6 +221,9 @@ public static partial class Ops
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
+            // The ReLU's rule first, as its own node's would be (ReluMask, with the step read from the output): the
+            // gradient of the pre-activation, recorded or carrying tangents as the ReLU node's would.
+            if (_relu) grad = ReluMask(grad, Output);
             var inputs = Inputs;
             Tensor x = inputs[0], w = inputs[1];
             bool bias = inputs.Length == 3;
@@ -244,7 +278,7 @@ public static partial class Ops
             if (t[0] is { } tx) r = Linear(tx, inputs[1]);
             if (t[1] is { } tw) r = r is null ? Linear(inputs[0], tw) : Add(r, Linear(inputs[0], tw));
             if (inputs.Length == 3 && t[2] is { } tb) r = r is null ? Expand(tb, Output.Shape) : Add(r, tb);
-            return r;
+            return _relu && r is not null ? ReluMask(r, Output) : r;
         }
     }
 

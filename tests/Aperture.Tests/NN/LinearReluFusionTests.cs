@@ -4,8 +4,9 @@ using Aperture.Tests.Kernels;
 namespace Aperture.Tests.NN;
 
 /// <summary>
-/// A <see cref="Sequential"/> runs a Linear layer and the ReLU after it as one call where the layer's cached inference
-/// path applies: the bits of the two ops run apart, the hooks of either module still honoured, autodiff untouched.
+/// A <see cref="Sequential"/> runs a Linear layer and the ReLU after it as one call: where the layer's cached inference
+/// path applies, and under autodiff as one primitive with one node (<see cref="Ops.LinearRelu"/>). The bits of the two
+/// ops run apart, in the forward pass and in every mode of differentiation; the hooks of either module still honoured.
 /// </summary>
 [Collection(ThreadCountCollection.Name)]
 public class LinearReluFusionTests
@@ -92,6 +93,121 @@ public class LinearReluFusionTests
         y.Sum().Backward();
         Assert.NotNull(((Linear)model[0]).Weight.Grad);
         Assert.NotEqual(0.0, ((Linear)model[0]).Weight.Grad!.Abs().Sum().Item());
+    }
+
+    /// <summary>The model's layers as separate ops under autodiff: Linear then Relu, each with its own node.</summary>
+    private static Tensor UnfusedRecorded(Sequential model, Tensor x)
+    {
+        foreach (var layer in model)
+            x = layer is Linear l ? Ops.Linear(x, l.Weight, l.Bias) : layer is ReLU ? Ops.Relu(x) : layer.Forward(x);
+        return x;
+    }
+
+    private static void AssertSameBits(Tensor e, Tensor a, string what)
+    {
+        Assert.Equal(e.ShapeArray(), a.ShapeArray());
+        var x = e.ToDoubleArray();
+        var y = a.ToDoubleArray();
+        for (int i = 0; i < x.Length; i++)
+            if (BitConverter.DoubleToInt64Bits(x[i]) != BitConverter.DoubleToInt64Bits(y[i]))
+                Assert.Fail($"{what}: element {i} is {y[i]:R}, the unfused ops give {x[i]:R}");
+    }
+
+    /// <summary>
+    /// A 7-16-16-3 MLP whose first hidden unit's pre-activation is exactly 0 (a zero weight row and bias), and whose
+    /// second one's is −0 + 0 sums: the ReLU's step at its kink, taken from the output, must be the unfused one.
+    /// </summary>
+    private static Sequential KinkedMlp(DType dtype)
+    {
+        var model = Models.Mlp(7, [16, 16], 3, generator: new Generator(21), dtype: dtype);
+        using var _ = Aperture.Autodiff.NoGrad();
+        var first = (Linear)model[0];
+        for (int k = 0; k < 7; k++)
+        {
+            first.Weight.SetAt(0.0, 0, k);
+            first.Weight.SetAt(-0.0, 1, k);
+        }
+        first.Bias!.SetAt(0.0, 0);
+        first.Bias!.SetAt(-0.0, 1);
+        return model;
+    }
+
+    [Theory]
+    [InlineData(DType.Float32, 1)]
+    [InlineData(DType.Float32, 16)]
+    [InlineData(DType.Float64, 33)]
+    public void Under_autodiff_a_pair_is_one_node_with_the_bits_of_the_two_ops(DType dtype, int rows)
+    {
+        foreach (int threads in new[] { 1, 2 })
+            KernelSettings.WithThreads(threads, () =>
+            {
+                var model = KinkedMlp(dtype);
+                var parameters = model.Parameters().ToArray();
+                var x = Tensor.Randn([rows, 7], new Generator(22), dtype);
+                var y = Tensor.Randn([rows, 3], new Generator(23), dtype);
+                Assert.Equal("linear_relu", new Sequential(model[0], model[1]).Forward(x).GradFn!.Name);
+                var fused = Aperture.Autodiff.Grad([Ops.MseLoss(model.Forward(x), y)], parameters);
+                var unfused = Aperture.Autodiff.Grad([Ops.MseLoss(UnfusedRecorded(model, x), y)], parameters);
+                for (int i = 0; i < parameters.Length; i++)
+                    AssertSameBits(unfused[i]!, fused[i]!, $"{dtype}, {rows} row(s), {threads} thread(s): gradient of parameter {i}");
+                AssertSameBits(Ops.MseLoss(UnfusedRecorded(model, x), y), Ops.MseLoss(model.Forward(x), y), "loss");
+                // The unit at the kink passes no gradient to its weights, as the unfused ReLU's step says.
+                Assert.Equal(0.0, Ops.Abs(fused[0]![0]).Sum().Item());
+
+                // Through Backward into the leaves' gradients, inside a recycling scope (the training loop's form).
+                foreach (var p in parameters) p.Grad = null;
+                using (TensorScope.Begin()) Ops.MseLoss(model.Forward(x), y).Backward();
+                var fromBackward = parameters.Select(p => p.Grad!.Clone()).ToArray();
+                foreach (var p in parameters) p.Grad = null;
+                using (TensorScope.Begin()) Ops.MseLoss(UnfusedRecorded(model, x), y).Backward();
+                for (int i = 0; i < parameters.Length; i++) AssertSameBits(parameters[i].Grad!, fromBackward[i], $"Backward, parameter {i}");
+            });
+    }
+
+    [Fact]
+    public void Second_order_and_forward_mode_through_a_pair_give_the_bits_of_the_two_ops()
+    {
+        var model = KinkedMlp(DType.Float64);
+        var parameters = model.Parameters().ToArray();
+        var x = Tensor.Randn([5, 7], new Generator(24), DType.Float64);
+        var y = Tensor.Randn([5, 3], new Generator(25), DType.Float64);
+        var direction = parameters.Select((p, i) => Tensor.Randn(p.ShapeArray(), new Generator(30 + (ulong)i), DType.Float64)).ToArray();
+
+        // Hessian-vector products (forward over reverse: tangents ride on the backward pass).
+        var hvpFused = Aperture.Autodiff.Hvp(() => Ops.MseLoss(model.Forward(x), y), parameters, direction);
+        var hvpUnfused = Aperture.Autodiff.Hvp(() => Ops.MseLoss(UnfusedRecorded(model, x), y), parameters, direction);
+        for (int i = 0; i < parameters.Length; i++) AssertSameBits(hvpUnfused[i], hvpFused[i], $"HVP, parameter {i}");
+
+        // Double backward: the recorded gradient's own gradient.
+        Tensor GradNormGrad(Func<Tensor, Tensor> f)
+        {
+            var g = Aperture.Autodiff.Grad(Ops.MseLoss(f(x), y), parameters[0], createGraph: true);
+            return Aperture.Autodiff.Grad(Ops.Sum(Ops.Square(g)), parameters[2]);
+        }
+        AssertSameBits(GradNormGrad(v => UnfusedRecorded(model, v)), GradNormGrad(v => model.Forward(v)), "double backward");
+
+        // Forward mode: the JVP of the outputs along an input direction.
+        var v = Tensor.Randn([5, 7], new Generator(26), DType.Float64);
+        var (outFused, jvpFused) = Aperture.Autodiff.Jvp(t => model.Forward(t), x, v);
+        var (outUnfused, jvpUnfused) = Aperture.Autodiff.Jvp(t => UnfusedRecorded(model, t), x, v);
+        AssertSameBits(outUnfused, outFused, "JVP's output");
+        AssertSameBits(jvpUnfused, jvpFused, "JVP");
+    }
+
+    [Fact]
+    public void Hooks_anomaly_detection_and_rounding_policies_keep_the_two_modules_under_autodiff()
+    {
+        var model = Models.Mlp(6, [8], 2, generator: new Generator(27));
+        var pair = new Sequential(model[0], model[1]);
+        var x = Tensor.Randn([4, 6], new Generator(28));
+        Assert.Equal("linear_relu", pair.Forward(x).GradFn!.Name);
+        using (model[1].RegisterForwardHook((m, input, output) => null)) Assert.Equal("relu", pair.Forward(x).GradFn!.Name);
+        using (model[0].RegisterForwardPreHook((m, input) => null)) Assert.Equal("relu", pair.Forward(x).GradFn!.Name);
+        using (Anomaly.Detect()) Assert.Equal("relu", pair.Forward(x).GradFn!.Name);
+        using (NumericsPolicy.Use(new NumericsPolicy { Activations = StorageFormat.BFloat16 })) Assert.Equal("relu", pair.Forward(x).GradFn!.Name);
+        using (NumericsPolicy.Use(new NumericsPolicy { Gradients = StorageFormat.BFloat16 })) Assert.Equal("relu", pair.Forward(x).GradFn!.Name);
+        // Frozen layers and an input without a gradient record no node: the inference paths, not the fused node.
+        using (Aperture.Autodiff.NoGrad()) Assert.Null(pair.Forward(x).GradFn);
     }
 
     [Theory]
