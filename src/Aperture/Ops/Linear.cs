@@ -128,6 +128,7 @@ public static partial class Ops
     /// <summary>x as a 2-d matrix [rows, features] (a view when the layout allows it, else a contiguous copy).</summary>
     private static Tensor Rows(Tensor x)
     {
+        if (x.Rank == 2 && x.IsContiguous) return x;   // already one: no view object (a small net's step makes three per layer)
         var c = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
         int features = x.Shape[^1];
         int rows = features == 0 ? 0 : c.Numel / features;
