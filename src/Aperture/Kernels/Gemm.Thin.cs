@@ -30,14 +30,22 @@ internal static unsafe class ThinGemm
     public static long MaxPackedBytes = 1 << 20;
 
     /// <summary>
-    /// Multiply-adds from which a thin product, at more than one thread, goes to the packed path to be split instead.
-    /// Below it the split does not pay on the project's 2-core machines: the first layer of mlp-b32 (32 × 784 · 784 ×
-    /// 256, 6.4M) took 64 µs here on one thread and 56 µs split on the packed path (bench <c>--profile</c>, quiet
-    /// machine), and the split left the ReLU after it (0.9 → 3.4 µs, half its input in the other core's cache) and the
-    /// weight's update (41 → 55 µs) slower by more than that. At 8M (mlp-b128's 128 × 256 · 256 × 256) and above, the
-    /// products keep their split, and mlp-b128 its two-thread gain (175k samples/s against 140k at one thread).
+    /// Multiply-adds from which a thin product, at more than one thread, goes to the packed path to be split instead
+    /// (and a layer's weight gradient is split, and the update that follows it): 8M on a core with full-width AVX-512,
+    /// 1M where each 512-bit FMA runs as two halves (<see cref="Microarchitecture.HalvedAvx512"/>, Zen 4).
     /// </summary>
-    public static long SplitMinWork = 8L << 20;
+    /// <remarks>
+    /// On a Zen 5 core, below 8M the split did not pay on the project's 2-core machines: the first layer of mlp-b32
+    /// (32 × 784 · 784 × 256, 6.4M) took 64 µs on one thread and 56 µs split on the packed path (bench
+    /// <c>--profile</c>, quiet machine), and the split left the ReLU after it (0.9 → 3.4 µs, half its input in the other
+    /// core's cache) and the weight's update (41 → 55 µs) slower by more than that. At 8M (mlp-b128's 128 × 256 · 256 ×
+    /// 256) and above, the products keep their split, and mlp-b128 its two-thread gain (175k samples/s against 140k at
+    /// one thread). On a Zen 4 core the products take twice as long, and mlp-b32's whole step at two threads took
+    /// 285–307 µs with every product from 1M split (its five products of 2.1M and 6.4M, and the two weights' updates)
+    /// against 449–453 µs with none split (its one-thread time), 328 µs from 4M and 300–305 µs from 2M (the thresholds
+    /// alternated in windows of 200 steps in one process, medians of 40 windows each).
+    /// </remarks>
+    public static long SplitMinWork = Microarchitecture.HalvedAvx512 ? 1L << 20 : 8L << 20;
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 

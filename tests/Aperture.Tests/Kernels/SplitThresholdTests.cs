@@ -136,25 +136,36 @@ public class SplitThresholdTests
     }
 
     [Fact]
-    public void An_mlp_step_at_batch_32_stays_on_one_thread_and_keeps_its_bits()
+    public void An_mlp_step_at_batch_32_splits_by_the_cores_threshold_and_keeps_its_bits()
     {
-        // Every product of the step is below ThinGemm.SplitMinWork: the forward products stay on this thread, the
-        // weight gradients are asked unsplit, and each weight's update follows its gradient. The step at two threads is
-        // then the one-thread step (docs/threads.md: split, it was slower at two threads than at one).
-        float[] one = [], two = [];
+        // With the full-width AVX-512 threshold (8M) every product of the step is below ThinGemm.SplitMinWork: the
+        // forward products stay on this thread, the weight gradients are asked unsplit, and each weight's update
+        // follows its gradient, so the step at two threads is the one-thread step. With the threshold of cores that
+        // halve each 512-bit FMA (1M) the five products of 2.1M and 6.4M multiply-adds split, and the two 256-row
+        // weights' updates with them (docs/threads.md). The bits are the same in all three.
+        float[] one = [];
         KernelSettings.WithThreads(1, () =>
         {
             var (step, state) = MlpStep(32);
             Assert.Equal(0, Splits(step));
             one = state();
         });
-        KernelSettings.WithThreads(2, () =>
+        long saved = ThinGemm.SplitMinWork;
+        try
         {
-            var (step, state) = MlpStep(32);
-            Assert.Equal(0, Splits(step));
-            two = state();
-        });
-        Assert.Equal(one, two);
+            foreach (var (threshold, splits) in new[] { (8L << 20, 0L), (1L << 20, 7L) })
+            {
+                ThinGemm.SplitMinWork = threshold;
+                KernelSettings.WithThreads(2, () =>
+                {
+                    var (step, state) = MlpStep(32);
+                    Assert.Equal(3 * splits, Splits(step));
+                    Assert.Equal(one, state());
+                });
+            }
+        }
+        finally { ThinGemm.SplitMinWork = saved; }
+        Assert.Equal(Microarchitecture.HalvedAvx512 ? 1L << 20 : 8L << 20, ThinGemm.SplitMinWork);
     }
 
     [Fact]
