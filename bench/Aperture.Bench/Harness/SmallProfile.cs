@@ -63,6 +63,11 @@ public static class SmallProfile
         ShareAlone(mlp, x1);
         var ping = new PingBody(new PingFlag());
         ReportWall($"  pool round trip (the caller waits for the worker's chunk), wall clock", () => { ping.Flag.Round++; Parallelism.For(2, 1 << 20, ping); });
+        // What bounds a batch-1 pass: the rate at which one core streams its weights in. The pass reads 1.08 MB of
+        // copies (0.55 MB per core at two threads); these are one thread's reads of working sets that stay in L1, in
+        // L2, and that overflow a 1 MB L2 as the whole pass's copies do.
+        foreach (int kb in new[] { 16, 512, 1100, 8192 })
+            ReadBandwidth(kb);
         Report("mlp-infer-b128 step", () =>
         {
             using var _ = TensorScope.Begin();
@@ -226,6 +231,49 @@ public static class SmallProfile
                     GemvTransposed.Range(b, 1, w2 + copies[2].Start, b2, o, 10, 256, 0, 1, false);
                 }
             });
+    }
+
+    /// <summary>
+    /// One thread's streaming read rate over a working set of <paramref name="kb"/> KB read again and again (eight
+    /// 512-bit loads a step, each summed into its own register, as the batch-1 kernel's eight chains read a panel
+    /// row): the best of 15 wall-clock windows.
+    /// </summary>
+    private static unsafe void ReadBandwidth(int kb)
+    {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return;
+        int floats = kb * 1024 / sizeof(float);
+        var data = GC.AllocateArray<float>(floats + 16, pinned: true);
+        data.AsSpan().Fill(1e-3f);
+        fixed (float* p0 = data)
+        {
+            float* p = (float*)(((nint)p0 + 63) & ~(nint)63);
+            int reps = Math.Max(1, (64 << 20) / (kb * 1024));
+            float sink = 0;
+            double best = double.MaxValue;
+            for (int wdw = 0; wdw < 16; wdw++)
+            {
+                long s = System.Diagnostics.Stopwatch.GetTimestamp();
+                for (int r = 0; r < reps; r++) sink += SumStream(p, floats);
+                double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(s).TotalSeconds;
+                if (wdw > 0) best = Math.Min(best, seconds);   // the first window warms the caches
+            }
+            Console.WriteLine($"{$"  read bandwidth, one thread, {kb} KB working set",-48} {(double)kb * 1024 * reps / best / 1e9,10:F1} GB/s{(sink == -1 ? " " : "")}");
+        }
+    }
+
+    private static unsafe float SumStream(float* p, int floats)
+    {
+        var a0 = System.Runtime.Intrinsics.Vector512<float>.Zero;
+        var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0; var a5 = a0; var a6 = a0; var a7 = a0;
+        for (int i = 0; i + 128 <= floats; i += 128)
+        {
+            float* q = p + i;
+            a0 += System.Runtime.Intrinsics.Vector512.Load(q); a1 += System.Runtime.Intrinsics.Vector512.Load(q + 16);
+            a2 += System.Runtime.Intrinsics.Vector512.Load(q + 32); a3 += System.Runtime.Intrinsics.Vector512.Load(q + 48);
+            a4 += System.Runtime.Intrinsics.Vector512.Load(q + 64); a5 += System.Runtime.Intrinsics.Vector512.Load(q + 80);
+            a6 += System.Runtime.Intrinsics.Vector512.Load(q + 96); a7 += System.Runtime.Intrinsics.Vector512.Load(q + 112);
+        }
+        return System.Runtime.Intrinsics.Vector512.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)));
     }
 
     /// <summary>The word a <see cref="PingBody"/>'s two chunks share: the round the worker's chunk has reached.</summary>
