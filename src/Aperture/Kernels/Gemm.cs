@@ -475,6 +475,11 @@ internal static unsafe class Gemm<T, K> where T : unmanaged where K : ITile<T>
             for (int p = 0; p < kc; p++) Unsafe.CopyBlockUnaligned(dst + p * NR, src + p * rs, (uint)(NR * sizeof(T)));
             return;
         }
+        if (cs == 1)
+        {
+            Packing.ContiguousRows(src, rs, nr, kc, dst, NR);
+            return;
+        }
         // NR is a whole number of 8-float (4-double) blocks, so the transpose never writes past this panel.
         if (rs == 1 && Packing.Transposes<T>())
         {

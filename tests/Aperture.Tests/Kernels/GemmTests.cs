@@ -277,6 +277,65 @@ public class GemmTests
     }
 
     [Fact]
+    public void Partial_panels_of_a_row_major_B_of_every_edge_width_match_the_naive_chain()
+    {
+        // A row-major B narrower than a panel, or whose last panel is partial, is packed row by row with masked loads
+        // (Packing.ContiguousRows): every edge width of both element types, B contiguous and as a column window of a
+        // wider matrix, ending at the end of its array, under the default blocking and tiny blocks (several k-blocks).
+        var rng = new Random(31);
+        static void Check<T>(Random rng, int width) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            foreach (int n in new[] { width, 32 + width })
+                foreach (bool window in new[] { false, true })
+                {
+                    int k = 70, m = 9;
+                    var a = Matrix<T>(rng, m, k, transposed: false);
+                    var full = Matrix<T>(rng, k, n + (window ? 5 : 0), transposed: false);
+                    var data = full.Data[full.Offset..(full.Offset + full.Rows * full.RowStride)];
+                    var b = new MatrixView<T>(data, window ? 5 : 0, k, n, full.RowStride, 1);
+                    var expected = Naive(a, b);
+                    void Run1() => KernelSettings.ForEachPath(path =>
+                        AssertBitwise(expected, Run(a, b), $"{typeof(T).Name} {path} n={n} window={window}"));
+                    KernelSettings.WithPackingOnly(Run1);
+                    KernelSettings.WithTinyBlocks(Run1);
+                }
+        }
+        for (int width = 1; width < 32; width++) Check<float>(rng, width);
+        for (int width = 1; width < 16; width++) Check<double>(rng, width);
+    }
+
+    [Fact]
+    public unsafe void Contiguous_rows_are_packed_whole_and_padded_with_zeros_on_every_path()
+    {
+        // Packing.ContiguousRows itself, for every column count of every panel width it takes (masked loads on the
+        // AVX-512 path, a copy and a clear elsewhere): the values in place, zeros past them, nothing written past a row.
+        static void Check<T>(int lanes) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            KernelSettings.ForEachPath(path =>
+            {
+                foreach (int width in new[] { lanes, 2 * lanes, 4 * lanes })
+                    for (int cols = 1; cols <= width; cols++)
+                        foreach (int extra in new[] { 0, 5 })
+                        {
+                            int len = 7, step = cols + extra;
+                            var src = new T[len * step];
+                            for (int i = 0; i < src.Length; i++) src[i] = T.CreateTruncating(i + 1);
+                            var dst = new T[len * width + 3];
+                            dst.AsSpan().Fill(T.CreateTruncating(-7));
+                            fixed (T* ps = src, pd = dst) Packing.ContiguousRows(ps, step, cols, len, pd, width);
+                            for (int p = 0; p < len; p++)
+                                for (int c = 0; c < width; c++)
+                                    Assert.True(dst[p * width + c] == (c < cols ? src[p * step + c] : T.Zero),
+                                        $"{typeof(T).Name} {path} width={width} cols={cols} step={step}: row {p}, column {c} is {dst[p * width + c]}");
+                            Assert.True(dst[len * width] == T.CreateTruncating(-7), "written past the last row");
+                        }
+            });
+        }
+        Check<float>(16);
+        Check<double>(8);
+    }
+
+    [Fact]
     public void Reversed_order_runs_k_downward_on_every_path()
     {
         var rng = new Random(9);
