@@ -1,3 +1,5 @@
+using Aperture.Tests.Kernels;
+
 namespace Aperture.Tests.Tensors;
 
 [Collection(ThreadCountCollection.Name)]
@@ -113,5 +115,43 @@ public class RandomTests
                     if (2 * b + 1 < n) Assert.Equal(mean + std * z1, d[2 * b + 1]);
                 }
             }
+    }
+
+    [Theory]
+    [InlineData(1, 0.3)]
+    [InlineData(17, 0.5)]
+    [InlineData(255, 0.9)]
+    [InlineData(40_001, 0.25)]
+    public void Bernoulli_fill_matches_one_block_at_a_time_for_every_dtype_and_thread_count(int n, double p)
+    {
+        // Element i is ToDouble(the first two words of block i/2) < p for an even i, of the last two for an odd one:
+        // the definition the eight-block fill must keep, at any thread count (40,001 elements split across the pool).
+        var expected = new bool[n];
+        for (int b = 0; b < (n + 1) / 2; b++)
+        {
+            var (w0, w1, w2, w3) = Philox.Block(11, 7UL + (ulong)b, 2);
+            expected[2 * b] = Generator.ToDouble(w0, w1) < p;
+            if (2 * b + 1 < n) expected[2 * b + 1] = Generator.ToDouble(w2, w3) < p;
+        }
+        foreach (int threads in new[] { 1, 2 })
+            KernelSettings.WithThreads(threads, () =>
+            {
+                foreach (var dtype in new[] { DType.Float32, DType.Float64, DType.Int64, DType.Bool })
+                {
+                    var g = new Generator(11, stream: 2) { Offset = 7 };
+                    var mask = Tensor.Bernoulli([n], p, g, dtype).ToDoubleArray();
+                    Assert.Equal(7UL + (ulong)((n + 1) / 2), g.Offset);
+                    for (int i = 0; i < n; i++)
+                        Assert.True(mask[i] == (expected[i] ? 1 : 0), $"{dtype}, {threads} thread(s): element {i} is {mask[i]}");
+                }
+                // The dropout layers' form: 0 or a scale, into a view at an offset.
+                var g2 = new Generator(11, stream: 2) { Offset = 7 };
+                var big = Tensor.Zeros([n + 3]);
+                var view = Ops.Narrow(big, 0, 3, n);
+                RandomFill.Bernoulli(view, p, g2, 2.5);
+                var values = big.ToArray<float>();
+                Assert.Equal(new float[3], values[..3]);
+                for (int i = 0; i < n; i++) Assert.Equal(expected[i] ? 2.5f : 0f, values[3 + i]);
+            });
     }
 }
