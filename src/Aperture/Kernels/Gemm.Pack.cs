@@ -30,18 +30,16 @@ internal static unsafe class Packing
     /// <summary>
     /// Rows of <paramref name="cols"/> contiguous elements (<paramref name="step"/> apart) into rows of
     /// <paramref name="width"/> (zero past <paramref name="cols"/>): a partial panel of a row-major B. With AVX-512 and
-    /// whole 64-byte rows, each row is a few masked loads (no element past <paramref name="cols"/> is read) and full
-    /// stores; else a block copy and a clear per row. Element by element, a product whose B is a single such panel
-    /// (6 × 10192 · 10192 × 25) spent 72% of its time here.
+    /// rows of whole 64-byte registers, each row is a few byte-masked loads (no byte past the row's columns is read)
+    /// and full stores, whatever the element type; else a block copy and a clear per row. Element by element, a
+    /// product whose B is a single such panel (6 × 10192 · 10192 × 25) spent 72% of its time here.
     /// </summary>
     public static void ContiguousRows<T>(T* src, nint step, int cols, int len, T* dst, int width) where T : unmanaged
     {
-        int lanes = 64 / sizeof(T);
-        if (Avx512F.IsSupported && KernelPaths.Active == KernelPath.Avx512 && width % lanes == 0 && width <= 4 * lanes
-            && (typeof(T) == typeof(float) || typeof(T) == typeof(double)))
+        int rowBytes = width * sizeof(T);
+        if (Avx512BW.IsSupported && KernelPaths.Active == KernelPath.Avx512 && rowBytes % 64 == 0 && rowBytes <= 256)
         {
-            if (typeof(T) == typeof(float)) MaskedRows((float*)src, step, cols, len, (float*)dst, width);
-            else MaskedRows((double*)src, step, cols, len, (double*)dst, width);
+            MaskedRows((byte*)src, step * sizeof(T), cols * sizeof(T), len, (byte*)dst, rowBytes);
             return;
         }
         for (int p = 0; p < len; p++)
@@ -52,41 +50,21 @@ internal static unsafe class Packing
         }
     }
 
+    /// <summary>Rows of <paramref name="colBytes"/> bytes into rows of <paramref name="rowBytes"/> (1–4 registers), zero past them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaskedRows(float* src, nint step, int cols, int len, float* dst, int width)
+    private static void MaskedRows(byte* src, nint step, int colBytes, int len, byte* dst, int rowBytes)
     {
-        var lane = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        var m0 = Vector512.LessThan(lane, Vector512.Create((float)cols));
-        var m1 = Vector512.LessThan(lane, Vector512.Create((float)cols - 16));
-        var m2 = Vector512.LessThan(lane, Vector512.Create((float)cols - 32));
-        var m3 = Vector512.LessThan(lane, Vector512.Create((float)cols - 48));
-        int vectors = width / 16;
+        var lane = Vector512<byte>.Indices;
+        Vector512<byte> Mask(int v) => Vector512.LessThan(lane, Vector512.Create((byte)Math.Clamp(colBytes - 64 * v, 0, 64)));
+        Vector512<byte> m0 = Mask(0), m1 = Mask(1), m2 = Mask(2), m3 = Mask(3);
+        int vectors = rowBytes / 64;
         for (int p = 0; p < len; p++)
         {
-            float* s = src + p * step, d = dst + p * width;
-            Avx512F.MaskLoad(s, m0, Vector512<float>.Zero).Store(d);
-            if (vectors > 1) Avx512F.MaskLoad(s + 16, m1, Vector512<float>.Zero).Store(d + 16);
-            if (vectors > 2) Avx512F.MaskLoad(s + 32, m2, Vector512<float>.Zero).Store(d + 32);
-            if (vectors > 3) Avx512F.MaskLoad(s + 48, m3, Vector512<float>.Zero).Store(d + 48);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MaskedRows(double* src, nint step, int cols, int len, double* dst, int width)
-    {
-        var lane = Vector512.Create(0d, 1, 2, 3, 4, 5, 6, 7);
-        var m0 = Vector512.LessThan(lane, Vector512.Create((double)cols));
-        var m1 = Vector512.LessThan(lane, Vector512.Create((double)cols - 8));
-        var m2 = Vector512.LessThan(lane, Vector512.Create((double)cols - 16));
-        var m3 = Vector512.LessThan(lane, Vector512.Create((double)cols - 24));
-        int vectors = width / 8;
-        for (int p = 0; p < len; p++)
-        {
-            double* s = src + p * step, d = dst + p * width;
-            Avx512F.MaskLoad(s, m0, Vector512<double>.Zero).Store(d);
-            if (vectors > 1) Avx512F.MaskLoad(s + 8, m1, Vector512<double>.Zero).Store(d + 8);
-            if (vectors > 2) Avx512F.MaskLoad(s + 16, m2, Vector512<double>.Zero).Store(d + 16);
-            if (vectors > 3) Avx512F.MaskLoad(s + 24, m3, Vector512<double>.Zero).Store(d + 24);
+            byte* s = src + p * step, d = dst + p * rowBytes;
+            Avx512BW.MaskLoad(s, m0, Vector512<byte>.Zero).Store(d);
+            if (vectors > 1) Avx512BW.MaskLoad(s + 64, m1, Vector512<byte>.Zero).Store(d + 64);
+            if (vectors > 2) Avx512BW.MaskLoad(s + 128, m2, Vector512<byte>.Zero).Store(d + 128);
+            if (vectors > 3) Avx512BW.MaskLoad(s + 192, m3, Vector512<byte>.Zero).Store(d + 192);
         }
     }
 
