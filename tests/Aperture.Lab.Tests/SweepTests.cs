@@ -263,6 +263,9 @@ public class SweepTests
         Assert.Contains("'/usr/bin/dotnet' '/opt/aperture it'\\''s/Aperture.Cli.dll' 'lab' 'worker' '--sweep' 'abcd1234abcd1234' '--task' \"$SLURM_ARRAY_TASK_ID\" &", script);
         Assert.Contains("trap on_usr1 USR1", script);
         Assert.Contains("scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"", script);
+        // A worker that finished as the warning came (exit 0) ends the task; only a stopped one is requeued.
+        Assert.Contains("if [ \"$status\" -eq 0 ]; then exit 0; fi", script);
+        Assert.True(script.IndexOf("exit 0; fi", StringComparison.Ordinal) < script.IndexOf("scontrol requeue", StringComparison.Ordinal));
         var early = new SlurmExecutor(worker, new SlurmOptions { ScriptDirectory = "/shared/sweeps", Time = "1", SignalSeconds = 25 });
         Assert.Contains("#SBATCH --signal=B:USR1@25\n", early.Script(new SlurmPlanInfo("abcd1234abcd1234", "momentum-acceleration", 40, 10, 4)));
     }

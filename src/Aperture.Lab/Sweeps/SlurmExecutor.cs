@@ -89,10 +89,13 @@ public sealed class SlurmExecutor(WorkerCommand worker, SlurmOptions options) : 
             {{string.Join(' ', worker.Build(plan.Id, WorkerCommand.SlurmTask).Select(Quote))}} &
             worker=$!
             # SIGUSR1 comes {{options.SignalSeconds}} s before the time limit: the worker stops between measurements and releases its run, and
-            # the task is requeued, so it runs again rather than ending TIMEOUT.
+            # the task is requeued, so it runs again rather than ending TIMEOUT. A worker that had finished the task as
+            # the signal came (exit 0) leaves nothing to run again: the task ends there.
             on_usr1() {
                 kill -TERM "$worker" 2>/dev/null
                 wait "$worker"
+                status=$?
+                if [ "$status" -eq 0 ]; then exit 0; fi
                 scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
                 exit 0
             }
