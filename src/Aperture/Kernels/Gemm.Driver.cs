@@ -27,7 +27,7 @@ internal static unsafe class GemmDriver<T, V, TV, K>
             GemmDirect<T, V, TV>.Run(transpose ? g.Transposed() : g, transpose ? split.Transposed() : split);
             return;
         }
-        if (typeof(T) == typeof(float) && typeof(V) == typeof(F32x16) && ThinGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g), split == ProductSplit.None)) return;
+        if (typeof(T) == typeof(float) && typeof(V) == typeof(F32x16) && ThinGemm.TryRun(Unsafe.As<GemmProblem<T>, GemmProblem<float>>(ref g), split)) return;
         {
             long wasteN = (long)RoundUp(g.M, K.MR) * RoundUp(g.N, K.NR);
             long wasteT = (long)RoundUp(g.N, K.MR) * RoundUp(g.M, K.NR);

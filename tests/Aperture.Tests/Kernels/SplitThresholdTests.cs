@@ -171,13 +171,23 @@ public class SplitThresholdTests
     [Fact]
     public void An_mlp_step_at_batch_128_keeps_its_split_products_and_updates()
     {
-        // Its products are 8M multiply-adds and more (128 x 256 x 256): split, as is each weight's update that follows a
-        // split gradient (the two 256-row weights). The 10-row output layer's products and update stay on this thread.
+        // Its products are 8M multiply-adds and more (128 x 256 x 256): split, one loop each on the thin path (the two
+        // forward products, the second layer's input gradient and both weight gradients), as is each weight's update
+        // that follows a split gradient (the two 256-row weights). The 10-row output layer's products and update stay
+        // on this thread. The bits are those of one thread.
+        float[] one = [];
+        KernelSettings.WithThreads(1, () =>
+        {
+            var (step, state) = MlpStep(128);
+            Assert.Equal(0, Splits(step));
+            one = state();
+        });
         KernelSettings.WithThreads(2, () =>
         {
-            var (step, _) = MlpStep(128);
+            var (step, state) = MlpStep(128);
             long perStep = Splits(step) / 3;
-            Assert.Equal(8, perStep);
+            Assert.Equal(7, perStep);
+            Assert.Equal(one, state());
         });
     }
 

@@ -76,4 +76,36 @@ public class ThinGemmTests
             }
         }
     }
+
+    [Fact]
+    public void Split_thin_products_give_the_naive_chain_at_every_thread_count_and_cut()
+    {
+        // Every product the thin path takes is split (SplitMinWork 1): whole row blocks of the chosen orientation to
+        // each thread, each packing B for itself; a requested cut of the other side goes to the packed path instead.
+        // Partial row blocks at a thread's edge (M not a multiple of 8, or fewer blocks than threads) included.
+        var rng = new Random(31);
+        long saved = ThinGemm.SplitMinWork;
+        ThinGemm.SplitMinWork = 1;
+        try
+        {
+            foreach (var (m, n, k, tb) in new[] { (128, 256, 784, true), (32, 256, 256, true), (256, 784, 32, false), (41, 75, 129, false), (9, 300, 17, true), (13, 33, 700, false) })
+            {
+                var a = GemmTests.Matrix<float>(rng, m, k, false);
+                var b = GemmTests.Matrix<float>(rng, k, n, tb);
+                var naive = GemmTests.Naive(a, b);
+                foreach (int threads in new[] { 2, 3 })
+                    foreach (var cut in new[] { ProductSplit.Any, ProductSplit.Rows, ProductSplit.Columns })
+                        KernelSettings.WithThreads(threads, () => KernelSettings.WithThinPath(() =>
+                        {
+                            var c = new float[m * n];
+                            c.AsSpan().Fill(12345f);
+                            long loops = Parallelism.SplitLoops;
+                            MatMulKernel.Run(a, b, c, 0, NumericsPolicy.Default, cut);
+                            Same(naive, c, $"{m}×{k}·{k}×{n} tb={tb}, {threads} threads, cut {cut}");
+                            if (cut == ProductSplit.Any) Assert.True(Parallelism.SplitLoops > loops, $"{m}×{k}·{k}×{n} was not split");
+                        }));
+            }
+        }
+        finally { ThinGemm.SplitMinWork = saved; }
+    }
 }
