@@ -120,10 +120,10 @@ internal static unsafe class ThinGemm
     /// better on the 2-core Zen 4 machine: the packed operand is the short one, and a second loop costs its own
     /// hand-off. Against the packed path's split, each thread here packs B (for X·Wᵀ: X) rather than A and B, and runs
     /// the thin kernels. Measured there (2 threads, the three variants alternated in windows of 200 passes or steps,
-    /// medians of 9 windows): the 784-256-256-10 MLP's batch-128 inference pass 349–368 µs against 380–411 on the
-    /// packed path (its first layer 243–253 against 265–290), a batch-32 training step 275–283 against 296–303, a
-    /// batch-128 step 884–989 against 907–1035; the 784-1024-1024-10 MLP at batch 256, a pass 5.04 ms against 5.47 and a
-    /// step 14.7 ms against 15.8.
+    /// medians of 9 windows, two to four runs, this one faster in every run): the 784-256-256-10 MLP's batch-128
+    /// inference pass 350–407 µs against 380–446 on the packed path (its first layer 243–257 against 265–297), a
+    /// batch-32 training step 275–311 against 296–345 (and 501 against 523 in a run the host disturbed), a batch-128 step 884–989 against 907–1035; the 784-1024-1024-10
+    /// MLP at batch 256, a pass 5.04 ms against 5.47 and a step 14.7 ms against 15.8.
     /// </remarks>
     private static void RunSplit(GemmProblem<float> g) =>
         Parallelism.For((g.M + MR - 1) / MR, (long)MR * g.N * g.K, new SplitBody(g));
