@@ -192,15 +192,41 @@ public sealed class Generator
     }
 
     /// <summary>A uniform random permutation of 0..n-1 (Fisher–Yates).</summary>
+    /// <remarks>
+    /// The swap at position i takes j = <see cref="NextLong"/>(i + 1), each from the next counter block: the blocks are
+    /// computed eight at a time (<see cref="Philox.Blocks"/>), and the generator ends at the block after the last one
+    /// used, as one <see cref="NextLong"/> call per position would leave it. The bound's rejection limit (a 64-bit
+    /// division) is computed only for a draw that could reach it, one within <c>bound</c> of 2⁶⁴: the same draws, the
+    /// same permutation.
+    /// </remarks>
     public int[] Permutation(int n)
     {
         var p = new int[n];
         for (int i = 0; i < n; i++) p[i] = i;
+        Span<uint> words = stackalloc uint[4 * Philox.Lanes];
+        ulong next = Offset, loaded = 0;   // the next block to use; the first of the eight held in words
+        bool held = false;
         for (int i = n - 1; i > 0; i--)
         {
-            int j = (int)NextLong(i + 1);
+            ulong bound = (ulong)i + 1, v;
+            do
+            {
+                if (!held || next - loaded >= Philox.Lanes)
+                {
+                    BlocksAt(next, words);
+                    loaded = next;
+                    held = true;
+                }
+                int lane = (int)(next - loaded);
+                v = (ulong)words[4 * lane] << 32 | words[4 * lane + 1];
+                next++;
+            }
+            // NextLong's test, v < 2⁶⁴ − 1 − (2⁶⁴ − 1) mod bound, which every v up to 2⁶⁴ − 1 − bound passes.
+            while (v > ulong.MaxValue - bound && v >= ulong.MaxValue - ulong.MaxValue % bound);
+            int j = (int)(v % bound);
             (p[i], p[j]) = (p[j], p[i]);
         }
+        Offset = next;
         return p;
     }
 

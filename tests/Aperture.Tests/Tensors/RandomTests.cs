@@ -154,4 +154,31 @@ public class RandomTests
                 for (int i = 0; i < n; i++) Assert.Equal(expected[i] ? 2.5f : 0f, values[3 + i]);
             });
     }
+
+    [Theory]
+    [InlineData(0UL)]
+    [InlineData(5UL)]
+    [InlineData(ulong.MaxValue - 20)]
+    public void Permutation_matches_Fisher_Yates_one_block_at_a_time(ulong start)
+    {
+        // Fisher–Yates with NextLong per position, as Permutation is specified: the same permutation, and the
+        // generator left at the same block, for lengths around the eight blocks drawn at once (and a counter that
+        // wraps past 2⁶⁴ inside a batch).
+        foreach (int n in new[] { 0, 1, 2, 7, 8, 9, 10, 16, 17, 100, 6000 })
+            foreach (ulong seed in new[] { 1UL, 42UL })
+            {
+                var reference = new Generator(seed, 3) { Offset = start };
+                var expected = new int[n];
+                for (int i = 0; i < n; i++) expected[i] = i;
+                for (int i = n - 1; i > 0; i--)
+                {
+                    int j = (int)reference.NextLong(i + 1);
+                    (expected[i], expected[j]) = (expected[j], expected[i]);
+                }
+                var g = new Generator(seed, 3) { Offset = start };
+                Assert.Equal(expected, g.Permutation(n));
+                Assert.Equal(reference.Offset, g.Offset);
+                Assert.Equal(reference.NextDouble(), g.NextDouble());
+            }
+    }
 }
