@@ -44,7 +44,9 @@ internal static unsafe class ThinGemm
     /// one thread). On a Zen 4 core the products take twice as long, and mlp-b32's whole step at two threads took
     /// 285–307 µs with every product from 1M split (its five products of 2.1M and 6.4M, and the two weights' updates)
     /// against 449–453 µs with none split (its one-thread time), 328 µs from 4M and 300–305 µs from 2M (the thresholds
-    /// alternated in windows of 200 steps in one process, medians of 40 windows each).
+    /// alternated in windows of 200 steps in one process, medians of 40 windows each). With the split on the thin path
+    /// (<see cref="RunSplit"/>) 1M still measured best there: the step's fastest window over three runs of 9 windows each
+    /// took 272–274 µs from 1M, 299–305 from 3M (the two products of 2.1M then unsplit) and 435–439 from 8M.
     /// </remarks>
     public static long SplitMinWork = Microarchitecture.HalvedAvx512 ? 1L << 20 : 8L << 20;
 
