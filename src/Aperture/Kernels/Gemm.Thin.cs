@@ -59,10 +59,9 @@ internal static unsafe class ThinGemm
     /// </summary>
     public static bool TryRun(GemmProblem<float> g, ProductSplit cut = ProductSplit.Any)
     {
-        bool oneThread = cut == ProductSplit.None;
         if (!GemmBlocking.Thin || KernelPaths.Active != KernelPath.Avx512) return false;
         if (g.K < 1 || g.K > MaxK || g.M < 1 || g.N < 1) return false;
-        bool split = !oneThread && (long)g.M * g.N * g.K >= SplitMinWork && Parallelism.Threads > 1;
+        bool split = cut != ProductSplit.None && (long)g.M * g.N * g.K >= SplitMinWork && Parallelism.Threads > 1;
         // Short C both ways (the batch) or short k: the shapes where the packed path's copies are not amortized.
         if (Math.Min(g.M, g.N) > 256 && g.K > 256) return false;
         // Wide both ways, at a batch of 256 (the weight gradient dYᵀ·X of a 784-1024-1024 net): the packed path wins.
@@ -103,14 +102,8 @@ internal static unsafe class ThinGemm
         return cost;
     }
 
-    private static void Run(GemmProblem<float> g)
-    {
-        int n = g.N, k = g.K;
-        int panels = (n + NR - 1) / NR;
-        float* bufB = GemmBuffers.PackB<float>((nint)k * panels * NR + 64);
-        new PackBody(g, bufB).Run(0, panels);
-        Blocks(g, bufB, 0, g.M);
-    }
+    /// <summary>The product on the calling thread: all of its row blocks.</summary>
+    private static void Run(GemmProblem<float> g) => new RowBlocks(g).Run(0, (g.M + MR - 1) / MR);
 
     /// <summary>
     /// The product on several threads: whole row blocks of the chosen orientation to each, each thread packing all of
@@ -124,35 +117,29 @@ internal static unsafe class ThinGemm
     /// the thin kernels. Measured there (2 threads, the three variants alternated in windows of 200 passes or steps,
     /// medians of 9 windows, two to four runs, this one faster in every run): the 784-256-256-10 MLP's batch-128
     /// inference pass 350–407 µs against 380–446 on the packed path (its first layer 243–257 against 265–297), a
-    /// batch-32 training step 275–311 against 296–345 (and 501 against 523 in a run the host disturbed), a batch-128 step 884–989 against 907–1035; the 784-1024-1024-10
-    /// MLP at batch 256, a pass 5.04 ms against 5.47 and a step 14.7 ms against 15.8. Product by product at 2 threads
+    /// batch-32 training step 275–311 against 296–345 (and 501 against 523 in a run the host disturbed), a batch-128
+    /// step 884–989 against 907–1035; the 784-1024-1024-10 MLP at batch 256, a pass 5.04 ms against 5.47 and a step
+    /// 14.7 ms against 15.8. Product by product at 2 threads
     /// (the thin path on and off, medians of 15 windows of 200 products), the 784-256-256-10 MLP's five large products
     /// (X·W1ᵀ, H1·W2ᵀ, dY2·W2, dY2ᵀ·H1, dY1ᵀ·X) at batch 128 and 256 ran 1.01–1.51× faster split here; at batch 32 the
     /// two of 2.1M multiply-adds, dY2·W2 and dY2ᵀ·H1, 3% and 11% slower (about 1 and 2 µs), the other three 1.22–1.39×
     /// faster.
     /// </remarks>
     private static void RunSplit(GemmProblem<float> g) =>
-        Parallelism.For((g.M + MR - 1) / MR, (long)MR * g.N * g.K, new SplitBody(g));
+        Parallelism.For((g.M + MR - 1) / MR, (long)MR * g.N * g.K, new RowBlocks(g));
 
-    private readonly struct PackBody(GemmProblem<float> g, float* bufB) : Parallelism.IRangeBody
-    {
-        public void Run(int q0, int q1)
-        {
-            for (int q = q0; q < q1; q++)
-            {
-                int col = q * NR;
-                PackB(g, col, Math.Min(NR, g.N - col), bufB + (nint)q * g.K * NR);
-            }
-        }
-    }
-
-    private readonly struct SplitBody(GemmProblem<float> g) : Parallelism.IRangeBody
+    /// <summary>Row blocks [b0, b1) of C, with all of B packed into this thread's buffer first.</summary>
+    private readonly struct RowBlocks(GemmProblem<float> g) : Parallelism.IRangeBody
     {
         public void Run(int b0, int b1)
         {
             int panels = (g.N + NR - 1) / NR;
             float* bufB = GemmBuffers.PackB<float>((nint)g.K * panels * NR + 64);
-            new PackBody(g, bufB).Run(0, panels);
+            for (int q = 0; q < panels; q++)
+            {
+                int col = q * NR;
+                PackB(g, col, Math.Min(NR, g.N - col), bufB + (nint)q * g.K * NR);
+            }
             Blocks(g, bufB, b0 * MR, Math.Min(b1 * MR, g.M));
         }
     }

@@ -175,14 +175,20 @@ public sealed class Generator
     public long NextLong(long bound)
     {
         if (bound <= 0) throw new ArgumentOutOfRangeException(nameof(bound), bound, "bound must be positive");
-        ulong limit = ulong.MaxValue - ulong.MaxValue % (ulong)bound;
         while (true)
         {
             var (a, b, _, _) = Next();
             ulong v = (ulong)a << 32 | b;
-            if (v < limit) return (long)(v % (ulong)bound);
+            if (Unbiased(v, (ulong)bound)) return (long)(v % (ulong)bound);
         }
     }
+
+    /// <summary>
+    /// Whether <c>v % bound</c> is an unbiased draw: v below the largest multiple of <paramref name="bound"/> that fits,
+    /// 2⁶⁴ − 1 − (2⁶⁴ − 1) mod bound. Every v up to 2⁶⁴ − 1 − bound is, so the 64-bit division is left to the rare draw
+    /// within <paramref name="bound"/> of 2⁶⁴.
+    /// </summary>
+    internal static bool Unbiased(ulong v, ulong bound) => v <= ulong.MaxValue - bound || v < ulong.MaxValue - ulong.MaxValue % bound;
 
     /// <summary>A standard normal draw (Box–Muller).</summary>
     public double NextNormal()
@@ -195,9 +201,8 @@ public sealed class Generator
     /// <remarks>
     /// The swap at position i takes j = <see cref="NextLong"/>(i + 1), each from the next counter block: the blocks are
     /// computed eight at a time (<see cref="Philox.Blocks"/>), and the generator ends at the block after the last one
-    /// used, as one <see cref="NextLong"/> call per position would leave it. The bound's rejection limit (a 64-bit
-    /// division) is computed only for a draw that could reach it, one within <c>bound</c> of 2⁶⁴: the same draws, the
-    /// same permutation.
+    /// used, as one <see cref="NextLong"/> call per position would leave it, with its rejection test
+    /// (<see cref="Unbiased"/>): the same draws, the same permutation.
     /// </remarks>
     public int[] Permutation(int n)
     {
@@ -221,8 +226,7 @@ public sealed class Generator
                 v = (ulong)words[4 * lane] << 32 | words[4 * lane + 1];
                 next++;
             }
-            // NextLong's test, v < 2⁶⁴ − 1 − (2⁶⁴ − 1) mod bound, which every v up to 2⁶⁴ − 1 − bound passes.
-            while (v > ulong.MaxValue - bound && v >= ulong.MaxValue - ulong.MaxValue % bound);
+            while (!Unbiased(v, bound));
             int j = (int)(v % bound);
             (p[i], p[j]) = (p[j], p[i]);
         }

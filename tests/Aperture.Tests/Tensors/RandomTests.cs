@@ -181,4 +181,18 @@ public class RandomTests
                 Assert.Equal(reference.NextDouble(), g.NextDouble());
             }
     }
+
+    [Fact]
+    public void The_rejection_test_is_the_largest_multiple_of_the_bound()
+    {
+        // Generator.Unbiased skips the division for draws that cannot reach the limit: it must agree with
+        // v < 2⁶⁴ − 1 − (2⁶⁴ − 1) mod bound everywhere, above all next to the limit and at the top of the range.
+        foreach (ulong bound in new[] { 1UL, 2UL, 3UL, 7UL, 6000UL, 1UL << 32, (1UL << 63) + 1, ulong.MaxValue - 1, ulong.MaxValue })
+        {
+            ulong limit = ulong.MaxValue - ulong.MaxValue % bound;
+            foreach (ulong v in new[] { 0UL, 1UL, ulong.MaxValue - bound - 1, ulong.MaxValue - bound, ulong.MaxValue - bound + 1,
+                         limit - 1, limit, ulong.MaxValue - 1, ulong.MaxValue })
+                Assert.True(Generator.Unbiased(v, bound) == v < limit, $"bound {bound}, v {v}");
+        }
+    }
 }
