@@ -86,14 +86,14 @@ public static class BenchRun
         }
 
         var input = new ReportInput(results, o.Threads, env, peak, Versions(env, pySetup, pytorch, torchSharp),
-            PeerNotes(pySetup, torchSharp), o.Command, started, clock.Elapsed, settings, o.Quick);
+            PeerNotes(pySetup, torchSharp), o.Command, started, clock.Elapsed, settings, o.Quick, runner.Host.Summarize());
         string report = MarkdownReport.Render(input);
         Console.WriteLine();
         Console.WriteLine(report);
 
         if (o.JsonPath is { } jp)
         {
-            ResultsJson.Write(jp, results, peak);
+            ResultsJson.Write(jp, results, peak, runner.Host.Fastest);
             Log($"wrote {Path.GetFullPath(jp)}");
         }
         string? md = o.MarkdownPath ?? (o.Quick || o.Only is not null ? null : Path.Combine(repoRoot, "docs", "benchmarks.md"));

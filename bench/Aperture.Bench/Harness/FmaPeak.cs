@@ -28,7 +28,7 @@ public static class FmaPeak
             if (Stopwatch.GetElapsedTime(t0).TotalSeconds > seconds / 4) break;
             n *= 2;
         }
-        long flopsPerIteration = 12L * (VectorBits / 32) * 2;
+        long flopsPerIteration = FlopsPerIteration;
         double best = 0;
         for (int r = 0; r < repeats; r++)
         {
@@ -50,7 +50,11 @@ public static class FmaPeak
         return best;
     }
 
-    private static float Kernel(long n) => Avx512F.IsSupported ? Kernel512(n) : Kernel256(n);
+    /// <summary>Floating-point operations in one iteration of <see cref="Kernel"/>: 12 vector FMAs of two each per lane.</summary>
+    public static long FlopsPerIteration => 12L * (VectorBits / 32) * 2;
+
+    /// <summary><paramref name="n"/> iterations of the 12-chain FMA loop on this thread (the widest vector there is).</summary>
+    public static float Kernel(long n) => Avx512F.IsSupported ? Kernel512(n) : Kernel256(n);
 
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Kernel512(long n)

@@ -2,8 +2,11 @@ using System.Diagnostics;
 
 namespace Aperture.Bench.Harness;
 
-/// <summary>One timing window: the throughput it measured and how busy the rest of the machine was meanwhile.</summary>
-public readonly record struct Window(double Value, double OtherCores, bool Disturbed);
+/// <summary>
+/// One timing window: the throughput it measured, how busy the rest of the machine was meanwhile, and the mean rate
+/// of the host probes run just before it (GFLOP/s, <see cref="HostProbe"/>).
+/// </summary>
+public readonly record struct Window(double Value, double OtherCores, bool Disturbed, double Probe);
 
 /// <summary>The result of one workload on one engine at one thread count.</summary>
 public sealed class Measurement(Workload workload, int threads, string engine)
@@ -43,6 +46,15 @@ public sealed class Measurement(Workload workload, int threads, string engine)
 
     /// <summary>The median over the windows the figure uses of other processes' CPU use, in cores.</summary>
     public double OtherCores { get; set; }
+
+    /// <summary>
+    /// The figures of the windows the median was taken over, in the order they ran: the k-th of one engine ran in
+    /// the same round as the k-th of another, so their ratio is a paired one.
+    /// </summary>
+    public IReadOnlyList<double> Used { get; set; } = [];
+
+    /// <summary>The median over the windows used of the host probes' rate before each (GFLOP/s; NaN without probes).</summary>
+    public double Probe { get; set; } = double.NaN;
 }
 
 /// <summary>
@@ -68,13 +80,17 @@ public sealed record RunSettings(int Repeats, double WindowSeconds, double Warmu
 /// Runs one workload on every engine at one thread count: each engine builds it from the same data and weights,
 /// runs its check iteration, warms up (which also sizes its window), then the engines take turns window by window,
 /// in an order rotated each round so that none always follows the same neighbour. Each window waits a little for
-/// the machine to be quiet; a window during which other processes still took CPU the engine needed
-/// (<see cref="RunSettings.DisturbedAbove"/>) is flagged and run again, up to as many extra rounds as there were
-/// rounds. The median is taken over the undisturbed windows when at least half the rounds' worth are.
+/// the machine to be quiet and runs a burst of host probes (<see cref="HostProbe"/>); a window during which other
+/// processes still took CPU the engine needed (<see cref="RunSettings.DisturbedAbove"/>) is flagged and run again,
+/// up to as many extra rounds as there were rounds. The median is taken over the undisturbed windows when at least
+/// half the rounds' worth are.
 /// </summary>
 public sealed class Runner(RunSettings settings, Action<string> log)
 {
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    /// <summary>The host probes run before every window of the run.</summary>
+    public HostProbe Host { get; } = new();
 
     private bool WithinBudget => _clock.Elapsed < settings.Budget;
 
@@ -177,12 +193,13 @@ public sealed class Runner(RunSettings settings, Action<string> log)
         // threads spin on after its window, on the cores the next engine is about to time.
         var waited = Stopwatch.StartNew();
         while (WithinBudget && CpuMonitor.BusyCores(40) > limit && waited.Elapsed.TotalSeconds < settings.QuietWaitSeconds) { }
+        double probe = Host.Burst();
         var before = CpuMonitor.Sample(a.Engine.OwnProcessIds);
         double seconds = a.Run.Run(a.M.IterationsPerWindow);
         var after = CpuMonitor.Sample(a.Engine.OwnProcessIds);
         double other = CpuMonitor.OtherCores(before, after);
         double value = a.M.Workload.UnitsPerIteration * a.M.IterationsPerWindow / seconds;
-        a.M.Windows.Add(new Window(value, other, other > limit));
+        a.M.Windows.Add(new Window(value, other, other > limit, probe));
     }
 
     private void Summarize(Measurement m)
@@ -193,6 +210,8 @@ public sealed class Runner(RunSettings settings, Action<string> log)
         m.Repeats = used.Count;
         m.Median = Median(used.Select(x => x.Value));
         m.OtherCores = Median(used.Select(x => x.OtherCores));
+        m.Used = used.Select(x => x.Value).ToArray();
+        m.Probe = Median(used.Select(x => x.Probe).Where(double.IsFinite));
     }
 
     /// <summary>The median (the mean of the middle two for an even count).</summary>

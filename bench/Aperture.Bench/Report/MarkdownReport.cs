@@ -16,12 +16,13 @@ public sealed record ReportInput(
     DateTime StartedUtc,
     TimeSpan Duration,
     RunSettings Settings,
-    bool Quick);
+    bool Quick,
+    HostSummary? Host);
 
 /// <summary>
-/// The human-readable result: machine, versions, the command, and per thread count a table of each engine's
-/// median with Aperture's ratio against each peer (above 1 means Aperture is faster), the orientation target and
-/// whether it is met. It replaces the part of docs/benchmarks.md between the result markers.
+/// The human-readable result: machine, versions, the command, what the host probes saw, and per thread count a
+/// table of each engine's median with Aperture's ratio against each peer (above 1 means Aperture is faster), the
+/// range of the ratio to the best peer over the rounds, the orientation target and whether it is met. It replaces the part of docs/benchmarks.md between the result markers.
 /// </summary>
 public static class MarkdownReport
 {
@@ -73,6 +74,18 @@ public static class MarkdownReport
         sb.AppendLine(CultureInfo.InvariantCulture,
             $"{(r.Quick ? "Quick smoke run" : "Full run")}: medians of {r.Settings.Repeats} windows of {r.Settings.WindowSeconds:0.###} s per engine after {r.Settings.WarmupSeconds:0.##} s of warm-up, engines alternated window by window. A window is disturbed when other processes used more than {r.Settings.DisturbedCores:0.##} of the cores the engine's threads needed; disturbed windows are run again. This run: {disturbed} of {windows} windows disturbed.");
         sb.AppendLine();
+        if (r.Host is { } h)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"Host probes ({h.Probes} runs of a 0.1 ms FMA loop on the bench's thread, {HostProbe.BurstLength} before each window): the median ran at {Percent(h.MedianShare)} of the fastest, the 10th percentile at {Percent(h.P10Share)}; {Percent(h.SlowedFraction)} of them below {Percent(HostProbe.SlowShare)}, and on average they got {Percent(h.MeanShare)} of the core. Other guests on the host slow these without showing in `/proc/stat`.");
+            sb.AppendLine();
+            if (h.MeanShare < QuietHostShare)
+            {
+                sb.AppendLine(CultureInfo.InvariantCulture,
+                    $"**Warning: the host probes got {Percent(h.MeanShare)} of the core on average (a quiet host gives {Percent(QuietHostShare)} or more). The host was busy during this run: windows spread more, and a ratio near its target may not repeat.**");
+                sb.AppendLine();
+            }
+        }
         if (windows > 0 && disturbed > windows / 4)
         {
             sb.AppendLine(CultureInfo.InvariantCulture,
@@ -109,25 +122,29 @@ public static class MarkdownReport
         {
             sb.AppendLine(CultureInfo.InvariantCulture, $"### {t} thread{(t == 1 ? "" : "s")}");
             sb.AppendLine();
-            sb.AppendLine("| Workload | Unit | Aperture | PyTorch | TorchSharp | × PyTorch | × TorchSharp | Target | Met |");
-            sb.AppendLine("|---|---|--:|--:|--:|--:|--:|---|:-:|");
+            sb.AppendLine("| Workload | Unit | Aperture | PyTorch | TorchSharp | × PyTorch | × TorchSharp | × best peer, by round | Target | Met |");
+            sb.AppendLine("|---|---|--:|--:|--:|--:|--:|--:|---|:-:|");
             foreach (var w in r.Results.Select(m => m.Workload).Distinct())
             {
                 var row = Engines.Select(id => r.Results.FirstOrDefault(m => m.Workload == w && m.Threads == t && m.Engine == id)).ToArray();
                 if (row.All(m => m is null)) continue;
                 double? ap = Figure(row[0]), pt = Figure(row[1]), ts = Figure(row[2]);
-                var (target, met) = Target(w, t, ap, pt, ts, r.FmaPeak);
+                var rounds = RoundRatios(row[0], BestPeer(row[1], row[2]));
+                var (target, met) = Target(w, t, ap, pt, ts, r.FmaPeak, rounds);
                 // A verdict that rests on a disturbed figure is marked like the figure.
                 if (met.Length > 0 && row.Any(m => m?.Disturbed == true)) met += "*";
+                string range = rounds.Length == 0 ? "–" : $"{Fmt(rounds.Min(), "F2")}–{Fmt(rounds.Max(), "F2")}×";
                 sb.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {w.Name} | {w.Unit} | {Cell(row[0])} | {Cell(row[1])} | {Cell(row[2])} | {Ratio(row[0], row[1])} | {Ratio(row[0], row[2])} | {target} | {met} |");
+                    $"| {w.Name} | {w.Unit} | {Cell(row[0])} | {Cell(row[1])} | {Cell(row[2])} | {Ratio(row[0], row[1])} | {Ratio(row[0], row[2])} | {range} | {target} | {met} |");
             }
             sb.AppendLine();
         }
         AppendHvpCost(sb, r);
         sb.AppendLine("Ratios are Aperture's throughput over the peer's: above 1 means Aperture is faster. `*` marks a median that");
         sb.AppendLine("had to include disturbed windows, and a ratio or verdict resting on one: read those as rough. `n/a` is a");
-        sb.AppendLine("workload an engine did not run (the reason is below).");
+        sb.AppendLine("workload an engine did not run (the reason is below). \"By round\" is the lowest and highest of the ratios of");
+        sb.AppendLine("Aperture's k-th window to the best peer's k-th, which ran in the same round; `?` marks a verdict that these");
+        sb.AppendLine("straddle (met in some rounds and not in others), one that this run cannot settle.");
         sb.AppendLine();
 
         var grouped = r.Results.Where(m => m.Note is not null).GroupBy(m => (m.Engine, m.Note))
@@ -225,7 +242,25 @@ public static class MarkdownReport
     private static string Ratio(Measurement? a, Measurement? b) =>
         Figure(a) is { } x && Figure(b) is { } y && y > 0 ? Fmt(x / y, "F2") + "×" + (a!.Disturbed || b!.Disturbed ? "*" : "") : "–";
 
-    private static (string Target, string Met) Target(Workload w, int threads, double? ap, double? pt, double? ts, IReadOnlyDictionary<int, double> peak)
+    /// <summary>The mean host-probe share from which a run counts as quiet.</summary>
+    private const double QuietHostShare = 0.95;
+
+    /// <summary>The peer with the higher median (the one the targets are against), or null when neither has one.</summary>
+    private static Measurement? BestPeer(Measurement? pt, Measurement? ts) =>
+        Figure(pt) is not { } p ? (Figure(ts) is null ? null : ts) : Figure(ts) is { } t && t > p ? ts : pt;
+
+    /// <summary>
+    /// Aperture's k-th used window over the peer's k-th, for each k both have: the windows of one round ran next to
+    /// each other, so a slow spell of the host that spans a round cancels in the ratio.
+    /// </summary>
+    private static double[] RoundRatios(Measurement? ap, Measurement? peer)
+    {
+        if (ap is null || peer is null) return [];
+        int n = Math.Min(ap.Used.Count, peer.Used.Count);
+        return Enumerable.Range(0, n).Where(k => peer.Used[k] > 0).Select(k => ap.Used[k] / peer.Used[k]).ToArray();
+    }
+
+    private static (string Target, string Met) Target(Workload w, int threads, double? ap, double? pt, double? ts, IReadOnlyDictionary<int, double> peak, double[] rounds)
     {
         if (!TargetVsBestPeer.TryGetValue(w.Name, out double want)) return ("", "");
         var parts = new List<string>();
@@ -237,9 +272,12 @@ public static class MarkdownReport
         }
         double? best = pt is null ? ts : ts is null ? pt : Math.Max(pt.Value, ts.Value);
         parts.Add($"≥ {Fmt(want, "0.##")}× best peer");
+        bool peakOk = ok;
         if (best is { } bp && ap is { } v) ok &= v >= want * bp;
         else known = false;
-        return (string.Join(", ", parts), known ? (ok ? "yes" : "no") : "");
+        // Unsettled: the peak share (a median against a maximum) holds, and the rounds fall on both sides of the ratio.
+        bool straddles = peakOk && rounds.Length > 0 && rounds.Min() < want && rounds.Max() >= want;
+        return (string.Join(", ", parts), known ? (ok ? "yes" : "no") + (straddles ? "?" : "") : "");
     }
 
     private static string Number(double v) => v switch
@@ -249,6 +287,8 @@ public static class MarkdownReport
         >= 10 => Fmt(v, "F1"),
         _ => Fmt(v, "F2"),
     };
+
+    private static string Percent(double share) => Fmt(100 * share, "F0") + "%";
 
     private static string Fmt(double v, string format) => v.ToString(format, CultureInfo.InvariantCulture);
 }
