@@ -25,7 +25,8 @@ namespace Aperture;
 /// time, the two kernels interleaved in one process, median of 3,000 paired windows on a loaded Zen 5 machine); the
 /// 256-input layers are unchanged. Tried earlier on that core and slower: running 128-output chunks of the [in, out]
 /// copy in an order alternating from call to call, so that an LRU-like L2 would keep most of the copies (+1.7 µs:
-/// half rows strided by a whole row cost it, and alternating won nothing); software prefetches 4–16 rows ahead into
+/// half rows strided by a whole row cost it, and alternating won nothing; whole panels of the present copy, taken in
+/// an order alternating from pass to pass, do save a little: <see cref="NN.LinearChain"/>); software prefetches 4–16 rows ahead into
 /// L1 or L2 (+1.8 to +3 µs); non-temporal prefetches of the 784-input layer so it would not evict the others (+0.6
 /// to +0.8 µs).
 /// </para>
@@ -84,26 +85,28 @@ internal static unsafe class GemvTransposed
     /// q ∈ [<paramref name="q0"/>, <paramref name="q1"/>) of each chain: from the partial sums in
     /// <paramref name="partial"/> (whole vectors, indexed as y) when q0 &gt; 0, and left there, not in y, when
     /// q1 &lt; k. A float32 stored and reloaded is unchanged, so a chain run in stretches has the bits of the chain
-    /// run whole.
+    /// run whole. With <paramref name="panelsBackward"/> the panels are taken last first; each output's chain is the
+    /// same either way.
     /// </summary>
-    public static void Range(float* x, nint incX, float* wt, float* bias, float* y, int n, int k, int v0, int v1, bool relu, int q0, int q1, float* partial)
+    public static void Range(float* x, nint incX, float* wt, float* bias, float* y, int n, int k, int v0, int v1, bool relu, int q0, int q1, float* partial, bool panelsBackward = false)
     {
+        if (v0 >= v1) return;
         int vectors = Vectors(n);
-        while (v0 < v1)
+        int firstPanel = v0 / PanelVectors, lastPanel = (v1 - 1) / PanelVectors;
+        float* xs = x + q0 * incX;
+        int length = q1 - q0;
+        for (int i = 0; i <= lastPanel - firstPanel; i++)
         {
-            int panel = v0 / PanelVectors;
+            int panel = panelsBackward ? lastPanel - i : firstPanel + i;
             int first = panel * PanelVectors;
             int width = Math.Min(PanelVectors, vectors - first) * 16;
-            int end = Math.Min(v1, first + PanelVectors);
+            int start = Math.Max(v0, first), end = Math.Min(v1, first + PanelVectors);
             // Row q0 of the panel, at the first wanted column.
-            float* p = wt + (long)first * 16 * k + (long)q0 * width + (v0 - first) * 16;
-            float* xs = x + q0 * incX;
-            int length = q1 - q0;
-            if (q0 == 0 && q1 == k) Columns<Whole>(xs, incX, p, width, bias, y, n, length, v0, end, relu, partial);
-            else if (q0 == 0) Columns<Start>(xs, incX, p, width, bias, y, n, length, v0, end, relu, partial);
-            else if (q1 == k) Columns<End>(xs, incX, p, width, bias, y, n, length, v0, end, relu, partial);
-            else Columns<Middle>(xs, incX, p, width, bias, y, n, length, v0, end, relu, partial);
-            v0 = end;
+            float* p = wt + (long)first * 16 * k + (long)q0 * width + (start - first) * 16;
+            if (q0 == 0 && q1 == k) Columns<Whole>(xs, incX, p, width, bias, y, n, length, start, end, relu, partial);
+            else if (q0 == 0) Columns<Start>(xs, incX, p, width, bias, y, n, length, start, end, relu, partial);
+            else if (q1 == k) Columns<End>(xs, incX, p, width, bias, y, n, length, start, end, relu, partial);
+            else Columns<Middle>(xs, incX, p, width, bias, y, n, length, start, end, relu, partial);
         }
     }
 

@@ -204,7 +204,7 @@ public class GemvTests
                                     // By stretches of the chains (k cut anywhere; an empty stretch is skipped, as a
                                     // pass skips an empty part) over the same vector ranges: the partial sums go to
                                     // their own buffer, never to y, and the finished chains have the bits of the whole
-                                    // ones.
+                                    // ones, whichever way each range's panels are taken.
                                     int k1 = rng.Next(k + 1), k2 = rng.Next(k + 1);
                                     int[] stretches = [0, Math.Min(k1, k2), Math.Max(k1, k2), k];
                                     var partial = new float[vectors * 16];
@@ -216,7 +216,7 @@ public class GemvTests
                                             {
                                                 if (stretches[t] == stretches[t + 1]) continue;
                                                 GemvTransposed.Range(xp, incX, tp + 3, bp, yp + 1, n, k, cuts[c], cuts[c + 1], true,
-                                                    stretches[t], stretches[t + 1], pp);
+                                                    stretches[t], stretches[t + 1], pp, panelsBackward: (c + t) % 2 == 1);
                                                 if (stretches[t + 1] < k)
                                                     for (int j = 16 * cuts[c]; j < Math.Min(n, 16 * cuts[c + 1]); j++) Assert.Equal(12345f, y[1 + j]);
                                             }
