@@ -123,5 +123,6 @@ internal static unsafe class ColumnSum
         public static T Splat(T x) => x;
         public static T Fma(T a, T b, T c) => T.FusedMultiplyAdd(a, b, c);
         public static T Add(T a, T b) => a + b;
+        public static T Relu(T a) => T.Max(a, T.Zero);
     }
 }

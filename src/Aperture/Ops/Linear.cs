@@ -46,13 +46,13 @@ public static partial class Ops
         var y = Tensor.Empty(shape, x.DType);
         if (x.DType == DType.Float32)
         {
-            LinearForward<float>(x2, weight, bias, y);
-            if (relu) UnaryOps.Relu.Apply(y.ContiguousSpan<float>(), y.ContiguousSpan<float>());
+            LinearForward<float>(x2, weight, bias, y, relu);
+            if (relu && bias is null) UnaryOps.Relu.Apply(y.ContiguousSpan<float>(), y.ContiguousSpan<float>());
         }
         else
         {
-            LinearForward<double>(x2, weight, bias, y);
-            if (relu) UnaryOps.Relu.Apply(y.ContiguousSpan<double>(), y.ContiguousSpan<double>());
+            LinearForward<double>(x2, weight, bias, y, relu);
+            if (relu && bias is null) UnaryOps.Relu.Apply(y.ContiguousSpan<double>(), y.ContiguousSpan<double>());
         }
         bool needs = bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias);
         return Graph.Record(needs ? LinearNode.Create(x, weight, bias, relu) : null, y);
@@ -139,7 +139,8 @@ public static partial class Ops
             : c.Alias([rows, features], [features, 1], c._offset);
     }
 
-    private static void LinearForward<T>(Tensor x, Tensor w, Tensor? b, Tensor y) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    /// <summary>y = x·Wᵀ (+ b), then max(·, 0) when <paramref name="relu"/> and there is a bias (in the bias's pass).</summary>
+    private static void LinearForward<T>(Tensor x, Tensor w, Tensor? b, Tensor y, bool relu) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         int m = x.Shape[0], k = x.Shape[1], n = w.Shape[0];
         var a = new MatrixView<T>(x.Buffer<T>(), x._offset, m, k, x.Strides[0], x.Strides[1]);
@@ -148,19 +149,20 @@ public static partial class Ops
         MatMulKernel.Run(a, wt, c, 0, NumericsPolicy.Current);
         if (b is null || m * n == 0) return;
         var bc = b.IsContiguous ? b : StridedCopy.ToContiguous(b);
-        AddBiasRows(c, m, n, bc.Buffer<T>(), bc._offset);
+        AddBiasRows(c, 0, m, n, bc.Buffer<T>(), bc._offset, relu);
     }
 
     /// <summary>
-    /// c[i, j] += bias[j] over the m rows of a contiguous [m, n] product: one add per element, so the bits of any
-    /// register width. One loop over all rows: a call per row (TensorPrimitives) cost more than the adds themselves
-    /// for the narrow layers of small nets.
+    /// c[i, j] += bias[j] over the m rows of a contiguous [m, n] product that starts at <paramref name="cOffset"/>,
+    /// then c[i, j] = max(c[i, j], 0) when <paramref name="relu"/>: one add per element, so the bits of any register
+    /// width, and the maximum <see cref="Relu"/> takes (NaN stays NaN, −0 gives +0), so the bits of the bias pass
+    /// followed by Relu.
     /// </summary>
-    private static void AddBiasRows<T>(T[] c, int m, int n, T[] bias, int biasOffset) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> =>
-        AddBiasRows(c, 0, m, n, bias, biasOffset);
-
-    /// <summary>The rows of a contiguous [m, n] product that starts at <paramref name="cOffset"/>.</summary>
-    private static unsafe void AddBiasRows<T>(T[] c, int cOffset, int m, int n, T[] bias, int biasOffset) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    /// <remarks>
+    /// One loop over all rows: a call per row (TensorPrimitives) cost more than the adds themselves for the narrow
+    /// layers of small nets. The ReLU in the same pass saves a Linear-then-ReLU layer a second pass over its output.
+    /// </remarks>
+    private static unsafe void AddBiasRows<T>(T[] c, int cOffset, int m, int n, T[] bias, int biasOffset, bool relu = false) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         fixed (T* pc0 = c, pb = bias)
         {
@@ -170,9 +172,9 @@ public static partial class Ops
                 float* cf = (float*)pc, bf = (float*)pb + biasOffset;
                 switch (KernelPaths.Active)
                 {
-                    case KernelPath.Avx512: AddBiasRows<F32x16, System.Runtime.Intrinsics.Vector512<float>, float>(cf, m, n, bf); break;
-                    case KernelPath.Avx2: AddBiasRows<F32x8, System.Runtime.Intrinsics.Vector256<float>, float>(cf, m, n, bf); break;
-                    default: AddBiasRows<F32x1, float, float>(cf, m, n, bf); break;
+                    case KernelPath.Avx512: AddBiasRows<F32x16, System.Runtime.Intrinsics.Vector512<float>, float>(cf, m, n, bf, relu); break;
+                    case KernelPath.Avx2: AddBiasRows<F32x8, System.Runtime.Intrinsics.Vector256<float>, float>(cf, m, n, bf, relu); break;
+                    default: AddBiasRows<F32x1, float, float>(cf, m, n, bf, relu); break;
                 }
             }
             else
@@ -180,15 +182,15 @@ public static partial class Ops
                 double* cd = (double*)pc, bd = (double*)pb + biasOffset;
                 switch (KernelPaths.Active)
                 {
-                    case KernelPath.Avx512: AddBiasRows<F64x8, System.Runtime.Intrinsics.Vector512<double>, double>(cd, m, n, bd); break;
-                    case KernelPath.Avx2: AddBiasRows<F64x4, System.Runtime.Intrinsics.Vector256<double>, double>(cd, m, n, bd); break;
-                    default: AddBiasRows<F64x1, double, double>(cd, m, n, bd); break;
+                    case KernelPath.Avx512: AddBiasRows<F64x8, System.Runtime.Intrinsics.Vector512<double>, double>(cd, m, n, bd, relu); break;
+                    case KernelPath.Avx2: AddBiasRows<F64x4, System.Runtime.Intrinsics.Vector256<double>, double>(cd, m, n, bd, relu); break;
+                    default: AddBiasRows<F64x1, double, double>(cd, m, n, bd, relu); break;
                 }
             }
         }
     }
 
-    private static unsafe void AddBiasRows<V, TV, T>(T* c, int m, int n, T* bias)
+    private static unsafe void AddBiasRows<V, TV, T>(T* c, int m, int n, T* bias, bool relu)
         where V : IVec<TV, T> where TV : struct where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         int w = V.Width;
@@ -196,6 +198,12 @@ public static partial class Ops
         {
             T* row = c + (nint)i * n;
             int j = 0;
+            if (relu)
+            {
+                for (; j + w <= n; j += w) V.Store(row + j, V.Relu(V.Add(V.Load(row + j), V.Load(bias + j))));
+                for (; j < n; j++) row[j] = T.Max(row[j] + bias[j], T.Zero);
+                continue;
+            }
             for (; j + w <= n; j += w) V.Store(row + j, V.Add(V.Load(row + j), V.Load(bias + j)));
             for (; j < n; j++) row[j] += bias[j];
         }

@@ -40,20 +40,9 @@ public static partial class Ops
             PackedWeight.Tile.RunPackedB(g, ps + start);
         }
         var yb = output.Buffer<float>();
-        if (!relu)
-        {
-            if (bias is not null) AddBiasRows(yb, output._offset, m, n, bias.Buffer<float>(), bias._offset);
-        }
-        else
-        {
-            // Row by row, so the bias and the ReLU meet each row while it is in L1: the same adds and the same
-            // maximum as the bias pass followed by Relu.
-            for (int i = 0; i < m; i++)
-            {
-                if (bias is not null) AddBiasRows(yb, output._offset + i * n, 1, n, bias.Buffer<float>(), bias._offset);
-                ReluInPlace(yb, output._offset + i * n, n);
-            }
-        }
+        // The bias and the ReLU in one pass: the same adds and the same maximum as the bias pass followed by Relu.
+        if (bias is not null) AddBiasRows(yb, output._offset, m, n, bias.Buffer<float>(), bias._offset, relu);
+        else if (relu) ReluInPlace(yb, output._offset, m * n);
         y = Graph.Record(null, output);
         return true;
     }

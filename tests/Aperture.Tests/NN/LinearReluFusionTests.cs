@@ -57,6 +57,38 @@ public class LinearReluFusionTests
     }
 
     [Fact]
+    public void The_fused_bias_and_relu_pass_gives_the_bits_of_the_bias_pass_then_relu_on_every_path()
+    {
+        // Widths around each register's (16, 8 and 4 lanes; the scalar tail), inputs with a NaN row, infinities that
+        // cancel into NaN, and zeros: the pre-activations hold NaN, ±0 and values of either sign.
+        foreach (var path in KernelPaths.Available())
+        {
+            using var scope = KernelPaths.Force(path);
+            foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+                foreach (int n in new[] { 1, 7, 16, 19, 33 })
+                {
+                    var g = new Generator(31);
+                    var x = Tensor.Randn([6, 11], g, dtype);
+                    var w = Tensor.Randn([n, 11], g, dtype);
+                    var b = Tensor.Randn([n], g, dtype);
+                    x.SetAt(double.NaN, 1, 3);
+                    for (int k = 0; k < 11; k++) x.SetAt(0.0, 2, k);
+                    x.SetAt(double.PositiveInfinity, 3, 0);
+                    x.SetAt(double.NegativeInfinity, 3, 1);
+                    b.SetAt(-0.0, 0);
+                    var expected = Ops.Relu(Ops.Linear(x, w, b)).ToDoubleArray();
+                    var actual = Ops.LinearRelu(x, w, b).ToDoubleArray();
+                    for (int i = 0; i < expected.Length; i++)
+                        if (BitConverter.DoubleToInt64Bits(expected[i]) != BitConverter.DoubleToInt64Bits(actual[i]))
+                            Assert.Fail($"{path}, {dtype}, n = {n}: element {i} is {actual[i]:R}, the unfused ops give {expected[i]:R}");
+                    Assert.Contains(expected, double.IsNaN);
+                    Assert.Contains(expected, v => v == 0);
+                    Assert.Contains(expected, v => v > 0);
+                }
+        }
+    }
+
+    [Fact]
     public void Hooks_on_either_module_are_run_and_see_the_unfused_values()
     {
         var model = Models.Mlp(64, [48], 8, generator: new Generator(7));
