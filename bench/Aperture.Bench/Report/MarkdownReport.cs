@@ -22,7 +22,8 @@ public sealed record ReportInput(
 /// <summary>
 /// The human-readable result: machine, versions, the command, what the host probes saw, and per thread count a
 /// table of each engine's median with Aperture's ratio against each peer (above 1 means Aperture is faster), the
-/// range of the ratio to the best peer over the rounds, the orientation target and whether it is met. It replaces the part of docs/benchmarks.md between the result markers.
+/// range of the ratio to the best peer over the rounds, the orientation target and whether it is met. It replaces
+/// the part of docs/benchmarks.md between the result markers.
 /// </summary>
 public static class MarkdownReport
 {
