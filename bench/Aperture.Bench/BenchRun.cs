@@ -48,7 +48,7 @@ public static class BenchRun
             Log($"FMA peak fp32, {t} thread(s): {peak[t]:F0} GFLOP/s");
         }
 
-        var runner = new Runner(settings, Log);
+        using var runner = new Runner(settings, Log);
         var results = new List<Measurement>();
         try
         {
@@ -93,7 +93,7 @@ public static class BenchRun
 
         if (o.JsonPath is { } jp)
         {
-            ResultsJson.Write(jp, results, peak, runner.Host.Fastest);
+            ResultsJson.Write(jp, results, peak);
             Log($"wrote {Path.GetFullPath(jp)}");
         }
         string? md = o.MarkdownPath ?? (o.Quick || o.Only is not null ? null : Path.Combine(repoRoot, "docs", "benchmarks.md"));

@@ -3,10 +3,11 @@ using System.Diagnostics;
 namespace Aperture.Bench.Harness;
 
 /// <summary>
-/// One timing window: the throughput it measured, how busy the rest of the machine was meanwhile, and the mean rate
-/// of the host probes run just before it (GFLOP/s, <see cref="HostProbe"/>).
+/// One timing window: the throughput it measured, how busy the rest of the machine was meanwhile, the host probes
+/// run just before it (the slowest thread's mean rate as a share of the fastest probe, <see cref="HostProbe"/>), and
+/// whether it was disturbed: by other processes, or by the host (<see cref="HostSlowed"/>).
 /// </summary>
-public readonly record struct Window(double Value, double OtherCores, bool Disturbed, double Probe);
+public readonly record struct Window(double Value, double OtherCores, bool Disturbed, double Probe, bool HostSlowed);
 
 /// <summary>The result of one workload on one engine at one thread count.</summary>
 public sealed class Measurement(Workload workload, int threads, string engine)
@@ -53,14 +54,14 @@ public sealed class Measurement(Workload workload, int threads, string engine)
     /// </summary>
     public IReadOnlyList<double> Used { get; set; } = [];
 
-    /// <summary>The median over the windows used of the host probes' rate before each (GFLOP/s; NaN without probes).</summary>
+    /// <summary>The median over the windows used of the host probes' share before each (NaN without probes).</summary>
     public double Probe { get; set; } = double.NaN;
 }
 
 /// <summary>
 /// How long and how often to measure. A window is disturbed when other processes used more than
 /// <see cref="DisturbedCores"/> of the cores the engine needs: with t threads on c cores, more than
-/// (c − t) + DisturbedCores cores. Before each window the runner waits up to <see cref="QuietWaitSeconds"/> for
+/// (c − t) + DisturbedCores cores; or when the host probes before it ran slowed (<see cref="HostProbe.SlowedBelow"/>). Before each window the runner waits up to <see cref="QuietWaitSeconds"/> for
 /// the machine to fall below that.
 /// Waiting and re-running stop once the run has taken <see cref="Budget"/>, so a busy machine cannot make it endless.
 /// </summary>
@@ -80,17 +81,20 @@ public sealed record RunSettings(int Repeats, double WindowSeconds, double Warmu
 /// Runs one workload on every engine at one thread count: each engine builds it from the same data and weights,
 /// runs its check iteration, warms up (which also sizes its window), then the engines take turns window by window,
 /// in an order rotated each round so that none always follows the same neighbour. Each window waits a little for
-/// the machine to be quiet and runs a burst of host probes (<see cref="HostProbe"/>); a window during which other
-/// processes still took CPU the engine needed (<see cref="RunSettings.DisturbedAbove"/>) is flagged and run again,
-/// up to as many extra rounds as there were rounds. The median is taken over the undisturbed windows when at least
+/// the machine to be quiet and runs a burst of host probes on as many threads (<see cref="HostProbe"/>); a window
+/// during which other processes still took CPU the engine needed (<see cref="RunSettings.DisturbedAbove"/>), or
+/// whose probes ran slowed, is flagged and run again, up to as many extra rounds as there were rounds. The median is taken over the undisturbed windows when at least
 /// half the rounds' worth are.
 /// </summary>
-public sealed class Runner(RunSettings settings, Action<string> log)
+public sealed class Runner(RunSettings settings, Action<string> log) : IDisposable
 {
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
     /// <summary>The host probes run before every window of the run.</summary>
     public HostProbe Host { get; } = new();
+
+    /// <summary>Stops the host probes' helper threads.</summary>
+    public void Dispose() => Host.Dispose();
 
     private bool WithinBudget => _clock.Elapsed < settings.Budget;
 
@@ -193,13 +197,15 @@ public sealed class Runner(RunSettings settings, Action<string> log)
         // threads spin on after its window, on the cores the next engine is about to time.
         var waited = Stopwatch.StartNew();
         while (WithinBudget && CpuMonitor.BusyCores(40) > limit && waited.Elapsed.TotalSeconds < settings.QuietWaitSeconds) { }
-        double probe = Host.Burst();
+        // On as many threads as the engine is about to use: a slowed second core slows a 2-thread window.
+        double probe = Host.Burst(a.M.Threads);
+        bool hostSlowed = probe < HostProbe.SlowedBelow;
         var before = CpuMonitor.Sample(a.Engine.OwnProcessIds);
         double seconds = a.Run.Run(a.M.IterationsPerWindow);
         var after = CpuMonitor.Sample(a.Engine.OwnProcessIds);
         double other = CpuMonitor.OtherCores(before, after);
         double value = a.M.Workload.UnitsPerIteration * a.M.IterationsPerWindow / seconds;
-        a.M.Windows.Add(new Window(value, other, other > limit, probe));
+        a.M.Windows.Add(new Window(value, other, other > limit || hostSlowed, probe, hostSlowed));
     }
 
     private void Summarize(Measurement m)

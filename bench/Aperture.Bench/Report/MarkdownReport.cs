@@ -66,6 +66,7 @@ public static class MarkdownReport
         var sb = new StringBuilder();
         var e = r.Environment;
         int windows = r.Results.Sum(m => m.Windows.Count), disturbed = r.Results.Sum(m => m.Windows.Count(x => x.Disturbed));
+        int byHost = r.Results.Sum(m => m.Windows.Count(x => x.HostSlowed));
         sb.AppendLine(CultureInfo.InvariantCulture, $"Measured {r.StartedUtc:yyyy-MM-dd HH:mm} UTC in {r.Duration.TotalMinutes:F1} min with");
         sb.AppendLine();
         sb.AppendLine("```sh");
@@ -73,17 +74,17 @@ public static class MarkdownReport
         sb.AppendLine("```");
         sb.AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture,
-            $"{(r.Quick ? "Quick smoke run" : "Full run")}: medians of {r.Settings.Repeats} windows of {r.Settings.WindowSeconds:0.###} s per engine after {r.Settings.WarmupSeconds:0.##} s of warm-up, engines alternated window by window. A window is disturbed when other processes used more than {r.Settings.DisturbedCores:0.##} of the cores the engine's threads needed; disturbed windows are run again. This run: {disturbed} of {windows} windows disturbed.");
+            $"{(r.Quick ? "Quick smoke run" : "Full run")}: medians of {r.Settings.Repeats} windows of {r.Settings.WindowSeconds:0.###} s per engine after {r.Settings.WarmupSeconds:0.##} s of warm-up, engines alternated window by window. A window is disturbed when other processes used more than {r.Settings.DisturbedCores:0.##} of the cores the engine's threads needed, or when the host probes just before it, on as many threads, averaged below {Percent(HostProbe.SlowedBelow)} of the fastest probe on their slowest thread; disturbed windows are run again. This run: {disturbed} of {windows} windows disturbed, {byHost} of them by the host.");
         sb.AppendLine();
         if (r.Host is { } h)
         {
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"Host probes ({h.Probes} runs of a 0.1 ms FMA loop on the bench's thread, {HostProbe.BurstLength} before each window): the median ran at {Percent(h.MedianShare)} of the fastest, the 10th percentile at {Percent(h.P10Share)}; {Percent(h.SlowedFraction)} of them below {Percent(HostProbe.SlowShare)}, and on average they got {Percent(h.MeanShare)} of the core. Other guests on the host slow these without showing in `/proc/stat`.");
+                $"Host probes ({h.Probes} runs of a 0.1 ms FMA loop, {HostProbe.BurstLength} on each of the engine's threads before each window): the median ran at {Percent(h.MedianShare)} of the fastest, the 10th percentile at {Percent(h.P10Share)}; {Percent(h.SlowedFraction)} of them below {Percent(HostProbe.SlowShare)}, and on average they got {Percent(h.MeanShare)} of a core. Other guests on the host slow these without showing in `/proc/stat`.");
             sb.AppendLine();
             if (h.MeanShare < QuietHostShare)
             {
                 sb.AppendLine(CultureInfo.InvariantCulture,
-                    $"**Warning: the host probes got {Percent(h.MeanShare)} of the core on average (a quiet host gives {Percent(QuietHostShare)} or more). The host was busy during this run: windows spread more, and a ratio near its target may not repeat.**");
+                    $"**Warning: the host probes got {Percent(h.MeanShare)} of a core on average (a quiet host gives {Percent(QuietHostShare)} or more). The host was busy during this run: windows spread more, and a ratio near its target may not repeat.**");
                 sb.AppendLine();
             }
         }

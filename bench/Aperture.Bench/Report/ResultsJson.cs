@@ -12,8 +12,7 @@ namespace Aperture.Bench.Report;
 public static class ResultsJson
 {
     /// <summary>Writes <paramref name="results"/> to <paramref name="path"/> (through a temporary file and a rename).</summary>
-    /// <remarks><paramref name="fastestProbe"/> is the run's fastest host probe, against which each record's <c>host_share</c> is taken.</remarks>
-    public static void Write(string path, IEnumerable<Measurement> results, IReadOnlyDictionary<int, double> fmaPeak, double fastestProbe)
+    public static void Write(string path, IEnumerable<Measurement> results, IReadOnlyDictionary<int, double> fmaPeak)
     {
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
@@ -37,8 +36,7 @@ public static class ResultsJson
                 foreach (var x in m.Windows) w.WriteNumberValue(Math.Round(x.Value, 4));
                 w.WriteEndArray();
                 w.WriteNumber("other_cpu_cores", Math.Round(m.OtherCores, 3));
-                if (double.IsFinite(m.Probe) && double.IsFinite(fastestProbe) && fastestProbe > 0)
-                    w.WriteNumber("host_share", Math.Round(m.Probe / fastestProbe, 3));
+                if (double.IsFinite(m.Probe)) w.WriteNumber("host_share", Math.Round(m.Probe, 3));
                 if (m.Check is { } c && double.IsFinite(c)) w.WriteNumber("check", c);
                 if (m.Workload.Kind == WorkloadKind.Gemm && fmaPeak.TryGetValue(m.Threads, out double peak) && double.IsFinite(peak))
                     w.WriteNumber("fma_peak_gflops", Math.Round(peak, 1));
