@@ -54,7 +54,10 @@ public class TrainResumeTests(ITestOutputHelper output)
     public void TrainKilledAtRandomMomentsResumesBitIdentical()
     {
         using var dir = new TempDir();
-        RunToEnd("--save", dir.File("reference.ckpt"), "--json", dir.File("reference.json"));
+        // The uninterrupted run, saving as the killed ones do; how long it trains after its first save sets the range
+        // the kill moments are drawn from, so that a kill lands on a fast machine as on a slow one.
+        double trainSeconds = Reference(dir.File("reference.ckpt"), dir.File("reference.json"));
+        output.WriteLine($"the uninterrupted run trained for {trainSeconds:F2} s after its first save");
         var expected = Checkpoint.LoadState(dir.File("reference.ckpt")).State;
         var a = JsonDocument.Parse(File.ReadAllText(dir.File("reference.json"))).RootElement;
 
@@ -75,7 +78,7 @@ public class TrainResumeTests(ITestOutputHelper output)
                 var clock = Stopwatch.StartNew();
                 while (!p.HasExited && (!File.Exists(ckpt) || File.GetLastWriteTimeUtc(ckpt) == lastSave) && clock.Elapsed < TimeSpan.FromSeconds(60))
                     Thread.Sleep(5);
-                double delay = 1.2 * rng.NextDouble();
+                double delay = (0.05 + 0.55 * rng.NextDouble()) * trainSeconds;
                 if (p.WaitForExit(TimeSpan.FromSeconds(delay))) { Assert.Equal(0, p.ExitCode); break; }
                 p.Kill(entireProcessTree: true);
                 p.WaitForExit();
@@ -117,6 +120,23 @@ public class TrainResumeTests(ITestOutputHelper output)
             Assert.Contains(message, text.Replace("\n", " "));
             Assert.DoesNotContain("   at ", text);
         }
+    }
+
+    /// <summary>
+    /// Runs training to the end with <c>--save-every 2</c>, as the trials do; returns the seconds from its first save
+    /// (made before its first step) to its exit.
+    /// </summary>
+    private static double Reference(string ckpt, string json)
+    {
+        using var p = Start("--save", ckpt, "--save-every", "2", "--json", json);
+        var clock = Stopwatch.StartNew();
+        while (!p.HasExited && !File.Exists(ckpt) && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(1);
+        var training = Stopwatch.StartNew();
+        Assert.True(p.WaitForExit(120_000), "aperture train did not finish in 2 minutes");
+        double seconds = training.Elapsed.TotalSeconds;
+        Assert.True(p.ExitCode == 0, $"aperture train (the uninterrupted run) failed ({p.ExitCode})");
+        Assert.True(seconds > 0.02, $"the uninterrupted run ended {seconds:F3} s after its first save: too short to kill it in training");
+        return seconds;
     }
 
     private static (int ExitCode, string Output) RunFailing(string[] args)
