@@ -69,9 +69,10 @@ public abstract class UnaryOp
 /// threads: the same bits at any thread count, with each core streaming its own stretch.
 /// </summary>
 /// <remarks>
-/// A cheap op (a ReLU, a negation) over a large activation is bound by memory, and on one thread it left the other
-/// core idle: LeNet-5's first ReLU, 301,056 elements at batch 64, took 54 µs of a 2-thread step on the 2-core Zen 4
-/// machine (bench <c>--profile --threads 2</c>), as long as on one thread.
+/// A cheap op (a ReLU, a negation) over a large activation is bound by memory, and run on the calling thread it left
+/// the other core idle: LeNet-5's first ReLU, 301,056 elements at batch 64, took 54 µs of a 2-thread step on the 2-core
+/// Zen 4 machine (bench <c>--profile --threads 2</c>). Split, a LeNet-5 step at 2 threads took 4–7% less in median (the
+/// two alternated in one process, three runs). Transcendental functions split themselves (<see cref="UnaryMath"/>).
 /// </remarks>
 internal static class UnarySplit
 {
