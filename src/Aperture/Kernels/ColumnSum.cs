@@ -17,6 +17,27 @@ internal static unsafe class ColumnSum
         p.Order is ReductionOrder.Default or ReductionOrder.Sequential or ReductionOrder.Reversed
         && (p.Accumulation == AccumulationPrecision.Native || typeof(T) == typeof(double));
 
+    /// <summary>
+    /// All <paramref name="cols"/> columns of the sum over <paramref name="rows"/> rows, cut into blocks of 64
+    /// columns across threads from <see cref="Parallelism.PassSplitMin"/> elements: each column's sum runs whole on
+    /// one thread, so its bits do not depend on the cut.
+    /// </summary>
+    public static void RunSplit<T>(T* x, int rows, nint ld, T* y, int cols, ReductionOrder order) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if ((long)rows * cols >= Parallelism.PassSplitMin && cols > SplitColumns && Parallelism.Threads > 1)
+            Parallelism.For((cols + SplitColumns - 1) / SplitColumns, (long)rows * SplitColumns, new Blocks<T>((nint)x, rows, ld, (nint)y, cols, order));
+        else Run(x, rows, ld, y, 0, cols, order);
+    }
+
+    /// <summary>Columns per work item of <see cref="RunSplit"/>: four 512-bit registers of float32.</summary>
+    private const int SplitColumns = 64;
+
+    private readonly struct Blocks<T>(nint x, int rows, nint ld, nint y, int cols, ReductionOrder order) : Parallelism.IRangeBody
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int b0, int b1) => ColumnSum.Run((T*)x, rows, ld, (T*)y, b0 * SplitColumns, Math.Min(cols, b1 * SplitColumns), order);
+    }
+
     /// <summary>Columns [c0, c1) of the sum over <paramref name="rows"/> rows.</summary>
     public static void Run<T>(T* x, int rows, nint ld, T* y, int c0, int c1, ReductionOrder order) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -102,6 +102,13 @@ public static class Parallelism
     internal const long MinParallelWork = 32_768;
 
     /// <summary>
+    /// Elements from which a memory-bound elementwise pass (a unary op, the ReLU mask of a backward pass, a bias added
+    /// to a product, a bias gradient's column sums) is split across threads: run on the calling thread alone, such a
+    /// pass over a layer's activations left the other core waiting (docs/threads.md).
+    /// </summary>
+    internal static int PassSplitMin = 1 << 15;
+
+    /// <summary>
     /// Runs <paramref name="body"/>(start, end) over [0, <paramref name="count"/>) split into contiguous chunks, in
     /// parallel when the work (<paramref name="count"/> × <paramref name="costPerItem"/>) is large enough to pay for it.
     /// </summary>

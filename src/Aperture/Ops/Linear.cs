@@ -149,7 +149,23 @@ public static partial class Ops
         MatMulKernel.Run(a, wt, c, 0, NumericsPolicy.Current);
         if (b is null || m * n == 0) return;
         var bc = b.IsContiguous ? b : StridedCopy.ToContiguous(b);
-        AddBiasRows(c, 0, m, n, bc.Buffer<T>(), bc._offset, relu);
+        // Long enough, the pass is cut by blocks of 8 rows across threads (each element is one add, and a maximum).
+        if ((long)m * n >= Parallelism.PassSplitMin && m > BiasRowBlock && Parallelism.Threads > 1)
+            Parallelism.For((m + BiasRowBlock - 1) / BiasRowBlock, (long)BiasRowBlock * n, new BiasRows<T>(c, m, n, bc.Buffer<T>(), bc._offset, relu));
+        else AddBiasRows(c, 0, m, n, bc.Buffer<T>(), bc._offset, relu);
+    }
+
+    /// <summary>Rows per work item of a split bias pass.</summary>
+    private const int BiasRowBlock = 8;
+
+    private readonly struct BiasRows<T>(T[] c, int m, int n, T[] bias, int biasOffset, bool relu) : Parallelism.IRangeBody
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        public void Run(int b0, int b1)
+        {
+            int r0 = b0 * BiasRowBlock, r1 = Math.Min(m, b1 * BiasRowBlock);
+            AddBiasRows(c, r0 * n, r1 - r0, n, bias, biasOffset, relu);
+        }
     }
 
     /// <summary>
@@ -311,7 +327,7 @@ public static partial class Ops
         fixed (T* xs = g2.Buffer<T>(), ys = y.Buffer<T>())
         {
             if (rows == 0) new Span<T>(ys + y._offset, cols).Clear();
-            else ColumnSum.Run(xs + g2._offset, rows, cols, ys + y._offset, 0, cols, p.Order);
+            else ColumnSum.RunSplit(xs + g2._offset, rows, cols, ys + y._offset, cols, p.Order);
         }
         return true;
     }

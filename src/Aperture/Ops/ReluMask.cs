@@ -1,5 +1,3 @@
-using System.Numerics;
-
 namespace Aperture;
 
 public static partial class Ops
@@ -22,31 +20,10 @@ public static partial class Ops
         var gc = g.IsContiguous ? g : StridedCopy.ToContiguous(g);
         var xc = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
         var d = Tensor.Empty(x.Shape, x.DType);
-        int n = d.Numel;
-        if (x.DType == DType.Float32)
-            StepTimes(new ReadOnlySpan<float>(xc.Buffer<float>(), xc._offset, n), new ReadOnlySpan<float>(gc.Buffer<float>(), gc._offset, n), d.ContiguousSpan<float>());
-        else
-            StepTimes(new ReadOnlySpan<double>(xc.Buffer<double>(), xc._offset, n), new ReadOnlySpan<double>(gc.Buffer<double>(), gc._offset, n), d.ContiguousSpan<double>());
+        // ReLU's plain chain (the mask read from x, which is the output or the input alike), split across threads
+        // when long.
+        UnarySplit.Chain(UnaryOps.Relu, xc, xc, gc, d, d.Numel);
         return Graph.Record(Graph.NeedsNode(g) ? ReluMaskNode.Create(g, x) : null, d);
-    }
-
-    /// <summary>
-    /// d = g · (x &gt; 0 ? 1 : 0) with the comparison as a vector mask (a branch on the sign mispredicts half the time on
-    /// real activations); the product is the scalar one, so the bits are those of the three-op composite.
-    /// </summary>
-    private static void StepTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int i = 0, w = Vector<T>.Count;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var one = Vector<T>.One;
-            for (; i <= d.Length - w; i += w)
-            {
-                var step = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(x.Slice(i, w)), Vector<T>.Zero), one, Vector<T>.Zero);
-                (new Vector<T>(g.Slice(i, w)) * step).CopyTo(d.Slice(i, w));
-            }
-        }
-        for (; i < d.Length; i++) d[i] = g[i] * (x[i] > T.Zero ? T.One : T.Zero);
     }
 
     private sealed class ReluMaskNode : PooledNode<ReluMaskNode>

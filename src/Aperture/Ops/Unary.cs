@@ -66,7 +66,8 @@ public abstract class UnaryOp
 
 /// <summary>
 /// A long elementwise pass of a <see cref="UnaryOp"/> (<see cref="UnaryOp.ExactPerElement"/>) cut into blocks across
-/// threads: the same bits at any thread count, with each core streaming its own stretch.
+/// threads from <see cref="Parallelism.PassSplitMin"/> elements: the same bits at any thread count, with each core
+/// streaming its own stretch.
 /// </summary>
 /// <remarks>
 /// A cheap op (a ReLU, a negation) over a large activation is bound by memory, and run on the calling thread it left
@@ -76,22 +77,38 @@ public abstract class UnaryOp
 /// </remarks>
 internal static class UnarySplit
 {
-    /// <summary>Elements from which a pass is split; below it the pool's hand-off costs more than half the pass.</summary>
-    internal static int MinElements = 1 << 16;
-
     /// <summary>Elements per work item: 16 KB of float32, a whole number of cache lines.</summary>
     private const int Block = 4096;
 
     /// <summary>Whether a pass of <paramref name="n"/> elements of <paramref name="op"/> is split.</summary>
-    public static bool Applies(UnaryOp op, int n) => n >= MinElements && Parallelism.Threads > 1 && op.ExactPerElement;
+    public static bool Applies(UnaryOp op, int n) => n >= Parallelism.PassSplitMin && Parallelism.Threads > 1 && op.ExactPerElement;
 
-    /// <summary>y = op(x) over <paramref name="n"/> elements, split by blocks.</summary>
-    public static void Apply<T>(UnaryOp op, T[] x, int xOffset, T[] y, int yOffset, int n) where T : unmanaged =>
-        Parallelism.For((n + Block - 1) / Block, Block, new ApplyBlocks<T>(op, x, xOffset, y, yOffset, n));
+    /// <summary>y = op(x) over the <paramref name="n"/> elements of contiguous <paramref name="x"/> and <paramref name="y"/>, split when it <see cref="Applies"/>.</summary>
+    public static void Apply(UnaryOp op, Tensor x, Tensor y, int n)
+    {
+        bool split = Applies(op, n);
+        if (x.DType == DType.Float32)
+        {
+            if (split) Parallelism.For((n + Block - 1) / Block, Block, new ApplyBlocks<float>(op, x.Buffer<float>(), x._offset, y.Buffer<float>(), y._offset, n));
+            else op.Apply(new ReadOnlySpan<float>(x.Buffer<float>(), x._offset, n), new Span<float>(y.Buffer<float>(), y._offset, n));
+        }
+        else if (split) Parallelism.For((n + Block - 1) / Block, Block, new ApplyBlocks<double>(op, x.Buffer<double>(), x._offset, y.Buffer<double>(), y._offset, n));
+        else op.Apply(new ReadOnlySpan<double>(x.Buffer<double>(), x._offset, n), new Span<double>(y.Buffer<double>(), y._offset, n));
+    }
 
-    /// <summary>d = g·dy/dx over <paramref name="n"/> elements (the op's plain chain), split by blocks.</summary>
-    public static void Chain<T>(UnaryOp op, T[] x, int xOffset, T[] y, int yOffset, T[] g, int gOffset, T[] d, int dOffset, int n) where T : unmanaged =>
-        Parallelism.For((n + Block - 1) / Block, Block, new ChainBlocks<T>(op, x, xOffset, y, yOffset, g, gOffset, d, dOffset, n));
+    /// <summary>d = g·dy/dx (the op's plain chain) over <paramref name="n"/> elements of contiguous tensors, split when it <see cref="Applies"/>.</summary>
+    public static void Chain(UnaryOp op, Tensor x, Tensor y, Tensor g, Tensor d, int n)
+    {
+        if (x.DType == DType.Float32) Chain<float>(op, x, y, g, d, n);
+        else Chain<double>(op, x, y, g, d, n);
+    }
+
+    private static void Chain<T>(UnaryOp op, Tensor x, Tensor y, Tensor g, Tensor d, int n) where T : unmanaged
+    {
+        var body = new ChainBlocks<T>(op, x.Buffer<T>(), x._offset, y.Buffer<T>(), y._offset, g.Buffer<T>(), g._offset, d.Buffer<T>(), d._offset, n);
+        if (Applies(op, n)) Parallelism.For((n + Block - 1) / Block, Block, body);
+        else body.Run(0, (n + Block - 1) / Block);
+    }
 
     private readonly struct ApplyBlocks<T>(UnaryOp op, T[] x, int xOffset, T[] y, int yOffset, int n) : Parallelism.IRangeBody where T : unmanaged
     {
@@ -111,6 +128,7 @@ internal static class UnarySplit
         public void Run(int b0, int b1)
         {
             int i0 = b0 * Block, length = Math.Min(n, b1 * Block) - i0;
+            if (length <= 0) return;
             if (typeof(T) == typeof(float))
                 op.PlainChain(new ReadOnlySpan<float>((float[])(object)x, xOffset + i0, length), new ReadOnlySpan<float>((float[])(object)y, yOffset + i0, length),
                     new ReadOnlySpan<float>((float[])(object)g, gOffset + i0, length), new Span<float>((float[])(object)d, dOffset + i0, length));
@@ -129,16 +147,7 @@ public static partial class Ops
         RequireFloat(op.Name, x);
         var src = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
         var y = Tensor.Empty(x.Shape, x.DType);
-        int n = y.Numel;
-        if (UnarySplit.Applies(op, n))
-        {
-            if (x.DType == DType.Float32) UnarySplit.Apply(op, src.Buffer<float>(), src._offset, y.Buffer<float>(), y._offset, n);
-            else UnarySplit.Apply(op, src.Buffer<double>(), src._offset, y.Buffer<double>(), y._offset, n);
-        }
-        else if (x.DType == DType.Float32)
-            op.Apply(new ReadOnlySpan<float>(src.Buffer<float>(), src._offset, n), y.ContiguousSpan<float>());
-        else
-            op.Apply(new ReadOnlySpan<double>(src.Buffer<double>(), src._offset, n), y.ContiguousSpan<double>());
+        UnarySplit.Apply(op, src, y, y.Numel);
         return Graph.Record(op.Differentiable && Graph.NeedsNode(x) ? UnaryNode.Create(op, x) : null, y);
     }
 
@@ -167,20 +176,7 @@ public static partial class Ops
                 var xc = x.IsContiguous ? x : StridedCopy.ToContiguous(x);
                 var gc = grad.IsContiguous ? grad : StridedCopy.ToContiguous(grad);
                 var d = Tensor.Empty(x.Shape, x.DType);
-                int n = d.Numel;
-                if (UnarySplit.Applies(_op, n))
-                {
-                    if (x.DType == DType.Float32)
-                        UnarySplit.Chain(_op, xc.Buffer<float>(), xc._offset, y.Buffer<float>(), y._offset, gc.Buffer<float>(), gc._offset, d.Buffer<float>(), d._offset, n);
-                    else
-                        UnarySplit.Chain(_op, xc.Buffer<double>(), xc._offset, y.Buffer<double>(), y._offset, gc.Buffer<double>(), gc._offset, d.Buffer<double>(), d._offset, n);
-                }
-                else if (x.DType == DType.Float32)
-                    _op.PlainChain(new ReadOnlySpan<float>(xc.Buffer<float>(), xc._offset, n), new ReadOnlySpan<float>(y.Buffer<float>(), y._offset, n),
-                        new ReadOnlySpan<float>(gc.Buffer<float>(), gc._offset, n), d.ContiguousSpan<float>());
-                else
-                    _op.PlainChain(new ReadOnlySpan<double>(xc.Buffer<double>(), xc._offset, n), new ReadOnlySpan<double>(y.Buffer<double>(), y._offset, n),
-                        new ReadOnlySpan<double>(gc.Buffer<double>(), gc._offset, n), d.ContiguousSpan<double>());
+                UnarySplit.Chain(_op, xc, y, gc, d, d.Numel);
                 inputGrads[0] = Graph.Record(null, d);
                 return;
             }

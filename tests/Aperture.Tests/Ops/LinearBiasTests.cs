@@ -34,6 +34,43 @@ public class LinearBiasTests
             }
     }
 
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Passes_split_across_threads_keep_the_one_thread_bits_forward_and_backward(DType dtype)
+    {
+        // Outputs past Parallelism.PassSplitMin with ragged edges (rows not a multiple of the 8-row blocks, columns not
+        // of the 64-column blocks): the bias-and-ReLU pass, the ReLU mask and the bias gradient's column sums are cut
+        // across threads, and each element and each column's sum keeps its bits; the forward pass is also checked
+        // element by element against the product plus the bias, then the maximum.
+        foreach (var (m, n) in new[] { (129, 300), (257, 130) })
+        {
+            Assert.True(m * n >= Parallelism.PassSplitMin);
+            var g = new Generator(12);
+            var x = Tensor.Randn([m, 17], g, dtype);
+            var w = Tensor.Randn([n, 17], g, dtype);
+            var b = Tensor.Randn([n], g, dtype);
+            var target = Tensor.Randn([m, n], g, dtype);
+            var product = Ops.MatMul(x, Ops.Transpose(w, 0, 1)).ToDoubleArray();
+            var expected = product.Select((v, i) => Math.Max(Sum(dtype, v, b.ToDoubleArray()[i % n]), 0.0)).ToArray();
+            double[][]? reference = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+                KernelSettings.WithThreads(threads, () =>
+                {
+                    var (xr, wr, br) = (x.Detach().RequiresGrad_(), w.Detach().RequiresGrad_(), b.Detach().RequiresGrad_());
+                    long loops = Parallelism.SplitLoops;
+                    var y = Ops.LinearRelu(xr, wr, br);
+                    if (threads > 1) Assert.True(Parallelism.SplitLoops > loops, $"{m} x {n}, {threads} threads: the bias pass was not split");
+                    AssertBits(expected, y, $"{m} x {n}, {threads} thread(s), forward");
+                    Ops.Sum(Ops.Mul(y, target)).Backward();
+                    var grads = new[] { xr.Grad!, wr.Grad!, br.Grad! }.Select(t => t.ToDoubleArray()).ToArray();
+                    reference ??= grads;
+                    for (int i = 0; i < grads.Length; i++)
+                        AssertBits(reference[i], Tensor.FromArray(grads[i], [grads[i].Length]), $"{m} x {n}, {threads} thread(s), gradient {i}");
+                });
+        }
+    }
+
     /// <summary>v + b rounded once in the tensor's dtype.</summary>
     private static double Sum(DType dtype, double v, double b) => dtype == DType.Float32 ? (float)v + (float)b : v + b;
 

@@ -21,7 +21,7 @@ public class UnarySplitTests
     /// <summary>Several blocks and a ragged tail past the split threshold, with NaN, ±0, ±∞, subnormals and values either side of every kink.</summary>
     private static Tensor Input(DType dtype, int offset)
     {
-        int n = UnarySplit.MinElements + 3 * 4096 + 37;
+        int n = Parallelism.PassSplitMin + 3 * 4096 + 37;
         var values = Tensor.Randn([n + offset], new Generator(41), DType.Float64).ToDoubleArray();
         double[] specials = [double.NaN, 0.0, -0.0, double.PositiveInfinity, double.NegativeInfinity, 1e-310, -1e-310, 2.5, -2.5, 1e30];
         for (int i = 0; i < values.Length; i += 97) values[i] = specials[i / 97 % specials.Length];
@@ -89,12 +89,12 @@ public class UnarySplitTests
     {
         KernelSettings.WithThreads(2, () =>
         {
-            var shortInput = Tensor.Randn([UnarySplit.MinElements - 1], new Generator(44));
+            var shortInput = Tensor.Randn([Parallelism.PassSplitMin - 1], new Generator(44));
             long loops = Parallelism.SplitLoops;
             Ops.Relu(shortInput);
             Assert.Equal(0, Parallelism.SplitLoops - loops);
             // Sine's vector kernel is an approximation whose lanes need not agree with its scalar tail: never split.
-            var longInput = Tensor.Randn([UnarySplit.MinElements * 2], new Generator(45));
+            var longInput = Tensor.Randn([Parallelism.PassSplitMin * 2], new Generator(45));
             loops = Parallelism.SplitLoops;
             Ops.Sin(longInput);
             Assert.Equal(0, Parallelism.SplitLoops - loops);
