@@ -28,7 +28,6 @@ public static class FmaPeak
             if (Stopwatch.GetElapsedTime(t0).TotalSeconds > seconds / 4) break;
             n *= 2;
         }
-        long flopsPerIteration = FlopsPerIteration;
         double best = 0;
         for (int r = 0; r < repeats; r++)
         {
@@ -45,7 +44,7 @@ public static class FmaPeak
             long t0 = Stopwatch.GetTimestamp();
             foreach (var w in workers) w.Join();
             double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            best = Math.Max(best, threads * n * flopsPerIteration / s / 1e9);
+            best = Math.Max(best, threads * n * FlopsPerIteration / s / 1e9);
         }
         return best;
     }

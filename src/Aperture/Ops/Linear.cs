@@ -44,16 +44,10 @@ public static partial class Ops
         x.Shape.CopyTo(shape);
         shape[^1] = outFeatures;
         var y = Tensor.Empty(shape, x.DType);
-        if (x.DType == DType.Float32)
-        {
-            LinearForward<float>(x2, weight, bias, y, relu);
-            if (relu && bias is null) UnaryOps.Relu.Apply(y.ContiguousSpan<float>(), y.ContiguousSpan<float>());
-        }
-        else
-        {
-            LinearForward<double>(x2, weight, bias, y, relu);
-            if (relu && bias is null) UnaryOps.Relu.Apply(y.ContiguousSpan<double>(), y.ContiguousSpan<double>());
-        }
+        if (x.DType == DType.Float32) LinearForward<float>(x2, weight, bias, y, relu);
+        else LinearForward<double>(x2, weight, bias, y, relu);
+        // Without a bias the ReLU is a pass of its own (split across threads when long, as Relu's).
+        if (relu && bias is null) UnarySplit.Apply(UnaryOps.Relu, y, y, y.Numel);
         bool needs = bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias);
         return Graph.Record(needs ? LinearNode.Create(x, weight, bias, relu) : null, y);
     }
@@ -115,16 +109,6 @@ public static partial class Ops
         return Graph.Record(null, output);
     }
 
-    /// <summary>
-    /// y = max(y, 0) over a fresh float32 output, by the very call <see cref="Relu"/> makes (so the same bits, NaN and
-    /// −0 included), for a Linear layer followed by a ReLU whose output nothing else sees.
-    /// </summary>
-    private static void ReluInPlace(float[] y, int offset, int count)
-    {
-        var span = y.AsSpan(offset, count);
-        System.Numerics.Tensors.TensorPrimitives.Max(span, 0f, span);
-    }
-
     /// <summary>x as a 2-d matrix [rows, features] (a view when the layout allows it, else a contiguous copy).</summary>
     private static Tensor Rows(Tensor x)
     {
@@ -149,22 +133,31 @@ public static partial class Ops
         MatMulKernel.Run(a, wt, c, 0, NumericsPolicy.Current);
         if (b is null || m * n == 0) return;
         var bc = b.IsContiguous ? b : StridedCopy.ToContiguous(b);
-        // Long enough, the pass is cut by blocks of 8 rows across threads (each element is one add, and a maximum).
+        BiasPass(c, 0, m, n, bc.Buffer<T>(), bc._offset, relu);
+    }
+
+    /// <summary>
+    /// <see cref="AddBiasRows{T}(T[], int, int, int, T[], int, bool)"/> over a whole [m, n] output, cut by blocks of 8
+    /// rows across threads from <see cref="Parallelism.PassSplitMin"/> elements (each element is one add and a
+    /// maximum, so the cut changes no bit): the pass Linear and the packed-weight product both end with.
+    /// </summary>
+    private static void BiasPass<T>(T[] c, int cOffset, int m, int n, T[] bias, int biasOffset, bool relu) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
         if ((long)m * n >= Parallelism.PassSplitMin && m > BiasRowBlock && Parallelism.Threads > 1)
-            Parallelism.For((m + BiasRowBlock - 1) / BiasRowBlock, (long)BiasRowBlock * n, new BiasRows<T>(c, m, n, bc.Buffer<T>(), bc._offset, relu));
-        else AddBiasRows(c, 0, m, n, bc.Buffer<T>(), bc._offset, relu);
+            Parallelism.For((m + BiasRowBlock - 1) / BiasRowBlock, (long)BiasRowBlock * n, new BiasRows<T>(c, cOffset, m, n, bias, biasOffset, relu));
+        else AddBiasRows(c, cOffset, m, n, bias, biasOffset, relu);
     }
 
     /// <summary>Rows per work item of a split bias pass.</summary>
     private const int BiasRowBlock = 8;
 
-    private readonly struct BiasRows<T>(T[] c, int m, int n, T[] bias, int biasOffset, bool relu) : Parallelism.IRangeBody
+    private readonly struct BiasRows<T>(T[] c, int cOffset, int m, int n, T[] bias, int biasOffset, bool relu) : Parallelism.IRangeBody
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         public void Run(int b0, int b1)
         {
             int r0 = b0 * BiasRowBlock, r1 = Math.Min(m, b1 * BiasRowBlock);
-            AddBiasRows(c, r0 * n, r1 - r0, n, bias, biasOffset, relu);
+            AddBiasRows(c, cOffset + r0 * n, r1 - r0, n, bias, biasOffset, relu);
         }
     }
 

@@ -41,8 +41,8 @@ public static partial class Ops
         }
         var yb = output.Buffer<float>();
         // The bias and the ReLU in one pass: the same adds and the same maximum as the bias pass followed by Relu.
-        if (bias is not null) AddBiasRows(yb, output._offset, m, n, bias.Buffer<float>(), bias._offset, relu);
-        else if (relu) ReluInPlace(yb, output._offset, m * n);
+        if (bias is not null) BiasPass(yb, output._offset, m, n, bias.Buffer<float>(), bias._offset, relu);
+        else if (relu) UnarySplit.Apply(UnaryOps.Relu, output, output, m * n);
         y = Graph.Record(null, output);
         return true;
     }

@@ -41,7 +41,7 @@ public class UnarySplitTests
                     var x = Input(dtype, offset);
                     // Each element through the op on its own (a one-element span: the scalar path).
                     var alone = x.ToDoubleArray().Select(v =>
-                        KernelSettingsOne(op, Tensor.FromArray(new[] { v }, [1]).To(dtype))).ToArray();
+                        AloneBits(op, Tensor.FromArray(new[] { v }, [1]).To(dtype))).ToArray();
                     foreach (int threads in new[] { 1, 2, 3 })
                         KernelSettings.WithThreads(threads, () => KernelSettings.ForEachPath(path =>
                         {
@@ -56,7 +56,7 @@ public class UnarySplitTests
                 }
     }
 
-    private static long KernelSettingsOne(UnaryOp op, Tensor one) => Bits(Ops.Unary(op, one))[0];
+    private static long AloneBits(UnaryOp op, Tensor one) => Bits(Ops.Unary(op, one))[0];
 
     [Fact]
     public void Split_plain_chains_give_the_one_thread_bits()
