@@ -37,17 +37,24 @@ internal static class Conv2dKernel
     /// </summary>
     public const int DefaultColumnBudget = 1 << 18;
 
-    /// <summary>y = conv(x, w): x [N, C, H, W], w [O, C/groups, KH, KW] → [N, O, OH, OW].</summary>
-    public static Tensor Forward(Tensor x, Tensor w, ConvGeometry g, int columnBudget = DefaultColumnBudget)
+    /// <summary>
+    /// y = conv(x, w): x [N, C, H, W], w [O, C/groups, KH, KW] → [N, O, OH, OW]; then y + b[o] on each channel's planes
+    /// when <paramref name="bias"/> ([O]) is given, and max(·, 0) when <paramref name="relu"/>: one add and one IEEE
+    /// maximum per element, the bits of <see cref="Ops.AddChannelBias"/> and <see cref="Ops.Relu"/> after the convolution.
+    /// </summary>
+    public static Tensor Forward(Tensor x, Tensor w, ConvGeometry g, Tensor? bias = null, bool relu = false, int columnBudget = DefaultColumnBudget)
     {
         int n = x.Shape[0];
         var y = Tensor.Empty([n, g.O, g.OH, g.OW], x.DType);
         var (xc, wc) = (Dense(x), Dense(w));
+        var bc = bias is null ? null : Dense(bias);
         var p = NumericsPolicy.Current;
         if (x.DType == DType.Float32)
-            Forward(xc.Buffer<float>(), xc._offset, wc.Buffer<float>(), wc._offset, y.Buffer<float>(), n, g, p, columnBudget);
+            Forward(xc.Buffer<float>(), xc._offset, wc.Buffer<float>(), wc._offset, y.Buffer<float>(), n, g, p, columnBudget,
+                new DirectConv2d.Epilogue<float>(bc?.Buffer<float>(), bc?._offset ?? 0, relu));
         else
-            Forward(xc.Buffer<double>(), xc._offset, wc.Buffer<double>(), wc._offset, y.Buffer<double>(), n, g, p, columnBudget);
+            Forward(xc.Buffer<double>(), xc._offset, wc.Buffer<double>(), wc._offset, y.Buffer<double>(), n, g, p, columnBudget,
+                new DirectConv2d.Epilogue<double>(bc?.Buffer<double>(), bc?._offset ?? 0, relu));
         return y;
     }
 
@@ -101,14 +108,37 @@ internal static class Conv2dKernel
         where T : unmanaged, IFloatingPointIeee754<T> =>
         MatMulKernel.Run(a, b, c, cOffset, p);
 
-    private static void Forward<T>(T[] x, int xOff, T[] w, int wOff, T[] y, int n, ConvGeometry g, NumericsPolicy p, int budget)
+    private static void Forward<T>(T[] x, int xOff, T[] w, int wOff, T[] y, int n, ConvGeometry g, NumericsPolicy p, int budget, DirectConv2d.Epilogue<T> epilogue)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (DirectConv2d.AppliesToForward<T>(g, n, p))
         {
-            DirectConv2d.Forward(x, xOff, w, wOff, y, n, g);
+            DirectConv2d.Forward(x, xOff, w, wOff, y, n, g, epilogue.Bias, epilogue.BiasOff, epilogue.Relu);
             return;
         }
+        ForwardByColumns(x, xOff, w, wOff, y, n, g, p, budget);
+        if (epilogue.Any)
+            Parallelism.For(n * g.O, 2L * g.OutPlane, new EpilogueBody<T>(y, g.O, g.OutPlane, epilogue));
+    }
+
+    /// <summary>The im2col path's <see cref="DirectConv2d.Epilogue{T}"/>: a pass over whole (sample, channel) planes of y, in place.</summary>
+    private readonly struct EpilogueBody<T>(T[] y, int channels, int plane, DirectConv2d.Epilogue<T> e) : Parallelism.IRangeBody
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end)
+        {
+            for (int q = start; q < end; q++)
+            {
+                var span = new Span<T>(y, q * plane, plane);
+                if (e.Bias is { } bias) System.Numerics.Tensors.TensorPrimitives.Add(span, bias[e.BiasOff + q % channels], span);
+                if (e.Relu) System.Numerics.Tensors.TensorPrimitives.Max(span, T.Zero, span);
+            }
+        }
+    }
+
+    private static void ForwardByColumns<T>(T[] x, int xOff, T[] w, int wOff, T[] y, int n, ConvGeometry g, NumericsPolicy p, int budget)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int l = g.OutPlane, k = g.Patch, og = g.GroupO, nb = BlockSize(n, g, budget);
         var col = Columns<T>(k, nb, l);
         var block = nb > 1 ? Scratch<T>.Get(1, (long)og * nb * l) : null;

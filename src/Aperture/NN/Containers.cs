@@ -75,6 +75,14 @@ public sealed class Sequential : Module, IEnumerable<Module>
                 i++;
                 continue;
             }
+            // Likewise a Conv2d layer and its ReLU: one op that writes the activated output.
+            if (i + 1 < layers.Count && layers[i] is Conv2d conv && layers[i + 1] is ReLU convRelu && convRelu.NoHooks
+                && conv.TryForwardRelu(x) is { } convFused)
+            {
+                x = convFused;
+                i++;
+                continue;
+            }
             x = layers[i].Forward(x);
         }
         return x;

@@ -92,6 +92,28 @@ public sealed class Conv2d : Module
     /// <inheritdoc/>
     protected override Tensor ForwardCore(Tensor input)
     {
+        CheckInput(input);
+        return Ops.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+    }
+
+    /// <summary>
+    /// ReLU(conv(x) + b) in one call, for a <see cref="Sequential"/> that runs this layer and then a ReLU, neither with
+    /// hooks (<see cref="Ops.Conv2dRelu"/>: the bits of the two modules, one output tensor and no pass of its own for
+    /// the ReLU or the bias). Null, leaving the modules to run one by one, under anomaly detection (whose checks name
+    /// each op) or a policy that rounds activations or gradients (the two modules round the pre-activation too).
+    /// </summary>
+    internal Tensor? TryForwardRelu(Tensor input)
+    {
+        if (!NoHooks || Anomaly.Enabled) return null;
+        var policy = NumericsPolicy.Current;
+        if (policy.Activations != StorageFormat.Native || policy.Gradients != StorageFormat.Native) return null;
+        CheckInput(input);
+        return Ops.Conv2dRelu(input, Weight, Bias, Stride, Padding, Dilation, Groups);
+    }
+
+    /// <summary>The layer's checks of an input, naming the layer.</summary>
+    private void CheckInput(Tensor input)
+    {
         CheckRank(input, "a 4-d [N, C, H, W] or 3-d [C, H, W] input", 3, 4);
         int c = input.Shape[^3];
         if (c != InChannels)
@@ -102,7 +124,6 @@ public sealed class Conv2d : Module
         if (eh > h || ew > w)
             throw new ShapeMismatchException(
                 $"{Describe()}: the input's {input.Shape[^2]}×{input.Shape[^1]} plane (padded: {h}×{w}) is smaller than the {eh}×{ew} kernel window (input shape {Shapes.Format(input.Shape)})");
-        return Ops.Conv2d(input, Weight, Bias, Stride, Padding, Dilation, Groups);
     }
 }
 

@@ -15,7 +15,19 @@ public static partial class Ops
     /// channels split into g independent convolutions (g = C is a depthwise convolution).
     /// </summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, Size2d? stride = null, Size2d? padding = null,
-        Size2d? dilation = null, int groups = 1)
+        Size2d? dilation = null, int groups = 1) => Conv2dCore(input, weight, bias, stride, padding, dilation, groups, relu: false);
+
+    /// <summary>
+    /// ReLU(conv2d(x, w) + b) as one op: the bits of <see cref="Conv2d"/> then <see cref="Relu"/> (one add and one IEEE
+    /// maximum per element, applied as each output plane leaves the kernel), one node whose backward masks the gradient
+    /// by the output's sign first, as ReLU's own rule would. For a <see cref="NN.Sequential"/> that runs a Conv2d layer
+    /// and then a ReLU (<see cref="NN.Conv2d"/>'s fused forward).
+    /// </summary>
+    internal static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias, Size2d? stride, Size2d? padding, Size2d? dilation, int groups) =>
+        Conv2dCore(input, weight, bias, stride, padding, dilation, groups, relu: true);
+
+    private static Tensor Conv2dCore(Tensor input, Tensor weight, Tensor? bias, Size2d? stride, Size2d? padding,
+        Size2d? dilation, int groups, bool relu)
     {
         const string op = "conv2d";
         var (x, unbatched) = Batched(op, input);
@@ -43,8 +55,12 @@ public static partial class Ops
         CheckBias(op, bias, x, o);
         var geometry = new ConvGeometry(c, h, w, o, kh, kw, (h + 2 * p.H - eh) / s.H + 1, (w + 2 * p.W - ew) / s.W + 1,
             s.H, s.W, p.H, p.W, d.H, d.W, groups);
-        var y = ConvPrimitive(x, weight, geometry);
-        if (bias is not null) y = AddChannelBias(y, bias);
+        // Under a policy that rounds what ops store, the bias stays an op of its own, so the convolution's output is
+        // rounded before the bias is added, as it always was (the fused ReLU is not offered there: NN.Conv2d).
+        var policy = NumericsPolicy.Current;
+        var y = bias is not null && !relu && (policy.Activations != StorageFormat.Native || policy.Gradients != StorageFormat.Native)
+            ? AddChannelBias(ConvPrimitive(x, weight, geometry), bias)
+            : ConvPrimitive(x, weight, geometry, bias, relu);
         return unbatched ? Squeeze(y, 0) : y;
     }
 
@@ -130,9 +146,15 @@ public static partial class Ops
 
     private static Tensor? AddTangents(Tensor? a, Tensor? b) => a is null ? b : b is null ? a : Add(a, b);
 
-    /// <summary>y = conv(x, w) for a 4-d x, with the geometry already checked.</summary>
-    private static Tensor ConvPrimitive(Tensor x, Tensor w, ConvGeometry g) =>
-        Graph.Record(Graph.NeedsNode(x, w) ? Conv2dNode.Create(x, w, g) : null, Conv2dKernel.Forward(x, w, g));
+    /// <summary>
+    /// y = conv(x, w) for a 4-d x, with the geometry already checked; plus the channel bias b (checked) when given, and
+    /// then max(·, 0) when <paramref name="relu"/>, in the kernel's own pass over the output.
+    /// </summary>
+    private static Tensor ConvPrimitive(Tensor x, Tensor w, ConvGeometry g, Tensor? b = null, bool relu = false)
+    {
+        bool needs = b is null ? Graph.NeedsNode(x, w) : Graph.NeedsNode(x, w) || Graph.NeedsNode(b);
+        return Graph.Record(needs ? Conv2dNode.Create(x, w, b, g, relu) : null, Conv2dKernel.Forward(x, w, g, b, relu));
+    }
 
     /// <summary>The input gradient of conv: convᵀ(gy, w) of shape [N, C, H, W] (linear in each of gy and w).</summary>
     private static Tensor ConvTransposePrimitive(Tensor gy, Tensor w, ConvGeometry g) =>
@@ -144,29 +166,52 @@ public static partial class Ops
 
     // ⟨conv(x, w), gy⟩ = ⟨x, convᵀ(gy, w)⟩ = ⟨w, weight(x, gy)⟩: each rule below reads off one side of this identity.
 
+    /// <summary>
+    /// conv(x, w), with the channel bias b as a third input when the layer has one, and the ReLU after it when
+    /// <c>_relu</c>: one node, as Linear's, so the forward pass writes one tensor where the three ops wrote three.
+    /// </summary>
     private sealed class Conv2dNode : PooledNode<Conv2dNode>
     {
         private ConvGeometry g;
+        private bool _relu;
 
-        public static Conv2dNode Create(Tensor x, Tensor w, ConvGeometry geometry)
+        public static Conv2dNode Create(Tensor x, Tensor w, Tensor? b, ConvGeometry geometry, bool relu)
         {
             var node = Rent<Conv2dNode>();
-            node.SetInputs(x, w);
+            if (b is null) node.SetInputs(x, w);
+            else node.SetInputs(x, w, b);
             node.g = geometry;
+            node._relu = relu;
             return node;
         }
 
-        public override string Name => "conv2d";
+        public override string Name => _relu ? "conv2d_relu" : "conv2d";
+
+        // Bilinear in (x, w) and affine in b: the rules read x and w, never b; the fused ReLU's step is read from the output.
+        protected internal override bool SavesInput(int i) => i < 2;
+        protected internal override bool SavesOutput => _relu;
 
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
+            // The ReLU's rule first, as its own node's would be: the gradient of the pre-activation.
+            if (_relu) grad = ReluMask(grad, Output);
             if (NeedsGrad(0)) inputGrads[0] = ConvTransposePrimitive(grad, Inputs[1], g);
             if (NeedsGrad(1)) inputGrads[1] = ConvWeightPrimitive(Inputs[0], grad, g);
+            if (Inputs.Length == 3 && NeedsGrad(2)) inputGrads[2] = ChannelBiasGrad(grad, Inputs[2]);
         }
 
-        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t) => AddTangents(
-            t[0] is { } tx ? ConvPrimitive(tx, Inputs[1], g) : null,
-            t[1] is { } tw ? ConvPrimitive(Inputs[0], tw, g) : null);
+        protected internal override Tensor? Jvp(ReadOnlySpan<Tensor?> t)
+        {
+            var r = AddTangents(
+                t[0] is { } tx ? ConvPrimitive(tx, Inputs[1], g) : null,
+                t[1] is { } tw ? ConvPrimitive(Inputs[0], tw, g) : null);
+            if (Inputs.Length == 3 && t[2] is { } tb)
+            {
+                var e = Expand(Reshape(tb, [Inputs[2].Shape[0], 1, 1]), Output.Shape);
+                r = r is null ? e : Add(r, e);
+            }
+            return _relu && r is not null ? ReluMask(r, Output) : r;
+        }
     }
 
     private sealed class ConvTranspose2dNode : PooledNode<ConvTranspose2dNode>
@@ -250,6 +295,19 @@ public static partial class Ops
             }
     }
 
+    /// <summary>
+    /// The gradient of a channel bias b ([C]) from the gradient of y + b[c] ([N, C, H, W]): each channel's sum over
+    /// samples and positions, with the bits of <c>Sum(grad, [0, 2, 3])</c>, recorded as that op when it must be.
+    /// </summary>
+    private static Tensor ChannelBiasGrad(Tensor grad, Tensor bias)
+    {
+        if (!Graph.IsPlainBackward(grad, bias) || !grad.IsContiguous) return Sum(grad, [0, 2, 3]);
+        var gb = Tensor.Empty(bias.Shape, grad.DType);
+        if (grad.DType == DType.Float32) ChannelBiasNode.ChannelSums<float>(grad, gb);
+        else ChannelBiasNode.ChannelSums<double>(grad, gb);
+        return Graph.Record(null, gb);
+    }
+
     private sealed class ChannelBiasNode : PooledNode<ChannelBiasNode>
     {
         public static ChannelBiasNode Create(Tensor y, Tensor bias)
@@ -264,22 +322,14 @@ public static partial class Ops
         protected internal override void Vjp(Tensor grad, Span<Tensor?> inputGrads)
         {
             if (NeedsGrad(0)) inputGrads[0] = grad;
-            if (!NeedsGrad(1)) return;
-            if (Graph.IsPlainBackward(grad, Inputs[1]) && grad.IsContiguous)
-            {
-                var gb = Tensor.Empty(Inputs[1].Shape, grad.DType);
-                if (grad.DType == DType.Float32) ChannelSums<float>(grad, gb);
-                else ChannelSums<double>(grad, gb);
-                inputGrads[1] = Graph.Record(null, gb);
-            }
-            else inputGrads[1] = Sum(grad, [0, 2, 3]);
+            if (NeedsGrad(1)) inputGrads[1] = ChannelBiasGrad(grad, Inputs[1]);
         }
 
         /// <summary>
         /// Σ over samples and positions of each channel, in the order and bits of <c>Sum(g, [0, 2, 3])</c>; channels
         /// are split over threads, each summed whole by one.
         /// </summary>
-        private static void ChannelSums<T>(Tensor g, Tensor gb) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        internal static void ChannelSums<T>(Tensor g, Tensor gb) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
         {
             int n = g.Shape[0], c = g.Shape[1], plane = g.Shape[2] * g.Shape[3];
             Parallelism.For(c, 2L * n * plane, new ChannelSumBody<T>(g.Buffer<T>(), g._offset, n, c, plane, gb.Buffer<T>(), NumericsPolicy.Current));

@@ -12,6 +12,12 @@ public static partial class OpCatalogue
         yield return new("conv2d_dilation", x => Ops.Conv2d(x[0], x[1], padding: 1, dilation: (2, 1)), g => [R(g, 1, 1, 5, 4), R(g, 2, 1, 2, 3)]);
         yield return new("conv2d_groups", x => Ops.Conv2d(x[0], x[1], x[2], stride: 2, groups: 2), g => [R(g, 2, 4, 3, 3), R(g, 4, 2, 2, 2), R(g, 4)]);
         yield return new("conv2d_depthwise_unbatched", x => Ops.Conv2d(x[0], x[1], padding: 1, groups: 3), g => [R(g, 3, 3, 2), R(g, 3, 1, 2, 2)]);
+        // Convolution, bias and ReLU as one primitive (a Sequential's Conv2d then ReLU): small inputs and weights (eight
+        // terms of at most 0.01) against a bias at least 0.5 from zero keep every pre-activation away from the kink.
+        yield return new("conv2d_relu", x => Ops.Conv2dRelu(x[0], x[1], x[2], null, (1, 0), null, 1),
+            g => [U(g, -0.1, 0.1, 2, 2, 4, 3), U(g, -0.1, 0.1, 3, 2, 2, 2), AwayFromZero(g, 0.5, 3)]);
+        yield return new("conv2d_relu_groups_stride", x => Ops.Conv2dRelu(x[0], x[1], x[2], 2, 1, null, 2),
+            g => [U(g, -0.1, 0.1, 2, 4, 5, 4), U(g, -0.1, 0.1, 4, 2, 2, 2), AwayFromZero(g, 0.5, 4)]);
         yield return new("conv_transpose2d", x => Ops.ConvTranspose2d(x[0], x[1], x[2], stride: 2, padding: 1, outputPadding: 1),
             g => [R(g, 1, 2, 2, 3), R(g, 2, 2, 3, 2), R(g, 2)]);
         yield return new("conv_transpose2d_groups_dilation", x => Ops.ConvTranspose2d(x[0], x[1], stride: (1, 2), groups: 2, dilation: (2, 1)),

@@ -178,7 +178,7 @@ public class ConvTests
         double tol = Close.Tolerance(dtype);
         foreach (int budget in new[] { 1, 2 * g.Patch * g.OutPlane })
         {
-            Close.Equal(ConvReference.Forward(k, x.ToDoubleArray(), w.ToDoubleArray(), null), Conv2dKernel.Forward(x, w, g, budget), tol, $"forward, budget {budget}");
+            Close.Equal(ConvReference.Forward(k, x.ToDoubleArray(), w.ToDoubleArray(), null), Conv2dKernel.Forward(x, w, g, columnBudget: budget), tol, $"forward, budget {budget}");
             Close.Equal(ConvReference.InputGrad(k, gy.ToDoubleArray(), w.ToDoubleArray()), Conv2dKernel.InputGrad(gy, w, g, budget), tol, $"input gradient, budget {budget}");
             Close.Equal(ConvReference.WeightGrad(k, x.ToDoubleArray(), gy.ToDoubleArray()), Conv2dKernel.WeightGrad(x, gy, g, budget), tol, $"weight gradient, budget {budget}");
         }
