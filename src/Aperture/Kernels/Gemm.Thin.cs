@@ -169,10 +169,14 @@ internal static unsafe class ThinGemm
                 int j = q * NR, ncur = Math.Min(NR, n - j);
                 float* b = bufB + (nint)q * k * NR;
                 float* c = g.Cp + i * rsC + j * csC;
-                bool direct = mcur == MR && ncur == NR && csC == 1;
+                // A last panel at most one register wide (784 = 24·32 + 16 columns) runs a half-width tile: no
+                // multiply-adds on the padding, and stored in place when it is a whole register.
+                bool half = ncur <= W && mcur == MR;
+                bool direct = mcur == MR && (ncur == NR || (half && ncur == W)) && csC == 1;
                 float* dst = direct ? c : tile;
                 nint ldd = direct ? rsC : NR;
-                if (rows)
+                if (half) HalfKernel(k, rows ? a : bufA, rows ? g.RsA : 0, b, dst, ldd);
+                else if (rows)
                 {
                     if (mcur == MR) RowsKernel(k, a, g.RsA, b, dst, ldd);
                     else RowsKernelPartial(k, a, g.RsA, mcur, b, dst, ldd);
@@ -253,6 +257,42 @@ internal static unsafe class ThinGemm
         l5.Store(c); r5.Store(c + W); c += ldc;
         l6.Store(c); r6.Store(c + W); c += ldc;
         l7.Store(c); r7.Store(c + W);
+    }
+
+    /// <summary>
+    /// An 8 × 16 tile of C against the first register of a packed B panel (NR wide, its second half padding): eight
+    /// rows of A read in place (row r at <c>a + r·lda</c>) or, with <paramref name="lda"/> = 0, from a packed A panel
+    /// (eight values per k-step). Each output is the same fused multiply-add chain over k from zero as in the full tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void HalfKernel(int k, float* a, nint lda, float* b, float* c, nint ldc)
+    {
+        // Packed: row r's k-th value at a + 8k + r; in place: at a + r·lda + k.
+        nint step = lda == 0 ? MR : 1, row = lda == 0 ? 1 : lda;
+        float* a0 = a, a1 = a + row, a2 = a + 2 * row, a3 = a + 3 * row;
+        float* a4 = a + 4 * row, a5 = a + 5 * row, a6 = a + 6 * row, a7 = a + 7 * row;
+        Vector512<float> l0 = default, l1 = default, l2 = default, l3 = default, l4 = default, l5 = default, l6 = default, l7 = default;
+        for (nint p = 0, q = 0; p < k; p++, q += step)
+        {
+            var b0 = Vector512.Load(b);
+            l0 = Vector512.FusedMultiplyAdd(Vector512.Create(a0[q]), b0, l0);
+            l1 = Vector512.FusedMultiplyAdd(Vector512.Create(a1[q]), b0, l1);
+            l2 = Vector512.FusedMultiplyAdd(Vector512.Create(a2[q]), b0, l2);
+            l3 = Vector512.FusedMultiplyAdd(Vector512.Create(a3[q]), b0, l3);
+            l4 = Vector512.FusedMultiplyAdd(Vector512.Create(a4[q]), b0, l4);
+            l5 = Vector512.FusedMultiplyAdd(Vector512.Create(a5[q]), b0, l5);
+            l6 = Vector512.FusedMultiplyAdd(Vector512.Create(a6[q]), b0, l6);
+            l7 = Vector512.FusedMultiplyAdd(Vector512.Create(a7[q]), b0, l7);
+            b += NR;
+        }
+        l0.Store(c); c += ldc;
+        l1.Store(c); c += ldc;
+        l2.Store(c); c += ldc;
+        l3.Store(c); c += ldc;
+        l4.Store(c); c += ldc;
+        l5.Store(c); c += ldc;
+        l6.Store(c); c += ldc;
+        l7.Store(c);
     }
 
     /// <summary>The last, partial row block (fewer than eight rows): transposed into a zero-padded panel.</summary>
