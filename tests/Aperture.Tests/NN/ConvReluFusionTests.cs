@@ -42,7 +42,7 @@ public class ConvReluFusionTests
 
     private static Tensor Conv(ConvCase k, Tensor x, Tensor w, Tensor? b) => Ops.Conv2d(x, w, b, k.Stride, k.Padding, k.Dilation, k.Groups);
 
-    private static Tensor ConvRelu(ConvCase k, Tensor x, Tensor w, Tensor b) => Ops.Conv2dRelu(x, w, b, k.Stride, k.Padding, k.Dilation, k.Groups);
+    private static Tensor ConvRelu(ConvCase k, Tensor x, Tensor w, Tensor? b) => Ops.Conv2dRelu(x, w, b, k.Stride, k.Padding, k.Dilation, k.Groups);
 
     /// <summary>The three ops apart, each with its own output (and node, under autodiff).</summary>
     private static Tensor Apart(ConvCase k, Tensor x, Tensor w, Tensor b, bool relu)
@@ -63,15 +63,17 @@ public class ConvReluFusionTests
         using var _ = Aperture.Autodiff.NoGrad();
         // The reference on one thread: a kernel split across threads must give its bits too.
         var (biased, activated) = Close.WithThreads(1, () => WithDirect(false, () => (Apart(k, x, w, b, false), Apart(k, x, w, b, true))));
+        var unbiased = Close.WithThreads(1, () => WithDirect(false, () => Ops.Relu(Conv(k, x, w, null))));
         var values = activated.ToDoubleArray();
         Assert.Contains(values, double.IsNaN);
         Assert.Contains(values, v => v == 0);
         Assert.Contains(values, v => v > 0);
         foreach (int threads in new[] { 1, 2 })
         {
-            var (y, r) = Close.WithThreads(threads, () => WithDirect(direct, () => (Conv(k, x, w, b), ConvRelu(k, x, w, b))));
+            var (y, r, u) = Close.WithThreads(threads, () => WithDirect(direct, () => (Conv(k, x, w, b), ConvRelu(k, x, w, b), ConvRelu(k, x, w, null))));
             Close.Bitwise(biased, y, $"conv2d with bias, {threads} thread(s)");
             Close.Bitwise(activated, r, $"conv2d_relu, {threads} thread(s)");
+            Close.Bitwise(unbiased, u, $"conv2d_relu without a bias, {threads} thread(s)");
         }
     }
 
