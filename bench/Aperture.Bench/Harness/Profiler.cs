@@ -6,7 +6,8 @@ namespace Aperture.Bench.Harness;
 
 /// <summary>
 /// <c>--profile</c>: where Aperture's time goes within one training step of the MLP and LeNet-5 workloads (each
-/// layer's forward, the backward pass, the optimizer step) and in the convolution-shaped products of LeNet-5. Aperture
+/// stage of the forward pass as the model runs it, a layer and its ReLU fused into one; the backward pass; the
+/// optimizer step) and in the convolution-shaped products of LeNet-5. Aperture
 /// only, no peers; medians of 5 windows after a warm-up, on the thread count given. These are the figures behind
 /// "Where Aperture is behind" in docs/benchmarks.md.
 /// </summary>
@@ -48,7 +49,23 @@ public static class Profiler
     private static void Step(string name, Sequential model, Tensor x, Tensor y)
     {
         var optimizer = new SGD(model.Parameters(), lr: 0.01, momentum: 0.9);
-        var layers = model.ToList();
+        // The stages the model's own forward runs: a Linear or Conv2d and the ReLU after it are one op there (one
+        // Sequential of the two runs them fused), every other layer alone.
+        var modules = model.ToList();
+        var layers = new List<Module>();
+        var names = new List<string>();
+        for (int i = 0; i < modules.Count; i++)
+        {
+            if (i + 1 < modules.Count && modules[i] is Linear or Conv2d && modules[i + 1] is ReLU)
+            {
+                layers.Add(new Sequential(modules[i], modules[i + 1]));
+                names.Add($"[{i}-{i + 1}] {modules[i].GetType().Name} + ReLU");
+                i++;
+                continue;
+            }
+            layers.Add(modules[i]);
+            names.Add($"[{i}] {modules[i].GetType().Name}");
+        }
         var forward = new double[layers.Count];
         double backward = 0, step = 0, total = 0;
         int steps = 0;
@@ -88,11 +105,11 @@ public static class Profiler
         while (clock.Elapsed.TotalSeconds < 2 || steps < 20) One(true);
         Console.WriteLine($"\n{name}: {total / steps:F1} µs per step (means over {steps} steps)");
         for (int i = 0; i < layers.Count; i++)
-            Console.WriteLine($"  forward [{i}] {layers[i].GetType().Name,-12} {forward[i] / steps,9:F1} µs");
-        Console.WriteLine($"  loss + backward            {backward / steps,9:F1} µs");
-        Console.WriteLine($"  optimizer step             {step / steps,9:F1} µs");
+            Console.WriteLine($"  {"forward " + names[i],-32} {forward[i] / steps,9:F1} µs");
+        Console.WriteLine($"  {"loss + backward",-32} {backward / steps,9:F1} µs");
+        Console.WriteLine($"  {"optimizer step",-32} {step / steps,9:F1} µs");
         // Which loops the pool split (docs/threads.md): each is a hand-off to the other core and back.
-        Console.WriteLine($"  loops split across threads {(double)splits / steps,9:F1} per step");
+        Console.WriteLine($"  {"loops split across threads",-32} {(double)splits / steps,9:F1} per step");
     }
 
     private static double Median(Action body)
