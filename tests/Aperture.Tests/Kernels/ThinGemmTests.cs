@@ -59,6 +59,45 @@ public class ThinGemmTests
     }
 
     [Fact]
+    public void Reading_B_in_place_gives_the_bits_of_packing_it()
+    {
+        // dY·W shapes (A and B row-major, M a multiple of 8): full panels, a last half panel (784 = 24·32 + 16), k of 1,
+        // and k reversed (B's rows walked backwards); one and two threads, the split cutting row blocks.
+        var rng = new Random(37);
+        foreach (var (m, n, k) in new[] { (32, 256, 256), (128, 256, 256), (32, 784, 40), (8, 32, 1), (24, 48, 3) })
+        {
+            var a = GemmTests.Matrix<float>(rng, m, k, false);
+            var b = GemmTests.Matrix<float>(rng, k, n, false);
+            var naive = GemmTests.Naive(a, b);
+            foreach (bool inPlace in new[] { true, false })
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    bool saved = ThinGemm.ReadBInPlace;
+                    long savedSplit = ThinGemm.SplitMinWork;
+                    ThinGemm.ReadBInPlace = inPlace;
+                    ThinGemm.SplitMinWork = 1;
+                    try
+                    {
+                        KernelSettings.WithThreads(threads, () => KernelSettings.WithThinPath(() =>
+                            Same(naive, Run(a, b), $"{m}×{k}·{k}×{n}, B {(inPlace ? "in place" : "packed")}, {threads} thread(s)")));
+                        var reversed = new float[m * n];
+                        KernelSettings.WithThreads(threads, () => KernelSettings.WithThinPath(() =>
+                            MatMulKernel.Run(a, b, reversed, 0, NumericsPolicy.Default with { Order = ReductionOrder.Reversed })));
+                        var expected = new float[m * n];
+                        KernelSettings.WithThreads(1, () => KernelSettings.WithPackingOnly(() =>
+                            MatMulKernel.Run(a, b, expected, 0, NumericsPolicy.Default with { Order = ReductionOrder.Reversed })));
+                        Same(expected, reversed, $"{m}×{k}·{k}×{n} reversed, B {(inPlace ? "in place" : "packed")}, {threads} thread(s)");
+                    }
+                    finally
+                    {
+                        ThinGemm.ReadBInPlace = saved;
+                        ThinGemm.SplitMinWork = savedSplit;
+                    }
+                }
+        }
+    }
+
+    [Fact]
     public void Forward_shaped_products_give_the_naive_chain_on_every_path()
     {
         // B = Wᵀ (columns contiguous): 32 × 784 packs X and reads W in place (Cᵀ = W·Xᵀ, C written through transposes),
