@@ -61,12 +61,14 @@ public class ThinGemmTests
     [Fact]
     public void Reading_B_in_place_gives_the_bits_of_packing_it()
     {
-        // dY·W shapes (A and B row-major, M a multiple of 8): full panels, a last half panel (784 = 24·32 + 16), k of 1,
-        // and k reversed (B's rows walked backwards); one and two threads, the split cutting row blocks.
+        // dY·W shapes (A row-major, read in place) and dYᵀ·X shapes (A column-major, copied): full panels, a last half
+        // panel (784 = 24·32 + 16), partial row blocks, k of 1, and k reversed (B's rows walked backwards); one and two
+        // threads, the split cutting row blocks.
         var rng = new Random(37);
-        foreach (var (m, n, k) in new[] { (32, 256, 256), (128, 256, 256), (32, 784, 40), (8, 32, 1), (24, 48, 3) })
+        foreach (var (m, n, k, ta) in new[] { (32, 256, 256, false), (128, 256, 256, false), (32, 784, 40, false), (8, 32, 1, false),
+                     (27, 48, 3, false), (256, 784, 32, true), (61, 64, 9, true), (5, 16, 7, true) })
         {
-            var a = GemmTests.Matrix<float>(rng, m, k, false);
+            var a = GemmTests.Matrix<float>(rng, m, k, ta);
             var b = GemmTests.Matrix<float>(rng, k, n, false);
             var naive = GemmTests.Naive(a, b);
             foreach (bool inPlace in new[] { true, false })
