@@ -142,7 +142,13 @@ internal static unsafe class ThinGemm
     /// </remarks>
     internal static bool ReadBInPlace = true;
 
-    private static bool BInPlace(in GemmProblem<float> g) => ReadBInPlace && g.CsB == 1 && (g.N % NR == 0 || g.N % NR == W);
+    /// <remarks>
+    /// A last half panel (N = 32q + 16) is read in place only when every row block is whole (M a multiple of eight):
+    /// only the half-width tile reads just its 16 columns, and a partial row block runs the full-width tile, which would
+    /// read 16 values past each row of B, past the end of B's memory on its last row (a fault where that is a page's end).
+    /// </remarks>
+    internal static bool BInPlace(in GemmProblem<float> g) =>
+        ReadBInPlace && g.CsB == 1 && (g.N % NR == 0 || (g.N % NR == W && g.M % MR == 0));
 
     /// <summary>Row blocks [b0, b1) of C, with all of B packed into this thread's buffer first (or read in place).</summary>
     private readonly struct RowBlocks(GemmProblem<float> g) : Parallelism.IRangeBody

@@ -100,6 +100,22 @@ public class ThinGemmTests
     }
 
     [Fact]
+    public unsafe void B_is_read_in_place_only_where_no_tile_reads_past_its_rows()
+    {
+        // Full panels: always. A last half panel: only with whole row blocks, which run the half-width tile on it; a
+        // partial row block would run the full-width tile there and read 16 values past each row of B. Not row-major:
+        // never. (The reads past B do not change a value, so the bit-for-bit tests above cannot see them.)
+        static GemmProblem<float> P(int m, int n, int k, nint rsB, nint csB) => new(null, k, 1, null, rsB, csB, null, n, 1, m, n, k);
+        Assert.True(ThinGemm.BInPlace(P(32, 256, 64, 256, 1)));
+        Assert.True(ThinGemm.BInPlace(P(29, 256, 64, 256, 1)));
+        Assert.True(ThinGemm.BInPlace(P(256, 784, 32, 784, 1)));
+        Assert.False(ThinGemm.BInPlace(P(5, 16, 7, 16, 1)));
+        Assert.False(ThinGemm.BInPlace(P(250, 784, 32, 784, 1)));
+        Assert.False(ThinGemm.BInPlace(P(32, 40, 64, 40, 1)));
+        Assert.False(ThinGemm.BInPlace(P(32, 256, 64, 1, 64)));
+    }
+
+    [Fact]
     public void Forward_shaped_products_give_the_naive_chain_on_every_path()
     {
         // B = Wᵀ (columns contiguous): 32 × 784 packs X and reads W in place (Cᵀ = W·Xᵀ, C written through transposes),
