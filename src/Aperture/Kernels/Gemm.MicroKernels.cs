@@ -22,9 +22,13 @@ internal static class MicroKernels
     /// cover Zen 5's two 4-cycle FMA pipes (eight needed), so unrolling k buys nothing. With A, B and C in L1 it runs
     /// at the FMA peak: as fast as a bare 12-chain FMA loop measured beside it (about 220 GFLOP/s each, CPU time). A software prefetch of A 256–1024 bytes ahead inside the loop measured no gain.
     /// </para>
+    /// <para>
+    /// <c>ldb</c>: elements from one k-step of the B panel to the next, 2·V.Width for a packed panel, or B's row stride
+    /// where a row-major B is read in place (the thin products, <see cref="ThinGemm.ReadBInPlace"/>).
+    /// </para>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Mid<V, TV, T>(int kc, T* a, T* b, T* c, nint ldc, bool load)
+    public static unsafe void Mid<V, TV, T>(int kc, T* a, T* b, nint ldb, T* c, nint ldc, bool load)
         where V : IVec<TV, T> where TV : struct where T : unmanaged
     {
         int w = V.Width;
@@ -57,7 +61,7 @@ internal static class MicroKernels
             s = V.Splat(a[6]); l6 = V.Fma(s, b0, l6); r6 = V.Fma(s, b1, r6);
             s = V.Splat(a[7]); l7 = V.Fma(s, b0, l7); r7 = V.Fma(s, b1, r7);
             a += 8;
-            b += 2 * w;
+            b += ldb;
         }
         V.Store(c + 0 * ldc, l0); V.Store(c + 0 * ldc + w, r0);
         V.Store(c + 1 * ldc, l1); V.Store(c + 1 * ldc + w, r1);

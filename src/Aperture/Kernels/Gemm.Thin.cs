@@ -213,7 +213,7 @@ internal static unsafe class ThinGemm
                     if (mcur == MR) RowsKernel(k, a, g.RsA, b, ldb, dst, ldd);
                     else RowsKernelPartial(k, a, g.RsA, mcur, b, ldb, dst, ldd);
                 }
-                else PackedKernel(k, bufA, b, ldb, dst, ldd);
+                else MicroKernels.Mid<F32x16, Vector512<float>, float>(k, bufA, b, ldb, dst, ldd, false);
                 if (!direct) Store(tile, c, rsC, csC, mcur, ncur);
             }
         }
@@ -329,45 +329,11 @@ internal static unsafe class ThinGemm
         l7.Store(c);
     }
 
-    /// <summary>
-    /// An 8 × 32 tile of C from a packed A panel (eight values per k-step) and a B panel whose k-steps are
-    /// <paramref name="ldb"/> apart (packed, or B's own rows): <see cref="MicroKernels.Mid{V, TV, T}"/>'s chains, from zero.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackedKernel(int k, float* a, float* b, nint ldb, float* c, nint ldc)
-    {
-        Vector512<float> l0 = default, r0 = default, l1 = default, r1 = default, l2 = default, r2 = default, l3 = default, r3 = default, l4 = default, r4 = default, l5 = default, r5 = default, l6 = default, r6 = default, l7 = default, r7 = default;
-        for (int p = 0; p < k; p++)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + W);
-            Vector512<float> s;
-            s = Vector512.Create(a[0]); l0 = Vector512.FusedMultiplyAdd(s, b0, l0); r0 = Vector512.FusedMultiplyAdd(s, b1, r0);
-            s = Vector512.Create(a[1]); l1 = Vector512.FusedMultiplyAdd(s, b0, l1); r1 = Vector512.FusedMultiplyAdd(s, b1, r1);
-            s = Vector512.Create(a[2]); l2 = Vector512.FusedMultiplyAdd(s, b0, l2); r2 = Vector512.FusedMultiplyAdd(s, b1, r2);
-            s = Vector512.Create(a[3]); l3 = Vector512.FusedMultiplyAdd(s, b0, l3); r3 = Vector512.FusedMultiplyAdd(s, b1, r3);
-            s = Vector512.Create(a[4]); l4 = Vector512.FusedMultiplyAdd(s, b0, l4); r4 = Vector512.FusedMultiplyAdd(s, b1, r4);
-            s = Vector512.Create(a[5]); l5 = Vector512.FusedMultiplyAdd(s, b0, l5); r5 = Vector512.FusedMultiplyAdd(s, b1, r5);
-            s = Vector512.Create(a[6]); l6 = Vector512.FusedMultiplyAdd(s, b0, l6); r6 = Vector512.FusedMultiplyAdd(s, b1, r6);
-            s = Vector512.Create(a[7]); l7 = Vector512.FusedMultiplyAdd(s, b0, l7); r7 = Vector512.FusedMultiplyAdd(s, b1, r7);
-            a += MR;
-            b += ldb;
-        }
-        l0.Store(c); r0.Store(c + W); c += ldc;
-        l1.Store(c); r1.Store(c + W); c += ldc;
-        l2.Store(c); r2.Store(c + W); c += ldc;
-        l3.Store(c); r3.Store(c + W); c += ldc;
-        l4.Store(c); r4.Store(c + W); c += ldc;
-        l5.Store(c); r5.Store(c + W); c += ldc;
-        l6.Store(c); r6.Store(c + W); c += ldc;
-        l7.Store(c); r7.Store(c + W);
-    }
-
     /// <summary>The last, partial row block (fewer than eight rows): transposed into a zero-padded panel.</summary>
     private static void RowsKernelPartial(int k, float* a, nint lda, int rows, float* b, nint ldb, float* c, nint ldc)
     {
         float* buf = GemmBuffers.PackA<float>((nint)k * MR + 64);
         Packing.Transpose(a, lda, rows, k, buf, MR);
-        PackedKernel(k, buf, b, ldb, c, ldc);
+        MicroKernels.Mid<F32x16, Vector512<float>, float>(k, buf, b, ldb, c, ldc, false);
     }
 }

@@ -46,7 +46,7 @@ internal readonly struct MidTile<V, TV, T> : ITile<T> where V : IVec<TV, T> wher
     public static int MR => 8;
     public static int NR => 2 * V.Width;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Run(int kc, T* a, T* b, T* c, nint ldc, bool load) => MicroKernels.Mid<V, TV, T>(kc, a, b, c, ldc, load);
+    public static unsafe void Run(int kc, T* a, T* b, T* c, nint ldc, bool load) => MicroKernels.Mid<V, TV, T>(kc, a, b, 2 * V.Width, c, ldc, load);
 }
 
 internal readonly struct ShortTile<V, TV, T> : ITile<T> where V : IVec<TV, T> where TV : struct where T : unmanaged

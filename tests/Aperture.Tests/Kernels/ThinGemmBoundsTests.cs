@@ -42,6 +42,7 @@ public unsafe class ThinGemmBoundsTests
     [Fact]
     public void Thin_products_read_nothing_past_their_operands()
     {
+        // mmap is Linux's, and the thin path runs only on the AVX-512 kernels (elsewhere TryRun takes nothing).
         if (!OperatingSystem.IsLinux() || KernelPaths.Active != KernelPath.Avx512) return;
         var rng = new Random(41);
         // dY·W and dYᵀ·X shapes and their edges: partial row blocks, a last half panel, narrower last panels, k of 1.
