@@ -114,8 +114,11 @@ internal static class Documents
         ["reproduce"] = LabCommands.ReproduceCommand(o.Reproduction),
     };
 
-    /// <summary><c>lab run</c>: one record per phenomenon with both seed blocks and their provenance.</summary>
-    public static JsonObject LabRunDocument(string storePath, IReadOnlyList<ReplicatedOutcome> outcomes)
+    /// <summary>
+    /// <c>lab run</c>: one record per phenomenon with both seed blocks and their provenance, and the phenomena
+    /// <c>--all</c> skipped because their data is not installed (<paramref name="skipped"/>, with the reason).
+    /// </summary>
+    public static JsonObject LabRunDocument(string storePath, IReadOnlyList<ReplicatedOutcome> outcomes, IReadOnlyList<(string Id, string Reason)> skipped)
     {
         var results = new JsonArray();
         foreach (var o in outcomes)
@@ -149,6 +152,7 @@ internal static class Documents
             ["store"] = storePath,
             ["code"] = Code(RunStore.CodeVersion),
             ["results"] = results,
+            ["skipped"] = new JsonArray([.. skipped.Select(x => (JsonNode)new JsonObject { ["id"] = x.Id, ["reason"] = x.Reason })]),
         };
     }
 

@@ -156,9 +156,26 @@ internal static partial class LabCommands
             Terminal.CheckDataDirectory(r.GetValue(dataDir));
             var output = CommandOutput.Begin(r, format, json);
 
-            // The data too is read before the store is opened: a broken --data-dir leaves no new store behind.
+            // The data too is read before the store is opened: a broken --data-dir leaves no new store behind. With --all,
+            // a phenomenon whose Debian corpus is not installed is skipped (its package named) and the others run, so a
+            // user who cannot install packages still gets the main job; one named on its own stops here instead.
             var data = new LabDataSource(r.GetValue(dataDir));
-            foreach (var (p, protocol) in protocols) data.Resolve(p.DataFor(protocol, t));
+            var skipped = new List<(string Id, string Reason)>();
+            foreach (var (p, protocol) in protocols.ToList())
+            {
+                try
+                {
+                    data.Resolve(p.DataFor(protocol, t));
+                }
+                catch (LabDataUnavailableException e) when (r.GetValue(all))
+                {
+                    skipped.Add((p.Id, e.Message));
+                    protocols.RemoveAll(x => x.P.Id == p.Id);
+                }
+            }
+            if (protocols.Count == 0)
+                throw new LabConfigException($"no phenomenon can run: {string.Join("; ", skipped.Select(x => $"{x.Id}: {x.Reason}"))}");
+            foreach (var (id, reason) in skipped) output.Note(SkippedLine(id, reason));
 
             using var runStore = Terminal.OpenStore(r.GetValue(store));
             output.Note($"run store: {runStore.Path}");
@@ -186,11 +203,15 @@ internal static partial class LabCommands
                 outcomes = runner.RunReplicated([.. protocols.Select(x => (x.P, x.Protocol))], t, replicate, progress: reporter, cancellation: cancel);
             }
             PrintOutcomes(output, outcomes);
-            output.Json(() => Documents.LabRunDocument(runStore.Path, outcomes));
+            // Said again under the table, where a reader of the log looks for what ran.
+            foreach (var (id, reason) in skipped) output.Note(SkippedLine(id, reason));
+            output.Json(() => Documents.LabRunDocument(runStore.Path, outcomes, skipped));
             return 0;
         })));
         return cmd;
     }
+
+    private static string SkippedLine(string id, string reason) => $"skipped {id}, its data is not on this machine: {reason}";
 
     // Collects a phenomenon's judged blocks, in whichever order they are judged; returns the whole outcome once its last
     // block is judged (the discovery block is the one with the lower seed base).

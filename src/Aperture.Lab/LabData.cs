@@ -140,9 +140,9 @@ public sealed class LabDataSource(string? directory = null)
     public string? Directory { get; } = directory;
 
     /// <summary>
-    /// The data of <paramref name="kind"/>, loaded on first use. The full dataset with no full copy installed, or a
-    /// corpus whose package is missing, is a <see cref="LabConfigException"/> whose one line says how to install it
-    /// (or which --data-dir to pass).
+    /// The data of <paramref name="kind"/>, loaded on first use. The full dataset with no full copy installed is a
+    /// <see cref="LabConfigException"/>, and a corpus whose package is missing a <see cref="LabDataUnavailableException"/>,
+    /// whose one line says how to install it (or which --data-dir to pass).
     /// </summary>
     public LabData Resolve(LabDataset kind)
     {
@@ -159,7 +159,7 @@ public sealed class LabDataSource(string? directory = null)
                 }
                 catch (CorpusUnavailableException e)
                 {
-                    throw new LabConfigException(e.Message);
+                    throw new LabDataUnavailableException(kind, e.Message);
                 }
             }
             FashionMnist data;

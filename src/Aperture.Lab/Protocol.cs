@@ -49,7 +49,20 @@ public abstract record SettingGroup;
 public sealed class ThresholdAttribute : Attribute;
 
 /// <summary>A bad protocol setting, phenomenon id or override: the message says which, what was expected and what was found.</summary>
-public sealed class LabConfigException(string message) : Exception(message);
+public class LabConfigException(string message) : Exception(message);
+
+/// <summary>
+/// Data a phenomenon reads that this machine does not have: a Debian text corpus whose package is not installed. The
+/// message names the package to install. <c>lab run --all</c> skips such a phenomenon and runs the others; a
+/// phenomenon named on its own stops with it.
+/// </summary>
+/// <param name="dataset">The data that could not be read.</param>
+/// <param name="message">What is missing and how to install it.</param>
+public sealed class LabDataUnavailableException(LabDataset dataset, string message) : LabConfigException(message)
+{
+    /// <summary>The data that could not be read.</summary>
+    public LabDataset Dataset { get; } = dataset;
+}
 
 /// <summary>One setting of a protocol as the report and <c>lab list</c> show it.</summary>
 /// <param name="Key">The snake_case name used by <c>--set</c>.</param>

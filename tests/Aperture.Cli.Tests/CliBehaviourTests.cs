@@ -44,6 +44,36 @@ public sealed class CliBehaviourTests(BadInputFixture fixture) : IClassFixture<B
         Assert.DoesNotContain("Options:", r.All);
     }
 
+    /// <summary>
+    /// A user who cannot install packages: with the King James Bible's program off the PATH, <c>lab run --all</c> runs
+    /// every other phenomenon, names the skipped one and its package before the runs and under the table, lists it in
+    /// the JSON, and exits 0; <c>lab run word-analogies</c> alone stops with one error line and leaves no store.
+    /// </summary>
+    [Fact]
+    public void LabRunAllSkipsAPhenomenonWhoseCorpusIsNotInstalledAndRunsTheRest()
+    {
+        var noBible = new Dictionary<string, string> { ["PATH"] = fixture.At("empty-path") };
+        string store = fixture.At("skip-corpus.db"), json = fixture.At("skip-corpus.json");
+        var r = CliHarness.RunProcess(noBible, "lab", "run", "--all", "--seeds", "2", "--no-replication", "--store", store, "--json", json);
+        Assert.True(r.ExitCode == 0, r.All);
+        var lines = r.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var skippedLines = lines.Select((l, i) => (l, i)).Where(x => x.l.StartsWith("skipped word-analogies, its data is not on this machine: ", StringComparison.Ordinal)).ToList();
+        Assert.True(skippedLines.Count == 2, r.All);
+        Assert.All(skippedLines, x => Assert.Contains("'bible' (not found); install the Debian packages bible-kjv", x.l));
+        int table = Array.FindIndex(lines, l => l.StartsWith("| phenomenon", StringComparison.Ordinal));
+        Assert.True(skippedLines[0].i < table && skippedLines[1].i > table, r.All);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var ran = doc.RootElement.GetProperty("results").EnumerateArray().Select(x => x.GetProperty("id").GetString()).ToList();
+        Assert.Equal(Aperture.Lab.Catalogue.All.Select(p => p.Id).Where(id => id != "word-analogies"), ran);
+        var skipped = doc.RootElement.GetProperty("skipped").EnumerateArray().Single();
+        Assert.Equal("word-analogies", skipped.GetProperty("id").GetString());
+        Assert.Contains("bible-kjv", skipped.GetProperty("reason").GetString());
+
+        string alone = fixture.At("skip-corpus-alone.db");
+        CliHarness.AssertOneLineError(CliHarness.RunProcess(noBible, "lab", "run", "word-analogies", "--store", alone), "bible-kjv", "lab run word-analogies without bible");
+        Assert.False(File.Exists(alone));
+    }
+
     public static TheoryData<string[], string> ProcessCases() => new()
     {
         { ["lab", "run", "momentum-acceleration", "--frob"], "unknown option --frob" },

@@ -23,13 +23,18 @@ public static partial class CliHarness
     }
 
     /// <summary>The built command (Aperture.Cli.dll, copied beside the tests), run with `dotnet` as a user would.</summary>
-    public static CliResult RunProcess(params string[] args)
+    public static CliResult RunProcess(params string[] args) => RunProcess(new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="RunProcess(string[])"/>, with <paramref name="environment"/> set in the child's environment.</summary>
+    public static CliResult RunProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "Aperture.Cli.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // The host is found on this process's PATH, so that the child's PATH can be changed.
+        var psi = new ProcessStartInfo(DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
+        foreach (var (key, value) in environment) psi.Environment[key] = value;
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start the aperture command");
         var err = p.StandardError.ReadToEndAsync();
         string output = p.StandardOutput.ReadToEnd();
@@ -40,6 +45,10 @@ public static partial class CliHarness
         }
         return new CliResult(p.ExitCode, output, err.Result);
     }
+
+    private static string DotnetHost() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => Path.Combine(d, "dotnet")).FirstOrDefault(File.Exists) ?? "dotnet";
 
     /// <summary>
     /// The contract for bad input: a non-zero exit, no stack trace or .NET type name anywhere, and on standard error

@@ -90,6 +90,7 @@ public sealed class OutputTests(OutputFixture fixture) : IClassFixture<OutputFix
         var doc = OutputFixture.Validate(r.Out, "lab-run");
         var results = doc["results"]!.AsArray();
         Assert.Equal(Ids, results.Select(x => (string)x!["id"]!));
+        Assert.Empty(doc["skipped"]!.AsArray());
         var m = results[0]!;
         Assert.True((bool)m["modified"]!);
         Assert.Equal("10", (string?)m["overrides"]!["dimension"]);

@@ -57,8 +57,10 @@ public static class DebianCorpora
         }
         catch (System.ComponentModel.Win32Exception e)
         {
+            // ENOENT (2) is the usual case, the package not installed: said plainly rather than in the runtime's words.
+            string why = e.NativeErrorCode == 2 ? "not found" : e.Message;
             throw new CorpusUnavailableException(
-                $"the King James Bible needs the program '{program}' ({e.Message}); install the Debian packages bible-kjv and bible-kjv-text (apt-get install bible-kjv)");
+                $"the King James Bible needs the program '{program}' ({why}); install the Debian packages bible-kjv and bible-kjv-text (apt-get install bible-kjv)");
         }
         using (process)
         {
