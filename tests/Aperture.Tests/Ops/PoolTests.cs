@@ -346,4 +346,54 @@ public class MaxPoolPathTests
                 Assert.Equal(BitConverter.SingleToInt32Bits((float)expectedValues[i]), BitConverter.SingleToInt32Bits(actual[i]));
         }
     }
+
+    /// <summary>
+    /// The max pool's gradient, a scatter-add into zero planes, bit for bit on every path and at 1 and 2 threads:
+    /// against the add into zero written out (so −0 arrives as +0 and a NaN as a NaN) with gradients that hold
+    /// signed zeros and NaNs. The 2×2, stride-2 poolings take the path that writes each cell once (odd sizes leave a
+    /// last row or column in no cell); the 3×3, stride-2, padding-1 pooling has the same output size on even planes but
+    /// indices outside the 2×2 cells, and must go back to the general scatter. Each gradient is computed in a scope
+    /// whose recycled buffers the same computation in the scope before left full of NaN, so that a position the
+    /// kernel forgets to write shows.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 3, 28, 28, 2, 2, 0)]
+    [InlineData(3, 2, 10, 10, 2, 2, 0)]
+    [InlineData(2, 2, 9, 17, 2, 2, 0)]
+    [InlineData(1, 3, 7, 40, 2, 2, 0)]
+    [InlineData(1, 1, 2, 2, 2, 2, 0)]
+    [InlineData(2, 3, 28, 28, 3, 2, 1)]
+    [InlineData(2, 2, 10, 12, 3, 2, 1)]
+    [InlineData(1, 2, 16, 32, 3, 2, 1)]
+    public void The_gradient_is_the_scatter_into_zeros_on_every_path(int n, int c, int h, int w, int kernel, int stride, int padding)
+    {
+        var g = new Generator(47);
+        var x = Tensor.Randn([n, c, h, w], g);
+        var (values, indices) = Ops.MaxPool2dWithIndices(x, kernel, stride, padding);
+        var gy = Tensor.Randn(values.Shape, g).ToFloatArray();
+        for (int i = 0; i < gy.Length; i += 7) gy[i] = i % 3 == 0 ? -0f : i % 3 == 1 ? float.NaN : gy[i];
+        var idx = indices.ToArray<long>();
+        var expected = new float[x.Numel];
+        int outPlane = values.Shape[2] * values.Shape[3];
+        for (int i = 0; i < gy.Length; i++) expected[i / outPlane * h * w + idx[i]] += gy[i];
+        var upstream = Tensor.FromArray(gy, values.Shape.ToArray());
+        foreach (var path in KernelPaths.Available())
+            foreach (int threads in new[] { 1, 2 })
+            {
+                using var _ = KernelPaths.Force(path);
+                Tensor Gradient()
+                {
+                    var leaf = x.Detach().RequiresGrad_();
+                    return Autodiff.Grad(Ops.MaxPool2d(leaf, kernel, stride, padding), leaf, upstream);
+                }
+                var actual = Close.WithThreads(threads, () =>
+                {
+                    using (TensorScope.Begin()) Gradient().Buffer<float>().AsSpan().Fill(float.NaN);
+                    using (TensorScope.Begin()) return Tensor.FromArray(Gradient().ToFloatArray(), x.Shape.ToArray());
+                }).ToFloatArray();
+                for (int i = 0; i < actual.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
+                        $"{path}, {threads} thread(s), input {i}: expected {expected[i]}, got {actual[i]}");
+            }
+    }
 }
