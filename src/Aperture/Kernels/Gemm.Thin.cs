@@ -102,6 +102,52 @@ internal static unsafe class ThinGemm
         return cost;
     }
 
+    /// <summary>
+    /// Whether <see cref="RunPackedB"/> serves the product of an [m, k] row-major A and B = Wᵀ of a row-major
+    /// weight W [n, k] (a Linear layer's X·Wᵀ), from W's panels packed ahead (<see cref="PackWeight"/>):
+    /// the shapes <see cref="TryRun"/> takes, with whole panels (n ≥ 32; the narrower output layers keep the paths tuned
+    /// for them) and more than one row (one row is a matrix–vector product).
+    /// </summary>
+    public static bool TakesPackedB(int m, int n, int k)
+    {
+        if (!GemmBlocking.Thin || KernelPaths.Active != KernelPath.Avx512) return false;
+        if (m < 2 || n < NR || k < 1 || k > MaxK) return false;
+        if ((Math.Min(m, n) > 256 && k > 256) || (Math.Min(m, n) > 512 && k >= 256)) return false;
+        return (long)k * RoundUp(n, NR) * sizeof(float) <= MaxPackedBytes;
+    }
+
+    /// <summary>Floats in the packed panels of an [n, k] weight (<see cref="PackWeight"/>).</summary>
+    public static long PackedBLength(int n, int k) => (long)RoundUp(n, NR) * k;
+
+    /// <summary>
+    /// The panels B = Wᵀ of a row-major weight W [n, k] (row stride <paramref name="ldw"/>) as <see cref="RowBlocks"/>
+    /// packs them: panel q holds outputs 32q … 32q + 31 over all of k, each k-step 32 contiguous values (zero past n).
+    /// </summary>
+    public static void PackWeight(float* w, int ldw, int n, int k, float* dst)
+    {
+        var g = new GemmProblem<float>(null, 0, 1, w, 1, ldw, null, n, 1, 1, n, k);
+        for (int col = 0; col < n; col += NR) PackB(g, col, Math.Min(NR, n - col), dst + (nint)col * k);
+    }
+
+    /// <summary>
+    /// <paramref name="g"/> (A row-major, C row-major, B unused) with B's panels taken from <paramref name="packed"/>
+    /// (<see cref="PackWeight"/>) instead of packed now: row blocks of A read in place, cut
+    /// across threads as <see cref="RunSplit"/> cuts them when the product is large enough. The chains, and so the
+    /// bits, of every other path.
+    /// </summary>
+    public static void RunPackedB(in GemmProblem<float> g, float* packed)
+    {
+        var body = new PackedRowBlocks(g, packed);
+        int blocks = (g.M + MR - 1) / MR;
+        if ((long)g.M * g.N * g.K >= SplitMinWork && Parallelism.Threads > 1) Parallelism.For(blocks, (long)MR * g.N * g.K, body);
+        else body.Run(0, blocks);
+    }
+
+    private readonly struct PackedRowBlocks(GemmProblem<float> g, float* packed) : Parallelism.IRangeBody
+    {
+        public void Run(int b0, int b1) => Blocks(g, packed, NR, (nint)g.K * NR, b0 * MR, Math.Min(b1 * MR, g.M));
+    }
+
     /// <summary>The product on the calling thread: all of its row blocks.</summary>
     private static void Run(GemmProblem<float> g) => new RowBlocks(g).Run(0, (g.M + MR - 1) / MR);
 

@@ -58,6 +58,7 @@ public sealed class Linear : Module
         var weight = Weight;
         var bias = Bias;
         if (Ops.TryLinearTransposed(input, weight, bias, ref _transposed, out var y)) return y!;
+        if (Ops.TryLinearThinPacked(input, weight, bias, ref _thinPacked, out y)) return y!;
         if (Ops.TryLinearPacked(input, weight, bias, ref _packed, out y)) return y!;
         return Ops.Linear(input, weight, bias);
     }
@@ -68,7 +69,8 @@ public sealed class Linear : Module
     /// one's dispatch, output tensor and pass over memory. Under autodiff, when the product records a graph node, it is
     /// <see cref="Ops.LinearRelu"/> (one node for both; not under anomaly detection, whose checks name each op, nor a
     /// policy that rounds activations or gradients). Without autodiff, where a cached inference path applies (see
-    /// <see cref="TransposedWeight"/> and <see cref="PackedWeight"/>). Null otherwise: the modules run one by one.
+    /// <see cref="TransposedWeight"/>, <see cref="ThinPackedWeight"/> and <see cref="PackedWeight"/>). Null otherwise:
+    /// the modules run one by one.
     /// </summary>
     internal Tensor? TryForwardRelu(Tensor input)
     {
@@ -85,6 +87,7 @@ public sealed class Linear : Module
             return Ops.LinearRelu(input, weight, bias);
         }
         if (Ops.TryLinearTransposed(input, weight, bias, ref _transposed, out var y, relu: true)) return y;
+        if (Ops.TryLinearThinPacked(input, weight, bias, ref _thinPacked, out y, relu: true)) return y;
         if (Ops.TryLinearPacked(input, weight, bias, ref _packed, out y, relu: true)) return y;
         return null;
     }
@@ -102,6 +105,14 @@ public sealed class Linear : Module
     /// once a layer has run batched without autodiff, and nothing otherwise.
     /// </summary>
     private WeightCacheSlot<PackedWeight> _packed;
+
+    /// <summary>
+    /// The weight packed into the thin products' panels for batched inference (<see cref="ThinPackedWeight"/>), for the
+    /// shapes those kernels take (a short batch, or a short k): rebuilt after the weight changes, on the second batched
+    /// no-grad call at the new version. It costs a copy of the weight's memory once a layer has run so, and nothing
+    /// otherwise.
+    /// </summary>
+    private WeightCacheSlot<ThinPackedWeight> _thinPacked;
 
     /// <summary>
     /// The weight's transposed copy for batch-1 inference (<see cref="TransposedWeight"/>): rebuilt after the weight

@@ -53,14 +53,21 @@ public class LinearPackedCacheTests
         return ((WeightCacheSlot<PackedWeight>)field.GetValue(layer)!).Copy;
     }
 
-    /// <summary>Whether the packed path applies to a [m, in] · [out, in]ᵀ product as the settings stand now.</summary>
+    /// <summary>
+    /// Whether the packed path applies to a [m, in] · [out, in]ᵀ product as the settings stand now: the GEMM would pack
+    /// it on this thread, and the thin kernels' cached panels (<see cref="ThinPackedWeight"/>, tried first) do not take it.
+    /// </summary>
     private static unsafe bool Applies(int m, int inF, int outF) =>
-        PackedWeight.Supported && PackedWeight.Packs(new GemmProblem<float>(null, inF, 1, null, 1, inF, null, outF, 1, m, outF, inF));
+        PackedWeight.Supported && PackedWeight.Packs(new GemmProblem<float>(null, inF, 1, null, 1, inF, null, outF, 1, m, outF, inF))
+        && !ThinGemm.TakesPackedB(m, outF, inF);
 
-    // (in, out, rows): the bench's layer, ragged panels of both sides, a 3-row batch over a long k, equal orientations.
+    // (in, out, rows): the bench's layer, ragged panels of both sides, a 3-row batch over a long k, equal orientations
+    // (all taken by the thin kernels' cache); then shapes past the thin kernels' bounds, which this cache serves: k over
+    // 1024, a weight's panels over 1 MiB, a batch and a k both over 256, a 3-row batch over k over 1024.
     public static TheoryData<int, int, int> Shapes => new()
     {
         { 784, 256, 128 }, { 255, 257, 17 }, { 1000, 33, 3 }, { 257, 64, 255 }, { 300, 64, 128 }, { 17, 300, 129 },
+        { 1100, 64, 128 }, { 1000, 330, 17 }, { 300, 600, 300 }, { 1100, 33, 3 },
     };
 
     [Theory]
@@ -109,7 +116,7 @@ public class LinearPackedCacheTests
         if (!PackedWeight.Supported) return;
         KernelSettings.WithThreads(1, () =>
         {
-            foreach (var (inF, outF, rows) in new[] { (784, 256, 128), (255, 257, 17), (1000, 33, 3), (257, 64, 255), (300, 64, 128) })
+            foreach (var (inF, outF, rows) in new[] { (1100, 64, 128), (1000, 330, 17), (300, 600, 300), (1100, 33, 3) })
                 Assert.True(Applies(rows, inF, outF), $"{inF}→{outF} at {rows} rows");
             // The 256→10 output layer runs its product transposed (C is 10 wide), which a packed B cannot serve.
             Assert.False(Applies(128, 256, 10));
@@ -124,9 +131,9 @@ public class LinearPackedCacheTests
         foreach (int threads in new[] { 1, 2 })
             KernelSettings.WithThreads(threads, () =>
             {
-                var layer = new Linear(300, 64, generator: new Generator(7));
-                var other = new Linear(300, 64, generator: new Generator(8));
-                var x = Tensor.Randn([128, 300], new Generator(9));
+                var layer = new Linear(300, 600, generator: new Generator(7));
+                var other = new Linear(300, 600, generator: new Generator(8));
+                var x = Tensor.Randn([300, 300], new Generator(9));
                 var before = Infer(layer, x);
                 AssertSameBits(Reference(layer, x).ToArray<float>(), before.ToArray<float>(), "before the write");
                 if (threads == 1 && PackedWeight.Supported) Assert.NotNull(Copy(layer));
@@ -169,9 +176,9 @@ public class LinearPackedCacheTests
     {
         KernelSettings.WithThreads(1, () =>
         {
-            var layer = new Linear(300, 64, generator: new Generator(21));
-            var x = Tensor.Randn([128, 300], new Generator(22));
-            var delta = Tensor.Full([64, 300], 1e-3);
+            var layer = new Linear(300, 600, generator: new Generator(21));
+            var x = Tensor.Randn([300, 300], new Generator(22));
+            var delta = Tensor.Full([600, 300], 1e-3);
             void Changing()
             {
                 using (Aperture.Autodiff.NoGrad()) Ops.AddInPlace(layer.Weight, delta);
