@@ -9,6 +9,24 @@ public static class Autodiff
 {
     [ThreadStatic] private static int t_depth;
 
+    // Inside Hvp's backward pass: the parameters whose gradients are read only for their tangents, at this level.
+    [ThreadStatic] private static IReadOnlyList<Tensor>? t_tangentOnly;
+    [ThreadStatic] private static int t_tangentOnlyLevel;
+
+    /// <summary>
+    /// Whether the gradient of <paramref name="w"/> is wanted only for its tangent at forward-mode level
+    /// <paramref name="level"/>: inside the backward pass of <see cref="Hvp(Func{Tensor}, IReadOnlyList{Tensor}, IReadOnlyList{Tensor})"/>,
+    /// for one of its parameters, a leaf, whose gradient goes nowhere but into the result, which keeps only the
+    /// tangent. A node's backward rule may then leave that gradient's primal value at zero instead of computing it.
+    /// </summary>
+    internal static bool OnlyTangentWanted(Tensor w, int level)
+    {
+        if (t_tangentOnly is not { } list || t_tangentOnlyLevel != level || !w.IsLeaf) return false;
+        for (int i = 0; i < list.Count; i++)
+            if (ReferenceEquals(list[i], w)) return true;
+        return false;
+    }
+
     /// <summary>Disables graph recording until the returned scope is disposed (<c>torch.no_grad()</c>).</summary>
     public static GradModeScope NoGrad() => new(false);
 
@@ -145,7 +163,19 @@ public static class Autodiff
             Tensor l;
             using (EnableGrad()) l = loss();
             if (l.Numel != 1) throw new ArgumentException($"Hvp: the loss must be a scalar, got shape {Shapes.Format(l.Shape)}");
-            var grads = BackwardEngine.Grad([l], null, parameters, retainGraph: false, createGraph: false, allowUnused: true);
+            // Only the gradients' tangents are returned, so a parameter's own gradient product (a Linear layer's gᵀ·x,
+            // the largest product of the pass) need not be computed: see OnlyTangentWanted.
+            var (outerList, outerLevel) = (t_tangentOnly, t_tangentOnlyLevel);
+            (t_tangentOnly, t_tangentOnlyLevel) = (parameters, level.Id);
+            Tensor?[] grads;
+            try
+            {
+                grads = BackwardEngine.Grad([l], null, parameters, retainGraph: false, createGraph: false, allowUnused: true);
+            }
+            finally
+            {
+                (t_tangentOnly, t_tangentOnlyLevel) = (outerList, outerLevel);
+            }
             var result = new Tensor[parameters.Count];
             for (int i = 0; i < result.Length; i++)
                 result[i] = grads[i] is { } g ? ForwardMode.TangentOf(g, level) : Tensor.ZerosLike(parameters[i]);

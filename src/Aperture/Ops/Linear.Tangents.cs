@@ -62,11 +62,17 @@ public static partial class Ops
             }
             if (NeedsGrad(1))
             {
-                // gᵀ·x, and its tangent ġᵀ·x + gᵀ·ẋ.
+                // gᵀ·x, and its tangent ġᵀ·x + gᵀ·ẋ. A Hessian-vector product keeps only the weight's tangent: its
+                // primal gradient is then left at zero, not computed (Autodiff.OnlyTangentWanted).
                 var x2 = Rows(x);
                 var gt = Transposed(Matrix<T>(g2));
-                var gw = Tensor.Empty(w.Shape, w.DType);
-                MatMulKernel.Run(gt, Matrix<T>(x2), gw.Buffer<T>(), 0, p);
+                Tensor gw;
+                if (Autodiff.OnlyTangentWanted(w, level)) gw = Tensor.ZerosInternal(w.Shape, w.DType);
+                else
+                {
+                    gw = Tensor.Empty(w.Shape, w.DType);
+                    MatMulKernel.Run(gt, Matrix<T>(x2), gw.Buffer<T>(), 0, p);
+                }
                 Tensor? t = null;
                 if (tg2 is not null)
                 {

@@ -164,6 +164,51 @@ public class HvpTests
         using (Anomaly.Detect()) general = Aperture.Autodiff.Hvp(() => MlpLoss(xt, y, ps), ps, vs);
         for (int i = 0; i < ps.Length; i++) AssertBitwise(general[i], fast[i], $"strided batch, parameter {i}");
     }
+
+    /// <summary>
+    /// Hvp over a model's parameters computes no primal gradient for a Linear weight (only the tangent is returned);
+    /// the tangents must still be those of the forms that compute every primal: the JVP of the gradient function
+    /// (<c>Hvp(f, x, v)</c>, whose gradient is an ordinary output), and the differentiable form under anomaly
+    /// detection. Also with a weight used by two layers, whose gradient is the sum of two contributions, and with a
+    /// parameter that is not a Linear weight.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Hvp_without_the_weights_primal_gradients_has_the_bits_of_the_forms_that_compute_them(DType dtype)
+    {
+        var g = new Generator(27);
+        var x = Tensor.Randn([29, 13], g, dtype);
+        var y = Ops.To(Ops.Floor(Ops.Mul(Tensor.Rand([29], g, DType.Float64), 7.0)), DType.Int64);
+        var w0 = (Tensor.Randn([13, 13], g, dtype) * 0.3).RequiresGrad_();
+        var b0 = (Tensor.Randn([13], g, dtype) * 0.1).RequiresGrad_();
+        var w1 = (Tensor.Randn([7, 13], g, dtype) * 0.3).RequiresGrad_();
+        var scale = Tensor.Full([13], 1.5, dtype).RequiresGrad_();
+        // w0 twice (shared), a scale that is not a Linear weight, w1 last.
+        Tensor Loss(Tensor a, Tensor b, Tensor c, Tensor s) =>
+            Ops.CrossEntropy(Ops.Linear(Ops.Mul(Ops.Relu(Ops.Linear(Ops.Relu(Ops.Linear(x, a, b)), a)), s), c), y);
+        Tensor[] ps = [w0, b0, w1, scale];
+        var vs = ps.Select(p => Tensor.Randn(p.Shape, g, dtype)).ToArray();
+        var fast = Aperture.Autodiff.Hvp(() => Loss(w0, b0, w1, scale), ps, vs);
+        Tensor[] general;
+        using (Anomaly.Detect()) general = Aperture.Autodiff.Hvp(() => Loss(w0, b0, w1, scale), ps, vs);
+        for (int i = 0; i < ps.Length; i++) AssertBitwise(general[i], fast[i], $"parameter {i} against the differentiable form");
+        // Each weight alone through Hvp(f, x, v) = Jvp(Grad(f)): the gradient there is an output, so computed whole.
+        AssertBitwise(Aperture.Autodiff.Hvp(a => Loss(a, b0, w1, scale), w0, vs[0]),
+            Aperture.Autodiff.Hvp(() => Loss(w0, b0, w1, scale), [w0], [vs[0]])[0], "the shared weight against the JVP of its gradient");
+        AssertBitwise(Aperture.Autodiff.Hvp(c => Loss(w0, b0, c, scale), w1, vs[2]),
+            Aperture.Autodiff.Hvp(() => Loss(w0, b0, w1, scale), [w1], [vs[2]])[0], "the last weight against the JVP of its gradient");
+        // Where the gradient is itself an output (the JVP of the gradient function), its primal is computed whole:
+        // the same bits as the differentiable form's.
+        Tensor GradientCarried() =>
+            Aperture.Autodiff.Jvp(c => Aperture.Autodiff.Grad(cc => Loss(w0, b0, cc, scale), c), w1, vs[2]).Output;
+        var gradient = GradientCarried();
+        Tensor reference;
+        using (Anomaly.Detect()) reference = GradientCarried();
+        Assert.True(Ops.Sum(Ops.Abs(reference)).Item() > 0);
+        AssertBitwise(reference, gradient, "the gradient carried by the JVP");
+        Assert.All(ps, p => Assert.Null(p.Grad));
+    }
 }
 
 [Collection(ThreadCountCollection.Name)]
