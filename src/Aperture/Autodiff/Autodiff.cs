@@ -19,6 +19,11 @@ public static class Autodiff
     /// for one of its parameters, a leaf, whose gradient goes nowhere but into the result, which keeps only the
     /// tangent. A node's backward rule may then leave that gradient's primal value at zero instead of computing it.
     /// </summary>
+    /// <remarks>
+    /// Only Hvp attaches tangents to leaves in place and then runs an unrecorded backward pass over them, so the checks
+    /// of its parameter list and level change nothing today; they keep the rule from spreading to a future caller
+    /// whose leaf gradients are read.
+    /// </remarks>
     internal static bool OnlyTangentWanted(Tensor w, int level)
     {
         if (t_tangentOnly is not { } list || t_tangentOnlyLevel != level || !w.IsLeaf) return false;

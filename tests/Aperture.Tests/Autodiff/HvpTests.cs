@@ -207,6 +207,14 @@ public class HvpTests
         using (Anomaly.Detect()) reference = GradientCarried();
         Assert.True(Ops.Sum(Ops.Abs(reference)).Item() > 0);
         AssertBitwise(reference, gradient, "the gradient carried by the JVP");
+        // The tensor form of Grad inside a JVP (an unrecorded backward pass carrying tangents): its gradient is an
+        // output there, with the differentiable form's bits.
+        Tensor TensorGradCarried() =>
+            Aperture.Autodiff.Jvp(c => Aperture.Autodiff.Grad([Loss(w0, b0, c, scale)], [c])[0]!, w1, vs[2]).Output;
+        gradient = TensorGradCarried();
+        using (Anomaly.Detect()) reference = TensorGradCarried();
+        Assert.True(Ops.Sum(Ops.Abs(reference)).Item() > 0);
+        AssertBitwise(reference, gradient, "the gradient of Grad's tensor form inside a JVP");
         Assert.All(ps, p => Assert.Null(p.Grad));
     }
 }
