@@ -328,62 +328,25 @@ public static partial class Ops
 
 /// <summary>
 /// A transposed copy ([in, out], rows padded to whole registers) of one float32 weight tensor at one version, for
-/// <see cref="GemvTransposed"/>: a layer keeps one, and it is used only while it provably holds the weight's values.
+/// <see cref="GemvTransposed"/>: a layer keeps one, and it is used only while it provably holds the weight's values
+/// (the rules of <see cref="WeightCopy"/>).
 /// </summary>
-/// <remarks>
-/// The copy is valid while the weight is the same tensor object over the same buffer and offset, sharing the same
-/// version counter at the same value, and that counter is not <see cref="VersionCounter.External"/>. Every engine
-/// operation that writes into an existing tensor counts a version (in-place ops, <c>SetAt</c>, optimizer steps dense
-/// and row-sparse, weight rounding, state-dict and checkpoint loads through <c>copy_</c>, gradient accumulation); the
-/// only writes the engine cannot see are those through an array handed to <see cref="Tensor.Wrap{T}"/>, whose
-/// tensors are marked external and never cached. A tensor created inside a <see cref="TensorScope"/> and used after
-/// it ends breaks the scope's contract and is not covered. Instances are immutable but for the copy, which is
-/// published once built, so concurrent forward passes may share a layer.
-/// </remarks>
-internal sealed class TransposedWeight : IWeightCopy<TransposedWeight>
+internal sealed class TransposedWeight : WeightCopy, IWeightCopy<TransposedWeight>
 {
-    private readonly Tensor _source;
-    private readonly WeightVersion _key;
-    private readonly Array _data;
-    private readonly int _offset, _n, _k;
-    private Copy? _copy;
-
-    private sealed record Copy(float[] Data, int Start);
+    private TransposedWeight(Tensor weight) : base(weight) { }
 
     /// <summary>The key of <paramref name="weight"/> as it is now (a contiguous float32 [n, k]); the copy is made on first use.</summary>
     public static TransposedWeight Of(Tensor weight) => new(weight);
 
-    private TransposedWeight(Tensor weight)
-    {
-        _source = weight;
-        _data = weight._data;
-        _offset = weight._offset;
-        _n = weight.Shape[0];
-        _k = weight.Shape[1];
-        _key = WeightVersion.Of(weight);
-    }
+    /// <inheritdoc/>
+    protected override long Length => GemvTransposed.CopyLength(N, K);
 
-    /// <summary>Whether this copy holds <paramref name="weight"/>'s current values.</summary>
-    public bool Matches(Tensor weight) =>
-        ReferenceEquals(weight, _source) && _key.IsCurrent(weight)
-        && weight.Rank == 2 && weight.Shape[0] == _n && weight.Shape[1] == _k && weight.IsContiguous;
+    /// <inheritdoc/>
+    protected override unsafe void Fill(float* w, float* dst) => GemvTransposed.Transpose(w, K, N, K, dst);
 
     /// <summary>
     /// The copy (built now if not yet) in <see cref="GemvTransposed"/>'s panel layout, starting at <c>Data[Start]</c>,
-    /// 64-byte aligned.
+    /// 64-byte aligned (the kernel reads whole 64-byte rows).
     /// </summary>
-    public unsafe (float[] Data, int Start) Transposed()
-    {
-        if (Volatile.Read(ref _copy) is { } ready) return (ready.Data, ready.Start);
-        // Pinned, so the aligned start found now stays aligned (the kernel reads whole 64-byte rows).
-        var data = GC.AllocateUninitializedArray<float>(checked((int)GemvTransposed.CopyLength(_n, _k) + 16), pinned: true);
-        fixed (float* d = data, w = (float[])_data)
-        {
-            int start = (int)((64 - ((nint)d & 63)) & 63) / sizeof(float);
-            GemvTransposed.Transpose(w + _offset, _k, _n, _k, d + start);
-            var copy = new Copy(data, start);
-            Volatile.Write(ref _copy, copy);
-            return (copy.Data, copy.Start);
-        }
-    }
+    public (float[] Data, int Start) Transposed() => Built();
 }

@@ -23,31 +23,9 @@ public static partial class Ops
     internal static unsafe bool TryLinearThinPacked(Tensor x, Tensor weight, Tensor? bias, ref WeightCacheSlot<ThinPackedWeight> cache, out Tensor? y, bool relu = false)
     {
         y = null;
-        if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2) return false;
-        int n = weight.Shape[0], k = weight.Shape[1];
-        if (x.Rank < 2 || x.Shape[^1] != k || n == 0 || k == 0 || !x.IsContiguous || !weight.IsContiguous) return false;
-        int m = x.Numel / k;
-        if (!ThinGemm.TakesPackedB(m, n, k)) return false;
-        if (bias is not null && (bias.DType != DType.Float32 || bias.Rank != 1 || bias.Shape[0] != n || !bias.IsContiguous)) return false;
-        if (bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias)) return false;
-        var p = NumericsPolicy.Current;
-        if (p.Order != ReductionOrder.Default || p.Accumulation != AccumulationPrecision.Native) return false;
+        if (!BatchedInferenceApplies(x, weight, bias, out int m, out int n, out int k) || !ThinGemm.TakesPackedB(m, n, k)) return false;
         if (cache.Current(weight) is not { } c) return false;
-        Span<int> shape = stackalloc int[x.Rank];
-        x.Shape.CopyTo(shape);
-        shape[^1] = n;
-        var output = Tensor.Empty(shape, DType.Float32);
-        var (packed, start) = c.Packed();
-        fixed (float* xs = x.Buffer<float>(), ps = packed, ys = output.Buffer<float>())
-        {
-            var g = new GemmProblem<float>(xs + x._offset, k, 1, null, 1, k, ys + output._offset, n, 1, m, n, k);
-            ThinGemm.RunPackedB(g, ps + start);
-        }
-        var yb = output.Buffer<float>();
-        // The bias and the ReLU in one pass: the same adds and the same maximum as the bias pass followed by Relu.
-        if (bias is not null) BiasPass(yb, output._offset, m, n, bias.Buffer<float>(), bias._offset, relu);
-        else if (relu) UnarySplit.Apply(UnaryOps.Relu, output, output, m * n);
-        y = Graph.Record(null, output);
+        y = BatchedInference(x, bias, relu, m, n, k, c.Packed(), &ThinGemm.RunPackedB);
         return true;
     }
 
@@ -64,45 +42,60 @@ public static partial class Ops
     internal static unsafe bool TryLinearPacked(Tensor x, Tensor weight, Tensor? bias, ref WeightCacheSlot<PackedWeight> cache, out Tensor? y, bool relu = false)
     {
         y = null;
-        if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2 || !PackedWeight.Supported) return false;
-        int n = weight.Shape[0], k = weight.Shape[1];
-        if (x.Rank < 2 || x.Shape[^1] != k || n == 0 || k == 0 || !x.IsContiguous || !weight.IsContiguous) return false;
-        int m = x.Numel / k;
-        if (m < 2) return false;
-        if (bias is not null && (bias.DType != DType.Float32 || bias.Rank != 1 || bias.Shape[0] != n || !bias.IsContiguous)) return false;
-        if (bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias)) return false;
-        var p = NumericsPolicy.Current;
-        if (p.Order != ReductionOrder.Default || p.Accumulation != AccumulationPrecision.Native) return false;
+        if (!PackedWeight.Supported || !BatchedInferenceApplies(x, weight, bias, out int m, out int n, out int k)) return false;
         // The problem as Linear hands it to the GEMM (B = Wᵀ, a column-major view of W); the pointers come later.
         var shapeOnly = new GemmProblem<float>(null, k, 1, null, 1, k, null, n, 1, m, n, k);
         if (!PackedWeight.Packs(shapeOnly)) return false;
         if (cache.Current(weight) is not { } c) return false;
+        y = BatchedInference(x, bias, relu, m, n, k, c.Packed(), &PackedWeight.Tile.RunPackedB);
+        return true;
+    }
+
+    /// <summary>
+    /// The conditions the batched inference paths over a cached weight share: float32 contiguous input of several rows
+    /// and weight (and bias), nothing that needs a graph node, the default fused order. The product is [m, k]·[k, n].
+    /// </summary>
+    private static bool BatchedInferenceApplies(Tensor x, Tensor weight, Tensor? bias, out int m, out int n, out int k)
+    {
+        m = n = k = 0;
+        if (x.DType != DType.Float32 || weight.DType != DType.Float32 || weight.Rank != 2) return false;
+        (n, k) = (weight.Shape[0], weight.Shape[1]);
+        if (x.Rank < 2 || x.Shape[^1] != k || n == 0 || k == 0 || !x.IsContiguous || !weight.IsContiguous) return false;
+        m = x.Numel / k;
+        if (m < 2) return false;
+        if (bias is not null && (bias.DType != DType.Float32 || bias.Rank != 1 || bias.Shape[0] != n || !bias.IsContiguous)) return false;
+        if (bias is null ? Graph.NeedsNode(x, weight) : Graph.NeedsNode(x, weight) || Graph.NeedsNode(bias)) return false;
+        var p = NumericsPolicy.Current;
+        return p.Order == ReductionOrder.Default && p.Accumulation == AccumulationPrecision.Native;
+    }
+
+    /// <summary>
+    /// y = x·Wᵀ (+ b, then max(·, 0) when <paramref name="relu"/>) with Wᵀ from a cached copy, run by
+    /// <paramref name="run"/>: the bias and the ReLU in one pass, the same adds and the same maximum as the bias pass
+    /// followed by Relu.
+    /// </summary>
+    private static unsafe Tensor BatchedInference(Tensor x, Tensor? bias, bool relu, int m, int n, int k, (float[] Data, int Start) copy,
+        delegate*<in GemmProblem<float>, float*, void> run)
+    {
         Span<int> shape = stackalloc int[x.Rank];
         x.Shape.CopyTo(shape);
         shape[^1] = n;
         var output = Tensor.Empty(shape, DType.Float32);
-        var (packed, start) = c.Packed();
-        fixed (float* xs = x.Buffer<float>(), ps = packed, ys = output.Buffer<float>())
-        {
-            var g = new GemmProblem<float>(xs + x._offset, k, 1, null, 1, k, ys + output._offset, n, 1, m, n, k);
-            PackedWeight.Tile.RunPackedB(g, ps + start);
-        }
-        var yb = output.Buffer<float>();
-        // The bias and the ReLU in one pass: the same adds and the same maximum as the bias pass followed by Relu.
-        if (bias is not null) BiasPass(yb, output._offset, m, n, bias.Buffer<float>(), bias._offset, relu);
+        fixed (float* xs = x.Buffer<float>(), ps = copy.Data, ys = output.Buffer<float>())
+            run(new GemmProblem<float>(xs + x._offset, k, 1, null, 1, k, ys + output._offset, n, 1, m, n, k), ps + copy.Start);
+        if (bias is not null) BiasPass(output.Buffer<float>(), output._offset, m, n, bias.Buffer<float>(), bias._offset, relu);
         else if (relu) UnarySplit.Apply(UnaryOps.Relu, output, output, m * n);
-        y = Graph.Record(null, output);
-        return true;
+        return Graph.Record(null, output);
     }
 }
 
 /// <summary>
 /// A float32 weight W [n, k] packed as the GEMM packs B = Wᵀ (kc×NR panels, k-block after k-block), at one version
 /// of the weight, so a batched no-grad product of a layer with an unchanged weight skips packing it: a layer keeps
-/// one, and it is used only while it provably holds the weight's values (the rules of <see cref="TransposedWeight"/>)
+/// one, and it is used only while it provably holds the weight's values (the rules of <see cref="WeightCopy"/>)
 /// and the GEMM's k-block depth is the one it was packed at.
 /// </summary>
-internal sealed class PackedWeight : IWeightCopy<PackedWeight>
+internal sealed class PackedWeight : WeightCopy, IWeightCopy<PackedWeight>
 {
     /// <summary>The GEMM the copy is packed for (the AVX-512 float32 kernel).</summary>
     internal static class Tile
@@ -119,100 +112,50 @@ internal sealed class PackedWeight : IWeightCopy<PackedWeight>
         GemmDriver<float, F32x16, Vector512<float>, MidTile<F32x16, Vector512<float>, float>>.PacksAsGiven(g)
         && Gemm<float, MidTile<F32x16, Vector512<float>, float>>.RunsOnOneThread(g);
 
-    private readonly Tensor _source;
-    private readonly WeightVersion _key;
-    private readonly Array _data;
-    private readonly int _offset, _n, _k, _depth;
-    private Copy? _copy;
+    private readonly int _depth;
 
-    private sealed record Copy(float[] Data, int Start);
+    private PackedWeight(Tensor weight) : base(weight) =>
+        _depth = Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackedDepth(K);
 
     /// <summary>The key of <paramref name="weight"/> as it is now (a contiguous float32 [n, k]); the copy is made on first use.</summary>
     public static PackedWeight Of(Tensor weight) => new(weight);
 
-    private PackedWeight(Tensor weight)
-    {
-        _source = weight;
-        _data = weight._data;
-        _offset = weight._offset;
-        _n = weight.Shape[0];
-        _k = weight.Shape[1];
-        _key = WeightVersion.Of(weight);
-        _depth = Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackedDepth(_k);
-    }
-
     /// <summary>Whether this copy holds <paramref name="weight"/>'s current values, packed at the GEMM's current depth.</summary>
-    public bool Matches(Tensor weight) =>
-        ReferenceEquals(weight, _source) && _key.IsCurrent(weight)
-        && weight.Rank == 2 && weight.Shape[0] == _n && weight.Shape[1] == _k && weight.IsContiguous
-        && Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackedDepth(_k) == _depth;
+    public override bool Matches(Tensor weight) =>
+        base.Matches(weight) && Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackedDepth(K) == _depth;
+
+    /// <inheritdoc/>
+    protected override long Length => Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackedBLength(K, N);
+
+    /// <inheritdoc/>
+    protected override int Slack => 32;
+
+    /// <inheritdoc/>
+    protected override unsafe void Fill(float* w, float* dst) =>
+        Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackWholeB(new GemmProblem<float>(null, K, 1, w, 1, K, null, N, 1, 1, N, K), dst);
 
     /// <summary>The packed copy (built now if not yet), starting at <c>Data[Start]</c>, 64-byte aligned.</summary>
-    public unsafe (float[] Data, int Start) Packed()
-    {
-        if (Volatile.Read(ref _copy) is { } ready) return (ready.Data, ready.Start);
-        nint length = Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackedBLength(_k, _n);
-        // Pinned, so the aligned start found now stays aligned; the slack covers the packing's overrun.
-        var data = GC.AllocateUninitializedArray<float>(checked((int)length + 32), pinned: true);
-        fixed (float* d = data, w = (float[])_data)
-        {
-            int start = (int)((64 - ((nint)d & 63)) & 63) / sizeof(float);
-            var g = new GemmProblem<float>(null, _k, 1, w + _offset, 1, _k, null, _n, 1, 1, _n, _k);
-            Gemm<float, MidTile<F32x16, Vector512<float>, float>>.PackWholeB(g, d + start);
-            var copy = new Copy(data, start);
-            Volatile.Write(ref _copy, copy);
-            return (copy.Data, copy.Start);
-        }
-    }
+    public (float[] Data, int Start) Packed() => Built();
 }
 
 /// <summary>
 /// A float32 weight W [n, k] packed as the thin products pack B = Wᵀ (<see cref="ThinGemm.PackWeight"/>:
 /// whole-depth panels of 32 outputs), at one version of the weight, for <see cref="Ops.TryLinearThinPacked"/>: a layer
-/// keeps one, and it is used only while it provably holds the weight's values (the rules of
-/// <see cref="TransposedWeight"/>).
+/// keeps one, and it is used only while it provably holds the weight's values (the rules of <see cref="WeightCopy"/>).
 /// </summary>
-internal sealed class ThinPackedWeight : IWeightCopy<ThinPackedWeight>
+internal sealed class ThinPackedWeight : WeightCopy, IWeightCopy<ThinPackedWeight>
 {
-    private readonly Tensor _source;
-    private readonly WeightVersion _key;
-    private readonly Array _data;
-    private readonly int _offset, _n, _k;
-    private Copy? _copy;
-
-    private sealed record Copy(float[] Data, int Start);
+    private ThinPackedWeight(Tensor weight) : base(weight) { }
 
     /// <summary>The key of <paramref name="weight"/> as it is now (a contiguous float32 [n, k]); the copy is made on first use.</summary>
     public static ThinPackedWeight Of(Tensor weight) => new(weight);
 
-    private ThinPackedWeight(Tensor weight)
-    {
-        _source = weight;
-        _data = weight._data;
-        _offset = weight._offset;
-        _n = weight.Shape[0];
-        _k = weight.Shape[1];
-        _key = WeightVersion.Of(weight);
-    }
+    /// <inheritdoc/>
+    protected override long Length => ThinGemm.PackedBLength(N, K);
 
-    /// <summary>Whether this copy holds <paramref name="weight"/>'s current values.</summary>
-    public bool Matches(Tensor weight) =>
-        ReferenceEquals(weight, _source) && _key.IsCurrent(weight)
-        && weight.Rank == 2 && weight.Shape[0] == _n && weight.Shape[1] == _k && weight.IsContiguous;
+    /// <inheritdoc/>
+    protected override unsafe void Fill(float* w, float* dst) => ThinGemm.PackWeight(w, K, N, K, dst);
 
     /// <summary>The packed panels (built now if not yet), starting at <c>Data[Start]</c>, 64-byte aligned.</summary>
-    public unsafe (float[] Data, int Start) Packed()
-    {
-        if (Volatile.Read(ref _copy) is { } ready) return (ready.Data, ready.Start);
-        // Pinned, so the aligned start found now stays aligned.
-        var data = GC.AllocateUninitializedArray<float>(checked((int)ThinGemm.PackedBLength(_n, _k) + 16), pinned: true);
-        fixed (float* d = data, w = (float[])_data)
-        {
-            int start = (int)((64 - ((nint)d & 63)) & 63) / sizeof(float);
-            ThinGemm.PackWeight(w + _offset, _k, _n, _k, d + start);
-            var copy = new Copy(data, start);
-            Volatile.Write(ref _copy, copy);
-            return (copy.Data, copy.Start);
-        }
-    }
+    public (float[] Data, int Start) Packed() => Built();
 }

@@ -1,6 +1,7 @@
 using Aperture.NN;
 using Aperture.Optim;
 using Aperture.Tests.Kernels;
+using static Aperture.Tests.NN.LinearCacheChecks;
 
 namespace Aperture.Tests.NN;
 
@@ -11,30 +12,6 @@ namespace Aperture.Tests.NN;
 [Collection(ThreadCountCollection.Name)]
 public class LinearInferenceCacheTests
 {
-    private static void AssertSameBits(Tensor expected, Tensor actual, string what)
-    {
-        var e = expected.ToArray<float>();
-        var a = actual.ToArray<float>();
-        Assert.Equal(e.Length, a.Length);
-        for (int i = 0; i < e.Length; i++)
-            if (BitConverter.SingleToInt32Bits(e[i]) != BitConverter.SingleToInt32Bits(a[i]))
-                Assert.Fail($"{what}: element {i} is {a[i]}, Ops.Linear gives {e[i]}");
-    }
-
-    /// <summary>The layer's output without autodiff, called often enough that the cached copy is built and used.</summary>
-    private static Tensor Infer(Linear layer, Tensor x)
-    {
-        using var _ = Aperture.Autodiff.NoGrad();
-        layer.Forward(x);
-        return layer.Forward(x);
-    }
-
-    private static Tensor Reference(Linear layer, Tensor x)
-    {
-        using var _ = Aperture.Autodiff.NoGrad();
-        return Ops.Linear(x, layer.Weight, layer.Bias);
-    }
-
     [Fact]
     public void Cached_path_is_taken_and_gives_the_bits_of_ops_linear()
     {
@@ -226,35 +203,7 @@ public class LinearInferenceCacheTests
     /// the copy and allocates nothing; one that keeps the weight builds it once and then allocates nothing either.
     /// </summary>
     [Fact]
-    public void The_copy_is_built_only_for_a_weight_used_twice_and_steady_state_allocates_nothing()
-    {
-        var layer = new Linear(64, 48, generator: new Generator(21));
-        var x = Tensor.Randn([1, 64], new Generator(22));
-        var delta = Tensor.Full([48, 64], 1e-3);
-        var field = typeof(Linear).GetField("_transposed", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        void Changing()
-        {
-            using (Aperture.Autodiff.NoGrad()) Ops.AddInPlace(layer.Weight, delta);
-            using var _ = TensorScope.Begin();
-            using var __ = Aperture.Autodiff.NoGrad();
-            layer.Forward(x);
-        }
-        void Steady()
-        {
-            using var _ = TensorScope.Begin();
-            using var __ = Aperture.Autodiff.NoGrad();
-            layer.Forward(x);
-        }
-        for (int i = 0; i < 5; i++) Changing();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) Changing();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Null(((WeightCacheSlot<TransposedWeight>)field.GetValue(layer)!).Copy);
-
-        for (int i = 0; i < 5; i++) Steady();
-        if (GemvTransposed.Supported) Assert.NotNull(((WeightCacheSlot<TransposedWeight>)field.GetValue(layer)!).Copy);
-        before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) Steady();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-    }
+    public void The_copy_is_built_only_for_a_weight_used_twice_and_steady_state_allocates_nothing() =>
+        BuiltOnlyForAWeightUsedTwiceAndSteadyStateAllocatesNothing<TransposedWeight>(
+            new Linear(64, 48, generator: new Generator(21)), Tensor.Randn([1, 64], new Generator(22)), "_transposed", GemvTransposed.Supported);
 }

@@ -1,5 +1,6 @@
 using Aperture.NN;
 using Aperture.Tests.Kernels;
+using static Aperture.Tests.NN.LinearCacheChecks;
 
 namespace Aperture.Tests.NN;
 
@@ -11,47 +12,7 @@ namespace Aperture.Tests.NN;
 [Collection(ThreadCountCollection.Name)]
 public class LinearPackedCacheTests
 {
-    private static void AssertSameBits(float[] e, float[] a, string what)
-    {
-        Assert.Equal(e.Length, a.Length);
-        for (int i = 0; i < e.Length; i++)
-            if (BitConverter.SingleToInt32Bits(e[i]) != BitConverter.SingleToInt32Bits(a[i]))
-                Assert.Fail($"{what}: element {i} is {a[i]}, expected {e[i]}");
-    }
-
-    private static Tensor Reference(Linear layer, Tensor x)
-    {
-        using var _ = Aperture.Autodiff.NoGrad();
-        return Ops.Linear(x, layer.Weight, layer.Bias);
-    }
-
-    /// <summary>The layer's output without autodiff, called often enough that the packed copy is built and used.</summary>
-    private static Tensor Infer(Linear layer, Tensor x)
-    {
-        using var _ = Aperture.Autodiff.NoGrad();
-        layer.Forward(x);
-        return layer.Forward(x);
-    }
-
-    /// <summary>y[i, j] = fma(x[i, k−1], w[j, k−1], … fma(x[i, 0], w[j, 0], 0)) + b[j]: each output's one k-ordered chain.</summary>
-    private static float[] Naive(float[] x, float[] w, float[]? b, int m, int n, int k)
-    {
-        var y = new float[m * n];
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                float s = 0;
-                for (int q = 0; q < k; q++) s = MathF.FusedMultiplyAdd(x[i * k + q], w[j * k + q], s);
-                y[i * n + j] = b is null ? s : s + b[j];
-            }
-        return y;
-    }
-
-    private static PackedWeight? Copy(Linear layer)
-    {
-        var field = typeof(Linear).GetField("_packed", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        return ((WeightCacheSlot<PackedWeight>)field.GetValue(layer)!).Copy;
-    }
+    private static PackedWeight? Copy(Linear layer) => Copy<PackedWeight>(layer, "_packed");
 
     /// <summary>
     /// Whether the packed path applies to a [m, in] · [out, in]ᵀ product as the settings stand now: the GEMM would pack
@@ -167,42 +128,9 @@ public class LinearPackedCacheTests
         Assert.False(key.Matches(owned));
     }
 
-    /// <summary>
-    /// A loop that changes the weight before every batched call never builds the copy and allocates nothing; one that
-    /// keeps the weight builds it once and then allocates nothing either.
-    /// </summary>
+    /// <summary>The copy costs nothing until a weight is used twice, and then no allocation.</summary>
     [Fact]
-    public void The_copy_is_built_only_for_a_weight_used_twice_and_steady_state_allocates_nothing()
-    {
-        KernelSettings.WithThreads(1, () =>
-        {
-            var layer = new Linear(300, 600, generator: new Generator(21));
-            var x = Tensor.Randn([300, 300], new Generator(22));
-            var delta = Tensor.Full([600, 300], 1e-3);
-            void Changing()
-            {
-                using (Aperture.Autodiff.NoGrad()) Ops.AddInPlace(layer.Weight, delta);
-                using var _ = TensorScope.Begin();
-                using var __ = Aperture.Autodiff.NoGrad();
-                layer.Forward(x);
-            }
-            void Steady()
-            {
-                using var _ = TensorScope.Begin();
-                using var __ = Aperture.Autodiff.NoGrad();
-                layer.Forward(x);
-            }
-            for (int i = 0; i < 5; i++) Changing();
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 20; i++) Changing();
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-            Assert.Null(Copy(layer));
-
-            for (int i = 0; i < 5; i++) Steady();
-            if (PackedWeight.Supported) Assert.NotNull(Copy(layer));
-            before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 20; i++) Steady();
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        });
-    }
+    public void The_copy_is_built_only_for_a_weight_used_twice_and_steady_state_allocates_nothing() =>
+        KernelSettings.WithThreads(1, () => BuiltOnlyForAWeightUsedTwiceAndSteadyStateAllocatesNothing<PackedWeight>(
+            new Linear(300, 600, generator: new Generator(21)), Tensor.Randn([300, 300], new Generator(22)), "_packed", PackedWeight.Supported));
 }

@@ -1,5 +1,6 @@
 using Aperture.NN;
 using Aperture.Tests.Kernels;
+using static Aperture.Tests.NN.LinearCacheChecks;
 
 namespace Aperture.Tests.NN;
 
@@ -13,47 +14,7 @@ namespace Aperture.Tests.NN;
 [Collection(ThreadCountCollection.Name)]
 public class LinearThinPackedCacheTests
 {
-    private static void AssertSameBits(float[] e, float[] a, string what)
-    {
-        Assert.Equal(e.Length, a.Length);
-        for (int i = 0; i < e.Length; i++)
-            if (BitConverter.SingleToInt32Bits(e[i]) != BitConverter.SingleToInt32Bits(a[i]))
-                Assert.Fail($"{what}: element {i} is {a[i]}, expected {e[i]}");
-    }
-
-    private static Tensor Reference(Linear layer, Tensor x)
-    {
-        using var _ = Aperture.Autodiff.NoGrad();
-        return Ops.Linear(x, layer.Weight, layer.Bias);
-    }
-
-    /// <summary>The layer's output without autodiff, called often enough that the copy is built and used.</summary>
-    private static Tensor Infer(Linear layer, Tensor x)
-    {
-        using var _ = Aperture.Autodiff.NoGrad();
-        layer.Forward(x);
-        return layer.Forward(x);
-    }
-
-    /// <summary>y[i, j] = fma(x[i, k−1], w[j, k−1], … fma(x[i, 0], w[j, 0], 0)) + b[j]: each output's one k-ordered chain.</summary>
-    private static float[] Naive(float[] x, float[] w, float[]? b, int m, int n, int k)
-    {
-        var y = new float[m * n];
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                float s = 0;
-                for (int q = 0; q < k; q++) s = MathF.FusedMultiplyAdd(x[i * k + q], w[j * k + q], s);
-                y[i * n + j] = b is null ? s : s + b[j];
-            }
-        return y;
-    }
-
-    private static ThinPackedWeight? Copy(Linear layer)
-    {
-        var field = typeof(Linear).GetField("_thinPacked", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
-        return ((WeightCacheSlot<ThinPackedWeight>)field.GetValue(layer)!).Copy;
-    }
+    private static ThinPackedWeight? Copy(Linear layer) => Copy<ThinPackedWeight>(layer, "_thinPacked");
 
     // (in, out, rows): the bench's two wide layers at batch 128 and 32; a partial last row block (255, 3 and 9 rows);
     // ragged last panels of 1, 8 and 17 columns; a last half panel (48 = 32 + 16) with partial and whole row blocks; a
@@ -155,43 +116,13 @@ public class LinearThinPackedCacheTests
         Assert.False(key.Matches(owned));
     }
 
-    /// <summary>
-    /// A loop that changes the weight before every batched call never builds the copy and allocates nothing; one that
-    /// keeps the weight builds it once and then allocates nothing either, at one thread and at two.
-    /// </summary>
+    /// <summary>The copy costs nothing until a weight is used twice, and then no allocation, at one thread and at two.</summary>
     [Fact]
     public void The_copy_is_built_only_for_a_weight_used_twice_and_steady_state_allocates_nothing()
     {
         foreach (int threads in new[] { 1, 2 })
-            KernelSettings.WithThreads(threads, () =>
-            {
-                var layer = new Linear(784, 256, generator: new Generator(21));
-                var x = Tensor.Randn([128, 784], new Generator(22));
-                var delta = Tensor.Full([256, 784], 1e-3);
-                void Changing()
-                {
-                    using (Aperture.Autodiff.NoGrad()) Ops.AddInPlace(layer.Weight, delta);
-                    using var _ = TensorScope.Begin();
-                    using var __ = Aperture.Autodiff.NoGrad();
-                    layer.Forward(x);
-                }
-                void Steady()
-                {
-                    using var _ = TensorScope.Begin();
-                    using var __ = Aperture.Autodiff.NoGrad();
-                    layer.Forward(x);
-                }
-                for (int i = 0; i < 5; i++) Changing();
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                for (int i = 0; i < 20; i++) Changing();
-                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-                Assert.Null(Copy(layer));
-
-                for (int i = 0; i < 5; i++) Steady();
-                if (KernelPaths.Active == KernelPath.Avx512) Assert.NotNull(Copy(layer));
-                before = GC.GetAllocatedBytesForCurrentThread();
-                for (int i = 0; i < 20; i++) Steady();
-                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-            });
+            KernelSettings.WithThreads(threads, () => BuiltOnlyForAWeightUsedTwiceAndSteadyStateAllocatesNothing<ThinPackedWeight>(
+                new Linear(784, 256, generator: new Generator(21)), Tensor.Randn([128, 784], new Generator(22)), "_thinPacked",
+                KernelPaths.Active == KernelPath.Avx512));
     }
 }
